@@ -1,0 +1,162 @@
+"""Load an alembic project (script directory or alembic.ini) and check its revision graph.
+
+Works on an unmodified ``alembic init`` project: migtui sets ``sqlalchemy.url`` itself from the DSN, so the
+stock env.py (which reads ``sqlalchemy.url``) connects where migtui says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migtui.errors import UsageError
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    revision: str
+    down_revisions: tuple[str, ...]
+    description: str
+    path: Path
+    is_head: bool
+    is_branch_point: bool
+    is_merge: bool
+
+
+class AlembicProject:
+    """An alembic environment on disk. ``config(dsn)`` gives an alembic Config bound to that database."""
+
+    def __init__(self, script_location: Path, ini_path: Path | None) -> None:
+        self.script_location = script_location
+        self.ini_path = ini_path
+        self._script: Any = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> AlembicProject:
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise UsageError(f"migrations not found: {path} (use --migrations PATH)")
+        if path.is_file():
+            if path.suffix != ".ini":
+                raise UsageError(f"--migrations must be an alembic script directory or an alembic.ini: {path}")
+            return cls._from_ini(path.resolve())
+        if (path / "env.py").is_file():
+            ini = path / "alembic.ini"
+            return cls(path.resolve(), ini.resolve() if ini.is_file() else None)
+        if (path / "alembic.ini").is_file():
+            return cls._from_ini((path / "alembic.ini").resolve())
+        raise UsageError(f"{path} is not an alembic project (no env.py or alembic.ini)")
+
+    @classmethod
+    def _from_ini(cls, ini: Path) -> AlembicProject:
+        import configparser
+
+        parser = configparser.ConfigParser(defaults={"here": str(ini.parent)})
+        try:
+            parser.read(ini, encoding="utf-8")
+            location = parser.get("alembic", "script_location")
+        except (configparser.Error, OSError) as exc:
+            raise UsageError(f"{ini}: cannot read script_location ({str(exc).splitlines()[0]})") from None
+        script = Path(location)
+        if not script.is_absolute():
+            script = ini.parent / script
+        if not (script / "env.py").is_file():
+            raise UsageError(f"{ini}: script_location {location} has no env.py")
+        return cls(script.resolve(), ini)
+
+    # -- alembic objects ---------------------------------------------------------------------------------
+    def config(self, dsn: str | None = None, **attributes: Any):
+        """An alembic Config for this project; with ``dsn``, ``sqlalchemy.url`` points there (psycopg 3)."""
+        from alembic.config import Config
+
+        cfg = Config(str(self.ini_path)) if self.ini_path else Config()
+        cfg.set_main_option("script_location", str(self.script_location))
+        if dsn is not None:
+            from migtui.pg.dsn import sqlalchemy_url
+
+            cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(dsn).replace("%", "%%"))
+        cfg.attributes["migtui"] = True
+        cfg.attributes.update(attributes)
+        return cfg
+
+    @property
+    def script(self):
+        """alembic ScriptDirectory with every revision file loaded and the graph checked."""
+        if self._script is None:
+            from alembic.script import ScriptDirectory
+
+            try:
+                script = ScriptDirectory.from_config(self.config())
+                self._check_graph(script)
+            except UsageError:
+                raise
+            except SyntaxError as exc:
+                raise UsageError(
+                    f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}"
+                ) from None
+            except Exception as exc:
+                raise UsageError(f"cannot load migrations in {self.script_location}: {_one_line(exc)}") from None
+            self._script = script
+        return self._script
+
+    @staticmethod
+    def _check_graph(script) -> None:
+        revisions = list(script.walk_revisions())  # loads every file; raises on unknown down_revision / cycles
+        for rev in revisions:
+            module = rev.module
+            if not hasattr(module, "down_revision"):
+                raise UsageError(f"revision file {rev.path}: missing down_revision")
+        heads = script.get_heads()
+        if len(heads) > 1:
+            raise UsageError(
+                f"revision graph has {len(heads)} heads ({', '.join(sorted(heads))}): "
+                "merge them with 'alembic merge' first"
+            )
+        bases = script.get_bases()
+        if len(bases) > 1:
+            raise UsageError(f"revision graph has {len(bases)} bases ({', '.join(sorted(bases))})")
+
+    def revisions(self) -> list[RevisionInfo]:
+        """All revisions, base first."""
+        script = self.script
+        out = []
+        for rev in reversed(list(script.walk_revisions())):
+            down = rev.down_revision
+            downs = tuple(down) if isinstance(down, (tuple, list)) else ((down,) if down else ())
+            out.append(
+                RevisionInfo(
+                    revision=rev.revision,
+                    down_revisions=downs,
+                    description=rev.doc or "",
+                    path=Path(rev.path),
+                    is_head=rev.is_head,
+                    is_branch_point=rev.is_branch_point,
+                    is_merge=rev.is_merge_point,
+                )
+            )
+        return out
+
+    def head(self) -> str | None:
+        heads = self.script.get_heads()
+        return heads[0] if heads else None
+
+    def content_hash(self) -> str:
+        """A hash of env.py and every revision file (cache key for expected schemas)."""
+        digest = hashlib.sha256()
+        for file in sorted(self.script_location.rglob("*.py")):
+            if "__pycache__" in file.parts:
+                continue
+            digest.update(str(file.relative_to(self.script_location)).encode())
+            digest.update(file.read_bytes())
+        return digest.hexdigest()[:16]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def load_project(settings) -> AlembicProject:
+    return AlembicProject.load(settings.migrations)

@@ -1,0 +1,132 @@
+"""The headless CLI: ``migtui <command>``.
+
+Each command lives in ``migtui/commands/<module>.py`` with ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``. Command modules import only the standard library at module level; heavy imports
+(textual, alembic, SQLAlchemy) happen inside ``run`` so ``migtui --help`` starts fast and headless commands
+never import textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Any
+
+from migtui import __version__
+from migtui.errors import ExitCode, MigtuiError
+from migtui.redact import redact
+
+# command name -> module under migtui.commands (order = order in --help)
+COMMANDS: dict[str, str] = {
+    "status": "status",
+    "history": "history",
+    "up": "up",
+    "down": "down",
+    "lint": "lint",
+    "dry-run": "dry_run",
+    "rollback-test": "rollback_test",
+    "drift": "drift",
+    "phase": "phase",
+    "monitor": "monitor",
+    "tui": "tui",
+    "demo": "demo",
+    "config": "config_cmd",
+}
+
+EXIT_CODES_HELP = """exit codes:
+  0  ok
+  1  a check found problems (lint errors, drift, broken downgrade, dry-run errors)
+  2  usage, configuration, input file or revision graph error
+  3  a revision ran past its timeout (cancelled and rolled back)
+  4  advisory lock not acquired (another deploy is running)
+  5  a revision failed (rolled back)
+  6  database unreachable or authentication failed
+  130 interrupted (Ctrl-C)
+"""
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every database/migrations command accepts."""
+    parser.add_argument("--dsn", metavar="URL", help="target database (postgresql://...); env MIGTUI_DATABASE_URL")
+    parser.add_argument(
+        "--migrations", metavar="PATH", help="alembic script directory or alembic.ini (default db/migrations)"
+    )
+
+
+def settings_from_args(args: argparse.Namespace):
+    """Settings with this invocation's flags applied (flags > env > pyproject > defaults)."""
+    from migtui.config import load_settings
+
+    flags: dict[str, Any] = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    return load_settings(flags)
+
+
+def _load(module: str):
+    return importlib.import_module(f"migtui.commands.{module}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="migtui",
+        description="PostgreSQL migration operator's tool for alembic projects.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"migtui {__version__}")
+    sub = parser.add_subparsers(dest="_command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        try:
+            module = _load(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"migtui.commands.{module_name}":
+                continue  # command not built yet
+            raise
+        sub_parser = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or usage error (2)
+        return int(exc.code or 0)
+    run = getattr(args, "_run", None)
+    if run is None:
+        if "tui" in COMMANDS and not argv:
+            try:
+                args = parser.parse_args(["tui"])
+                run = args._run
+            except (SystemExit, AttributeError):
+                run = None
+        if run is None:
+            parser.print_help()
+            return int(ExitCode.USAGE)
+    try:
+        return int(run(args))
+    except MigtuiError as exc:
+        print(f"migtui: error: {redact(exc.message)}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("migtui: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except Exception as exc:  # last resort: one line, no traceback unless MIGTUI_DEBUG
+        if os.environ.get("MIGTUI_DEBUG"):
+            raise
+        detail = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        print(f"migtui: internal error: {exc.__class__.__name__}: {detail} (set MIGTUI_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return 70

@@ -1,0 +1,156 @@
+"""Effective settings: flags > environment (MIGTUI_*) > [tool.migtui] in pyproject.toml > defaults.
+
+``load_settings(flags)`` returns a ``Settings`` and remembers where each value came from, so
+``migtui config`` can show it (passwords redacted).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migtui.errors import UsageError
+from migtui.redact import redact_dsn
+
+
+@dataclass
+class Settings:
+    database_url: str | None = None
+    replica_url: str | None = None
+    migrations: str = "db/migrations"
+    timeout: float = 30.0  # per-revision timeout, seconds
+    lock_timeout: float = 2.0  # seconds; every DDL runs under it
+    lock_retries: int = 5  # retries of a revision that hit lock_timeout (bounded, jittered back-off)
+    lock_retry_delay: float = 1.0  # base delay between retries, seconds (doubles, with jitter)
+    advisory_lock_wait: float = 60.0  # how long to wait for another deploy's advisory lock, seconds
+    progress_interval: float = 5.0  # seconds between progress lines while a revision runs
+    monitor_interval: float = 1.0  # TUI/monitor refresh period, seconds
+    pg_version: int | None = None  # target PostgreSQL major for lint (default: the server's, else 16)
+    pg_bin: str | None = None  # directory with PostgreSQL binaries for embedded servers
+    version_table: str = "alembic_version"
+    version_table_schema: str | None = None
+    drift_exclude: tuple[str, ...] = ()
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def redacted(self) -> dict[str, Any]:
+        """All settings as a dict, safe to print."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "sources"}
+        data["database_url"] = redact_dsn(self.database_url)
+        data["replica_url"] = redact_dsn(self.replica_url)
+        data["drift_exclude"] = list(self.drift_exclude)
+        return data
+
+
+# setting -> environment variable
+ENV_VARS: dict[str, str] = {
+    "database_url": "MIGTUI_DATABASE_URL",
+    "replica_url": "MIGTUI_REPLICA_URL",
+    "migrations": "MIGTUI_MIGRATIONS",
+    "timeout": "MIGTUI_TIMEOUT",
+    "lock_timeout": "MIGTUI_LOCK_TIMEOUT",
+    "lock_retries": "MIGTUI_LOCK_RETRIES",
+    "lock_retry_delay": "MIGTUI_LOCK_RETRY_DELAY",
+    "advisory_lock_wait": "MIGTUI_ADVISORY_LOCK_WAIT",
+    "progress_interval": "MIGTUI_PROGRESS_INTERVAL",
+    "monitor_interval": "MIGTUI_MONITOR_INTERVAL",
+    "pg_version": "MIGTUI_PG_VERSION",
+    "pg_bin": "MIGTUI_PG_BIN",
+    "version_table": "MIGTUI_VERSION_TABLE",
+    "version_table_schema": "MIGTUI_VERSION_TABLE_SCHEMA",
+    "drift_exclude": "MIGTUI_DRIFT_EXCLUDE",
+}
+
+# argparse dest -> setting, for flags that map to a setting under another name
+FLAG_ALIASES: dict[str, str] = {"dsn": "database_url", "replica": "replica_url"}
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "sources"}
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    default = _FIELDS[name].default
+    typ = _FIELDS[name].type
+    try:
+        if value is None:
+            return None
+        if name == "drift_exclude":
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+        if isinstance(default, bool):
+            return str(value).lower() in ("1", "true", "yes", "on")
+        if isinstance(default, float) or "float" in str(typ):
+            number = float(value)
+            if number < 0:
+                raise ValueError("must not be negative")
+            return number
+        if isinstance(default, int) or "int" in str(typ):
+            number = int(value)
+            if number < 0:
+                raise ValueError("must not be negative")
+            return number
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"invalid value for {name} from {origin}: {value!r} ({exc})") from None
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _pyproject_settings(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    section = data.get("tool", {}).get("migtui", {})
+    if not isinstance(section, dict):
+        raise UsageError(f"{path}: [tool.migtui] must be a table")
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        name = key.replace("-", "_")
+        if name not in _FIELDS:
+            raise UsageError(f"{path}: unknown setting [tool.migtui] {key}")
+        out[name] = value
+    return out
+
+
+def load_settings(
+    flags: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    pyproject: Path | None = None,
+) -> Settings:
+    """Combine flags > environment > pyproject > defaults. ``flags`` values of None mean "not given"."""
+    env = os.environ if env is None else env
+    pyproject = pyproject if pyproject is not None else find_pyproject()
+    settings = Settings()
+    sources = {name: "default" for name in _FIELDS}
+
+    base_dir = pyproject.parent if pyproject else None
+    for name, value in _pyproject_settings(pyproject).items():
+        value = _coerce(name, value, f"{pyproject} [tool.migtui]")
+        if name == "migrations" and base_dir is not None and not Path(value).is_absolute():
+            value = str(base_dir / value)
+        setattr(settings, name, value)
+        sources[name] = "pyproject.toml"
+    for name, var in ENV_VARS.items():
+        if env.get(var) not in (None, ""):
+            setattr(settings, name, _coerce(name, env[var], f"${var}"))
+            sources[name] = f"${var}"
+    for key, value in (flags or {}).items():
+        name = FLAG_ALIASES.get(key, key)
+        if name in _FIELDS and value is not None:
+            setattr(settings, name, _coerce(name, value, "--" + key.replace("_", "-")))
+            sources[name] = "flag"
+    settings.sources = sources
+    return settings

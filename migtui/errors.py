@@ -1,0 +1,56 @@
+"""Exit codes and the one exception type that turns into a one-line error at the CLI."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented process exit codes (README "Exit codes"); one meaning each, for every command."""
+
+    OK = 0
+    FINDINGS = 1  # a check found problems (lint errors, drift, a broken downgrade, ...)
+    USAGE = 2  # bad flags, configuration, input files, revision graph or revision file
+    TIMEOUT = 3  # a revision ran past its timeout; it was cancelled and rolled back
+    LOCK_NOT_ACQUIRED = 4  # another deploy held the advisory lock for longer than we were willing to wait
+    MIGRATION_FAILED = 5  # a revision raised (SQL error, lock_timeout retries exhausted, ...); rolled back
+    CONNECTION = 6  # database unreachable, authentication failed, server refused
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class MigtuiError(Exception):
+    """An expected failure with a one-line, secret-free message and an exit code.
+
+    Raise it anywhere in the engine; the CLI prints ``migtui: error: <message>`` and exits with ``exit_code``.
+    """
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, exit_code: ExitCode | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UsageError(MigtuiError):
+    exit_code = ExitCode.USAGE
+
+
+class ConnectionFailed(MigtuiError):
+    exit_code = ExitCode.CONNECTION
+
+
+class MigrationFailed(MigtuiError):
+    exit_code = ExitCode.MIGRATION_FAILED
+
+
+class MigrationTimeout(MigtuiError):
+    exit_code = ExitCode.TIMEOUT
+
+
+class LockNotAcquired(MigtuiError):
+    exit_code = ExitCode.LOCK_NOT_ACQUIRED

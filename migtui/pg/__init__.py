@@ -1,0 +1,1 @@
+"""The one I/O layer: everything that talks to PostgreSQL or starts PostgreSQL lives under migtui.pg."""

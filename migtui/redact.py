@@ -1,0 +1,28 @@
+"""Keep passwords out of logs, screens, JSON and error messages."""
+
+from __future__ import annotations
+
+import re
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@", re.I)
+_KV_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<q>'?)(?P<pw>(?:\\.|[^'\s])*)(?P=q)", re.I)
+_QUERY_PASSWORD = re.compile(r"(?P<key>[?&]password=)(?P<pw>[^&\s]*)", re.I)
+
+MASK = "***"
+
+
+def redact(text: str) -> str:
+    """Mask every password in ``text``: URL userinfo, ``password=`` key/value pairs and query params."""
+    if not text:
+        return text
+    text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _QUERY_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)
+    text = _KV_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)
+    return text
+
+
+def redact_dsn(dsn: str | None) -> str | None:
+    """A DSN that is safe to print (password masked, everything else kept)."""
+    if dsn is None:
+        return None
+    return redact(dsn)

@@ -1,0 +1,43 @@
+"""The PostgreSQL harness itself: versions, replica, templates, cleanup."""
+
+from __future__ import annotations
+
+from migtui.pg import harness
+
+
+def test_sixteen_and_eighteen_run(pg16, pg18):
+    assert pg16.execute("SHOW server_version_num")[0][0].startswith("16")
+    assert pg18.execute("SHOW server_version_num")[0][0].startswith("18")
+
+
+def test_replica_is_a_streaming_standby(primary_and_replica):
+    primary, replica = primary_and_replica
+    assert replica.execute("SELECT pg_is_in_recovery()")[0][0] is True
+    primary.execute("CREATE TABLE IF NOT EXISTS harness_probe AS SELECT generate_series(1, 500) AS g")
+    primary.wait_for_replay(replica)
+    assert replica.execute("SELECT count(*) FROM harness_probe")[0][0] == 500
+    senders = primary.execute("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")[0][0]
+    assert senders >= 1
+
+
+def test_clone_database_from_template(pg):
+    name = "tpl_harness_test"
+    pg.drop_database(name)
+    pg.create_database(name)
+    pg.execute("CREATE TABLE t (id int primary key); INSERT INTO t VALUES (1), (2)", dbname=name)
+    clone = name + "_clone"
+    pg.create_database(clone, template=name)
+    try:
+        assert pg.execute("SELECT count(*) FROM t", dbname=clone)[0][0] == 2
+    finally:
+        pg.drop_database(clone)
+        pg.drop_database(name)
+
+
+def test_cleanup_removes_files_and_stops():
+    cluster = harness.start_cluster(16)
+    base = cluster.owns_dir
+    assert base is not None and base.exists()
+    cluster.cleanup()
+    assert not base.exists()
+    assert not cluster.running
