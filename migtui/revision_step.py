@@ -283,7 +283,7 @@ class _Watchdog(threading.Thread):
                         )
                     )
                     self.interrupt()
-                if now >= next_progress and not state.finished:
+                if now >= next_progress and not state.finished and not state.timed_out:
                     next_progress += interval
                     self._emit_progress(sample, now)
             except Exception as exc:  # the monitor connection broke: keep enforcing the timeout blind
