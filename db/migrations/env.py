@@ -29,13 +29,21 @@ if str(REPO_ROOT) not in sys.path:  # so `backend` imports however alembic was s
     sys.path.insert(0, str(REPO_ROOT))
 
 from backend.shared.db.models import Base  # noqa: E402
+from backend.shared.db.settings import (  # noqa: E402
+    DatabaseUrlMissing,
+    sqlalchemy_url_from_env,
+    to_sqlalchemy_url,
+)
 from migtui.redact import redact  # noqa: E402
-from backend.shared.db.settings import DatabaseUrlMissing, sqlalchemy_url_from_env, to_sqlalchemy_url  # noqa: E402
 
 config = context.config
 
 # Logging from alembic.ini only when alembic's own CLI runs us: migtui (and other hosts) keep their logging.
-if config.config_file_name and not config.attributes.get("migtui") and config.attributes.get("configure_logger", True):
+if (
+    config.config_file_name
+    and not config.attributes.get("migtui")
+    and config.attributes.get("configure_logger", True)
+):
     import configparser
 
     parser = configparser.ConfigParser()
@@ -71,7 +79,8 @@ def database_url(required: bool = True) -> str | None:
             raise CommandError(exc.message) from None
         return None
     except Exception as exc:  # a malformed URL: one line, never the URL itself (it may hold a password)
-        raise CommandError(getattr(exc, "message", None) or f"invalid database URL ({exc.__class__.__name__})") from None
+        message = getattr(exc, "message", None) or f"invalid database URL ({exc.__class__.__name__})"
+        raise CommandError(message) from None
 
 
 def run_migrations_offline() -> None:
@@ -102,7 +111,8 @@ def run_migrations_online() -> None:
         try:
             conn = engine.connect()
         except OperationalError as exc:  # unreachable / auth failed: one redacted line, no traceback
-            raise CommandError(f"cannot connect to database: {redact(_first_line(exc.orig or exc))}") from None
+            detail = redact(_first_line(exc.orig or exc))
+            raise CommandError(f"cannot connect to database: {detail}") from None
         with conn:
             _run_with(conn)
     finally:

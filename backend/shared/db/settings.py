@@ -2,7 +2,8 @@
 
 ``MIGTUI_DATABASE_URL`` wins over ``DATABASE_URL`` (the same variable migtui reads, so one setting serves the
 deploy step and the app). A plain ``postgresql://`` URL (or libpq ``key=value`` string) is accepted and turned
-into a SQLAlchemy URL for the psycopg 3 driver (``postgresql+psycopg://``). ``repr()`` never shows the password.
+into a SQLAlchemy URL for the psycopg 3 driver (``postgresql+psycopg://``). ``repr()`` never shows the
+password.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def to_sqlalchemy_url(url: str) -> str:
 
 
 def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
-    """The raw URL from ``$MIGTUI_DATABASE_URL`` or ``$DATABASE_URL``; ``DatabaseUrlMissing`` if neither is set."""
+    """The raw URL from ``$MIGTUI_DATABASE_URL`` or ``$DATABASE_URL``; ``DatabaseUrlMissing`` if neither."""
     env = os.environ if env is None else env
     for var in ENV_VARS:
         value = (env.get(var) or "").strip()
@@ -47,7 +48,7 @@ def sqlalchemy_url_from_env(env: Mapping[str, str] | None = None) -> str:
 
 @dataclass(frozen=True)
 class DatabaseSettings:
-    """Where the backend's database is. ``url`` is the raw URL; ``sqlalchemy_url`` the one for create_engine."""
+    """Where the backend's database is: ``url`` as given; ``sqlalchemy_url`` for ``create_engine``."""
 
     url: str
     source: str = "argument"

@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # migtui: approve=drop-column reason="username unused since email sign-in; copied into display_name by 0011"
+    # migtui: approve=drop-column reason="unused since email sign-in; copied to display_name by 0011"
     op.drop_column("users", "username")
 
 
