@@ -29,10 +29,10 @@ PROG = "python -m backend.shared.db.migrate"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Apply database migrations (migtui runner).")
     parser.add_argument("--to", default="head", metavar="REV", help="target revision (default: head)")
-    parser.add_argument("--dsn", metavar="URL", help="database URL (default: $MIGTUI_DATABASE_URL, $DATABASE_URL)")
     parser.add_argument(
-        "--migrations", metavar="PATH", help=f"alembic project (default: {REPO_MIGRATIONS})"
+        "--dsn", metavar="URL", help="database URL (default: $MIGTUI_DATABASE_URL, else $DATABASE_URL)"
     )
+    parser.add_argument("--migrations", metavar="PATH", help=f"alembic project (default: {REPO_MIGRATIONS})")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-revision timeout")
     parser.add_argument("--json", action="store_true", help="print engine events as JSON lines on stdout")
     return parser
@@ -66,7 +66,8 @@ class TextEvents:
         if kind == "lock_wait":
             holder = f" held by pid {event.holder_pid}" if event.holder_pid else ""
             app = f" ({event.holder_application})" if event.holder_application else ""
-            return f"   waiting for {event.what} lock{holder}{app} {event.waited_seconds:.0f}s {event.detail}".rstrip()
+            waited = f"{event.waited_seconds:.0f}s"
+            return f"   waiting for {event.what} lock{holder}{app} {waited} {event.detail}".rstrip()
         if kind == "revision_finished":
             return f"ok {event.revision} ({event.seconds:.2f}s)"
         if kind == "revision_failed":
@@ -75,7 +76,8 @@ class TextEvents:
         if kind == "message":
             return f"{event.level}: {event.text}" if event.level != "info" else event.text
         if kind == "run_finished":
-            return f"migrate: {'done' if event.ok else 'failed'}{': ' + event.summary if event.summary else ''}"
+            summary = f": {event.summary}" if event.summary else ""
+            return f"migrate: {'done' if event.ok else 'failed'}{summary}"
         return ""
 
 
@@ -100,12 +102,11 @@ def migrate(
 
     Raises ``MigtuiError`` (with its ``exit_code``) for every expected failure.
     """
+    from backend.shared.db.settings import database_url_from_env
     from migtui.alembic_project import AlembicProject
     from migtui.config import load_settings
     from migtui.errors import ExitCode, UsageError
     from migtui.events import discard
-
-    from backend.shared.db.settings import database_url_from_env
 
     settings = load_settings({**(flags or {}), "dsn": dsn, "migrations": migrations})
     url = settings.database_url or database_url_from_env()  # $DATABASE_URL as the backend's fallback
@@ -118,7 +119,9 @@ def migrate(
     except ImportError as exc:
         if exc.name not in ("migtui.runner", "migtui"):
             raise
-        raise UsageError("this migtui has no runner (migtui.runner): install a migtui with 'migtui up'") from None
+        raise UsageError(
+            "this migtui has no runner (migtui.runner); install one that has 'migtui up'"
+        ) from None
     result = Runner(project, url, settings, sink or discard).upgrade(target)
     if isinstance(result, int) and not isinstance(result, bool):
         return int(result)
