@@ -84,9 +84,7 @@ FROM (
 # can be computed before the lines are inserted. Wholesale orders (every n_orders/WHOLESALE-th) have one
 # line of 1000 x 2,100,000+ cents.
 _LINE_COUNT = "CASE WHEN {o} %% %(wholesale_every)s = 0 THEN 1 ELSE 1 + abs(hashint8({o})) %% 2 END"
-_QUANTITY = (
-    "CASE WHEN {o} %% %(wholesale_every)s = 0 THEN 1000 ELSE 1 + abs(hashint8({o} * 4 + {l} + 1)) %% 4 END"
-)
+_QUANTITY = "CASE WHEN {o} %% %(wholesale_every)s = 0 THEN 1000 ELSE 1 + abs(hashint8({o} * 4 + {l} + 1)) %% 4 END"
 _PRICE = (
     "CASE WHEN {o} %% %(wholesale_every)s = 0 THEN 2100000 + (abs(hashint8({o})) %% 40000)::int "
     "ELSE 199 + (abs(hashint8({o} * 4 + {l})) %% 20000)::int END"
@@ -158,13 +156,10 @@ def load_demo_data(dsn: str, scale: int = 1_000_000) -> dict[str, int]:
         revision = _current_revision(conn)
         if revision != DEMO_STOP_REVISION:
             raise UsageError(
-                f"demo data needs the database at revision {DEMO_STOP_REVISION}, "
-                f"it is at {revision or 'base'}"
+                f"demo data needs the database at revision {DEMO_STOP_REVISION}, it is at {revision or 'base'}"
             )
         for table in TABLES:
-            if conn.execute(
-                sql.SQL("SELECT EXISTS (SELECT FROM {} LIMIT 1)").format(sql.Identifier(table))
-            ).fetchone()[0]:
+            if _scalar(conn, sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(table))):
                 raise UsageError(f"demo data goes into empty tables: {table} already has rows")
         conn.execute("SET LOCAL synchronous_commit = off")
         conn.execute("SELECT setseed(0.42)")  # the same data every time
@@ -187,11 +182,12 @@ def load_demo_data(dsn: str, scale: int = 1_000_000) -> dict[str, int]:
     with connect(dsn, application_name="migtui-demo-data", autocommit=True) as conn:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)))
         return {
-            table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[
-                0
-            ]
-            for table in TABLES
+            table: _scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))) for table in TABLES
         }
+
+
+def _scalar(conn, query):
+    return conn.execute(query).fetchone()[0]
 
 
 def _current_revision(conn) -> str | None:

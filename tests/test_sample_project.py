@@ -89,10 +89,7 @@ VERSION_TABLE_OBJECTS = ("alembic_version", "alembic_version_pkc")
 
 def catalog(server, dbname: str) -> dict[str, set[str]]:
     """The schema of ``dbname`` as sets of text lines, one set per kind of object."""
-    return {
-        kind: {row[0] for row in server.execute(query, dbname=dbname)}
-        for kind, query in CATALOG_QUERIES.items()
-    }
+    return {kind: {row[0] for row in server.execute(query, dbname=dbname)} for kind, query in CATALOG_QUERIES.items()}
 
 
 def without_version_table(snapshot: dict[str, set[str]]) -> dict[str, set[str]]:
@@ -182,9 +179,7 @@ def test_plain_alembic_upgrade_downgrade_upgrade(sample_db, tmp_path):
     assert up.returncode == 0, up.stderr
     assert version(server, name) == [head]
     at_head = catalog(server, name)
-    assert {"r users", "r accounts", "r orders", "r order_items", "v account_order_totals"} <= at_head[
-        "relation"
-    ]
+    assert {"r users", "r accounts", "r orders", "r order_items", "v account_order_totals"} <= at_head["relation"]
     assert "order_status e pending,paid,shipped,cancelled,refunded" in at_head["type"]
     assert any("FUNCTION public.set_updated_at()" in f for f in at_head["function"])
     assert len(at_head["trigger"]) == 3
@@ -241,9 +236,7 @@ def _compare_models(dsn: str) -> list:
     engine = create_engine(sqlalchemy_url(dsn))
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(
-                conn, opts={"compare_type": True, "compare_server_default": True}
-            )
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
             return compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
@@ -275,10 +268,7 @@ def test_offline_sql_renders_the_whole_chain_and_builds_the_same_schema(db16, no
     server, name, dsn = db16
     sql_up = _render_offline("base:head", "upgrade")
     for rev in project_revisions():
-        assert (
-            f"INTO alembic_version (version_num) VALUES ('{rev}')" in sql_up
-            or f"SET version_num='{rev}'" in sql_up
-        )
+        assert f"INTO alembic_version (version_num) VALUES ('{rev}')" in sql_up or f"SET version_num='{rev}'" in sql_up
     assert "CREATE TYPE order_status AS ENUM" in sql_up
     assert "CREATE INDEX CONCURRENTLY ix_orders_account_id_created_at" in sql_up
     assert "CREATE FUNCTION set_updated_at()" in sql_up
@@ -344,9 +334,7 @@ def test_demo_data_loads_at_stop_revision_and_pending_revisions_apply(db16, no_u
     )[0][0]
     assert new_id == counts["users"] + 1
     # the rows that make pending revisions interesting
-    near_limit = server.execute("SELECT count(*) FROM orders WHERE total_cents > 2000000000", dbname=name)[0][
-        0
-    ]
+    near_limit = server.execute("SELECT count(*) FROM orders WHERE total_cents > 2000000000", dbname=name)[0][0]
     assert near_limit == 5
     statuses = dict(server.execute("SELECT status::text, count(*) FROM orders GROUP BY 1", dbname=name))
     assert set(statuses) == {"pending", "paid", "shipped", "cancelled", "refunded"}

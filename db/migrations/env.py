@@ -39,11 +39,7 @@ from migtui.redact import redact  # noqa: E402
 config = context.config
 
 # Logging from alembic.ini only when alembic's own CLI runs us: migtui (and other hosts) keep their logging.
-if (
-    config.config_file_name
-    and not config.attributes.get("migtui")
-    and config.attributes.get("configure_logger", True)
-):
+if config.config_file_name and not config.attributes.get("migtui") and config.attributes.get("configure_logger", True):
     import configparser
 
     parser = configparser.ConfigParser()

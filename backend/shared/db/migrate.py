@@ -29,9 +29,7 @@ PROG = "python -m backend.shared.db.migrate"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Apply database migrations (migtui runner).")
     parser.add_argument("--to", default="head", metavar="REV", help="target revision (default: head)")
-    parser.add_argument(
-        "--dsn", metavar="URL", help="database URL (default: $MIGTUI_DATABASE_URL, else $DATABASE_URL)"
-    )
+    parser.add_argument("--dsn", metavar="URL", help="database URL (default: $MIGTUI_DATABASE_URL, else $DATABASE_URL)")
     parser.add_argument("--migrations", metavar="PATH", help=f"alembic project (default: {REPO_MIGRATIONS})")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-revision timeout")
     parser.add_argument("--json", action="store_true", help="print engine events as JSON lines on stdout")
@@ -119,9 +117,7 @@ def migrate(
     except ImportError as exc:
         if exc.name not in ("migtui.runner", "migtui"):
             raise
-        raise UsageError(
-            "this migtui has no runner (migtui.runner); install one that has 'migtui up'"
-        ) from None
+        raise UsageError("this migtui has no runner (migtui.runner); install one that has 'migtui up'") from None
     result = Runner(project, url, settings, sink or discard).upgrade(target)
     if isinstance(result, int) and not isinstance(result, bool):
         return int(result)

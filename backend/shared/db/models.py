@@ -111,9 +111,7 @@ class Order(Base):
     total_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), server_default=text("'USD'"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
-    status: Mapped[OrderStatus] = mapped_column(
-        order_status_type, server_default=text("'pending'::order_status")
-    )
+    status: Mapped[OrderStatus] = mapped_column(order_status_type, server_default=text("'pending'::order_status"))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 

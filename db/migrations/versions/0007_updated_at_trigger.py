@@ -35,9 +35,7 @@ def upgrade() -> None:
     for table in TABLES:
         op.add_column(
             table,
-            sa.Column(
-                "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-            ),
+            sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         )
         op.execute(
             f"CREATE TRIGGER trg_{table}_set_updated_at BEFORE UPDATE ON {table} "

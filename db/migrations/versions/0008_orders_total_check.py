@@ -18,10 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.execute(
-        "ALTER TABLE orders ADD CONSTRAINT ck_orders_total_cents_nonnegative "
-        "CHECK (total_cents >= 0) NOT VALID"
-    )
+    op.execute("ALTER TABLE orders ADD CONSTRAINT ck_orders_total_cents_nonnegative CHECK (total_cents >= 0) NOT VALID")
 
 
 def downgrade() -> None:

@@ -23,7 +23,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     # there is no "un-validate": put the constraint back exactly as 0008 left it (NOT VALID)
     op.drop_constraint("ck_orders_total_cents_nonnegative", "orders", type_="check")
-    op.execute(
-        "ALTER TABLE orders ADD CONSTRAINT ck_orders_total_cents_nonnegative "
-        "CHECK (total_cents >= 0) NOT VALID"
-    )
+    op.execute("ALTER TABLE orders ADD CONSTRAINT ck_orders_total_cents_nonnegative CHECK (total_cents >= 0) NOT VALID")

@@ -38,9 +38,7 @@ def upgrade() -> None:
             return
         for start in range(low, high + 1, BATCH_SIZE):
             op.execute(
-                sa.text(BACKFILL + " AND id >= :start AND id < :stop").bindparams(
-                    start=start, stop=start + BATCH_SIZE
-                )
+                sa.text(BACKFILL + " AND id >= :start AND id < :stop").bindparams(start=start, stop=start + BATCH_SIZE)
             )
 
 

@@ -16,8 +16,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute(
-        "ALTER TABLE users ADD CONSTRAINT ck_users_display_name_not_null "
-        "CHECK (display_name IS NOT NULL) NOT VALID"
+        "ALTER TABLE users ADD CONSTRAINT ck_users_display_name_not_null CHECK (display_name IS NOT NULL) NOT VALID"
     )
 
 

@@ -27,6 +27,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.alter_column("users", "display_name", nullable=True)
     op.execute(
-        "ALTER TABLE users ADD CONSTRAINT ck_users_display_name_not_null "
-        "CHECK (display_name IS NOT NULL) NOT VALID"
+        "ALTER TABLE users ADD CONSTRAINT ck_users_display_name_not_null CHECK (display_name IS NOT NULL) NOT VALID"
     )
