@@ -105,9 +105,11 @@ def migrate(
     from migtui.config import load_settings
     from migtui.errors import ExitCode, UsageError
     from migtui.events import discard
+    from migtui.pg.dsn import libpq_dsn
 
     settings = load_settings({**(flags or {}), "dsn": dsn, "migrations": migrations})
     url = settings.database_url or database_url_from_env()  # $DATABASE_URL as the backend's fallback
+    libpq_dsn(url)  # a foreign or malformed URL is a usage error before anything else happens
     settings.database_url = url
     if migrations is None and settings.sources.get("migrations") == "default":
         settings.migrations = str(REPO_MIGRATIONS)  # works from any working directory
@@ -117,7 +119,7 @@ def migrate(
     except ImportError as exc:
         if exc.name not in ("migtui.runner", "migtui"):
             raise
-        raise UsageError("this migtui has no runner (migtui.runner); install one that has 'migtui up'") from None
+        raise UsageError("this migtui has no runner (migtui.runner): upgrade migtui") from None
     result = Runner(project, url, settings, sink or discard).upgrade(target)
     if isinstance(result, int) and not isinstance(result, bool):
         return int(result)
