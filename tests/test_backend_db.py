@@ -50,8 +50,8 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *expected: str) -> 
     output = proc.stdout + proc.stderr
     assert "Traceback" not in output, output
     assert SECRET not in output
-    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower() or "FAILED" in line]
-    assert len(errors) == 1, proc.stderr
+    errors = [line for line in output.splitlines() if "error" in line.lower() or "FAILED" in line]
+    assert len(errors) == 1, output
     for text in expected:
         assert text in errors[0], errors[0]
     return errors[0]
