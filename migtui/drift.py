@@ -140,7 +140,9 @@ class DriftReport:
             "checked": self.checked,
             "excluded": self.excluded,
             "summary": {"objects": len(self.objects()), "differences": len(self.differences)},
-            "differences": [{**item.to_dict(), "fix": fix} for item, fix in zip(self.differences, self.fixes)],
+            "differences": [
+                {**item.to_dict(), "fix": fix} for item, fix in zip(self.differences, self.fixes, strict=False)
+            ],
             "notes": self.notes,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }

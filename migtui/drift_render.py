@@ -128,7 +128,7 @@ def render_github(report: DriftReport) -> str:
     for note in report.notes:
         if "pending revision" not in note:
             lines.append(f"::warning title=Schema drift check::{_escape(note)}")
-    for item, fix in zip(report.differences, report.fixes):
+    for item, fix in zip(report.differences, report.fixes, strict=False):
         title = _escape_property(f"Schema drift: {item.kind} {item.object}")
         message = item.describe()
         if fix:
