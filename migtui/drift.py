@@ -358,6 +358,26 @@ def check_drift(
     sink: EventSink = discard,
 ) -> DriftReport:
     """Compare the live schema of ``dsn`` with the schema its recorded migrations produce."""
+    with _gc_paused():
+        return _check_drift(project, dsn, settings, exclude, cache_dir, use_cache, scratch_dsn, sink)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Snapshots are tens of thousands of small acyclic objects: the cyclic GC only slows building them
+    (about 2x on 1,000 tables). Paused for the check, restored afterwards."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _check_drift(project, dsn, settings, exclude, cache_dir, use_cache, scratch_dsn, sink) -> DriftReport:
     from migtui.drift_fix import fix_sql
     from migtui.pg.connect import connect
 

@@ -809,3 +809,19 @@ def test_sample_project_at_head_has_no_drift(pg, tmp_path):
         assert _items(report) == []
     finally:
         pg.drop_database(name)
+
+
+def test_cache_ignores_a_corrupt_or_foreign_file(tmp_path):
+    from migtui.catalog import CatalogObject, Snapshot
+    from migtui.drift_cache import CacheKey, load, path_for, store
+
+    key = CacheKey(("a1",), "abc", 16, "postgres", ".alembic_version")
+    snapshot = Snapshot(160004)
+    snapshot.add(CatalogObject("schema", "app", {"owner": "postgres", "grants": ["OWNER USAGE"]}))
+    path = path_for(tmp_path, key)
+    store(path, key, snapshot, "embedded PostgreSQL 16")
+    loaded, server = load(path, key)
+    assert loaded.to_dict() == snapshot.to_dict() and server == "embedded PostgreSQL 16"
+    assert load(path, CacheKey(("a1",), "abd", 16, "postgres", ".alembic_version")) is None
+    path.write_text("{not json")
+    assert load(path, key) is None
