@@ -44,7 +44,8 @@ class Recorder:
 
 def scalar(dsn: str, sql: str, params=None):
     with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(sql, params).fetchone()
+        cur = conn.execute(sql, params)
+        row = cur.fetchone() if cur.description else None
         return row[0] if row else None
 
 
@@ -269,3 +270,34 @@ def test_run_revision_step_is_reusable_alone(tmp_path, fresh_db):
     run_revision_step(project, fresh_db, settings, "a1", "down")
     assert scalar(fresh_db, "SELECT count(*) FROM alembic_version") == 0
     assert scalar(fresh_db, "SELECT to_regclass('t') IS NULL") is True
+
+
+def test_timeout_from_a_worker_thread(tmp_path, fresh_db):
+    """The TUI runs the runner in a worker thread: no signals there, the statement is still cancelled."""
+    project = AlembicProject.load(make_project(tmp_path, [Rev("a1", "op.execute('SELECT pg_sleep(30)')")]))
+    outcome: list[BaseException | None] = []
+
+    def work() -> None:
+        try:
+            Runner(project, fresh_db, settings_for(fresh_db, timeout=1.0)).upgrade()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    started = time.monotonic()
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=15)
+    assert time.monotonic() - started < 6
+    assert len(outcome) == 1 and isinstance(outcome[0], MigrationTimeout)
+    assert advisory_locks_held(fresh_db) == 0
+
+
+def test_database_at_a_revision_the_project_lacks(tmp_path, fresh_db):
+    project = AlembicProject.load(make_project(tmp_path, [Rev("a1", CREATE_T)]))
+    scalar(fresh_db, "CREATE TABLE alembic_version AS SELECT 'feedface'::varchar(32) AS version_num")
+    runner = Runner(project, fresh_db, settings_for(fresh_db))
+    assert runner.current() == ("feedface",)
+    with pytest.raises(UsageError, match="feedface"):
+        runner.upgrade()
+    assert advisory_locks_held(fresh_db) == 0
