@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from migtui.alembic_project import AlembicProject  # noqa: E402
-from migtui.config import Settings  # noqa: E402
-from migtui.errors import MigrationTimeout  # noqa: E402
-from migtui.pg import harness  # noqa: E402
-from migtui.runner import Runner  # noqa: E402
-from tests.alembic_projects import Rev, make_project  # noqa: E402
+from migtui.alembic_project import AlembicProject
+from migtui.config import Settings
+from migtui.errors import MigrationTimeout
+from migtui.pg import harness
+from migtui.runner import Runner
+from tests.alembic_projects import Rev, make_project
 
 
 def build(root: Path, count: int) -> AlembicProject:
@@ -69,9 +69,7 @@ def main() -> int:
             print(
                 f"  alembic upgrade head (one transaction, one env.py run): {p:.3f}s = {1000 * p / n:.1f} ms/revision"
             )
-            print(
-                f"  migtui Runner.upgrade (lock, step per revision, watchdog): {o:.3f}s = {1000 * o / n:.1f} ms/revision"
-            )
+            print(f"  migtui Runner.upgrade (lock, one step per revision): {o:.3f}s = {1000 * o / n:.1f} ms/revision")
             print(f"  overhead: {1000 * (o - p) / n:.1f} ms/revision")
 
             slow = build(Path(tmp) / "slow", 0)
