@@ -70,6 +70,8 @@ def _one_line(exc: BaseException) -> str:
 class Runner:
     """Applies/reverts the revisions of ``project`` on ``dsn`` under the deploy advisory lock."""
 
+    orphan_wait: float = ORPHAN_WAIT_SECONDS  # how long left-over migration sessions get to end by themselves
+
     def __init__(self, project: AlembicProject, dsn: str, settings: Settings, sink: EventSink = discard) -> None:
         self.project = project
         self.dsn = dsn
@@ -231,7 +233,7 @@ class Runner:
                 text=f"migration session(s) of a runner that is gone: {names}; waiting for them to end", level="warning"
             )
         )
-        deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
+        deadline = time.monotonic() + self.orphan_wait
         while rows and time.monotonic() < deadline:
             time.sleep(0.2)
             rows = lock_conn.execute(query, (_ORPHAN_PATTERN,)).fetchall()

@@ -11,7 +11,7 @@ import pytest
 from migtui.alembic_project import AlembicProject
 from migtui.config import Settings
 from migtui.errors import LockNotAcquired, MigrationFailed, MigrationTimeout, UsageError
-from migtui.events import LockWait, Progress, RevisionFailed, RevisionStarted, StatementStarted
+from migtui.events import LockWait, Message, Progress, RevisionFailed, RevisionStarted, StatementStarted
 from migtui.pg import advisory
 from migtui.pg.version_table import advisory_key
 from migtui.runner import Runner, run_revision_step
@@ -301,3 +301,22 @@ def test_database_at_a_revision_the_project_lacks(tmp_path, fresh_db):
     with pytest.raises(UsageError, match="feedface"):
         runner.upgrade()
     assert advisory_locks_held(fresh_db) == 0
+
+
+def test_left_over_migration_session_is_ended_before_running(tmp_path, fresh_db):
+    """A migration session of a runner that is gone (still holding locks) is ended, then the run proceeds."""
+    project = AlembicProject.load(
+        make_project(tmp_path, [Rev("a1", CREATE_T), Rev("a2", "op.add_column('t', sa.Column('w', sa.Integer))")])
+    )
+    Runner(project, fresh_db, settings_for(fresh_db)).upgrade("a1")
+    orphan = psycopg.connect(fresh_db, application_name="migtui up a2")
+    orphan.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")  # as if a2 were half-way, its runner dead
+    sink = Recorder()
+    runner = Runner(project, fresh_db, settings_for(fresh_db, lock_timeout=0.5, lock_retries=0), sink)
+    runner.orphan_wait = 0.5
+    try:
+        assert runner.upgrade().applied == ["a2"]
+    finally:
+        orphan.close()
+    warnings = [m.text for m in sink.of(Message) if m.level == "warning"]
+    assert any("terminated left-over migration session" in w and "migtui up a2" in w for w in warnings), warnings
