@@ -46,7 +46,7 @@ from migtui.events import (
 )
 from migtui.pg import progress as pg_progress
 from migtui.pg.progress import Blocker
-from migtui.redact import redact
+from migtui.redact import redact_sql
 
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
@@ -131,7 +131,7 @@ def describe_failure(exc: BaseException) -> str:
     name = chosen.__class__.__name__
     if orig is None and not getattr(chosen, "sqlstate", None):
         line = f"{name}: {line}"
-    return redact(line)
+    return redact_sql(line)
 
 
 class _Hooks:
@@ -181,7 +181,7 @@ class _Hooks:
             StatementStarted(
                 revision=self.state.revision,
                 index=self.state.statements,
-                sql=redact(str(statement).strip()),
+                sql=redact_sql(str(statement).strip()),
                 transactional=not autocommit,
             )
         )
@@ -300,7 +300,7 @@ class _Watchdog(threading.Thread):
                 revision=state.revision,
                 elapsed=round(now - state.started, 1),
                 timeout=self.limits.timeout,
-                statement=redact(" ".join((sample.query if sample else state.current_sql).split()))[:500],
+                statement=redact_sql(" ".join((sample.query if sample else state.current_sql).split()))[:500],
                 state=sample.state if sample else "",
                 wait_event=f"{sample.wait_event_type}:{sample.wait_event}" if sample and sample.wait_event else "",
                 waiting_for=sample.waiting_for() if sample else "",

@@ -320,3 +320,33 @@ def test_left_over_migration_session_is_ended_before_running(tmp_path, fresh_db)
         orphan.close()
     warnings = [m.text for m in sink.of(Message) if m.level == "warning"]
     assert any("terminated left-over migration session" in w and "migtui up a2" in w for w in warnings), warnings
+
+
+def test_role_passwords_in_revisions_never_reach_events(tmp_path, fresh_db):
+    import uuid
+
+    from migtui.render.events import json_line, text_line
+
+    role = "r_" + uuid.uuid4().hex[:10]
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [
+                Rev(
+                    "a1",
+                    f"op.execute(\"CREATE ROLE {role} LOGIN PASSWORD 'hunter22'\")",
+                    f"op.execute('DROP ROLE {role}')",
+                )
+            ],
+        )
+    )
+    sink = Recorder()
+    runner = Runner(project, fresh_db, settings_for(fresh_db), sink)
+    runner.upgrade()
+    try:
+        assert sink.of(StatementStarted), "the CREATE ROLE statement was reported"
+        for event in sink.events:
+            assert "hunter22" not in repr(event)
+            assert "hunter22" not in json_line(event) and "hunter22" not in (text_line(event) or "")
+    finally:
+        runner.downgrade("base")
