@@ -252,10 +252,13 @@ def test_wrong_password_exits_6_and_never_prints_it(tmp_path):
         hba = cluster.datadir / "pg_hba.conf"
         hba.write_text("host all deployer 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
         cluster.execute("SELECT pg_reload_conf()")
-        project = make_project(tmp_path, [Rev("a1", "pass")])
-        good = f"postgresql://deployer:{secret}@127.0.0.1:{cluster.port}/postgres"
-        assert migtui(project, good, "status").returncode == 0  # the password works...
-        wrong = f"postgresql://deployer:{secret}-wrong@127.0.0.1:{cluster.port}/postgres"
+        cluster.execute("CREATE DATABASE app OWNER deployer")
+        project = make_project(tmp_path, [Rev("a1", CREATE_T)])
+        good = f"postgresql://deployer:{secret}@127.0.0.1:{cluster.port}/app"
+        applied = migtui(project, good, "up")  # the password works, also through alembic's own engine...
+        assert applied.returncode == 0 and secret not in applied.stdout + applied.stderr, applied.stderr
+        assert cluster.execute("SELECT version_num FROM alembic_version", dbname="app") == [("a1",)]
+        wrong = f"postgresql://deployer:{secret}-wrong@127.0.0.1:{cluster.port}/app"
         for command in ("up", "status"):
             proc = migtui(project, wrong, command)
             assert_one_line_error(proc, 6, "password authentication failed")
