@@ -137,13 +137,15 @@ class Runner:
         try:
             schema = resolved_schema(lock_conn, self.version_table)
             key = advisory_key(schema, self.version_table.table)
-            advisory.acquire(
+            waited = advisory.acquire(
                 lock_conn,
                 key,
                 wait=self.settings.advisory_lock_wait,
                 sink=self.sink,
                 report_every=self.settings.progress_interval or 5.0,
             )
+            if waited >= 0.5:
+                self.sink(Message(text=f"deploy advisory lock acquired after waiting {waited:.1f}s"))
             try:
                 self._end_orphans(lock_conn)
                 heads = read_current(lock_conn, self.version_table)

@@ -59,6 +59,19 @@ def make_runner(args: argparse.Namespace):
     return Runner(project, settings.database_url, settings, event_printer(args.format)), settings
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (a deploy system stopping us) behaves like Ctrl-C: the running statement is cancelled, the
+    revision rolled back, the advisory lock released, exit 130."""
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("revision", nargs="?", default="head", metavar="REV", help="target revision (default head)")
     add_run_arguments(parser)
@@ -66,5 +79,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     runner, _settings = make_runner(args)
+    stop_on_sigterm()
     runner.upgrade(args.revision)
     return 0
