@@ -350,3 +350,34 @@ def test_role_passwords_in_revisions_never_reach_events(tmp_path, fresh_db):
             assert "hunter22" not in json_line(event) and "hunter22" not in (text_line(event) or "")
     finally:
         runner.downgrade("base")
+
+
+def test_progress_reports_a_concurrent_index_build_waiting_for_writers(tmp_path, fresh_db):
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [
+                Rev("a1", CREATE_T),
+                Rev(
+                    "a2",
+                    "with op.get_context().autocommit_block():\n"
+                    "    op.execute('CREATE INDEX CONCURRENTLY t_v_idx ON t (v)')",
+                ),
+            ],
+        )
+    )
+    Runner(project, fresh_db, settings_for(fresh_db)).upgrade("a1")
+    writer = psycopg.connect(fresh_db, application_name="open-writer")
+    writer.execute("INSERT INTO t (v) VALUES ('x')")  # an open write transaction: CIC must wait for it
+    writer_pid = writer.info.backend_pid
+    threading.Timer(1.5, writer.commit).start()
+    sink = Recorder()
+    settings = settings_for(fresh_db, lock_timeout=10, progress_interval=0.3)
+    try:
+        assert Runner(project, fresh_db, settings, sink).upgrade().applied == ["a2"]
+    finally:
+        writer.close()
+    reports = [p for p in sink.of(Progress) if p.progress]
+    assert any("create index concurrently" in p.progress and "waiting for" in p.progress for p in reports), reports
+    assert any(f"pid {writer_pid}" in p.waiting_for for p in sink.of(Progress))
+    assert scalar(fresh_db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v_idx'::regclass") is True
