@@ -128,6 +128,10 @@ def describe_failure(exc: BaseException) -> str:
     chosen = orig if orig is not None else exc
     text = str(chosen).strip()
     line = text.splitlines()[0] if text else chosen.__class__.__name__
+    diag = getattr(chosen, "diag", None)
+    detail = getattr(diag, "message_detail", None) if diag is not None else None
+    if detail:
+        line = f"{line} ({' '.join(str(detail).split())})"
     name = chosen.__class__.__name__
     if orig is None and not getattr(chosen, "sqlstate", None):
         line = f"{name}: {line}"
@@ -368,7 +372,16 @@ class RevisionStep:
             try:
                 self._attempt(script, script_rev, state, server_version, monitor)
             except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    self.sink(
+                        RevisionFailed(
+                            revision=revision,
+                            direction=direction,
+                            error="interrupted",
+                            seconds=round(time.monotonic() - total_started, 3),
+                            rolled_back=not state.non_transactional_ran,
+                        )
+                    )
                     raise
                 seconds = time.monotonic() - total_started
                 failure = self._classify(exc, state, attempt)
