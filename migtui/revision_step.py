@@ -325,7 +325,11 @@ class RevisionStep:
         sink: EventSink = discard,
         job: str = "up",
         monitor_conn=None,
+        version_table: str | None = None,
+        version_table_schema: str | None = None,
     ) -> None:
+        self.version_table = version_table
+        self.version_table_schema = version_table_schema
         self.project = project
         self.dsn = dsn
         self.limits = limits
@@ -492,6 +496,11 @@ class RevisionStep:
 
         config = self.project.config(self.dsn)
         config.config_file_name = None  # env.py must not reconfigure logging: migtui reports through events
+        # the version table migtui reads, for env.py files that honour these options (db/migrations does)
+        if self.version_table and self.version_table != "alembic_version":
+            config.set_main_option("version_table", self.version_table)
+        if self.version_table_schema:
+            config.set_main_option("version_table_schema", self.version_table_schema)
         hooks = _Hooks(state, self.job, self.limits, server_version, self.sink)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
@@ -556,7 +565,15 @@ def run_revision_step(
     a1b2``). Takes no advisory lock. Raises MigrationTimeout (exit 3) or MigrationFailed (exit 5); the
     revision's transaction is rolled back either way. Returns the seconds it took.
     """
-    step = RevisionStep(project, dsn, StepLimits.from_settings(settings), sink=sink, job=job or direction)
+    step = RevisionStep(
+        project,
+        dsn,
+        StepLimits.from_settings(settings),
+        sink=sink,
+        job=job or direction,
+        version_table=getattr(settings, "version_table", None),
+        version_table_schema=getattr(settings, "version_table_schema", None),
+    )
     try:
         return step.run(revision, direction)
     finally:

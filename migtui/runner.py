@@ -177,6 +177,8 @@ class Runner:
             sink=self.sink,
             job=direction,
             monitor_conn=monitor,
+            version_table=self.settings.version_table,
+            version_table_schema=self.settings.version_table_schema,
         )
         applied: list[str] = []
         try:

@@ -381,3 +381,20 @@ def test_progress_reports_a_concurrent_index_build_waiting_for_writers(tmp_path,
     assert any("create index concurrently" in p.progress and "waiting for" in p.progress for p in reports), reports
     assert any(f"pid {writer_pid}" in p.waiting_for for p in sink.of(Progress))
     assert scalar(fresh_db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v_idx'::regclass") is True
+
+
+def test_custom_version_table_with_the_repo_env(fresh_db):
+    """db/migrations' env.py honours version_table / version_table_schema; the runner reads the same table."""
+    from tests.conftest import ROOT
+
+    scalar(fresh_db, "CREATE SCHEMA ops")
+    project = AlembicProject.load(ROOT / "db" / "migrations")
+    first_two = [r.revision for r in project.revisions()][:2]
+    settings = settings_for(fresh_db, version_table="deploy_version", version_table_schema="ops")
+    runner = Runner(project, fresh_db, settings)
+    assert runner.upgrade(first_two[1]).applied == first_two
+    assert runner.current() == (first_two[1],)
+    assert scalar(fresh_db, "SELECT version_num FROM ops.deploy_version") == first_two[1]
+    assert scalar(fresh_db, "SELECT to_regclass('alembic_version') IS NULL") is True
+    assert runner.downgrade("base").applied == list(reversed(first_two))
+    assert runner.current() == ()
