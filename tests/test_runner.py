@@ -196,7 +196,7 @@ def test_lock_timeout_retries_never_block_other_writers(tmp_path, fresh_db):
     assert any(w.holder_pid == blocker_pid for w in sink.of(LockWait) if w.what == "relation")
     assert any(f"pid {blocker_pid}" in p.waiting_for for p in sink.of(Progress))
     assert len(waits) > 10
-    assert max(waits) < lock_timeout + 0.5, f"a writer waited {max(waits):.2f}s behind the queued DDL"
+    assert max(waits) < lock_timeout + 0.9, f"a writer waited {max(waits):.2f}s behind the queued DDL"
     assert scalar(fresh_db, "SELECT version_num FROM alembic_version") == "a1"
 
     # the blocker commits during the retries: the revision then goes through
