@@ -8,9 +8,10 @@ from migtui.cli import add_common_arguments, settings_from_args
 
 HELP = "apply pending revisions up to REV (default head), one transaction each, under an advisory lock"
 DESCRIPTION = (
-    "Apply pending alembic revisions up to REV (default: head). Each revision runs in its own transaction "
-    "with lock_timeout on every statement (bounded, jittered retries), a per-revision timeout, and progress "
-    "lines; the run holds the deploy advisory lock so concurrent deploys wait (exit 4 if it stays taken)."
+    "Apply pending alembic revisions up to REV (default: head). Each revision runs in its own transaction\n"
+    "with lock_timeout on every statement (bounded, jittered retries), a per-revision timeout, and\n"
+    "progress lines; the run holds the deploy advisory lock so concurrent deploys wait (exit 4 if it\n"
+    "stays taken)."
 )
 
 
