@@ -206,8 +206,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         print("usage: python -m migtui.demo_data DSN [SCALE]", file=sys.stderr)
         return 2
+    from migtui.errors import MigtuiError
+    from migtui.redact import redact
+
     started = time.perf_counter()
-    counts = load_demo_data(args[0], int(args[1]) if len(args) > 1 else 1_000_000)
+    try:
+        scale = int(args[1]) if len(args) > 1 else 1_000_000
+        counts = load_demo_data(args[0], scale)
+    except ValueError:
+        print(f"demo data: error: SCALE must be a whole number, got {args[1]!r}", file=sys.stderr)
+        return 2
+    except MigtuiError as exc:
+        print(f"demo data: error: {redact(exc.message)}", file=sys.stderr)
+        return int(exc.exit_code)
     elapsed = time.perf_counter() - started
     for table, count in counts.items():
         print(f"{table:12} {count:>10,}")

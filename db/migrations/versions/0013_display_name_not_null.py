@@ -1,4 +1,4 @@
-"""users.display_name NOT NULL without a long ACCESS EXCLUSIVE scan (step 2)
+"""users.display_name SET NOT NULL through the validated check (step 2)
 
 Revision ID: 0013_display_name_not_null
 Revises: 0012_display_name_check

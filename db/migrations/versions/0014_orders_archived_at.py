@@ -1,4 +1,4 @@
-"""orders.archived_at: mark settled orders older than a year as archived
+"""orders.archived_at, set on settled orders older than a year
 
 Revision ID: 0014_orders_archived_at
 Revises: 0013_display_name_not_null
