@@ -28,5 +28,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # migtui: approve=drop-column reason="downgrade of the revision that added the column"
     op.drop_column("orders", "archived_at")
