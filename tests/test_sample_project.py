@@ -304,7 +304,9 @@ def test_demo_data_loads_at_stop_revision_and_pending_revisions_apply(db16, no_u
         load_demo_data(dsn, scale=1000)  # empty database: no tables yet
     cfg = AlembicProject.load(MIGRATIONS).config(dsn)
     command.upgrade(cfg, DEMO_STOP_REVISION)
+    schema_before = catalog(server, name)
     counts = load_demo_data(dsn, scale=2000)
+    assert diff(schema_before, catalog(server, name)) == {}  # indexes rebuilt as they were, all valid
 
     real = {t: server.execute(f"SELECT count(*) FROM {t}", dbname=name)[0][0] for t in counts}
     assert counts == real
