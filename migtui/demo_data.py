@@ -28,12 +28,16 @@ Only psycopg here (no SQLAlchemy, no alembic): the demo calls this right after t
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from migtui.errors import UsageError
 from migtui.pg.connect import connect
 
 DEMO_STOP_REVISION = "0013_display_name_not_null"
 """The revision ``migtui demo`` upgrades to; 0014-0017 stay pending."""
+
+SAMPLE_MIGRATIONS = Path(__file__).resolve().parent.parent / "db" / "migrations"
+"""The sample alembic project in a source checkout (or editable install) of migtui."""
 
 TABLES: tuple[str, ...] = ("users", "accounts", "orders", "order_items")
 WHOLESALE_ORDERS = 5  # orders with totals close to the integer limit

@@ -354,3 +354,22 @@ def test_display_name_backfill_runs_in_batches_and_fills_every_row(db16, no_url_
         dbname=name,
     )
     assert nullable == [("NO",)]
+
+
+def test_demo_data_module_needs_only_psycopg():
+    code = (
+        "import sys, migtui.demo_data as d; "
+        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'textual') if m in sys.modules)); "
+        "print(d.SAMPLE_MIGRATIONS)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    heavy, path = proc.stdout.splitlines()
+    assert heavy == "[]"
+    assert Path(path) == MIGRATIONS
