@@ -725,7 +725,7 @@ class Classifier:
         )
         action.add("table", name)
         if self.facts is not None:
-            action.add("source", *self.facts.dependent_views.get("->" + name, []))
+            action.add("source", *self.facts.view_sources.get(name, []))
         return [action]
 
     # --- types, sequences ----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class CatalogFacts:
     partitions: dict[str, list[str]] = field(default_factory=dict)  # partitioned table -> partitions
     default_partition: dict[str, str] = field(default_factory=dict)  # partitioned table -> default partition
     dependent_views: dict[str, list[str]] = field(default_factory=dict)  # table -> views/matviews using it
+    view_sources: dict[str, list[str]] = field(default_factory=dict)  # view/matview -> relations it reads
     estimated_rows: dict[str, int] = field(default_factory=dict)  # table -> pg_class.reltuples
 
     def has(self, relation: str) -> bool:

@@ -90,7 +90,7 @@ FORMS_LIST: list[Form] = [
         "CREATE TABLE ... PARTITION OF",
         (("parent", AE), ("default_partition", AE)),
         scans=("default_partition",),
-        example="CREATE TABLE part_2 PARTITION OF part_p FOR VALUES FROM (200) TO (300)",
+        example="CREATE TABLE part_q_2 PARTITION OF part_q FOR VALUES FROM (200) TO (300)",
     ),
     _f(
         "create-table-as",
@@ -388,7 +388,12 @@ FORMS_LIST: list[Form] = [
         example="ALTER TABLE other_t INHERIT empty_t",
         probe="none: needs matching columns",
     ),
-    _f("alter-table-other", "other ALTER TABLE subcommand", (("table", AE),)),
+    _f(
+        "alter-table-other",
+        "other ALTER TABLE subcommand",
+        (("table", AE),),
+        probe="none: catch-all for subcommands not listed above",
+    ),
     # --- partitions ----------------------------------------------------------------------------------
     _f(
         "attach-partition",
@@ -413,7 +418,7 @@ FORMS_LIST: list[Form] = [
     _f(
         "detach-partition-concurrently",
         "DETACH PARTITION ... CONCURRENTLY",
-        (("parent", SUE), ("partition", SUE)),
+        (("parent", SUE), ("partition", AE)),
         transactional=False,
         min_version=14,
         example="ALTER TABLE part_p DETACH PARTITION part_1 CONCURRENTLY",
@@ -618,15 +623,15 @@ FORMS_LIST: list[Form] = [
     ),
     # --- no relation locks ---------------------------------------------------------------------------
     _f("set", "SET / RESET (session settings)", example="SET lock_timeout = '2s'"),
-    _f("transaction-control", "BEGIN / COMMIT / ROLLBACK / SAVEPOINT"),
+    _f("transaction-control", "BEGIN / COMMIT / ROLLBACK / SAVEPOINT", probe="none: takes no relation lock"),
     _f(
         "create-schema",
         "CREATE SCHEMA / EXTENSION / FUNCTION / ROLE / GRANT (no table lock)",
         example="CREATE SCHEMA aux2",
     ),
     _f("drop-schema", "DROP SCHEMA", (("cascade", AE),), example="DROP SCHEMA empty_schema"),
-    _f("do-block", "DO block / function call (not analyzable)"),
-    _f("other", "any other statement"),
+    _f("do-block", "DO block / function call (not analyzable)", probe="none: arbitrary code"),
+    _f("other", "any other statement", probe="none: catch-all"),
 ]
 
 FORMS: dict[str, Form] = {form.id: form for form in FORMS_LIST}
