@@ -233,7 +233,13 @@ class Analyzer:
                 self._add(result, "ban-drop-database", "drops a database")
             # --- columns ---------------------------------------------------------------------------
             if form == "add-column-volatile-default" and not new:
-                funcs = ", ".join(sorted(set(info.get("default_unknown_functions") or []))) or "volatile"
+                funcs = ", ".join(
+                    f"{name}()"
+                    for name in sorted(
+                        set(info.get("default_volatile_functions") or [])
+                        | set(info.get("default_unknown_functions") or [])
+                    )
+                )
                 self._add(
                     result,
                     "add-column-volatile-default",

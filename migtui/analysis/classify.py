@@ -144,16 +144,16 @@ def _walk(node: Any):
             stack.extend(item)
 
 
-def expression_volatility(expr: Any) -> tuple[bool, list[str]]:
-    """(volatile?, unknown function names) for a DEFAULT expression."""
-    volatile = False
+def expression_volatility(expr: Any) -> tuple[list[str], list[str]]:
+    """(volatile function names, unknown function names) used by a DEFAULT expression."""
+    volatile: list[str] = []
     unknown: list[str] = []
     for node in _walk(expr):
         call = node.get("FuncCall")
         if call:
             name = _names(call.get("funcname"))[-1].lower()
             if name in VOLATILE_FUNCTIONS:
-                volatile = True
+                volatile.append(name)
             elif name not in NON_VOLATILE_FUNCTIONS:
                 unknown.append(name)
         if "SubLink" in node:
@@ -190,6 +190,8 @@ class Classifier:
     def __init__(self, pg_version: int, facts: CatalogFacts | None) -> None:
         self.pg_version = pg_version
         self.facts = facts
+        # table -> column -> type known from the migration itself (alembic ``existing_type``)
+        self.type_hints: dict[str, dict[str, str]] = {}
 
     # --- catalog helpers -----------------------------------------------------------------------------
     def _refs_out(self, table: str, action: Action, what: str) -> None:
@@ -205,9 +207,9 @@ class Classifier:
         action.add(role, *self.facts.referencing_tables(table))
 
     def _old_type(self, table: str, column: str) -> str | None:
-        if self.facts is None:
-            return None
-        return self.facts.column_types.get(table, {}).get(column)
+        if self.facts is not None and column in self.facts.column_types.get(table, {}):
+            return self.facts.column_types[table][column]
+        return self.type_hints.get(table, {}).get(column)
 
     # --- entry point ---------------------------------------------------------------------------------
     def classify(self, node_type: str, node: dict[str, Any]) -> list[Action]:
@@ -584,6 +586,7 @@ class Classifier:
             if default is not None:
                 volatile, unknown = expression_volatility(default.get("raw_expr"))
                 info["default_unknown_functions"] = unknown
+                info["default_volatile_functions"] = volatile
                 if volatile or unknown:
                     form = "add-column-volatile-default"
                     info["volatile"] = True

@@ -1,0 +1,1 @@
+"""Output formats shared by commands: text (rich), json, github annotations, sarif."""

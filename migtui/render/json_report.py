@@ -1,0 +1,10 @@
+"""JSON output: ``json.dumps`` of a report's ``to_dict()`` (the shape is documented per command)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def render_json(data: dict[str, Any], *, indent: int | None = 2) -> str:
+    return json.dumps(data, indent=indent, default=str)
