@@ -8,6 +8,11 @@ from typing import Any
 
 from migtui.errors import UsageError
 
+try:  # orjson decodes the parser's JSON several times faster; the standard library works too
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
 
 class SqlSyntaxError(UsageError):
     """Malformed SQL: one line naming the file (when known) and the line."""
@@ -49,7 +54,7 @@ def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[Pa
     from pglast import parser
 
     try:
-        tree = json.loads(parser.parse_sql_json(sql))
+        tree = _loads(parser.parse_sql_json(sql))
     except parser.ParseError as exc:
         # args: (message, 0-based character position of the error)
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
