@@ -110,13 +110,18 @@ class LintReport:
         return {"files": [f.to_dict() for f in self.files], "summary": self.summary()}
 
 
+_CWD: list[str] = []
+
+
 def display_path(path: Path | str) -> str:
     """Paths relative to the working directory when inside it (what CI annotations need)."""
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    if not _CWD:
+        _CWD.append(os.path.realpath(os.getcwd()) + os.sep)
+    text = str(path)
+    absolute = os.path.realpath(text) if os.path.isabs(text) or ".." in text else os.path.join(_CWD[0], text)
+    if absolute.startswith(_CWD[0]):
+        return absolute[len(_CWD[0]) :]
+    return text
 
 
 # --- raw SQL files -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ statement does (an ALTER TABLE with three subcommands gives three), naming the f
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +164,8 @@ def expression_volatility(expr: Any) -> tuple[list[str], list[str]]:
 
 def source_relations(node: Any, exclude: set[str] | None = None) -> list[str]:
     """Relations read by a query (every RangeVar in FROM clauses / sub-selects), CTE names excluded."""
+    if not node or '"RangeVar"' not in json.dumps(node):  # C-speed pre-check: most sub-trees have none
+        return []
     ctes: set[str] = set()
     for item in _walk(node):
         cte = item.get("CommonTableExpr")

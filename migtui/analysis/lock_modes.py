@@ -53,7 +53,7 @@ def conflicts(a: str, b: str) -> bool:
     return b in CONFLICTS[a]
 
 
-def blocks(mode: str) -> list[str]:
+def _blocks(mode: str) -> list[str]:
     """What other sessions cannot do while ``mode`` is held: any of "reads", "writes", "ddl".
 
     reads = plain SELECT (AccessShareLock); writes = INSERT/UPDATE/DELETE (RowExclusiveLock);
@@ -67,6 +67,17 @@ def blocks(mode: str) -> list[str]:
     if conflicts(mode, SHARE_UPDATE_EXCLUSIVE):
         out.append("ddl")
     return out
+
+
+_BLOCKS: dict[str, tuple[str, ...]] = {}
+
+
+def blocks(mode: str) -> list[str]:
+    """What other sessions cannot do while ``mode`` is held: any of "reads", "writes", "ddl"."""
+    cached = _BLOCKS.get(mode)
+    if cached is None:
+        cached = _BLOCKS[mode] = tuple(_blocks(mode))
+    return list(cached)
 
 
 def blocks_writes(mode: str) -> bool:

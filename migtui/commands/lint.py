@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         from migtui.render.json_report import render_json
 
-        print(render_json(report.to_dict()))
+        data = report.to_dict()
+        # large reports: compact JSON (indenting 30k statements doubles the output and the time)
+        print(render_json(data, indent=2 if data["summary"]["statements"] <= 2000 else None))
     elif args.format == "github":
         from migtui.render.github import render_annotations
 
