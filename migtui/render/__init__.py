@@ -1,1 +1,1 @@
-"""Output formats shared by commands: text (rich), json, github annotations, sarif."""
+"""Output formats shared by commands: text (rich), JSON, GitHub annotations, SARIF, JUnit."""
