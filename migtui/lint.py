@@ -243,7 +243,10 @@ def lint_alembic(
 ) -> list[LintedFile]:
     from migtui.alembic_render import downgrade_status, render_project
 
+    from migtui.analysis.facts import MigrationKnowledge
+
     rendered = render_project(project, options.version_table)
+    knowledge = MigrationKnowledge()  # what earlier revisions established, carried forward in order
     out: list[LintedFile] = []
     for rev in rendered:
         if skip and rev.revision in skip:
@@ -255,6 +258,7 @@ def lint_alembic(
             in_transaction=rev.in_transaction_at_start,
             lock_timeout_set=options.alembic_lock_timeout,
             alembic=True,
+            knowledge=knowledge,
         )
         results: list[StatementAnalysis] = []
         last_line = 1

@@ -97,7 +97,8 @@ def test_existing_type_decides_rewrite(report):
     assert widen.forms == ["alter-column-type-no-rewrite"] and widen.rewrites == []
     qty = next(st for st in r2.statements if "qty TYPE" in st.sql)
     assert qty.rewrites == ["public.orders"] and "type-change-rewrites" in _rules_of(qty)
-    assert any("unknown" in a for a in qty.assumptions)
+    # the type before the change is known from r1's create_table (earlier revisions are carried forward)
+    assert any("int4 -> int8" in f.message for f in qty.findings) and not qty.assumptions
 
 
 def test_new_table_in_same_revision_is_not_flagged(report):
@@ -173,3 +174,41 @@ def test_broken_revision_files_give_one_line_naming_file_and_line(tmp_path, upgr
     path = next(project.glob("versions/*b2.py"))
     assert expect in message and "\n" not in message
     assert f"{path.name}:{_line_of(str(path), needle)}" in message, message
+
+
+def test_not_null_pattern_across_revisions_is_safe(tmp_path):
+    """NOT VALID CHECK in one revision, VALIDATE + SET NOT NULL + drop the CHECK in the next: no errors."""
+    project = make_project(
+        tmp_path,
+        [
+            Rev("n1", CREATE, "op.drop_table('orders')"),
+            Rev(
+                "n2",
+                "op.create_check_constraint('qty_nn', 'orders', 'qty IS NOT NULL', postgresql_not_valid=True)",
+                "op.drop_constraint('qty_nn', 'orders', type_='check')",
+            ),
+            Rev(
+                "n3",
+                "op.execute('ALTER TABLE orders VALIDATE CONSTRAINT qty_nn')\n"
+                "op.alter_column('orders', 'qty', nullable=False)\n"
+                "op.drop_constraint('qty_nn', 'orders', type_='check')",
+                "op.alter_column('orders', 'qty', nullable=True)",
+            ),
+            Rev(
+                "n4",
+                "op.alter_column('orders', 'code', nullable=False)",
+                "op.alter_column('orders', 'code', nullable=True)",
+            ),
+        ],
+    )
+    report = _lint(project)
+    by_rev = {f.revision: f for f in report.files}
+    n3 = by_rev["n3"]
+    assert [st.forms for st in n3.statements] == [
+        ["validate-constraint"],
+        ["set-not-null-with-check"],
+        ["drop-constraint"],
+    ]
+    assert not [f for f in n3.all_findings() if f.severity == "error"]
+    # without the CHECK, SET NOT NULL is still an error
+    assert "set-not-null-without-check" in _rules(by_rev["n4"])

@@ -140,9 +140,9 @@ def test_catalog_facts_from_dsn_resolve_types_checks_and_references(fresh_db, tm
         "ALTER TABLE orders ALTER COLUMN qty SET NOT NULL;\n"
         "ALTER TABLE orders DROP CONSTRAINT orders_customer_fk;\n"
     )
-    code, out, _ = _run(capsys, "m.sql", "--format", "json", "--no-catalog")
+    _, out, _ = _run(capsys, "m.sql", "--format", "json", "--no-catalog")
     blind = json.loads(out)["files"][0]["statements"]
-    code, out, _ = _run(capsys, "m.sql", "--format", "json", "--dsn", fresh_db)
+    _, out, _ = _run(capsys, "m.sql", "--format", "json", "--dsn", fresh_db)
     data = json.loads(out)
     informed = data["files"][0]["statements"]
     assert data["summary"]["catalog"] is True and data["summary"]["pg_version"] == 16
@@ -168,7 +168,7 @@ def test_dsn_lints_only_pending_revisions(fresh_db, tmp_path, capsys):
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE t (id bigint PRIMARY KEY); CREATE TABLE alembic_version (version_num text)")
         conn.execute("INSERT INTO alembic_version VALUES ('p1')")
-    code, out, _ = _run(capsys, str(project), "--format", "json", "--dsn", fresh_db)
+    _, out, _ = _run(capsys, str(project), "--format", "json", "--dsn", fresh_db)
     assert [f["revision"] for f in json.loads(out)["files"]] == ["p2"]
-    code, out, _ = _run(capsys, str(project), "--format", "json", "--dsn", fresh_db, "--all")
+    _, out, _ = _run(capsys, str(project), "--format", "json", "--dsn", fresh_db, "--all")
     assert [f["revision"] for f in json.loads(out)["files"]] == ["p1", "p2"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from migtui.analysis import lock_modes
 from migtui.analysis.classify import Action, Classifier
-from migtui.analysis.facts import CatalogFacts
+from migtui.analysis.facts import CatalogFacts, MigrationKnowledge
 from migtui.analysis.lock_model import FORMS, MAX_VERSION, MIN_VERSION
 from migtui.analysis.parse import ParsedStatement, parse_sql
 from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
@@ -124,10 +124,12 @@ class Analyzer:
         in_transaction: bool = False,
         lock_timeout_set: bool = False,
         alembic: bool = False,
+        knowledge: MigrationKnowledge | None = None,
     ) -> None:
         self.pg_version = check_version(pg_version)
         self.facts = facts
-        self.classifier = Classifier(self.pg_version, facts)
+        self.knowledge = knowledge if knowledge is not None else MigrationKnowledge()
+        self.classifier = Classifier(self.pg_version, facts, self.knowledge)
         self.in_transaction = in_transaction
         self.lock_timeout_set = lock_timeout_set
         self.alembic = alembic
@@ -219,7 +221,7 @@ class Analyzer:
                 self._add(result, "drop-column", f"drops column {table}.{col}")
             elif form == "drop-schema":
                 self._add(result, "drop-schema", f"drops schema {info.get('dropped')}")
-            elif form in ("drop-constraint", "drop-foreign-key") and not new:
+            elif form in ("drop-constraint", "drop-foreign-key") and not new and not self._redundant_check(action):
                 self._add(result, "drop-constraint", f"drops constraint {info.get('constraint')} on {table}")
             elif form == "truncate":
                 self._add(result, "truncate", f"truncates {', '.join(action.roles.get('table', []))}")
@@ -393,6 +395,12 @@ class Analyzer:
                     self._add(result, "transaction-nesting", "BEGIN inside a transaction")
         self._lock_rules(result)
 
+    def _redundant_check(self, action: Action) -> bool:
+        """Dropping CHECK (col IS NOT NULL) once col is NOT NULL loses nothing (the SET NOT NULL pattern)."""
+        table = action.table or ""
+        column = self.classifier.not_null_check_column(table, action.info.get("constraint"))
+        return column is not None and self.classifier.column_is_not_null(table, column)
+
     def _column_type_rules(self, result: StatementAnalysis, info: dict[str, Any]) -> None:
         type_text = (info.get("type") or "").lower()
         base = type_text.split("(")[0]
@@ -443,8 +451,38 @@ class Analyzer:
                 f"{'rewrites' if result.rewrites else 'scans'} {', '.join(sorted(slow - self.created))}",
             )
 
+    def _learn(self, action: Action) -> None:
+        info, table, know = action.info, action.table or "", self.knowledge
+        form = action.form
+        if form == "create-table":
+            created = info.get("created", "")
+            for name, type_text, col in info.get("columns", []):
+                know.column_types.setdefault(created, {})[name] = type_text
+                kinds = {c.get("Constraint", {}).get("contype") for c in col.get("constraints") or []}
+                if kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY"}:
+                    know.not_null_columns.add((created, name))
+        elif form.startswith("add-column") and info.get("column"):
+            know.column_types.setdefault(table, {})[info["column"]] = info.get("type", "")
+            if info.get("not_null"):
+                know.not_null_columns.add((table, info["column"]))
+        elif form in ("alter-column-type", "alter-column-type-no-rewrite"):
+            know.column_types.setdefault(table, {})[info.get("column", "")] = info.get("new_type", "")
+        elif form in ("set-not-null", "set-not-null-with-check") and info.get("column"):
+            know.not_null_columns.add((table, info["column"]))
+        elif form == "drop-not-null":
+            know.not_null_columns.discard((table, info.get("column", "")))
+        elif form in ("add-check", "add-check-not-valid") and info.get("not_null_column") and info.get("constraint"):
+            know.not_null_checks[(table, info["constraint"])] = (info["not_null_column"], form == "add-check")
+        elif form == "validate-constraint":
+            key = (table, info.get("constraint", ""))
+            if key in know.not_null_checks:
+                know.not_null_checks[key] = (know.not_null_checks[key][0], True)
+        elif form in ("drop-constraint", "drop-foreign-key"):
+            know.not_null_checks.pop((table, info.get("constraint", "")), None)
+
     def _update_state(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         for action in actions:
+            self._learn(action)
             info = action.info
             if info.get("created"):
                 self.created.add(info["created"])

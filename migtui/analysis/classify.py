@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from migtui.analysis.facts import CatalogFacts
+from migtui.analysis.facts import CatalogFacts, MigrationKnowledge
 from migtui.analysis.lock_modes import LOCKMODE_BY_NUMBER
 from migtui.analysis.types import type_change_narrows, type_change_rewrites
 
@@ -190,9 +190,12 @@ def _has_option(options: list[dict[str, Any]] | None, name: str) -> bool:
 class Classifier:
     """Turns one statement into ``Action`` objects. Holds catalog facts and the target version."""
 
-    def __init__(self, pg_version: int, facts: CatalogFacts | None) -> None:
+    def __init__(
+        self, pg_version: int, facts: CatalogFacts | None, knowledge: MigrationKnowledge | None = None
+    ) -> None:
         self.pg_version = pg_version
         self.facts = facts
+        self.knowledge = knowledge if knowledge is not None else MigrationKnowledge()
         # table -> column -> type known from the migration itself (alembic ``existing_type``)
         self.type_hints: dict[str, dict[str, str]] = {}
 
@@ -212,7 +215,33 @@ class Classifier:
     def _old_type(self, table: str, column: str) -> str | None:
         if self.facts is not None and column in self.facts.column_types.get(table, {}):
             return self.facts.column_types[table][column]
-        return self.type_hints.get(table, {}).get(column)
+        if column in self.type_hints.get(table, {}):
+            return self.type_hints[table][column]
+        return self.knowledge.column_types.get(table, {}).get(column)
+
+    def not_null_check_column(self, table: str, name: str | None) -> str | None:
+        """The column of a ``CHECK (column IS NOT NULL)`` constraint, from this run or the catalog."""
+        if not name:
+            return None
+        for (t, n), (column, _ok) in self.knowledge.not_null_checks.items():
+            if t == table and n == name:
+                return column
+        con = self.facts.constraint(table, name) if self.facts else None
+        if con is not None and con.type == "c":
+            text = con.definition.lower().replace('"', "").replace("(", " ").replace(")", " ").split()
+            if (
+                len(text) == 4
+                and text[0] == "check"
+                and text[2:] == ["is", "not"]
+                or (len(text) == 5 and text[0] == "check" and text[2:] == ["is", "not", "null"])
+            ):
+                return text[1]
+        return None
+
+    def column_is_not_null(self, table: str, column: str) -> bool:
+        if (table, column) in self.knowledge.not_null_columns:
+            return True
+        return self.facts is not None and column in self.facts.not_null.get(table, set())
 
     # --- entry point ---------------------------------------------------------------------------------
     def classify(self, node_type: str, node: dict[str, Any]) -> list[Action]:
@@ -552,7 +581,11 @@ class Classifier:
         return Action("alter-table-other", info={"subtype": sub})
 
     def _has_not_null_check(self, table: str, column: str | None) -> bool:
-        if self.facts is None or column is None:
+        if column is None:
+            return False
+        if self.knowledge.has_validated_not_null_check(table, column):
+            return True
+        if self.facts is None:
             return False
         if column in self.facts.not_null.get(table, set()):
             return True
@@ -616,6 +649,11 @@ class Classifier:
         contype = con.get("contype")
         not_valid = bool(con.get("skip_validation"))
         info = {"constraint": con.get("conname"), "not_valid": not_valid, "contype": contype}
+        null_test = (con.get("raw_expr") or {}).get("NullTest")
+        if contype == "CONSTR_CHECK" and null_test and null_test.get("nulltesttype") == "IS_NOT_NULL":
+            fields = _names((null_test.get("arg") or {}).get("ColumnRef", {}).get("fields"))
+            if len(fields) == 1:
+                info["not_null_column"] = fields[0]
         if con.get("indexname"):
             return Action("add-constraint-using-index", info=info)
         if contype == "CONSTR_FOREIGN":

@@ -62,3 +62,18 @@ class CatalogFacts:
                 if c.type == "f" and c.referenced_table == table and other != table:
                     out.add(other)
         return sorted(out)
+
+
+@dataclass
+class MigrationKnowledge:
+    """What earlier statements of this lint run established (in order): carried across the statements of a
+    file and across the revisions of an alembic project, so the NOT VALID -> VALIDATE -> SET NOT NULL pattern
+    spread over revisions is recognized without a database."""
+
+    not_null_checks: dict[tuple[str, str], tuple[str, bool]] = field(default_factory=dict)
+    # (table, constraint) -> (column, validated) for CHECK (column IS NOT NULL)
+    column_types: dict[str, dict[str, str]] = field(default_factory=dict)
+    not_null_columns: set[tuple[str, str]] = field(default_factory=set)
+
+    def has_validated_not_null_check(self, table: str, column: str) -> bool:
+        return any(t == table and col == column and ok for (t, _n), (col, ok) in self.not_null_checks.items())
