@@ -242,7 +242,6 @@ def lint_alembic(
     project, pg_version: int, facts: CatalogFacts | None, options: LintOptions, skip: set[str] | None = None
 ) -> list[LintedFile]:
     from migtui.alembic_render import downgrade_status, render_project
-
     from migtui.analysis.facts import MigrationKnowledge
 
     rendered = render_project(project, options.version_table)

@@ -230,9 +230,9 @@ class Classifier:
         if con is not None and con.type == "c":
             text = con.definition.lower().replace('"', "").replace("(", " ").replace(")", " ").split()
             if (
-                len(text) == 4
+                (len(text) == 4
                 and text[0] == "check"
-                and text[2:] == ["is", "not"]
+                and text[2:] == ["is", "not"])
                 or (len(text) == 5 and text[0] == "check" and text[2:] == ["is", "not", "null"])
             ):
                 return text[1]
