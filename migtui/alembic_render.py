@@ -205,3 +205,15 @@ def downgrade_status(path: Path) -> tuple[bool, int]:
                     return True, node.lineno
             return False, node.lineno
     return True, 1
+
+
+def downgrade_lines(path: Path) -> range:
+    """The line range of ``def downgrade`` (empty when there is none)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError:
+        return range(0)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+            return range(node.lineno, (node.end_lineno or node.lineno) + 1)
+    return range(0)

@@ -241,7 +241,7 @@ def applied_revisions(dsn: str, project, table: str, schema: str | None) -> set[
 def lint_alembic(
     project, pg_version: int, facts: CatalogFacts | None, options: LintOptions, skip: set[str] | None = None
 ) -> list[LintedFile]:
-    from migtui.alembic_render import downgrade_status, render_project
+    from migtui.alembic_render import downgrade_lines, downgrade_status, render_project
     from migtui.analysis.facts import MigrationKnowledge
 
     rendered = render_project(project, options.version_table)
@@ -291,6 +291,9 @@ def lint_alembic(
                 )
             )
         approvals, problems = parse_approvals(text)
+        # downgrade() is not linted: approvals written there (for its drops) are accepted, never "unused"
+        in_downgrade = downgrade_lines(rev.path)
+        approvals = [a for a in approvals if a.line not in in_downgrade]
         suppressed = 0
         if approvals:
             for st in results:
