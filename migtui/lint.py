@@ -72,13 +72,21 @@ class LintReport:
     pg_version: int
     catalog: bool
     fail_on: str = "error"
+    _counts: dict[str, int] | None = field(default=None, repr=False, compare=False)
+    _approved: int = field(default=0, repr=False, compare=False)
 
     def counts(self) -> dict[str, int]:
-        counts = {"error": 0, "warning": 0, "info": 0}
-        for file in self.files:
-            for finding in file.all_findings():
-                counts[finding.severity] += 1
-        return counts
+        if self._counts is None:
+            counts = {"error": 0, "warning": 0, "info": 0}
+            approved = 0
+            for file in self.files:
+                for finding in file.all_findings():
+                    counts[finding.severity] += 1
+                    if finding.approved is not None:
+                        approved += 1
+            self._counts = counts
+            self._approved = approved
+        return dict(self._counts)
 
     def summary(self) -> dict[str, Any]:
         counts = self.counts()
@@ -88,7 +96,7 @@ class LintReport:
             "errors": counts["error"],
             "warnings": counts["warning"],
             "info": counts["info"],
-            "approved": sum(1 for f in self.files for x in f.all_findings() if x.approved is not None),
+            "approved": self._approved,
             "suppressed": sum(f.suppressed for f in self.files),
             "pg_version": self.pg_version,
             "catalog": self.catalog,
@@ -100,10 +108,9 @@ class LintReport:
     @property
     def exit_code(self) -> int:
         threshold = SEVERITY_RANK[self.fail_on]
-        for file in self.files:
-            for finding in file.all_findings():
-                if SEVERITY_RANK[finding.severity] >= threshold:
-                    return int(ExitCode.FINDINGS)
+        counts = self.counts()
+        if any(n and SEVERITY_RANK[severity] >= threshold for severity, n in counts.items()):
+            return int(ExitCode.FINDINGS)
         return int(ExitCode.OK)
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,21 +174,86 @@ def _worker_init(pg_version: int, facts: CatalogFacts | None) -> None:
     _WORKER_STATE["facts"] = facts
 
 
-def _worker_lint(paths: list[str]) -> list[LintedFile | tuple[str, str]]:
-    out: list[LintedFile | tuple[str, str]] = []
+def _pack_finding(f: Finding) -> tuple:
+    return (f.rule, f.severity, f.message, f.hint, f.line, f.approved)
+
+
+def _pack(file: LintedFile) -> tuple:
+    """Plain tuples pickle several times faster than dataclasses (the pool's results are large)."""
+    statements = [
+        (
+            s.index,
+            s.line,
+            s.sql,
+            s.transactional,
+            s.forms,
+            [(lk.relation, lk.mode) for lk in s.locks],
+            s.rewrites,
+            s.scans,
+            [_pack_finding(f) for f in s.findings],
+            s.assumptions,
+            s.sql_line,
+        )
+        for s in file.statements
+    ]
+    return (file.path, file.revision, statements, [_pack_finding(f) for f in file.findings], file.suppressed)
+
+
+def _unpack(data: tuple) -> LintedFile:
+    from migtui.analysis.analyze import RelationLock
+    from migtui.analysis.lock_modes import blocks
+
+    path, revision, statements, findings, suppressed = data
+    return LintedFile(
+        path,
+        revision,
+        [
+            StatementAnalysis(
+                i,
+                line,
+                sql,
+                tx,
+                forms,
+                [RelationLock(r, m, blocks(m)) for r, m in locks],
+                rw,
+                sc,
+                [Finding(*f) for f in finds],
+                assumed,
+                sql_line,
+            )
+            for (i, line, sql, tx, forms, locks, rw, sc, finds, assumed, sql_line) in statements
+        ],
+        [Finding(*f) for f in findings],
+        suppressed,
+    )
+
+
+def _worker_lint(paths: list[str]) -> list[tuple]:
+    out: list[tuple] = []
     for path in paths:
         try:
-            out.append(lint_sql_file(Path(path), _WORKER_STATE["pg_version"], _WORKER_STATE["facts"]))
+            out.append(_pack(lint_sql_file(Path(path), _WORKER_STATE["pg_version"], _WORKER_STATE["facts"])))
         except MigtuiError as exc:  # exceptions with custom __init__ do not unpickle: send the message
             out.append(("error", exc.message))
             break
     return out
 
 
+def default_jobs() -> int:
+    """Worker processes when --jobs is not given: one per idle CPU (a pool on busy cores only adds the cost of
+    shipping results between processes)."""
+    cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - not available on this platform
+        busy = 0.0
+    return max(1, min(cpus, int(cpus - busy + 0.5)))
+
+
 def lint_sql_files(
     paths: list[Path], pg_version: int, facts: CatalogFacts | None, jobs: int | None
 ) -> list[LintedFile]:
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    workers = jobs if jobs is not None else default_jobs()
     if workers <= 1 or len(paths) < PARALLEL_MIN_FILES:
         return [lint_sql_file(p, pg_version, facts) for p in paths]
     import multiprocessing
@@ -194,9 +266,9 @@ def lint_sql_files(
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(pg_version, facts)) as pool:
         for result in pool.map(_worker_lint, chunks):
             for item in result:
-                if isinstance(item, tuple):
+                if item[0] == "error" and len(item) == 2:
                     raise UsageError(item[1])
-                out.append(item)
+                out.append(_unpack(item))
     return out
 
 

@@ -169,20 +169,29 @@ class Analyzer:
         for action in actions:
             spec = FORMS[action.form]
             result.forms.append(action.form)
-            result.assumptions.extend(a for a in action.assumptions if a not in result.assumptions)
+            if action.assumptions:
+                result.assumptions.extend(a for a in action.assumptions if a not in result.assumptions)
+            roles = action.roles
+            if not roles:
+                continue
             for role, mode in spec.locks:
+                relations = roles.get(role)
+                if not relations:
+                    continue
                 if action.form == "lock-table":
                     mode = action.info.get("mode", mode)
-                for relation in action.roles.get(role, []):
-                    locks[relation] = lock_modes.stronger(locks.get(relation), mode)
+                for relation in relations:
+                    held = locks.get(relation)
+                    locks[relation] = mode if held is None else lock_modes.stronger(held, mode)
             for role in spec.rewrites:
-                rewrites.extend(r for r in action.roles.get(role, []) if r not in rewrites)
+                rewrites.extend(r for r in roles.get(role, ()) if r not in rewrites)
             for role in spec.scans:
-                scans.extend(r for r in action.roles.get(role, []) if r not in scans)
-        result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
-        result.rewrites = rewrites
-        result.scans = [s for s in scans if s not in rewrites] + [r for r in rewrites if r not in scans]
-        result.scans = list(dict.fromkeys(scans + rewrites))
+                scans.extend(r for r in roles.get(role, ()) if r not in scans)
+        if locks:
+            result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
+        if rewrites or scans:
+            result.rewrites = rewrites
+            result.scans = list(dict.fromkeys(scans + rewrites))
         self._apply_rules(result, actions, item)
         self._update_state(result, actions, item)
         return result

@@ -229,11 +229,8 @@ class Classifier:
         con = self.facts.constraint(table, name) if self.facts else None
         if con is not None and con.type == "c":
             text = con.definition.lower().replace('"', "").replace("(", " ").replace(")", " ").split()
-            if (
-                (len(text) == 4
-                and text[0] == "check"
-                and text[2:] == ["is", "not"])
-                or (len(text) == 5 and text[0] == "check" and text[2:] == ["is", "not", "null"])
+            if (len(text) == 4 and text[0] == "check" and text[2:] == ["is", "not"]) or (
+                len(text) == 5 and text[0] == "check" and text[2:] == ["is", "not", "null"]
             ):
                 return text[1]
         return None

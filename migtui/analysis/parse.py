@@ -64,6 +64,7 @@ def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[Pa
     data = sql.encode("utf-8")
     ascii_only = len(data) == len(sql)
     out: list[ParsedStatement] = []
+    last_pos, last_line = 0, first_line
     for raw in tree.get("stmts", []):
         start = raw.get("stmt_location", 0)
         length = raw.get("stmt_len", 0) or (len(data) - start)
@@ -71,7 +72,8 @@ def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[Pa
         begin = _skip_space_and_comments(data, start, end)
         text = data[begin:end].decode("utf-8").strip().rstrip(";").strip()
         if ascii_only:
-            line = sql.count("\n", 0, begin) + first_line
+            line = last_line + sql.count("\n", last_pos, begin)
+            last_pos, last_line = begin, line
             offset = begin
         else:
             prefix = data[:begin].decode("utf-8", errors="replace")

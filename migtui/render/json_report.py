@@ -7,4 +7,11 @@ from typing import Any
 
 
 def render_json(data: dict[str, Any], *, indent: int | None = 2) -> str:
+    if indent is None:
+        try:  # large reports: orjson is several times faster
+            import orjson
+
+            return orjson.dumps(data, default=str).decode()
+        except ImportError:  # pragma: no cover
+            return json.dumps(data, default=str)
     return json.dumps(data, indent=indent, default=str)
