@@ -27,7 +27,7 @@ from migtui.errors import UsageError
 DEFAULT_PG_VERSION = 16
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RelationLock:
     relation: str
     mode: str  # exactly as pg_locks.mode spells it
@@ -37,7 +37,7 @@ class RelationLock:
         return {"relation": self.relation, "mode": self.mode, "blocks": list(self.blocks)}
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     rule: str
     severity: str
@@ -59,7 +59,7 @@ class Finding:
         return data
 
 
-@dataclass
+@dataclass(slots=True)
 class StatementAnalysis:
     index: int  # 0-based position in the file / revision
     line: int  # 1-based line in the source file (revision file: the op.* line when known)
@@ -100,7 +100,7 @@ def check_version(pg_version: int) -> int:
     return int(pg_version)
 
 
-@dataclass
+@dataclass(slots=True)
 class StatementInput:
     """A statement to analyze, with where it came from."""
 

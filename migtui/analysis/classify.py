@@ -75,7 +75,7 @@ VOLATILE_FUNCTIONS = frozenset(
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Action:
     form: str
     roles: dict[str, list[str]] = field(default_factory=dict)

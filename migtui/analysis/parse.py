@@ -24,7 +24,7 @@ class SqlSyntaxError(UsageError):
         self.path = path
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ParsedStatement:
     node_type: str  # e.g. "AlterTableStmt"
     node: dict[str, Any]
