@@ -192,6 +192,26 @@ CASES: dict[str, tuple[str, str, dict]] = {
     ),
     "ban-char-field": ("CREATE TABLE t (code char(3))", "CREATE TABLE t (code text)", {}),
     "prefer-jsonb": ("CREATE TABLE t (doc json)", "CREATE TABLE t (doc jsonb)", {}),
+    "ban-drop-not-null": (
+        "ALTER TABLE orders ALTER COLUMN n DROP NOT NULL",
+        "CREATE TABLE t (a int NOT NULL); ALTER TABLE t ALTER COLUMN a DROP NOT NULL",
+        {},
+    ),
+    "ban-create-domain-with-constraint": (
+        "CREATE DOMAIN positive AS int CHECK (VALUE > 0)",
+        "CREATE DOMAIN positive AS int",
+        {},
+    ),
+    "ban-alter-domain-with-add-constraint": (
+        "ALTER DOMAIN positive ADD CONSTRAINT pos CHECK (VALUE > 0)",
+        "ALTER DOMAIN positive RENAME TO plus",
+        {},
+    ),
+    "prefer-robust-statements": (
+        "CREATE INDEX CONCURRENTLY orders_n_idx ON orders (n)",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_n_idx ON orders (n)",
+        {},
+    ),
     "unanalyzable-statement": ("DO $$ BEGIN PERFORM 1; END $$", "SELECT 1", {}),
     "alter-type-add-value-in-transaction": (
         "BEGIN; ALTER TYPE mood ADD VALUE 'meh'; COMMIT;",

@@ -346,6 +346,20 @@ class Analyzer:
                     "drop-index-non-concurrently",
                     f"DROP INDEX {info.get('dropped')} takes AccessExclusiveLock on {table or 'its table'}",
                 )
+            if form == "drop-not-null" and not new:
+                self._add(result, "ban-drop-not-null", f"{table}.{col} may now be NULL")
+            if form == "create-type" and info.get("domain_constraints"):
+                self._add(result, "ban-create-domain-with-constraint", "CREATE DOMAIN with a CHECK constraint")
+            if form == "alter-type" and info.get("domain_add_constraint"):
+                self._add(result, "ban-alter-domain-with-add-constraint", "ALTER DOMAIN ... ADD CONSTRAINT")
+            if (form == "create-index-concurrently" and not info.get("if_not_exists")) or (
+                form == "drop-index-concurrently" and not info.get("if_exists")
+            ):
+                self._add(
+                    result,
+                    "prefer-robust-statements",
+                    f"{spec.title} without {'IF NOT EXISTS' if form.startswith('create') else 'IF EXISTS'}",
+                )
             if form == "reindex":
                 self._add(result, "reindex-non-concurrently", "REINDEX without CONCURRENTLY blocks writes")
             # --- table level -----------------------------------------------------------------------

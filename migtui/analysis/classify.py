@@ -320,7 +320,7 @@ class Classifier:
             form = "drop-index-concurrently" if node.get("concurrent") else "drop-index"
             for obj in objects:
                 name = qualified_from_list(obj.get("List", {}).get("items"))
-                action = Action(form, info={"dropped": name})
+                action = Action(form, info={"dropped": name, "if_exists": bool(node.get("missing_ok"))})
                 action.add("index", name)
                 self._index_table(name, action)
                 actions.append(action)

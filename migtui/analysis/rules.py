@@ -344,6 +344,32 @@ _RULES: list[Rule] = [
         "postgresql.JSONB",
     ),
     Rule(
+        "ban-drop-not-null",
+        WARNING,
+        "dropping NOT NULL lets NULLs in: code that relies on the column being set can break",
+        "make sure every reader handles NULL before dropping the constraint",
+    ),
+    Rule(
+        "ban-create-domain-with-constraint",
+        WARNING,
+        "a domain's CHECK is validated against every column using the domain when it changes, under lock",
+        "put the CHECK on the table columns instead",
+        "sa.CheckConstraint on the table",
+    ),
+    Rule(
+        "ban-alter-domain-with-add-constraint",
+        WARNING,
+        "ALTER DOMAIN ... ADD CONSTRAINT scans every table that uses the domain while holding locks",
+        "add CHECK ... NOT VALID constraints on the tables instead, validated separately",
+    ),
+    Rule(
+        "prefer-robust-statements",
+        INFO,
+        "a CONCURRENTLY statement runs outside a transaction: if it fails halfway the re-run must not fail too",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS / DROP INDEX CONCURRENTLY IF EXISTS",
+        "op.create_index(..., postgresql_concurrently=True, if_not_exists=True)",
+    ),
+    Rule(
         "unanalyzable-statement",
         INFO,
         "migtui cannot see which locks this statement takes (DO block or a function call)",
