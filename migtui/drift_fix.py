@@ -147,6 +147,13 @@ def _drop(obj: CatalogObject, expected: Snapshot, actual: Snapshot) -> str | Non
         return _text(sql.SQL("DROP {} {};").format(sql.SQL(keyword), _function_signature(obj, expected, actual)))
     if kind == "event trigger":
         return _text(sql.SQL("DROP EVENT TRIGGER {};").format(sql.Identifier(obj.name)))
+    if kind == "rule" and obj.parent is not None:
+        _, name = _child(obj)
+        return _text(
+            sql.SQL("DROP RULE {} ON {};").format(sql.Identifier(name), _parent_identifier(obj, expected, actual))
+        )
+    if kind == "statistics":
+        return _text(sql.SQL("DROP STATISTICS {};").format(_qualified(obj, expected, actual)))
     return None
 
 
@@ -193,8 +200,10 @@ def _create(obj: CatalogObject, expected: Snapshot, actual: Snapshot) -> str | N
             definition += f" ON UPDATE {a['on_update']} ON DELETE {a['on_delete']}"
         if a.get("deferrable") and a["deferrable"] != "NOT DEFERRABLE":
             definition += " " + a["deferrable"]
-        if a.get("validated") is False:
+        if a.get("validated") is False or a.get("validity") == "NOT VALID":
             definition += " NOT VALID"
+        elif a.get("validity") == "NOT ENFORCED":
+            definition += " NOT ENFORCED"
         return _text(
             sql.SQL("ALTER {} {} ADD CONSTRAINT {} {};").format(
                 sql.SQL(keyword), _parent_identifier(obj, expected, actual), sql.Identifier(name), sql.SQL(definition)
@@ -223,6 +232,8 @@ def _create(obj: CatalogObject, expected: Snapshot, actual: Snapshot) -> str | N
         return text
     if kind == "policy":
         return _create_policy(obj, expected, actual)
+    if kind in ("rule", "statistics") and str(a.get("definition") or "").upper().startswith("CREATE "):
+        return a["definition"].rstrip().rstrip(";") + ";"  # pg_get_ruledef / pg_get_statisticsobjdef
     if kind == "sequence":
         return _text(
             sql.SQL(
@@ -327,8 +338,18 @@ def _alter(diff: Difference, obj: CatalogObject, expected: Snapshot, actual: Sna
         if attribute == "reloptions":
             return _reloptions("TABLE", table, want or [], diff.actual or [])
         return None
-    if kind in ("index", "constraint", "policy") or (kind == "trigger" and attribute != "enabled"):
-        if kind == "constraint" and attribute == "validated" and want is True:
+    if kind in ("rule", "statistics") and attribute != "definition":
+        return None
+    if kind in ("index", "constraint", "policy", "rule", "statistics") or (
+        kind == "trigger" and attribute != "enabled"
+    ):
+        if (
+            kind == "constraint"
+            and (
+                (attribute == "validated" and want is True) or (attribute == "validity" and diff.actual == "NOT VALID")
+            )
+            and want in (True, "valid")
+        ):
             _, name = _child(obj)
             keyword = "DOMAIN" if obj.parent and obj.parent[0] == "domain" else "TABLE"
             return _text(

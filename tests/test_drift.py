@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from migtui.alembic_project import AlembicProject
+from migtui.catalog import KINDS
 from migtui.config import load_settings
 from migtui.drift import check_drift
 from migtui.errors import UsageError
@@ -143,7 +144,11 @@ def _check(world, dbname: str, **kwargs):
 
 
 def _items(report) -> list[tuple]:
-    return [(d.kind, d.object, d.change, d.attribute) for d in report.differences]
+    # a constraint's validation state is "validated" (bool) or, in the extended catalog, "validity"
+    return [
+        (d.kind, d.object, d.change, "validated" if d.attribute == "validity" else d.attribute)
+        for d in report.differences
+    ]
 
 
 def _run_statements(server, dbname: str, script: str) -> None:
@@ -617,7 +622,27 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None], bool]] = [
         True,
     ),
     ("schema-owner", f"ALTER SCHEMA app OWNER TO {ROLE}", ("schema", "app", "modified", "owner"), True),
+    # kinds of the extended catalog (rules, extended statistics, default privileges): run where it has them
+    (
+        "rule-added",
+        "CREATE RULE hand_rule AS ON DELETE TO app.orders DO INSTEAD NOTHING",
+        ("rule", "app.orders.hand_rule", "added", None),
+        True,
+    ),
+    (
+        "statistics-added",
+        "CREATE STATISTICS app.hand_stats ON amount, placed FROM app.orders",
+        ("statistics", "app.hand_stats", "added", None),
+        True,
+    ),
+    (
+        "default-privileges-added",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO {ROLE}",
+        ("default privileges", "for postgres in schema app on tables", "added", None),
+        False,
+    ),
 ]
+CASES = [case for case in CASES if case[2][0] in KINDS]
 
 
 @pytest.mark.parametrize(("sql", "expected", "fixable"), [(c[1], c[2], c[3]) for c in CASES], ids=[c[0] for c in CASES])
@@ -640,8 +665,6 @@ def test_one_hand_change_is_reported_alone_and_the_fix_restores_it(world, clone,
 
 def test_every_kind_has_a_case():
     kinds = {case[2][0] for case in CASES}
-    from migtui.catalog import KINDS
-
     assert set(KINDS) - kinds == set()
 
 
