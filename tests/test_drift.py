@@ -848,3 +848,49 @@ def test_cache_ignores_a_corrupt_or_foreign_file(tmp_path):
     assert load(path, CacheKey(("a1",), "abd", 16, "postgres", ".alembic_version")) is None
     path.write_text("{not json")
     assert load(path, key) is None
+
+
+def test_migrations_run_as_the_targets_migration_role(world, tmp_path):
+    """A database migrated by a non-superuser owner: the scratch build runs as that role (created on the
+    embedded server), so ownership matches; a changed owner is then one difference."""
+    server, project, settings, *_ = world
+    if not hasattr(server, "binaries"):
+        pytest.skip("needs embedded servers")
+    server.execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'drift_app') THEN "
+        "CREATE ROLE drift_app LOGIN; END IF; END $$"
+    )
+    name = "t_drift_app_" + uuid.uuid4().hex[:8]
+    server.create_database(name)
+    try:
+        server.execute(f"ALTER DATABASE {name} OWNER TO drift_app")
+        dsn = server.dsn(name, user="drift_app")
+        Runner(project, dsn, settings).upgrade("head")
+        report = check_drift(project, dsn, settings, cache_dir=tmp_path)
+        assert report.expected_server == "embedded PostgreSQL 16"
+        assert _items(report) == []
+        server.execute("ALTER TABLE app.orders OWNER TO postgres", dbname=name)
+        changed = check_drift(project, dsn, settings, cache_dir=tmp_path)
+        assert changed.expected_source == "cache"
+        assert [(d.object, d.attribute, d.expected, d.actual) for d in changed.differences] == [
+            ("app.orders", "owner", "drift_app", "postgres")
+        ]
+    finally:
+        server.drop_database(name)
+
+
+def test_another_major_for_the_expected_schema_is_said(world, clone, tmp_path):
+    """Where the target's major is not what builds the expected schema, the report says so."""
+    from migtui.pg import harness
+
+    server, project, *_ = world
+    other = next((v for v in sorted(harness.available_versions(), reverse=True) if v != server.major), None)
+    if other is None or other not in harness.embedded_versions():
+        pytest.skip("needs a second embedded PostgreSQL major")
+    settings = load_settings({"pg_bin": str(harness.embedded_versions()[other])}, env={})
+    report = check_drift(project, server.dsn(clone), settings, cache_dir=tmp_path)
+    assert report.expected_major == other and report.target_major == server.major
+    assert any(f"built on PostgreSQL {other}" in note for note in report.notes)
+    assert report.to_dict()["expected"]["server_major"] == other
+    # PostgreSQL 17 gave relation owners MAINTAIN by default: left out across majors, not reported per table
+    assert _items(report) == []
