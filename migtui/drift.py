@@ -235,7 +235,7 @@ def build_expected_snapshot(
     from migtui.pg import harness
 
     if scratch_dsn:
-        server: Any = harness.ExternalServer(scratch_dsn)
+        server: Any = scratch_server(scratch_dsn)
         description = f"scratch server (PostgreSQL {server.major})"
         try:
             return _build_on(server, project, target, settings, sink), description
@@ -250,6 +250,20 @@ def build_expected_snapshot(
         return _build_on(cluster, project, target, settings, sink), f"embedded PostgreSQL {major}"
     finally:
         cluster.cleanup()
+
+
+def scratch_server(dsn: str):
+    """The ``--scratch-dsn`` server; ConnectionFailed (exit 6) with a one-line, redacted message."""
+    import psycopg
+
+    from migtui.errors import ConnectionFailed
+    from migtui.pg import harness
+    from migtui.pg.connect import describe_error
+
+    try:
+        return harness.ExternalServer(dsn)
+    except psycopg.Error as exc:
+        raise ConnectionFailed(f"cannot connect to the scratch server: {describe_error(exc)}") from None
 
 
 def scratch_major(target: TargetInfo, settings: Settings) -> int:
@@ -322,10 +336,9 @@ def expected_schema(
 ) -> ExpectedSchema:
     """The expected snapshot for ``target``: from the on-disk cache, else built (and then cached)."""
     from migtui import drift_cache
-    from migtui.pg import harness
 
     started = time.monotonic()
-    major = harness.ExternalServer(scratch_dsn).major if scratch_dsn else scratch_major(target, settings)
+    major = scratch_server(scratch_dsn).major if scratch_dsn else scratch_major(target, settings)
     key = drift_cache.CacheKey(
         revisions=tuple(sorted(target.current)),
         content_hash=project.content_hash(),

@@ -757,6 +757,9 @@ def test_cli_usage_and_connection_errors(world, clone, tmp_path):
     assert unreachable.returncode == 6, unreachable.stderr
     assert "cannot connect" in unreachable.stderr and "pw-secret" not in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
+    bad_scratch = _cli(world, clone, "--no-cache", "--scratch-dsn", "postgresql://u:pw-secret@127.0.0.1:1/db")
+    assert bad_scratch.returncode == 6, bad_scratch.stderr
+    assert "cannot connect to the scratch server" in bad_scratch.stderr and "pw-secret" not in bad_scratch.stderr
     world[0].execute("DROP TABLE alembic_version", dbname=clone)
     no_table = _cli(world, clone)
     assert no_table.returncode == 2 and "no alembic version table" in no_table.stderr
