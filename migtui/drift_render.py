@@ -100,14 +100,39 @@ def _attribute_table(rows: dict[str, tuple[Any, Any]]) -> list[str]:
     width = max(len("attribute"), *(len(k) for k in rows))
     out = [f"    {'attribute'.ljust(width)}  {'expected'.ljust(VALUE_WIDTH)}  actual"]
     for name, (want, have) in rows.items():
-        left = _wrap(_value(want), VALUE_WIDTH)
-        right = _wrap(_value(have), VALUE_WIDTH)
+        left, right = _cells(want, have)
         for i in range(max(len(left), len(right))):
             label = name if i == 0 else ""
             a = left[i] if i < len(left) else ""
             b = right[i] if i < len(right) else ""
             out.append(f"    {label.ljust(width)}  {a.ljust(VALUE_WIDTH)}  {b}".rstrip())
     return out
+
+
+def _lines(value: Any) -> list[str]:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        out: list[str] = []
+        for item in value or ["(none)"]:
+            out.extend(_wrap(item, VALUE_WIDTH))
+        return out
+    return _wrap(_value(value), VALUE_WIDTH)
+
+
+def _cells(want: Any, have: Any) -> tuple[list[str], list[str]]:
+    """The two columns of one attribute row. Two lists with different members show only what differs
+    (``- x`` missing from the database, ``+ y`` only in it) and how many they share; lists with the same
+    members in another order (enum values) are shown whole, one item per line."""
+    if isinstance(want, list) and isinstance(have, list) and set(map(str, want)) != set(map(str, have)):
+        missing = [f"- {v}" for v in want if v not in have]
+        extra = [f"+ {v}" for v in have if v not in want]
+        shared = len([v for v in want if v in have])
+        if shared:
+            missing.append(f"({shared} more in both)")
+            extra.append(f"({shared} more in both)")
+        return [line for v in missing for line in _wrap(v, VALUE_WIDTH)], [
+            line for v in extra for line in _wrap(v, VALUE_WIDTH)
+        ]
+    return _lines(want), _lines(have)
 
 
 def _escape(text: str) -> str:
