@@ -54,9 +54,10 @@ EXCLUDABLE_ATTRIBUTES: tuple[str, ...] = (
     "cost",
     "rows",
     "valid",
-    "populated",
 )
 CHECKED_CATEGORIES: tuple[str, ...] = ("owner", "grants", "comment")
+# state, not schema: never drift (a materialized view created WITH NO DATA and refreshed since)
+STATE_ATTRIBUTES: tuple[str, ...] = ("populated",)
 
 # role attributes copied to the scratch server so the migrations run (and own objects) as on the target
 _ROLES_SQL = """
@@ -429,7 +430,7 @@ def _check_drift(project, dsn, settings, exclude, cache_dir, use_cache, scratch_
     if not target.current:
         notes.append("the version table is empty (base): every object in the database is unexpected")
     diff_started = time.monotonic()
-    differences = diff_snapshots(expected.snapshot, actual, exclude=excluded)
+    differences = diff_snapshots(expected.snapshot, actual, exclude=[*excluded, *STATE_ATTRIBUTES])
     fixes = [fix_sql(item, expected.snapshot, actual) for item in differences]
     report = DriftReport(
         database=redact_dsn(dsn) or "",
