@@ -169,6 +169,7 @@ def main() -> int:
         if not Path(args.migra).exists():
             print(f"migra not found at {args.migra}: install it (see the docstring) to compare")
             return 0
+        # SQLAlchemy 2.1 (pulled in by sqlbag) defaults postgresql:// to psycopg 3: name psycopg2 explicitly
         migra_cmd = [
             args.migra,
             "--unsafe",
