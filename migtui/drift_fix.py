@@ -89,7 +89,11 @@ def fix_sql(diff: Difference, expected: Snapshot, actual: Snapshot) -> str | Non
         if diff.change == "removed":
             if any(o.parent == obj.key for o in expected.objects.values()):
                 return None  # its contents are missing too: re-run the revision that creates them
-            return _create(obj, expected, actual)
+            created = _create(obj, expected, actual)
+            comment = obj.attributes.get("comment")
+            if created and comment:
+                created += "\n" + (_comment(obj, comment, expected, actual) or "")
+            return created.rstrip("\n") if created else None
         return _alter(diff, obj, expected, actual)
     except (KeyError, AssertionError, TypeError, ValueError):
         return None
@@ -235,11 +239,13 @@ def _create(obj: CatalogObject, expected: Snapshot, actual: Snapshot) -> str | N
     if kind in ("rule", "statistics") and str(a.get("definition") or "").upper().startswith("CREATE "):
         return a["definition"].rstrip().rstrip(";") + ";"  # pg_get_ruledef / pg_get_statisticsobjdef
     if kind == "sequence":
-        return _text(
+        seq = _qualified(obj, expected, actual)
+        text = _text(
             sql.SQL(
-                "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {} {};"
+                "CREATE {}SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {} {};"
             ).format(
-                _qualified(obj, expected, actual),
+                sql.SQL("UNLOGGED " if a.get("persistence") == "unlogged" else ""),
+                seq,
                 sql.SQL(a["data_type"]),
                 sql.Literal(a["increment"]),
                 sql.Literal(a["minvalue"]),
@@ -249,6 +255,9 @@ def _create(obj: CatalogObject, expected: Snapshot, actual: Snapshot) -> str | N
                 sql.SQL("CYCLE" if a["cycle"] else "NO CYCLE"),
             )
         )
+        if a.get("owned_by"):
+            text += "\n" + (_alter_sequence(obj, "owned_by", a["owned_by"], expected, actual) or "")
+        return text
     return None  # tables, functions, types: re-run the revision that creates them
 
 

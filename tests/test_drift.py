@@ -89,6 +89,7 @@ REV1 = [
     "CREATE POLICY people_read ON app.people FOR SELECT TO PUBLIC USING (id > 0)",
     f"CREATE POLICY people_write ON app.people FOR INSERT TO {ROLE} WITH CHECK (id > 0)",
     "COMMENT ON TABLE app.people IS 'people'",
+    "COMMENT ON SEQUENCE app.counter IS 'counts things'",
     f"GRANT SELECT ON app.people TO {ROLE}",
 ]
 REV2 = [
