@@ -258,7 +258,59 @@ def _create(obj: CatalogObject, expected: Snapshot, actual: Snapshot) -> str | N
         if a.get("owned_by"):
             text += "\n" + (_alter_sequence(obj, "owned_by", a["owned_by"], expected, actual) or "")
         return text
-    return None  # tables, functions, types: re-run the revision that creates them
+    if kind == "function":
+        return _create_function(obj, expected, actual, replace=False)
+    return None  # tables, types: re-run the revision that creates them
+
+
+_VOLATILITY_SQL = {"immutable": "IMMUTABLE", "stable": "STABLE", "volatile": "VOLATILE"}
+_PARALLEL_SQL = {"safe": "PARALLEL SAFE", "restricted": "PARALLEL RESTRICTED", "unsafe": "PARALLEL UNSAFE"}
+
+
+def _create_function(obj: CatalogObject, expected: Snapshot, actual: Snapshot, *, replace: bool) -> str | None:
+    """CREATE [OR REPLACE] FUNCTION/PROCEDURE from the snapshot (not for aggregates, window or C functions)."""
+    a = obj.attributes
+    function_kind = a.get("function_kind")
+    if function_kind not in ("function", "procedure") or a.get("object_file") or a.get("body") is None:
+        return None
+    if a.get("language") in ("c", "internal"):
+        return None
+    schema = _schema_of(obj, expected, actual)
+    name = obj.name[len(schema) + 1 :].partition("(")[0]
+    head = sql.SQL("CREATE {}{} {}({})").format(
+        sql.SQL("OR REPLACE " if replace else ""),
+        sql.SQL(function_kind.upper()),
+        sql.Identifier(schema, name),
+        sql.SQL(a.get("arguments") or ""),
+    )
+    parts: list[str] = [_text(head)]
+    if function_kind == "function":
+        parts.append(f"RETURNS {a['returns']}")
+    parts.append(_text(sql.SQL("LANGUAGE {}").format(sql.Identifier(a["language"]))))
+    if function_kind == "function":
+        parts.append(_VOLATILITY_SQL.get(str(a.get("volatility")), "VOLATILE"))
+        parts.append("STRICT" if a.get("strict") else "CALLED ON NULL INPUT")
+        parts.append("LEAKPROOF" if a.get("leakproof") else "NOT LEAKPROOF")
+        parts.append(_PARALLEL_SQL.get(str(a.get("parallel")), "PARALLEL UNSAFE"))
+        if a.get("cost") is not None:
+            parts.append(f"COST {a['cost']:g}")
+        if a.get("rows") and str(a.get("returns", "")).upper().startswith(("SETOF ", "TABLE(")):
+            parts.append(f"ROWS {a['rows']:g}")
+    parts.append("SECURITY DEFINER" if a.get("security") == "definer" else "SECURITY INVOKER")
+    for setting in a.get("config") or []:
+        key, _, value = str(setting).partition("=")
+        parts.append(_text(sql.SQL("SET {} = {}").format(sql.Identifier(key), sql.SQL(value or "DEFAULT"))))
+    body = str(a["body"])
+    if a["language"] == "sql" and body.lstrip().upper().startswith(("RETURN ", "BEGIN ATOMIC")):
+        parts.append(body.rstrip().rstrip(";"))  # an SQL-standard body, as the server deparsed it
+    else:
+        tag = "$migtui$"
+        counter = 0
+        while tag in body:
+            counter += 1
+            tag = f"$migtui{counter}$"
+        parts.append(f"AS {tag}{body}{tag}")
+    return "\n".join(parts) + ";"
 
 
 def _create_index(obj: CatalogObject, expected: Snapshot, actual: Snapshot) -> str:
@@ -431,7 +483,15 @@ def _alter(diff: Difference, obj: CatalogObject, expected: Snapshot, actual: Sna
     if kind == "extension" and attribute == "version":
         return _text(sql.SQL("ALTER EXTENSION {} UPDATE TO {};").format(sql.Identifier(obj.name), sql.Literal(want)))
     if kind == "function":
-        return None  # re-create from the revision that defines it (CREATE OR REPLACE FUNCTION)
+        want_obj = expected.get(kind, obj.name)
+        if want_obj is None:
+            return None
+        if attribute in ("returns", "arguments", "function_kind"):
+            drop, create = _drop(obj, expected, actual), _create_function(want_obj, expected, actual, replace=False)
+            return f"{drop}\n{create}" if drop and create else None
+        if attribute in ("owner", "grants", "comment"):
+            return None
+        return _create_function(want_obj, expected, actual, replace=True)
     return None
 
 

@@ -552,7 +552,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None], bool]] = [
         "CREATE OR REPLACE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql "
         "AS $$BEGIN NEW.bio := 'y'; RETURN NEW; END$$",
         ("function", "app.touch()", "modified", "body"),
-        False,
+        True,
     ),
     (
         "function-overload-added",
@@ -564,20 +564,32 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None], bool]] = [
         "function-volatility",
         "ALTER FUNCTION app.series(int) IMMUTABLE",
         ("function", "app.series(n integer)", "modified", "volatility"),
-        False,
+        True,
     ),
     (
         "function-security",
         "ALTER FUNCTION app.add_one(int) SECURITY DEFINER",
         ("function", "app.add_one(a integer)", "modified", "security"),
-        False,
+        True,
     ),
     (
         "procedure-body",
         "CREATE OR REPLACE PROCEDURE app.cleanup(days int) LANGUAGE sql "
         "AS $$DELETE FROM app.orders WHERE amount <= days$$",
         ("function", "app.cleanup(IN days integer)", "modified", "body"),
-        False,
+        True,
+    ),
+    (
+        "function-removed",
+        "DROP FUNCTION app.series(int)",
+        ("function", "app.series(n integer)", "removed", None),
+        True,
+    ),
+    (
+        "function-sql-standard-body",
+        "CREATE OR REPLACE FUNCTION app.add_one(a int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE RETURN a + 2",
+        ("function", "app.add_one(a integer)", "modified", "body"),
+        True,
     ),
     (
         "function-grants",
