@@ -910,3 +910,18 @@ def test_another_major_for_the_expected_schema_is_said(world, clone, tmp_path):
     assert report.to_dict()["expected"]["server_major"] == other
     # PostgreSQL 17 gave relation owners MAINTAIN by default: left out across majors, not reported per table
     assert _items(report) == []
+
+
+def test_empty_version_table_means_base(world, clone):
+    """A version table with no row is base: nothing is expected, so every top-level object is unexpected."""
+    server = world[0]
+    server.execute("DELETE FROM alembic_version", dbname=clone)
+    report = _check(world, clone, scratch_dsn=server.dsn())
+    assert report.current == ()
+    assert [p["revision"] for p in report.pending] == ["d1", "d2", "d3"]
+    assert {(d.kind, d.object, d.change) for d in report.differences if d.kind == "schema"} == {
+        ("schema", "app", "added"),
+        ("schema", "aux", "added"),
+    }
+    assert {d.change for d in report.differences} == {"added"}
+    assert any("base" in note for note in report.notes)
