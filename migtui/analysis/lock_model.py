@@ -583,7 +583,7 @@ FORMS_LIST: list[Form] = [
         "update",
         "UPDATE with a WHERE clause",
         (("table", RE), ("referenced", RS), ("source", AS)),
-        example="UPDATE other_t SET x = 2 WHERE id = 1",
+        example="UPDATE child_t SET parent_id = 2 WHERE id = 1",
     ),
     _f(
         "update-all-rows",
@@ -596,7 +596,7 @@ FORMS_LIST: list[Form] = [
         "delete",
         "DELETE with a WHERE clause",
         (("table", RE), ("referencing", RS), ("source", AS)),
-        example="DELETE FROM other_t WHERE id = 1",
+        example="DELETE FROM parent_t WHERE id = 2",
     ),
     _f(
         "delete-all-rows",
