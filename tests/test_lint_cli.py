@@ -120,6 +120,9 @@ def test_malformed_sql_is_one_line_exit_2(tmp_path):
 
 def test_bad_flags_and_paths_exit_2(tmp_path, capsys):
     assert _run(capsys, str(tmp_path / "missing.sql"))[0] == 2
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run(capsys, str(tmp_path / "empty"))
+    assert code == 2 and "no .sql files" in err
     code, _, err = _run(capsys, "--pg-version", "12", str(tmp_path))
     assert code == 2 and "not supported" in err
     assert main(["lint", "--format", "xml"]) == 2
