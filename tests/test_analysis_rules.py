@@ -212,6 +212,17 @@ CASES: dict[str, tuple[str, str, dict]] = {
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_n_idx ON orders (n)",
         {},
     ),
+    "multiple-alter-table": (
+        "BEGIN; ALTER TABLE orders ADD COLUMN a int; ALTER TABLE orders ADD COLUMN b int; COMMIT;",
+        "BEGIN; ALTER TABLE orders ADD COLUMN a int, ADD COLUMN b int; COMMIT;",
+        {},
+    ),
+    "creating-enum": ("CREATE TYPE mood AS ENUM ('ok', 'meh')", "CREATE TABLE t (mood text)", {}),
+    "primary-key-using-index": (
+        "ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_id_idx",
+        "ALTER TABLE orders ADD CONSTRAINT orders_id_key UNIQUE USING INDEX orders_id_idx",
+        {},
+    ),
     "unanalyzable-statement": ("DO $$ BEGIN PERFORM 1; END $$", "SELECT 1", {}),
     "alter-type-add-value-in-transaction": (
         "BEGIN; ALTER TYPE mood ADD VALUE 'meh'; COMMIT;",

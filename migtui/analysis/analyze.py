@@ -136,6 +136,7 @@ class Analyzer:
         self.created: set[str] = set()
         self.strong_locks: dict[str, int] = {}  # relation -> statement index (this transaction)
         self.not_valid: set[tuple[str, str]] = set()  # (table, constraint) added NOT VALID in this transaction
+        self.altered: dict[str, int] = {}  # table -> first ALTER TABLE statement in this transaction
         self.lock_timeout_reported = False
         self.index = 0
         self.last_line = 1
@@ -360,6 +361,10 @@ class Analyzer:
                     "prefer-robust-statements",
                     f"{spec.title} without {'IF NOT EXISTS' if form.startswith('create') else 'IF EXISTS'}",
                 )
+            if form == "create-type" and info.get("enum"):
+                self._add(result, "creating-enum", "CREATE TYPE ... AS ENUM")
+            if form == "add-constraint-using-index" and info.get("contype") == "CONSTR_PRIMARY" and not new:
+                self._add(result, "primary-key-using-index", f"PRIMARY KEY USING INDEX on {table}")
             if form == "reindex":
                 self._add(result, "reindex-non-concurrently", "REINDEX without CONCURRENTLY blocks writes")
             # --- table level -----------------------------------------------------------------------
@@ -417,6 +422,22 @@ class Analyzer:
                 ):
                     self._add(result, "transaction-nesting", "BEGIN inside a transaction")
         self._lock_rules(result)
+        self._multiple_alter_rule(result, actions, item)
+
+    def _multiple_alter_rule(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
+        if not result.transactional or item.parsed.node_type != "AlterTableStmt" or not actions:
+            return
+        table = actions[0].table
+        if not table or self._is_new(table):
+            return
+        if table in self.altered:
+            self._add(
+                result,
+                "multiple-alter-table",
+                f"{table} was already altered by statement {self.altered[table] + 1} in this transaction",
+            )
+        else:
+            self.altered[table] = result.index
 
     def _redundant_check(self, action: Action) -> bool:
         """Dropping CHECK (col IS NOT NULL) once col is NOT NULL loses nothing (the SET NOT NULL pattern)."""
@@ -534,6 +555,7 @@ class Analyzer:
         self.in_transaction = False
         self.strong_locks.clear()
         self.not_valid.clear()
+        self.altered.clear()
 
     def transaction_boundary(self) -> None:
         """Called by the alembic render when a transaction ends (COMMIT of the revision / autocommit_block)."""
