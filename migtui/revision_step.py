@@ -293,7 +293,7 @@ class _Watchdog(threading.Thread):
                     )
                     self.interrupt()
                 if now >= next_progress and not state.finished and cancelled_at is None:
-                    next_progress += interval
+                    next_progress = now + interval
                     self._emit_progress(sample, now)
             except Exception as exc:  # the monitor connection broke: keep enforcing the timeout blind
                 self.error = str(exc)
