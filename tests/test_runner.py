@@ -201,10 +201,14 @@ def test_lock_timeout_retries_never_block_other_writers(tmp_path, fresh_db):
 
     # the blocker commits during the retries: the revision then goes through
     sink = Recorder()
-    threading.Timer(0.8, long_tx.commit).start()
+    committer = threading.Timer(0.8, long_tx.commit)
+    committer.start()
     settings = settings_for(fresh_db, lock_timeout=lock_timeout, lock_retries=5, lock_retry_delay=0.3)
-    result = Runner(project, fresh_db, settings, sink).upgrade()
-    long_tx.close()
+    try:
+        result = Runner(project, fresh_db, settings, sink).upgrade()
+    finally:
+        committer.join()  # never close a connection another thread may still be using (libpq crashes)
+        long_tx.close()
     assert result.applied == ["a2"]
     assert max(e.attempt for e in sink.of(RevisionStarted)) >= 2
 
@@ -370,12 +374,14 @@ def test_progress_reports_a_concurrent_index_build_waiting_for_writers(tmp_path,
     writer = psycopg.connect(fresh_db, application_name="open-writer")
     writer.execute("INSERT INTO t (v) VALUES ('x')")  # an open write transaction: CIC must wait for it
     writer_pid = writer.info.backend_pid
-    threading.Timer(1.5, writer.commit).start()
+    committer = threading.Timer(1.5, writer.commit)
+    committer.start()
     sink = Recorder()
     settings = settings_for(fresh_db, lock_timeout=10, progress_interval=0.3)
     try:
         assert Runner(project, fresh_db, settings, sink).upgrade().applied == ["a2"]
     finally:
+        committer.join()  # never close a connection another thread may still be using (libpq crashes)
         writer.close()
     reports = [p for p in sink.of(Progress) if p.progress]
     assert any("create index concurrently" in p.progress and "waiting for" in p.progress for p in reports), reports
