@@ -228,9 +228,11 @@ class _Watchdog(threading.Thread):
         self.stop_event = threading.Event()
         self.error: str = ""
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop and join; False if the thread is still stuck in a query (its connection must not be closed)."""
         self.stop_event.set()
-        self.join(timeout=5)
+        self.join(timeout=10)
+        return not self.is_alive()
 
     def run(self) -> None:
         state = self.state
@@ -359,7 +361,11 @@ class RevisionStep:
         if self._monitor is None:
             from migtui.pg.connect import connect
 
-            self._monitor = connect(self.dsn, application_name=f"migtui {self.job} [watch]")
+            # statement_timeout: a sampling query never hangs the watchdog (and the join at the end of a step)
+            self._monitor = connect(
+                self.dsn, application_name=f"migtui {self.job} [watch]", options="-c statement_timeout=5000"
+            )
+            self._owns_monitor = True
         return self._monitor
 
     def close(self) -> None:
@@ -536,7 +542,9 @@ class RevisionStep:
         finally:
             state.armed = False
             state.finished = True
-            watchdog.stop()
+            if not watchdog.stop():  # still inside a query on the monitor connection: never close it under it
+                self._monitor = None
+                self._owns_monitor = True
             hooks.remove()
             restore()
 

@@ -179,17 +179,14 @@ class Runner:
                 lock_conn.close()
 
     def _apply(self, lock_conn, direction: str, plan: list[str], invalid_before: set[str], started: float):
-        from migtui.pg.connect import connect
         from migtui.pg.progress import invalid_indexes
 
-        monitor = connect(self.dsn, application_name=f"migtui {direction} [watch]")
         step = RevisionStep(
             self.project,
             self.dsn,
             StepLimits.from_settings(self.settings),
             sink=self.sink,
             job=direction,
-            monitor_conn=monitor,
             version_table=self.settings.version_table,
             version_table_schema=self.settings.version_table_schema,
         )
@@ -224,7 +221,7 @@ class Runner:
         finally:
             self._step = None
             with contextlib.suppress(Exception):
-                monitor.close()
+                step.close()
         seconds = time.monotonic() - started
         verb = "applied" if direction == "up" else "reverted"
         self.sink(
