@@ -521,6 +521,10 @@ class Analyzer:
             key = (table, info.get("constraint", ""))
             if key in know.not_null_checks:
                 know.not_null_checks[key] = (know.not_null_checks[key][0], True)
+            else:  # a NOT VALID check the database already has (catalog facts)
+                column = self.classifier.not_null_check_column(table, key[1])
+                if column is not None:
+                    know.not_null_checks[key] = (column, True)
         elif form in ("drop-constraint", "drop-foreign-key"):
             know.not_null_checks.pop((table, info.get("constraint", "")), None)
 

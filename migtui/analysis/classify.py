@@ -228,7 +228,10 @@ class Classifier:
                 return column
         con = self.facts.constraint(table, name) if self.facts else None
         if con is not None and con.type == "c":
-            text = con.definition.lower().replace('"', "").replace("(", " ").replace(")", " ").split()
+            definition = con.definition.lower().replace('"', "")
+            if definition.endswith(" not valid"):
+                definition = definition[: -len(" not valid")]
+            text = definition.replace("(", " ").replace(")", " ").split()
             if (len(text) == 4 and text[0] == "check" and text[2:] == ["is", "not"]) or (
                 len(text) == 5 and text[0] == "check" and text[2:] == ["is", "not", "null"]
             ):
