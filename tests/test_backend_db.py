@@ -214,3 +214,40 @@ def test_migrate_unreachable_database_exits_6(tmp_path):
     proc = run(MIGRATE, clean_env(DATABASE_URL=closed_port_url()), tmp_path)
     assert proc.returncode == ExitCode.CONNECTION, proc.stderr
     assert_one_line_error(proc, "migrate: error:")
+
+
+# -- the models on a database at head ------------------------------------------------------------------------
+
+
+def test_models_work_against_the_migrated_schema(fresh_db, pg, monkeypatch):
+    """Write through the ORM: defaults, the enum, the updated_at trigger, the view and ON DELETE CASCADE."""
+    from sqlalchemy import create_engine, select, text
+    from sqlalchemy.orm import Session
+
+    from backend.shared.db.models import Account, Order, OrderItem, OrderStatus, User
+    from migtui.pg.dsn import sqlalchemy_url
+
+    for var in URL_VARS:
+        monkeypatch.delenv(var, raising=False)
+    command.upgrade(AlembicProject.load(INI).config(fresh_db), "head")
+    engine = create_engine(sqlalchemy_url(fresh_db))
+    try:
+        with Session(engine) as session:
+            ada = User(email="ada@example.com", full_name="Ada Lovelace", display_name="ada")
+            account = Account(name="Analytical Engines", owner=ada)
+            order = Order(account=account, user=ada, total_cents=2 * 1250)
+            order.items = [OrderItem(sku="SKU-00001", quantity=2, unit_price_cents=1250)]
+            session.add(order)
+            session.commit()
+            assert order.status is OrderStatus.PENDING and order.currency == "USD"  # server defaults
+            created = order.updated_at
+            order.status = OrderStatus.PAID
+            session.commit()
+            assert order.updated_at > created  # the trigger from 0007 moved updated_at
+            totals = session.execute(text("SELECT order_count, total_cents FROM account_order_totals")).one()
+            assert tuple(totals) == (1, 2500)
+            session.execute(text("DELETE FROM orders"))
+            session.commit()
+            assert session.scalars(select(OrderItem)).all() == []  # ON DELETE CASCADE
+    finally:
+        engine.dispose()
