@@ -251,3 +251,14 @@ def test_models_work_against_the_migrated_schema(fresh_db, pg, monkeypatch):
             assert session.scalars(select(OrderItem)).all() == []  # ON DELETE CASCADE
     finally:
         engine.dispose()
+
+
+@needs_runner
+def test_migrate_unknown_target_exits_2_and_changes_nothing(fresh_db, pg, tmp_path):
+    proc = run([*MIGRATE, "--to", "0099_nope"], clean_env(DATABASE_URL=fresh_db), tmp_path)
+    assert proc.returncode == ExitCode.USAGE
+    assert_one_line_error(proc, "migrate: error:", "0099_nope")
+    dbname = fresh_db.rsplit("/", 1)[1]
+    assert pg.execute(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'", dbname=dbname
+    ) == [(0,)]
