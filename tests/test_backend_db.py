@@ -182,7 +182,7 @@ def test_migrate_applies_to_head_under_the_runner_and_is_idempotent(fresh_db, pg
     assert first.returncode == 0, first.stderr
     assert "Traceback" not in first.stderr
     assert pg.execute("SELECT version_num FROM alembic_version", dbname=dbname) == [(head,)]
-    again = run([*MIGRATE, "--json"], clean_env(MIGTUI_DATABASE_URL=fresh_db), tmp_path)
+    again = run([*MIGRATE, "--format", "json"], clean_env(MIGTUI_DATABASE_URL=fresh_db), tmp_path)
     assert again.returncode == 0, again.stderr
     events = [json.loads(line) for line in again.stdout.splitlines()]
     assert events and all("event" in e for e in events)
