@@ -381,3 +381,23 @@ def test_demo_data_module_needs_only_psycopg():
     heavy, path = proc.stdout.splitlines()
     assert heavy == "[]"
     assert Path(path) == MIGRATIONS
+
+
+def test_demo_data_loads_without_superuser(pg, no_url_env):
+    """A plain database owner cannot skip foreign-key triggers: the loader falls back and still loads."""
+    if not isinstance(pg, harness.Cluster):
+        pytest.skip("needs a server where the test can create roles")
+    role = "demo_owner_" + uuid.uuid4().hex[:8]
+    dbname = "sample_" + uuid.uuid4().hex[:10]
+    pg.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        pg.execute(f'CREATE DATABASE "{dbname}" OWNER "{role}"')
+        dsn = pg.dsn(dbname, user=role)
+        pg.execute(f'ALTER SCHEMA public OWNER TO "{role}"', dbname=dbname)
+        command.upgrade(AlembicProject.load(MIGRATIONS).config(dsn), DEMO_STOP_REVISION)
+        counts = load_demo_data(dsn, scale=500)
+        assert counts["orders"] == 500
+        assert pg.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", params=(role,)) == [(False,)]
+    finally:
+        pg.drop_database(dbname)
+        pg.execute(f'DROP ROLE IF EXISTS "{role}"')
