@@ -223,6 +223,11 @@ CASES: dict[str, tuple[str, str, dict]] = {
         "ALTER TABLE orders ADD CONSTRAINT orders_id_key UNIQUE USING INDEX orders_id_idx",
         {},
     ),
+    "unsupported-by-version": (
+        "ALTER TABLE orders ADD CONSTRAINT orders_n_nn NOT NULL n NOT VALID",
+        "ALTER TABLE orders ADD CONSTRAINT orders_n_nn NOT NULL n NOT VALID",
+        {"pg_version": 17, "safe_version": 18},
+    ),
     "unanalyzable-statement": ("DO $$ BEGIN PERFORM 1; END $$", "SELECT 1", {}),
     "alter-type-add-value-in-transaction": (
         "BEGIN; ALTER TYPE mood ADD VALUE 'meh'; COMMIT;",
@@ -266,6 +271,7 @@ def test_rule_fires_on_unsafe_and_not_on_safe(rule_id):
     facts = _facts(**options["facts"]) if "facts" in options else None
     assert rule_id in _rules(prefix + unsafe, pg_version=version, facts=facts), f"{rule_id} missed: {unsafe}"
     safe_facts = _safe_facts(options["safe_facts"]) if "safe_facts" in options else facts
+    version = options.get("safe_version", version)
     if rule_id == "blocking-lock":
         return  # checked with severities below
     assert rule_id not in _rules(prefix + safe, pg_version=version, facts=safe_facts), f"{rule_id} false alarm: {safe}"

@@ -217,7 +217,7 @@ class Analyzer:
             if v < spec.min_version:
                 self._add(
                     result,
-                    "unanalyzable-statement",
+                    "unsupported-by-version",
                     f"{spec.title} needs PostgreSQL >= {spec.min_version} (target is {v})",
                     ERROR,
                 )
@@ -294,7 +294,7 @@ class Analyzer:
                     "narrowing-type-change",
                     f"{table}.{col}: {info.get('old_type')} -> {info.get('new_type')} narrows the type",
                 )
-            if form == "set-not-null" and not new:
+            if form in ("set-not-null", "add-not-null-constraint") and not new:
                 self._add(
                     result,
                     "set-not-null-without-check",
@@ -511,7 +511,7 @@ class Analyzer:
                 know.not_null_columns.add((table, info["column"]))
         elif form in ("alter-column-type", "alter-column-type-no-rewrite"):
             know.column_types.setdefault(table, {})[info.get("column", "")] = info.get("new_type", "")
-        elif form in ("set-not-null", "set-not-null-with-check") and info.get("column"):
+        elif form in ("set-not-null", "set-not-null-with-check", "add-not-null-constraint") and info.get("column"):
             know.not_null_columns.add((table, info["column"]))
         elif form == "drop-not-null":
             know.not_null_columns.discard((table, info.get("column", "")))

@@ -285,6 +285,21 @@ FORMS_LIST: list[Form] = [
         example="ALTER TABLE other_t ADD CONSTRAINT other_x_excl EXCLUDE USING btree (x WITH =)",
     ),
     _f(
+        "add-not-null-constraint",
+        "ADD CONSTRAINT ... NOT NULL col (named NOT NULL constraint)",
+        (("table", AE),),
+        scans=("table",),
+        min_version=18,
+        example="ALTER TABLE other_t ADD CONSTRAINT other_x_nn NOT NULL x",
+    ),
+    _f(
+        "add-not-null-constraint-not-valid",
+        "ADD CONSTRAINT ... NOT NULL col NOT VALID",
+        (("table", AE),),
+        min_version=18,
+        example="ALTER TABLE other_t ADD CONSTRAINT other_x_nn NOT NULL x NOT VALID",
+    ),
+    _f(
         "add-constraint-using-index",
         "ADD CONSTRAINT ... UNIQUE/PRIMARY KEY USING INDEX",
         (("table", AE),),

@@ -391,6 +391,12 @@ _RULES: list[Rule] = [
         "make the columns NOT NULL first (CHECK ... NOT VALID, VALIDATE, SET NOT NULL), then add the key",
     ),
     Rule(
+        "unsupported-by-version",
+        ERROR,
+        "the target PostgreSQL version does not have this statement form: the migration will fail",
+        "use the form your PostgreSQL supports, or set --pg-version to the server's version",
+    ),
+    Rule(
         "unanalyzable-statement",
         INFO,
         "migtui cannot see which locks this statement takes (DO block or a function call)",
