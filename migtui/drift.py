@@ -346,6 +346,7 @@ def expected_schema(
         server_major=major,
         role=target.migration_role,
         version_table=f"{settings.version_table_schema or ''}.{settings.version_table}",
+        inspector=drift_cache.inspector_hash(),
     )
     path = drift_cache.path_for(cache_dir, key) if cache_dir is not None else None
     if path is not None and use_cache:

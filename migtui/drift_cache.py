@@ -1,7 +1,8 @@
 """On-disk cache of expected schemas for drift: one JSON snapshot per key, never a server.
 
-The key is (recorded revision(s), migrations content hash, server major, migration role, version table):
-a change to any revision file or env.py changes the content hash, so a stale snapshot is never used.
+The key is (recorded revision(s), migrations content hash, server major, migration role, version table,
+catalog inspector hash): a change to any revision file or env.py changes the content hash, and a new
+migtui inspector its hash, so a stale snapshot is never used.
 Files are written atomically (temporary file + rename); an unreadable or mismatching file is ignored and
 rebuilt.
 """
@@ -27,10 +28,22 @@ class CacheKey:
     server_major: int
     role: str
     version_table: str
+    inspector: str = ""  # hash of the catalog inspector's source: a changed inspector never reads an old snapshot
 
     def digest(self) -> str:
         text = json.dumps(asdict(self), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def inspector_hash() -> str:
+    """A short hash of ``migtui/catalog/inspect.py`` and ``model.py`` (what a snapshot's shape depends on)."""
+    from migtui.catalog import inspect as inspect_module
+    from migtui.catalog import model as model_module
+
+    digest = hashlib.sha256()
+    for module in (inspect_module, model_module):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def path_for(cache_dir: Path, key: CacheKey) -> Path:

@@ -925,3 +925,15 @@ def test_empty_version_table_means_base(world, clone):
     }
     assert {d.change for d in report.differences} == {"added"}
     assert any("base" in note for note in report.notes)
+
+
+def test_grant_then_revoke_on_a_sequence_is_no_drift(world, clone):
+    """GRANT + REVOKE leaves an explicit ACL equal to the default one: for a sequence that default is
+    USAGE, SELECT, UPDATE for the owner (not a table's privileges), so nothing differs."""
+    server = world[0]
+    server.execute(
+        f"GRANT USAGE ON SEQUENCE app.counter TO {ROLE}; REVOKE USAGE ON SEQUENCE app.counter FROM {ROLE}",
+        dbname=clone,
+    )
+    assert server.execute("SELECT relacl IS NOT NULL FROM pg_class WHERE oid = 'app.counter'::regclass", clone)[0][0]
+    assert _items(_check(world, clone)) == []
