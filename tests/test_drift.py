@@ -927,13 +927,24 @@ def test_empty_version_table_means_base(world, clone):
     assert any("base" in note for note in report.notes)
 
 
-def test_grant_then_revoke_on_a_sequence_is_no_drift(world, clone):
-    """GRANT + REVOKE leaves an explicit ACL equal to the default one: for a sequence that default is
-    USAGE, SELECT, UPDATE for the owner (not a table's privileges), so nothing differs."""
+def test_grant_then_revoke_is_no_drift(world, clone):
+    """GRANT + REVOKE leaves an explicit ACL equal to the default one (for a sequence: USAGE, SELECT, UPDATE
+    for the owner, not a table's privileges): nothing differs, on any kind of object."""
     server = world[0]
+    for target in (
+        "SEQUENCE app.counter",
+        "TABLE app.orders",
+        "SCHEMA aux",
+        "FUNCTION app.series(int)",
+        "TYPE app.mood",
+        "DOMAIN app.posint",
+    ):
+        privilege = {"SEQUENCE": "USAGE", "TABLE": "SELECT", "SCHEMA": "USAGE", "FUNCTION": "EXECUTE"}.get(
+            target.split()[0], "USAGE"
+        )
+        server.execute(f"GRANT {privilege} ON {target} TO {ROLE}; REVOKE {privilege} ON {target} FROM {ROLE}", clone)
     server.execute(
-        f"GRANT USAGE ON SEQUENCE app.counter TO {ROLE}; REVOKE USAGE ON SEQUENCE app.counter FROM {ROLE}",
-        dbname=clone,
+        f"GRANT UPDATE (memo) ON app.orders TO {ROLE}; REVOKE UPDATE (memo) ON app.orders FROM {ROLE}", clone
     )
     assert server.execute("SELECT relacl IS NOT NULL FROM pg_class WHERE oid = 'app.counter'::regclass", clone)[0][0]
     assert _items(_check(world, clone)) == []
