@@ -1,0 +1,142 @@
+"""The operator's TUI: ``migtui`` / ``migtui tui`` (Migrations view home), ``migtui monitor`` (monitor only),
+``migtui demo`` (the shell on the demo servers).
+
+Imported only by those commands: engine modules never import this package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from migtui.tui.screens.help import HelpScreen
+from migtui.tui.screens.migrations import MigrationsScreen
+from migtui.tui.screens.monitor import MonitorScreen
+
+DARK, LIGHT = "textual-dark", "textual-light"
+
+
+def engine_available(module: str) -> bool:
+    """Whether an engine module has landed in this build (views of missing engines say so, never fake)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class MigtuiApp(App):
+    """One app for every front-end mode: ``mode`` is "shell" (home = Migrations) or "monitor"."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "migtui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("t", "toggle_theme", "Theme"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self, settings, *, mode: str = "shell", long_transaction: float = 60.0, banner: str | None = None
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.start_mode = mode
+        self.long_transaction = long_transaction
+        self.banner = banner
+        self.theme = DARK
+
+    def on_mount(self) -> None:
+        if self.start_mode == "monitor":
+            self.push_screen(self._monitor_screen(standalone=True))
+        else:
+            self.push_screen(MigrationsScreen(self.settings))
+        if self.banner:
+            self.notify(self.banner, title="migtui", timeout=8)
+
+    def _monitor_screen(self, standalone: bool = False) -> MonitorScreen:
+        return MonitorScreen(
+            self.settings.database_url,
+            self.settings.monitor_interval,
+            self.long_transaction,
+            standalone=standalone,
+        )
+
+    # -- actions (each also in the command palette) -----------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def action_monitor(self) -> None:
+        if not self.settings.database_url:
+            self.notify("no target database: start with --dsn URL", severity="error")
+            return
+        if not isinstance(self.screen, MonitorScreen):
+            self.push_screen(self._monitor_screen())
+
+    def action_reload(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MigrationsScreen):
+                screen.action_reload()
+
+    def action_apply(self) -> None:
+        if not engine_available("migtui.runner"):
+            self.notify(
+                "apply is not available yet: the runner (migtui.runner) is not in this build",
+                severity="warning",
+            )
+            return
+        if not self.settings.database_url:
+            self.notify("no target database: start with --dsn URL", severity="error")
+            return
+        from migtui.tui.screens.apply import start_apply
+
+        start_apply(self)
+
+    def action_lint(self) -> None:
+        if not engine_available("migtui.lint"):
+            self.notify(
+                "lint is not available yet: the lint engine (migtui.lint) is not in this build",
+                severity="warning",
+            )
+            return
+        from migtui.tui.screens.lint import LintScreen
+
+        self.push_screen(LintScreen(self.settings))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and what they do", self.action_help)
+        yield SystemCommand("Toggle theme", "Switch between dark and light", self.action_toggle_theme)
+        yield SystemCommand(
+            "Monitor", "Live locks, sessions and lock tree of the target", self.action_monitor
+        )
+        if self.start_mode == "shell":
+            yield SystemCommand(
+                "Reload migrations", "Re-read revisions and database state", self.action_reload
+            )
+            yield SystemCommand(
+                "Apply (upgrade to head)", "Apply pending revisions with confirmation", self.action_apply
+            )
+            yield SystemCommand("Lint", "Lint the pending revisions", self.action_lint)
+        if isinstance(screen, MonitorScreen):
+            yield SystemCommand(
+                "Pause / resume monitor", "Stop or restart polling", screen.action_toggle_pause
+            )
+
+
+def run_tui_app(settings, banner: str | None = None) -> int:
+    MigtuiApp(settings, mode="shell", banner=banner).run()
+    return 0
+
+
+def run_monitor_app(settings, long_transaction: float = 60.0) -> int:
+    MigtuiApp(settings, mode="monitor", long_transaction=long_transaction).run()
+    return 0
