@@ -86,7 +86,7 @@ class MigtuiApp(App):
             if isinstance(screen, MigrationsScreen):
                 screen.action_reload()
 
-    def action_apply(self) -> None:
+    def action_apply(self, target: str = "head") -> None:
         if not engine_available("migtui.runner"):
             self.notify(
                 "apply is not available yet: the runner (migtui.runner) is not in this build",
@@ -98,7 +98,7 @@ class MigtuiApp(App):
             return
         from migtui.tui.screens.apply import start_apply
 
-        start_apply(self)
+        start_apply(self, target)
 
     def action_lint(self) -> None:
         if not engine_available("migtui.lint"):
@@ -115,21 +115,21 @@ class MigtuiApp(App):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys and what they do", self.action_help)
         yield SystemCommand("Toggle theme", "Switch between dark and light", self.action_toggle_theme)
-        yield SystemCommand(
-            "Monitor", "Live locks, sessions and lock tree of the target", self.action_monitor
-        )
+        yield SystemCommand("Monitor", "Live locks, sessions and lock tree of the target", self.action_monitor)
         if self.start_mode == "shell":
-            yield SystemCommand(
-                "Reload migrations", "Re-read revisions and database state", self.action_reload
-            )
+            yield SystemCommand("Reload migrations", "Re-read revisions and database state", self.action_reload)
             yield SystemCommand(
                 "Apply (upgrade to head)", "Apply pending revisions with confirmation", self.action_apply
             )
+            if isinstance(screen, MigrationsScreen):
+                yield SystemCommand(
+                    "Apply up to the selected revision",
+                    "Upgrade to the revision under the cursor",
+                    screen.action_apply_selected,
+                )
             yield SystemCommand("Lint", "Lint the pending revisions", self.action_lint)
         if isinstance(screen, MonitorScreen):
-            yield SystemCommand(
-                "Pause / resume monitor", "Stop or restart polling", screen.action_toggle_pause
-            )
+            yield SystemCommand("Pause / resume monitor", "Stop or restart polling", screen.action_toggle_pause)
 
 
 def run_tui_app(settings, banner: str | None = None) -> int:

@@ -33,9 +33,7 @@ class ServerInfo:
     version: str = ""
     current: tuple[str, ...] = ()  # revisions in the version table
     in_recovery: bool = False
-    lag_seconds: float | None = (
-        None  # replica: now() - last replayed transaction (None: nothing replayed yet)
-    )
+    lag_seconds: float | None = None  # replica: now() - last replayed transaction (None: nothing replayed yet)
     lag_bytes: int | None = None  # replica: primary's WAL position - replica's replay position
     error: str | None = None
 
@@ -63,24 +61,18 @@ def _version_table_rows(conn, settings) -> tuple[str, ...]:
     exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
     if not exists:
         return ()
-    table = (
-        sql.Identifier(schema, settings.version_table) if schema else sql.Identifier(settings.version_table)
-    )
+    table = sql.Identifier(schema, settings.version_table) if schema else sql.Identifier(settings.version_table)
     rows = conn.execute(sql.SQL("SELECT version_num FROM {} ORDER BY 1").format(table)).fetchall()
     return tuple(r[0] for r in rows)
 
 
-def read_server(
-    dsn: str, settings, role: str, primary_lsn: str | None = None
-) -> tuple[ServerInfo, str | None]:
+def read_server(dsn: str, settings, role: str, primary_lsn: str | None = None) -> tuple[ServerInfo, str | None]:
     """Version, version-table contents and (replica) lag. Returns (info, a primary's current WAL LSN)."""
     from migtui.pg.connect import connect, describe_error
 
     shown = redact_dsn(dsn) or ""
     try:
-        conn = connect(
-            dsn, application_name=APPLICATION_NAME, connect_timeout=5, options="-c statement_timeout=5000"
-        )
+        conn = connect(dsn, application_name=APPLICATION_NAME, connect_timeout=5, options="-c statement_timeout=5000")
     except MigtuiError as exc:
         return ServerInfo(role, shown, error=exc.message), None
     try:
@@ -104,9 +96,7 @@ def read_server(
                     )
                     lag_bytes = max(0, lag_bytes)
                     if lag_bytes == 0:
-                        lag_seconds = (
-                            0.0  # fully replayed: the last-replay timestamp only says how idle we are
-                        )
+                        lag_seconds = 0.0  # fully replayed: the last-replay timestamp only says how idle we are
             else:
                 lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
             return (
@@ -131,9 +121,7 @@ def revision_states(revisions, current: tuple[str, ...] | None) -> dict[str, str
         applied.add(rev)
         stack.extend(downs.get(rev, ()))
     return {
-        r.revision: (
-            "current" if r.revision in current else "applied" if r.revision in applied else "pending"
-        )
+        r.revision: ("current" if r.revision in current else "applied" if r.revision in applied else "pending")
         for r in revisions
     }
 

@@ -30,6 +30,7 @@ HELP_TEXT = """\
 | `r` | reload revisions and database state |
 | `m` | live monitor of the target database |
 | `a` | apply pending revisions (upgrade to head), with confirmation |
+| `u` | apply up to the selected (pending) revision, with confirmation |
 | `l` | lint (when available) |
 
 **Monitor**

@@ -59,6 +59,7 @@ class MigrationsScreen(Screen):
         Binding("r", "reload", "Reload"),
         Binding("m", "app.monitor", "Monitor"),
         Binding("a", "app.apply", "Apply"),
+        Binding("u", "apply_selected", "Up to selected"),
         Binding("l", "app.lint", "Lint"),
     ]
 
@@ -107,9 +108,7 @@ class MigrationsScreen(Screen):
     def on_migrations_screen_overview_loaded(self, message: OverviewLoaded) -> None:
         ov = self.overview = message.overview
         header = Text()
-        header.append(
-            f"Migrations · {len(ov.revisions)} revisions, {len(ov.pending)} pending\n", style="bold"
-        )
+        header.append(f"Migrations · {len(ov.revisions)} revisions, {len(ov.pending)} pending\n", style="bold")
         header.append_text(server_line(ov.target, "target"))
         if ov.replica is not None:
             header.append("\n")
@@ -185,6 +184,13 @@ class MigrationsScreen(Screen):
         parts.append(Text("\nFile", style="bold underline"))
         parts.append(Syntax(source, "python", word_wrap=True, theme="ansi_dark"))
         self.query_one("#detail-body", Static).update(Group(*parts))
+
+    def action_apply_selected(self) -> None:
+        row = self.selected()
+        if row is None or row.state != "pending":
+            self.notify("select a pending revision first", severity="warning")
+            return
+        self.app.action_apply(row.revision)
 
     def selected(self) -> RevisionRow | None:
         return self._rows.get(self._shown or "")

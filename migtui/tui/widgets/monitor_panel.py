@@ -142,9 +142,7 @@ class MonitorPanel(Vertical):
         text.append(f"PG {snap.server_version} · {snap.database} · ")
         text.append(f"{len(snap.sessions)} sessions · {len(snap.locks)} locks · ")
         text.append(f"{blocked} blocked", style="bold red" if blocked else "green")
-        text.append(
-            f" · every {self.interval:g}s · {time.strftime('%H:%M:%S', time.localtime(snap.taken_at))}"
-        )
+        text.append(f" · every {self.interval:g}s · {time.strftime('%H:%M:%S', time.localtime(snap.taken_at))}")
         self.query_one("#monitor-status", Static).update(text)
 
     def _render_tree(self, snap: Snapshot) -> None:
@@ -163,20 +161,14 @@ class MonitorPanel(Vertical):
                     out.append(f"{pad}● ", style="bold red")
                     out.append(who, style="bold" + (" magenta" if mine else ""))
                     if session is not None:
-                        out.append(
-                            f" {session.state or '-'} xact {format_age(session.xact_age)}: ", style="dim"
-                        )
+                        out.append(f" {session.state or '-'} xact {format_age(session.xact_age)}: ", style="dim")
                         out.append(one_line(session.query, 200), style="dim")
                 else:
                     out.append(f"{pad}└ ", style="yellow")
                     out.append(who, style="magenta" if mine else "")
-                    out.append(
-                        " " + node.edge.describe() + (" (cycle)" if node.cycle else ""), style="yellow"
-                    )
+                    out.append(" " + node.edge.describe() + (" (cycle)" if node.cycle else ""), style="yellow")
                     if session is not None:
-                        out.append(
-                            f" · {format_age(session.query_age)}: {one_line(session.query, 200)}", style="dim"
-                        )
+                        out.append(f" · {format_age(session.query_age)}: {one_line(session.query, 200)}", style="dim")
                 out.append("\n")
         out.rstrip()
         self.query_one("#lock-tree", Static).update(out)
