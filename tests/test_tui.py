@@ -55,8 +55,8 @@ async def test_migrations_view_states_sql_and_replica(primary_and_replica, tmp_p
         settings = settings_for(dsn, project, replica_url=replica.dsn("tui_states"))
         app = MigtuiApp(settings)
         async with app.run_test(size=(80, 24)) as pilot:
-            text = await wait_for_text(pilot, ["4 revisions, 2 pending", "replica:"])
-            assert "target: PG 16" in text and "at a2" in text
+            text = await wait_for_text(pilot, ["4 revisions, 2 pending", "replica "])
+            assert "target  PG 16" in text and "at a2" in text
             assert "lag 0 B" in text
             assert any("a4 head" in line and "pending" in line for line in text.splitlines())
             assert any("a2" in line and "current" in line for line in text.splitlines())
@@ -88,7 +88,7 @@ async def test_no_database_and_bad_project_are_shown_not_raised(tmp_path):
     settings = settings_for(None, tmp_path / "missing")
     app = MigtuiApp(settings)
     async with app.run_test(size=(80, 24)) as pilot:
-        text = await wait_for_text(pilot, ["target: none (pass --dsn)", "migrations not found"])
+        text = await wait_for_text(pilot, ["target  none (pass --dsn)", "migrations not found"])
         assert "Traceback" not in text
         await pilot.press("m")
         await pilot.pause()

@@ -53,6 +53,22 @@ class Overview:
         return tuple(r for r in self.revisions if r.state == "pending")
 
 
+def short_dsn(dsn: str) -> str:
+    """``user@host:port/dbname``: where a DSN points, without scheme, password or options."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        from migtui.pg.dsn import libpq_dsn
+
+        params = conninfo_to_dict(libpq_dsn(dsn))
+    except Exception:
+        return redact_dsn(dsn) or ""
+    user = f"{params['user']}@" if params.get("user") else ""
+    host = params.get("host") or "localhost"
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"{user}{host}{port}/{params.get('dbname', '')}"
+
+
 def _version_table_rows(conn, settings) -> tuple[str, ...]:
     from psycopg import sql
 
@@ -70,7 +86,7 @@ def read_server(dsn: str, settings, role: str, primary_lsn: str | None = None) -
     """Version, version-table contents and (replica) lag. Returns (info, a primary's current WAL LSN)."""
     from migtui.pg.connect import connect, describe_error
 
-    shown = redact_dsn(dsn) or ""
+    shown = short_dsn(dsn)
     try:
         conn = connect(dsn, application_name=APPLICATION_NAME, connect_timeout=5, options="-c statement_timeout=5000")
     except MigtuiError as exc:

@@ -36,18 +36,18 @@ def _lag(info: ServerInfo) -> str:
 
 
 def server_line(info: ServerInfo | None, label: str) -> Text:
-    text = Text(f"{label}: ", style="bold")
+    text = Text(f"{label:<8}", style="bold")
     if info is None:
         text.append("none (pass --dsn)" if label == "target" else "none", style="dim")
         return text
     if info.error:
-        text.append(f"{info.dsn} ", style="dim")
+        text.append(f"{info.dsn} · ", style="dim")
         text.append(info.error, style="bold red")
         return text
-    text.append(f"PG {info.version} · {info.dsn}")
+    text.append(f"PG {info.version} {info.dsn}")
     if info.in_recovery:
         text.append(f" · {_lag(info)}", style="cyan")
-    current = ", ".join(c[:12] for c in info.current) or "(empty)"
+    current = ", ".join(info.current) or "base"
     text.append(f" · at {current}", style="green")
     return text
 
@@ -83,7 +83,7 @@ class MigrationsScreen(Screen):
         self._shown: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("Migrations · loading…", id="servers", classes="title-bar")
+        yield Static("loading…", id="servers", classes="title-bar")
         with Horizontal(id="migrations-body"):
             yield DataTable(id="revisions", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="detail"):
@@ -92,9 +92,9 @@ class MigrationsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#revisions", DataTable)
-        table.add_columns("revision", "state", "description")
+        table.add_columns("state", "revision", "description")
         self.query_one("#detail").border_title = "Revision"
-        self.query_one("#revisions").border_title = "Revisions (newest first)"
+        self.query_one("#revisions").border_title = "Revisions"
         self.action_reload()
 
     # -- loading ---------------------------------------------------------------------------------------
@@ -107,8 +107,7 @@ class MigrationsScreen(Screen):
 
     def on_migrations_screen_overview_loaded(self, message: OverviewLoaded) -> None:
         ov = self.overview = message.overview
-        header = Text()
-        header.append(f"Migrations · {len(ov.revisions)} revisions, {len(ov.pending)} pending\n", style="bold")
+        header = Text(no_wrap=True, overflow="ellipsis")
         header.append_text(server_line(ov.target, "target"))
         if ov.replica is not None:
             header.append("\n")
@@ -121,6 +120,7 @@ class MigrationsScreen(Screen):
         self.query_one("#servers", Static).update(header)
 
         table = self.query_one("#revisions", DataTable)
+        table.border_title = f"{len(ov.revisions)} revisions, {len(ov.pending)} pending"
         previous = self._shown
         table.clear()
         self._rows = {r.revision: r for r in ov.revisions}
@@ -129,10 +129,10 @@ class MigrationsScreen(Screen):
             return
         for r in ov.revisions:
             label, style = STATE_STYLE.get(r.state, (r.state, ""))
-            rev = Text(r.revision[:12])
+            rev = Text(r.revision)
             if r.is_head:
                 rev.append(" head", style="bold cyan")
-            table.add_row(rev, Text(label, style=style), r.description, key=r.revision)
+            table.add_row(Text(label, style=style), rev, r.description, key=r.revision)
         if previous in self._rows:
             table.move_cursor(row=table.get_row_index(previous))
 
@@ -169,7 +169,7 @@ class MigrationsScreen(Screen):
         if row.is_head:
             head.append("  head", style="bold cyan")
         head.append(f"\n{row.description}\n", style="italic")
-        head.append(f"down: {', '.join(row.down_revisions) or 'base'}\nfile: {row.path}\n\n")
+        head.append(f"down: {', '.join(row.down_revisions) or 'base'}\nfile: {row.path.name}\n\n")
         parts: list = [head, Text("SQL (alembic offline rendering)", style="bold underline")]
         if sql is None and error is None:
             parts.append(Text("rendering…", style="dim"))
