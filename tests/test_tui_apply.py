@@ -24,9 +24,7 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
     project = sample_project(tmp_path / "proj")
     alembic_upgrade(project, fresh_db, "a3")
     # keep the DDL waiting (no lock_timeout give-up during the test), refresh fast
-    settings = settings_for(
-        fresh_db, project, lock_timeout=30.0, lock_retries=0, timeout=60.0, monitor_interval=0.3
-    )
+    settings = settings_for(fresh_db, project, lock_timeout=30.0, lock_retries=0, timeout=60.0, monitor_interval=0.3)
     holder = psycopg.connect(fresh_db, application_name="test-holder")
     try:
         holder.execute("SELECT count(*) FROM accounts")  # ACCESS SHARE held in an open transaction
@@ -47,7 +45,10 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
             # the runner's session waits for the holder: the lock tree shows it, the sessions table too
             text = await wait_for_text(
                 pilot,
-                [f"● pid {holder_pid} [test-holder]", "[migtui up a4] waits for AccessExclusiveLock on public.accounts"],
+                [
+                    f"● pid {holder_pid} [test-holder]",
+                    "[migtui up a4] waits for AccessExclusiveLock on public.accounts",
+                ],
                 timeout=20,
             )
             assert "RUNNING" in text and "▶ a4" in text
@@ -69,9 +70,12 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
     finally:
         holder.close()
     with psycopg.connect(fresh_db, autocommit=True) as conn:
-        cols = [r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts'"
-        ).fetchall()]
+        cols = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts'"
+            ).fetchall()
+        ]
         assert "name" not in cols
 
 
