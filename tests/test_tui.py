@@ -26,9 +26,7 @@ async def test_monitor_shows_the_blocked_session_and_lock_tree(fresh_db, project
             assert "Lock tree" in text
             for holder in chain.holders:
                 assert f"● pid {holder} [test-holder]" in text
-            assert (
-                f"└ pid {chain.ddl_pid} [test-ddl] waits for AccessExclusiveLock on public.monitored" in text
-            )
+            assert f"└ pid {chain.ddl_pid} [test-ddl] waits for AccessExclusiveLock on public.monitored" in text
             assert f"└ pid {chain.reader_pid} [test-reader] waits for AccessShareLock" in text
             panel = app.screen.query_one(MonitorPanel)
             assert {s.pid for s in panel.snapshot.blocked} == {chain.ddl_pid, chain.reader_pid}

@@ -19,6 +19,8 @@ def app(tmp_path):
 
 async def _rendered(pilot) -> None:
     await wait_for_text(pilot, ["4 revisions", "ADD COLUMN name"])
+    await pilot.pause(0.1)  # let the detail pane's layout (scrollbar) settle after the SQL arrives
+    await pilot.pause()
 
 
 def test_snapshot_migrations_view(snap_compare, app):
@@ -44,7 +46,4 @@ def test_snapshot_help(snap_compare, app):
 
 
 def test_snapshot_migrations_view_large(snap_compare, app):
-    async def large(pilot):
-        await wait_for_text(pilot, ["4 revisions", "ADD COLUMN name"])
-
-    assert snap_compare(app, terminal_size=(160, 45), run_before=large)
+    assert snap_compare(app, terminal_size=(160, 45), run_before=_rendered)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Static
 
 HELP_TEXT = """\
 # migtui — keys
@@ -54,9 +55,32 @@ runner are shown in magenta, blocked sessions in red, blockers in yellow.
 """
 
 
+def help_renderable() -> Text:
+    """HELP_TEXT (a small markdown subset: headings, **bold** lines, tables, paragraphs) as rich Text.
+
+    A plain Static renders in a few milliseconds; textual's Markdown widget took hundreds while a run was on.
+    """
+    out = Text()
+    for line in HELP_TEXT.splitlines():
+        if line.startswith("# "):
+            out.append(line[2:] + "\n", style="bold underline")
+        elif line.startswith("**") and line.endswith("**"):
+            out.append("\n" + line.strip("*") + "\n", style="bold")
+        elif line.startswith("|---") or line == "| key | action |":
+            continue
+        elif line.startswith("|"):
+            key, action = (cell.strip() for cell in line.strip("|").split("|", 1))
+            out.append(f"  {key.replace('`', ''):<14}", style="bold cyan")
+            out.append(action.replace("`", "") + "\n")
+        else:
+            out.append(line.replace("`", "") + "\n")
+    out.rstrip()
+    return out
+
+
 class HelpScreen(ModalScreen):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Markdown(HELP_TEXT, id="help")
+            yield Static(help_renderable(), id="help")

@@ -92,7 +92,8 @@ class MigrationsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#revisions", DataTable)
-        table.add_columns("state", "revision", "description")
+        table.add_column("state", width=9)  # fixed: every state label is 9 cells
+        table.add_columns("revision", "description")
         self.query_one("#detail").border_title = "Revision"
         self.query_one("#revisions").border_title = "Revisions"
         self.action_reload()

@@ -64,6 +64,14 @@ class MonitorPanel(Vertical):
         self.polls = 0
         self._busy = False
         self.paused = False
+        self._tab_of = {
+            "sessions": "tab-sessions",
+            "locks": "tab-locks",
+            "long-tx": "tab-long",
+            "progress": "tab-progress",
+        }
+        self._rows: dict[str, tuple[list[tuple], list[str] | None]] = {}
+        self._shown: dict[str, list[tuple]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("monitor: connecting…", id="monitor-status", classes="status-line")
@@ -173,58 +181,76 @@ class MonitorPanel(Vertical):
         out.rstrip()
         self.query_one("#lock-tree", Static).update(out)
 
-    def _render_sessions(self, snap: Snapshot) -> None:
-        table = self.query_one("#sessions", DataTable)
-        row = table.cursor_row
+    def _fill(self, table_id: str, rows: list[tuple], keys: list[str] | None = None) -> None:
+        """Remember ``rows`` for ``table_id``; redraw the table only if it is the visible tab and they changed."""
+        self._rows[table_id] = (rows, keys)
+        if self._tab_of[table_id] != self.query_one(TabbedContent).active:
+            return
+        if self._shown.get(table_id) == rows:
+            return
+        self._shown[table_id] = rows
+        table = self.query_one(f"#{table_id}", DataTable)
+        cursor = table.cursor_row
         table.clear()
+        for index, row in enumerate(rows):
+            table.add_row(*row, key=keys[index] if keys else None)
+        if cursor and cursor < table.row_count:
+            table.move_cursor(row=cursor)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        for table_id, tab_id in self._tab_of.items():
+            if tab_id == event.pane.id and table_id in self._rows:
+                self._fill(table_id, *self._rows[table_id])
+
+    def _render_sessions(self, snap: Snapshot) -> None:
         blocking = set(snap.blocking_pids)
+        rows = []
         for s in snap.sessions:
             style = "bold red" if s.blocked_by else ("yellow" if s.pid in blocking else "")
             if is_migtui_session(s.application_name):
                 style += " magenta" if not style else ""
-            table.add_row(
-                Text(str(s.pid), style=style),
-                one_line(s.application_name or s.backend_type, 18),
-                s.state or "-",
-                s.wait or "",
-                format_age(s.xact_age),
-                ",".join(str(p) for p in s.blocked_by),
-                one_line(s.query, 60),
-                key=str(s.pid),
+            rows.append(
+                (
+                    Text(str(s.pid), style=style),
+                    one_line(s.application_name or s.backend_type, 18),
+                    s.state or "-",
+                    s.wait or "",
+                    format_age(s.xact_age),
+                    ",".join(str(p) for p in s.blocked_by),
+                    one_line(s.query, 60),
+                )
             )
-        if row and row < table.row_count:
-            table.move_cursor(row=row)
+        self._fill("sessions", rows, [str(s.pid) for s in snap.sessions])
 
     def _render_locks(self, snap: Snapshot) -> None:
-        table = self.query_one("#locks", DataTable)
-        table.clear()
-        for lk in sorted(snap.locks, key=lambda lk: (lk.granted, lk.pid)):
-            table.add_row(
+        rows = [
+            (
                 str(lk.pid),
                 lk.mode,
                 Text("yes", style="green") if lk.granted else Text("WAITING", style="bold red"),
                 one_line(lk.target, 40),
                 format_age(lk.wait_seconds) if not lk.granted else "",
             )
+            for lk in sorted(snap.locks, key=lambda lk: (lk.granted, lk.pid))
+        ]
+        self._fill("locks", rows)
 
     def _render_long(self, snap: Snapshot) -> None:
-        table = self.query_one("#long-tx", DataTable)
-        table.clear()
-        for s in snap.long_transactions(self.long_transaction, self.watched_relations):
-            table.add_row(
+        rows = [
+            (
                 str(s.pid),
                 one_line(s.application_name, 18),
                 format_age(s.xact_age),
                 s.state or "-",
                 one_line(s.query, 50),
             )
+            for s in snap.long_transactions(self.long_transaction, self.watched_relations)
+        ]
+        self._fill("long-tx", rows)
         tab = self.query_one(TabbedContent).get_tab("tab-long")
-        label = f"Long tx ({table.row_count})" if table.row_count else "Long tx"
+        label = f"Long tx ({len(rows)})" if rows else "Long tx"
         if tab.label_text != label:
             tab.label = label
 
     def _render_progress(self, snap: Snapshot) -> None:
-        table = self.query_one("#progress", DataTable)
-        table.clear()
-        for p in snap.progress:
-            table.add_row(str(p.pid), p.describe())
+        self._fill("progress", [(str(p.pid), p.describe()) for p in snap.progress])
