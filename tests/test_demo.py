@@ -52,3 +52,44 @@ def test_demo_rejects_a_tiny_scale():
     proc = run_cli("demo", "--headless", "--scale", "5")
     assert proc.returncode == 2
     assert proc.stderr.startswith("migtui: error: --scale must be at least")
+
+
+@needs_engines
+def test_demo_ctrl_c_during_setup_cleans_up(external_dsn):
+    if external_dsn:
+        pytest.skip("the demo starts its own embedded servers")
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "MIGTUI_DEBUG"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migtui", "demo", "--headless", "--scale", "300000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("loading demo data"):
+            break
+    time.sleep(0.5)  # inside the data load
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    text = "".join(lines) + out
+    assert proc.returncode == 130, text + err
+    assert "Traceback" not in err and "interrupted" in err
+    ports = [int(p) for p in re.findall(r"on 127\.0\.0\.1:(\d+)", text)]
+    assert len(ports) == 2, text
+    assert not any(_port_open(port) for port in ports)
