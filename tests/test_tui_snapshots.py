@@ -14,7 +14,8 @@ from tests.tui_helpers import sample_project, settings_for, wait_for_text
 
 @pytest.fixture
 def app(tmp_path):
-    return MigtuiApp(settings_for(None, sample_project(tmp_path / "proj")))
+    # --no-lint: the same picture whether or not the lint engine is in the build
+    return MigtuiApp(settings_for(None, sample_project(tmp_path / "proj")), lint=False)
 
 
 async def _rendered(pilot) -> None:

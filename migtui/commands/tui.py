@@ -11,12 +11,9 @@ HELP = "open the operator's TUI (Migrations view, monitor, apply); the default w
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
-    parser.add_argument(
-        "--replica", metavar="URL", help="read replica to show (lag, revision); env MIGTUI_REPLICA_URL"
-    )
-    parser.add_argument(
-        "--monitor-interval", type=float, metavar="SECONDS", help="monitor refresh period (default 1)"
-    )
+    parser.add_argument("--replica", metavar="URL", help="read replica to show (lag, revision); env MIGTUI_REPLICA_URL")
+    parser.add_argument("--monitor-interval", type=float, metavar="SECONDS", help="monitor refresh period (default 1)")
+    parser.add_argument("--no-lint", action="store_true", help="do not lint revisions on start (lint badges)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,4 +24,4 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--monitor-interval must be positive")
     from migtui.tui.app import run_tui_app
 
-    return run_tui_app(settings)
+    return run_tui_app(settings, lint=not args.no_lint)

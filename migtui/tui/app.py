@@ -6,7 +6,6 @@ Imported only by those commands: engine modules never import this package.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -14,19 +13,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from migtui.tui.engines import engine_available
 from migtui.tui.screens.help import HelpScreen
 from migtui.tui.screens.migrations import MigrationsScreen
 from migtui.tui.screens.monitor import MonitorScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
-
-
-def engine_available(module: str) -> bool:
-    """Whether an engine module has landed in this build (views of missing engines say so, never fake)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 class MigtuiApp(App):
@@ -41,20 +33,27 @@ class MigtuiApp(App):
     ]
 
     def __init__(
-        self, settings, *, mode: str = "shell", long_transaction: float = 60.0, banner: str | None = None
+        self,
+        settings,
+        *,
+        mode: str = "shell",
+        long_transaction: float = 60.0,
+        banner: str | None = None,
+        lint: bool = True,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.start_mode = mode
         self.long_transaction = long_transaction
         self.banner = banner
+        self.lint_enabled = lint
         self.theme = DARK
 
     def on_mount(self) -> None:
         if self.start_mode == "monitor":
             self.push_screen(self._monitor_screen(standalone=True))
         else:
-            self.push_screen(MigrationsScreen(self.settings))
+            self.push_screen(MigrationsScreen(self.settings, lint=self.lint_enabled))
         if self.banner:
             self.notify(self.banner, title="migtui", timeout=8)
 
@@ -132,8 +131,8 @@ class MigtuiApp(App):
             yield SystemCommand("Pause / resume monitor", "Stop or restart polling", screen.action_toggle_pause)
 
 
-def run_tui_app(settings, banner: str | None = None) -> int:
-    MigtuiApp(settings, mode="shell", banner=banner).run()
+def run_tui_app(settings, banner: str | None = None, lint: bool = True) -> int:
+    MigtuiApp(settings, mode="shell", banner=banner, lint=lint).run()
     return 0
 
 

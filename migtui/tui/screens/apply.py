@@ -76,7 +76,8 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(Text(self.title_text, style="bold"))
-            yield Static(self.body, id="confirm-body")
+            with VerticalScroll(id="confirm-scroll"):
+                yield Static(self.body, id="confirm-body")
             if self.typed:
                 yield Label(f"Type {self.typed!r} to apply:")
                 yield Input(placeholder=self.typed, id="confirm-input")
@@ -151,6 +152,7 @@ class ApplyScreen(Screen):
         self.cancel_requested = threading.Event()
         self._run_finished = threading.Event()
         self.events: list[Event] = []
+        self.risks: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -202,7 +204,15 @@ class ApplyScreen(Screen):
             + f"\n\ntimeout {self.settings.timeout:g}s per revision · lock_timeout {self.settings.lock_timeout:g}s"
             f" × {self.settings.lock_retries} retries"
         )
-        self.app.push_screen(ConfirmScreen(f"Upgrade to {self.target}?", body), self._confirmed)
+        typed = None
+        if self.risks:
+            from migtui.pg.dsn import database_name
+
+            typed = database_name(self.settings.database_url) or "apply"
+            body += "\n\nerror / destructive findings:\n  " + "\n  ".join(self.risks[:8])
+            if len(self.risks) > 8:
+                body += f"\n  … and {len(self.risks) - 8} more"
+        self.app.push_screen(ConfirmScreen(f"Upgrade to {self.target}?", body, typed=typed), self._confirmed)
         self._render_header()
 
     def _confirmed(self, yes: bool | None) -> None:
