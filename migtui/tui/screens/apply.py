@@ -182,9 +182,34 @@ class ApplyScreen(Screen):
             runner = Runner(AlembicProject.load(self.settings.migrations), self.settings.database_url, self.settings)
             current = runner.current()
             plan = runner.plan("up", self.target, current)
+            self.risks = self._risks(plan)
             self.post_message(self.Planned(current, plan, None))
         except MigtuiError as exc:
             self.post_message(self.Planned((), [], exc.message))
+
+    def _risks(self, plan: list[str]) -> list[str]:
+        """Lines about error / destructive findings in ``plan`` (they require a typed confirmation).
+
+        Without the lint engine in the build, nothing is claimed either way."""
+        from migtui.tui.engines import engine_available
+
+        if not plan or not engine_available("migtui.lint"):
+            return []
+        from migtui.tui.lint_summary import lint_revisions
+
+        try:
+            lint = lint_revisions(self.settings)
+        except Exception as exc:  # cannot tell what the plan does: make the operator type it
+            return [f"lint could not run ({one_line(str(exc), 120)}): confirm by typing"]
+        lines = []
+        for rev in plan:
+            item = lint.get(rev)
+            if item is None or not item.needs_typed_confirmation:
+                continue
+            for f in item.findings:
+                if f.get("approved") is None and (f["severity"] == "error" or f in item.destructive):
+                    lines.append(f"{rev}: {f['severity']} [{f['rule']}] {one_line(str(f['message']), 90)}")
+        return lines
 
     def on_apply_screen_planned(self, message: Planned) -> None:
         if message.error:

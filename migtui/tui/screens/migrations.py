@@ -121,7 +121,7 @@ class MigrationsScreen(Screen):
         table = self.query_one("#revisions", DataTable)
         table.add_column("state", width=9)  # fixed: every state label is 9 cells
         table.add_column("lint", width=4)
-        table.add_column("lock", width=3)
+        table.add_column("lock", width=4)
         table.add_columns("revision", "description")
         self.query_one("#detail").border_title = "Revision"
         self.query_one("#revisions").border_title = "Revisions"
@@ -257,14 +257,13 @@ class MigrationsScreen(Screen):
             head.append("  head", style="bold cyan")
         head.append(f"\n{row.description}\n", style="italic")
         head.append(f"down: {', '.join(row.down_revisions) or 'base'}\nfile: {row.path.name}\n\n")
-        parts: list = [head, Text("SQL (alembic offline rendering)", style="bold underline")]
+        parts: list = [head, self._lint_detail(row), Text("\nSQL (alembic offline rendering)", style="bold underline")]
         if sql is None and error is None:
             parts.append(Text("rendering…", style="dim"))
         elif error:
             parts.append(Text(error, style="bold red"))
         else:
             parts.append(Syntax(sql.strip() or "-- no SQL", "sql", word_wrap=True, theme="ansi_dark"))
-        parts.append(self._lint_detail(row))
         try:
             source = row.path.read_text(encoding="utf-8")
         except OSError as exc:
@@ -274,7 +273,7 @@ class MigrationsScreen(Screen):
         self.query_one("#detail-body", Static).update(Group(*parts))
 
     def _lint_detail(self, row: RevisionRow) -> Text:
-        out = Text("\nLint", style="bold underline")
+        out = Text("Lint", style="bold underline")
         out.append("\n")
         if self.lint_state == "unavailable":
             out.append("not available in this build yet (migtui.lint)", style="dim")
