@@ -77,9 +77,9 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="confirm-box"):
             yield Label(Text(self.title_text, style="bold"))
             with VerticalScroll(id="confirm-scroll"):
-                yield Static(self.body, id="confirm-body")
+                yield Static(Text(self.body), id="confirm-body")  # Text: no markup in SQL or rule ids
             if self.typed:
-                yield Label(f"Type {self.typed!r} to apply:")
+                yield Label(Text(f"Type {self.typed!r} to apply:"))
                 yield Input(placeholder=self.typed, id="confirm-input")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Apply (y)", variant="warning", id="confirm-yes")
@@ -156,7 +156,9 @@ class ApplyScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(
-            f"Apply · {redact_dsn(self.settings.database_url)} · planning…", id="apply-header", classes="title-bar"
+            Text(f"Apply · {redact_dsn(self.settings.database_url)} · planning…"),
+            id="apply-header",
+            classes="title-bar",
         )
         with VerticalScroll(id="apply-progress"):
             yield Static("", id="apply-revisions")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -29,7 +30,7 @@ class MonitorScreen(Screen):
         self.standalone = standalone
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Monitor · {redact_dsn(self.dsn)}", classes="title-bar")
+        yield Static(Text(f"Monitor · {redact_dsn(self.dsn)}"), classes="title-bar")
         yield MonitorPanel(self.dsn, self.interval, long_transaction=self.long_transaction, id="monitor")
         yield Footer()
 
