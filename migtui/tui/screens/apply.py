@@ -85,6 +85,10 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button("Apply (y)", variant="warning", id="confirm-yes")
                 yield Button("Cancel (esc)", id="confirm-no")
 
+    def on_mount(self) -> None:
+        # typing goes to the input when a typed confirmation is needed; otherwise "y" / enter apply
+        self.query_one("#confirm-input" if self.typed else "#confirm-yes").focus()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm-yes":
             self.action_confirm()
