@@ -20,17 +20,16 @@ pytestmark = pytest.mark.skipif(
 
 
 async def test_lint_badges_detail_and_view(fresh_db, tmp_path):
-    project = sample_project(tmp_path / "proj")  # a3 creates an index without CONCURRENTLY
+    project = sample_project(tmp_path / "proj", risky=True)  # a5 creates an index without CONCURRENTLY
     alembic_upgrade(project, fresh_db, "a2")
     app = MigtuiApp(settings_for(fresh_db, project))
     async with app.run_test(size=(100, 30)) as pilot:
-        text = await wait_for_text(pilot, ["2 pending", "✗"], timeout=20)
+        text = await wait_for_text(pilot, ["3 pending", "✗"], timeout=20)
+        a5 = next(line for line in text.splitlines() if " a5 " in line)
+        assert "✗1" in a5 and "S " in a5  # an error, ShareLock the strongest lock
         a3 = next(line for line in text.splitlines() if " a3 " in line)
-        assert "✗1" in a3 and "S " in a3  # an error, ShareLock the strongest lock
-        a2 = next(line for line in text.splitlines() if " a2 " in line)
-        assert "✗" not in a2  # applied revisions are not linted against the target
-        await pilot.press("down")
-        text = await wait_for_text(pilot, ["Revision a3", "create-index-non-concurrently"])
+        assert "✗" not in a3  # the concurrent build is fine
+        text = await wait_for_text(pilot, ["Revision a5", "create-index-non-concurrently"])
         assert "ShareLock on public.accounts" in text
         await pilot.press("l")
         await pilot.pause()
@@ -40,11 +39,11 @@ async def test_lint_badges_detail_and_view(fresh_db, tmp_path):
 
 
 async def test_error_findings_need_the_database_name_typed(fresh_db, tmp_path):
-    project = sample_project(tmp_path / "proj")
+    project = sample_project(tmp_path / "proj", risky=True)
     alembic_upgrade(project, fresh_db, "a2")
     app = MigtuiApp(settings_for(fresh_db, project, monitor_interval=0.5), lint=False)
     async with app.run_test(size=(100, 32)) as pilot:
-        await wait_for_text(pilot, "2 pending")
+        await wait_for_text(pilot, "3 pending")
         await pilot.press("a")
         for _ in range(200):
             await pilot.pause(0.05)
@@ -52,7 +51,7 @@ async def test_error_findings_need_the_database_name_typed(fresh_db, tmp_path):
                 break
         assert isinstance(app.screen, ConfirmScreen)
         text = screen_text(app)
-        assert "a3: error [create-index-non-concurrently]" in text
+        assert "a5: error [create-index-non-concurrently]" in text
         name = database_name(fresh_db)
         assert f"Type '{name}' to apply" in text
         await pilot.press("y", "enter")  # "y" goes into the input; a wrong name does not apply
@@ -63,4 +62,4 @@ async def test_error_findings_need_the_database_name_typed(fresh_db, tmp_path):
         text = await wait_for_text(pilot, "DONE", timeout=20)
         assert isinstance(app.screen, ApplyScreen)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "a4"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "a5"

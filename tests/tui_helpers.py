@@ -23,8 +23,10 @@ SAMPLE_REVS = [
     ),
     Rev(
         "a3",
-        "op.create_index('ix_accounts_email', 'accounts', ['email'])",
-        "op.drop_index('ix_accounts_email')",
+        "with op.get_context().autocommit_block():\n"
+        "    op.create_index('ix_accounts_email', 'accounts', ['email'], postgresql_concurrently=True)",
+        "with op.get_context().autocommit_block():\n"
+        "    op.drop_index('ix_accounts_email', postgresql_concurrently=True)",
         message="index email",
     ),
     Rev(
@@ -36,8 +38,17 @@ SAMPLE_REVS = [
 ]
 
 
-def sample_project(root: Path) -> Path:
-    return make_project(root, SAMPLE_REVS)
+# a revision the lint engine reports as an error (an index built without CONCURRENTLY blocks writes)
+RISKY_REV = Rev(
+    "a5",
+    "op.create_index('ix_accounts_name', 'accounts', ['name'])",
+    "op.drop_index('ix_accounts_name')",
+    message="index name",
+)
+
+
+def sample_project(root: Path, risky: bool = False) -> Path:
+    return make_project(root, [*SAMPLE_REVS, RISKY_REV] if risky else SAMPLE_REVS)
 
 
 def alembic_upgrade(project_dir: Path, dsn: str, revision: str) -> None:
