@@ -56,6 +56,14 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
             blocked = panel.snapshot.blocked
             assert len(blocked) == 1 and blocked[0].application_name == "migtui up a4"
             assert blocked[0].blocked_by == (holder_pid,)
+            # the monitor pauses while its screen is hidden (help on top), and resumes after
+            polls = panel.polls
+            await pilot.press("question_mark")
+            await pilot.pause(1.0)
+            assert panel.polls <= polls + 1
+            await pilot.press("escape")
+            await pilot.pause(0.8)
+            assert panel.polls > polls + 1
             # cancel: the statement is cancelled, the revision rolled back, the holder untouched
             await pilot.press("c")
             text = await wait_for_text(pilot, "CANCELLED", timeout=20)

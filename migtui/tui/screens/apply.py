@@ -40,6 +40,7 @@ from migtui.tui.widgets.monitor_panel import MonitorPanel
 # the runner names the session that runs a revision "migtui up <rev>" / "migtui down <rev>"
 MIGRATION_SESSION_PATTERN = r"^migtui (up|down) [^\[]"
 TUI_PROGRESS_INTERVAL = 1.0  # runner progress events while the apply view watches
+TARGET_TABLE_TX_SECONDS = 5.0  # apply view: transactions this old holding locks on the plan's tables
 
 
 def start_apply(app, target: str = "head") -> None:
@@ -157,6 +158,7 @@ class ApplyScreen(Screen):
         self._run_finished = threading.Event()
         self.events: list[Event] = []
         self.risks: list[str] = []
+        self.target_relations: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -208,6 +210,14 @@ class ApplyScreen(Screen):
         except Exception as exc:  # cannot tell what the plan does: make the operator type it
             return [f"lint could not run ({one_line(str(exc), 120)}): confirm by typing"]
         lines = []
+        # the tables the plan locks: the monitor's "Long tx" tab then lists transactions holding locks on them
+        self.target_relations = {
+            lock["relation"]
+            for rev in plan
+            if rev in lint
+            for st in lint[rev].statements
+            for lock in st.get("locks", ())
+        }
         for rev in plan:
             item = lint.get(rev)
             if item is None or not item.needs_typed_confirmation:
@@ -223,6 +233,10 @@ class ApplyScreen(Screen):
             return
         self.plan = message.plan
         self.status = {rev: "pending" for rev in self.plan}
+        if self.target_relations:
+            panel = self.query_one(MonitorPanel)
+            panel.watched_relations = self.target_relations
+            panel.long_transaction = TARGET_TABLE_TX_SECONDS
         if not self.plan:
             self._finish(True, f"nothing to apply: already at {', '.join(message.current) or 'base'}", 0)
             return
