@@ -110,6 +110,15 @@ class MigtuiApp(App):
 
         self.push_screen(LintScreen(self.settings))
 
+    def action_job(self, name: str) -> None:
+        from migtui.tui.screens.job import JOBS, JobScreen
+
+        spec = JOBS[name]
+        if not engine_available(spec.module):
+            self.notify(f"{name} is not available yet: {spec.module} is not in this build", severity="warning")
+            return
+        self.push_screen(JobScreen(self.settings, spec))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys and what they do", self.action_help)
@@ -127,6 +136,14 @@ class MigtuiApp(App):
                     screen.action_apply_selected,
                 )
             yield SystemCommand("Lint", "Lint the pending revisions", self.action_lint)
+            yield SystemCommand(
+                "Dry-run on the replica", "Row counts, sizes, estimated durations", lambda: self.action_job("dry-run")
+            )
+            yield SystemCommand(
+                "Rollback test",
+                "upgrade / downgrade / upgrade each revision on a scratch server",
+                lambda: self.action_job("rollback-test"),
+            )
         if isinstance(screen, MonitorScreen):
             yield SystemCommand("Pause / resume monitor", "Stop or restart polling", screen.action_toggle_pause)
 

@@ -32,7 +32,9 @@ HELP_TEXT = """\
 | `m` | live monitor of the target database |
 | `a` | apply pending revisions (upgrade to head), with confirmation |
 | `u` | apply up to the selected (pending) revision, with confirmation |
-| `l` | lint (when available) |
+| `l` | lint: every finding and its safe rewrite |
+| `d` | dry-run on the replica (--replica), results live |
+| `b` | rollback test on an embedded scratch server, results live |
 
 **Monitor**
 

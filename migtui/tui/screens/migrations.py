@@ -74,6 +74,8 @@ class MigrationsScreen(Screen):
         Binding("a", "app.apply", "Apply"),
         Binding("u", "apply_selected", "Up to selected"),
         Binding("l", "app.lint", "Lint"),
+        Binding("d", "app.job('dry-run')", "Dry-run"),
+        Binding("b", "app.job('rollback-test')", "Rollback test"),
     ]
 
     class OverviewLoaded(Message):
