@@ -31,6 +31,24 @@ class JobSpec:
     title: str
     module: str  # engine module that must be in the build
     run: Callable[[Any, Callable[[Event], None]], Any]  # (settings, sink) -> report with .exit_code
+    # the headless command's own streaming text renderer, "module:Class" taking an output stream (optional)
+    renderer: str | None = None
+
+
+def text_renderer(spec: JobSpec):
+    """The CLI's renderer for this job writing into a buffer, or None (then render.events.text_line is used)."""
+    if not spec.renderer:
+        return None
+    import importlib
+    import io
+
+    module, _, name = spec.renderer.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    buffer = io.StringIO()
+    return cls(buffer), buffer
 
 
 def _dry_run(settings, sink):
@@ -53,7 +71,9 @@ def _rollback_test(settings, sink):
 
 
 JOBS: dict[str, JobSpec] = {
-    "dry-run": JobSpec("dry-run", "Dry-run on the replica", "migtui.dry_run", _dry_run),
+    "dry-run": JobSpec(
+        "dry-run", "Dry-run on the replica", "migtui.dry_run", _dry_run, renderer="migtui.dryrun.render:TextRenderer"
+    ),
     "rollback-test": JobSpec(
         "rollback-test", "Rollback test (embedded scratch server)", "migtui.rollback_test", _rollback_test
     ),
@@ -97,6 +117,7 @@ class JobScreen(Screen):
         self.exit_code: int | None = None
         self.findings: list[Finding] = []
         self.events: list[Event] = []
+        self._renderer = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="job-header", classes="title-bar")
@@ -119,6 +140,7 @@ class JobScreen(Screen):
         self.events.clear()
         self.query_one("#job-findings", DataTable).clear()
         self.query_one("#job-log", RichLog).clear()
+        self._renderer = text_renderer(self.spec)
         self._render_header()
         self._run()
 
@@ -148,9 +170,21 @@ class JobScreen(Screen):
             )
         if isinstance(event, RunFinished):
             self.summary = event.summary
-        line = _event_line(event)
-        if line:
-            self.query_one("#job-log", RichLog).write(Text(line))
+        log = self.query_one("#job-log", RichLog)
+        if self._renderer is not None:
+            render, buffer = self._renderer
+            try:
+                render(event)
+            except Exception:  # a renderer problem must not stop the view: fall back to the event line
+                buffer.write((_event_line(event) or "") + "\n")
+            for line in buffer.getvalue().splitlines():
+                log.write(Text(line))
+            buffer.seek(0)
+            buffer.truncate()
+        else:
+            line = _event_line(event)
+            if line:
+                log.write(Text(line))
         self._render_header()
 
     def on_job_screen_job_done(self, message: JobDone) -> None:
