@@ -119,6 +119,17 @@ class MigtuiApp(App):
             return
         self.push_screen(JobScreen(self.settings, spec))
 
+    def action_phases(self) -> None:
+        if not engine_available("migtui.phases"):
+            self.notify("phases are not available yet: migtui.phases is not in this build", severity="warning")
+            return
+        if not self.settings.database_url:
+            self.notify("no target database: start with --dsn URL", severity="error")
+            return
+        from migtui.tui.screens.phases import PhasesScreen
+
+        self.push_screen(PhasesScreen(self.settings))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys and what they do", self.action_help)
@@ -138,6 +149,9 @@ class MigtuiApp(App):
             yield SystemCommand("Lint", "Lint the pending revisions", self.action_lint)
             yield SystemCommand(
                 "Dry-run on the replica", "Row counts, sizes, estimated durations", lambda: self.action_job("dry-run")
+            )
+            yield SystemCommand(
+                "Phases", "Zero-downtime revisions: phase, backfill, gates; advance / abort", self.action_phases
             )
             yield SystemCommand(
                 "Rollback test",

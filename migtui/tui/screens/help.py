@@ -35,6 +35,7 @@ HELP_TEXT = """\
 | `l` | lint: every finding and its safe rewrite |
 | `d` | dry-run on the replica (--replica), results live |
 | `b` | rollback test on an embedded scratch server, results live |
+| `p` | phases: zero-downtime revisions, backfill progress, gates |
 
 **Monitor**
 
@@ -43,6 +44,14 @@ HELP_TEXT = """\
 | `p` | pause / resume polling |
 | `←` `→` on the tabs | sessions, locks, long transactions, progress |
 | `escape` | back |
+
+**Phases**
+
+| key | action |
+|---|---|
+| `v` | advance the selected revision one stage (confirmation) |
+| `x` | abort it (type the revision id to confirm) |
+| `r` | refresh now (it refreshes every 2 s) |
 
 **Apply**
 

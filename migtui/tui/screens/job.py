@@ -48,7 +48,7 @@ def text_renderer(spec: JobSpec):
     except (ImportError, AttributeError):
         return None
     buffer = io.StringIO()
-    return cls(buffer), buffer
+    return cls(buffer), buffer  # a class or a factory function: either takes the stream
 
 
 def _dry_run(settings, sink):

@@ -76,6 +76,7 @@ class MigrationsScreen(Screen):
         Binding("l", "app.lint", "Lint"),
         Binding("d", "app.job('dry-run')", "Dry-run"),
         Binding("b", "app.job('rollback-test')", "Rollback test"),
+        Binding("p", "app.phases", "Phases"),
     ]
 
     class OverviewLoaded(Message):
