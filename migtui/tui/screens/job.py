@@ -109,7 +109,7 @@ class JobScreen(Screen):
             self.error = error
 
     def __init__(self, settings, spec: JobSpec) -> None:
-        super().__init__(id=f"job-{spec.name}")
+        super().__init__(id="job-" + "".join(c if c.isalnum() else "-" for c in spec.name))
         self.settings = settings
         self.spec = spec
         self.state = "running"

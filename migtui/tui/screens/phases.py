@@ -89,7 +89,7 @@ class PhasesScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#phases", DataTable).add_columns("revision", "phase", "backfill", "gates")
+        self.query_one("#phases", DataTable).add_columns("phase", "backfill", "gates", "revision")
         self.query_one("#phase-detail").border_title = "Phase"
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self._tick)
@@ -137,7 +137,7 @@ class PhasesScreen(Screen):
             gates = e.get("gates") or []
             refused = sum(1 for g in gates if not g.get("passed"))
             gate_text = Text(f"{len(gates) - refused}/{len(gates)}", style="bold red" if refused else "green")
-            table.add_row(e["revision"], e.get("phase") or "-", _backfill_short(state), gate_text, key=e["revision"])
+            table.add_row(e.get("phase") or "-", _backfill_short(state), gate_text, e["revision"], key=e["revision"])
         if not entries:
             self.query_one("#phase-detail-body", Static).update(
                 Text("no phased revisions in this database", style="dim")
