@@ -91,6 +91,20 @@ async def test_no_database_and_bad_project_are_shown_not_raised(tmp_path):
         await pilot.press("m")
         await pilot.pause()
         assert not isinstance(app.screen, MonitorScreen)
+        # every action is in the command palette
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        for query, entry in [
+            ("monitor", "Live locks"),
+            ("apply", "Apply pending revisions"),
+            ("dry", "Row counts"),
+            ("phases", "Zero-downtime"),
+            ("lint", "Lint the pending"),
+        ]:
+            await pilot.press(*query)
+            await wait_for_text(pilot, entry)
+            for _ in query:
+                await pilot.press("backspace")
 
 
 async def test_unreachable_target_is_shown_in_header(tmp_path, project):
