@@ -154,7 +154,7 @@ async def blocked_latency(settings, samples: int) -> None:
                 send("question_mark", "?")
                 await until(lambda: isinstance(app.screen, HelpScreen))
                 opens.append(time.perf_counter() - t0)
-                await until(lambda: app.screen.query_one("#help").size.height > 0)
+                await until(lambda: any(w.size.height > 0 for w in app.screen.query("#help")))
                 painted.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 send("escape", None)
