@@ -50,6 +50,7 @@ async def test_dry_run_view_needs_a_replica_and_runs_on_it(primary_and_replica, 
         primary.execute(
             "INSERT INTO accounts (email) SELECT 'u' || g FROM generate_series(1, 1000) g", dbname="tui_dry_run"
         )
+        primary.execute("ANALYZE accounts", dbname="tui_dry_run")
         primary.wait_for_replay(replica)
         # without a replica: one clear line, no run
         app = MigtuiApp(settings_for(dsn, project), lint=False)
@@ -72,6 +73,9 @@ async def test_dry_run_view_needs_a_replica_and_runs_on_it(primary_and_replica, 
             assert screen.state in ("done", "findings"), (screen.summary, text)
             kinds = {e.kind for e in screen.events}
             assert "run_started" in kinds and "run_finished" in kinds
-            assert "a3" in text or "a4" in text
+            # per statement: the lock, the rows it touches (exact or estimated, marked) and the table size
+            assert "CREATE INDEX CONCURRENTLY ix_accounts_email" in text
+            assert "locks ShareUpdateExclusiveLock public.accounts" in text
+            assert "rows 1,000 (" in text and "table " in text
     finally:
         primary.drop_database("tui_dry_run")
