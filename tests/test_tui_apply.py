@@ -56,6 +56,10 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
             blocked = panel.snapshot.blocked
             assert len(blocked) == 1 and blocked[0].application_name == "migtui up a4"
             assert blocked[0].blocked_by == (holder_pid,)
+            # quitting is refused while the run is on (it would cut the migration off)
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running and isinstance(app.screen, ApplyScreen)
             # the monitor pauses while its screen is hidden (help on top), and resumes after
             polls = panel.polls
             await pilot.press("question_mark")

@@ -70,6 +70,21 @@ class MigtuiApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def busy_screen(self) -> Screen | None:
+        """A screen whose database work must not be cut off by quitting (a running apply or job)."""
+        for screen in self.screen_stack:
+            if getattr(screen, "blocks_quit", False):
+                return screen
+        return None
+
+    async def action_quit(self) -> None:
+        busy = self.busy_screen()
+        if busy is not None:
+            hint = "press c to cancel it first" if hasattr(busy, "action_cancel_run") else "wait for it to finish"
+            self.notify(f"a run is in progress: {hint}", severity="warning")
+            return
+        self.exit()
+
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
 

@@ -370,6 +370,10 @@ class ApplyScreen(Screen):
                 pass
             self._run_finished.wait(0.3)
 
+    @property
+    def blocks_quit(self) -> bool:
+        return self.state in ("running", "cancelling")
+
     def action_back(self) -> None:
         if self.state in ("running", "cancelling"):
             self.notify("a run is in progress: press c to cancel it first", severity="warning")

@@ -33,6 +33,7 @@ class JobSpec:
     run: Callable[[Any, Callable[[Event], None]], Any]  # (settings, sink) -> report with .exit_code
     # the headless command's own streaming text renderer, "module:Class" taking an output stream (optional)
     renderer: str | None = None
+    writes: bool = False  # changes the target (phase advance / abort): quitting waits for it
 
 
 def text_renderer(spec: JobSpec):
@@ -204,6 +205,10 @@ class JobScreen(Screen):
         if self.summary:
             text.append(f"\n{self.summary}")
         self.query_one("#job-header", Static).update(text)
+
+    @property
+    def blocks_quit(self) -> bool:
+        return self.state == "running" and self.spec.writes
 
     def action_back(self) -> None:
         if self.state == "running":

@@ -55,6 +55,7 @@ def _phase_job(settings, action: str, revision: str):
         "migtui.phases",
         run,
         renderer="migtui.commands.phase:text_sink",
+        writes=True,
     )
 
 
