@@ -145,6 +145,12 @@ class MigtuiApp(App):
 
         self.push_screen(PhasesScreen(self.settings))
 
+    def action_drift(self) -> None:
+        if not engine_available("migtui.drift"):
+            self.notify("drift is not available yet: migtui.drift is not in this build", severity="warning")
+            return
+        self.notify("drift has no TUI view yet: run `migtui drift` in a shell", severity="information")
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys and what they do", self.action_help)
@@ -165,6 +171,7 @@ class MigtuiApp(App):
             yield SystemCommand(
                 "Dry-run on the replica", "Row counts, sizes, estimated durations", lambda: self.action_job("dry-run")
             )
+            yield SystemCommand("Drift", "Compare the target's schema with the migrations' schema", self.action_drift)
             yield SystemCommand(
                 "Phases", "Zero-downtime revisions: phase, backfill, gates; advance / abort", self.action_phases
             )

@@ -223,9 +223,11 @@ class MonitorPanel(Vertical):
         self._fill("sessions", rows, [str(s.pid) for s in snap.sessions])
 
     def _render_locks(self, snap: Snapshot) -> None:
+        """Waiting locks first; migtui's own sessions (the runner) in magenta."""
+        apps = {sess.pid: sess.application_name for sess in snap.sessions}
         rows = [
             (
-                str(lk.pid),
+                Text(str(lk.pid), style="magenta" if is_migtui_session(apps.get(lk.pid, "")) else ""),
                 lk.mode,
                 Text("yes", style="green") if lk.granted else Text("WAITING", style="bold red"),
                 one_line(lk.target, 40),
