@@ -103,3 +103,19 @@ def test_monitor_once_json_and_text(fresh_db):
         proc = run_cli("monitor", "--once", "--dsn", fresh_db)
         assert proc.returncode == 0, proc.stderr
         assert "LOCK TREE" in proc.stdout and f"pid {chain.ddl_pid}" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["monitor", "--once"], "no database"),
+        (["monitor", "--once", "--dsn", "postgresql://x@127.0.0.1:1/x", "--monitor-interval", "0"], "positive"),
+        (["monitor", "--once", "--dsn", "mysql://x@127.0.0.1/x"], "unsupported database URL scheme"),
+        (["demo", "--headless", "--pg-bin", "/nonexistent"], "no postgres binary"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, message):
+    env = {"MIGTUI_DATABASE_URL": ""}
+    proc = run_cli(*args, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr and "Traceback" not in proc.stderr
