@@ -303,8 +303,7 @@ class Snapshot:
             "database": self.database,
             "sessions": [{**dataclasses.asdict(s), "blocked_by": list(s.blocked_by)} for s in self.sessions],
             "locks": [
-                {k: v for k, v in dataclasses.asdict(lk).items() if k not in ("database_oid",)}
-                | {"target": lk.target}
+                {k: v for k, v in dataclasses.asdict(lk).items() if k not in ("database_oid",)} | {"target": lk.target}
                 for lk in self.locks
             ],
             "progress": [dataclasses.asdict(p) for p in self.progress],
@@ -494,9 +493,7 @@ class Monitor:
             locks = self._locks(conn)
             progress = self._progress(conn) if self.include_progress else ()
         except psycopg.errors.QueryCanceled:
-            raise MigtuiError(
-                f"monitor query exceeded its {self.statement_timeout_ms} ms statement_timeout"
-            ) from None
+            raise MigtuiError(f"monitor query exceeded its {self.statement_timeout_ms} ms statement_timeout") from None
         except psycopg.OperationalError as exc:
             self.close()
             raise ConnectionFailed(f"monitor lost its connection: {describe_error(exc)}") from None
