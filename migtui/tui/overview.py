@@ -70,16 +70,10 @@ def short_dsn(dsn: str) -> str:
 
 
 def _version_table_rows(conn, settings) -> tuple[str, ...]:
-    from psycopg import sql
+    """The revision(s) in the target's version table, read the way the runner reads them."""
+    from migtui.pg.version_table import VersionTable, read_current
 
-    schema = settings.version_table_schema
-    name = f"{schema}.{settings.version_table}" if schema else settings.version_table
-    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
-    if not exists:
-        return ()
-    table = sql.Identifier(schema, settings.version_table) if schema else sql.Identifier(settings.version_table)
-    rows = conn.execute(sql.SQL("SELECT version_num FROM {} ORDER BY 1").format(table)).fetchall()
-    return tuple(r[0] for r in rows)
+    return read_current(conn, VersionTable(settings.version_table, settings.version_table_schema))
 
 
 def read_server(dsn: str, settings, role: str, primary_lsn: str | None = None) -> tuple[ServerInfo, str | None]:
