@@ -32,7 +32,7 @@ class CountQuery:
     """How to count the rows one statement would change."""
 
     kind: str  # "update" | "delete" | "insert"
-    table: str  # target table as written ("schema.table" or "table")
+    table: str  # target table as SQL text, quoted where needed ("s.t", "\"Odd\"")
     count_sql: str | None  # SELECT count(*) ... ; None when static_count is known
     rows_sql: str | None  # the row source without the aggregate (for EXPLAIN); None when static_count is known
     static_count: int | None = None  # INSERT ... VALUES / DEFAULT VALUES: known without a query
@@ -77,7 +77,8 @@ def _select(target: ast.Node, from_clause: tuple, where: ast.Node | None, with_c
 
 
 def _table_name(rel: ast.RangeVar) -> str:
-    return f"{rel.schemaname}.{rel.relname}" if rel.schemaname else str(rel.relname)
+    """The target table as SQL text (quoted where needed), without ONLY or alias."""
+    return RawStream()(ast.RangeVar(schemaname=rel.schemaname, relname=rel.relname, inh=True, relpersistence="p"))
 
 
 def _with_is_read_only(with_clause: ast.WithClause | None) -> bool:
