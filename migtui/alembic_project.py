@@ -93,9 +93,7 @@ class AlembicProject:
             except UsageError:
                 raise
             except SyntaxError as exc:
-                raise UsageError(
-                    f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}"
-                ) from None
+                raise UsageError(f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}") from None
             except Exception as exc:
                 raise UsageError(f"cannot load migrations in {self.script_location}: {_one_line(exc)}") from None
             self._script = script
