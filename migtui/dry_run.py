@@ -204,16 +204,31 @@ class _Analyzer:
             return {"count": count, "exact": not query.upper_bound, "method": "count", "seconds": round(seconds, 3)}
         except QueryFailed as exc:
             if exc.reason == "missing":
-                return {"count": None, "exact": False, "method": "unavailable",
-                        "note": "depends on objects an earlier statement creates: " + exc.message}
+                return {
+                    "count": None,
+                    "exact": False,
+                    "method": "unavailable",
+                    "note": "depends on objects an earlier statement creates: " + exc.message,
+                }
             if exc.reason == "recovery_conflict":
-                warnings.append(_warning("recovery-conflict", "warning",
-                                         f"the replica cancelled the row count (recovery conflict): {exc.message}",
-                                         "retry later, or raise max_standby_streaming_delay on the replica"))
+                warnings.append(
+                    _warning(
+                        "recovery-conflict",
+                        "warning",
+                        f"the replica cancelled the row count (recovery conflict): {exc.message}",
+                        "retry later, or raise max_standby_streaming_delay on the replica",
+                    )
+                )
             elif exc.reason == "timeout":
-                warnings.append(_warning("row-count-estimated", "info",
-                                         f"counting rows took longer than the {self.options.count_budget:g}s budget: "
-                                         "planner estimate used", "raise --count-budget for an exact count"))
+                warnings.append(
+                    _warning(
+                        "row-count-estimated",
+                        "info",
+                        f"counting rows took longer than the {self.options.count_budget:g}s budget: "
+                        "planner estimate used",
+                        "raise --count-budget for an exact count",
+                    )
+                )
             else:
                 warnings.append(_warning("row-count-failed", "warning", f"cannot count rows: {exc.message}"))
             estimate = self._explain_rows(query.rows_sql)
@@ -251,16 +266,30 @@ class _Analyzer:
         out = []
         for check in checks_for(node) if node is not None else []:
             result = run_check(self.session, check, timeout=self.options.count_budget)
-            entry: dict[str, Any] = {"rule": check.rule, "what": check.what, "table": check.table.text,
-                                     "violations": result.count}
+            entry: dict[str, Any] = {
+                "rule": check.rule,
+                "what": check.what,
+                "table": check.table.text,
+                "violations": result.count,
+            }
             if result.fails:
-                warnings.append(_warning(check.rule, "error", check.message(result.count or 0),
-                                         "fix the data first (or add the constraint NOT VALID and validate later)"))
+                warnings.append(
+                    _warning(
+                        check.rule,
+                        "error",
+                        check.message(result.count or 0),
+                        "fix the data first (or add the constraint NOT VALID and validate later)",
+                    )
+                )
             elif result.failure is not None and result.failure.reason != "missing":
                 entry["error"] = result.failure.message
-                warnings.append(_warning("check-incomplete", "warning",
-                                         f"could not verify {check.what} on {check.table.text}: "
-                                         f"{result.failure.message}"))
+                warnings.append(
+                    _warning(
+                        "check-incomplete",
+                        "warning",
+                        f"could not verify {check.what} on {check.table.text}: {result.failure.message}",
+                    )
+                )
             elif result.failure is not None:
                 entry["note"] = "not checkable on the target: " + result.failure.message
             out.append(entry)
@@ -268,8 +297,16 @@ class _Analyzer:
 
 
 def _strongest(locks: list[dict[str, str]] | None, table: str | None) -> str | None:
-    order = ["AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock",
-             "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"]
+    order = [
+        "AccessShareLock",
+        "RowShareLock",
+        "RowExclusiveLock",
+        "ShareUpdateExclusiveLock",
+        "ShareLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    ]
     modes = [lk["mode"] for lk in locks or [] if table is None or lk["relation"] == table]
     ranked = [m for m in modes if m in order]
     return max(ranked, key=order.index) if ranked else None
@@ -282,9 +319,7 @@ def _same_relation(a: str | None, b: str | None) -> bool:
     return strip(a) == strip(b)
 
 
-def analyze_statement(
-    analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON statement report for one captured statement (see docs/dry-run.md)."""
     sql_text = shadow_stmt.sql
     node = _parse(sql_text)
@@ -321,8 +356,9 @@ def analyze_statement(
         "error": shadow_stmt.error,
     }
     if shadow_stmt.error is not None:
-        warnings.append(_warning("fails-on-shadow", "error",
-                                 f"fails on the shadow copy of the schema: {shadow_stmt.error}"))
+        warnings.append(
+            _warning("fails-on-shadow", "error", f"fails on the shadow copy of the schema: {shadow_stmt.error}")
+        )
     rows = analyzer.rows(node, warnings)
     if rows is None and stats is not None and (rewrite or scan):
         rows = {"count": stats.live_rows_estimate, "exact": False, "method": "estimate"}
@@ -337,12 +373,16 @@ def analyze_statement(
         seconds = report["estimated_seconds"] or 0.0
         if seconds >= analyzer.options.lock_risk_seconds or stats.table_bytes >= analyzer.options.big_table_bytes:
             rows_text = f", ~{stats.live_rows_estimate} rows" if stats.live_rows_estimate is not None else ""
-            warnings.append(_warning(
-                "lock-risk", "warning",
-                f"holds ACCESS EXCLUSIVE on {stats.table} ({_size(stats.table_bytes)}{rows_text}) for ~{seconds:.1f}s"
-                f"{' (table rewrite)' if rewrite else ''}: every read and write of the table waits",
-                "use the expand/contract pattern, or run it in a quiet window with a short lock_timeout",
-            ))
+            warnings.append(
+                _warning(
+                    "lock-risk",
+                    "warning",
+                    f"holds ACCESS EXCLUSIVE on {stats.table} ({_size(stats.table_bytes)}{rows_text})"
+                    f" for ~{seconds:.1f}s"
+                    f"{' (table rewrite)' if rewrite else ''}: every read and write of the table waits",
+                    "use the expand/contract pattern, or run it in a quiet window with a short lock_timeout",
+                )
+            )
     report["warnings"] = warnings
     return report
 
@@ -355,8 +395,9 @@ def _size(n: int) -> str:
     return str(n)  # pragma: no cover
 
 
-def _estimate_seconds(tp: Throughput, node: Any, stats: Any, rewrite: bool, scan: bool,
-                      rows: dict[str, Any] | None) -> float | None:
+def _estimate_seconds(
+    tp: Throughput, node: Any, stats: Any, rewrite: bool, scan: bool, rows: dict[str, Any] | None
+) -> float | None:
     """Rough: rewrite = (heap + indexes) / write rate; scan = heap / read rate; index build = heap / write rate;
     UPDATE/DELETE = a scan plus the touched fraction of the heap at the write rate."""
     from pglast import ast
@@ -400,8 +441,12 @@ def dry_run(
     session = ReadOnlySession(replica_dsn, statement_timeout=options.statement_timeout)
     try:
         target = inspect_target(
-            replica_dsn, session, allow_primary=options.allow_primary, version_table=settings.version_table,
-            version_table_schema=settings.version_table_schema, primary_dsn=options.primary_dsn,
+            replica_dsn,
+            session,
+            allow_primary=options.allow_primary,
+            version_table=settings.version_table,
+            version_table_schema=settings.version_table_schema,
+            primary_dsn=options.primary_dsn,
         )
         pending = pending_revisions(project, target.current_revisions)
         sink(RunStarted(job=JOB, target=redact_dsn(replica_dsn) or "", revisions=tuple(pending)))
@@ -409,22 +454,33 @@ def dry_run(
         for text in target.warnings:
             sink(Message(text=text, level="warning"))
         report = DryRunReport(target=target.to_dict(), pending=pending)
-        target_warnings = [_warning("replica-lag" if "behind" in t or "replayed" in t else "target", "warning", t)
-                           for t in target.warnings]
+        target_warnings = [
+            _warning("replica-lag" if "behind" in t or "replayed" in t else "target", "warning", t)
+            for t in target.warnings
+        ]
         if not pending:
             report.seconds = time.monotonic() - started
             report.load = _load(session)
             sink(RunFinished(job=JOB, ok=True, exit_code=0, summary="nothing pending"))
             return report
         shadow = run_shadow(
-            target_dsn=replica_dsn, target_major=target.major, project=project, pending=pending,
-            version_table=settings.version_table, version_table_schema=settings.version_table_schema,
-            current_revisions=target.current_revisions, server=options.shadow_server, pg_bin=options.pg_bin,
+            target_dsn=replica_dsn,
+            target_major=target.major,
+            project=project,
+            pending=pending,
+            version_table=settings.version_table,
+            version_table_schema=settings.version_table_schema,
+            current_revisions=target.current_revisions,
+            server=options.shadow_server,
+            pg_bin=options.pg_bin,
         )
         report.shadow = shadow.to_dict()
         if not shadow.same_major:
-            sink(Message(text=f"shadow runs PostgreSQL {shadow.server_major}; the target is {target.major}",
-                         level="warning"))
+            sink(
+                Message(
+                    text=f"shadow runs PostgreSQL {shadow.server_major}; the target is {target.major}", level="warning"
+                )
+            )
         for text in shadow.restore_warnings:
             sink(Message(text=f"shadow schema restore: {text}", level="warning"))
         analyzer = _Analyzer(session, options)
@@ -445,39 +501,66 @@ def dry_run(
                 "warnings": list(target_warnings) if index == 0 else [],
             }
             if not reached:
-                rev_report["warnings"].append(_warning(
-                    "not-reached", "warning", "not analysed: an earlier revision fails on the shadow"))
+                rev_report["warnings"].append(
+                    _warning("not-reached", "warning", "not analysed: an earlier revision fails on the shadow")
+                )
             if index == 0 and shadow.error:
-                rev_report["warnings"].append(_warning("shadow-failed", "error",
-                                                       f"the upgrade failed on the shadow: {shadow.error}"))
+                rev_report["warnings"].append(
+                    _warning("shadow-failed", "error", f"the upgrade failed on the shadow: {shadow.error}")
+                )
             for stmt in shadow_rev.statements if shadow_rev and reached else []:
                 stmt_report = analyze_statement(analyzer, stmt, static=_static_facts(stmt.sql, target.major))
                 rev_report["statements"].append(stmt_report)
                 sink(DryRunStatement(revision=rev_id, index=stmt.index, report=stmt_report))
                 for w in stmt_report["warnings"]:
-                    sink(Finding(rule=w["rule"], severity=w["severity"], message=w["message"], revision=rev_id,
-                                 path=rev_report["path"], hint=w.get("hint", "")))
+                    sink(
+                        Finding(
+                            rule=w["rule"],
+                            severity=w["severity"],
+                            message=w["message"],
+                            revision=rev_id,
+                            path=rev_report["path"],
+                            hint=w.get("hint", ""),
+                        )
+                    )
             if shadow_rev and shadow_rev.error and not any(s["error"] for s in rev_report["statements"]):
-                rev_report["warnings"].append(_warning("fails-on-shadow", "error",
-                                                       f"the revision fails on the shadow: {shadow_rev.error}"))
+                rev_report["warnings"].append(
+                    _warning("fails-on-shadow", "error", f"the revision fails on the shadow: {shadow_rev.error}")
+                )
             for w in rev_report["warnings"]:
-                sink(Finding(rule=w["rule"], severity=w["severity"], message=w["message"], revision=rev_id,
-                             path=rev_report["path"], hint=w.get("hint", "")))
+                sink(
+                    Finding(
+                        rule=w["rule"],
+                        severity=w["severity"],
+                        message=w["message"],
+                        revision=rev_id,
+                        path=rev_report["path"],
+                        hint=w.get("hint", ""),
+                    )
+                )
             report.revisions.append(rev_report)
             if shadow_rev and shadow_rev.error:
-                sink(RevisionFailed(revision=rev_id, direction="up", error=shadow_rev.error,
-                                    seconds=shadow_rev.seconds))
+                sink(
+                    RevisionFailed(revision=rev_id, direction="up", error=shadow_rev.error, seconds=shadow_rev.seconds)
+                )
                 reached = False
             else:
-                sink(RevisionFinished(revision=rev_id, direction="up",
-                                      seconds=shadow_rev.seconds if shadow_rev else 0.0))
+                sink(
+                    RevisionFinished(revision=rev_id, direction="up", seconds=shadow_rev.seconds if shadow_rev else 0.0)
+                )
         report.throughput = analyzer.throughput.to_dict()
         report.load = _load(session)
         report.seconds = time.monotonic() - started
         data = report.to_dict()["summary"]
-        sink(RunFinished(job=JOB, ok=report.exit_code == 0, exit_code=report.exit_code,
-                         summary=f"{data['revisions']} revision(s), {data['statements']} statement(s), "
-                                 f"{data['errors']} error(s), {data['warnings']} warning(s)"))
+        sink(
+            RunFinished(
+                job=JOB,
+                ok=report.exit_code == 0,
+                exit_code=report.exit_code,
+                summary=f"{data['revisions']} revision(s), {data['statements']} statement(s), "
+                f"{data['errors']} error(s), {data['warnings']} warning(s)",
+            )
+        )
         return report
     finally:
         session.close()
@@ -485,8 +568,13 @@ def dry_run(
 
 def _load(session: Any) -> dict[str, Any]:
     s = session.stats
-    return {"queries": s.queries, "query_seconds": round(s.seconds, 3), "timeouts": s.timeouts,
-            "recovery_conflicts": s.recovery_conflicts, "reconnects": s.reconnects}
+    return {
+        "queries": s.queries,
+        "query_seconds": round(s.seconds, 3),
+        "timeouts": s.timeouts,
+        "recovery_conflicts": s.recovery_conflicts,
+        "reconnects": s.reconnects,
+    }
 
 
 def _static_facts(sql_text: str, major: int) -> dict[str, Any] | None:

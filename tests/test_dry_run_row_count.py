@@ -29,9 +29,7 @@ def test_update_from_counts_each_target_row_once():
 
 
 def test_delete_using_and_with():
-    q = count_query_for(
-        "WITH old AS (SELECT id FROM archive) DELETE FROM events e USING old WHERE e.id = old.id"
-    )
+    q = count_query_for("WITH old AS (SELECT id FROM archive) DELETE FROM events e USING old WHERE e.id = old.id")
     assert q.kind == "delete"
     assert q.count_sql == (
         "WITH old AS (SELECT id FROM archive) "
@@ -78,7 +76,7 @@ def test_not_countable(sql):
 
 
 def test_rewrites_parse_back():
-    for sql in ("UPDATE t SET a = b WHERE c IN (SELECT d FROM e)", "DELETE FROM \"Odd Name\" WHERE x"):
+    for sql in ("UPDATE t SET a = b WHERE c IN (SELECT d FROM e)", 'DELETE FROM "Odd Name" WHERE x'):
         q = count_query_for(sql)
         parse_sql(q.count_sql)
         parse_sql(q.rows_sql)

@@ -64,17 +64,20 @@ class Check:
 
         table = self.table.ident()
         if self.rule in ("would-fail-unique", "would-fail-primary-key"):
-            keys = [sql.Identifier(c) for c in self.columns] + [sql.SQL("({})").format(sql.SQL(e))
-                                                                 for e in self.expressions]
-            conditions = [] if self.nulls_not_distinct or self.rule == "would-fail-primary-key" else [
-                sql.SQL("{} IS NOT NULL").format(k) for k in keys
+            keys = [sql.Identifier(c) for c in self.columns] + [
+                sql.SQL("({})").format(sql.SQL(e)) for e in self.expressions
             ]
+            conditions = (
+                []
+                if self.nulls_not_distinct or self.rule == "would-fail-primary-key"
+                else [sql.SQL("{} IS NOT NULL").format(k) for k in keys]
+            )
             if self.predicate:
                 conditions.append(sql.SQL("({})").format(sql.SQL(self.predicate)))
             where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
-            dupes = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} AS t{} GROUP BY {} HAVING count(*) > 1) AS d").format(
-                table, where, sql.SQL(", ").join(keys)
-            )
+            dupes = sql.SQL(
+                "SELECT count(*) FROM (SELECT 1 FROM {} AS t{} GROUP BY {} HAVING count(*) > 1) AS d"
+            ).format(table, where, sql.SQL(", ").join(keys))
             if self.rule == "would-fail-unique":
                 return dupes
             nulls = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(k) for k in keys)
@@ -121,12 +124,27 @@ def _constraint_checks(table: TableRef, con: ast.Constraint, column: str | None 
     if con.contype in (_C.CONSTR_UNIQUE, _C.CONSTR_PRIMARY) and not con.indexname:
         primary = con.contype == _C.CONSTR_PRIMARY
         word = "PRIMARY KEY" if primary else "UNIQUE"
-        return [Check("would-fail-primary-key" if primary else "would-fail-unique", table,
-                      f"{word} ({', '.join(keys)})", columns=keys, nulls_not_distinct=bool(con.nulls_not_distinct))]
+        return [
+            Check(
+                "would-fail-primary-key" if primary else "would-fail-unique",
+                table,
+                f"{word} ({', '.join(keys)})",
+                columns=keys,
+                nulls_not_distinct=bool(con.nulls_not_distinct),
+            )
+        ]
     if con.contype == _C.CONSTR_FOREIGN and not con.skip_validation:
         fk = _names(con.fk_attrs) or ((column,) if column else ())
-        return [Check("would-fail-foreign-key", table, f"FOREIGN KEY ({', '.join(fk)})", columns=fk,
-                      ref_table=TableRef.of(con.pktable), ref_columns=_names(con.pk_attrs))]
+        return [
+            Check(
+                "would-fail-foreign-key",
+                table,
+                f"FOREIGN KEY ({', '.join(fk)})",
+                columns=fk,
+                ref_table=TableRef.of(con.pktable),
+                ref_columns=_names(con.pk_attrs),
+            )
+        ]
     if con.contype == _C.CONSTR_CHECK and not con.skip_validation and con.raw_expr is not None:
         expr = RawStream()(con.raw_expr)
         return [Check("would-fail-check", table, f"CHECK ({expr})", expression=expr)]
@@ -148,16 +166,31 @@ def checks_for(node: ast.Node) -> list[Check]:
                 types = {c.contype for c in col.constraints or ()}
                 fills = {_C.CONSTR_DEFAULT, _C.CONSTR_GENERATED, _C.CONSTR_IDENTITY}
                 if (_C.CONSTR_NOTNULL in types or col.is_not_null) and not types & fills:
-                    out.append(Check("would-fail-add-not-null-column", table, f"ADD COLUMN {col.colname} NOT NULL",
-                                     columns=(col.colname,)))
+                    out.append(
+                        Check(
+                            "would-fail-add-not-null-column",
+                            table,
+                            f"ADD COLUMN {col.colname} NOT NULL",
+                            columns=(col.colname,),
+                        )
+                    )
     elif isinstance(node, ast.IndexStmt) and node.unique:
         table = TableRef.of(node.relation)
         cols = tuple(e.name for e in node.indexParams or () if e.name)
         exprs = tuple(RawStream()(e.expr) for e in node.indexParams or () if not e.name and e.expr is not None)
         pred = RawStream()(node.whereClause) if node.whereClause is not None else None
         label = ", ".join([*cols, *exprs])
-        out.append(Check("would-fail-unique", table, f"UNIQUE INDEX ({label})", columns=cols, expressions=exprs,
-                         predicate=pred, nulls_not_distinct=bool(node.nulls_not_distinct)))
+        out.append(
+            Check(
+                "would-fail-unique",
+                table,
+                f"UNIQUE INDEX ({label})",
+                columns=cols,
+                expressions=exprs,
+                predicate=pred,
+                nulls_not_distinct=bool(node.nulls_not_distinct),
+            )
+        )
     return out
 
 

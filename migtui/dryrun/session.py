@@ -51,7 +51,7 @@ def _classify(exc: BaseException) -> QueryFailed:
     message = describe_error(exc)
     if isinstance(exc, e.QueryCanceled):
         return QueryFailed("timeout", message, sqlstate)
-    if "conflict with recovery" in str(exc) or sqlstate in ("40001", "40P01") and "recovery" in str(exc):
+    if "conflict with recovery" in str(exc) or (sqlstate in ("40001", "40P01") and "recovery" in str(exc)):
         return QueryFailed("recovery_conflict", message, sqlstate)
     if isinstance(exc, e.UndefinedTable | e.UndefinedColumn | e.UndefinedObject | e.UndefinedFunction):
         return QueryFailed("missing", message, sqlstate)

@@ -143,15 +143,27 @@ def pick_binaries(target_major: int, pg_bin: str | None = None):
 
 def dump_schema(dsn: str, dump_bin: Any, out: Path, timeout: float = 300) -> None:
     env, conninfo = _client_env_and_dsn(dsn)
-    cmd = [dump_bin.tool("pg_dump"), "--schema-only", "--no-owner", "--no-privileges", "--no-subscriptions",
-           "--no-publications", "-f", str(out), "-d", conninfo]
+    cmd = [
+        dump_bin.tool("pg_dump"),
+        "--schema-only",
+        "--no-owner",
+        "--no-privileges",
+        "--no-subscriptions",
+        "--no-publications",
+        "-f",
+        str(out),
+        "-d",
+        conninfo,
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise ShadowError(f"pg_dump --schema-only did not finish within {timeout:.0f}s") from None
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise ShadowError(f"pg_dump --schema-only failed: {redact(tail[-1] if tail else 'exit ' + str(proc.returncode))}")
+        raise ShadowError(
+            f"pg_dump --schema-only failed: {redact(tail[-1] if tail else 'exit ' + str(proc.returncode))}"
+        )
 
 
 def restore_schema(dsn: str, client_bin: Any, dump: Path, timeout: float = 300) -> list[str]:
@@ -348,8 +360,9 @@ def _execute(conn: Any, statement: str, params: Any, many: bool) -> None:
 class ShadowServer:
     """Where scratch databases live: a server the caller provides, or an embedded one we start and stop."""
 
-    def __init__(self, server: Any = None, *, major: int | None = None, pg_bin: str | None = None,
-                 binaries: Any = None) -> None:
+    def __init__(
+        self, server: Any = None, *, major: int | None = None, pg_bin: str | None = None, binaries: Any = None
+    ) -> None:
         self._owned = server is None
         if server is None:
             from migtui.pg import harness
@@ -404,12 +417,16 @@ def run_shadow(
             base_dsn = shadow.server.create_database(names["base"])
             created.append(names["base"])
             result.restore_warnings = restore_schema(base_dsn, dump_bin, dump)
-        table = sql.Identifier(version_table_schema, version_table) if version_table_schema else sql.Identifier(
-            version_table)
+        table = (
+            sql.Identifier(version_table_schema, version_table)
+            if version_table_schema
+            else sql.Identifier(version_table)
+        )
         for rev in current_revisions:
             shadow.server.execute(
                 sql.SQL("INSERT INTO {} (version_num) VALUES (%s)").format(table).as_string(None),
-                dbname=names["base"], params=(rev,),
+                dbname=names["base"],
+                params=(rev,),
             )
         shadow.server.create_database(names["run"], template=names["base"])
         created.append(names["run"])
@@ -435,8 +452,9 @@ def run_shadow(
 def _with_options(dsn: str, statement_timeout: float) -> str:
     from psycopg.conninfo import make_conninfo
 
-    return make_conninfo(dsn, options=f"-c statement_timeout={int(statement_timeout * 1000)}",
-                         application_name="migtui-dry-run-shadow")
+    return make_conninfo(
+        dsn, options=f"-c statement_timeout={int(statement_timeout * 1000)}", application_name="migtui-dry-run-shadow"
+    )
 
 
 def _alembic_upgrade(project: Any, dsn: str) -> None:

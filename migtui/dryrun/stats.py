@@ -52,8 +52,13 @@ class StatsCache:
             except QueryFailed:
                 rows = []
             self._cache[table] = (
-                TableStats(rows[0][0], int(rows[0][1]), int(rows[0][2]),
-                           None if rows[0][3] is None else int(rows[0][3]), rows[0][4])
+                TableStats(
+                    rows[0][0],
+                    int(rows[0][1]),
+                    int(rows[0][2]),
+                    None if rows[0][3] is None else int(rows[0][3]),
+                    rows[0][4],
+                )
                 if rows
                 else None
             )

@@ -89,8 +89,9 @@ def inspect_target(
     primary_dsn: str | None = None,
 ) -> Target:
     """Check the target is what the user said it is, read its lag and its recorded revision."""
-    row = session.query("SELECT pg_is_in_recovery(), current_setting('server_version'),"
-                        " current_setting('server_version_num')::int")[0]
+    row = session.query(
+        "SELECT pg_is_in_recovery(), current_setting('server_version'), current_setting('server_version_num')::int"
+    )[0]
     in_recovery, version, version_num = bool(row[0]), str(row[1]), int(row[2])
     if not in_recovery and not allow_primary:
         raise UsageError(
@@ -132,8 +133,9 @@ def _compare_with_primary(
         assert target.lag is not None
         target.lag.primary_lsn = lsn
         if target.lag.replay_lsn:
-            behind = replica.scalar("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)::bigint",
-                                    (lsn, target.lag.replay_lsn))
+            behind = replica.scalar(
+                "SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)::bigint", (lsn, target.lag.replay_lsn)
+            )
             target.lag.behind_primary_bytes = max(0, int(behind))
             if behind and behind > 0:
                 target.warnings.append(f"the replica is {int(behind)} bytes of WAL behind the primary")
