@@ -395,6 +395,27 @@ def _size(n: int) -> str:
     return str(n)  # pragma: no cover
 
 
+def _builds_index(node: Any) -> bool:
+    """ALTER TABLE ... ADD UNIQUE / PRIMARY KEY (without USING INDEX) builds an index."""
+    from pglast import ast, enums
+
+    if not isinstance(node, ast.AlterTableStmt):
+        return False
+    for cmd in node.cmds or ():
+        con = cmd.def_ if cmd.subtype == enums.AlterTableType.AT_AddConstraint else None
+        if (
+            isinstance(con, ast.Constraint)
+            and con.contype
+            in (
+                enums.ConstrType.CONSTR_UNIQUE,
+                enums.ConstrType.CONSTR_PRIMARY,
+            )
+            and not con.indexname
+        ):
+            return True
+    return False
+
+
 def _estimate_seconds(
     tp: Throughput, node: Any, stats: Any, rewrite: bool, scan: bool, rows: dict[str, Any] | None
 ) -> float | None:
@@ -408,7 +429,7 @@ def _estimate_seconds(
     write_s = stats.heap_bytes / MB / tp.write_mb_s
     if rewrite:
         return round(stats.table_bytes / MB / tp.write_mb_s, 3)
-    if isinstance(node, ast.IndexStmt):
+    if isinstance(node, ast.IndexStmt) or _builds_index(node):
         return round(scan_s + write_s, 3)
     if isinstance(node, ast.UpdateStmt | ast.DeleteStmt):
         count = (rows or {}).get("count")

@@ -67,9 +67,11 @@ class Check:
             keys = [sql.Identifier(c) for c in self.columns] + [
                 sql.SQL("({})").format(sql.SQL(e)) for e in self.expressions
             ]
+            # a key with a NULL is never a duplicate, unless NULLS NOT DISTINCT (a primary key's NULLs are
+            # counted separately below)
             conditions = (
                 []
-                if self.nulls_not_distinct or self.rule == "would-fail-primary-key"
+                if self.nulls_not_distinct and self.rule == "would-fail-unique"
                 else [sql.SQL("{} IS NOT NULL").format(k) for k in keys]
             )
             if self.predicate:
