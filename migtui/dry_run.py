@@ -33,6 +33,7 @@ from migtui.events import (
     discard,
 )
 from migtui.redact import redact_dsn
+from migtui.render.events import redact_sql
 
 JOB = "dry-run"
 MB = 1024 * 1024
@@ -342,7 +343,7 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
         scan = scan or bool(static.get("scan"))
     report: dict[str, Any] = {
         "index": shadow_stmt.index,
-        "sql": sql_text,
+        "sql": redact_sql(sql_text),
         "statement": _statement_kind(node),
         "transactional": shadow_stmt.transactional,
         "table": resolved,
@@ -492,6 +493,7 @@ def dry_run(
             version_table=settings.version_table,
             version_table_schema=settings.version_table_schema,
             current_revisions=target.current_revisions,
+            settings=settings,
             server=options.shadow_server,
             pg_bin=options.pg_bin,
         )

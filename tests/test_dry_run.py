@@ -194,8 +194,8 @@ def test_budget_fallback_marks_estimates_not_exact(env, pg):
     update, delete = _statements(report, "a2")
     assert update["rows"]["exact"] is False and update["rows"]["method"] == "explain"
     assert update["rows"]["count"] > 0  # the planner's guess for "id % 10 = 0" (not the truth: 12,000)
-    assert delete["rows"]["exact"] is False
-    assert delete["rows"]["count"] == pytest.approx(3_000, rel=0.5)  # a range: the histogram is close
+    # the DELETE's index range scan may finish within even 1 ms: exact then, else the histogram's estimate
+    assert delete["rows"]["count"] == pytest.approx(3_000, rel=0 if delete["rows"]["exact"] else 0.5)
     assert any(w["rule"] == "row-count-estimated" for w in update["warnings"])
     assert report.load["timeouts"] >= 1
 

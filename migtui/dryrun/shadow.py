@@ -392,13 +392,16 @@ def run_shadow(
     server: Any = None,
     pg_bin: str | None = None,
     statement_timeout: float = 60.0,
+    settings: Any = None,
     apply: Any = None,
 ) -> ShadowResult:
     """Build the shadow, run ``pending`` there, observe locks; always throws the scratch databases away.
 
     ``server``: an existing server (harness Cluster / ExternalServer) for the scratch databases; default:
     start an embedded one of the target's major (or the nearest) and stop it afterwards.
-    ``apply(project, dsn)``: runs the upgrade to head (default: alembic upgrade in this process).
+    ``apply(project, dsn, revision, settings)`` applies one revision (default: the runner's one-step
+    function, ``migtui.revision_step.run_revision_step``: one transaction per revision, lock_timeout, the
+    per-revision timeout from ``settings``).
     """
     from psycopg import sql
 
@@ -434,11 +437,13 @@ def run_shadow(
         created.append(names["locks"])
         run_dsn = _with_options(shadow.server.dsn(names["run"]), statement_timeout)
         with capture_statements(result.revisions):
-            try:
-                (apply or _alembic_upgrade)(project, run_dsn)
-            except Exception as exc:  # the failing revision/statement already carries the error
-                if not any(r.error for r in result.revisions):
-                    result.error = _one_line(exc)
+            for rev in result.revisions:
+                try:
+                    (apply or _runner_apply)(project, run_dsn, rev.revision, settings)
+                except Exception as exc:  # the revision stops here, as a deploy would
+                    if rev.error is None:
+                        rev.error = getattr(exc, "message", None) or _one_line(exc)
+                    break
         result.observe_error = observe(shadow.server.dsn(names["locks"]), result.revisions)
     finally:
         for name in reversed(created):
@@ -457,12 +462,9 @@ def _with_options(dsn: str, statement_timeout: float) -> str:
     )
 
 
-def _alembic_upgrade(project: Any, dsn: str) -> None:
-    """alembic upgrade heads in this process (env.py's logging setup is skipped: we report, not log)."""
-    from unittest import mock
+def _runner_apply(project: Any, dsn: str, revision: str, settings: Any) -> None:
+    """Apply one revision on the shadow through the runner's one-step function (in this process)."""
+    from migtui.config import Settings
+    from migtui.revision_step import run_revision_step
 
-    from alembic import command
-
-    cfg = project.config(dsn)
-    with mock.patch("logging.config.fileConfig"):
-        command.upgrade(cfg, "heads")
+    run_revision_step(project, dsn, settings or Settings(), revision, "up", job="dry-run shadow")
