@@ -343,6 +343,7 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
         scan = scan or bool(static.get("scan"))
     report: dict[str, Any] = {
         "index": shadow_stmt.index,
+        "line": shadow_stmt.line,
         "sql": redact_sql(sql_text),
         "statement": _statement_kind(node),
         "transactional": shadow_stmt.transactional,
@@ -543,6 +544,7 @@ def dry_run(
                             message=w["message"],
                             revision=rev_id,
                             path=rev_report["path"],
+                            line=stmt_report["line"],
                             hint=w.get("hint", ""),
                         )
                     )

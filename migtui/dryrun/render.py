@@ -110,7 +110,8 @@ class TextRenderer:
             self._p(f"\n== {event.revision}{desc}")
         elif isinstance(event, DryRunStatement):
             r = event.report
-            self._p(f"  {event.index + 1:>2}. {_one_line_sql(r['sql'])}")
+            where = f"  (line {r['line']})" if r.get("line") else ""
+            self._p(f"  {event.index + 1:>2}. {_one_line_sql(r['sql'])}{where}")
             self._p(f"      {statement_line(r)}")
             for w in r.get("warnings", []):
                 mark = {"error": "ERROR", "warning": "warning", "info": "info"}.get(w["severity"], w["severity"])
@@ -144,7 +145,8 @@ class GithubRenderer:
             level = {"error": "error", "warning": "warning"}.get(event.severity, "notice")
             props = [f"title={self._escape('migtui dry-run ' + event.rule).replace(',', '%2C')}"]
             if event.path:
-                props.insert(0, f"file={_relative(event.path)}")
+                location = [f"file={_relative(event.path)}"] + ([f"line={event.line}"] if event.line else [])
+                props[:0] = location
             print(f"::{level} {','.join(props)}::{self._escape(event.message)}", file=self.out, flush=True)
         elif isinstance(event, RunFinished):
             print(f"migtui dry-run: {event.summary}", file=self.out, flush=True)

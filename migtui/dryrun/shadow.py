@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -59,6 +60,7 @@ class ShadowStatement:
     rewritten: list[str] = field(default_factory=list)  # tables whose relfilenode changed
     scanned: list[str] = field(default_factory=list)  # tables with a sequential scan by this statement
     executemany: int = 0  # executed for N parameter sets (op.bulk_insert)
+    line: int | None = None  # the line in the revision file that sent it (the op.* call)
     _raw: tuple[str, Any, bool] | None = field(default=None, repr=False)  # statement, params, many (replay)
 
 
@@ -206,6 +208,7 @@ def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
     from sqlalchemy.engine import Engine
 
     by_id = {r.revision: r for r in revisions}
+    paths: dict[str, str] = {}
     state = threading.local()
     original_init = migration.RevisionStep.__init__
 
@@ -213,6 +216,8 @@ def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
         original_init(self, revision_map, revision, is_upgrade)
         fn = self.migration_fn
         rev_id = revision.revision
+        if revision.path:
+            paths[rev_id] = os.path.realpath(revision.path)
 
         def run_revision(**kw):  # type: ignore[no-untyped-def]
             state.revision = rev_id
@@ -248,6 +253,7 @@ def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
             sql=sql.strip(),
             transactional=not bool(getattr(cursor.connection, "autocommit", False)),
             executemany=len(parameters) if executemany else 0,
+            line=_caller_line(paths.get(rev_id)),
         )
         stmt._raw = (statement, parameters, bool(executemany))
         rev.statements.append(stmt)
@@ -277,6 +283,18 @@ def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
         event.remove(Engine, "before_cursor_execute", before)
         event.remove(Engine, "after_cursor_execute", after)
         event.remove(Engine, "handle_error", on_error)
+
+
+def _caller_line(path: str | None) -> int | None:
+    """The innermost line of the revision file on the current stack (the op.* call that sent the SQL)."""
+    if path is None:
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == path or os.path.realpath(frame.f_code.co_filename) == path:
+            return frame.f_lineno
+        frame = frame.f_back
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,0 +1,93 @@
+"""dry-run's shadow execution (errors, non-transactional statements, source lines) and replica lag."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from migtui.alembic_project import AlembicProject
+from migtui.config import Settings
+from migtui.dry_run import DryRunOptions, dry_run
+from migtui.events import RevisionFailed
+from tests.alembic_projects import Rev, make_project
+
+REVISIONS = [
+    Rev("c1", "op.execute('CREATE TABLE items (id int PRIMARY KEY, name text)')"),
+    Rev(
+        "c2",
+        "with op.get_context().autocommit_block():\n"
+        "    op.execute('CREATE INDEX CONCURRENTLY ix_items_name ON items (name)')\n"
+        "op.add_column('items', sa.Column('price', sa.Integer(), nullable=True))",
+    ),
+    Rev(
+        "c3",
+        "op.execute('ALTER TABLE items ADD COLUMN qty int')\nop.execute('UPDATE items SET no_such_column = 1')",
+    ),
+    Rev("c4", "op.execute('DROP TABLE items')"),
+]
+
+
+@pytest.fixture(scope="module")
+def shadow_env(primary_and_replica, tmp_path_factory):
+    from alembic import command
+
+    primary, replica = primary_and_replica
+    dbname = "dryrun_shadow_" + uuid.uuid4().hex[:8]
+    dsn = primary.create_database(dbname)
+    project_dir = make_project(tmp_path_factory.mktemp("dryrun_shadow"), REVISIONS)
+    project = AlembicProject.load(project_dir)
+    command.upgrade(project.config(dsn), "c1")
+    primary.execute("INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 1000) g", dbname=dbname)
+    primary.wait_for_replay(replica)
+    yield {"primary": primary, "replica": replica, "db": dbname, "project": project}
+    primary.drop_database(dbname)
+
+
+def test_shadow_errors_non_transactional_statements_and_lines(shadow_env, pg):
+    events = []
+    report = dry_run(
+        shadow_env["project"],
+        shadow_env["replica"].dsn(shadow_env["db"]),
+        Settings(),
+        events.append,
+        DryRunOptions(shadow_server=pg),
+    )
+    c2, c3, c4 = report.revisions
+    concurrently, add_column = c2["statements"]
+    assert concurrently["sql"] == "CREATE INDEX CONCURRENTLY ix_items_name ON items (name)"
+    assert concurrently["transactional"] is False and concurrently["observed_locks"] is None
+    assert concurrently["line"] == 17 and add_column["line"] == 18  # the op.* lines in the revision file
+    assert add_column["observed_locks"] == [{"relation": "items", "kind": "table", "mode": "AccessExclusiveLock"}]
+
+    add_qty, bad_update = c3["statements"]
+    assert add_qty["error"] is None
+    assert 'column "no_such_column" of relation "items" does not exist' in bad_update["error"]
+    assert [w["rule"] for w in bad_update["warnings"]] == ["fails-on-shadow"]
+    assert c3["error"] and c4["reached"] is False and c4["statements"] == []
+    assert [w["rule"] for w in c4["warnings"]] == ["not-reached"]
+    assert [e.revision for e in events if isinstance(e, RevisionFailed)] == ["c3"]
+    assert report.exit_code == 1
+
+
+def test_replica_behind_the_primary_is_reported(shadow_env, pg):
+    primary, replica, db = shadow_env["primary"], shadow_env["replica"], shadow_env["db"]
+    replica.execute("SELECT pg_wal_replay_pause()")
+    try:
+        primary.execute("UPDATE alembic_version SET version_num = 'c2'", dbname=db)
+        report = dry_run(
+            shadow_env["project"],
+            replica.dsn(db),
+            Settings(),
+            options=DryRunOptions(shadow_server=pg, primary_dsn=primary.dsn(db)),
+        )
+    finally:
+        replica.execute("SELECT pg_wal_replay_resume()")
+        primary.execute("UPDATE alembic_version SET version_num = 'c1'", dbname=db)
+        primary.wait_for_replay(replica)
+    target = report.target
+    assert target["current_revisions"] == ["c1"] and target["primary_revisions"] == ["c2"]
+    assert target["lag"]["behind_primary_bytes"] > 0
+    rules = [w["message"] for w in report.revisions[0]["warnings"] if w["rule"] == "replica-lag"]
+    assert any("the primary records revision c2, the replica c1" in m for m in rules)
+    assert report.pending == ["c2", "c3", "c4"]  # what the replica records is what it dry-runs
