@@ -327,8 +327,9 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
     warnings: list[dict[str, str]] = []
     table = _main_table(node)
     observed = [lk.to_dict() for lk in shadow_stmt.observed_locks] if shadow_stmt.observed_locks is not None else None
-    if table is None and observed:
-        tables = [lk for lk in observed if lk["kind"] == "table"]
+    if table is None and observed:  # e.g. DROP TABLE, LOCK, CLUSTER: the table it locks strongly
+        strong = ("ShareUpdateExclusiveLock", "ShareLock", *STRONG_LOCKS)
+        tables = [lk for lk in observed if lk["kind"] == "table" and lk["mode"] in strong]
         strongest = _strongest(tables, None)
         table = next((lk["relation"] for lk in tables if lk["mode"] == strongest), None)
     stats = analyzer.stats.get(table) if table else None

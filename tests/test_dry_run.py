@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -12,7 +15,7 @@ from migtui.config import Settings
 from migtui.dry_run import DryRunOptions, dry_run
 from migtui.events import DryRunStatement, Finding, RunFinished
 from tests.alembic_projects import Rev, make_project
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 ROWS = 120_000
 
@@ -297,3 +300,26 @@ def test_replica_without_version_table_is_one_line(env):
 def test_no_replica_given_is_a_usage_error(env):
     proc = run_cli("dry-run", "--migrations", str(env["dir"]), env={"MIGTUI_REPLICA_URL": ""})
     assert proc.returncode == 2 and "no replica given" in proc.stderr
+
+
+def test_script_wraps_the_cli_for_ci(env, pg):
+    script = ROOT / "scripts" / "db-dry-run.sh"
+    proc = subprocess.run(
+        [
+            "bash",
+            str(script),
+            "--replica",
+            env["replica"].dsn(env["db"]),
+            "--migrations",
+            str(env["dir"]),
+            "--shadow-dsn",
+            pg.dsn(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(ROOT),
+        env={**os.environ, "MIGTUI": f"{sys.executable} -m migtui", "GITHUB_ACTIONS": "true", "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert sum(1 for line in proc.stdout.splitlines() if line.startswith("::error ")) == 2

@@ -305,17 +305,17 @@ def _one_line(exc: BaseException) -> str:
 
 # -- observe ---------------------------------------------------------------------------------------------
 
-_LOCKS_SQL = """
-SELECT c.oid::regclass::text,
-       CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'i' THEN 'index' WHEN 'I' THEN 'index'
-                      WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
-                      ELSE c.relkind::text END,
-       l.mode
-  FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+_KIND = """CASE {0} WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'i' THEN 'index' WHEN 'I' THEN 'index'
+           WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE {0}::text END"""
+_USER_NS = "<> ALL (ARRAY['pg_catalog'::regnamespace, 'information_schema'::regnamespace, 'pg_toast'::regnamespace])"
+# relations that exist before the statement: names for locks on relations the statement drops
+_RELATIONS_SQL = (
+    f"SELECT c.oid, c.oid::regclass::text, {_KIND.format('c.relkind')} FROM pg_class c WHERE c.relnamespace {_USER_NS}"
+)
+_LOCKS_SQL = f"""
+SELECT l.relation, c.oid::regclass::text, {_KIND.format("c.relkind")}, l.mode, c.relnamespace {_USER_NS}
+  FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
  WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
-   AND c.relnamespace <> ALL (ARRAY['pg_catalog'::regnamespace, 'information_schema'::regnamespace,
-                                    'pg_toast'::regnamespace])
- ORDER BY 1, 3
 """
 _FILENODES_SQL = """
 SELECT c.oid, c.oid::regclass::text, pg_relation_filenode(c.oid)
@@ -344,13 +344,14 @@ def observe(dsn: str, revisions: list[ShadowRevision]) -> str | None:
                         _execute(conn, statement, params, many)
                         continue
                     with conn.transaction():
-                        nodes = dict(((r[0]), (r[1], r[2])) for r in conn.execute(_FILENODES_SQL).fetchall())
+                        before = {r[0]: (r[1], r[2]) for r in conn.execute(_RELATIONS_SQL).fetchall()}
+                        nodes = {r[0]: (r[1], r[2]) for r in conn.execute(_FILENODES_SQL).fetchall()}
                         scans = {r[0]: r[2] for r in conn.execute(_SCANS_SQL).fetchall()}
                         _execute(conn, statement, params, many)
                         locks = conn.execute(_LOCKS_SQL).fetchall()
                         after_nodes = conn.execute(_FILENODES_SQL).fetchall()
                         after_scans = conn.execute(_SCANS_SQL).fetchall()
-                    stmt.observed_locks = [ObservedLock(r[0], r[1], r[2]) for r in locks]
+                    stmt.observed_locks = _observed(locks, before)
                     stmt.rewritten = sorted(
                         name for oid, name, node in after_nodes if oid in nodes and nodes[oid][1] != node
                     )
@@ -360,6 +361,20 @@ def observe(dsn: str, revisions: list[ShadowRevision]) -> str | None:
                 except psycopg.Error as exc:
                     return f"replaying {rev.revision} statement {stmt.index + 1} failed: {_one_line(exc)}"
     return None
+
+
+def _observed(locks: list[tuple], before: dict[int, tuple[str, str]]) -> list[ObservedLock]:
+    """User relations this backend holds locks on; relations the statement dropped keep their old name."""
+    out = []
+    for oid, name, kind, mode, user_relation in locks:
+        if name is None:  # gone from pg_class: dropped by the statement (or a transient rewrite heap)
+            if oid not in before:
+                continue
+            name, kind = before[oid]
+        elif not user_relation:
+            continue
+        out.append(ObservedLock(name, kind, mode))
+    return sorted(out, key=lambda lk: (lk.relation, lk.mode))
 
 
 def _execute(conn: Any, statement: str, params: Any, many: bool) -> None:

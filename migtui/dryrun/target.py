@@ -129,7 +129,7 @@ def _compare_with_primary(
         target.warnings.append(f"cannot compare with the primary: {exc.message}")
         return
     try:
-        lsn = primary.scalar("SELECT pg_current_wal_lsn()::text")
+        lsn = primary.scalar("SELECT pg_current_wal_insert_lsn()::text")
         assert target.lag is not None
         target.lag.primary_lsn = lsn
         if target.lag.replay_lsn:
