@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from migtui.errors import ExitCode, UsageError
+from migtui.errors import ConnectionFailed, ExitCode, UsageError
 from migtui.events import (
     DryRunStatement,
     DryRunTarget,
@@ -178,10 +178,12 @@ def _main_table(node: Any) -> str | None:
 
 
 class _Analyzer:
-    def __init__(self, session: Any, options: DryRunOptions) -> None:
+    def __init__(self, session: Any, options: DryRunOptions, primary: Any = None) -> None:
         from migtui.dryrun.stats import StatsCache
 
         self.session = session
+        self.primary = primary  # where live table activity is read (the primary), if we can see it
+        self._activity: dict[str, Any] = {}
         self.options = options
         self.stats = StatsCache(session)
         self.throughput = Throughput(options.scan_mb_s, options.write_mb_s)
@@ -259,6 +261,15 @@ class _Analyzer:
             ratio = self.options.write_mb_s / self.options.scan_mb_s
             self.throughput = Throughput(rate, rate * ratio, "measured")
             self._measured = True
+
+    def activity(self, table: str) -> dict[str, Any] | None:
+        from migtui.dryrun.target import table_activity
+
+        if self.primary is None:
+            return None
+        if table not in self._activity:
+            self._activity[table] = table_activity(self.primary, table)
+        return self._activity[table]
 
     # will it fail ---------------------------------------------------------------------------------
     def checks(self, node: Any, warnings: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -388,6 +399,22 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
                     "use the expand/contract pattern, or run it in a quiet window with a short lock_timeout",
                 )
             )
+    blocking = [m for m in (strongest, *static_modes) if m in STRONG_LOCKS]
+    activity = analyzer.activity(stats.table) if stats is not None and blocking else None
+    report["table_activity"] = activity
+    if activity and activity["sessions"]:
+        mode = "ACCESS EXCLUSIVE" if holds_exclusive else "SHARE (or stronger)"
+        blocked = "every query" if holds_exclusive else "every write"
+        warnings.append(
+            _warning(
+                "lock-risk",
+                "warning",
+                f"{activity['sessions']} session(s) hold locks on {stats.table} on the primary right now (oldest "
+                f"transaction open {activity['oldest_transaction_seconds']:g}s): the {mode} lock request would queue "
+                f"behind them and block {blocked} on the table meanwhile",
+                "deploy with a short lock_timeout (the runner retries), and look for long transactions first",
+            )
+        )
     report["warnings"] = warnings
     return report
 
@@ -471,6 +498,13 @@ def dry_run(
     started = time.monotonic()
     project.script  # noqa: B018 - load and check the revision graph before touching any database
     session = ReadOnlySession(replica_dsn, statement_timeout=options.statement_timeout)
+    primary = None
+    primary_warning = None
+    if options.primary_dsn:
+        try:
+            primary = ReadOnlySession(options.primary_dsn, statement_timeout=options.statement_timeout)
+        except ConnectionFailed as exc:
+            primary_warning = f"cannot compare with the primary: {exc.message}"
     try:
         target = inspect_target(
             replica_dsn,
@@ -478,8 +512,10 @@ def dry_run(
             allow_primary=options.allow_primary,
             version_table=settings.version_table,
             version_table_schema=settings.version_table_schema,
-            primary_dsn=options.primary_dsn,
+            primary=primary,
         )
+        if primary_warning:
+            target.warnings.append(primary_warning)
         pending = pending_revisions(project, target.current_revisions)
         sink(RunStarted(job=JOB, target=redact_dsn(replica_dsn) or "", revisions=tuple(pending)))
         sink(DryRunTarget(target=target.to_dict(), pending=tuple(pending)))
@@ -516,7 +552,9 @@ def dry_run(
             )
         for text in shadow.restore_warnings:
             sink(Message(text=f"shadow schema restore: {text}", level="warning"))
-        analyzer = _Analyzer(session, options)
+        analyzer = _Analyzer(
+            session, options, primary if primary is not None else (session if target.role == "primary" else None)
+        )
         infos = {r.revision: r for r in project.revisions()}
         reached = True
         for index, rev_id in enumerate(pending):
@@ -598,6 +636,8 @@ def dry_run(
         return report
     finally:
         session.close()
+        if primary is not None:
+            primary.close()
 
 
 def _load(session: Any) -> dict[str, Any]:

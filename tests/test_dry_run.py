@@ -323,3 +323,25 @@ def test_script_wraps_the_cli_for_ci(env, pg):
     )
     assert proc.returncode == 1, proc.stderr
     assert sum(1 for line in proc.stdout.splitlines() if line.startswith("::error ")) == 2
+
+
+def test_busy_table_on_the_primary_is_a_lock_risk(env, pg, run):
+    import psycopg
+
+    (alter, _index) = _statements(run["report"], "a3")
+    assert alter["table_activity"] == {"sessions": 0, "oldest_transaction_seconds": 0.0}
+    with psycopg.connect(env["primary"].dsn(env["db"])) as reader:  # an open transaction reading accounts
+        reader.execute("SELECT count(*) FROM accounts WHERE id < 10").fetchone()
+        report = dry_run(
+            env["project"],
+            env["replica"].dsn(env["db"]),
+            Settings(),
+            options=DryRunOptions(shadow_server=pg, primary_dsn=env["primary"].dsn(env["db"])),
+        )
+        reader.rollback()
+    alter, index = _statements(report, "a3")
+    assert alter["table_activity"]["sessions"] == 1
+    busy = [w["message"] for w in alter["warnings"] if "hold locks on accounts" in w["message"]]
+    assert busy and "ACCESS EXCLUSIVE lock request would queue behind them and block every query" in busy[0]
+    assert index["table_activity"]["sessions"] == 1  # CREATE INDEX: SHARE lock blocks writes
+    assert _statements(report, "a2")[0]["table_activity"] is None  # UPDATE: RowExclusiveLock, no queue risk

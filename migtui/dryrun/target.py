@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from migtui.dryrun.session import QueryFailed, ReadOnlySession
-from migtui.errors import ConnectionFailed, UsageError
+from migtui.errors import UsageError
 from migtui.redact import redact_dsn
 
 
@@ -86,7 +86,7 @@ def inspect_target(
     allow_primary: bool,
     version_table: str,
     version_table_schema: str | None,
-    primary_dsn: str | None = None,
+    primary: ReadOnlySession | None = None,
 ) -> Target:
     """Check the target is what the user said it is, read its lag and its recorded revision."""
     row = session.query(
@@ -115,19 +115,17 @@ def inspect_target(
             target.warnings.append(
                 f"the replica has {target.lag.replay_lag_bytes} bytes of received WAL not yet replayed"
             )
-    if primary_dsn and in_recovery:
-        _compare_with_primary(target, session, primary_dsn, version_table, version_table_schema)
+    if primary is not None and in_recovery:
+        _compare_with_primary(target, session, primary, version_table, version_table_schema)
     return target
 
 
+LAG_WARNING_BYTES = 16 * 1024 * 1024  # one WAL segment: less is normal on a busy primary
+
+
 def _compare_with_primary(
-    target: Target, replica: ReadOnlySession, primary_dsn: str, table: str, schema: str | None
+    target: Target, replica: ReadOnlySession, primary: ReadOnlySession, table: str, schema: str | None
 ) -> None:
-    try:
-        primary = ReadOnlySession(primary_dsn, statement_timeout=replica.statement_timeout)
-    except ConnectionFailed as exc:
-        target.warnings.append(f"cannot compare with the primary: {exc.message}")
-        return
     try:
         lsn = primary.scalar("SELECT pg_current_wal_insert_lsn()::text")
         assert target.lag is not None
@@ -137,7 +135,7 @@ def _compare_with_primary(
                 "SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)::bigint", (lsn, target.lag.replay_lsn)
             )
             target.lag.behind_primary_bytes = max(0, int(behind))
-            if behind and behind > 0:
+            if behind and behind > LAG_WARNING_BYTES:
                 target.warnings.append(f"the replica is {int(behind)} bytes of WAL behind the primary")
         try:
             _name, revisions = read_version_table(primary, table, schema)
@@ -151,5 +149,20 @@ def _compare_with_primary(
             )
     except QueryFailed as exc:
         target.warnings.append(f"cannot compare with the primary: {exc.message}")
-    finally:
-        primary.close()
+
+
+_ACTIVITY_SQL = """
+SELECT count(DISTINCT l.pid), coalesce(max(extract(epoch FROM now() - a.xact_start)), 0)::float8
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'relation' AND l.relation = to_regclass(%s) AND l.pid <> pg_backend_pid()
+"""
+
+
+def table_activity(primary: ReadOnlySession, table: str) -> dict[str, float | int] | None:
+    """Sessions holding a lock on ``table`` on the primary right now, and the age of the oldest one's
+    transaction: an ACCESS EXCLUSIVE request queues behind them and blocks every later query on the table."""
+    try:
+        row = primary.query(_ACTIVITY_SQL, (table,))[0]
+    except QueryFailed:
+        return None
+    return {"sessions": int(row[0]), "oldest_transaction_seconds": round(float(row[1]), 1)}
