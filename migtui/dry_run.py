@@ -540,6 +540,7 @@ def dry_run(
             version_table_schema=settings.version_table_schema,
             current_revisions=target.current_revisions,
             settings=settings,
+            statement_timeout=options.statement_timeout,
             server=options.shadow_server,
             pg_bin=options.pg_bin,
         )

@@ -143,10 +143,11 @@ def pick_binaries(target_major: int, pg_bin: str | None = None):
     return dump, server
 
 
-def dump_schema(dsn: str, dump_bin: Any, out: Path, timeout: float = 300) -> None:
+def dump_schema(dsn: str, dump_bin: Any, out: Path, timeout: float = 300, lock_wait: float = 30) -> None:
     env, conninfo = _client_env_and_dsn(dsn)
     cmd = [
         dump_bin.tool("pg_dump"),
+        f"--lock-wait-timeout={max(1, int(lock_wait * 1000))}",
         "--schema-only",
         "--no-owner",
         "--no-privileges",
@@ -449,7 +450,7 @@ def run_shadow(
     try:
         with tempfile.TemporaryDirectory(prefix="migtui-shadow-") as tmp:
             dump = Path(tmp) / "schema.sql"
-            dump_schema(target_dsn, dump_bin, dump)
+            dump_schema(target_dsn, dump_bin, dump, lock_wait=statement_timeout)
             base_dsn = shadow.server.create_database(names["base"])
             created.append(names["base"])
             result.restore_warnings = restore_schema(base_dsn, dump_bin, dump)
