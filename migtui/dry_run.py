@@ -139,15 +139,27 @@ def pending_revisions(project: Any, current: tuple[str, ...]) -> list[str]:
 # -- per-statement analysis --------------------------------------------------------------------------
 
 
-def _parse(sql_text: str):
+def _parse(sql_text: str) -> list[Any]:
+    """The statements in one captured execute (usually one; ``op.execute("A; B")`` sends several)."""
     from pglast import parse_sql
     from pglast.parser import ParseError
 
     try:
-        stmts = parse_sql(sql_text)
+        return [raw.stmt for raw in parse_sql(sql_text)]
     except ParseError:
+        return []
+
+
+def _merge_rows(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Rows of several DML statements sent in one execute: the sum, exact only if every part is."""
+    if not parts:
         return None
-    return stmts[0].stmt if len(stmts) == 1 else None
+    if len(parts) == 1:
+        return parts[0]
+    counts = [p.get("count") for p in parts]
+    exact = all(p.get("exact") for p in parts) and None not in counts
+    total = None if None in counts else sum(counts)
+    return {"count": total, "exact": exact, "method": "+".join(sorted({p["method"] for p in parts}))}
 
 
 def _statement_kind(node: Any) -> str | None:
@@ -334,7 +346,8 @@ def _same_relation(a: str | None, b: str | None) -> bool:
 def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON statement report for one captured statement (see docs/dry-run.md)."""
     sql_text = shadow_stmt.sql
-    node = _parse(sql_text)
+    nodes = _parse(sql_text)
+    node = next((n for n in nodes if _main_table(n) is not None), nodes[0] if nodes else None)
     warnings: list[dict[str, str]] = []
     table = _main_table(node)
     observed = [lk.to_dict() for lk in shadow_stmt.observed_locks] if shadow_stmt.observed_locks is not None else None
@@ -375,12 +388,15 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
         warnings.append(
             _warning("fails-on-shadow", "error", f"fails on the shadow copy of the schema: {shadow_stmt.error}")
         )
-    rows = analyzer.rows(node, warnings)
+    if shadow_stmt.executemany:  # op.bulk_insert: one INSERT per parameter set
+        rows: dict[str, Any] | None = {"count": shadow_stmt.executemany, "exact": True, "method": "static"}
+    else:
+        rows = _merge_rows([r for r in (analyzer.rows(n, warnings) for n in nodes) if r is not None])
     if rows is None and stats is not None and (rewrite or scan):
         rows = {"count": stats.live_rows_estimate, "exact": False, "method": "estimate"}
     report["rows"] = rows
     report["table_bytes"] = stats.table_bytes if stats else None
-    report["checks"] = analyzer.checks(node, warnings) if shadow_stmt.error is None else []
+    report["checks"] = [c for n in nodes for c in analyzer.checks(n, warnings)] if shadow_stmt.error is None else []
     report["estimated_seconds"] = _estimate_seconds(analyzer.throughput, node, stats, rewrite, scan, rows)
     strongest = _strongest(observed, resolved) if observed is not None else None
     static_modes = [lk.get("mode") for lk in (static or {}).get("locks", []) if isinstance(lk, dict)]

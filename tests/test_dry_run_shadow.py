@@ -18,7 +18,10 @@ REVISIONS = [
         "c2",
         "with op.get_context().autocommit_block():\n"
         "    op.execute('CREATE INDEX CONCURRENTLY ix_items_name ON items (name)')\n"
-        "op.add_column('items', sa.Column('price', sa.Integer(), nullable=True))",
+        "op.add_column('items', sa.Column('price', sa.Integer(), nullable=True))\n"
+        "op.execute(\"UPDATE items SET name = 'x' WHERE id <= 10; DELETE FROM items WHERE id > 990\")\n"
+        "op.bulk_insert(sa.table('items', sa.column('id', sa.Integer), sa.column('name', sa.Text)),"
+        " [{'id': 5001, 'name': 'a'}, {'id': 5002, 'name': 'b'}, {'id': 5003, 'name': 'c'}])",
     ),
     Rev(
         "c3",
@@ -54,11 +57,14 @@ def test_shadow_errors_non_transactional_statements_and_lines(shadow_env, pg):
         DryRunOptions(shadow_server=pg),
     )
     c2, c3, c4 = report.revisions
-    concurrently, add_column = c2["statements"]
+    concurrently, add_column, two_in_one, bulk = c2["statements"]
     assert concurrently["sql"] == "CREATE INDEX CONCURRENTLY ix_items_name ON items (name)"
     assert concurrently["transactional"] is False and concurrently["observed_locks"] is None
     assert concurrently["line"] == 17 and add_column["line"] == 18  # the op.* lines in the revision file
     assert add_column["observed_locks"] == [{"relation": "items", "kind": "table", "mode": "AccessExclusiveLock"}]
+    assert two_in_one["rows"] == {"count": 20, "exact": True, "method": "count"}  # 10 updated + 10 deleted
+    assert bulk["sql"].startswith("INSERT INTO items (id, name) VALUES (5001")  # the first parameter set
+    assert bulk["rows"] == {"count": 3, "exact": True, "method": "static"}
 
     add_qty, bad_update = c3["statements"]
     assert add_qty["error"] is None
