@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from migtui.dryrun.static import LINT_KEYS, lock_differences
 from migtui.errors import ConnectionFailed, ExitCode, UsageError
 from migtui.events import (
     DryRunStatement,
@@ -76,11 +77,14 @@ class DryRunReport:
 
     @property
     def findings(self) -> list[dict[str, Any]]:
+        """Every dry-run warning, plus the linter's findings that fail a dry-run (destructive, not approved)."""
         out = []
         for rev in self.revisions:
             out += [{**w, "revision": rev["revision"]} for w in rev.get("warnings", [])]
             for stmt in rev["statements"]:
-                out += [{**w, "revision": rev["revision"], "statement": stmt["index"]} for w in stmt["warnings"]]
+                where = {"revision": rev["revision"], "statement": stmt["index"], "line": stmt["line"]}
+                out += [{**w, **where} for w in stmt["warnings"]]
+                out += [{**f, **where} for f in blocking_lint_findings(stmt)]
         return out
 
     @property
@@ -337,6 +341,7 @@ def _strongest(locks: list[dict[str, str]] | None, table: str | None) -> str | N
 
 
 def _same_relation(a: str | None, b: str | None) -> bool:
+    """Same relation, whether or not one side spells out the public schema."""
     if a is None or b is None:
         return False
     strip = lambda s: s.split(".", 1)[1] if s.startswith("public.") else s  # noqa: E731
@@ -365,9 +370,10 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
         scan = any(_same_relation(t, resolved) for t in shadow_stmt.scanned)
     if _is_dml(node):
         scan = None  # the shadow's empty tables say nothing about the plan on real data
-    if static:
-        rewrite = rewrite or bool(static.get("rewrite"))
-        scan = scan or bool(static.get("scan"))
+    if static:  # the model's rewrite / scan of the same table
+        rewrite = rewrite or any(_same_relation(t, resolved) or resolved is None for t in static["rewrites"])
+        if scan is not None:
+            scan = scan or any(_same_relation(t, resolved) or resolved is None for t in static["scans"])
     report: dict[str, Any] = {
         "index": shadow_stmt.index,
         "line": shadow_stmt.line,
@@ -375,12 +381,13 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
         "statement": _statement_kind(node),
         "transactional": shadow_stmt.transactional,
         "table": resolved,
-        **(static or {}),
+        **(static or {key: None for key in LINT_KEYS}),
         "rewrite": rewrite,
         "scan": scan,
         "observed_locks": observed,
         "observed_rewrite": shadow_stmt.rewritten,
         "observed_scan": shadow_stmt.scanned,
+        "lock_differences": lock_differences(static["locks"], observed) if static else [],
         "shadow_seconds": round(shadow_stmt.seconds, 4),
         "error": shadow_stmt.error,
     }
@@ -399,7 +406,7 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
     report["checks"] = [c for n in nodes for c in analyzer.checks(n, warnings)] if shadow_stmt.error is None else []
     report["estimated_seconds"] = _estimate_seconds(analyzer.throughput, node, stats, rewrite, scan, rows)
     strongest = _strongest(observed, resolved) if observed is not None else None
-    static_modes = [lk.get("mode") for lk in (static or {}).get("locks", []) if isinstance(lk, dict)]
+    static_modes = [lk["mode"] for lk in (static or {}).get("locks") or [] if _same_relation(lk["relation"], resolved)]
     holds_exclusive = strongest == "AccessExclusiveLock" or "AccessExclusiveLock" in static_modes
     if holds_exclusive and stats is not None:
         seconds = report["estimated_seconds"] or 0.0
@@ -572,6 +579,7 @@ def dry_run(
         analyzer = _Analyzer(
             session, options, primary if primary is not None else (session if target.role == "primary" else None)
         )
+        model = _static_model(replica_dsn, target.major, options, sink)
         infos = {r.revision: r for r in project.revisions()}
         reached = True
         for index, rev_id in enumerate(pending):
@@ -596,11 +604,13 @@ def dry_run(
                 rev_report["warnings"].append(
                     _warning("shadow-failed", "error", f"the upgrade failed on the shadow: {shadow.error}")
                 )
+            rev_model = model.revision(rev_report["path"]) if model is not None else None
             for stmt in shadow_rev.statements if shadow_rev and reached else []:
-                stmt_report = analyze_statement(analyzer, stmt, static=_static_facts(stmt.sql, target.major))
+                static = rev_model.statement(stmt.sql, stmt.line, stmt.transactional) if rev_model else None
+                stmt_report = analyze_statement(analyzer, stmt, static=static)
                 rev_report["statements"].append(stmt_report)
                 sink(DryRunStatement(revision=rev_id, index=stmt.index, report=stmt_report))
-                for w in stmt_report["warnings"]:
+                for w in [*blocking_lint_findings(stmt_report), *stmt_report["warnings"]]:
                     sink(
                         Finding(
                             rule=w["rule"],
@@ -668,6 +678,22 @@ def _load(session: Any) -> dict[str, Any]:
     }
 
 
-def _static_facts(sql_text: str, major: int) -> dict[str, Any] | None:
-    """The linter's statement facts (lock model, rewrite/scan) when migtui.analysis provides them."""
-    return None
+def _static_model(dsn: str, major: int, options: DryRunOptions, sink: EventSink) -> Any:
+    """The linter's lock model with the target's catalog facts (``None`` only if migtui.analysis is missing)."""
+    try:
+        from migtui.dryrun.static import StaticModel, load_facts
+    except ImportError:  # pragma: no cover - the analysis package ships with migtui
+        return None
+    facts, why = load_facts(dsn, options.statement_timeout)
+    if facts is None:
+        sink(
+            Message(text=f"no catalog facts from the target ({why}): the lock model assumes the worst", level="warning")
+        )
+    return StaticModel(major, facts)
+
+
+def blocking_lint_findings(stmt_report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statement's linter findings that fail a dry-run: destructive rules not approved in the revision."""
+    from migtui.dryrun.static import is_blocking_finding
+
+    return [f for f in stmt_report.get("findings") or [] if is_blocking_finding(f)]

@@ -137,6 +137,12 @@ def test_exact_counts_for_update_and_delete_match_the_truth(run, env):
 
 def test_rewrite_is_reported_with_access_exclusive_lock(run):
     alter, index = _statements(run["report"], "a3")
+    # the linter's model, with the replica's catalog facts (score is int4: int4 -> int8 rewrites)
+    assert alter["locks"] == [
+        {"relation": "public.accounts", "mode": "AccessExclusiveLock", "blocks": ["reads", "writes", "ddl"]}
+    ]
+    assert alter["rewrites"] == ["public.accounts"] and "type-change-rewrites" in [f["rule"] for f in alter["findings"]]
+    assert alter["lock_differences"] == [] and index["lock_differences"] == []  # the model matches the shadow
     assert alter["sql"] == "ALTER TABLE accounts ALTER COLUMN score TYPE BIGINT"
     assert {"relation": "accounts", "kind": "table", "mode": "AccessExclusiveLock"} in alter["observed_locks"]
     assert alter["rewrite"] is True and alter["observed_rewrite"] == ["accounts"]

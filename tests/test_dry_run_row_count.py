@@ -81,3 +81,21 @@ def test_rewrites_parse_back():
         parse_sql(q.count_sql)
         parse_sql(q.rows_sql)
     assert '"Odd Name"' in count_query_for('DELETE FROM "Odd Name" WHERE x').count_sql
+
+
+def test_lock_differences_compare_per_table_strongest_mode():
+    from migtui.dryrun.static import lock_differences
+
+    model = [{"relation": "public.t", "mode": "ShareLock"}, {"relation": "public.p", "mode": "ShareRowExclusiveLock"}]
+    observed = [
+        {"relation": "t", "kind": "table", "mode": "ShareLock"},
+        {"relation": "t_pkey", "kind": "index", "mode": "AccessShareLock"},  # indexes the model does not name
+        {"relation": "p", "kind": "table", "mode": "AccessShareLock"},
+        {"relation": "p", "kind": "table", "mode": "AccessExclusiveLock"},
+        {"relation": "other", "kind": "table", "mode": "RowShareLock"},
+    ]
+    assert lock_differences(model, observed) == [
+        {"relation": "other", "model": None, "observed": "RowShareLock"},
+        {"relation": "p", "model": "ShareRowExclusiveLock", "observed": "AccessExclusiveLock"},
+    ]
+    assert lock_differences(model, None) == []

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from migtui.dryrun.static import is_blocking_finding
 from migtui.events import (
     DryRunStatement,
     DryRunTarget,
@@ -113,6 +114,18 @@ class TextRenderer:
             where = f"  (line {r['line']})" if r.get("line") else ""
             self._p(f"  {event.index + 1:>2}. {_one_line_sql(r['sql'])}{where}")
             self._p(f"      {statement_line(r)}")
+            for diff in r.get("lock_differences") or []:
+                self._p(
+                    f"      lock model differs on {diff['relation']}: model {diff['model'] or 'no lock'}, "
+                    f"observed {diff['observed'] or 'no lock'}"
+                )
+            lint = r.get("findings") or []
+            blocking = [f for f in lint if is_blocking_finding(f)]
+            for f in blocking:
+                self._p(f"      ERROR [{f['rule']}] {f['message']}")
+            others = sorted({f["rule"] for f in lint if f not in blocking})
+            if others:
+                self._p(f"      lint: {', '.join(others)}")
             for w in r.get("warnings", []):
                 mark = {"error": "ERROR", "warning": "warning", "info": "info"}.get(w["severity"], w["severity"])
                 self._p(f"      {mark} [{w['rule']}] {w['message']}")
