@@ -97,3 +97,22 @@ def test_replica_behind_the_primary_is_reported(shadow_env, pg):
     rules = [w["message"] for w in report.revisions[0]["warnings"] if w["rule"] == "replica-lag"]
     assert any("the primary records revision c2, the replica c1" in m for m in rules)
     assert report.pending == ["c2", "c3", "c4"]  # what the replica records is what it dry-runs
+
+
+@pytest.mark.parametrize("approved", [False, True], ids=["unapproved", "approved"])
+def test_destructive_statement_fails_the_dry_run_unless_approved(shadow_env, pg, tmp_path, approved):
+    header = '# migtui: approve=drop-column reason="name moved to a new table in release 12"' if approved else ""
+    project = AlembicProject.load(
+        make_project(tmp_path, [REVISIONS[0], Rev("d2", "op.drop_column('items', 'name')", header=header)])
+    )
+    report = dry_run(
+        project, shadow_env["replica"].dsn(shadow_env["db"]), Settings(), options=DryRunOptions(shadow_server=pg)
+    )
+    (drop,) = report.revisions[0]["statements"]
+    (finding,) = [f for f in drop["findings"] if f["rule"] == "drop-column"]
+    if approved:
+        assert finding["severity"] == "info" and finding["approved"].startswith("name moved")
+        assert report.exit_code == 0
+    else:
+        assert finding["severity"] == "error"
+        assert report.exit_code == 1 and [f["rule"] for f in report.findings] == ["drop-column"]
