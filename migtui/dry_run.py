@@ -387,7 +387,9 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
         "observed_locks": observed,
         "observed_rewrite": shadow_stmt.rewritten,
         "observed_scan": shadow_stmt.scanned,
-        "lock_differences": lock_differences(static["locks"], observed) if static else [],
+        "lock_differences": (
+            lock_differences(static["locks"], observed, only=resolved if _is_dml(node) else None) if static else []
+        ),
         "shadow_seconds": round(shadow_stmt.seconds, 4),
         "error": shadow_stmt.error,
     }

@@ -131,7 +131,12 @@ def test_exact_counts_for_update_and_delete_match_the_truth(run, env):
     }
     assert update["rows"]["count"] == 12_000
     assert delete["rows"]["count"] == truth_delete == 3_000 and delete["rows"]["exact"] is True
-    assert update["observed_locks"][0] == {"relation": "accounts", "kind": "table", "mode": "RowExclusiveLock"}
+    assert update["observed_locks"][0] == {
+        "relation": "accounts",
+        "kind": "table",
+        "mode": "RowExclusiveLock",
+        "created": False,
+    }
     assert update["table_bytes"] > 5_000_000
 
 
@@ -144,13 +149,15 @@ def test_rewrite_is_reported_with_access_exclusive_lock(run):
     assert alter["rewrites"] == ["public.accounts"] and "type-change-rewrites" in [f["rule"] for f in alter["findings"]]
     assert alter["lock_differences"] == [] and index["lock_differences"] == []  # the model matches the shadow
     assert alter["sql"] == "ALTER TABLE accounts ALTER COLUMN score TYPE BIGINT"
-    assert {"relation": "accounts", "kind": "table", "mode": "AccessExclusiveLock"} in alter["observed_locks"]
+    assert {"relation": "accounts", "kind": "table", "mode": "AccessExclusiveLock", "created": False} in alter[
+        "observed_locks"
+    ]
     assert alter["rewrite"] is True and alter["observed_rewrite"] == ["accounts"]
     assert alter["rows"] == {"count": ROWS, "exact": False, "method": "estimate"}
     assert alter["estimated_seconds"] > 0
     assert any(w["rule"] == "lock-risk" for w in alter["warnings"])
     assert index["rewrite"] is False
-    assert {"relation": "accounts", "kind": "table", "mode": "ShareLock"} in index["observed_locks"]
+    assert {"relation": "accounts", "kind": "table", "mode": "ShareLock", "created": False} in index["observed_locks"]
 
 
 def test_failures_are_flagged_with_the_true_counts(run, env):

@@ -88,14 +88,34 @@ def test_lock_differences_compare_per_table_strongest_mode():
 
     model = [{"relation": "public.t", "mode": "ShareLock"}, {"relation": "public.p", "mode": "ShareRowExclusiveLock"}]
     observed = [
-        {"relation": "t", "kind": "table", "mode": "ShareLock"},
-        {"relation": "t_pkey", "kind": "index", "mode": "AccessShareLock"},  # indexes the model does not name
-        {"relation": "p", "kind": "table", "mode": "AccessShareLock"},
-        {"relation": "p", "kind": "table", "mode": "AccessExclusiveLock"},
-        {"relation": "other", "kind": "table", "mode": "RowShareLock"},
+        {"relation": "t", "kind": "table", "mode": "ShareLock", "created": False},
+        {
+            "relation": "t_pkey",
+            "kind": "index",
+            "mode": "AccessShareLock",
+            "created": False,
+        },  # indexes the model does not name
+        {"relation": "p", "kind": "table", "mode": "AccessShareLock", "created": False},
+        {"relation": "p", "kind": "table", "mode": "AccessExclusiveLock", "created": False},
+        {"relation": "other", "kind": "table", "mode": "RowShareLock", "created": False},
     ]
     assert lock_differences(model, observed) == [
         {"relation": "other", "model": None, "observed": "RowShareLock"},
         {"relation": "p", "model": "ShareRowExclusiveLock", "observed": "AccessExclusiveLock"},
     ]
     assert lock_differences(model, None) == []
+
+
+def test_lock_differences_skip_created_relations_and_can_compare_one_table():
+    from migtui.dryrun.static import lock_differences
+
+    observed = [
+        {"relation": "v", "kind": "view", "mode": "AccessExclusiveLock", "created": True},
+        {"relation": "orders", "kind": "table", "mode": "RowExclusiveLock", "created": False},
+    ]
+    model = [
+        {"relation": "public.orders", "mode": "RowExclusiveLock"},
+        {"relation": "public.users", "mode": "RowShareLock"},  # an FK check: only when rows change
+    ]
+    assert lock_differences(model, observed, only="orders") == []
+    assert lock_differences(model, observed) == [{"relation": "users", "model": "RowShareLock", "observed": None}]

@@ -61,7 +61,9 @@ def test_shadow_errors_non_transactional_statements_and_lines(shadow_env, pg):
     assert concurrently["sql"] == "CREATE INDEX CONCURRENTLY ix_items_name ON items (name)"
     assert concurrently["transactional"] is False and concurrently["observed_locks"] is None
     assert concurrently["line"] == 17 and add_column["line"] == 18  # the op.* lines in the revision file
-    assert add_column["observed_locks"] == [{"relation": "items", "kind": "table", "mode": "AccessExclusiveLock"}]
+    assert add_column["observed_locks"] == [
+        {"relation": "items", "kind": "table", "mode": "AccessExclusiveLock", "created": False}
+    ]
     assert two_in_one["rows"] == {"count": 20, "exact": True, "method": "count"}  # 10 updated + 10 deleted
     assert bulk["sql"].startswith("INSERT INTO items (id, name) VALUES (5001")  # the first parameter set
     assert bulk["rows"] == {"count": 3, "exact": True, "method": "static"}

@@ -43,9 +43,10 @@ class ObservedLock:
     relation: str
     kind: str  # "table" | "index" | "sequence" | "view" | ...
     mode: str  # e.g. "AccessExclusiveLock"
+    created: bool = False  # the statement created this relation (a lock nobody else can wait for)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"relation": self.relation, "kind": self.kind, "mode": self.mode}
+    def to_dict(self) -> dict[str, Any]:
+        return {"relation": self.relation, "kind": self.kind, "mode": self.mode, "created": self.created}
 
 
 @dataclass
@@ -374,7 +375,7 @@ def _observed(locks: list[tuple], before: dict[int, tuple[str, str]]) -> list[Ob
             name, kind = before[oid]
         elif not user_relation:
             continue
-        out.append(ObservedLock(name, kind, mode))
+        out.append(ObservedLock(name, kind, mode, created=oid not in before))
     return sorted(out, key=lambda lk: (lk.relation, lk.mode))
 
 

@@ -120,14 +120,22 @@ def _short(relation: str) -> str:
     return relation.split(".", 1)[1] if relation.startswith("public.") else relation
 
 
-def lock_differences(static_locks: list[dict[str, Any]], observed: list[dict[str, Any]] | None) -> list[dict]:
+def lock_differences(
+    static_locks: list[dict[str, Any]], observed: list[dict[str, Any]] | None, only: str | None = None
+) -> list[dict]:
     """Where the shadow's observed table locks differ from the model: [{"relation", "model", "observed"}].
 
-    Compared per table, strongest mode on each side; ``None`` on a side means no lock there. Indexes the model
-    does not name are left out (PostgreSQL locks a table's indexes along with it).
+    Compared per table, strongest mode on each side; ``None`` on a side means no lock there. Left out: indexes
+    the model does not name (PostgreSQL locks a table's indexes along with it) and relations the statement
+    creates. ``only``: compare that relation alone (DML: the shadow's tables are empty, so locks that depend on
+    rows changing, like foreign-key checks on referenced tables, cannot show there).
     """
     if observed is None:
         return []
+    observed = [lk for lk in observed if not lk.get("created")]
+    if only is not None:
+        static_locks = [lk for lk in static_locks if _short(lk["relation"]) == _short(only)]
+        observed = [lk for lk in observed if _short(lk["relation"]) == _short(only)]
     model: dict[str, str] = {}
     for lock in static_locks:
         name = _short(lock["relation"])
