@@ -118,3 +118,35 @@ def test_destructive_statement_fails_the_dry_run_unless_approved(shadow_env, pg,
     else:
         assert finding["severity"] == "error"
         assert report.exit_code == 1 and [f["rule"] for f in report.findings] == ["drop-column"]
+
+
+def test_primary_target_of_another_major_says_so(pg18, pg, tmp_path):
+    """PostgreSQL 18 target (a primary, --allow-primary), shadow on a 16 server: reported, and still works."""
+    from alembic import command
+
+    from migtui.events import Message
+
+    name = "dryrun_mm_" + uuid.uuid4().hex[:8]
+    dsn = pg18.create_database(name)
+    try:
+        project = AlembicProject.load(
+            make_project(
+                tmp_path,
+                [
+                    Rev("m1", "op.execute('CREATE TABLE t (id int PRIMARY KEY, v int)')"),
+                    Rev("m2", "op.execute('ALTER TABLE t ADD COLUMN w int NOT NULL')"),
+                ],
+            )
+        )
+        cfg = project.config(dsn)
+        cfg.config_file_name = None
+        command.upgrade(cfg, "m1")
+        pg18.execute("INSERT INTO t VALUES (1, 1)", dbname=name)
+        events = []
+        report = dry_run(project, dsn, Settings(), events.append, DryRunOptions(allow_primary=True, shadow_server=pg))
+    finally:
+        pg18.drop_database(name)
+    assert report.target["role"] == "primary" and report.target["major"] == 18
+    assert report.shadow["same_major"] is False and report.shadow["restore_warnings"] == []
+    assert "shadow runs PostgreSQL 16; the target is 18" in [e.text for e in events if isinstance(e, Message)]
+    assert [f["rule"] for f in report.findings] == ["would-fail-add-not-null-column"]
