@@ -419,8 +419,12 @@ def analyze_statement(analyzer: _Analyzer, shadow_stmt: Any, *, static: dict[str
                     "lock-risk",
                     "warning",
                     f"holds ACCESS EXCLUSIVE on {stats.table} ({_size(stats.table_bytes)}{rows_text})"
-                    f" for ~{seconds:.1f}s"
-                    f"{' (table rewrite)' if rewrite else ''}: every read and write of the table waits",
+                    + (
+                        f" for ~{seconds:.1f}s{' (table rewrite)' if rewrite else ''}: every read and write of the"
+                        " table waits"
+                        if seconds >= 0.05
+                        else " (briefly): while it waits for the lock, every query on this big table queues behind it"
+                    ),
                     "use the expand/contract pattern, or run it in a quiet window with a short lock_timeout",
                 )
             )
