@@ -151,3 +151,8 @@ def lock_differences(
         if model.get(name) != seen.get(name):
             out.append({"relation": name, "model": model.get(name), "observed": seen.get(name)})
     return out
+
+
+def blocking_lint_findings(stmt_report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statement's linter findings that fail a dry-run: destructive rules not approved in the revision."""
+    return [f for f in stmt_report.get("findings") or [] if is_blocking_finding(f)]
