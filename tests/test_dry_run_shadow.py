@@ -150,3 +150,15 @@ def test_primary_target_of_another_major_says_so(pg18, pg, tmp_path):
     assert report.shadow["same_major"] is False and report.shadow["restore_warnings"] == []
     assert "shadow runs PostgreSQL 16; the target is 18" in [e.text for e in events if isinstance(e, Message)]
     assert [f["rule"] for f in report.findings] == ["would-fail-add-not-null-column"]
+
+
+def test_nothing_pending_and_unknown_revision(shadow_env, tmp_path):
+    from migtui.errors import UsageError
+
+    replica_dsn = shadow_env["replica"].dsn(shadow_env["db"])
+    up_to_date = AlembicProject.load(make_project(tmp_path / "current", [REVISIONS[0]]))
+    report = dry_run(up_to_date, replica_dsn, Settings())
+    assert report.pending == [] and report.revisions == [] and report.exit_code == 0
+    other = AlembicProject.load(make_project(tmp_path / "other", [Rev("x1", "pass")]))
+    with pytest.raises(UsageError, match="records revision c1, which is not in the migrations"):
+        dry_run(other, replica_dsn, Settings())
