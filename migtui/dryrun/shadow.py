@@ -219,8 +219,12 @@ def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
     state = threading.local()
     original_init = migration.RevisionStep.__init__
 
+    owner = threading.get_ident()
+
     def init(self, revision_map, revision, is_upgrade):  # type: ignore[no-untyped-def]
         original_init(self, revision_map, revision, is_upgrade)
+        if threading.get_ident() != owner:  # another thread's alembic run (e.g. the TUI applying migrations)
+            return
         fn = self.migration_fn
         rev_id = revision.revision
         if revision.path:
