@@ -115,6 +115,7 @@ def dry_run(
             report.load = _load(session)
             sink(RunFinished(job=JOB, ok=True, exit_code=0, summary="nothing pending"))
             return report
+        sink(Message(text="shadow: copying the schema (pg_dump --schema-only) and running the pending revisions"))
         shadow = run_shadow(
             target_dsn=replica_dsn,
             target_major=target.major,
@@ -129,6 +130,13 @@ def dry_run(
             pg_bin=options.pg_bin,
         )
         report.shadow = shadow.to_dict()
+        captured = sum(len(r.statements) for r in shadow.revisions)
+        sink(
+            Message(
+                text=f"shadow: {captured} statement(s) captured on PostgreSQL {shadow.server_major} in "
+                f"{shadow.seconds:.1f}s; analysing them on the {target.role}"
+            )
+        )
         if not shadow.same_major:
             sink(
                 Message(
