@@ -140,3 +140,60 @@ def test_ctrl_c_cancels_the_replica_query_and_exits_130(slow_env, pg):
     assert time.monotonic() - started < 3  # the query (4 s) was cancelled, not waited for
     assert _wait_for(lambda: not replica.execute(ACTIVE_COUNT, dbname=db), timeout=5)
     assert pg.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'migtui_shadow_%'")[0][0] == 0
+
+
+def test_text_output_streams_each_statement_as_it_is_analysed(slow_env, pg, tmp_path):
+    """The first statement is on screen while the second one's row count still runs on the replica."""
+    replica, db = slow_env["replica"], slow_env["db"]
+    project_dir = make_project(
+        tmp_path,
+        [
+            REVISIONS[0],
+            Rev(
+                "b2",
+                "op.execute('UPDATE slow SET v = 2 WHERE id < 10')\n"
+                "op.execute('UPDATE slow SET v = 1 WHERE pg_sleep(0.01) IS NOT NULL')",
+            ),
+        ],
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "migtui",
+            "dry-run",
+            "--replica",
+            replica.dsn(db),
+            "--migrations",
+            str(project_dir),
+            "--shadow-dsn",
+            pg.dsn(),
+            "--count-budget",
+            "60",
+            "--format",
+            "text",
+        ],
+        cwd=str(ROOT),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        assert _wait_for(lambda: bool(replica.execute(ACTIVE_COUNT, dbname=db))), "second row count never started"
+        seen_while_counting = list(lines)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(5)
+    assert any("1. UPDATE slow SET v = 2 WHERE id < 10" in line for line in seen_while_counting)
+    assert any("rows 9 (exact)" in line for line in seen_while_counting)
+    assert not any("2. UPDATE slow SET v = 1" in line for line in seen_while_counting)
+    assert proc.returncode == 130
