@@ -217,10 +217,12 @@ def test_budget_fallback_marks_estimates_not_exact(env, pg):
 
 
 def test_cli_json_shape_and_exit_code(env, pg):
+    # the test servers trust local users: the password is accepted and ignored, and must never be printed
+    with_password = env["replica"].dsn(env["db"]).replace("postgres@", "postgres:Sup3rS3cret@")
     proc = run_cli(
         "dry-run",
         "--replica",
-        env["replica"].dsn(env["db"]),
+        with_password,
         "--migrations",
         str(env["dir"]),
         "--format",
@@ -235,6 +237,7 @@ def test_cli_json_shape_and_exit_code(env, pg):
     for key in ("sql", "rows", "table_bytes", "estimated_seconds", "observed_locks", "warnings"):
         assert key in stmt
     assert stmt["rows"]["count"] == 12_000 and stmt["rows"]["exact"] is True
+    assert "Sup3rS3cret" not in proc.stdout + proc.stderr and data["target"]["dsn"].count("***") == 1
 
 
 def test_cli_text_streams_statements(env, pg):
