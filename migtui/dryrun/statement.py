@@ -293,6 +293,7 @@ def analyze_statement(
         rows = {"count": stats.live_rows_estimate, "exact": False, "method": "estimate"}
     report["rows"] = rows
     report["table_bytes"] = stats.table_bytes if stats else None
+    report["table_rows_estimate"] = stats.live_rows_estimate if stats else None
     report["checks"] = [c for n in nodes for c in analyzer.checks(n, warnings)] if shadow_stmt.error is None else []
     report["estimated_seconds"] = _estimate_seconds(analyzer.throughput, node, stats, rewrite, scan, rows)
     strongest = _strongest(observed, resolved) if observed is not None else None
