@@ -75,8 +75,9 @@ class ReadOnlySession:
             self.dsn,
             application_name=self.application_name,
             autocommit=True,
+            # no parallel workers: one backend per query keeps the dry-run's footprint on the replica small
             options=f"-c default_transaction_read_only=on -c statement_timeout={ms} "
-            f"-c idle_in_transaction_session_timeout={ms + 5000}",
+            f"-c idle_in_transaction_session_timeout={ms + 5000} -c max_parallel_workers_per_gather=0",
         )
 
     @property
@@ -85,6 +86,26 @@ class ReadOnlySession:
 
     def query(self, statement: Any, params: Any = None, *, timeout: float | None = None) -> list[tuple]:
         """Run one statement in a fresh READ ONLY transaction; raise QueryFailed on any server error."""
+
+        def work(conn: Any) -> list[tuple]:
+            cur = conn.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+        return self._in_transaction(work, timeout)
+
+    def query_then(
+        self, statement: Any, params: Any, follow_up: Any, follow_params: Any = None, *, timeout: float | None = None
+    ) -> tuple[list[tuple], list[tuple]]:
+        """Two statements in one READ ONLY transaction (e.g. a count, then what this backend's transaction
+        read according to ``pg_stat_xact_user_tables``)."""
+
+        def work(conn: Any) -> tuple[list[tuple], list[tuple]]:
+            first = conn.execute(statement, params).fetchall()
+            return first, conn.execute(follow_up, follow_params).fetchall()
+
+        return self._in_transaction(work, timeout)
+
+    def _in_transaction(self, work: Any, timeout: float | None) -> Any:
         import psycopg
 
         ms = max(1, int((self.statement_timeout if timeout is None else timeout) * 1000))
@@ -97,10 +118,9 @@ class ReadOnlySession:
                 with self._conn.transaction():
                     self._conn.execute("SET TRANSACTION READ ONLY")
                     self._conn.execute(f"SET LOCAL statement_timeout = {ms}")
-                    cur = self._conn.execute(statement, params)
-                    rows = cur.fetchall() if cur.description else []
+                    result = work(self._conn)
                 self.stats.seconds += time.monotonic() - started
-                return rows
+                return result
             except psycopg.OperationalError as exc:
                 # the standby may terminate the whole session on a recovery conflict: reconnect once
                 failure = _classify(exc)

@@ -17,6 +17,8 @@ from migtui.dryrun.static import LINT_KEYS, lock_differences
 from migtui.render.events import redact_sql
 
 STRONG_LOCKS = ("AccessExclusiveLock", "ExclusiveLock", "ShareRowExclusiveLock", "ShareLock")
+# what this backend's transaction scanned of the counted table (sequential scans, rows they read)
+_SCANNED_SQL = "SELECT seq_scan, seq_tup_read FROM pg_stat_xact_all_tables WHERE relid = to_regclass(%s)"
 
 
 @dataclass
@@ -103,9 +105,13 @@ class StatementAnalyzer:
             return {"count": query.static_count, "exact": not query.upper_bound, "method": "static"}
         started = time.monotonic()
         try:
-            count = int(self.session.scalar(query.count_sql, timeout=self.options.count_budget) or 0)
+            rows, scanned = self.session.query_then(
+                query.count_sql, None, _SCANNED_SQL, (query.table,), timeout=self.options.count_budget
+            )
+            count = int(rows[0][0] or 0)
             seconds = time.monotonic() - started
-            self._measure(query.table, seconds)
+            if scanned and scanned[0][0]:
+                self._measure(query.table, int(scanned[0][1] or 0), seconds)
             return {"count": count, "exact": not query.upper_bound, "method": "count", "seconds": round(seconds, 3)}
         except QueryFailed as exc:
             if exc.reason == "missing":
@@ -153,10 +159,12 @@ class StatementAnalyzer:
         except (TypeError, KeyError, IndexError, ValueError):
             return None
 
-    def _measure(self, table: str, seconds: float) -> None:
-        """A count that read a whole big table gives a measured sequential-read throughput."""
+    def _measure(self, table: str, rows_read: int, seconds: float) -> None:
+        """A count that read (nearly) the whole of a big table by a sequential scan gives a measured read rate."""
         stats = self.stats.get(table)
-        if stats is None or stats.heap_bytes < 8 * MB or seconds < 0.02:
+        if stats is None or stats.heap_bytes < 8 * MB or seconds < 0.02 or not stats.live_rows_estimate:
+            return
+        if rows_read < 0.9 * stats.live_rows_estimate:
             return
         rate = stats.heap_bytes / MB / seconds
         if not self._measured or rate > self.throughput.scan_mb_s:
