@@ -91,3 +91,60 @@ def test_missing_table_is_not_checkable(data):
     (check,) = _checks("ALTER TABLE created_later ALTER COLUMN a SET NOT NULL")
     result = run_check(data, check, timeout=5)
     assert result.count is None and result.failure.reason == "missing"
+
+
+def test_validate_constraint_is_checked_on_the_replica(primary_and_replica, pg, tmp_path):
+    """NOT VALID now, VALIDATE later: the VALIDATE is checked against the rows, whether the NOT VALID
+    constraint was added earlier in the same dry-run or already exists on the replica."""
+    import uuid
+
+    from alembic import command
+
+    from migtui.alembic_project import AlembicProject
+    from migtui.config import Settings
+    from migtui.dry_run import DryRunOptions, dry_run
+    from tests.alembic_projects import Rev, make_project
+
+    primary, replica = primary_and_replica
+    name = "dryrun_valid_" + uuid.uuid4().hex[:8]
+    dsn = primary.create_database(name)
+    revisions = [
+        Rev("v1", "op.execute('CREATE TABLE items (id int PRIMARY KEY, name text, parent int)')"),
+        Rev(
+            "v2",
+            "op.execute('ALTER TABLE items ADD CONSTRAINT name_short CHECK (length(name) < 4) NOT VALID')\n"
+            "op.execute('ALTER TABLE items ADD CONSTRAINT parent_fk FOREIGN KEY (parent) REFERENCES items NOT VALID')",
+        ),
+        Rev(
+            "v3",
+            "op.execute('ALTER TABLE items VALIDATE CONSTRAINT name_short')\n"
+            "op.execute('ALTER TABLE items VALIDATE CONSTRAINT parent_fk')",
+        ),
+    ]
+    try:
+        project = AlembicProject.load(make_project(tmp_path, revisions))
+        cfg = project.config(dsn)
+        cfg.config_file_name = None
+        command.upgrade(cfg, "v1")
+        primary.execute(
+            "INSERT INTO items SELECT g, 'n' || g, CASE WHEN g % 100 = 0 THEN g + 5000 END"
+            " FROM generate_series(1, 1000) g",
+            dbname=name,
+        )
+        primary.wait_for_replay(replica)
+        expected = {"would-fail-check": 901, "would-fail-foreign-key": 10}  # names n100..n1000; parents > 1000
+
+        def validations(report):
+            (v3,) = [r for r in report.revisions if r["revision"] == "v3"]
+            return {c["rule"]: c["violations"] for s in v3["statements"] for c in s["checks"]}
+
+        in_same_run = dry_run(project, replica.dsn(name), Settings(), options=DryRunOptions(shadow_server=pg))
+        assert validations(in_same_run) == expected
+        assert in_same_run.revisions[0]["statements"][0]["checks"] == []  # NOT VALID itself checks nothing
+        command.upgrade(cfg, "v2")
+        primary.wait_for_replay(replica)
+        from_catalog = dry_run(project, replica.dsn(name), Settings(), options=DryRunOptions(shadow_server=pg))
+        assert from_catalog.pending == ["v3"] and validations(from_catalog) == expected
+        assert from_catalog.exit_code == 1
+    finally:
+        primary.drop_database(name)

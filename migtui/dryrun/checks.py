@@ -196,6 +196,79 @@ def checks_for(node: ast.Node) -> list[Check]:
     return out
 
 
+def not_valid_constraints(node: ast.Node) -> dict[tuple[str, str], Check]:
+    """Constraints a statement adds ``NOT VALID`` (FOREIGN KEY, CHECK), by (table, name): a later
+    ``VALIDATE CONSTRAINT`` checks the rows then (pure)."""
+    out: dict[tuple[str, str], Check] = {}
+    if not isinstance(node, ast.AlterTableStmt):
+        return out
+    table = TableRef.of(node.relation)
+    for cmd in node.cmds or ():
+        con = cmd.def_ if cmd.subtype == _AT.AT_AddConstraint else None
+        if isinstance(con, ast.Constraint) and con.skip_validation and con.conname:
+            validating = ast.Constraint(**{**_fields(con), "skip_validation": False})
+            for check in _constraint_checks(table, validating):
+                out[(table.text, con.conname)] = _as_validation(check, con.conname)
+    return out
+
+
+def validated_constraints(node: ast.Node) -> list[tuple[TableRef, str]]:
+    """(table, constraint name) of each ``ALTER TABLE ... VALIDATE CONSTRAINT`` in a statement (pure)."""
+    if not isinstance(node, ast.AlterTableStmt):
+        return []
+    table = TableRef.of(node.relation)
+    return [(table, cmd.name) for cmd in node.cmds or () if cmd.subtype == _AT.AT_ValidateConstraint]
+
+
+def _fields(node: ast.Node) -> dict:
+    return {name: getattr(node, name) for name in node.__slots__ if getattr(node, name, None) is not None}
+
+
+def _as_validation(check: Check, name: str) -> Check:
+    from dataclasses import replace
+
+    return replace(check, what=f"VALIDATE CONSTRAINT {name} ({check.what})")
+
+
+_CONSTRAINT_SQL = """
+SELECT con.contype::text,
+       pg_get_expr(con.conbin, con.conrelid),
+       con.confrelid::regclass::text,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i),
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+               JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i)
+  FROM pg_constraint con
+ WHERE con.conrelid = to_regclass(%s) AND con.conname = %s AND NOT con.convalidated
+"""
+
+
+def validation_from_catalog(session: ReadOnlySession, table: TableRef, name: str, *, timeout: float) -> Check | None:
+    """The check for ``VALIDATE CONSTRAINT name`` of a NOT VALID constraint the target already has."""
+    from pglast import parse_sql
+
+    try:
+        rows = session.query(_CONSTRAINT_SQL, (table.text, name), timeout=timeout)
+    except QueryFailed:
+        return None
+    if not rows:
+        return None
+    contype, expr, ref, cols, ref_cols = rows[0]
+    if contype == "c" and expr:
+        return Check("would-fail-check", table, f"VALIDATE CONSTRAINT {name} (CHECK ({expr}))", expression=expr)
+    if contype == "f" and ref:
+        ref_rel = parse_sql(f"SELECT 1 FROM {ref}")[0].stmt.fromClause[0]
+        return Check(
+            "would-fail-foreign-key",
+            table,
+            f"VALIDATE CONSTRAINT {name} (FOREIGN KEY ({', '.join(cols)}))",
+            columns=tuple(cols),
+            ref_table=TableRef.of(ref_rel),
+            ref_columns=tuple(ref_cols),
+        )
+    return None
+
+
 _PK_SQL = """
 SELECT array_agg(a.attname::text ORDER BY k.ord)
   FROM pg_constraint con

@@ -88,6 +88,7 @@ class StatementAnalyzer:
         self.session = session
         self.primary = primary  # where live table activity is read (the primary), if we can see it
         self._activity: dict[str, Any] = {}
+        self._not_valid: dict[tuple[str, str], Any] = {}  # constraints added NOT VALID by earlier statements
         self.options = options
         self.stats = StatsCache(session)
         self.throughput = Throughput(options.scan_mb_s, options.write_mb_s)
@@ -183,10 +184,26 @@ class StatementAnalyzer:
 
     # will it fail ---------------------------------------------------------------------------------
     def checks(self, node: Any, warnings: list[dict[str, str]]) -> list[dict[str, Any]]:
-        from migtui.dryrun.checks import checks_for, run_check
+        from migtui.dryrun.checks import (
+            checks_for,
+            not_valid_constraints,
+            run_check,
+            validated_constraints,
+            validation_from_catalog,
+        )
 
+        if node is None:
+            return []
+        found = checks_for(node)
+        for table, name in validated_constraints(node):  # added NOT VALID earlier in this run, or on the target
+            check = self._not_valid.get((table.text, name)) or validation_from_catalog(
+                self.session, table, name, timeout=self.options.count_budget
+            )
+            if check is not None:
+                found.append(check)
+        self._not_valid.update(not_valid_constraints(node))
         out = []
-        for check in checks_for(node) if node is not None else []:
+        for check in found:
             result = run_check(self.session, check, timeout=self.options.count_budget)
             entry: dict[str, Any] = {
                 "rule": check.rule,
