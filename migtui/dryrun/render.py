@@ -144,25 +144,30 @@ class TextRenderer:
 
 
 class GithubRenderer:
-    """GitHub Actions workflow commands: one annotation per finding, streamed."""
+    """GitHub Actions workflow commands, one annotation per finding as it arrives (the same annotation format
+    as ``migtui lint --format github``: ``migtui.render.github``); the summary line goes to stderr."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.out = out or sys.stdout
-
-    @staticmethod
-    def _escape(text: str) -> str:
-        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        self.err = err or sys.stderr
 
     def __call__(self, event: Event) -> None:
+        from migtui.render.findings import FindingRecord
+        from migtui.render.github import annotation
+
         if isinstance(event, Finding):
-            level = {"error": "error", "warning": "warning"}.get(event.severity, "notice")
-            props = [f"title={self._escape('migtui dry-run ' + event.rule).replace(',', '%2C')}"]
-            if event.path:
-                location = [f"file={_relative(event.path)}"] + ([f"line={event.line}"] if event.line else [])
-                props[:0] = location
-            print(f"::{level} {','.join(props)}::{self._escape(event.message)}", file=self.out, flush=True)
+            record = FindingRecord(
+                rule=event.rule,
+                severity=event.severity,
+                message=event.message,
+                path=_relative(event.path) if event.path else None,
+                line=event.line,
+                hint=event.hint,
+                revision=event.revision,
+            )
+            print(annotation(record), file=self.out, flush=True)
         elif isinstance(event, RunFinished):
-            print(f"migtui dry-run: {event.summary}", file=self.out, flush=True)
+            print(f"migtui dry-run: {event.summary}", file=self.err, flush=True)
 
 
 def _relative(path: str) -> str:

@@ -217,7 +217,7 @@ class StatementAnalyzer:
                         check.rule,
                         "error",
                         check.message(result.count or 0),
-                        "fix the data first (or add the constraint NOT VALID and validate later)",
+                        "clean up the offending rows first, or add the constraint NOT VALID and VALIDATE it after the cleanup",
                     )
                 )
             elif result.failure is not None and result.failure.reason != "missing":
