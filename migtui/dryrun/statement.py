@@ -217,7 +217,8 @@ class StatementAnalyzer:
                         check.rule,
                         "error",
                         check.message(result.count or 0),
-                        "clean up the offending rows first, or add the constraint NOT VALID and VALIDATE it after the cleanup",
+                        "clean up the offending rows first, or add the constraint NOT VALID and VALIDATE it"
+                        " after the cleanup",
                     )
                 )
             elif result.failure is not None and result.failure.reason != "missing":
