@@ -149,7 +149,13 @@ class MigtuiApp(App):
         if not engine_available("migtui.drift"):
             self.notify("drift is not available yet: migtui.drift is not in this build", severity="warning")
             return
-        self.notify("drift has no TUI view yet: run `migtui drift` in a shell", severity="information")
+        if not self.settings.database_url:
+            self.notify("no target database: start with --dsn URL", severity="error")
+            return
+        from migtui.tui.screens.drift import DriftScreen
+
+        if not isinstance(self.screen, DriftScreen):
+            self.push_screen(DriftScreen(self.settings))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

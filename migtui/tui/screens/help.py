@@ -36,6 +36,7 @@ HELP_TEXT = """\
 | `d` | dry-run on the replica (--replica), results live |
 | `b` | rollback test on an embedded scratch server, results live |
 | `p` | phases: zero-downtime revisions, backfill progress, gates |
+| `s` | schema drift: the target's schema against its migrations |
 
 **Monitor**
 
@@ -52,6 +53,14 @@ HELP_TEXT = """\
 | `v` | advance the selected revision one stage (confirmation) |
 | `x` | abort it (type the revision id to confirm) |
 | `r` | refresh now (it refreshes every 2 s) |
+
+**Drift**
+
+| key | action |
+|---|---|
+| `↑` `↓` | choose a drifted object (expected vs actual and fix SQL on the right) |
+| `r` | run the check again |
+| `escape` | back when finished |
 
 **Apply**
 

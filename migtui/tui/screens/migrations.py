@@ -77,6 +77,7 @@ class MigrationsScreen(Screen):
         Binding("d", "app.job('dry-run')", "Dry-run"),
         Binding("b", "app.job('rollback-test')", "Rollback test"),
         Binding("p", "app.phases", "Phases"),
+        Binding("s", "app.drift", "Drift"),
     ]
 
     class OverviewLoaded(Message):
