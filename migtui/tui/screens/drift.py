@@ -172,7 +172,9 @@ class DriftScreen(Screen):
                 expand=True,
             )
             for item in report.pending:
-                branch.add_leaf(Text(f"○ {item['revision']}", style="cyan"), data=("pending",))
+                label = Text(f"○ {item['revision']}", style="cyan")
+                label.append(f"  {item['description']}", style="dim")
+                branch.add_leaf(label, data=("pending",))
         if report.drifted:
             tree.focus()
             tree.move_cursor(tree.root.children[0].children[0])
@@ -191,7 +193,8 @@ class DriftScreen(Screen):
         if report.excluded:
             out.append(f"excluded: {', '.join(report.excluded)}\n", style="dim")
         for note in report.notes:
-            out.append(f"note: {note}\n", style="yellow")
+            if "pending revision" not in note:  # the pending revisions are listed below
+                out.append(f"note: {note}\n", style="yellow")
         if report.pending:
             out.append("\npending revisions (not drift):\n", style="bold cyan")
             for item in report.pending:
@@ -210,8 +213,9 @@ class DriftScreen(Screen):
         rows = attribute_rows(report, indexes)
         width = max([len("attribute"), *(len(name) for name in rows)])
         table.add_column("attribute", style="bold", no_wrap=True, min_width=width)
-        table.add_column("expected", style="green", overflow="fold", ratio=1)
-        table.add_column("actual", style="yellow", overflow="fold", ratio=1)
+        # an object on one side only: the other side is "-" all the way down, give the width to this one
+        table.add_column("expected", style="green", overflow="fold", ratio=None if change == "added" else 1)
+        table.add_column("actual", style="yellow", overflow="fold", ratio=None if change == "removed" else 1)
         for attribute, (want, have) in rows.items():
             left, right = cells(want, have, width=None)
             table.add_row(attribute, "\n".join(left), "\n".join(right))

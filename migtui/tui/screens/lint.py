@@ -46,6 +46,7 @@ class LintScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#findings", DataTable).add_columns("severity", "rule", "revision", "line", "message")
         self.query_one("#lint-detail").border_title = "Finding"
+        self.query_one("#findings").border_title = "Findings"
         self.action_relint()
 
     def action_relint(self) -> None:
