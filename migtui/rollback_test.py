@@ -452,12 +452,13 @@ def _detail_lines(result: RevisionResult) -> list[str]:
 def report_text(report: RollbackReport) -> str:
     width = max((len(r.revision) for r in report.revisions), default=8)
     out = [
-        f"rollback-test on {report.target} (PostgreSQL {report.server_version}): "
-        f"{len(report.revisions)} revision(s)" + (", with data" if report.with_data else "")
+        f"rollback-test on {report.target} (server {report.server_version}): {len(report.revisions)} revision(s)"
+        + (", with data" if report.with_data else "")
     ]
     for r in report.revisions:
         mark = {PASSED: "PASS", FAILED: "FAIL", SKIPPED: "SKIP"}[r.status]
-        line = f"  {mark} {r.revision:<{width}}  {r.description}"
+        description = r.description if r.description != r.revision else ""
+        line = f"  {mark} {r.revision:<{width}}  {description}"
         if r.status == SKIPPED:
             line += f"  ({r.note})" if r.note else ""
         else:
@@ -488,7 +489,7 @@ def report_junit(report: RollbackReport) -> str:
 
     cases = []
     for r in report.revisions:
-        name = f"{r.revision} {r.description}".strip()
+        name = r.revision if r.description in ("", r.revision) else f"{r.revision} {r.description}"
         case = JUnitCase(name=name, classname="migtui.rollback-test", seconds=r.seconds.get("total", 0.0))
         if r.status == FAILED:
             case.failure = f"revision {r.revision}: {r.summary()}"
