@@ -195,13 +195,25 @@ class RollbackTest:
         self.exclude = exclude
         self.step = step
         self.target_label = target_label or (redact_dsn(dsn) or "")
+        self._conn: Any = None  # one connection for every catalog snapshot
+        self._current: Snapshot | None = None  # snapshot of the schema as it is now, if still valid
 
     def _snapshot(self) -> Snapshot:
-        return inspect_database(
-            self.dsn,
+        if self._conn is None or self._conn.closed:
+            from migtui.pg.connect import connect
+
+            self._conn = connect(self.dsn, application_name=f"migtui {JOB} [catalog]")
+        snap = inspect_database(
+            self._conn,
             version_table=self.settings.version_table,
             version_table_schema=self.settings.version_table_schema,
         )
+        self._current = snap
+        return snap
+
+    def _run_step(self, revision: str, direction: str) -> float:
+        self._current = None  # the schema is about to change
+        return self.step(self.project, self.dsn, self.settings, revision, direction, self.sink)
 
     def _diff(self, expected: Snapshot, actual: Snapshot) -> list[Difference]:
         return diff_snapshots(expected, actual, exclude=self.exclude)
@@ -233,6 +245,14 @@ class RollbackTest:
             return str(conn.execute("SHOW server_version").fetchone()[0])
 
     def run(self) -> RollbackReport:
+        try:
+            return self._run()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _run(self) -> RollbackReport:
         started = time.perf_counter()
         revisions = self.project.revisions()
         report = RollbackReport(target=self.target_label, with_data=self.with_data)
@@ -330,11 +350,11 @@ class RollbackTest:
 
             seeder = DataSeeder(self.dsn, self.settings)
             seeder.seed()
-        before = snapshot()
+        before = self._current or snapshot()  # the previous revision's last snapshot is still exact
 
         # 1. upgrade
         try:
-            result.seconds["upgrade"] = self.step(self.project, self.dsn, self.settings, rev, "up", self.sink)
+            result.seconds["upgrade"] = self._run_step(rev, "up")
         except MigtuiError as exc:
             result.failures.append(PHASE_UPGRADE)
             result.error = exc.message
@@ -347,7 +367,7 @@ class RollbackTest:
 
         # 2. downgrade: back to exactly the schema before
         try:
-            result.seconds["downgrade"] = self.step(self.project, self.dsn, self.settings, rev, "down", self.sink)
+            result.seconds["downgrade"] = self._run_step(rev, "down")
         except MigtuiError as exc:
             result.failures.append(PHASE_DOWNGRADE)
             result.error = exc.message
@@ -358,7 +378,7 @@ class RollbackTest:
 
         # 3. upgrade again: back to exactly the schema after the first upgrade
         try:
-            result.seconds["re_upgrade"] = self.step(self.project, self.dsn, self.settings, rev, "up", self.sink)
+            result.seconds["re_upgrade"] = self._run_step(rev, "up")
         except MigtuiError as exc:
             result.failures.append(PHASE_REUPGRADE)
             result.error = exc.message
