@@ -387,7 +387,10 @@ class RollbackTest:
         if result.reupgrade_differences:
             result.failures.append(PHASE_REUPGRADE_SCHEMA)
         if seeder is not None and counts_up is not None:
-            result.data_warnings = seeder.losses(counts_up, seeder.counts())
+            new = {name for kind, name in after_up.objects if kind in ("table", "column")} - {
+                name for kind, name in before.objects if kind in ("table", "column")
+            }
+            result.data_warnings = seeder.losses(counts_up, seeder.counts(), new)
         return finish(None)
 
 

@@ -177,20 +177,26 @@ class DataSeeder:
         return out
 
     @staticmethod
-    def losses(before: Counts, after: Counts) -> list[str]:
-        """Warnings for rows and column values present in ``before`` and gone in ``after``."""
+    def losses(before: Counts, after: Counts, new: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Warnings for rows and column values present in ``before`` and gone in ``after``.
+
+        ``new`` names tables (``schema.table``) and columns (``schema.table.column``) the revision itself
+        creates: their loss is said to be that (the downgrade drops what the upgrade added).
+        """
         warnings: list[str] = []
         for table, was in sorted(before.items()):
             now = after.get(table)
             if now is None or was["rows"] == 0:
                 continue  # a table that is gone is a schema difference, reported as such
             if now["rows"] < was["rows"]:
-                warnings.append(f"table {table} lost {was['rows'] - now['rows']} of {was['rows']} rows")
+                note = " (a table this revision creates)" if table in new else ""
+                warnings.append(f"table {table} lost {was['rows'] - now['rows']} of {was['rows']} rows{note}")
                 continue
             for column, count in sorted(was["values"].items()):
                 have = now["values"].get(column)
                 if have is not None and have < count:
-                    warnings.append(f"column {table}.{column} lost {count - have} of {count} values")
+                    note = " (a column this revision adds)" if f"{table}.{column}" in new else ""
+                    warnings.append(f"column {table}.{column} lost {count - have} of {count} values{note}")
         return warnings
 
 

@@ -658,9 +658,7 @@ def _columns(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
         table = _q(r["schema"], r["relname"])
         identity = None
         if r["attidentity"]:
-            identity = (
-                "GENERATED " + _IDENTITY.get(r["attidentity"], r["attidentity"]).upper() + " AS IDENTITY"
-            )
+            identity = "GENERATED " + _IDENTITY.get(r["attidentity"], r["attidentity"]).upper() + " AS IDENTITY"
             if r["seqtypid"] is not None:
                 type_name = _format_int_type(r["seqtypid"])
                 options = _sequence_options(r, type_name, omit_defaults=True)
@@ -668,9 +666,7 @@ def _columns(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                     identity += (
                         " ("
                         + " ".join(
-                            (k.upper() if v else "NO " + k.upper())
-                            if isinstance(v, bool)
-                            else f"{k.upper()} {v}"
+                            (k.upper() if v else "NO " + k.upper()) if isinstance(v, bool) else f"{k.upper()} {v}"
                             for k, v in options.items()
                         )
                         + ")"
@@ -690,9 +686,7 @@ def _columns(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                     "generated": generated,
                     "collation": r["collation"],
                     "storage": _STORAGE.get(r["storage"], r["storage"]) if r["storage"] else None,
-                    "compression": _COMPRESSION.get(r["compression"], r["compression"])
-                    if r["compression"]
-                    else None,
+                    "compression": _COMPRESSION.get(r["compression"], r["compression"]) if r["compression"] else None,
                     "grants": r["grants"],
                     "comment": r["comment"],
                 },

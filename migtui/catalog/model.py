@@ -67,9 +67,7 @@ class CatalogObject:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CatalogObject:
         parent = data.get("parent")
-        return cls(
-            data["kind"], data["name"], dict(data.get("attributes") or {}), tuple(parent) if parent else None
-        )
+        return cls(data["kind"], data["name"], dict(data.get("attributes") or {}), tuple(parent) if parent else None)
 
 
 @dataclass
