@@ -77,6 +77,11 @@ ALTER TABLE app.people ENABLE ROW LEVEL SECURITY;
 CREATE POLICY people_read ON app.people FOR SELECT TO PUBLIC USING (id > 0);
 CREATE POLICY people_write ON app.people FOR INSERT TO {ROLE} WITH CHECK (id > 0);
 COMMENT ON TABLE app.people IS 'people';
+CREATE TYPE app.shape AS (w int);
+CREATE TABLE app.typed OF app.shape;
+CREATE STATISTICS app.people_stats (ndistinct) ON email, name FROM app.people;
+CREATE RULE orders_no_delete AS ON DELETE TO app.orders WHERE old.amount > 1000000 DO INSTEAD NOTHING;
+ALTER DEFAULT PRIVILEGES IN SCHEMA aux GRANT USAGE ON SEQUENCES TO {ROLE};
 CREATE TABLE public.alembic_version (version_num varchar(32) PRIMARY KEY);
 INSERT INTO public.alembic_version VALUES ('abc');
 """
@@ -258,8 +263,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     ),
     (
         "table-partition-added",
-        "CREATE TABLE app.events_2021 PARTITION OF app.events "
-        "FOR VALUES FROM ('2021-01-01') TO ('2022-01-01')",
+        "CREATE TABLE app.events_2021 PARTITION OF app.events FOR VALUES FROM ('2021-01-01') TO ('2022-01-01')",
         ("table", "app.events_2021", "added", None),
     ),
     # columns
@@ -479,8 +483,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     ),
     (
         "index-expression",
-        "DROP INDEX app.orders_expr_idx; "
-        "CREATE INDEX orders_expr_idx ON app.orders ((upper(tags))) INCLUDE (amount)",
+        "DROP INDEX app.orders_expr_idx; CREATE INDEX orders_expr_idx ON app.orders ((upper(tags))) INCLUDE (amount)",
         ("index", "app.orders_expr_idx", "modified", "columns"),
     ),
     (
@@ -536,8 +539,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     ),
     (
         "function-sql-body",
-        "CREATE OR REPLACE FUNCTION app.add_one(a int DEFAULT 1) RETURNS int LANGUAGE sql "
-        "IMMUTABLE RETURN a + 2",
+        "CREATE OR REPLACE FUNCTION app.add_one(a int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE RETURN a + 2",
         ("function", "app.add_one(a integer)", "modified", "body"),
     ),
     (
@@ -582,8 +584,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     ),
     (
         "function-default-arg",
-        "CREATE OR REPLACE FUNCTION app.add_one(a int DEFAULT 2) RETURNS int LANGUAGE sql "
-        "IMMUTABLE RETURN a + 1",
+        "CREATE OR REPLACE FUNCTION app.add_one(a int DEFAULT 2) RETURNS int LANGUAGE sql IMMUTABLE RETURN a + 1",
         ("function", "app.add_one(a integer)", "modified", "arguments"),
     ),
     (
@@ -649,6 +650,48 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
         "event-trigger-added",
         "CREATE EVENT TRIGGER noop ON ddl_command_end EXECUTE FUNCTION app.noop_evt()",
         ("event trigger", "noop", "added", None),
+    ),
+    # rules, extended statistics objects, typed tables, default privileges
+    (
+        "rule-added",
+        "CREATE RULE orders_no_update AS ON UPDATE TO app.orders DO INSTEAD NOTHING",
+        ("rule", "app.orders.orders_no_update", "added", None),
+    ),
+    (
+        "rule-definition",
+        "CREATE OR REPLACE RULE orders_no_delete AS ON DELETE TO app.orders DO INSTEAD NOTHING",
+        ("rule", "app.orders.orders_no_delete", "modified", "definition"),
+    ),
+    (
+        "rule-disabled",
+        "ALTER TABLE app.orders DISABLE RULE orders_no_delete",
+        ("rule", "app.orders.orders_no_delete", "modified", "enabled"),
+    ),
+    (
+        "statistics-added",
+        "CREATE STATISTICS app.orders_stats (dependencies) ON amount, placed FROM app.orders",
+        ("statistics", "app.orders_stats", "added", None),
+    ),
+    (
+        "statistics-definition",
+        "DROP STATISTICS app.people_stats; CREATE STATISTICS app.people_stats (mcv) ON email, name FROM app.people",
+        ("statistics", "app.people_stats", "modified", "definition"),
+    ),
+    (
+        "statistics-target",
+        "ALTER STATISTICS app.people_stats SET STATISTICS 500",
+        ("statistics", "app.people_stats", "modified", "target"),
+    ),
+    ("table-not-of-type", "ALTER TABLE app.typed NOT OF", ("table", "app.typed", "modified", "of_type")),
+    (
+        "default-privileges-added",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO {ROLE}",
+        ("default privileges", "for postgres in schema app on tables", "added", None),
+    ),
+    (
+        "default-privileges-grants",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA aux GRANT SELECT ON SEQUENCES TO {ROLE}",
+        ("default privileges", "for postgres in schema aux on sequences", "modified", "grants"),
     ),
     # row-level security policies
     (
@@ -740,9 +783,7 @@ def test_template_covers_every_kind(template):
     }
     # implementation details are not objects of their own
     assert template[2].get("index", "app.people_pkey") is None  # the index behind the primary key
-    assert not [
-        n for n in template[2].names("sequence") if n.startswith("app.people_id")
-    ]  # identity sequence
+    assert not [n for n in template[2].names("sequence") if n.startswith("app.people_id")]  # identity sequence
     assert template[2].get("table", "public.alembic_version") is None  # the version table
     assert template[2].get("sequence", "app.orders_id_seq").attributes["owned_by"] == "app.orders.id"
 
@@ -842,8 +883,7 @@ def test_restored_dump_shows_no_difference(version, request):
     try:
         server.execute(BASE_SQL, dbname=source)
         server.execute(
-            "INSERT INTO app.people (email) VALUES ('a@x'); "
-            "INSERT INTO app.orders (person_id, amount) VALUES (1, 50)",
+            "INSERT INTO app.people (email) VALUES ('a@x'); INSERT INTO app.orders (person_id, amount) VALUES (1, 50)",
             dbname=source,
         )
         dump = subprocess.run(

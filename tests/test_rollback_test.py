@@ -449,3 +449,25 @@ def test_with_data_warns_about_destroyed_rows_and_values(pg, tmp_path):
     lost_v = [w for w in recreate.data_warnings if w.startswith("column public.t.v lost")]
     assert lost_v and "this revision" not in lost_v[0]
     assert "warning: column public.t.v lost" in report_text(report)
+
+
+def test_branches_and_merge_points(pg, tmp_path):
+    """Two branches and a merge revision: each step is one revision, in a valid order."""
+    project_dir = make_project(
+        tmp_path,
+        [
+            Rev("m0", "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))", "op.drop_table('t')"),
+            Rev("m1", "op.add_column('t', sa.Column('a', sa.Integer))", "op.drop_column('t', 'a')", down="m0"),
+            Rev("m2", "op.add_column('t', sa.Column('b', sa.Integer))", "op.drop_column('t', 'b')", down="m0"),
+            Rev("m3", "pass", "pass", down=("m1", "m2")),
+            Rev("m4", "op.add_column('t', sa.Column('c', sa.Integer))", "pass", down="m3"),
+        ],
+    )
+    name, dsn = _new_db(pg)
+    try:
+        report = RollbackTest(AlembicProject.load(project_dir), dsn, _settings()).run()
+    finally:
+        pg.drop_database(name)
+    statuses = {r.revision: r.status for r in report.revisions}
+    assert statuses == {"m0": PASSED, "m1": PASSED, "m2": PASSED, "m3": PASSED, "m4": FAILED}
+    assert report.revisions[0].revision == "m0" and report.revisions[-1].revision == "m4"

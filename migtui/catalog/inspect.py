@@ -138,6 +138,7 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind, c.relpersistenc
        obj_description(c.oid, 'pg_class') AS comment,
        {_sorted_array("c.reloptions")} AS reloptions,
        c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relispartition, c.relispopulated,
+       CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END AS of_type,
        am.amname AS access_method, ts.spcname AS tablespace,
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
        CASE WHEN c.relispartition THEN (
@@ -330,6 +331,39 @@ WHERE {_user_ns()} AND c.oid <> ALL(%(excluded)s::oid[])
   AND {_not_extension_member("pg_class", "c.oid")}
 """
 
+RULES_SQL = f"""
+SELECT n.nspname AS schema, c.relname AS relname, c.relkind, r.rulename AS name,
+       pg_get_ruledef(r.oid, true) AS definition, r.ev_enabled::text AS enabled,
+       obj_description(r.oid, 'pg_rewrite') AS comment
+FROM pg_rewrite r
+JOIN pg_class c ON c.oid = r.ev_class
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE r.rulename <> '_RETURN' AND {_user_ns()} AND c.oid <> ALL(%(excluded)s::oid[])
+  AND {_not_extension_member("pg_class", "c.oid")}
+"""
+
+STATISTICS_SQL = f"""
+SELECT n.nspname AS schema, s.stxname AS name, pg_get_statisticsobjdef(s.oid) AS definition,
+       coalesce(s.stxstattarget::int, -1) AS target,
+       pg_get_userbyid(s.stxowner) AS owner, obj_description(s.oid, 'pg_statistic_ext') AS comment,
+       tn.nspname AS table_schema, tc.relname AS relname
+FROM pg_statistic_ext s
+JOIN pg_namespace n ON n.oid = s.stxnamespace
+JOIN pg_class tc ON tc.oid = s.stxrelid
+JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+WHERE {_user_ns()} AND tc.oid <> ALL(%(excluded)s::oid[])
+  AND {_not_extension_member("pg_statistic_ext", "s.oid")}
+"""
+
+DEFAULT_PRIVILEGES_SQL = """
+SELECT pg_get_userbyid(d.defaclrole) AS role, n.nspname AS schema, d.defaclobjtype::text AS objtype,
+       ARRAY(SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+                    || ' ' || a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
+             FROM aclexplode(d.defaclacl) a ORDER BY 1) AS grants
+FROM pg_default_acl d
+LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
+"""
+
 EXCLUDED_SQL = """
 SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname = coalesce(%(schema)s, current_schema()) AND c.relname = %(name)s
@@ -474,6 +508,9 @@ def _inspect(
             _triggers(snap, rows(TRIGGERS_SQL))
             _event_triggers(snap, rows(EVENT_TRIGGERS_SQL))
             _policies(snap, rows(POLICIES_SQL))
+            _rules(snap, rows(RULES_SQL))
+            _statistics(snap, rows(STATISTICS_SQL))
+            _default_privileges(snap, rows(DEFAULT_PRIVILEGES_SQL))
     finally:
         conn.rollback()
         conn.autocommit = previous_autocommit
@@ -586,6 +623,7 @@ def _relations(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                 "partition_key": r["partition_key"],
                 "partition_of": f"{r['partition_of']} {r['partition_bound']}" if r["partition_of"] else None,
                 "inherits": r["inherits"] or [],
+                "of_type": r["of_type"],
                 "reloptions": r["reloptions"],
                 "access_method": r["access_method"],
                 "tablespace": r["tablespace"],
@@ -855,4 +893,54 @@ def _policies(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                 },
                 parent=("table", table),
             )
+        )
+
+
+_RULE_ENABLED = _TRIGGER_ENABLED
+_DEFAULT_ACL_OBJTYPE = {"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas"}
+
+
+def _rules(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        rel = _q(r["schema"], r["relname"])
+        parent_kind = {"v": "view", "m": "materialized view"}.get(r["relkind"], "table")
+        snap.add(
+            CatalogObject(
+                "rule",
+                _q(rel, r["name"]),
+                {
+                    "definition": r["definition"],
+                    "enabled": _RULE_ENABLED.get(r["enabled"], r["enabled"]),
+                    "comment": r["comment"],
+                },
+                parent=(parent_kind, rel),
+            )
+        )
+
+
+def _statistics(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        table = _q(r["table_schema"], r["relname"])
+        snap.add(
+            CatalogObject(
+                "statistics",
+                _q(r["schema"], r["name"]),
+                {
+                    "definition": r["definition"],
+                    "target": r["target"],
+                    "owner": r["owner"],
+                    "comment": r["comment"],
+                },
+                parent=("table", table),
+            )
+        )
+
+
+def _default_privileges(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        on = _DEFAULT_ACL_OBJTYPE.get(r["objtype"], r["objtype"])
+        where = f" in schema {r['schema']}" if r["schema"] else ""
+        parent = ("schema", r["schema"]) if r["schema"] else None
+        snap.add(
+            CatalogObject("default privileges", f"for {r['role']}{where} on {on}", {"grants": r["grants"]}, parent)
         )

@@ -32,6 +32,9 @@ KINDS: tuple[str, ...] = (
     "trigger",
     "event trigger",
     "policy",
+    "rule",
+    "statistics",
+    "default privileges",
 )
 
 # Attribute names that teams often accept differences in; callers may exclude them (drift: by flag/config).
