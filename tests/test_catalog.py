@@ -396,7 +396,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     (
         "check-validated",
         "ALTER TABLE app.orders VALIDATE CONSTRAINT orders_amount_positive",
-        ("constraint", "app.orders.orders_amount_positive", "modified", "validated"),
+        ("constraint", "app.orders.orders_amount_positive", "modified", "validity"),
     ),
     (
         "check-expression",
@@ -749,6 +749,16 @@ def clone(template):
     server.drop_database(copy)
 
 
+@pytest.fixture(scope="module")
+def template18(pg18):
+    """The same template on PostgreSQL 18 (NOT NULL constraint rows, NOT ENFORCED, virtual columns)."""
+    name = "tpl_catalog18_" + uuid.uuid4().hex[:8]
+    pg18.create_database(name)
+    pg18.execute(BASE_SQL, dbname=name)
+    yield pg18, name, inspect_database(pg18.dsn(name))
+    pg18.drop_database(name)
+
+
 def _items(before: Snapshot, after: Snapshot) -> list[tuple]:
     return [(d.kind, d.object, d.change, d.attribute) for d in diff_snapshots(before, after)]
 
@@ -909,3 +919,37 @@ def test_restored_dump_shows_no_difference(version, request):
     finally:
         server.drop_database(source)
         server.drop_database(target)
+
+
+# Where PostgreSQL 18 stores things differently (NOT NULL as pg_constraint rows, domain NOT NULL, identity,
+# FK deferrability), plus what only 18 has.
+PG18_CASES = [
+    c
+    for c in CASES
+    if c[0].startswith(("column-", "domain-", "fk-", "check-", "pk-", "unique-", "table-inherits", "table-partition"))
+] + [
+    (
+        "check-not-enforced",
+        "ALTER TABLE app.people DROP CONSTRAINT people_score_check; "
+        "ALTER TABLE app.people ADD CONSTRAINT people_score_check CHECK (score >= 0) NOT ENFORCED",
+        ("constraint", "app.people.people_score_check", "modified", "validity"),
+    ),
+    (
+        "column-generated-virtual",
+        "ALTER TABLE app.people DROP COLUMN doubled; "
+        "ALTER TABLE app.people ADD COLUMN doubled int GENERATED ALWAYS AS (id * 2) VIRTUAL",
+        ("column", "app.people.doubled", "modified", "generated"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [(c[1], c[2]) for c in PG18_CASES], ids=[c[0] for c in PG18_CASES])
+def test_one_change_is_one_difference_pg18(template18, sql, expected):
+    server, name, before = template18
+    copy = "t_cat18_" + uuid.uuid4().hex[:10]
+    server.create_database(copy, template=name)
+    try:
+        server.execute(sql, dbname=copy)
+        assert _items(before, inspect_database(server.dsn(copy))) == [expected]
+    finally:
+        server.drop_database(copy)

@@ -775,8 +775,8 @@ def _constraints(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                     if r["condeferred"]
                     else "DEFERRABLE INITIALLY IMMEDIATE"
                 ),
-                "validated": r["convalidated"],
-                "enforced": r["enforced"],
+                # NOT ENFORCED (PostgreSQL 18) implies not validated: one attribute for both
+                "validity": "NOT ENFORCED" if not r["enforced"] else ("valid" if r["convalidated"] else "NOT VALID"),
                 "comment": r["comment"],
             }
         )
