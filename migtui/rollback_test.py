@@ -280,6 +280,12 @@ class RollbackTest:
                 result.note = f"not run: {fatal}"
                 continue
             fatal = self._test_revision(result)
+            self.sink(
+                Message(
+                    text=f"{result.revision}: {result.summary()} ({result.seconds.get('total', 0.0):.2f}s)",
+                    level="info" if result.ok else "error",
+                )
+            )
             if result.status == FAILED:
                 self.sink(
                     Finding(

@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--pg-version must be a PostgreSQL major version such as 16")
     install_signal_cleanup()
 
-    def sink(event: Event) -> None:
-        if isinstance(event, Message) and args.format == "text" and args.output is None:
+    def sink(event: Event) -> None:  # progress on stderr; the report goes to stdout / --output
+        if isinstance(event, Message):
             print(f"migtui: {event.text}", file=sys.stderr, flush=True)
 
     report = run_rollback_test(
