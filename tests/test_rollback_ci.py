@@ -59,7 +59,8 @@ def test_workflow_runs_on_migration_changes_against_a_service_container():
     assert "pull_request:" in on_block and '"db/migrations/**"' in on_block
     assert "services:\n      postgres:\n        image: postgres:16" in text
     assert "run: scripts/db-rollback-test.sh --dsn" in text
-    assert "run: scripts/db-validate.sh --dsn" in text
+    assert text.count("run: scripts/db-validate.sh") == 2  # lint (no database), then drift (MIGTUI_DATABASE_URL)
+    assert "MIGTUI_DATABASE_URL: ${{ env.APP_DSN }}" in text
 
 
 def test_script_runs_rollback_test_and_writes_junit(pg, tmp_path):
