@@ -266,6 +266,21 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
         "CREATE TABLE app.events_2021 PARTITION OF app.events FOR VALUES FROM ('2021-01-01') TO ('2022-01-01')",
         ("table", "app.events_2021", "added", None),
     ),
+    (
+        "partitioned-index-added",
+        "CREATE INDEX events_k_idx ON app.events (k)",
+        ("index", "app.events_k_idx", "added", None),
+    ),
+    (
+        "partitioned-trigger-added",
+        "CREATE TRIGGER events_touch BEFORE INSERT ON app.events FOR EACH ROW EXECUTE FUNCTION app.touch()",
+        ("trigger", "app.events.events_touch", "added", None),
+    ),
+    (
+        "partitioned-constraint-added",
+        "ALTER TABLE app.events ADD CONSTRAINT events_k_fk FOREIGN KEY (k) REFERENCES app.people(id)",
+        ("constraint", "app.events.events_k_fk", "added", None),
+    ),
     # columns
     (
         "column-added",

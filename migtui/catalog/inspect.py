@@ -5,7 +5,8 @@ Every value is what the server itself normalizes: ``format_type``, ``pg_get_cons
 arguments, role names. Names, never OIDs. Not part of a snapshot: column order (attnum), statistics,
 relfilenodes, sequence state, system schemas, objects owned by an extension (only the extension itself),
 implementation details that would double-report (the index behind a PK/UNIQUE/EXCLUDE constraint, an
-identity column's sequence, PostgreSQL 18's NOT NULL constraint rows) and the alembic version table.
+identity column's sequence, PostgreSQL 18's NOT NULL constraint rows, the copies of a partitioned table's
+indexes, constraints and triggers on its partitions) and the alembic version table.
 
 Queries run in one REPEATABLE READ read-only transaction with ``search_path = pg_catalog`` so every
 deparsed name outside pg_catalog is schema-qualified the same way on both sides of a comparison.
@@ -218,7 +219,7 @@ FROM pg_constraint co
 JOIN pg_namespace n ON n.oid = co.connamespace
 LEFT JOIN pg_class c ON c.oid = co.conrelid AND co.conrelid <> 0
 LEFT JOIN pg_type t ON t.oid = co.contypid AND co.contypid <> 0
-WHERE co.contype <> 'n' AND {_user_ns()}
+WHERE co.contype <> 'n' AND co.conparentid = 0 AND {_user_ns()}
   AND (c.oid IS NOT NULL OR t.oid IS NOT NULL)
   AND coalesce(c.oid, 0) <> ALL(%(excluded)s::oid[])
   AND {_not_extension_member("pg_class", "coalesce(c.oid, 0)")}
@@ -264,7 +265,7 @@ JOIN pg_class tc ON tc.oid = i.indrelid
 JOIN pg_namespace tn ON tn.oid = tc.relnamespace
 JOIN pg_am am ON am.oid = ic.relam
 LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
-WHERE {_user_ns()} AND tc.relkind IN ('r', 'p', 'm', 'f')
+WHERE {_user_ns()} AND tc.relkind IN ('r', 'p', 'm', 'f') AND NOT ic.relispartition
   AND {_not_extension_member("pg_class", "tc.oid")}
   AND tc.oid <> ALL(%(excluded)s::oid[])
   AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid
@@ -302,7 +303,7 @@ SELECT n.nspname AS schema, c.relname AS relname, c.relkind, tg.tgname AS name,
 FROM pg_trigger tg
 JOIN pg_class c ON c.oid = tg.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT tg.tgisinternal AND {_user_ns()}
+WHERE NOT tg.tgisinternal AND coalesce((to_jsonb(tg)->>'tgparentid')::oid, 0) = 0 AND {_user_ns()}
   AND {_not_extension_member("pg_class", "c.oid")}
   AND {_not_extension_member("pg_trigger", "tg.oid")}
   AND c.oid <> ALL(%(excluded)s::oid[])

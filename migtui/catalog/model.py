@@ -151,7 +151,7 @@ def _show(value: Any) -> str:
     if value is None:
         return "none"
     if isinstance(value, str):
-        return repr(value)
+        return repr(" ".join(value.split()) if "\n" in value else value)  # one line: view bodies etc.
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return str(value)
