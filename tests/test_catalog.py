@@ -968,3 +968,19 @@ def test_one_change_is_one_difference_pg18(template18, sql, expected):
         assert _items(before, inspect_database(server.dsn(copy))) == [expected]
     finally:
         server.drop_database(copy)
+
+
+def test_inspect_inside_the_callers_transaction_leaves_it_alone(template, clone):
+    """Given a connection in an open transaction, the snapshot sees its uncommitted DDL and keeps it."""
+    import psycopg
+
+    server, copy = clone
+    with psycopg.connect(server.dsn(copy)) as conn:  # autocommit off: a transaction opens
+        conn.execute("SET search_path = app, public")
+        conn.execute("CREATE TABLE app.uncommitted (id int)")
+        snap = inspect_database(conn)
+        assert ("table", "app.uncommitted", "added", None) in _items(template[2], snap)
+        assert conn.execute("SHOW search_path").fetchone()[0] == "app, public"
+        assert conn.execute("SELECT to_regclass('app.uncommitted') IS NOT NULL").fetchone()[0]
+        conn.rollback()
+    assert _items(template[2], inspect_database(server.dsn(copy))) == []

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from migtui.catalog.model import CatalogObject, Snapshot
+from migtui.errors import MigtuiError
 
 # -- SQL fragments -------------------------------------------------------------------------------------
 
@@ -471,50 +472,73 @@ def _inspect(
     version_table_schema: str | None,
     exclude_tables: Iterable[tuple[str | None, str]],
 ) -> Snapshot:
-    from psycopg.rows import dict_row
+    import psycopg
+    from psycopg.pq import TransactionStatus
 
+    status = conn.info.transaction_status
+    if status == TransactionStatus.INTRANS:
+        # the caller's open transaction: read inside it (it sees its own changes), in a savepoint that is
+        # rolled back so the caller's search_path and work are untouched
+        snap: Snapshot | None = None
+        with conn.transaction():
+            snap = _read(conn, version_table, version_table_schema, exclude_tables)
+            raise psycopg.Rollback()
+        assert snap is not None
+        return snap
+    if status != TransactionStatus.IDLE:
+        raise MigtuiError("cannot read the catalog: the connection is busy or in a failed transaction")
     previous_autocommit = conn.autocommit
-    if conn.info.transaction_status != 0:  # not idle: do not read inside someone else's transaction
-        conn.rollback()
     conn.autocommit = False
     try:
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            version_num = int(conn.info.server_version)
-            excluded: list[int] = []
-            wanted = list(exclude_tables)
-            if version_table:
-                wanted.append((version_table_schema, version_table))
-            for schema, name in wanted:  # current_schema() of the caller's search_path, as alembic sees it
-                cur.execute(EXCLUDED_SQL, {"schema": schema, "name": name})
-                excluded.extend(int(r["oid"]) for r in cur.fetchall())
-            cur.execute("SET LOCAL search_path = pg_catalog")
-            snap = Snapshot(version_num)
-            params = {"excluded": excluded}
-
-            def rows(sql: str) -> list[dict[str, Any]]:
-                cur.execute(sql, params)
-                return cur.fetchall()
-
-            _schemas(snap, rows(SCHEMAS_SQL))
-            _extensions(snap, rows(EXTENSIONS_SQL))
-            _collations(snap, rows(COLLATIONS_SQL))
-            _types(snap, rows(TYPES_SQL))
-            _relations(snap, rows(RELATIONS_SQL))
-            _columns(snap, rows(COLUMNS_SQL))
-            _constraints(snap, rows(CONSTRAINTS_SQL))
-            _indexes(snap, rows(INDEXES_SQL))
-            body = "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END"
-            _functions(snap, rows(FUNCTIONS_SQL.format(body=body if version_num >= 140000 else "p.prosrc")))
-            _triggers(snap, rows(TRIGGERS_SQL))
-            _event_triggers(snap, rows(EVENT_TRIGGERS_SQL))
-            _policies(snap, rows(POLICIES_SQL))
-            _rules(snap, rows(RULES_SQL))
-            _statistics(snap, rows(STATISTICS_SQL))
-            _default_privileges(snap, rows(DEFAULT_PRIVILEGES_SQL))
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _read(conn, version_table, version_table_schema, exclude_tables)
     finally:
         conn.rollback()
         conn.autocommit = previous_autocommit
+
+
+def _read(
+    conn: Any,
+    version_table: str | None,
+    version_table_schema: str | None,
+    exclude_tables: Iterable[tuple[str | None, str]],
+) -> Snapshot:
+    """Every catalog query, inside a transaction the caller provides."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        version_num = int(conn.info.server_version)
+        excluded: list[int] = []
+        wanted = list(exclude_tables)
+        if version_table:
+            wanted.append((version_table_schema, version_table))
+        for schema, name in wanted:  # current_schema() of the caller's search_path, as alembic sees it
+            cur.execute(EXCLUDED_SQL, {"schema": schema, "name": name})
+            excluded.extend(int(r["oid"]) for r in cur.fetchall())
+        cur.execute("SET LOCAL search_path = pg_catalog")
+        snap = Snapshot(version_num)
+        params = {"excluded": excluded}
+
+        def rows(sql: str) -> list[dict[str, Any]]:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+        _schemas(snap, rows(SCHEMAS_SQL))
+        _extensions(snap, rows(EXTENSIONS_SQL))
+        _collations(snap, rows(COLLATIONS_SQL))
+        _types(snap, rows(TYPES_SQL))
+        _relations(snap, rows(RELATIONS_SQL))
+        _columns(snap, rows(COLUMNS_SQL))
+        _constraints(snap, rows(CONSTRAINTS_SQL))
+        _indexes(snap, rows(INDEXES_SQL))
+        body = "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END"
+        _functions(snap, rows(FUNCTIONS_SQL.format(body=body if version_num >= 140000 else "p.prosrc")))
+        _triggers(snap, rows(TRIGGERS_SQL))
+        _event_triggers(snap, rows(EVENT_TRIGGERS_SQL))
+        _policies(snap, rows(POLICIES_SQL))
+        _rules(snap, rows(RULES_SQL))
+        _statistics(snap, rows(STATISTICS_SQL))
+        _default_privileges(snap, rows(DEFAULT_PRIVILEGES_SQL))
     return snap
 
 
