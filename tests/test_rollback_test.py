@@ -471,3 +471,38 @@ def test_branches_and_merge_points(pg, tmp_path):
     statuses = {r.revision: r.status for r in report.revisions}
     assert statuses == {"m0": PASSED, "m1": PASSED, "m2": PASSED, "m3": PASSED, "m4": FAILED}
     assert report.revisions[0].revision == "m0" and report.revisions[-1].revision == "m4"
+
+
+def test_exclude_and_step_timeout(pg, tmp_path):
+    """--exclude leaves a category out; a downgrade that hangs is cancelled by the per-step timeout."""
+    project_dir = _small_project(
+        tmp_path,
+        [
+            GOOD[0],
+            ("comment", "op.execute(\"COMMENT ON TABLE t IS 'x'\")", "pass"),
+            ("hangs", "op.add_column('t', sa.Column('z', sa.Integer))", "op.execute('SELECT pg_sleep(30)')"),
+        ],
+    )
+    name, dsn = _new_db(pg)
+    try:
+        done = run_cli(
+            "rollback-test",
+            "--migrations",
+            str(project_dir),
+            "--dsn",
+            dsn,
+            "--exclude",
+            "comment",
+            "--timeout",
+            "1",
+            "--format",
+            "json",
+        )
+    finally:
+        pg.drop_database(name)
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    assert data["failed"] == ["hangs"]
+    hangs = data["revisions"][-1]
+    assert hangs["failures"] == ["downgrade"] and "timeout" in hangs["error"].lower()
+    assert hangs["seconds"]["total"] < 15
