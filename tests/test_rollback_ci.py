@@ -99,3 +99,23 @@ def test_script_passes_shellcheck():
         pytest.skip("shellcheck not installed (apt-get install shellcheck)")
     done = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout
+
+
+def test_junit_escapes_and_redacts():
+    from migtui.render.junit import JUnitCase, junit_xml
+
+    xml = junit_xml(
+        "suite",
+        [
+            JUnitCase("a1 <x> & y", "c", 0.5, failure="check 'a < 1 & b > 2'", details="postgresql://u:pw@h/db"),
+            JUnitCase("a2", "c", 0.1, skipped="not run"),
+            JUnitCase("a3", "c", 0.2, output="warning: lost 3 rows"),
+        ],
+    )
+    root = ET.fromstring(xml)  # well-formed despite <, &, quotes
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    failure = suite.find("testcase/failure")
+    assert failure.get("message") == "check 'a < 1 & b > 2'"
+    assert "pw@" not in xml and "u:***@h" in failure.text
+    assert suite.findall("testcase")[2].find("system-out").text == "warning: lost 3 rows"
