@@ -528,7 +528,10 @@ def _read(
         _collations(snap, rows(COLLATIONS_SQL))
         _types(snap, rows(TYPES_SQL))
         _relations(snap, rows(RELATIONS_SQL))
-        _columns(snap, rows(COLUMNS_SQL))
+        columns_sql = COLUMNS_SQL
+        if version_num < 140000:  # no column compression before PostgreSQL 14
+            columns_sql = columns_sql.replace("nullif(a.attcompression::text, '')", "NULL::text")
+        _columns(snap, rows(columns_sql))
         _constraints(snap, rows(CONSTRAINTS_SQL))
         _indexes(snap, rows(INDEXES_SQL))
         body = "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END"
