@@ -484,10 +484,15 @@ def report_text(report: RollbackReport) -> str:
         f"rollback-test on {report.target} (server {report.server_version}): {len(report.revisions)} revision(s)"
         + (", with data" if report.with_data else "")
     ]
+
+    def shown(r: RevisionResult) -> str:
+        text = r.description if r.description != r.revision else ""
+        return text if len(text) <= 48 else text[:47] + "…"  # the full message is in JSON / JUnit
+
+    desc_width = max((len(shown(r)) for r in report.revisions), default=0)
     for r in report.revisions:
         mark = {PASSED: "PASS", FAILED: "FAIL", SKIPPED: "SKIP"}[r.status]
-        description = r.description if r.description != r.revision else ""
-        line = f"  {mark} {r.revision:<{width}}  {description}"
+        line = f"  {mark} {r.revision:<{width}}  {shown(r):<{desc_width}}"
         if r.status == SKIPPED:
             line += f"  ({r.note})" if r.note else ""
         else:
