@@ -884,6 +884,17 @@ def test_exclude_attributes_and_describe(template, clone):
     assert len(diff_snapshots(template[2], after)) == 3
 
 
+def test_every_attribute_is_known_and_excludable(template):
+    from migtui.catalog.model import ATTRIBUTES, check_exclude
+    from migtui.errors import UsageError
+
+    used = {k for obj in template[2].objects.values() for k in obj.attributes}
+    assert used <= ATTRIBUTES, used - ATTRIBUTES
+    assert check_exclude(["owner", "extension"]) == ("owner", "extension")
+    with pytest.raises(UsageError, match="unknown name to exclude: 'ownr'"):
+        check_exclude(["ownr"])
+
+
 def test_snapshot_round_trips_through_json(template):
     import json
 

@@ -400,6 +400,10 @@ def test_cli_bad_inputs(tmp_path, pg):
     assert "pw@" not in unreachable.stderr and "Traceback" not in unreachable.stderr
     bad_format = run_cli("rollback-test", "--migrations", str(project_dir), "--format", "xml")
     assert bad_format.returncode == 2
+    bad_exclude = run_cli("rollback-test", "--migrations", str(project_dir), "--exclude", "ownr")
+    assert bad_exclude.returncode == 2 and "unknown name to exclude: 'ownr'" in bad_exclude.stderr
+    bad_output = run_cli("rollback-test", "--migrations", str(project_dir), "--output", str(tmp_path / "no/r.xml"))
+    assert bad_output.returncode == 2 and "no such directory" in bad_output.stderr
 
 
 def test_repository_migrations_pass(pg):

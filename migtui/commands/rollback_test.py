@@ -50,7 +50,13 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     project = load_project(settings)
-    exclude = tuple(x.strip() for x in (args.exclude or "").split(",") if x.strip())
+    from pathlib import Path
+
+    from migtui.catalog.model import check_exclude
+
+    exclude = check_exclude([x.strip() for x in (args.exclude or "").split(",") if x.strip()])
+    if args.output and not Path(args.output).expanduser().resolve().parent.is_dir():
+        raise UsageError(f"--output {args.output}: no such directory")
     if args.pg_version is not None and args.pg_version <= 0:
         raise UsageError("--pg-version must be a PostgreSQL major version such as 16")
     install_signal_cleanup()
