@@ -995,3 +995,35 @@ def test_inspect_inside_the_callers_transaction_leaves_it_alone(template, clone)
         assert conn.execute("SELECT to_regclass('app.uncommitted') IS NOT NULL").fetchone()[0]
         conn.rollback()
     assert _items(template[2], inspect_database(server.dsn(copy))) == []
+
+
+@pytest.fixture(scope="module")
+def template15(request):
+    """The template on Debian's PostgreSQL 15 (system binaries), when installed."""
+    from migtui.pg import harness
+
+    if request.config.getoption("--pg-dsn") or 15 not in harness.available_versions():
+        pytest.skip("PostgreSQL 15 binaries not installed")
+    server = harness.start_cluster(15)
+    try:
+        server.create_database("tpl15")
+        server.execute(BASE_SQL, dbname="tpl15")
+        yield server, "tpl15", inspect_database(server.dsn("tpl15"))
+    finally:
+        server.cleanup()
+
+
+# the version-sensitive cases (no NOT ENFORCED or virtual columns before 18)
+PG15_CASES = [c for c in PG18_CASES if c[0] not in ("check-not-enforced", "column-generated-virtual")]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [(c[1], c[2]) for c in PG15_CASES], ids=[c[0] for c in PG15_CASES])
+def test_one_change_is_one_difference_pg15(template15, sql, expected):
+    server, name, before = template15
+    copy = "t_cat15_" + uuid.uuid4().hex[:10]
+    server.create_database(copy, template=name)
+    try:
+        server.execute(sql, dbname=copy)
+        assert _items(before, inspect_database(server.dsn(copy))) == [expected]
+    finally:
+        server.drop_database(copy)
