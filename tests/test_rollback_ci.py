@@ -59,8 +59,47 @@ def test_workflow_runs_on_migration_changes_against_a_service_container():
     assert "pull_request:" in on_block and '"db/migrations/**"' in on_block
     assert "services:\n      postgres:\n        image: postgres:16" in text
     assert "run: scripts/db-rollback-test.sh --dsn" in text
-    assert text.count("run: scripts/db-validate.sh") == 2  # lint (no database), then drift (MIGTUI_DATABASE_URL)
-    assert "MIGTUI_DATABASE_URL: ${{ env.APP_DSN }}" in text
+    # lint + drift against a database built at the base branch's migrations (lint sees only the new
+    # revisions), then again after applying this branch's revisions (drift at head)
+    assert 'migtui up --dsn "$APP_DSN" --migrations "$RUNNER_TEMP/base/db/migrations"' in text
+    assert "run: scripts/db-validate.sh\n" in text
+    assert "migtui up\n          scripts/db-validate.sh" in text
+    assert text.count("MIGTUI_DATABASE_URL: ${{ env.APP_DSN }}") == 2
+
+
+def test_validate_script_passes_on_this_repo_at_head(pg, tmp_path):
+    """What the workflow's last step runs on this repo: lint (nothing pending) and drift at head, exit 0.
+
+    The repo deliberately keeps unsafe sample revisions for the demo (lint errors when linted from base);
+    CI lints only the revisions a pull request adds, against a database at the base branch's head.
+    """
+    name = "t_validate_" + uuid.uuid4().hex[:8]
+    dsn = pg.create_database(name)
+    try:
+        env = {
+            **os.environ,
+            "MIGTUI": f"{sys.executable} -m migtui",
+            "MIGTUI_DATABASE_URL": dsn,
+            "MIGTUI_MIGRATIONS": str(ROOT / "db" / "migrations"),
+            "MIGTUI_CACHE_DIR": str(tmp_path / "cache"),
+            "PYTHONPATH": str(ROOT),
+        }
+        up = subprocess.run(
+            [sys.executable, "-m", "migtui", "up"], env=env, capture_output=True, text=True, cwd=str(ROOT), timeout=300
+        )
+        assert up.returncode == 0, up.stderr
+        done = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "db-validate.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=str(ROOT),
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "no drift" in (done.stdout + done.stderr).lower()
+    finally:
+        pg.drop_database(name)
 
 
 def test_script_runs_rollback_test_and_writes_junit(pg, tmp_path):
