@@ -1,0 +1,525 @@
+"""Zero-downtime phased revisions on real PostgreSQL, with a concurrent writer running.
+
+Each helper pattern end to end (expand, old/new writes in sync, backfill, gates, contract), abort from each
+phase, kill -9 mid-backfill then resume, gates refusing while old-path writes continue.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migtui.alembic_project import AlembicProject
+from migtui.config import Settings
+from migtui.errors import ExitCode, LockNotAcquired
+from migtui.phases import state as st
+from migtui.phases.backfill import BackfillOptions
+from migtui.phases.driver import DriverOptions, GateRefused, PhaseDriver
+from migtui.phases.events import BackfillProgress, BackfillThrottled, GateChecked
+from migtui.phases.gates import GateOptions
+from tests.alembic_projects import Rev, make_project
+from tests.conftest import ROOT, run_cli
+
+ROWS = 3000
+BASE_SQL = f"""
+CREATE TABLE users (id bigserial PRIMARY KEY, full_name text, email text NOT NULL, score int, nick text);
+INSERT INTO users (full_name, email, score, nick)
+  SELECT 'First' || g || ' Last' || g, 'u' || g || '@example.com', g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'n' || g END
+  FROM generate_series(1, {ROWS}) g;
+CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint, amount int NOT NULL);
+INSERT INTO orders (user_id, amount) SELECT (g % {ROWS}) + 1, g FROM generate_series(1, {ROWS}) g;
+ANALYZE users; ANALYZE orders;
+CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY);
+INSERT INTO alembic_version VALUES ('a1');
+"""
+
+_templates: dict[int, str] = {}
+
+
+def _template(server) -> str:
+    if server.major not in _templates:
+        name = "phases_tpl_" + uuid.uuid4().hex[:8]
+        server.create_database(name)
+        server.execute(BASE_SQL, dbname=name)
+        _templates[server.major] = name
+    return _templates[server.major]
+
+
+@pytest.fixture
+def db(request):
+    """(server, dsn, dbname): a clone of the base schema (alembic at a1), on pg or the pg_any server."""
+    server = request.getfixturevalue("pg_any") if "pg_any" in request.fixturenames else request.getfixturevalue("pg")
+    name = "t_" + uuid.uuid4().hex[:12]
+    dsn = server.create_database(name, template=_template(server))
+    yield server, dsn, name
+    server.drop_database(name)
+
+
+def project(tmp_path: Path, header: str) -> Path:
+    return make_project(
+        tmp_path,
+        [
+            Rev("a1", "op.execute(" + repr(BASE_SQL.split("CREATE TABLE alembic_version")[0]) + ")", "pass"),
+            Rev("b2", "phases.expand(change)", "phases.downgrade(change)", header="from migtui import phases\n" + header),
+        ],
+    )
+
+
+SETTINGS = Settings(lock_timeout=0.5, lock_retries=3, lock_retry_delay=0.1)
+
+
+def driver(dsn: str, proj: Path, events: list, quiet: float = 0.5, wait: float = 0.0, **backfill) -> PhaseDriver:
+    opts = DriverOptions(
+        backfill=BackfillOptions(**{"batch_size": 400, **backfill}),
+        gates=GateOptions(quiet_window=quiet),
+        wait=wait,
+        poll=0.2,
+    )
+    return PhaseDriver(dsn, AlembicProject.load(proj), SETTINGS, events.append, opts)
+
+
+def q(dsn: str, query: str, params=None, path: str | None = None):
+    options = f"-c migtui.write_path={path}" if path else None
+    with psycopg.connect(dsn, autocommit=True, options=options) as conn:
+        cur = conn.execute(query, params)
+        return cur.fetchall() if cur.description else cur.rowcount
+
+
+def columns(dsn: str, table: str) -> list[str]:
+    rows = q(dsn, "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                  "AND NOT attisdropped ORDER BY attnum", (table,))
+    return [r[0] for r in rows]
+
+
+class Writer(threading.Thread):
+    """A concurrent application: runs ``statements`` in a loop (autocommit), recording errors and latency."""
+
+    def __init__(self, dsn: str, statements: list[str], path: str | None = None, app: str = "app-old") -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.statements, self.path, self.app = dsn, statements, path, app
+        self.stop_event = threading.Event()
+        self.ok = 0
+        self.errors: list[str] = []
+        self.max_latency = 0.0
+
+    def run(self) -> None:
+        options = f"-c migtui.write_path={self.path}" if self.path else None
+        with psycopg.connect(self.dsn, autocommit=True, options=options, application_name=self.app) as conn:
+            i = 0
+            while not self.stop_event.is_set():
+                stmt = self.statements[i % len(self.statements)]
+                i += 1
+                t0 = time.monotonic()
+                try:
+                    conn.execute(stmt, {"i": i})
+                    self.ok += 1
+                except psycopg.Error as exc:
+                    self.errors.append(str(exc).splitlines()[0])
+                self.max_latency = max(self.max_latency, time.monotonic() - t0)
+                time.sleep(0.003)
+
+    def stop(self) -> Writer:
+        self.stop_event.set()
+        self.join(10)
+        return self
+
+
+OLD_USER_WRITES = [
+    "INSERT INTO users (full_name, email, score) VALUES ('Old ' || %(i)s || ' Writer', 'old' || %(i)s || '@x', %(i)s)",
+    "UPDATE users SET email = 'upd' || %(i)s || '@x', score = %(i)s WHERE id = 1 + (%(i)s * 7) %% 3000",
+]
+
+
+# -- patterns end to end --------------------------------------------------------------------------
+
+
+def test_rename_column_end_to_end_with_writers(db, tmp_path):
+    server, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address', old_application=['app-old%'])\n")
+    events: list = []
+    old = Writer(dsn, OLD_USER_WRITES)
+    old.start()
+    with driver(dsn, proj, events) as d:
+        d.run("b2", until="expand")
+        ok_at_expand = old.ok
+        assert st.get(d.conn, "b2").phase == st.EXPANDED
+        assert "email_address" in columns(dsn, "users")
+        # old path: old application writes email -> email_address derived
+        (rid,) = q(dsn, "INSERT INTO users (email) VALUES ('o@x') RETURNING id")[0]
+        assert q(dsn, "SELECT email_address FROM users WHERE id = %s", (rid,)) == [("o@x",)]
+        q(dsn, "UPDATE users SET email = 'o2@x' WHERE id = %s", (rid,))
+        assert q(dsn, "SELECT email_address FROM users WHERE id = %s", (rid,)) == [("o2@x",)]
+        # new path: new application writes email_address -> email derived (explicit session setting)
+        (nid,) = q(dsn, "INSERT INTO users (email_address) VALUES ('n@x') RETURNING id", path="new")[0]
+        assert q(dsn, "SELECT email FROM users WHERE id = %s", (nid,)) == [("n@x",)]
+        q(dsn, "UPDATE users SET email_address = 'n2@x' WHERE id = %s", (nid,), path="new")
+        assert q(dsn, "SELECT email FROM users WHERE id = %s", (nid,)) == [("n2@x",)]
+        # backfill while the old application keeps writing
+        d.run("b2", until="migrate")
+        assert any(isinstance(e, BackfillProgress) for e in events)
+        assert q(dsn, "SELECT count(*) FROM users WHERE email_address IS DISTINCT FROM email")[0][0] == 0
+        # gates refuse: old-path writes continue and an old-application session is connected
+        with pytest.raises(GateRefused) as refused:
+            d.run("b2")
+        failed = {r.gate for r in refused.value.results if not r.passed}
+        assert failed == {"old_writes_quiet", "no_old_sessions"}
+        assert st.get(d.conn, "b2").phase == st.MIGRATED
+        # deploy the new application version: old writer stops, new-path writer runs through contract
+        old.stop()
+        new = Writer(dsn, ["UPDATE users SET email_address = 'new' || %(i)s || '@x' WHERE id = 1 + %(i)s %% 3000"],
+                     path="new", app="app-new")
+        new.start()
+        time.sleep(0.6)
+        d.run("b2")
+        new.stop()
+        assert st.get(d.conn, "b2").phase == st.CONTRACTED
+        counters = st.write_counters(d.conn, "b2")
+    assert old.errors == [] and new.errors == [], (old.errors[:3], new.errors[:3])
+    assert old.ok > 10 and new.ok > 10
+    assert counters.old_writes >= old.ok - ok_at_expand and counters.new_writes >= new.ok
+    assert "email" not in columns(dsn, "users") and "email_address" in columns(dsn, "users")
+    assert q(dsn, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email_address'")[0][0]
+    assert q(dsn, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'users'::regclass AND NOT tgisinternal")[0][0] == 0
+    assert q(dsn, "SELECT count(*) FROM users")[0][0] >= ROWS + old.ok // 2
+    gates = [e for e in events if isinstance(e, GateChecked)]
+    assert any(g.gate == "old_writes_quiet" and not g.passed for g in gates)
+
+
+def test_change_column_type_and_split_column(db, tmp_path):
+    server, dsn, _ = db
+    proj = project(
+        tmp_path,
+        "change = phases.change_column_type('orders', 'amount', 'bigint', new_column='amount_big', "
+        "rename_on_contract=True)\n",
+    )
+    writer = Writer(dsn, ["INSERT INTO orders (user_id, amount) VALUES (1, %(i)s)",
+                          "UPDATE orders SET amount = amount + 1 WHERE id = 1 + %(i)s %% 3000"])
+    writer.start()
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="migrate")
+        assert q(dsn, "SELECT count(*) FROM orders WHERE amount_big IS DISTINCT FROM amount::bigint")[0][0] == 0
+        (nid,) = q(dsn, "INSERT INTO orders (user_id, amount_big) VALUES (2, 77) RETURNING id", path="new")[0]
+        assert q(dsn, "SELECT amount FROM orders WHERE id = %s", (nid,)) == [(77,)]
+        writer.stop()
+        before = q(dsn, "SELECT sum(amount::numeric), count(*) FROM orders")[0]
+        time.sleep(0.6)
+        d.run("b2")
+    assert writer.errors == []
+    assert q(dsn, "SELECT format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+                  "WHERE attrelid = 'orders'::regclass AND attname = 'amount'") == [("bigint", True)]
+    assert "amount_big" not in columns(dsn, "orders")
+    assert q(dsn, "SELECT sum(amount::numeric), count(*) FROM orders")[0] == before
+
+
+def test_split_column(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(
+        tmp_path,
+        "change = phases.split_column('users', 'full_name', {'first_name': ('text', \"split_part(full_name, ' ', 1)\"),"
+        " 'last_name': ('text', \"split_part(full_name, ' ', 2)\")}, merge_back=\"first_name || ' ' || last_name\")\n",
+    )
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="migrate")
+        assert q(dsn, "SELECT first_name, last_name FROM users WHERE id = 5") == [("First5", "Last5")]
+        (nid,) = q(dsn, "INSERT INTO users (email, first_name, last_name) VALUES ('s@x', 'Ada', 'L') RETURNING id",
+                   path="new")[0]
+        assert q(dsn, "SELECT full_name FROM users WHERE id = %s", (nid,)) == [("Ada L",)]
+        (oid,) = q(dsn, "INSERT INTO users (email, full_name) VALUES ('t@x', 'Bo Ek') RETURNING id")[0]
+        assert q(dsn, "SELECT first_name, last_name FROM users WHERE id = %s", (oid,)) == [("Bo", "Ek")]
+        time.sleep(0.6)
+        d.run("b2")
+    assert "full_name" not in columns(dsn, "users")
+    assert q(dsn, "SELECT count(*) FROM users WHERE first_name IS NULL")[0][0] == 0
+
+
+def test_set_not_null_with_fill(db, tmp_path, pg_any):
+    server, dsn, _ = db
+    proj = project(tmp_path, "change = phases.set_not_null('users', 'nick', fill=\"'anon'\")\n")
+    assert q(dsn, "SELECT count(*) FROM users WHERE nick IS NULL")[0][0] == ROWS // 10
+    writer = Writer(dsn, ["INSERT INTO users (email, nick) VALUES ('w' || %(i)s || '@x', NULL)"])
+    writer.start()
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="expand")
+        # the old application's NULLs are filled, not refused
+        (rid,) = q(dsn, "INSERT INTO users (email) VALUES ('z@x') RETURNING id")[0]
+        assert q(dsn, "SELECT nick FROM users WHERE id = %s", (rid,)) == [("anon",)]
+        d.run("b2", until="migrate")
+        assert q(dsn, "SELECT count(*) FROM users WHERE nick IS NULL")[0][0] == 0
+        writer.stop()
+        time.sleep(0.6)
+        d.run("b2")
+    assert writer.errors == [] and writer.ok > 0
+    assert q(dsn, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'nick'")[0][0]
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        q(dsn, "INSERT INTO users (email, nick) VALUES ('x@x', NULL)")
+    if server.major >= 18:  # the NOT VALID NOT NULL constraint was validated, not a CHECK
+        assert q(dsn, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'users'::regclass AND contype = 'n' "
+                      "AND conname LIKE 'users_nick_not_null%%' AND convalidated")[0][0] == 1
+    else:
+        assert q(dsn, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'users'::regclass AND contype = 'c'")[0][0] == 0
+
+
+def test_add_not_null_column(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.add_not_null_column('users', 'email_lower', 'text', 'lower(email)')\n")
+    writer = Writer(dsn, OLD_USER_WRITES)
+    writer.start()
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="migrate")
+        writer.stop()
+        assert q(dsn, "SELECT count(*) FROM users WHERE email_lower IS NULL")[0][0] == 0
+        time.sleep(0.6)
+        d.run("b2")
+    assert writer.errors == []
+    assert q(dsn, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email_lower'")[0][0]
+    # reversible after contract: the downgrade drops the column
+    from alembic import command
+
+    command.downgrade(AlembicProject.load(proj).config(dsn), "a1")
+    assert "email_lower" not in columns(dsn, "users")
+
+
+def test_add_unique_constraint_concurrently(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.add_unique_constraint('users', ['email'])\n")
+    writer = Writer(dsn, ["INSERT INTO users (email) VALUES ('uniq' || %(i)s || '@x')"])
+    writer.start()
+    with driver(dsn, proj, []) as d:
+        d.run("b2")
+    writer.stop()
+    assert writer.errors == []
+    assert q(dsn, "SELECT contype FROM pg_constraint WHERE conname = 'users_email_key'") == [("u",)]
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        q(dsn, "INSERT INTO users (email) VALUES ('u1@example.com')")
+
+
+def test_unique_with_duplicates_fails_cleanly(db, tmp_path):
+    _, dsn, _ = db
+    q(dsn, "INSERT INTO users (email) VALUES ('u1@example.com')")
+    proj = project(tmp_path, "change = phases.add_unique_constraint('users', ['email'])\n")
+    result = run_cli("phase", "run", "b2", "--dsn", dsn, "--migrations", str(proj), env={"PYTHONPATH": str(ROOT)})
+    assert result.returncode == ExitCode.MIGRATION_FAILED, result.stderr
+    assert "Traceback" not in result.stderr and "users_email_key" in result.stderr
+    assert q(dsn, "SELECT count(*) FROM pg_class WHERE relname = 'users_email_key'")[0][0] == 0  # no INVALID leftover
+    assert q(dsn, "SELECT version_num FROM alembic_version") == [("a1",)]
+
+
+def test_add_foreign_key_gate_refuses_orphans(db, tmp_path):
+    _, dsn, _ = db
+    q(dsn, "INSERT INTO orders (user_id, amount) VALUES (999999, 1)")
+    proj = project(tmp_path, "change = phases.add_foreign_key('orders', ['user_id'], 'users', ['id'])\n")
+    writer = Writer(dsn, ["INSERT INTO orders (user_id, amount) VALUES (1 + %(i)s %% 3000, %(i)s)"])
+    writer.start()
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="migrate")
+        # NOT VALID already checks new writes
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            q(dsn, "INSERT INTO orders (user_id, amount) VALUES (888888, 1)")
+        with pytest.raises(GateRefused) as refused:
+            d.run("b2")
+        assert [r.evidence for r in refused.value.results if r.gate == "no_orphans"][0].startswith("1 rows")
+        q(dsn, "DELETE FROM orders WHERE user_id = 999999")
+        d.run("b2")
+    writer.stop()
+    assert writer.errors == []
+    assert q(dsn, "SELECT convalidated FROM pg_constraint WHERE conname = 'orders_user_id_fkey'") == [(True,)]
+
+
+# -- abort, crash, resume -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("until", ["expand", "migrate"])
+def test_abort_restores_original_shape(db, tmp_path, until):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    before_cols = columns(dsn, "users")
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until=until)
+        # a new-application write during the phase must survive the abort (in the old column)
+        (nid,) = q(dsn, "INSERT INTO users (email_address) VALUES ('keep@x') RETURNING id", path="new")[0]
+        d.abort("b2")
+        assert st.get(d.conn, "b2").phase == st.ABORTED
+    assert columns(dsn, "users") == before_cols
+    assert q(dsn, "SELECT email FROM users WHERE id = %s", (nid,)) == [("keep@x",)]
+    assert q(dsn, "SELECT version_num FROM alembic_version") == [("a1",)]
+    assert q(dsn, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'sync_%%'")[0][0] == 0
+    # and it can be applied again from scratch
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="expand")
+        assert st.get(d.conn, "b2").phase == st.EXPANDED
+
+
+def test_alembic_downgrade_aborts_before_contract(db, tmp_path):
+    _, dsn, _ = db
+    from alembic import command
+
+    proj = project(tmp_path, "change = phases.add_foreign_key('orders', ['user_id'], 'users', ['id'])\n")
+    cfg = AlembicProject.load(proj).config(dsn)
+    command.upgrade(cfg, "b2")
+    assert q(dsn, "SELECT phase FROM migtui.phase_state") == [("expanded",)]
+    command.downgrade(cfg, "a1")
+    assert q(dsn, "SELECT count(*) FROM pg_constraint WHERE conname = 'orders_user_id_fkey'")[0][0] == 0
+    assert q(dsn, "SELECT count(*) FROM pg_class WHERE relname = 'orders_user_id_idx'")[0][0] == 0
+    assert q(dsn, "SELECT count(*) FROM migtui.phase_state")[0][0] == 0
+
+
+def _start_backfill_subprocess(dsn: str, proj: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "migtui", "phase", "run", "b2", "--until", "migrate", "--dsn", dsn,
+         "--migrations", str(proj), "--batch-size", "50", "--max-batch-size", "50", "--pause", "0.05",
+         "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def _kill_mid_backfill(dsn: str, proj: Path) -> int:
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="expand")
+    proc = _start_backfill_subprocess(dsn, proj)
+    deadline = time.monotonic() + 60
+    done = 0
+    while time.monotonic() < deadline:
+        rows = q(dsn, "SELECT rows_done FROM migtui.phase_state WHERE revision = 'b2' AND phase = 'migrating'")
+        done = rows[0][0] if rows else 0
+        if done >= 500:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert 500 <= done < ROWS, done
+    return done
+
+
+def test_kill9_mid_backfill_then_resume(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    writer = Writer(dsn, OLD_USER_WRITES)
+    writer.start()
+    _kill_mid_backfill(dsn, proj)
+    state = q(dsn, "SELECT phase, cursor, rows_done, cursor_end FROM migtui.phase_state WHERE revision = 'b2'")[0]
+    assert state[0] == "migrating" and state[1] is not None
+    stored_cursor = state[1][0]
+    # rows beyond the cursor are not backfilled yet (the crash really interrupted it)
+    assert q(dsn, "SELECT count(*) FROM users WHERE id > %s AND id <= %s AND email_address IS NULL",
+             (stored_cursor, ROWS))[0][0] > 0
+    events: list = []
+    with driver(dsn, proj, events) as d:
+        d.run("b2", until="migrate")  # the killed runner's advisory lock is gone: resume at once
+        final = st.get(d.conn, "b2")
+    writer.stop()
+    assert final.phase == st.MIGRATED
+    progress = [e for e in events if isinstance(e, BackfillProgress)]
+    assert progress and progress[0].rows_done > state[2]  # continued from the stored cursor, not from zero
+    assert final.rows_done - state[2] <= state[3][0] - stored_cursor  # the resumed run only covered what was left
+    assert q(dsn, "SELECT count(*) FROM users WHERE email_address IS DISTINCT FROM email")[0][0] == 0
+    assert writer.errors == []
+
+
+def test_abort_from_migrating_after_crash(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    _kill_mid_backfill(dsn, proj)
+    result = run_cli("phase", "abort", "b2", "--dsn", dsn, "--migrations", str(proj), env={"PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert "email_address" not in columns(dsn, "users")
+    assert q(dsn, "SELECT phase FROM migtui.phase_state") == [("aborted",)]
+    assert q(dsn, "SELECT version_num FROM alembic_version") == [("a1",)]
+
+
+# -- state machine, throttling, CLI -------------------------------------------------------------
+
+
+def test_transitions_are_compare_and_set(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="expand")
+        st.transition(d.conn, "b2", st.EXPANDED, st.MIGRATING, runner="someone-else")
+        with pytest.raises(st.PhaseConflict, match="is in phase migrating, not expanded"):
+            st.transition(d.conn, "b2", st.EXPANDED, st.MIGRATING, runner="me")
+        # a second driver while the first holds the revision's lock
+        with d.driving("b2"):
+            other = driver(dsn, proj, [])
+            with pytest.raises(LockNotAcquired, match="another migtui is driving revision b2"):
+                other.run("b2")
+            other.close()
+    result = run_cli("phase", "abort", "b2", "--dsn", dsn, "--migrations", str(proj), env={"PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0  # migrating with a dead runner: abort takes over
+
+
+def test_backfill_backs_off_while_sessions_wait_for_locks(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    events: list = []
+    with driver(dsn, proj, events, max_lock_waiters=1) as d:
+        d.run("b2", until="expand")
+        holder = psycopg.connect(dsn)
+        holder.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        waiters = [Writer(dsn, ["SELECT count(*) FROM orders"]) for _ in range(2)]
+        for w in waiters:
+            w.start()
+        thread = threading.Thread(target=d.run, args=("b2", "migrate"))
+        thread.start()
+        time.sleep(1.0)
+        throttled = [e for e in events if isinstance(e, BackfillThrottled)]
+        assert throttled and "waiting for locks" in throttled[0].reason
+        assert q(dsn, "SELECT rows_done FROM migtui.phase_state")[0][0] == 0  # no progress while throttled
+        holder.rollback()
+        holder.close()
+        thread.join(30)
+        for w in waiters:
+            w.stop()
+        assert st.get(d.conn, "b2").phase == st.MIGRATED
+
+
+def test_cli_status_json_and_exit_codes(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    env = {"PYTHONPATH": str(ROOT)}
+    common = ["--dsn", dsn, "--migrations", str(proj)]
+    r = run_cli("phase", "run", "b2", "--until", "migrate", *common, env=env)
+    assert r.returncode == 0, r.stderr
+    q(dsn, "UPDATE users SET email = 'late@x' WHERE id = 1")  # an old-path write right now
+    r = run_cli("phase", "run", "b2", "--quiet-window", "30", *common, env=env)
+    assert r.returncode == ExitCode.FINDINGS
+    assert "refused by gate old_writes_quiet" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("phase", "status", "b2", "--format", "json", "--quiet-window", "30", *common, env=env)
+    assert r.returncode == 0
+    import json
+
+    entry = json.loads(r.stdout)["phases"][0]
+    assert entry["phase"] == "migrated" and entry["writes"]["old_writes"] == 1
+    assert {g["gate"]: g["passed"] for g in entry["gates"]}["old_writes_quiet"] is False
+    assert run_cli("phase", "run", "zz9", *common, env=env).returncode == ExitCode.USAGE
+    assert run_cli("phase", "run", "a1", *common, env=env).returncode == ExitCode.USAGE  # not phased
+    assert run_cli("phase", "run", "b2", "--migrations", str(proj), env=env).returncode == ExitCode.USAGE
+    r = run_cli("phase", "abort", "b2", "--dsn", dsn.replace("127.0.0.1", "127.0.0.1:1"), "--migrations", str(proj),
+                env=env)
+    assert r.returncode in (ExitCode.CONNECTION, ExitCode.USAGE)
+
+
+def test_offline_sql_renders_expand(tmp_path):
+    from alembic import command
+
+    proj = project(tmp_path, "change = phases.add_unique_constraint('users', ['email'])\n")
+    cfg = AlembicProject.load(proj).config("postgresql://u@localhost/x")
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    cfg.output_buffer = out
+    with contextlib.redirect_stdout(out):
+        command.upgrade(cfg, "a1:b2", sql=True)
+    text = out.getvalue()
+    assert 'CREATE UNIQUE INDEX CONCURRENTLY "users_email_key"' in text
+    assert "migtui phase run b2" in text
