@@ -85,17 +85,23 @@ class AlembicProject:
     def script(self):
         """alembic ScriptDirectory with every revision file loaded and the graph checked."""
         if self._script is None:
+            import warnings
+
             from alembic.script import ScriptDirectory
 
             try:
-                script = ScriptDirectory.from_config(self.config())
-                self._check_graph(script)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    script = ScriptDirectory.from_config(self.config())
+                    self._check_graph(script)
             except UsageError:
                 raise
+            except KeyError as exc:  # alembic warns "Revision X referenced from ... is not present", then fails
+                missing = [str(w.message) for w in caught if "is not present" in str(w.message)]
+                detail = missing[0] if missing else f"revision {exc} is not present"
+                raise UsageError(f"broken revision graph in {self.script_location}: {detail}") from None
             except SyntaxError as exc:
-                raise UsageError(
-                    f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}"
-                ) from None
+                raise UsageError(f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}") from None
             except Exception as exc:
                 raise UsageError(f"cannot load migrations in {self.script_location}: {_one_line(exc)}") from None
             self._script = script

@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MIGTUI_DEBUG"):
             raise
         detail = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-        print(f"migtui: internal error: {exc.__class__.__name__}: {detail} (set MIGTUI_DEBUG=1 for a traceback)",
-              file=sys.stderr)
+        print(
+            f"migtui: internal error: {exc.__class__.__name__}: {detail} (set MIGTUI_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return 70

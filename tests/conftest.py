@@ -109,12 +109,22 @@ def primary_and_replica(external_dsn):
     primary.cleanup()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120,
-            input: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    input: str | None = None,
+) -> subprocess.CompletedProcess:
     """Run ``python -m migtui ARGS`` in a subprocess (what a user or CI runs)."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("MIGTUI_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "migtui", *args],
-        capture_output=True, text=True, env=full_env, cwd=str(cwd or ROOT), timeout=timeout, input=input,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=str(cwd or ROOT),
+        timeout=timeout,
+        input=input,
     )

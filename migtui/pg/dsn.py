@@ -39,7 +39,7 @@ def sqlalchemy_url(dsn: str) -> str:
     port = str(params.pop("port", ""))
     dbname = quote(str(params.pop("dbname", "")), safe="")
     auth = user + (":" + quote(str(password), safe="") if password is not None else "")
-    netloc = (auth + "@" if auth else "")
+    netloc = auth + "@" if auth else ""
     query = "&".join(f"{quote(k)}={quote(str(v), safe='')}" for k, v in params.items())
     if host.startswith("/"):
         query = (query + "&" if query else "") + "host=" + quote(host, safe="")

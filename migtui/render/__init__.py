@@ -1,0 +1,1 @@
+"""Output formats shared by commands: text, JSON lines, GitHub annotations, SARIF, JUnit."""

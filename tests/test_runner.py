@@ -1,0 +1,271 @@
+"""The runner's engine API on real PostgreSQL: Runner.upgrade/downgrade/current/pending and run_revision_step."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from migtui.alembic_project import AlembicProject
+from migtui.config import Settings
+from migtui.errors import LockNotAcquired, MigrationFailed, MigrationTimeout, UsageError
+from migtui.events import LockWait, Progress, RevisionFailed, RevisionStarted, StatementStarted
+from migtui.pg import advisory
+from migtui.pg.version_table import advisory_key
+from migtui.runner import Runner, run_revision_step
+from tests.alembic_projects import Rev, make_project
+
+CREATE_T = "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True), sa.Column('v', sa.Text))"
+
+
+def settings_for(dsn: str, **overrides) -> Settings:
+    base = {"database_url": dsn, "timeout": 20.0, "progress_interval": 0.5, "lock_retry_delay": 0.1}
+    base.update(overrides)
+    return Settings(**base)
+
+
+class Recorder:
+    """An EventSink that keeps every event (thread-safe: the watchdog emits too)."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def of(self, kind):
+        with self._lock:
+            return [e for e in self.events if isinstance(e, kind)]
+
+
+def scalar(dsn: str, sql: str, params=None):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+
+def advisory_locks_held(dsn: str) -> int:
+    return scalar(
+        dsn,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+
+
+def test_upgrade_downgrade_roundtrip_with_stock_env(tmp_path, fresh_db):
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [
+                Rev("a1", CREATE_T, "op.drop_table('t')", message="create t"),
+                Rev(
+                    "a2",
+                    'op.execute("CREATE TABLE seen AS SELECT application_name AS app, '
+                    "current_setting('lock_timeout') AS lt FROM pg_stat_activity WHERE pid = pg_backend_pid()\")",
+                    "op.drop_table('seen')",
+                ),
+                Rev("a3", "op.add_column('t', sa.Column('w', sa.Integer))", "op.drop_column('t', 'w')"),
+            ],
+        )
+    )
+    sink = Recorder()
+    runner = Runner(project, fresh_db, settings_for(fresh_db, lock_timeout=1.5), sink)
+    assert runner.current() == ()
+    assert [r.revision for r in runner.pending()] == ["a1", "a2", "a3"]
+
+    result = runner.upgrade()
+    assert result.applied == ["a1", "a2", "a3"] and result.direction == "up" and not result.already_current
+    assert runner.current() == ("a3",) and runner.pending() == []
+    # the session running a revision names migtui and the revision, and runs under lock_timeout
+    assert scalar(fresh_db, "SELECT app || ' ' || lt FROM seen") == "migtui up a2 1500ms"
+    statements = sink.of(StatementStarted)
+    assert [s.revision for s in statements] == ["a1", "a2", "a3"]  # the revisions' SQL, not alembic's bookkeeping
+    assert "ADD COLUMN w" in statements[-1].sql and statements[-1].transactional
+    assert advisory_locks_held(fresh_db) == 0
+
+    again = runner.upgrade()
+    assert again.already_current and again.applied == []
+
+    assert runner.downgrade("-1").applied == ["a3"]
+    assert runner.current() == ("a2",)
+    assert (
+        scalar(fresh_db, "SELECT count(*) FROM information_schema.columns WHERE table_name='t' AND column_name='w'")
+        == 0
+    )
+    assert runner.downgrade("base").applied == ["a2", "a1"]
+    assert runner.current() == ()
+    assert scalar(fresh_db, "SELECT to_regclass('t') IS NULL") is True
+    with pytest.raises(UsageError):
+        runner.downgrade("")
+    with pytest.raises(UsageError, match="zzz"):
+        runner.upgrade("zzz")
+
+
+def test_timeout_cancels_statement_and_rolls_back(tmp_path, fresh_db):
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [
+                Rev("a1", CREATE_T, "op.drop_table('t')"),
+                Rev("a2", "op.create_table('half', sa.Column('id', sa.Integer))\nop.execute('SELECT pg_sleep(30)')"),
+            ],
+        )
+    )
+    sink = Recorder()
+    runner = Runner(project, fresh_db, settings_for(fresh_db, timeout=1.5, progress_interval=0.4), sink)
+    started = time.monotonic()
+    with pytest.raises(MigrationTimeout, match="a2") as info:
+        runner.upgrade()
+    elapsed = time.monotonic() - started
+    assert elapsed < 6, elapsed
+    assert info.value.exit_code == 3
+    assert "database left at a1" in info.value.message
+    assert runner.current() == ("a1",)  # a1 committed, a2 rolled back
+    assert scalar(fresh_db, "SELECT to_regclass('half') IS NULL") is True
+    assert advisory_locks_held(fresh_db) == 0
+    progress = sink.of(Progress)
+    assert progress and all(p.revision == "a2" for p in progress)
+    assert any("pg_sleep" in p.statement for p in progress)
+    failed = sink.of(RevisionFailed)
+    assert [f.revision for f in failed] == ["a2"] and failed[0].rolled_back
+
+
+def test_timeout_interrupts_python_code_in_a_revision(tmp_path, fresh_db):
+    project = AlembicProject.load(
+        make_project(
+            tmp_path, [Rev("a1", "op.create_table('half', sa.Column('id', sa.Integer))\nimport time\ntime.sleep(30)")]
+        )
+    )
+    runner = Runner(project, fresh_db, settings_for(fresh_db, timeout=1.0))
+    started = time.monotonic()
+    with pytest.raises(MigrationTimeout):
+        runner.upgrade()
+    assert time.monotonic() - started < 6
+    assert runner.current() == ()
+    assert scalar(fresh_db, "SELECT to_regclass('half') IS NULL") is True
+    assert advisory_locks_held(fresh_db) == 0
+
+
+def test_lock_timeout_retries_never_block_other_writers(tmp_path, fresh_db):
+    """A DDL queued behind a long transaction gives up per lock_timeout; writers wait at most ~lock_timeout."""
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [
+                Rev("a1", CREATE_T, "op.drop_table('t')"),
+                Rev("a2", "op.add_column('t', sa.Column('w', sa.Integer))", "op.drop_column('t', 'w')"),
+            ],
+        )
+    )
+    lock_timeout = 0.6
+    Runner(project, fresh_db, settings_for(fresh_db)).upgrade("a1")
+
+    long_tx = psycopg.connect(fresh_db, application_name="long-report")
+    long_tx.execute("SELECT count(*) FROM t")  # AccessShareLock held until commit
+    blocker_pid = long_tx.info.backend_pid
+
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            while not stop.is_set():
+                t0 = time.monotonic()
+                conn.execute("INSERT INTO t (v) VALUES ('x')")
+                waits.append(time.monotonic() - t0)
+                time.sleep(0.02)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    sink = Recorder()
+    settings = settings_for(fresh_db, lock_timeout=lock_timeout, lock_retries=2, progress_interval=0.3)
+    try:
+        with pytest.raises(MigrationFailed) as info:
+            Runner(project, fresh_db, settings, sink).upgrade()
+    finally:
+        stop.set()
+        thread.join()
+    assert info.value.exit_code == 5
+    assert f"pid {blocker_pid}" in info.value.message and "long-report" in info.value.message
+    assert [e.attempt for e in sink.of(RevisionStarted) if e.revision == "a2"] == [1, 2, 3]
+    assert any(w.holder_pid == blocker_pid for w in sink.of(LockWait) if w.what == "relation")
+    assert any(f"pid {blocker_pid}" in p.waiting_for for p in sink.of(Progress))
+    assert len(waits) > 10
+    assert max(waits) < lock_timeout + 0.5, f"a writer waited {max(waits):.2f}s behind the queued DDL"
+    assert scalar(fresh_db, "SELECT version_num FROM alembic_version") == "a1"
+
+    # the blocker commits during the retries: the revision then goes through
+    sink = Recorder()
+    threading.Timer(0.8, long_tx.commit).start()
+    settings = settings_for(fresh_db, lock_timeout=lock_timeout, lock_retries=5, lock_retry_delay=0.3)
+    result = Runner(project, fresh_db, settings, sink).upgrade()
+    long_tx.close()
+    assert result.applied == ["a2"]
+    assert max(e.attempt for e in sink.of(RevisionStarted)) >= 2
+
+
+def test_failed_concurrent_index_reports_invalid_index(tmp_path, fresh_db):
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [
+                Rev(
+                    "a1", CREATE_T + "\nop.execute(\"INSERT INTO t (v) VALUES ('dup'), ('dup')\")", "op.drop_table('t')"
+                ),
+                Rev(
+                    "a2",
+                    "with op.get_context().autocommit_block():\n"
+                    "    op.execute('CREATE UNIQUE INDEX CONCURRENTLY t_v_key ON t (v)')",
+                    "op.execute('DROP INDEX t_v_key')",
+                ),
+            ],
+        )
+    )
+    sink = Recorder()
+    runner = Runner(project, fresh_db, settings_for(fresh_db), sink)
+    with pytest.raises(MigrationFailed) as info:
+        runner.upgrade()
+    assert "INVALID index" in info.value.message and "t_v_key" in info.value.message
+    assert "could not create unique index" in info.value.message
+    assert runner.current() == ("a1",)
+    failed = sink.of(RevisionFailed)
+    assert failed and failed[0].rolled_back is False  # the concurrent build ran outside the transaction
+    statements = sink.of(StatementStarted)
+    assert any(not s.transactional and "CONCURRENTLY" in s.sql for s in statements)
+
+
+def test_advisory_lock_held_elsewhere_exits_4_naming_the_holder(tmp_path, fresh_db):
+    project = AlembicProject.load(make_project(tmp_path, [Rev("a1", CREATE_T)]))
+    holder = psycopg.connect(fresh_db, autocommit=True, application_name="other-deploy")
+    try:
+        assert advisory.try_lock(holder, advisory_key("public", "alembic_version"))
+        sink = Recorder()
+        runner = Runner(project, fresh_db, settings_for(fresh_db, advisory_lock_wait=0.8), sink)
+        with pytest.raises(LockNotAcquired) as info:
+            runner.upgrade()
+        assert info.value.exit_code == 4
+        assert f"pid {holder.info.backend_pid}" in info.value.message and "other-deploy" in info.value.message
+        waits = sink.of(LockWait)
+        assert waits and waits[0].what == "advisory" and waits[0].holder_application == "other-deploy"
+        assert runner.current() == ()
+    finally:
+        holder.close()
+
+
+def test_run_revision_step_is_reusable_alone(tmp_path, fresh_db):
+    project = AlembicProject.load(
+        make_project(tmp_path, [Rev("a1", CREATE_T, "op.drop_table('t')"), Rev("a2", "op.execute('SELECT 1/0')")])
+    )
+    settings = settings_for(fresh_db)
+    sink = Recorder()
+    assert run_revision_step(project, fresh_db, settings, "a1", "up", sink=sink, job="rollback-test") >= 0
+    assert scalar(fresh_db, "SELECT version_num FROM alembic_version") == "a1"
+    with pytest.raises(MigrationFailed, match="division by zero"):
+        run_revision_step(project, fresh_db, settings, "a2", "up")
+    run_revision_step(project, fresh_db, settings, "a1", "down")
+    assert scalar(fresh_db, "SELECT count(*) FROM alembic_version") == 0
+    assert scalar(fresh_db, "SELECT to_regclass('t') IS NULL") is True

@@ -1,0 +1,364 @@
+"""The repo's own alembic project (db/migrations) on real PostgreSQL 16 and 18.
+
+- plain ``alembic -c db/migrations/alembic.ini``: upgrade head, downgrade base, upgrade head;
+- ``AlembicProject.load("db/migrations").config(dsn)``: every revision's downgrade restores the exact
+  catalog state before it (columns, constraints and their validity, indexes, views, functions, triggers,
+  enum types), and base leaves nothing behind but alembic_version;
+- the models match head (alembic autogenerate finds no difference), and not an earlier revision;
+- offline ``--sql`` renders the whole chain, and that SQL run by psql builds the same schema;
+- demo data loads at DEMO_STOP_REVISION and the pending revisions apply and roll back on it.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from alembic import command
+
+from migtui.alembic_project import AlembicProject
+from migtui.demo_data import DEMO_STOP_REVISION, load_demo_data
+from migtui.errors import UsageError
+from migtui.pg import harness
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = ROOT / "db" / "migrations"
+INI = MIGRATIONS / "alembic.ini"
+URL_VARS = ("MIGTUI_DATABASE_URL", "DATABASE_URL")
+PENDING_AT_DEMO_STOP = (
+    "0014_orders_archived_at",
+    "0015_orders_total_cents_bigint",
+    "0016_orders_status_index",
+    "0017_drop_users_username",
+)
+
+# Every user-visible object in schema public, as comparable text. Column order is not compared (a
+# downgrade that re-adds a dropped column can only append it).
+CATALOG_QUERIES: dict[str, str] = {
+    "column": """
+        SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+               || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+               || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+               || CASE a.attidentity WHEN 'd' THEN ' identity by default' WHEN 'a' THEN ' identity always'
+                  ELSE '' END
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p') AND a.attnum > 0
+          AND NOT a.attisdropped""",
+    "relation": """
+        SELECT c.relkind::text || ' ' || c.relname FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'""",
+    "constraint": """
+        SELECT c.relname || ' ' || k.conname || ' ' || pg_get_constraintdef(k.oid)
+               || CASE WHEN k.convalidated THEN '' ELSE ' (not validated)' END
+        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = 'public'""",
+    "index": """
+        SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'""",
+    "view": """
+        SELECT c.relname || ': ' || pg_get_viewdef(c.oid) FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')""",
+    "function": """
+        SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public'""",
+    "trigger": """
+        SELECT pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text FROM pg_trigger t
+        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND NOT t.tgisinternal""",
+    "type": """
+        SELECT t.typname || ' ' || t.typtype::text || coalesce(' ' || (
+                 SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e
+                 WHERE e.enumtypid = t.oid), '')
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'r', 'm', 'b')
+          AND NOT EXISTS (SELECT FROM pg_type el WHERE el.typarray = t.oid)""",
+}
+VERSION_TABLE_OBJECTS = ("alembic_version", "alembic_version_pkc")
+
+
+def catalog(server, dbname: str) -> dict[str, set[str]]:
+    """The schema of ``dbname`` as sets of text lines, one set per kind of object."""
+    return {kind: {row[0] for row in server.execute(query, dbname=dbname)} for kind, query in CATALOG_QUERIES.items()}
+
+
+def without_version_table(snapshot: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {
+        kind: {line for line in lines if not any(name in line for name in VERSION_TABLE_OBJECTS)}
+        for kind, lines in snapshot.items()
+    }
+
+
+def diff(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict[str, dict[str, list[str]]]:
+    out = {}
+    for kind in before:
+        gone, new = sorted(before[kind] - after[kind]), sorted(after[kind] - before[kind])
+        if gone or new:
+            out[kind] = {"missing": gone, "extra": new}
+    return out
+
+
+@pytest.fixture
+def sample_db(pg_any):
+    """(server, dbname, dsn): a new empty database on PostgreSQL 16 or 18, dropped afterwards."""
+    name = "sample_" + uuid.uuid4().hex[:10]
+    dsn = pg_any.create_database(name)
+    yield pg_any, name, dsn
+    pg_any.drop_database(name)
+
+
+@pytest.fixture
+def db16(pg):
+    name = "sample_" + uuid.uuid4().hex[:10]
+    dsn = pg.create_database(name)
+    yield pg, name, dsn
+    pg.drop_database(name)
+
+
+@pytest.fixture
+def no_url_env(monkeypatch):
+    for var in URL_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+def plain_alembic(*args: str, dsn: str | None, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in URL_VARS}
+    if dsn is not None:
+        env["DATABASE_URL"] = dsn
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(INI), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(cwd),
+        timeout=120,
+    )
+
+
+def version(server, dbname: str) -> list[str]:
+    return [row[0] for row in server.execute("SELECT version_num FROM alembic_version", dbname=dbname)]
+
+
+def project_revisions() -> list[str]:
+    return [rev.revision for rev in AlembicProject.load(MIGRATIONS).revisions()]
+
+
+def test_chain_is_linear_descriptive_and_long_enough():
+    project = AlembicProject.load(MIGRATIONS)
+    revisions = project.revisions()
+    assert len(revisions) >= 12
+    assert revisions[0].revision == "0001_users" and not revisions[0].down_revisions
+    for previous, rev in itertools.pairwise(revisions):
+        assert rev.down_revisions == (previous.revision,)
+        assert rev.path.name == f"{rev.revision}.py"
+        assert len(rev.revision) <= 32  # alembic_version.version_num is varchar(32)
+    assert project.head() == revisions[-1].revision
+    ids = [r.revision for r in revisions]
+    assert DEMO_STOP_REVISION in ids
+    assert ids[ids.index(DEMO_STOP_REVISION) + 1 :] == list(PENDING_AT_DEMO_STOP)
+
+
+def test_plain_alembic_upgrade_downgrade_upgrade(sample_db, tmp_path):
+    """What a developer runs: URL from $DATABASE_URL (plain postgresql://), from any working directory."""
+    server, name, dsn = sample_db
+    assert dsn.startswith("postgresql://")
+    empty = catalog(server, name)
+    head = project_revisions()[-1]
+
+    up = plain_alembic("upgrade", "head", dsn=dsn, cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    assert version(server, name) == [head]
+    at_head = catalog(server, name)
+    assert {"r users", "r accounts", "r orders", "r order_items", "v account_order_totals"} <= at_head["relation"]
+    assert "order_status e pending,paid,shipped,cancelled,refunded" in at_head["type"]
+    assert any("FUNCTION public.set_updated_at()" in f for f in at_head["function"])
+    assert len(at_head["trigger"]) == 3
+    assert any("ix_orders_account_id_created_at" in i for i in at_head["index"])
+
+    down = plain_alembic("downgrade", "base", dsn=dsn, cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert version(server, name) == []
+    assert without_version_table(catalog(server, name)) == empty  # no leftover table, type, function, view
+
+    again = plain_alembic("upgrade", "head", dsn=dsn, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert version(server, name) == [head]
+    assert diff(at_head, catalog(server, name)) == {}
+
+
+def test_every_downgrade_restores_the_schema_before_its_upgrade(sample_db, no_url_env, monkeypatch):
+    """Through migtui's AlembicProject config: up one, down one, the catalog is exactly as before."""
+    server, name, dsn = sample_db
+    monkeypatch.chdir(ROOT)
+    cfg = AlembicProject.load("db/migrations").config(dsn)
+    revisions = project_revisions()
+    empty = without_version_table(catalog(server, name))
+    before = empty
+    for rev in revisions:
+        command.upgrade(cfg, rev)
+        after = without_version_table(catalog(server, name))
+        assert after != before, f"{rev} changed nothing"
+        command.downgrade(cfg, "-1")
+        assert diff(before, without_version_table(catalog(server, name))) == {}, (
+            f"downgrade of {rev} is not the inverse of its upgrade"
+        )
+        command.upgrade(cfg, rev)
+        assert diff(after, without_version_table(catalog(server, name))) == {}, f"{rev} applied twice differs"
+        before = after
+    command.downgrade(cfg, "base")
+    assert diff(empty, without_version_table(catalog(server, name))) == {}
+    leftovers = server.execute(
+        """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' ORDER BY 1""",
+        dbname=name,
+    )
+    assert [r[0] for r in leftovers] == ["alembic_version", "alembic_version_pkc"]
+
+
+def _compare_models(dsn: str) -> list:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from backend.shared.db.models import Base
+    from migtui.pg.dsn import sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(dsn))
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+            return compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+
+
+def test_models_match_head_and_only_head(db16, no_url_env):
+    _server, _name, dsn = db16
+    cfg = AlembicProject.load(MIGRATIONS).config(dsn)
+    command.upgrade(cfg, DEMO_STOP_REVISION)
+    early = _compare_models(dsn)
+    assert early, "comparison is blind: models should differ from a database short of head"
+    command.upgrade(cfg, "head")
+    assert _compare_models(dsn) == []
+
+
+def _render_offline(range_: str, direction: str) -> str:
+    cfg = AlembicProject.load(MIGRATIONS).config()  # no URL at all: env.py renders PostgreSQL SQL
+    cfg.output_buffer = io.StringIO()
+    getattr(command, direction)(cfg, range_, sql=True)
+    return cfg.output_buffer.getvalue()
+
+
+def _psql(server) -> str:
+    binaries = server.binaries if isinstance(server, harness.Cluster) else harness.find_binaries()
+    return binaries.tool("psql")
+
+
+def test_offline_sql_renders_the_whole_chain_and_builds_the_same_schema(db16, no_url_env, tmp_path):
+    server, name, dsn = db16
+    sql_up = _render_offline("base:head", "upgrade")
+    for rev in project_revisions():
+        assert f"INTO alembic_version (version_num) VALUES ('{rev}')" in sql_up or f"SET version_num='{rev}'" in sql_up
+    assert "CREATE TYPE order_status AS ENUM" in sql_up
+    assert "CREATE INDEX CONCURRENTLY ix_orders_account_id_created_at" in sql_up
+    assert "CREATE FUNCTION set_updated_at()" in sql_up
+    assert "CREATE VIEW account_order_totals" in sql_up
+    assert "UPDATE users SET display_name" in sql_up
+    assert "ALTER TABLE orders ALTER COLUMN total_cents TYPE bigint" in sql_up
+    assert "CREATE INDEX ix_orders_status_created_at ON orders (status, created_at)" in sql_up
+    sql_down = _render_offline("head:base", "downgrade")
+    assert "DROP TYPE order_status" in sql_down and "DROP FUNCTION set_updated_at()" in sql_down
+
+    # A DBA could hand the rendered script to psql: it must build exactly what online migration builds.
+    script = tmp_path / "upgrade.sql"
+    script.write_text(sql_up)
+    psql = subprocess.run(
+        [_psql(server), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert psql.returncode == 0, psql.stderr
+    offline_schema = catalog(server, name)
+    online = server.create_database(name + "_online")
+    try:
+        command.upgrade(AlembicProject.load(MIGRATIONS).config(online), "head")
+        assert diff(catalog(server, name + "_online"), offline_schema) == {}
+    finally:
+        server.drop_database(name + "_online")
+
+
+def test_demo_data_loads_at_stop_revision_and_pending_revisions_apply(db16, no_url_env):
+    server, name, dsn = db16
+    with pytest.raises(UsageError, match="revision"):
+        load_demo_data(dsn, scale=1000)  # empty database: no tables yet
+    cfg = AlembicProject.load(MIGRATIONS).config(dsn)
+    command.upgrade(cfg, DEMO_STOP_REVISION)
+    counts = load_demo_data(dsn, scale=2000)
+
+    real = {t: server.execute(f"SELECT count(*) FROM {t}", dbname=name)[0][0] for t in counts}
+    assert counts == real
+    assert counts["orders"] == 2000 and counts["users"] == 200 and counts["accounts"] == 50
+    assert counts["orders"] < counts["order_items"] < 2 * counts["orders"]
+    assert max(counts, key=counts.get) == "order_items"
+    # consistent: totals are the sum of the lines, foreign keys hold, the sequences continue after the ids
+    (mismatched,) = server.execute(
+        """SELECT count(*) FROM orders o WHERE o.total_cents <>
+           (SELECT sum(quantity * unit_price_cents) FROM order_items i WHERE i.order_id = o.id)""",
+        dbname=name,
+    )[0]
+    assert mismatched == 0
+    (orphans,) = server.execute(
+        """SELECT (SELECT count(*) FROM orders o
+                   WHERE NOT EXISTS (SELECT FROM accounts a WHERE a.id = o.account_id))
+                + (SELECT count(*) FROM orders o
+                   WHERE NOT EXISTS (SELECT FROM users u WHERE u.id = o.user_id))
+                + (SELECT count(*) FROM accounts a
+                   WHERE NOT EXISTS (SELECT FROM users u WHERE u.id = a.owner_id))""",
+        dbname=name,
+    )[0]
+    assert orphans == 0
+    new_id = server.execute(
+        "INSERT INTO users (email, full_name, display_name) VALUES ('n@x.test', 'N', 'n') RETURNING id",
+        dbname=name,
+    )[0][0]
+    assert new_id == counts["users"] + 1
+    # the rows that make pending revisions interesting
+    near_limit = server.execute("SELECT count(*) FROM orders WHERE total_cents > 2000000000", dbname=name)[0][0]
+    assert near_limit == 5
+    statuses = dict(server.execute("SELECT status::text, count(*) FROM orders GROUP BY 1", dbname=name))
+    assert set(statuses) == {"pending", "paid", "shipped", "cancelled", "refunded"}
+    assert statuses["shipped"] > counts["orders"] / 2
+    analyzed = server.execute(
+        "SELECT count(*) FROM pg_stat_user_tables "
+        "WHERE relname IN ('users', 'accounts', 'orders', 'order_items') AND last_analyze IS NOT NULL",
+        dbname=name,
+    )[0][0]
+    assert analyzed == 4
+
+    with pytest.raises(UsageError, match="already has rows"):
+        load_demo_data(dsn, scale=1000)
+    assert server.execute("SELECT count(*) FROM orders", dbname=name)[0][0] == counts["orders"]
+
+    to_archive = server.execute(
+        "SELECT count(*) FROM orders WHERE status IN ('shipped', 'cancelled', 'refunded') "
+        "AND created_at < now() - interval '1 year'",
+        dbname=name,
+    )[0][0]
+    assert to_archive > counts["orders"] / 4
+    command.upgrade(cfg, "head")
+    archived = server.execute("SELECT count(*) FROM orders WHERE archived_at IS NOT NULL", dbname=name)[0][0]
+    assert archived == to_archive
+    command.downgrade(cfg, DEMO_STOP_REVISION)
+    assert version(server, name) == [DEMO_STOP_REVISION]
+    assert server.execute("SELECT count(*) FROM orders", dbname=name)[0][0] == counts["orders"]
