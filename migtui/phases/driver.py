@@ -217,8 +217,9 @@ class PhaseDriver:
         return self.run(rev.revision, until=stage)
 
     def _expand(self, rev) -> None:
-        """Apply the revision with alembic (its upgrade() runs phases.expand) if the database is right below it."""
-        from alembic import command
+        """Apply the revision with migtui's runner (its upgrade() runs phases.expand) if the database is right
+        below it: deploy advisory lock, per-revision timeout, lock_timeout + retries."""
+        from migtui.runner import Runner
 
         applied = self.applied_versions()
         downs = rev.down_revision
@@ -235,16 +236,11 @@ class PhaseDriver:
                 f"database is at {at}, not at {', '.join(downs) or 'base'} (right below {rev.revision}): "
                 "apply the earlier revisions first with 'migtui up'"
             )
-        config = self.project.config(self.dsn, migtui_settings=self.settings, migtui_sink=self.sink)
-        try:
-            command.upgrade(config, rev.revision)
-        except MigtuiError:
-            raise
-        except Exception as exc:
-            from migtui.errors import MigrationFailed
-            from migtui.phases.ddl import first_line
-
-            raise MigrationFailed(f"expand of {rev.revision} failed: {first_line(exc)}") from None
+        Runner(self.project, self.dsn, self.settings, self.sink).upgrade(rev.revision)
+        state = st.get(self.conn, rev.revision)
+        if state is None or state.phase != st.EXPANDED:
+            raise UsageError(f"revision {rev.revision} did not record itself as phased: its upgrade() must call "
+                             "phases.expand(change)")
 
     def _migrate(self, revision: str) -> None:
         plan = self.plan(revision)

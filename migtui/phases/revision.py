@@ -92,7 +92,9 @@ def expand(change: PhasedChange, *, revision: str | None = None) -> None:
     if not executor.online:
         plan = plan_for(change, revision)
         op.execute(f"-- migtui phased revision {revision}: expand ({plan.pattern}: {plan.description})")
+        op.execute(st.DDL.strip())
         run_steps(executor, revision, "expand", plan.expand, sink)
+        op.execute(st.record_expanded_sql(revision, plan.pattern, plan.target, plan.description, plan.to_dict()))
         op.execute(f"-- migrate and contract: migtui phase run {revision}")
         return
     if executor.raw is None:
@@ -116,8 +118,10 @@ def downgrade(change: PhasedChange, *, revision: str | None = None) -> None:
     executor = AlembicExecutor(policy, sink)
     if not executor.online:
         plan = plan_for(change, revision)
-        op.execute(f"-- migtui phased revision {revision}: abort (before contract)")
+        op.execute(f"-- migtui phased revision {revision}: abort (valid before contract)")
         run_steps(executor, revision, "abort", plan.abort, sink)
+        op.execute(st.delete_sql(revision))
+        op.execute(st.CLEANUP_SQL)
         return
     if executor.raw is None:
         raise UsageError("phased revisions need the psycopg (3) driver: use a postgresql+psycopg:// URL")

@@ -127,6 +127,46 @@ _COLUMNS = (
 )
 
 
+# Run after a revision's state row is deleted (alembic downgrade): drop the tables, and the schema, once no
+# phased revision is left, so that an upgrade + downgrade leaves the database exactly as it was.
+CLEANUP_SQL = """DO $migtui_cleanup$
+BEGIN
+  IF to_regclass('migtui.phase_state') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM migtui.phase_state) THEN
+    DROP TABLE IF EXISTS migtui.phase_writes;
+    DROP TABLE migtui.phase_state;
+    IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = 'migtui'::regnamespace)
+       AND NOT EXISTS (SELECT 1 FROM pg_proc WHERE pronamespace = 'migtui'::regnamespace)
+       AND NOT EXISTS (SELECT 1 FROM pg_type WHERE typnamespace = 'migtui'::regnamespace) THEN
+      DROP SCHEMA migtui;
+    END IF;
+  END IF;
+END
+$migtui_cleanup$"""
+
+
+def record_expanded_sql(revision: str, pattern: str, target: str, description: str, plan: dict[str, Any]) -> str:
+    """The state row of an expanded revision as one statement (offline ``--sql`` rendering)."""
+    return (
+        sql.SQL(
+            "INSERT INTO {} (revision, pattern, target, description, phase, plan, expanded_at) "
+            "VALUES ({}, {}, {}, {}, 'expanded', {}::jsonb, now()) ON CONFLICT (revision) DO UPDATE SET "
+            "phase = 'expanded', plan = excluded.plan, step = 0, cursor = NULL, cursor_end = NULL, rows_done = 0, "
+            "rows_updated = 0, error = NULL, expanded_at = now(), aborted_at = NULL, updated_at = now()"
+        )
+        .format(
+            STATE_TABLE, sql.Literal(revision), sql.Literal(pattern), sql.Literal(target), sql.Literal(description),
+            sql.Literal(json.dumps(plan)),
+        )
+        .as_string(None)
+    )
+
+
+def delete_sql(revision: str) -> str:
+    return (
+        sql.SQL("DELETE FROM {} WHERE revision = {}").format(STATE_TABLE, sql.Literal(revision)).as_string(None)
+    )
+
+
 def ensure_tables(conn) -> None:
     """Create the migtui schema and tables if missing (idempotent; safe inside a transaction)."""
     exists = conn.execute(
@@ -232,9 +272,11 @@ def record_error(conn, revision: str, error: str) -> None:
 
 
 def delete(conn, revision: str) -> None:
+    """Forget a revision (its downgrade ran); drops the migtui tables when no phased revision is left."""
     if tables_exist(conn):
         conn.execute(sql.SQL("DELETE FROM {} WHERE revision = %s").format(STATE_TABLE), (revision,))
         conn.execute(sql.SQL("DELETE FROM {} WHERE revision = %s").format(WRITES_TABLE), (revision,))
+        conn.execute(CLEANUP_SQL)
 
 
 @dataclass(frozen=True)
