@@ -524,3 +524,59 @@ def test_offline_sql_renders_expand(tmp_path):
     text = out.getvalue()
     assert 'CREATE UNIQUE INDEX CONCURRENTLY "users_email_key"' in text
     assert "migtui phase run b2" in text
+
+
+# -- the repository's own sample phased revisions ------------------------------------------------
+
+
+def test_sample_phased_revisions_of_db_migrations(pg, tmp_path):
+    from alembic import command
+
+    from migtui.demo_data import DEMO_STOP_REVISION, load_demo_data
+
+    migrations = ROOT / "db" / "migrations"
+    name = "t_" + uuid.uuid4().hex[:12]
+    dsn = pg.create_database(name)
+    try:
+        command.upgrade(AlembicProject.load(migrations).config(dsn), DEMO_STOP_REVISION)
+        load_demo_data(dsn, scale=2000)
+        env = {"PYTHONPATH": str(ROOT)}
+        common = ["--dsn", dsn, "--migrations", str(migrations)]
+        up = run_cli("up", *common, env=env)
+        assert up.returncode == 0, up.stderr
+        assert q(dsn, "SELECT revision, phase FROM migtui.phase_state ORDER BY revision") == [
+            ("0018_accounts_owner_name_unique", "expanded"), ("0019_users_full_name_to_legal", "expanded")]
+        old = Writer(dsn, ["UPDATE users SET full_name = 'Old App ' || %(i)s WHERE id = 1 + %(i)s %% 200"])
+        old.start()
+        time.sleep(0.3)
+        refused = run_cli("phase", "run", "0019_users_full_name_to_legal", "--quiet-window", "2", *common, env=env)
+        assert refused.returncode == ExitCode.FINDINGS, refused.stderr
+        assert "old_writes_quiet" in refused.stderr
+        old.stop()
+        assert old.errors == []
+        time.sleep(0.6)
+        done = run_cli("phase", "run", "0019_users_full_name_to_legal", "--quiet-window", "0.5", *common, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "contracted" in done.stdout
+        done = run_cli("phase", "run", "0018_accounts_owner_name_unique", *common, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "full_name" not in columns(dsn, "users")
+        assert q(dsn, "SELECT count(*) FROM users WHERE legal_name LIKE 'Old App %%'")[0][0] > 0
+        assert q(dsn, "SELECT contype FROM pg_constraint WHERE conname = 'uq_accounts_owner_id_name'") == [("u",)]
+    finally:
+        pg.drop_database(name)
+
+
+def test_phase_new_writes_a_revision_from_the_template(tmp_path):
+    import shutil
+
+    target = tmp_path / "migrations"
+    shutil.copytree(ROOT / "db" / "migrations", target, ignore=shutil.ignore_patterns("__pycache__"))
+    r = run_cli("phase", "new", "-m", "split the name", "--rev-id", "0099_split", "--migrations", str(target),
+                env={"PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    created = Path(r.stdout.strip())
+    text = created.read_text()
+    assert created.name == "0099_split.py" and "phases.expand(change)" in text
+    assert "down_revision: str | Sequence[str] | None = '0019_users_full_name_to_legal'" in text
+    assert AlembicProject.load(target).head() == "0099_split"

@@ -14,6 +14,7 @@ DESCRIPTION = """Drive a phased revision (see docs/phases.md).
   run REV        go through expand, migrate, contract while gates pass (--until to stop earlier)
   advance REV    exactly one stage forward
   abort REV      before contract: restore the original shape and un-apply the revision
+  new -m MSG     write a new phased revision from <migrations>/phased_revision.py.mako (--rev-id ID)
 
 exit codes specific to phase: 1 a gate refused (nothing changed), 4 another runner drives the revision
 or it is in the wrong phase for this action."""
@@ -22,7 +23,7 @@ or it is in the wrong phase for this action."""
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from migtui.cli import add_common_arguments
 
-    parser.add_argument("action", choices=["status", "run", "advance", "abort"])
+    parser.add_argument("action", choices=["status", "run", "advance", "abort", "new"])
     parser.add_argument("revision", nargs="?", metavar="REV", help="revision id (prefix ok); status: all if omitted")
     add_common_arguments(parser)
     parser.add_argument("--until", choices=["expand", "migrate", "contract"], default="contract",
@@ -45,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="back off while more sessions than this wait for locks (default 3)")
     parser.add_argument("--lock-timeout", type=float, help="lock_timeout for every DDL, seconds (default 2)")
     parser.add_argument("--lock-retries", type=int, help="retries after a lock_timeout (default 5)")
+    parser.add_argument("-m", "--message", default="", help="new: the revision's message")
+    parser.add_argument("--rev-id", help="new: the revision id (default: 12 random hex digits)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
 
 
@@ -144,6 +147,16 @@ def run(args: argparse.Namespace) -> int:
     from migtui.phases.gates import GateOptions
 
     settings = settings_from_args(args)
+    if args.action == "new":
+        import contextlib
+        import io
+
+        from migtui.phases.template import new_phased_revision
+
+        with contextlib.redirect_stdout(io.StringIO()):  # alembic's "Generating ..." line
+            path = new_phased_revision(load_project(settings), args.message, args.rev_id)
+        print(path)
+        return int(ExitCode.OK)
     if not settings.database_url:
         raise UsageError("no database: pass --dsn or set MIGTUI_DATABASE_URL")
     if args.action != "status" and not args.revision:
