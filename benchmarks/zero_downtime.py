@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -98,7 +97,7 @@ class Workload:
                     mine[target] = value
             except psycopg.Error as exc:
                 ok = False
-                errors.append(str(exc).splitlines()[0])
+                errors.append("write: " + str(exc).splitlines()[0])
                 if conn.closed or conn.broken:
                     conn = psycopg.connect(self.dsn, autocommit=True, application_name=f"bench-app-writer-{index}")
                     path = None
@@ -124,7 +123,7 @@ class Workload:
                 conn.execute(f"SELECT {column} FROM items WHERE id = %s", (rng.randrange(1, self.rows),)).fetchall()
             except psycopg.Error as exc:
                 ok = False
-                errors.append(str(exc).splitlines()[0])
+                errors.append("read: " + str(exc).splitlines()[0])
             ops.append(Op(t0, time.perf_counter() - t0, ok, "read"))
             time.sleep(0.002)
         conn.close()
@@ -164,7 +163,8 @@ class Result:
     write_max: float
     read_p99: float
     read_max: float
-    errors: int
+    write_errors: int
+    read_errors: int
     error_samples: list[str]
     mismatches: int
     rows_checked: int
@@ -175,8 +175,18 @@ def summarize(name: str, work: Workload, t0: float, t1: float, mismatches: int, 
     writes = [op.seconds for op in window if op.kind == "write"]
     reads = [op.seconds for op in window if op.kind == "read"]
     return Result(
-        name, t1 - t0, len(writes), pct(writes, 50), pct(writes, 99), max(writes, default=0.0),
-        pct(reads, 99), max(reads, default=0.0), len(work.errors), sorted(set(work.errors))[:3], mismatches,
+        name,
+        t1 - t0,
+        len(writes),
+        pct(writes, 50),
+        pct(writes, 99),
+        max(writes, default=0.0),
+        pct(reads, 99),
+        max(reads, default=0.0),
+        sum(e.startswith("write") for e in work.errors),
+        sum(e.startswith("read") for e in work.errors),
+        sorted(set(work.errors))[:3],
+        mismatches,
         rows_checked,
     )
 
@@ -235,8 +245,9 @@ def make_project(root: Path) -> Path:
     versions = root / "migrations" / "versions"
     versions.mkdir(exist_ok=True)
     head = "revision = {!r}\ndown_revision = {!r}\nbranch_labels = None\ndepends_on = None\n"
-    (versions / "bench0.py").write_text(head.format("bench0", None) + "\ndef upgrade():\n    pass\n\n"
-                                      "def downgrade():\n    pass\n")
+    (versions / "bench0.py").write_text(
+        head.format("bench0", None) + "\ndef upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
+    )
     (versions / "phased1.py").write_text(head.format("phased1", "bench0") + PHASED_REVISION)
     return root / "migrations"
 
@@ -248,14 +259,17 @@ def run_phased(dsn: str, args, project_dir: Path) -> Result:
     def sink(event) -> None:
         if isinstance(event, BackfillProgress):
             if not last_progress or event.at - last_progress[-1].at >= 5 or event.eta_seconds == 0.0:
-                print(f"  backfill {event.rows_done}/{event.rows_total_estimate} rows, "
-                      f"{event.rows_per_second:.0f} rows/s, ETA {event.eta_seconds or 0:.0f}s, batch {event.batch_size}",
-                      flush=True)
+                print(
+                    f"  backfill {event.rows_done}/{event.rows_total_estimate} rows, "
+                    f"{event.rows_per_second:.0f} rows/s, ETA {event.eta_seconds or 0:.0f}s, batch {event.batch_size}",
+                    flush=True,
+                )
                 last_progress.append(event)
 
     options = DriverOptions(
-        backfill=BackfillOptions(batch_size=1000, max_batch_size=args.max_batch, target_batch_seconds=0.05,
-                                 max_lock_waiters=args.writers),
+        backfill=BackfillOptions(
+            batch_size=1000, max_batch_size=args.max_batch, target_batch_seconds=0.05, max_lock_waiters=args.writers
+        ),
         gates=GateOptions(quiet_window=args.quiet_window),
         wait=120,
         poll=0.25,
@@ -300,10 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         server.create_database(tpl)
         server.execute(
-            f"CREATE TABLE items (id bigserial PRIMARY KEY, v int NOT NULL, payload text NOT NULL);"
-            f"INSERT INTO items (id, v, payload) SELECT g, g % 1000000, md5(g::text) FROM generate_series(1, {args.rows}) g;"
+            "CREATE TABLE items (id bigserial PRIMARY KEY, v int NOT NULL, payload text NOT NULL);"
+            "INSERT INTO items (id, v, payload) SELECT g, g % 1000000, md5(g::text) "
+            f"FROM generate_series(1, {args.rows}) g;"
             f"SELECT setval('items_id_seq', {args.rows});"
-            "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('bench0');",
+            "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
+            "INSERT INTO alembic_version VALUES ('bench0');",
             dbname=tpl,
         )
         server.execute("VACUUM ANALYZE items", dbname=tpl)
@@ -315,25 +331,35 @@ def main(argv: list[str] | None = None) -> int:
             naive = run_naive(naive_dsn, args)
             phased = run_phased(phased_dsn, args, project_dir)
         print()
-        header = (f"{'':8} {'change s':>9} {'writes':>7} {'w p50 ms':>9} {'w p99 ms':>9} {'w max ms':>9} "
-                  f"{'r p99 ms':>9} {'r max ms':>9} {'errors':>7} {'data':>10}")
+        header = (
+            f"{'':8} {'change s':>9} {'writes':>7} {'w p50 ms':>9} {'w p99 ms':>9} {'w max ms':>9} "
+            f"{'r p99 ms':>9} {'r max ms':>9} {'w errors':>8} {'r errors':>8} {'data':>10}"
+        )
         print(header)
         for r in (naive, phased):
             data = "identical" if r.mismatches == 0 else f"{r.mismatches} diff"
-            print(f"{r.name:8} {r.duration:9.2f} {r.writes:7d} {r.write_p50 * 1000:9.1f} {r.write_p99 * 1000:9.1f} "
-                  f"{r.write_max * 1000:9.1f} {r.read_p99 * 1000:9.1f} {r.read_max * 1000:9.1f} {r.errors:7d} "
-                  f"{data:>10}")
+            print(
+                f"{r.name:8} {r.duration:9.2f} {r.writes:7d} {r.write_p50 * 1000:9.1f} {r.write_p99 * 1000:9.1f} "
+                f"{r.write_max * 1000:9.1f} {r.read_p99 * 1000:9.1f} {r.read_max * 1000:9.1f} "
+                f"{r.write_errors:8d} {r.read_errors:8d} {data:>10}"
+            )
             for sample in r.error_samples:
                 print(f"  error: {sample}")
         ratio = naive.write_max / phased.write_max if phased.write_max else float("inf")
-        print(f"\nmax write stall: naive {naive.write_max * 1000:.0f} ms, phased {phased.write_max * 1000:.0f} ms "
-              f"(ratio {ratio:.1f}x); phased below lock_timeout {args.lock_timeout * 1000:.0f} ms: "
-              f"{'yes' if phased.write_max < args.lock_timeout else 'NO'}")
-        print(f"rows checked: naive {naive.rows_checked}, phased {phased.rows_checked}; "
-              f"data identical to what the application wrote: naive {'yes' if naive.mismatches == 0 else 'NO'}, "
-              f"phased {'yes' if phased.mismatches == 0 else 'NO'}")
-        print(f"write p50 during change: naive {naive.write_p50 * 1000:.1f} ms, phased {phased.write_p50 * 1000:.1f} ms")
-        ok = phased.errors == 0 and phased.mismatches == 0 and naive.mismatches == 0
+        print(
+            f"\nmax write stall: naive {naive.write_max * 1000:.0f} ms, phased {phased.write_max * 1000:.0f} ms "
+            f"(ratio {ratio:.1f}x); phased below lock_timeout {args.lock_timeout * 1000:.0f} ms: "
+            f"{'yes' if phased.write_max < args.lock_timeout else 'NO'}"
+        )
+        print(
+            f"rows checked: naive {naive.rows_checked}, phased {phased.rows_checked}; "
+            f"data identical to what the application wrote: naive {'yes' if naive.mismatches == 0 else 'NO'}, "
+            f"phased {'yes' if phased.mismatches == 0 else 'NO'}"
+        )
+        print(
+            f"write p50 during change: naive {naive.write_p50 * 1000:.1f} ms, phased {phased.write_p50 * 1000:.1f} ms"
+        )
+        ok = phased.write_errors + phased.read_errors == 0 and phased.mismatches == 0 and naive.mismatches == 0
         return 0 if ok else 1
     finally:
         for name in reversed(names):

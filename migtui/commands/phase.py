@@ -26,24 +26,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["status", "run", "advance", "abort", "new"])
     parser.add_argument("revision", nargs="?", metavar="REV", help="revision id (prefix ok); status: all if omitted")
     add_common_arguments(parser)
-    parser.add_argument("--until", choices=["expand", "migrate", "contract"], default="contract",
-                        help="run: stop after this stage (default contract)")
-    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                        help="keep re-checking a refused gate this long before giving up (default 0)")
-    parser.add_argument("--quiet-window", type=float, default=60.0, metavar="SECONDS",
-                        help="old-path writes must have stopped this long before contract (default 60)")
-    parser.add_argument("--old-app", action="append", default=[], metavar="PATTERN",
-                        help="application_name LIKE pattern of the old application version (repeatable)")
+    parser.add_argument(
+        "--until",
+        choices=["expand", "migrate", "contract"],
+        default="contract",
+        help="run: stop after this stage (default contract)",
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep re-checking a refused gate this long before giving up (default 0)",
+    )
+    parser.add_argument(
+        "--quiet-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="old-path writes must have stopped this long before contract (default 60)",
+    )
+    parser.add_argument(
+        "--old-app",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="application_name LIKE pattern of the old application version (repeatable)",
+    )
     parser.add_argument("--batch-size", type=int, default=1000, help="backfill rows per batch to start with")
     parser.add_argument("--max-batch-size", type=int, default=10000)
     parser.add_argument("--pause", type=float, default=0.0, metavar="SECONDS", help="sleep between batches")
-    parser.add_argument("--target-batch-seconds", type=float, default=0.2,
-                        help="batch size adapts toward this duration (default 0.2)")
-    parser.add_argument("--max-lag-bytes", type=int, default=64 * 1024 * 1024,
-                        help="back off while a replica lags more than this (default 64 MiB)")
+    parser.add_argument(
+        "--target-batch-seconds", type=float, default=0.2, help="batch size adapts toward this duration (default 0.2)"
+    )
+    parser.add_argument(
+        "--max-lag-bytes",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="back off while a replica lags more than this (default 64 MiB)",
+    )
     parser.add_argument("--max-lag-seconds", type=float, default=10.0)
-    parser.add_argument("--max-lock-waiters", type=int, default=3,
-                        help="back off while more sessions than this wait for locks (default 3)")
+    parser.add_argument(
+        "--max-lock-waiters",
+        type=int,
+        default=3,
+        help="back off while more sessions than this wait for locks (default 3)",
+    )
     parser.add_argument("--lock-timeout", type=float, help="lock_timeout for every DDL, seconds (default 2)")
     parser.add_argument("--lock-retries", type=int, help="retries after a lock_timeout (default 5)")
     parser.add_argument("-m", "--message", default="", help="new: the revision's message")
@@ -75,11 +103,15 @@ def text_sink(out=sys.stderr):
             line = f"  {event.phase} step {event.index + 1}: {event.description} ({status})"
         elif isinstance(event, BackfillProgress):
             pct = 100.0 * event.rows_done / event.rows_total_estimate if event.rows_total_estimate else 100.0
-            line = (f"  backfill {event.table}: {event.rows_done}/{event.rows_total_estimate} rows ({pct:.0f}%), "
-                    f"{event.rows_updated} updated, {event.rows_per_second:.0f} rows/s, ETA "
-                    f"{_fmt_seconds(event.eta_seconds)}, batch {event.batch_size}")
+            line = (
+                f"  backfill {event.table}: {event.rows_done}/{event.rows_total_estimate} rows ({pct:.0f}%), "
+                f"{event.rows_updated} updated, {event.rows_per_second:.0f} rows/s, ETA "
+                f"{_fmt_seconds(event.eta_seconds)}, batch {event.batch_size}"
+            )
         elif isinstance(event, BackfillThrottled):
-            line = f"  backfill throttled: {event.reason}; sleeping {event.sleep_seconds:.2f}s, batch {event.batch_size}"
+            line = (
+                f"  backfill throttled: {event.reason}; sleeping {event.sleep_seconds:.2f}s, batch {event.batch_size}"
+            )
         elif isinstance(event, GateChecked):
             line = f"  gate {event.gate}: {'pass' if event.passed else 'REFUSED'}: {event.evidence}"
         elif isinstance(event, LockWait):
@@ -120,12 +152,19 @@ def _print_status(entries: list[dict[str, Any]]) -> None:
             print(f"  {entry['description']}")
         print(f"  phase     {state['phase']}  (updated {state['updated_at']}, runner {state['runner'] or '-'})")
         if state["cursor_end"] is not None or state["rows_done"]:
-            print(f"  backfill  {state['rows_done']} rows scanned, {state['rows_updated']} updated, "
-                  f"cursor {state['cursor']} of {state['cursor_end']}")
+            print(
+                f"  backfill  {state['rows_done']} rows scanned, {state['rows_updated']} updated, "
+                f"cursor {state['cursor']} of {state['cursor_end']}"
+            )
         writes = entry.get("writes") or {}
-        print(f"  writes    old path {writes.get('old_writes', 0)}, new path {writes.get('new_writes', 0)}"
-              + (f", last old-path write {_fmt_seconds(writes['seconds_since_old_write'])} ago"
-                 if writes.get("seconds_since_old_write") is not None else ""))
+        print(
+            f"  writes    old path {writes.get('old_writes', 0)}, new path {writes.get('new_writes', 0)}"
+            + (
+                f", last old-path write {_fmt_seconds(writes['seconds_since_old_write'])} ago"
+                if writes.get("seconds_since_old_write") is not None
+                else ""
+            )
+        )
         if state.get("error"):
             print(f"  error     {state['error']}")
         if entry.get("plan_error"):
@@ -133,8 +172,10 @@ def _print_status(entries: list[dict[str, Any]]) -> None:
         for gate in entry.get("gates", []):
             print(f"  gate      {'pass   ' if gate['passed'] else 'REFUSED'} {gate['gate']}: {gate['evidence']}")
         if entry.get("next"):
-            print(f"  next      {entry['next']}: migtui phase run {rev}"
-                  + (f" --until {entry['next']}" if entry["next"] != "contract" else ""))
+            print(
+                f"  next      {entry['next']}: migtui phase run {rev}"
+                + (f" --until {entry['next']}" if entry["next"] != "contract" else "")
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,9 +202,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no database: pass --dsn or set MIGTUI_DATABASE_URL")
     if args.action != "status" and not args.revision:
         raise UsageError(f"phase {args.action} needs a revision id")
-    for name in ("batch_size", "max_batch_size", "max_lock_waiters", "max_lag_bytes"):
-        if getattr(args, name) < 1 and name != "max_lock_waiters" or getattr(args, name) < 0:
+    for name in ("batch_size", "max_batch_size", "max_lag_bytes"):
+        if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be positive")
+    if args.max_lock_waiters < 0:
+        raise UsageError("--max-lock-waiters must not be negative")
     for name in ("wait", "quiet_window", "pause", "target_batch_seconds", "max_lag_seconds"):
         if getattr(args, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must not be negative")
@@ -171,9 +214,13 @@ def run(args: argparse.Namespace) -> int:
     sink = json_sink() if args.format == "json" else text_sink()
     options = DriverOptions(
         backfill=BackfillOptions(
-            batch_size=args.batch_size, max_batch_size=max(args.batch_size, args.max_batch_size),
-            min_batch_size=min(50, args.batch_size), target_batch_seconds=args.target_batch_seconds,
-            pause=args.pause, max_lag_bytes=args.max_lag_bytes, max_lag_seconds=args.max_lag_seconds,
+            batch_size=args.batch_size,
+            max_batch_size=max(args.batch_size, args.max_batch_size),
+            min_batch_size=min(50, args.batch_size),
+            target_batch_seconds=args.target_batch_seconds,
+            pause=args.pause,
+            max_lag_bytes=args.max_lag_bytes,
+            max_lag_seconds=args.max_lag_seconds,
             max_lock_waiters=args.max_lock_waiters,
         ),
         gates=GateOptions(quiet_window=args.quiet_window, old_application=tuple(args.old_app)),

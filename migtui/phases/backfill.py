@@ -132,9 +132,9 @@ def run_backfill(
         ).fetchone()
         end = _jsonable(last) if last else []
         cur = conn.execute(
-            sql.SQL("UPDATE {} SET cursor_end = %s, heartbeat = now() WHERE revision = %s AND phase = %s AND runner = %s").format(
-                st.STATE_TABLE
-            ),
+            sql.SQL(
+                "UPDATE {} SET cursor_end = %s, heartbeat = now() WHERE revision = %s AND phase = %s AND runner = %s"
+            ).format(st.STATE_TABLE),
             (json.dumps(end), revision, st.MIGRATING, runner),
         )
         if cur.rowcount != 1:
@@ -148,9 +148,7 @@ def run_backfill(
     rows_updated = state.rows_updated
 
     select_keys = sql.SQL("SELECT {cols} FROM {t} WHERE {lower} {kr} <= {kp} ORDER BY {cols} LIMIT %s")
-    update = sql.SQL(
-        "UPDATE {t} SET {c} = {c} WHERE {lower} {kr} <= {kp} AND ({pred})"
-    )
+    update = sql.SQL("UPDATE {t} SET {c} = {c} WHERE {lower} {kr} <= {kp} AND ({pred})")
     cols = sql.SQL(", ").join(sql.Identifier(k.name) for k in key)
     lower_sql = sql.SQL("{} > {} AND").format(key_row, _key_params(key))
     save = sql.SQL(
@@ -200,7 +198,11 @@ def run_backfill(
                 last_key = _jsonable(keys[-1])
                 changed = conn.execute(
                     update.format(
-                        t=table, c=sql.Identifier(spec.touch_column), lower=lower, kr=key_row, kp=_key_params(key),
+                        t=table,
+                        c=sql.Identifier(spec.touch_column),
+                        lower=lower,
+                        kr=key_row,
+                        kp=_key_params(key),
                         pred=sql.SQL(spec.needs_update),
                     ),
                     [*lower_params, *last_key],
@@ -241,11 +243,25 @@ def run_backfill(
             rate = scanned_this_run / elapsed
             total = max(total_estimate, rows_done)
             eta = (total - rows_done) / rate if rate > 0 else None
-            sink(BackfillProgress(revision, f"{spec.schema}.{spec.table}", rows_done, rows_updated, total, rate, eta,
-                                  batch, cursor))
+            sink(
+                BackfillProgress(
+                    revision, f"{spec.schema}.{spec.table}", rows_done, rows_updated, total, rate, eta, batch, cursor
+                )
+            )
         if options.pause:
             time.sleep(options.pause)
     elapsed = max(1e-6, time.monotonic() - started)
-    sink(BackfillProgress(revision, f"{spec.schema}.{spec.table}", rows_done, rows_updated,
-                          max(total_estimate, rows_done), scanned_this_run / elapsed, 0.0, batch, cursor))
+    sink(
+        BackfillProgress(
+            revision,
+            f"{spec.schema}.{spec.table}",
+            rows_done,
+            rows_updated,
+            max(total_estimate, rows_done),
+            scanned_this_run / elapsed,
+            0.0,
+            batch,
+            cursor,
+        )
+    )
     return scanned_this_run

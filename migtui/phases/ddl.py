@@ -72,8 +72,7 @@ def retry_on_lock_timeout(
                 raise
             if attempt > policy.retries:
                 raise MigrationFailed(
-                    f"{what}: lock not acquired within lock_timeout {policy.lock_timeout:g}s "
-                    f"after {attempt} attempts"
+                    f"{what}: lock not acquired within lock_timeout {policy.lock_timeout:g}s after {attempt} attempts"
                 ) from None
             delay = policy.delay(attempt)
             sink(
@@ -118,7 +117,9 @@ class ConnectionExecutor:
 
             def attempt() -> None:
                 with self.conn.transaction():
-                    self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{self.policy.lock_timeout_ms}ms",))
+                    self.conn.execute(
+                        "SELECT set_config('lock_timeout', %s, true)", (f"{self.policy.lock_timeout_ms}ms",)
+                    )
                     self.conn.execute(step.sql)
 
             retry_on_lock_timeout(attempt, self.policy, what=what, sink=self.sink)
@@ -168,7 +169,9 @@ class AlembicExecutor:
             return self.raw.execute(query)
         from sqlalchemy import text
 
-        return self.op.get_bind().exec_driver_sql(query) if "%" not in query else self.op.get_bind().execute(text(query))
+        return (
+            self.op.get_bind().exec_driver_sql(query) if "%" not in query else self.op.get_bind().execute(text(query))
+        )
 
     def query_value(self, query: str) -> Any:
         if not self.online:

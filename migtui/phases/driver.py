@@ -29,8 +29,13 @@ PHASE_ORDER = ("expand", "migrate", "contract")
 ADVISORY_CLASS = 0x6D706873  # 'mphs': per-revision driver lock (two-key form: class, hashtext(revision))
 
 # phase reached -> the stage it completes
-_DONE_STAGE = {st.EXPANDED: "expand", st.MIGRATING: "expand", st.MIGRATED: "migrate", st.CONTRACTING: "migrate",
-               st.CONTRACTED: "contract"}
+_DONE_STAGE = {
+    st.EXPANDED: "expand",
+    st.MIGRATING: "expand",
+    st.MIGRATED: "migrate",
+    st.CONTRACTING: "migrate",
+    st.CONTRACTED: "contract",
+}
 
 
 class GateRefused(MigtuiError):
@@ -58,8 +63,9 @@ def runner_id() -> str:
 class PhaseDriver:
     """``migtui phase`` on one database and one alembic project."""
 
-    def __init__(self, dsn: str, project, settings, sink: EventSink = discard,
-                 options: DriverOptions | None = None) -> None:
+    def __init__(
+        self, dsn: str, project, settings, sink: EventSink = discard, options: DriverOptions | None = None
+    ) -> None:
         self.dsn = dsn
         self.project = project
         self.settings = settings
@@ -174,8 +180,13 @@ class PhaseDriver:
     @staticmethod
     def next_stage(phase: str | None) -> str | None:
         return {
-            None: "expand", st.EXPANDING: "expand", st.EXPANDED: "migrate", st.MIGRATING: "migrate",
-            st.MIGRATED: "contract", st.CONTRACTING: "contract", st.ABORTED: "expand",
+            None: "expand",
+            st.EXPANDING: "expand",
+            st.EXPANDED: "migrate",
+            st.MIGRATING: "migrate",
+            st.MIGRATED: "contract",
+            st.CONTRACTING: "contract",
+            st.ABORTED: "expand",
         }.get(phase)
 
     # -- run / advance -----------------------------------------------------------------------------
@@ -191,7 +202,7 @@ class PhaseDriver:
                 current = st.get(self.conn, revision)
                 phase = current.phase if current else None
                 done = PHASE_ORDER.index(_DONE_STAGE[phase]) if phase in _DONE_STAGE else -1
-                if phase == st.CONTRACTED or done >= target and phase not in (st.MIGRATING, st.CONTRACTING):
+                if phase == st.CONTRACTED or (done >= target and phase not in (st.MIGRATING, st.CONTRACTING)):
                     break
                 if phase in (None, st.EXPANDING, st.ABORTED):
                     self._expand(rev)
@@ -239,8 +250,10 @@ class PhaseDriver:
         Runner(self.project, self.dsn, self.settings, self.sink).upgrade(rev.revision)
         state = st.get(self.conn, rev.revision)
         if state is None or state.phase != st.EXPANDED:
-            raise UsageError(f"revision {rev.revision} did not record itself as phased: its upgrade() must call "
-                             "phases.expand(change)")
+            raise UsageError(
+                f"revision {rev.revision} did not record itself as phased: its upgrade() must call "
+                "phases.expand(change)"
+            )
 
     def _migrate(self, revision: str) -> None:
         plan = self.plan(revision)
@@ -250,8 +263,12 @@ class PhaseDriver:
             self.sink(PhaseChanged(revision, st.MIGRATING, st.EXPANDED))
         else:  # resume: we hold the driver lock, so the previous runner is gone
             st.transition(self.conn, revision, st.MIGRATING, st.MIGRATING, runner=self.runner)
-            self.sink(Message(f"{revision}: resuming the backfill at cursor {current.cursor} "
-                              f"({current.rows_done} rows done by {current.runner or 'a previous run'})"))
+            self.sink(
+                Message(
+                    f"{revision}: resuming the backfill at cursor {current.cursor} "
+                    f"({current.rows_done} rows done by {current.runner or 'a previous run'})"
+                )
+            )
         if plan.backfill is not None:
             run_backfill(self.conn, revision, plan.backfill, self.runner, self.policy, self.options.backfill, self.sink)
         st.transition(self.conn, revision, st.MIGRATING, st.MIGRATED, runner=self.runner)
@@ -286,8 +303,9 @@ class PhaseDriver:
                 results = contract_gates(self.conn, plan, state, self.options.gates, self.sink)
                 failed = [r for r in results if not r.passed]
                 if failed:
-                    raise GateRefused(f"{revision}: contract refused by gate {failed[0].gate}: {failed[0].evidence}",
-                                      results)
+                    raise GateRefused(
+                        f"{revision}: contract refused by gate {failed[0].gate}: {failed[0].evidence}", results
+                    )
             except GateRefused:
                 st.transition(self.conn, revision, st.CONTRACTING, st.MIGRATED)
                 self.sink(PhaseChanged(revision, st.MIGRATED, st.CONTRACTING))
@@ -298,8 +316,15 @@ class PhaseDriver:
             self.sink(Message(f"{revision}: resuming contract at step {start + 1}"))
         executor = ConnectionExecutor(self.conn, self.policy, self.sink)
         try:
-            run_steps(executor, revision, "contract", plan.contract, self.sink, start=start,
-                      on_done=lambda n: st.set_step(self.conn, revision, st.CONTRACTING, n))
+            run_steps(
+                executor,
+                revision,
+                "contract",
+                plan.contract,
+                self.sink,
+                start=start,
+                on_done=lambda n: st.set_step(self.conn, revision, st.CONTRACTING, n),
+            )
         except MigtuiError as exc:
             st.record_error(self.conn, revision, exc.message)
             raise
@@ -308,8 +333,10 @@ class PhaseDriver:
             from migtui.phases.ddl import first_line
 
             st.record_error(self.conn, revision, first_line(exc))
-            raise MigrationFailed(f"contract of {revision} failed: {first_line(exc)}; "
-                                  f"fix it and run 'migtui phase run {revision}' to resume") from None
+            raise MigrationFailed(
+                f"contract of {revision} failed: {first_line(exc)}; "
+                f"fix it and run 'migtui phase run {revision}' to resume"
+            ) from None
         st.transition(self.conn, revision, st.CONTRACTING, st.CONTRACTED, runner=self.runner)
         self.sink(PhaseChanged(revision, st.CONTRACTED, st.CONTRACTING))
 
@@ -342,7 +369,9 @@ class PhaseDriver:
                 if revision in applied:
                     if down:
                         self.conn.execute(
-                            sql.SQL("UPDATE {} SET version_num = %s WHERE version_num = %s").format(self._version_table()),
+                            sql.SQL("UPDATE {} SET version_num = %s WHERE version_num = %s").format(
+                                self._version_table()
+                            ),
                             (down, revision),
                         )
                     else:

@@ -40,14 +40,19 @@ class GateResult:
 def check_backfill_complete(state: st.PhaseState, plan: Plan) -> GateResult:
     done = state.phase in (st.MIGRATED, st.CONTRACTING, st.CONTRACTED)
     if plan.backfill is None:
-        return GateResult("backfill_complete", done, "no backfill needed" + ("" if done else f"; phase is {state.phase}"))
+        return GateResult(
+            "backfill_complete", done, "no backfill needed" + ("" if done else f"; phase is {state.phase}")
+        )
     evidence = (
         f"backfill finished: {state.rows_done} rows scanned, {state.rows_updated} updated"
         if done
-        else f"phase is {state.phase}: {state.rows_done} rows scanned so far, cursor {state.cursor} of {state.cursor_end}"
+        else f"phase is {state.phase}: {state.rows_done} rows scanned so far, "
+        f"cursor {state.cursor} of {state.cursor_end}"
     )
     return GateResult(
-        "backfill_complete", done, evidence,
+        "backfill_complete",
+        done,
+        evidence,
         {"rows_done": state.rows_done, "rows_updated": state.rows_updated, "cursor": state.cursor},
     )
 
@@ -91,7 +96,8 @@ def check_no_old_sessions(conn, plan: Plan, options: GateOptions) -> GateResult:
     patterns = list(dict.fromkeys([*plan.old_application, *options.old_application]))
     if not patterns:
         return GateResult(
-            "no_old_sessions", True,
+            "no_old_sessions",
+            True,
             "not configured: no old application_name pattern (old_application= in the revision or --old-app)",
             {"patterns": []},
         )
@@ -101,14 +107,18 @@ def check_no_old_sessions(conn, plan: Plan, options: GateOptions) -> GateResult:
         "ORDER BY backend_start",
         (patterns,),
     ).fetchall()
-    sessions = [{"pid": r[0], "application_name": r[1], "backend_start": r[2].isoformat() if r[2] else None} for r in rows]
+    sessions = [
+        {"pid": r[0], "application_name": r[1], "backend_start": r[2].isoformat() if r[2] else None} for r in rows
+    ]
     if not rows:
         return GateResult(
             "no_old_sessions", True, f"no session matches {', '.join(patterns)}", {"patterns": patterns, "sessions": []}
         )
     names = ", ".join(sorted({r[1] for r in rows}))
     return GateResult(
-        "no_old_sessions", False, f"{len(rows)} session(s) of the old application still connected ({names})",
+        "no_old_sessions",
+        False,
+        f"{len(rows)} session(s) of the old application still connected ({names})",
         {"patterns": patterns, "sessions": sessions},
     )
 

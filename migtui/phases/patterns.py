@@ -47,17 +47,17 @@ def _name(*parts: str) -> str:
 
 def _constraint_exists(schema: str, table: str, name: str) -> str:
     return _s(
-        sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass({t}) AND conname = {n})").format(
-            t=_regclass_literal(schema, table), n=sql.Literal(name)
-        )
+        sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass({t}) AND conname = {n})"
+        ).format(t=_regclass_literal(schema, table), n=sql.Literal(name))
     )
 
 
 def _valid_index_exists(schema: str, name: str) -> str:
     return _s(
-        sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass({i}) AND indisvalid)"
-        ).format(i=sql.Literal(_s(sql.Identifier(schema, name))))
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass({i}) AND indisvalid)").format(
+            i=sql.Literal(_s(sql.Identifier(schema, name)))
+        )
     )
 
 
@@ -229,7 +229,9 @@ class ColumnSync(PhasedChange):
             drops.append(
                 sql.SQL("ALTER TABLE {} RENAME COLUMN {} TO {}").format(t, sql.Identifier(new), sql.Identifier(final))
             )
-        what = "drop the trigger" + (f", drop {', '.join(self.old_columns)}" if self.drop_old and self.old_columns else "")
+        what = "drop the trigger" + (
+            f", drop {', '.join(self.old_columns)}" if self.drop_old and self.old_columns else ""
+        )
         if self.renames:
             what += ", rename " + ", ".join(f"{a} -> {b}" for a, b in self.renames.items())
         contract.append(
@@ -285,7 +287,11 @@ def add_not_null_column(
     def reverse(schema: str, tbl: str) -> list[Step]:
         return [
             Step(
-                _s(sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(_table(schema, tbl), sql.Identifier(column))),
+                _s(
+                    sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(
+                        _table(schema, tbl), sql.Identifier(column)
+                    )
+                ),
                 f"drop {column}",
             )
         ]
@@ -293,7 +299,9 @@ def add_not_null_column(
     return ColumnSync(
         table=table,
         old_columns=(),
-        new_columns=[NewColumn(column, type, _s(sql.SQL("coalesce({}, {})").format(sql.Identifier(column), sql.SQL(fill))), True)],
+        new_columns=[
+            NewColumn(column, type, _s(sql.SQL("coalesce({}, {})").format(sql.Identifier(column), sql.SQL(fill))), True)
+        ],
         backward={},
         pattern="add_not_null_column",
         description=f"add {column} {type} NOT NULL to {schema}.{tbl} (existing rows and old writes: {fill})",
@@ -349,7 +357,9 @@ def change_column_type(
         table=table,
         old_columns=(column,),
         new_columns=[
-            NewColumn(new_column, new_type, using or _s(sql.SQL("{}::{}").format(sql.Identifier(column), sql.SQL(new_type))))
+            NewColumn(
+                new_column, new_type, using or _s(sql.SQL("{}::{}").format(sql.Identifier(column), sql.SQL(new_type)))
+            )
         ],
         backward={column: back},
         pattern="change_column_type",
@@ -428,13 +438,20 @@ class SetNotNull(PhasedChange):
         backfill = None
         if self.fill is not None:
             sync = SyncSpec(
-                schema, table, (), (self.column,),
-                {self.column: _s(sql.SQL("coalesce({}, {})").format(c, sql.SQL(self.fill)))}, {},
+                schema,
+                table,
+                (),
+                (self.column,),
+                {self.column: _s(sql.SQL("coalesce({}, {})").format(c, sql.SQL(self.fill)))},
+                {},
             )
             # the trigger goes in before the constraint so old-application NULL writes are filled, not refused
             expand = [
                 Step(trig.function_sql(rev, sync), "create the fill function"),
-                Step(trig.create_trigger_sql(rev, sync), f"install the trigger filling NULL {self.column} with {self.fill}"),
+                Step(
+                    trig.create_trigger_sql(rev, sync),
+                    f"install the trigger filling NULL {self.column} with {self.fill}",
+                ),
                 *expand,
             ]
             backfill = Backfill(schema, table, self.column, _s(sql.SQL("{} IS NULL").format(c)))
@@ -452,17 +469,31 @@ class SetNotNull(PhasedChange):
             )
         ]
         reverse = [
-            Step(_s(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL").format(t, c)), f"{self.column} nullable again")
+            Step(
+                _s(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL").format(t, c)),
+                f"{self.column} nullable again",
+            )
         ]
         return Plan(
-            revision=rev, pattern=self.pattern, target=f"{schema}.{table}",
-            description=f"make {schema}.{table}.{self.column} NOT NULL" + (f" (NULLs become {self.fill})" if self.fill else ""),
-            expand=expand, backfill=backfill, checks=checks, sync=sync, contract=contract, abort=abort,
-            reverse_contract=reverse, old_application=tuple(self.old_application),
+            revision=rev,
+            pattern=self.pattern,
+            target=f"{schema}.{table}",
+            description=f"make {schema}.{table}.{self.column} NOT NULL"
+            + (f" (NULLs become {self.fill})" if self.fill else ""),
+            expand=expand,
+            backfill=backfill,
+            checks=checks,
+            sync=sync,
+            contract=contract,
+            abort=abort,
+            reverse_contract=reverse,
+            old_application=tuple(self.old_application),
         )
 
 
-def set_not_null(table: str, column: str, *, fill: str | None = None, old_application: Sequence[str] = ()) -> SetNotNull:
+def set_not_null(
+    table: str, column: str, *, fill: str | None = None, old_application: Sequence[str] = ()
+) -> SetNotNull:
     """Make ``column`` NOT NULL; with ``fill``, existing NULLs and old-application NULL writes get ``fill``."""
     return SetNotNull(table, column, fill, old_application)
 
@@ -493,8 +524,11 @@ class AddUniqueConstraint(PhasedChange):
         ]
         contract = [
             Step(
-                _s(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
-                    t, sql.Identifier(name), sql.Identifier(name))),
+                _s(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
+                        t, sql.Identifier(name), sql.Identifier(name)
+                    )
+                ),
                 f"attach {name} as a UNIQUE constraint (no scan)",
                 skip_if=_constraint_exists(schema, table, name),
             )
@@ -502,7 +536,11 @@ class AddUniqueConstraint(PhasedChange):
         checks = [
             Check(
                 "index_valid",
-                _s(sql.SQL("SELECT CASE WHEN ({}) THEN 0 ELSE 1 END").format(sql.SQL(_valid_index_exists(schema, name)))),
+                _s(
+                    sql.SQL("SELECT CASE WHEN ({}) THEN 0 ELSE 1 END").format(
+                        sql.SQL(_valid_index_exists(schema, name))
+                    )
+                ),
                 f"unique index {name} missing or INVALID",
             )
         ]
@@ -514,9 +552,15 @@ class AddUniqueConstraint(PhasedChange):
             )
         ]
         return Plan(
-            revision=context.revision, pattern=self.pattern, target=f"{schema}.{table}",
+            revision=context.revision,
+            pattern=self.pattern,
+            target=f"{schema}.{table}",
             description=f"add UNIQUE ({', '.join(self.columns)}) to {schema}.{table} as {name}",
-            expand=expand, checks=checks, contract=contract, abort=abort, reverse_contract=reverse,
+            expand=expand,
+            checks=checks,
+            contract=contract,
+            abort=abort,
+            reverse_contract=reverse,
             old_application=tuple(self.old_application),
         )
 
@@ -570,8 +614,11 @@ class AddForeignKey(PhasedChange):
             abort.append(Step(drop_index, f"drop the index {idx_name}", transactional=False))
         expand.append(
             Step(
-                _s(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){} NOT VALID").format(
-                    t, sql.Identifier(name), cols, _table(rschema, rtable), rcols, on_delete)),
+                _s(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){} NOT VALID").format(
+                        t, sql.Identifier(name), cols, _table(rschema, rtable), rcols, on_delete
+                    )
+                ),
                 f"add the foreign key {name} NOT VALID (new writes checked, no scan)",
                 skip_if=_constraint_exists(schema, table, name),
             )
@@ -584,8 +631,11 @@ class AddForeignKey(PhasedChange):
         checks = [
             Check(
                 "no_orphans",
-                _s(sql.SQL("SELECT count(*) FROM {} AS t WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS r WHERE {})").format(
-                    t, not_null, _table(rschema, rtable), join)),
+                _s(
+                    sql.SQL(
+                        "SELECT count(*) FROM {} AS t WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS r WHERE {})"
+                    ).format(t, not_null, _table(rschema, rtable), join)
+                ),
                 f"rows of {schema}.{table} whose {', '.join(self.columns)} match no {rschema}.{rtable} row",
             )
         ]
@@ -595,11 +645,19 @@ class AddForeignKey(PhasedChange):
                 f"validate {name} (SHARE UPDATE EXCLUSIVE: writes continue)",
             )
         ]
-        reverse = [abort[0]] + ([Step(drop_index, f"drop the index {idx_name}", transactional=False)] if self.index else [])
+        reverse = [abort[0]] + (
+            [Step(drop_index, f"drop the index {idx_name}", transactional=False)] if self.index else []
+        )
         return Plan(
-            revision=context.revision, pattern=self.pattern, target=f"{schema}.{table}",
+            revision=context.revision,
+            pattern=self.pattern,
+            target=f"{schema}.{table}",
             description=f"add FOREIGN KEY {schema}.{table} ({', '.join(self.columns)}) -> {rschema}.{rtable}",
-            expand=expand, checks=checks, contract=contract, abort=abort, reverse_contract=reverse,
+            expand=expand,
+            checks=checks,
+            contract=contract,
+            abort=abort,
+            reverse_contract=reverse,
             old_application=tuple(self.old_application),
         )
 
@@ -647,9 +705,15 @@ class RawSteps(PhasedChange):
 
     def plan(self, context: PlanContext) -> Plan:
         return Plan(
-            revision=context.revision, pattern=self.pattern, target="", description=self.description,
-            expand=_as_steps(self.expand), backfill=self.backfill, checks=list(self.checks),
-            contract=_as_steps(self.contract), abort=_as_steps(self.abort),
+            revision=context.revision,
+            pattern=self.pattern,
+            target="",
+            description=self.description,
+            expand=_as_steps(self.expand),
+            backfill=self.backfill,
+            checks=list(self.checks),
+            contract=_as_steps(self.contract),
+            abort=_as_steps(self.abort),
             reverse_contract=_as_steps(self.reverse_contract) if self.reverse_contract is not None else None,
             irreversible_reason="raw_sql: no reverse_contract given",
             old_application=tuple(self.old_application),

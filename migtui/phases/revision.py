@@ -1,12 +1,12 @@
 """What a phased revision calls from ``upgrade()`` / ``downgrade()``.
 
-    change = phases.rename_column("accounts", "email", "email_address")
+change = phases.rename_column("accounts", "email", "email_address")
 
-    def upgrade():
-        phases.expand(change)      # expand only; migtui phase run|advance drives migrate and contract
+def upgrade():
+    phases.expand(change)      # expand only; migtui phase run|advance drives migrate and contract
 
-    def downgrade():
-        phases.downgrade(change)   # abort (before contract) or the pattern's reverse (after contract)
+def downgrade():
+    phases.downgrade(change)   # abort (before contract) or the pattern's reverse (after contract)
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def plan_for(change: PhasedChange, revision: str, conn=None) -> Plan:
     return change.plan(PlanContext(revision, major, column_info_lookup(conn)))
 
 
-def run_steps(executor, revision: str, phase: str, steps: list[Step], sink: EventSink, start: int = 0,
-              on_done=None) -> None:
+def run_steps(
+    executor, revision: str, phase: str, steps: list[Step], sink: EventSink, start: int = 0, on_done=None
+) -> None:
     for index, step in enumerate(steps):
         if index < start:
             continue
@@ -135,7 +136,9 @@ def downgrade(change: PhasedChange, *, revision: str | None = None) -> None:
         )
     if phase == st.CONTRACTED:
         if plan.reverse_contract is None:
-            raise MigrationFailed(f"revision {revision} was contracted and cannot be downgraded: {plan.irreversible_reason}")
+            raise MigrationFailed(
+                f"revision {revision} was contracted and cannot be downgraded: {plan.irreversible_reason}"
+            )
         run_steps(executor, revision, "reverse_contract", plan.reverse_contract, sink)
     elif phase != st.ABORTED:
         run_steps(executor, revision, "abort", plan.abort, sink)

@@ -154,7 +154,11 @@ def record_expanded_sql(revision: str, pattern: str, target: str, description: s
             "rows_updated = 0, error = NULL, expanded_at = now(), aborted_at = NULL, updated_at = now()"
         )
         .format(
-            STATE_TABLE, sql.Literal(revision), sql.Literal(pattern), sql.Literal(target), sql.Literal(description),
+            STATE_TABLE,
+            sql.Literal(revision),
+            sql.Literal(pattern),
+            sql.Literal(target),
+            sql.Literal(description),
             sql.Literal(json.dumps(plan)),
         )
         .as_string(None)
@@ -162,9 +166,7 @@ def record_expanded_sql(revision: str, pattern: str, target: str, description: s
 
 
 def delete_sql(revision: str) -> str:
-    return (
-        sql.SQL("DELETE FROM {} WHERE revision = {}").format(STATE_TABLE, sql.Literal(revision)).as_string(None)
-    )
+    return sql.SQL("DELETE FROM {} WHERE revision = {}").format(STATE_TABLE, sql.Literal(revision)).as_string(None)
 
 
 def ensure_tables(conn) -> None:
@@ -256,9 +258,9 @@ def transition(conn, revision: str, expected: str | tuple[str, ...], new: str, r
 
 def set_step(conn, revision: str, phase: str, step: int) -> None:
     cur = conn.execute(
-        sql.SQL("UPDATE {} SET step = %s, updated_at = now(), heartbeat = now() WHERE revision = %s AND phase = %s").format(
-            STATE_TABLE
-        ),
+        sql.SQL(
+            "UPDATE {} SET step = %s, updated_at = now(), heartbeat = now() WHERE revision = %s AND phase = %s"
+        ).format(STATE_TABLE),
         (step, revision, phase),
     )
     if cur.rowcount != 1:
@@ -267,7 +269,8 @@ def set_step(conn, revision: str, phase: str, step: int) -> None:
 
 def record_error(conn, revision: str, error: str) -> None:
     conn.execute(
-        sql.SQL("UPDATE {} SET error = %s, updated_at = now() WHERE revision = %s").format(STATE_TABLE), (error, revision)
+        sql.SQL("UPDATE {} SET error = %s, updated_at = now() WHERE revision = %s").format(STATE_TABLE),
+        (error, revision),
     )
 
 
