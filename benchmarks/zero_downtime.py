@@ -31,6 +31,7 @@ import psycopg
 
 from migtui.alembic_project import AlembicProject
 from migtui.config import Settings
+from migtui.events import PhaseChanged
 from migtui.pg import harness
 from migtui.phases.backfill import BackfillOptions
 from migtui.phases.driver import DriverOptions, PhaseDriver
@@ -255,9 +256,15 @@ def make_project(root: Path) -> Path:
 def run_phased(dsn: str, args, project_dir: Path) -> Result:
     settings = Settings(lock_timeout=args.lock_timeout, lock_retries=20, lock_retry_delay=0.2)
     last_progress: list[BackfillProgress] = []
+    marks: dict[str, float] = {}  # phase entered -> perf_counter()
+    lock_waits: list[str] = []
 
     def sink(event) -> None:
-        if isinstance(event, BackfillProgress):
+        if isinstance(event, PhaseChanged):
+            marks[event.phase] = time.perf_counter()
+        elif event.kind == "lock_wait":
+            lock_waits.append(event.detail)
+        elif isinstance(event, BackfillProgress):
             if not last_progress or event.at - last_progress[-1].at >= 5 or event.eta_seconds == 0.0:
                 print(
                     f"  backfill {event.rows_done}/{event.rows_total_estimate} rows, "
@@ -289,6 +296,19 @@ def run_phased(dsn: str, args, project_dir: Path) -> Result:
     time.sleep(args.settle)
     work.stop()
     print(f"  expand+migrate {t_migrated - t0:.1f}s, deploy+quiet window+contract {t1 - t_migrated:.1f}s")
+    stages = [
+        ("expand", t0, marks.get("migrating", t0)),
+        ("migrate", marks.get("migrating", t0), t_migrated),
+        ("deploy+gates", t_migrated, marks.get("contracting", t_migrated)),
+        ("contract", marks.get("contracting", t_migrated), t1),
+    ]
+    by_stage = []
+    for name, start, end in stages:
+        lat = [op.seconds for op in work.ops if op.kind == "write" and start <= op.start <= end]
+        by_stage.append(f"{name} {max(lat, default=0.0) * 1000:.0f} ms ({end - start:.1f}s, {len(lat)} writes)")
+    print("  max write latency by stage: " + ", ".join(by_stage))
+    for detail in lock_waits:
+        print(f"  lock wait: {detail}")
     mismatches, rows = verify(dsn, work, "v_big")
     return summarize("phased", work, t0, t1, mismatches, rows)
 

@@ -191,13 +191,14 @@ def test_rename_column_end_to_end_with_writers(db, tmp_path):
         )
         new.start()
         time.sleep(0.6)
+        new_ok_before_contract = new.ok
         d.run("b2")
         new.stop()
         assert st.get(d.conn, "b2").phase == st.CONTRACTED
         counters = st.write_counters(d.conn, "b2")
     assert old.errors == [] and new.errors == [], (old.errors[:3], new.errors[:3])
     assert old.ok > 10 and new.ok > 10
-    assert counters.old_writes >= old.ok - ok_at_expand and counters.new_writes >= new.ok
+    assert counters.old_writes >= old.ok - ok_at_expand and counters.new_writes >= new_ok_before_contract > 0
     assert "email" not in columns(dsn, "users") and "email_address" in columns(dsn, "users")
     assert q(
         dsn, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email_address'"
@@ -370,21 +371,58 @@ def test_add_foreign_key_gate_refuses_orphans(db, tmp_path):
 # -- abort, crash, resume -----------------------------------------------------------------------
 
 
+CATALOG_SQL = """
+SELECT 'col ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+       || ' ' || a.attnotnull
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+WHERE c.relname IN ('users', 'orders') AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL SELECT 'con ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated FROM pg_constraint
+WHERE conrelid IN ('users'::regclass, 'orders'::regclass)
+UNION ALL SELECT 'idx ' || indexrelid::regclass::text FROM pg_index
+WHERE indrelid IN ('users'::regclass, 'orders'::regclass)
+UNION ALL SELECT 'trg ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL SELECT 'fn ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'migtui'
+ORDER BY 1
+"""
+
+ABORT_PATTERNS = {
+    "rename": "phases.rename_column('users', 'email', 'email_address')",
+    "type": "phases.change_column_type('orders', 'amount', 'bigint')",
+    "not_null": "phases.set_not_null('users', 'nick', fill=\"'anon'\")",
+    "new_column": "phases.add_not_null_column('users', 'email_lower', 'text', 'lower(email)')",
+    "unique": "phases.add_unique_constraint('users', ['email'])",
+    "foreign_key": "phases.add_foreign_key('orders', ['user_id'], 'users', ['id'])",
+}
+
+
 @pytest.mark.parametrize("until", ["expand", "migrate"])
-def test_abort_restores_original_shape(db, tmp_path, until):
+@pytest.mark.parametrize("pattern", sorted(ABORT_PATTERNS))
+def test_abort_restores_original_shape(db, tmp_path, pattern, until):
     _, dsn, _ = db
-    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
-    before_cols = columns(dsn, "users")
+    proj = project(tmp_path, f"change = {ABORT_PATTERNS[pattern]}\n")
+    before = q(dsn, CATALOG_SQL)
+    score_before, rows_before = q(dsn, "SELECT sum(score), count(*) FROM users")[0]
+    writer = Writer(dsn, ["UPDATE users SET score = score + 1 WHERE id = 1 + %(i)s %% 3000"])
+    writer.start()
     with driver(dsn, proj, []) as d:
         d.run("b2", until=until)
-        # a new-application write during the phase must survive the abort (in the old column)
-        (nid,) = q(dsn, "INSERT INTO users (email_address) VALUES ('keep@x') RETURNING id", path="new")[0]
+        assert st.get(d.conn, "b2").phase == (st.EXPANDED if until == "expand" else st.MIGRATED)
+        if pattern == "rename":  # a new-application write during the phase survives the abort (old column)
+            (nid,) = q(dsn, "INSERT INTO users (email_address) VALUES ('keep@x') RETURNING id", path="new")[0]
         d.abort("b2")
         assert st.get(d.conn, "b2").phase == st.ABORTED
-    assert columns(dsn, "users") == before_cols
-    assert q(dsn, "SELECT email FROM users WHERE id = %s", (nid,)) == [("keep@x",)]
+    writer.stop()
+    assert writer.errors == []
+    assert q(dsn, CATALOG_SQL) == before
     assert q(dsn, "SELECT version_num FROM alembic_version") == [("a1",)]
-    assert q(dsn, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'sync_%%'")[0][0] == 0
+    # no write lost: every update of the concurrent writer is there (+1 each), no row gone
+    assert q(dsn, "SELECT sum(score), count(*) FROM users")[0] == (
+        score_before + writer.ok,
+        rows_before + (1 if pattern == "rename" else 0),
+    )
+    if pattern == "rename":
+        assert q(dsn, "SELECT email FROM users WHERE id = %s", (nid,)) == [("keep@x",)]
     # and it can be applied again from scratch
     with driver(dsn, proj, []) as d:
         d.run("b2", until="expand")
@@ -653,3 +691,80 @@ def test_phase_new_writes_a_revision_from_the_template(tmp_path):
     assert created.name == "0099_split.py" and "phases.expand(change)" in text
     assert "down_revision: str | Sequence[str] | None = '0019_users_full_name_to_legal'" in text
     assert AlembicProject.load(target).head() == "0099_split"
+
+
+def test_contract_waits_under_lock_timeout_and_retries(db, tmp_path):
+    """A long reader blocks contract's ACCESS EXCLUSIVE: contract gives up after lock_timeout (writers queued
+    behind it wait no longer than that), retries with back-off, and succeeds once the reader is gone."""
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    events: list = []
+    with driver(dsn, proj, events) as d:
+        d.run("b2", until="migrate")
+        time.sleep(0.6)
+        reader = psycopg.connect(dsn)
+        reader.execute("SELECT count(*) FROM users")  # ACCESS SHARE held until the transaction ends
+        writer = Writer(dsn, ["UPDATE users SET score = %(i)s WHERE id = 7"], path="new", app="app-new")
+        writer.start()
+        releaser = threading.Timer(1.2, reader.rollback)
+        releaser.start()
+        d.run("b2")
+        releaser.join()
+        reader.close()
+        writer.stop()
+        assert st.get(d.conn, "b2").phase == st.CONTRACTED
+    waits = [e for e in events if e.kind == "lock_wait"]
+    assert waits and "lock_timeout 0.5s hit" in waits[0].detail
+    assert writer.errors == []
+    # queued behind the waiting DDL for at most ~lock_timeout (0.5 s), never for the reader's 1.2 s
+    assert writer.max_latency < 0.5 + 0.3, writer.max_latency
+
+
+def test_contract_gives_up_after_retries_and_resumes(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.add_unique_constraint('users', ['email'])\n")
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="migrate")
+        reader = psycopg.connect(dsn)
+        reader.execute("SELECT count(*) FROM users")
+        from migtui.errors import MigrationFailed
+
+        with pytest.raises(MigrationFailed, match=r"lock not acquired within lock_timeout 0\.5s after 4 attempts"):
+            d.run("b2")
+        state = st.get(d.conn, "b2")
+        assert state.phase == st.CONTRACTING and "lock_timeout" in state.error
+        reader.rollback()
+        reader.close()
+        d.run("b2")  # resumes the contract at its stored step
+        assert st.get(d.conn, "b2").phase == st.CONTRACTED
+
+
+def test_backfill_backs_off_on_replication_lag(primary_and_replica, tmp_path):
+    primary, replica = primary_and_replica
+    name = "t_" + uuid.uuid4().hex[:12]
+    primary.create_database(name)
+    dsn = primary.dsn(name)
+    try:
+        primary.execute(BASE_SQL, dbname=name)
+        primary.wait_for_replay(replica)
+        proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+        events: list = []
+        replica.execute("SELECT pg_wal_replay_pause()")
+        with driver(dsn, proj, events, max_lag_bytes=64 * 1024, batch_size=200, max_batch_size=200) as d:
+            d.run("b2", until="expand")
+            thread = threading.Thread(target=d.run, args=("b2", "migrate"))
+            thread.start()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not any(isinstance(e, BackfillThrottled) for e in events):
+                time.sleep(0.05)
+            throttled = [e for e in events if isinstance(e, BackfillThrottled)]
+            assert throttled and "replication lag" in throttled[0].reason and throttled[0].replication_lag_bytes > 0
+            stuck = q(dsn, "SELECT rows_done FROM migtui.phase_state")[0][0]
+            time.sleep(0.5)
+            assert q(dsn, "SELECT rows_done FROM migtui.phase_state")[0][0] == stuck < ROWS  # held back
+            replica.execute("SELECT pg_wal_replay_resume()")
+            thread.join(60)
+            assert st.get(d.conn, "b2").phase == st.MIGRATED
+    finally:
+        replica.execute("SELECT pg_wal_replay_resume()")
+        primary.drop_database(name)
