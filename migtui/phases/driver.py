@@ -247,6 +247,7 @@ class PhaseDriver:
                 f"database is at {at}, not at {', '.join(downs) or 'base'} (right below {rev.revision}): "
                 "apply the earlier revisions first with 'migtui up'"
             )
+        previous = st.get(self.conn, rev.revision)
         Runner(self.project, self.dsn, self.settings, self.sink).upgrade(rev.revision)
         state = st.get(self.conn, rev.revision)
         if state is None or state.phase != st.EXPANDED:
@@ -254,6 +255,7 @@ class PhaseDriver:
                 f"revision {rev.revision} did not record itself as phased: its upgrade() must call "
                 "phases.expand(change)"
             )
+        self.sink(PhaseChanged(rev.revision, st.EXPANDED, previous.phase if previous else None))
 
     def _migrate(self, revision: str) -> None:
         plan = self.plan(revision)
@@ -294,7 +296,8 @@ class PhaseDriver:
         plan = self.plan(revision)
         current = st.require(self.conn, revision)
         if current.phase == st.MIGRATED:
-            self.check_gates(revision, plan)
+            if self.options.wait > 0:  # poll until the gates pass (or the wait is over) before claiming
+                self.check_gates(revision, plan)
             st.transition(self.conn, revision, st.MIGRATED, st.CONTRACTING, runner=self.runner)
             self.sink(PhaseChanged(revision, st.CONTRACTING, st.MIGRATED))
             # re-check right before taking locks; a late old-path write sends us back to migrated
@@ -306,7 +309,7 @@ class PhaseDriver:
                     raise GateRefused(
                         f"{revision}: contract refused by gate {failed[0].gate}: {failed[0].evidence}", results
                     )
-            except GateRefused:
+            except BaseException:  # refused, or the check itself failed: nothing was locked, back to migrated
                 st.transition(self.conn, revision, st.CONTRACTING, st.MIGRATED)
                 self.sink(PhaseChanged(revision, st.MIGRATED, st.CONTRACTING))
                 raise
