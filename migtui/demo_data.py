@@ -2,7 +2,7 @@
 
 ``migtui demo`` upgrades a fresh database to ``DEMO_STOP_REVISION`` (leaving the last revisions pending),
 then calls ``load_demo_data(dsn)``: set-based SQL (``generate_series``) fills users, accounts, orders and
-order_items with realistic distributions, then ANALYZE, so that row counts, lock times and rewrite costs of
+order_items with realistic distributions, then VACUUM (ANALYZE), so that row counts, lock times and rewrite costs of
 the pending revisions are real.
 
 What the data looks like (``scale`` = number of orders, default 1,000,000):
@@ -28,12 +28,16 @@ Only psycopg here (no SQLAlchemy, no alembic): the demo calls this right after t
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from migtui.errors import UsageError
 from migtui.pg.connect import connect
 
 DEMO_STOP_REVISION = "0013_display_name_not_null"
 """The revision ``migtui demo`` upgrades to; 0014-0017 stay pending."""
+
+SAMPLE_MIGRATIONS = Path(__file__).resolve().parent.parent / "db" / "migrations"
+"""The sample alembic project in a source checkout (or editable install) of migtui."""
 
 TABLES: tuple[str, ...] = ("users", "accounts", "orders", "order_items")
 WHOLESALE_ORDERS = 5  # orders with totals close to the integer limit
@@ -80,7 +84,7 @@ FROM (
 ) AS a
 """
 
-# Lines of order o: n(o) lines; line l has a deterministic sku, quantity and price, so orders.total_cents
+# Lines of order o: n(o) lines (1 or 2). Line l has a deterministic sku, quantity and price, so orders.total_cents
 # can be computed before the lines are inserted. Wholesale orders (every n_orders/WHOLESALE-th) have one
 # line of 1000 x 2,100,000+ cents.
 _LINE_COUNT = "CASE WHEN {o} %% %(wholesale_every)s = 0 THEN 1 ELSE 1 + abs(hashint8({o})) %% 2 END"
@@ -95,8 +99,9 @@ INSERT INTO orders (id, account_id, user_id, total_cents, currency, status, crea
 SELECT o,
        1 + floor(%(n_accounts)s * r_account ^ 3)::bigint,
        1 + floor(%(n_users)s * r_user)::bigint,
-       (SELECT sum(({_QUANTITY.format(o="o", l="l")}) * ({_PRICE.format(o="o", l="l")}))::int
-          FROM generate_series(1, {_LINE_COUNT.format(o="o")}) AS l),
+       ({_QUANTITY.format(o="o", l="1")}) * ({_PRICE.format(o="o", l="1")})
+         + CASE WHEN {_LINE_COUNT.format(o="o")} >= 2
+                THEN ({_QUANTITY.format(o="o", l="2")}) * ({_PRICE.format(o="o", l="2")}) ELSE 0 END,
        CASE WHEN r_currency < 0.90 THEN 'USD' WHEN r_currency < 0.97 THEN 'EUR' ELSE 'GBP' END,
        (CASE
           WHEN age > interval '30 days' THEN
@@ -130,6 +135,18 @@ FROM generate_series(1, %(n_orders)s::bigint) AS o,
 """
 
 
+# Indexes of the demo tables that no constraint owns (primary keys and unique constraints stay).
+_PLAIN_INDEXES = """
+SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid)
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE i.indrelid = ANY (SELECT to_regclass(t)::oid FROM unnest(%s::text[]) AS t)
+  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+ORDER BY c.relname
+"""
+
+
 def demo_sizes(scale: int) -> dict[str, int]:
     """Rows per parent table for ``scale`` orders."""
     return {
@@ -142,7 +159,7 @@ def demo_sizes(scale: int) -> dict[str, int]:
 
 def load_demo_data(dsn: str, scale: int = 1_000_000) -> dict[str, int]:
     """Fill the sample tables (at ``DEMO_STOP_REVISION``) with ``scale`` orders and their users, accounts
-    and lines; ANALYZE; return ``{table: row count}`` counted after loading.
+    and lines; VACUUM (ANALYZE); return ``{table: row count}`` counted after loading.
 
     The tables must exist (database at DEMO_STOP_REVISION) and be empty: nothing is overwritten.
     Raises ``UsageError`` otherwise, ``ConnectionFailed`` if the database cannot be reached.
@@ -170,8 +187,16 @@ def load_demo_data(dsn: str, scale: int = 1_000_000) -> dict[str, int]:
                 conn.execute("SET LOCAL session_replication_role = replica")
         except errors.InsufficientPrivilege:
             pass
+        # Like pg_restore: plain indexes are dropped for the load and rebuilt from their own definitions
+        # afterwards, in this same transaction (2-3x faster than maintaining them row by row).
+        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        indexes = conn.execute(_PLAIN_INDEXES, (list(TABLES),)).fetchall()
+        for schema, name, _definition in indexes:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name)))
         for statement in (_USERS, _ACCOUNTS, _ORDERS, _ORDER_ITEMS):
             conn.execute(statement, params)
+        for _schema, _name, definition in indexes:
+            conn.execute(definition)  # pg_get_indexdef() output: the catalog's own, schema-qualified SQL
         for table in TABLES:
             conn.execute(
                 sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'id'), (SELECT max(id) FROM {}))").format(
@@ -180,7 +205,8 @@ def load_demo_data(dsn: str, scale: int = 1_000_000) -> dict[str, int]:
             )
         conn.commit()
     with connect(dsn, application_name="migtui-demo-data", autocommit=True) as conn:
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)))
+        # VACUUM too, so the tables look like settled production tables (hint bits set, visibility map)
+        conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)))
         return {
             table: _scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))) for table in TABLES
         }
@@ -206,8 +232,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         print("usage: python -m migtui.demo_data DSN [SCALE]", file=sys.stderr)
         return 2
+    from migtui.errors import MigtuiError
+    from migtui.redact import redact
+
     started = time.perf_counter()
-    counts = load_demo_data(args[0], int(args[1]) if len(args) > 1 else 1_000_000)
+    try:
+        scale = int(args[1]) if len(args) > 1 else 1_000_000
+        counts = load_demo_data(args[0], scale)
+    except ValueError:
+        print(f"demo data: error: SCALE must be a whole number, got {args[1]!r}", file=sys.stderr)
+        return 2
+    except MigtuiError as exc:
+        print(f"demo data: error: {redact(exc.message)}", file=sys.stderr)
+        return int(exc.exit_code)
     elapsed = time.perf_counter() - started
     for table, count in counts.items():
         print(f"{table:12} {count:>10,}")

@@ -26,3 +26,13 @@ def redact_dsn(dsn: str | None) -> str | None:
     if dsn is None:
         return None
     return redact(dsn)
+
+
+_SQL_PASSWORD = re.compile(r"(\bPASSWORD\s+)('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")", re.I)
+
+
+def redact_sql(text: str) -> str:
+    """``redact`` plus ``PASSWORD '...'`` literals in SQL (CREATE/ALTER ROLE in a revision or a session's query)."""
+    if not text:
+        return text
+    return _SQL_PASSWORD.sub(lambda m: f"{m.group(1)}'{MASK}'", redact(text))

@@ -46,7 +46,7 @@ from migtui.events import (
 )
 from migtui.pg import progress as pg_progress
 from migtui.pg.progress import Blocker
-from migtui.redact import redact
+from migtui.redact import redact_sql
 
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
@@ -128,10 +128,14 @@ def describe_failure(exc: BaseException) -> str:
     chosen = orig if orig is not None else exc
     text = str(chosen).strip()
     line = text.splitlines()[0] if text else chosen.__class__.__name__
+    diag = getattr(chosen, "diag", None)
+    detail = getattr(diag, "message_detail", None) if diag is not None else None
+    if detail:
+        line = f"{line} ({' '.join(str(detail).split())})"
     name = chosen.__class__.__name__
     if orig is None and not getattr(chosen, "sqlstate", None):
         line = f"{name}: {line}"
-    return redact(line)
+    return redact_sql(line)
 
 
 class _Hooks:
@@ -181,7 +185,7 @@ class _Hooks:
             StatementStarted(
                 revision=self.state.revision,
                 index=self.state.statements,
-                sql=redact(str(statement).strip()),
+                sql=redact_sql(str(statement).strip()),
                 transactional=not autocommit,
             )
         )
@@ -300,7 +304,7 @@ class _Watchdog(threading.Thread):
                 revision=state.revision,
                 elapsed=round(now - state.started, 1),
                 timeout=self.limits.timeout,
-                statement=redact(" ".join((sample.query if sample else state.current_sql).split()))[:500],
+                statement=redact_sql(" ".join((sample.query if sample else state.current_sql).split()))[:500],
                 state=sample.state if sample else "",
                 wait_event=f"{sample.wait_event_type}:{sample.wait_event}" if sample and sample.wait_event else "",
                 waiting_for=sample.waiting_for() if sample else "",
@@ -321,7 +325,11 @@ class RevisionStep:
         sink: EventSink = discard,
         job: str = "up",
         monitor_conn=None,
+        version_table: str | None = None,
+        version_table_schema: str | None = None,
     ) -> None:
+        self.version_table = version_table
+        self.version_table_schema = version_table_schema
         self.project = project
         self.dsn = dsn
         self.limits = limits
@@ -368,7 +376,16 @@ class RevisionStep:
             try:
                 self._attempt(script, script_rev, state, server_version, monitor)
             except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    self.sink(
+                        RevisionFailed(
+                            revision=revision,
+                            direction=direction,
+                            error="interrupted",
+                            seconds=round(time.monotonic() - total_started, 3),
+                            rolled_back=not state.non_transactional_ran,
+                        )
+                    )
                     raise
                 seconds = time.monotonic() - total_started
                 failure = self._classify(exc, state, attempt)
@@ -479,6 +496,11 @@ class RevisionStep:
 
         config = self.project.config(self.dsn)
         config.config_file_name = None  # env.py must not reconfigure logging: migtui reports through events
+        # the version table migtui reads, for env.py files that honour these options (db/migrations does)
+        if self.version_table and self.version_table != "alembic_version":
+            config.set_main_option("version_table", self.version_table)
+        if self.version_table_schema:
+            config.set_main_option("version_table_schema", self.version_table_schema)
         hooks = _Hooks(state, self.job, self.limits, server_version, self.sink)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
@@ -543,7 +565,15 @@ def run_revision_step(
     a1b2``). Takes no advisory lock. Raises MigrationTimeout (exit 3) or MigrationFailed (exit 5); the
     revision's transaction is rolled back either way. Returns the seconds it took.
     """
-    step = RevisionStep(project, dsn, StepLimits.from_settings(settings), sink=sink, job=job or direction)
+    step = RevisionStep(
+        project,
+        dsn,
+        StepLimits.from_settings(settings),
+        sink=sink,
+        job=job or direction,
+        version_table=getattr(settings, "version_table", None),
+        version_table_schema=getattr(settings, "version_table_schema", None),
+    )
     try:
         return step.run(revision, direction)
     finally:

@@ -70,6 +70,8 @@ def _one_line(exc: BaseException) -> str:
 class Runner:
     """Applies/reverts the revisions of ``project`` on ``dsn`` under the deploy advisory lock."""
 
+    orphan_wait: float = ORPHAN_WAIT_SECONDS  # how long left-over migration sessions get to end by themselves
+
     def __init__(self, project: AlembicProject, dsn: str, settings: Settings, sink: EventSink = discard) -> None:
         self.project = project
         self.dsn = dsn
@@ -135,13 +137,15 @@ class Runner:
         try:
             schema = resolved_schema(lock_conn, self.version_table)
             key = advisory_key(schema, self.version_table.table)
-            advisory.acquire(
+            waited = advisory.acquire(
                 lock_conn,
                 key,
                 wait=self.settings.advisory_lock_wait,
                 sink=self.sink,
                 report_every=self.settings.progress_interval or 5.0,
             )
+            if waited >= 0.5:
+                self.sink(Message(text=f"deploy advisory lock acquired after waiting {waited:.1f}s"))
             try:
                 self._end_orphans(lock_conn)
                 heads = read_current(lock_conn, self.version_table)
@@ -173,6 +177,8 @@ class Runner:
             sink=self.sink,
             job=direction,
             monitor_conn=monitor,
+            version_table=self.settings.version_table,
+            version_table_schema=self.settings.version_table_schema,
         )
         applied: list[str] = []
         try:
@@ -231,7 +237,7 @@ class Runner:
                 text=f"migration session(s) of a runner that is gone: {names}; waiting for them to end", level="warning"
             )
         )
-        deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
+        deadline = time.monotonic() + self.orphan_wait
         while rows and time.monotonic() < deadline:
             time.sleep(0.2)
             rows = lock_conn.execute(query, (_ORPHAN_PATTERN,)).fetchall()

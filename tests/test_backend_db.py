@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -181,8 +182,12 @@ def test_migrate_applies_to_head_under_the_runner_and_is_idempotent(fresh_db, pg
     assert first.returncode == 0, first.stderr
     assert "Traceback" not in first.stderr
     assert pg.execute("SELECT version_num FROM alembic_version", dbname=dbname) == [(head,)]
-    again = run(MIGRATE, clean_env(MIGTUI_DATABASE_URL=fresh_db), tmp_path)
+    again = run([*MIGRATE, "--json"], clean_env(MIGTUI_DATABASE_URL=fresh_db), tmp_path)
     assert again.returncode == 0, again.stderr
+    events = [json.loads(line) for line in again.stdout.splitlines()]
+    assert events and all("event" in e for e in events)
+    assert events[-1]["event"] == "run_finished" and events[-1]["ok"] is True
+    assert not any(e["event"] == "revision_started" for e in events)  # nothing left to apply
     assert pg.execute("SELECT version_num FROM alembic_version", dbname=dbname) == [(head,)]
     # the runner released its advisory lock
     assert pg.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", dbname=dbname) == [(0,)]

@@ -31,6 +31,16 @@ def migtui(project: Path, dsn: str | None, *args: str, timeout: float = 60) -> s
     return run_cli(*args, *extra, env=NO_ENV, timeout=timeout)
 
 
+def migtui_sessions(dsn: str, settle: float = 3.0) -> int:
+    """migtui sessions left on the database, after giving closing backends ``settle`` seconds to exit."""
+    deadline = time.monotonic() + settle
+    while True:
+        count = scalar(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'migtui%'")
+        if count == 0 or time.monotonic() >= deadline:
+            return count
+        time.sleep(0.05)
+
+
 def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, fragment: str) -> None:
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -150,7 +160,7 @@ def test_timeout_exits_3_rolls_back_and_prints_progress(tmp_path, fresh_db):
     assert scalar(fresh_db, "SELECT version_num FROM alembic_version") == "a1"
     assert scalar(fresh_db, "SELECT to_regclass('half') IS NULL") is True
     assert scalar(fresh_db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
-    assert scalar(fresh_db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'migtui%'") == 0
+    assert migtui_sessions(fresh_db) == 0
 
 
 def test_kill_9_mid_revision_then_next_run_proceeds(tmp_path, fresh_db):
@@ -252,13 +262,35 @@ def test_wrong_password_exits_6_and_never_prints_it(tmp_path):
         hba = cluster.datadir / "pg_hba.conf"
         hba.write_text("host all deployer 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
         cluster.execute("SELECT pg_reload_conf()")
-        project = make_project(tmp_path, [Rev("a1", "pass")])
-        good = f"postgresql://deployer:{secret}@127.0.0.1:{cluster.port}/postgres"
-        assert migtui(project, good, "status").returncode == 0  # the password works...
-        wrong = f"postgresql://deployer:{secret}-wrong@127.0.0.1:{cluster.port}/postgres"
+        cluster.execute("CREATE DATABASE app OWNER deployer")
+        project = make_project(tmp_path, [Rev("a1", CREATE_T)])
+        good = f"postgresql://deployer:{secret}@127.0.0.1:{cluster.port}/app"
+        applied = migtui(project, good, "up")  # the password works, also through alembic's own engine...
+        assert applied.returncode == 0 and secret not in applied.stdout + applied.stderr, applied.stderr
+        assert cluster.execute("SELECT version_num FROM alembic_version", dbname="app") == [("a1",)]
+        wrong = f"postgresql://deployer:{secret}-wrong@127.0.0.1:{cluster.port}/app"
         for command in ("up", "status"):
             proc = migtui(project, wrong, command)
             assert_one_line_error(proc, 6, "password authentication failed")
             assert secret not in proc.stdout + proc.stderr
     finally:
         cluster.cleanup()
+
+
+def test_sigterm_cancels_and_rolls_back(tmp_path, fresh_db):
+    project = make_project(tmp_path, [Rev("a1", CREATE_T + "\nop.execute('SELECT pg_sleep(60)')")])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migtui", "up", "--dsn", fresh_db, "--migrations", str(project)],
+        cwd=ROOT, env={**os.environ, **NO_ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    active = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migtui up a1' AND state = 'active'"
+    deadline = time.monotonic() + 30
+    while scalar(fresh_db, active) == 0:
+        assert time.monotonic() < deadline and proc.poll() is None, "runner never reached a1"
+        time.sleep(0.1)
+    proc.terminate()
+    _out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130 and "migtui: interrupted" in err and "Traceback" not in err, err
+    assert migtui_sessions(fresh_db) == 0
+    assert scalar(fresh_db, "SELECT to_regclass('t') IS NULL") is True
+    assert scalar(fresh_db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0

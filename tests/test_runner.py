@@ -11,7 +11,7 @@ import pytest
 from migtui.alembic_project import AlembicProject
 from migtui.config import Settings
 from migtui.errors import LockNotAcquired, MigrationFailed, MigrationTimeout, UsageError
-from migtui.events import LockWait, Progress, RevisionFailed, RevisionStarted, StatementStarted
+from migtui.events import LockWait, Message, Progress, RevisionFailed, RevisionStarted, StatementStarted
 from migtui.pg import advisory
 from migtui.pg.version_table import advisory_key
 from migtui.runner import Runner, run_revision_step
@@ -44,7 +44,8 @@ class Recorder:
 
 def scalar(dsn: str, sql: str, params=None):
     with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(sql, params).fetchone()
+        cur = conn.execute(sql, params)
+        row = cur.fetchone() if cur.description else None
         return row[0] if row else None
 
 
@@ -195,15 +196,19 @@ def test_lock_timeout_retries_never_block_other_writers(tmp_path, fresh_db):
     assert any(w.holder_pid == blocker_pid for w in sink.of(LockWait) if w.what == "relation")
     assert any(f"pid {blocker_pid}" in p.waiting_for for p in sink.of(Progress))
     assert len(waits) > 10
-    assert max(waits) < lock_timeout + 0.5, f"a writer waited {max(waits):.2f}s behind the queued DDL"
+    assert max(waits) < lock_timeout + 0.9, f"a writer waited {max(waits):.2f}s behind the queued DDL"
     assert scalar(fresh_db, "SELECT version_num FROM alembic_version") == "a1"
 
     # the blocker commits during the retries: the revision then goes through
     sink = Recorder()
-    threading.Timer(0.8, long_tx.commit).start()
+    committer = threading.Timer(0.8, long_tx.commit)
+    committer.start()
     settings = settings_for(fresh_db, lock_timeout=lock_timeout, lock_retries=5, lock_retry_delay=0.3)
-    result = Runner(project, fresh_db, settings, sink).upgrade()
-    long_tx.close()
+    try:
+        result = Runner(project, fresh_db, settings, sink).upgrade()
+    finally:
+        committer.join()  # never close a connection another thread may still be using (libpq crashes)
+        long_tx.close()
     assert result.applied == ["a2"]
     assert max(e.attempt for e in sink.of(RevisionStarted)) >= 2
 
@@ -269,3 +274,133 @@ def test_run_revision_step_is_reusable_alone(tmp_path, fresh_db):
     run_revision_step(project, fresh_db, settings, "a1", "down")
     assert scalar(fresh_db, "SELECT count(*) FROM alembic_version") == 0
     assert scalar(fresh_db, "SELECT to_regclass('t') IS NULL") is True
+
+
+def test_timeout_from_a_worker_thread(tmp_path, fresh_db):
+    """The TUI runs the runner in a worker thread: no signals there, the statement is still cancelled."""
+    project = AlembicProject.load(make_project(tmp_path, [Rev("a1", "op.execute('SELECT pg_sleep(30)')")]))
+    outcome: list[BaseException | None] = []
+
+    def work() -> None:
+        try:
+            Runner(project, fresh_db, settings_for(fresh_db, timeout=1.0)).upgrade()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    started = time.monotonic()
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=15)
+    assert time.monotonic() - started < 6
+    assert len(outcome) == 1 and isinstance(outcome[0], MigrationTimeout)
+    assert advisory_locks_held(fresh_db) == 0
+
+
+def test_database_at_a_revision_the_project_lacks(tmp_path, fresh_db):
+    project = AlembicProject.load(make_project(tmp_path, [Rev("a1", CREATE_T)]))
+    scalar(fresh_db, "CREATE TABLE alembic_version AS SELECT 'feedface'::varchar(32) AS version_num")
+    runner = Runner(project, fresh_db, settings_for(fresh_db))
+    assert runner.current() == ("feedface",)
+    with pytest.raises(UsageError, match="feedface"):
+        runner.upgrade()
+    assert advisory_locks_held(fresh_db) == 0
+
+
+def test_left_over_migration_session_is_ended_before_running(tmp_path, fresh_db):
+    """A migration session of a runner that is gone (still holding locks) is ended, then the run proceeds."""
+    project = AlembicProject.load(
+        make_project(tmp_path, [Rev("a1", CREATE_T), Rev("a2", "op.add_column('t', sa.Column('w', sa.Integer))")])
+    )
+    Runner(project, fresh_db, settings_for(fresh_db)).upgrade("a1")
+    orphan = psycopg.connect(fresh_db, application_name="migtui up a2")
+    orphan.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")  # as if a2 were half-way, its runner dead
+    sink = Recorder()
+    runner = Runner(project, fresh_db, settings_for(fresh_db, lock_timeout=0.5, lock_retries=0), sink)
+    runner.orphan_wait = 0.5
+    try:
+        assert runner.upgrade().applied == ["a2"]
+    finally:
+        orphan.close()
+    warnings = [m.text for m in sink.of(Message) if m.level == "warning"]
+    assert any("terminated left-over migration session" in w and "migtui up a2" in w for w in warnings), warnings
+
+
+def test_role_passwords_in_revisions_never_reach_events(tmp_path, fresh_db):
+    import uuid
+
+    from migtui.render.events import json_line, text_line
+
+    role = "r_" + uuid.uuid4().hex[:10]
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [
+                Rev(
+                    "a1",
+                    f"op.execute(\"CREATE ROLE {role} LOGIN PASSWORD 'hunter22'\")",
+                    f"op.execute('DROP ROLE {role}')",
+                )
+            ],
+        )
+    )
+    sink = Recorder()
+    runner = Runner(project, fresh_db, settings_for(fresh_db), sink)
+    runner.upgrade()
+    try:
+        assert sink.of(StatementStarted), "the CREATE ROLE statement was reported"
+        for event in sink.events:
+            assert "hunter22" not in repr(event)
+            assert "hunter22" not in json_line(event) and "hunter22" not in (text_line(event) or "")
+    finally:
+        runner.downgrade("base")
+
+
+def test_progress_reports_a_concurrent_index_build_waiting_for_writers(tmp_path, fresh_db):
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [
+                Rev("a1", CREATE_T),
+                Rev(
+                    "a2",
+                    "with op.get_context().autocommit_block():\n"
+                    "    op.execute('CREATE INDEX CONCURRENTLY t_v_idx ON t (v)')",
+                ),
+            ],
+        )
+    )
+    Runner(project, fresh_db, settings_for(fresh_db)).upgrade("a1")
+    writer = psycopg.connect(fresh_db, application_name="open-writer")
+    writer.execute("INSERT INTO t (v) VALUES ('x')")  # an open write transaction: CIC must wait for it
+    writer_pid = writer.info.backend_pid
+    committer = threading.Timer(1.5, writer.commit)
+    committer.start()
+    sink = Recorder()
+    settings = settings_for(fresh_db, lock_timeout=10, progress_interval=0.3)
+    try:
+        assert Runner(project, fresh_db, settings, sink).upgrade().applied == ["a2"]
+    finally:
+        committer.join()  # never close a connection another thread may still be using (libpq crashes)
+        writer.close()
+    reports = [p for p in sink.of(Progress) if p.progress]
+    assert any("create index concurrently" in p.progress and "waiting for" in p.progress for p in reports), reports
+    assert any(f"pid {writer_pid}" in p.waiting_for for p in sink.of(Progress))
+    assert scalar(fresh_db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v_idx'::regclass") is True
+
+
+def test_custom_version_table_with_the_repo_env(fresh_db):
+    """db/migrations' env.py honours version_table / version_table_schema; the runner reads the same table."""
+    from tests.conftest import ROOT
+
+    scalar(fresh_db, "CREATE SCHEMA ops")
+    project = AlembicProject.load(ROOT / "db" / "migrations")
+    first_two = [r.revision for r in project.revisions()][:2]
+    settings = settings_for(fresh_db, version_table="deploy_version", version_table_schema="ops")
+    runner = Runner(project, fresh_db, settings)
+    assert runner.upgrade(first_two[1]).applied == first_two
+    assert runner.current() == (first_two[1],)
+    assert scalar(fresh_db, "SELECT version_num FROM ops.deploy_version") == first_two[1]
+    assert scalar(fresh_db, "SELECT to_regclass('alembic_version') IS NULL") is True
+    assert runner.downgrade("base").applied == list(reversed(first_two))
+    assert runner.current() == ()

@@ -2,8 +2,9 @@
 
 - plain ``alembic -c db/migrations/alembic.ini``: upgrade head, downgrade base, upgrade head;
 - ``AlembicProject.load("db/migrations").config(dsn)``: every revision's downgrade restores the exact
-  catalog state before it (columns, constraints and their validity, indexes, views, functions, triggers,
-  enum types), and base leaves nothing behind but alembic_version;
+  schema before it (``migtui.catalog``: columns, constraints and their validity, indexes, views,
+  functions, triggers, enum types), and base leaves nothing behind but alembic_version (checked
+  against pg_catalog directly too);
 - the models match head (alembic autogenerate finds no difference), and not an earlier revision;
 - offline ``--sql`` renders the whole chain, and that SQL run by psql builds the same schema;
 - demo data loads at DEMO_STOP_REVISION and the pending revisions apply and roll back on it.
@@ -23,6 +24,7 @@ import pytest
 from alembic import command
 
 from migtui.alembic_project import AlembicProject
+from migtui.catalog import Snapshot, diff_snapshots, inspect_database
 from migtui.demo_data import DEMO_STOP_REVISION, load_demo_data
 from migtui.errors import UsageError
 from migtui.pg import harness
@@ -40,74 +42,28 @@ PENDING_AT_DEMO_STOP = (
     "0019_users_full_name_to_legal",  # phased
 )
 
-# Every user-visible object in schema public, as comparable text. Column order is not compared (a
-# downgrade that re-adds a dropped column can only append it).
-CATALOG_QUERIES: dict[str, str] = {
-    "column": """
-        SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
-               || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-               || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
-               || CASE a.attidentity WHEN 'd' THEN ' identity by default' WHEN 'a' THEN ' identity always'
-                  ELSE '' END
-        FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p') AND a.attnum > 0
-          AND NOT a.attisdropped""",
-    "relation": """
-        SELECT c.relkind::text || ' ' || c.relname FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'""",
-    "constraint": """
-        SELECT c.relname || ' ' || k.conname || ' ' || pg_get_constraintdef(k.oid)
-               || CASE WHEN k.convalidated THEN '' ELSE ' (not validated)' END
-        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-        JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = 'public'""",
-    "index": """
-        SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'""",
-    "view": """
-        SELECT c.relname || ': ' || pg_get_viewdef(c.oid) FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')""",
-    "function": """
-        SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = 'public'""",
-    "trigger": """
-        SELECT pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text FROM pg_trigger t
-        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND NOT t.tgisinternal""",
-    "type": """
-        SELECT t.typname || ' ' || t.typtype::text || coalesce(' ' || (
-                 SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e
-                 WHERE e.enumtypid = t.oid), '')
-        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'r', 'm', 'b')
-          AND NOT EXISTS (SELECT FROM pg_type el WHERE el.typarray = t.oid)""",
-}
-VERSION_TABLE_OBJECTS = ("alembic_version", "alembic_version_pkc")
+# Independent of migtui.catalog: every user object left in schema public, straight from pg_catalog.
+LEFTOVERS = """
+SELECT 'relation ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relname NOT IN ('alembic_version', 'alembic_version_pkc')
+UNION ALL
+SELECT 'type ' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE n.nspname = 'public' AND t.typrelid = 0 AND t.typelem = 0
+UNION ALL
+SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'public'
+UNION ALL
+SELECT 'trigger ' || t.tgname FROM pg_trigger t WHERE NOT t.tgisinternal
+"""
 
 
-def catalog(server, dbname: str) -> dict[str, set[str]]:
-    """The schema of ``dbname`` as sets of text lines, one set per kind of object."""
-    return {kind: {row[0] for row in server.execute(query, dbname=dbname)} for kind, query in CATALOG_QUERIES.items()}
+def schema(dsn: str) -> Snapshot:
+    """The database's schema through migtui's one catalog inspector (alembic_version left out)."""
+    return inspect_database(dsn)
 
 
-def without_version_table(snapshot: dict[str, set[str]]) -> dict[str, set[str]]:
-    return {
-        kind: {line for line in lines if not any(name in line for name in VERSION_TABLE_OBJECTS)}
-        for kind, lines in snapshot.items()
-    }
-
-
-def diff(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict[str, dict[str, list[str]]]:
-    out = {}
-    for kind in before:
-        gone, new = sorted(before[kind] - after[kind]), sorted(after[kind] - before[kind])
-        if gone or new:
-            out[kind] = {"missing": gone, "extra": new}
-    return out
+def differences(expected: Snapshot, actual: Snapshot) -> list[str]:
+    return [item.describe() for item in diff_snapshots(expected, actual)]
 
 
 @pytest.fixture
@@ -174,28 +130,43 @@ def test_plain_alembic_upgrade_downgrade_upgrade(sample_db, tmp_path):
     """What a developer runs: URL from $DATABASE_URL (plain postgresql://), from any working directory."""
     server, name, dsn = sample_db
     assert dsn.startswith("postgresql://")
-    empty = catalog(server, name)
+    empty = schema(dsn)
     head = project_revisions()[-1]
 
     up = plain_alembic("upgrade", "head", dsn=dsn, cwd=tmp_path)
     assert up.returncode == 0, up.stderr
     assert version(server, name) == [head]
-    at_head = catalog(server, name)
-    assert {"r users", "r accounts", "r orders", "r order_items", "v account_order_totals"} <= at_head["relation"]
-    assert "order_status e pending,paid,shipped,cancelled,refunded" in at_head["type"]
-    assert any("FUNCTION public.set_updated_at()" in f for f in at_head["function"])
-    assert len(at_head["trigger"]) == 4  # 3 updated_at triggers + 0019's dual-write trigger (phased, expanded)
-    assert any("ix_orders_account_id_created_at" in i for i in at_head["index"])
+    at_head = schema(dsn)
+    assert set(at_head.names("table")) == {
+        "public.users",
+        "public.accounts",
+        "public.orders",
+        "public.order_items",
+        "migtui.phase_state",  # 0018/0019 are phased revisions, expanded at head (docs/phases.md)
+        "migtui.phase_writes",
+    }
+    assert at_head.names("view") == ["public.account_order_totals"]
+    assert at_head.get("enum", "public.order_status").attributes["values"] == [
+        "pending",
+        "paid",
+        "shipped",
+        "cancelled",
+        "refunded",
+    ]
+    assert at_head.names("function") == ["migtui.sync_0019_users_full_name_to_legal()", "public.set_updated_at()"]
+    assert len(at_head.names("trigger")) == 4  # 3 updated_at triggers + 0019's dual-write trigger
+    assert "public.ix_orders_account_id_created_at" in at_head.names("index")
 
     down = plain_alembic("downgrade", "base", dsn=dsn, cwd=tmp_path)
     assert down.returncode == 0, down.stderr
     assert version(server, name) == []
-    assert without_version_table(catalog(server, name)) == empty  # no leftover table, type, function, view
+    assert differences(empty, schema(dsn)) == []
+    assert server.execute(LEFTOVERS, dbname=name) == []  # no table, type, function, view or trigger left
 
     again = plain_alembic("upgrade", "head", dsn=dsn, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert version(server, name) == [head]
-    assert diff(at_head, catalog(server, name)) == {}
+    assert differences(at_head, schema(dsn)) == []
 
 
 def test_every_downgrade_restores_the_schema_before_its_upgrade(sample_db, no_url_env, monkeypatch):
@@ -203,28 +174,20 @@ def test_every_downgrade_restores_the_schema_before_its_upgrade(sample_db, no_ur
     server, name, dsn = sample_db
     monkeypatch.chdir(ROOT)
     cfg = AlembicProject.load("db/migrations").config(dsn)
-    revisions = project_revisions()
-    empty = without_version_table(catalog(server, name))
+    empty = schema(dsn)
     before = empty
-    for rev in revisions:
+    for rev in project_revisions():
         command.upgrade(cfg, rev)
-        after = without_version_table(catalog(server, name))
-        assert after != before, f"{rev} changed nothing"
+        after = schema(dsn)
+        assert differences(before, after), f"{rev} changed nothing"
         command.downgrade(cfg, "-1")
-        assert diff(before, without_version_table(catalog(server, name))) == {}, (
-            f"downgrade of {rev} is not the inverse of its upgrade"
-        )
+        assert differences(before, schema(dsn)) == [], f"downgrade of {rev} is not the inverse of its upgrade"
         command.upgrade(cfg, rev)
-        assert diff(after, without_version_table(catalog(server, name))) == {}, f"{rev} applied twice differs"
+        assert differences(after, schema(dsn)) == [], f"{rev} applied twice differs"
         before = after
     command.downgrade(cfg, "base")
-    assert diff(empty, without_version_table(catalog(server, name))) == {}
-    leftovers = server.execute(
-        """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'public' ORDER BY 1""",
-        dbname=name,
-    )
-    assert [r[0] for r in leftovers] == ["alembic_version", "alembic_version_pkc"]
+    assert differences(empty, schema(dsn)) == []
+    assert server.execute(LEFTOVERS, dbname=name) == []
 
 
 def _compare_models(dsn: str) -> list:
@@ -291,11 +254,11 @@ def test_offline_sql_renders_the_whole_chain_and_builds_the_same_schema(db16, no
         timeout=120,
     )
     assert psql.returncode == 0, psql.stderr
-    offline_schema = catalog(server, name)
+    offline_schema = schema(dsn)
     online = server.create_database(name + "_online")
     try:
         command.upgrade(AlembicProject.load(MIGRATIONS).config(online), "head")
-        assert diff(catalog(server, name + "_online"), offline_schema) == {}
+        assert differences(schema(server.dsn(name + "_online")), offline_schema) == []
     finally:
         server.drop_database(name + "_online")
 
@@ -306,7 +269,9 @@ def test_demo_data_loads_at_stop_revision_and_pending_revisions_apply(db16, no_u
         load_demo_data(dsn, scale=1000)  # empty database: no tables yet
     cfg = AlembicProject.load(MIGRATIONS).config(dsn)
     command.upgrade(cfg, DEMO_STOP_REVISION)
+    schema_before = schema(dsn)
     counts = load_demo_data(dsn, scale=2000)
+    assert differences(schema_before, schema(dsn)) == []  # indexes rebuilt as they were, all valid
 
     real = {t: server.execute(f"SELECT count(*) FROM {t}", dbname=name)[0][0] for t in counts}
     assert counts == real
@@ -364,3 +329,56 @@ def test_demo_data_loads_at_stop_revision_and_pending_revisions_apply(db16, no_u
     command.downgrade(cfg, DEMO_STOP_REVISION)
     assert version(server, name) == [DEMO_STOP_REVISION]
     assert server.execute("SELECT count(*) FROM orders", dbname=name)[0][0] == counts["orders"]
+
+
+def test_display_name_backfill_runs_in_batches_and_fills_every_row(db16, no_url_env):
+    """0011 on 25,000 existing users (three batches of 10,000 ids, ids with gaps): every row filled."""
+    server, name, dsn = db16
+    cfg = AlembicProject.load(MIGRATIONS).config(dsn)
+    command.upgrade(cfg, "0010_account_order_totals_view")
+    server.execute(
+        """INSERT INTO users (id, email, username, full_name)
+           SELECT g, 'u' || g || '@example.com', CASE WHEN g % 4 = 0 THEN NULL ELSE 'name' || g END, 'U'
+           FROM generate_series(1, 25000) AS g WHERE g % 7 <> 0""",
+        dbname=name,
+    )
+    command.upgrade(cfg, "0011_users_display_name")
+    rows = dict(
+        server.execute(
+            """SELECT CASE WHEN display_name IS NULL THEN 'null'
+                           WHEN display_name = coalesce(username, split_part(email, '@', 1)) THEN 'ok'
+                           ELSE 'wrong' END, count(*)
+               FROM users GROUP BY 1""",
+            dbname=name,
+        )
+    )
+    assert rows == {"ok": 25000 - 25000 // 7}
+    # each batch committed on its own: the rows carry three different creating transactions
+    batches = server.execute("SELECT count(DISTINCT xmin::text) FROM users", dbname=name)[0][0]
+    assert batches == 3
+    command.upgrade(cfg, "head")  # SET NOT NULL through the validated check succeeds on the filled column
+    nullable = server.execute(
+        "SELECT is_nullable FROM information_schema.columns "
+        "WHERE table_name = 'users' AND column_name = 'display_name'",
+        dbname=name,
+    )
+    assert nullable == [("NO",)]
+
+
+def test_demo_data_module_needs_only_psycopg():
+    code = (
+        "import sys, migtui.demo_data as d; "
+        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'textual') if m in sys.modules)); "
+        "print(d.SAMPLE_MIGRATIONS)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    heavy, path = proc.stdout.splitlines()
+    assert heavy == "[]"
+    assert Path(path) == MIGRATIONS

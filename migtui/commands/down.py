@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from migtui.commands.up import add_run_arguments, make_runner
+from migtui.commands.up import add_run_arguments, make_runner, stop_on_sigterm
 
 HELP = "revert revisions down to REV, -N steps, or base (explicit; there is no default)"
 DESCRIPTION = (
-    "Revert applied revisions down to REV (exclusive), by -N steps, or to base. The target is required: "
-    "down never defaults to everything. Same safety as up: advisory lock, one transaction per revision, "
+    "Revert applied revisions down to REV (exclusive), by -N steps, or to base. The target is required:\n"
+    "down never defaults to everything. Same safety as up: advisory lock, one transaction per revision,\n"
     "lock_timeout with retries, per-revision timeout, progress lines."
 )
 
@@ -24,5 +24,6 @@ def run(args: argparse.Namespace) -> int:
 
     target = check_down_target(args.revision)
     runner, _settings = make_runner(args)
+    stop_on_sigterm()
     runner.downgrade(target)
     return 0

@@ -8,9 +8,10 @@ from migtui.cli import add_common_arguments, settings_from_args
 
 HELP = "apply pending revisions up to REV (default head), one transaction each, under an advisory lock"
 DESCRIPTION = (
-    "Apply pending alembic revisions up to REV (default: head). Each revision runs in its own transaction "
-    "with lock_timeout on every statement (bounded, jittered retries), a per-revision timeout, and progress "
-    "lines; the run holds the deploy advisory lock so concurrent deploys wait (exit 4 if it stays taken)."
+    "Apply pending alembic revisions up to REV (default: head). Each revision runs in its own transaction\n"
+    "with lock_timeout on every statement (bounded, jittered retries), a per-revision timeout, and\n"
+    "progress lines; the run holds the deploy advisory lock so concurrent deploys wait (exit 4 if it\n"
+    "stays taken)."
 )
 
 
@@ -59,6 +60,19 @@ def make_runner(args: argparse.Namespace):
     return Runner(project, settings.database_url, settings, event_printer(args.format)), settings
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (a deploy system stopping us) behaves like Ctrl-C: the running statement is cancelled, the
+    revision rolled back, the advisory lock released, exit 130."""
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("revision", nargs="?", default="head", metavar="REV", help="target revision (default head)")
     add_run_arguments(parser)
@@ -66,5 +80,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     runner, _settings = make_runner(args)
+    stop_on_sigterm()
     runner.upgrade(args.revision)
     return 0

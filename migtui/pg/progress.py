@@ -18,7 +18,9 @@ class Blocker:
 
     def describe(self) -> str:
         app = self.application_name or "no application_name"
-        query = " ".join(self.query.split())[:120]
+        from migtui.redact import redact_sql
+
+        query = redact_sql(" ".join(self.query.split()))[:120]
         since = f", transaction open since {self.xact_start}" if self.xact_start else ""
         return f"pid {self.pid} ({app}, {self.state or 'unknown state'}{since}): {query}"
 

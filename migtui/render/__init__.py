@@ -1,1 +1,1 @@
-"""Output formats shared by commands: text, JSON lines, GitHub annotations, SARIF, JUnit."""
+"""Output formats shared by commands: text (rich), JSON, GitHub annotations, SARIF, JUnit."""

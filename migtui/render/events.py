@@ -11,7 +11,6 @@ line: DSNs, ``password=`` pairs and ``PASSWORD '...'`` literals in SQL.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import threading
 from typing import Any, TextIO
@@ -31,15 +30,9 @@ from migtui.events import (
     RunStarted,
     StatementStarted,
 )
-from migtui.redact import MASK, redact
+from migtui.redact import redact_sql
 
-_SQL_PASSWORD = re.compile(r"(\bPASSWORD\s+)('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")", re.I)
 SQL_PREVIEW_CHARS = 160
-
-
-def redact_sql(text: str) -> str:
-    """``redact`` plus ``PASSWORD '...'`` literals (CREATE/ALTER ROLE in a revision)."""
-    return _SQL_PASSWORD.sub(lambda m: f"{m.group(1)}'{MASK}'", redact(text))
 
 
 def _one_line(sql: str, limit: int = SQL_PREVIEW_CHARS) -> str:

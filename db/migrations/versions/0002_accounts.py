@@ -33,5 +33,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_accounts_owner_id", table_name="accounts")
-    # migtui: approve=drop-table reason="downgrade of the revision that created the table"
     op.drop_table("accounts")

@@ -32,5 +32,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # migtui: approve=drop-table reason="downgrade of the revision that created the table"
     op.drop_table("orders")

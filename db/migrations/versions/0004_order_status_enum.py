@@ -31,6 +31,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # migtui: approve=drop-column reason="downgrade of the revision that added the column"
     op.drop_column("orders", "status")
     op.execute("DROP TYPE order_status")

@@ -34,5 +34,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_order_items_order_id", table_name="order_items")
-    # migtui: approve=drop-table reason="downgrade of the revision that created the table"
     op.drop_table("order_items")

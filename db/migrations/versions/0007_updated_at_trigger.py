@@ -46,6 +46,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in reversed(TABLES):
         op.execute(f"DROP TRIGGER trg_{table}_set_updated_at ON {table}")
-        # migtui: approve=drop-column reason="downgrade of the revision that added the column"
         op.drop_column(table, "updated_at")
     op.execute("DROP FUNCTION set_updated_at()")

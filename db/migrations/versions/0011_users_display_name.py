@@ -43,5 +43,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # migtui: approve=drop-column reason="downgrade of the revision that added the column"
     op.drop_column("users", "display_name")

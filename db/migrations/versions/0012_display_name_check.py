@@ -1,4 +1,4 @@
-"""users.display_name IS NOT NULL as a NOT VALID check (step 1 of a safe SET NOT NULL)
+"""users.display_name IS NOT NULL check, NOT VALID (safe SET NOT NULL, step 1)
 
 Revision ID: 0012_display_name_check
 Revises: 0011_users_display_name

@@ -1,4 +1,4 @@
-"""orders.archived_at: mark settled orders older than a year as archived
+"""orders.archived_at, set on settled orders older than a year
 
 Revision ID: 0014_orders_archived_at
 Revises: 0013_display_name_not_null
@@ -28,5 +28,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # migtui: approve=drop-column reason="downgrade of the revision that added the column"
     op.drop_column("orders", "archived_at")

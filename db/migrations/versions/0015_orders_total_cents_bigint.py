@@ -1,11 +1,12 @@
-"""orders.total_cents integer -> bigint (wholesale orders approach 2^31 cents)
+"""orders.total_cents integer -> bigint
 
 Revision ID: 0015_orders_total_cents_bigint
 Revises: 0014_orders_archived_at
 
-ALTER COLUMN ... TYPE bigint rewrites the whole table and its indexes under ACCESS EXCLUSIVE: no reads,
-no writes on orders until it commits. The view account_order_totals depends on the column, so it is dropped
-and recreated around the change (sum(bigint) is numeric, so the view's total_cents becomes numeric).
+Wholesale orders approach 2^31 cents. ALTER COLUMN ... TYPE bigint rewrites the whole table and its
+indexes under ACCESS EXCLUSIVE: no reads, no writes on orders until it commits. The view
+account_order_totals depends on the column, so it is dropped and recreated around the change
+(sum(bigint) is numeric, so the view's total_cents becomes numeric).
 """
 
 from collections.abc import Sequence

@@ -1,10 +1,10 @@
-"""drop the legacy users.username (sign-in is by email; display_name replaced it on screen)
+"""drop the legacy users.username
 
 Revision ID: 0017_drop_users_username
 Revises: 0016_orders_status_index
 
-Destructive: the column's data is gone after this. The downgrade brings the column back (nullable, as it
-was) but not its values.
+Sign-in is by email; display_name replaced it on screen. Destructive: the column's data is gone after
+this. The downgrade brings the column back (nullable, as it was) but not its values.
 """
 
 from collections.abc import Sequence

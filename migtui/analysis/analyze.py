@@ -1,0 +1,569 @@
+"""Pure analysis: SQL text in, per-statement locks / rewrites / scans / findings out. No database.
+
+Public API (dry-run and other jobs import it)::
+
+    from migtui.analysis import analyze_sql
+    for st in analyze_sql(sql, pg_version=16, facts=None):
+        st.locks      # [RelationLock(relation="public.orders", mode="AccessExclusiveLock", blocks=[...])]
+        st.rewrites   # ["public.orders"]
+        st.scans      # [...]
+        st.findings   # [Finding(rule, severity, message, hint, line)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from migtui.analysis import lock_modes
+from migtui.analysis.classify import Action, Classifier
+from migtui.analysis.facts import CatalogFacts, MigrationKnowledge
+from migtui.analysis.lock_model import FORMS, MAX_VERSION, MIN_VERSION
+from migtui.analysis.parse import ParsedStatement, parse_sql
+from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
+from migtui.errors import UsageError
+
+DEFAULT_PG_VERSION = 16
+
+
+@dataclass(slots=True)
+class RelationLock:
+    relation: str
+    mode: str  # exactly as pg_locks.mode spells it
+    blocks: list[str]  # "reads" | "writes" | "ddl"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"relation": self.relation, "mode": self.mode, "blocks": list(self.blocks)}
+
+
+@dataclass(slots=True)
+class Finding:
+    rule: str
+    severity: str
+    message: str
+    hint: str = ""
+    line: int | None = None
+    approved: str | None = None  # the approval's reason, when a destructive finding was approved
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+            "line": self.line,
+        }
+        if self.approved is not None:
+            data["approved"] = self.approved
+        return data
+
+
+@dataclass(slots=True)
+class StatementAnalysis:
+    index: int  # 0-based position in the file / revision
+    line: int  # 1-based line in the source file (revision file: the op.* line when known)
+    sql: str
+    transactional: bool  # runs inside a transaction block
+    forms: list[str] = field(default_factory=list)  # lock-model form ids
+    locks: list[RelationLock] = field(default_factory=list)
+    rewrites: list[str] = field(default_factory=list)
+    scans: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)  # facts assumed because no catalog was available
+    sql_line: int | None = None  # line in the rendered SQL (alembic) when different from ``line``
+
+    def lock_on(self, relation: str) -> str | None:
+        for lock in self.locks:
+            if lock.relation == relation:
+                return lock.mode
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "line": self.line,
+            "sql": self.sql,
+            "transactional": self.transactional,
+            "forms": list(self.forms),
+            "locks": [lock.to_dict() for lock in self.locks],
+            "rewrites": list(self.rewrites),
+            "scans": list(self.scans),
+            "assumptions": list(self.assumptions),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def check_version(pg_version: int) -> int:
+    if not MIN_VERSION <= int(pg_version) <= MAX_VERSION:
+        raise UsageError(f"--pg-version {pg_version} not supported (PostgreSQL {MIN_VERSION}-{MAX_VERSION})")
+    return int(pg_version)
+
+
+@dataclass(slots=True)
+class StatementInput:
+    """A statement to analyze, with where it came from."""
+
+    parsed: ParsedStatement
+    line: int | None = None  # source line override (alembic: the op.* line in the revision file)
+    transactional: bool | None = None  # override (alembic render knows the boundaries)
+
+
+class Analyzer:
+    """Analyzes the statements of one migration (a raw .sql file or one alembic revision) in order.
+
+    Keeps what earlier statements did: transaction state, tables created here, lock_timeout, strong locks
+    held, constraints added NOT VALID.
+    """
+
+    def __init__(
+        self,
+        pg_version: int = DEFAULT_PG_VERSION,
+        facts: CatalogFacts | None = None,
+        *,
+        in_transaction: bool = False,
+        lock_timeout_set: bool = False,
+        alembic: bool = False,
+        knowledge: MigrationKnowledge | None = None,
+    ) -> None:
+        self.pg_version = check_version(pg_version)
+        self.facts = facts
+        self.knowledge = knowledge if knowledge is not None else MigrationKnowledge()
+        self.classifier = Classifier(self.pg_version, facts, self.knowledge)
+        self.in_transaction = in_transaction
+        self.lock_timeout_set = lock_timeout_set
+        self.alembic = alembic
+        self.created: set[str] = set()
+        self.strong_locks: dict[str, int] = {}  # relation -> statement index (this transaction)
+        self.not_valid: set[tuple[str, str]] = set()  # (table, constraint) added NOT VALID in this transaction
+        self.lock_timeout_reported = False
+        self.index = 0
+        self.last_line = 1
+
+    # ------------------------------------------------------------------------------------------------
+    def analyze(self, items: Iterable[StatementInput | ParsedStatement]) -> list[StatementAnalysis]:
+        out = []
+        for item in items:
+            if isinstance(item, ParsedStatement):
+                item = StatementInput(item)
+            out.append(self.analyze_one(item))
+        return out
+
+    def analyze_one(self, item: StatementInput) -> StatementAnalysis:
+        parsed = item.parsed
+        actions = self.classifier.classify(parsed.node_type, parsed.node)
+        line = item.line if item.line is not None else parsed.line
+        self.last_line = line
+        transactional = self.in_transaction if item.transactional is None else item.transactional
+        result = StatementAnalysis(
+            index=self.index,
+            line=line,
+            sql=parsed.sql,
+            transactional=transactional,
+            sql_line=parsed.line if item.line is not None else None,
+        )
+        self.index += 1
+        locks: dict[str, str] = {}
+        rewrites: list[str] = []
+        scans: list[str] = []
+        for action in actions:
+            spec = FORMS[action.form]
+            result.forms.append(action.form)
+            if action.assumptions:
+                result.assumptions.extend(a for a in action.assumptions if a not in result.assumptions)
+            roles = action.roles
+            if not roles:
+                continue
+            for role, mode in spec.locks:
+                relations = roles.get(role)
+                if not relations:
+                    continue
+                if action.form == "lock-table":
+                    mode = action.info.get("mode", mode)
+                for relation in relations:
+                    held = locks.get(relation)
+                    locks[relation] = mode if held is None else lock_modes.stronger(held, mode)
+            for role in spec.rewrites:
+                rewrites.extend(r for r in roles.get(role, ()) if r not in rewrites)
+            for role in spec.scans:
+                scans.extend(r for r in roles.get(role, ()) if r not in scans)
+        if locks:
+            result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
+        if rewrites or scans:
+            result.rewrites = rewrites
+            result.scans = list(dict.fromkeys(scans + rewrites))
+        self._apply_rules(result, actions, item)
+        self._update_state(result, actions, item)
+        return result
+
+    # ------------------------------------------------------------------------------------------------
+    def _is_new(self, relation: str | None) -> bool:
+        return relation is not None and relation in self.created
+
+    def _add(self, result: StatementAnalysis, rule_id: str, message: str, severity: str | None = None) -> None:
+        rule = RULES[rule_id]
+        hint = rule.hint
+        if self.alembic and rule.alembic:
+            hint = rule.alembic
+        result.findings.append(Finding(rule_id, severity or rule.severity, message, hint, result.line))
+
+    def _apply_rules(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
+        v = self.pg_version
+        for action in actions:
+            form, info, table = action.form, action.info, action.table
+            new = self._is_new(table)
+            spec = FORMS[form]
+            if v < spec.min_version:
+                self._add(
+                    result,
+                    "unanalyzable-statement",
+                    f"{spec.title} needs PostgreSQL >= {spec.min_version} (target is {v})",
+                    ERROR,
+                )
+            if not spec.transactional and result.transactional:
+                self._add(result, "concurrently-in-transaction", f"{spec.title} cannot run inside a transaction block")
+            col = info.get("column")
+            # --- destructive -----------------------------------------------------------------------
+            if form == "drop-table" and not new:
+                self._add(result, "drop-table", f"drops table {table}")
+            elif form == "drop-column" and not new:
+                self._add(result, "drop-column", f"drops column {table}.{col}")
+            elif form == "drop-schema":
+                self._add(result, "drop-schema", f"drops schema {info.get('dropped')}")
+            elif form in ("drop-constraint", "drop-foreign-key") and not new and not self._redundant_check(action):
+                self._add(result, "drop-constraint", f"drops constraint {info.get('constraint')} on {table}")
+            elif form == "truncate":
+                self._add(result, "truncate", f"truncates {', '.join(action.roles.get('table', []))}")
+            elif form == "truncate-cascade":
+                self._add(
+                    result,
+                    "truncate-cascade",
+                    f"truncates {', '.join(action.roles.get('table', []))} and every table referencing it",
+                )
+            elif form == "other" and info.get("drop_database"):
+                self._add(result, "ban-drop-database", "drops a database")
+            # --- columns ---------------------------------------------------------------------------
+            if form == "add-column-volatile-default" and not new:
+                funcs = ", ".join(
+                    f"{name}()"
+                    for name in sorted(
+                        set(info.get("default_volatile_functions") or [])
+                        | set(info.get("default_unknown_functions") or [])
+                    )
+                )
+                self._add(
+                    result,
+                    "add-column-volatile-default",
+                    f"ADD COLUMN {col} with a volatile default ({funcs}) rewrites {table}",
+                )
+            elif form == "add-column-serial" and not new:
+                self._add(result, "add-column-serial", f"ADD COLUMN {col} {info.get('type')} rewrites {table}")
+            elif form == "add-column-identity" and not new:
+                self._add(result, "add-column-identity", f"ADD COLUMN {col} ... IDENTITY rewrites {table}")
+            elif form == "add-column-stored-generated" and not new:
+                self._add(result, "add-column-stored-generated", f"ADD COLUMN {col} ... STORED rewrites {table}")
+            elif form == "add-column-not-null" and not new:
+                self._add(
+                    result,
+                    "add-column-not-null-without-default",
+                    f"ADD COLUMN {col} NOT NULL without DEFAULT fails if {table} has rows",
+                )
+            if form.startswith("add-column") and not new:
+                self._column_type_rules(result, info)
+            if form == "create-table":
+                for name, type_text, _col in info.get("columns", []):
+                    self._column_type_rules(result, {"column": name, "type": type_text, "coldef": _col})
+            if form == "alter-column-type":
+                if info.get("narrows"):
+                    self._add(
+                        result,
+                        "narrowing-type-change",
+                        f"{table}.{col}: {info.get('old_type')} -> {info.get('new_type')} narrows the type",
+                    )
+                if not new:
+                    old = info.get("old_type") or "unknown type"
+                    self._add(
+                        result,
+                        "type-change-rewrites",
+                        f"{table}.{col}: {old} -> {info.get('new_type')} rewrites the table",
+                    )
+            elif form == "alter-column-type-no-rewrite" and info.get("narrows"):
+                self._add(
+                    result,
+                    "narrowing-type-change",
+                    f"{table}.{col}: {info.get('old_type')} -> {info.get('new_type')} narrows the type",
+                )
+            if form == "set-not-null" and not new:
+                self._add(
+                    result,
+                    "set-not-null-without-check",
+                    f"SET NOT NULL on {table}.{col} scans the table under AccessExclusiveLock",
+                )
+            if form in ("rename-column",) and not new:
+                self._add(result, "rename-column", f"renames {table}.{col} to {info.get('new')}")
+            if form == "rename-table" and not new:
+                self._add(result, "rename-table", f"renames {table} to {info.get('new')}")
+            # --- constraints and indexes ------------------------------------------------------------
+            if form in ("add-check", "add-foreign-key") and not new:
+                kind = "CHECK" if form == "add-check" else "FOREIGN KEY"
+                self._add(
+                    result,
+                    "constraint-missing-not-valid",
+                    f"{kind} {info.get('constraint') or ''} on {table} is validated under a write-blocking lock",
+                )
+            if form in ("add-check-not-valid", "add-foreign-key-not-valid") and info.get("constraint"):
+                self.not_valid.add((table or "", info["constraint"]))
+            if (
+                form in ("validate-constraint", "validate-foreign-key")
+                and result.transactional
+                and (table or "", info.get("constraint")) in self.not_valid
+            ):
+                self._add(
+                    result,
+                    "validate-in-same-transaction",
+                    f"VALIDATE CONSTRAINT {info.get('constraint')} runs in the transaction that added it",
+                )
+            if form in ("add-unique", "add-primary-key") and not new:
+                self._add(
+                    result,
+                    "unique-constraint-builds-index",
+                    f"{'PRIMARY KEY' if form == 'add-primary-key' else 'UNIQUE'} on {table} builds its index "
+                    "under AccessExclusiveLock",
+                )
+            if form == "add-exclusion" and not new:
+                self._add(
+                    result, "exclusion-constraint-builds-index", f"EXCLUDE on {table} builds its index under lock"
+                )
+            if form == "create-index" and not new:
+                self._add(
+                    result,
+                    "create-index-non-concurrently",
+                    f"CREATE INDEX {info.get('index') or ''} on {table} blocks writes while it builds",
+                )
+            if form == "drop-index" and not new:
+                self._add(
+                    result,
+                    "drop-index-non-concurrently",
+                    f"DROP INDEX {info.get('dropped')} takes AccessExclusiveLock on {table or 'its table'}",
+                )
+            if form == "drop-not-null" and not new:
+                self._add(result, "ban-drop-not-null", f"{table}.{col} may now be NULL")
+            if form == "create-type" and info.get("domain_constraints"):
+                self._add(result, "ban-create-domain-with-constraint", "CREATE DOMAIN with a CHECK constraint")
+            if form == "alter-type" and info.get("domain_add_constraint"):
+                self._add(result, "ban-alter-domain-with-add-constraint", "ALTER DOMAIN ... ADD CONSTRAINT")
+            if (form == "create-index-concurrently" and not info.get("if_not_exists")) or (
+                form == "drop-index-concurrently" and not info.get("if_exists")
+            ):
+                self._add(
+                    result,
+                    "prefer-robust-statements",
+                    f"{spec.title} without {'IF NOT EXISTS' if form.startswith('create') else 'IF EXISTS'}",
+                )
+            if form == "reindex":
+                self._add(result, "reindex-non-concurrently", "REINDEX without CONCURRENTLY blocks writes")
+            # --- table level -----------------------------------------------------------------------
+            if form == "vacuum-full":
+                self._add(result, "vacuum-full", f"VACUUM FULL rewrites {table or 'every table'}")
+            elif form == "cluster":
+                self._add(result, "cluster", f"CLUSTER rewrites {table or 'tables'}")
+            elif form == "refresh-materialized-view":
+                self._add(result, "refresh-materialized-view-blocking", f"REFRESH blocks reads of {table}")
+            elif form == "detach-partition" and v >= 14:
+                self._add(
+                    result,
+                    "detach-partition-non-concurrently",
+                    f"DETACH PARTITION {info.get('partition')} takes AccessExclusiveLock on "
+                    f"{action.roles.get('parent', ['?'])[0]}",
+                )
+            elif form == "attach-partition" and not self._is_new(info.get("partition")):
+                self._add(
+                    result,
+                    "attach-partition-without-check",
+                    f"ATTACH PARTITION scans {info.get('partition')} to validate the bound",
+                )
+            elif form == "set-logged" and not new:
+                self._add(
+                    result,
+                    "set-logged-unlogged",
+                    f"SET {'LOGGED' if info.get('logged') else 'UNLOGGED'} rewrites {table}",
+                )
+            elif form == "set-tablespace" and not new:
+                self._add(result, "set-tablespace", f"SET TABLESPACE copies {table}")
+            elif form == "set-access-method" and not new:
+                self._add(result, "set-access-method", f"SET ACCESS METHOD rewrites {table}")
+            elif form == "lock-table":
+                self._add(
+                    result, "lock-table", f"LOCK TABLE {', '.join(action.roles.get('table', []))} IN {info.get('mode')}"
+                )
+            elif form == "update-all-rows" and not new:
+                self._add(result, "unbatched-update", f"UPDATE of every row of {table} in one statement")
+            elif form == "delete-all-rows" and not new:
+                self._add(result, "unbatched-delete", f"DELETE of every row of {table} in one statement")
+            elif form == "do-block" or (form == "select" and info.get("calls")):
+                self._add(result, "unanalyzable-statement", "a DO block or function call: locks unknown")
+            elif form == "alter-type-add-value" and result.transactional:
+                self._add(
+                    result,
+                    "alter-type-add-value-in-transaction",
+                    "the new enum value is usable only after this transaction commits",
+                )
+            elif form == "transaction-control":
+                kind = info.get("kind")
+                if (
+                    kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START")
+                    and self.in_transaction
+                    and item.transactional is None
+                ):
+                    self._add(result, "transaction-nesting", "BEGIN inside a transaction")
+        self._lock_rules(result)
+
+    def _redundant_check(self, action: Action) -> bool:
+        """Dropping CHECK (col IS NOT NULL) once col is NOT NULL loses nothing (the SET NOT NULL pattern)."""
+        table = action.table or ""
+        column = self.classifier.not_null_check_column(table, action.info.get("constraint"))
+        return column is not None and self.classifier.column_is_not_null(table, column)
+
+    def _column_type_rules(self, result: StatementAnalysis, info: dict[str, Any]) -> None:
+        type_text = (info.get("type") or "").lower()
+        base = type_text.split("(")[0]
+        col = info.get("column")
+        if base in ("timestamp",):
+            self._add(result, "prefer-timestamptz", f"column {col} is timestamp without time zone")
+        elif base in ("bpchar", "char", "character"):
+            self._add(result, "ban-char-field", f"column {col} is {type_text}")
+        elif base == "json":
+            self._add(result, "prefer-jsonb", f"column {col} is json")
+        elif base in ("serial", "serial4", "bigserial", "serial8"):
+            self._add(result, "prefer-identity", f"column {col} is {base}")
+        elif (
+            base in ("int4", "int", "integer", "serial4", "int2", "smallint")
+            and col
+            and (col == "id" or col.endswith("_id"))
+        ):
+            self._add(result, "prefer-bigint-over-int", f"key column {col} is {base}")
+        elif base == "varchar" and "(" in type_text:
+            self._add(result, "prefer-text-field", f"column {col} is {type_text}")
+
+    def _lock_rules(self, result: StatementAnalysis) -> None:
+        slow = set(result.rewrites) | set(result.scans)
+        for lock in result.locks:
+            rel = lock.relation
+            if self._is_new(rel) or not lock_modes.blocks_writes(lock.mode):
+                continue
+            if not self.lock_timeout_set and not self.lock_timeout_reported:
+                self.lock_timeout_reported = True
+                self._add(result, "lock-timeout-missing", f"{lock.mode} on {rel} is requested without lock_timeout")
+            what = "/".join(lock.blocks)
+            if rel in slow:
+                sev, why = WARNING, "held while the table is " + ("rewritten" if rel in result.rewrites else "scanned")
+            elif not self.lock_timeout_set:
+                sev, why = WARNING, "requested without lock_timeout"
+            else:
+                sev, why = INFO, "brief"
+            self._add(result, "blocking-lock", f"{lock.mode} on {rel} blocks {what} ({why})", sev)
+        if result.transactional and self.strong_locks and (slow - self.created):
+            held = [r for r in self.strong_locks if r not in {lk.relation for lk in result.locks}] or list(
+                self.strong_locks
+            )
+            first = held[0]
+            self._add(
+                result,
+                "slow-statement-after-exclusive-lock",
+                f"{first} is locked (statement {self.strong_locks[first] + 1}) while this statement "
+                f"{'rewrites' if result.rewrites else 'scans'} {', '.join(sorted(slow - self.created))}",
+            )
+
+    def _learn(self, action: Action) -> None:
+        info, table, know = action.info, action.table or "", self.knowledge
+        form = action.form
+        if form == "create-table":
+            created = info.get("created", "")
+            for name, type_text, col in info.get("columns", []):
+                know.column_types.setdefault(created, {})[name] = type_text
+                kinds = {c.get("Constraint", {}).get("contype") for c in col.get("constraints") or []}
+                if kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY"}:
+                    know.not_null_columns.add((created, name))
+        elif form.startswith("add-column") and info.get("column"):
+            know.column_types.setdefault(table, {})[info["column"]] = info.get("type", "")
+            if info.get("not_null"):
+                know.not_null_columns.add((table, info["column"]))
+        elif form in ("alter-column-type", "alter-column-type-no-rewrite"):
+            know.column_types.setdefault(table, {})[info.get("column", "")] = info.get("new_type", "")
+        elif form in ("set-not-null", "set-not-null-with-check") and info.get("column"):
+            know.not_null_columns.add((table, info["column"]))
+        elif form == "drop-not-null":
+            know.not_null_columns.discard((table, info.get("column", "")))
+        elif form in ("add-check", "add-check-not-valid") and info.get("not_null_column") and info.get("constraint"):
+            know.not_null_checks[(table, info["constraint"])] = (info["not_null_column"], form == "add-check")
+        elif form == "validate-constraint":
+            key = (table, info.get("constraint", ""))
+            if key in know.not_null_checks:
+                know.not_null_checks[key] = (know.not_null_checks[key][0], True)
+        elif form in ("drop-constraint", "drop-foreign-key"):
+            know.not_null_checks.pop((table, info.get("constraint", "")), None)
+
+    def _update_state(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
+        for action in actions:
+            self._learn(action)
+            info = action.info
+            if info.get("created"):
+                self.created.add(info["created"])
+            if action.form == "set" and (info.get("name") or "").lower() == "lock_timeout":
+                value = (info.get("value") or "").strip().lower()
+                self.lock_timeout_set = info.get("kind") != "VAR_RESET" and value not in ("0", "", "default")
+            if action.form == "transaction-control" and item.transactional is None:
+                kind = info.get("kind")
+                if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+                    self.in_transaction = True
+                elif kind in (
+                    "TRANS_STMT_COMMIT",
+                    "TRANS_STMT_ROLLBACK",
+                    "TRANS_STMT_COMMIT_PREPARED",
+                    "TRANS_STMT_PREPARE",
+                ):
+                    self._end_transaction()
+        if result.transactional:
+            for lock in result.locks:
+                if lock_modes.blocks_writes(lock.mode) and not self._is_new(lock.relation):
+                    self.strong_locks.setdefault(lock.relation, result.index)
+        else:
+            self.strong_locks.clear()
+
+    def _end_transaction(self) -> None:
+        self.in_transaction = False
+        self.strong_locks.clear()
+        self.not_valid.clear()
+
+    def transaction_boundary(self) -> None:
+        """Called by the alembic render when a transaction ends (COMMIT of the revision / autocommit_block)."""
+        self._end_transaction()
+
+    def finish(self, results: list[StatementAnalysis]) -> list[Finding]:
+        """File-level findings after the last statement (an uncommitted BEGIN in a raw file)."""
+        out: list[Finding] = []
+        if self.in_transaction and not self.alembic:
+            rule = RULES["uncommitted-transaction"]
+            out.append(Finding(rule.id, rule.severity, "BEGIN without COMMIT", rule.hint, self.last_line))
+        return out
+
+
+def analyze_sql(
+    sql: str,
+    pg_version: int = DEFAULT_PG_VERSION,
+    facts: CatalogFacts | None = None,
+    *,
+    path: str | None = None,
+    in_transaction: bool = False,
+    lock_timeout_set: bool = False,
+) -> list[StatementAnalysis]:
+    """Analyze raw SQL (one migration). Raises ``SqlSyntaxError`` (exit 2) on malformed SQL.
+
+    A raw file is not in a transaction unless it says BEGIN (``in_transaction`` overrides the start state).
+    """
+    analyzer = Analyzer(pg_version, facts, in_transaction=in_transaction, lock_timeout_set=lock_timeout_set)
+    results = analyzer.analyze(parse_sql(sql, path))
+    tail = analyzer.finish(results)
+    if tail and results:
+        results[-1].findings.extend(tail)
+    return results

@@ -1,0 +1,916 @@
+"""Classify parsed statements into lock-model forms, with the relations in each role.
+
+Input: a statement's JSON parse tree (pglast ``parse_sql_json``). Output: one ``Action`` per thing the
+statement does (an ALTER TABLE with three subcommands gives three), naming the form of
+``migtui.analysis.lock_model`` and the relations per role, plus details the rules need.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from migtui.analysis.facts import CatalogFacts, MigrationKnowledge
+from migtui.analysis.lock_modes import LOCKMODE_BY_NUMBER
+from migtui.analysis.types import type_change_narrows, type_change_rewrites
+
+DEFAULT_SCHEMA = "public"
+
+# functions whose result does not change per row (a DEFAULT using only these needs no rewrite on PG >= 11)
+NON_VOLATILE_FUNCTIONS = frozenset(
+    {
+        "now",
+        "transaction_timestamp",
+        "statement_timestamp",
+        "current_timestamp",
+        "current_date",
+        "localtimestamp",
+        "lower",
+        "upper",
+        "coalesce",
+        "length",
+        "concat",
+        "to_timestamp",
+        "to_date",
+        "make_date",
+        "make_timestamp",
+        "make_interval",
+        "abs",
+        "round",
+        "trim",
+        "btrim",
+        "jsonb_build_object",
+        "json_build_object",
+        "jsonb_build_array",
+        "array_fill",
+        "current_user",
+        "session_user",
+        "current_setting",
+        "md5",
+        "nullif",
+        "greatest",
+        "least",
+        "date_trunc",
+        "timezone",
+    }
+)
+VOLATILE_FUNCTIONS = frozenset(
+    {
+        "random",
+        "gen_random_uuid",
+        "uuid_generate_v1",
+        "uuid_generate_v1mc",
+        "uuid_generate_v4",
+        "uuidv4",
+        "uuidv7",
+        "nextval",
+        "clock_timestamp",
+        "timeofday",
+        "gen_random_bytes",
+        "txid_current",
+        "setseed",
+        "random_normal",
+    }
+)
+
+
+@dataclass(slots=True)
+class Action:
+    form: str
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
+
+    def add(self, role: str, *relations: str) -> None:
+        bucket = self.roles.setdefault(role, [])
+        for rel in relations:
+            if rel and rel not in bucket:
+                bucket.append(rel)
+
+    @property
+    def table(self) -> str | None:
+        rels = self.roles.get("table")
+        return rels[0] if rels else None
+
+
+def rangevar_name(rv: dict[str, Any] | None) -> str:
+    if not rv:
+        return ""
+    if "RangeVar" in rv:
+        rv = rv["RangeVar"]
+    schema = rv.get("schemaname") or DEFAULT_SCHEMA
+    return f"{schema}.{rv.get('relname', '')}"
+
+
+def _names(items: list[dict[str, Any]] | None) -> list[str]:
+    return [i["String"]["sval"] for i in items or [] if "String" in i]
+
+
+def qualified_from_list(items: list[dict[str, Any]] | None) -> str:
+    names = _names(items)
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"{DEFAULT_SCHEMA}.{names[0]}"
+    return f"{names[-2]}.{names[-1]}"
+
+
+def type_name_text(type_name: dict[str, Any] | None) -> str:
+    """A TypeName node as SQL text: ``varchar(20)``, ``numeric(10,2)``, ``int8``."""
+    if not type_name:
+        return ""
+    names = [n for n in _names(type_name.get("names")) if n != "pg_catalog"]
+    base = ".".join(names)
+    mods = []
+    for mod in type_name.get("typmods") or []:
+        const = mod.get("A_Const", {})
+        if "ival" in const:
+            mods.append(str(const["ival"].get("ival", 0)))
+    text = base + (f"({','.join(mods)})" if mods else "")
+    if type_name.get("arrayBounds"):
+        text += "[]"
+    return text
+
+
+def _walk(node: Any):
+    """Yield every dict node of a JSON parse tree."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def expression_volatility(expr: Any) -> tuple[list[str], list[str]]:
+    """(volatile function names, unknown function names) used by a DEFAULT expression."""
+    volatile: list[str] = []
+    unknown: list[str] = []
+    for node in _walk(expr):
+        call = node.get("FuncCall")
+        if call:
+            name = _names(call.get("funcname"))[-1].lower()
+            if name in VOLATILE_FUNCTIONS:
+                volatile.append(name)
+            elif name not in NON_VOLATILE_FUNCTIONS:
+                unknown.append(name)
+        if "SubLink" in node:
+            unknown.append("subquery")
+    return volatile, unknown
+
+
+def source_relations(node: Any, exclude: set[str] | None = None) -> list[str]:
+    """Relations read by a query (every RangeVar in FROM clauses / sub-selects), CTE names excluded."""
+    if not node or '"RangeVar"' not in json.dumps(node):  # C-speed pre-check: most sub-trees have none
+        return []
+    ctes: set[str] = set()
+    for item in _walk(node):
+        cte = item.get("CommonTableExpr")
+        if cte:
+            ctes.add(cte.get("ctename", ""))
+    out: list[str] = []
+    for item in _walk(node):
+        rv = item.get("RangeVar")
+        if rv is not None:
+            if not rv.get("schemaname") and rv.get("relname") in ctes:
+                continue
+            name = rangevar_name(rv)
+            if name not in out and (not exclude or name not in exclude):
+                out.append(name)
+    return out
+
+
+def _has_option(options: list[dict[str, Any]] | None, name: str) -> bool:
+    return any(o.get("DefElem", {}).get("defname") == name for o in options or [])
+
+
+class Classifier:
+    """Turns one statement into ``Action`` objects. Holds catalog facts and the target version."""
+
+    def __init__(
+        self, pg_version: int, facts: CatalogFacts | None, knowledge: MigrationKnowledge | None = None
+    ) -> None:
+        self.pg_version = pg_version
+        self.facts = facts
+        self.knowledge = knowledge if knowledge is not None else MigrationKnowledge()
+        # table -> column -> type known from the migration itself (alembic ``existing_type``)
+        self.type_hints: dict[str, dict[str, str]] = {}
+
+    # --- catalog helpers -----------------------------------------------------------------------------
+    def _refs_out(self, table: str, action: Action, what: str) -> None:
+        if self.facts is None:
+            action.assumptions.append(f"no catalog: {what} of {table} unknown")
+            return
+        action.add("referenced", *self.facts.referenced_tables(table))
+
+    def _refs_in(self, table: str, action: Action, role: str, what: str) -> None:
+        if self.facts is None:
+            action.assumptions.append(f"no catalog: {what} of {table} unknown")
+            return
+        action.add(role, *self.facts.referencing_tables(table))
+
+    def _old_type(self, table: str, column: str) -> str | None:
+        if self.facts is not None and column in self.facts.column_types.get(table, {}):
+            return self.facts.column_types[table][column]
+        if column in self.type_hints.get(table, {}):
+            return self.type_hints[table][column]
+        return self.knowledge.column_types.get(table, {}).get(column)
+
+    def not_null_check_column(self, table: str, name: str | None) -> str | None:
+        """The column of a ``CHECK (column IS NOT NULL)`` constraint, from this run or the catalog."""
+        if not name:
+            return None
+        for (t, n), (column, _ok) in self.knowledge.not_null_checks.items():
+            if t == table and n == name:
+                return column
+        con = self.facts.constraint(table, name) if self.facts else None
+        if con is not None and con.type == "c":
+            text = con.definition.lower().replace('"', "").replace("(", " ").replace(")", " ").split()
+            if (len(text) == 4 and text[0] == "check" and text[2:] == ["is", "not"]) or (
+                len(text) == 5 and text[0] == "check" and text[2:] == ["is", "not", "null"]
+            ):
+                return text[1]
+        return None
+
+    def column_is_not_null(self, table: str, column: str) -> bool:
+        if (table, column) in self.knowledge.not_null_columns:
+            return True
+        return self.facts is not None and column in self.facts.not_null.get(table, set())
+
+    # --- entry point ---------------------------------------------------------------------------------
+    def classify(self, node_type: str, node: dict[str, Any]) -> list[Action]:
+        handler = getattr(self, f"_{node_type}", None)
+        if handler is None:
+            return [Action("other", info={"node": node_type})]
+        return handler(node)
+
+    # --- tables --------------------------------------------------------------------------------------
+    def _CreateStmt(self, node: dict[str, Any]) -> list[Action]:
+        table = rangevar_name(node.get("relation"))
+        if node.get("partbound"):
+            action = Action("create-table-partition-of", info={"created": table})
+            for parent in node.get("inhRelations") or []:
+                parent_name = rangevar_name(parent)
+                action.add("parent", parent_name)
+                if self.facts is not None:
+                    default = self.facts.default_partition.get(parent_name)
+                    if default:
+                        action.add("default_partition", default)
+                else:
+                    action.assumptions.append(f"no catalog: default partition of {parent_name} unknown")
+            return [action]
+        action = Action("create-table", info={"created": table, "columns": []})
+        for elt in node.get("tableElts") or []:
+            if "ColumnDef" in elt:
+                col = elt["ColumnDef"]
+                action.info["columns"].append((col.get("colname"), type_name_text(col.get("typeName")), col))
+                for con in col.get("constraints") or []:
+                    c = con.get("Constraint", {})
+                    if c.get("contype") == "CONSTR_FOREIGN":
+                        action.add("referenced", rangevar_name(c.get("pktable")))
+            elif "Constraint" in elt:
+                c = elt["Constraint"]
+                if c.get("contype") == "CONSTR_FOREIGN":
+                    action.add("referenced", rangevar_name(c.get("pktable")))
+        action.roles.pop("table", None)
+        return [action]
+
+    def _CreateTableAsStmt(self, node: dict[str, Any]) -> list[Action]:
+        into = node.get("into", {}).get("IntoClause", {})
+        created = rangevar_name(into.get("rel"))
+        if node.get("objtype") == "OBJECT_MATVIEW":
+            action = Action("create-materialized-view", info={"created": created})
+        else:
+            action = Action("create-table-as", info={"created": created})
+        action.add("source", *source_relations(node.get("query")))
+        return [action]
+
+    def _DropStmt(self, node: dict[str, Any]) -> list[Action]:
+        kind = node.get("removeType")
+        cascade = node.get("behavior") == "DROP_CASCADE"
+        objects = node.get("objects") or []
+        actions = []
+        if kind in ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_SEQUENCE", "OBJECT_FOREIGN_TABLE"):
+            form = {
+                "OBJECT_TABLE": "drop-table",
+                "OBJECT_VIEW": "drop-view",
+                "OBJECT_MATVIEW": "drop-materialized-view",
+                "OBJECT_SEQUENCE": "drop-sequence",
+                "OBJECT_FOREIGN_TABLE": "drop-table",
+            }[kind]
+            for obj in objects:
+                name = qualified_from_list(obj.get("List", {}).get("items"))
+                action = Action(form, info={"cascade": cascade, "dropped": name, "if_exists": node.get("missing_ok")})
+                action.add("table", name)
+                if form == "drop-table":
+                    self._refs_out(name, action, "tables referenced by foreign keys")
+                    if cascade:
+                        self._refs_in(name, action, "cascade", "tables whose foreign keys are dropped by CASCADE")
+                    if self.facts is not None:
+                        for child in self.facts.partitions.get(name, []):
+                            action.add("cascade", child)
+                if cascade and self.facts is not None:
+                    action.add("cascade", *self.facts.dependent_views.get(name, []))
+                actions.append(action)
+            return actions
+        if kind == "OBJECT_INDEX":
+            form = "drop-index-concurrently" if node.get("concurrent") else "drop-index"
+            for obj in objects:
+                name = qualified_from_list(obj.get("List", {}).get("items"))
+                action = Action(form, info={"dropped": name, "if_exists": bool(node.get("missing_ok"))})
+                action.add("index", name)
+                self._index_table(name, action)
+                actions.append(action)
+            return actions
+        if kind == "OBJECT_TRIGGER" or kind == "OBJECT_POLICY" or kind == "OBJECT_RULE":
+            form = {"OBJECT_TRIGGER": "drop-trigger", "OBJECT_POLICY": "create-policy", "OBJECT_RULE": "create-rule"}
+            for obj in objects:
+                names = _names(obj.get("List", {}).get("items"))
+                table = f"{names[-3]}.{names[-2]}" if len(names) >= 3 else f"{DEFAULT_SCHEMA}.{names[0]}"
+                action = Action(form[kind], info={"dropped": names[-1]})
+                action.add("table", table)
+                actions.append(action)
+            return actions
+        if kind == "OBJECT_SCHEMA":
+            action = Action(
+                "drop-schema",
+                info={"cascade": cascade, "dropped": ",".join(o.get("String", {}).get("sval", "") for o in objects)},
+            )
+            if cascade:
+                action.assumptions.append("DROP SCHEMA ... CASCADE locks every relation in the schema")
+            return [action]
+        if kind in ("OBJECT_TYPE", "OBJECT_DOMAIN"):
+            return [Action("drop-type", info={"dropped": str(len(objects))})]
+        if kind == "OBJECT_DATABASE":
+            return [Action("other", info={"drop_database": True})]
+        return [Action("create-schema", info={"drop_kind": kind})]
+
+    def _DropdbStmt(self, node: dict[str, Any]) -> list[Action]:
+        return [Action("other", info={"drop_database": True})]
+
+    def _index_table(self, index: str, action: Action) -> None:
+        if self.facts is not None and index in self.facts.indexes:
+            action.add("table", self.facts.indexes[index])
+        else:
+            action.assumptions.append(f"no catalog: table of index {index} unknown")
+
+    def _TruncateStmt(self, node: dict[str, Any]) -> list[Action]:
+        cascade = node.get("behavior") == "DROP_CASCADE"
+        action = Action("truncate-cascade" if cascade else "truncate", info={"cascade": cascade})
+        for rv in node.get("relations") or []:
+            name = rangevar_name(rv)
+            action.add("table", name)
+            if cascade:
+                self._refs_in(name, action, "cascade", "tables truncated by CASCADE")
+        return [action]
+
+    def _RenameStmt(self, node: dict[str, Any]) -> list[Action]:
+        rtype = node.get("renameType")
+        table = rangevar_name(node.get("relation"))
+        if rtype == "OBJECT_COLUMN":
+            action = Action("rename-column", info={"column": node.get("subname"), "new": node.get("newname")})
+        elif rtype == "OBJECT_TABCONSTRAINT":
+            action = Action("rename-constraint", info={"constraint": node.get("subname")})
+        elif rtype == "OBJECT_INDEX":
+            action = Action("rename-index", info={"new": node.get("newname")})
+            action.add("index", table)
+            return [action]
+        elif rtype in ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_SEQUENCE", "OBJECT_FOREIGN_TABLE"):
+            action = Action("rename-table", info={"new": node.get("newname")})
+        elif rtype == "OBJECT_TRIGGER":
+            action = Action("drop-trigger")  # RENAME TRIGGER takes AccessExclusiveLock like DROP TRIGGER
+        elif rtype in ("OBJECT_TYPE", "OBJECT_ATTRIBUTE", "OBJECT_DOMAIN"):
+            return [Action("alter-type")]
+        else:
+            return [Action("create-schema", info={"rename_kind": rtype})]
+        action.add("table", table)
+        return [action]
+
+    def _AlterObjectSchemaStmt(self, node: dict[str, Any]) -> list[Action]:
+        if node.get("relation"):
+            action = Action("set-schema")
+            action.add("table", rangevar_name(node.get("relation")))
+            return [action]
+        return [Action("alter-type")]
+
+    # --- ALTER TABLE ---------------------------------------------------------------------------------
+    def _AlterTableStmt(self, node: dict[str, Any]) -> list[Action]:
+        objtype = node.get("objtype")
+        table = rangevar_name(node.get("relation"))
+        actions: list[Action] = []
+        for cmd_wrap in node.get("cmds") or []:
+            cmd = cmd_wrap.get("AlterTableCmd", {})
+            if objtype == "OBJECT_INDEX":
+                action = Action("alter-index" if cmd.get("subtype") != "AT_SetTableSpace" else "alter-table-other")
+                action.add("index", table)
+                if action.form == "alter-table-other":
+                    self._index_table(table, action)
+                actions.append(action)
+                continue
+            action = self._alter_table_cmd(table, cmd, objtype)
+            if not action.roles.get("table") and action.form not in (
+                "attach-partition",
+                "attach-partition-with-check",
+                "detach-partition",
+                "detach-partition-concurrently",
+            ):
+                action.add("table", table)
+            action.info.setdefault("subtype", cmd.get("subtype"))
+            actions.append(action)
+        return actions
+
+    def _alter_table_cmd(self, table: str, cmd: dict[str, Any], objtype: str | None) -> Action:
+        sub = cmd.get("subtype", "")
+        name = cmd.get("name")
+        if objtype == "OBJECT_SEQUENCE":
+            return Action("alter-sequence")
+        if sub == "AT_AddColumn":
+            return self._add_column(table, cmd.get("def", {}).get("ColumnDef", {}))
+        if sub == "AT_DropColumn":
+            return Action("drop-column", info={"column": name, "cascade": cmd.get("behavior") == "DROP_CASCADE"})
+        if sub == "AT_AlterColumnType":
+            coldef = cmd.get("def", {}).get("ColumnDef", {})
+            new_type = type_name_text(coldef.get("typeName"))
+            old_type = self._old_type(table, name)
+            rewrites = type_change_rewrites(old_type, new_type)
+            info = {
+                "column": name,
+                "new_type": new_type,
+                "old_type": old_type,
+                "using": bool(coldef.get("raw_default")),
+            }
+            if coldef.get("raw_default"):
+                rewrites = True if rewrites is None else rewrites or True
+            info["narrows"] = type_change_narrows(old_type, new_type)
+            if rewrites is False:
+                return Action("alter-column-type-no-rewrite", info=info)
+            action = Action("alter-column-type", info=info)
+            if rewrites is None:
+                action.assumptions.append(
+                    f"type of {table}.{name} before the change unknown: assumed the change to {new_type} rewrites"
+                )
+            return action
+        if sub == "AT_ColumnDefault":
+            return Action("set-default", info={"column": name, "drop": not cmd.get("def")})
+        if sub == "AT_SetNotNull":
+            if self._has_not_null_check(table, name):
+                return Action("set-not-null-with-check", info={"column": name})
+            action = Action("set-not-null", info={"column": name})
+            if self.facts is None:
+                action.assumptions.append(f"no catalog: assumed no validated CHECK ({name} IS NOT NULL) on {table}")
+            return action
+        if sub == "AT_DropNotNull":
+            return Action("drop-not-null", info={"column": name})
+        if sub in ("AT_AddIdentity", "AT_SetIdentity", "AT_DropIdentity"):
+            return Action("add-identity", info={"column": name})
+        if sub in ("AT_SetStatistics", "AT_SetOptions", "AT_ResetOptions"):
+            return Action("set-statistics", info={"column": name})
+        if sub in ("AT_SetStorage", "AT_SetCompression"):
+            return Action("set-storage", info={"column": name})
+        if sub == "AT_SetExpression":
+            return Action("set-expression", info={"column": name})
+        if sub == "AT_DropExpression":
+            return Action("drop-expression", info={"column": name})
+        if sub in ("AT_AddConstraint", "AT_AddIndexConstraint"):
+            return self._add_constraint(table, cmd.get("def", {}).get("Constraint", {}))
+        if sub == "AT_ValidateConstraint":
+            con = self.facts.constraint(table, name) if self.facts else None
+            if con is not None and con.type == "f":
+                action = Action("validate-foreign-key", info={"constraint": name})
+                action.add("table", table)
+                action.add("referenced", con.referenced_table or "")
+                return action
+            action = Action("validate-constraint", info={"constraint": name})
+            if self.facts is None:
+                action.assumptions.append(
+                    f"no catalog: constraint {name} assumed not a foreign key (a foreign key also takes "
+                    "RowShareLock on the referenced table)"
+                )
+            return action
+        if sub == "AT_DropConstraint":
+            con = self.facts.constraint(table, name) if self.facts else None
+            info = {"constraint": name, "if_exists": cmd.get("missing_ok")}
+            if con is not None and con.type == "f":
+                action = Action("drop-foreign-key", info=info)
+                action.add("table", table)
+                action.add("referenced", con.referenced_table or "")
+                return action
+            action = Action("drop-constraint", info=info)
+            if con is None:
+                action.assumptions.append(
+                    f"no catalog: constraint {name} assumed not a foreign key (dropping a foreign key also takes "
+                    "AccessExclusiveLock on the referenced table)"
+                )
+            return action
+        if sub == "AT_AlterConstraint":
+            action = Action("alter-constraint", info={"constraint": name})
+            action.add("table", table)
+            con = (
+                self.facts.constraint(table, (cmd.get("def", {}).get("Constraint", {}) or {}).get("conname", ""))
+                if self.facts
+                else None
+            )
+            if con is not None and con.referenced_table:
+                action.add("referenced", con.referenced_table)
+            return action
+        if sub in ("AT_SetLogged", "AT_SetUnLogged"):
+            return Action("set-logged", info={"logged": sub == "AT_SetLogged"})
+        if sub == "AT_SetTableSpace":
+            return Action("set-tablespace")
+        if sub == "AT_SetAccessMethod":
+            return Action("set-access-method")
+        if sub in ("AT_SetRelOptions", "AT_ResetRelOptions"):
+            return Action("set-storage-parameters")
+        if sub in ("AT_ClusterOn", "AT_DropCluster"):
+            return Action("cluster-on")
+        if (
+            sub.startswith("AT_EnableTrig")
+            or sub.startswith("AT_DisableTrig")
+            or sub.startswith("AT_EnableRule")
+            or sub.startswith("AT_DisableRule")
+            or sub in ("AT_EnableAlwaysTrig", "AT_EnableReplicaTrig", "AT_EnableAlwaysRule", "AT_EnableReplicaRule")
+        ):
+            return Action("enable-trigger")
+        if sub in ("AT_EnableRowSecurity", "AT_DisableRowSecurity", "AT_ForceRowSecurity", "AT_NoForceRowSecurity"):
+            return Action("row-level-security")
+        if sub == "AT_ReplicaIdentity":
+            return Action("replica-identity")
+        if sub == "AT_ChangeOwner":
+            return Action("owner-to")
+        if sub in ("AT_AddInherit", "AT_DropInherit"):
+            action = Action("inherit")
+            action.add("table", table)
+            action.add("parent", rangevar_name(cmd.get("def")))
+            return action
+        if sub == "AT_AttachPartition":
+            part = rangevar_name(cmd.get("def", {}).get("PartitionCmd", {}).get("name"))
+            checked = self._has_partition_check(part)
+            action = Action("attach-partition-with-check" if checked else "attach-partition", info={"partition": part})
+            action.add("parent", table)
+            action.add("partition", part)
+            if self.facts is not None:
+                default = self.facts.default_partition.get(table)
+                if default:
+                    action.add("default_partition", default)
+            else:
+                action.assumptions.append(
+                    f"no catalog: assumed {part} has no CHECK matching the partition bound (it is scanned) "
+                    f"and {table}'s default partition, if any, is unknown"
+                )
+            return action
+        if sub == "AT_DetachPartition":
+            pcmd = cmd.get("def", {}).get("PartitionCmd", {})
+            part = rangevar_name(pcmd.get("name"))
+            action = Action(
+                "detach-partition-concurrently" if pcmd.get("concurrent") else "detach-partition",
+                info={"partition": part},
+            )
+            action.add("parent", table)
+            action.add("partition", part)
+            return action
+        if sub == "AT_DetachPartitionFinalize":
+            action = Action("detach-partition-concurrently")
+            action.add("parent", table)
+            return action
+        return Action("alter-table-other", info={"subtype": sub})
+
+    def _has_not_null_check(self, table: str, column: str | None) -> bool:
+        if column is None:
+            return False
+        if self.knowledge.has_validated_not_null_check(table, column):
+            return True
+        if self.facts is None:
+            return False
+        if column in self.facts.not_null.get(table, set()):
+            return True
+        for con in self.facts.constraints.get(table, ()):
+            if con.type == "c" and con.validated:
+                text = con.definition.lower().replace('"', "")
+                if f"({column} is not null)" in text or text == f"check ({column} is not null)":
+                    return True
+        return False
+
+    def _has_partition_check(self, partition: str) -> bool:
+        if self.facts is None:
+            return False
+        return any(c.type == "c" and c.validated for c in self.facts.constraints.get(partition, ()))
+
+    def _add_column(self, table: str, col: dict[str, Any]) -> Action:
+        type_text = type_name_text(col.get("typeName"))
+        info: dict[str, Any] = {"column": col.get("colname"), "type": type_text, "coldef": col}
+        base = type_text.split("(")[0].lower()
+        constraints = [c.get("Constraint", {}) for c in col.get("constraints") or []]
+        kinds = {c.get("contype") for c in constraints}
+        refs = [rangevar_name(c.get("pktable")) for c in constraints if c.get("contype") == "CONSTR_FOREIGN"]
+        if base in ("serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"):
+            form = "add-column-serial"
+        elif "CONSTR_IDENTITY" in kinds:
+            form = "add-column-identity"
+        elif "CONSTR_GENERATED" in kinds:
+            gen = next(c for c in constraints if c.get("contype") == "CONSTR_GENERATED")
+            # PG 18: GENERATED ... AS (expr) without STORED is VIRTUAL; before 18 only STORED exists
+            stored = gen.get("generated_kind", "s") == "s" or self.pg_version < 18
+            form = "add-column-stored-generated" if stored else "add-column-virtual-generated"
+        else:
+            default = next((c for c in constraints if c.get("contype") == "CONSTR_DEFAULT"), None)
+            if default is not None:
+                volatile, unknown = expression_volatility(default.get("raw_expr"))
+                info["default_unknown_functions"] = unknown
+                info["default_volatile_functions"] = volatile
+                if volatile or unknown:
+                    form = "add-column-volatile-default"
+                    info["volatile"] = True
+                else:
+                    form = "add-column"
+            elif "CONSTR_NOTNULL" in kinds or "CONSTR_PRIMARY" in kinds:
+                form = "add-column-not-null"
+            else:
+                form = "add-column"
+        info["not_null"] = "CONSTR_NOTNULL" in kinds or "CONSTR_PRIMARY" in kinds
+        info["unique"] = "CONSTR_UNIQUE" in kinds or "CONSTR_PRIMARY" in kinds
+        info["has_default"] = "CONSTR_DEFAULT" in kinds
+        info["check"] = "CONSTR_CHECK" in kinds
+        action = Action(form, info=info)
+        if info.get("default_unknown_functions") and not info.get("volatile_known"):
+            names = ", ".join(sorted(set(info["default_unknown_functions"])))
+            action.assumptions.append(f"volatility of {names} unknown: assumed volatile (rewrites the table)")
+        if refs:
+            action.add("table", table)
+            action.add("referenced", *refs)
+        return action
+
+    def _add_constraint(self, table: str, con: dict[str, Any]) -> Action:
+        contype = con.get("contype")
+        not_valid = bool(con.get("skip_validation"))
+        info = {"constraint": con.get("conname"), "not_valid": not_valid, "contype": contype}
+        null_test = (con.get("raw_expr") or {}).get("NullTest")
+        if contype == "CONSTR_CHECK" and null_test and null_test.get("nulltesttype") == "IS_NOT_NULL":
+            fields = _names((null_test.get("arg") or {}).get("ColumnRef", {}).get("fields"))
+            if len(fields) == 1:
+                info["not_null_column"] = fields[0]
+        if con.get("indexname"):
+            return Action("add-constraint-using-index", info=info)
+        if contype == "CONSTR_FOREIGN":
+            action = Action("add-foreign-key-not-valid" if not_valid else "add-foreign-key", info=info)
+            action.add("table", table)
+            action.add("referenced", rangevar_name(con.get("pktable")))
+            return action
+        if contype == "CONSTR_CHECK":
+            return Action("add-check-not-valid" if not_valid else "add-check", info=info)
+        if contype == "CONSTR_UNIQUE":
+            return Action("add-unique", info=info)
+        if contype == "CONSTR_PRIMARY":
+            return Action("add-primary-key", info=info)
+        if contype == "CONSTR_EXCLUSION":
+            return Action("add-exclusion", info=info)
+        if contype == "CONSTR_NOTNULL":
+            return Action("add-check-not-valid" if not_valid else "set-not-null", info=info)
+        return Action("alter-table-other", info=info)
+
+    # --- indexes -------------------------------------------------------------------------------------
+    def _IndexStmt(self, node: dict[str, Any]) -> list[Action]:
+        table = rangevar_name(node.get("relation"))
+        form = "create-index-concurrently" if node.get("concurrent") else "create-index"
+        action = Action(
+            form,
+            info={
+                "index": node.get("idxname"),
+                "unique": bool(node.get("unique")),
+                "if_not_exists": bool(node.get("if_not_exists")),
+            },
+        )
+        action.add("table", table)
+        return [action]
+
+    def _ReindexStmt(self, node: dict[str, Any]) -> list[Action]:
+        concurrent = _has_option(node.get("params"), "concurrently") or bool(node.get("concurrent"))
+        action = Action("reindex-concurrently" if concurrent else "reindex")
+        kind = node.get("kind", "")
+        name = rangevar_name(node.get("relation")) if node.get("relation") else ""
+        if kind == "REINDEX_OBJECT_INDEX":
+            action.add("index", name)
+            self._index_table(name, action)
+        elif kind == "REINDEX_OBJECT_TABLE":
+            action.add("table", name)
+            if self.facts is not None:
+                action.add("index", *sorted(i for i, t in self.facts.indexes.items() if t == name))
+        else:
+            action.assumptions.append("REINDEX SCHEMA/DATABASE/SYSTEM locks every table it reindexes")
+        return [action]
+
+    def _CreateStatsStmt(self, node: dict[str, Any]) -> list[Action]:
+        action = Action("create-statistics")
+        for rel in node.get("relations") or []:
+            action.add("table", rangevar_name(rel))
+        return [action]
+
+    # --- triggers, policies, rules, comments ------------------------------------------------------------
+    def _CreateTrigStmt(self, node: dict[str, Any]) -> list[Action]:
+        action = Action("create-trigger")
+        action.add("table", rangevar_name(node.get("relation")))
+        return [action]
+
+    def _CreatePolicyStmt(self, node: dict[str, Any]) -> list[Action]:
+        action = Action("create-policy")
+        action.add("table", rangevar_name(node.get("table")))
+        return [action]
+
+    _AlterPolicyStmt = _CreatePolicyStmt
+
+    def _RuleStmt(self, node: dict[str, Any]) -> list[Action]:
+        action = Action("create-rule")
+        action.add("table", rangevar_name(node.get("relation")))
+        return [action]
+
+    def _CommentStmt(self, node: dict[str, Any]) -> list[Action]:
+        objtype = node.get("objtype")
+        if objtype in (
+            "OBJECT_TABLE",
+            "OBJECT_VIEW",
+            "OBJECT_MATVIEW",
+            "OBJECT_COLUMN",
+            "OBJECT_INDEX",
+            "OBJECT_SEQUENCE",
+        ):
+            obj = node.get("object", {})
+            names = _names(obj.get("List", {}).get("items"))
+            if objtype == "OBJECT_COLUMN":
+                names = names[:-1]
+            rel = f"{names[-2]}.{names[-1]}" if len(names) >= 2 else f"{DEFAULT_SCHEMA}.{names[-1]}"
+            action = Action("comment")
+            action.add("table", rel)
+            return [action]
+        return [Action("create-schema", info={"comment": objtype})]
+
+    # --- views ---------------------------------------------------------------------------------------
+    def _ViewStmt(self, node: dict[str, Any]) -> list[Action]:
+        view = rangevar_name(node.get("view"))
+        exists = self.facts is not None and view in self.facts.tables
+        if node.get("replace") and (exists or self.facts is None):
+            action = Action("replace-view", info={"created": view})
+            action.add("table", view)
+            if self.facts is None:
+                action.assumptions.append(f"no catalog: assumed view {view} exists (OR REPLACE locks it)")
+        else:
+            action = Action("create-view", info={"created": view})
+        action.add("source", *source_relations(node.get("query"), exclude={view}))
+        return [action]
+
+    def _RefreshMatViewStmt(self, node: dict[str, Any]) -> list[Action]:
+        name = rangevar_name(node.get("relation"))
+        action = Action(
+            "refresh-materialized-view-concurrently" if node.get("concurrent") else "refresh-materialized-view"
+        )
+        action.add("table", name)
+        if self.facts is not None:
+            action.add("source", *self.facts.view_sources.get(name, []))
+        return [action]
+
+    # --- types, sequences ----------------------------------------------------------------------------
+    def _CreateEnumStmt(self, node: dict[str, Any]) -> list[Action]:
+        return [Action("create-type", info={"enum": True})]
+
+    def _CompositeTypeStmt(self, node: dict[str, Any]) -> list[Action]:
+        return [Action("create-type")]
+
+    def _CreateDomainStmt(self, node: dict[str, Any]) -> list[Action]:
+        return [Action("create-type", info={"domain_constraints": bool(node.get("constraints"))})]
+
+    def _AlterEnumStmt(self, node: dict[str, Any]) -> list[Action]:
+        if node.get("oldVal"):
+            return [Action("alter-type", info={"rename_value": True})]
+        return [Action("alter-type-add-value")]
+
+    def _AlterDomainStmt(self, node: dict[str, Any]) -> list[Action]:
+        return [Action("alter-type", info={"domain_add_constraint": node.get("subtype") == "C"})]
+
+    def _CreateSeqStmt(self, node: dict[str, Any]) -> list[Action]:
+        return [Action("create-sequence")]
+
+    def _AlterSeqStmt(self, node: dict[str, Any]) -> list[Action]:
+        action = Action("alter-sequence")
+        action.add("table", rangevar_name(node.get("sequence")))
+        return [action]
+
+    # --- maintenance ---------------------------------------------------------------------------------
+    def _VacuumStmt(self, node: dict[str, Any]) -> list[Action]:
+        full = _has_option(node.get("options"), "full")
+        if not node.get("is_vacuumcmd", False):
+            form = "analyze"
+        else:
+            form = "vacuum-full" if full else "vacuum"
+        action = Action(form)
+        rels = node.get("rels") or []
+        for rel in rels:
+            action.add("table", rangevar_name(rel.get("VacuumRelation", {}).get("relation")))
+        if not rels:
+            action.assumptions.append("no table named: every table in the database is processed")
+        return [action]
+
+    def _ClusterStmt(self, node: dict[str, Any]) -> list[Action]:
+        action = Action("cluster")
+        if node.get("relation"):
+            action.add("table", rangevar_name(node.get("relation")))
+        else:
+            action.assumptions.append("no table named: every previously clustered table is processed")
+        return [action]
+
+    def _LockStmt(self, node: dict[str, Any]) -> list[Action]:
+        mode = LOCKMODE_BY_NUMBER.get(int(node.get("mode", 8)), "AccessExclusiveLock")
+        action = Action("lock-table", info={"mode": mode})
+        for rv in node.get("relations") or []:
+            action.add("table", rangevar_name(rv))
+        return [action]
+
+    # --- DML -----------------------------------------------------------------------------------------
+    def _InsertStmt(self, node: dict[str, Any]) -> list[Action]:
+        table = rangevar_name(node.get("relation"))
+        action = Action("insert")
+        action.add("table", table)
+        if self.facts is not None:
+            action.add("referenced", *self.facts.referenced_tables(table))
+        action.add("source", *source_relations(node.get("selectStmt"), exclude={table}))
+        return [action]
+
+    def _UpdateStmt(self, node: dict[str, Any]) -> list[Action]:
+        table = rangevar_name(node.get("relation"))
+        action = Action("update" if node.get("whereClause") else "update-all-rows")
+        action.add("table", table)
+        if self.facts is not None:
+            action.add("referenced", *self.facts.referenced_tables(table))
+        extra = {k: v for k, v in node.items() if k in ("fromClause", "whereClause", "targetList", "withClause")}
+        action.add("source", *source_relations(extra, exclude={table}))
+        return [action]
+
+    def _DeleteStmt(self, node: dict[str, Any]) -> list[Action]:
+        table = rangevar_name(node.get("relation"))
+        action = Action("delete" if node.get("whereClause") else "delete-all-rows")
+        action.add("table", table)
+        if self.facts is not None:
+            action.add("referencing", *self.facts.referencing_tables(table))
+        extra = {k: v for k, v in node.items() if k in ("usingClause", "whereClause", "withClause")}
+        action.add("source", *source_relations(extra, exclude={table}))
+        return [action]
+
+    def _MergeStmt(self, node: dict[str, Any]) -> list[Action]:
+        table = rangevar_name(node.get("relation"))
+        action = Action("merge")
+        action.add("table", table)
+        action.add("source", *source_relations(node.get("sourceRelation"), exclude={table}))
+        return [action]
+
+    def _SelectStmt(self, node: dict[str, Any]) -> list[Action]:
+        locking = bool(node.get("lockingClause"))
+        action = Action("select-for-update" if locking else "select")
+        sources = source_relations(node)
+        action.add("source", *sources)
+        calls = [_names(n["FuncCall"].get("funcname"))[-1] for n in _walk(node) if "FuncCall" in n]
+        if calls and not sources:
+            action.info["calls"] = calls
+        return [action]
+
+    # --- session and transaction control -------------------------------------------------------------
+    def _VariableSetStmt(self, node: dict[str, Any]) -> list[Action]:
+        value = None
+        args = node.get("args") or []
+        if args:
+            const = args[0].get("A_Const", {})
+            if "sval" in const:
+                value = const["sval"].get("sval")
+            elif "ival" in const:
+                value = str(const["ival"].get("ival", 0))
+        return [
+            Action(
+                "set",
+                info={
+                    "name": node.get("name"),
+                    "value": value,
+                    "local": bool(node.get("is_local")),
+                    "kind": node.get("kind"),
+                },
+            )
+        ]
+
+    def _TransactionStmt(self, node: dict[str, Any]) -> list[Action]:
+        return [Action("transaction-control", info={"kind": node.get("kind")})]
+
+    def _DoStmt(self, node: dict[str, Any]) -> list[Action]:
+        return [Action("do-block")]
+
+    def _CreateSchemaStmt(self, node: dict[str, Any]) -> list[Action]:
+        return [Action("create-schema")]
+
+    _CreateExtensionStmt = _CreateSchemaStmt
+    _CreateFunctionStmt = _CreateSchemaStmt
+    _GrantStmt = _CreateSchemaStmt
+    _CreateRoleStmt = _CreateSchemaStmt
+    _AlterFunctionStmt = _CreateSchemaStmt
+    _CreateCastStmt = _CreateSchemaStmt
+    _AlterRoleStmt = _CreateSchemaStmt
+    _AlterDefaultPrivilegesStmt = _CreateSchemaStmt
+    _CreateFdwStmt = _CreateSchemaStmt
+    _CreateForeignServerStmt = _CreateSchemaStmt
+    _AlterExtensionStmt = _CreateSchemaStmt

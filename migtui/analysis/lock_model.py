@@ -1,0 +1,642 @@
+"""The lock model: one table keyed by statement form, giving per relation role the lock mode taken, and
+whether the statement rewrites or fully scans a relation, for PostgreSQL 13-18.
+
+Derived from the PostgreSQL documentation ("Explicit Locking", ALTER TABLE, CREATE INDEX, ...) and source
+(``AlterTableGetLockLevel`` in tablecmds.c, index.c, trigger.c, ...), and verified against real 16 and 18
+servers by ``tests/test_lock_model_probe.py``: every form's ``example`` runs in a rolled-back transaction
+(or, for forms that cannot run in one, from a second session) and the locks seen in ``pg_locks`` and the
+relfilenode changes seen in ``pg_class`` must equal what the model predicts.
+
+Roles name the relations a statement touches:
+
+- ``table``: the relation named by the statement (ALTER TABLE x, CREATE INDEX ON x, ...)
+- ``index``: the index named by DROP INDEX / REINDEX INDEX / ALTER INDEX
+- ``referenced``: the table a foreign key points to
+- ``referencing``: tables whose foreign keys point to ``table`` (catalog facts)
+- ``parent`` / ``partition`` / ``default_partition``: partitioning
+- ``source``: relations read by a query (views, CREATE TABLE AS, DML sub-selects)
+- ``cascade``: relations reached through CASCADE (catalog facts)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from migtui.analysis.lock_modes import (
+    ACCESS_EXCLUSIVE as AE,
+)
+from migtui.analysis.lock_modes import (
+    ACCESS_SHARE as AS,
+)
+from migtui.analysis.lock_modes import (
+    EXCLUSIVE as EX,
+)
+from migtui.analysis.lock_modes import (
+    ROW_EXCLUSIVE as RE,
+)
+from migtui.analysis.lock_modes import (
+    ROW_SHARE as RS,
+)
+from migtui.analysis.lock_modes import (
+    SHARE as SH,
+)
+from migtui.analysis.lock_modes import (
+    SHARE_ROW_EXCLUSIVE as SRE,
+)
+from migtui.analysis.lock_modes import (
+    SHARE_UPDATE_EXCLUSIVE as SUE,
+)
+
+MIN_VERSION = 13
+MAX_VERSION = 18
+
+
+@dataclass(frozen=True)
+class Form:
+    """One statement form of the lock model."""
+
+    id: str
+    title: str
+    locks: tuple[tuple[str, str], ...] = ()  # (role, lock mode as pg_locks spells it)
+    rewrites: tuple[str, ...] = ()  # roles whose table is rewritten (new relfilenode, work ~ table size)
+    scans: tuple[str, ...] = ()  # roles read in full while the lock is held
+    transactional: bool = True  # False: cannot run inside a transaction block
+    min_version: int = MIN_VERSION
+    max_version: int = MAX_VERSION
+    example: str | None = None  # a statement of this form against the probe schema (tests/lock_probe_schema.sql)
+    probe: str = "transaction"  # "transaction" | "second-session" | "none: <why>"
+
+    def lock_mode(self, role: str) -> str | None:
+        for r, mode in self.locks:
+            if r == role:
+                return mode
+        return None
+
+
+def _f(*args, **kwargs) -> Form:
+    return Form(*args, **kwargs)
+
+
+FORMS_LIST: list[Form] = [
+    # --- tables ----------------------------------------------------------------------------------------
+    _f(
+        "create-table",
+        "CREATE TABLE",
+        (("referenced", SRE),),
+        example="CREATE TABLE new_t (id int PRIMARY KEY, parent_id int REFERENCES parent_t(id))",
+    ),
+    _f(
+        "create-table-partition-of",
+        "CREATE TABLE ... PARTITION OF",
+        (("parent", AE), ("default_partition", AE)),
+        scans=("default_partition",),
+        example="CREATE TABLE part_q_2 PARTITION OF part_q FOR VALUES FROM (200) TO (300)",
+    ),
+    _f(
+        "create-table-as",
+        "CREATE TABLE ... AS / SELECT INTO",
+        (("source", AS),),
+        scans=("source",),
+        example="CREATE TABLE copy_t AS SELECT * FROM other_t",
+    ),
+    _f("drop-table", "DROP TABLE", (("table", AE), ("referenced", AE), ("cascade", AE)), example="DROP TABLE child_t"),
+    _f("rename-table", "ALTER TABLE ... RENAME TO", (("table", AE),), example="ALTER TABLE other_t RENAME TO other2_t"),
+    _f("set-schema", "ALTER TABLE ... SET SCHEMA", (("table", AE),), example="ALTER TABLE other_t SET SCHEMA aux"),
+    _f("truncate", "TRUNCATE", (("table", AE), ("cascade", AE)), example="TRUNCATE other_t"),
+    _f(
+        "truncate-cascade",
+        "TRUNCATE ... CASCADE",
+        (("table", AE), ("cascade", AE)),
+        example="TRUNCATE parent_t CASCADE",
+    ),
+    # --- ALTER TABLE: columns -------------------------------------------------------------------------
+    _f(
+        "add-column",
+        "ADD COLUMN (nullable, or with a non-volatile default)",
+        (("table", AE), ("referenced", SRE)),
+        example="ALTER TABLE other_t ADD COLUMN z int DEFAULT 0",
+    ),
+    _f(
+        "add-column-volatile-default",
+        "ADD COLUMN with a volatile DEFAULT",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        example="ALTER TABLE other_t ADD COLUMN z float8 DEFAULT random()",
+    ),
+    _f(
+        "add-column-not-null",
+        "ADD COLUMN ... NOT NULL without DEFAULT",
+        (("table", AE),),
+        scans=("table",),
+        example="ALTER TABLE empty_t ADD COLUMN z int NOT NULL",
+    ),
+    _f(
+        "add-column-serial",
+        "ADD COLUMN serial/bigserial",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        example="ALTER TABLE other_t ADD COLUMN z bigserial",
+    ),
+    _f(
+        "add-column-identity",
+        "ADD COLUMN ... GENERATED AS IDENTITY",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        example="ALTER TABLE other_t ADD COLUMN z int GENERATED ALWAYS AS IDENTITY",
+    ),
+    _f(
+        "add-column-stored-generated",
+        "ADD COLUMN ... GENERATED ALWAYS AS (...) STORED",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        example="ALTER TABLE other_t ADD COLUMN z int GENERATED ALWAYS AS (x * 2) STORED",
+    ),
+    _f(
+        "add-column-virtual-generated",
+        "ADD COLUMN ... GENERATED ALWAYS AS (...) VIRTUAL",
+        (("table", AE),),
+        min_version=18,
+        example="ALTER TABLE other_t ADD COLUMN z int GENERATED ALWAYS AS (x * 2) VIRTUAL",
+    ),
+    _f("drop-column", "DROP COLUMN", (("table", AE),), example="ALTER TABLE other_t DROP COLUMN y"),
+    _f("rename-column", "RENAME COLUMN", (("table", AE),), example="ALTER TABLE other_t RENAME COLUMN y TO y2"),
+    _f(
+        "alter-column-type",
+        "ALTER COLUMN ... TYPE (rewrites)",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        example="ALTER TABLE parent_t ALTER COLUMN c TYPE bigint",
+    ),
+    _f(
+        "alter-column-type-no-rewrite",
+        "ALTER COLUMN ... TYPE (binary-coercible, no rewrite)",
+        (("table", AE),),
+        example="ALTER TABLE parent_t ALTER COLUMN v TYPE varchar(20)",
+    ),
+    _f(
+        "set-default",
+        "ALTER COLUMN ... SET/DROP DEFAULT",
+        (("table", AE),),
+        example="ALTER TABLE other_t ALTER COLUMN x SET DEFAULT 1",
+    ),
+    _f(
+        "set-not-null",
+        "ALTER COLUMN ... SET NOT NULL",
+        (("table", AE),),
+        scans=("table",),
+        example="ALTER TABLE other_t ALTER COLUMN x SET NOT NULL",
+    ),
+    _f(
+        "set-not-null-with-check",
+        "ALTER COLUMN ... SET NOT NULL with a validated CHECK (col IS NOT NULL)",
+        (("table", AE),),
+        example="ALTER TABLE other_t ALTER COLUMN y SET NOT NULL",
+    ),
+    _f(
+        "drop-not-null",
+        "ALTER COLUMN ... DROP NOT NULL",
+        (("table", AE),),
+        example="ALTER TABLE parent_t ALTER COLUMN c DROP NOT NULL",
+    ),
+    _f(
+        "add-identity",
+        "ALTER COLUMN ... ADD/SET/DROP IDENTITY",
+        (("table", AE),),
+        example="ALTER TABLE parent_t ALTER COLUMN c ADD GENERATED BY DEFAULT AS IDENTITY",
+    ),
+    _f(
+        "set-statistics",
+        "ALTER COLUMN ... SET STATISTICS / SET (attribute options)",
+        (("table", SUE),),
+        example="ALTER TABLE other_t ALTER COLUMN x SET STATISTICS 500",
+    ),
+    _f(
+        "set-storage",
+        "ALTER COLUMN ... SET STORAGE / COMPRESSION",
+        (("table", AE),),
+        example="ALTER TABLE other_t ALTER COLUMN y SET STORAGE EXTERNAL",
+    ),
+    _f(
+        "set-expression",
+        "ALTER COLUMN ... SET EXPRESSION",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        min_version=17,
+        example="ALTER TABLE gen_t ALTER COLUMN g SET EXPRESSION AS (a * 3)",
+    ),
+    _f(
+        "drop-expression",
+        "ALTER COLUMN ... DROP EXPRESSION",
+        (("table", AE),),
+        example="ALTER TABLE gen_t ALTER COLUMN g DROP EXPRESSION",
+    ),
+    # --- ALTER TABLE: constraints ---------------------------------------------------------------------
+    _f(
+        "add-check",
+        "ADD CONSTRAINT ... CHECK",
+        (("table", AE),),
+        scans=("table",),
+        example="ALTER TABLE other_t ADD CONSTRAINT x_pos CHECK (x > 0)",
+    ),
+    _f(
+        "add-check-not-valid",
+        "ADD CONSTRAINT ... CHECK ... NOT VALID",
+        (("table", AE),),
+        example="ALTER TABLE other_t ADD CONSTRAINT x_pos CHECK (x > 0) NOT VALID",
+    ),
+    _f(
+        "add-foreign-key",
+        "ADD CONSTRAINT ... FOREIGN KEY",
+        (("table", SRE), ("referenced", SRE)),
+        scans=("table",),
+        example="ALTER TABLE fk_src ADD CONSTRAINT fk2 FOREIGN KEY (parent_id) REFERENCES parent_t(id)",
+    ),
+    _f(
+        "add-foreign-key-not-valid",
+        "ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID",
+        (("table", SRE), ("referenced", SRE)),
+        example="ALTER TABLE fk_src ADD CONSTRAINT fk2 FOREIGN KEY (parent_id) REFERENCES parent_t(id) NOT VALID",
+    ),
+    _f(
+        "add-unique",
+        "ADD CONSTRAINT ... UNIQUE (builds an index)",
+        (("table", AE),),
+        scans=("table",),
+        example="ALTER TABLE other_t ADD CONSTRAINT other_y_key UNIQUE (y)",
+    ),
+    _f(
+        "add-primary-key",
+        "ADD PRIMARY KEY (builds an index)",
+        (("table", AE),),
+        scans=("table",),
+        example="ALTER TABLE empty_t ADD PRIMARY KEY (id)",
+    ),
+    _f(
+        "add-exclusion",
+        "ADD CONSTRAINT ... EXCLUDE (builds an index)",
+        (("table", AE),),
+        scans=("table",),
+        example="ALTER TABLE other_t ADD CONSTRAINT other_x_excl EXCLUDE USING btree (x WITH =)",
+    ),
+    _f(
+        "add-constraint-using-index",
+        "ADD CONSTRAINT ... UNIQUE/PRIMARY KEY USING INDEX",
+        (("table", AE),),
+        example="ALTER TABLE other_t ADD CONSTRAINT other_id_key UNIQUE USING INDEX other_t_id_uidx",
+    ),
+    _f(
+        "validate-constraint",
+        "VALIDATE CONSTRAINT (CHECK)",
+        (("table", SUE),),
+        scans=("table",),
+        example="ALTER TABLE other_t VALIDATE CONSTRAINT other_x_check",
+    ),
+    _f(
+        "validate-foreign-key",
+        "VALIDATE CONSTRAINT (FOREIGN KEY)",
+        (("table", SUE), ("referenced", RS)),
+        scans=("table",),
+        example="ALTER TABLE fk_src VALIDATE CONSTRAINT fk_src_nv",
+    ),
+    _f(
+        "drop-constraint",
+        "DROP CONSTRAINT",
+        (("table", AE),),
+        example="ALTER TABLE other_t DROP CONSTRAINT other_x_check",
+    ),
+    _f(
+        "drop-foreign-key",
+        "DROP CONSTRAINT (FOREIGN KEY)",
+        (("table", AE), ("referenced", AE)),
+        example="ALTER TABLE child_t DROP CONSTRAINT child_parent_fk",
+    ),
+    _f(
+        "rename-constraint",
+        "RENAME CONSTRAINT",
+        (("table", AE),),
+        example="ALTER TABLE other_t RENAME CONSTRAINT other_x_check TO other_x_check2",
+    ),
+    _f(
+        "alter-constraint",
+        "ALTER CONSTRAINT (deferrability)",
+        (("table", AE), ("referenced", AE)),
+        example="ALTER TABLE child_t ALTER CONSTRAINT child_parent_fk DEFERRABLE",
+    ),
+    # --- ALTER TABLE: table-level --------------------------------------------------------------------
+    _f(
+        "set-logged",
+        "SET LOGGED / SET UNLOGGED",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        example="ALTER TABLE other_t SET UNLOGGED",
+    ),
+    _f(
+        "set-tablespace",
+        "SET TABLESPACE",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        example="ALTER TABLE other_t SET TABLESPACE probe_space",
+        probe="none: needs a second tablespace directory",
+    ),
+    _f(
+        "set-access-method",
+        "SET ACCESS METHOD",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        min_version=15,
+        example="ALTER TABLE other_t SET ACCESS METHOD heap2",
+    ),
+    _f(
+        "set-storage-parameters",
+        "SET/RESET (storage parameters such as fillfactor, autovacuum_*)",
+        (("table", SUE),),
+        example="ALTER TABLE other_t SET (fillfactor = 70)",
+    ),
+    _f(
+        "cluster-on",
+        "CLUSTER ON / SET WITHOUT CLUSTER",
+        (("table", SUE),),
+        example="ALTER TABLE other_t CLUSTER ON other_t_x_idx",
+    ),
+    _f(
+        "enable-trigger",
+        "ENABLE/DISABLE TRIGGER / RULE",
+        (("table", SRE),),
+        example="ALTER TABLE other_t DISABLE TRIGGER other_trg",
+    ),
+    _f(
+        "row-level-security",
+        "ENABLE/DISABLE/FORCE ROW LEVEL SECURITY",
+        (("table", AE),),
+        example="ALTER TABLE other_t ENABLE ROW LEVEL SECURITY",
+    ),
+    _f("replica-identity", "REPLICA IDENTITY", (("table", AE),), example="ALTER TABLE other_t REPLICA IDENTITY FULL"),
+    _f("owner-to", "OWNER TO", (("table", AE),), example="ALTER TABLE other_t OWNER TO probe_role"),
+    _f(
+        "inherit",
+        "INHERIT / NO INHERIT",
+        (("table", AE), ("parent", SUE)),
+        example="ALTER TABLE other_t INHERIT empty_t",
+        probe="none: needs matching columns",
+    ),
+    _f(
+        "alter-table-other",
+        "other ALTER TABLE subcommand",
+        (("table", AE),),
+        probe="none: catch-all for subcommands not listed above",
+    ),
+    # --- partitions ----------------------------------------------------------------------------------
+    _f(
+        "attach-partition",
+        "ATTACH PARTITION (validates the bound by scanning the partition)",
+        (("parent", SUE), ("partition", AE), ("default_partition", AE)),
+        scans=("partition", "default_partition"),
+        example="ALTER TABLE part_p ATTACH PARTITION part_new FOR VALUES FROM (100) TO (200)",
+    ),
+    _f(
+        "attach-partition-with-check",
+        "ATTACH PARTITION with a matching validated CHECK (no scan)",
+        (("parent", SUE), ("partition", AE), ("default_partition", AE)),
+        scans=("default_partition",),
+        example="ALTER TABLE part_p ATTACH PARTITION part_checked FOR VALUES FROM (100) TO (200)",
+    ),
+    _f(
+        "detach-partition",
+        "DETACH PARTITION",
+        (("parent", AE), ("partition", AE)),
+        example="ALTER TABLE part_p DETACH PARTITION part_1",
+    ),
+    _f(
+        "detach-partition-concurrently",
+        "DETACH PARTITION ... CONCURRENTLY",
+        (("parent", SUE), ("partition", AE)),
+        transactional=False,
+        min_version=14,
+        example="ALTER TABLE part_p DETACH PARTITION part_1 CONCURRENTLY",
+        probe="second-session",
+    ),
+    # --- indexes -------------------------------------------------------------------------------------
+    _f(
+        "create-index",
+        "CREATE INDEX",
+        (("table", SH),),
+        scans=("table",),
+        example="CREATE INDEX other_y_idx ON other_t (y)",
+    ),
+    _f(
+        "create-index-concurrently",
+        "CREATE INDEX CONCURRENTLY",
+        (("table", SUE),),
+        scans=("table",),
+        transactional=False,
+        example="CREATE INDEX CONCURRENTLY other_y_idx ON other_t (y)",
+        probe="second-session",
+    ),
+    _f("drop-index", "DROP INDEX", (("table", AE), ("index", AE)), example="DROP INDEX other_t_x_idx"),
+    _f(
+        "drop-index-concurrently",
+        "DROP INDEX CONCURRENTLY",
+        (("table", SUE), ("index", SUE)),
+        transactional=False,
+        example="DROP INDEX CONCURRENTLY other_t_x_idx",
+        probe="second-session",
+    ),
+    _f(
+        "reindex",
+        "REINDEX INDEX/TABLE",
+        (("table", SH), ("index", AE)),
+        scans=("table",),
+        example="REINDEX INDEX other_t_x_idx",
+    ),
+    _f(
+        "reindex-concurrently",
+        "REINDEX ... CONCURRENTLY",
+        (("table", SUE), ("index", SUE)),
+        scans=("table",),
+        transactional=False,
+        example="REINDEX INDEX CONCURRENTLY other_t_x_idx",
+        probe="second-session",
+    ),
+    _f(
+        "rename-index",
+        "ALTER INDEX ... RENAME",
+        (("index", SUE),),
+        example="ALTER INDEX other_t_x_idx RENAME TO other_t_x_idx2",
+    ),
+    _f(
+        "alter-index",
+        "ALTER INDEX ... SET (...) / SET STATISTICS",
+        (("index", SUE),),
+        example="ALTER INDEX other_t_x_idx SET (fillfactor = 80)",
+    ),
+    _f(
+        "create-statistics",
+        "CREATE STATISTICS",
+        (("table", SUE),),
+        example="CREATE STATISTICS other_st ON x, id FROM other_t",
+    ),
+    # --- triggers, policies, rules -------------------------------------------------------------------
+    _f(
+        "create-trigger",
+        "CREATE TRIGGER",
+        (("table", SRE),),
+        example="CREATE TRIGGER other_trg2 BEFORE UPDATE ON other_t FOR EACH ROW EXECUTE FUNCTION trg_fn()",
+    ),
+    _f("drop-trigger", "DROP TRIGGER", (("table", AE),), example="DROP TRIGGER other_trg ON other_t"),
+    _f(
+        "create-policy",
+        "CREATE/ALTER/DROP POLICY",
+        (("table", AE),),
+        example="CREATE POLICY other_pol2 ON other_t USING (x > 0)",
+    ),
+    _f(
+        "create-rule",
+        "CREATE RULE",
+        (("table", AE),),
+        example="CREATE RULE other_rule AS ON DELETE TO other_t DO INSTEAD NOTHING",
+    ),
+    # --- views ---------------------------------------------------------------------------------------
+    _f("create-view", "CREATE VIEW", (("source", AS),), example="CREATE VIEW v2 AS SELECT id FROM other_t"),
+    _f(
+        "replace-view",
+        "CREATE OR REPLACE VIEW (existing view)",
+        (("table", AE), ("source", AS)),
+        example="CREATE OR REPLACE VIEW v_t AS SELECT id, x FROM other_t",
+    ),
+    _f("drop-view", "DROP VIEW", (("table", AE),), example="DROP VIEW v_t"),
+    _f(
+        "create-materialized-view",
+        "CREATE MATERIALIZED VIEW",
+        (("source", AS),),
+        scans=("source",),
+        example="CREATE MATERIALIZED VIEW mv2 AS SELECT id FROM other_t",
+    ),
+    _f(
+        "refresh-materialized-view",
+        "REFRESH MATERIALIZED VIEW",
+        (("table", AE), ("source", AS)),
+        rewrites=("table",),
+        scans=("source",),
+        example="REFRESH MATERIALIZED VIEW mv_t",
+    ),
+    _f(
+        "refresh-materialized-view-concurrently",
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY",
+        (("table", EX), ("source", AS)),
+        scans=("source", "table"),
+        example="REFRESH MATERIALIZED VIEW CONCURRENTLY mv_t",
+    ),
+    _f("drop-materialized-view", "DROP MATERIALIZED VIEW", (("table", AE),), example="DROP MATERIALIZED VIEW mv_t"),
+    # --- types and sequences -------------------------------------------------------------------------
+    _f("create-type", "CREATE TYPE / DOMAIN", example="CREATE TYPE color AS ENUM ('red')"),
+    _f("alter-type-add-value", "ALTER TYPE ... ADD VALUE", example="ALTER TYPE mood ADD VALUE 'c'"),
+    _f("alter-type", "ALTER TYPE (rename value, rename, owner)", example="ALTER TYPE mood RENAME VALUE 'a' TO 'aa'"),
+    _f("drop-type", "DROP TYPE", example="DROP TYPE unused_type"),
+    _f("create-sequence", "CREATE SEQUENCE", example="CREATE SEQUENCE seq_new"),
+    _f("alter-sequence", "ALTER SEQUENCE", (("table", SRE),), example="ALTER SEQUENCE seq_s RESTART WITH 10"),
+    _f("drop-sequence", "DROP SEQUENCE", (("table", AE),), example="DROP SEQUENCE seq_s"),
+    # --- maintenance ---------------------------------------------------------------------------------
+    _f(
+        "vacuum",
+        "VACUUM / ANALYZE outside a transaction",
+        (("table", SUE),),
+        transactional=False,
+        example="VACUUM other_t",
+        probe="second-session",
+    ),
+    _f("analyze", "ANALYZE", (("table", SUE),), example="ANALYZE other_t"),
+    _f(
+        "vacuum-full",
+        "VACUUM FULL",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        transactional=False,
+        example="VACUUM FULL other_t",
+        probe="second-session",
+    ),
+    _f(
+        "cluster",
+        "CLUSTER",
+        (("table", AE),),
+        rewrites=("table",),
+        scans=("table",),
+        example="CLUSTER other_t USING other_t_x_idx",
+    ),
+    _f("lock-table", "LOCK TABLE", (("table", AE),), example="LOCK TABLE other_t IN SHARE MODE"),
+    _f("comment", "COMMENT ON", (("table", SUE),), example="COMMENT ON TABLE other_t IS 'x'"),
+    # --- DML -----------------------------------------------------------------------------------------
+    _f(
+        "insert",
+        "INSERT",
+        (("table", RE), ("referenced", RS), ("source", AS)),
+        example="INSERT INTO child_t VALUES (2, 1, 'x')",
+    ),
+    _f(
+        "update",
+        "UPDATE with a WHERE clause",
+        (("table", RE), ("referenced", RS), ("source", AS)),
+        example="UPDATE other_t SET x = 2 WHERE id = 1",
+    ),
+    _f(
+        "update-all-rows",
+        "UPDATE without WHERE (every row)",
+        (("table", RE), ("referenced", RS), ("source", AS)),
+        scans=("table",),
+        example="UPDATE other_t SET x = 2",
+    ),
+    _f(
+        "delete",
+        "DELETE with a WHERE clause",
+        (("table", RE), ("referencing", RS), ("source", AS)),
+        example="DELETE FROM other_t WHERE id = 1",
+    ),
+    _f(
+        "delete-all-rows",
+        "DELETE without WHERE (every row)",
+        (("table", RE), ("referencing", RS), ("source", AS)),
+        scans=("table",),
+        example="DELETE FROM other_t",
+    ),
+    _f(
+        "merge",
+        "MERGE",
+        (("table", RE), ("source", AS)),
+        min_version=15,
+        example="MERGE INTO other_t o USING parent_t p ON o.id = p.id WHEN MATCHED THEN UPDATE SET x = 3",
+    ),
+    _f("select", "SELECT", (("source", AS),), example="SELECT * FROM other_t"),
+    _f(
+        "select-for-update",
+        "SELECT ... FOR UPDATE/SHARE",
+        (("source", RS),),
+        example="SELECT * FROM other_t FOR UPDATE",
+    ),
+    # --- no relation locks ---------------------------------------------------------------------------
+    _f("set", "SET / RESET (session settings)", example="SET lock_timeout = '2s'"),
+    _f("transaction-control", "BEGIN / COMMIT / ROLLBACK / SAVEPOINT", probe="none: takes no relation lock"),
+    _f(
+        "create-schema",
+        "CREATE SCHEMA / EXTENSION / FUNCTION / ROLE / GRANT (no table lock)",
+        example="CREATE SCHEMA aux2",
+    ),
+    _f("drop-schema", "DROP SCHEMA", (("cascade", AE),), example="DROP SCHEMA empty_schema"),
+    _f("do-block", "DO block / function call (not analyzable)", probe="none: arbitrary code"),
+    _f("other", "any other statement", probe="none: catch-all"),
+]
+
+FORMS: dict[str, Form] = {form.id: form for form in FORMS_LIST}
+assert len(FORMS) == len(FORMS_LIST), "duplicate form id"
+
+
+def form(form_id: str) -> Form:
+    return FORMS[form_id]

@@ -1,0 +1,125 @@
+"""``migtui lint``: which lock each pending statement takes, what it blocks, and what is risky about it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from migtui.cli import add_common_arguments, settings_from_args
+
+HELP = "lint migrations: locks, rewrites, scans and risky statements (alembic revisions and raw .sql)"
+DESCRIPTION = (
+    "Lint alembic revisions (rendered offline, mapped back to the op.* line) and raw .sql files: for every "
+    "statement the lock it takes on each relation and what that blocks, table rewrites and scans, and the "
+    "findings with their safe rewrite. Without paths, lints the configured alembic migrations. With --dsn "
+    "(or a configured database) it reads the catalog (read-only) and lints only pending revisions."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help=".sql files, folders of them, or alembic directories")
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--pg-version",
+        type=int,
+        metavar="N",
+        help="target PostgreSQL major, 13-18 (default: the server's with a DSN, else 16)",
+    )
+    parser.add_argument("--format", choices=["text", "json", "github", "sarif"], default="text")
+    parser.add_argument(
+        "--fail-on",
+        choices=["error", "warning", "info"],
+        default="error",
+        help="lowest severity that makes the exit code 1 (default error)",
+    )
+    parser.add_argument(
+        "--all",
+        dest="all_revisions",
+        action="store_true",
+        help="with a DSN: also lint revisions the database already has",
+    )
+    parser.add_argument("--no-catalog", action="store_true", help="do not read the configured database's catalog")
+    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for raw .sql files (default: CPUs)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="text: also list statements without findings")
+    parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+
+
+def _list_rules(fmt: str) -> int:
+    from migtui.analysis.rules import RULES
+
+    if fmt == "json":
+        import json
+
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "severity": r.severity,
+                        "destructive": r.destructive,
+                        "why": r.why,
+                        "hint": r.hint,
+                        "alembic": r.alembic,
+                    }
+                    for r in RULES.values()
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    for r in RULES.values():
+        kind = "destructive, approve=" if r.destructive else "ignore="
+        print(f"{r.id:<40} {r.severity:<8} {kind:<22} {r.why}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_rules:
+        return _list_rules(args.format)
+    settings = settings_from_args(args)
+    from migtui.lint import LintOptions, run_lint
+    from migtui.render.findings import RuleInfo, records_from_lint
+
+    dsn = None if args.no_catalog else settings.database_url
+    options = LintOptions(
+        paths=list(args.paths),
+        migrations=settings.migrations,
+        pg_version=args.pg_version if args.pg_version is not None else settings.pg_version,
+        dsn=dsn,
+        fail_on=args.fail_on,
+        all_revisions=args.all_revisions,
+        alembic_lock_timeout=settings.lock_timeout > 0,
+        version_table=settings.version_table,
+        version_table_schema=settings.version_table_schema,
+        jobs=args.jobs,
+    )
+    report = run_lint(options)
+    if args.format == "json":
+        from migtui.render.json_report import render_json
+
+        data = report.to_dict()
+        # large reports: compact JSON (indenting 30k statements doubles the output and the time)
+        print(render_json(data, indent=2 if data["summary"]["statements"] <= 2000 else None))
+    elif args.format == "github":
+        from migtui.render.github import render_annotations
+
+        text = render_annotations(records_from_lint(report))
+        if text:
+            print(text)
+        s = report.summary()
+        print(f"migtui lint: {s['errors']} errors, {s['warnings']} warnings, {s['info']} info", file=sys.stderr)
+    elif args.format == "sarif":
+        from migtui import __version__
+        from migtui.analysis.rules import RULES
+        from migtui.render.json_report import render_json
+        from migtui.render.sarif import sarif_log
+
+        rules = [RuleInfo(r.id, r.severity, r.why, r.alembic or r.hint) for r in RULES.values()]
+        print(render_json(sarif_log(records_from_lint(report), rules, tool_version=__version__)))
+    else:
+        from rich.console import Console
+
+        from migtui.render.text_lint import render_lint_text
+
+        render_lint_text(report, Console(highlight=False, soft_wrap=not sys.stdout.isatty()), verbose=args.verbose)
+    return report.exit_code

@@ -1,0 +1,454 @@
+"""The lint job: inputs (alembic revisions rendered offline, raw .sql files) -> analysis -> findings -> events.
+
+report = run_lint(LintOptions(paths=[...], migrations="db/migrations", pg_version=16), sink)
+report.exit_code  # 0 clean, 1 findings at or above --fail-on
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migtui.analysis.analyze import (
+    DEFAULT_PG_VERSION,
+    Analyzer,
+    Finding,
+    StatementAnalysis,
+    StatementInput,
+    check_version,
+)
+from migtui.analysis.approvals import apply_approvals, parse_approvals, unused_approval_findings
+from migtui.analysis.facts import CatalogFacts
+from migtui.analysis.parse import SqlSyntaxError, parse_sql
+from migtui.analysis.rules import RULES, SEVERITY_RANK
+from migtui.errors import ExitCode, MigtuiError, UsageError
+from migtui.events import EventSink, RunFinished, RunStarted, discard
+from migtui.events import Finding as FindingEvent
+
+PARALLEL_MIN_FILES = 200  # below this, a process pool costs more than it saves
+
+
+@dataclass
+class LintOptions:
+    paths: list[str] = field(default_factory=list)  # raw .sql files / folders, or alembic script directories
+    migrations: str | None = None  # alembic project used when no paths are given
+    pg_version: int | None = None  # default: the server's (with a DSN), else 16
+    dsn: str | None = None  # catalog facts (read-only)
+    fail_on: str = "error"  # "error" | "warning" | "info"
+    all_revisions: bool = False  # with a DSN: also lint revisions the database already has
+    alembic_lock_timeout: bool = True  # migtui's runner sets lock_timeout for alembic revisions
+    version_table: str = "alembic_version"
+    version_table_schema: str | None = None
+    jobs: int | None = None  # worker processes for raw files (default: CPU count)
+
+
+@dataclass
+class LintedFile:
+    path: str
+    revision: str | None
+    statements: list[StatementAnalysis]
+    findings: list[Finding]  # file-level (missing downgrade, approvals, uncommitted transaction)
+    suppressed: int = 0
+
+    def all_findings(self) -> list[Finding]:
+        out = [f for st in self.statements for f in st.findings]
+        out.extend(self.findings)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "revision": self.revision,
+            "statements": [st.to_dict() for st in self.statements],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class LintReport:
+    files: list[LintedFile]
+    pg_version: int
+    catalog: bool
+    fail_on: str = "error"
+    _counts: dict[str, int] | None = field(default=None, repr=False, compare=False)
+    _approved: int = field(default=0, repr=False, compare=False)
+
+    def counts(self) -> dict[str, int]:
+        if self._counts is None:
+            counts = {"error": 0, "warning": 0, "info": 0}
+            approved = 0
+            for file in self.files:
+                for finding in file.all_findings():
+                    counts[finding.severity] += 1
+                    if finding.approved is not None:
+                        approved += 1
+            self._counts = counts
+            self._approved = approved
+        return dict(self._counts)
+
+    def summary(self) -> dict[str, Any]:
+        counts = self.counts()
+        return {
+            "files": len(self.files),
+            "statements": sum(len(f.statements) for f in self.files),
+            "errors": counts["error"],
+            "warnings": counts["warning"],
+            "info": counts["info"],
+            "approved": self._approved,
+            "suppressed": sum(f.suppressed for f in self.files),
+            "pg_version": self.pg_version,
+            "catalog": self.catalog,
+            "assumptions": sum(len(st.assumptions) for f in self.files for st in f.statements),
+            "fail_on": self.fail_on,
+            "exit_code": self.exit_code,
+        }
+
+    @property
+    def exit_code(self) -> int:
+        threshold = SEVERITY_RANK[self.fail_on]
+        counts = self.counts()
+        if any(n and SEVERITY_RANK[severity] >= threshold for severity, n in counts.items()):
+            return int(ExitCode.FINDINGS)
+        return int(ExitCode.OK)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": [f.to_dict() for f in self.files], "summary": self.summary()}
+
+
+_CWD: list[str] = []
+
+
+def display_path(path: Path | str) -> str:
+    """Paths relative to the working directory when inside it (what CI annotations need)."""
+    if not _CWD:
+        _CWD.append(os.path.realpath(os.getcwd()) + os.sep)
+    text = str(path)
+    absolute = os.path.realpath(text) if os.path.isabs(text) or ".." in text else os.path.join(_CWD[0], text)
+    if absolute.startswith(_CWD[0]):
+        return absolute[len(_CWD[0]) :]
+    return text
+
+
+# --- raw SQL files -----------------------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{display_path(path)}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {display_path(path)}: {exc.strerror}") from None
+
+
+def lint_sql_text(text: str, path: str, pg_version: int, facts: CatalogFacts | None) -> LintedFile:
+    """Lint one raw SQL migration (not in a transaction unless it says BEGIN)."""
+    statements = parse_sql(text, path)
+    analyzer = Analyzer(pg_version, facts)
+    results = analyzer.analyze(statements)
+    file_findings = analyzer.finish(results)
+    approvals, problems = parse_approvals(text)
+    suppressed = 0
+    if approvals:
+        for st in results:
+            st.findings, n = apply_approvals(st.findings, approvals)
+            suppressed += n
+        file_findings, n = apply_approvals(file_findings, approvals)
+        suppressed += n
+        problems.extend(unused_approval_findings(approvals))
+    return LintedFile(path, None, results, file_findings + problems, suppressed)
+
+
+def lint_sql_file(path: Path, pg_version: int, facts: CatalogFacts | None) -> LintedFile:
+    shown = display_path(path)
+    return lint_sql_text(read_text(path), shown, pg_version, facts)
+
+
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def _worker_init(pg_version: int, facts: CatalogFacts | None) -> None:
+    _WORKER_STATE["pg_version"] = pg_version
+    _WORKER_STATE["facts"] = facts
+
+
+def _pack_finding(f: Finding) -> tuple:
+    return (f.rule, f.severity, f.message, f.hint, f.line, f.approved)
+
+
+def _pack(file: LintedFile) -> tuple:
+    """Plain tuples pickle several times faster than dataclasses (the pool's results are large)."""
+    statements = [
+        (
+            s.index,
+            s.line,
+            s.sql,
+            s.transactional,
+            s.forms,
+            [(lk.relation, lk.mode) for lk in s.locks],
+            s.rewrites,
+            s.scans,
+            [_pack_finding(f) for f in s.findings],
+            s.assumptions,
+            s.sql_line,
+        )
+        for s in file.statements
+    ]
+    return (file.path, file.revision, statements, [_pack_finding(f) for f in file.findings], file.suppressed)
+
+
+def _unpack(data: tuple) -> LintedFile:
+    from migtui.analysis.analyze import RelationLock
+    from migtui.analysis.lock_modes import blocks
+
+    path, revision, statements, findings, suppressed = data
+    return LintedFile(
+        path,
+        revision,
+        [
+            StatementAnalysis(
+                i,
+                line,
+                sql,
+                tx,
+                forms,
+                [RelationLock(r, m, blocks(m)) for r, m in locks],
+                rw,
+                sc,
+                [Finding(*f) for f in finds],
+                assumed,
+                sql_line,
+            )
+            for (i, line, sql, tx, forms, locks, rw, sc, finds, assumed, sql_line) in statements
+        ],
+        [Finding(*f) for f in findings],
+        suppressed,
+    )
+
+
+def _worker_lint(paths: list[str]) -> list[tuple]:
+    out: list[tuple] = []
+    for path in paths:
+        try:
+            out.append(_pack(lint_sql_file(Path(path), _WORKER_STATE["pg_version"], _WORKER_STATE["facts"])))
+        except MigtuiError as exc:  # exceptions with custom __init__ do not unpickle: send the message
+            out.append(("error", exc.message))
+            break
+    return out
+
+
+def default_jobs() -> int:
+    """Worker processes when --jobs is not given: one per idle CPU (a pool on busy cores only adds the cost of
+    shipping results between processes)."""
+    cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - not available on this platform
+        busy = 0.0
+    return max(1, min(cpus, int(cpus - busy + 0.5)))
+
+
+def lint_sql_files(
+    paths: list[Path], pg_version: int, facts: CatalogFacts | None, jobs: int | None
+) -> list[LintedFile]:
+    workers = jobs if jobs is not None else default_jobs()
+    if workers <= 1 or len(paths) < PARALLEL_MIN_FILES:
+        return [lint_sql_file(p, pg_version, facts) for p in paths]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = max(1, len(paths) // (workers * 4))
+    chunks = [[str(p) for p in paths[i : i + chunk]] for i in range(0, len(paths), chunk)]
+    ctx = multiprocessing.get_context("fork")
+    out: list[LintedFile] = []
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(pg_version, facts)) as pool:
+        for result in pool.map(_worker_lint, chunks):
+            for item in result:
+                if item[0] == "error" and len(item) == 2:
+                    raise UsageError(item[1])
+                out.append(_unpack(item))
+    return out
+
+
+def collect_sql_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.sql") if p.is_file())
+    return [path]
+
+
+# --- alembic revisions -------------------------------------------------------------------------------
+
+
+def is_alembic_dir(path: Path) -> bool:
+    return path.is_dir() and ((path / "env.py").is_file() or (path / "alembic.ini").is_file())
+
+
+def applied_revisions(dsn: str, project, table: str, schema: str | None) -> set[str]:
+    """Revisions the database already has (its alembic version rows and their ancestors)."""
+    from psycopg import sql
+
+    from migtui.pg.connect import connect
+
+    with connect(dsn, application_name="migtui lint (version)") as conn:
+        name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+        regclass = f"{schema}.{table}" if schema else table
+        row = conn.execute("SELECT to_regclass(%s)", (regclass,)).fetchone()
+        if row is None or row[0] is None:
+            return set()
+        current = {r[0] for r in conn.execute(sql.SQL("SELECT version_num FROM {}").format(name)).fetchall()}
+    downs = {info.revision: info.down_revisions for info in project.revisions()}
+    applied: set[str] = set()
+    stack = [rev for rev in current if rev in downs]
+    while stack:
+        rev = stack.pop()
+        if rev in applied:
+            continue
+        applied.add(rev)
+        stack.extend(downs.get(rev, ()))
+    return applied
+
+
+def lint_alembic(
+    project, pg_version: int, facts: CatalogFacts | None, options: LintOptions, skip: set[str] | None = None
+) -> list[LintedFile]:
+    from migtui.alembic_render import downgrade_lines, downgrade_status, render_project
+    from migtui.analysis.facts import MigrationKnowledge
+
+    rendered = render_project(project, options.version_table)
+    knowledge = MigrationKnowledge()  # what earlier revisions established, carried forward in order
+    out: list[LintedFile] = []
+    for rev in rendered:
+        if skip and rev.revision in skip:
+            continue
+        shown = display_path(rev.path)
+        analyzer = Analyzer(
+            pg_version,
+            facts,
+            in_transaction=rev.in_transaction_at_start,
+            lock_timeout_set=options.alembic_lock_timeout,
+            alembic=True,
+            knowledge=knowledge,
+        )
+        results: list[StatementAnalysis] = []
+        last_line = 1
+        for record in rev.statements:
+            upper = record.sql.rstrip(";").strip().upper()
+            if (record.path is None or record.transaction_control) and upper in ("BEGIN", "COMMIT", "ROLLBACK"):
+                if upper == "BEGIN":
+                    analyzer.in_transaction = True
+                else:
+                    analyzer.transaction_boundary()
+                continue
+            line = record.line or last_line
+            last_line = line
+            try:
+                parsed = parse_sql(record.sql)
+            except SqlSyntaxError as exc:
+                detail = exc.message.split("SQL syntax error: ", 1)[-1]
+                raise UsageError(f"{shown}:{line}: the SQL this operation renders is invalid: {detail}") from None
+            analyzer.classifier.type_hints = record.existing_types
+            for statement in parsed:
+                results.append(analyzer.analyze_one(StatementInput(statement, line=line)))
+        analyzer.classifier.type_hints = {}
+        text = read_text(rev.path)
+        file_findings: list[Finding] = []
+        missing, def_line = downgrade_status(rev.path)
+        if missing:
+            rule = RULES["missing-downgrade"]
+            file_findings.append(
+                Finding(
+                    rule.id, rule.severity, f"revision {rev.revision}: downgrade() does nothing", rule.hint, def_line
+                )
+            )
+        approvals, problems = parse_approvals(text)
+        # downgrade() is not linted: approvals written there (for its drops) are accepted, never "unused"
+        in_downgrade = downgrade_lines(rev.path)
+        approvals = [a for a in approvals if a.line not in in_downgrade]
+        suppressed = 0
+        if approvals:
+            for st in results:
+                st.findings, n = apply_approvals(st.findings, approvals)
+                suppressed += n
+            file_findings, n = apply_approvals(file_findings, approvals)
+            suppressed += n
+            problems.extend(unused_approval_findings(approvals))
+        out.append(LintedFile(shown, rev.revision, results, file_findings + problems, suppressed))
+    return out
+
+
+# --- the job -----------------------------------------------------------------------------------------
+
+
+def run_lint(options: LintOptions, sink: EventSink = discard) -> LintReport:
+    """Lint the inputs; emit RunStarted, one Finding event per finding, RunFinished. Raises MigtuiError."""
+    if options.fail_on not in SEVERITY_RANK:
+        raise UsageError(f"--fail-on must be error, warning or info (got {options.fail_on})")
+    facts: CatalogFacts | None = None
+    if options.dsn:
+        from migtui.pg.catalog_facts import load_catalog_facts
+
+        facts = load_catalog_facts(options.dsn)
+    if options.pg_version is not None:
+        pg_version = check_version(options.pg_version)
+    elif facts is not None and facts.server_version:
+        pg_version = check_version(facts.server_version)
+    else:
+        pg_version = DEFAULT_PG_VERSION
+
+    raw_files: list[Path] = []
+    alembic_dirs: list[Path] = []
+    for given in options.paths:
+        path = Path(given).expanduser()
+        if not path.exists():
+            raise UsageError(f"no such file or directory: {given}")
+        if is_alembic_dir(path) or path.suffix == ".ini":
+            alembic_dirs.append(path)
+        elif path.is_file() and path.suffix == ".py":
+            raise UsageError(f"{given}: a single revision file cannot be linted alone; pass its alembic directory")
+        else:
+            raw_files.extend(collect_sql_files(path))
+    if not options.paths:
+        alembic_dirs.append(Path(options.migrations or "db/migrations"))
+
+    from migtui.redact import redact_dsn
+
+    target = ", ".join(options.paths) or str(alembic_dirs[0])
+    sink(RunStarted(job="lint", target=redact_dsn(options.dsn) or target))
+
+    files: list[LintedFile] = []
+    for directory in alembic_dirs:
+        from migtui.alembic_project import AlembicProject
+
+        project = AlembicProject.load(directory)
+        skip = None
+        if options.dsn and not options.all_revisions:
+            skip = applied_revisions(options.dsn, project, options.version_table, options.version_table_schema)
+        files.extend(lint_alembic(project, pg_version, facts, options, skip))
+    files.extend(lint_sql_files(raw_files, pg_version, facts, options.jobs))
+
+    report = LintReport(files, pg_version, facts is not None, options.fail_on)
+    for file in files:
+        for finding in file.all_findings():
+            sink(
+                FindingEvent(
+                    rule=finding.rule,
+                    severity=finding.severity,
+                    message=finding.message,
+                    revision=file.revision,
+                    path=file.path,
+                    line=finding.line,
+                    hint=finding.hint,
+                )
+            )
+    counts = report.counts()
+    sink(
+        RunFinished(
+            job="lint",
+            ok=report.exit_code == 0,
+            exit_code=report.exit_code,
+            summary=f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info",
+        )
+    )
+    return report

@@ -1,0 +1,43 @@
+"""A command-neutral finding record: what the github and sarif renderers take (lint, dry-run, drift...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    rule: str
+    severity: str  # "error" | "warning" | "info"
+    message: str
+    path: str | None = None  # repository-relative when possible
+    line: int | None = None  # 1-based
+    hint: str = ""
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    severity: str
+    why: str
+    hint: str = ""
+
+
+def records_from_lint(report) -> list[FindingRecord]:
+    """Every finding of a ``migtui.lint.LintReport`` as ``FindingRecord`` (statement order, then file-level)."""
+    out = []
+    for file in report.files:
+        for finding in file.all_findings():
+            out.append(
+                FindingRecord(
+                    finding.rule,
+                    finding.severity,
+                    finding.message,
+                    file.path,
+                    finding.line,
+                    finding.hint,
+                    file.revision,
+                )
+            )
+    return out

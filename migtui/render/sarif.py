@@ -1,0 +1,66 @@
+"""SARIF 2.1.0 (GitHub code scanning) from finding records; reusable by any command that has findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from migtui.render.findings import FindingRecord, RuleInfo
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def sarif_log(
+    records: Iterable[FindingRecord],
+    rules: Iterable[RuleInfo],
+    *,
+    tool_name: str = "migtui",
+    tool_version: str = "0",
+    information_uri: str | None = None,
+) -> dict[str, Any]:
+    """A SARIF log with one run: the rules used as ``tool.driver.rules`` and one result per record."""
+    records = list(records)
+    rule_list = list(rules)
+    used = {r.rule for r in records}
+    rule_list = [r for r in rule_list if r.id in used]
+    index = {r.id: i for i, r in enumerate(rule_list)}
+    driver: dict[str, Any] = {
+        "name": tool_name,
+        "version": tool_version,
+        "rules": [
+            {
+                "id": r.id,
+                "name": "".join(part.capitalize() for part in r.id.split("-")),
+                "shortDescription": {"text": r.why},
+                "fullDescription": {"text": r.why},
+                "help": {"text": r.hint or r.why},
+                "defaultConfiguration": {"level": LEVELS.get(r.severity, "note")},
+            }
+            for r in rule_list
+        ],
+    }
+    if information_uri:
+        driver["informationUri"] = information_uri
+    results = []
+    for rec in records:
+        result: dict[str, Any] = {
+            "ruleId": rec.rule,
+            "level": LEVELS.get(rec.severity, "note"),
+            "message": {"text": rec.message + (f" Fix: {rec.hint}" if rec.hint else "")},
+        }
+        if rec.rule in index:
+            result["ruleIndex"] = index[rec.rule]
+        if rec.path:
+            location: dict[str, Any] = {"artifactLocation": {"uri": rec.path.replace("\\", "/")}}
+            if rec.line:
+                location["region"] = {"startLine": max(int(rec.line), 1)}
+            result["locations"] = [{"physicalLocation": location}]
+        if rec.revision:
+            result["properties"] = {"revision": rec.revision}
+        results.append(result)
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": driver}, "results": results}],
+    }
