@@ -476,7 +476,7 @@ def _start_backfill_subprocess(dsn: str, proj: Path) -> subprocess.Popen:
     )
 
 
-def _kill_mid_backfill(dsn: str, proj: Path) -> int:
+def _kill_mid_backfill(dsn: str, proj: Path, sig: int = signal.SIGKILL) -> int:
     with driver(dsn, proj, []) as d:
         d.run("b2", until="expand")
     proc = _start_backfill_subprocess(dsn, proj)
@@ -488,8 +488,11 @@ def _kill_mid_backfill(dsn: str, proj: Path) -> int:
         if done >= 500:
             break
         time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(10)
+    os.kill(proc.pid, sig)
+    code = proc.wait(10)
+    if sig == signal.SIGINT:  # Ctrl-C: one line, exit 130, the batch in flight rolled back
+        assert code == ExitCode.INTERRUPTED, proc.stderr.read()
+        assert "Traceback" not in proc.stderr.read()
     assert 500 <= done < ROWS, done
     return done
 
@@ -768,3 +771,50 @@ def test_backfill_backs_off_on_replication_lag(primary_and_replica, tmp_path):
     finally:
         replica.execute("SELECT pg_wal_replay_resume()")
         primary.drop_database(name)
+
+
+def test_interrupted_contract_resumes_with_the_plan_stored_at_expand(db, tmp_path):
+    """After a crash between contract steps (old column already dropped), the resume must use the plan
+    recorded at expand, not one rebuilt from the changed catalog."""
+    from migtui.phases.ddl import ConnectionExecutor
+    from migtui.phases.revision import run_steps
+
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="migrate")
+        plan = d.plan("b2")
+        assert len(plan.contract) == 6  # NOT NULL (4 steps, email was NOT NULL), drop trigger+column, drop function
+        st.transition(d.conn, "b2", st.MIGRATED, st.CONTRACTING, runner="crashed-runner")
+        run_steps(ConnectionExecutor(d.conn, d.policy), "b2", "contract", plan.contract[:5], d.sink)
+        st.set_step(d.conn, "b2", st.CONTRACTING, 5)  # "crash" before the last step
+        assert "email" not in columns(dsn, "users")
+        d.run("b2")
+        assert st.get(d.conn, "b2").phase == st.CONTRACTED
+    assert q(dsn, "SELECT count(*) FROM pg_proc WHERE proname = 'sync_b2'")[0][0] == 0
+    assert q(
+        dsn, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email_address'"
+    )
+
+
+def test_ctrl_c_mid_backfill_exits_130_and_resumes(db, tmp_path):
+    _, dsn, _ = db
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    _kill_mid_backfill(dsn, proj, signal.SIGINT)
+    phase, cursor = q(dsn, "SELECT phase, cursor FROM migtui.phase_state")[0]
+    assert phase == "migrating" and cursor[0] >= 500
+    r = run_cli(
+        "phase",
+        "run",
+        "b2",
+        "--until",
+        "migrate",
+        "--dsn",
+        dsn,
+        "--migrations",
+        str(proj),
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    assert r.returncode == 0, r.stderr
+    assert "resuming the backfill at cursor" in r.stderr
+    assert q(dsn, "SELECT count(*) FROM users WHERE email_address IS DISTINCT FROM email")[0][0] == 0

@@ -108,8 +108,17 @@ class PhaseDriver:
         return rev
 
     def plan(self, revision: str) -> Plan:
+        """The revision's plan: the one stored at expand (so contract/abort steps never shift while the
+        table changes under them), else built now from the revision file and the catalog."""
         rev = self.resolve(revision)
-        return plan_for(find_change(rev.module, rev.revision), rev.revision, self.conn)
+        change = find_change(rev.module, rev.revision)
+        stored = st.stored_plan(self.conn, rev.revision)
+        if stored is not None:
+            try:
+                return Plan.from_dict(stored)
+            except (KeyError, TypeError, ValueError):
+                pass  # stored by another migtui version: rebuild
+        return plan_for(change, rev.revision, self.conn)
 
     def _version_table(self) -> sql.Composable:
         if self.settings.version_table_schema:

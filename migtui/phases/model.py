@@ -95,6 +95,40 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """The plan as stored in ``migtui.phase_state.plan`` at expand (stable for the revision's lifetime)."""
+
+        def steps(items: list[dict[str, Any]] | None) -> list[Step] | None:
+            return None if items is None else [Step(**item) for item in items]
+
+        sync = data.get("sync")
+        backfill = data.get("backfill")
+        return cls(
+            revision=data["revision"],
+            pattern=data["pattern"],
+            target=data["target"],
+            description=data.get("description", ""),
+            expand=steps(data.get("expand")) or [],
+            backfill=Backfill(**backfill) if backfill else None,
+            checks=[Check(**c) for c in data.get("checks", [])],
+            sync=SyncSpec(
+                sync["schema"],
+                sync["table"],
+                tuple(sync["old_columns"]),
+                tuple(sync["new_columns"]),
+                dict(sync["forward"]),
+                dict(sync["backward"]),
+            )
+            if sync
+            else None,
+            contract=steps(data.get("contract")) or [],
+            abort=steps(data.get("abort")) or [],
+            reverse_contract=steps(data.get("reverse_contract")),
+            irreversible_reason=data.get("irreversible_reason", ""),
+            old_application=tuple(data.get("old_application", ())),
+        )
+
 
 class PhasedChange:
     """Base class of the pattern helpers. Subclasses implement ``plan``."""

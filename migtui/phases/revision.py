@@ -127,7 +127,8 @@ def downgrade(change: PhasedChange, *, revision: str | None = None) -> None:
     if executor.raw is None:
         raise UsageError("phased revisions need the psycopg (3) driver: use a postgresql+psycopg:// URL")
     conn = executor.raw
-    plan = plan_for(change, revision, conn)
+    stored = st.stored_plan(conn, revision)
+    plan = Plan.from_dict(stored) if stored else plan_for(change, revision, conn)
     current = st.get(conn, revision)
     phase = current.phase if current else None
     if phase == st.CONTRACTING:

@@ -204,6 +204,14 @@ def require(conn, revision: str) -> PhaseState:
     return state
 
 
+def stored_plan(conn, revision: str) -> dict[str, Any] | None:
+    """The plan recorded at expand (JSON), or None."""
+    if not tables_exist(conn):
+        return None
+    row = conn.execute(sql.SQL("SELECT plan FROM {} WHERE revision = %s").format(STATE_TABLE), (revision,)).fetchone()
+    return row[0] if row and row[0] else None
+
+
 def all_states(conn) -> list[PhaseState]:
     if not tables_exist(conn):
         return []
