@@ -521,6 +521,7 @@ def test_kill9_mid_backfill_then_resume(db, tmp_path):
         final = st.get(d.conn, "b2")
     writer.stop()
     assert final.phase == st.MIGRATED
+    assert final.counters["backfill_runs"] == 1 and final.counters["backfill_batches"] > 0  # the resumed run
     progress = [e for e in events if isinstance(e, BackfillProgress)]
     assert progress and progress[0].rows_done > state[2]  # continued from the stored cursor, not from zero
     assert final.rows_done - state[2] <= state[3][0] - stored_cursor  # the resumed run only covered what was left

@@ -159,6 +159,7 @@ def run_backfill(
     batch = max(options.min_batch_size, min(options.batch_size, options.max_batch_size))
     started = time.monotonic()
     scanned_this_run = 0
+    batches = throttled = lock_timeouts_total = 0
     backoff = 0.0
     lock_timeouts = 0
     total_estimate = reltuples(conn, spec.schema, spec.table)
@@ -176,6 +177,7 @@ def run_backfill(
             backoff = min(options.max_backoff, max(0.05, backoff * 2 or max(options.pause, 0.05)))
             batch = max(options.min_batch_size, batch // 2)
             sleep = backoff * random.uniform(0.75, 1.25)
+            throttled += 1
             sink(BackfillThrottled(revision, reason, sleep, batch, lag_bytes, lag_seconds, waiters))
             time.sleep(sleep)
             continue
@@ -216,6 +218,7 @@ def run_backfill(
             if not is_lock_timeout(exc):
                 raise
             lock_timeouts += 1
+            lock_timeouts_total += 1
             if lock_timeouts > options.max_consecutive_lock_timeouts:
                 raise MigrationFailed(
                     f"backfill of {revision}: {lock_timeouts} batches in a row hit lock_timeout "
@@ -232,6 +235,7 @@ def run_backfill(
         rows_done += len(keys)
         rows_updated += changed
         scanned_this_run += len(keys)
+        batches += 1
         if took > options.target_batch_seconds * 1.5:
             batch = max(options.min_batch_size, int(batch / 2))
         elif took < options.target_batch_seconds / 2 and len(keys) == batch:
@@ -264,4 +268,24 @@ def run_backfill(
             cursor,
         )
     )
+    stats = {
+        "backfill_runs": 1,
+        "backfill_batches": batches,
+        "backfill_throttled": throttled,
+        "backfill_lock_timeouts": lock_timeouts_total,
+        "backfill_seconds": round(elapsed, 3),
+    }
+    add_counters(conn, revision, stats)
     return scanned_this_run
+
+
+def add_counters(conn, revision: str, stats: dict[str, float]) -> None:
+    """Add ``stats`` to ``phase_state.counters`` (numbers are summed over runs)."""
+    conn.execute(
+        sql.SQL(
+            "UPDATE {} SET counters = counters || (SELECT coalesce(jsonb_object_agg(k, "
+            "coalesce((counters ->> k)::numeric, 0) + v::numeric), '{{}}'::jsonb) "
+            "FROM jsonb_each_text(%s::jsonb) AS e(k, v)) WHERE revision = %s"
+        ).format(st.STATE_TABLE),
+        (json.dumps(stats), revision),
+    )
