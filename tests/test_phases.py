@@ -591,8 +591,10 @@ def test_cli_status_json_and_exit_codes(db, tmp_path):
     proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
     env = {"PYTHONPATH": str(ROOT)}
     common = ["--dsn", dsn, "--migrations", str(proj)]
-    r = run_cli("phase", "run", "b2", "--until", "migrate", *common, env=env)
-    assert r.returncode == 0, r.stderr
+    for expected in ("expanded", "migrated"):  # advance: exactly one stage per call
+        r = run_cli("phase", "advance", "b2", *common, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == f"b2: {expected}"
     q(dsn, "UPDATE users SET email = 'late@x' WHERE id = 1")  # an old-path write right now
     r = run_cli("phase", "run", "b2", "--quiet-window", "30", *common, env=env)
     assert r.returncode == ExitCode.FINDINGS
