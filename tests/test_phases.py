@@ -171,6 +171,11 @@ def test_rename_column_end_to_end_with_writers(db, tmp_path):
         assert q(dsn, "SELECT email FROM users WHERE id = %s", (nid,)) == [("n@x",)]
         q(dsn, "UPDATE users SET email_address = 'n2@x' WHERE id = %s", (nid,), path="new")
         assert q(dsn, "SELECT email FROM users WHERE id = %s", (nid,)) == [("n2@x",)]
+        # without the setting the trigger guesses: only the new column written -> new path
+        (hid,) = q(dsn, "INSERT INTO users (email_address) VALUES ('h@x') RETURNING id")[0]
+        assert q(dsn, "SELECT email FROM users WHERE id = %s", (hid,)) == [("h@x",)]
+        q(dsn, "UPDATE users SET email_address = 'h2@x' WHERE id = %s", (hid,))
+        assert q(dsn, "SELECT email FROM users WHERE id = %s", (hid,)) == [("h2@x",)]
         # backfill while the old application keeps writing
         d.run("b2", until="migrate")
         assert any(isinstance(e, BackfillProgress) for e in events)

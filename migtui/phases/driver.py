@@ -211,7 +211,7 @@ class PhaseDriver:
                 current = st.get(self.conn, revision)
                 phase = current.phase if current else None
                 done = PHASE_ORDER.index(_DONE_STAGE[phase]) if phase in _DONE_STAGE else -1
-                if phase == st.CONTRACTED or (done >= target and phase not in (st.MIGRATING, st.CONTRACTING)):
+                if phase == st.CONTRACTED or done >= target:
                     break
                 if phase in (None, st.EXPANDING, st.ABORTED):
                     self._expand(rev)
