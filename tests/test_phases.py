@@ -633,7 +633,7 @@ def test_offline_sql_renders_expand(tmp_path):
     with contextlib.redirect_stdout(out):
         command.upgrade(cfg, "a1:b2", sql=True)
     text = out.getvalue()
-    assert 'CREATE UNIQUE INDEX CONCURRENTLY "users_email_key"' in text
+    assert 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "users_email_key"' in text
     assert "migtui phase run b2" in text
 
 

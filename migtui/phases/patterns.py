@@ -515,7 +515,11 @@ class AddUniqueConstraint(PhasedChange):
         drop_index = _s(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(idx))
         expand = [
             Step(
-                _s(sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({})").format(sql.Identifier(name), t, cols)),
+                _s(
+                    sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})").format(
+                        sql.Identifier(name), t, cols
+                    )
+                ),
                 f"build the unique index {name} CONCURRENTLY (writes continue)",
                 transactional=False,
                 skip_if=_valid_index_exists(schema, name),
@@ -604,7 +608,11 @@ class AddForeignKey(PhasedChange):
         if self.index:
             expand.append(
                 Step(
-                    _s(sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(sql.Identifier(idx_name), t, cols)),
+                    _s(
+                        sql.SQL("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})").format(
+                            sql.Identifier(idx_name), t, cols
+                        )
+                    ),
                     f"index the referencing columns CONCURRENTLY ({idx_name})",
                     transactional=False,
                     skip_if=_valid_index_exists(schema, idx_name),
