@@ -54,3 +54,9 @@ class MigrationTimeout(MigtuiError):
 
 class LockNotAcquired(MigtuiError):
     exit_code = ExitCode.LOCK_NOT_ACQUIRED
+
+
+class Interrupted(MigtuiError):
+    """The operator stopped the run (Ctrl-C, SIGTERM, or cancel in the TUI); the running revision rolled back."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from migtui.errors import MigrationFailed, MigrationTimeout, MigtuiError, UsageError
+from migtui.errors import Interrupted, MigrationFailed, MigrationTimeout, MigtuiError, UsageError
 from migtui.events import (
     EventSink,
     LockWait,
@@ -90,6 +90,7 @@ class _AttemptState:
     current_sql: str = ""
     non_transactional_ran: bool = False
     timed_out: bool = False
+    cancel_requested: bool = False  # the operator asked to stop (RevisionStep.cancel)
     terminated: bool = False
     armed: bool = True  # the watchdog may interrupt the thread
     finished: bool = False
@@ -227,9 +228,11 @@ class _Watchdog(threading.Thread):
         self.stop_event = threading.Event()
         self.error: str = ""
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop and join; False if the thread is still stuck in a query (its connection must not be closed)."""
         self.stop_event.set()
-        self.join(timeout=5)
+        self.join(timeout=10)
+        return not self.is_alive()
 
     def run(self) -> None:
         state = self.state
@@ -258,13 +261,17 @@ class _Watchdog(threading.Thread):
                                 waited_seconds=round(now - state.started, 2),
                             )
                         )
-                if now >= deadline and not state.timed_out and not state.finished:
-                    state.timed_out = True
+                stop_now = now >= deadline or state.cancel_requested
+                if stop_now and cancelled_at is None and not state.finished:
                     cancelled_at = now
+                    if state.cancel_requested:
+                        why = "cancel requested"
+                    else:
+                        state.timed_out = True
+                        why = f"timeout of {self.limits.timeout:g}s reached"
                     self.sink(
                         Message(
-                            text=f"{state.revision}: timeout of {self.limits.timeout:g}s reached; "
-                            f"cancelling the statement (pid {state.pid})",
+                            text=f"{state.revision}: {why}; cancelling the statement (pid {state.pid})",
                             level="warning",
                         )
                     )
@@ -287,13 +294,14 @@ class _Watchdog(threading.Thread):
                         )
                     )
                     self.interrupt()
-                if now >= next_progress and not state.finished and not state.timed_out:
-                    next_progress += interval
+                if now >= next_progress and not state.finished and cancelled_at is None:
+                    next_progress = now + interval
                     self._emit_progress(sample, now)
             except Exception as exc:  # the monitor connection broke: keep enforcing the timeout blind
                 self.error = str(exc)
-                if now >= deadline and not state.terminated and not state.finished:
-                    state.timed_out = state.terminated = True
+                if (now >= deadline or state.cancel_requested) and not state.terminated and not state.finished:
+                    state.timed_out = now >= deadline
+                    state.terminated = True
                     self.interrupt()
 
     def _emit_progress(self, sample, now: float) -> None:
@@ -337,13 +345,27 @@ class RevisionStep:
         self.job = job
         self._monitor = monitor_conn
         self._owns_monitor = monitor_conn is None
+        self._cancel = threading.Event()
+        self._state: _AttemptState | None = None
+
+    def cancel(self) -> None:
+        """Stop the revision running now (from any thread): its statement is cancelled, it rolls back, and
+        ``run`` raises Interrupted (exit 130). Also stops a lock_timeout retry wait."""
+        self._cancel.set()
+        state = self._state
+        if state is not None:
+            state.cancel_requested = True
 
     # -- connections -------------------------------------------------------------------------------------
     def _monitor_conn(self):
         if self._monitor is None:
             from migtui.pg.connect import connect
 
-            self._monitor = connect(self.dsn, application_name=f"migtui {self.job} [watch]")
+            # statement_timeout: a sampling query never hangs the watchdog (and the join at the end of a step)
+            self._monitor = connect(
+                self.dsn, application_name=f"migtui {self.job} [watch]", options="-c statement_timeout=5000"
+            )
+            self._owns_monitor = True
         return self._monitor
 
     def close(self) -> None:
@@ -370,9 +392,13 @@ class RevisionStep:
         total_started = time.monotonic()
         attempt = 0
         while True:
+            if self._cancel.is_set():
+                raise Interrupted(f"cancelled before revision {revision} ({direction}) started")
             attempt += 1
             self.sink(RevisionStarted(revision=revision, direction=direction, description=description, attempt=attempt))
             state = _AttemptState(revision=revision, direction=direction, thread_ident=threading.get_ident())
+            state.cancel_requested = self._cancel.is_set()
+            self._state = state
             try:
                 self._attempt(script, script_rev, state, server_version, monitor)
             except BaseException as exc:
@@ -402,8 +428,10 @@ class RevisionStep:
                             level="warning",
                         )
                     )
-                    time.sleep(delay)
-                    continue
+                    if self._cancel.wait(delay):
+                        failure = Interrupted(f"revision {revision} ({direction}) cancelled while waiting to retry")
+                    else:
+                        continue
                 self.sink(
                     RevisionFailed(
                         revision=revision,
@@ -427,6 +455,8 @@ class RevisionStep:
             if state.non_transactional_ran
             else ""
         )
+        if state.cancel_requested and not state.timed_out:
+            return Interrupted(f"revision {rev} ({state.direction}) cancelled by the operator: rolled back{partial}")
         if state.timed_out or isinstance(exc, StepInterrupted):
             return MigrationTimeout(
                 f"revision {rev} ({state.direction}) ran past its timeout of {self.limits.timeout:g}s: "
@@ -512,7 +542,9 @@ class RevisionStep:
         finally:
             state.armed = False
             state.finished = True
-            watchdog.stop()
+            if not watchdog.stop():  # still inside a query on the monitor connection: never close it under it
+                self._monitor = None
+                self._owns_monitor = True
             hooks.remove()
             restore()
 

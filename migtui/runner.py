@@ -21,12 +21,13 @@ A run:
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from dataclasses import dataclass, field
 
 from migtui.alembic_project import AlembicProject, RevisionInfo
 from migtui.config import Settings
-from migtui.errors import MigtuiError, UsageError
+from migtui.errors import Interrupted, MigtuiError, UsageError
 from migtui.events import EventSink, Message, RunFinished, RunStarted, discard
 from migtui.pg import advisory
 from migtui.pg.version_table import VersionTable, advisory_key, read_current, resolved_schema
@@ -78,6 +79,17 @@ class Runner:
         self.settings = settings
         self.sink = sink
         self.version_table = VersionTable(settings.version_table, settings.version_table_schema)
+        self._cancel = threading.Event()
+        self._step: RevisionStep | None = None
+
+    def cancel(self) -> None:
+        """Stop a run in progress, from any thread (the TUI's "abort"): the running revision's statement is
+        cancelled and rolled back, no further revision starts, the advisory lock is released; ``upgrade`` /
+        ``downgrade`` raise Interrupted (exit 130). Revisions already finished stay applied."""
+        self._cancel.set()
+        step = self._step
+        if step is not None:
+            step.cancel()
 
     # -- reading ---------------------------------------------------------------------------------------
     def _connect(self, role: str):
@@ -143,6 +155,7 @@ class Runner:
                 wait=self.settings.advisory_lock_wait,
                 sink=self.sink,
                 report_every=self.settings.progress_interval or 5.0,
+                cancelled=self._cancel.is_set,
             )
             if waited >= 0.5:
                 self.sink(Message(text=f"deploy advisory lock acquired after waiting {waited:.1f}s"))
@@ -166,23 +179,25 @@ class Runner:
                 lock_conn.close()
 
     def _apply(self, lock_conn, direction: str, plan: list[str], invalid_before: set[str], started: float):
-        from migtui.pg.connect import connect
         from migtui.pg.progress import invalid_indexes
 
-        monitor = connect(self.dsn, application_name=f"migtui {direction} [watch]")
         step = RevisionStep(
             self.project,
             self.dsn,
             StepLimits.from_settings(self.settings),
             sink=self.sink,
             job=direction,
-            monitor_conn=monitor,
             version_table=self.settings.version_table,
             version_table_schema=self.settings.version_table_schema,
         )
         applied: list[str] = []
+        self._step = step
+        if self._cancel.is_set():
+            step.cancel()
         try:
             for revision in plan:
+                if self._cancel.is_set():
+                    raise Interrupted(f"run cancelled before revision {revision}")
                 step.run(revision, direction)
                 applied.append(revision)
         except MigtuiError as exc:
@@ -204,8 +219,9 @@ class Runner:
             self.sink(RunFinished(job=direction, ok=False, exit_code=int(exc.exit_code), summary=f"{done}; {message}"))
             raise
         finally:
+            self._step = None
             with contextlib.suppress(Exception):
-                monitor.close()
+                step.close()
         seconds = time.monotonic() - started
         verb = "applied" if direction == "up" else "reverted"
         self.sink(

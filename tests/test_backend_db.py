@@ -182,7 +182,7 @@ def test_migrate_applies_to_head_under_the_runner_and_is_idempotent(fresh_db, pg
     assert first.returncode == 0, first.stderr
     assert "Traceback" not in first.stderr
     assert pg.execute("SELECT version_num FROM alembic_version", dbname=dbname) == [(head,)]
-    again = run([*MIGRATE, "--json"], clean_env(MIGTUI_DATABASE_URL=fresh_db), tmp_path)
+    again = run([*MIGRATE, "--format", "json"], clean_env(MIGTUI_DATABASE_URL=fresh_db), tmp_path)
     assert again.returncode == 0, again.stderr
     events = [json.loads(line) for line in again.stdout.splitlines()]
     assert events and all("event" in e for e in events)
@@ -214,3 +214,51 @@ def test_migrate_unreachable_database_exits_6(tmp_path):
     proc = run(MIGRATE, clean_env(DATABASE_URL=closed_port_url()), tmp_path)
     assert proc.returncode == ExitCode.CONNECTION, proc.stderr
     assert_one_line_error(proc, "migrate: error:")
+
+
+# -- the models on a database at head ------------------------------------------------------------------------
+
+
+def test_models_work_against_the_migrated_schema(fresh_db, pg, monkeypatch):
+    """Write through the ORM: defaults, the enum, the updated_at trigger, the view and ON DELETE CASCADE."""
+    from sqlalchemy import create_engine, select, text
+    from sqlalchemy.orm import Session
+
+    from backend.shared.db.models import Account, Order, OrderItem, OrderStatus, User
+    from migtui.pg.dsn import sqlalchemy_url
+
+    for var in URL_VARS:
+        monkeypatch.delenv(var, raising=False)
+    command.upgrade(AlembicProject.load(INI).config(fresh_db), "head")
+    engine = create_engine(sqlalchemy_url(fresh_db))
+    try:
+        with Session(engine) as session:
+            ada = User(email="ada@example.com", full_name="Ada Lovelace", display_name="ada")
+            account = Account(name="Analytical Engines", owner=ada)
+            order = Order(account=account, user=ada, total_cents=2 * 1250)
+            order.items = [OrderItem(sku="SKU-00001", quantity=2, unit_price_cents=1250)]
+            session.add(order)
+            session.commit()
+            assert order.status is OrderStatus.PENDING and order.currency == "USD"  # server defaults
+            created = order.updated_at
+            order.status = OrderStatus.PAID
+            session.commit()
+            assert order.updated_at > created  # the trigger from 0007 moved updated_at
+            totals = session.execute(text("SELECT order_count, total_cents FROM account_order_totals")).one()
+            assert tuple(totals) == (1, 2500)
+            session.execute(text("DELETE FROM orders"))
+            session.commit()
+            assert session.scalars(select(OrderItem)).all() == []  # ON DELETE CASCADE
+    finally:
+        engine.dispose()
+
+
+@needs_runner
+def test_migrate_unknown_target_exits_2_and_changes_nothing(fresh_db, pg, tmp_path):
+    proc = run([*MIGRATE, "--to", "0099_nope"], clean_env(DATABASE_URL=fresh_db), tmp_path)
+    assert proc.returncode == ExitCode.USAGE
+    assert_one_line_error(proc, "migrate: error:", "0099_nope")
+    dbname = fresh_db.rsplit("/", 1)[1]
+    assert pg.execute(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'", dbname=dbname
+    ) == [(0,)]

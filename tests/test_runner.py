@@ -404,3 +404,66 @@ def test_custom_version_table_with_the_repo_env(fresh_db):
     assert scalar(fresh_db, "SELECT to_regclass('alembic_version') IS NULL") is True
     assert runner.downgrade("base").applied == list(reversed(first_two))
     assert runner.current() == ()
+
+
+def _run_in_thread(fn):
+    outcome: list = []
+
+    def work() -> None:
+        try:
+            outcome.append(fn())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread, outcome
+
+
+def test_cancel_from_another_thread_rolls_back_and_releases(tmp_path, fresh_db):
+    """What the TUI's abort does: Runner.cancel() from the UI thread while a worker runs the migration."""
+    from migtui.errors import Interrupted
+
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [
+                Rev("a1", CREATE_T),
+                Rev("a2", "op.create_table('half', sa.Column('id', sa.Integer))\nop.execute('SELECT pg_sleep(30)')"),
+            ],
+        )
+    )
+    runner = Runner(project, fresh_db, settings_for(fresh_db))
+    thread, outcome = _run_in_thread(runner.upgrade)
+    deadline = time.monotonic() + 20
+    active = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migtui up a2' AND state = 'active'"
+    while scalar(fresh_db, active) == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cancelled_at = time.monotonic()
+    runner.cancel()
+    thread.join(timeout=10)
+    assert time.monotonic() - cancelled_at < 2
+    assert len(outcome) == 1 and isinstance(outcome[0], Interrupted) and outcome[0].exit_code == 130
+    assert "database left at a1" in outcome[0].message
+    assert runner.current() == ("a1",)
+    assert scalar(fresh_db, "SELECT to_regclass('half') IS NULL") is True
+    assert advisory_locks_held(fresh_db) == 0
+
+
+def test_cancel_while_waiting_for_the_advisory_lock(tmp_path, fresh_db):
+    from migtui.errors import Interrupted
+
+    project = AlembicProject.load(make_project(tmp_path, [Rev("a1", CREATE_T)]))
+    holder = psycopg.connect(fresh_db, autocommit=True)
+    try:
+        assert advisory.try_lock(holder, advisory_key("public", "alembic_version"))
+        runner = Runner(project, fresh_db, settings_for(fresh_db, advisory_lock_wait=30))
+        thread, outcome = _run_in_thread(runner.upgrade)
+        time.sleep(0.5)
+        runner.cancel()
+        thread.join(timeout=5)
+        assert len(outcome) == 1 and isinstance(outcome[0], Interrupted)
+    finally:
+        holder.close()
+    assert runner.current() == ()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from migtui.errors import LockNotAcquired
+from migtui.errors import Interrupted, LockNotAcquired
 from migtui.events import EventSink, LockWait, discard
 
 
@@ -60,15 +61,19 @@ def acquire(
     sink: EventSink = discard,
     report_every: float = 5.0,
     poll: float = 0.25,
+    cancelled: Callable[[], bool] | None = None,
 ) -> float:
     """Take advisory lock ``key`` on ``conn`` (autocommit), polling for up to ``wait`` seconds.
 
     Emits a LockWait event naming the holder when we first find it taken and every ``report_every`` seconds.
-    Returns the seconds waited. Raises LockNotAcquired (exit 4) when the wait runs out.
+    Returns the seconds waited. Raises LockNotAcquired (exit 4) when the wait runs out, Interrupted (130)
+    when ``cancelled()`` turns true.
     """
     started = time.monotonic()
     next_report = started
     while True:
+        if cancelled is not None and cancelled():
+            raise Interrupted("cancelled while waiting for the deploy advisory lock")
         if try_lock(conn, key):
             return time.monotonic() - started
         now = time.monotonic()

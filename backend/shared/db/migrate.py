@@ -2,7 +2,7 @@
 
     python -m backend.shared.db.migrate                 # upgrade to head
     python -m backend.shared.db.migrate --to 0013_display_name_not_null
-    python -m backend.shared.db.migrate --json          # engine events as JSON lines on stdout
+    python -m backend.shared.db.migrate --format json   # engine events as JSON lines (as `migtui up`)
 
 The database URL comes from ``--dsn``, else ``$MIGTUI_DATABASE_URL``, else ``$DATABASE_URL``. Every other
 setting (timeouts, lock_timeout retries, advisory-lock wait) is migtui's: flags > ``MIGTUI_*`` > pyproject.
@@ -10,17 +10,16 @@ The runner takes migtui's advisory lock, so several instances started at once by
 revision exactly once; the ones that wait find the work done and exit 0 (or exit 4 after the wait).
 
 Exit codes are migtui's (0 ok, 2 usage/config, 3 timeout, 4 advisory lock not acquired, 5 revision failed,
-6 connection/auth, 130 interrupted); errors are one line on stderr, passwords masked.
+6 connection/auth, 130 interrupted or SIGTERM); progress goes to stdout in `migtui up`'s format, errors are
+one line on stderr, passwords masked.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
 
 REPO_MIGRATIONS = Path(__file__).resolve().parents[3] / "db" / "migrations"
 PROG = "python -m backend.shared.db.migrate"
@@ -32,61 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dsn", metavar="URL", help="database URL (default: $MIGTUI_DATABASE_URL, else $DATABASE_URL)")
     parser.add_argument("--migrations", metavar="PATH", help=f"alembic project (default: {REPO_MIGRATIONS})")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-revision timeout")
-    parser.add_argument("--json", action="store_true", help="print engine events as JSON lines on stdout")
+    parser.add_argument(
+        "--format", choices=["text", "json"], default="text", help="text lines, or one JSON event per line"
+    )
     return parser
-
-
-class TextEvents:
-    """An EventSink that prints the runner's events as short lines (passwords masked)."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-
-    def __call__(self, event) -> None:
-        from migtui.redact import redact
-
-        line = self.describe(event)
-        if line:
-            print(redact(line), file=self.out, flush=True)
-
-    @staticmethod
-    def describe(event) -> str:
-        kind = getattr(event, "kind", "")
-        if kind == "run_started":
-            return f"migrate: {event.job} {event.target}"
-        if kind == "revision_started":
-            attempt = f" (attempt {event.attempt})" if event.attempt > 1 else ""
-            return f"-> {event.revision} {event.direction}{attempt}: {event.description}".rstrip(": ")
-        if kind == "progress":
-            parts = [f"   {event.elapsed:.0f}s", event.state, event.statement[:100]]
-            parts += [event.waiting_for, event.progress]
-            return " | ".join(p for p in parts if p)
-        if kind == "lock_wait":
-            holder = f" held by pid {event.holder_pid}" if event.holder_pid else ""
-            app = f" ({event.holder_application})" if event.holder_application else ""
-            waited = f"{event.waited_seconds:.0f}s"
-            return f"   waiting for {event.what} lock{holder}{app} {waited} {event.detail}".rstrip()
-        if kind == "revision_finished":
-            return f"ok {event.revision} ({event.seconds:.2f}s)"
-        if kind == "revision_failed":
-            rolled = "rolled back" if event.rolled_back else "NOT rolled back"
-            return f"FAILED {event.revision} ({rolled}): {event.error}"
-        if kind == "message":
-            return f"{event.level}: {event.text}" if event.level != "info" else event.text
-        if kind == "run_finished":
-            summary = f": {event.summary}" if event.summary else ""
-            return f"migrate: {'done' if event.ok else 'failed'}{summary}"
-        return ""
-
-
-class JsonEvents:
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-
-    def __call__(self, event) -> None:
-        from migtui.redact import redact
-
-        print(redact(json.dumps(event.to_dict(), default=str)), file=self.out, flush=True)
 
 
 def migrate(
@@ -103,9 +51,10 @@ def migrate(
     from backend.shared.db.settings import database_url_from_env
     from migtui.alembic_project import AlembicProject
     from migtui.config import load_settings
-    from migtui.errors import ExitCode, UsageError
+    from migtui.errors import ExitCode
     from migtui.events import discard
     from migtui.pg.dsn import libpq_dsn
+    from migtui.runner import Runner
 
     settings = load_settings({**(flags or {}), "dsn": dsn, "migrations": migrations})
     url = settings.database_url or database_url_from_env()  # $DATABASE_URL as the backend's fallback
@@ -114,24 +63,19 @@ def migrate(
     if migrations is None and settings.sources.get("migrations") == "default":
         settings.migrations = str(REPO_MIGRATIONS)  # works from any working directory
     project = AlembicProject.load(settings.migrations)
-    try:
-        from migtui.runner import Runner
-    except ImportError as exc:
-        if exc.name not in ("migtui.runner", "migtui"):
-            raise
-        raise UsageError("this migtui has no runner (migtui.runner): upgrade migtui") from None
-    result = Runner(project, url, settings, sink or discard).upgrade(target)
-    if isinstance(result, int) and not isinstance(result, bool):
-        return int(result)
+    Runner(project, url, settings, sink or discard).upgrade(target)
     return int(ExitCode.OK)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from migtui.commands.up import stop_on_sigterm
     from migtui.errors import ExitCode, MigtuiError
     from migtui.redact import redact
+    from migtui.render.events import event_printer
 
-    sink = JsonEvents(sys.stdout) if args.json else TextEvents(sys.stderr)
+    stop_on_sigterm()  # a deploy system stopping us: cancel, roll back, release the lock, exit 130
+    sink = event_printer(args.format)  # the same lines / JSON events as `migtui up`
     flags = {"timeout": args.timeout}
     try:
         return migrate(args.to, dsn=args.dsn, migrations=args.migrations, flags=flags, sink=sink)

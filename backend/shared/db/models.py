@@ -124,7 +124,11 @@ class Order(Base):
 
     account: Mapped[Account] = relationship(back_populates="orders")
     user: Mapped[User] = relationship(back_populates="orders")
-    items: Mapped[list[OrderItem]] = relationship(back_populates="order", cascade="all, delete-orphan")
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        passive_deletes=True,  # ON DELETE CASCADE in the db
+    )
 
     def __repr__(self) -> str:
         return f"Order(id={self.id!r}, status={self.status!r}, total_cents={self.total_cents!r})"

@@ -5,7 +5,8 @@ Revises: 0010_account_order_totals_view
 
 The column is added nullable (catalog-only), then filled in batches of BATCH_SIZE ids, each batch its own
 short transaction (autocommit block), so no row stays locked for long and the backfill can be resumed: a
-re-run skips rows already filled. Offline (--sql) the backfill renders as one UPDATE (no row counts there).
+re-run (after a kill) finds the column there and skips rows already filled. Offline (--sql) the backfill
+renders as one UPDATE (no row counts there).
 NOT NULL comes later, safely: 0012 (check NOT VALID) and 0013 (validate, SET NOT NULL).
 """
 
@@ -27,7 +28,8 @@ BACKFILL = (
 
 
 def upgrade() -> None:
-    op.add_column("users", sa.Column("display_name", sa.Text(), nullable=True))
+    # IF NOT EXISTS: the column commits before the backfill starts, so a run killed mid-backfill re-runs
+    op.execute("ALTER TABLE users ADD COLUMN IF NOT EXISTS display_name text")
     context = op.get_context()
     with context.autocommit_block():
         if context.as_sql:

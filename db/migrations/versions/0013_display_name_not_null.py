@@ -20,9 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_users_display_name_not_null")
-    # migtui: ignore=set-not-null-without-check reason="the CHECK validated just above lets SET NOT NULL skip its scan"
     op.alter_column("users", "display_name", nullable=False)
-    # migtui: approve=drop-constraint reason="helper check from 0012, redundant once the column is NOT NULL"
     op.drop_constraint("ck_users_display_name_not_null", "users", type_="check")
 
 
