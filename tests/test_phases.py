@@ -148,8 +148,8 @@ OLD_USER_WRITES = [
 # -- patterns end to end --------------------------------------------------------------------------
 
 
-def test_rename_column_end_to_end_with_writers(db, tmp_path):
-    _, dsn, _ = db
+def test_rename_column_end_to_end_with_writers(db, tmp_path, pg_any):
+    server, dsn, _ = db
     proj = project(
         tmp_path, "change = phases.rename_column('users', 'email', 'email_address', old_application=['app-old%'])\n"
     )
@@ -212,6 +212,15 @@ def test_rename_column_end_to_end_with_writers(db, tmp_path):
     assert q(dsn, "SELECT count(*) FROM users")[0][0] >= ROWS + old.ok // 2
     gates = [e for e in events if isinstance(e, GateChecked)]
     assert any(g.gate == "old_writes_quiet" and not g.passed for g in gates)
+    if server.major >= 18:  # NOT NULL NOT VALID -> VALIDATE: a validated not-null constraint, no helper CHECK
+        assert (
+            q(
+                dsn,
+                "SELECT count(*) FROM pg_constraint WHERE conrelid = 'users'::regclass AND contype = 'n' "
+                "AND conname LIKE 'users_email_address_not_null%%' AND convalidated",
+            )[0][0]
+            == 1
+        )
 
 
 def test_change_column_type_with_rename_on_contract(db, tmp_path):
@@ -611,6 +620,9 @@ def test_cli_status_json_and_exit_codes(db, tmp_path):
     entry = json.loads(r.stdout)["phases"][0]
     assert entry["phase"] == "migrated" and entry["writes"]["old_writes"] == 1
     assert {g["gate"]: g["passed"] for g in entry["gates"]}["old_writes_quiet"] is False
+    r = run_cli("phase", "status", *common, env=env)  # every phased revision of the database
+    assert r.returncode == 0 and r.stdout.startswith("b2  rename_column  public.users")
+    assert "gate      REFUSED old_writes_quiet" in r.stdout
     assert run_cli("phase", "run", "zz9", *common, env=env).returncode == ExitCode.USAGE
     assert run_cli("phase", "run", "a1", *common, env=env).returncode == ExitCode.USAGE  # not phased
     assert run_cli("phase", "run", "b2", "--migrations", str(proj), env=env).returncode == ExitCode.USAGE
