@@ -838,3 +838,33 @@ def test_ctrl_c_mid_backfill_exits_130_and_resumes(db, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "resuming the backfill at cursor" in r.stderr
     assert q(dsn, "SELECT count(*) FROM users WHERE email_address IS DISTINCT FROM email")[0][0] == 0
+
+
+RAW_CHANGE = """change = phases.raw_sql(
+    expand=["CREATE INDEX CONCURRENTLY IF NOT EXISTS users_score_idx ON users (score)",
+            "ALTER TABLE users ADD CONSTRAINT users_score_positive CHECK (score > 0) NOT VALID"],
+    contract=["ALTER TABLE users VALIDATE CONSTRAINT users_score_positive"],
+    abort=["ALTER TABLE users DROP CONSTRAINT IF EXISTS users_score_positive",
+           "DROP INDEX CONCURRENTLY IF EXISTS users_score_idx"],
+    checks=[phases.Check("no_bad_scores", "SELECT count(*) FROM users WHERE score <= 0", "rows with score <= 0")],
+    description="score index and positive check",
+)
+"""
+
+
+def test_raw_sql_steps(db, tmp_path):
+    _, dsn, _ = db
+    q(dsn, "UPDATE users SET score = 0 WHERE id = 3")
+    proj = project(tmp_path, RAW_CHANGE)
+    with driver(dsn, proj, []) as d:
+        d.run("b2", until="migrate")
+        assert q(dsn, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_score_idx'::regclass") == [(True,)]
+        with pytest.raises(GateRefused, match="no_bad_scores: 1 rows with score <= 0"):
+            d.run("b2")
+        q(dsn, "UPDATE users SET score = 3 WHERE id = 3")
+        d.run("b2")
+    assert q(dsn, "SELECT convalidated FROM pg_constraint WHERE conname = 'users_score_positive'") == [(True,)]
+    from alembic import command
+
+    with pytest.raises(Exception, match="cannot be downgraded: raw_sql: no reverse_contract given"):
+        command.downgrade(AlembicProject.load(proj).config(dsn), "a1")
