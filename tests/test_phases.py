@@ -775,13 +775,30 @@ def test_backfill_backs_off_on_replication_lag(primary_and_replica, tmp_path):
         replica.execute("SELECT pg_wal_replay_pause()")
         with driver(dsn, proj, events, max_lag_bytes=64 * 1024, batch_size=200, max_batch_size=200) as d:
             d.run("b2", until="expand")
-            thread = threading.Thread(target=d.run, args=("b2", "migrate"))
+            failures: list[BaseException] = []
+
+            def migrate() -> None:
+                try:
+                    d.run("b2", "migrate")
+                except BaseException as exc:  # reported by the assertions below
+                    failures.append(exc)
+
+            thread = threading.Thread(target=migrate)
             thread.start()
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not any(isinstance(e, BackfillThrottled) for e in events):
                 time.sleep(0.05)
             throttled = [e for e in events if isinstance(e, BackfillThrottled)]
-            assert throttled and "replication lag" in throttled[0].reason and throttled[0].replication_lag_bytes > 0
+            assert throttled, (
+                failures,
+                [e.kind for e in events][-5:],
+                thread.is_alive(),
+                primary.execute(
+                    "SELECT state, sent_lsn::text, replay_lsn::text, pg_current_wal_lsn()::text "
+                    "FROM pg_stat_replication"
+                ),
+            )
+            assert "replication lag" in throttled[0].reason and throttled[0].replication_lag_bytes > 0
             stuck = q(dsn, "SELECT rows_done FROM migtui.phase_state")[0][0]
             time.sleep(0.5)
             assert q(dsn, "SELECT rows_done FROM migtui.phase_state")[0][0] == stuck < ROWS  # held back

@@ -151,7 +151,13 @@ class PhaseDriver:
                 ).fetchone()
                 who = f" (pid {holder[0]}, {holder[1]}, since {holder[2]:%H:%M:%S})" if holder else ""
                 raise LockNotAcquired(f"another migtui is driving revision {revision}{who}")
-            yield
+            try:
+                yield
+            finally:
+                # unlock explicitly: a closed connection's backend releases its locks only when it has
+                # exited, which a driver started right after us could beat
+                with contextlib.suppress(Exception):
+                    lock_conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (ADVISORY_CLASS, revision))
         finally:
             with contextlib.suppress(Exception):
                 lock_conn.close()
