@@ -143,7 +143,10 @@ def render_project(project, version_table: str = "alembic_version") -> list[Rend
             where = _error_location(exc, revision_files)
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             if where:
-                raise UsageError(f"revision file {where}: cannot render offline: {text}") from None
+                raise UsageError(
+                    f"revision file {where}: cannot render offline: {text} "
+                    "(guard database-reading code with `if not op.get_context().as_sql:`)"
+                ) from None
             raise UsageError(f"cannot render migrations offline (alembic --sql): {text}") from None
     in_tx = False
     current: RenderedRevision | None = None

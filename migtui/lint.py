@@ -408,7 +408,10 @@ def run_lint(options: LintOptions, sink: EventSink = discard) -> LintReport:
         elif path.is_file() and path.suffix == ".py":
             raise UsageError(f"{given}: a single revision file cannot be linted alone; pass its alembic directory")
         else:
-            raw_files.extend(collect_sql_files(path))
+            found = collect_sql_files(path)
+            if not found:
+                raise UsageError(f"no .sql files under {given}")
+            raw_files.extend(found)
     if not options.paths:
         alembic_dirs.append(Path(options.migrations or "db/migrations"))
 

@@ -14,6 +14,7 @@ ALTER TABLE other_t ADD CONSTRAINT other_y_nn CHECK (y IS NOT NULL);
 CREATE INDEX other_t_x_idx ON other_t (x);
 CREATE UNIQUE INDEX other_t_id_uidx ON other_t (id);
 CREATE TABLE empty_t (id int, w int);
+CREATE TABLE inh_child (id int, w int);
 CREATE TABLE fk_src (id int, parent_id int);
 ALTER TABLE fk_src ADD CONSTRAINT fk_src_nv FOREIGN KEY (parent_id) REFERENCES parent_t (id) NOT VALID;
 CREATE TABLE gen_t (a int, g int GENERATED ALWAYS AS (a * 2) STORED);

@@ -212,6 +212,22 @@ CASES: dict[str, tuple[str, str, dict]] = {
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_n_idx ON orders (n)",
         {},
     ),
+    "multiple-alter-table": (
+        "BEGIN; ALTER TABLE orders ADD COLUMN a int; ALTER TABLE orders ADD COLUMN b int; COMMIT;",
+        "BEGIN; ALTER TABLE orders ADD COLUMN a int, ADD COLUMN b int; COMMIT;",
+        {},
+    ),
+    "creating-enum": ("CREATE TYPE mood AS ENUM ('ok', 'meh')", "CREATE TABLE t (mood text)", {}),
+    "primary-key-using-index": (
+        "ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_id_idx",
+        "ALTER TABLE orders ADD CONSTRAINT orders_id_key UNIQUE USING INDEX orders_id_idx",
+        {},
+    ),
+    "unsupported-by-version": (
+        "ALTER TABLE orders ADD CONSTRAINT orders_n_nn NOT NULL n NOT VALID",
+        "ALTER TABLE orders ADD CONSTRAINT orders_n_nn NOT NULL n NOT VALID",
+        {"pg_version": 17, "safe_version": 18},
+    ),
     "unanalyzable-statement": ("DO $$ BEGIN PERFORM 1; END $$", "SELECT 1", {}),
     "alter-type-add-value-in-transaction": (
         "BEGIN; ALTER TYPE mood ADD VALUE 'meh'; COMMIT;",
@@ -255,6 +271,7 @@ def test_rule_fires_on_unsafe_and_not_on_safe(rule_id):
     facts = _facts(**options["facts"]) if "facts" in options else None
     assert rule_id in _rules(prefix + unsafe, pg_version=version, facts=facts), f"{rule_id} missed: {unsafe}"
     safe_facts = _safe_facts(options["safe_facts"]) if "safe_facts" in options else facts
+    version = options.get("safe_version", version)
     if rule_id == "blocking-lock":
         return  # checked with severities below
     assert rule_id not in _rules(prefix + safe, pg_version=version, facts=safe_facts), f"{rule_id} false alarm: {safe}"

@@ -120,6 +120,9 @@ def test_malformed_sql_is_one_line_exit_2(tmp_path):
 
 def test_bad_flags_and_paths_exit_2(tmp_path, capsys):
     assert _run(capsys, str(tmp_path / "missing.sql"))[0] == 2
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run(capsys, str(tmp_path / "empty"))
+    assert code == 2 and "no .sql files" in err
     code, _, err = _run(capsys, "--pg-version", "12", str(tmp_path))
     assert code == 2 and "not supported" in err
     assert main(["lint", "--format", "xml"]) == 2
@@ -172,3 +175,29 @@ def test_dsn_lints_only_pending_revisions(fresh_db, tmp_path, capsys):
     assert [f["revision"] for f in json.loads(out)["files"]] == ["p2"]
     _, out, _ = _run(capsys, str(project), "--format", "json", "--dsn", fresh_db, "--all")
     assert [f["revision"] for f in json.loads(out)["files"]] == ["p1", "p2"]
+
+
+def test_catalog_not_valid_check_then_validate_set_not_null_and_drop_is_safe(fresh_db, tmp_path, monkeypatch, capsys):
+    """The CHECK ... NOT VALID already applied (catalog), the pending migration validates it, sets NOT NULL and
+    drops the helper check: no scan under AccessExclusiveLock, nothing destructive."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text);"
+            "ALTER TABLE users ADD CONSTRAINT users_name_nn CHECK (name IS NOT NULL) NOT VALID"
+        )
+    monkeypatch.chdir(tmp_path)
+    Path("m.sql").write_text(
+        "SET lock_timeout = '2s';\n"
+        "ALTER TABLE users VALIDATE CONSTRAINT users_name_nn;\n"
+        "ALTER TABLE users ALTER COLUMN name SET NOT NULL;\n"
+        "ALTER TABLE users DROP CONSTRAINT users_name_nn;\n"
+    )
+    code, out, _ = _run(capsys, "m.sql", "--format", "json", "--dsn", fresh_db)
+    statements = json.loads(out)["files"][0]["statements"]
+    assert [st["forms"] for st in statements[1:]] == [
+        ["validate-constraint"],
+        ["set-not-null-with-check"],
+        ["drop-constraint"],
+    ]
+    assert statements[2]["scans"] == []
+    assert code == 0, [f for st in statements for f in st["findings"] if f["severity"] == "error"]

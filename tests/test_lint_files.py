@@ -48,3 +48,34 @@ def test_not_utf8_is_a_usage_error(tmp_path):
     path.write_bytes("SELECT 'café';".encode("latin-1"))
     with pytest.raises(UsageError, match="not UTF-8"):
         lint_sql_files([path], 16, None, jobs=1)
+
+
+def test_run_lint_emits_events(tmp_path):
+    from migtui.events import Finding, RunFinished, RunStarted
+    from migtui.lint import LintOptions, run_lint
+
+    path = tmp_path / "m.sql"
+    path.write_text("ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid();\n")
+    events = []
+    report = run_lint(LintOptions(paths=[str(path)]), events.append)
+    assert isinstance(events[0], RunStarted) and events[0].job == "lint"
+    findings = [e for e in events if isinstance(e, Finding)]
+    assert [(e.rule, e.line) for e in findings] == [(f.rule, f.line) for f in report.files[0].all_findings()]
+    assert findings[0].path.endswith("m.sql")
+    assert isinstance(events[-1], RunFinished) and events[-1].exit_code == report.exit_code == 1
+
+
+def test_github_annotation_escaping_and_generic_sarif():
+    from migtui.render.findings import FindingRecord, RuleInfo
+    from migtui.render.github import annotation
+    from migtui.render.sarif import sarif_log
+
+    record = FindingRecord("drift-column", "warning", "50% off\nnext line", "db/a,b:c.sql", 7, "fix it")
+    assert annotation(record) == (
+        "::warning file=db/a%2Cb%3Ac.sql,line=7,title=drift-column::50%25 off%0Anext line (fix: fix it)"
+    )
+    assert annotation(FindingRecord("x", "info", "m")) == "::notice title=x::m"
+    log = sarif_log([record], [RuleInfo("drift-column", "warning", "schema drifted"), RuleInfo("unused", "error", "u")])
+    run = log["runs"][0]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["drift-column"]
+    assert run["results"][0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 7}

@@ -136,6 +136,7 @@ class Analyzer:
         self.created: set[str] = set()
         self.strong_locks: dict[str, int] = {}  # relation -> statement index (this transaction)
         self.not_valid: set[tuple[str, str]] = set()  # (table, constraint) added NOT VALID in this transaction
+        self.altered: dict[str, int] = {}  # table -> first ALTER TABLE statement in this transaction
         self.lock_timeout_reported = False
         self.index = 0
         self.last_line = 1
@@ -216,7 +217,7 @@ class Analyzer:
             if v < spec.min_version:
                 self._add(
                     result,
-                    "unanalyzable-statement",
+                    "unsupported-by-version",
                     f"{spec.title} needs PostgreSQL >= {spec.min_version} (target is {v})",
                     ERROR,
                 )
@@ -293,7 +294,7 @@ class Analyzer:
                     "narrowing-type-change",
                     f"{table}.{col}: {info.get('old_type')} -> {info.get('new_type')} narrows the type",
                 )
-            if form == "set-not-null" and not new:
+            if form in ("set-not-null", "add-not-null-constraint") and not new:
                 self._add(
                     result,
                     "set-not-null-without-check",
@@ -360,6 +361,10 @@ class Analyzer:
                     "prefer-robust-statements",
                     f"{spec.title} without {'IF NOT EXISTS' if form.startswith('create') else 'IF EXISTS'}",
                 )
+            if form == "create-type" and info.get("enum"):
+                self._add(result, "creating-enum", "CREATE TYPE ... AS ENUM")
+            if form == "add-constraint-using-index" and info.get("contype") == "CONSTR_PRIMARY" and not new:
+                self._add(result, "primary-key-using-index", f"PRIMARY KEY USING INDEX on {table}")
             if form == "reindex":
                 self._add(result, "reindex-non-concurrently", "REINDEX without CONCURRENTLY blocks writes")
             # --- table level -----------------------------------------------------------------------
@@ -417,6 +422,22 @@ class Analyzer:
                 ):
                     self._add(result, "transaction-nesting", "BEGIN inside a transaction")
         self._lock_rules(result)
+        self._multiple_alter_rule(result, actions, item)
+
+    def _multiple_alter_rule(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
+        if not result.transactional or item.parsed.node_type != "AlterTableStmt" or not actions:
+            return
+        table = actions[0].table
+        if not table or self._is_new(table):
+            return
+        if table in self.altered:
+            self._add(
+                result,
+                "multiple-alter-table",
+                f"{table} was already altered by statement {self.altered[table] + 1} in this transaction",
+            )
+        else:
+            self.altered[table] = result.index
 
     def _redundant_check(self, action: Action) -> bool:
         """Dropping CHECK (col IS NOT NULL) once col is NOT NULL loses nothing (the SET NOT NULL pattern)."""
@@ -490,7 +511,7 @@ class Analyzer:
                 know.not_null_columns.add((table, info["column"]))
         elif form in ("alter-column-type", "alter-column-type-no-rewrite"):
             know.column_types.setdefault(table, {})[info.get("column", "")] = info.get("new_type", "")
-        elif form in ("set-not-null", "set-not-null-with-check") and info.get("column"):
+        elif form in ("set-not-null", "set-not-null-with-check", "add-not-null-constraint") and info.get("column"):
             know.not_null_columns.add((table, info["column"]))
         elif form == "drop-not-null":
             know.not_null_columns.discard((table, info.get("column", "")))
@@ -500,6 +521,10 @@ class Analyzer:
             key = (table, info.get("constraint", ""))
             if key in know.not_null_checks:
                 know.not_null_checks[key] = (know.not_null_checks[key][0], True)
+            else:  # a NOT VALID check the database already has (catalog facts)
+                column = self.classifier.not_null_check_column(table, key[1])
+                if column is not None:
+                    know.not_null_checks[key] = (column, True)
         elif form in ("drop-constraint", "drop-foreign-key"):
             know.not_null_checks.pop((table, info.get("constraint", "")), None)
 
@@ -534,6 +559,7 @@ class Analyzer:
         self.in_transaction = False
         self.strong_locks.clear()
         self.not_valid.clear()
+        self.altered.clear()
 
     def transaction_boundary(self) -> None:
         """Called by the alembic render when a transaction ends (COMMIT of the revision / autocommit_block)."""

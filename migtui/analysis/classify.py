@@ -228,7 +228,10 @@ class Classifier:
                 return column
         con = self.facts.constraint(table, name) if self.facts else None
         if con is not None and con.type == "c":
-            text = con.definition.lower().replace('"', "").replace("(", " ").replace(")", " ").split()
+            definition = con.definition.lower().replace('"', "")
+            if definition.endswith(" not valid"):
+                definition = definition[: -len(" not valid")]
+            text = definition.replace("(", " ").replace(")", " ").split()
             if (len(text) == 4 and text[0] == "check" and text[2:] == ["is", "not"]) or (
                 len(text) == 5 and text[0] == "check" and text[2:] == ["is", "not", "null"]
             ):
@@ -667,7 +670,11 @@ class Classifier:
         if contype == "CONSTR_EXCLUSION":
             return Action("add-exclusion", info=info)
         if contype == "CONSTR_NOTNULL":
-            return Action("add-check-not-valid" if not_valid else "set-not-null", info=info)
+            keys = _names(con.get("keys"))
+            info["column"] = keys[0] if keys else None
+            if not not_valid and info["column"] and self._has_not_null_check(table, info["column"]):
+                return Action("set-not-null-with-check", info=info)  # the validated CHECK proves it: no scan
+            return Action("add-not-null-constraint-not-valid" if not_valid else "add-not-null-constraint", info=info)
         return Action("alter-table-other", info=info)
 
     # --- indexes -------------------------------------------------------------------------------------

@@ -285,6 +285,21 @@ FORMS_LIST: list[Form] = [
         example="ALTER TABLE other_t ADD CONSTRAINT other_x_excl EXCLUDE USING btree (x WITH =)",
     ),
     _f(
+        "add-not-null-constraint",
+        "ADD CONSTRAINT ... NOT NULL col (named NOT NULL constraint)",
+        (("table", AE),),
+        scans=("table",),
+        min_version=18,
+        example="ALTER TABLE other_t ADD CONSTRAINT other_x_nn NOT NULL x",
+    ),
+    _f(
+        "add-not-null-constraint-not-valid",
+        "ADD CONSTRAINT ... NOT NULL col NOT VALID",
+        (("table", AE),),
+        min_version=18,
+        example="ALTER TABLE other_t ADD CONSTRAINT other_x_nn NOT NULL x NOT VALID",
+    ),
+    _f(
         "add-constraint-using-index",
         "ADD CONSTRAINT ... UNIQUE/PRIMARY KEY USING INDEX",
         (("table", AE),),
@@ -344,7 +359,6 @@ FORMS_LIST: list[Form] = [
         rewrites=("table",),
         scans=("table",),
         example="ALTER TABLE other_t SET TABLESPACE probe_space",
-        probe="none: needs a second tablespace directory",
     ),
     _f(
         "set-access-method",
@@ -385,8 +399,7 @@ FORMS_LIST: list[Form] = [
         "inherit",
         "INHERIT / NO INHERIT",
         (("table", AE), ("parent", SUE)),
-        example="ALTER TABLE other_t INHERIT empty_t",
-        probe="none: needs matching columns",
+        example="ALTER TABLE inh_child INHERIT empty_t",
     ),
     _f(
         "alter-table-other",
@@ -585,7 +598,7 @@ FORMS_LIST: list[Form] = [
         "update",
         "UPDATE with a WHERE clause",
         (("table", RE), ("referenced", RS), ("source", AS)),
-        example="UPDATE other_t SET x = 2 WHERE id = 1",
+        example="UPDATE child_t SET parent_id = 2 WHERE id = 1",
     ),
     _f(
         "update-all-rows",
@@ -598,7 +611,7 @@ FORMS_LIST: list[Form] = [
         "delete",
         "DELETE with a WHERE clause",
         (("table", RE), ("referencing", RS), ("source", AS)),
-        example="DELETE FROM other_t WHERE id = 1",
+        example="DELETE FROM parent_t WHERE id = 2",
     ),
     _f(
         "delete-all-rows",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,20 +34,8 @@ class ParsedStatement:
     offset: int  # character offset of the statement's first token
 
 
-def _skip_space_and_comments(data: bytes, pos: int, end: int) -> int:
-    while pos < end:
-        ch = data[pos : pos + 1]
-        if ch in (b" ", b"\t", b"\n", b"\r", b"\f", b"\v"):
-            pos += 1
-        elif data.startswith(b"--", pos):
-            nl = data.find(b"\n", pos, end)
-            pos = end if nl < 0 else nl + 1
-        elif data.startswith(b"/*", pos):
-            close = data.find(b"*/", pos + 2, end)
-            pos = end if close < 0 else close + 2
-        else:
-            break
-    return pos
+_LEADING = re.compile(rb"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
+_LEADING_STR = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 
 
 def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[ParsedStatement]:
@@ -61,27 +50,34 @@ def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[Pa
         line = sql.count("\n", 0, max(location, 0)) + first_line
         message = str(exc.args[0]) if exc.args else str(exc)
         raise SqlSyntaxError(message, line, path) from None
-    data = sql.encode("utf-8")
-    ascii_only = len(data) == len(sql)
+    stmts = tree.get("stmts", [])
     out: list[ParsedStatement] = []
-    last_pos, last_line = 0, first_line
-    for raw in tree.get("stmts", []):
-        start = raw.get("stmt_location", 0)
-        length = raw.get("stmt_len", 0) or (len(data) - start)
-        end = start + length
-        begin = _skip_space_and_comments(data, start, end)
-        text = data[begin:end].decode("utf-8").strip().rstrip(";").strip()
-        if ascii_only:
+    if sql.isascii():  # byte offsets are character offsets: work on the str
+        total = len(sql)
+        last_pos, last_line = 0, first_line
+        for raw in stmts:
+            stmt = raw.get("stmt")
+            if not stmt:
+                continue
+            start = raw.get("stmt_location", 0)
+            end = start + (raw.get("stmt_len", 0) or (total - start))
+            begin = _LEADING_STR.match(sql, start, end).end()
+            text = sql[begin:end].rstrip().rstrip(";").rstrip()
             line = last_line + sql.count("\n", last_pos, begin)
             last_pos, last_line = begin, line
-            offset = begin
-        else:
-            prefix = data[:begin].decode("utf-8", errors="replace")
-            line = prefix.count("\n") + first_line
-            offset = len(prefix)
-        stmt = raw.get("stmt") or {}
+            node_type, node = next(iter(stmt.items()))
+            out.append(ParsedStatement(node_type, node, text, line, begin))
+        return out
+    data = sql.encode("utf-8")
+    for raw in stmts:
+        stmt = raw.get("stmt")
         if not stmt:
             continue
+        start = raw.get("stmt_location", 0)
+        end = start + (raw.get("stmt_len", 0) or (len(data) - start))
+        begin = _LEADING.match(data, start, end).end()
+        text = data[begin:end].decode("utf-8").strip().rstrip(";").strip()
+        prefix = data[:begin].decode("utf-8", errors="replace")
         node_type, node = next(iter(stmt.items()))
-        out.append(ParsedStatement(node_type, node, text, line, offset))
+        out.append(ParsedStatement(node_type, node, text, prefix.count("\n") + first_line, len(prefix)))
     return out

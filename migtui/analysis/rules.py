@@ -370,6 +370,33 @@ _RULES: list[Rule] = [
         "op.create_index(..., postgresql_concurrently=True, if_not_exists=True)",
     ),
     Rule(
+        "multiple-alter-table",
+        INFO,
+        "another ALTER TABLE on the same table in this transaction: each one queues for the lock again",
+        "combine the subcommands into one ALTER TABLE",
+        "op.execute('ALTER TABLE t ADD COLUMN a ..., ADD COLUMN b ...')",
+    ),
+    Rule(
+        "creating-enum",
+        INFO,
+        "enum values cannot be removed or reordered later without rewriting every column that uses the type",
+        "use text with a CHECK constraint (or a lookup table) if the set of values will change",
+        "sa.Text + sa.CheckConstraint",
+    ),
+    Rule(
+        "primary-key-using-index",
+        INFO,
+        "ADD PRIMARY KEY USING INDEX also sets NOT NULL on its columns: a scan under AccessExclusiveLock unless "
+        "they already are NOT NULL",
+        "make the columns NOT NULL first (CHECK ... NOT VALID, VALIDATE, SET NOT NULL), then add the key",
+    ),
+    Rule(
+        "unsupported-by-version",
+        ERROR,
+        "the target PostgreSQL version does not have this statement form: the migration will fail",
+        "use the form your PostgreSQL supports, or set --pg-version to the server's version",
+    ),
+    Rule(
         "unanalyzable-statement",
         INFO,
         "migtui cannot see which locks this statement takes (DO block or a function call)",

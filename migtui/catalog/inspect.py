@@ -57,6 +57,12 @@ def _sorted_acl(acl: str, objtype: str, owner: str) -> str:
     return _grant_list(f"coalesce({acl}, acldefault('{objtype}', {owner}))", owner)
 
 
+# a relation's ACL; never granted (NULL) means the default for its type: a sequence's is not a table's
+_RELATION_ACL = (
+    "coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))"
+)
+
+
 def _sorted_array(expr: str) -> str:
     return f"ARRAY(SELECT x FROM unnest({expr}) x ORDER BY 1)"
 
@@ -134,7 +140,7 @@ WHERE {_user_ns()} AND {_not_extension_member("pg_type", "t.oid")}
 RELATIONS_SQL = f"""
 SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind, c.relpersistence,
        pg_get_userbyid(c.relowner) AS owner,
-       {_sorted_acl("c.relacl", "r", "c.relowner")} AS grants,
+       {_grant_list(_RELATION_ACL, "c.relowner")} AS grants,
        obj_description(c.oid, 'pg_class') AS comment,
        {_sorted_array("c.reloptions")} AS reloptions,
        c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relispartition, c.relispopulated,

@@ -242,6 +242,33 @@ class Cluster:
         with _LIVE_LOCK:
             if self not in _LIVE:
                 _LIVE.append(self)
+        self._start_reaper()
+
+    def _start_reaper(self) -> None:
+        """A detached watcher that stops and deletes this ephemeral cluster if our process dies uncleanly."""
+        if self.owns_dir is None or getattr(self, "_reaper_started", False):
+            return
+        import sys
+
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "migtui.pg.reaper",
+                str(os.getpid()),
+                self.binaries.tool("pg_ctl"),
+                str(self.datadir),
+                str(self.owns_dir),
+                self.run_as or "",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+        self._reaper_started = True
 
     def stop(self, mode: str = "fast") -> None:
         if not self._running:
