@@ -101,6 +101,7 @@ async def test_no_database_and_bad_project_are_shown_not_raised(tmp_path):
             ("dry", "Row counts"),
             ("phases", "Zero-downtime"),
             ("lint", "Lint the pending"),
+            ("drift", "Compare the target's schema"),
         ]:
             await pilot.press(*query)
             await wait_for_text(pilot, entry)
