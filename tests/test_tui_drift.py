@@ -63,6 +63,10 @@ async def test_drift_view_shows_exactly_the_hand_made_index(drift_setup, clone):
         screen = await _open_drift(app, pilot)
         assert screen.state == "drift", screen.error
         text = await wait_for_text(pilot, ["DRIFT", "index (1)", "public.hand_idx", "DROP INDEX"])
+        # the engine's events streamed in: started, one finding per difference, finished with drift
+        kinds = [e.kind for e in screen.events]
+        assert kinds[0] == "run_started" and kinds[-1] == "run_finished" and kinds.count("finding") == 1
+        assert not screen.events[-1].ok and screen.events[-1].exit_code == 1
         # exactly that object, nothing else
         assert [(d.kind, d.object, d.change) for d in screen.report.differences] == [
             ("index", "public.hand_idx", "added")
@@ -95,7 +99,7 @@ async def test_drift_view_clean_database_and_pending_revisions(drift_setup, clon
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, DriftScreen)
-    # behind head: the pending revision is listed on its own, not as drift (expected built from the pg server)
+    # behind head: the pending revision is listed on its own, not as drift (expected schema at a3 built now)
     name, behind = new_database(server)
     try:
         alembic_upgrade(project, behind, "a3")

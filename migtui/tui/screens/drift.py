@@ -67,6 +67,7 @@ class DriftScreen(Screen):
         self.error: str | None = None
         self.status = ""
         self.findings = 0
+        self.events: list[Event] = []  # the engine's events of the current run, as they arrived
 
     def compose(self) -> ComposeResult:
         yield Static("", id="drift-header", classes="title-bar")
@@ -89,6 +90,7 @@ class DriftScreen(Screen):
             self.notify("the drift check is still running", severity="warning")
             return
         self.state, self.report, self.error, self.findings = "running", None, None, 0
+        self.events.clear()
         self.status = "reading the target…"
         self.query_one("#drift-tree", Tree).clear()
         self._show_detail(Text("Comparing the target's schema with what its recorded migrations produce…"))
@@ -109,6 +111,7 @@ class DriftScreen(Screen):
 
     def on_drift_screen_drift_event(self, message: DriftEvent) -> None:
         event = message.event
+        self.events.append(event)
         if isinstance(event, RunStarted):
             self.status = "inspecting the target's catalog…"
         elif isinstance(event, EngineMessage):
