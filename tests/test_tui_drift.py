@@ -76,6 +76,9 @@ async def test_drift_view_shows_exactly_the_hand_made_index(drift_setup, clone):
         # the fix SQL on screen is the engine's, and it really removes the drift
         fix = screen.report.fixes[0]
         assert fix and "hand_idx" in fix
+        await pilot.press("y")  # copy the selected object's fix SQL
+        await pilot.pause()
+        assert app.clipboard == fix, [n.message for n in app._notifications]
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(fix)
         await pilot.press("r")

@@ -45,6 +45,7 @@ def _run_drift(settings, sink) -> Any:
 class DriftScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "rerun", "Run again"),
+        Binding("y", "copy_fix", "Copy fix SQL"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -179,9 +180,11 @@ class DriftScreen(Screen):
                 label.append(f"  {item['description']}", style="dim")
                 branch.add_leaf(label, data=("pending",))
         if report.drifted:
+            first = tree.root.children[0].children[0]
             tree.focus()
-            tree.move_cursor(tree.root.children[0].children[0])
-            self._show_object(*tree.root.children[0].children[0].data[1:])
+            # the tree numbers its lines on the next refresh: put the cursor on the first object then
+            self.call_after_refresh(tree.move_cursor, first)
+            self._show_object(*first.data[1:])
         else:
             self._show_detail(self._summary())
 
@@ -242,6 +245,23 @@ class DriftScreen(Screen):
             self._show_object(*data[1:])
         else:
             self._show_detail(self._summary())
+
+    def _selected_fix(self) -> str | None:
+        """The fix SQL of the object under the cursor (all its statements), or None."""
+        node = self.query_one("#drift-tree", Tree).cursor_node
+        if self.report is None or node is None or not node.data or node.data[0] != "object":
+            return None
+        fixes = [self.report.fixes[i] for i in node.data[3] if self.report.fixes[i]]
+        return "\n".join(fixes) or None
+
+    def action_copy_fix(self) -> None:
+        """Copy the selected object's fix SQL to the clipboard (OSC 52: most terminals, not macOS Terminal)."""
+        fix = self._selected_fix()
+        if fix is None:
+            self.notify("no fix SQL for the selection", severity="warning")
+            return
+        self.app.copy_to_clipboard(fix)
+        self.notify("fix SQL copied to the clipboard: review it before running it")
 
     def action_back(self) -> None:
         if self.state == "running":

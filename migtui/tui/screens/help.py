@@ -61,6 +61,7 @@ HELP_TEXT = """\
 | key | action |
 |---|---|
 | `↑` `↓` | choose a drifted object (expected vs actual and fix SQL on the right) |
+| `y` | copy the selected object's fix SQL to the clipboard |
 | `r` | run the check again |
 | `escape` | back when finished |
 
