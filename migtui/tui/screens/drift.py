@@ -69,6 +69,7 @@ class DriftScreen(Screen):
         self.status = ""
         self.findings = 0
         self.events: list[Event] = []  # the engine's events of the current run, as they arrived
+        self.selected: tuple[str, str, list[int]] | None = None  # (kind, name, indexes) in the detail pane
 
     def compose(self) -> ComposeResult:
         yield Static("", id="drift-header", classes="title-bar")
@@ -210,6 +211,7 @@ class DriftScreen(Screen):
     def _show_object(self, kind: str, name: str, indexes: list[int]) -> None:
         from migtui.drift_render import CHANGE_TITLES, NO_FIX, attribute_rows, cells
 
+        self.selected = (kind, name, indexes)
         report = self.report
         change = report.differences[indexes[0]].change
         mark, style = CHANGE_MARK.get(change, ("?", ""))
@@ -232,9 +234,11 @@ class DriftScreen(Screen):
             parts.append(Syntax("\n".join(fixes), "sql", word_wrap=True, background_color="default"))
         else:
             parts.append(Text(f"fix: {NO_FIX}", style="dim"))
-        self._show_detail(Group(*parts))
+        self._show_detail(Group(*parts), keep_selection=True)
 
-    def _show_detail(self, renderable: RenderableType) -> None:
+    def _show_detail(self, renderable: RenderableType, *, keep_selection: bool = False) -> None:
+        if not keep_selection:
+            self.selected = None
         self.query_one("#drift-detail-body", Static).update(renderable)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
@@ -247,11 +251,10 @@ class DriftScreen(Screen):
             self._show_detail(self._summary())
 
     def _selected_fix(self) -> str | None:
-        """The fix SQL of the object under the cursor (all its statements), or None."""
-        node = self.query_one("#drift-tree", Tree).cursor_node
-        if self.report is None or node is None or not node.data or node.data[0] != "object":
+        """The fix SQL of the object shown in the detail pane (all its statements), or None."""
+        if self.report is None or self.selected is None:
             return None
-        fixes = [self.report.fixes[i] for i in node.data[3] if self.report.fixes[i]]
+        fixes = [self.report.fixes[i] for i in self.selected[2] if self.report.fixes[i]]
         return "\n".join(fixes) or None
 
     def action_copy_fix(self) -> None:
