@@ -153,10 +153,11 @@ def test_snapshot_drift_view(snap_compare, drift_setup, clone):
         screen.report.expected_source = "cache"
         screen._render_header()
         tree = screen.query_one("#drift-tree")
-        for _ in range(100):  # the cursor lands on the first object once the tree has numbered its lines
-            await pilot.pause(0.02)
-            if tree.cursor_node is not None and tree.cursor_node.data and tree.cursor_node.data[0] == "object":
-                break
+        assert tree.cursor_node is not None and tree.cursor_node.data[:3] == (
+            "object",
+            "column",
+            "public.accounts.email",
+        )
         await pilot.pause()
 
     app = MigtuiApp(settings_for(dsn, project), lint=False)

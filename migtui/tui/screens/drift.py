@@ -183,8 +183,8 @@ class DriftScreen(Screen):
         if report.drifted:
             first = tree.root.children[0].children[0]
             tree.focus()
-            # the tree numbers its lines on the next refresh: put the cursor on the first object then
-            self.call_after_refresh(tree.move_cursor, first)
+            _ = tree.last_line  # numbers the tree's lines now (else on the next idle), so the cursor can move
+            tree.move_cursor(first)
             self._show_object(*first.data[1:])
         else:
             self._show_detail(self._summary())
