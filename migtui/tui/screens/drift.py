@@ -26,8 +26,9 @@ from migtui.events import Event, Finding, RunStarted
 from migtui.events import Message as EngineMessage
 from migtui.pg.monitor import one_line
 
-CHANGE_MARK = {"added": ("+", "bold green"), "removed": ("-", "bold red"), "modified": ("~", "bold yellow")}
-STATE_STYLE = {"running": "bold cyan", "no drift": "bold green", "drift": "bold yellow", "error": "bold red"}
+# colours readable on the dark and the light theme
+CHANGE_MARK = {"added": ("+", "bold green"), "removed": ("-", "bold red"), "modified": ("~", "bold dark_orange")}
+STATE_STYLE = {"running": "bold cyan", "no drift": "bold green", "drift": "bold dark_orange", "error": "bold red"}
 
 
 def _run_drift(settings, sink) -> Any:
@@ -223,7 +224,7 @@ class DriftScreen(Screen):
         table.add_column("attribute", style="bold", no_wrap=True, min_width=width)
         # an object on one side only: the other side is "-" all the way down, give the width to this one
         table.add_column("expected", style="green", overflow="fold", ratio=None if change == "added" else 1)
-        table.add_column("actual", style="yellow", overflow="fold", ratio=None if change == "removed" else 1)
+        table.add_column("actual", style="bold", overflow="fold", ratio=None if change == "removed" else 1)
         for attribute, (want, have) in rows.items():
             left, right = cells(want, have, width=None)
             table.add_row(attribute, "\n".join(left), "\n".join(right))
