@@ -165,13 +165,10 @@ class AlembicExecutor:
                 self.raw = driver
 
     def _exec(self, query: str) -> Any:
-        if self.raw is not None:
-            return self.raw.execute(query)
-        from sqlalchemy import text
-
-        return (
-            self.op.get_bind().exec_driver_sql(query) if "%" not in query else self.op.get_bind().execute(text(query))
-        )
+        """Run ``query`` on the migration's own SQLAlchemy connection, not the raw driver connection, so the
+        runner's statement events (progress, TUI, dry-run's shadow capture) see every phase step.
+        ``no_parameters`` makes the driver run it as is (a ``%`` in the SQL stays literal)."""
+        return self.op.get_bind().execution_options(no_parameters=True).exec_driver_sql(query)
 
     def query_value(self, query: str) -> Any:
         if not self.online:
