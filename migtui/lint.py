@@ -6,7 +6,10 @@ report.exit_code  # 0 clean, 1 findings at or above --fail-on
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +118,23 @@ class LintReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": [f.to_dict() for f in self.files], "summary": self.summary()}
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while linting.
+
+    Lint builds hundreds of thousands of small acyclic objects (decoded parse trees, results); every
+    collection would walk all the live ones again (a quarter of the CPU time on 30,000 statements).
+    Reference counting still frees everything, so memory does not grow.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _CWD: list[str] = []
@@ -383,6 +403,11 @@ def lint_alembic(
 
 def run_lint(options: LintOptions, sink: EventSink = discard) -> LintReport:
     """Lint the inputs; emit RunStarted, one Finding event per finding, RunFinished. Raises MigtuiError."""
+    with cyclic_gc_paused():
+        return _run_lint(options, sink)
+
+
+def _run_lint(options: LintOptions, sink: EventSink) -> LintReport:
     if options.fail_on not in SEVERITY_RANK:
         raise UsageError(f"--fail-on must be error, warning or info (got {options.fail_on})")
     facts: CatalogFacts | None = None
