@@ -30,7 +30,8 @@ from migtui.errors import ExitCode, MigtuiError, UsageError
 from migtui.events import EventSink, RunFinished, RunStarted, discard
 from migtui.events import Finding as FindingEvent
 
-PARALLEL_MIN_FILES = 200  # below this, a process pool costs more than it saves
+PARALLEL_MIN_FILES = 200  # fewer files stay in one process (work is shared out in chunks of whole files)
+PARALLEL_BYTES_PER_JOB = 256 * 1024  # default --jobs: one process per this much SQL (~4,000 statements)
 
 
 @dataclass
@@ -44,7 +45,7 @@ class LintOptions:
     alembic_lock_timeout: bool = True  # migtui's runner sets lock_timeout for alembic revisions
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
-    jobs: int | None = None  # worker processes for raw files (default: CPU count)
+    jobs: int | None = None  # processes for raw files (default: by the SQL's size, at most one per CPU)
 
 
 @dataclass
@@ -186,20 +187,12 @@ def lint_sql_file(path: Path, pg_version: int, facts: CatalogFacts | None) -> Li
     return lint_sql_text(read_text(path), shown, pg_version, facts)
 
 
-_WORKER_STATE: dict[str, Any] = {}
-
-
-def _worker_init(pg_version: int, facts: CatalogFacts | None) -> None:
-    _WORKER_STATE["pg_version"] = pg_version
-    _WORKER_STATE["facts"] = facts
-
-
 def _pack_finding(f: Finding) -> tuple:
     return (f.rule, f.severity, f.message, f.hint, f.line, f.approved)
 
 
 def _pack(file: LintedFile) -> tuple:
-    """Plain tuples pickle several times faster than dataclasses (the pool's results are large)."""
+    """Plain tuples pickle several times faster than dataclasses (a worker's results are large)."""
     statements = [
         (
             s.index,
@@ -248,47 +241,120 @@ def _unpack(data: tuple) -> LintedFile:
     )
 
 
-def _worker_lint(paths: list[str]) -> list[tuple]:
-    out: list[tuple] = []
+# A chunk's result: the files linted, and the message of the error that stopped it (the first in file order).
+ChunkResult = tuple[list[LintedFile], str | None]
+
+
+def _lint_chunk(paths: list[Path], pg_version: int, facts: CatalogFacts | None) -> ChunkResult:
+    out: list[LintedFile] = []
     for path in paths:
         try:
-            out.append(_pack(lint_sql_file(Path(path), _WORKER_STATE["pg_version"], _WORKER_STATE["facts"])))
-        except MigtuiError as exc:  # exceptions with custom __init__ do not unpickle: send the message
-            out.append(("error", exc.message))
-            break
-    return out
+            out.append(lint_sql_file(path, pg_version, facts))
+        except MigtuiError as exc:
+            return out, exc.message
+    return out, None
 
 
-def default_jobs() -> int:
-    """Worker processes when --jobs is not given: one per idle CPU (a pool on busy cores only adds the cost of
-    shipping results between processes)."""
-    cpus = os.cpu_count() or 1
+def _claim(counter, total: int) -> Iterator[int]:
+    """Chunk indexes taken from a counter shared by the processes: whoever is free takes the next one."""
+    while True:
+        with counter.get_lock():
+            index = counter.value
+            counter.value = index + 1
+        if index >= total:
+            return
+        yield index
+
+
+def _worker(chunks: list[list[Path]], counter, conn, pg_version: int, facts: CatalogFacts | None) -> None:
+    """A forked worker: lint the chunks it claims, send back [(index, packed files, error)] once, at the end."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it stops the workers)
+    done = []
+    for index in _claim(counter, len(chunks)):
+        files, error = _lint_chunk(chunks[index], pg_version, facts)
+        done.append((index, [_pack(f) for f in files], error))
+    conn.send(done)
+    conn.close()
+
+
+def usable_cpus() -> int:
     try:
-        busy = os.getloadavg()[0]
-    except OSError:  # pragma: no cover - not available on this platform
-        busy = 0.0
-    return max(1, min(cpus, int(cpus - busy + 0.5)))
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def default_jobs(paths: list[Path]) -> int:
+    """Processes when --jobs is not given, decided by the work's size (not by the machine's current load):
+    one per PARALLEL_BYTES_PER_JOB of SQL, at most one per usable CPU. A smaller share costs more to fork
+    and to ship back than it saves."""
+    cpus = usable_cpus()
+    if cpus <= 1:
+        return 1
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            pass  # reported when the file is read
+    return max(1, min(cpus, total // PARALLEL_BYTES_PER_JOB))
 
 
 def lint_sql_files(
     paths: list[Path], pg_version: int, facts: CatalogFacts | None, jobs: int | None
 ) -> list[LintedFile]:
-    workers = jobs if jobs is not None else default_jobs()
-    if workers <= 1 or len(paths) < PARALLEL_MIN_FILES:
-        return [lint_sql_file(p, pg_version, facts) for p in paths]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """Lint raw files in order. From PARALLEL_MIN_FILES files on, in ``jobs`` processes (default: by size):
+    this process and forked workers take chunks of files from a shared counter; results come back in order,
+    and the first error in file order is the one raised, as in one process."""
+    import threading
 
-    chunk = max(1, len(paths) // (workers * 4))
-    chunks = [[str(p) for p in paths[i : i + chunk]] for i in range(0, len(paths), chunk)]
+    if len(paths) < PARALLEL_MIN_FILES or threading.active_count() > 1:  # never fork a threaded process
+        workers = 1
+    else:
+        workers = jobs if jobs is not None else default_jobs(paths)
+    if workers <= 1:
+        files, error = _lint_chunk(paths, pg_version, facts)
+        if error is not None:
+            raise UsageError(error)
+        return files
+    import multiprocessing
+
+    size = max(1, len(paths) // (workers * 8))
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("i", 0)
+    results: dict[int, ChunkResult] = {}
+    procs = []
+    try:
+        for _ in range(workers - 1):
+            receive, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, args=(chunks, counter, send, pg_version, facts), daemon=True)
+            proc.start()
+            send.close()
+            procs.append((proc, receive))
+        for index in _claim(counter, len(chunks)):  # this process works too
+            results[index] = _lint_chunk(chunks[index], pg_version, facts)
+        for proc, receive in procs:
+            try:
+                for index, packed, error in receive.recv():
+                    results[index] = ([_unpack(f) for f in packed], error)
+            except EOFError:  # the worker died: what it had claimed is redone below
+                pass
+            receive.close()
+            proc.join()
+    finally:
+        for proc, _receive in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
     out: list[LintedFile] = []
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(pg_version, facts)) as pool:
-        for result in pool.map(_worker_lint, chunks):
-            for item in result:
-                if item[0] == "error" and len(item) == 2:
-                    raise UsageError(item[1])
-                out.append(_unpack(item))
+    for index, chunk in enumerate(chunks):
+        files, error = results[index] if index in results else _lint_chunk(chunk, pg_version, facts)
+        out.extend(files)
+        if error is not None:
+            raise UsageError(error)
     return out
 
 
