@@ -10,7 +10,9 @@ ran: on a shared machine wall times depend on the load, CPU times much less.
 
 Tools timed:
   migtui github      ``migtui lint --format github`` (findings only, like squawk's JSON), default --jobs
+                     (two processes only when the load average leaves two CPUs idle)
   migtui github -j1  the same in one process (what the CPU figure compares best)
+  migtui github -j2  the same in two processes (this one and a forked worker)
   migtui json        ``migtui lint --format json`` (every statement with its locks)
   squawk             ``squawk --reporter json`` (squawk-cli)
 """
@@ -117,6 +119,7 @@ def main() -> int:
         tools = [
             Tool("migtui github", [*migtui, "--format", "github"], env),
             Tool("migtui github -j1", [*migtui, "--format", "github", "--jobs", "1"], env),
+            Tool("migtui github -j2", [*migtui, "--format", "github", "--jobs", "2"], env),
             Tool("migtui json", [*migtui, "--format", "json"], env),
         ]
         squawk = None
