@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migtui.analysis.analyze import (
     DEFAULT_PG_VERSION,
@@ -27,8 +27,9 @@ from migtui.analysis.facts import CatalogFacts
 from migtui.analysis.parse import SqlSyntaxError, parse_sql
 from migtui.analysis.rules import RULES, SEVERITY_RANK
 from migtui.errors import ExitCode, MigtuiError, UsageError
-from migtui.events import EventSink, RunFinished, RunStarted, discard
-from migtui.events import Finding as FindingEvent
+
+if TYPE_CHECKING:
+    from migtui.events import EventSink
 
 PARALLEL_MIN_FILES = 200  # fewer files stay in one process (work is shared out in chunks of whole files)
 PARALLEL_BYTES_PER_JOB = 256 * 1024  # default --jobs: one process per this much SQL (~4,000 statements)
@@ -473,13 +474,16 @@ def lint_alembic(
 # --- the job -----------------------------------------------------------------------------------------
 
 
-def run_lint(options: LintOptions, sink: EventSink = discard) -> LintReport:
-    """Lint the inputs; emit RunStarted, one Finding event per finding, RunFinished. Raises MigtuiError."""
+def run_lint(options: LintOptions, sink: EventSink | None = None) -> LintReport:
+    """Lint the inputs; emit RunStarted, one Finding event per finding, RunFinished. Raises MigtuiError.
+
+    Without a sink no events are built (the CLI renders the report itself: 30,000 statements give ~20,000
+    finding events)."""
     with cyclic_gc_paused():
         return _run_lint(options, sink)
 
 
-def _run_lint(options: LintOptions, sink: EventSink) -> LintReport:
+def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
     if options.fail_on not in SEVERITY_RANK:
         raise UsageError(f"--fail-on must be error, warning or info (got {options.fail_on})")
     facts: CatalogFacts | None = None
@@ -512,10 +516,12 @@ def _run_lint(options: LintOptions, sink: EventSink) -> LintReport:
     if not options.paths:
         alembic_dirs.append(Path(options.migrations or "db/migrations"))
 
-    from migtui.redact import redact_dsn
+    if sink is not None:
+        from migtui.events import RunStarted
+        from migtui.redact import redact_dsn
 
-    target = ", ".join(options.paths) or str(alembic_dirs[0])
-    sink(RunStarted(job="lint", target=redact_dsn(options.dsn) or target))
+        target = ", ".join(options.paths) or str(alembic_dirs[0])
+        sink(RunStarted(job="lint", target=redact_dsn(options.dsn) or target))
 
     files: list[LintedFile] = []
     for directory in alembic_dirs:
@@ -529,7 +535,17 @@ def _run_lint(options: LintOptions, sink: EventSink) -> LintReport:
     files.extend(lint_sql_files(raw_files, pg_version, facts, options.jobs))
 
     report = LintReport(files, pg_version, facts is not None, options.fail_on)
-    for file in files:
+    if sink is not None:
+        _emit(report, sink)
+    return report
+
+
+def _emit(report: LintReport, sink: EventSink) -> None:
+    """One Finding event per finding, then RunFinished."""
+    from migtui.events import Finding as FindingEvent
+    from migtui.events import RunFinished
+
+    for file in report.files:
         for finding in file.all_findings():
             sink(
                 FindingEvent(
@@ -551,4 +567,3 @@ def _run_lint(options: LintOptions, sink: EventSink) -> LintReport:
             summary=f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info",
         )
     )
-    return report
