@@ -140,6 +140,18 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 
 _CWD: list[str] = []
+_REAL_DIRS: dict[str, str] = {}  # directory -> its realpath (thousands of files share a few directories)
+
+
+def _realpath(text: str) -> str:
+    """``os.path.realpath`` resolving each absolute directory once: then only the file is checked for a symlink."""
+    head, tail = os.path.split(text)
+    if tail in ("", ".", "..") or not os.path.isabs(head) or os.path.islink(text):
+        return os.path.realpath(text)
+    real_head = _REAL_DIRS.get(head)
+    if real_head is None:
+        real_head = _REAL_DIRS[head] = os.path.realpath(head)
+    return os.path.join(real_head, tail)
 
 
 def display_path(path: Path | str) -> str:
@@ -147,7 +159,7 @@ def display_path(path: Path | str) -> str:
     if not _CWD:
         _CWD.append(os.path.realpath(os.getcwd()) + os.sep)
     text = str(path)
-    absolute = os.path.realpath(text) if os.path.isabs(text) or ".." in text else os.path.join(_CWD[0], text)
+    absolute = _realpath(text) if os.path.isabs(text) or ".." in text else os.path.join(_CWD[0], text)
     if absolute.startswith(_CWD[0]):
         return absolute[len(_CWD[0]) :]
     return text
