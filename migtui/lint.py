@@ -284,12 +284,16 @@ def _worker(chunks: list[list[Path]], counter, conn, pg_version: int, facts: Cat
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it stops the workers)
-    done = []
-    for index in _claim(counter, len(chunks)):
-        files, error = _lint_chunk(chunks[index], pg_version, facts)
-        done.append((index, [_pack(f) for f in files], error))
-    conn.send(done)
-    conn.close()
+    try:
+        done = []
+        for index in _claim(counter, len(chunks)):
+            files, error = _lint_chunk(chunks[index], pg_version, facts)
+            done.append((index, [_pack(f) for f in files], error))
+        conn.send(done)
+    except Exception:  # no traceback from a worker: the parent redoes its chunks (and reports any error)
+        pass
+    finally:
+        conn.close()
 
 
 def usable_cpus() -> int:
