@@ -143,3 +143,22 @@ class RunFinished(Event):
     ok: bool
     exit_code: int
     summary: str = ""
+
+
+@dataclass(frozen=True)
+class DryRunTarget(Event):
+    """dry-run checked its target: role (replica/primary), server version, recorded revision, lag, pending."""
+
+    kind: ClassVar[str] = "dry_run_target"
+    target: dict[str, Any]
+    pending: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DryRunStatement(Event):
+    """dry-run's findings for one statement of a pending revision (the JSON statement shape in ``report``)."""
+
+    kind: ClassVar[str] = "dry_run_statement"
+    revision: str
+    index: int
+    report: dict[str, Any] = field(default_factory=dict)

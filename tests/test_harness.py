@@ -41,3 +41,40 @@ def test_cleanup_removes_files_and_stops():
     cluster.cleanup()
     assert not base.exists()
     assert not cluster.running
+
+
+def test_cluster_is_reaped_when_its_process_is_killed(tmp_path):
+    """kill -9 of the process that started a cluster: the reaper stops the server and deletes its files."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    script = (
+        "from migtui.pg import harness; import time, sys\n"
+        "c = harness.start_cluster(16)\n"
+        "print(c.port, c.owns_dir, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(ROOT),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    port, owns_dir = proc.stdout.readline().split()
+    assert os.path.isdir(owns_dir)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while os.path.exists(owns_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not os.path.exists(owns_dir), "cluster files left behind after kill -9"
+    import socket
+
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", int(port))) != 0, "server still listening after kill -9"

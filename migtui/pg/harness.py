@@ -54,7 +54,10 @@ class PgBinaries:
 
 def _major_of(bin_dir: Path) -> int:
     out = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True)
-    match = re.search(r"(\d+)(?:\.\d+)?", out.stdout.split(")")[-1])
+    # "postgres (PostgreSQL) 16.14", or Debian's "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    match = re.search(r"\(PostgreSQL\)\s+(\d+)", out.stdout) or re.search(
+        r"(\d+)(?:\.\d+)?", out.stdout.split(")")[-1]
+    )
     if not match:
         raise HarnessError(f"cannot read PostgreSQL version from {bin_dir}")
     return int(match.group(1))
@@ -242,6 +245,33 @@ class Cluster:
         with _LIVE_LOCK:
             if self not in _LIVE:
                 _LIVE.append(self)
+        self._start_reaper()
+
+    def _start_reaper(self) -> None:
+        """A detached watcher that stops and deletes this ephemeral cluster if our process dies uncleanly."""
+        if self.owns_dir is None or getattr(self, "_reaper_started", False):
+            return
+        import sys
+
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "migtui.pg.reaper",
+                str(os.getpid()),
+                self.binaries.tool("pg_ctl"),
+                str(self.datadir),
+                str(self.owns_dir),
+                self.run_as or "",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+        self._reaper_started = True
 
     def stop(self, mode: str = "fast") -> None:
         if not self._running:

@@ -1,0 +1,220 @@
+"""TUI responsiveness, measured on a real server with the repo's sample project and demo data.
+
+    PYTHONPATH=. python benchmarks/tui_latency.py [--scale 100000] [--samples 30]
+
+Prints:
+1. launch to first paint: a real ``python -m migtui tui`` in a tmux pane at 80x24, from spawning the process
+   to the first frame on the terminal and to the revisions (read from the database) being on screen;
+2. in-process (headless Textual): app start to the first composed screen and to the loaded overview;
+3. while ``0014`` is blocked behind another session's ACCESS SHARE lock on ``orders`` (apply view open, the
+   monitor polling every 0.25 s): key-handling latency (press ``?`` until the help screen is the active screen,
+   ``escape`` until it is gone) and event-loop lag (a callback scheduled every 20 ms, how late it runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def fmt_ms(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return f"n={len(ms)} p50={statistics.median(ms):.1f} ms p95={pct(ms, 95):.1f} ms max={max(ms):.1f} ms"
+
+
+def tmux_first_paint(dsn: str, runs: int) -> None:
+    if not shutil.which("tmux"):
+        print("tmux not installed: skipping the terminal launch measurement")
+        return
+    sock = f"migtui-bench-{os.getpid()}"
+    tmux = ["tmux", "-L", sock]
+    subprocess.run([*tmux, "new-session", "-d", "-s", "keepalive", "sleep 600"], check=True)
+    firsts, readies = [], []
+    for i in range(runs):
+        session = f"migtui-bench-{os.getpid()}-{i}"
+        cmd = (
+            f"cd {ROOT} && PYTHONPATH={ROOT} {sys.executable} -m migtui tui --dsn '{dsn}' "
+            f"--migrations {ROOT / 'db/migrations'}"
+        )
+        subprocess.run(
+            [*tmux, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "sleep 0.3; " + cmd], check=True
+        )
+        t0 = time.monotonic() + 0.3  # the pane's shell sleeps 0.3 s before starting migtui
+        first = ready = None
+        deadline = t0 + 30
+        while time.monotonic() < deadline and ready is None:
+            screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+            now = time.monotonic()
+            if first is None and ("Reload" in screen or "loading" in screen):
+                first = now - t0
+            if "revisions," in screen and "pending" in screen:
+                ready = now - t0
+            time.sleep(0.005)
+        subprocess.run([*tmux, "kill-session", "-t", session], capture_output=True)
+        if first is not None:
+            firsts.append(first)
+        if ready is not None:
+            readies.append(ready)
+    subprocess.run([*tmux, "kill-server"], capture_output=True)
+    print(f"launch -> first frame on the terminal (tmux 80x24): {fmt_ms(firsts)}")
+    print(f"launch -> revisions with database state on screen:   {fmt_ms(readies)}")
+
+
+async def in_process(settings) -> None:
+    from migtui.tui.app import MigtuiApp
+    from tests.tui_helpers import screen_text
+
+    starts, readies = [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        app = MigtuiApp(settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            starts.append(time.perf_counter() - t0)
+            while "revisions," not in screen_text(app):
+                await pilot.pause(0.005)
+            readies.append(time.perf_counter() - t0)
+    print(f"in-process: app start -> first composed screen:      {fmt_ms(starts)}")
+    print(f"in-process: app start -> overview loaded on screen:  {fmt_ms(readies)}")
+
+
+async def blocked_latency(settings, samples: int) -> None:
+    import psycopg
+    from textual import events
+
+    from migtui.tui.app import MigtuiApp
+    from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
+    from migtui.tui.screens.help import HelpScreen
+    from migtui.tui.widgets.monitor_panel import MonitorPanel
+    from tests.tui_helpers import screen_text
+
+    holder = psycopg.connect(settings.database_url, application_name="bench-holder")
+    holder.execute("SELECT count(*) FROM orders")  # ACCESS SHARE on orders, transaction left open
+    try:
+        app = MigtuiApp(settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            while "revisions," not in screen_text(app):
+                await pilot.pause(0.01)
+            app.action_apply("0014_orders_archived_at")
+            while not isinstance(app.screen, ConfirmScreen):
+                await pilot.pause(0.01)
+            await pilot.press("y")
+            apply = app.screen
+            assert isinstance(apply, ApplyScreen)
+            panel = apply.query_one(MonitorPanel)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (panel.snapshot and panel.snapshot.blocked):
+                await pilot.pause(0.02)
+            blocked = panel.snapshot.blocked if panel.snapshot else ()
+            print(f"blocked: {[(s.pid, s.application_name, s.wait) for s in blocked]}")
+
+            # event-loop lag while the runner waits and the monitor polls
+            loop = asyncio.get_running_loop()
+            lags: list[float] = []
+            for _ in range(150):
+                target = loop.time() + 0.02
+                fut = loop.create_future()
+                loop.call_at(target, lambda f=fut: f.done() or f.set_result(loop.time()))
+                fired = await fut
+                lags.append(max(0.0, fired - target))
+
+            # keys go in the way a terminal's keys do (through the driver), without Pilot's idle waits
+            def send(key: str, char: str | None) -> None:
+                event = events.Key(key, char)
+                event.set_sender(app)
+                app._driver.send_message(event)
+
+            async def until(predicate) -> None:
+                while not predicate():
+                    await asyncio.sleep(0)
+
+            themes, opens, painted, closes = [], [], [], []
+            for _ in range(samples):
+                before = app.theme
+                t0 = time.perf_counter()
+                send("t", "t")
+                await until(lambda before=before: app.theme != before)
+                themes.append(time.perf_counter() - t0)
+                await asyncio.sleep(0.03)
+                t0 = time.perf_counter()
+                send("question_mark", "?")
+                await until(lambda: isinstance(app.screen, HelpScreen))
+                opens.append(time.perf_counter() - t0)
+                await until(lambda: any(w.size.height > 0 for w in app.screen.query("#help")))
+                painted.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                send("escape", None)
+                await until(lambda: not isinstance(app.screen, HelpScreen))
+                closes.append(time.perf_counter() - t0)
+                await asyncio.sleep(0.05)
+            still_blocked = bool(panel.snapshot and panel.snapshot.blocked)
+            print(f"monitor polls during the run: {panel.polls} (still blocked at the end: {still_blocked})")
+            print(f"event-loop lag (20 ms timer) while blocked:        {fmt_ms(lags)}")
+            print(f"key 't' -> theme switched, while blocked:          {fmt_ms(themes)}")
+            print(f"key '?' -> help screen active, while blocked:      {fmt_ms(opens)}")
+            print(f"key '?' -> help laid out, while blocked:           {fmt_ms(painted)}")
+            print(f"key 'escape' -> back to apply view, while blocked: {fmt_ms(closes)}")
+            t0 = time.perf_counter()
+            await pilot.press("c")
+            while apply.state not in ("cancelled", "failed", "done"):
+                await pilot.pause(0.01)
+            print(f"cancel -> run ended ({apply.state}): {(time.perf_counter() - t0) * 1000:.0f} ms")
+    finally:
+        holder.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=int, default=100_000, help="demo orders (default 100000)")
+    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--launches", type=int, default=5)
+    args = parser.parse_args()
+
+    from migtui.alembic_project import AlembicProject
+    from migtui.config import Settings
+    from migtui.demo_data import DEMO_STOP_REVISION, load_demo_data
+    from migtui.pg import harness
+    from migtui.runner import Runner
+
+    harness.install_signal_cleanup()
+    cluster = harness.start_cluster(16)
+    try:
+        dsn = cluster.create_database("bench")
+        settings = Settings(
+            database_url=dsn,
+            migrations=str(ROOT / "db/migrations"),
+            monitor_interval=0.25,
+            lock_timeout=60.0,
+            lock_retries=0,
+            timeout=120.0,
+        )
+        Runner(AlembicProject.load(settings.migrations), dsn, settings).upgrade(DEMO_STOP_REVISION)
+        load_demo_data(dsn, args.scale)
+        print(
+            f"PostgreSQL {cluster.major}, sample project at {DEMO_STOP_REVISION}, {args.scale:,} orders; "
+            f"{os.cpu_count()} CPUs"
+        )
+        tmux_first_paint(dsn, args.launches)
+        asyncio.run(in_process(settings))
+        asyncio.run(blocked_latency(settings, args.samples))
+    finally:
+        cluster.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

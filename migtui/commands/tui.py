@@ -1,0 +1,27 @@
+"""``migtui tui`` (also plain ``migtui``): the operator's full-screen terminal UI."""
+
+from __future__ import annotations
+
+import argparse
+
+from migtui.cli import add_common_arguments, settings_from_args
+
+HELP = "open the operator's TUI (Migrations view, monitor, apply); the default with no command"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--replica", metavar="URL", help="read replica to show (lag, revision); env MIGTUI_REPLICA_URL")
+    parser.add_argument("--monitor-interval", type=float, metavar="SECONDS", help="monitor refresh period (default 1)")
+    parser.add_argument("--no-lint", action="store_true", help="do not lint revisions on start (lint badges)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from migtui.errors import UsageError
+
+    settings = settings_from_args(args)
+    if settings.monitor_interval <= 0:
+        raise UsageError("--monitor-interval must be positive")
+    from migtui.tui.app import run_tui_app
+
+    return run_tui_app(settings, lint=not args.no_lint)

@@ -1,0 +1,261 @@
+"""The dry-run job: what each pending migration would do on this database, without changing anything.
+
+    report = dry_run(project, replica_dsn, settings, sink=print_event, options=DryRunOptions())
+
+1. The target (a hot standby; a primary only with ``allow_primary``) is checked and its recorded revision
+   read in read-only transactions; pending = the revisions after it (``migtui.dryrun.target``).
+2. Shadow execution on a scratch copy of the target's schema captures each pending statement, its error and
+   its observed locks/rewrites/scans (``migtui.dryrun.shadow``).
+3. Per statement, on the target, read-only and under a time budget: table size and row estimate, the exact
+   number of rows an UPDATE/DELETE/INSERT ... SELECT touches (``migtui.analysis.row_count``; EXPLAIN when
+   the budget runs out: ``exact: false``), will-it-fail checks (``migtui.dryrun.checks``), a duration
+   estimate and lock-risk warnings (``migtui.dryrun.statement``), next to the linter's model for the same
+   statement (``migtui.dryrun.static``). Each statement is emitted as a ``DryRunStatement`` event as it is done.
+4. The report (``migtui.dryrun.report``) counts dry-run findings and unapproved destructive lint findings.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from migtui.dryrun.options import DryRunOptions
+from migtui.dryrun.report import JOB, DryRunReport
+from migtui.dryrun.report import warning as _warning
+from migtui.dryrun.statement import StatementAnalyzer, analyze_statement
+from migtui.dryrun.static import blocking_lint_findings
+from migtui.errors import ConnectionFailed, UsageError
+from migtui.events import (
+    DryRunStatement,
+    DryRunTarget,
+    EventSink,
+    Finding,
+    Message,
+    RevisionFailed,
+    RevisionFinished,
+    RevisionStarted,
+    RunFinished,
+    RunStarted,
+    discard,
+)
+from migtui.redact import redact_dsn
+
+__all__ = ["DryRunOptions", "DryRunReport", "dry_run", "pending_revisions"]
+
+
+def pending_revisions(project: Any, current: tuple[str, ...]) -> list[str]:
+    """Revisions after ``current`` up to head, oldest first. UsageError for a revision the project lacks."""
+    script = project.script
+    known = {r.revision for r in project.revisions()}
+    for rev in current:
+        if rev not in known:
+            raise UsageError(
+                f"the target records revision {rev}, which is not in the migrations "
+                f"({project.script_location}): is the project older than the database?"
+            )
+    head = project.head()
+    if head is None:
+        return []
+    lower = current[0] if len(current) == 1 else None
+    if len(current) > 1:
+        raise UsageError(f"the target records {len(current)} heads ({', '.join(current)}): merge them first")
+    revs = list(script.iterate_revisions(head, lower))
+    return [r.revision for r in reversed(revs)]
+
+
+# -- the job ------------------------------------------------------------------------------------------
+
+
+def dry_run(
+    project: Any,
+    replica_dsn: str,
+    settings: Any,
+    sink: EventSink = discard,
+    options: DryRunOptions | None = None,
+) -> DryRunReport:
+    """Run the whole dry-run; emits events as it goes and returns the report. Changes nothing on the target."""
+    from migtui.dryrun.session import ReadOnlySession
+    from migtui.dryrun.shadow import run_shadow
+    from migtui.dryrun.target import inspect_target
+
+    options = options or DryRunOptions()
+    started = time.monotonic()
+    project.script  # noqa: B018 - load and check the revision graph before touching any database
+    session = ReadOnlySession(replica_dsn, statement_timeout=options.statement_timeout)
+    primary = None
+    primary_warning = None
+    if options.primary_dsn:
+        try:
+            primary = ReadOnlySession(options.primary_dsn, statement_timeout=options.statement_timeout)
+        except ConnectionFailed as exc:
+            primary_warning = f"cannot compare with the primary: {exc.message}"
+    try:
+        target = inspect_target(
+            replica_dsn,
+            session,
+            allow_primary=options.allow_primary,
+            version_table=settings.version_table,
+            version_table_schema=settings.version_table_schema,
+            primary=primary,
+        )
+        if primary_warning:
+            target.warnings.append(primary_warning)
+        pending = pending_revisions(project, target.current_revisions)
+        sink(RunStarted(job=JOB, target=redact_dsn(replica_dsn) or "", revisions=tuple(pending)))
+        sink(DryRunTarget(target=target.to_dict(), pending=tuple(pending)))
+        for text in target.warnings:
+            sink(Message(text=text, level="warning"))
+        report = DryRunReport(target=target.to_dict(), pending=pending)
+        target_warnings = [
+            _warning("replica-lag" if "behind" in t or "replayed" in t else "target", "warning", t)
+            for t in target.warnings
+        ]
+        if not pending:
+            report.seconds = time.monotonic() - started
+            report.load = _load(session)
+            sink(RunFinished(job=JOB, ok=True, exit_code=0, summary="nothing pending"))
+            return report
+        sink(Message(text="shadow: copying the schema (pg_dump --schema-only) and running the pending revisions"))
+        shadow = run_shadow(
+            target_dsn=replica_dsn,
+            target_major=target.major,
+            project=project,
+            pending=pending,
+            version_table=settings.version_table,
+            version_table_schema=settings.version_table_schema,
+            current_revisions=target.current_revisions,
+            settings=settings,
+            statement_timeout=options.statement_timeout,
+            server=options.shadow_server,
+            pg_bin=options.pg_bin,
+        )
+        report.shadow = shadow.to_dict()
+        captured = sum(len(r.statements) for r in shadow.revisions)
+        sink(
+            Message(
+                text=f"shadow: {captured} statement(s) captured on PostgreSQL {shadow.server_major} in "
+                f"{shadow.seconds:.1f}s; analysing them on the {target.role}"
+            )
+        )
+        if not shadow.same_major:
+            sink(
+                Message(
+                    text=f"shadow runs PostgreSQL {shadow.server_major}; the target is {target.major}", level="warning"
+                )
+            )
+        for text in shadow.restore_warnings:
+            sink(Message(text=f"shadow schema restore: {text}", level="warning"))
+        analyzer = StatementAnalyzer(
+            session, options, primary if primary is not None else (session if target.role == "primary" else None)
+        )
+        model = _static_model(replica_dsn, target.major, options, sink)
+        infos = {r.revision: r for r in project.revisions()}
+        reached = True
+        for index, rev_id in enumerate(pending):
+            info = infos.get(rev_id)
+            shadow_rev = shadow.revision(rev_id)
+            sink(RevisionStarted(revision=rev_id, direction="up", description=info.description if info else ""))
+            rev_report: dict[str, Any] = {
+                "revision": rev_id,
+                "description": info.description if info else "",
+                "path": str(info.path) if info else None,
+                "reached": reached,
+                "shadow_seconds": round(shadow_rev.seconds, 4) if shadow_rev else None,
+                "error": shadow_rev.error if shadow_rev else None,
+                "statements": [],
+                "warnings": list(target_warnings) if index == 0 else [],
+            }
+            if not reached:
+                rev_report["warnings"].append(
+                    _warning("not-reached", "warning", "not analysed: an earlier revision fails on the shadow")
+                )
+            if index == 0 and shadow.error:
+                rev_report["warnings"].append(
+                    _warning("shadow-failed", "error", f"the upgrade failed on the shadow: {shadow.error}")
+                )
+            rev_model = model.revision(rev_report["path"]) if model is not None else None
+            for stmt in shadow_rev.statements if shadow_rev and reached else []:
+                static = rev_model.statement(stmt.sql, stmt.line, stmt.transactional) if rev_model else None
+                stmt_report = analyze_statement(analyzer, stmt, static=static)
+                rev_report["statements"].append(stmt_report)
+                sink(DryRunStatement(revision=rev_id, index=stmt.index, report=stmt_report))
+                for w in [*blocking_lint_findings(stmt_report), *stmt_report["warnings"]]:
+                    sink(
+                        Finding(
+                            rule=w["rule"],
+                            severity=w["severity"],
+                            message=w["message"],
+                            revision=rev_id,
+                            path=rev_report["path"],
+                            line=stmt_report["line"],
+                            hint=w.get("hint", ""),
+                        )
+                    )
+            if shadow_rev and shadow_rev.error and not any(s["error"] for s in rev_report["statements"]):
+                rev_report["warnings"].append(
+                    _warning("fails-on-shadow", "error", f"the revision fails on the shadow: {shadow_rev.error}")
+                )
+            for w in rev_report["warnings"]:
+                sink(
+                    Finding(
+                        rule=w["rule"],
+                        severity=w["severity"],
+                        message=w["message"],
+                        revision=rev_id,
+                        path=rev_report["path"],
+                        hint=w.get("hint", ""),
+                    )
+                )
+            report.revisions.append(rev_report)
+            if shadow_rev and shadow_rev.error:
+                sink(
+                    RevisionFailed(revision=rev_id, direction="up", error=shadow_rev.error, seconds=shadow_rev.seconds)
+                )
+                reached = False
+            else:
+                sink(
+                    RevisionFinished(revision=rev_id, direction="up", seconds=shadow_rev.seconds if shadow_rev else 0.0)
+                )
+        report.throughput = analyzer.throughput.to_dict()
+        report.load = _load(session)
+        report.seconds = time.monotonic() - started
+        data = report.to_dict()["summary"]
+        sink(
+            RunFinished(
+                job=JOB,
+                ok=report.exit_code == 0,
+                exit_code=report.exit_code,
+                summary=f"{data['revisions']} revision(s), {data['statements']} statement(s), "
+                f"{data['errors']} error(s), {data['warnings']} warning(s)",
+            )
+        )
+        return report
+    finally:
+        session.close()
+        if primary is not None:
+            primary.close()
+
+
+def _load(session: Any) -> dict[str, Any]:
+    s = session.stats
+    return {
+        "queries": s.queries,
+        "query_seconds": round(s.seconds, 3),
+        "timeouts": s.timeouts,
+        "recovery_conflicts": s.recovery_conflicts,
+        "reconnects": s.reconnects,
+    }
+
+
+def _static_model(dsn: str, major: int, options: DryRunOptions, sink: EventSink) -> Any:
+    """The linter's lock model with the target's catalog facts (``None`` only if migtui.analysis is missing)."""
+    try:
+        from migtui.dryrun.static import StaticModel, load_facts
+    except ImportError:  # pragma: no cover - the analysis package ships with migtui
+        return None
+    facts, why = load_facts(dsn, options.statement_timeout)
+    if facts is None:
+        sink(
+            Message(text=f"no catalog facts from the target ({why}): the lock model assumes the worst", level="warning")
+        )
+    return StaticModel(major, facts)

@@ -1,0 +1,194 @@
+"""What the Migrations view shows, gathered headlessly (no textual here): revisions with their state from
+the alembic project + the target's version table, and the target / replica servers.
+
+Runs in a worker thread; the screen only renders the ``Overview`` it gets back.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migtui.errors import MigtuiError
+from migtui.redact import redact_dsn
+
+APPLICATION_NAME = "migtui-tui"
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    revision: str
+    description: str
+    path: Path
+    down_revisions: tuple[str, ...]
+    state: str  # "current" | "applied" | "pending" | "unknown" (no target database)
+    is_head: bool
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    role: str  # "target" | "replica"
+    dsn: str  # redacted
+    version: str = ""
+    current: tuple[str, ...] = ()  # revisions in the version table
+    in_recovery: bool = False
+    lag_seconds: float | None = None  # replica: now() - last replayed transaction (None: nothing replayed yet)
+    lag_bytes: int | None = None  # replica: primary's WAL position - replica's replay position
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Overview:
+    revisions: tuple[RevisionRow, ...] = ()
+    head: str | None = None
+    target: ServerInfo | None = None
+    replica: ServerInfo | None = None
+    project_error: str | None = None
+    unknown_current: tuple[str, ...] = ()  # in the version table but not in the project
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def pending(self) -> tuple[RevisionRow, ...]:
+        return tuple(r for r in self.revisions if r.state == "pending")
+
+
+def short_dsn(dsn: str) -> str:
+    """``user@host:port/dbname``: where a DSN points, without scheme, password or options."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        from migtui.pg.dsn import libpq_dsn
+
+        params = conninfo_to_dict(libpq_dsn(dsn))
+    except Exception:
+        return redact_dsn(dsn) or ""
+    user = f"{params['user']}@" if params.get("user") else ""
+    host = params.get("host") or "localhost"
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"{user}{host}{port}/{params.get('dbname', '')}"
+
+
+def _version_table_rows(conn, settings) -> tuple[str, ...]:
+    """The revision(s) in the target's version table, read the way the runner reads them."""
+    from migtui.pg.version_table import VersionTable, read_current
+
+    return read_current(conn, VersionTable(settings.version_table, settings.version_table_schema))
+
+
+def read_server(dsn: str, settings, role: str, primary_lsn: str | None = None) -> tuple[ServerInfo, str | None]:
+    """Version, version-table contents and (replica) lag. Returns (info, a primary's current WAL LSN)."""
+    from migtui.pg.connect import connect, describe_error
+
+    shown = short_dsn(dsn)
+    try:
+        conn = connect(dsn, application_name=APPLICATION_NAME, connect_timeout=5, options="-c statement_timeout=5000")
+    except MigtuiError as exc:
+        return ServerInfo(role, shown, error=exc.message), None
+    try:
+        with conn:
+            version, in_recovery = conn.execute(
+                "SELECT current_setting('server_version'), pg_is_in_recovery()"
+            ).fetchone()
+            current = _version_table_rows(conn, settings)
+            lag_seconds = lag_bytes = None
+            lsn = None
+            if in_recovery:
+                replay, lag_seconds = conn.execute(
+                    "SELECT pg_last_wal_replay_lsn()::text, "
+                    "EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))::float8"
+                ).fetchone()
+                if primary_lsn and replay:
+                    lag_bytes = int(
+                        conn.execute(
+                            "SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (primary_lsn, replay)
+                        ).fetchone()[0]
+                    )
+                    lag_bytes = max(0, lag_bytes)
+                    if lag_bytes == 0:
+                        lag_seconds = 0.0  # fully replayed: the last-replay timestamp only says how idle we are
+            else:
+                lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+            return (
+                ServerInfo(role, shown, version, current, in_recovery, lag_seconds, lag_bytes),
+                lsn,
+            )
+    except Exception as exc:  # a query failed: show it in the header, keep the UI alive
+        return ServerInfo(role, shown, error=describe_error(exc)), None
+
+
+def revision_states(revisions, current: tuple[str, ...] | None) -> dict[str, str]:
+    """revision -> "current" | "applied" | "pending" ("unknown" for all when ``current`` is None)."""
+    if current is None:
+        return {r.revision: "unknown" for r in revisions}
+    downs = {r.revision: r.down_revisions for r in revisions}
+    applied: set[str] = set()
+    stack = [c for c in current if c in downs]
+    while stack:
+        rev = stack.pop()
+        if rev in applied:
+            continue
+        applied.add(rev)
+        stack.extend(downs.get(rev, ()))
+    return {
+        r.revision: ("current" if r.revision in current else "applied" if r.revision in applied else "pending")
+        for r in revisions
+    }
+
+
+def load_overview(settings) -> Overview:
+    """Everything the Migrations view shows. Never raises for a bad target: errors become fields."""
+    from migtui.alembic_project import AlembicProject
+
+    project_error = None
+    infos = []
+    head = None
+    try:
+        project = AlembicProject.load(settings.migrations)
+        infos = project.revisions()
+        head = project.head()
+    except MigtuiError as exc:
+        project_error = exc.message
+
+    target = replica = None
+    primary_lsn = None
+    if settings.database_url:
+        target, primary_lsn = read_server(settings.database_url, settings, "target")
+    if settings.replica_url:
+        replica, _ = read_server(settings.replica_url, settings, "replica", primary_lsn)
+
+    current = target.current if target is not None and target.error is None else None
+    states = revision_states(infos, current)
+    known = {r.revision for r in infos}
+    rows = tuple(
+        RevisionRow(r.revision, r.description, r.path, r.down_revisions, states[r.revision], r.is_head)
+        for r in reversed(infos)  # newest first, like `alembic history`
+    )
+    return Overview(
+        revisions=rows,
+        head=head,
+        target=target,
+        replica=replica,
+        project_error=project_error,
+        unknown_current=tuple(c for c in (current or ()) if c not in known),
+    )
+
+
+def render_revision_sql(settings, row: RevisionRow) -> str:
+    """The SQL ``row`` will run, rendered by alembic's offline (``--sql``) mode from its parent revision."""
+    from alembic import command
+
+    from migtui.alembic_project import AlembicProject
+
+    project = AlembicProject.load(settings.migrations)
+    buffer = io.StringIO()
+    cfg = project.config("postgresql://render@localhost/render")
+    cfg.output_buffer = buffer
+    start = row.down_revisions[0] if len(row.down_revisions) == 1 else None
+    spec = f"{start}:{row.revision}" if start else row.revision
+    try:
+        command.upgrade(cfg, spec, sql=True)
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise MigtuiError(f"cannot render {row.revision} offline: {text[0] if text else exc}") from None
+    return buffer.getvalue()

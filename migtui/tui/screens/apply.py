@@ -1,0 +1,449 @@
+"""Apply view: confirm, then run the runner in a worker and show per-revision / per-statement progress from its
+events, elapsed time against the timeout, and the live monitor panel on the target. ``c`` cancels.
+
+Cancel = ``pg_cancel_backend`` of the runner's migration session(s) (``application_name`` ``migtui up <rev>``)
+until the run ends: the statement fails, the revision's transaction rolls back, the runner stops and releases
+its advisory lock. Nothing here decides what to run: the runner does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Label, RichLog, Static
+
+from migtui.errors import MigtuiError
+from migtui.events import (
+    Event,
+    LockWait,
+    Progress,
+    RevisionFailed,
+    RevisionFinished,
+    RevisionStarted,
+    RunFinished,
+    StatementStarted,
+)
+from migtui.pg.monitor import format_age, one_line
+from migtui.redact import redact_dsn
+from migtui.tui.widgets.monitor_panel import MonitorPanel
+
+# the runner names the session that runs a revision "migtui up <rev>" / "migtui down <rev>"
+MIGRATION_SESSION_PATTERN = r"^migtui (up|down) [^\[]"
+TUI_PROGRESS_INTERVAL = 1.0  # runner progress events while the apply view watches
+TARGET_TABLE_TX_SECONDS = 5.0  # apply view: transactions this old holding locks on the plan's tables
+
+
+def start_apply(app, target: str = "head") -> None:
+    app.push_screen(ApplyScreen(app.settings, target))
+
+
+def cancel_migration_sessions(dsn: str) -> list[int]:
+    """Cancel the running statement of every migration session on the target's database; returns their pids."""
+    from migtui.pg.connect import connect
+
+    with connect(dsn, application_name="migtui-tui [cancel]", connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT pid, pg_cancel_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name ~ %s",
+            (MIGRATION_SESSION_PATTERN,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Confirm an apply. With ``typed`` set, the operator must type it (destructive / error findings)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("y", "confirm", "Apply", show=False),
+    ]
+
+    def __init__(self, title: str, body: str, typed: str | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.typed = typed
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Label(Text(self.title_text, style="bold"))
+            with VerticalScroll(id="confirm-scroll"):
+                yield Static(Text(self.body), id="confirm-body")  # Text: no markup in SQL or rule ids
+            if self.typed:
+                yield Label(Text(f"Type {self.typed!r} to apply:"))
+                yield Input(placeholder=self.typed, id="confirm-input")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Apply (y)", variant="warning", id="confirm-yes")
+                yield Button("Cancel (esc)", id="confirm-no")
+
+    def on_mount(self) -> None:
+        # typing goes to the input when a typed confirmation is needed; otherwise "y" / enter apply
+        self.query_one("#confirm-input" if self.typed else "#confirm-yes").focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm-yes":
+            self.action_confirm()
+        else:
+            self.dismiss(False)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_confirm()
+
+    def action_confirm(self) -> None:
+        if self.typed:
+            value = self.query_one("#confirm-input", Input).value.strip()
+            if value != self.typed:
+                self.notify(f"type {self.typed!r} exactly to apply", severity="warning")
+                return
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ApplyScreen(Screen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "cancel_run", "Cancel run"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    class Planned(Message):
+        def __init__(self, current: tuple[str, ...], plan: list[str], error: str | None) -> None:
+            super().__init__()
+            self.current = current
+            self.plan = plan
+            self.error = error
+
+    class RunnerEvent(Message):
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+    class RunDone(Message):
+        def __init__(self, ok: bool, summary: str, exit_code: int) -> None:
+            super().__init__()
+            self.ok = ok
+            self.summary = summary
+            self.exit_code = exit_code
+
+    def __init__(self, settings, target: str = "head") -> None:
+        super().__init__(id="apply-screen")
+        self.settings = dataclasses.replace(
+            settings, progress_interval=min(settings.progress_interval or TUI_PROGRESS_INTERVAL, TUI_PROGRESS_INTERVAL)
+        )
+        self.target = target
+        self.plan: list[str] = []
+        self.status: dict[str, str] = {}  # revision -> "pending" | "running" | "done" | "failed"
+        self.seconds: dict[str, float] = {}
+        self.running_revision: str | None = None
+        self.revision_started: float | None = None
+        self.statement: str = ""
+        self.statement_index: int | None = None
+        self.waiting_for: str = ""
+        self.progress_text: str = ""
+        self.state = "planning"  # planning | confirm | running | cancelling | done | failed | cancelled
+        self.summary = ""
+        self.exit_code: int | None = None
+        self.cancel_requested = threading.Event()
+        self._run_finished = threading.Event()
+        self.events: list[Event] = []
+        self.risks: list[str] = []
+        self.target_relations: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Text(f"Apply · {redact_dsn(self.settings.database_url)} · planning…"),
+            id="apply-header",
+            classes="title-bar",
+        )
+        with VerticalScroll(id="apply-progress"):
+            yield Static("", id="apply-revisions")
+        yield RichLog(id="apply-log", wrap=False, markup=False, max_lines=500)
+        yield MonitorPanel(
+            self.settings.database_url, self.settings.monitor_interval, watched_relations=None, id="apply-monitor"
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#apply-progress").border_title = "Revisions"
+        self.query_one("#apply-log").border_title = "Runner events"
+        self.set_interval(0.25, self._render_progress)
+        self._plan()
+
+    # -- plan + confirm ----------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="apply-plan", exit_on_error=False)
+    def _plan(self) -> None:
+        from migtui.alembic_project import AlembicProject
+        from migtui.runner import Runner
+
+        try:
+            runner = Runner(AlembicProject.load(self.settings.migrations), self.settings.database_url, self.settings)
+            current = runner.current()
+            plan = runner.plan("up", self.target, current)
+            self.risks = self._risks(plan)
+            self.post_message(self.Planned(current, plan, None))
+        except MigtuiError as exc:
+            self.post_message(self.Planned((), [], exc.message))
+
+    def _risks(self, plan: list[str]) -> list[str]:
+        """Lines about error / destructive findings in ``plan`` (they require a typed confirmation).
+
+        Without the lint engine in the build, nothing is claimed either way."""
+        from migtui.tui.engines import engine_available
+
+        if not plan or not engine_available("migtui.lint"):
+            return []
+        from migtui.tui.lint_summary import lint_revisions
+
+        try:
+            lint = lint_revisions(self.settings)
+        except Exception as exc:  # cannot tell what the plan does: make the operator type it
+            return [f"lint could not run ({one_line(str(exc), 120)}): confirm by typing"]
+        lines = []
+        # the tables the plan locks: the monitor's "Long tx" tab then lists transactions holding locks on them
+        self.target_relations = {
+            lock["relation"]
+            for rev in plan
+            if rev in lint
+            for st in lint[rev].statements
+            for lock in st.get("locks", ())
+        }
+        for rev in plan:
+            item = lint.get(rev)
+            if item is None or not item.needs_typed_confirmation:
+                continue
+            for f in item.findings:
+                if f.get("approved") is None and (f["severity"] == "error" or f in item.destructive):
+                    lines.append(f"{rev}: {f['severity']} [{f['rule']}] {one_line(str(f['message']), 90)}")
+        return lines
+
+    def on_apply_screen_planned(self, message: Planned) -> None:
+        if message.error:
+            self._finish(False, message.error, 2)
+            return
+        self.plan = message.plan
+        self.status = {rev: "pending" for rev in self.plan}
+        if self.target_relations:
+            panel = self.query_one(MonitorPanel)
+            panel.watched_relations = self.target_relations
+            panel.long_transaction = TARGET_TABLE_TX_SECONDS
+        if not self.plan:
+            self._finish(True, f"nothing to apply: already at {', '.join(message.current) or 'base'}", 0)
+            return
+        self.state = "confirm"
+        body = (
+            f"target: {redact_dsn(self.settings.database_url)}\n"
+            f"now at: {', '.join(message.current) or 'base'}\n"
+            f"apply {len(self.plan)} revision(s), one transaction each:\n  "
+            + "\n  ".join(self.plan)
+            + f"\n\ntimeout {self.settings.timeout:g}s per revision · lock_timeout {self.settings.lock_timeout:g}s"
+            f" × {self.settings.lock_retries} retries"
+        )
+        typed = None
+        if self.risks:
+            from migtui.pg.dsn import database_name
+
+            typed = database_name(self.settings.database_url) or "apply"
+            body += "\n\nerror / destructive findings:\n  " + "\n  ".join(self.risks[:8])
+            if len(self.risks) > 8:
+                body += f"\n  … and {len(self.risks) - 8} more"
+        self.app.push_screen(ConfirmScreen(f"Upgrade to {self.target}?", body, typed=typed), self._confirmed)
+        self._render_header()
+
+    def _confirmed(self, yes: bool | None) -> None:
+        if not yes:
+            self.state = "cancelled"
+            self.summary = "not applied (cancelled at confirmation)"
+            self._render_header()
+            self.app.pop_screen()
+            return
+        self.state = "running"
+        self._render_header()
+        self._run()
+
+    # -- run -----------------------------------------------------------------------------------------------
+    def _sink(self, event: Event) -> None:  # runner thread(s)
+        self.post_message(self.RunnerEvent(event))
+
+    @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
+    def _run(self) -> None:
+        from migtui.alembic_project import AlembicProject
+        from migtui.runner import Runner
+
+        try:
+            runner = Runner(
+                AlembicProject.load(self.settings.migrations), self.settings.database_url, self.settings, self._sink
+            )
+            result = runner.upgrade(self.target)
+            done = f"applied {len(result.applied)} revision(s) in {result.seconds:.2f}s"
+            if result.already_current:
+                done = "nothing to apply (another deploy already did it)"
+            self.post_message(self.RunDone(True, done, 0))
+        except MigtuiError as exc:
+            self.post_message(self.RunDone(False, exc.message, int(exc.exit_code)))
+        except Exception as exc:  # keep the UI alive; say what happened in one line
+            self.post_message(self.RunDone(False, f"{exc.__class__.__name__}: {one_line(str(exc), 200)}", 70))
+        finally:
+            self._run_finished.set()
+
+    def on_apply_screen_runner_event(self, message: RunnerEvent) -> None:
+        event = message.event
+        self.events.append(event)
+        if isinstance(event, RevisionStarted):
+            self.running_revision = event.revision
+            self.status[event.revision] = "running"
+            self.revision_started = time.monotonic()
+            self.statement, self.statement_index, self.waiting_for, self.progress_text = "", None, "", ""
+        elif isinstance(event, StatementStarted):
+            self.statement, self.statement_index = event.sql, event.index
+            self.waiting_for = ""
+        elif isinstance(event, Progress):
+            self.waiting_for = event.waiting_for
+            self.progress_text = event.progress
+            if event.statement:
+                self.statement = event.statement
+        elif isinstance(event, LockWait):
+            self.waiting_for = event.detail or f"{event.what} lock held by pid {event.holder_pid}"
+        elif isinstance(event, RevisionFinished):
+            self.status[event.revision] = "done"
+            self.seconds[event.revision] = event.seconds
+            self.running_revision = None
+        elif isinstance(event, RevisionFailed):
+            self.status[event.revision] = "failed"
+            self.seconds[event.revision] = event.seconds
+            self.running_revision = None
+        line = _event_line(event)
+        if line:
+            self.query_one("#apply-log", RichLog).write(line)
+        self._render_progress()
+
+    def on_apply_screen_run_done(self, message: RunDone) -> None:
+        cancelled = self.cancel_requested.is_set() and not message.ok
+        self._finish(
+            message.ok,
+            ("cancelled by operator: " if cancelled else "") + message.summary,
+            message.exit_code,
+            cancelled=cancelled,
+        )
+
+    def _finish(self, ok: bool, summary: str, exit_code: int, cancelled: bool = False) -> None:
+        self.state = "done" if ok else ("cancelled" if cancelled else "failed")
+        self.summary = summary
+        self.exit_code = exit_code
+        self.running_revision = None
+        self._render_header()
+        self._render_progress()
+        for screen in self.app.screen_stack:
+            reload = getattr(screen, "action_reload", None)
+            if reload is not None and screen is not self:
+                reload()
+
+    # -- cancel ----------------------------------------------------------------------------------------------
+    def action_cancel_run(self) -> None:
+        if self.state != "running":
+            self.notify("nothing is running", severity="warning")
+            return
+        self.state = "cancelling"
+        self.cancel_requested.set()
+        self._render_header()
+        self._cancel_loop()
+
+    @work(thread=True, group="apply-cancel", exit_on_error=False)
+    def _cancel_loop(self) -> None:
+        """Cancel migration sessions until the run ends (a lock_timeout retry may open a new attempt)."""
+        while not self._run_finished.is_set():
+            try:
+                pids = cancel_migration_sessions(self.settings.database_url)
+                if pids:
+                    self.post_message(self.RunnerEvent(_note(f"cancel sent to pid {', '.join(map(str, pids))}")))
+            except MigtuiError:
+                pass
+            self._run_finished.wait(0.3)
+
+    @property
+    def blocks_quit(self) -> bool:
+        return self.state in ("running", "cancelling")
+
+    def action_back(self) -> None:
+        if self.state in ("running", "cancelling"):
+            self.notify("a run is in progress: press c to cancel it first", severity="warning")
+            return
+        self.app.pop_screen()
+
+    # -- rendering -------------------------------------------------------------------------------------------
+    def _render_header(self) -> None:
+        styles = {
+            "planning": "dim",
+            "confirm": "yellow",
+            "running": "bold cyan",
+            "cancelling": "bold yellow",
+            "done": "bold green",
+            "failed": "bold red",
+            "cancelled": "bold yellow",
+        }
+        text = Text(f"Apply to {self.target} · {redact_dsn(self.settings.database_url)}\n")
+        text.append(self.state.upper(), style=styles.get(self.state, ""))
+        if self.summary:
+            text.append(f" · {self.summary}")
+        elif self.plan:
+            text.append(f" · {len(self.plan)} revision(s)")
+        self.query_one("#apply-header", Static).update(text)
+
+    def _render_progress(self) -> None:
+        out = Text(no_wrap=True, overflow="ellipsis")
+        marks = {
+            "pending": ("○", "dim"),
+            "running": ("▶", "bold cyan"),
+            "done": ("✓", "green"),
+            "failed": ("✗", "bold red"),
+        }
+        for rev in self.plan:
+            state = self.status.get(rev, "pending")
+            mark, style = marks[state]
+            out.append(f"{mark} {rev}", style=style)
+            if rev in self.seconds:
+                out.append(f" {self.seconds[rev]:.2f}s", style="dim")
+            if state == "running" and self.revision_started is not None:
+                elapsed = time.monotonic() - self.revision_started
+                timeout = self.settings.timeout
+                out.append(f"  elapsed {format_age(elapsed)} / timeout {format_age(timeout)} ")
+                if timeout:
+                    filled = min(20, int(20 * elapsed / timeout))
+                    out.append("█" * filled + "░" * (20 - filled), style="red" if elapsed > timeout * 0.8 else "cyan")
+                if self.statement:
+                    index = f"[{self.statement_index}] " if self.statement_index is not None else ""
+                    out.append(f"\n    {index}{one_line(self.statement, 200)}", style="italic")
+                if self.waiting_for:
+                    out.append(f"\n    waiting for {self.waiting_for}", style="bold yellow")
+                if self.progress_text:
+                    out.append(f"\n    {self.progress_text}", style="cyan")
+            out.append("\n")
+        out.rstrip()
+        self.query_one("#apply-revisions", Static).update(out)
+
+
+def _note(text: str) -> Event:
+    from migtui.events import Message as EventMessage
+
+    return EventMessage(text=text, level="warning")
+
+
+def _event_line(event: Event) -> str | None:
+    try:
+        from migtui.render.events import text_line
+    except ImportError:  # pragma: no cover - renderer not in this build
+        data = event.to_dict()
+        return f"{data.pop('event')}: {data}"
+    if isinstance(event, RunFinished) and not event.ok:
+        return f"{event.job}: {event.summary}"
+    return text_line(event)

@@ -1,0 +1,217 @@
+"""Job view: run an engine job (dry-run, rollback-test) in a worker and watch its events arrive live.
+
+The engine decides everything; this screen renders the same events the headless command prints (through
+``migtui.render.events.text_line``), findings in a table, and the job's exit code and summary at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, RichLog, Static
+
+from migtui.errors import MigtuiError
+from migtui.events import Event, Finding, RunFinished
+from migtui.pg.monitor import one_line
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str  # the CLI command's name: "dry-run", "rollback-test"
+    title: str
+    module: str  # engine module that must be in the build
+    run: Callable[[Any, Callable[[Event], None]], Any]  # (settings, sink) -> report with .exit_code
+    # the headless command's own streaming text renderer, "module:Class" taking an output stream (optional)
+    renderer: str | None = None
+    writes: bool = False  # changes the target (phase advance / abort): quitting waits for it
+
+
+def text_renderer(spec: JobSpec):
+    """The CLI's renderer for this job writing into a buffer, or None (then render.events.text_line is used)."""
+    if not spec.renderer:
+        return None
+    import importlib
+    import io
+
+    module, _, name = spec.renderer.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    buffer = io.StringIO()
+    return cls(buffer), buffer  # a class or a factory function: either takes the stream
+
+
+def _dry_run(settings, sink):
+    from migtui.alembic_project import AlembicProject
+    from migtui.dry_run import DryRunOptions, dry_run
+    from migtui.errors import UsageError
+
+    if not settings.replica_url:
+        raise UsageError("dry-run runs on a read replica: start migtui with --replica URL")
+    options = DryRunOptions(primary_dsn=settings.database_url, pg_bin=settings.pg_bin)
+    return dry_run(AlembicProject.load(settings.migrations), settings.replica_url, settings, sink=sink, options=options)
+
+
+def _rollback_test(settings, sink):
+    from migtui.alembic_project import AlembicProject
+    from migtui.rollback_test import run_rollback_test
+
+    # on a scratch database of an embedded server, never on the target
+    return run_rollback_test(AlembicProject.load(settings.migrations), settings, sink=sink)
+
+
+JOBS: dict[str, JobSpec] = {
+    "dry-run": JobSpec(
+        "dry-run", "Dry-run on the replica", "migtui.dry_run", _dry_run, renderer="migtui.dryrun.render:TextRenderer"
+    ),
+    "rollback-test": JobSpec(
+        "rollback-test", "Rollback test (embedded scratch server)", "migtui.rollback_test", _rollback_test
+    ),
+}
+
+
+def _event_line(event: Event) -> str | None:
+    try:
+        from migtui.render.events import text_line
+    except ImportError:  # pragma: no cover
+        data = event.to_dict()
+        return f"{data.pop('event')}: {data}"
+    if isinstance(event, RunFinished) and not event.ok:
+        return f"{event.job}: {event.summary}"
+    return text_line(event)
+
+
+class JobScreen(Screen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "rerun", "Run again"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    class JobEvent(Message):
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+    class JobDone(Message):
+        def __init__(self, exit_code: int, error: str | None) -> None:
+            super().__init__()
+            self.exit_code = exit_code
+            self.error = error
+
+    def __init__(self, settings, spec: JobSpec) -> None:
+        super().__init__(id="job-" + "".join(c if c.isalnum() else "-" for c in spec.name))
+        self.settings = settings
+        self.spec = spec
+        self.state = "running"
+        self.summary = ""
+        self.exit_code: int | None = None
+        self.findings: list[Finding] = []
+        self.events: list[Event] = []
+        self._renderer = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="job-header", classes="title-bar")
+        yield DataTable(id="job-findings", cursor_type="row", zebra_stripes=True)
+        yield RichLog(id="job-log", wrap=False, markup=False, max_lines=2000)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#job-findings", DataTable).add_columns("severity", "rule", "revision", "message")
+        self.query_one("#job-findings").border_title = "Findings"
+        self.query_one("#job-log").border_title = "Events"
+        self.action_rerun()
+
+    def action_rerun(self) -> None:
+        if self.state == "running" and self.events:
+            self.notify("the job is still running", severity="warning")
+            return
+        self.state, self.summary, self.exit_code = "running", "", None
+        self.findings.clear()
+        self.events.clear()
+        self.query_one("#job-findings", DataTable).clear()
+        self.query_one("#job-log", RichLog).clear()
+        self._renderer = text_renderer(self.spec)
+        self._render_header()
+        self._run()
+
+    def _sink(self, event: Event) -> None:  # job thread
+        self.post_message(self.JobEvent(event))
+
+    @work(thread=True, exclusive=True, group="job", exit_on_error=False)
+    def _run(self) -> None:
+        try:
+            report = self.spec.run(self.settings, self._sink)
+            self.post_message(self.JobDone(int(getattr(report, "exit_code", 0)), None))
+        except MigtuiError as exc:
+            self.post_message(self.JobDone(int(exc.exit_code), exc.message))
+        except Exception as exc:  # keep the UI alive; one line
+            self.post_message(self.JobDone(70, f"{exc.__class__.__name__}: {one_line(str(exc), 200)}"))
+
+    def on_job_screen_job_event(self, message: JobEvent) -> None:
+        event = message.event
+        self.events.append(event)
+        if isinstance(event, Finding):
+            self.findings.append(event)
+            self.query_one("#job-findings", DataTable).add_row(
+                Text(event.severity, style=SEVERITY_STYLE.get(event.severity, "")),
+                event.rule,
+                event.revision or "",
+                one_line(event.message, 200),
+            )
+        if isinstance(event, RunFinished):
+            self.summary = event.summary
+        log = self.query_one("#job-log", RichLog)
+        if self._renderer is not None:
+            render, buffer = self._renderer
+            try:
+                render(event)
+            except Exception:  # a renderer problem must not stop the view: fall back to the event line
+                buffer.write((_event_line(event) or "") + "\n")
+            for line in buffer.getvalue().splitlines():
+                log.write(Text(line))
+            buffer.seek(0)
+            buffer.truncate()
+        else:
+            line = _event_line(event)
+            if line:
+                log.write(Text(line))
+        self._render_header()
+
+    def on_job_screen_job_done(self, message: JobDone) -> None:
+        self.exit_code = message.exit_code
+        if message.error:
+            self.state, self.summary = "failed", message.error
+        else:
+            self.state = "done" if message.exit_code == 0 else "findings"
+        self._render_header()
+
+    def _render_header(self) -> None:
+        style = {"running": "bold cyan", "done": "bold green", "findings": "bold yellow", "failed": "bold red"}
+        text = Text(f"{self.spec.title} · {len(self.findings)} findings · ")
+        text.append(self.state.upper(), style=style.get(self.state, ""))
+        if self.exit_code is not None:
+            text.append(f" (exit {self.exit_code})")
+        if self.summary:
+            text.append(f"\n{self.summary}")
+        self.query_one("#job-header", Static).update(text)
+
+    @property
+    def blocks_quit(self) -> bool:
+        return self.state == "running" and self.spec.writes
+
+    def action_back(self) -> None:
+        if self.state == "running":
+            self.notify("the job is still running; it cannot be interrupted from here", severity="warning")
+            return
+        self.app.pop_screen()

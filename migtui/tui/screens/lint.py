@@ -1,0 +1,131 @@
+"""Lint view: every finding of the lint job (pending revisions when a target is set), with its hint."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from migtui.errors import MigtuiError
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
+
+
+class LintScreen(Screen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "relint", "Re-lint"),
+        Binding("escape", "app.pop_screen", "Back"),
+    ]
+
+    class Linted(Message):
+        def __init__(self, lint: dict | None, error: str | None) -> None:
+            super().__init__()
+            self.lint = lint
+            self.error = error
+
+    def __init__(self, settings) -> None:
+        super().__init__(id="lint-screen")
+        self.settings = settings
+        self.findings: list[tuple[str, dict]] = []  # (revision, finding)
+
+    def compose(self) -> ComposeResult:
+        yield Static("Lint · running…", id="lint-header", classes="title-bar")
+        with Vertical(id="lint-body"):
+            yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="lint-detail"):
+                yield Static("", id="finding-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._set_columns([])
+        self.query_one("#lint-detail").border_title = "Finding"
+        self.action_relint()
+
+    def action_relint(self) -> None:
+        self.query_one("#lint-header", Static).update("Lint · running…")
+        self._run()
+
+    @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
+    def _run(self) -> None:
+        from migtui.tui.lint_summary import lint_revisions
+
+        try:
+            self.post_message(self.Linted(lint_revisions(self.settings), None))
+        except MigtuiError as exc:
+            self.post_message(self.Linted(None, exc.message))
+        except Exception as exc:
+            self.post_message(self.Linted(None, f"lint failed: {exc.__class__.__name__}: {exc}"))
+
+    def on_lint_screen_linted(self, message: Linted) -> None:
+        header = self.query_one("#lint-header", Static)
+        table = self.query_one("#findings", DataTable)
+        table.clear()
+        if message.error:
+            header.update(Text(f"Lint · {message.error}", style="bold red"))
+            return
+        lint = message.lint or {}
+        self.findings = [(rev, f) for rev, item in lint.items() for f in item.findings]
+        counts = {"error": 0, "warning": 0, "info": 0}
+        for _rev, f in self.findings:
+            if f.get("approved") is None:
+                counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+        scope = "pending revisions" if self.settings.database_url else "all revisions"
+        header.update(
+            Text(
+                f"Lint · {len(lint)} {scope} · {counts['error']} errors, {counts['warning']} warnings, "
+                f"{counts['info']} info"
+            )
+        )
+        self._set_columns(self.findings)
+        for index, (rev, f) in enumerate(self.findings):
+            table.add_row(
+                Text(f["severity"], style=SEVERITY_STYLE.get(f["severity"], "")),
+                f.get("rule", ""),
+                rev,
+                str(f.get("line") or ""),
+                " ".join(str(f.get("message", "")).split()),
+                key=str(index),
+            )
+        if not self.findings:
+            self.query_one("#finding-detail", Static).update(Text("no findings", style="green"))
+
+    def _set_columns(self, findings: list) -> None:
+        """(Re)create the columns with widths computed from the findings.
+
+        DataTable's auto-width waits for an idle pass, which a busy app may not get before it paints, leaving
+        columns as narrow as their headers; explicit widths make the layout deterministic.
+        """
+        table = self.query_one("#findings", DataTable)
+        table.clear(columns=True)
+        cells = {
+            "severity": [f["severity"] for _r, f in findings],
+            "rule": [str(f.get("rule", "")) for _r, f in findings],
+            "revision": [str(r) for r, _f in findings],
+            "line": [str(f.get("line") or "") for _r, f in findings],
+            "message": [" ".join(str(f.get("message", "")).split()) for _r, f in findings],
+        }
+        for name, values in cells.items():
+            width = max([len(name), *(len(v) for v in values)])
+            table.add_column(name, width=min(width, 200), key=name)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        rev, f = self.findings[int(event.row_key.value)]
+        out = Text()
+        out.append(f"{f['severity']} [{f.get('rule')}] ", style=SEVERITY_STYLE.get(f["severity"], ""))
+        out.append(f"{rev} line {f.get('line') or '-'}\n\n", style="bold")
+        out.append(str(f.get("message", "")) + "\n")
+        if f.get("approved") is not None:
+            out.append(f"\napproved: {f['approved']}\n", style="green")
+        if f.get("hint"):
+            out.append("\nsafe rewrite: ", style="bold")
+            out.append(str(f["hint"]))
+        self.query_one("#finding-detail", Static).update(out)

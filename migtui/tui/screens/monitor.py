@@ -1,0 +1,46 @@
+"""Monitor screen: the live lock / activity panel, full screen."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from migtui.redact import redact_dsn
+from migtui.tui.widgets.monitor_panel import MonitorPanel
+
+
+class MonitorScreen(Screen):
+    """``migtui monitor --dsn URL`` and the shell's Monitor view."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("escape", "back", "Back", show=True),
+    ]
+
+    def __init__(self, dsn: str, interval: float, long_transaction: float = 60.0, standalone: bool = False):
+        super().__init__(id="monitor-screen")
+        self.dsn = dsn
+        self.interval = interval
+        self.long_transaction = long_transaction
+        self.standalone = standalone
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"Monitor · {redact_dsn(self.dsn)}"), classes="title-bar")
+        yield MonitorPanel(self.dsn, self.interval, long_transaction=self.long_transaction, id="monitor")
+        yield Footer()
+
+    def action_toggle_pause(self) -> None:
+        panel = self.query_one(MonitorPanel)
+        panel.paused = not panel.paused
+        self.notify("monitor paused" if panel.paused else "monitor resumed")
+
+    def action_back(self) -> None:
+        if self.standalone:
+            self.app.exit()
+        else:
+            self.app.pop_screen()

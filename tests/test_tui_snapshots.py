@@ -1,0 +1,50 @@
+"""Snapshot tests (pytest-textual-snapshot) of the main screens at 80x24; regenerate with --snapshot-update.
+
+No database here so nothing on screen depends on ports, pids or clocks: the Migrations view then shows the
+project's revisions in state "unknown" with the target marked as missing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from migtui.tui.app import MigtuiApp
+from tests.tui_helpers import sample_project, settings_for, wait_for_text
+
+
+@pytest.fixture
+def app(tmp_path):
+    # --no-lint: the same picture whether or not the lint engine is in the build
+    return MigtuiApp(settings_for(None, sample_project(tmp_path / "proj")), lint=False)
+
+
+async def _rendered(pilot) -> None:
+    await wait_for_text(pilot, ["4 revisions", "ADD COLUMN name"])
+    await pilot.pause(0.1)  # let the detail pane's layout (scrollbar) settle after the SQL arrives
+    await pilot.pause()
+
+
+def test_snapshot_migrations_view(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_rendered)
+
+
+def test_snapshot_migrations_view_light(snap_compare, app):
+    async def light(pilot):
+        await _rendered(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=light)
+
+
+def test_snapshot_help(snap_compare, app):
+    async def help_screen(pilot):
+        await _rendered(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=help_screen)
+
+
+def test_snapshot_migrations_view_large(snap_compare, app):
+    assert snap_compare(app, terminal_size=(160, 45), run_before=_rendered)
