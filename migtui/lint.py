@@ -254,8 +254,8 @@ def _unpack(data: tuple) -> LintedFile:
     )
 
 
-# A chunk's result: the files linted, and the message of the error that stopped it (the first in file order).
-ChunkResult = tuple[list[LintedFile], str | None]
+# A chunk's result: the files linted, and the error that stopped it (the first in file order).
+ChunkResult = tuple[list[LintedFile], MigtuiError | None]
 
 
 def _lint_chunk(paths: list[Path], pg_version: int, facts: CatalogFacts | None) -> ChunkResult:
@@ -264,7 +264,7 @@ def _lint_chunk(paths: list[Path], pg_version: int, facts: CatalogFacts | None) 
         try:
             out.append(lint_sql_file(path, pg_version, facts))
         except MigtuiError as exc:
-            return out, exc.message
+            return out, exc
     return out, None
 
 
@@ -288,7 +288,8 @@ def _worker(chunks: list[list[Path]], counter, conn, pg_version: int, facts: Cat
         done = []
         for index in _claim(counter, len(chunks)):
             files, error = _lint_chunk(chunks[index], pg_version, facts)
-            done.append((index, [_pack(f) for f in files], error))
+            # exceptions with a custom __init__ do not unpickle: send the message
+            done.append((index, [_pack(f) for f in files], error.message if error is not None else None))
         conn.send(done)
     except Exception:  # no traceback from a worker: the parent redoes its chunks (and reports any error)
         pass
@@ -340,7 +341,7 @@ def lint_sql_files(
     if workers <= 1:
         files, error = _lint_chunk(paths, pg_version, facts)
         if error is not None:
-            raise UsageError(error)
+            raise error
         return files
     import multiprocessing
 
@@ -361,8 +362,8 @@ def lint_sql_files(
             results[index] = _lint_chunk(chunks[index], pg_version, facts)
         for proc, receive in procs:
             try:
-                for index, packed, error in receive.recv():
-                    results[index] = ([_unpack(f) for f in packed], error)
+                for index, packed, message in receive.recv():
+                    results[index] = ([_unpack(f) for f in packed], UsageError(message) if message else None)
             except EOFError:  # the worker died: what it had claimed is redone below
                 pass
             receive.close()
@@ -377,7 +378,7 @@ def lint_sql_files(
         files, error = results[index] if index in results else _lint_chunk(chunk, pg_version, facts)
         out.extend(files)
         if error is not None:
-            raise UsageError(error)
+            raise error
     return out
 
 
