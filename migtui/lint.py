@@ -307,9 +307,9 @@ def usable_cpus() -> int:
 def default_jobs(paths: list[Path]) -> int:
     """Processes when --jobs is not given: one per PARALLEL_BYTES_PER_JOB of SQL (a smaller share costs more
     to fork and ship back than it saves), at most one per usable CPU that the 1-minute load average leaves
-    idle. Measured on 2 CPUs: with idle CPUs two processes take ~30% less wall time; on a machine already
-    running more than one process per CPU they take longer than one (the ~0.15 s CPU of forking and
-    shipping results is then paid in full, and the parent waits for a descheduled worker)."""
+    idle. Measured on a shared 2-CPU machine (load average 2-9): while other work keeps the CPUs busy, two
+    processes take longer than one, in wall time too (the worker's ~0.12 s of CPU for forking and shipping
+    its results on 30,000 statements is paid in full, and the second process gains no CPU)."""
     cpus = usable_cpus()
     try:
         idle = int(cpus - os.getloadavg()[0] + 0.5)
