@@ -60,9 +60,7 @@ def _sorted_acl(acl: str, objtype: str, owner: str) -> str:
 
 
 # a relation's ACL; never granted (NULL) means the default for its type: a sequence's is not a table's
-_RELATION_ACL = (
-    "coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))"
-)
+_RELATION_ACL = "coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))"
 
 
 def _sorted_array(expr: str) -> str:
