@@ -397,27 +397,13 @@ def is_alembic_dir(path: Path) -> bool:
 
 def applied_revisions(dsn: str, project, table: str, schema: str | None) -> set[str]:
     """Revisions the database already has (its alembic version rows and their ancestors)."""
-    from psycopg import sql
-
+    from migtui.alembic_project import applied_revisions as ancestors_of
     from migtui.pg.connect import connect
+    from migtui.pg.version_table import VersionTable, read_current
 
     with connect(dsn, application_name="migtui lint (version)") as conn:
-        name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
-        regclass = f"{schema}.{table}" if schema else table
-        row = conn.execute("SELECT to_regclass(%s)", (regclass,)).fetchone()
-        if row is None or row[0] is None:
-            return set()
-        current = {r[0] for r in conn.execute(sql.SQL("SELECT version_num FROM {}").format(name)).fetchall()}
-    downs = {info.revision: info.down_revisions for info in project.revisions()}
-    applied: set[str] = set()
-    stack = [rev for rev in current if rev in downs]
-    while stack:
-        rev = stack.pop()
-        if rev in applied:
-            continue
-        applied.add(rev)
-        stack.extend(downs.get(rev, ()))
-    return applied
+        current = read_current(conn, VersionTable(table, schema))
+    return ancestors_of(project.revisions(), current)
 
 
 def lint_alembic(
