@@ -25,13 +25,13 @@ def libpq_dsn(dsn: str) -> str:
     raise UsageError("database URL must be postgresql://... or libpq key=value pairs")
 
 
-def sqlalchemy_url(dsn: str) -> str:
-    """The same database as a SQLAlchemy URL using the psycopg 3 driver."""
+def url_dsn(dsn: str) -> str:
+    """The same database as a ``postgresql://`` URL (libpq ``key=value`` strings are converted)."""
     from psycopg.conninfo import conninfo_to_dict
 
     plain = libpq_dsn(dsn)
     if "://" in plain:
-        return "postgresql+psycopg://" + plain.split("://", 1)[1]
+        return plain
     params = conninfo_to_dict(plain)
     user = quote(str(params.pop("user", "")), safe="")
     password = params.pop("password", None)
@@ -45,7 +45,12 @@ def sqlalchemy_url(dsn: str) -> str:
         query = (query + "&" if query else "") + "host=" + quote(host, safe="")
         host = ""
     netloc += host + (":" + port if port else "")
-    return urlunsplit(("postgresql+psycopg", netloc, "/" + dbname, query, ""))
+    return urlunsplit(("postgresql", netloc, "/" + dbname, query, ""))
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The same database as a SQLAlchemy URL using the psycopg 3 driver."""
+    return "postgresql+psycopg://" + url_dsn(dsn).split("://", 1)[1]
 
 
 def database_name(dsn: str) -> str:

@@ -479,10 +479,13 @@ class ExternalServer:
         self.major = int(self.execute("SHOW server_version_num")[0][0]) // 10000
 
     def dsn(self, dbname: str = "postgres", user: str | None = None) -> str:
+        """A ``postgresql://`` URL for ``dbname`` on this server (the same form Cluster.dsn gives)."""
         from psycopg.conninfo import make_conninfo
 
+        from migtui.pg.dsn import url_dsn
+
         extra = {"user": user} if user else {}
-        return make_conninfo(self._dsn, dbname=dbname, **extra)
+        return url_dsn(make_conninfo(self._dsn, dbname=dbname, **extra))
 
     execute = Cluster.execute
     create_database = Cluster.create_database

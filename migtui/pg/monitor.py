@@ -462,7 +462,7 @@ class Monitor:
             "-c idle_in_transaction_session_timeout=0",
         )
         row = conn.execute(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')::int, "
+            "SELECT split_part(current_setting('server_version'), ' ', 1), current_setting('server_version_num')::int, "
             "current_database(), pg_backend_pid()"
         ).fetchone()
         self._version, self._version_num, self._database, self._own_pid = row

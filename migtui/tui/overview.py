@@ -88,7 +88,7 @@ def read_server(dsn: str, settings, role: str, primary_lsn: str | None = None) -
     try:
         with conn:
             version, in_recovery = conn.execute(
-                "SELECT current_setting('server_version'), pg_is_in_recovery()"
+                "SELECT split_part(current_setting('server_version'), ' ', 1), pg_is_in_recovery()"
             ).fetchone()
             current = _version_table_rows(conn, settings)
             lag_seconds = lag_bytes = None
