@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from migtui.tui.app import MigtuiApp
-from tests.tui_helpers import sample_project, settings_for, wait_for_text
+from tests.tui_helpers import sample_project, settings_for, wait_for_text, wait_until_settled
 
 
 @pytest.fixture
@@ -20,8 +20,7 @@ def app(tmp_path):
 
 async def _rendered(pilot) -> None:
     await wait_for_text(pilot, ["4 revisions", "ADD COLUMN name"])
-    await pilot.pause(0.1)  # let the detail pane's layout (scrollbar) settle after the SQL arrives
-    await pilot.pause()
+    await wait_until_settled(pilot)  # the detail pane's scrollbar and the table's column widths come later
 
 
 def test_snapshot_migrations_view(snap_compare, app):
@@ -32,7 +31,7 @@ def test_snapshot_migrations_view_light(snap_compare, app):
     async def light(pilot):
         await _rendered(pilot)
         await pilot.press("t")
-        await pilot.pause()
+        await wait_until_settled(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=light)
 
@@ -41,7 +40,7 @@ def test_snapshot_help(snap_compare, app):
     async def help_screen(pilot):
         await _rendered(pilot)
         await pilot.press("question_mark")
-        await pilot.pause()
+        await wait_until_settled(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=help_screen)
 

@@ -80,3 +80,18 @@ async def wait_for_text(pilot, needle: str | list[str], timeout: float = 10.0) -
         if all(n in text for n in needles):
             return text
     raise AssertionError(f"{needles!r} not on screen after {timeout}s:\n{text}")
+
+
+async def wait_until_settled(pilot, quiet_samples: int = 3, interval: float = 0.05, timeout: float = 10.0) -> str:
+    """Pause until the screen has not changed for ``quiet_samples`` consecutive samples (layout passes such as
+    DataTable column widths and scrollbars run on idle, later under load); returns the screen text."""
+    deadline = time.monotonic() + timeout
+    previous, same = None, 0
+    while time.monotonic() < deadline:
+        await pilot.pause(interval)
+        text = screen_text(pilot.app)
+        same = same + 1 if text == previous else 0
+        if same >= quiet_samples:
+            return text
+        previous = text
+    raise AssertionError(f"screen still changing after {timeout}s")

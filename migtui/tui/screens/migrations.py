@@ -140,7 +140,13 @@ class MigrationsScreen(Screen):
         table.add_column("" if self._compact else "state", width=1 if self._compact else 9)
         table.add_column("lint", width=4)
         table.add_column("lock", width=4)
-        table.add_columns("revision", "description")
+        # explicit widths from the data: DataTable's auto-width waits for an idle pass, which a busy app may
+        # not get before it paints (columns then stay as narrow as their headers)
+        revisions = self.overview.revisions if self.overview is not None and not self.overview.project_error else []
+        revision_width = max([len("revision"), *(len(r.revision) + (5 if r.is_head else 0) for r in revisions)])
+        description_width = max([len("description"), *(len(r.description) for r in revisions)])
+        table.add_column("revision", width=revision_width)
+        table.add_column("description", width=min(description_width, 200))
 
     def on_resize(self, event) -> None:
         compact = event.size.width < COMPACT_BELOW
@@ -206,7 +212,7 @@ class MigrationsScreen(Screen):
         table = self.query_one("#revisions", DataTable)
         table.border_title = f"{len(ov.revisions)} revisions, {len(ov.pending)} pending"
         previous = self._shown
-        table.clear()
+        self._add_columns()  # clears the rows too; widths follow the data
         for r in ov.revisions:
             label, style = STATE_STYLE.get(r.state, (r.state, ""))
             if self._compact:
