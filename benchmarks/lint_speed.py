@@ -1,9 +1,21 @@
 """Benchmark: ``migtui lint`` vs ``squawk`` on the same 2,000 generated migration files (~30k statements).
 
-    PYTHONPATH=. python benchmarks/lint_speed.py [--files 2000] [--repeat 3] [--squawk PATH]
+    PYTHONPATH=. python benchmarks/lint_speed.py [--files 2000] [--repeat 5] [--squawk PATH]
 
-Prints the wall time of each tool (best of --repeat runs, each a fresh process, as CI runs them), the
-statements per second, and the ratio. Both tools read the same files and write JSON to /dev/null.
+Every run is a fresh process (as CI runs them) reading the same files and writing to /dev/null. The runs of
+the tools are interleaved round by round, so a change in the machine's load hits all of them alike. For each
+tool it prints the best wall time and the best CPU time (user + system, the process and its workers) over
+--repeat runs, the median wall time, statements per second, and the 1-minute load average seen while it
+ran: on a shared machine wall times depend on the load, CPU times much less. One untimed warm-up run per
+tool comes first; migtui runs from cached bytecode, as an installed package does.
+
+Tools timed:
+  migtui github      ``migtui lint --format github`` (findings only, like squawk's JSON), default --jobs
+                     (two processes only when the load average leaves two CPUs idle)
+  migtui github -j1  the same in one process (what the CPU figure compares best)
+  migtui github -j2  the same in two processes (this one and a forked worker)
+  migtui json        ``migtui lint --format json`` (every statement with its locks)
+  squawk             ``squawk --reporter json`` (squawk-cli)
 """
 
 from __future__ import annotations
@@ -13,10 +25,12 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 TEMPLATES = [
@@ -54,65 +68,90 @@ def generate(folder: Path, files: int, statements_per_file: int, seed: int = 7) 
     return total
 
 
-def best_of(cmd: list[str], repeat: int, env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """(best wall seconds, CPU seconds of that run, exit code) over ``repeat`` fresh processes."""
-    best, best_cpu = float("inf"), 0.0
-    code = 0
-    for _ in range(repeat):
+@dataclass
+class Tool:
+    name: str
+    cmd: list[str]
+    env: dict[str, str] | None = None
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    exit_code: int = 0
+
+    def run_once(self) -> None:
+        """One fresh process; wall and CPU (user + system of it and every child it waited for)."""
+        self.loads.append(os.getloadavg()[0])
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.run(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
         elapsed = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        code = proc.returncode
-        if code not in (0, 1):
-            raise SystemExit(f"{cmd[0]} failed ({code}): {proc.stderr.decode()[:500]}")
-        if elapsed < best:
-            best, best_cpu = elapsed, cpu
-    return best, best_cpu, code
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"{self.name} failed ({proc.returncode}): {proc.stderr.decode()[:500]}")
+        self.exit_code = proc.returncode
+        self.walls.append(elapsed)
+        self.cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+
+    def line(self, statements: int) -> str:
+        wall, cpu = min(self.walls), min(self.cpus)
+        return (
+            f"{self.name:<18} {wall:6.2f} s wall (median {statistics.median(self.walls):5.2f}), "
+            f"{cpu:5.2f} s CPU, {statements / wall:8,.0f} statements/s, exit {self.exit_code}, "
+            f"load {min(self.loads):.1f}-{max(self.loads):.1f}"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--statements", type=int, default=15, help="statements per file")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="runs per tool (best and median are reported)")
     parser.add_argument("--squawk", default=shutil.which("squawk") or str(Path(sys.executable).parent / "squawk"))
     args = parser.parse_args()
 
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with tempfile.TemporaryDirectory(prefix="migtui-bench-") as tmp:
-        folder = Path(tmp)
+        folder = Path(tmp) / "migrations"
+        folder.mkdir()
+        # an installed migtui runs from compiled bytecode (pip writes it); a source checkout with
+        # PYTHONDONTWRITEBYTECODE would recompile every module on every run (~30 ms): cache it outside the repo
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPATH"] = str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         total = generate(folder, args.files, args.statements)
         print(f"generated {args.files} files, {total} statements in {folder}")
-        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other work skews wall times)")
-        timings = {}
-        for fmt in ("github", "json"):
-            cmd = [sys.executable, "-m", "migtui", "lint", str(folder), "--format", fmt, "--pg-version", "16"]
-            wall, cpu, code = best_of(cmd, args.repeat, env)
-            timings[fmt] = (wall, cpu)
-            print(
-                f"migtui lint --format {fmt:<6}: {wall:6.2f} s wall, {cpu:6.2f} s CPU "
-                f"({total / wall:,.0f} statements/s, exit {code})"
-            )
-        if not Path(args.squawk).exists():
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the runs")
+        migtui = [sys.executable, "-m", "migtui", "lint", str(folder), "--pg-version", "16"]
+        tools = [
+            Tool("migtui github", [*migtui, "--format", "github"], env),
+            Tool("migtui github -j1", [*migtui, "--format", "github", "--jobs", "1"], env),
+            Tool("migtui github -j2", [*migtui, "--format", "github", "--jobs", "2"], env),
+            Tool("migtui json", [*migtui, "--format", "json"], env),
+        ]
+        squawk = None
+        if Path(args.squawk).exists():
+            files = sorted(str(p) for p in folder.glob("*.sql"))
+            squawk = Tool("squawk", [args.squawk, "--reporter", "json", "--pg-version", "16.0", *files])
+            tools.append(squawk)
+        else:
             print(f"squawk not found at {args.squawk}: install squawk-cli to compare")
+        for tool in tools:  # warm-up, not counted: bytecode cache, files in the page cache
+            subprocess.run(tool.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=tool.env)
+        for _ in range(args.repeat):
+            for tool in tools:
+                tool.run_once()
+        print(f"best of {args.repeat} interleaved runs:")
+        for tool in tools:
+            print("  " + tool.line(total))
+        if squawk is None:
             return 0
-        files = sorted(str(p) for p in folder.glob("*.sql"))
-        squawk_cmd = [args.squawk, "--reporter", "json", "--pg-version", "16.0", *files]
-        squawk_wall, squawk_cpu, squawk_code = best_of(squawk_cmd, args.repeat)
-        print(
-            f"squawk --reporter json     : {squawk_wall:6.2f} s wall, {squawk_cpu:6.2f} s CPU "
-            f"({total / squawk_wall:,.0f} statements/s, exit {squawk_code})"
-        )
-        wall, cpu = timings["github"]
-        print(
-            f"ratio migtui/squawk (findings-only output, like squawk's): {wall / squawk_wall:.2f} wall, "
-            f"{cpu / max(squawk_cpu, 1e-9):.2f} CPU; with migtui's full JSON (every statement's locks): "
-            f"{timings['json'][0] / squawk_wall:.2f} wall  (best of {args.repeat})"
-        )
+        base_wall, base_cpu = min(squawk.walls), min(squawk.cpus)
+        for tool in tools[:-1]:
+            print(
+                f"ratio {tool.name:<18} / squawk: {min(tool.walls) / base_wall:4.2f} wall, "
+                f"{min(tool.cpus) / base_cpu:4.2f} CPU"
+            )
+        print(f"load average after the runs: {os.getloadavg()[0]:.2f}")
     return 0
 
 

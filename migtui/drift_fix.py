@@ -512,6 +512,9 @@ def _alter_column(obj: CatalogObject, attribute: str | None, want: Any, expected
         column_type = (expected.get("column", obj.name) or obj).attributes["type"]
         return _text(sql.SQL("{} TYPE {} COLLATE {};").format(head, sql.SQL(column_type), sql.SQL(want)))
     if attribute == "storage":
+        if want is None and actual.server_major < 16:  # SET STORAGE DEFAULT is PostgreSQL 16+
+            column_type = str((expected.get("column", obj.name) or obj).attributes.get("type", ""))
+            want = _type_default_storage(column_type)
         return _text(sql.SQL("{} SET STORAGE {};").format(head, sql.SQL(str(want or "DEFAULT").upper())))
     if attribute == "compression":
         return _text(sql.SQL("{} SET COMPRESSION {};").format(head, sql.SQL(str(want or "DEFAULT"))))
@@ -520,6 +523,13 @@ def _alter_column(obj: CatalogObject, attribute: str | None, want: Any, expected
             return _text(sql.SQL("{} DROP IDENTITY;").format(head))
         return None
     return None
+
+
+def _type_default_storage(column_type: str) -> str:
+    """The storage a built-in varlena type defaults to (pg_type.typstorage): MAIN for numeric, inet and cidr,
+    EXTENDED for the others. Fixed-length types are always PLAIN and cannot differ in storage at all."""
+    base = column_type.split("(", 1)[0].strip().lower()
+    return "main" if base in ("numeric", "inet", "cidr") and not column_type.endswith("[]") else "extended"
 
 
 def _alter_sequence(obj: CatalogObject, attribute: str | None, want: Any, expected: Snapshot, actual: Snapshot):

@@ -9,6 +9,7 @@ from typing import Any
 from migtui.drift import DriftReport
 
 VALUE_WIDTH = 38
+NO_FIX = "none generated (restore it from the revision that defines it)"
 
 
 def _value(value: Any) -> str:
@@ -21,10 +22,10 @@ def _value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _wrap(text: str, width: int) -> list[str]:
+def _wrap(text: str, width: int | None) -> list[str]:
     lines: list[str] = []
     for raw in text.splitlines() or [""]:
-        while len(raw) > width:
+        while width and len(raw) > width:
             lines.append(raw[:width])
             raw = raw[width:]
         lines.append(raw)
@@ -53,33 +54,45 @@ def _header(report: DriftReport) -> list[str]:
     return lines
 
 
+CHANGE_TITLES = {
+    "added": "in the database, not in the migrations",
+    "removed": "in the migrations, missing from the database",
+    "modified": "differs",
+}
+
+
+def object_groups(report: DriftReport) -> dict[tuple[str, str], list[int]]:
+    """Indexes into ``report.differences`` (and ``report.fixes``) per drifted object (kind, name), in report
+    order. The text report and the TUI's object tree both group this way."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, item in enumerate(report.differences):
+        groups.setdefault((item.kind, item.object), []).append(index)
+    return groups
+
+
+def attribute_rows(report: DriftReport, indexes: list[int]) -> dict[str, tuple[Any, Any]]:
+    """Expected vs actual per attribute for one object's differences: for an added (removed) object its
+    attributes on the side where it exists; for a modified one, each attribute that differs."""
+    items = [report.differences[i] for i in indexes]
+    first = items[0]
+    if first.change == "added":
+        return {k: (None, v) for k, v in (first.actual or {}).items() if v not in (None, [], False)}
+    if first.change == "removed":
+        return {k: (v, None) for k, v in (first.expected or {}).items() if v not in (None, [], False)}
+    return {d.attribute or "": (d.expected, d.actual) for d in items}
+
+
 def render_text(report: DriftReport) -> str:
     lines = _header(report)
     lines.append("")
     if not report.drifted:
         lines.append("No drift: the schema matches the migrations at the recorded revision.")
         return "\n".join(lines)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for index, item in enumerate(report.differences):
-        groups.setdefault((item.kind, item.object), []).append(index)
+    groups = object_groups(report)
     for (kind, name), indexes in groups.items():
-        items = [report.differences[i] for i in indexes]
-        first = items[0]
-        if first.change == "added":
-            lines.append(f"{kind} {name}: in the database, not in the migrations")
-            lines.extend(
-                _attribute_table({k: (None, v) for k, v in (first.actual or {}).items() if v not in (None, [], False)})
-            )
-        elif first.change == "removed":
-            lines.append(f"{kind} {name}: in the migrations, missing from the database")
-            lines.extend(
-                _attribute_table(
-                    {k: (v, None) for k, v in (first.expected or {}).items() if v not in (None, [], False)}
-                )
-            )
-        else:
-            lines.append(f"{kind} {name}: differs")
-            lines.extend(_attribute_table({d.attribute or "": (d.expected, d.actual) for d in items}))
+        change = report.differences[indexes[0]].change
+        lines.append(f"{kind} {name}: {CHANGE_TITLES.get(change, change)}")
+        lines.extend(_attribute_table(attribute_rows(report, indexes)))
         fixes = [report.fixes[i] for i in indexes]
         if any(fixes):
             lines.append("    fix:")
@@ -87,7 +100,7 @@ def render_text(report: DriftReport) -> str:
                 if fix:
                     lines.extend(f"      {line}" for line in fix.splitlines())
         else:
-            lines.append("    fix: none generated (restore it from the revision that defines it)")
+            lines.append("    fix: " + NO_FIX)
         lines.append("")
     objects = len(groups)
     lines.append(f"Drift: {objects} object(s) differ from the migrations ({len(report.differences)} difference(s)).")
@@ -100,7 +113,7 @@ def _attribute_table(rows: dict[str, tuple[Any, Any]]) -> list[str]:
     width = max(len("attribute"), *(len(k) for k in rows))
     out = [f"    {'attribute'.ljust(width)}  {'expected'.ljust(VALUE_WIDTH)}  actual"]
     for name, (want, have) in rows.items():
-        left, right = _cells(want, have)
+        left, right = cells(want, have)
         for i in range(max(len(left), len(right))):
             label = name if i == 0 else ""
             a = left[i] if i < len(left) else ""
@@ -109,19 +122,20 @@ def _attribute_table(rows: dict[str, tuple[Any, Any]]) -> list[str]:
     return out
 
 
-def _lines(value: Any) -> list[str]:
+def _lines(value: Any, width: int | None = VALUE_WIDTH) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         out: list[str] = []
         for item in value or ["(none)"]:
-            out.extend(_wrap(item, VALUE_WIDTH))
+            out.extend(_wrap(item, width))
         return out
-    return _wrap(_value(value), VALUE_WIDTH)
+    return _wrap(_value(value), width)
 
 
-def _cells(want: Any, have: Any) -> tuple[list[str], list[str]]:
+def cells(want: Any, have: Any, width: int | None = VALUE_WIDTH) -> tuple[list[str], list[str]]:
     """The two columns of one attribute row. Two lists with different members show only what differs
     (``- x`` missing from the database, ``+ y`` only in it) and how many they share; lists with the same
-    members in another order (enum values) are shown whole, one item per line."""
+    members in another order (enum values) are shown whole, one item per line. Lines are cut at ``width``
+    characters (``None``: not cut, for a front end that wraps them itself)."""
     if isinstance(want, list) and isinstance(have, list) and set(map(str, want)) != set(map(str, have)):
         missing = [f"- {v}" for v in want if v not in have]
         extra = [f"+ {v}" for v in have if v not in want]
@@ -129,10 +143,8 @@ def _cells(want: Any, have: Any) -> tuple[list[str], list[str]]:
         if shared:
             missing.append(f"({shared} more in both)")
             extra.append(f"({shared} more in both)")
-        return [line for v in missing for line in _wrap(v, VALUE_WIDTH)], [
-            line for v in extra for line in _wrap(v, VALUE_WIDTH)
-        ]
-    return _lines(want), _lines(have)
+        return [line for v in missing for line in _wrap(v, width)], [line for v in extra for line in _wrap(v, width)]
+    return _lines(want, width), _lines(have, width)
 
 
 def _escape(text: str) -> str:

@@ -77,6 +77,11 @@ ALTER TABLE app.people ENABLE ROW LEVEL SECURITY;
 CREATE POLICY people_read ON app.people FOR SELECT TO PUBLIC USING (id > 0);
 CREATE POLICY people_write ON app.people FOR INSERT TO {ROLE} WITH CHECK (id > 0);
 COMMENT ON TABLE app.people IS 'people';
+CREATE TYPE app.shape AS (w int);
+CREATE TABLE app.typed OF app.shape;
+CREATE STATISTICS app.people_stats (ndistinct) ON email, name FROM app.people;
+CREATE RULE orders_no_delete AS ON DELETE TO app.orders WHERE old.amount > 1000000 DO INSTEAD NOTHING;
+ALTER DEFAULT PRIVILEGES IN SCHEMA aux GRANT USAGE ON SEQUENCES TO {ROLE};
 CREATE TABLE public.alembic_version (version_num varchar(32) PRIMARY KEY);
 INSERT INTO public.alembic_version VALUES ('abc');
 """
@@ -258,9 +263,23 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     ),
     (
         "table-partition-added",
-        "CREATE TABLE app.events_2021 PARTITION OF app.events "
-        "FOR VALUES FROM ('2021-01-01') TO ('2022-01-01')",
+        "CREATE TABLE app.events_2021 PARTITION OF app.events FOR VALUES FROM ('2021-01-01') TO ('2022-01-01')",
         ("table", "app.events_2021", "added", None),
+    ),
+    (
+        "partitioned-index-added",
+        "CREATE INDEX events_k_idx ON app.events (k)",
+        ("index", "app.events_k_idx", "added", None),
+    ),
+    (
+        "partitioned-trigger-added",
+        "CREATE TRIGGER events_touch BEFORE INSERT ON app.events FOR EACH ROW EXECUTE FUNCTION app.touch()",
+        ("trigger", "app.events.events_touch", "added", None),
+    ),
+    (
+        "partitioned-constraint-added",
+        "ALTER TABLE app.events ADD CONSTRAINT events_k_fk FOREIGN KEY (k) REFERENCES app.people(id)",
+        ("constraint", "app.events.events_k_fk", "added", None),
     ),
     # columns
     (
@@ -392,7 +411,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     (
         "check-validated",
         "ALTER TABLE app.orders VALIDATE CONSTRAINT orders_amount_positive",
-        ("constraint", "app.orders.orders_amount_positive", "modified", "validated"),
+        ("constraint", "app.orders.orders_amount_positive", "modified", "validity"),
     ),
     (
         "check-expression",
@@ -479,8 +498,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     ),
     (
         "index-expression",
-        "DROP INDEX app.orders_expr_idx; "
-        "CREATE INDEX orders_expr_idx ON app.orders ((upper(tags))) INCLUDE (amount)",
+        "DROP INDEX app.orders_expr_idx; CREATE INDEX orders_expr_idx ON app.orders ((upper(tags))) INCLUDE (amount)",
         ("index", "app.orders_expr_idx", "modified", "columns"),
     ),
     (
@@ -536,8 +554,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     ),
     (
         "function-sql-body",
-        "CREATE OR REPLACE FUNCTION app.add_one(a int DEFAULT 1) RETURNS int LANGUAGE sql "
-        "IMMUTABLE RETURN a + 2",
+        "CREATE OR REPLACE FUNCTION app.add_one(a int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE RETURN a + 2",
         ("function", "app.add_one(a integer)", "modified", "body"),
     ),
     (
@@ -582,8 +599,7 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
     ),
     (
         "function-default-arg",
-        "CREATE OR REPLACE FUNCTION app.add_one(a int DEFAULT 2) RETURNS int LANGUAGE sql "
-        "IMMUTABLE RETURN a + 1",
+        "CREATE OR REPLACE FUNCTION app.add_one(a int DEFAULT 2) RETURNS int LANGUAGE sql IMMUTABLE RETURN a + 1",
         ("function", "app.add_one(a integer)", "modified", "arguments"),
     ),
     (
@@ -650,6 +666,48 @@ CASES: list[tuple[str, str, tuple[str, str, str, str | None]]] = [
         "CREATE EVENT TRIGGER noop ON ddl_command_end EXECUTE FUNCTION app.noop_evt()",
         ("event trigger", "noop", "added", None),
     ),
+    # rules, extended statistics objects, typed tables, default privileges
+    (
+        "rule-added",
+        "CREATE RULE orders_no_update AS ON UPDATE TO app.orders DO INSTEAD NOTHING",
+        ("rule", "app.orders.orders_no_update", "added", None),
+    ),
+    (
+        "rule-definition",
+        "CREATE OR REPLACE RULE orders_no_delete AS ON DELETE TO app.orders DO INSTEAD NOTHING",
+        ("rule", "app.orders.orders_no_delete", "modified", "definition"),
+    ),
+    (
+        "rule-disabled",
+        "ALTER TABLE app.orders DISABLE RULE orders_no_delete",
+        ("rule", "app.orders.orders_no_delete", "modified", "enabled"),
+    ),
+    (
+        "statistics-added",
+        "CREATE STATISTICS app.orders_stats (dependencies) ON amount, placed FROM app.orders",
+        ("statistics", "app.orders_stats", "added", None),
+    ),
+    (
+        "statistics-definition",
+        "DROP STATISTICS app.people_stats; CREATE STATISTICS app.people_stats (mcv) ON email, name FROM app.people",
+        ("statistics", "app.people_stats", "modified", "definition"),
+    ),
+    (
+        "statistics-target",
+        "ALTER STATISTICS app.people_stats SET STATISTICS 500",
+        ("statistics", "app.people_stats", "modified", "target"),
+    ),
+    ("table-not-of-type", "ALTER TABLE app.typed NOT OF", ("table", "app.typed", "modified", "of_type")),
+    (
+        "default-privileges-added",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO {ROLE}",
+        ("default privileges", "for postgres in schema app on tables", "added", None),
+    ),
+    (
+        "default-privileges-grants",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA aux GRANT SELECT ON SEQUENCES TO {ROLE}",
+        ("default privileges", "for postgres in schema aux on sequences", "modified", "grants"),
+    ),
     # row-level security policies
     (
         "policy-using",
@@ -706,6 +764,16 @@ def clone(template):
     server.drop_database(copy)
 
 
+@pytest.fixture(scope="module")
+def template18(pg18):
+    """The same template on PostgreSQL 18 (NOT NULL constraint rows, NOT ENFORCED, virtual columns)."""
+    name = "tpl_catalog18_" + uuid.uuid4().hex[:8]
+    pg18.create_database(name)
+    pg18.execute(BASE_SQL, dbname=name)
+    yield pg18, name, inspect_database(pg18.dsn(name))
+    pg18.drop_database(name)
+
+
 def _items(before: Snapshot, after: Snapshot) -> list[tuple]:
     return [(d.kind, d.object, d.change, d.attribute) for d in diff_snapshots(before, after)]
 
@@ -740,9 +808,7 @@ def test_template_covers_every_kind(template):
     }
     # implementation details are not objects of their own
     assert template[2].get("index", "app.people_pkey") is None  # the index behind the primary key
-    assert not [
-        n for n in template[2].names("sequence") if n.startswith("app.people_id")
-    ]  # identity sequence
+    assert not [n for n in template[2].names("sequence") if n.startswith("app.people_id")]  # identity sequence
     assert template[2].get("table", "public.alembic_version") is None  # the version table
     assert template[2].get("sequence", "app.orders_id_seq").attributes["owned_by"] == "app.orders.id"
 
@@ -818,6 +884,17 @@ def test_exclude_attributes_and_describe(template, clone):
     assert len(diff_snapshots(template[2], after)) == 3
 
 
+def test_every_attribute_is_known_and_excludable(template):
+    from migtui.catalog.model import ATTRIBUTES, check_exclude
+    from migtui.errors import UsageError
+
+    used = {k for obj in template[2].objects.values() for k in obj.attributes}
+    assert used <= ATTRIBUTES, used - ATTRIBUTES
+    assert check_exclude(["owner", "extension"]) == ("owner", "extension")
+    with pytest.raises(UsageError, match="unknown name to exclude: 'ownr'"):
+        check_exclude(["ownr"])
+
+
 def test_snapshot_round_trips_through_json(template):
     import json
 
@@ -842,8 +919,7 @@ def test_restored_dump_shows_no_difference(version, request):
     try:
         server.execute(BASE_SQL, dbname=source)
         server.execute(
-            "INSERT INTO app.people (email) VALUES ('a@x'); "
-            "INSERT INTO app.orders (person_id, amount) VALUES (1, 50)",
+            "INSERT INTO app.people (email) VALUES ('a@x'); INSERT INTO app.orders (person_id, amount) VALUES (1, 50)",
             dbname=source,
         )
         dump = subprocess.run(
@@ -869,3 +945,85 @@ def test_restored_dump_shows_no_difference(version, request):
     finally:
         server.drop_database(source)
         server.drop_database(target)
+
+
+# Where PostgreSQL 18 stores things differently (NOT NULL as pg_constraint rows, domain NOT NULL, identity,
+# FK deferrability), plus what only 18 has.
+PG18_CASES = [
+    c
+    for c in CASES
+    if c[0].startswith(("column-", "domain-", "fk-", "check-", "pk-", "unique-", "table-inherits", "table-partition"))
+] + [
+    (
+        "check-not-enforced",
+        "ALTER TABLE app.people DROP CONSTRAINT people_score_check; "
+        "ALTER TABLE app.people ADD CONSTRAINT people_score_check CHECK (score >= 0) NOT ENFORCED",
+        ("constraint", "app.people.people_score_check", "modified", "validity"),
+    ),
+    (
+        "column-generated-virtual",
+        "ALTER TABLE app.people DROP COLUMN doubled; "
+        "ALTER TABLE app.people ADD COLUMN doubled int GENERATED ALWAYS AS (id * 2) VIRTUAL",
+        ("column", "app.people.doubled", "modified", "generated"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [(c[1], c[2]) for c in PG18_CASES], ids=[c[0] for c in PG18_CASES])
+def test_one_change_is_one_difference_pg18(template18, sql, expected):
+    server, name, before = template18
+    copy = "t_cat18_" + uuid.uuid4().hex[:10]
+    server.create_database(copy, template=name)
+    try:
+        server.execute(sql, dbname=copy)
+        assert _items(before, inspect_database(server.dsn(copy))) == [expected]
+    finally:
+        server.drop_database(copy)
+
+
+def test_inspect_inside_the_callers_transaction_leaves_it_alone(template, clone):
+    """Given a connection in an open transaction, the snapshot sees its uncommitted DDL and keeps it."""
+    import psycopg
+
+    server, copy = clone
+    with psycopg.connect(server.dsn(copy)) as conn:  # autocommit off: a transaction opens
+        conn.execute("SET search_path = app, public")
+        conn.execute("CREATE TABLE app.uncommitted (id int)")
+        snap = inspect_database(conn)
+        assert ("table", "app.uncommitted", "added", None) in _items(template[2], snap)
+        assert conn.execute("SHOW search_path").fetchone()[0] == "app, public"
+        assert conn.execute("SELECT to_regclass('app.uncommitted') IS NOT NULL").fetchone()[0]
+        conn.rollback()
+    assert _items(template[2], inspect_database(server.dsn(copy))) == []
+
+
+@pytest.fixture(scope="module")
+def template15(request):
+    """The template on Debian's PostgreSQL 15 (system binaries), when installed."""
+    from migtui.pg import harness
+
+    if request.config.getoption("--pg-dsn") or 15 not in harness.available_versions():
+        pytest.skip("PostgreSQL 15 binaries not installed")
+    server = harness.start_cluster(15)
+    try:
+        server.create_database("tpl15")
+        server.execute(BASE_SQL, dbname="tpl15")
+        yield server, "tpl15", inspect_database(server.dsn("tpl15"))
+    finally:
+        server.cleanup()
+
+
+# the version-sensitive cases (no NOT ENFORCED or virtual columns before 18)
+PG15_CASES = [c for c in PG18_CASES if c[0] not in ("check-not-enforced", "column-generated-virtual")]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [(c[1], c[2]) for c in PG15_CASES], ids=[c[0] for c in PG15_CASES])
+def test_one_change_is_one_difference_pg15(template15, sql, expected):
+    server, name, before = template15
+    copy = "t_cat15_" + uuid.uuid4().hex[:10]
+    server.create_database(copy, template=name)
+    try:
+        server.execute(sql, dbname=copy)
+        assert _items(before, inspect_database(server.dsn(copy))) == [expected]
+    finally:
+        server.drop_database(copy)

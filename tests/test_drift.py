@@ -948,3 +948,37 @@ def test_grant_then_revoke_is_no_drift(world, clone):
     )
     assert server.execute("SELECT relacl IS NOT NULL FROM pg_class WHERE oid = 'app.counter'::regclass", clone)[0][0]
     assert _items(_check(world, clone)) == []
+
+
+def test_storage_fix_sql_before_postgresql_16():
+    """SET STORAGE DEFAULT is PostgreSQL 16+: on 15 the fix names the type's default storage, and it works."""
+    import psycopg
+
+    from migtui.catalog.diff import diff_snapshots
+    from migtui.catalog.inspect import inspect_database
+    from migtui.drift_fix import fix_sql
+    from migtui.pg import harness
+
+    if 15 not in harness.available_versions():
+        pytest.skip("needs PostgreSQL 15 binaries (Debian's /usr/lib/postgresql/15)")
+    with harness.start_cluster(15) as cluster:
+        ddl = "CREATE TABLE people (id int PRIMARY KEY, bio text, amount numeric)"
+        expected_dsn, actual_dsn = cluster.create_database("expected"), cluster.create_database("actual")
+        cluster.execute(ddl, dbname="expected")
+        cluster.execute(ddl, dbname="actual")
+        cluster.execute(
+            "ALTER TABLE people ALTER COLUMN bio SET STORAGE EXTERNAL, ALTER COLUMN amount SET STORAGE EXTENDED",
+            dbname="actual",
+        )
+        expected, actual = inspect_database(expected_dsn), inspect_database(actual_dsn)
+        items = diff_snapshots(expected, actual)
+        assert {(d.object, d.attribute) for d in items} == {
+            ("public.people.bio", "storage"),
+            ("public.people.amount", "storage"),
+        }
+        fixes = [fix_sql(d, expected, actual) for d in items]
+        assert all(f and "DEFAULT" not in f for f in fixes), fixes
+        with psycopg.connect(actual_dsn, autocommit=True) as conn:
+            for fix in fixes:
+                conn.execute(fix)
+        assert diff_snapshots(expected, inspect_database(actual_dsn)) == []

@@ -162,3 +162,27 @@ def test_nothing_pending_and_unknown_revision(shadow_env, tmp_path):
     other = AlembicProject.load(make_project(tmp_path / "other", [Rev("x1", "pass")]))
     with pytest.raises(UsageError, match="records revision c1, which is not in the migrations"):
         dry_run(other, replica_dsn, Settings())
+
+
+def test_phased_revisions_statements_are_captured(primary_and_replica, pg):
+    """The expand phase of the repo's phased revisions (0018, 0019) runs through the migration connection,
+    so dry-run's shadow sees and reports each of its statements (unique index build, dual-write trigger)."""
+    from alembic import command
+
+    from tests.conftest import ROOT
+
+    primary, replica = primary_and_replica
+    dbname = "dryrun_phased_" + uuid.uuid4().hex[:8]
+    dsn = primary.create_database(dbname)
+    try:
+        project = AlembicProject.load(ROOT / "db" / "migrations")
+        command.upgrade(project.config(dsn), "0017_drop_users_username")
+        primary.wait_for_replay(replica)
+        report = dry_run(project, replica.dsn(dbname), Settings(), lambda _e: None, DryRunOptions(shadow_server=pg))
+        by_revision = {rev["revision"]: rev for rev in report.revisions}
+        unique = " ".join(s["sql"] for s in by_revision["0018_accounts_owner_name_unique"]["statements"])
+        rename = " ".join(s["sql"] for s in by_revision["0019_users_full_name_to_legal"]["statements"])
+        assert "CREATE UNIQUE INDEX CONCURRENTLY" in unique
+        assert "legal_name" in rename and "TRIGGER" in rename.upper()
+    finally:
+        primary.drop_database(dbname)

@@ -38,6 +38,8 @@ PENDING_AT_DEMO_STOP = (
     "0015_orders_total_cents_bigint",
     "0016_orders_status_index",
     "0017_drop_users_username",
+    "0018_accounts_owner_name_unique",  # phased (docs/phases.md)
+    "0019_users_full_name_to_legal",  # phased
 )
 
 # Independent of migtui.catalog: every user object left in schema public, straight from pg_catalog.
@@ -135,7 +137,14 @@ def test_plain_alembic_upgrade_downgrade_upgrade(sample_db, tmp_path):
     assert up.returncode == 0, up.stderr
     assert version(server, name) == [head]
     at_head = schema(dsn)
-    assert set(at_head.names("table")) == {"public.users", "public.accounts", "public.orders", "public.order_items"}
+    assert set(at_head.names("table")) == {
+        "public.users",
+        "public.accounts",
+        "public.orders",
+        "public.order_items",
+        "migtui.phase_state",  # 0018/0019 are phased revisions, expanded at head (docs/phases.md)
+        "migtui.phase_writes",
+    }
     assert at_head.names("view") == ["public.account_order_totals"]
     assert at_head.get("enum", "public.order_status").attributes["values"] == [
         "pending",
@@ -144,8 +153,8 @@ def test_plain_alembic_upgrade_downgrade_upgrade(sample_db, tmp_path):
         "cancelled",
         "refunded",
     ]
-    assert at_head.names("function") == ["public.set_updated_at()"]
-    assert len(at_head.names("trigger")) == 3
+    assert at_head.names("function") == ["migtui.sync_0019_users_full_name_to_legal()", "public.set_updated_at()"]
+    assert len(at_head.names("trigger")) == 4  # 3 updated_at triggers + 0019's dual-write trigger
     assert "public.ix_orders_account_id_created_at" in at_head.names("index")
 
     down = plain_alembic("downgrade", "base", dsn=dsn, cwd=tmp_path)

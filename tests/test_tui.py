@@ -56,9 +56,10 @@ async def test_migrations_view_states_sql_and_replica(primary_and_replica, tmp_p
             text = await wait_for_text(pilot, ["4 revisions, 2 pending", "replica "])
             assert "target  PG 16" in text and "at a2" in text
             assert "lag 0 B" in text
-            assert any("a4 head" in line and "pending" in line for line in text.splitlines())
-            assert any("a2" in line and "current" in line for line in text.splitlines())
-            assert any("a1" in line and "applied" in line for line in text.splitlines())
+            # under 120 columns the state column is its glyph: ○ pending, ● current, ✓ applied
+            assert any("a4 head" in line and "│ ○ " in line for line in text.splitlines())
+            assert any(" a2 " in line and "│ ● " in line for line in text.splitlines())
+            assert any(" a1 " in line and "│ ✓ " in line for line in text.splitlines())
             # the cursor starts on the newest revision; its rendered SQL appears on the right
             await wait_for_text(pilot, ["Revision a4", "ALTER TABLE accounts ADD"])
             await pilot.press("down", "down")
@@ -100,6 +101,7 @@ async def test_no_database_and_bad_project_are_shown_not_raised(tmp_path):
             ("dry", "Row counts"),
             ("phases", "Zero-downtime"),
             ("lint", "Lint the pending"),
+            ("drift", "Compare the target's schema"),
         ]:
             await pilot.press(*query)
             await wait_for_text(pilot, entry)

@@ -48,3 +48,19 @@ def test_snapshot_help(snap_compare, app):
 
 def test_snapshot_migrations_view_large(snap_compare, app):
     assert snap_compare(app, terminal_size=(160, 45), run_before=_rendered)
+
+
+async def test_state_column_is_a_glyph_when_narrow_and_a_word_when_wide(app):
+    from tests.tui_helpers import screen_text
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = await wait_for_text(pilot, "4 revisions")
+        assert sum("│ ?  " in line for line in text.splitlines()) == 4
+        assert not any("│ ? unknown" in line for line in text.splitlines())
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert sum("│ ? unknown" in line for line in text.splitlines()) == 4
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.2)
+        assert not any("│ ? unknown" in line for line in screen_text(app).splitlines())

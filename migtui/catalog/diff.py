@@ -57,9 +57,7 @@ def diff_snapshots(
                 continue
             if want.get(attribute) != have.get(attribute):
                 items.append(
-                    Difference(
-                        key[0], key[1], "modified", attribute, want.get(attribute), have.get(attribute)
-                    )
+                    Difference(key[0], key[1], "modified", attribute, want.get(attribute), have.get(attribute))
                 )
     items.sort(key=lambda d: (*_order((d.kind, d.object)), d.change != "removed", d.change != "added"))
     return items

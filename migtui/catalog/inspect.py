@@ -5,7 +5,8 @@ Every value is what the server itself normalizes: ``format_type``, ``pg_get_cons
 arguments, role names. Names, never OIDs. Not part of a snapshot: column order (attnum), statistics,
 relfilenodes, sequence state, system schemas, objects owned by an extension (only the extension itself),
 implementation details that would double-report (the index behind a PK/UNIQUE/EXCLUDE constraint, an
-identity column's sequence, PostgreSQL 18's NOT NULL constraint rows) and the alembic version table.
+identity column's sequence, PostgreSQL 18's NOT NULL constraint rows, the copies of a partitioned table's
+indexes, constraints and triggers on its partitions) and the alembic version table.
 
 Queries run in one REPEATABLE READ read-only transaction with ``search_path = pg_catalog`` so every
 deparsed name outside pg_catalog is schema-qualified the same way on both sides of a comparison.
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from migtui.catalog.model import CatalogObject, Snapshot
+from migtui.errors import MigtuiError
 
 # -- SQL fragments -------------------------------------------------------------------------------------
 
@@ -58,9 +60,7 @@ def _sorted_acl(acl: str, objtype: str, owner: str) -> str:
 
 
 # a relation's ACL; never granted (NULL) means the default for its type: a sequence's is not a table's
-_RELATION_ACL = (
-    "coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))"
-)
+_RELATION_ACL = "coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))"
 
 
 def _sorted_array(expr: str) -> str:
@@ -144,6 +144,7 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind, c.relpersistenc
        obj_description(c.oid, 'pg_class') AS comment,
        {_sorted_array("c.reloptions")} AS reloptions,
        c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relispartition, c.relispopulated,
+       CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END AS of_type,
        am.amname AS access_method, ts.spcname AS tablespace,
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
        CASE WHEN c.relispartition THEN (
@@ -223,7 +224,7 @@ FROM pg_constraint co
 JOIN pg_namespace n ON n.oid = co.connamespace
 LEFT JOIN pg_class c ON c.oid = co.conrelid AND co.conrelid <> 0
 LEFT JOIN pg_type t ON t.oid = co.contypid AND co.contypid <> 0
-WHERE co.contype <> 'n' AND {_user_ns()}
+WHERE co.contype <> 'n' AND co.conparentid = 0 AND {_user_ns()}
   AND (c.oid IS NOT NULL OR t.oid IS NOT NULL)
   AND coalesce(c.oid, 0) <> ALL(%(excluded)s::oid[])
   AND {_not_extension_member("pg_class", "coalesce(c.oid, 0)")}
@@ -269,7 +270,7 @@ JOIN pg_class tc ON tc.oid = i.indrelid
 JOIN pg_namespace tn ON tn.oid = tc.relnamespace
 JOIN pg_am am ON am.oid = ic.relam
 LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
-WHERE {_user_ns()} AND tc.relkind IN ('r', 'p', 'm', 'f')
+WHERE {_user_ns()} AND tc.relkind IN ('r', 'p', 'm', 'f') AND NOT ic.relispartition
   AND {_not_extension_member("pg_class", "tc.oid")}
   AND tc.oid <> ALL(%(excluded)s::oid[])
   AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid
@@ -307,7 +308,7 @@ SELECT n.nspname AS schema, c.relname AS relname, c.relkind, tg.tgname AS name,
 FROM pg_trigger tg
 JOIN pg_class c ON c.oid = tg.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT tg.tgisinternal AND {_user_ns()}
+WHERE NOT tg.tgisinternal AND coalesce((to_jsonb(tg)->>'tgparentid')::oid, 0) = 0 AND {_user_ns()}
   AND {_not_extension_member("pg_class", "c.oid")}
   AND {_not_extension_member("pg_trigger", "tg.oid")}
   AND c.oid <> ALL(%(excluded)s::oid[])
@@ -334,6 +335,39 @@ JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE {_user_ns()} AND c.oid <> ALL(%(excluded)s::oid[])
   AND {_not_extension_member("pg_class", "c.oid")}
+"""
+
+RULES_SQL = f"""
+SELECT n.nspname AS schema, c.relname AS relname, c.relkind, r.rulename AS name,
+       pg_get_ruledef(r.oid, true) AS definition, r.ev_enabled::text AS enabled,
+       obj_description(r.oid, 'pg_rewrite') AS comment
+FROM pg_rewrite r
+JOIN pg_class c ON c.oid = r.ev_class
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE r.rulename <> '_RETURN' AND {_user_ns()} AND c.oid <> ALL(%(excluded)s::oid[])
+  AND {_not_extension_member("pg_class", "c.oid")}
+"""
+
+STATISTICS_SQL = f"""
+SELECT n.nspname AS schema, s.stxname AS name, pg_get_statisticsobjdef(s.oid) AS definition,
+       coalesce(s.stxstattarget::int, -1) AS target,
+       pg_get_userbyid(s.stxowner) AS owner, obj_description(s.oid, 'pg_statistic_ext') AS comment,
+       tn.nspname AS table_schema, tc.relname AS relname
+FROM pg_statistic_ext s
+JOIN pg_namespace n ON n.oid = s.stxnamespace
+JOIN pg_class tc ON tc.oid = s.stxrelid
+JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+WHERE {_user_ns()} AND tc.oid <> ALL(%(excluded)s::oid[])
+  AND {_not_extension_member("pg_statistic_ext", "s.oid")}
+"""
+
+DEFAULT_PRIVILEGES_SQL = """
+SELECT pg_get_userbyid(d.defaclrole) AS role, n.nspname AS schema, d.defaclobjtype::text AS objtype,
+       ARRAY(SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+                    || ' ' || a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
+             FROM aclexplode(d.defaclacl) a ORDER BY 1) AS grants
+FROM pg_default_acl d
+LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
 """
 
 EXCLUDED_SQL = """
@@ -442,47 +476,76 @@ def _inspect(
     version_table_schema: str | None,
     exclude_tables: Iterable[tuple[str | None, str]],
 ) -> Snapshot:
-    from psycopg.rows import dict_row
+    import psycopg
+    from psycopg.pq import TransactionStatus
 
+    status = conn.info.transaction_status
+    if status == TransactionStatus.INTRANS:
+        # the caller's open transaction: read inside it (it sees its own changes), in a savepoint that is
+        # rolled back so the caller's search_path and work are untouched
+        snap: Snapshot | None = None
+        with conn.transaction():
+            snap = _read(conn, version_table, version_table_schema, exclude_tables)
+            raise psycopg.Rollback()
+        assert snap is not None
+        return snap
+    if status != TransactionStatus.IDLE:
+        raise MigtuiError("cannot read the catalog: the connection is busy or in a failed transaction")
     previous_autocommit = conn.autocommit
-    if conn.info.transaction_status != 0:  # not idle: do not read inside someone else's transaction
-        conn.rollback()
     conn.autocommit = False
     try:
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            version_num = int(conn.info.server_version)
-            excluded: list[int] = []
-            wanted = list(exclude_tables)
-            if version_table:
-                wanted.append((version_table_schema, version_table))
-            for schema, name in wanted:  # current_schema() of the caller's search_path, as alembic sees it
-                cur.execute(EXCLUDED_SQL, {"schema": schema, "name": name})
-                excluded.extend(int(r["oid"]) for r in cur.fetchall())
-            cur.execute("SET LOCAL search_path = pg_catalog")
-            snap = Snapshot(version_num)
-            params = {"excluded": excluded}
-
-            def rows(sql: str) -> list[dict[str, Any]]:
-                cur.execute(sql, params)
-                return cur.fetchall()
-
-            _schemas(snap, rows(SCHEMAS_SQL))
-            _extensions(snap, rows(EXTENSIONS_SQL))
-            _collations(snap, rows(COLLATIONS_SQL))
-            _types(snap, rows(TYPES_SQL))
-            _relations(snap, rows(RELATIONS_SQL))
-            _columns(snap, rows(COLUMNS_SQL))
-            _constraints(snap, rows(CONSTRAINTS_SQL))
-            _indexes(snap, rows(INDEXES_SQL))
-            body = "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END"
-            _functions(snap, rows(FUNCTIONS_SQL.format(body=body if version_num >= 140000 else "p.prosrc")))
-            _triggers(snap, rows(TRIGGERS_SQL))
-            _event_triggers(snap, rows(EVENT_TRIGGERS_SQL))
-            _policies(snap, rows(POLICIES_SQL))
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _read(conn, version_table, version_table_schema, exclude_tables)
     finally:
         conn.rollback()
         conn.autocommit = previous_autocommit
+
+
+def _read(
+    conn: Any,
+    version_table: str | None,
+    version_table_schema: str | None,
+    exclude_tables: Iterable[tuple[str | None, str]],
+) -> Snapshot:
+    """Every catalog query, inside a transaction the caller provides."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        version_num = int(conn.info.server_version)
+        excluded: list[int] = []
+        wanted = list(exclude_tables)
+        if version_table:
+            wanted.append((version_table_schema, version_table))
+        for schema, name in wanted:  # current_schema() of the caller's search_path, as alembic sees it
+            cur.execute(EXCLUDED_SQL, {"schema": schema, "name": name})
+            excluded.extend(int(r["oid"]) for r in cur.fetchall())
+        cur.execute("SET LOCAL search_path = pg_catalog")
+        snap = Snapshot(version_num)
+        params = {"excluded": excluded}
+
+        def rows(sql: str) -> list[dict[str, Any]]:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+        _schemas(snap, rows(SCHEMAS_SQL))
+        _extensions(snap, rows(EXTENSIONS_SQL))
+        _collations(snap, rows(COLLATIONS_SQL))
+        _types(snap, rows(TYPES_SQL))
+        _relations(snap, rows(RELATIONS_SQL))
+        columns_sql = COLUMNS_SQL
+        if version_num < 140000:  # no column compression before PostgreSQL 14
+            columns_sql = columns_sql.replace("nullif(a.attcompression::text, '')", "NULL::text")
+        _columns(snap, rows(columns_sql))
+        _constraints(snap, rows(CONSTRAINTS_SQL))
+        _indexes(snap, rows(INDEXES_SQL))
+        body = "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END"
+        _functions(snap, rows(FUNCTIONS_SQL.format(body=body if version_num >= 140000 else "p.prosrc")))
+        _triggers(snap, rows(TRIGGERS_SQL))
+        _event_triggers(snap, rows(EVENT_TRIGGERS_SQL))
+        _policies(snap, rows(POLICIES_SQL))
+        _rules(snap, rows(RULES_SQL))
+        _statistics(snap, rows(STATISTICS_SQL))
+        _default_privileges(snap, rows(DEFAULT_PRIVILEGES_SQL))
     return snap
 
 
@@ -592,6 +655,7 @@ def _relations(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                 "partition_key": r["partition_key"],
                 "partition_of": f"{r['partition_of']} {r['partition_bound']}" if r["partition_of"] else None,
                 "inherits": r["inherits"] or [],
+                "of_type": r["of_type"],
                 "reloptions": r["reloptions"],
                 "access_method": r["access_method"],
                 "tablespace": r["tablespace"],
@@ -664,9 +728,7 @@ def _columns(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
         table = _q(r["schema"], r["relname"])
         identity = None
         if r["attidentity"]:
-            identity = (
-                "GENERATED " + _IDENTITY.get(r["attidentity"], r["attidentity"]).upper() + " AS IDENTITY"
-            )
+            identity = "GENERATED " + _IDENTITY.get(r["attidentity"], r["attidentity"]).upper() + " AS IDENTITY"
             if r["seqtypid"] is not None:
                 type_name = _format_int_type(r["seqtypid"])
                 options = _sequence_options(r, type_name, omit_defaults=True)
@@ -674,9 +736,7 @@ def _columns(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                     identity += (
                         " ("
                         + " ".join(
-                            (k.upper() if v else "NO " + k.upper())
-                            if isinstance(v, bool)
-                            else f"{k.upper()} {v}"
+                            (k.upper() if v else "NO " + k.upper()) if isinstance(v, bool) else f"{k.upper()} {v}"
                             for k, v in options.items()
                         )
                         + ")"
@@ -696,9 +756,7 @@ def _columns(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                     "generated": generated,
                     "collation": r["collation"],
                     "storage": _STORAGE.get(r["storage"], r["storage"]) if r["storage"] else None,
-                    "compression": _COMPRESSION.get(r["compression"], r["compression"])
-                    if r["compression"]
-                    else None,
+                    "compression": _COMPRESSION.get(r["compression"], r["compression"]) if r["compression"] else None,
                     "grants": r["grants"],
                     "comment": r["comment"],
                 },
@@ -749,8 +807,8 @@ def _constraints(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                     if r["condeferred"]
                     else "DEFERRABLE INITIALLY IMMEDIATE"
                 ),
-                "validated": r["convalidated"],
-                "enforced": r["enforced"],
+                # NOT ENFORCED (PostgreSQL 18) implies not validated: one attribute for both
+                "validity": "NOT ENFORCED" if not r["enforced"] else ("valid" if r["convalidated"] else "NOT VALID"),
                 "comment": r["comment"],
             }
         )
@@ -867,4 +925,54 @@ def _policies(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                 },
                 parent=("table", table),
             )
+        )
+
+
+_RULE_ENABLED = _TRIGGER_ENABLED
+_DEFAULT_ACL_OBJTYPE = {"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas"}
+
+
+def _rules(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        rel = _q(r["schema"], r["relname"])
+        parent_kind = {"v": "view", "m": "materialized view"}.get(r["relkind"], "table")
+        snap.add(
+            CatalogObject(
+                "rule",
+                _q(rel, r["name"]),
+                {
+                    "definition": r["definition"],
+                    "enabled": _RULE_ENABLED.get(r["enabled"], r["enabled"]),
+                    "comment": r["comment"],
+                },
+                parent=(parent_kind, rel),
+            )
+        )
+
+
+def _statistics(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        table = _q(r["table_schema"], r["relname"])
+        snap.add(
+            CatalogObject(
+                "statistics",
+                _q(r["schema"], r["name"]),
+                {
+                    "definition": r["definition"],
+                    "target": r["target"],
+                    "owner": r["owner"],
+                    "comment": r["comment"],
+                },
+                parent=("table", table),
+            )
+        )
+
+
+def _default_privileges(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        on = _DEFAULT_ACL_OBJTYPE.get(r["objtype"], r["objtype"])
+        where = f" in schema {r['schema']}" if r["schema"] else ""
+        parent = ("schema", r["schema"]) if r["schema"] else None
+        snap.add(
+            CatalogObject("default privileges", f"for {r['role']}{where} on {on}", {"grants": r["grants"]}, parent)
         )

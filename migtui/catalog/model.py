@@ -32,12 +32,43 @@ KINDS: tuple[str, ...] = (
     "trigger",
     "event trigger",
     "policy",
+    "rule",
+    "statistics",
+    "default privileges",
+)
+
+# Every attribute name an object can have (see docs/catalog.md), for validating exclusions.
+ATTRIBUTES: frozenset[str] = frozenset(
+    """
+    access_method aggregate arguments base_type body cache canonical collation columns command comment compression
+    config constraint_type cost cycle data_type default deferrable definition deterministic enabled event fields
+    force_row_security foreign_options foreign_server function function_kind generated grants identity include
+    increment inherits language lc_collate lc_ctype leakproof locale maxvalue method minvalue not_null
+    nulls_not_distinct object_file of_type on_delete on_update options owned_by owner parallel partition_key
+    partition_of permissive persistence populated predicate provider reloptions replica_identity returns roles
+    row_security rows rules schema security start storage strict subtype subtype_diff subtype_opclass table
+    table_kind tablespace tags target type unique using valid validity values version volatility with_check
+    """.split()
 )
 
 # Attribute names that teams often accept differences in; callers may exclude them (drift: by flag/config).
 ACCEPTABLE_ATTRIBUTES: tuple[str, ...] = ("owner", "grants", "comment")
 
 CHANGES: tuple[str, ...] = ("added", "removed", "modified")
+
+
+def check_exclude(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Validate names to leave out of a comparison (kinds or attributes); UsageError for an unknown one."""
+    from migtui.errors import UsageError
+
+    for name in names:
+        if name not in ATTRIBUTES and name not in KINDS:
+            raise UsageError(
+                f"unknown name to exclude: {name!r} (an object kind such as 'extension', or an attribute such as "
+                f"{', '.join(repr(a) for a in ACCEPTABLE_ATTRIBUTES)}; see docs/catalog.md)"
+            )
+    return tuple(names)
+
 
 Key = tuple[str, str]
 
@@ -67,9 +98,7 @@ class CatalogObject:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CatalogObject:
         parent = data.get("parent")
-        return cls(
-            data["kind"], data["name"], dict(data.get("attributes") or {}), tuple(parent) if parent else None
-        )
+        return cls(data["kind"], data["name"], dict(data.get("attributes") or {}), tuple(parent) if parent else None)
 
 
 @dataclass
@@ -150,7 +179,7 @@ def _show(value: Any) -> str:
     if value is None:
         return "none"
     if isinstance(value, str):
-        return repr(value)
+        return repr(" ".join(value.split()) if "\n" in value else value)  # one line: view bodies etc.
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return str(value)

@@ -76,6 +76,13 @@ def _list_rules(fmt: str) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         return _list_rules(args.format)
+    from migtui.lint import cyclic_gc_paused
+
+    with cyclic_gc_paused():  # rendering 30,000 statements builds as many objects as linting them
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from migtui.lint import LintOptions, run_lint
     from migtui.render.findings import RuleInfo, records_from_lint

@@ -54,7 +54,8 @@ class PgBinaries:
 
 def _major_of(bin_dir: Path) -> int:
     out = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True)
-    match = re.search(r"(\d+)(?:\.\d+)?", out.stdout.split(")")[-1])
+    # "postgres (PostgreSQL) 16.14", or Debian's "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    match = re.search(r"\(PostgreSQL\)\s+(\d+)", out.stdout) or re.search(r"(\d+)(?:\.\d+)?", out.stdout.split(")")[-1])
     if not match:
         raise HarnessError(f"cannot read PostgreSQL version from {bin_dir}")
     return int(match.group(1))

@@ -121,15 +121,9 @@ def revision_states(revisions, current: tuple[str, ...] | None) -> dict[str, str
     """revision -> "current" | "applied" | "pending" ("unknown" for all when ``current`` is None)."""
     if current is None:
         return {r.revision: "unknown" for r in revisions}
-    downs = {r.revision: r.down_revisions for r in revisions}
-    applied: set[str] = set()
-    stack = [c for c in current if c in downs]
-    while stack:
-        rev = stack.pop()
-        if rev in applied:
-            continue
-        applied.add(rev)
-        stack.extend(downs.get(rev, ()))
+    from migtui.alembic_project import applied_revisions
+
+    applied = applied_revisions(revisions, current)
     return {
         r.revision: ("current" if r.revision in current else "applied" if r.revision in applied else "pending")
         for r in revisions

@@ -68,6 +68,9 @@ class User(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
     email: Mapped[str] = mapped_column(Text, unique=True)
     full_name: Mapped[str] = mapped_column(Text)
+    # 0019 (phased rename full_name -> legal_name): at head the revision is expanded, both columns exist and
+    # a dual-write trigger keeps them in sync; contract (migtui phase run) drops full_name.
+    legal_name: Mapped[str | None] = mapped_column(Text)
     display_name: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
@@ -81,7 +84,11 @@ class User(Base):
 
 class Account(Base):
     __tablename__ = "accounts"
-    __table_args__ = (CheckConstraint("plan IN ('free', 'team', 'enterprise')", name="ck_accounts_plan"),)
+    __table_args__ = (
+        CheckConstraint("plan IN ('free', 'team', 'enterprise')", name="ck_accounts_plan"),
+        # 0018 (phased): a unique index built CONCURRENTLY at expand; contract attaches it as a constraint
+        Index("uq_accounts_owner_id_name", "owner_id", "name", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
     owner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -36,6 +38,7 @@ HELP_TEXT = """\
 | `d` | dry-run on the replica (--replica), results live |
 | `b` | rollback test on an embedded scratch server, results live |
 | `p` | phases: zero-downtime revisions, backfill progress, gates |
+| `s` | schema drift: the target's schema against its migrations |
 
 **Monitor**
 
@@ -53,6 +56,15 @@ HELP_TEXT = """\
 | `x` | abort it (type the revision id to confirm) |
 | `r` | refresh now (it refreshes every 2 s) |
 
+**Drift**
+
+| key | action |
+|---|---|
+| `↑` `↓` | choose a drifted object (expected vs actual and fix SQL on the right) |
+| `y` | copy the selected object's fix SQL to the clipboard |
+| `r` | run the check again |
+| `escape` | back when finished |
+
 **Apply**
 
 | key | action |
@@ -66,27 +78,54 @@ runner are shown in magenta, blocked sessions in red, blockers in yellow.
 """
 
 
-def help_renderable() -> Text:
-    """HELP_TEXT (a small markdown subset: headings, **bold** lines, tables, paragraphs) as rich Text.
+def _key_table(rows: list[tuple[str, str]]) -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column(style="bold cyan", no_wrap=True, width=14)
+    table.add_column(ratio=1)  # wraps under itself, not under the keys
+    for key, action in rows:
+        table.add_row(key, action)
+    return table
+
+
+def help_renderable() -> Group:
+    """HELP_TEXT (a small markdown subset: headings, **bold** titles, key tables, paragraphs) as rich
+    renderables: each key table is a two-column table, so a long action wraps in its own column.
 
     A plain Static renders in a few milliseconds; textual's Markdown widget took hundreds while a run was on.
     """
-    out = Text()
+    parts: list = []
+    rows: list[tuple[str, str]] = []
+    paragraph = Text()
+
+    def flush() -> None:
+        nonlocal paragraph
+        if rows:
+            parts.append(_key_table(list(rows)))
+            rows.clear()
+        if paragraph.plain.strip():
+            paragraph.rstrip()
+            parts.append(paragraph)
+        paragraph = Text()
+
     for line in HELP_TEXT.splitlines():
-        if line.startswith("# "):
-            out.append(line[2:] + "\n", style="bold underline")
-        elif line.startswith("**") and line.endswith("**"):
-            out.append("\n" + line.strip("*") + "\n", style="bold")
-        elif line.startswith("|---") or line == "| key | action |":
+        if line.startswith("|---") or line == "| key | action |":
             continue
-        elif line.startswith("|"):
-            key, action = (cell.strip() for cell in line.strip("|").split("|", 1))
-            out.append(f"  {key.replace('`', ''):<14}", style="bold cyan")
-            out.append(action.replace("`", "") + "\n")
+        if line.startswith("|"):
+            key, action = (cell.strip().replace("`", "") for cell in line.strip("|").split("|", 1))
+            rows.append((key, action))
+            continue
+        flush()
+        if line.startswith("# "):
+            parts.append(Text(line[2:], style="bold underline"))
+        elif line.startswith("**"):
+            title, _, rest = line[2:].partition("**")
+            heading = Text("\n" + title, style="bold")
+            heading.append(rest)
+            parts.append(heading)
         else:
-            out.append(line.replace("`", "") + "\n")
-    out.rstrip()
-    return out
+            paragraph.append(line.replace("`", "") + "\n")
+    flush()
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen):

@@ -44,8 +44,9 @@ class LintScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#findings", DataTable).add_columns("severity", "rule", "revision", "line", "message")
+        self._set_columns([])
         self.query_one("#lint-detail").border_title = "Finding"
+        self.query_one("#findings").border_title = "Findings"
         self.action_relint()
 
     def action_relint(self) -> None:
@@ -83,6 +84,7 @@ class LintScreen(Screen):
                 f"{counts['info']} info"
             )
         )
+        self._set_columns(self.findings)
         for index, (rev, f) in enumerate(self.findings):
             table.add_row(
                 Text(f["severity"], style=SEVERITY_STYLE.get(f["severity"], "")),
@@ -94,6 +96,25 @@ class LintScreen(Screen):
             )
         if not self.findings:
             self.query_one("#finding-detail", Static).update(Text("no findings", style="green"))
+
+    def _set_columns(self, findings: list) -> None:
+        """(Re)create the columns with widths computed from the findings.
+
+        DataTable's auto-width waits for an idle pass, which a busy app may not get before it paints, leaving
+        columns as narrow as their headers; explicit widths make the layout deterministic.
+        """
+        table = self.query_one("#findings", DataTable)
+        table.clear(columns=True)
+        cells = {
+            "severity": [f["severity"] for _r, f in findings],
+            "rule": [str(f.get("rule", "")) for _r, f in findings],
+            "revision": [str(r) for r, _f in findings],
+            "line": [str(f.get("line") or "") for _r, f in findings],
+            "message": [" ".join(str(f.get("message", "")).split()) for _r, f in findings],
+        }
+        for name, values in cells.items():
+            width = max([len(name), *(len(v) for v in values)])
+            table.add_column(name, width=min(width, 200), key=name)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None or event.row_key.value is None:

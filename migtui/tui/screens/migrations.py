@@ -26,6 +26,8 @@ STATE_STYLE = {
     "unknown": ("? unknown", "dim"),
 }
 
+COMPACT_BELOW = 120  # screen width under which the state column shows only its glyph
+
 
 def _lag(info: ServerInfo) -> str:
     parts = []
@@ -69,6 +71,8 @@ class MigrationsScreen(Screen):
     """Home view. Loads in a worker; never blocks rendering."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # first, so the footer shows it even at 80 columns, where the view's other keys do not all fit
+        Binding("question_mark,f1", "app.help", "Help"),
         Binding("r", "reload", "Reload"),
         Binding("m", "app.monitor", "Monitor"),
         Binding("a", "app.apply", "Apply"),
@@ -77,6 +81,7 @@ class MigrationsScreen(Screen):
         Binding("d", "app.job('dry-run')", "Dry-run"),
         Binding("b", "app.job('rollback-test')", "Rollback test"),
         Binding("p", "app.phases", "Phases"),
+        Binding("s", "app.drift", "Drift"),
     ]
 
     class OverviewLoaded(Message):
@@ -121,14 +126,28 @@ class MigrationsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#revisions", DataTable)
-        table.add_column("state", width=9)  # fixed: every state label is 9 cells
-        table.add_column("lint", width=4)
-        table.add_column("lock", width=4)
-        table.add_columns("revision", "description")
+        self._compact = self.app.size.width < COMPACT_BELOW
+        self._add_columns()
         self.query_one("#detail").border_title = "Revision"
         self.query_one("#revisions").border_title = "Revisions"
         self.action_reload()
+
+    def _add_columns(self) -> None:
+        table = self.query_one("#revisions", DataTable)
+        table.clear(columns=True)
+        # fixed: every state label is 9 cells; below COMPACT_BELOW columns only its glyph, so the revision
+        # ids stay readable at 80x24 (the word is in the detail pane)
+        table.add_column("" if self._compact else "state", width=1 if self._compact else 9)
+        table.add_column("lint", width=4)
+        table.add_column("lock", width=4)
+        table.add_columns("revision", "description")
+
+    def on_resize(self, event) -> None:
+        compact = event.size.width < COMPACT_BELOW
+        if compact != self._compact:
+            self._compact = compact
+            self._add_columns()
+            self._fill_table()
 
     # -- loading ---------------------------------------------------------------------------------------
     def action_reload(self) -> None:
@@ -190,6 +209,8 @@ class MigrationsScreen(Screen):
         table.clear()
         for r in ov.revisions:
             label, style = STATE_STYLE.get(r.state, (r.state, ""))
+            if self._compact:
+                label = label.split(" ", 1)[0]
             rev = Text(r.revision)
             if r.is_head:
                 rev.append(" head", style="bold cyan")

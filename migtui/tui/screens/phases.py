@@ -92,6 +92,7 @@ class PhasesScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#phases", DataTable).add_columns("phase", "backfill", "gates", "revision")
         self.query_one("#phase-detail").border_title = "Phase"
+        self.query_one("#phases").border_title = "Phased revisions"
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self._tick)
 

@@ -1,0 +1,395 @@
+"""Proof under load: the same schema change done naively and with the phased helper.
+
+    PYTHONPATH=. python benchmarks/zero_downtime.py                 # 2,000,000 rows, embedded PostgreSQL 16
+    PYTHONPATH=. python benchmarks/zero_downtime.py --rows 200000 --dsn postgresql://...   # an existing server
+
+The change: ``items.v`` int -> bigint on a table of ``--rows`` rows, while ``--writers`` threads insert and
+update rows and ``--readers`` threads read them (psycopg, autocommit, one connection each).
+
+(a) naive: ``ALTER TABLE items ALTER COLUMN v TYPE bigint`` (rewrites the table under ACCESS EXCLUSIVE).
+(b) phased: ``phases.change_column_type('items', 'v', 'bigint', new_column='v_big')``: expand (column +
+    dual-write trigger), batched backfill, the application switches to the new column
+    (``migtui.write_path=new``), contract once old-path writes are quiet, every DDL under ``--lock-timeout``.
+
+Printed for each: p50 / p99 / max write latency during the change, read p99 / max, errors, duration of the
+change, and at the end the ratio of the max write stalls and whether the final data is exactly what the
+application wrote (every row checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from migtui.alembic_project import AlembicProject
+from migtui.config import Settings
+from migtui.events import PhaseChanged
+from migtui.pg import harness
+from migtui.phases.backfill import BackfillOptions
+from migtui.phases.driver import DriverOptions, PhaseDriver
+from migtui.phases.events import BackfillProgress
+from migtui.phases.gates import GateOptions
+
+INITIAL_V = "id % 1000000"
+
+
+@dataclass
+class Op:
+    start: float
+    seconds: float
+    ok: bool
+    kind: str  # "write" | "read"
+
+
+@dataclass
+class Workload:
+    dsn: str
+    rows: int
+    writers: int
+    readers: int
+    column: str = "v"  # the column the application writes (switches to v_big for the new version)
+    path: str | None = None
+    ops: list[Op] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    expected: dict[int, int] = field(default_factory=dict)  # id -> last value the application wrote
+    inserted: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def switch_to_new_version(self, column: str) -> None:
+        with self._lock:
+            self.column, self.path = column, "new"
+
+    def _writer(self, index: int) -> None:
+        rng = random.Random(index)
+        mine: dict[int, int] = {}
+        ops: list[Op] = []
+        errors: list[str] = []
+        inserted = 0
+        conn = psycopg.connect(self.dsn, autocommit=True, application_name=f"bench-app-writer-{index}")
+        path = None
+        while not self._stop.is_set():
+            column, want_path = self.column, self.path
+            if want_path != path:
+                conn.execute("SELECT set_config('migtui.write_path', %s, false)", (want_path or "",))
+                path = want_path
+            value = rng.randrange(1, 2_000_000_000)
+            t0 = time.perf_counter()
+            ok = True
+            try:
+                if rng.random() < 0.5:
+                    (new_id,) = conn.execute(
+                        f"INSERT INTO items ({column}, payload) VALUES (%s, 'new') RETURNING id", (value,)
+                    ).fetchone()
+                    mine[new_id] = value
+                    inserted += 1
+                else:  # update a row only this writer touches (id % writers == index): no lost-update ambiguity
+                    target = rng.randrange(1, self.rows // self.writers) * self.writers + index
+                    conn.execute(f"UPDATE items SET {column} = %s WHERE id = %s", (value, target))
+                    mine[target] = value
+            except psycopg.Error as exc:
+                ok = False
+                errors.append("write: " + str(exc).splitlines()[0])
+                if conn.closed or conn.broken:
+                    conn = psycopg.connect(self.dsn, autocommit=True, application_name=f"bench-app-writer-{index}")
+                    path = None
+            ops.append(Op(t0, time.perf_counter() - t0, ok, "write"))
+            time.sleep(0.002)
+        conn.close()
+        with self._lock:
+            self.ops += ops
+            self.errors += errors
+            self.expected.update(mine)
+            self.inserted += inserted
+
+    def _reader(self, index: int) -> None:
+        rng = random.Random(1000 + index)
+        ops: list[Op] = []
+        errors: list[str] = []
+        conn = psycopg.connect(self.dsn, autocommit=True, application_name=f"bench-app-reader-{index}")
+        while not self._stop.is_set():
+            column = self.column
+            t0 = time.perf_counter()
+            ok = True
+            try:
+                conn.execute(f"SELECT {column} FROM items WHERE id = %s", (rng.randrange(1, self.rows),)).fetchall()
+            except psycopg.Error as exc:
+                ok = False
+                errors.append("read: " + str(exc).splitlines()[0])
+            ops.append(Op(t0, time.perf_counter() - t0, ok, "read"))
+            time.sleep(0.002)
+        conn.close()
+        with self._lock:
+            self.ops += ops
+            self.errors += errors
+
+    def start(self) -> None:
+        for i in range(self.writers):
+            self._threads.append(threading.Thread(target=self._writer, args=(i,), daemon=True))
+        for i in range(self.readers):
+            self._threads.append(threading.Thread(target=self._reader, args=(i,), daemon=True))
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+@dataclass
+class Result:
+    name: str
+    duration: float
+    writes: int
+    write_p50: float
+    write_p99: float
+    write_max: float
+    read_p99: float
+    read_max: float
+    write_errors: int
+    read_errors: int
+    error_samples: list[str]
+    mismatches: int
+    rows_checked: int
+
+
+def summarize(name: str, work: Workload, t0: float, t1: float, mismatches: int, rows_checked: int) -> Result:
+    window = [op for op in work.ops if t0 <= op.start <= t1]
+    writes = [op.seconds for op in window if op.kind == "write"]
+    reads = [op.seconds for op in window if op.kind == "read"]
+    return Result(
+        name,
+        t1 - t0,
+        len(writes),
+        pct(writes, 50),
+        pct(writes, 99),
+        max(writes, default=0.0),
+        pct(reads, 99),
+        max(reads, default=0.0),
+        sum(e.startswith("write") for e in work.errors),
+        sum(e.startswith("read") for e in work.errors),
+        sorted(set(work.errors))[:3],
+        mismatches,
+        rows_checked,
+    )
+
+
+def verify(dsn: str, work: Workload, column: str) -> tuple[int, int]:
+    """Rows whose final value differs from what the application last wrote (or the initial value)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE expected (id bigint PRIMARY KEY, v bigint NOT NULL)")
+        with conn.cursor().copy("COPY expected (id, v) FROM STDIN") as copy:
+            for key, value in work.expected.items():
+                copy.write_row((key, value))
+        mismatches = conn.execute(
+            f"SELECT count(*) FROM items i LEFT JOIN expected e USING (id) "
+            f"WHERE i.{column} IS DISTINCT FROM coalesce(e.v, i.{INITIAL_V})"
+        ).fetchone()[0]
+        total = conn.execute("SELECT count(*) FROM items").fetchone()[0]
+        missing = (work.rows + work.inserted) - total
+    return int(mismatches) + abs(int(missing)), int(total)
+
+
+def run_naive(dsn: str, args) -> Result:
+    work = Workload(dsn, args.rows, args.writers, args.readers)
+    work.start()
+    time.sleep(args.settle)
+    print("naive: ALTER TABLE items ALTER COLUMN v TYPE bigint ...", flush=True)
+    t0 = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE items ALTER COLUMN v TYPE bigint")
+    t1 = time.perf_counter()
+    time.sleep(args.settle)
+    work.stop()
+    mismatches, rows = verify(dsn, work, "v")
+    return summarize("naive", work, t0, t1, mismatches, rows)
+
+
+PHASED_REVISION = """
+from migtui import phases
+
+change = phases.change_column_type("items", "v", "bigint", new_column="v_big")
+
+def upgrade():
+    phases.expand(change)
+
+def downgrade():
+    phases.downgrade(change)
+"""
+
+
+def make_project(root: Path) -> Path:
+    """A stock ``alembic init`` project: a base revision and the phased revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    root.mkdir(parents=True, exist_ok=True)
+    command.init(Config(str(root / "alembic.ini")), str(root / "migrations"), template="generic")
+    versions = root / "migrations" / "versions"
+    versions.mkdir(exist_ok=True)
+    head = "revision = {!r}\ndown_revision = {!r}\nbranch_labels = None\ndepends_on = None\n"
+    (versions / "bench0.py").write_text(
+        head.format("bench0", None) + "\ndef upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
+    )
+    (versions / "phased1.py").write_text(head.format("phased1", "bench0") + PHASED_REVISION)
+    return root / "migrations"
+
+
+def run_phased(dsn: str, args, project_dir: Path) -> Result:
+    settings = Settings(lock_timeout=args.lock_timeout, lock_retries=20, lock_retry_delay=0.2)
+    last_progress: list[BackfillProgress] = []
+    marks: dict[str, float] = {}  # phase entered -> perf_counter()
+    lock_waits: list[str] = []
+
+    def sink(event) -> None:
+        if isinstance(event, PhaseChanged):
+            marks[event.phase] = time.perf_counter()
+        elif event.kind == "lock_wait":
+            lock_waits.append(event.detail)
+        elif isinstance(event, BackfillProgress):
+            if not last_progress or event.at - last_progress[-1].at >= 5 or event.eta_seconds == 0.0:
+                print(
+                    f"  backfill {event.rows_done}/{event.rows_total_estimate} rows, "
+                    f"{event.rows_per_second:.0f} rows/s, ETA {event.eta_seconds or 0:.0f}s, batch {event.batch_size}",
+                    flush=True,
+                )
+                last_progress.append(event)
+
+    options = DriverOptions(
+        backfill=BackfillOptions(
+            batch_size=1000, max_batch_size=args.max_batch, target_batch_seconds=0.05, max_lock_waiters=args.writers
+        ),
+        gates=GateOptions(quiet_window=args.quiet_window),
+        wait=120,
+        poll=0.25,
+    )
+    work = Workload(dsn, args.rows, args.writers, args.readers)
+    work.start()
+    time.sleep(args.settle)
+    print("phased: expand -> migrate -> (new application version) -> contract ...", flush=True)
+    t0 = time.perf_counter()
+    with PhaseDriver(dsn, AlembicProject.load(project_dir), settings, sink, options) as driver:
+        driver.run("phased1", until="expand")
+        driver.run("phased1", until="migrate")
+        t_migrated = time.perf_counter()
+        work.switch_to_new_version("v_big")  # deploy: the new version writes v_big with migtui.write_path=new
+        driver.run("phased1", until="contract")
+    t1 = time.perf_counter()
+    time.sleep(args.settle)
+    work.stop()
+    print(f"  expand+migrate {t_migrated - t0:.1f}s, deploy+quiet window+contract {t1 - t_migrated:.1f}s")
+    stages = [
+        ("expand", t0, marks.get("migrating", t0)),
+        ("migrate", marks.get("migrating", t0), t_migrated),
+        ("deploy+gates", t_migrated, marks.get("contracting", t_migrated)),
+        ("contract", marks.get("contracting", t_migrated), t1),
+    ]
+    by_stage = []
+    for name, start, end in stages:
+        lat = [op.seconds for op in work.ops if op.kind == "write" and start <= op.start <= end]
+        by_stage.append(f"{name} {max(lat, default=0.0) * 1000:.0f} ms ({end - start:.1f}s, {len(lat)} writes)")
+    print("  max write latency by stage: " + ", ".join(by_stage))
+    for detail in lock_waits:
+        print(f"  lock wait: {detail}")
+    mismatches, rows = verify(dsn, work, "v_big")
+    return summarize("phased", work, t0, t1, mismatches, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--readers", type=int, default=2)
+    parser.add_argument("--lock-timeout", type=float, default=0.2, help="phased: lock_timeout for every DDL (s)")
+    parser.add_argument("--quiet-window", type=float, default=1.0)
+    parser.add_argument("--max-batch", type=int, default=5000)
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds of workload before and after the change")
+    parser.add_argument("--pg-version", type=int, default=16)
+    parser.add_argument("--dsn", help="use this server (databases are created and dropped on it)")
+    args = parser.parse_args(argv)
+
+    server = harness.ExternalServer(args.dsn) if args.dsn else harness.start_cluster(args.pg_version)
+    tpl = f"zd_tpl_{int(time.time())}"
+    names = [tpl, tpl + "_naive", tpl + "_phased"]
+    try:
+        print(f"PostgreSQL {server.major}: loading {args.rows} rows ...", flush=True)
+        t = time.perf_counter()
+        server.create_database(tpl)
+        server.execute(
+            "CREATE TABLE items (id bigserial PRIMARY KEY, v int NOT NULL, payload text NOT NULL);"
+            "INSERT INTO items (id, v, payload) SELECT g, g % 1000000, md5(g::text) "
+            f"FROM generate_series(1, {args.rows}) g;"
+            f"SELECT setval('items_id_seq', {args.rows});"
+            "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
+            "INSERT INTO alembic_version VALUES ('bench0');",
+            dbname=tpl,
+        )
+        server.execute("VACUUM ANALYZE items", dbname=tpl)
+        print(f"  loaded in {time.perf_counter() - t:.1f}s", flush=True)
+        naive_dsn = server.create_database(names[1], template=tpl)
+        phased_dsn = server.create_database(names[2], template=tpl)
+        with tempfile.TemporaryDirectory(prefix="migtui-bench-") as tmp:
+            project_dir = make_project(Path(tmp))
+            naive = run_naive(naive_dsn, args)
+            phased = run_phased(phased_dsn, args, project_dir)
+        print()
+        header = (
+            f"{'':8} {'change s':>9} {'writes':>7} {'w p50 ms':>9} {'w p99 ms':>9} {'w max ms':>9} "
+            f"{'r p99 ms':>9} {'r max ms':>9} {'w errors':>8} {'r errors':>8} {'data':>10}"
+        )
+        print(header)
+        for r in (naive, phased):
+            data = "identical" if r.mismatches == 0 else f"{r.mismatches} diff"
+            print(
+                f"{r.name:8} {r.duration:9.2f} {r.writes:7d} {r.write_p50 * 1000:9.1f} {r.write_p99 * 1000:9.1f} "
+                f"{r.write_max * 1000:9.1f} {r.read_p99 * 1000:9.1f} {r.read_max * 1000:9.1f} "
+                f"{r.write_errors:8d} {r.read_errors:8d} {data:>10}"
+            )
+            for sample in r.error_samples:
+                print(f"  error: {sample}")
+        ratio = naive.write_max / phased.write_max if phased.write_max else float("inf")
+        print(
+            f"\nmax write stall: naive {naive.write_max * 1000:.0f} ms, phased {phased.write_max * 1000:.0f} ms "
+            f"(ratio {ratio:.1f}x); phased below lock_timeout {args.lock_timeout * 1000:.0f} ms: "
+            f"{'yes' if phased.write_max < args.lock_timeout else 'NO'}"
+        )
+        print(
+            f"rows checked: naive {naive.rows_checked}, phased {phased.rows_checked}; "
+            f"data identical to what the application wrote: naive {'yes' if naive.mismatches == 0 else 'NO'}, "
+            f"phased {'yes' if phased.mismatches == 0 else 'NO'}"
+        )
+        print(
+            f"write p50 during change: naive {naive.write_p50 * 1000:.1f} ms, phased {phased.write_p50 * 1000:.1f} ms"
+        )
+        ok = phased.write_errors + phased.read_errors == 0 and phased.mismatches == 0 and naive.mismatches == 0
+        return 0 if ok else 1
+    finally:
+        for name in reversed(names):
+            try:
+                server.drop_database(name)
+            except Exception:
+                pass
+        server.cleanup()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main())

@@ -1,0 +1,402 @@
+"""Drive a phased revision: status, run (through every phase whose gate passes), advance, abort.
+
+One driver per revision at a time: a session advisory lock keyed on the revision, held for the whole
+command. If a runner dies (``kill -9``, lost connection), PostgreSQL releases its lock and the next
+``migtui phase run`` resumes from the state in ``migtui.phase_state``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from migtui.errors import ExitCode, LockNotAcquired, MigtuiError, UsageError
+from migtui.events import EventSink, Message, PhaseChanged, discard
+from migtui.phases import state as st
+from migtui.phases.backfill import BackfillOptions, run_backfill
+from migtui.phases.ddl import ConnectionExecutor, LockPolicy
+from migtui.phases.gates import GateOptions, GateResult, contract_gates
+from migtui.phases.model import Plan
+from migtui.phases.revision import find_change, plan_for, run_steps
+
+PHASE_ORDER = ("expand", "migrate", "contract")
+ADVISORY_CLASS = 0x6D706873  # 'mphs': per-revision driver lock (two-key form: class, hashtext(revision))
+
+# phase reached -> the stage it completes
+_DONE_STAGE = {
+    st.EXPANDED: "expand",
+    st.MIGRATING: "expand",
+    st.MIGRATED: "migrate",
+    st.CONTRACTING: "migrate",
+    st.CONTRACTED: "contract",
+}
+
+
+class GateRefused(MigtuiError):
+    """A gate did not pass: the revision stays where it is (exit 1, like any failed check)."""
+
+    exit_code = ExitCode.FINDINGS
+
+    def __init__(self, message: str, results: list[GateResult]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+@dataclass
+class DriverOptions:
+    backfill: BackfillOptions = field(default_factory=BackfillOptions)
+    gates: GateOptions = field(default_factory=GateOptions)
+    wait: float = 0.0  # seconds to keep re-checking a refused gate before giving up
+    poll: float = 2.0
+
+
+def runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class PhaseDriver:
+    """``migtui phase`` on one database and one alembic project."""
+
+    def __init__(
+        self, dsn: str, project, settings, sink: EventSink = discard, options: DriverOptions | None = None
+    ) -> None:
+        self.dsn = dsn
+        self.project = project
+        self.settings = settings
+        self.sink = sink
+        self.options = options or DriverOptions()
+        self.policy = LockPolicy.from_settings(settings)
+        self.runner = runner_id()
+        self._conn = None
+
+    # -- connections -------------------------------------------------------------------------------
+    @property
+    def conn(self):
+        if self._conn is None:
+            from migtui.pg.connect import connect
+
+            self._conn = connect(self.dsn, application_name="migtui-phase")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> PhaseDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- revisions ---------------------------------------------------------------------------------
+    def resolve(self, revision: str):
+        script = self.project.script
+        try:
+            rev = script.get_revision(revision)
+        except Exception as exc:
+            raise UsageError(f"unknown revision {revision!r}: {str(exc).splitlines()[0]}") from None
+        if rev is None:
+            raise UsageError(f"unknown revision {revision!r}")
+        return rev
+
+    def plan(self, revision: str) -> Plan:
+        """The revision's plan: the one stored at expand (so contract/abort steps never shift while the
+        table changes under them), else built now from the revision file and the catalog."""
+        rev = self.resolve(revision)
+        change = find_change(rev.module, rev.revision)
+        stored = st.stored_plan(self.conn, rev.revision)
+        if stored is not None:
+            try:
+                return Plan.from_dict(stored)
+            except (KeyError, TypeError, ValueError):
+                pass  # stored by another migtui version: rebuild
+        return plan_for(change, rev.revision, self.conn)
+
+    def _version_table(self) -> sql.Composable:
+        if self.settings.version_table_schema:
+            return sql.Identifier(self.settings.version_table_schema, self.settings.version_table)
+        return sql.Identifier(self.settings.version_table)
+
+    def applied_versions(self) -> list[str]:
+        name = self._version_table().as_string(None)
+        if not self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]:
+            return []
+        return [r[0] for r in self.conn.execute(sql.SQL("SELECT version_num FROM {}").format(self._version_table()))]
+
+    @contextlib.contextmanager
+    def driving(self, revision: str):
+        """Hold the per-revision advisory lock (on a connection of its own) for a block."""
+        from migtui.pg.connect import connect
+
+        lock_conn = connect(self.dsn, application_name=f"migtui-phase-lock {revision}"[:63])
+        try:
+            got = lock_conn.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (ADVISORY_CLASS, revision)
+            ).fetchone()[0]
+            if not got:
+                holder = lock_conn.execute(
+                    "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                    "AND l.classid = %s::oid AND l.objid = hashtext(%s)::oid AND l.database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                    (ADVISORY_CLASS, revision),
+                ).fetchone()
+                who = f" (pid {holder[0]}, {holder[1]}, since {holder[2]:%H:%M:%S})" if holder else ""
+                raise LockNotAcquired(f"another migtui is driving revision {revision}{who}")
+            try:
+                yield
+            finally:
+                # unlock explicitly: a closed connection's backend releases its locks only when it has
+                # exited, which a driver started right after us could beat
+                with contextlib.suppress(Exception):
+                    lock_conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (ADVISORY_CLASS, revision))
+        finally:
+            with contextlib.suppress(Exception):
+                lock_conn.close()
+
+    # -- status ------------------------------------------------------------------------------------
+    def status(self, revision: str | None = None) -> list[dict[str, Any]]:
+        if revision is None:
+            states = st.all_states(self.conn)
+            return [self._status_of(s.revision, s) for s in states]
+        rev = self.resolve(revision)
+        return [self._status_of(rev.revision, st.get(self.conn, rev.revision))]
+
+    def _status_of(self, revision: str, state: st.PhaseState | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"revision": revision, "phase": state.phase if state else None}
+        if state is None:
+            out["applied"] = revision in self.applied_versions()
+            return out
+        out["state"] = state.to_dict()
+        out["writes"] = st.write_counters(self.conn, revision).to_dict()
+        try:
+            plan = self.plan(revision)
+        except MigtuiError as exc:
+            out["gates"] = []
+            out["plan_error"] = exc.message
+            return out
+        out["pattern"] = plan.pattern
+        out["description"] = plan.description
+        if state.phase in (st.EXPANDED, st.MIGRATING, st.MIGRATED, st.CONTRACTING):
+            out["gates"] = [g.to_dict() for g in contract_gates(self.conn, plan, state, self.options.gates)]
+        else:
+            out["gates"] = []
+        out["next"] = self.next_stage(state.phase)
+        return out
+
+    @staticmethod
+    def next_stage(phase: str | None) -> str | None:
+        return {
+            None: "expand",
+            st.EXPANDING: "expand",
+            st.EXPANDED: "migrate",
+            st.MIGRATING: "migrate",
+            st.MIGRATED: "contract",
+            st.CONTRACTING: "contract",
+            st.ABORTED: "expand",
+        }.get(phase)
+
+    # -- run / advance -----------------------------------------------------------------------------
+    def run(self, revision: str, until: str = "contract") -> st.PhaseState:
+        """Go through expand, migrate and contract as far as ``until``, stopping at a refused gate."""
+        if until not in PHASE_ORDER:
+            raise UsageError(f"--until must be one of {', '.join(PHASE_ORDER)}")
+        rev = self.resolve(revision)
+        revision = rev.revision
+        target = PHASE_ORDER.index(until)
+        with self.driving(revision):
+            while True:
+                current = st.get(self.conn, revision)
+                phase = current.phase if current else None
+                done = PHASE_ORDER.index(_DONE_STAGE[phase]) if phase in _DONE_STAGE else -1
+                if phase == st.CONTRACTED or done >= target:
+                    break
+                if phase in (None, st.EXPANDING, st.ABORTED):
+                    self._expand(rev)
+                elif phase in (st.EXPANDED, st.MIGRATING):
+                    self._migrate(revision)
+                elif phase in (st.MIGRATED, st.CONTRACTING):
+                    self._contract(revision)
+                elif phase == st.ABORTING:
+                    raise st.PhaseConflict(
+                        f"revision {revision} was being aborted: finish with 'migtui phase abort {revision}'"
+                    )
+                else:  # pragma: no cover
+                    raise st.PhaseConflict(f"revision {revision} is in unknown phase {phase}")
+        return st.require(self.conn, revision)
+
+    def advance(self, revision: str) -> st.PhaseState:
+        """Exactly one stage forward (expand, migrate or contract), if its gate passes."""
+        rev = self.resolve(revision)
+        current = st.get(self.conn, rev.revision)
+        stage = self.next_stage(current.phase if current else None)
+        if stage is None:
+            raise st.PhaseConflict(f"revision {rev.revision} is {current.phase}: nothing to advance")
+        return self.run(rev.revision, until=stage)
+
+    def _expand(self, rev) -> None:
+        """Apply the revision with migtui's runner (its upgrade() runs phases.expand) if the database is right
+        below it: deploy advisory lock, per-revision timeout, lock_timeout + retries."""
+        from migtui.runner import Runner
+
+        applied = self.applied_versions()
+        downs = rev.down_revision
+        downs = tuple(downs) if isinstance(downs, (tuple, list)) else ((downs,) if downs else ())
+        if rev.revision in applied:
+            state = st.get(self.conn, rev.revision)
+            raise st.PhaseConflict(
+                f"revision {rev.revision} is applied but its phase state is {state.phase if state else 'missing'}: "
+                f"'migtui down' below it, then apply it again"
+            )
+        if sorted(applied) != sorted(downs):
+            at = ", ".join(applied) or "base"
+            raise UsageError(
+                f"database is at {at}, not at {', '.join(downs) or 'base'} (right below {rev.revision}): "
+                "apply the earlier revisions first with 'migtui up'"
+            )
+        previous = st.get(self.conn, rev.revision)
+        Runner(self.project, self.dsn, self.settings, self.sink).upgrade(rev.revision)
+        state = st.get(self.conn, rev.revision)
+        if state is None or state.phase != st.EXPANDED:
+            raise UsageError(
+                f"revision {rev.revision} did not record itself as phased: its upgrade() must call "
+                "phases.expand(change)"
+            )
+        self.sink(PhaseChanged(rev.revision, st.EXPANDED, previous.phase if previous else None))
+
+    def _migrate(self, revision: str) -> None:
+        plan = self.plan(revision)
+        current = st.require(self.conn, revision)
+        if current.phase == st.EXPANDED:
+            st.transition(self.conn, revision, st.EXPANDED, st.MIGRATING, runner=self.runner)
+            self.sink(PhaseChanged(revision, st.MIGRATING, st.EXPANDED))
+        else:  # resume: we hold the driver lock, so the previous runner is gone
+            st.transition(self.conn, revision, st.MIGRATING, st.MIGRATING, runner=self.runner)
+            self.sink(
+                Message(
+                    f"{revision}: resuming the backfill at cursor {current.cursor} "
+                    f"({current.rows_done} rows done by {current.runner or 'a previous run'})"
+                )
+            )
+        if plan.backfill is not None:
+            run_backfill(self.conn, revision, plan.backfill, self.runner, self.policy, self.options.backfill, self.sink)
+        st.transition(self.conn, revision, st.MIGRATING, st.MIGRATED, runner=self.runner)
+        self.sink(PhaseChanged(revision, st.MIGRATED, st.MIGRATING))
+
+    def check_gates(self, revision: str, plan: Plan) -> list[GateResult]:
+        """Contract gates now; with ``wait`` re-check until they pass or the wait is over."""
+        deadline = time.monotonic() + self.options.wait
+        while True:
+            state = st.require(self.conn, revision)
+            results = contract_gates(self.conn, plan, state, self.options.gates, self.sink)
+            failed = [r for r in results if not r.passed]
+            if not failed:
+                return results
+            if time.monotonic() >= deadline:
+                raise GateRefused(
+                    f"{revision}: contract refused by gate {failed[0].gate}: {failed[0].evidence}", results
+                )
+            self.sink(Message(f"{revision}: waiting for gate {failed[0].gate}: {failed[0].evidence}"))
+            time.sleep(min(self.options.poll, max(0.05, deadline - time.monotonic())))
+
+    def _contract(self, revision: str) -> None:
+        plan = self.plan(revision)
+        current = st.require(self.conn, revision)
+        if current.phase == st.MIGRATED:
+            if self.options.wait > 0:  # poll until the gates pass (or the wait is over) before claiming
+                self.check_gates(revision, plan)
+            st.transition(self.conn, revision, st.MIGRATED, st.CONTRACTING, runner=self.runner)
+            self.sink(PhaseChanged(revision, st.CONTRACTING, st.MIGRATED))
+            # re-check right before taking locks; a late old-path write sends us back to migrated
+            try:
+                state = st.require(self.conn, revision)
+                results = contract_gates(self.conn, plan, state, self.options.gates, self.sink)
+                failed = [r for r in results if not r.passed]
+                if failed:
+                    raise GateRefused(
+                        f"{revision}: contract refused by gate {failed[0].gate}: {failed[0].evidence}", results
+                    )
+            except BaseException:  # refused, or the check itself failed: nothing was locked, back to migrated
+                st.transition(self.conn, revision, st.CONTRACTING, st.MIGRATED)
+                self.sink(PhaseChanged(revision, st.MIGRATED, st.CONTRACTING))
+                raise
+            start = 0
+        else:
+            start = current.step
+            self.sink(Message(f"{revision}: resuming contract at step {start + 1}"))
+        executor = ConnectionExecutor(self.conn, self.policy, self.sink)
+        try:
+            run_steps(
+                executor,
+                revision,
+                "contract",
+                plan.contract,
+                self.sink,
+                start=start,
+                on_done=lambda n: st.set_step(self.conn, revision, st.CONTRACTING, n),
+            )
+        except MigtuiError as exc:
+            st.record_error(self.conn, revision, exc.message)
+            raise
+        except Exception as exc:
+            from migtui.errors import MigrationFailed
+            from migtui.phases.ddl import first_line
+
+            st.record_error(self.conn, revision, first_line(exc))
+            raise MigrationFailed(
+                f"contract of {revision} failed: {first_line(exc)}; "
+                f"fix it and run 'migtui phase run {revision}' to resume"
+            ) from None
+        st.transition(self.conn, revision, st.CONTRACTING, st.CONTRACTED, runner=self.runner)
+        self.sink(PhaseChanged(revision, st.CONTRACTED, st.CONTRACTING))
+
+    # -- abort -------------------------------------------------------------------------------------
+    def abort(self, revision: str) -> st.PhaseState:
+        """Restore the original shape (before contract only) and un-apply the revision in alembic."""
+        rev = self.resolve(revision)
+        revision = rev.revision
+        with self.driving(revision):
+            current = st.require(self.conn, revision)
+            if current.phase not in st.ABORTABLE:
+                raise st.PhaseConflict(
+                    f"revision {revision} is {current.phase}: abort is only possible before contract"
+                    + ("; use 'migtui down' to run its reverse" if current.phase == st.CONTRACTED else "")
+                )
+            applied = self.applied_versions()
+            if applied and revision not in applied and current.phase != st.EXPANDING:
+                raise UsageError(
+                    f"database is at {', '.join(applied)}, not at {revision}: downgrade the later revisions first"
+                )
+            plan = self.plan(revision)
+            previous = current.phase
+            st.transition(self.conn, revision, st.ABORTABLE, st.ABORTING, runner=self.runner)
+            self.sink(PhaseChanged(revision, st.ABORTING, previous))
+            executor = ConnectionExecutor(self.conn, self.policy, self.sink)
+            run_steps(executor, revision, "abort", plan.abort, self.sink)
+            downs = rev.down_revision
+            down = downs[0] if isinstance(downs, (tuple, list)) else downs
+            with self.conn.transaction():
+                if revision in applied:
+                    if down:
+                        self.conn.execute(
+                            sql.SQL("UPDATE {} SET version_num = %s WHERE version_num = %s").format(
+                                self._version_table()
+                            ),
+                            (down, revision),
+                        )
+                    else:
+                        self.conn.execute(
+                            sql.SQL("DELETE FROM {} WHERE version_num = %s").format(self._version_table()), (revision,)
+                        )
+                st.transition(self.conn, revision, st.ABORTING, st.ABORTED, runner=self.runner)
+                self.conn.execute(sql.SQL("DELETE FROM {} WHERE revision = %s").format(st.WRITES_TABLE), (revision,))
+            self.sink(PhaseChanged(revision, st.ABORTED, st.ABORTING))
+        return st.require(self.conn, revision)

@@ -1,0 +1,139 @@
+"""What a phased change is made of: steps per phase, the dual-write sync, the backfill and the checks.
+
+A pattern helper (``migtui.phases.rename_column(...)`` etc.) returns a ``PhasedChange``. Its
+``plan(context)`` turns it into a ``Plan``: plain SQL strings for each phase (identifiers quoted with
+``psycopg.sql``), built for one revision id and one PostgreSQL major. Everything else (the state table,
+the backfill loop, the gates, the CLI) works on the ``Plan``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PHASES = ("expand", "migrate", "contract")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One SQL statement of a phase.
+
+    ``transactional=False`` for statements PostgreSQL refuses inside a transaction block
+    (``CREATE INDEX CONCURRENTLY``, ``DROP INDEX CONCURRENTLY``). Every step must be safe to run again
+    after a crash (``IF EXISTS`` / ``IF NOT EXISTS``, or a ``cleanup`` statement run first).
+    """
+
+    sql: str
+    description: str = ""
+    transactional: bool = True
+    skip_if: str | None = None  # a query returning one boolean: true = already done, skip the step
+    cleanup: str | None = None  # run before the step when not skipped (e.g. drop an INVALID leftover index)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A verification query: ``sql`` returns one integer, the number of offending rows (0 = pass)."""
+
+    name: str
+    sql: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """A batched keyset backfill: touch rows of ``table`` where ``needs_update`` holds.
+
+    The dual-write trigger (write path ``backfill``) derives the new shape for every touched row, so the
+    backfill and the application's old-path writes share one derivation.
+    """
+
+    schema: str
+    table: str
+    touch_column: str  # "UPDATE t SET c = c" fires the sync trigger
+    needs_update: str  # SQL predicate over the table's columns (bare names)
+
+
+@dataclass(frozen=True)
+class SyncSpec:
+    """Dual-write trigger settings: which columns are old, which are new, and how each is derived."""
+
+    schema: str
+    table: str
+    old_columns: tuple[str, ...]
+    new_columns: tuple[str, ...]
+    forward: dict[str, str]  # new column -> SQL expression over the row's columns (old path derivation)
+    backward: dict[str, str]  # old column -> SQL expression over the row's columns (new path derivation)
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    revision: str
+    server_major: int = 16
+    # (schema, table, column) -> (SQL type, NOT NULL) from the catalog; None when rendering offline
+    column_info: Callable[[str, str, str], tuple[str, bool] | None] | None = None
+
+
+@dataclass
+class Plan:
+    """A phased change made concrete for one revision and one server version."""
+
+    revision: str
+    pattern: str
+    target: str  # "schema.table" for display
+    description: str
+    expand: list[Step] = field(default_factory=list)
+    backfill: Backfill | None = None
+    checks: list[Check] = field(default_factory=list)
+    sync: SyncSpec | None = None
+    contract: list[Step] = field(default_factory=list)
+    abort: list[Step] = field(default_factory=list)  # undoes expand; the original shape, no data lost
+    reverse_contract: list[Step] | None = None  # downgrade after contract; None = not reversible
+    irreversible_reason: str = ""
+    old_application: tuple[str, ...] = ()  # application_name LIKE patterns of the old application version
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """The plan as stored in ``migtui.phase_state.plan`` at expand (stable for the revision's lifetime)."""
+
+        def steps(items: list[dict[str, Any]] | None) -> list[Step] | None:
+            return None if items is None else [Step(**item) for item in items]
+
+        sync = data.get("sync")
+        backfill = data.get("backfill")
+        return cls(
+            revision=data["revision"],
+            pattern=data["pattern"],
+            target=data["target"],
+            description=data.get("description", ""),
+            expand=steps(data.get("expand")) or [],
+            backfill=Backfill(**backfill) if backfill else None,
+            checks=[Check(**c) for c in data.get("checks", [])],
+            sync=SyncSpec(
+                sync["schema"],
+                sync["table"],
+                tuple(sync["old_columns"]),
+                tuple(sync["new_columns"]),
+                dict(sync["forward"]),
+                dict(sync["backward"]),
+            )
+            if sync
+            else None,
+            contract=steps(data.get("contract")) or [],
+            abort=steps(data.get("abort")) or [],
+            reverse_contract=steps(data.get("reverse_contract")),
+            irreversible_reason=data.get("irreversible_reason", ""),
+            old_application=tuple(data.get("old_application", ())),
+        )
+
+
+class PhasedChange:
+    """Base class of the pattern helpers. Subclasses implement ``plan``."""
+
+    pattern: str = "custom"
+
+    def plan(self, context: PlanContext) -> Plan:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,156 @@
+"""The dual-write trigger: keeps the old and the new shape of a row in sync, both ways.
+
+The write path of each row write is decided by the session setting ``migtui.write_path``:
+
+- ``new``: the new application wrote; old columns are derived from new ones (``backward``).
+- ``old``: the old application wrote; new columns are derived from old ones (``forward``).
+- ``backfill``: migtui's backfill touched the row; derived like ``old`` but not counted.
+- unset: guessed — an INSERT that fills only new columns, or an UPDATE that changes only new columns,
+  is ``new``; anything else is ``old``. New application versions should set it explicitly, e.g. with
+  ``options='-c migtui.write_path=new'`` in their connection string.
+
+Every non-backfill write bumps a per-backend counter in ``migtui.phase_writes`` (revision, path,
+backend pid), so the gates can tell whether old-path writes are still happening, and when the last one
+was. One counter row per backend keeps concurrent writers from contending on one row.
+"""
+
+from __future__ import annotations
+
+import re
+
+from psycopg import sql
+
+from migtui.phases.model import SyncSpec
+
+STATE_SCHEMA = "migtui"
+
+
+def object_suffix(revision: str) -> str:
+    """A revision id made safe for object names (lower-case letters, digits, underscores)."""
+    return re.sub(r"[^a-z0-9_]", "_", revision.lower())[:40]
+
+
+def function_name(revision: str) -> str:
+    return f"sync_{object_suffix(revision)}"
+
+
+def trigger_name(revision: str) -> str:
+    return f"migtui_sync_{object_suffix(revision)}"
+
+
+def _derive(targets: list[str], exprs: dict[str, str]) -> sql.Composable:
+    """``SELECT e1, e2 INTO NEW.a, NEW.b FROM (SELECT NEW.*) AS migtui_row;`` (expressions see bare columns)."""
+    return sql.SQL("SELECT {exprs} INTO {targets} FROM (SELECT NEW.*) AS migtui_row;").format(
+        exprs=sql.SQL(", ").join(sql.SQL("({})").format(sql.SQL(exprs[c])) for c in targets),
+        targets=sql.SQL(", ").join(sql.SQL("NEW.{}").format(sql.Identifier(c)) for c in targets),
+    )
+
+
+def _any(parts: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)) if parts else sql.SQL("false")
+
+
+def _all(parts: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL("({})").format(sql.SQL(" AND ").join(parts)) if parts else sql.SQL("true")
+
+
+def function_sql(revision: str, spec: SyncSpec) -> str:
+    new_cols = list(spec.new_columns)
+    old_cols = list(spec.old_columns)
+    col = sql.Identifier
+    insert_is_new = sql.SQL("{} AND {}").format(
+        _any([sql.SQL("NEW.{} IS NOT NULL").format(col(c)) for c in new_cols]),
+        _all([sql.SQL("NEW.{} IS NULL").format(col(c)) for c in old_cols]),
+    )
+    update_is_new = sql.SQL("{} AND {}").format(
+        _any([sql.SQL("NEW.{0} IS DISTINCT FROM OLD.{0}").format(col(c)) for c in new_cols]),
+        _all([sql.SQL("NEW.{0} IS NOT DISTINCT FROM OLD.{0}").format(col(c)) for c in old_cols]),
+    )
+    forward_targets = [c for c in new_cols if c in spec.forward]
+    backward_targets = [c for c in old_cols if c in spec.backward]
+    forward = _derive(forward_targets, spec.forward) if forward_targets else sql.SQL("NULL;")
+    backward = _derive(backward_targets, spec.backward) if backward_targets else sql.SQL("NULL;")
+    body = sql.SQL(
+        """
+#variable_conflict use_column
+DECLARE
+  migtui_path_ text := coalesce(current_setting('migtui.write_path', true), '');
+BEGIN
+  IF migtui_path_ NOT IN ('old', 'new', 'backfill') THEN
+    IF TG_OP = 'INSERT' THEN
+      migtui_path_ := CASE WHEN {insert_is_new} THEN 'new' ELSE 'old' END;
+    ELSE
+      migtui_path_ := CASE WHEN {update_is_new} THEN 'new' ELSE 'old' END;
+    END IF;
+  END IF;
+  IF migtui_path_ = 'new' THEN
+    {backward}
+  ELSE
+    {forward}
+  END IF;
+  IF migtui_path_ <> 'backfill' THEN
+    INSERT INTO {writes} AS w (revision, path, backend, writes, first_write_at, last_write_at)
+    VALUES ({revision}, migtui_path_, pg_backend_pid(), 1, clock_timestamp(), clock_timestamp())
+    ON CONFLICT (revision, path, backend)
+    DO UPDATE SET writes = w.writes + 1, last_write_at = excluded.last_write_at;
+  END IF;
+  RETURN NEW;
+END
+"""
+    ).format(
+        insert_is_new=insert_is_new,
+        update_is_new=update_is_new,
+        backward=backward,
+        forward=forward,
+        writes=sql.Identifier(STATE_SCHEMA, "phase_writes"),
+        revision=sql.Literal(revision),
+    )
+    body_text = body.as_string(None)
+    tag = "$migtui_sync$"
+    stmt = sql.SQL("CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS {tag}{body}{tag}").format(
+        fn=sql.Identifier(STATE_SCHEMA, function_name(revision)),
+        tag=sql.SQL(tag),
+        body=sql.SQL(body_text.replace("{", "{{").replace("}", "}}")),
+    )
+    return stmt.as_string(None)
+
+
+def create_trigger_sql(revision: str, spec: SyncSpec) -> str:
+    return (
+        sql.SQL(
+            "CREATE OR REPLACE TRIGGER {trg} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {fn}()"
+        )
+        .format(
+            trg=sql.Identifier(trigger_name(revision)),
+            table=sql.Identifier(spec.schema, spec.table),
+            fn=sql.Identifier(STATE_SCHEMA, function_name(revision)),
+        )
+        .as_string(None)
+    )
+
+
+def drop_trigger_sql(revision: str, spec: SyncSpec) -> str:
+    return (
+        sql.SQL("DROP TRIGGER IF EXISTS {trg} ON {table}")
+        .format(trg=sql.Identifier(trigger_name(revision)), table=sql.Identifier(spec.schema, spec.table))
+        .as_string(None)
+    )
+
+
+def drop_function_sql(revision: str) -> str:
+    return (
+        sql.SQL("DROP FUNCTION IF EXISTS {fn}()")
+        .format(fn=sql.Identifier(STATE_SCHEMA, function_name(revision)))
+        .as_string(None)
+    )
+
+
+def trigger_exists_sql(revision: str, spec: SyncSpec) -> str:
+    return (
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = {name} AND tgrelid = to_regclass({table}))")
+        .format(
+            name=sql.Literal(trigger_name(revision)),
+            table=sql.Literal(sql.Identifier(spec.schema, spec.table).as_string(None)),
+        )
+        .as_string(None)
+    )
