@@ -101,7 +101,8 @@ class AlembicProject:
                 detail = missing[0] if missing else f"revision {exc} is not present"
                 raise UsageError(f"broken revision graph in {self.script_location}: {detail}") from None
             except SyntaxError as exc:
-                raise UsageError(f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}") from None
+                where = f"{exc.filename}:{exc.lineno}" if exc.filename else _uncompilable_file(self.script_location)
+                raise UsageError(f"syntax error in revision file {where}: {exc.msg}") from None
             except Exception as exc:
                 raise UsageError(f"cannot load migrations in {self.script_location}: {_one_line(exc)}") from None
             self._script = script
@@ -157,6 +158,19 @@ class AlembicProject:
             digest.update(str(file.relative_to(self.script_location)).encode())
             digest.update(file.read_bytes())
         return digest.hexdigest()[:16]
+
+
+def _uncompilable_file(script_location: Path) -> str:
+    """The first .py file under ``script_location`` that does not compile (Python reports some errors, e.g.
+    null bytes, without a file name); the directory itself if none is found."""
+    for file in sorted(script_location.rglob("*.py")):
+        try:
+            compile(file.read_bytes(), str(file), "exec")
+        except (SyntaxError, ValueError):
+            return str(file)
+        except OSError:
+            continue
+    return str(script_location)
 
 
 def _one_line(exc: BaseException) -> str:

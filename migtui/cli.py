@@ -43,8 +43,34 @@ EXIT_CODES_HELP = """exit codes:
   4  advisory lock not acquired (another deploy is running)
   5  a revision failed (rolled back)
   6  database unreachable or authentication failed
+  70 internal error (a bug in migtui: please report it; MIGTUI_DEBUG=1 shows the traceback)
   130 interrupted (Ctrl-C)
 """
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line, password-free usage errors: ``migtui up: error: ... (see migtui up --help)``.
+
+    argparse echoes the offending argument (an unrecognized ``postgresql://user:secret@...`` included), so the
+    message goes through ``redact``; the usage synopsis is left to ``--help``. Exit code 2 (usage), as before.
+    """
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {redact(message)} (see '{self.prog} --help')\n")
+        sys.exit(int(ExitCode.USAGE))
+
+
+def finite_float(value: str) -> float:
+    """argparse ``type=`` for numeric flags: a finite number ('nan', 'inf' and overflows are usage errors)."""
+    import math
+
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {value!r}")
+    return number
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +96,7 @@ def _load(module: str):
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The CLI parser. With ``command``, only that command's sub-parser: the other command modules are not
     imported (``migtui lint`` on a CI runner starts ~15 ms sooner)."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="migtui",
         description="PostgreSQL migration operator's tool for alembic projects.",
         epilog=EXIT_CODES_HELP,
@@ -95,7 +121,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(sub_parser)
-        sub_parser.set_defaults(_run=module.run)
+        sub_parser.set_defaults(_run=module.run, _parser=sub_parser)
     return parser
 
 
@@ -103,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:  # name the command in the error, not the top-level parser
+            getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extras)}")
     except SystemExit as exc:  # argparse: --help (0) or usage error (2)
         return int(exc.code or 0)
     run = getattr(args, "_run", None)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             return str(value).lower() in ("1", "true", "yes", "on")
         if isinstance(default, float) or "float" in str(typ):
             number = float(value)
+            if not math.isfinite(number):
+                raise ValueError("must be a finite number")
             if number < 0:
                 raise ValueError("must not be negative")
             return number

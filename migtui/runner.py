@@ -147,6 +147,11 @@ class Runner:
         self.project.script  # noqa: B018 - a broken revision graph fails here, before touching the database
         lock_conn = connect(self.dsn, application_name=f"migtui {direction} [lock]")
         try:
+            if lock_conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                raise UsageError(
+                    f"{redact_dsn(self.dsn)} is a read-only standby (pg_is_in_recovery() is true): "
+                    f"run {direction} against the primary"
+                )
             schema = resolved_schema(lock_conn, self.version_table)
             key = advisory_key(schema, self.version_table.table)
             waited = advisory.acquire(

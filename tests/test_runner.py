@@ -199,9 +199,17 @@ def test_lock_timeout_retries_never_block_other_writers(tmp_path, fresh_db):
     assert max(waits) < lock_timeout + 0.9, f"a writer waited {max(waits):.2f}s behind the queued DDL"
     assert scalar(fresh_db, "SELECT version_num FROM alembic_version") == "a1"
 
-    # the blocker commits during the retries: the revision then goes through
+    # the blocker commits during the retries: the revision then goes through. Commit once the first attempt
+    # has given up (not after a fixed delay: on a loaded machine the first attempt may start after it)
     sink = Recorder()
-    committer = threading.Timer(0.8, long_tx.commit)
+
+    def commit_during_retries() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(e.attempt >= 2 for e in sink.of(RevisionStarted)):
+            time.sleep(0.02)
+        long_tx.commit()
+
+    committer = threading.Thread(target=commit_during_retries)
     committer.start()
     settings = settings_for(fresh_db, lock_timeout=lock_timeout, lock_retries=5, lock_retry_delay=0.3)
     try:

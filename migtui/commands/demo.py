@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     settings.pg_version = None  # --pg-version picks the demo server, not a lint target
     scale = check_scale(args.scale if args.scale is not None else DEFAULT_SCALE)
+    if not args.headless:  # before starting any server
+        from migtui.commands.tui import require_terminal
+
+        require_terminal("the demo's TUI", "use --headless for the non-interactive tour")
     with Demo(settings, scale=scale, pg_version=args.pg_version) as demo:
         demo.start()
         if args.headless:

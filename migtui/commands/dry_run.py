@@ -14,7 +14,7 @@ violating a new CHECK), a duration estimate and lock-risk warnings. See docs/dry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from migtui.cli import add_common_arguments
+    from migtui.cli import add_common_arguments, finite_float
 
     add_common_arguments(parser)
     parser.add_argument("--replica", metavar="URL", help="the read replica to dry-run against; env MIGTUI_REPLICA_URL")
@@ -26,14 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "json", "github"], default="text")
     parser.add_argument(
         "--count-budget",
-        type=float,
+        type=finite_float,
         default=5.0,
         metavar="SECONDS",
         help="statement_timeout of each row count / will-it-fail query; past it: planner estimate (default 5)",
     )
     parser.add_argument(
         "--statement-timeout",
-        type=float,
+        type=finite_float,
         default=30.0,
         metavar="SECONDS",
         help="statement_timeout of every other query on the target (default 30)",
@@ -45,25 +45,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pg-bin", metavar="DIR", help="PostgreSQL binaries for pg_dump and the shadow server")
     parser.add_argument(
-        "--scan-throughput", type=float, default=200.0, metavar="MB/S", help="sequential read rate (default 200)"
+        "--scan-throughput", type=finite_float, default=200.0, metavar="MB/S", help="sequential read rate (default 200)"
     )
     parser.add_argument(
         "--write-throughput",
-        type=float,
+        type=finite_float,
         default=50.0,
         metavar="MB/S",
         help="rewrite / index build rate (default 50)",
     )
     parser.add_argument(
         "--big-table-mb",
-        type=float,
+        type=finite_float,
         default=100.0,
         metavar="MB",
         help="ACCESS EXCLUSIVE on a table at least this big is a lock risk (default 100)",
     )
     parser.add_argument(
         "--lock-risk-seconds",
-        type=float,
+        type=finite_float,
         default=1.0,
         metavar="SECONDS",
         help="... and so is holding it at least this long (default 1)",
@@ -97,9 +97,17 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(settings)
     shadow_server = None
     if args.shadow_dsn:
+        from migtui.errors import ConnectionFailed
         from migtui.pg.connect import connect
 
-        connect(args.shadow_dsn, application_name="migtui-dry-run-shadow").close()  # one clear line if unreachable
+        try:  # one clear line, naming which server, if unreachable
+            connect(args.shadow_dsn, application_name="migtui-dry-run-shadow").close()
+        except ConnectionFailed as exc:
+            raise ConnectionFailed(
+                exc.message.replace(
+                    "cannot connect to database", "cannot connect to the shadow server (--shadow-dsn)", 1
+                )
+            ) from None
         shadow_server = harness.ExternalServer(args.shadow_dsn)
     options = DryRunOptions(
         allow_primary=args.allow_primary,

@@ -28,8 +28,10 @@ def run(args: argparse.Namespace) -> int:
     current: tuple[str, ...] | None = None
     applied: set[str] = set()
     if settings.database_url and not args.offline:
-        current = Runner(project, settings.database_url, settings).current()
+        runner = Runner(project, settings.database_url, settings)
+        current = runner.current()
         if current:
+            runner.plan("up", "heads", current)  # UsageError when the database is at a revision we do not have
             applied = {rev.revision for rev in project.script.iterate_revisions(current, "base")}
     if args.format == "json":
         out = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from migtui.cli import settings_from_args
+from migtui.cli import finite_float, settings_from_args
 
 HELP = "live pg_locks / pg_stat_activity panel with a lock tree (who blocks whom)"
 DESCRIPTION = (
@@ -23,13 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--monitor-interval",
-        type=float,
+        type=finite_float,
         metavar="SECONDS",
         help="refresh period (default 1; env MIGTUI_MONITOR_INTERVAL)",
     )
     parser.add_argument(
         "--long-transaction",
-        type=float,
+        type=finite_float,
         default=60.0,
         metavar="SECONDS",
         help="transactions older than this are listed as long (default 60)",
@@ -85,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             _print_text(snap, args.long_transaction)
         return 0
+    from migtui.commands.tui import require_terminal
+
+    require_terminal("the live monitor", "use --once for one snapshot (--format json for scripts)")
     from migtui.tui.app import run_monitor_app
 
     return run_monitor_app(settings, long_transaction=args.long_transaction)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from migtui.cli import add_common_arguments, settings_from_args
+from migtui.cli import add_common_arguments, finite_float, settings_from_args
 
 HELP = "apply pending revisions up to REV (default head), one transaction each, under an advisory lock"
 DESCRIPTION = (
@@ -18,27 +18,29 @@ DESCRIPTION = (
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by ``up`` and ``down``."""
     add_common_arguments(parser)
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-revision timeout (default 30; 0 = none)")
     parser.add_argument(
-        "--lock-timeout", type=float, metavar="SECONDS", help="lock_timeout for every statement (default 2)"
+        "--timeout", type=finite_float, metavar="SECONDS", help="per-revision timeout (default 30; 0 = none)"
+    )
+    parser.add_argument(
+        "--lock-timeout", type=finite_float, metavar="SECONDS", help="lock_timeout for every statement (default 2)"
     )
     parser.add_argument(
         "--lock-retries", type=int, metavar="N", help="retries of a revision that hit lock_timeout (default 5)"
     )
     parser.add_argument(
         "--lock-retry-delay",
-        type=float,
+        type=finite_float,
         metavar="SECONDS",
         help="base delay before a retry; doubles, jittered (default 1)",
     )
     parser.add_argument(
         "--advisory-lock-wait",
-        type=float,
+        type=finite_float,
         metavar="SECONDS",
         help="how long to wait for another run's advisory lock before exit 4 (default 60)",
     )
     parser.add_argument(
-        "--progress-interval", type=float, metavar="SECONDS", help="seconds between progress lines (default 5)"
+        "--progress-interval", type=finite_float, metavar="SECONDS", help="seconds between progress lines (default 5)"
     )
     parser.add_argument(
         "--format", choices=["text", "json"], default="text", help="text lines, or one JSON event per line"
