@@ -910,3 +910,25 @@ def test_backfill_terminates_under_heavy_inserts(db, tmp_path):
     assert q(dsn, "SELECT count(*) FROM users WHERE id > %s", (final.cursor_end[0],))[0][0] > 0
     assert q(dsn, "SELECT count(*) FROM users WHERE email_address IS DISTINCT FROM email")[0][0] == 0
     assert took < 30
+
+
+def test_phase_run_refuses_a_plain_revision_before_changing_anything(fresh_db):
+    """`phase run` on a revision that does not call phases.expand(): exit 2, one line, database untouched."""
+    from migtui.alembic_project import AlembicProject
+    from migtui.config import load_settings
+    from migtui.runner import Runner
+
+    migrations = ROOT / "db" / "migrations"
+    Runner(AlembicProject.load(migrations), fresh_db, load_settings({"database_url": fresh_db}, env={})).upgrade(
+        "0013_display_name_not_null"
+    )
+    r = run_cli("phase", "run", "0014_orders_archived_at", "--dsn", fresh_db, "--migrations", str(migrations))
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert "not a phased revision" in r.stderr and "nothing was changed" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert q(fresh_db, "SELECT version_num FROM alembic_version") == [("0013_display_name_not_null",)]
+    columns = q(
+        fresh_db,
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'archived_at'",
+    )
+    assert columns == [(0,)]

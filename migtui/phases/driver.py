@@ -262,6 +262,11 @@ class PhaseDriver:
                 f"database is at {at}, not at {', '.join(downs) or 'base'} (right below {rev.revision}): "
                 "apply the earlier revisions first with 'migtui up'"
             )
+        if not self._is_phased(rev, downs):
+            raise UsageError(
+                f"revision {rev.revision} is not a phased revision (its upgrade() does not call "
+                "phases.expand(change)): apply it with 'migtui up'; nothing was changed"
+            )
         previous = st.get(self.conn, rev.revision)
         Runner(self.project, self.dsn, self.settings, self.sink).upgrade(rev.revision)
         state = st.get(self.conn, rev.revision)
@@ -271,6 +276,24 @@ class PhaseDriver:
                 "phases.expand(change)"
             )
         self.sink(PhaseChanged(rev.revision, st.EXPANDED, previous.phase if previous else None))
+
+    def _is_phased(self, rev, downs: tuple[str, ...]) -> bool:
+        """Render the revision's upgrade offline (alembic --sql; no database) and look for the expand marker
+        ``phases.expand()`` writes, so a plain revision is refused before anything runs."""
+        import contextlib
+        import io
+
+        from alembic import command
+
+        from migtui.alembic_render import OFFLINE_URL
+
+        buffer = io.StringIO()
+        cfg = self.project.config(OFFLINE_URL)
+        cfg.output_buffer = buffer
+        target = f"{downs[0]}:{rev.revision}" if len(downs) == 1 else rev.revision
+        with contextlib.redirect_stdout(io.StringIO()):
+            command.upgrade(cfg, target, sql=True)
+        return f"-- migtui phased revision {rev.revision}: expand" in buffer.getvalue()
 
     def _migrate(self, revision: str) -> None:
         plan = self.plan(revision)
