@@ -172,7 +172,13 @@ class Runner:
                 if not plan:
                     seconds = time.monotonic() - started
                     where = ", ".join(heads) or "base"
-                    self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=f"already at {where}"))
+                    summary = f"already at {where}"
+                    if direction == "up" and target not in ("head", "heads") and target not in heads:
+                        summary = (
+                            f"{target} is already applied (the database is at {where}, beyond it); "
+                            f"to go back to it use 'migtui down {target}'"
+                        )
+                    self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
                     return RunResult([], direction, True, seconds)
                 invalid_before = invalid_indexes(lock_conn)
                 return self._apply(lock_conn, direction, plan, invalid_before, started)

@@ -51,7 +51,9 @@ def assert_error(proc: subprocess.CompletedProcess, code: int, fragment: str) ->
         (["monitor", "--once", "--monitor-interval", "1e400"], "argument --monitor-interval: must be a finite"),
         (["monitor", "--once", "--long-transaction", "nan"], "argument --long-transaction: must be a finite"),
         (["dry-run", "--count-budget", "nan"], "argument --count-budget: must be a finite number"),
-        (["lint", "--jobs", "1.5"], "argument --jobs: invalid int value"),
+        (["lint", "--jobs", "1.5"], "argument --jobs: must be a whole number, not '1.5'"),
+        (["lint", "--jobs", "0"], "argument --jobs: must be at least 1, not 0"),
+        (["lint", "--jobs", "-1"], "argument --jobs: must be at least 1, not -1"),
         (["demo", "--pg-version", "15"], "invalid choice: 15"),
     ],
     ids=[
@@ -67,6 +69,8 @@ def assert_error(proc: subprocess.CompletedProcess, code: int, fragment: str) ->
         "long-transaction-nan",
         "count-budget-nan",
         "jobs-float",
+        "jobs-zero",
+        "jobs-negative",
         "demo-pg-version",
     ],
 )
@@ -212,3 +216,14 @@ def test_up_and_down_refuse_a_standby(primary_and_replica, small_project):
         assert primary.execute("SELECT to_regclass('alembic_version')", dbname="qa_sweep_standby") == [(None,)]
     finally:
         primary.drop_database("qa_sweep_standby")
+
+
+def test_up_to_a_revision_already_behind_says_so(fresh_db, small_project):
+    """`up a1` on a database at a2: exit 0 (the work is done, deploys stay idempotent), and it says how to go back."""
+    assert run_cli("up", "--dsn", fresh_db, "--migrations", str(small_project)).returncode == 0
+    proc = run_cli("up", "a1", "--dsn", fresh_db, "--migrations", str(small_project))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "a1 is already applied (the database is at a2, beyond it)" in out and "migtui down a1" in out
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("a2",)]

@@ -16,6 +16,16 @@ DESCRIPTION = (
 )
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help=".sql files, folders of them, or alembic directories")
     add_common_arguments(parser)
@@ -39,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with a DSN: also lint revisions the database already has",
     )
     parser.add_argument("--no-catalog", action="store_true", help="do not read the configured database's catalog")
-    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for raw .sql files (default: CPUs)")
+    parser.add_argument(
+        "--jobs", type=_positive_int, metavar="N", help="worker processes for raw .sql files (default: CPUs)"
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="text: also list statements without findings")
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
 
