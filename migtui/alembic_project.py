@@ -7,11 +7,17 @@ stock env.py (which reads ``sqlalchemy.url``) connects where migtui says.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from migtui.errors import UsageError
+
+ENV_LOCK = threading.RLock()
+"""Held while an alembic environment runs (online or offline ``--sql``). alembic's ``context`` and ``op`` are
+process-wide proxies, so two environments at once in one process (a TUI rendering SQL while an apply runs,
+lint and the revision view rendering together) corrupt each other. Every alembic run in migtui takes it."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migtui.alembic_project import ENV_LOCK
 from migtui.errors import UsageError
 
 OFFLINE_URL = "postgresql://migtui-offline@localhost/migtui_offline"
@@ -132,7 +133,7 @@ def render_project(project, version_table: str = "alembic_version") -> list[Rend
     cfg = project.config(OFFLINE_URL)
     cfg.output_buffer = buffer
     cfg.attributes["output_buffer"] = buffer
-    with _capture(revision_files, version_table) as records:
+    with ENV_LOCK, _capture(revision_files, version_table) as records:  # _capture patches alembic globals
         try:
             command.upgrade(cfg, "heads", sql=True)
         except UsageError:

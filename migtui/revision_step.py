@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from migtui.alembic_project import ENV_LOCK
 from migtui.errors import Interrupted, MigrationFailed, MigrationTimeout, MigtuiError, UsageError
 from migtui.events import (
     EventSink,
@@ -537,7 +538,7 @@ class RevisionStep:
         hooks.install()
         watchdog.start()
         try:
-            with EnvironmentContext(config, script, fn=work, destination_rev=revision):
+            with ENV_LOCK, EnvironmentContext(config, script, fn=work, destination_rev=revision):
                 script.run_env()
         finally:
             state.armed = False

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from migtui.alembic_project import ENV_LOCK
 from migtui.catalog import Difference, Snapshot, diff_snapshots, inspect_database
 from migtui.errors import MigtuiError, UsageError
 from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
@@ -155,10 +156,11 @@ def _alembic_step(project: Any, dsn: str, revision: str, direction: str) -> floa
     cfg = project.config(dsn)
     started = time.perf_counter()
     try:
-        if direction == "up":
-            command.upgrade(cfg, revision)
-        else:
-            command.downgrade(cfg, f"{revision}-1")
+        with ENV_LOCK:
+            if direction == "up":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, f"{revision}-1")
     except Exception as exc:
         orig = getattr(exc, "orig", None) or exc
         text = str(orig).strip()

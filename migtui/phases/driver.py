@@ -16,6 +16,7 @@ from typing import Any
 
 from psycopg import sql
 
+from migtui.alembic_project import ENV_LOCK
 from migtui.errors import ExitCode, LockNotAcquired, MigtuiError, UsageError
 from migtui.events import EventSink, Message, PhaseChanged, discard
 from migtui.phases import state as st
@@ -292,7 +293,8 @@ class PhaseDriver:
         cfg.output_buffer = buffer
         target = f"{downs[0]}:{rev.revision}" if len(downs) == 1 else rev.revision
         with contextlib.redirect_stdout(io.StringIO()):
-            command.upgrade(cfg, target, sql=True)
+            with ENV_LOCK:
+                command.upgrade(cfg, target, sql=True)
         return f"-- migtui phased revision {rev.revision}: expand" in buffer.getvalue()
 
     def _migrate(self, revision: str) -> None:

@@ -172,7 +172,7 @@ def render_revision_sql(settings, row: RevisionRow) -> str:
     """The SQL ``row`` will run, rendered by alembic's offline (``--sql``) mode from its parent revision."""
     from alembic import command
 
-    from migtui.alembic_project import AlembicProject
+    from migtui.alembic_project import ENV_LOCK, AlembicProject
 
     project = AlembicProject.load(settings.migrations)
     buffer = io.StringIO()
@@ -181,7 +181,8 @@ def render_revision_sql(settings, row: RevisionRow) -> str:
     start = row.down_revisions[0] if len(row.down_revisions) == 1 else None
     spec = f"{start}:{row.revision}" if start else row.revision
     try:
-        command.upgrade(cfg, spec, sql=True)
+        with ENV_LOCK:
+            command.upgrade(cfg, spec, sql=True)
     except Exception as exc:
         text = str(exc).strip().splitlines()
         raise MigtuiError(f"cannot render {row.revision} offline: {text[0] if text else exc}") from None
