@@ -180,32 +180,13 @@ def dry_run(
                 rev_report["statements"].append(stmt_report)
                 sink(DryRunStatement(revision=rev_id, index=stmt.index, report=stmt_report))
                 for w in [*blocking_lint_findings(stmt_report), *stmt_report["warnings"]]:
-                    sink(
-                        Finding(
-                            rule=w["rule"],
-                            severity=w["severity"],
-                            message=w["message"],
-                            revision=rev_id,
-                            path=rev_report["path"],
-                            line=stmt_report["line"],
-                            hint=w.get("hint", ""),
-                        )
-                    )
+                    sink(_finding(w, rev_id, rev_report["path"], stmt_report["line"]))
             if shadow_rev and shadow_rev.error and not any(s["error"] for s in rev_report["statements"]):
                 rev_report["warnings"].append(
                     _warning("fails-on-shadow", "error", f"the revision fails on the shadow: {shadow_rev.error}")
                 )
             for w in rev_report["warnings"]:
-                sink(
-                    Finding(
-                        rule=w["rule"],
-                        severity=w["severity"],
-                        message=w["message"],
-                        revision=rev_id,
-                        path=rev_report["path"],
-                        hint=w.get("hint", ""),
-                    )
-                )
+                sink(_finding(w, rev_id, rev_report["path"]))
             report.revisions.append(rev_report)
             if shadow_rev and shadow_rev.error:
                 sink(
@@ -259,3 +240,16 @@ def _static_model(dsn: str, major: int, options: DryRunOptions, sink: EventSink)
             Message(text=f"no catalog facts from the target ({why}): the lock model assumes the worst", level="warning")
         )
     return StaticModel(major, facts)
+
+
+def _finding(warning: dict, revision: str, path: str | None, line: int | None = None) -> Finding:
+    """A dry-run warning (report dict) as the engine's Finding event."""
+    return Finding(
+        rule=warning["rule"],
+        severity=warning["severity"],
+        message=warning["message"],
+        revision=revision,
+        path=path,
+        line=line,
+        hint=warning.get("hint", ""),
+    )

@@ -184,6 +184,15 @@ def lint_sql_text(text: str, path: str, pg_version: int, facts: CatalogFacts | N
     results = analyzer.analyze(statements)
     file_findings = analyzer.finish(results)
     approvals, problems = parse_approvals(text)
+    file_findings, suppressed = _apply_approvals(results, file_findings, approvals, problems)
+    return LintedFile(path, None, results, file_findings, suppressed)
+
+
+def _apply_approvals(results, file_findings: list, approvals: list, problems: list) -> tuple[list, int]:
+    """Apply a file's approve=/ignore= comments to its statements' and its own findings.
+
+    Returns the file-level findings (with the approval problems and unused-approval warnings appended) and how
+    many findings were suppressed."""
     suppressed = 0
     if approvals:
         for st in results:
@@ -192,7 +201,7 @@ def lint_sql_text(text: str, path: str, pg_version: int, facts: CatalogFacts | N
         file_findings, n = apply_approvals(file_findings, approvals)
         suppressed += n
         problems.extend(unused_approval_findings(approvals))
-    return LintedFile(path, None, results, file_findings + problems, suppressed)
+    return file_findings + problems, suppressed
 
 
 def lint_sql_file(path: Path, pg_version: int, facts: CatalogFacts | None) -> LintedFile:
@@ -462,15 +471,8 @@ def lint_alembic(
         # downgrade() is not linted: approvals written there (for its drops) are accepted, never "unused"
         in_downgrade = downgrade_lines(rev.path)
         approvals = [a for a in approvals if a.line not in in_downgrade]
-        suppressed = 0
-        if approvals:
-            for st in results:
-                st.findings, n = apply_approvals(st.findings, approvals)
-                suppressed += n
-            file_findings, n = apply_approvals(file_findings, approvals)
-            suppressed += n
-            problems.extend(unused_approval_findings(approvals))
-        out.append(LintedFile(shown, rev.revision, results, file_findings + problems, suppressed))
+        file_findings, suppressed = _apply_approvals(results, file_findings, approvals, problems)
+        out.append(LintedFile(shown, rev.revision, results, file_findings, suppressed))
     return out
 
 

@@ -46,19 +46,11 @@ def _locks_text(report: dict[str, Any]) -> str:
     if not tables:
         return "locks none"
     strongest: dict[str, str] = {}
-    order = [
-        "AccessShareLock",
-        "RowShareLock",
-        "RowExclusiveLock",
-        "ShareUpdateExclusiveLock",
-        "ShareLock",
-        "ShareRowExclusiveLock",
-        "ExclusiveLock",
-        "AccessExclusiveLock",
-    ]
+    from migtui.analysis.lock_modes import STRENGTH
+
     for lk in tables:
         cur = strongest.get(lk["relation"])
-        if cur is None or (lk["mode"] in order and order.index(lk["mode"]) > order.index(cur)):
+        if cur is None or (lk["mode"] in STRENGTH and STRENGTH[lk["mode"]] > STRENGTH.get(cur, -1)):
             strongest[lk["relation"]] = lk["mode"]
     return "locks " + ", ".join(f"{mode} {rel}" for rel, mode in strongest.items())
 

@@ -237,19 +237,11 @@ class StatementAnalyzer:
 
 
 def _strongest(locks: list[dict[str, str]] | None, table: str | None) -> str | None:
-    order = [
-        "AccessShareLock",
-        "RowShareLock",
-        "RowExclusiveLock",
-        "ShareUpdateExclusiveLock",
-        "ShareLock",
-        "ShareRowExclusiveLock",
-        "ExclusiveLock",
-        "AccessExclusiveLock",
-    ]
+    from migtui.analysis.lock_modes import STRENGTH
+
     modes = [lk["mode"] for lk in locks or [] if table is None or lk["relation"] == table]
-    ranked = [m for m in modes if m in order]
-    return max(ranked, key=order.index) if ranked else None
+    ranked = [m for m in modes if m in STRENGTH]
+    return max(ranked, key=STRENGTH.__getitem__) if ranked else None
 
 
 def _same_relation(a: str | None, b: str | None) -> bool:
