@@ -121,6 +121,10 @@ def main() -> int:
         total = generate(folder, args.files, args.statements)
         print(f"generated {args.files} files, {total} statements in {folder}")
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the runs")
+        version = subprocess.run(
+            [sys.executable, "-m", "migtui", "--version"], env=env, capture_output=True, text=True, check=True
+        )
+        print(version.stdout.strip())  # which lint core runs: compiled (setup.py, mypyc) or the Python source
         migtui = [sys.executable, "-m", "migtui", "lint", str(folder), "--pg-version", "16"]
         tools = [
             Tool("migtui github", [*migtui, "--format", "github"], env),

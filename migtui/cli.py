@@ -93,6 +93,18 @@ def _load(module: str):
     return importlib.import_module(f"migtui.commands.{module}")
 
 
+class _VersionAction(argparse.Action):
+    """``migtui 0.1.0 (lint core: compiled (mypyc))``: the lint core's state is looked up only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
+        from migtui.analysis import core
+
+        parser.exit(message=f"migtui {__version__} (lint core: {core.describe()})\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The CLI parser. With ``command``, only that command's sub-parser: the other command modules are not
     imported (``migtui lint`` on a CI runner starts ~15 ms sooner)."""
@@ -102,7 +114,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"migtui {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and which lint core runs, and exit")
     sub = parser.add_subparsers(dest="_command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         if command is not None and name != command:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +47,43 @@ class LintOptions:
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
     jobs: int | None = None  # processes for raw files (default: by the SQL's size, at most one per CPU)
+    # Render each file where it is linted (in a worker process for raw files) and keep only what it returns and
+    # the file's tally (LintedFile.compact): the CLI's github and json output, without shipping every statement
+    # back to the parent process and rendering them all there.
+    render_file: Callable[[LintedFile], Any] | None = None
+
+
+@dataclass(slots=True)
+class FileTally:
+    """A file's numbers for the report's summary and exit code."""
+
+    statements: int = 0
+    assumptions: int = 0
+    error: int = 0
+    warning: int = 0
+    info: int = 0
+    approved: int = 0
+    suppressed: int = 0
+
+    def add(self, other: FileTally) -> None:
+        self.statements += other.statements
+        self.assumptions += other.assumptions
+        self.error += other.error
+        self.warning += other.warning
+        self.info += other.info
+        self.approved += other.approved
+        self.suppressed += other.suppressed
+
+    def astuple(self) -> tuple[int, int, int, int, int, int, int]:
+        return (
+            self.statements,
+            self.assumptions,
+            self.error,
+            self.warning,
+            self.info,
+            self.approved,
+            self.suppressed,
+        )
 
 
 @dataclass
@@ -56,11 +93,34 @@ class LintedFile:
     statements: list[StatementAnalysis]
     findings: list[Finding]  # file-level (missing downgrade, approvals, uncommitted transaction)
     suppressed: int = 0
+    rendered: Any = None  # what LintOptions.render_file made of this file (a compact file keeps only this)
+    _tally: FileTally | None = field(default=None, repr=False, compare=False)
 
     def all_findings(self) -> list[Finding]:
         out = [f for st in self.statements for f in st.findings]
         out.extend(self.findings)
         return out
+
+    def tally(self) -> FileTally:
+        if self._tally is None:
+            tally = FileTally(len(self.statements), suppressed=self.suppressed)
+            for st in self.statements:
+                tally.assumptions += len(st.assumptions)
+            for finding in self.all_findings():
+                if finding.severity == "error":
+                    tally.error += 1
+                elif finding.severity == "warning":
+                    tally.warning += 1
+                else:
+                    tally.info += 1
+                if finding.approved is not None:
+                    tally.approved += 1
+            self._tally = tally
+        return self._tally
+
+    def compact(self, render: Callable[[LintedFile], Any]) -> LintedFile:
+        """This file rendered by ``render``, keeping only the rendering and the tally (no statements)."""
+        return LintedFile(self.path, self.revision, [], [], self.suppressed, render(self), self.tally())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,35 +137,33 @@ class LintReport:
     pg_version: int
     catalog: bool
     fail_on: str = "error"
-    _counts: dict[str, int] | None = field(default=None, repr=False, compare=False)
-    _approved: int = field(default=0, repr=False, compare=False)
+    _tally: FileTally | None = field(default=None, repr=False, compare=False)
+
+    def tally(self) -> FileTally:
+        if self._tally is None:
+            total = FileTally()
+            for file in self.files:
+                total.add(file.tally())
+            self._tally = total
+        return self._tally
 
     def counts(self) -> dict[str, int]:
-        if self._counts is None:
-            counts = {"error": 0, "warning": 0, "info": 0}
-            approved = 0
-            for file in self.files:
-                for finding in file.all_findings():
-                    counts[finding.severity] += 1
-                    if finding.approved is not None:
-                        approved += 1
-            self._counts = counts
-            self._approved = approved
-        return dict(self._counts)
+        tally = self.tally()
+        return {"error": tally.error, "warning": tally.warning, "info": tally.info}
 
     def summary(self) -> dict[str, Any]:
-        counts = self.counts()
+        tally = self.tally()
         return {
             "files": len(self.files),
-            "statements": sum(len(f.statements) for f in self.files),
-            "errors": counts["error"],
-            "warnings": counts["warning"],
-            "info": counts["info"],
-            "approved": self._approved,
-            "suppressed": sum(f.suppressed for f in self.files),
+            "statements": tally.statements,
+            "errors": tally.error,
+            "warnings": tally.warning,
+            "info": tally.info,
+            "approved": tally.approved,
+            "suppressed": tally.suppressed,
             "pg_version": self.pg_version,
             "catalog": self.catalog,
-            "assumptions": sum(len(st.assumptions) for f in self.files for st in f.statements),
+            "assumptions": tally.assumptions,
             "fail_on": self.fail_on,
             "exit_code": self.exit_code,
         }
@@ -234,6 +292,15 @@ def _pack(file: LintedFile) -> tuple:
     return (file.path, file.revision, statements, [_pack_finding(f) for f in file.findings], file.suppressed)
 
 
+def _pack_compact(file: LintedFile) -> tuple:
+    return (file.path, file.revision, file.rendered, file.tally().astuple())
+
+
+def _unpack_compact(data: tuple) -> LintedFile:
+    path, revision, rendered, tally = data
+    return LintedFile(path, revision, [], [], tally[-1], rendered, FileTally(*tally))
+
+
 def _unpack(data: tuple) -> LintedFile:
     from migtui.analysis.analyze import RelationLock
     from migtui.analysis.lock_modes import blocks
@@ -267,13 +334,16 @@ def _unpack(data: tuple) -> LintedFile:
 ChunkResult = tuple[list[LintedFile], MigtuiError | None]
 
 
-def _lint_chunk(paths: list[Path], pg_version: int, facts: CatalogFacts | None) -> ChunkResult:
+def _lint_chunk(
+    paths: list[Path], pg_version: int, facts: CatalogFacts | None, render: Callable[[LintedFile], Any] | None
+) -> ChunkResult:
     out: list[LintedFile] = []
     for path in paths:
         try:
-            out.append(lint_sql_file(path, pg_version, facts))
+            file = lint_sql_file(path, pg_version, facts)
         except MigtuiError as exc:
             return out, exc
+        out.append(file if render is None else file.compact(render))
     return out, None
 
 
@@ -288,17 +358,26 @@ def _claim(counter, total: int) -> Iterator[int]:
         yield index
 
 
-def _worker(chunks: list[list[Path]], counter, conn, pg_version: int, facts: CatalogFacts | None) -> None:
-    """A forked worker: lint the chunks it claims, send back [(index, packed files, error)] once, at the end."""
+def _worker(
+    chunks: list[list[Path]],
+    counter,
+    conn,
+    pg_version: int,
+    facts: CatalogFacts | None,
+    render: Callable[[LintedFile], Any] | None,
+) -> None:
+    """A forked worker: lint the chunks it claims, send back [(index, packed files, error)] once, at the end.
+    With ``render``, each file is rendered here and only the rendering and the tally are sent."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it stops the workers)
+    pack = _pack if render is None else _pack_compact
     try:
         done = []
         for index in _claim(counter, len(chunks)):
-            files, error = _lint_chunk(chunks[index], pg_version, facts)
+            files, error = _lint_chunk(chunks[index], pg_version, facts, render)
             # exceptions with a custom __init__ do not unpickle: send the message
-            done.append((index, [_pack(f) for f in files], error.message if error is not None else None))
+            done.append((index, [pack(f) for f in files], error.message if error is not None else None))
         conn.send(done)
     except Exception:  # no traceback from a worker: the parent redoes its chunks (and reports any error)
         pass
@@ -336,11 +415,16 @@ def default_jobs(paths: list[Path]) -> int:
 
 
 def lint_sql_files(
-    paths: list[Path], pg_version: int, facts: CatalogFacts | None, jobs: int | None
+    paths: list[Path],
+    pg_version: int,
+    facts: CatalogFacts | None,
+    jobs: int | None,
+    render: Callable[[LintedFile], Any] | None = None,
 ) -> list[LintedFile]:
     """Lint raw files in order. From PARALLEL_MIN_FILES files on, in ``jobs`` processes (default: by size):
     this process and forked workers take chunks of files from a shared counter; results come back in order,
-    and the first error in file order is the one raised, as in one process."""
+    and the first error in file order is the one raised, as in one process. With ``render``, files come back
+    compact (``LintedFile.compact``), rendered where they were linted."""
     import threading
 
     if len(paths) < PARALLEL_MIN_FILES or threading.active_count() > 1:  # never fork a threaded process
@@ -348,7 +432,7 @@ def lint_sql_files(
     else:
         workers = jobs if jobs is not None else default_jobs(paths)
     if workers <= 1:
-        files, error = _lint_chunk(paths, pg_version, facts)
+        files, error = _lint_chunk(paths, pg_version, facts, render)
         if error is not None:
             raise error
         return files
@@ -356,6 +440,7 @@ def lint_sql_files(
 
     size = max(1, len(paths) // (workers * 8))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    unpack = _unpack if render is None else _unpack_compact
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)
     results: dict[int, ChunkResult] = {}
@@ -363,16 +448,16 @@ def lint_sql_files(
     try:
         for _ in range(workers - 1):
             receive, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker, args=(chunks, counter, send, pg_version, facts), daemon=True)
+            proc = ctx.Process(target=_worker, args=(chunks, counter, send, pg_version, facts, render), daemon=True)
             proc.start()
             send.close()
             procs.append((proc, receive))
         for index in _claim(counter, len(chunks)):  # this process works too
-            results[index] = _lint_chunk(chunks[index], pg_version, facts)
+            results[index] = _lint_chunk(chunks[index], pg_version, facts, render)
         for proc, receive in procs:
             try:
                 for index, packed, message in receive.recv():
-                    results[index] = ([_unpack(f) for f in packed], UsageError(message) if message else None)
+                    results[index] = ([unpack(f) for f in packed], UsageError(message) if message else None)
             except EOFError:  # the worker died: what it had claimed is redone below
                 pass
             receive.close()
@@ -384,7 +469,7 @@ def lint_sql_files(
                 proc.join()
     out: list[LintedFile] = []
     for index, chunk in enumerate(chunks):
-        files, error = results[index] if index in results else _lint_chunk(chunk, pg_version, facts)
+        files, error = results[index] if index in results else _lint_chunk(chunk, pg_version, facts, render)
         out.extend(files)
         if error is not None:
             raise error
@@ -489,6 +574,8 @@ def run_lint(options: LintOptions, sink: EventSink | None = None) -> LintReport:
 
 
 def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
+    if sink is not None and options.render_file is not None:
+        raise ValueError("run_lint: a sink needs every finding; render_file keeps only each file's rendering")
     if options.fail_on not in SEVERITY_RANK:
         raise UsageError(f"--fail-on must be error, warning or info (got {options.fail_on})")
     facts: CatalogFacts | None = None
@@ -536,8 +623,11 @@ def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
         skip = None
         if options.dsn and not options.all_revisions:
             skip = applied_revisions(options.dsn, project, options.version_table, options.version_table_schema)
-        files.extend(lint_alembic(project, pg_version, facts, options, skip))
-    files.extend(lint_sql_files(raw_files, pg_version, facts, options.jobs))
+        revisions = lint_alembic(project, pg_version, facts, options, skip)
+        if options.render_file is not None:
+            revisions = [file.compact(options.render_file) for file in revisions]
+        files.extend(revisions)
+    files.extend(lint_sql_files(raw_files, pg_version, facts, options.jobs, options.render_file))
 
     report = LintReport(files, pg_version, facts is not None, options.fail_on)
     if sink is not None:

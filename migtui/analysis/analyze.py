@@ -13,7 +13,7 @@ Public API (dry-run and other jobs import it)::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from migtui.analysis import lock_modes
@@ -27,24 +27,49 @@ from migtui.errors import UsageError
 DEFAULT_PG_VERSION = 16
 
 
-@dataclass(slots=True)
+# The result classes have hand-written __init__ methods: mypyc compiles them, while a dataclass-generated
+# __init__ stays interpreted Python (and one of each is built per statement or finding).
+
+
+@dataclass(init=False)
 class RelationLock:
     relation: str
     mode: str  # exactly as pg_locks.mode spells it
     blocks: list[str]  # "reads" | "writes" | "ddl"
 
+    def __init__(self, relation: str, mode: str, blocks: list[str]) -> None:
+        self.relation = relation
+        self.mode = mode
+        self.blocks = blocks
+
     def to_dict(self) -> dict[str, Any]:
         return {"relation": self.relation, "mode": self.mode, "blocks": list(self.blocks)}
 
 
-@dataclass(slots=True)
+@dataclass(init=False)
 class Finding:
     rule: str
     severity: str
     message: str
-    hint: str = ""
-    line: int | None = None
-    approved: str | None = None  # the approval's reason, when a destructive finding was approved
+    hint: str
+    line: int | None
+    approved: str | None  # the approval's reason, when a destructive finding was approved
+
+    def __init__(
+        self,
+        rule: str,
+        severity: str,
+        message: str,
+        hint: str = "",
+        line: int | None = None,
+        approved: str | None = None,
+    ) -> None:
+        self.rule = rule
+        self.severity = severity
+        self.message = message
+        self.hint = hint
+        self.line = line
+        self.approved = approved
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -59,19 +84,45 @@ class Finding:
         return data
 
 
-@dataclass(slots=True)
+@dataclass(init=False)
 class StatementAnalysis:
     index: int  # 0-based position in the file / revision
     line: int  # 1-based line in the source file (revision file: the op.* line when known)
     sql: str
     transactional: bool  # runs inside a transaction block
-    forms: list[str] = field(default_factory=list)  # lock-model form ids
-    locks: list[RelationLock] = field(default_factory=list)
-    rewrites: list[str] = field(default_factory=list)
-    scans: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    assumptions: list[str] = field(default_factory=list)  # facts assumed because no catalog was available
-    sql_line: int | None = None  # line in the rendered SQL (alembic) when different from ``line``
+    forms: list[str]  # lock-model form ids
+    locks: list[RelationLock]
+    rewrites: list[str]
+    scans: list[str]
+    findings: list[Finding]
+    assumptions: list[str]  # facts assumed because no catalog was available
+    sql_line: int | None  # line in the rendered SQL (alembic) when different from ``line``
+
+    def __init__(
+        self,
+        index: int,
+        line: int,
+        sql: str,
+        transactional: bool,
+        forms: list[str] | None = None,
+        locks: list[RelationLock] | None = None,
+        rewrites: list[str] | None = None,
+        scans: list[str] | None = None,
+        findings: list[Finding] | None = None,
+        assumptions: list[str] | None = None,
+        sql_line: int | None = None,
+    ) -> None:
+        self.index = index
+        self.line = line
+        self.sql = sql
+        self.transactional = transactional
+        self.forms = [] if forms is None else forms
+        self.locks = [] if locks is None else locks
+        self.rewrites = [] if rewrites is None else rewrites
+        self.scans = [] if scans is None else scans
+        self.findings = [] if findings is None else findings
+        self.assumptions = [] if assumptions is None else assumptions
+        self.sql_line = sql_line
 
     def lock_on(self, relation: str) -> str | None:
         for lock in self.locks:
@@ -100,13 +151,18 @@ def check_version(pg_version: int) -> int:
     return int(pg_version)
 
 
-@dataclass(slots=True)
+@dataclass(init=False)
 class StatementInput:
     """A statement to analyze, with where it came from."""
 
     parsed: ParsedStatement
-    line: int | None = None  # source line override (alembic: the op.* line in the revision file)
-    transactional: bool | None = None  # override (alembic render knows the boundaries)
+    line: int | None  # source line override (alembic: the op.* line in the revision file)
+    transactional: bool | None  # override (alembic render knows the boundaries)
+
+    def __init__(self, parsed: ParsedStatement, line: int | None = None, transactional: bool | None = None) -> None:
+        self.parsed = parsed
+        self.line = line
+        self.transactional = transactional
 
 
 class Analyzer:
@@ -414,9 +470,9 @@ class Analyzer:
                     "the new enum value is usable only after this transaction commits",
                 )
             elif form == "transaction-control":
-                kind = info.get("kind")
+                trans_kind = info.get("kind")
                 if (
-                    kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START")
+                    trans_kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START")
                     and self.in_transaction
                     and item.transactional is None
                 ):

@@ -7,21 +7,14 @@ statement does (an ALTER TABLE with three subcommands gives three), naming the f
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from orjson import dumps as _dumps  # several times faster than json (the source_relations pre-check)
 
 from migtui.analysis.facts import CatalogFacts, MigrationKnowledge
 from migtui.analysis.lock_modes import LOCKMODE_BY_NUMBER
 from migtui.analysis.types import type_change_narrows, type_change_rewrites
-
-try:  # orjson serializes several times faster (the source_relations pre-check)
-    from orjson import dumps as _dumps
-except ImportError:  # pragma: no cover
-
-    def _dumps(obj: Any) -> bytes:
-        return json.dumps(obj).encode()
-
 
 DEFAULT_SCHEMA = "public"
 
@@ -83,12 +76,26 @@ VOLATILE_FUNCTIONS = frozenset(
 )
 
 
-@dataclass(slots=True)
+@dataclass(init=False)
 class Action:
+    # Hand-written __init__ (here and in analyze.py): mypyc compiles it; a dataclass-generated one stays
+    # interpreted Python, and these are built for every statement.
     form: str
-    roles: dict[str, list[str]] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-    assumptions: list[str] = field(default_factory=list)
+    roles: dict[str, list[str]]
+    info: dict[str, Any]
+    assumptions: list[str]
+
+    def __init__(
+        self,
+        form: str,
+        roles: dict[str, list[str]] | None = None,
+        info: dict[str, Any] | None = None,
+        assumptions: list[str] | None = None,
+    ) -> None:
+        self.form = form
+        self.roles = {} if roles is None else roles
+        self.info = {} if info is None else info
+        self.assumptions = [] if assumptions is None else assumptions
 
     def add(self, role: str, *relations: str) -> None:
         bucket = self.roles.setdefault(role, [])
@@ -224,7 +231,9 @@ class Classifier:
             return
         action.add(role, *self.facts.referencing_tables(table))
 
-    def _old_type(self, table: str, column: str) -> str | None:
+    def _old_type(self, table: str, column: str | None) -> str | None:
+        if column is None:
+            return None
         if self.facts is not None and column in self.facts.column_types.get(table, {}):
             return self.facts.column_types[table][column]
         if column in self.type_hints.get(table, {}):
@@ -341,11 +350,11 @@ class Classifier:
                 actions.append(action)
             return actions
         if kind == "OBJECT_TRIGGER" or kind == "OBJECT_POLICY" or kind == "OBJECT_RULE":
-            form = {"OBJECT_TRIGGER": "drop-trigger", "OBJECT_POLICY": "create-policy", "OBJECT_RULE": "create-rule"}
+            forms = {"OBJECT_TRIGGER": "drop-trigger", "OBJECT_POLICY": "create-policy", "OBJECT_RULE": "create-rule"}
             for obj in objects:
                 names = _names(obj.get("List", {}).get("items"))
                 table = f"{names[-3]}.{names[-2]}" if len(names) >= 3 else f"{DEFAULT_SCHEMA}.{names[0]}"
-                action = Action(form[kind], info={"dropped": names[-1]})
+                action = Action(forms[kind], info={"dropped": names[-1]})
                 action.add("table", table)
                 actions.append(action)
             return actions
@@ -683,8 +692,9 @@ class Classifier:
             return Action("add-exclusion", info=info)
         if contype == "CONSTR_NOTNULL":
             keys = _names(con.get("keys"))
-            info["column"] = keys[0] if keys else None
-            if not not_valid and info["column"] and self._has_not_null_check(table, info["column"]):
+            column = keys[0] if keys else None
+            info["column"] = column
+            if not not_valid and column and self._has_not_null_check(table, column):
                 return Action("set-not-null-with-check", info=info)  # the validated CHECK proves it: no scan
             return Action("add-not-null-constraint-not-valid" if not_valid else "add-not-null-constraint", info=info)
         return Action("alter-table-other", info=info)
@@ -736,8 +746,6 @@ class Classifier:
         action = Action("create-policy")
         action.add("table", rangevar_name(node.get("table")))
         return [action]
-
-    _AlterPolicyStmt = _CreatePolicyStmt
 
     def _RuleStmt(self, node: dict[str, Any]) -> list[Action]:
         action = Action("create-rule")
@@ -922,18 +930,6 @@ class Classifier:
     def _CreateSchemaStmt(self, node: dict[str, Any]) -> list[Action]:
         return [Action("create-schema")]
 
-    _CreateExtensionStmt = _CreateSchemaStmt
-    _CreateFunctionStmt = _CreateSchemaStmt
-    _GrantStmt = _CreateSchemaStmt
-    _CreateRoleStmt = _CreateSchemaStmt
-    _AlterFunctionStmt = _CreateSchemaStmt
-    _CreateCastStmt = _CreateSchemaStmt
-    _AlterRoleStmt = _CreateSchemaStmt
-    _AlterDefaultPrivilegesStmt = _CreateSchemaStmt
-    _CreateFdwStmt = _CreateSchemaStmt
-    _CreateForeignServerStmt = _CreateSchemaStmt
-    _AlterExtensionStmt = _CreateSchemaStmt
-
 
 # statement node type (``AlterTableStmt``) -> the Classifier method ``_AlterTableStmt``, looked up once
 _HANDLERS = {
@@ -941,3 +937,24 @@ _HANDLERS = {
     for name, handler in vars(Classifier).items()
     if name.startswith("_") and name[1:2].isupper() and callable(handler)
 }
+# statement types handled like another one (no class-level aliases: the module may be compiled by mypyc)
+_SAME_AS = {
+    "AlterPolicyStmt": "CreatePolicyStmt",
+    **dict.fromkeys(
+        (
+            "CreateExtensionStmt",
+            "CreateFunctionStmt",
+            "GrantStmt",
+            "CreateRoleStmt",
+            "AlterFunctionStmt",
+            "CreateCastStmt",
+            "AlterRoleStmt",
+            "AlterDefaultPrivilegesStmt",
+            "CreateFdwStmt",
+            "CreateForeignServerStmt",
+            "AlterExtensionStmt",
+        ),
+        "CreateSchemaStmt",
+    ),
+}
+_HANDLERS.update({alias: _HANDLERS[target] for alias, target in _SAME_AS.items()})

@@ -38,7 +38,7 @@ class CatalogFacts:
     def has(self, relation: str) -> bool:
         return relation in self.tables or relation in self.indexes
 
-    def constraint(self, table: str, name: str) -> ConstraintFact | None:
+    def constraint(self, table: str, name: str | None) -> ConstraintFact | None:
         for con in self.constraints.get(table, ()):
             if con.name == name:
                 return con

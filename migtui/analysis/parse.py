@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from migtui.errors import UsageError
+from orjson import loads as _loads  # decodes the parser's JSON several times faster than the json module
 
-try:  # orjson decodes the parser's JSON several times faster; the standard library works too
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    _loads = json.loads
+from migtui.errors import UsageError
 
 
 class SqlSyntaxError(UsageError):
@@ -25,13 +21,21 @@ class SqlSyntaxError(UsageError):
         self.path = path
 
 
-@dataclass(slots=True)
+@dataclass(init=False)
 class ParsedStatement:
     node_type: str  # e.g. "AlterTableStmt"
     node: dict[str, Any]
     sql: str  # the statement's text (trimmed, no trailing semicolon)
     line: int  # 1-based line of the statement's first token
     offset: int  # character offset of the statement's first token
+
+    def __init__(self, node_type: str, node: dict[str, Any], sql: str, line: int, offset: int) -> None:
+        # hand-written: mypyc compiles it (a dataclass-generated __init__ runs interpreted)
+        self.node_type = node_type
+        self.node = node
+        self.sql = sql
+        self.line = line
+        self.offset = offset
 
 
 _LEADING = re.compile(rb"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
@@ -61,7 +65,8 @@ def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[Pa
                 continue
             start = raw.get("stmt_location", 0)
             end = start + (raw.get("stmt_len", 0) or (total - start))
-            begin = _LEADING_STR.match(sql, start, end).end()
+            lead = _LEADING_STR.match(sql, start, end)  # always matches (all of it is optional)
+            begin = lead.end() if lead else start
             text = sql[begin:end].rstrip().rstrip(";").rstrip()
             line = last_line + sql.count("\n", last_pos, begin)
             last_pos, last_line = begin, line
@@ -75,7 +80,8 @@ def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[Pa
             continue
         start = raw.get("stmt_location", 0)
         end = start + (raw.get("stmt_len", 0) or (len(data) - start))
-        begin = _LEADING.match(data, start, end).end()
+        lead_bytes = _LEADING.match(data, start, end)
+        begin = lead_bytes.end() if lead_bytes else start
         text = data[begin:end].decode("utf-8").strip().rstrip(";").strip()
         prefix = data[:begin].decode("utf-8", errors="replace")
         node_type, node = next(iter(stmt.items()))

@@ -28,16 +28,11 @@ def records_from_lint(report) -> list[FindingRecord]:
     """Every finding of a ``migtui.lint.LintReport`` as ``FindingRecord`` (statement order, then file-level)."""
     out = []
     for file in report.files:
-        for finding in file.all_findings():
-            out.append(
-                FindingRecord(
-                    finding.rule,
-                    finding.severity,
-                    finding.message,
-                    file.path,
-                    finding.line,
-                    finding.hint,
-                    file.revision,
-                )
-            )
+        out.extend(records_from_file(file))
     return out
+
+
+def records_from_file(file) -> list[FindingRecord]:
+    """Every finding of one ``migtui.lint.LintedFile`` (statement order, then file-level)."""
+    path, revision = file.path, file.revision
+    return [FindingRecord(f.rule, f.severity, f.message, path, f.line, f.hint, revision) for f in file.all_findings()]
