@@ -5,21 +5,25 @@ mypyc (part of mypy) turns them into C extensions that run the same code about t
 ``migtui lint`` on thousands of files needs (benchmarks/lint_speed.py). The Python source stays the one
 definition: without a C compiler, or with MIGTUI_PURE_PYTHON=1, the package installs and runs as plain Python
 (``migtui --version`` says which one runs), and a compiled module older than its source is not used
-(``migtui/analysis/__init__.py``).
+(``migtui/lint_core.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
+import zlib
 from pathlib import Path
 
 from setuptools import setup
 
-# The lint hot path: SQL text -> parse -> classify -> locks and rules -> findings -> annotations.
+# The lint hot path: files -> parse -> classify -> locks and rules -> findings -> rendered output.
 COMPILED = [
+    "migtui/lint.py",
+    "migtui/render/findings.py",
+    "migtui/render/github.py",
+    "migtui/render/text_lint.py",
     "migtui/analysis/parse.py",
     "migtui/analysis/classify.py",
     "migtui/analysis/analyze.py",
@@ -32,12 +36,18 @@ COMPILED = [
 ]
 
 
-MANIFEST = Path("migtui/analysis/compiled_sources.json")
+MANIFEST = Path("migtui/compiled_sources.json")
+
+
+def source_digest(path: Path) -> str:
+    """As migtui.lint_core.source_digest (this file cannot import the package it builds)."""
+    data = path.read_bytes()
+    return f"{len(data)}:{zlib.crc32(data):08x}"
 
 
 def write_manifest() -> None:
-    """What the compiled modules were built from: migtui/analysis/core.py uses them only while it still holds."""
-    digests = {Path(p).stem: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in COMPILED}
+    """What the compiled modules were built from: migtui/lint_core.py uses them only while it still holds."""
+    digests = {p.removesuffix(".py").replace("/", "."): source_digest(Path(p)) for p in COMPILED}
     MANIFEST.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
 
 

@@ -1,3 +1,3 @@
-from migtui.cli import main
+from migtui.cli import entry
 
-raise SystemExit(main())
+entry()

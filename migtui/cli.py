@@ -100,9 +100,10 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
-        from migtui.analysis import core
+        from migtui import lint_core
 
-        parser.exit(message=f"migtui {__version__} (lint core: {core.describe()})\n")
+        print(f"migtui {__version__} (lint core: {lint_core.describe()})")
+        parser.exit()
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -135,6 +136,26 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         module.add_arguments(sub_parser)
         sub_parser.set_defaults(_run=module.run, _parser=sub_parser)
     return parser
+
+
+# Commands whose process holds nothing that needs an orderly shutdown (no servers, threads or atexit work of
+# their own): once the output is flushed the process ends with os._exit, skipping the interpreter's teardown
+# of everything the run built (~20 ms of a 0.3 s lint of 30,000 statements).
+QUICK_EXIT = frozenset({"lint"})
+
+
+def entry() -> None:
+    """The console script and ``python -m migtui``: ``main`` with the process's arguments, then exit."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in QUICK_EXIT:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # e.g. `migtui lint | head`: nothing more can be written; the exit code stands
+            pass
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

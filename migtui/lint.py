@@ -394,24 +394,17 @@ def usable_cpus() -> int:
 
 def default_jobs(paths: list[Path]) -> int:
     """Processes when --jobs is not given: one per PARALLEL_BYTES_PER_JOB of SQL (a smaller share costs more
-    to fork and ship back than it saves), at most one per usable CPU that the 1-minute load average leaves
-    idle. Measured on a shared 2-CPU machine (load average 2-9): while other work keeps the CPUs busy, two
-    processes take longer than one, in wall time too (the worker's ~0.12 s of CPU for forking and shipping
-    its results on 30,000 statements is paid in full, and the second process gains no CPU)."""
-    cpus = usable_cpus()
-    try:
-        idle = int(cpus - os.getloadavg()[0] + 0.5)
-    except OSError:  # pragma: no cover - no load average on this platform
-        idle = cpus
-    if min(cpus, idle) <= 1:
-        return 1
+    to fork than it saves), at most one per usable CPU. Measured on 2 CPUs, 30,000 statements, --format github
+    (best of 5): one process 0.49 s, two 0.33 s on an idle machine; with one other busy process 0.49 s vs 0.43 s;
+    with two, 0.64 s vs 0.55 s. Files come back rendered (LintOptions.render_file), so the second process
+    costs little even when it gets no CPU of its own; the load average is not consulted."""
     total = 0
     for path in paths:
         try:
             total += path.stat().st_size
         except OSError:
             pass  # reported when the file is read
-    return max(1, min(cpus, idle, total // PARALLEL_BYTES_PER_JOB))
+    return max(1, min(usable_cpus(), total // PARALLEL_BYTES_PER_JOB))
 
 
 def lint_sql_files(
@@ -438,7 +431,7 @@ def lint_sql_files(
         return files
     import multiprocessing
 
-    size = max(1, len(paths) // (workers * 8))
+    size = max(1, len(paths) // (workers * 32))  # small chunks: the processes finish within a few ms of each other
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     unpack = _unpack if render is None else _unpack_compact
     ctx = multiprocessing.get_context("fork")
@@ -477,9 +470,24 @@ def lint_sql_files(
 
 
 def collect_sql_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*.sql") if p.is_file())
-    return [path]
+    """``path``, or every ``*.sql`` file under the folder ``path``, as ``sorted(path.rglob("*.sql"))`` gives them
+    (symlinked folders are not entered, unreadable ones skipped), in a third of its time (os.scandir)."""
+    if not path.is_dir():
+        return [path]
+    found: list[str] = []
+    folders = [os.fspath(path)]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".sql") and entry.is_file():
+                        found.append(entry.path)
+                    elif entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+        except OSError:
+            continue
+    found.sort(key=lambda text: text.split(os.sep))  # Path order: component by component
+    return [Path(text) for text in found]
 
 
 # --- alembic revisions -------------------------------------------------------------------------------

@@ -203,3 +203,30 @@ def test_catalog_not_valid_check_then_validate_set_not_null_and_drop_is_safe(fre
     ]
     assert statements[2]["scans"] == []
     assert code == 0, [f for st in statements for f in st["findings"] if f["severity"] == "error"]
+
+
+def test_text_format_colours_only_a_terminal(tmp_path, monkeypatch):
+    from migtui.lint import LintOptions, run_lint
+    from migtui.render.text_lint import file_text, painter, use_color
+
+    class Tty:
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert use_color(Tty()) and not use_color(tmp_path.joinpath("x").open("w"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_color(Tty())
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert use_color(tmp_path.joinpath("y").open("w"))
+
+    sql = tmp_path / "m.sql"
+    sql.write_text("ALTER TABLE orders ALTER COLUMN n TYPE bigint;\n")
+    [file] = run_lint(LintOptions(paths=[str(sql)])).files
+    plain, coloured = file_text(file, painter(False)), file_text(file, painter(True))
+    assert "\x1b[" not in plain and "error type-change-rewrites:" in plain
+    assert "\x1b[1;31merror\x1b[0m \x1b[1mtype-change-rewrites\x1b[0m:" in coloured
+    assert coloured.replace("\x1b[0m", "").count("\x1b[") == coloured.count("\x1b[0m")

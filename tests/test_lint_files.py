@@ -79,3 +79,23 @@ def test_github_annotation_escaping_and_generic_sarif():
     run = log["runs"][0]
     assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["drift-column"]
     assert run["results"][0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 7}
+
+
+def test_collect_sql_files_matches_rglob_order(tmp_path):
+    """The scandir walk gives what sorted(rglob('*.sql')) gives: Path order, no symlinked folders, no dirs."""
+    for name in ("a/b/y.sql", "a/x.sql", "a-b/x.sql", "real/z.sql", ".hidden.sql", "a/UPPER.SQL", "a/notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("SELECT 1;")
+    (tmp_path / "dir.sql").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "file-link.sql").symlink_to(tmp_path / "a" / "x.sql")
+    expected = sorted(p for p in tmp_path.rglob("*.sql") if p.is_file())
+    assert collect_sql_files(tmp_path) == expected
+    assert [p.relative_to(tmp_path).as_posix() for p in expected] == [
+        ".hidden.sql",
+        "a/b/y.sql",
+        "a/x.sql",
+        "a-b/x.sql",
+        "file-link.sql",
+        "real/z.sql",
+    ]

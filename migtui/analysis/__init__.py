@@ -3,10 +3,6 @@
 ``analyze_sql(sql, pg_version, facts)`` is the public entry point; see docs/lint.md.
 """
 
-from migtui.analysis import core
-
-core.install()  # before the first import of a compiled module: decides compiled core or Python source
-
 from migtui.analysis.analyze import (
     Analyzer,
     Finding,

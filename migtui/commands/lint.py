@@ -134,13 +134,18 @@ def _run(args: argparse.Namespace) -> int:
         version_table_schema=settings.version_table_schema,
         jobs=args.jobs,
     )
-    # json and github: each file is rendered where it is linted (a worker process, for many raw files)
+    # text, json and github: each file is rendered where it is linted (a worker process, for many raw files)
     if args.format == "json":
         options.render_file = _file_json
     elif args.format == "github":
         from migtui.render.github import render_annotations
 
         options.render_file = lambda file: render_annotations(records_from_file(file))
+    elif args.format == "text":
+        from migtui.render.text_lint import file_text, painter, use_color
+
+        paint = painter(use_color(sys.stdout))
+        options.render_file = lambda file: file_text(file, paint, verbose=args.verbose)
     report = run_lint(options)
     if args.format == "json":
         _print_json(report)
@@ -159,9 +164,9 @@ def _run(args: argparse.Namespace) -> int:
         rules = [RuleInfo(r.id, r.severity, r.why, r.alembic or r.hint) for r in RULES.values()]
         print(render_json(sarif_log(records_from_lint(report), rules, tool_version=__version__)))
     else:
-        from rich.console import Console
+        from migtui.render.text_lint import summary_text
 
-        from migtui.render.text_lint import render_lint_text
-
-        render_lint_text(report, Console(highlight=False, soft_wrap=not sys.stdout.isatty()), verbose=args.verbose)
+        for file in report.files:
+            print(file.rendered)
+        print(summary_text(report, paint))
     return report.exit_code
