@@ -230,3 +230,22 @@ def test_text_format_colours_only_a_terminal(tmp_path, monkeypatch):
     assert "\x1b[" not in plain and "error type-change-rewrites:" in plain
     assert "\x1b[1;31merror\x1b[0m \x1b[1mtype-change-rewrites\x1b[0m:" in coloured
     assert coloured.replace("\x1b[0m", "").count("\x1b[") == coloured.count("\x1b[0m")
+
+
+def test_github_file_annotations_match_records(tmp_path):
+    """Lint's per-file rendering gives the same lines as the command-neutral FindingRecord path, escapes included."""
+    from migtui.analysis.analyze import Finding
+    from migtui.lint import LintedFile, LintOptions, run_lint
+    from migtui.render.findings import records_from_file
+    from migtui.render.github import file_annotations, render_annotations
+
+    sql = tmp_path / "a,b:c.sql"
+    sql.write_text("ALTER TABLE orders ALTER COLUMN n TYPE bigint;\nDROP TABLE archive;\n")
+    [file] = run_lint(LintOptions(paths=[str(sql)])).files
+    odd = Finding("drop-table", "warning", "100% done\nnext line", "hint, with: colon", None)
+    made_up = LintedFile("x,y.sql", None, [], [odd])
+    for f in (file, made_up, LintedFile("", None, [], [odd])):
+        assert file_annotations(f) == render_annotations(records_from_file(f))
+    assert "file=x%2Cy.sql" in file_annotations(made_up)
+    assert "::100%25 done%0Anext line (fix: hint, with: colon)" in file_annotations(made_up)
+    assert file_annotations(file).count("::error file=") >= 2

@@ -99,3 +99,45 @@ def test_collect_sql_files_matches_rglob_order(tmp_path):
         "file-link.sql",
         "real/z.sql",
     ]
+
+
+def _display_reference(text: str, cwd: str) -> str:
+    """display_path's meaning, spelled out: resolve symlinks; inside the working directory -> relative."""
+    import os
+
+    absolute = os.path.realpath(text) if os.path.isabs(text) or ".." in text else os.path.join(cwd, text)
+    return absolute[len(cwd) :] if absolute.startswith(cwd) else text
+
+
+def test_display_path_cases(tmp_path, monkeypatch):
+    import os
+
+    from migtui import lint
+
+    work = tmp_path / "work"
+    (work / "db" / "sql").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "o.sql").write_text("SELECT 1;")
+    (work / "db" / "sql" / "a.sql").write_text("SELECT 1;")
+    (work / "linked").symlink_to(work / "db" / "sql")  # a folder link inside
+    (work / "db" / "file-link.sql").symlink_to(tmp_path / "outside" / "o.sql")  # a file link to outside
+    (tmp_path / "alias").symlink_to(work)  # the working directory reached through a link
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(lint, "_CWD", [])
+    monkeypatch.setattr(lint, "_DISPLAY_DIRS", {})
+    cwd = os.path.join(os.path.realpath(os.getcwd()), "")
+    cases = [
+        "db/sql/a.sql",
+        "../work/db/sql/a.sql",
+        str(work / "db" / "sql" / "a.sql"),
+        str(work / "linked" / "a.sql"),
+        str(tmp_path / "alias" / "db" / "sql" / "a.sql"),
+        str(work / "db" / "file-link.sql"),
+        str(tmp_path / "outside" / "o.sql"),
+        str(work / "db" / "sql" / "a.sql"),  # again: from the directory cache
+        str(work),
+    ]
+    for text in cases:
+        assert lint.display_path(text) == _display_reference(text, cwd), text
+    assert lint.display_path(str(tmp_path / "alias" / "db" / "sql" / "a.sql")) == "db/sql/a.sql"
+    assert lint.display_path(str(work / "db" / "file-link.sql")) == str(work / "db" / "file-link.sql")

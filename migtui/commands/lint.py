@@ -119,7 +119,7 @@ def _print_json(report) -> None:
 def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from migtui.lint import LintOptions, run_lint
-    from migtui.render.findings import RuleInfo, records_from_file, records_from_lint
+    from migtui.render.findings import RuleInfo, records_from_lint
 
     dsn = None if args.no_catalog else settings.database_url
     options = LintOptions(
@@ -138,9 +138,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "json":
         options.render_file = _file_json
     elif args.format == "github":
-        from migtui.render.github import render_annotations
+        from migtui.render.github import file_annotations
 
-        options.render_file = lambda file: render_annotations(records_from_file(file))
+        options.render_file = file_annotations
     elif args.format == "text":
         from migtui.render.text_lint import file_text, painter, use_color
 
