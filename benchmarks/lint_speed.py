@@ -10,12 +10,16 @@ ran: on a shared machine wall times depend on the load, CPU times much less. One
 tool comes first; migtui runs from cached bytecode, as an installed package does.
 
 Tools timed:
-  migtui github      ``migtui lint --format github`` (findings only, like squawk's JSON), default --jobs
-                     (two processes only when the load average leaves two CPUs idle)
-  migtui github -j1  the same in one process (what the CPU figure compares best)
-  migtui github -j2  the same in two processes (this one and a forked worker)
-  migtui json        ``migtui lint --format json`` (every statement with its locks)
-  squawk             ``squawk --reporter json`` (squawk-cli)
+  migtui github       ``migtui lint --format github`` (findings only, like squawk's JSON), default --jobs
+                      (one process per 256 KiB of SQL, at most one per CPU: two on a 2-CPU machine)
+  migtui github -j1   the same in one process (what the CPU figure compares best)
+  migtui github -j2   the same in two processes (this one and a forked worker)
+  migtui json         ``migtui lint --format json`` (every statement with its locks)
+  migtui github (py)  default --jobs with MIGTUI_PURE_PYTHON=1: the Python source instead of the compiled
+                      core (what runs where no C compiler was available at install)
+  squawk              ``squawk --reporter json`` (squawk-cli: ``pip install squawk-cli``)
+
+The line after "machine:" is ``migtui --version``: whether the compiled lint core (setup.py, mypyc) runs.
 """
 
 from __future__ import annotations
@@ -131,6 +135,7 @@ def main() -> int:
             Tool("migtui github -j1", [*migtui, "--format", "github", "--jobs", "1"], env),
             Tool("migtui github -j2", [*migtui, "--format", "github", "--jobs", "2"], env),
             Tool("migtui json", [*migtui, "--format", "json"], env),
+            Tool("migtui github (py)", [*migtui, "--format", "github"], {**env, "MIGTUI_PURE_PYTHON": "1"}),
         ]
         squawk = None
         if Path(args.squawk).exists():
