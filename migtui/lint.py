@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +18,14 @@ from migtui.analysis.analyze import (
     DEFAULT_PG_VERSION,
     Analyzer,
     Finding,
+    RelationLock,
     StatementAnalysis,
     StatementInput,
     check_version,
 )
 from migtui.analysis.approvals import apply_approvals, parse_approvals, unused_approval_findings
 from migtui.analysis.facts import CatalogFacts
+from migtui.analysis.lock_modes import blocks
 from migtui.analysis.parse import SqlSyntaxError, parse_sql
 from migtui.analysis.rules import RULES, SEVERITY_RANK
 from migtui.errors import ExitCode, MigtuiError, UsageError
@@ -232,7 +234,7 @@ def display_path(path: Path | str) -> str:
 # --- raw SQL files -----------------------------------------------------------------------------------
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path | str) -> str:
     """A file's UTF-8 text (os.open/os.read: a third of Path.read_text's time on thousands of small files)."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -276,7 +278,7 @@ def _apply_approvals(results, file_findings: list, approvals: list, problems: li
     return file_findings + problems, suppressed
 
 
-def lint_sql_file(path: Path, pg_version: int, facts: CatalogFacts | None) -> LintedFile:
+def lint_sql_file(path: Path | str, pg_version: int, facts: CatalogFacts | None) -> LintedFile:
     shown = display_path(path)
     return lint_sql_text(read_text(path), shown, pg_version, facts)
 
@@ -316,9 +318,6 @@ def _unpack_compact(data: tuple) -> LintedFile:
 
 
 def _unpack(data: tuple) -> LintedFile:
-    from migtui.analysis.analyze import RelationLock
-    from migtui.analysis.lock_modes import blocks
-
     path, revision, statements, findings, suppressed = data
     return LintedFile(
         path,
@@ -349,7 +348,10 @@ ChunkResult = tuple[list[LintedFile], MigtuiError | None]
 
 
 def _lint_chunk(
-    paths: list[Path], pg_version: int, facts: CatalogFacts | None, render: Callable[[LintedFile], Any] | None
+    paths: Sequence[Path | str],
+    pg_version: int,
+    facts: CatalogFacts | None,
+    render: Callable[[LintedFile], Any] | None,
 ) -> ChunkResult:
     out: list[LintedFile] = []
     for path in paths:
@@ -373,7 +375,7 @@ def _claim(counter, total: int) -> Iterator[int]:
 
 
 def _worker(
-    chunks: list[list[Path]],
+    chunks: list[Sequence[Path | str]],
     counter,
     conn,
     pg_version: int,
@@ -406,7 +408,7 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def default_jobs(paths: list[Path]) -> int:
+def default_jobs(paths: Sequence[Path | str]) -> int:
     """Processes when --jobs is not given: one per PARALLEL_BYTES_PER_JOB of SQL (a smaller share costs more
     to fork than it saves), at most one per usable CPU. Measured on 2 CPUs, 30,000 statements, --format github
     (best of 5): one process 0.49 s, two 0.33 s on an idle machine; with one other busy process 0.49 s vs 0.43 s;
@@ -415,14 +417,14 @@ def default_jobs(paths: list[Path]) -> int:
     total = 0
     for path in paths:
         try:
-            total += path.stat().st_size
+            total += os.stat(path).st_size
         except OSError:
             pass  # reported when the file is read
     return max(1, min(usable_cpus(), total // PARALLEL_BYTES_PER_JOB))
 
 
 def lint_sql_files(
-    paths: list[Path],
+    paths: Sequence[Path | str],
     pg_version: int,
     facts: CatalogFacts | None,
     jobs: int | None,
@@ -486,8 +488,13 @@ def lint_sql_files(
 def collect_sql_files(path: Path) -> list[Path]:
     """``path``, or every ``*.sql`` file under the folder ``path``, as ``sorted(path.rglob("*.sql"))`` gives them
     (symlinked folders are not entered, unreadable ones skipped), in a third of its time (os.scandir)."""
+    return [Path(text) for text in sql_file_paths(path)]
+
+
+def sql_file_paths(path: Path) -> list[str]:
+    """``collect_sql_files`` as text paths (what lint itself uses)."""
     if not path.is_dir():
-        return [path]
+        return [os.fspath(path)]
     found: list[str] = []
     folders = [os.fspath(path)]
     while folders:
@@ -501,7 +508,7 @@ def collect_sql_files(path: Path) -> list[Path]:
         except OSError:
             continue
     found.sort(key=lambda text: text.split(os.sep))  # Path order: component by component
-    return [Path(text) for text in found]
+    return found
 
 
 # --- alembic revisions -------------------------------------------------------------------------------
@@ -612,7 +619,7 @@ def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
     else:
         pg_version = DEFAULT_PG_VERSION
 
-    raw_files: list[Path] = []
+    raw_files: list[str] = []  # paths as text: no Path object per file on the fast path
     alembic_dirs: list[Path] = []
     for given in options.paths:
         path = Path(given).expanduser()
@@ -623,7 +630,7 @@ def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
         elif path.is_file() and path.suffix == ".py":
             raise UsageError(f"{given}: a single revision file cannot be linted alone; pass its alembic directory")
         else:
-            found = collect_sql_files(path)
+            found = sql_file_paths(path)
             if not found:
                 raise UsageError(f"no .sql files under {given}")
             raw_files.extend(found)

@@ -42,10 +42,22 @@ _LEADING = re.compile(rb"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 _LEADING_STR = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 
 
+_PGLAST_PARSER: Any = None  # pglast.parser, imported on first use: importing migtui.analysis does not load pglast
+
+
+def _pglast_parser() -> Any:
+    # a module global, not an import statement per call (compiled, that goes through the import system each time)
+    global _PGLAST_PARSER
+    if _PGLAST_PARSER is None:
+        from pglast import parser
+
+        _PGLAST_PARSER = parser
+    return _PGLAST_PARSER
+
+
 def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[ParsedStatement]:
     """Split and parse ``sql``; raise ``SqlSyntaxError`` (exit 2) naming the line of the error."""
-    from pglast import parser
-
+    parser = _pglast_parser()
     try:
         tree = _loads(parser.parse_sql_json(sql))
     except parser.ParseError as exc:
