@@ -50,8 +50,8 @@ class LintOptions:
     version_table_schema: str | None = None
     jobs: int | None = None  # processes for raw files (default: by the SQL's size, at most one per CPU)
     # Render each file where it is linted (in a worker process for raw files) and keep only what it returns and
-    # the file's tally (LintedFile.compact): the CLI's github and json output, without shipping every statement
-    # back to the parent process and rendering them all there.
+    # the file's tally (LintedFile.compact): the CLI's text, json and github output, without shipping every
+    # statement back to the parent process and rendering them all there. Not with a sink (it needs every finding).
     render_file: Callable[[LintedFile], Any] | None = None
 
 
