@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import sys
-import zlib
 from pathlib import Path
 
 from setuptools import setup
@@ -39,10 +39,9 @@ COMPILED = [
 MANIFEST = Path("migtui/compiled_sources.json")
 
 
-def source_digest(path: Path) -> str:
-    """As migtui.lint_core.source_digest (this file cannot import the package it builds)."""
-    data = path.read_bytes()
-    return f"{len(data)}:{zlib.crc32(data):08x}"
+# the digest the runtime check compares with: lint_core.py imports only the standard library, so it runs here on
+# its own (the package it belongs to is not importable while it is being built)
+source_digest = runpy.run_path("migtui/lint_core.py")["source_digest"]
 
 
 def write_manifest() -> None:

@@ -313,8 +313,9 @@ def _pack_compact(file: LintedFile) -> tuple:
 
 
 def _unpack_compact(data: tuple) -> LintedFile:
-    path, revision, rendered, tally = data
-    return LintedFile(path, revision, [], [], tally[-1], rendered, FileTally(*tally))
+    path, revision, rendered, counts = data
+    tally = FileTally(*counts)
+    return LintedFile(path, revision, [], [], tally.suppressed, rendered, tally)
 
 
 def _unpack(data: tuple) -> LintedFile:

@@ -27,7 +27,7 @@ PYTHON = "python"
 
 
 def source_digest(path: Path) -> str:
-    """``<size>:<crc32>`` of a source file (setup.py writes the same at build time)."""
+    """``<size>:<crc32>`` of a source file (setup.py uses this function to write the manifest at build time)."""
     data = path.read_bytes()
     return f"{len(data)}:{zlib.crc32(data):08x}"
 
