@@ -20,7 +20,7 @@ from setuptools import setup
 
 # The lint hot path: files -> parse -> classify -> locks and rules -> findings -> rendered output.
 COMPILED = [
-    "migtui/lint.py",
+    "migtui/lint/job.py",
     "migtui/render/findings.py",
     "migtui/render/github.py",
     "migtui/render/text_lint.py",

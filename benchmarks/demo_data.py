@@ -31,9 +31,9 @@ def main() -> int:
 
     from alembic import command
 
-    from migtui.alembic_project import AlembicProject
-    from migtui.demo_data import DEMO_STOP_REVISION, SAMPLE_MIGRATIONS, load_demo_data
+    from migtui.demo.data import DEMO_STOP_REVISION, SAMPLE_MIGRATIONS, load_demo_data
     from migtui.pg import harness
+    from migtui.project.load import AlembicProject
 
     project = AlembicProject.load(SAMPLE_MIGRATIONS)
     pending = [r.revision for r in project.revisions()]

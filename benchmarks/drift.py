@@ -99,10 +99,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="cached drift runs and migra runs (best is reported)")
     args = parser.parse_args()
 
-    from migtui.alembic_project import AlembicProject
     from migtui.config import load_settings
     from migtui.pg import harness
-    from migtui.runner import Runner
+    from migtui.project.load import AlembicProject
+    from migtui.runner.job import Runner
 
     work = Path(tempfile.mkdtemp(prefix="migtui-bench-drift-"))
     cluster = harness.start_cluster(args.version)

@@ -3,7 +3,7 @@
     PYTHONPATH=. python benchmarks/dry_run.py [--rows 5000000] [--count-budget 30]
 
 Starts an embedded PostgreSQL 16 primary and a streaming replica, loads ``--rows`` rows with generate_series,
-then runs ``migtui.dry_run.dry_run`` once and prints: wall time (total and per phase), and the extra load the
+then runs ``migtui.dryrun.job.dry_run`` once and prints: wall time (total and per phase), and the extra load the
 dry-run put on the replica, from pg_stat_database / pg_stat_user_tables deltas (transactions, rows returned and
 fetched, blocks read) and migtui's own query count. Everything is thrown away at the end.
 """
@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from migtui.alembic_project import AlembicProject
 from migtui.config import Settings
-from migtui.dry_run import DryRunOptions, dry_run
+from migtui.dryrun.job import DryRunOptions, dry_run
 from migtui.events import DryRunStatement
 from migtui.pg import harness
+from migtui.project.load import AlembicProject
 from tests.alembic_projects import Rev, make_project
 
 BASE = Rev(

@@ -15,10 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from migtui.alembic_project import AlembicProject  # noqa: E402
 from migtui.config import load_settings  # noqa: E402
 from migtui.pg import harness  # noqa: E402
-from migtui.rollback_test import RollbackTest  # noqa: E402
+from migtui.project.load import AlembicProject  # noqa: E402
+from migtui.rollback.job import RollbackTest  # noqa: E402
 from tests.alembic_projects import Rev, make_project  # noqa: E402
 
 

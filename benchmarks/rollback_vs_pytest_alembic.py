@@ -1,6 +1,6 @@
 """Broken downgrades caught: migtui rollback-test vs pytest-alembic, on the same projects, same server.
 
-For every broken-downgrade case of tests/test_rollback_test.py (a stock ``alembic init`` project with the
+For every broken-downgrade case of tests/rollback/test_rollback.py (a stock ``alembic init`` project with the
 shared setup revision plus the broken one), run:
 
 - ``migtui rollback-test`` (the engine, on a fresh database);
@@ -27,13 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from migtui.alembic_project import AlembicProject  # noqa: E402
 from migtui.config import load_settings  # noqa: E402
 from migtui.pg import harness  # noqa: E402
 from migtui.pg.dsn import sqlalchemy_url  # noqa: E402
-from migtui.rollback_test import RollbackTest  # noqa: E402
+from migtui.project.load import AlembicProject  # noqa: E402
+from migtui.rollback.job import RollbackTest  # noqa: E402
 from tests.alembic_projects import Rev, make_project  # noqa: E402
-from tests.test_rollback_test import CHAIN  # noqa: E402
+from tests.rollback.test_rollback import CHAIN  # noqa: E402
 
 CONFTEST = """
 import pytest

@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from migtui.alembic_project import AlembicProject
 from migtui.config import Settings
 from migtui.errors import MigrationTimeout
 from migtui.pg import harness
-from migtui.runner import Runner
+from migtui.project.load import AlembicProject
+from migtui.runner.job import Runner
 from tests.alembic_projects import Rev, make_project
 
 

@@ -184,11 +184,11 @@ def main() -> int:
     parser.add_argument("--launches", type=int, default=5)
     args = parser.parse_args()
 
-    from migtui.alembic_project import AlembicProject
     from migtui.config import Settings
-    from migtui.demo_data import DEMO_STOP_REVISION, load_demo_data
+    from migtui.demo.data import DEMO_STOP_REVISION, load_demo_data
     from migtui.pg import harness
-    from migtui.runner import Runner
+    from migtui.project.load import AlembicProject
+    from migtui.runner.job import Runner
 
     harness.install_signal_cleanup()
     cluster = harness.start_cluster(16)

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import psycopg
 
-from migtui.alembic_project import AlembicProject
 from migtui.config import Settings
 from migtui.events import PhaseChanged
 from migtui.pg import harness
@@ -37,6 +36,7 @@ from migtui.phases.backfill import BackfillOptions
 from migtui.phases.driver import DriverOptions, PhaseDriver
 from migtui.phases.events import BackfillProgress
 from migtui.phases.gates import GateOptions
+from migtui.project.load import AlembicProject
 
 INITIAL_V = "id % 1000000"
 

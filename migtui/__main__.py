@@ -1,3 +1,3 @@
-from migtui.cli import entry
+from migtui.cli.main import entry
 
 entry()

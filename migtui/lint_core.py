@@ -1,6 +1,6 @@
 """Which lint core runs: the mypyc-compiled C extensions built by setup.py, or the Python source.
 
-setup.py compiles the lint hot path (``migtui.lint``, ``migtui.analysis.*``, the lint renderers) and lists the
+setup.py compiles the lint hot path (``migtui.lint.job``, ``migtui.analysis.*``, the lint renderers) and lists the
 modules in ``compiled_sources.json``, with each source's size and CRC-32 at build time (a check for edits, not
 for tampering; zlib imports faster than hashlib). The compiled modules call each other directly, so they are
 used all together or not at all: only when every listed source still has the digest it was compiled from and

@@ -55,7 +55,7 @@ def alembic_upgrade(project_dir: Path, dsn: str, revision: str) -> None:
     """Test setup only: bring a database to ``revision`` with plain alembic."""
     from alembic import command
 
-    from migtui.alembic_project import AlembicProject
+    from migtui.project.load import AlembicProject
 
     command.upgrade(AlembicProject.load(project_dir).config(dsn), revision)
 

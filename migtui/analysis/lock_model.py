@@ -3,7 +3,7 @@ whether the statement rewrites or fully scans a relation, for PostgreSQL 13-18.
 
 Derived from the PostgreSQL documentation ("Explicit Locking", ALTER TABLE, CREATE INDEX, ...) and source
 (``AlterTableGetLockLevel`` in tablecmds.c, index.c, trigger.c, ...), and verified against real 16 and 18
-servers by ``tests/test_lock_model_probe.py``: every form's ``example`` runs in a rolled-back transaction
+servers by ``tests/analysis/test_lock_model_probe.py``: every form's ``example`` runs in a rolled-back transaction
 (or, for forms that cannot run in one, from a second session) and the locks seen in ``pg_locks`` and the
 relfilenode changes seen in ``pg_class`` must equal what the model predicts.
 

@@ -444,7 +444,7 @@ def run_shadow(
     ``server``: an existing server (harness Cluster / ExternalServer) for the scratch databases; default:
     start an embedded one of the target's major (or the nearest) and stop it afterwards.
     ``apply(project, dsn, revision, settings)`` applies one revision (default: the runner's one-step
-    function, ``migtui.revision_step.run_revision_step``: one transaction per revision, lock_timeout, the
+    function, ``migtui.runner.step.run_revision_step``: one transaction per revision, lock_timeout, the
     per-revision timeout from ``settings``).
     """
     from psycopg import sql
@@ -509,6 +509,6 @@ def _with_options(dsn: str, statement_timeout: float) -> str:
 def _runner_apply(project: Any, dsn: str, revision: str, settings: Any) -> None:
     """Apply one revision on the shadow through the runner's one-step function (in this process)."""
     from migtui.config import Settings
-    from migtui.revision_step import run_revision_step
+    from migtui.runner.step import run_revision_step
 
     run_revision_step(project, dsn, settings or Settings(), revision, "up", job="dry-run shadow")

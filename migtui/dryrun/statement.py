@@ -14,7 +14,7 @@ from typing import Any
 from migtui.dryrun.options import MB, DryRunOptions
 from migtui.dryrun.report import warning as _warning
 from migtui.dryrun.static import LINT_KEYS, lock_differences
-from migtui.render.events import redact_sql
+from migtui.redact import redact_sql
 
 STRONG_LOCKS = ("AccessExclusiveLock", "ExclusiveLock", "ShareRowExclusiveLock", "ShareLock")
 # what this backend's transaction scanned of the counted table (sequential scans, rows they read)

@@ -16,7 +16,6 @@ from typing import Any
 
 from psycopg import sql
 
-from migtui.alembic_project import ENV_LOCK
 from migtui.errors import ExitCode, LockNotAcquired, MigtuiError, UsageError
 from migtui.events import EventSink, Message, PhaseChanged, discard
 from migtui.phases import state as st
@@ -25,6 +24,7 @@ from migtui.phases.ddl import ConnectionExecutor, LockPolicy
 from migtui.phases.gates import GateOptions, GateResult, contract_gates
 from migtui.phases.model import Plan
 from migtui.phases.revision import find_change, plan_for, run_steps
+from migtui.project.load import ENV_LOCK
 
 PHASE_ORDER = ("expand", "migrate", "contract")
 ADVISORY_CLASS = 0x6D706873  # 'mphs': per-revision driver lock (two-key form: class, hashtext(revision))
@@ -246,7 +246,7 @@ class PhaseDriver:
     def _expand(self, rev) -> None:
         """Apply the revision with migtui's runner (its upgrade() runs phases.expand) if the database is right
         below it: deploy advisory lock, per-revision timeout, lock_timeout + retries."""
-        from migtui.runner import Runner
+        from migtui.runner.job import Runner
 
         applied = self.applied_versions()
         downs = rev.down_revision
@@ -286,7 +286,7 @@ class PhaseDriver:
 
         from alembic import command
 
-        from migtui.alembic_render import OFFLINE_URL
+        from migtui.project.render import OFFLINE_URL
 
         buffer = io.StringIO()
         cfg = self.project.config(OFFLINE_URL)

@@ -25,7 +25,7 @@ class RuleInfo:
 
 
 def records_from_lint(report) -> list[FindingRecord]:
-    """Every finding of a ``migtui.lint.LintReport`` as ``FindingRecord`` (statement order, then file-level)."""
+    """Every finding of a ``migtui.lint.job.LintReport`` as ``FindingRecord`` (statement order, then file-level)."""
     out = []
     for file in report.files:
         out.extend(records_from_file(file))
@@ -33,6 +33,6 @@ def records_from_lint(report) -> list[FindingRecord]:
 
 
 def records_from_file(file) -> list[FindingRecord]:
-    """Every finding of one ``migtui.lint.LintedFile`` (statement order, then file-level)."""
+    """Every finding of one ``migtui.lint.job.LintedFile`` (statement order, then file-level)."""
     path, revision = file.path, file.revision
     return [FindingRecord(f.rule, f.severity, f.message, path, f.line, f.hint, revision) for f in file.all_findings()]

@@ -41,7 +41,7 @@ def render_annotations(records: Iterable[FindingRecord]) -> str:
 
 
 def file_annotations(file) -> str:  # type: ignore[no-untyped-def]
-    """Every finding of one ``migtui.lint.LintedFile``, as ``render_annotations(records_from_file(file))`` gives
+    """Every finding of one ``migtui.lint.job.LintedFile``, as ``render_annotations(records_from_file(file))`` gives
     them, without building a record per finding (lint renders this in its worker processes)."""
     file_props = f"file={_escape_property(file.path)}" if file.path else ""
     return "\n".join(_line(f.severity, f.rule, f.message, f.hint, file_props, f.line) for f in file.all_findings())

@@ -136,9 +136,9 @@ class MigtuiApp(App):
                 screen.action_reload()
 
     def action_apply(self, target: str = "head") -> None:
-        if not engine_available("migtui.runner"):
+        if not engine_available("migtui.runner.job"):
             self.notify(
-                "apply is not available yet: the runner (migtui.runner) is not in this build",
+                "apply is not available yet: the runner (migtui.runner.job) is not in this build",
                 severity="warning",
             )
             return
@@ -150,9 +150,9 @@ class MigtuiApp(App):
         start_apply(self, target)
 
     def action_lint(self) -> None:
-        if not engine_available("migtui.lint"):
+        if not engine_available("migtui.lint.job"):
             self.notify(
-                "lint is not available yet: the lint engine (migtui.lint) is not in this build",
+                "lint is not available yet: the lint engine (migtui.lint.job) is not in this build",
                 severity="warning",
             )
             return
@@ -181,8 +181,8 @@ class MigtuiApp(App):
         self.push_screen(PhasesScreen(self.settings))
 
     def action_drift(self) -> None:
-        if not engine_available("migtui.drift"):
-            self.notify("drift is not available yet: migtui.drift is not in this build", severity="warning")
+        if not engine_available("migtui.drift.job"):
+            self.notify("drift is not available yet: migtui.drift.job is not in this build", severity="warning")
             return
         if not self.settings.database_url:
             self.notify("no target database: start with --dsn URL", severity="error")

@@ -6,7 +6,7 @@ import importlib.util
 
 
 def engine_available(module: str) -> bool:
-    """Whether ``module`` (e.g. "migtui.lint") can be imported in this build."""
+    """Whether ``module`` (e.g. "migtui.lint.job") can be imported in this build."""
     try:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:

@@ -80,7 +80,7 @@ def summarize(report: dict[str, Any], destructive_rules: set[str]) -> dict[str, 
 def lint_revisions(settings) -> dict[str, RevisionLint]:
     """Run the lint job on the configured project (pending revisions when a target database is set)."""
     from migtui.analysis.rules import RULES
-    from migtui.lint import LintOptions, run_lint
+    from migtui.lint.job import LintOptions, run_lint
 
     options = LintOptions(
         migrations=settings.migrations,

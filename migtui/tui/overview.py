@@ -121,7 +121,7 @@ def revision_states(revisions, current: tuple[str, ...] | None) -> dict[str, str
     """revision -> "current" | "applied" | "pending" ("unknown" for all when ``current`` is None)."""
     if current is None:
         return {r.revision: "unknown" for r in revisions}
-    from migtui.alembic_project import applied_revisions
+    from migtui.project.load import applied_revisions
 
     applied = applied_revisions(revisions, current)
     return {
@@ -132,7 +132,7 @@ def revision_states(revisions, current: tuple[str, ...] | None) -> dict[str, str
 
 def load_overview(settings) -> Overview:
     """Everything the Migrations view shows. Never raises for a bad target: errors become fields."""
-    from migtui.alembic_project import AlembicProject
+    from migtui.project.load import AlembicProject
 
     project_error = None
     infos = []
@@ -172,7 +172,7 @@ def render_revision_sql(settings, row: RevisionRow) -> str:
     """The SQL ``row`` will run, rendered by alembic's offline (``--sql``) mode from its parent revision."""
     from alembic import command
 
-    from migtui.alembic_project import ENV_LOCK, AlembicProject
+    from migtui.project.load import ENV_LOCK, AlembicProject
 
     project = AlembicProject.load(settings.migrations)
     buffer = io.StringIO()

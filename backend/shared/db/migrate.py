@@ -49,12 +49,12 @@ def migrate(
     Raises ``MigtuiError`` (with its ``exit_code``) for every expected failure.
     """
     from backend.shared.db.settings import database_url_from_env
-    from migtui.alembic_project import AlembicProject
     from migtui.config import load_settings
     from migtui.errors import ExitCode
     from migtui.events import discard
     from migtui.pg.dsn import libpq_dsn
-    from migtui.runner import Runner
+    from migtui.project.load import AlembicProject
+    from migtui.runner.job import Runner
 
     settings = load_settings({**(flags or {}), "dsn": dsn, "migrations": migrations})
     url = settings.database_url or database_url_from_env()  # $DATABASE_URL as the backend's fallback
@@ -69,7 +69,7 @@ def migrate(
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from migtui.commands.up import stop_on_sigterm
+    from migtui.cli.up import stop_on_sigterm
     from migtui.errors import ExitCode, MigtuiError
     from migtui.redact import redact
     from migtui.render.events import event_printer

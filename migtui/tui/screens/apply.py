@@ -183,8 +183,8 @@ class ApplyScreen(Screen):
     # -- plan + confirm ----------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="apply-plan", exit_on_error=False)
     def _plan(self) -> None:
-        from migtui.alembic_project import AlembicProject
-        from migtui.runner import Runner
+        from migtui.project.load import AlembicProject
+        from migtui.runner.job import Runner
 
         try:
             runner = Runner(AlembicProject.load(self.settings.migrations), self.settings.database_url, self.settings)
@@ -201,7 +201,7 @@ class ApplyScreen(Screen):
         Without the lint engine in the build, nothing is claimed either way."""
         from migtui.tui.engines import engine_available
 
-        if not plan or not engine_available("migtui.lint"):
+        if not plan or not engine_available("migtui.lint.job"):
             return []
         from migtui.tui.lint_summary import lint_revisions
 
@@ -277,8 +277,8 @@ class ApplyScreen(Screen):
 
     @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
     def _run(self) -> None:
-        from migtui.alembic_project import AlembicProject
-        from migtui.runner import Runner
+        from migtui.project.load import AlembicProject
+        from migtui.runner.job import Runner
 
         try:
             runner = Runner(

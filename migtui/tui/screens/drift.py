@@ -33,8 +33,8 @@ STATE_STYLE = {"running": "bold cyan", "no drift": "bold green", "drift": "bold 
 
 def _run_drift(settings, sink) -> Any:
     """The engine call (job thread): the same one ``migtui drift`` makes, with the same cache."""
-    from migtui.alembic_project import load_project
-    from migtui.drift import check_drift, default_cache_dir, parse_exclusions
+    from migtui.drift.job import check_drift, default_cache_dir, parse_exclusions
+    from migtui.project.load import load_project
 
     exclude = parse_exclusions(settings.drift_exclude)
     project = load_project(settings)
@@ -154,7 +154,7 @@ class DriftScreen(Screen):
         self.query_one("#drift-header", Static).update(text)
 
     def _fill_tree(self) -> None:
-        from migtui.drift_render import object_groups
+        from migtui.render.drift import object_groups
 
         report = self.report
         tree = self.query_one("#drift-tree", Tree)
@@ -210,7 +210,7 @@ class DriftScreen(Screen):
         return out
 
     def _show_object(self, kind: str, name: str, indexes: list[int]) -> None:
-        from migtui.drift_render import CHANGE_TITLES, NO_FIX, attribute_rows, cells
+        from migtui.render.drift import CHANGE_TITLES, NO_FIX, attribute_rows, cells
 
         self.selected = (kind, name, indexes)
         report = self.report

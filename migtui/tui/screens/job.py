@@ -53,9 +53,9 @@ def text_renderer(spec: JobSpec):
 
 
 def _dry_run(settings, sink):
-    from migtui.alembic_project import AlembicProject
-    from migtui.dry_run import DryRunOptions, dry_run
+    from migtui.dryrun.job import DryRunOptions, dry_run
     from migtui.errors import UsageError
+    from migtui.project.load import AlembicProject
 
     if not settings.replica_url:
         raise UsageError("dry-run runs on a read replica: start migtui with --replica URL")
@@ -64,8 +64,8 @@ def _dry_run(settings, sink):
 
 
 def _rollback_test(settings, sink):
-    from migtui.alembic_project import AlembicProject
-    from migtui.rollback_test import run_rollback_test
+    from migtui.project.load import AlembicProject
+    from migtui.rollback.job import run_rollback_test
 
     # on a scratch database of an embedded server, never on the target
     return run_rollback_test(AlembicProject.load(settings.migrations), settings, sink=sink)
@@ -73,10 +73,10 @@ def _rollback_test(settings, sink):
 
 JOBS: dict[str, JobSpec] = {
     "dry-run": JobSpec(
-        "dry-run", "Dry-run on the replica", "migtui.dry_run", _dry_run, renderer="migtui.dryrun.render:TextRenderer"
+        "dry-run", "Dry-run on the replica", "migtui.dryrun.job", _dry_run, renderer="migtui.render.dryrun:TextRenderer"
     ),
     "rollback-test": JobSpec(
-        "rollback-test", "Rollback test (embedded scratch server)", "migtui.rollback_test", _rollback_test
+        "rollback-test", "Rollback test (embedded scratch server)", "migtui.rollback.job", _rollback_test
     ),
 }
 

@@ -114,7 +114,7 @@ class MigrationsScreen(Screen):
         self.lint_state = "pending"
         if not lint:
             self.lint_state = "off"
-        elif not engine_available("migtui.lint"):
+        elif not engine_available("migtui.lint.job"):
             self.lint_state = "unavailable"
 
     def compose(self) -> ComposeResult:
@@ -306,7 +306,7 @@ class MigrationsScreen(Screen):
         out = Text("Lint", style="bold underline")
         out.append("\n")
         if self.lint_state == "unavailable":
-            out.append("not available in this build yet (migtui.lint)", style="dim")
+            out.append("not available in this build yet (migtui.lint.job)", style="dim")
             return out
         if self.lint_state == "off":
             out.append("off (--no-lint); press l to lint", style="dim")

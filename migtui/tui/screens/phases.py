@@ -26,8 +26,8 @@ REFRESH_SECONDS = 2.0
 
 
 def phases_status(settings) -> list[dict[str, Any]]:
-    from migtui.alembic_project import load_project
     from migtui.phases.driver import PhaseDriver
+    from migtui.project.load import load_project
 
     with PhaseDriver(settings.database_url, load_project(settings), settings) as driver:
         return driver.status(None)
@@ -37,8 +37,8 @@ def _phase_job(settings, action: str, revision: str):
     from migtui.tui.screens.job import JobSpec
 
     def run(settings, sink):
-        from migtui.alembic_project import load_project
         from migtui.phases.driver import PhaseDriver
+        from migtui.project.load import load_project
 
         with PhaseDriver(settings.database_url, load_project(settings), settings, sink) as driver:
             state = driver.advance(revision) if action == "advance" else driver.abort(revision)
@@ -54,7 +54,7 @@ def _phase_job(settings, action: str, revision: str):
         f"Phase {action} {revision}",
         "migtui.phases",
         run,
-        renderer="migtui.commands.phase:text_sink",
+        renderer="migtui.cli.phase:text_sink",
         writes=True,
     )
 

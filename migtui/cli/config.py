@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import argparse
+import json
+
+from migtui.cli.common import add_common_arguments, finite_float, settings_from_args
+
+HELP = "print the effective settings and where each comes from (passwords redacted)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--replica", metavar="URL", help="read replica for dry-run; env MIGTUI_REPLICA_URL")
+    parser.add_argument("--timeout", type=finite_float, help="per-revision timeout in seconds (default 30)")
+    parser.add_argument("--lock-timeout", type=finite_float, help="lock_timeout for DDL, seconds (default 2)")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    data = settings.redacted()
+    if args.format == "json":
+        print(json.dumps({"settings": data, "sources": settings.sources}, indent=2, default=str))
+        return 0
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        print(f"{key:<{width}}  {value!s:<40}  ({settings.sources.get(key, 'default')})")
+    return 0

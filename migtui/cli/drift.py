@@ -1,0 +1,94 @@
+"""migtui drift: compare the live schema with the schema its recorded migrations produce."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from migtui.cli.common import add_common_arguments, settings_from_args
+
+HELP = "compare the database's schema with what its recorded migrations produce (exit 1 on drift)"
+DESCRIPTION = (
+    "Read the revision recorded in the database's version table, build the schema the migrations produce at "
+    "exactly that revision on a scratch database (embedded server of the same PostgreSQL major; cached on "
+    "disk), and compare both catalogs. Every difference is reported with the object, expected vs actual, and "
+    "the SQL that brings the database back where it can. Pending revisions are listed, not reported as drift. "
+    "Owner, grants and comments are checked unless excluded."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--format", choices=["text", "json", "github"], default="text", help="report format")
+    parser.add_argument(
+        "--exclude",
+        dest="drift_exclude",
+        action="append",
+        metavar="NAME[,NAME]",
+        help="leave out attributes (owner, grants, comment, ...) or object kinds (index, ...); "
+        "repeatable; config: drift_exclude / MIGTUI_DRIFT_EXCLUDE",
+    )
+    parser.add_argument(
+        "--alert-webhook", metavar="URL", help="POST the JSON report to URL when drift is found (http/https)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        metavar="PATH",
+        help="expected-schema cache (default $MIGTUI_CACHE_DIR/drift or ~/.cache/migtui/drift)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="rebuild the expected schema (and refresh the cache)")
+    parser.add_argument(
+        "--scratch-dsn",
+        metavar="URL",
+        help="build the expected schema on this server (needs CREATEDB/CREATEROLE) instead of an embedded one",
+    )
+    parser.add_argument("--version-table", metavar="NAME", help="alembic version table (default alembic_version)")
+    parser.add_argument("--version-table-schema", metavar="SCHEMA", help="schema of the version table")
+    parser.add_argument("--pg-bin", metavar="DIR", help="PostgreSQL binaries for the embedded scratch server")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from migtui.drift.alert import check_webhook_url, post_report
+    from migtui.drift.job import check_drift, default_cache_dir, parse_exclusions
+    from migtui.errors import UsageError
+    from migtui.events import Event, Message
+    from migtui.project.load import load_project
+    from migtui.render.drift import render_github, render_text
+
+    settings = settings_from_args(args)
+    exclude = parse_exclusions(settings.drift_exclude)
+    if args.alert_webhook:
+        check_webhook_url(args.alert_webhook)
+    project = load_project(settings)
+    project.script  # noqa: B018 - check the revision graph before touching a database
+    if not settings.database_url:
+        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DATABASE_URL")
+    cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+
+    def sink(event: Event) -> None:
+        if isinstance(event, Message) and args.format == "text":
+            print(f"drift: {event.text}", file=sys.stderr, flush=True)
+
+    report = check_drift(
+        project,
+        settings.database_url,
+        settings,
+        exclude=exclude,
+        cache_dir=cache_dir,
+        use_cache=not args.no_cache,
+        scratch_dsn=args.scratch_dsn,
+        sink=sink,
+    )
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif args.format == "github":
+        print(render_github(report))
+    else:
+        print(render_text(report))
+    if report.drifted and args.alert_webhook:
+        delivered, detail = post_report(args.alert_webhook, report.to_dict())
+        print(f"migtui: {'' if delivered else 'warning: '}{detail}", file=sys.stderr)
+    return 1 if report.drifted else 0

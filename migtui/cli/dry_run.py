@@ -1,0 +1,129 @@
+"""``migtui dry-run``: what each pending migration would do on a read replica, changing nothing."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "show what pending migrations would do (locks, rows, sizes, failures) using a read replica; changes nothing"
+DESCRIPTION = """Dry-run the pending revisions against a read replica (hot standby), strictly read-only.
+
+For each statement: observed locks (from a shadow run on a scratch copy of the schema), table size,
+exact affected rows for UPDATE/DELETE/INSERT...SELECT (planner estimate past --count-budget), will-it-fail
+checks (duplicates under a new UNIQUE, NULLs under SET NOT NULL, orphans under a new FOREIGN KEY, rows
+violating a new CHECK), a duration estimate and lock-risk warnings. See docs/dry-run.md."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from migtui.cli.common import add_common_arguments, finite_float
+
+    add_common_arguments(parser)
+    parser.add_argument("--replica", metavar="URL", help="the read replica to dry-run against; env MIGTUI_REPLICA_URL")
+    parser.add_argument(
+        "--allow-primary",
+        action="store_true",
+        help="allow a primary as the target (still strictly read-only); without --replica, --dsn is the target",
+    )
+    parser.add_argument("--format", choices=["text", "json", "github"], default="text")
+    parser.add_argument(
+        "--count-budget",
+        type=finite_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="statement_timeout of each row count / will-it-fail query; past it: planner estimate (default 5)",
+    )
+    parser.add_argument(
+        "--statement-timeout",
+        type=finite_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="statement_timeout of every other query on the target (default 30)",
+    )
+    parser.add_argument(
+        "--shadow-dsn",
+        metavar="URL",
+        help="server for the scratch shadow databases (needs CREATEDB; default: an embedded server)",
+    )
+    parser.add_argument("--pg-bin", metavar="DIR", help="PostgreSQL binaries for pg_dump and the shadow server")
+    parser.add_argument(
+        "--scan-throughput", type=finite_float, default=200.0, metavar="MB/S", help="sequential read rate (default 200)"
+    )
+    parser.add_argument(
+        "--write-throughput",
+        type=finite_float,
+        default=50.0,
+        metavar="MB/S",
+        help="rewrite / index build rate (default 50)",
+    )
+    parser.add_argument(
+        "--big-table-mb",
+        type=finite_float,
+        default=100.0,
+        metavar="MB",
+        help="ACCESS EXCLUSIVE on a table at least this big is a lock risk (default 100)",
+    )
+    parser.add_argument(
+        "--lock-risk-seconds",
+        type=finite_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="... and so is holding it at least this long (default 1)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from migtui.cli.common import settings_from_args
+    from migtui.dryrun.job import DryRunOptions, dry_run
+    from migtui.errors import UsageError
+    from migtui.events import discard
+    from migtui.pg import harness
+    from migtui.project.load import load_project
+    from migtui.render.dryrun import GithubRenderer, TextRenderer, print_json
+
+    for flag in ("count_budget", "statement_timeout", "scan_throughput", "write_throughput"):
+        if getattr(args, flag) <= 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be greater than 0")
+    for flag in ("big_table_mb", "lock_risk_seconds"):
+        if getattr(args, flag) < 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must not be negative")
+    settings = settings_from_args(args)
+    target = settings.replica_url
+    primary = settings.database_url
+    if target is None and args.allow_primary:
+        target, primary = primary, None
+    if not target:
+        raise UsageError(
+            "no replica given: pass --replica URL or set MIGTUI_REPLICA_URL (or --allow-primary with --dsn)"
+        )
+    project = load_project(settings)
+    shadow_server = None
+    if args.shadow_dsn:
+        from migtui.errors import ConnectionFailed
+        from migtui.pg.connect import connect
+
+        try:  # one clear line, naming which server, if unreachable
+            connect(args.shadow_dsn, application_name="migtui-dry-run-shadow").close()
+        except ConnectionFailed as exc:
+            raise ConnectionFailed(
+                exc.message.replace(
+                    "cannot connect to database", "cannot connect to the shadow server (--shadow-dsn)", 1
+                )
+            ) from None
+        shadow_server = harness.ExternalServer(args.shadow_dsn)
+    options = DryRunOptions(
+        allow_primary=args.allow_primary,
+        count_budget=args.count_budget,
+        statement_timeout=args.statement_timeout,
+        shadow_server=shadow_server,
+        pg_bin=settings.pg_bin,
+        scan_mb_s=args.scan_throughput,
+        write_mb_s=args.write_throughput,
+        big_table_bytes=int(args.big_table_mb * 1024 * 1024),
+        lock_risk_seconds=args.lock_risk_seconds,
+        primary_dsn=primary if primary and primary != target else None,
+    )
+    sink = {"text": TextRenderer(), "github": GithubRenderer()}.get(args.format, discard)
+    harness.install_signal_cleanup()
+    report = dry_run(project, target, settings, sink, options)
+    if args.format == "json":
+        print_json(report.to_dict())
+    return report.exit_code

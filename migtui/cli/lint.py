@@ -1,0 +1,172 @@
+"""``migtui lint``: which lock each pending statement takes, what it blocks, and what is risky about it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from migtui.cli.common import add_common_arguments, settings_from_args
+
+HELP = "lint migrations: locks, rewrites, scans and risky statements (alembic revisions and raw .sql)"
+DESCRIPTION = (
+    "Lint alembic revisions (rendered offline, mapped back to the op.* line) and raw .sql files: for every "
+    "statement the lock it takes on each relation and what that blocks, table rewrites and scans, and the "
+    "findings with their safe rewrite. Without paths, lints the configured alembic migrations. With --dsn "
+    "(or a configured database) it reads the catalog (read-only) and lints only pending revisions."
+)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help=".sql files, folders of them, or alembic directories")
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--pg-version",
+        type=int,
+        metavar="N",
+        help="target PostgreSQL major, 13-18 (default: the server's with a DSN, else 16)",
+    )
+    parser.add_argument("--format", choices=["text", "json", "github", "sarif"], default="text")
+    parser.add_argument(
+        "--fail-on",
+        choices=["error", "warning", "info"],
+        default="error",
+        help="lowest severity that makes the exit code 1 (default error)",
+    )
+    parser.add_argument(
+        "--all",
+        dest="all_revisions",
+        action="store_true",
+        help="with a DSN: also lint revisions the database already has",
+    )
+    parser.add_argument("--no-catalog", action="store_true", help="do not read the configured database's catalog")
+    parser.add_argument(
+        "--jobs", type=_positive_int, metavar="N", help="worker processes for raw .sql files (default: CPUs)"
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="text: also list statements without findings")
+    parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+
+
+def _list_rules(fmt: str) -> int:
+    from migtui.analysis.rules import RULES
+
+    if fmt == "json":
+        import json
+
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "severity": r.severity,
+                        "destructive": r.destructive,
+                        "why": r.why,
+                        "hint": r.hint,
+                        "alembic": r.alembic,
+                    }
+                    for r in RULES.values()
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    for r in RULES.values():
+        kind = "destructive, approve=" if r.destructive else "ignore="
+        print(f"{r.id:<40} {r.severity:<8} {kind:<22} {r.why}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_rules:
+        return _list_rules(args.format)
+    from migtui.lint.job import cyclic_gc_paused
+
+    with cyclic_gc_paused():  # rendering 30,000 statements builds as many objects as linting them
+        return _run(args)
+
+
+def _file_json(file) -> bytes:
+    import orjson
+
+    return orjson.dumps(file.to_dict())
+
+
+def _print_json(report) -> None:
+    """``{"files": [...], "summary": {...}}`` from the files' JSON (``_file_json``). Large reports stay compact:
+    indenting 30,000 statements doubles the output and the time."""
+    import orjson
+
+    data = b'{"files":[' + b",".join(file.rendered for file in report.files) + b'],"summary":'
+    data += orjson.dumps(report.summary()) + b"}"
+    if report.tally().statements <= 2000:
+        from migtui.render.json_report import render_json
+
+        print(render_json(orjson.loads(data), indent=2))
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data + b"\n")
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    from migtui.lint.job import LintOptions, run_lint
+    from migtui.render.findings import RuleInfo, records_from_lint
+
+    dsn = None if args.no_catalog else settings.database_url
+    options = LintOptions(
+        paths=list(args.paths),
+        migrations=settings.migrations,
+        pg_version=args.pg_version if args.pg_version is not None else settings.pg_version,
+        dsn=dsn,
+        fail_on=args.fail_on,
+        all_revisions=args.all_revisions,
+        alembic_lock_timeout=settings.lock_timeout > 0,
+        version_table=settings.version_table,
+        version_table_schema=settings.version_table_schema,
+        jobs=args.jobs,
+    )
+    # text, json and github: each file is rendered where it is linted (a worker process, for many raw files)
+    if args.format == "json":
+        options.render_file = _file_json
+    elif args.format == "github":
+        from migtui.render.github import file_annotations
+
+        options.render_file = file_annotations
+    elif args.format == "text":
+        from migtui.render.text_lint import file_text, painter, use_color
+
+        paint = painter(use_color(sys.stdout))
+        options.render_file = lambda file: file_text(file, paint, verbose=args.verbose)
+    report = run_lint(options)
+    if args.format == "json":
+        _print_json(report)
+    elif args.format == "github":
+        text = "\n".join(file.rendered for file in report.files if file.rendered)
+        if text:
+            print(text)
+        s = report.summary()
+        print(f"migtui lint: {s['errors']} errors, {s['warnings']} warnings, {s['info']} info", file=sys.stderr)
+    elif args.format == "sarif":
+        from migtui import __version__
+        from migtui.analysis.rules import RULES
+        from migtui.render.json_report import render_json
+        from migtui.render.sarif import sarif_log
+
+        rules = [RuleInfo(r.id, r.severity, r.why, r.alembic or r.hint) for r in RULES.values()]
+        print(render_json(sarif_log(records_from_lint(report), rules, tool_version=__version__)))
+    else:
+        from migtui.render.text_lint import summary_text
+
+        for file in report.files:
+            print(file.rendered)
+        print(summary_text(report, paint))
+    return report.exit_code

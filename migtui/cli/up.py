@@ -1,0 +1,87 @@
+"""migtui up [REV]: apply pending revisions (default: to head) under the deploy advisory lock."""
+
+from __future__ import annotations
+
+import argparse
+
+from migtui.cli.common import add_common_arguments, finite_float, settings_from_args
+
+HELP = "apply pending revisions up to REV (default head), one transaction each, under an advisory lock"
+DESCRIPTION = (
+    "Apply pending alembic revisions up to REV (default: head). Each revision runs in its own transaction\n"
+    "with lock_timeout on every statement (bounded, jittered retries), a per-revision timeout, and\n"
+    "progress lines; the run holds the deploy advisory lock so concurrent deploys wait (exit 4 if it\n"
+    "stays taken)."
+)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ``up`` and ``down``."""
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--timeout", type=finite_float, metavar="SECONDS", help="per-revision timeout (default 30; 0 = none)"
+    )
+    parser.add_argument(
+        "--lock-timeout", type=finite_float, metavar="SECONDS", help="lock_timeout for every statement (default 2)"
+    )
+    parser.add_argument(
+        "--lock-retries", type=int, metavar="N", help="retries of a revision that hit lock_timeout (default 5)"
+    )
+    parser.add_argument(
+        "--lock-retry-delay",
+        type=finite_float,
+        metavar="SECONDS",
+        help="base delay before a retry; doubles, jittered (default 1)",
+    )
+    parser.add_argument(
+        "--advisory-lock-wait",
+        type=finite_float,
+        metavar="SECONDS",
+        help="how long to wait for another run's advisory lock before exit 4 (default 60)",
+    )
+    parser.add_argument(
+        "--progress-interval", type=finite_float, metavar="SECONDS", help="seconds between progress lines (default 5)"
+    )
+    parser.add_argument(
+        "--format", choices=["text", "json"], default="text", help="text lines, or one JSON event per line"
+    )
+
+
+def make_runner(args: argparse.Namespace):
+    """(Runner, settings) for this invocation; UsageError when no database is configured."""
+    from migtui.errors import UsageError
+    from migtui.project.load import load_project
+    from migtui.render.events import event_printer
+    from migtui.runner.job import Runner
+
+    settings = settings_from_args(args)
+    project = load_project(settings)
+    project.script  # noqa: B018 - check the revision graph before anything else
+    if not settings.database_url:
+        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DATABASE_URL")
+    return Runner(project, settings.database_url, settings, event_printer(args.format)), settings
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a deploy system stopping us) behaves like Ctrl-C: the running statement is cancelled, the
+    revision rolled back, the advisory lock released, exit 130."""
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("revision", nargs="?", default="head", metavar="REV", help="target revision (default head)")
+    add_run_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    runner, _settings = make_runner(args)
+    stop_on_sigterm()
+    runner.upgrade(args.revision)
+    return 0

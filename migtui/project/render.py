@@ -1,0 +1,223 @@
+"""Render alembic revisions in offline (``--sql``) mode and map each statement back to its revision file.
+
+One offline ``upgrade`` from base to head runs the project's own env.py with a dummy PostgreSQL URL (no
+database is contacted). Every SQL text alembic writes passes through ``DefaultImpl.static_output``; we
+record it with the call stack's innermost frame inside a revision file (the ``op.*`` line). Transaction
+boundaries come from the ``BEGIN;`` / ``COMMIT;`` alembic itself writes (per migration or one for all, as
+env.py configures it; ``autocommit_block()`` writes ``COMMIT;`` ... ``BEGIN;``).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import re
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migtui.errors import UsageError
+from migtui.project.load import ENV_LOCK
+
+OFFLINE_URL = "postgresql://migtui-offline@localhost/migtui_offline"
+_RUNNING = re.compile(r"^-- Running upgrade\s+(?:(?P<down>\S.*?)\s+)?->\s+(?P<rev>\S+)")
+
+
+@dataclass
+class RenderedStatement:
+    sql: str
+    revision: str | None  # None for alembic's own preamble (version table)
+    path: Path | None  # revision file
+    line: int | None  # the op.* line in the revision file
+    existing_types: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
+    version_table: bool = False  # alembic's own bookkeeping (alembic_version)
+    transaction_control: bool = False  # BEGIN/COMMIT written by alembic (per migration, autocommit_block)
+
+
+@dataclass
+class RenderedRevision:
+    revision: str
+    path: Path
+    down_revisions: tuple[str, ...]
+    statements: list[RenderedStatement] = field(default_factory=list)
+    in_transaction_at_start: bool = False
+
+
+@contextlib.contextmanager
+def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[list[RenderedStatement]]:
+    from alembic.ddl.impl import DefaultImpl
+    from alembic.ddl.postgresql import PostgresqlImpl
+
+    records: list[RenderedStatement] = []
+    pending_types: dict[str, dict[str, str]] = {}
+    state: dict[str, Any] = {"revision": None}
+    original_output = DefaultImpl.static_output
+    original_alter = PostgresqlImpl.alter_column
+
+    def where() -> tuple[Path | None, int | None, bool]:
+        frame = sys._getframe(2)
+        by_alembic = False
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name in ("emit_begin", "emit_commit") and "alembic" in code.co_filename:
+                by_alembic = True
+            if code.co_filename in revision_files:
+                return Path(code.co_filename), frame.f_lineno, by_alembic
+            frame = frame.f_back
+        return None, None, by_alembic
+
+    def static_output(self, text: str) -> None:
+        stripped = text.strip()
+        match = _RUNNING.match(stripped)
+        if match:
+            state["revision"] = match["rev"]
+        path, line, by_alembic = where()
+        is_version = bool(re.search(rf"\b{re.escape(version_table)}\b", stripped)) and path is None
+        records.append(
+            RenderedStatement(
+                sql=stripped,
+                revision=state["revision"],
+                path=path,
+                line=line,
+                existing_types={k: dict(v) for k, v in pending_types.items()},
+                version_table=is_version,
+                transaction_control=by_alembic,
+            )
+        )
+
+    def alter_column(self, table_name, column_name, *args, **kw):
+        existing = kw.get("existing_type")
+        if existing is not None:
+            schema = kw.get("schema") or "public"
+            try:
+                type_text = str(existing.compile(dialect=self.dialect))
+            except Exception:
+                type_text = ""
+            if type_text:
+                pending_types.setdefault(f"{schema}.{table_name}", {})[column_name] = type_text
+        try:
+            return original_alter(self, table_name, column_name, *args, **kw)
+        finally:
+            pending_types.clear()
+
+    DefaultImpl.static_output = static_output  # type: ignore[method-assign]
+    PostgresqlImpl.alter_column = alter_column  # type: ignore[method-assign]
+    try:
+        yield records
+    finally:
+        DefaultImpl.static_output = original_output  # type: ignore[method-assign]
+        PostgresqlImpl.alter_column = original_alter  # type: ignore[method-assign]
+
+
+def _error_location(exc: BaseException, revision_files: dict[str, str]) -> str:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename in revision_files:
+            return f"{frame.filename}:{frame.lineno}"
+    return ""
+
+
+def render_project(project, version_table: str = "alembic_version") -> list[RenderedRevision]:
+    """Render every revision of ``project`` (an ``AlembicProject``), base first."""
+    from alembic import command
+
+    infos = project.revisions()  # loads and checks the graph (UsageError on broken files)
+    revisions = {info.revision: RenderedRevision(info.revision, info.path, info.down_revisions) for info in infos}
+    if not infos:
+        return []
+    revision_files = {str(info.path): info.revision for info in infos}
+    buffer = io.StringIO()
+    cfg = project.config(OFFLINE_URL)
+    cfg.output_buffer = buffer
+    cfg.attributes["output_buffer"] = buffer
+    with ENV_LOCK, _capture(revision_files, version_table) as records:  # _capture patches alembic globals
+        try:
+            command.upgrade(cfg, "heads", sql=True)
+        except UsageError:
+            raise
+        except SyntaxError as exc:
+            raise UsageError(f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}") from None
+        except Exception as exc:
+            where = _error_location(exc, revision_files)
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            if where:
+                raise UsageError(
+                    f"revision file {where}: cannot render offline: {text} "
+                    "(guard database-reading code with `if not op.get_context().as_sql:`)"
+                ) from None
+            raise UsageError(f"cannot render migrations offline (alembic --sql): {text}") from None
+    in_tx = False
+    current: RenderedRevision | None = None
+    for record in records:
+        upper = record.sql.rstrip(";").strip().upper()
+        if record.sql.startswith("-- Running"):
+            current = revisions.get(record.revision or "")
+            if current is not None:
+                current.in_transaction_at_start = in_tx
+            continue
+        if record.sql.startswith("--") and "\n" not in record.sql:
+            continue
+        if upper in ("BEGIN", "START TRANSACTION"):
+            in_tx = True
+        elif upper in ("COMMIT", "ROLLBACK", "END"):
+            in_tx = False
+        if current is None or record.version_table:
+            continue
+        if record.path is not None and str(record.path) in revision_files:
+            owner = revisions[revision_files[str(record.path)]]
+        else:
+            owner = current
+        owner.statements.append(record)
+    return [revisions[info.revision] for info in infos]
+
+
+# --- revision-file checks (no rendering needed) -------------------------------------------------------
+
+
+def downgrade_status(path: Path) -> tuple[bool, int]:
+    """(missing?, line): whether ``downgrade()`` is absent, empty, ``pass`` or raises NotImplementedError."""
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise UsageError(f"syntax error in revision file {path}:{exc.lineno}: {exc.msg}") from None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+            body = list(node.body)
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                body = body[1:]  # docstring
+            meaningful = [
+                stmt
+                for stmt in body
+                if not isinstance(stmt, ast.Pass)
+                and not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+            ]
+            if not meaningful:
+                return True, node.lineno
+            if len(meaningful) == 1 and isinstance(meaningful[0], ast.Raise):
+                exc = meaningful[0].exc
+                name = exc.func if isinstance(exc, ast.Call) else exc
+                if isinstance(name, ast.Name) and name.id == "NotImplementedError":
+                    return True, node.lineno
+            return False, node.lineno
+    return True, 1
+
+
+def downgrade_lines(path: Path) -> range:
+    """The line range of ``def downgrade`` (empty when there is none)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError:
+        return range(0)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+            return range(node.lineno, (node.end_lineno or node.lineno) + 1)
+    return range(0)

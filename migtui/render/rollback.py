@@ -1,0 +1,104 @@
+"""rollback-test reports as text, JSON and JUnit XML."""
+
+from __future__ import annotations
+
+from migtui.render.junit import JUnitCase, junit_xml
+from migtui.rollback.job import (
+    FAILED,
+    PASSED,
+    PHASE_DOWNGRADE_SCHEMA,
+    PHASE_REUPGRADE_SCHEMA,
+    SKIPPED,
+    RevisionResult,
+    RollbackReport,
+    count_differences,
+)
+
+
+def _seconds_line(result: RevisionResult) -> str:
+    s = result.seconds
+    parts = [
+        f"{label} {s[key]:.2f}s"
+        for key, label in (("upgrade", "up"), ("downgrade", "down"), ("re_upgrade", "up"))
+        if key in s
+    ]
+    if "total" in s:
+        parts.append(f"total {s['total']:.2f}s")
+    return "  ".join(parts)
+
+
+def _detail_lines(result: RevisionResult) -> list[str]:
+    lines: list[str] = []
+    for phase in result.failures:
+        if phase == PHASE_DOWNGRADE_SCHEMA:
+            lines.append(
+                f"{phase} (expected: the schema before the upgrade): {count_differences(result.downgrade_differences)}"
+            )
+            lines.extend("  " + d.describe() for d in result.downgrade_differences)
+        elif phase == PHASE_REUPGRADE_SCHEMA:
+            found = count_differences(result.reupgrade_differences)
+            lines.append(f"{phase} (expected: the schema after the first upgrade): {found}")
+            lines.extend("  " + d.describe() for d in result.reupgrade_differences)
+        else:
+            lines.append(f"{phase} failed: {result.error}")
+    lines.extend(f"warning: {w}" for w in result.data_warnings)
+    return lines
+
+
+def report_text(report: RollbackReport) -> str:
+    width = max((len(r.revision) for r in report.revisions), default=8)
+    out = [
+        f"rollback-test on {report.target} (server {report.server_version}): {len(report.revisions)} revision(s)"
+        + (", with data" if report.with_data else "")
+    ]
+
+    def shown(r: RevisionResult) -> str:
+        text = r.description if r.description != r.revision else ""
+        return text if len(text) <= 48 else text[:47] + "…"  # the full message is in JSON / JUnit
+
+    desc_width = max((len(shown(r)) for r in report.revisions), default=0)
+    for r in report.revisions:
+        mark = {PASSED: "PASS", FAILED: "FAIL", SKIPPED: "SKIP"}[r.status]
+        line = f"  {mark} {r.revision:<{width}}  {shown(r):<{desc_width}}"
+        if r.status == SKIPPED:
+            line += f"  ({r.note})" if r.note else ""
+        else:
+            line += "  " + _seconds_line(r)
+        out.append(line.rstrip())
+        out.extend("       " + d for d in _detail_lines(r))
+    passed = sum(r.status == PASSED for r in report.revisions)
+    skipped = sum(r.status == SKIPPED for r in report.revisions)
+    failed = [r.revision for r in report.failed]
+    summary = f"{passed} passed, {len(failed)} failed" + (f" ({', '.join(failed)})" if failed else "")
+    if skipped:
+        summary += f", {skipped} skipped"
+    warnings = sum(len(r.data_warnings) for r in report.revisions)
+    if warnings:
+        summary += f", {warnings} data warning(s)"
+    out.append(f"total {report.seconds:.2f}s: {summary}")
+    return "\n".join(out) + "\n"
+
+
+def report_json(report: RollbackReport) -> str:
+    import json
+
+    return json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+
+
+def report_junit(report: RollbackReport) -> str:
+    cases = []
+    for r in report.revisions:
+        name = r.revision if r.description in ("", r.revision) else f"{r.revision} {r.description}"
+        case = JUnitCase(name=name, classname="migtui.rollback-test", seconds=r.seconds.get("total", 0.0))
+        if r.status == FAILED:
+            case.failure = f"revision {r.revision}: {r.summary()}"
+            case.details = "\n".join(_detail_lines(r))
+        elif r.status == SKIPPED:
+            case.skipped = r.note or "skipped"
+        if r.data_warnings:
+            case.output = "\n".join(f"warning: {w}" for w in r.data_warnings)
+        cases.append(case)
+    return junit_xml("migtui rollback-test", cases, seconds=report.seconds)
+
+
+FORMATTERS = {"text": report_text, "json": report_json, "junit": report_junit}

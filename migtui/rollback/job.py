@@ -1,0 +1,451 @@
+"""Rollback test: for every revision, upgrade, downgrade, upgrade again, and prove the schema comes back.
+
+Per revision R, on one scratch database:
+
+1. snapshot the schema (``before``); upgrade R; snapshot (``after_up``);
+2. downgrade R; the schema must equal ``before``;
+3. upgrade R again; the schema must equal ``after_up``.
+
+Every step must succeed. Differences are catalog items (``migtui.catalog``) naming the object and the
+attribute. With ``with_data``, a few rows are seeded into every table before and after each upgrade, and a
+downgrade + upgrade round trip that loses rows or column values is reported as a warning.
+
+The scratch database is a fresh database on an embedded server by default (one server for the whole
+run, revisions applied in-process) or a database the caller names; a database whose version table is at
+a non-base revision is refused unless ``force`` (then only the revisions after its current one are tested).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from migtui.catalog import Difference, Snapshot, diff_snapshots, inspect_database
+from migtui.errors import MigtuiError, UsageError
+from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
+from migtui.project.load import ENV_LOCK
+from migtui.redact import redact_dsn
+
+JOB = "rollback-test"
+
+# Failure phases, in the order a revision goes through them (one name in text, JSON and JUnit).
+PHASE_UPGRADE = "upgrade"
+PHASE_DOWNGRADE = "downgrade"
+PHASE_DOWNGRADE_SCHEMA = "schema after downgrade"
+PHASE_REUPGRADE = "re-upgrade"
+PHASE_REUPGRADE_SCHEMA = "schema after re-upgrade"
+
+PASSED = "passed"
+FAILED = "failed"
+SKIPPED = "skipped"  # already applied (--force on a database at a revision) or not run after a fatal failure
+
+
+@dataclass
+class RevisionResult:
+    revision: str
+    description: str = ""
+    status: str = SKIPPED
+    failures: list[str] = field(default_factory=list)  # phases that failed
+    error: str | None = None  # the step error (upgrade / downgrade / re-upgrade raised)
+    downgrade_differences: list[Difference] = field(default_factory=list)  # before vs after downgrade
+    reupgrade_differences: list[Difference] = field(default_factory=list)  # after upgrade vs after re-upgrade
+    data_warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # upgrade, downgrade, re_upgrade, snapshots, total
+    note: str = ""  # why skipped
+
+    @property
+    def ok(self) -> bool:
+        return self.status != FAILED
+
+    def summary(self) -> str:
+        """One line naming what broke, e.g. ``schema after downgrade: 2 differences``."""
+        if self.status == PASSED:
+            return "passed"
+        if self.status == SKIPPED:
+            return f"skipped: {self.note}" if self.note else "skipped"
+        parts = []
+        for phase in self.failures:
+            if phase == PHASE_DOWNGRADE_SCHEMA:
+                parts.append(f"{phase}: {count_differences(self.downgrade_differences)}")
+            elif phase == PHASE_REUPGRADE_SCHEMA:
+                parts.append(f"{phase}: {count_differences(self.reupgrade_differences)}")
+            else:
+                parts.append(f"{phase} failed: {self.error}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "description": self.description,
+            "status": self.status,
+            "failures": list(self.failures),
+            "error": self.error,
+            "downgrade_differences": [d.to_dict() for d in self.downgrade_differences],
+            "reupgrade_differences": [d.to_dict() for d in self.reupgrade_differences],
+            "data_warnings": list(self.data_warnings),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "note": self.note,
+        }
+
+
+def count_differences(items: list[Difference]) -> str:
+    return f"{len(items)} difference" + ("" if len(items) == 1 else "s")
+
+
+@dataclass
+class RollbackReport:
+    target: str  # redacted DSN, or "embedded PostgreSQL N"
+    server_version: str = ""
+    with_data: bool = False
+    revisions: list[RevisionResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.revisions)
+
+    @property
+    def failed(self) -> list[RevisionResult]:
+        return [r for r in self.revisions if r.status == FAILED]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": JOB,
+            "ok": self.ok,
+            "target": self.target,
+            "server_version": self.server_version,
+            "with_data": self.with_data,
+            "seconds": round(self.seconds, 3),
+            "passed": sum(r.status == PASSED for r in self.revisions),
+            "failed": [r.revision for r in self.failed],
+            "skipped": sum(r.status == SKIPPED for r in self.revisions),
+            "revisions": [r.to_dict() for r in self.revisions],
+        }
+
+
+# -- running one revision step ----------------------------------------------------------------------------
+
+StepFunction = Callable[[Any, str, Any, str, str, EventSink], float]
+
+
+def run_step(project: Any, dsn: str, settings: Any, revision: str, direction: str, sink: EventSink) -> float:
+    """Apply (``up``) or revert (``down``) exactly one revision; raises MigtuiError on failure.
+
+    Uses the runner's one-step function (its timeout, lock_timeout retries, events and autocommit
+    handling) when it is available, else alembic's command API.
+    """
+    try:
+        from migtui.runner.step import run_revision_step
+    except ImportError:
+        return _alembic_step(project, dsn, revision, direction)
+    return run_revision_step(project, dsn, settings, revision, direction, sink=sink, job=JOB)
+
+
+def _alembic_step(project: Any, dsn: str, revision: str, direction: str) -> float:
+    from alembic import command
+
+    from migtui.errors import MigrationFailed
+    from migtui.redact import redact
+
+    cfg = project.config(dsn)
+    started = time.perf_counter()
+    try:
+        with ENV_LOCK:
+            if direction == "up":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, f"{revision}-1")
+    except Exception as exc:
+        orig = getattr(exc, "orig", None) or exc
+        text = str(orig).strip()
+        line = text.splitlines()[0] if text else orig.__class__.__name__
+        raise MigrationFailed(redact(f"{orig.__class__.__name__}: {line}")) from None
+    return time.perf_counter() - started
+
+
+# -- the job ----------------------------------------------------------------------------------------------
+
+
+class RollbackTest:
+    """Runs the rollback test of ``project`` on the database ``dsn`` (which the caller provides and owns)."""
+
+    def __init__(
+        self,
+        project: Any,
+        dsn: str,
+        settings: Any,
+        *,
+        sink: EventSink = discard,
+        force: bool = False,
+        with_data: bool = False,
+        exclude: tuple[str, ...] = (),
+        step: StepFunction = run_step,
+        target_label: str | None = None,
+    ) -> None:
+        self.project = project
+        self.dsn = dsn
+        self.settings = settings
+        self.sink = sink
+        self.force = force
+        self.with_data = with_data
+        self.exclude = exclude
+        self.step = step
+        self.target_label = target_label or (redact_dsn(dsn) or "")
+        self._conn: Any = None  # one connection for every catalog snapshot
+        self._current: Snapshot | None = None  # snapshot of the schema as it is now, if still valid
+
+    def _snapshot(self) -> Snapshot:
+        if self._conn is None or self._conn.closed:
+            from migtui.pg.connect import connect
+
+            self._conn = connect(self.dsn, application_name=f"migtui {JOB} [catalog]")
+        snap = inspect_database(
+            self._conn,
+            version_table=self.settings.version_table,
+            version_table_schema=self.settings.version_table_schema,
+        )
+        self._current = snap
+        return snap
+
+    def _run_step(self, revision: str, direction: str) -> float:
+        self._current = None  # the schema is about to change
+        return self.step(self.project, self.dsn, self.settings, revision, direction, self.sink)
+
+    def _diff(self, expected: Snapshot, actual: Snapshot) -> list[Difference]:
+        return diff_snapshots(expected, actual, exclude=self.exclude)
+
+    def current_revisions(self) -> tuple[str, ...]:
+        """Revision ids in the target's version table; () when the table is missing or empty."""
+        from psycopg import sql
+
+        from migtui.pg.connect import connect
+
+        with connect(self.dsn, application_name=f"migtui {JOB}") as conn:
+            schema = self.settings.version_table_schema
+            name = self.settings.version_table
+            regclass = f"{schema}.{name}" if schema else name
+            found = conn.execute("SELECT to_regclass(%s)", (_quote_regclass(schema, name),)).fetchone()
+            if not found or found[0] is None:
+                return ()
+            table = sql.Identifier(schema, name) if schema else sql.Identifier(name)
+            try:
+                rows = conn.execute(sql.SQL("SELECT version_num FROM {}").format(table)).fetchall()
+            except Exception as exc:
+                raise UsageError(f"cannot read version table {regclass}: {str(exc).splitlines()[0]}") from None
+            return tuple(sorted(str(r[0]) for r in rows))
+
+    def server_version(self) -> str:
+        from migtui.pg.connect import connect
+
+        with connect(self.dsn, application_name=f"migtui {JOB}") as conn:
+            return str(conn.execute("SHOW server_version").fetchone()[0])
+
+    def run(self) -> RollbackReport:
+        try:
+            return self._run()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _run(self) -> RollbackReport:
+        started = time.perf_counter()
+        revisions = self.project.revisions()
+        report = RollbackReport(target=self.target_label, with_data=self.with_data)
+        report.server_version = self.server_version()
+        current = self.current_revisions()
+        applied: set[str] = set()
+        if current:
+            where = ", ".join(current)
+            if not self.force:
+                raise UsageError(
+                    f"refusing to run the rollback test on a database at revision {where} "
+                    "(it holds a migrated schema); use a scratch database, or --force to test only the "
+                    "revisions after it"
+                )
+            applied = self._applied_revisions(current)
+        self.sink(RunStarted(job=JOB, target=self.target_label, revisions=tuple(r.revision for r in revisions)))
+        fatal: str | None = None
+        for info in revisions:
+            result = RevisionResult(info.revision, info.description)
+            report.revisions.append(result)
+            if info.revision in applied:
+                result.note = "already applied to the target database"
+                continue
+            if fatal is not None:
+                result.note = f"not run: {fatal}"
+                continue
+            fatal = self._test_revision(result)
+            self.sink(
+                Message(
+                    text=f"{result.revision}: {result.summary()} ({result.seconds.get('total', 0.0):.2f}s)",
+                    level="info" if result.ok else "error",
+                )
+            )
+            if result.status == FAILED:
+                self.sink(
+                    Finding(
+                        rule="rollback-test",
+                        severity="error",
+                        message=f"revision {result.revision}: {result.summary()}",
+                        revision=result.revision,
+                        path=str(info.path),
+                    )
+                )
+            for warning in result.data_warnings:
+                self.sink(
+                    Finding(
+                        rule="rollback-test/data",
+                        severity="warning",
+                        message=f"revision {result.revision}: {warning}",
+                        revision=result.revision,
+                        path=str(info.path),
+                    )
+                )
+        report.seconds = time.perf_counter() - started
+        failed = [r.revision for r in report.failed]
+        self.sink(
+            RunFinished(
+                job=JOB,
+                ok=report.ok,
+                exit_code=report.exit_code,
+                summary=("failed: " + ", ".join(failed)) if failed else "all revisions passed",
+            )
+        )
+        return report
+
+    def _applied_revisions(self, current: tuple[str, ...]) -> set[str]:
+        script = self.project.script
+        applied: set[str] = set()
+        for head in current:
+            try:
+                rev = script.get_revision(head)
+            except Exception:
+                rev = None
+            if rev is None:
+                raise UsageError(f"the database is at revision {head!r}, which is not in the migrations")
+            applied.update(r.revision for r in script.iterate_revisions(head, "base"))
+        return applied
+
+    def _test_revision(self, result: RevisionResult) -> str | None:
+        """Test one revision, filling ``result``. Returns a reason to stop the run, or None to go on."""
+        rev = result.revision
+        t_total = time.perf_counter()
+        snap_seconds = 0.0
+
+        def snapshot() -> Snapshot:
+            nonlocal snap_seconds
+            t = time.perf_counter()
+            snap = self._snapshot()
+            snap_seconds += time.perf_counter() - t
+            return snap
+
+        def finish(stop: str | None) -> str | None:
+            result.seconds["snapshots"] = snap_seconds
+            result.seconds["total"] = time.perf_counter() - t_total
+            result.status = FAILED if result.failures else PASSED
+            return stop
+
+        seeder = None
+        if self.with_data:
+            from migtui.rollback.seed_data import DataSeeder
+
+            seeder = DataSeeder(self.dsn, self.settings)
+            seeder.seed()
+        before = self._current or snapshot()  # the previous revision's last snapshot is still exact
+
+        # 1. upgrade
+        try:
+            result.seconds["upgrade"] = self._run_step(rev, "up")
+        except MigtuiError as exc:
+            result.failures.append(PHASE_UPGRADE)
+            result.error = exc.message
+            return finish(f"revision {rev} failed to upgrade")
+        after_up = snapshot()
+        counts_up = None
+        if seeder is not None:
+            seeder.seed()
+            counts_up = seeder.counts()
+
+        # 2. downgrade: back to exactly the schema before
+        try:
+            result.seconds["downgrade"] = self._run_step(rev, "down")
+        except MigtuiError as exc:
+            result.failures.append(PHASE_DOWNGRADE)
+            result.error = exc.message
+            return finish(None)  # the database is still at this revision: the next one can be tested
+        result.downgrade_differences = self._diff(before, snapshot())
+        if result.downgrade_differences:
+            result.failures.append(PHASE_DOWNGRADE_SCHEMA)
+
+        # 3. upgrade again: back to exactly the schema after the first upgrade
+        try:
+            result.seconds["re_upgrade"] = self._run_step(rev, "up")
+        except MigtuiError as exc:
+            result.failures.append(PHASE_REUPGRADE)
+            result.error = exc.message
+            return finish(f"revision {rev} could not be upgraded again after its downgrade")
+        result.reupgrade_differences = self._diff(after_up, snapshot())
+        if result.reupgrade_differences:
+            result.failures.append(PHASE_REUPGRADE_SCHEMA)
+        if seeder is not None and counts_up is not None:
+            new = {name for kind, name in after_up.objects if kind in ("table", "column")} - {
+                name for kind, name in before.objects if kind in ("table", "column")
+            }
+            result.data_warnings = seeder.losses(counts_up, seeder.counts(), new)
+        return finish(None)
+
+
+def _quote_regclass(schema: str | None, name: str) -> str:
+    def q(part: str) -> str:
+        return '"' + part.replace('"', '""') + '"'
+
+    return f"{q(schema)}.{q(name)}" if schema else q(name)
+
+
+# -- scratch database ------------------------------------------------------------------------------------
+
+
+def run_rollback_test(
+    project: Any,
+    settings: Any,
+    *,
+    dsn: str | None = None,
+    sink: EventSink = discard,
+    force: bool = False,
+    with_data: bool = False,
+    exclude: tuple[str, ...] = (),
+) -> RollbackReport:
+    """The rollback test on ``dsn``, or (default) on a new database of an embedded server started for it."""
+    project.revisions()  # load and check the graph first: a usage error before any server starts
+    if dsn:
+        return RollbackTest(project, dsn, settings, sink=sink, force=force, with_data=with_data, exclude=exclude).run()
+    from migtui.pg import harness
+
+    t = time.perf_counter()
+    cluster = harness.start_cluster(settings.pg_version, pg_bin=settings.pg_bin)
+    try:
+        scratch = cluster.create_database("migtui_rollback_test")
+        sink(Message(text=f"started embedded PostgreSQL {cluster.major} in {time.perf_counter() - t:.1f}s"))
+        job = RollbackTest(
+            project,
+            scratch,
+            settings,
+            sink=sink,
+            force=force,
+            with_data=with_data,
+            exclude=exclude,
+            target_label=f"embedded PostgreSQL {cluster.major}",
+        )
+        return job.run()
+    finally:
+        cluster.cleanup()
+
+
+# -- report formats ----------------------------------------------------------------------------------------

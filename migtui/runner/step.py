@@ -1,0 +1,613 @@
+"""Run ONE alembic revision (up or down) with the runner's safety: its own transaction, ``lock_timeout`` on
+every statement with bounded jittered retries, a per-revision timeout enforced by a watchdog, progress
+sampling, and typed events.
+
+The Runner uses it for every step of ``migtui up``/``down``; other jobs (rollback-test, dry-run shadow
+execution, phases) call :func:`run_revision_step` directly. It takes no advisory lock: that is the caller's
+business.
+
+How it works
+- alembic is driven through ``EnvironmentContext`` + ``script.run_env()`` (what ``alembic.command.upgrade``
+  does), with a work function that returns exactly one migration step, so each call is one revision in one
+  transaction whatever env.py does (a stock ``alembic init`` env.py is enough).
+- Class-level SQLAlchemy listeners, installed only while the step runs and active only on this thread, set
+  ``application_name`` (``migtui up <rev>``), ``lock_timeout`` and ``client_connection_check_interval`` on
+  the connection env.py opens, learn its backend pid, and emit StatementStarted for the revision's own SQL.
+- A watchdog thread with its own connection samples the backend (pg_stat_activity, pg_locks,
+  pg_blocking_pids, pg_stat_progress_*), emits Progress / LockWait, and on timeout cancels the statement
+  (``pg_cancel_backend``); if that does not end the step within a grace period it terminates the backend
+  and interrupts the Python code running the revision (a signal on the main thread, an async exception on
+  other threads).
+
+The sink may be called from the watchdog thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from migtui.errors import Interrupted, MigrationFailed, MigrationTimeout, MigtuiError, UsageError
+from migtui.events import (
+    EventSink,
+    LockWait,
+    Message,
+    Progress,
+    RevisionFailed,
+    RevisionFinished,
+    RevisionStarted,
+    StatementStarted,
+    discard,
+)
+from migtui.pg import progress as pg_progress
+from migtui.pg.progress import Blocker
+from migtui.project.load import ENV_LOCK
+from migtui.redact import redact_sql
+
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
+CANCEL_GRACE_SECONDS = 1.0  # after pg_cancel_backend, wait this long before terminating and interrupting
+WATCH_TICK_SECONDS = 0.2
+MAX_RETRY_DELAY_SECONDS = 30.0
+APPLICATION_NAME_MAX = 63
+
+
+class StepInterrupted(BaseException):
+    """Raised inside the thread running a revision when the watchdog gives up on it."""
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    timeout: float | None  # per attempt, seconds; None or 0 = no timeout
+    lock_timeout: float  # seconds
+    lock_retries: int
+    lock_retry_delay: float  # seconds; doubles per retry, with jitter
+    progress_interval: float  # seconds; 0 = no progress events
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> StepLimits:
+        return cls(
+            timeout=settings.timeout or None,
+            lock_timeout=settings.lock_timeout,
+            lock_retries=settings.lock_retries,
+            lock_retry_delay=settings.lock_retry_delay,
+            progress_interval=settings.progress_interval,
+        )
+
+
+@dataclass
+class _AttemptState:
+    revision: str
+    direction: str
+    thread_ident: int
+    pid: int | None = None
+    in_body: bool = False
+    statements: int = 0
+    current_sql: str = ""
+    non_transactional_ran: bool = False
+    timed_out: bool = False
+    cancel_requested: bool = False  # the operator asked to stop (RevisionStep.cancel)
+    terminated: bool = False
+    armed: bool = True  # the watchdog may interrupt the thread
+    finished: bool = False
+    noop: bool = False
+    blockers: tuple[Blocker, ...] = ()
+    waiting_lock: str = ""
+    lock_wait_reported: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+def application_name(job: str, revision: str) -> str:
+    """``migtui up a1b2c3``: what operators see in pg_stat_activity for the session running a revision."""
+    return f"migtui {job} {revision}"[:APPLICATION_NAME_MAX]
+
+
+def _sqlstates(exc: BaseException | None) -> set[str]:
+    """Every SQLSTATE found along an exception chain (SQLAlchemy wraps the psycopg error in ``.orig``)."""
+    found: set[str] = set()
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        state = getattr(item, "sqlstate", None)
+        if isinstance(state, str):
+            found.add(state)
+        stack.extend([getattr(item, "orig", None), item.__cause__, item.__context__])
+    return found
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for a failed revision: the database's own message when there is one, redacted."""
+    orig = getattr(exc, "orig", None)
+    chosen = orig if orig is not None else exc
+    text = str(chosen).strip()
+    line = text.splitlines()[0] if text else chosen.__class__.__name__
+    diag = getattr(chosen, "diag", None)
+    detail = getattr(diag, "message_detail", None) if diag is not None else None
+    if detail:
+        line = f"{line} ({' '.join(str(detail).split())})"
+    name = chosen.__class__.__name__
+    if orig is None and not getattr(chosen, "sqlstate", None):
+        line = f"{name}: {line}"
+    return redact_sql(line)
+
+
+class _Hooks:
+    """Class-level SQLAlchemy listeners for the duration of one attempt, filtered to one thread."""
+
+    def __init__(self, state: _AttemptState, job: str, limits: StepLimits, server_version: int, sink: EventSink):
+        self.state = state
+        self.job = job
+        self.limits = limits
+        self.server_version = server_version
+        self.sink = sink
+
+    def _mine(self) -> bool:
+        return threading.get_ident() == self.state.thread_ident
+
+    def do_connect(self, dialect, conn_rec, cargs, cparams) -> None:
+        if not self._mine():
+            return
+        cparams["application_name"] = application_name(self.job, self.state.revision)
+        opts = [f"-c lock_timeout={max(1, int(self.limits.lock_timeout * 1000))}"]
+        if self.server_version >= 140000:
+            # a backend whose client died (kill -9 of the runner) notices within a second and rolls back
+            opts.append("-c client_connection_check_interval=1000")
+        existing = str(cparams.get("options") or "").strip()
+        cparams["options"] = " ".join([existing, *opts]).strip()
+
+    def checkout(self, dbapi_connection, connection_record, connection_proxy) -> None:
+        if not self._mine():
+            return
+        info = getattr(dbapi_connection, "info", None)
+        pid = getattr(info, "backend_pid", None)
+        if pid:
+            self.state.pid = int(pid)
+
+    def before_cursor_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if not self._mine() or not self.state.in_body:
+            return
+        try:
+            autocommit = bool(conn.connection.dbapi_connection.autocommit)
+        except Exception:
+            autocommit = False
+        self.state.statements += 1
+        self.state.current_sql = statement
+        if autocommit:
+            self.state.non_transactional_ran = True
+        self.sink(
+            StatementStarted(
+                revision=self.state.revision,
+                index=self.state.statements,
+                sql=redact_sql(str(statement).strip()),
+                transactional=not autocommit,
+            )
+        )
+
+    def _targets(self):
+        from sqlalchemy.engine import Engine
+        from sqlalchemy.pool import Pool
+
+        return [
+            (Engine, "do_connect", self.do_connect),
+            (Pool, "checkout", self.checkout),
+            (Engine, "before_cursor_execute", self.before_cursor_execute),
+        ]
+
+    def install(self) -> None:
+        from sqlalchemy import event
+
+        for target, name, fn in self._targets():
+            event.listen(target, name, fn)
+
+    def remove(self) -> None:
+        from sqlalchemy import event
+
+        for target, name, fn in self._targets():
+            if event.contains(target, name, fn):
+                event.remove(target, name, fn)
+
+
+class _Watchdog(threading.Thread):
+    """Samples the migration backend; emits Progress/LockWait; enforces the timeout."""
+
+    def __init__(self, state: _AttemptState, monitor_dsn_conn, limits: StepLimits, sink: EventSink, interrupt):
+        super().__init__(name=f"migtui-watchdog-{state.revision}", daemon=True)
+        self.state = state
+        self.conn = monitor_dsn_conn
+        self.limits = limits
+        self.sink = sink
+        self.interrupt = interrupt
+        self.stop_event = threading.Event()
+        self.error: str = ""
+
+    def stop(self) -> bool:
+        """Stop and join; False if the thread is still stuck in a query (its connection must not be closed)."""
+        self.stop_event.set()
+        self.join(timeout=10)
+        return not self.is_alive()
+
+    def run(self) -> None:
+        state = self.state
+        interval = self.limits.progress_interval
+        next_progress = state.started + interval if interval else float("inf")
+        deadline = state.started + self.limits.timeout if self.limits.timeout else float("inf")
+        cancelled_at: float | None = None
+        while not self.stop_event.wait(WATCH_TICK_SECONDS):
+            now = time.monotonic()
+            try:
+                sample = pg_progress.sample_backend(self.conn, state.pid) if state.pid else None
+                if sample is not None and sample.waiting_on_lock:
+                    if sample.blockers:
+                        state.blockers = sample.blockers
+                    state.waiting_lock = sample.waiting_lock
+                    if not state.lock_wait_reported and sample.blockers:
+                        state.lock_wait_reported = True
+                        first = sample.blockers[0]
+                        self.sink(
+                            LockWait(
+                                what="relation",
+                                holder_pid=first.pid,
+                                holder_application=first.application_name,
+                                holder_since=first.xact_start or None,
+                                detail=f"{state.revision} waits for {sample.waiting_for()}",
+                                waited_seconds=round(now - state.started, 2),
+                            )
+                        )
+                stop_now = now >= deadline or state.cancel_requested
+                if stop_now and cancelled_at is None and not state.finished:
+                    cancelled_at = now
+                    if state.cancel_requested:
+                        why = "cancel requested"
+                    else:
+                        state.timed_out = True
+                        why = f"timeout of {self.limits.timeout:g}s reached"
+                    self.sink(
+                        Message(
+                            text=f"{state.revision}: {why}; cancelling the statement (pid {state.pid})",
+                            level="warning",
+                        )
+                    )
+                    if state.pid:
+                        pg_progress.cancel_backend(self.conn, state.pid)
+                if (
+                    cancelled_at is not None
+                    and not state.terminated
+                    and not state.finished
+                    and now >= cancelled_at + CANCEL_GRACE_SECONDS
+                ):
+                    state.terminated = True
+                    if state.pid:
+                        pg_progress.terminate_backend(self.conn, state.pid)
+                    self.sink(
+                        Message(
+                            text=f"{state.revision}: still running {CANCEL_GRACE_SECONDS:g}s after cancel; "
+                            f"terminated backend {state.pid} and interrupted the revision",
+                            level="warning",
+                        )
+                    )
+                    self.interrupt()
+                if now >= next_progress and not state.finished and cancelled_at is None:
+                    next_progress = now + interval
+                    self._emit_progress(sample, now)
+            except Exception as exc:  # the monitor connection broke: keep enforcing the timeout blind
+                self.error = str(exc)
+                if (now >= deadline or state.cancel_requested) and not state.terminated and not state.finished:
+                    state.timed_out = now >= deadline
+                    state.terminated = True
+                    self.interrupt()
+
+    def _emit_progress(self, sample, now: float) -> None:
+        state = self.state
+        report = pg_progress.progress_report(self.conn, state.pid) if state.pid else ""
+        self.sink(
+            Progress(
+                revision=state.revision,
+                elapsed=round(now - state.started, 1),
+                timeout=self.limits.timeout,
+                statement=redact_sql(" ".join((sample.query if sample else state.current_sql).split()))[:500],
+                state=sample.state if sample else "",
+                wait_event=f"{sample.wait_event_type}:{sample.wait_event}" if sample and sample.wait_event else "",
+                waiting_for=sample.waiting_for() if sample else "",
+                progress=report,
+            )
+        )
+
+
+class RevisionStep:
+    """Runs one revision of ``project`` up or down against ``dsn``; see :func:`run_revision_step`."""
+
+    def __init__(
+        self,
+        project,
+        dsn: str,
+        limits: StepLimits,
+        *,
+        sink: EventSink = discard,
+        job: str = "up",
+        monitor_conn=None,
+        version_table: str | None = None,
+        version_table_schema: str | None = None,
+    ) -> None:
+        self.version_table = version_table
+        self.version_table_schema = version_table_schema
+        self.project = project
+        self.dsn = dsn
+        self.limits = limits
+        self.sink = sink
+        self.job = job
+        self._monitor = monitor_conn
+        self._owns_monitor = monitor_conn is None
+        self._cancel = threading.Event()
+        self._state: _AttemptState | None = None
+
+    def cancel(self) -> None:
+        """Stop the revision running now (from any thread): its statement is cancelled, it rolls back, and
+        ``run`` raises Interrupted (exit 130). Also stops a lock_timeout retry wait."""
+        self._cancel.set()
+        state = self._state
+        if state is not None:
+            state.cancel_requested = True
+
+    # -- connections -------------------------------------------------------------------------------------
+    def _monitor_conn(self):
+        if self._monitor is None:
+            from migtui.pg.connect import connect
+
+            # statement_timeout: a sampling query never hangs the watchdog (and the join at the end of a step)
+            self._monitor = connect(
+                self.dsn, application_name=f"migtui {self.job} [watch]", options="-c statement_timeout=5000"
+            )
+            self._owns_monitor = True
+        return self._monitor
+
+    def close(self) -> None:
+        if self._owns_monitor and self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
+
+    # -- one revision ----------------------------------------------------------------------------------
+    def run(self, revision: str, direction: str) -> float:
+        """Apply (``up``) or revert (``down``) ``revision``, retrying on lock_timeout. Returns seconds."""
+        if direction not in ("up", "down"):
+            raise UsageError(f"direction must be up or down, not {direction!r}")
+        script = self.project.script
+        try:
+            script_rev = script.get_revision(revision)
+        except Exception:
+            script_rev = None
+        if script_rev is None:
+            raise UsageError(f"unknown revision {revision!r}")
+        revision = script_rev.revision
+        description = script_rev.doc or ""
+        monitor = self._monitor_conn()
+        server_version = int(monitor.info.server_version)
+        total_started = time.monotonic()
+        attempt = 0
+        while True:
+            if self._cancel.is_set():
+                raise Interrupted(f"cancelled before revision {revision} ({direction}) started")
+            attempt += 1
+            self.sink(RevisionStarted(revision=revision, direction=direction, description=description, attempt=attempt))
+            state = _AttemptState(revision=revision, direction=direction, thread_ident=threading.get_ident())
+            state.cancel_requested = self._cancel.is_set()
+            self._state = state
+            try:
+                self._attempt(script, script_rev, state, server_version, monitor)
+            except BaseException as exc:
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    self.sink(
+                        RevisionFailed(
+                            revision=revision,
+                            direction=direction,
+                            error="interrupted",
+                            seconds=round(time.monotonic() - total_started, 3),
+                            rolled_back=not state.non_transactional_ran,
+                        )
+                    )
+                    raise
+                seconds = time.monotonic() - total_started
+                failure = self._classify(exc, state, attempt)
+                if failure is None:  # lock_timeout: retry
+                    delay = min(
+                        MAX_RETRY_DELAY_SECONDS,
+                        self.limits.lock_retry_delay * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5),
+                    )
+                    holder = f" (blocked by {state.blockers[0].describe()})" if state.blockers else ""
+                    self.sink(
+                        Message(
+                            text=f"{revision}: lock_timeout ({self.limits.lock_timeout:g}s) hit{holder}; rolled "
+                            f"back; retry {attempt}/{self.limits.lock_retries} in {delay:.1f}s",
+                            level="warning",
+                        )
+                    )
+                    if self._cancel.wait(delay):
+                        failure = Interrupted(f"revision {revision} ({direction}) cancelled while waiting to retry")
+                    else:
+                        continue
+                self.sink(
+                    RevisionFailed(
+                        revision=revision,
+                        direction=direction,
+                        error=failure.message,
+                        seconds=round(seconds, 3),
+                        rolled_back=not state.non_transactional_ran,
+                    )
+                )
+                raise failure from None
+            seconds = time.monotonic() - total_started
+            if not state.noop:
+                self.sink(RevisionFinished(revision=revision, direction=direction, seconds=round(seconds, 3)))
+            return seconds
+
+    def _classify(self, exc: BaseException, state: _AttemptState, attempt: int) -> MigtuiError | None:
+        """The error to raise for a failed attempt, or None to retry it."""
+        rev = state.revision
+        partial = (
+            " (statements run outside the transaction, e.g. in autocommit_block(), were NOT rolled back)"
+            if state.non_transactional_ran
+            else ""
+        )
+        if state.cancel_requested and not state.timed_out:
+            return Interrupted(f"revision {rev} ({state.direction}) cancelled by the operator: rolled back{partial}")
+        if state.timed_out or isinstance(exc, StepInterrupted):
+            return MigrationTimeout(
+                f"revision {rev} ({state.direction}) ran past its timeout of {self.limits.timeout:g}s: "
+                f"cancelled and rolled back{partial}"
+            )
+        if isinstance(exc, MigtuiError):
+            return exc
+        states = _sqlstates(exc)
+        if LOCK_NOT_AVAILABLE in states:
+            if attempt <= self.limits.lock_retries and not state.non_transactional_ran:
+                return None
+            who = state.blockers[0].describe() if state.blockers else "blocking session not identified"
+            lock = f" waiting for {state.waiting_lock}" if state.waiting_lock else ""
+            return MigrationFailed(
+                f"revision {rev} ({state.direction}) gave up after {attempt} attempt(s): lock_timeout "
+                f"{self.limits.lock_timeout:g}s exceeded{lock}; blocked by {who}{partial}"
+            )
+        return MigrationFailed(f"revision {rev} ({state.direction}) failed: {describe_failure(exc)}{partial}")
+
+    def _attempt(self, script, script_rev, state: _AttemptState, server_version: int, monitor) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+        from alembic.runtime.migration import MigrationStep
+
+        revision = script_rev.revision
+        direction = state.direction
+
+        def work(heads, context):
+            heads = tuple(heads or ())
+            if direction == "up":
+                try:
+                    steps = script._upgrade_revs(revision, heads)
+                except Exception as exc:
+                    raise MigrationFailed(
+                        f"cannot apply {revision}: database is at {', '.join(heads) or 'base'} ({exc})"
+                    ) from None
+                if not steps:
+                    state.noop = True
+                    return []
+                if len(steps) != 1:
+                    raise MigrationFailed(
+                        f"cannot apply {revision} alone: database is at {', '.join(heads) or 'base'}, "
+                        f"{len(steps)} revisions away"
+                    )
+                step = steps[0]
+            else:
+                if revision not in heads:
+                    ancestors = {r.revision for r in script.iterate_revisions(heads, "base")} if heads else set()
+                    if revision not in ancestors:
+                        state.noop = True
+                        return []
+                    raise MigrationFailed(
+                        f"cannot revert {revision}: it is not the current revision (database is at {', '.join(heads)})"
+                    )
+                step = MigrationStep.downgrade_from_script(script.revision_map, script_rev)
+            original = step.migration_fn
+
+            @functools.wraps(original)
+            def body(**kw):
+                state.in_body = True
+                try:
+                    return original(**kw)
+                finally:
+                    state.in_body = False
+
+            step.migration_fn = body
+            return [step]
+
+        config = self.project.config(self.dsn)
+        config.config_file_name = None  # env.py must not reconfigure logging: migtui reports through events
+        # the version table migtui reads, for env.py files that honour these options (db/migrations does)
+        if self.version_table and self.version_table != "alembic_version":
+            config.set_main_option("version_table", self.version_table)
+        if self.version_table_schema:
+            config.set_main_option("version_table_schema", self.version_table_schema)
+        hooks = _Hooks(state, self.job, self.limits, server_version, self.sink)
+        interrupt, restore = self._interrupter(state)
+        watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
+        hooks.install()
+        watchdog.start()
+        try:
+            with ENV_LOCK, EnvironmentContext(config, script, fn=work, destination_rev=revision):
+                script.run_env()
+        finally:
+            state.armed = False
+            state.finished = True
+            if not watchdog.stop():  # still inside a query on the monitor connection: never close it under it
+                self._monitor = None
+                self._owns_monitor = True
+            hooks.remove()
+            restore()
+
+    @staticmethod
+    def _interrupter(state: _AttemptState):
+        """(interrupt, restore): how the watchdog stops Python code stuck in a revision on this thread."""
+        if threading.current_thread() is threading.main_thread():
+
+            def handler(signum, frame):
+                if state.armed:
+                    state.armed = False
+                    raise StepInterrupted()
+
+            previous = signal.signal(signal.SIGALRM, handler)
+
+            def interrupt() -> None:
+                if state.armed:
+                    signal.pthread_kill(state.thread_ident, signal.SIGALRM)
+
+            def restore() -> None:
+                signal.signal(signal.SIGALRM, previous)
+
+            return interrupt, restore
+
+        import ctypes
+
+        def interrupt_thread() -> None:  # takes effect when the thread next runs Python bytecode
+            if state.armed:
+                state.armed = False
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(state.thread_ident), ctypes.py_object(StepInterrupted)
+                )
+
+        return interrupt_thread, lambda: None
+
+
+def run_revision_step(
+    project,
+    dsn: str,
+    settings: Any,
+    revision: str,
+    direction: str = "up",
+    *,
+    sink: EventSink = discard,
+    job: str | None = None,
+) -> float:
+    """Apply or revert ONE revision with the runner's safety (timeout, lock_timeout + retries, events).
+
+    ``job`` names the work in ``application_name`` (default: the direction, e.g. ``migtui rollback-test
+    a1b2``). Takes no advisory lock. Raises MigrationTimeout (exit 3) or MigrationFailed (exit 5); the
+    revision's transaction is rolled back either way. Returns the seconds it took.
+    """
+    step = RevisionStep(
+        project,
+        dsn,
+        StepLimits.from_settings(settings),
+        sink=sink,
+        job=job or direction,
+        version_table=getattr(settings, "version_table", None),
+        version_table_schema=getattr(settings, "version_table_schema", None),
+    )
+    try:
+        return step.run(revision, direction)
+    finally:
+        step.close()

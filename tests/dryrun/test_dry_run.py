@@ -1,0 +1,363 @@
+"""dry-run against a real primary + streaming replica with 120k rows: counts, locks, failures, guarantees."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from migtui.config import Settings
+from migtui.dryrun.job import DryRunOptions, dry_run
+from migtui.events import DryRunStatement, Finding, RunFinished
+from migtui.project.load import AlembicProject
+from tests.alembic_projects import Rev, make_project
+from tests.conftest import ROOT, run_cli
+
+ROWS = 120_000
+
+REVISIONS = [
+    Rev(
+        "a1",
+        "op.execute('CREATE TABLE accounts (id int PRIMARY KEY, email text, status text, score int, parent_id int)')",
+    ),
+    Rev(
+        "a2",
+        "op.execute(\"UPDATE accounts SET status = 'x' WHERE id % 10 = 0\")\n"
+        "op.execute('DELETE FROM accounts WHERE id > 117000')",
+        message="touch rows",
+    ),
+    Rev(
+        "a3",
+        "op.alter_column('accounts', 'score', type_=sa.BigInteger())\n"
+        "op.create_index('ix_status', 'accounts', ['status'])",
+        message="widen score",
+    ),
+    Rev(
+        "a4",
+        "op.create_unique_constraint('uq_email', 'accounts', ['email'])\n"
+        "op.create_foreign_key('fk_parent', 'accounts', 'accounts', ['parent_id'], ['id'])",
+        message="constraints",
+    ),
+]
+
+
+def _snapshot(server, dbname: str) -> dict:
+    """Schema, row counts and write counters: what must not change."""
+    schema = server.execute(
+        "SELECT md5(string_agg(format('%s.%s %s %s %s', c.relnamespace::regnamespace, c.relname, c.relkind,"
+        " c.relfilenode, a.attname || ':' || format_type(a.atttypid, a.atttypmod) || a.attnotnull), ',' ORDER BY"
+        " c.oid, a.attnum)) FROM pg_class c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0"
+        " WHERE c.relnamespace = 'public'::regnamespace",
+        dbname=dbname,
+    )[0][0]
+    rows = server.execute(
+        "SELECT (SELECT count(*) FROM accounts), (SELECT string_agg(version_num, ',') FROM alembic_version),"
+        " (SELECT count(*) FROM pg_constraint WHERE conrelid = 'accounts'::regclass)",
+        dbname=dbname,
+    )[0]
+    counters = server.execute(
+        "SELECT tup_inserted, tup_updated, tup_deleted FROM pg_stat_database WHERE datname = %s",
+        dbname=dbname,
+        params=(dbname,),
+    )[0]
+    return {"schema": schema, "rows": rows, "counters": counters}
+
+
+@pytest.fixture(scope="module")
+def env(primary_and_replica, tmp_path_factory):
+    from alembic import command
+
+    primary, replica = primary_and_replica
+    dbname = "dryrun_" + uuid.uuid4().hex[:8]
+    dsn = primary.create_database(dbname)
+    project_dir = make_project(tmp_path_factory.mktemp("dryrun"), REVISIONS)
+    project = AlembicProject.load(project_dir)
+    command.upgrade(project.config(dsn), "a1")
+    primary.execute(
+        "INSERT INTO accounts SELECT g, 'user' || (g % 60000) || '@example.com', 'active', g,"
+        " CASE WHEN g % 1000 = 0 THEN g + 1000000 WHEN g % 7 = 0 THEN g - 1 END"
+        f" FROM generate_series(1, {ROWS}) g; ANALYZE accounts",
+        dbname=dbname,
+    )
+    primary.wait_for_replay(replica)
+    yield {"primary": primary, "replica": replica, "db": dbname, "project": project, "dir": project_dir}
+    primary.drop_database(dbname)
+
+
+@pytest.fixture(scope="module")
+def run(env, pg):
+    """One dry-run through the engine (shadow on the shared test server), with before/after snapshots."""
+    primary, replica, db = env["primary"], env["replica"], env["db"]
+    before = {"primary": _snapshot(primary, db), "replica": _snapshot(replica, db)}
+    events = []
+    report = dry_run(
+        env["project"],
+        replica.dsn(db),
+        Settings(),
+        events.append,
+        DryRunOptions(shadow_server=pg, primary_dsn=primary.dsn(db), big_table_bytes=1024 * 1024),
+    )
+    primary.wait_for_replay(replica)
+    after = {"primary": _snapshot(primary, db), "replica": _snapshot(replica, db)}
+    leftovers = pg.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'migtui_shadow_%'")[0][0]
+    return {"report": report, "events": events, "before": before, "after": after, "leftovers": leftovers}
+
+
+def _statements(report, revision):
+    return next(r for r in report.revisions if r["revision"] == revision)["statements"]
+
+
+def test_pending_is_computed_from_the_replica(run):
+    report = run["report"]
+    assert report.pending == ["a2", "a3", "a4"]
+    assert report.target["role"] == "replica"
+    assert report.target["current_revisions"] == ["a1"]
+    assert report.target["lag"]["wal_receiver"] == "streaming"
+
+
+def test_exact_counts_for_update_and_delete_match_the_truth(run, env):
+    update, delete = _statements(run["report"], "a2")
+    truth_update = env["primary"].execute("SELECT count(*) FROM accounts WHERE id % 10 = 0", dbname=env["db"])[0][0]
+    truth_delete = env["primary"].execute("SELECT count(*) FROM accounts WHERE id > 117000", dbname=env["db"])[0][0]
+    assert update["rows"] == {
+        "count": truth_update,
+        "exact": True,
+        "method": "count",
+        "seconds": pytest.approx(update["rows"]["seconds"]),
+    }
+    assert update["rows"]["count"] == 12_000
+    assert delete["rows"]["count"] == truth_delete == 3_000 and delete["rows"]["exact"] is True
+    assert update["observed_locks"][0] == {
+        "relation": "accounts",
+        "kind": "table",
+        "mode": "RowExclusiveLock",
+        "created": False,
+    }
+    assert update["table_bytes"] > 5_000_000 and update["table_rows_estimate"] == ROWS
+
+
+def test_rewrite_is_reported_with_access_exclusive_lock(run):
+    alter, index = _statements(run["report"], "a3")
+    # the linter's model, with the replica's catalog facts (score is int4: int4 -> int8 rewrites)
+    assert alter["locks"] == [
+        {"relation": "public.accounts", "mode": "AccessExclusiveLock", "blocks": ["reads", "writes", "ddl"]}
+    ]
+    assert alter["rewrites"] == ["public.accounts"] and "type-change-rewrites" in [f["rule"] for f in alter["findings"]]
+    assert alter["lock_differences"] == [] and index["lock_differences"] == []  # the model matches the shadow
+    assert alter["sql"] == "ALTER TABLE accounts ALTER COLUMN score TYPE BIGINT"
+    assert {"relation": "accounts", "kind": "table", "mode": "AccessExclusiveLock", "created": False} in alter[
+        "observed_locks"
+    ]
+    assert alter["rewrite"] is True and alter["observed_rewrite"] == ["accounts"]
+    assert alter["rows"] == {"count": ROWS, "exact": False, "method": "estimate"}
+    assert alter["estimated_seconds"] > 0
+    assert any(w["rule"] == "lock-risk" for w in alter["warnings"])
+    assert index["rewrite"] is False
+    assert {"relation": "accounts", "kind": "table", "mode": "ShareLock", "created": False} in index["observed_locks"]
+
+
+def test_failures_are_flagged_with_the_true_counts(run, env):
+    unique, fk = _statements(run["report"], "a4")
+    dupes = env["primary"].execute(
+        "SELECT count(*) FROM (SELECT email FROM accounts GROUP BY email HAVING count(*) > 1) d", dbname=env["db"]
+    )[0][0]
+    orphans = env["primary"].execute(
+        "SELECT count(*) FROM accounts c WHERE parent_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM accounts p WHERE p.id = c.parent_id)",
+        dbname=env["db"],
+    )[0][0]
+    assert dupes > 0 and orphans > 0
+    assert [c["violations"] for c in unique["checks"]] == [dupes]
+    assert [c["violations"] for c in fk["checks"]] == [orphans]
+    assert [w["rule"] for w in unique["warnings"] if w["severity"] == "error"] == ["would-fail-unique"]
+    assert [w["rule"] for w in fk["warnings"] if w["severity"] == "error"] == ["would-fail-foreign-key"]
+    assert run["report"].exit_code == 1
+
+
+def test_events_stream_each_statement(run):
+    events = run["events"]
+    statements = [e for e in events if isinstance(e, DryRunStatement)]
+    assert [(e.revision, e.index) for e in statements] == [
+        ("a2", 0),
+        ("a2", 1),
+        ("a3", 0),
+        ("a3", 1),
+        ("a4", 0),
+        ("a4", 1),
+    ]
+    assert sum(1 for e in events if isinstance(e, Finding) and e.severity == "error") == 2
+    assert isinstance(events[-1], RunFinished) and events[-1].exit_code == 1
+
+
+def test_nothing_changed_on_either_server(run):
+    assert run["after"] == run["before"]
+    assert run["leftovers"] == 0
+    load = run["report"].load
+    assert load["queries"] > 0 and load["timeouts"] == 0
+
+
+def test_budget_fallback_marks_estimates_not_exact(env, pg):
+    report = dry_run(
+        env["project"],
+        env["replica"].dsn(env["db"]),
+        Settings(),
+        options=DryRunOptions(shadow_server=pg, count_budget=0.001),
+    )
+    update, delete = _statements(report, "a2")
+    assert update["rows"]["exact"] is False and update["rows"]["method"] == "explain"
+    assert update["rows"]["count"] > 0  # the planner's guess for "id % 10 = 0" (not the truth: 12,000)
+    # the DELETE's index range scan may finish within even 1 ms: exact then, else the histogram's estimate
+    assert delete["rows"]["count"] == pytest.approx(3_000, rel=0 if delete["rows"]["exact"] else 0.5)
+    assert any(w["rule"] == "row-count-estimated" for w in update["warnings"])
+    assert report.load["timeouts"] >= 1
+
+
+def test_cli_json_shape_and_exit_code(env, pg):
+    # the test servers trust local users: the password is accepted and ignored, and must never be printed
+    with_password = env["replica"].dsn(env["db"]).replace("postgres@", "postgres:Sup3rS3cret@")
+    proc = run_cli(
+        "dry-run",
+        "--replica",
+        with_password,
+        "--migrations",
+        str(env["dir"]),
+        "--format",
+        "json",
+        "--shadow-dsn",
+        pg.dsn(),
+    )
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["exit_code"] == 1 and data["summary"]["errors"] == 2
+    stmt = data["revisions"][0]["statements"][0]
+    for key in ("sql", "rows", "table_bytes", "estimated_seconds", "observed_locks", "warnings"):
+        assert key in stmt
+    assert stmt["rows"]["count"] == 12_000 and stmt["rows"]["exact"] is True
+    assert "Sup3rS3cret" not in proc.stdout + proc.stderr and data["target"]["dsn"].count("***") == 1
+
+
+def test_cli_text_streams_statements(env, pg):
+    proc = run_cli(
+        "dry-run",
+        "--replica",
+        env["replica"].dsn(env["db"]),
+        "--migrations",
+        str(env["dir"]),
+        "--shadow-dsn",
+        pg.dsn(),
+        "--format",
+        "text",
+    )
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout
+    assert "pending: a2, a3, a4" in out
+    assert "rows 12,000 (exact)" in out
+    assert "locks AccessExclusiveLock accounts · rewrite" in out
+    assert "ERROR [would-fail-unique]" in out
+
+
+def test_cli_github_annotations(env, pg):
+    proc = run_cli(
+        "dry-run",
+        "--replica",
+        env["replica"].dsn(env["db"]),
+        "--migrations",
+        str(env["dir"]),
+        "--shadow-dsn",
+        pg.dsn(),
+        "--format",
+        "github",
+    )
+    assert proc.returncode == 1
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("::error ")]
+    assert len(errors) == 2 and "003_a4.py" in errors[0]
+
+
+def test_primary_given_as_replica_is_refused_then_allowed_read_only(env, pg):
+    primary, db = env["primary"], env["db"]
+    proc = run_cli("dry-run", "--replica", primary.dsn(db), "--migrations", str(env["dir"]))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "--allow-primary" in proc.stderr and "is a primary" in proc.stderr
+    before = _snapshot(primary, db)
+    proc = run_cli(
+        "dry-run",
+        "--replica",
+        primary.dsn(db),
+        "--allow-primary",
+        "--migrations",
+        str(env["dir"]),
+        "--shadow-dsn",
+        pg.dsn(),
+        "--format",
+        "json",
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["target"]["role"] == "primary"
+    assert _snapshot(primary, db) == before
+
+
+def test_unreachable_replica_is_one_line_without_password(env):
+    proc = run_cli("dry-run", "--replica", "postgresql://app:s3cret@127.0.0.1:1/app", "--migrations", str(env["dir"]))
+    assert proc.returncode == 6
+    assert proc.stderr.count("\n") == 1 and "s3cret" not in proc.stderr
+    assert proc.stderr.startswith("migtui: error: cannot connect")
+
+
+def test_replica_without_version_table_is_one_line(env):
+    proc = run_cli("dry-run", "--replica", env["replica"].dsn("postgres"), "--migrations", str(env["dir"]))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no version table alembic_version" in proc.stderr
+
+
+def test_no_replica_given_is_a_usage_error(env):
+    proc = run_cli("dry-run", "--migrations", str(env["dir"]), env={"MIGTUI_REPLICA_URL": ""})
+    assert proc.returncode == 2 and "no replica given" in proc.stderr
+
+
+def test_script_wraps_the_cli_for_ci(env, pg):
+    script = ROOT / "scripts" / "db-dry-run.sh"
+    proc = subprocess.run(
+        [
+            "bash",
+            str(script),
+            "--replica",
+            env["replica"].dsn(env["db"]),
+            "--migrations",
+            str(env["dir"]),
+            "--shadow-dsn",
+            pg.dsn(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(ROOT),
+        env={**os.environ, "MIGTUI": f"{sys.executable} -m migtui", "GITHUB_ACTIONS": "true", "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert sum(1 for line in proc.stdout.splitlines() if line.startswith("::error ")) == 2
+
+
+def test_busy_table_on_the_primary_is_a_lock_risk(env, pg, run):
+    import psycopg
+
+    (alter, _index) = _statements(run["report"], "a3")
+    assert alter["table_activity"] == {"sessions": 0, "oldest_transaction_seconds": 0.0}
+    with psycopg.connect(env["primary"].dsn(env["db"])) as reader:  # an open transaction reading accounts
+        reader.execute("SELECT count(*) FROM accounts WHERE id < 10").fetchone()
+        report = dry_run(
+            env["project"],
+            env["replica"].dsn(env["db"]),
+            Settings(),
+            options=DryRunOptions(shadow_server=pg, primary_dsn=env["primary"].dsn(env["db"])),
+        )
+        reader.rollback()
+    alter, index = _statements(report, "a3")
+    assert alter["table_activity"]["sessions"] == 1
+    busy = [w["message"] for w in alter["warnings"] if "hold locks on accounts" in w["message"]]
+    assert busy and "ACCESS EXCLUSIVE lock request would queue behind them and block every query" in busy[0]
+    assert index["table_activity"]["sessions"] == 1  # CREATE INDEX: SHARE lock blocks writes
+    assert _statements(report, "a2")[0]["table_activity"] is None  # UPDATE: RowExclusiveLock, no queue risk

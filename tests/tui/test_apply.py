@@ -1,0 +1,111 @@
+"""Apply view: a revision blocked by another session's lock shows up in the monitor panel; cancel rolls it back."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import psycopg
+import pytest
+
+from migtui.tui.app import MigtuiApp
+from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
+from migtui.tui.widgets.monitor_panel import MonitorPanel
+from tests.tui_helpers import alembic_upgrade, sample_project, screen_text, settings_for, wait_for_text
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("migtui.runner.job") is None, reason="needs migtui.runner.job")
+
+
+def _version(dsn: str) -> list[str]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return [r[0] for r in conn.execute("SELECT version_num FROM alembic_version").fetchall()]
+
+
+async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
+    project = sample_project(tmp_path / "proj")
+    alembic_upgrade(project, fresh_db, "a3")
+    # keep the DDL waiting (no lock_timeout give-up during the test), refresh fast
+    settings = settings_for(fresh_db, project, lock_timeout=30.0, lock_retries=0, timeout=60.0, monitor_interval=0.3)
+    holder = psycopg.connect(fresh_db, application_name="test-holder")
+    try:
+        holder.execute("SELECT count(*) FROM accounts")  # ACCESS SHARE held in an open transaction
+        holder_pid = holder.info.backend_pid
+        app = MigtuiApp(settings)
+        async with app.run_test(size=(100, 32)) as pilot:
+            await wait_for_text(pilot, "a4 head")
+            await pilot.press("a")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, ConfirmScreen):
+                    break
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "apply 1 revision(s)" in screen_text(app) and "a4" in screen_text(app)
+            await pilot.press("y")
+            await pilot.pause()
+            assert isinstance(app.screen, ApplyScreen)
+            # the runner's session waits for the holder: the lock tree shows it, the sessions table too
+            text = await wait_for_text(
+                pilot,
+                [
+                    f"● pid {holder_pid} [test-holder]",
+                    "[migtui up a4] waits for AccessExclusiveLock on public.accounts",
+                ],
+                timeout=20,
+            )
+            assert "RUNNING" in text and "▶ a4" in text
+            panel = app.screen.query_one(MonitorPanel)
+            blocked = panel.snapshot.blocked
+            assert len(blocked) == 1 and blocked[0].application_name == "migtui up a4"
+            assert blocked[0].blocked_by == (holder_pid,)
+            # quitting is refused while the run is on (it would cut the migration off)
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running and isinstance(app.screen, ApplyScreen)
+            # the monitor pauses while its screen is hidden (help on top), and resumes after
+            polls = panel.polls
+            await pilot.press("question_mark")
+            await pilot.pause(1.0)
+            assert panel.polls <= polls + 1
+            await pilot.press("escape")
+            await pilot.pause(0.8)
+            assert panel.polls > polls + 1
+            # cancel: the statement is cancelled, the revision rolled back, the holder untouched
+            await pilot.press("c")
+            text = await wait_for_text(pilot, "CANCELLED", timeout=20)
+            assert "cancelled by operator" in text
+            assert "✗ a4" in text
+            await wait_for_text(pilot, "nobody is blocked")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, ApplyScreen)
+        assert _version(fresh_db) == ["a3"]
+        holder.execute("SELECT 1")  # the holder's transaction is still fine
+    finally:
+        holder.close()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        cols = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts'"
+            ).fetchall()
+        ]
+        assert "name" not in cols
+
+
+async def test_apply_to_head_runs_and_reloads(fresh_db, tmp_path):
+    project = sample_project(tmp_path / "proj")
+    alembic_upgrade(project, fresh_db, "a2")
+    settings = settings_for(fresh_db, project, monitor_interval=0.5)
+    app = MigtuiApp(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_text(pilot, "2 pending")
+        await pilot.press("a")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, ConfirmScreen):
+                break
+        await pilot.click("#confirm-yes")
+        text = await wait_for_text(pilot, "DONE", timeout=20)
+        assert "applied 2 revision(s)" in text and "✓ a3" in text and "✓ a4" in text
+        await pilot.press("escape")
+        await wait_for_text(pilot, "0 pending")
+    assert _version(fresh_db) == ["a4"]

@@ -1,0 +1,81 @@
+"""Job views (dry-run, rollback-test): results stream in live from the engine's events."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from migtui.tui.app import MigtuiApp
+from migtui.tui.screens.job import JobScreen
+from tests.tui_helpers import alembic_upgrade, sample_project, settings_for, wait_for_text
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+async def _wait_done(pilot, screen: JobScreen, timeout: float = 90.0) -> None:
+    for _ in range(int(timeout / 0.1)):
+        await pilot.pause(0.1)
+        if screen.state != "running":
+            return
+    raise AssertionError(f"job still running after {timeout}s")
+
+
+@pytest.mark.skipif(not _has("migtui.rollback.job"), reason="needs migtui.rollback.job")
+async def test_rollback_test_view_streams_results(tmp_path):
+    project = sample_project(tmp_path / "proj")
+    app = MigtuiApp(settings_for(None, project), lint=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_text(pilot, "4 revisions")
+        await pilot.press("b")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, JobScreen)
+        await _wait_done(pilot, screen)
+        text = await wait_for_text(pilot, "Rollback test")
+        assert screen.exit_code == 0, (screen.summary, text)
+        assert "DONE" in text
+        assert any(e.kind == "run_finished" for e in screen.events)
+
+
+@pytest.mark.skipif(not _has("migtui.dryrun.job"), reason="needs migtui.dryrun.job")
+async def test_dry_run_view_needs_a_replica_and_runs_on_it(primary_and_replica, tmp_path):
+    primary, replica = primary_and_replica
+    project = sample_project(tmp_path / "proj")
+    dsn = primary.create_database("tui_dry_run")
+    try:
+        alembic_upgrade(project, dsn, "a2")
+        primary.execute(
+            "INSERT INTO accounts (email) SELECT 'u' || g FROM generate_series(1, 1000) g", dbname="tui_dry_run"
+        )
+        primary.execute("ANALYZE accounts", dbname="tui_dry_run")
+        primary.wait_for_replay(replica)
+        # without a replica: one clear line, no run
+        app = MigtuiApp(settings_for(dsn, project), lint=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for_text(pilot, "2 pending")
+            await pilot.press("d")
+            await pilot.pause()
+            await _wait_done(pilot, app.screen)
+            await wait_for_text(pilot, ["FAILED", "--replica"])
+        settings = settings_for(dsn, project, replica_url=replica.dsn("tui_dry_run"))
+        app = MigtuiApp(settings, lint=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for_text(pilot, "2 pending")
+            await pilot.press("d")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, JobScreen)
+            await _wait_done(pilot, screen, timeout=120)
+            text = await wait_for_text(pilot, "Dry-run on the replica")
+            assert screen.state in ("done", "findings"), (screen.summary, text)
+            kinds = {e.kind for e in screen.events}
+            assert "run_started" in kinds and "run_finished" in kinds
+            # per statement: the lock, the rows it touches (exact or estimated, marked) and the table size
+            assert "CREATE INDEX CONCURRENTLY ix_accounts_email" in text
+            assert "locks ShareUpdateExclusiveLock public.accounts" in text
+            assert "rows 1,000 (" in text and "table " in text
+    finally:
+        primary.drop_database("tui_dry_run")
