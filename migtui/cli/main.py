@@ -53,15 +53,21 @@ def _load(module: str):
 
 
 class _VersionAction(argparse.Action):
-    """``migtui 0.1.0 (lint core: compiled (mypyc))``: the lint core's state is looked up only when asked."""
+    """``migtui 0.1.0 (lint core: compiled (mypyc))`` or ``(lint core: python)``: read from the file the lint
+    core was imported from (a wheel build's C extension, or the ``.py`` source), only when asked."""
 
     def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
-        from migtui import lint_core
+        import importlib.machinery
 
-        print(f"migtui {__version__} (lint core: {lint_core.describe()})")
+        import migtui.analysis.analyze
+        import migtui.lint.job
+
+        modules = (migtui.lint.job, migtui.analysis.analyze)
+        compiled = all(str(m.__file__).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) for m in modules)
+        print(f"migtui {__version__} (lint core: {'compiled (mypyc)' if compiled else 'python'})")
         parser.exit()
 
 

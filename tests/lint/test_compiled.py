@@ -1,30 +1,39 @@
-"""The compiled lint core (setup.py: mypyc) and its Python source give the same results; a stale build is not used."""
+"""A wheel compiles the lint core (setup.py: mypyc) and it gives the same results as the Python source.
+
+The wheel is built once per test session, as ``pip install .`` builds it (isolated build environment, in-tree, so
+a later session reuses the C objects of an unchanged source), unpacked, and run from the unpacked tree; the
+Python source runs from the checkout, which is what an editable install runs.
+"""
 
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.metadata
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from migtui import lint_core as core
+from migtui import __version__
 from tests.conftest import ROOT
 
-# Every rule's unsafe and safe case (with their catalog facts), as analyze_sql results, and the sample alembic
-# project and a raw file linted through the CLI's json format.
+COMPILED: list[str] = runpy.run_path(str(ROOT / "_build" / "mypyc_modules.py"))["COMPILED"]
+EXTENSION = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+# Every rule's unsafe and safe case (with their catalog facts), as analyze_sql results, and two versions' cases.
 SCRIPT = r"""
-import json, subprocess, sys
-from migtui import lint_core as core
+import json
 from migtui.analysis import analyze_sql
+import migtui.lint.job
 from tests.analysis.test_rules import CASES, LT, _facts, _safe_facts
 
-out = {"core": core.STATE, "cases": {}}
+out = {"lint_job": migtui.lint.job.__file__, "cases": {}}
 for rule, (unsafe, safe, options) in CASES.items():  # as test_rule_fires_on_unsafe_and_not_on_safe runs them
     prefix = "" if options.get("no_prefix") else LT
     version = options.get("pg_version", 16)
@@ -41,51 +50,79 @@ print(json.dumps(out, sort_keys=True))
 """
 
 
-def _run(pure: bool, *args: str) -> subprocess.CompletedProcess:
+def _c_compiler() -> str | None:
+    cc = os.environ.get("CC", "").split()
+    return shutil.which(cc[0]) if cc else shutil.which("cc") or shutil.which("gcc")
+
+
+@pytest.fixture(scope="session")
+def wheel_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migtui wheel built from this checkout, unpacked: a tree to put first on PYTHONPATH."""
+    out = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k != "MIGTUI_PURE_PYTHON"}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    if pure:
-        env["MIGTUI_PURE_PYTHON"] = "1"
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    start = time.perf_counter()
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out / "dist"), str(ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stderr[-4000:]
+    (wheel,) = (out / "dist").glob("migtui-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(out / "tree")
+    print(f"built {wheel.name} in {time.perf_counter() - start:.0f} s")
+    return out / "tree"
 
 
-def _compiled_or_skip() -> None:
-    if not core.MODULES:
-        pytest.skip(f"the lint core is not compiled here: {core.describe()}")
+def _run(tree: Path | None, *args: str) -> subprocess.CompletedProcess:
+    """``python -P ARGS`` with migtui from the unpacked wheel (``tree``) or from the source (None); -P keeps the
+    working directory (the checkout) off sys.path, so PYTHONPATH alone decides."""
+    env = {k: v for k, v in os.environ.items() if k != "MIGTUI_PURE_PYTHON"}
+    paths = [str(tree)] if tree else []
+    env["PYTHONPATH"] = os.pathsep.join([*paths, str(ROOT), env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-P", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
 
-def test_installed_package_runs_the_compiled_core():
-    """pip install (what the README does) compiles the core where a C compiler exists, and it is what runs."""
-    try:
-        importlib.metadata.distribution("migtui")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("migtui is not installed (running from a source checkout)")
-    if not (shutil.which("cc") or shutil.which("gcc")):
-        pytest.skip("no C compiler: the core installs as Python")
-    assert core.STATE == core.COMPILED, core.describe()
-    import migtui.analysis.analyze as analyze
-    import migtui.analysis.classify as classify
-    import migtui.lint.job as lint
-    import migtui.render.github as github
-
-    for module in (analyze, classify, lint, github):
-        assert Path(module.__file__).name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)), module.__file__
+def _require_compiled(tree: Path) -> None:
+    """Where a C compiler exists the wheel compiles every listed module, and they are what its import runs."""
+    if _c_compiler() is None:
+        pytest.skip("no C compiler: the wheel holds the Python source only, there is no compiled core to compare")
+    missing = [path for path in COMPILED if not any(tree.joinpath(path[:-3] + s).exists() for s in EXTENSION)]
+    assert not missing, f"the wheel did not compile {missing} although a C compiler exists"
+    modules = [path[:-3].replace("/", ".") for path in COMPILED]
+    script = f"import importlib, json; print(json.dumps([importlib.import_module(m).__file__ for m in {modules}]))"
+    check = _run(tree, "-c", script)
+    assert check.returncode == 0, check.stderr
+    files = [Path(f) for f in json.loads(check.stdout)]
+    assert all(f.is_relative_to(tree) and f.name.endswith(EXTENSION) for f in files), files
 
 
-def test_compiled_and_python_source_agree():
-    _compiled_or_skip()
-    compiled = _run(False, "-c", SCRIPT)
-    python = _run(True, "-c", SCRIPT)
+def test_wheel_holds_and_runs_the_compiled_core(wheel_tree: Path) -> None:
+    _require_compiled(wheel_tree)
+
+
+def test_editable_source_has_no_compiled_module() -> None:
+    """An editable install runs the source: no build ever leaves an extension beside it."""
+    assert not [p for p in (ROOT / "migtui").rglob("*") if p.name.endswith(EXTENSION)]
+    assert not list(ROOT.glob("migtui_core__mypyc*"))
+
+
+def test_compiled_and_python_source_agree(wheel_tree: Path) -> None:
+    _require_compiled(wheel_tree)
+    compiled = _run(wheel_tree, "-c", SCRIPT)
+    python = _run(None, "-c", SCRIPT)
     assert compiled.returncode == 0, compiled.stderr
     assert python.returncode == 0, python.stderr
     a, b = json.loads(compiled.stdout), json.loads(python.stdout)
-    assert (a.pop("core"), b.pop("core")) == ("compiled", "python")
+    assert a.pop("lint_job").endswith(EXTENSION) and b.pop("lint_job").endswith(".py")
     assert len(a["cases"]) > 100
     assert a == b
 
 
-def test_compiled_and_python_cli_output_agree(tmp_path):
-    _compiled_or_skip()
+def test_compiled_and_python_cli_output_agree(wheel_tree: Path, tmp_path: Path) -> None:
+    _require_compiled(wheel_tree)
     sql = tmp_path / "m.sql"
     sql.write_text(
         "BEGIN;\nALTER TABLE orders ADD COLUMN total numeric(12,2) NOT NULL;\n"
@@ -94,53 +131,18 @@ def test_compiled_and_python_cli_output_agree(tmp_path):
     )
     for target in (str(sql), "db/migrations"):
         outputs = []
-        for pure in (False, True):
-            result = _run(pure, "-m", "migtui", "lint", "--no-catalog", "--format", "json", target)
+        for tree in (wheel_tree, None):
+            result = _run(tree, "-m", "migtui", "lint", "--no-catalog", "--format", "json", target)
             assert result.returncode == 1, result.stderr  # both have error findings
             outputs.append(json.loads(result.stdout))
         assert outputs[0] == outputs[1]
         assert outputs[0]["summary"]["errors"] > 0
 
 
-def _fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, edit: bool = False) -> None:
-    """A package with one 'compiled' module (an empty extension file: only its presence is read)."""
-    package = tmp_path / "pkg"
-    package.mkdir()
-    (package / "mod.py").write_text("X = 1\n")
-    (package / f"mod{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"")
-    manifest = {"pkg.mod": core.source_digest(package / "mod.py")}
-    (package / "compiled_sources.json").write_text(json.dumps(manifest))
-    if edit:
-        (package / "mod.py").write_text("X = 2\n")
-    monkeypatch.setattr(core, "ROOT", tmp_path)
-    monkeypatch.setattr(core, "MANIFEST", package / "compiled_sources.json")
-    monkeypatch.delenv("MIGTUI_PURE_PYTHON", raising=False)
-
-
-def test_core_state_compiled_when_sources_match(tmp_path, monkeypatch):
-    _fake_build(tmp_path, monkeypatch)
-    assert core._decide() == (core.COMPILED, "mypyc", frozenset({"pkg.mod"}))
-
-
-def test_core_state_python_when_a_source_changed(tmp_path, monkeypatch):
-    _fake_build(tmp_path, monkeypatch, edit=True)
-    state, why, modules = core._decide()
-    assert (state, modules) == (core.PYTHON, frozenset({"pkg.mod"}))
-    assert "(pkg.mod)" in why and "reinstall" in why
-
-
-def test_core_state_python_when_asked_or_not_built(tmp_path, monkeypatch):
-    _fake_build(tmp_path, monkeypatch)
-    monkeypatch.setenv("MIGTUI_PURE_PYTHON", "1")
-    assert core._decide()[:2] == (core.PYTHON, "MIGTUI_PURE_PYTHON is set")
-    monkeypatch.delenv("MIGTUI_PURE_PYTHON")
-    (tmp_path / "pkg" / "compiled_sources.json").unlink()
-    assert core._decide() == (core.PYTHON, "not compiled", frozenset())
-
-
-def test_version_names_the_core():
-    result = _run(False, "-m", "migtui", "--version")
-    assert result.returncode == 0
-    assert result.stdout.startswith("migtui ") and "lint core: " in result.stdout
-    pure = _run(True, "-m", "migtui", "--version")
-    assert "lint core: python" in pure.stdout
+def test_version_names_the_core(wheel_tree: Path) -> None:
+    python = _run(None, "-m", "migtui", "--version")
+    assert (python.returncode, python.stdout) == (0, f"migtui {__version__} (lint core: python)\n")
+    compiled = _run(wheel_tree, "-m", "migtui", "--version")
+    assert compiled.returncode == 0
+    expected = "compiled (mypyc)" if _c_compiler() else "python"
+    assert compiled.stdout == f"migtui {__version__} (lint core: {expected})\n"
