@@ -1,6 +1,10 @@
 """Benchmark: ``migtui lint`` vs ``squawk`` on the same 2,000 generated migration files (~30k statements).
 
-    PYTHONPATH=. python benchmarks/lint_speed.py [--files 2000] [--repeat 5] [--squawk PATH]
+    python benchmarks/lint_speed.py [--files 2000] [--repeat 5] [--squawk PATH] [--wheel FILE]
+
+migtui runs twice over: as installed from its wheel (built from this checkout with ``pip wheel``, which compiles
+the lint core with mypyc, unless --wheel names one) into a scratch directory, and from the Python source (what an
+editable install runs). Both use this interpreter's dependencies.
 
 Every run is a fresh process (as CI runs them) reading the same files and writing to /dev/null. The runs of
 the tools are interleaved round by round, so a change in the machine's load hits all of them alike. For each
@@ -15,11 +19,11 @@ Tools timed:
   migtui github -j1   the same in one process (what the CPU figure compares best)
   migtui github -j2   the same in two processes (this one and a forked worker)
   migtui json         ``migtui lint --format json`` (every statement with its locks)
-  migtui github (py)  default --jobs with MIGTUI_PURE_PYTHON=1: the Python source instead of the compiled
-                      core (what runs where no C compiler was available at install)
+  migtui github (py)  default --jobs, from the Python source (an editable install, or a wheel built where
+                      no C compiler was available)
   squawk              ``squawk --reporter json`` (squawk-cli: ``pip install squawk-cli``)
 
-The line after "machine:" is ``migtui --version``: whether the compiled lint core (setup.py, mypyc) runs.
+The lines after "machine:" are ``migtui --version`` of the wheel and of the source: which lint core each runs.
 """
 
 from __future__ import annotations
@@ -72,6 +76,20 @@ def generate(folder: Path, files: int, statements_per_file: int, seed: int = 7) 
     return total
 
 
+def install_wheel(root: Path, scratch: Path, wheel: Path | None) -> Path:
+    """Install migtui's wheel (built from ``root`` unless given) into a directory for PYTHONPATH, as pip installs
+    it into a virtualenv (bytecode compiled), without its dependencies: this interpreter's are used."""
+    pip = [sys.executable, "-m", "pip", "-q"]
+    if wheel is None:
+        print("building the wheel (pip wheel: compiles the lint core with mypyc) ...", flush=True)
+        env = {k: v for k, v in os.environ.items() if k != "MIGTUI_PURE_PYTHON"}
+        subprocess.run([*pip, "wheel", "--no-deps", "-w", str(scratch / "dist"), str(root)], env=env, check=True)
+        (wheel,) = (scratch / "dist").glob("migtui-*.whl")
+    site = scratch / "site"
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
+    return site
+
+
 @dataclass
 class Tool:
     name: str
@@ -111,31 +129,40 @@ def main() -> int:
     parser.add_argument("--statements", type=int, default=15, help="statements per file")
     parser.add_argument("--repeat", type=int, default=5, help="runs per tool (best and median are reported)")
     parser.add_argument("--squawk", default=shutil.which("squawk") or str(Path(sys.executable).parent / "squawk"))
+    parser.add_argument("--wheel", type=Path, help="a migtui wheel to time (default: build one from this checkout)")
     args = parser.parse_args()
 
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="migtui-bench-") as tmp:
         folder = Path(tmp) / "migrations"
         folder.mkdir()
-        # an installed migtui runs from compiled bytecode (pip writes it); a source checkout with
-        # PYTHONDONTWRITEBYTECODE would recompile every module on every run (~30 ms): cache it outside the repo
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPATH"] = str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")
+        site = install_wheel(root, Path(tmp), args.wheel)
+        # a source checkout with PYTHONDONTWRITEBYTECODE would recompile every module on every run (~30 ms), unlike
+        # an installed package: cache the bytecode outside the repo
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MIGTUI_PURE_PYTHON")}
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        # -P: the working directory is not on sys.path, so PYTHONPATH alone says which migtui runs
+        wheel_env = {**env, "PYTHONPATH": os.pathsep.join([str(site), env.get("PYTHONPATH", "")])}
+        source_env = {**env, "PYTHONPATH": os.pathsep.join([str(root), env.get("PYTHONPATH", "")])}
         total = generate(folder, args.files, args.statements)
         print(f"generated {args.files} files, {total} statements in {folder}")
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the runs")
-        version = subprocess.run(
-            [sys.executable, "-m", "migtui", "--version"], env=env, capture_output=True, text=True, check=True
-        )
-        print(version.stdout.strip())  # which lint core runs: compiled (setup.py, mypyc) or the Python source
-        migtui = [sys.executable, "-m", "migtui", "lint", str(folder), "--pg-version", "16"]
+        for name, tool_env in (("wheel", wheel_env), ("source", source_env)):
+            version = subprocess.run(
+                [sys.executable, "-P", "-m", "migtui", "--version"],
+                env=tool_env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            print(f"{name:<6} {version.stdout.strip()}")
+        migtui = [sys.executable, "-P", "-m", "migtui", "lint", str(folder), "--pg-version", "16"]
         tools = [
-            Tool("migtui github", [*migtui, "--format", "github"], env),
-            Tool("migtui github -j1", [*migtui, "--format", "github", "--jobs", "1"], env),
-            Tool("migtui github -j2", [*migtui, "--format", "github", "--jobs", "2"], env),
-            Tool("migtui json", [*migtui, "--format", "json"], env),
-            Tool("migtui github (py)", [*migtui, "--format", "github"], {**env, "MIGTUI_PURE_PYTHON": "1"}),
+            Tool("migtui github", [*migtui, "--format", "github"], wheel_env),
+            Tool("migtui github -j1", [*migtui, "--format", "github", "--jobs", "1"], wheel_env),
+            Tool("migtui github -j2", [*migtui, "--format", "github", "--jobs", "2"], wheel_env),
+            Tool("migtui json", [*migtui, "--format", "json"], wheel_env),
+            Tool("migtui github (py)", [*migtui, "--format", "github"], source_env),
         ]
         squawk = None
         if Path(args.squawk).exists():
