@@ -9,371 +9,23 @@ identity column's sequence, PostgreSQL 18's NOT NULL constraint rows, the copies
 indexes, constraints and triggers on its partitions) and the alembic version table.
 
 Queries run in one REPEATABLE READ read-only transaction with ``search_path = pg_catalog`` so every
-deparsed name outside pg_catalog is schema-qualified the same way on both sides of a comparison.
+deparsed name outside pg_catalog is schema-qualified the same way on both sides of a comparison. They live in
+``migtui/catalog/queries/*.sql``. Grants are a sorted list like ``PUBLIC USAGE`` / ``reader SELECT WITH GRANT
+OPTION``, with the object's owner spelled ``OWNER`` so a change of owner is one difference (``owner``), not two;
+an object never granted or revoked (NULL ACL) shows the default ACL for its type and owner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from migtui.catalog.model import CatalogObject, Snapshot
+from migtui.catalog.model import CatalogObject, Key, Snapshot
 from migtui.errors import MigtuiError
+from migtui.pg.queries import load_query
 
-# -- SQL fragments -------------------------------------------------------------------------------------
-
-_USER_NS = (
-    "{n}.nspname NOT IN ('pg_catalog', 'information_schema') "
-    "AND {n}.nspname NOT LIKE 'pg\\_toast%%' AND {n}.nspname NOT LIKE 'pg\\_temp\\_%%'"
-)
-
-
-def _user_ns(alias: str = "n") -> str:
-    return _USER_NS.format(n=alias)
-
-
-def _not_extension_member(catalog: str, oid_expr: str) -> str:
-    return (
-        f"NOT EXISTS (SELECT 1 FROM pg_depend ed WHERE ed.classid = '{catalog}'::regclass "
-        f"AND ed.objid = {oid_expr} AND ed.deptype = 'e')"
-    )
-
-
-def _grant_list(acl: str, owner: str) -> str:
-    """An ACL as a sorted list like ``PUBLIC USAGE`` / ``reader SELECT WITH GRANT OPTION``.
-
-    The object's owner is spelled ``OWNER`` so a change of owner is one difference (``owner``), not two.
-    """
-    return (
-        f"ARRAY(SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' WHEN a.grantee = {owner} THEN 'OWNER' "
-        "ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type "
-        "|| CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END "
-        f"|| CASE WHEN a.grantor <> {owner} "
-        "THEN ' (granted by ' || pg_get_userbyid(a.grantor) || ')' ELSE '' END "
-        f"FROM aclexplode({acl}) a ORDER BY 1)"
-    )
-
-
-def _sorted_acl(acl: str, objtype: str, owner: str) -> str:
-    """An object's grants; NULL (never granted/revoked) means the default ACL for its type and owner."""
-    return _grant_list(f"coalesce({acl}, acldefault('{objtype}', {owner}))", owner)
-
-
-# a relation's ACL; never granted (NULL) means the default for its type: a sequence's is not a table's
-_RELATION_ACL = "coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))"
-
-
-def _sorted_array(expr: str) -> str:
-    return f"ARRAY(SELECT x FROM unnest({expr}) x ORDER BY 1)"
-
-
-SCHEMAS_SQL = f"""
-SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
-       {_sorted_acl("n.nspacl", "n", "n.nspowner")} AS grants,
-       obj_description(n.oid, 'pg_namespace') AS comment
-FROM pg_namespace n
-WHERE {_user_ns()} AND {_not_extension_member("pg_namespace", "n.oid")}
-"""
-
-EXTENSIONS_SQL = """
-SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema,
-       obj_description(e.oid, 'pg_extension') AS comment
-FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-"""
-
-COLLATIONS_SQL = f"""
-SELECT n.nspname AS schema, c.collname AS name, c.collprovider AS provider,
-       c.collisdeterministic AS deterministic, c.collcollate AS lc_collate, c.collctype AS lc_ctype,
-       coalesce(to_jsonb(c)->>'colllocale', to_jsonb(c)->>'colliculocale') AS locale,
-       to_jsonb(c)->>'collicurules' AS rules,
-       pg_get_userbyid(c.collowner) AS owner, obj_description(c.oid, 'pg_collation') AS comment
-FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
-WHERE {_user_ns()} AND {_not_extension_member("pg_collation", "c.oid")}
-"""
-
-TYPES_SQL = f"""
-SELECT t.oid, n.nspname AS schema, t.typname AS name, t.typtype,
-       pg_get_userbyid(t.typowner) AS owner,
-       {_sorted_acl("t.typacl", "T", "t.typowner")} AS grants,
-       obj_description(t.oid, 'pg_type') AS comment,
-       CASE WHEN t.typtype = 'e' THEN
-         ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)
-       END AS enum_values,
-       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS base_type,
-       t.typnotnull AS not_null,
-       CASE WHEN t.typtype = 'd' THEN coalesce(pg_get_expr(t.typdefaultbin, 0, true), t.typdefault) END
-         AS default_expr,
-       CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation
-            THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
-       CASE WHEN t.typtype = 'c' THEN ARRAY(
-         SELECT quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
-                || CASE WHEN a.attcollation <> at.typcollation
-                        THEN ' COLLATE ' || quote_ident(acn.nspname) || '.' || quote_ident(aco.collname)
-                        ELSE '' END
-         FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
-         LEFT JOIN pg_collation aco ON aco.oid = a.attcollation
-         LEFT JOIN pg_namespace acn ON acn.oid = aco.collnamespace
-         WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
-       END AS fields,
-       CASE WHEN t.typtype = 'r' THEN format_type(r.rngsubtype, NULL) END AS subtype,
-       CASE WHEN t.typtype = 'r' THEN quote_ident(opcn.nspname) || '.' || quote_ident(opc.opcname) END
-         AS subtype_opclass,
-       CASE WHEN t.typtype = 'r' AND r.rngcollation <> 0
-            THEN quote_ident(rcn.nspname) || '.' || quote_ident(rco.collname) END AS range_collation,
-       CASE WHEN t.typtype = 'r' AND r.rngcanonical <> 0 THEN r.rngcanonical::regproc::text END AS canonical,
-       CASE WHEN t.typtype = 'r' AND r.rngsubdiff <> 0 THEN r.rngsubdiff::regproc::text END AS subtype_diff
-FROM pg_type t
-JOIN pg_namespace n ON n.oid = t.typnamespace
-LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
-LEFT JOIN pg_collation co ON co.oid = t.typcollation
-LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-LEFT JOIN pg_class tc ON tc.oid = t.typrelid
-LEFT JOIN pg_range r ON r.rngtypid = t.oid
-LEFT JOIN pg_opclass opc ON opc.oid = r.rngsubopc
-LEFT JOIN pg_namespace opcn ON opcn.oid = opc.opcnamespace
-LEFT JOIN pg_collation rco ON rco.oid = r.rngcollation
-LEFT JOIN pg_namespace rcn ON rcn.oid = rco.collnamespace
-WHERE {_user_ns()} AND {_not_extension_member("pg_type", "t.oid")}
-  AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND tc.relkind = 'c'))
-"""
-
-RELATIONS_SQL = f"""
-SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind, c.relpersistence,
-       pg_get_userbyid(c.relowner) AS owner,
-       {_grant_list(_RELATION_ACL, "c.relowner")} AS grants,
-       obj_description(c.oid, 'pg_class') AS comment,
-       {_sorted_array("c.reloptions")} AS reloptions,
-       c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relispartition, c.relispopulated,
-       CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END AS of_type,
-       am.amname AS access_method, ts.spcname AS tablespace,
-       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
-       CASE WHEN c.relispartition THEN (
-         SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname)
-         FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
-         JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-         WHERE i.inhrelid = c.oid) END AS partition_of,
-       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
-       CASE WHEN NOT c.relispartition THEN ARRAY(
-         SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname)
-         FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
-         JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-         WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) END AS inherits,
-       CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS definition,
-       CASE WHEN c.relreplident = 'i' THEN (
-         SELECT ri.relname FROM pg_index x JOIN pg_class ri ON ri.oid = x.indexrelid
-         WHERE x.indrelid = c.oid AND x.indisreplident) END AS replica_identity_index,
-       fs.srvname AS foreign_server, {_sorted_array("ft.ftoptions")} AS foreign_options,
-       s.seqtypid, s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcache, s.seqcycle,
-       (SELECT d.deptype::text || ':' || quote_ident(dn.nspname) || '.' || quote_ident(dc.relname) || '.'
-               || quote_ident(da.attname)
-        FROM pg_depend d JOIN pg_class dc ON dc.oid = d.refobjid
-        JOIN pg_namespace dn ON dn.oid = dc.relnamespace
-        JOIN pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid
-        WHERE c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
-          AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1) AS sequence_owner
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_am am ON am.oid = c.relam
-LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
-LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
-LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
-LEFT JOIN pg_sequence s ON s.seqrelid = c.oid
-WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {_user_ns()}
-  AND {_not_extension_member("pg_class", "c.oid")}
-  AND c.oid <> ALL(%(excluded)s::oid[])
-"""
-
-COLUMNS_SQL = f"""
-SELECT n.nspname AS schema, c.relname AS relname, a.attname AS name,
-       format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
-       a.attidentity, a.attgenerated,
-       pg_get_expr(ad.adbin, ad.adrelid, true) AS expr,
-       CASE WHEN a.attcollation <> t.typcollation
-            THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
-       CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
-       nullif(a.attcompression::text, '') AS compression,
-       col_description(c.oid, a.attnum) AS comment,
-       CASE WHEN a.attacl IS NULL THEN ARRAY[]::text[]
-            ELSE {_grant_list("a.attacl", "c.relowner")} END AS grants,
-       seq.seqtypid, seq.seqstart, seq.seqincrement, seq.seqmax, seq.seqmin, seq.seqcache, seq.seqcycle
-FROM pg_attribute a
-JOIN pg_class c ON c.oid = a.attrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-LEFT JOIN pg_collation co ON co.oid = a.attcollation
-LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-LEFT JOIN pg_depend idd ON a.attidentity <> '' AND idd.refclassid = 'pg_class'::regclass
-     AND idd.refobjid = c.oid AND idd.refobjsubid = a.attnum AND idd.classid = 'pg_class'::regclass
-     AND idd.deptype = 'i'
-LEFT JOIN pg_sequence seq ON seq.seqrelid = idd.objid
-WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND {_user_ns()}
-  AND {_not_extension_member("pg_class", "c.oid")}
-  AND c.oid <> ALL(%(excluded)s::oid[])
-"""
-
-CONSTRAINTS_SQL = f"""
-SELECT n.nspname AS schema, co.conname AS name, co.contype,
-       c.relname AS relname, c.relkind, t.typname AS domain,
-       pg_get_constraintdef(co.oid, true) AS definition,
-       co.condeferrable, co.condeferred, co.convalidated,
-       coalesce((to_jsonb(co)->>'conenforced')::boolean, true) AS enforced,
-       co.confupdtype, co.confdeltype,
-       obj_description(co.oid, 'pg_constraint') AS comment
-FROM pg_constraint co
-JOIN pg_namespace n ON n.oid = co.connamespace
-LEFT JOIN pg_class c ON c.oid = co.conrelid AND co.conrelid <> 0
-LEFT JOIN pg_type t ON t.oid = co.contypid AND co.contypid <> 0
-WHERE co.contype <> 'n' AND co.conparentid = 0 AND {_user_ns()}
-  AND (c.oid IS NOT NULL OR t.oid IS NOT NULL)
-  AND coalesce(c.oid, 0) <> ALL(%(excluded)s::oid[])
-  AND {_not_extension_member("pg_class", "coalesce(c.oid, 0)")}
-  AND {_not_extension_member("pg_type", "coalesce(t.oid, 0)")}
-"""
-
-INDEXES_SQL = f"""
-SELECT n.nspname AS schema, ic.relname AS name, tn.nspname AS table_schema, tc.relname AS relname,
-       tc.relkind, i.indisunique AS is_unique, am.amname AS method,
-       ARRAY(
-         SELECT pg_get_indexdef(i.indexrelid, k, true)
-                || CASE WHEN i.indcollation[k - 1] <> 0
-                         AND i.indcollation[k - 1] <> coalesce(ta.attcollation, ka.typcollation)
-                        THEN ' COLLATE ' || quote_ident(kcn.nspname) || '.' || quote_ident(kco.collname)
-                        ELSE '' END
-                || CASE WHEN NOT kopc.opcdefault
-                        THEN ' ' || quote_ident(kopcn.nspname) || '.' || quote_ident(kopc.opcname)
-                        ELSE '' END
-                || CASE WHEN i.indoption[k - 1] & 1 = 1 THEN ' DESC' ELSE '' END
-                || CASE WHEN i.indoption[k - 1] & 3 = 2 THEN ' NULLS FIRST'
-                        WHEN i.indoption[k - 1] & 3 = 1 THEN ' NULLS LAST' ELSE '' END
-         FROM generate_series(1, i.indnkeyatts) k
-         JOIN pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = k
-         JOIN pg_type ka ON ka.oid = ia.atttypid
-         LEFT JOIN pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = i.indkey[k - 1]
-              AND i.indkey[k - 1] <> 0
-         LEFT JOIN pg_collation kco ON kco.oid = i.indcollation[k - 1]
-         LEFT JOIN pg_namespace kcn ON kcn.oid = kco.collnamespace
-         LEFT JOIN pg_opclass kopc ON kopc.oid = i.indclass[k - 1]
-         LEFT JOIN pg_namespace kopcn ON kopcn.oid = kopc.opcnamespace
-         ORDER BY k) AS columns,
-       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true)
-             FROM generate_series(i.indnkeyatts + 1, i.indnatts) k ORDER BY k) AS include,
-       pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
-       coalesce((to_jsonb(i)->>'indnullsnotdistinct')::boolean, false) AS nulls_not_distinct,
-       {_sorted_array("ic.reloptions")} AS reloptions,
-       ts.spcname AS tablespace, i.indisvalid AS valid,
-       obj_description(ic.oid, 'pg_class') AS comment
-FROM pg_index i
-JOIN pg_class ic ON ic.oid = i.indexrelid
-JOIN pg_namespace n ON n.oid = ic.relnamespace
-JOIN pg_class tc ON tc.oid = i.indrelid
-JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-JOIN pg_am am ON am.oid = ic.relam
-LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
-WHERE {_user_ns()} AND tc.relkind IN ('r', 'p', 'm', 'f') AND NOT ic.relispartition
-  AND {_not_extension_member("pg_class", "tc.oid")}
-  AND tc.oid <> ALL(%(excluded)s::oid[])
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid
-                  AND x.contype IN ('p', 'u', 'x')
-                  AND x.conrelid = i.indrelid)
-"""
-
-FUNCTIONS_SQL = f"""
-SELECT n.nspname AS schema, p.proname AS name, pg_get_function_identity_arguments(p.oid) AS identity,
-       p.prokind, pg_get_function_arguments(p.oid) AS arguments,
-       CASE WHEN p.prokind <> 'p' THEN pg_get_function_result(p.oid) END AS returns,
-       l.lanname AS language, p.provolatile, p.prosecdef, p.proisstrict, p.proleakproof, p.proparallel,
-       p.procost, p.prorows, {_sorted_array("p.proconfig")} AS config,
-       {{body}} AS body, p.probin,
-       pg_get_userbyid(p.proowner) AS owner,
-       {_sorted_acl("p.proacl", "f", "p.proowner")} AS grants,
-       obj_description(p.oid, 'pg_proc') AS comment,
-       ag.aggtransfn::regproc::text AS agg_transfn,
-       nullif(ag.aggfinalfn::regproc::text, '-') AS agg_finalfn,
-       format_type(ag.aggtranstype, NULL) AS agg_stype, ag.agginitval AS agg_initcond,
-       nullif(ag.aggcombinefn::regproc::text, '-') AS agg_combinefn
-FROM pg_proc p
-JOIN pg_namespace n ON n.oid = p.pronamespace
-JOIN pg_language l ON l.oid = p.prolang
-LEFT JOIN pg_aggregate ag ON ag.aggfnoid = p.oid
-WHERE {_user_ns()} AND {_not_extension_member("pg_proc", "p.oid")}
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-                  AND d.deptype = 'i')  -- e.g. a range type's constructors: part of the type
-"""
-
-TRIGGERS_SQL = f"""
-SELECT n.nspname AS schema, c.relname AS relname, c.relkind, tg.tgname AS name,
-       pg_get_triggerdef(tg.oid, true) AS definition, tg.tgenabled::text AS enabled,
-       obj_description(tg.oid, 'pg_trigger') AS comment
-FROM pg_trigger tg
-JOIN pg_class c ON c.oid = tg.tgrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT tg.tgisinternal AND coalesce((to_jsonb(tg)->>'tgparentid')::oid, 0) = 0 AND {_user_ns()}
-  AND {_not_extension_member("pg_class", "c.oid")}
-  AND {_not_extension_member("pg_trigger", "tg.oid")}
-  AND c.oid <> ALL(%(excluded)s::oid[])
-"""
-
-EVENT_TRIGGERS_SQL = f"""
-SELECT e.evtname AS name, e.evtevent AS event, e.evtfoid::regproc::text AS function,
-       {_sorted_array("e.evttags")} AS tags, e.evtenabled::text AS enabled,
-       pg_get_userbyid(e.evtowner) AS owner, obj_description(e.oid, 'pg_event_trigger') AS comment
-FROM pg_event_trigger e
-WHERE {_not_extension_member("pg_event_trigger", "e.oid")}
-"""
-
-POLICIES_SQL = f"""
-SELECT n.nspname AS schema, c.relname AS relname, p.polname AS name, p.polcmd::text AS command,
-       p.polpermissive AS permissive,
-       ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r) END
-             FROM unnest(p.polroles) r ORDER BY 1) AS roles,
-       pg_get_expr(p.polqual, p.polrelid, true) AS using_expr,
-       pg_get_expr(p.polwithcheck, p.polrelid, true) AS with_check,
-       obj_description(p.oid, 'pg_policy') AS comment
-FROM pg_policy p
-JOIN pg_class c ON c.oid = p.polrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE {_user_ns()} AND c.oid <> ALL(%(excluded)s::oid[])
-  AND {_not_extension_member("pg_class", "c.oid")}
-"""
-
-RULES_SQL = f"""
-SELECT n.nspname AS schema, c.relname AS relname, c.relkind, r.rulename AS name,
-       pg_get_ruledef(r.oid, true) AS definition, r.ev_enabled::text AS enabled,
-       obj_description(r.oid, 'pg_rewrite') AS comment
-FROM pg_rewrite r
-JOIN pg_class c ON c.oid = r.ev_class
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE r.rulename <> '_RETURN' AND {_user_ns()} AND c.oid <> ALL(%(excluded)s::oid[])
-  AND {_not_extension_member("pg_class", "c.oid")}
-"""
-
-STATISTICS_SQL = f"""
-SELECT n.nspname AS schema, s.stxname AS name, pg_get_statisticsobjdef(s.oid) AS definition,
-       coalesce(s.stxstattarget::int, -1) AS target,
-       pg_get_userbyid(s.stxowner) AS owner, obj_description(s.oid, 'pg_statistic_ext') AS comment,
-       tn.nspname AS table_schema, tc.relname AS relname
-FROM pg_statistic_ext s
-JOIN pg_namespace n ON n.oid = s.stxnamespace
-JOIN pg_class tc ON tc.oid = s.stxrelid
-JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-WHERE {_user_ns()} AND tc.oid <> ALL(%(excluded)s::oid[])
-  AND {_not_extension_member("pg_statistic_ext", "s.oid")}
-"""
-
-DEFAULT_PRIVILEGES_SQL = """
-SELECT pg_get_userbyid(d.defaclrole) AS role, n.nspname AS schema, d.defaclobjtype::text AS objtype,
-       ARRAY(SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
-                    || ' ' || a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
-             FROM aclexplode(d.defaclacl) a ORDER BY 1) AS grants
-FROM pg_default_acl d
-LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
-"""
-
-EXCLUDED_SQL = """
-SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname = coalesce(%(schema)s, current_schema()) AND c.relname = %(name)s
-"""
+_QUERIES = "migtui.catalog.queries"
 
 # -- value vocabularies (one spelling in text, JSON and docs) ------------------------------------------
 
@@ -398,7 +50,6 @@ _PARALLEL = {"s": "safe", "r": "restricted", "u": "unsafe"}
 _TRIGGER_ENABLED = {"O": "enabled", "D": "disabled", "R": "replica", "A": "always"}
 _POLICY_COMMAND = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
 _COLLATION_PROVIDER = {"c": "libc", "i": "icu", "b": "builtin", "d": "default"}
-_FK_ACTION = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
 _INT_LIMITS = {
     "smallint": (-32768, 32767),
@@ -517,129 +168,189 @@ def _read(
         if version_table:
             wanted.append((version_table_schema, version_table))
         for schema, name in wanted:  # current_schema() of the caller's search_path, as alembic sees it
-            cur.execute(EXCLUDED_SQL, {"schema": schema, "name": name})
+            cur.execute(load_query(_QUERIES, "excluded_tables"), {"schema": schema, "name": name})
             excluded.extend(int(r["oid"]) for r in cur.fetchall())
         cur.execute("SET LOCAL search_path = pg_catalog")
         snap = Snapshot(version_num)
         params = {"excluded": excluded}
 
-        def rows(sql: str) -> list[dict[str, Any]]:
-            cur.execute(sql, params)
+        def rows(name: str) -> list[dict[str, Any]]:
+            cur.execute(load_query(_QUERIES, name), params)
             return cur.fetchall()
 
-        _schemas(snap, rows(SCHEMAS_SQL))
-        _extensions(snap, rows(EXTENSIONS_SQL))
-        _collations(snap, rows(COLLATIONS_SQL))
-        _types(snap, rows(TYPES_SQL))
-        _relations(snap, rows(RELATIONS_SQL))
-        columns_sql = COLUMNS_SQL
-        if version_num < 140000:  # no column compression before PostgreSQL 14
-            columns_sql = columns_sql.replace("nullif(a.attcompression::text, '')", "NULL::text")
-        _columns(snap, rows(columns_sql))
-        _constraints(snap, rows(CONSTRAINTS_SQL))
-        _indexes(snap, rows(INDEXES_SQL))
-        body = "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END"
-        _functions(snap, rows(FUNCTIONS_SQL.format(body=body if version_num >= 140000 else "p.prosrc")))
-        _triggers(snap, rows(TRIGGERS_SQL))
-        _event_triggers(snap, rows(EVENT_TRIGGERS_SQL))
-        _policies(snap, rows(POLICIES_SQL))
-        _rules(snap, rows(RULES_SQL))
-        _statistics(snap, rows(STATISTICS_SQL))
-        _default_privileges(snap, rows(DEFAULT_PRIVILEGES_SQL))
+        pg13 = version_num < 140000  # no column compression, no SQL-standard function bodies
+        _add(snap, _SCHEMA, rows("schemas"))
+        _add(snap, _EXTENSION, rows("extensions"))
+        _add(snap, _COLLATION, rows("collations"))
+        _types(snap, rows("types"))
+        _relations(snap, rows("relations"))
+        _columns(snap, rows("columns_pg13" if pg13 else "columns"))
+        _constraints(snap, rows("constraints"))
+        _add(snap, _INDEX, rows("indexes"))
+        _functions(snap, rows("functions_pg13" if pg13 else "functions"))
+        _add(snap, _TRIGGER, rows("triggers"))
+        _add(snap, _EVENT_TRIGGER, rows("event_triggers"))
+        _add(snap, _POLICY, rows("policies"))
+        _add(snap, _RULE, rows("rules"))
+        _add(snap, _STATISTICS, rows("statistics"))
+        _default_privileges(snap, rows("default_privileges"))
     return snap
 
 
-def _schemas(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
+# -- rows to objects -----------------------------------------------------------------------------------
+
+# a column, or columns whose values joined by dots make a qualified name
+Source = str | tuple[str, ...]
+
+
+def _value(row: Mapping[str, Any], source: Source) -> Any:
+    if isinstance(source, str):
+        return row[source]
+    return _q(*(row[column] for column in source))
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How a query's rows become objects of one kind when each attribute is a column's value, or a code
+    spelled through a vocabulary. Kinds whose attributes need more (tables, sequences, columns, constraints,
+    functions, default privileges) have their own function below."""
+
+    kind: str
+    name: Source
+    attributes: tuple[str, ...]  # in the order reports list them
+    sources: Mapping[str, Source] = field(default_factory=dict)  # attribute -> column, where the names differ
+    vocabularies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    parent_kind: str | None = None  # "relation": the row's relkind says (view, materialized view, else table)
+    parent: Source = ()
+
+    def object(self, row: Mapping[str, Any]) -> CatalogObject:
+        attributes: dict[str, Any] = {}
+        for attribute in self.attributes:
+            value = _value(row, self.sources.get(attribute, attribute))
+            vocabulary = self.vocabularies.get(attribute)
+            attributes[attribute] = vocabulary.get(value, value) if vocabulary else value
+        parent: Key | None = None
+        if self.parent_kind == "relation":
+            parent = (_RELATION_KIND.get(row["relkind"], "table"), _value(row, self.parent))
+        elif self.parent_kind:
+            parent = (self.parent_kind, _value(row, self.parent))
+        return CatalogObject(self.kind, _value(row, self.name), attributes, parent)
+
+
+def _add(snap: Snapshot, shape: _Shape, rows: list[dict[str, Any]]) -> None:
     for r in rows:
-        snap.add(
-            CatalogObject(
-                "schema",
-                r["name"],
-                {
-                    "owner": r["owner"],
-                    "grants": r["grants"],
-                    "comment": r["comment"],
-                },
-            )
-        )
+        snap.add(shape.object(r))
 
 
-def _extensions(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        snap.add(
-            CatalogObject(
-                "extension",
-                r["name"],
-                {
-                    "version": r["version"],
-                    "schema": r["schema"],
-                    "comment": r["comment"],
-                },
-            )
-        )
+_RELATION_KIND = {"v": "view", "m": "materialized view"}
+_OWNED = ("owner", "grants", "comment")
+_IN_SCHEMA: dict[str, Any] = {"parent_kind": "schema", "parent": "schema"}
 
-
-def _collations(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        snap.add(
-            CatalogObject(
-                "collation",
-                _q(r["schema"], r["name"]),
-                {
-                    "provider": _COLLATION_PROVIDER.get(r["provider"], r["provider"]),
-                    "deterministic": r["deterministic"],
-                    "lc_collate": r["lc_collate"],
-                    "lc_ctype": r["lc_ctype"],
-                    "locale": r["locale"],
-                    "rules": r["rules"],
-                    "owner": r["owner"],
-                    "comment": r["comment"],
-                },
-                parent=("schema", r["schema"]),
-            )
-        )
+_SCHEMA = _Shape("schema", "name", _OWNED)
+_EXTENSION = _Shape("extension", "name", ("version", "schema", "comment"))
+_COLLATION = _Shape(
+    "collation",
+    ("schema", "name"),
+    ("provider", "deterministic", "lc_collate", "lc_ctype", "locale", "rules", "owner", "comment"),
+    vocabularies={"provider": _COLLATION_PROVIDER},
+    **_IN_SCHEMA,
+)
+_TYPES = {  # by typtype
+    "e": _Shape("enum", ("schema", "name"), ("values", *_OWNED), {"values": "enum_values"}, **_IN_SCHEMA),
+    "d": _Shape(
+        "domain",
+        ("schema", "name"),
+        ("base_type", "not_null", "default", "collation", *_OWNED),
+        {"default": "default_expr"},
+        **_IN_SCHEMA,
+    ),
+    "c": _Shape("composite type", ("schema", "name"), ("fields", *_OWNED), **_IN_SCHEMA),
+    "r": _Shape(
+        "range type",
+        ("schema", "name"),
+        ("subtype", "subtype_opclass", "collation", "canonical", "subtype_diff", *_OWNED),
+        {"collation": "range_collation"},
+        **_IN_SCHEMA,
+    ),
+}
+_VIEWS = {  # by relkind
+    "v": _Shape(
+        "view", ("schema", "name"), ("definition", "options", *_OWNED), {"options": "reloptions"}, **_IN_SCHEMA
+    ),
+    "m": _Shape(
+        "materialized view",
+        ("schema", "name"),
+        ("definition", "options", "access_method", "tablespace", "populated", *_OWNED),
+        {"options": "reloptions", "populated": "relispopulated"},
+        **_IN_SCHEMA,
+    ),
+}
+_INDEX = _Shape(
+    "index",
+    ("schema", "name"),
+    (
+        "table",
+        "unique",
+        "method",
+        "columns",
+        "include",
+        "predicate",
+        "nulls_not_distinct",
+        "reloptions",
+        "tablespace",
+        "valid",
+        "comment",
+    ),
+    {"table": ("table_schema", "relname"), "unique": "is_unique"},
+    parent_kind="relation",
+    parent=("table_schema", "relname"),
+)
+_TRIGGER = _Shape(
+    "trigger",
+    ("schema", "relname", "name"),
+    ("definition", "enabled", "comment"),
+    vocabularies={"enabled": _TRIGGER_ENABLED},
+    parent_kind="relation",
+    parent=("schema", "relname"),
+)
+_EVENT_TRIGGER = _Shape(
+    "event trigger",
+    "name",
+    ("event", "function", "tags", "enabled", "owner", "comment"),
+    vocabularies={"enabled": _TRIGGER_ENABLED},
+)
+_POLICY = _Shape(
+    "policy",
+    ("schema", "relname", "name"),
+    ("command", "permissive", "roles", "using", "with_check", "comment"),
+    {"using": "using_expr"},
+    {"command": _POLICY_COMMAND},
+    parent_kind="table",
+    parent=("schema", "relname"),
+)
+_RULE = _Shape(
+    "rule",
+    ("schema", "relname", "name"),
+    ("definition", "enabled", "comment"),
+    vocabularies={"enabled": _TRIGGER_ENABLED},
+    parent_kind="relation",
+    parent=("schema", "relname"),
+)
+_STATISTICS = _Shape(
+    "statistics",
+    ("schema", "name"),
+    ("definition", "target", "owner", "comment"),
+    parent_kind="table",
+    parent=("table_schema", "relname"),
+)
+_DEFAULT_ACL_OBJTYPE = {"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas"}
 
 
 def _types(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
     for r in rows:
-        name = _q(r["schema"], r["name"])
-        common = {"owner": r["owner"], "grants": r["grants"], "comment": r["comment"]}
-        parent = ("schema", r["schema"])
-        if r["typtype"] == "e":
-            snap.add(CatalogObject("enum", name, {"values": r["enum_values"], **common}, parent))
-        elif r["typtype"] == "d":
-            snap.add(
-                CatalogObject(
-                    "domain",
-                    name,
-                    {
-                        "base_type": r["base_type"],
-                        "not_null": r["not_null"],
-                        "default": r["default_expr"],
-                        "collation": r["collation"],
-                        **common,
-                    },
-                    parent,
-                )
-            )
-        elif r["typtype"] == "c":
-            snap.add(CatalogObject("composite type", name, {"fields": r["fields"], **common}, parent))
-        elif r["typtype"] == "r":
-            snap.add(
-                CatalogObject(
-                    "range type",
-                    name,
-                    {
-                        "subtype": r["subtype"],
-                        "subtype_opclass": r["subtype_opclass"],
-                        "collation": r["range_collation"],
-                        "canonical": r["canonical"],
-                        "subtype_diff": r["subtype_diff"],
-                        **common,
-                    },
-                    parent,
-                )
-            )
+        shape = _TYPES.get(r["typtype"])
+        if shape is not None:
+            snap.add(shape.object(r))
 
 
 def _relations(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
@@ -669,35 +380,8 @@ def _relations(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
                 attrs["foreign_server"] = r["foreign_server"]
                 attrs["foreign_options"] = r["foreign_options"]
             snap.add(CatalogObject("table", name, attrs, parent))
-        elif kind == "v":
-            snap.add(
-                CatalogObject(
-                    "view",
-                    name,
-                    {
-                        "definition": r["definition"],
-                        "options": r["reloptions"],
-                        **common,
-                    },
-                    parent,
-                )
-            )
-        elif kind == "m":
-            snap.add(
-                CatalogObject(
-                    "materialized view",
-                    name,
-                    {
-                        "definition": r["definition"],
-                        "options": r["reloptions"],
-                        "access_method": r["access_method"],
-                        "tablespace": r["tablespace"],
-                        "populated": r["relispopulated"],
-                        **common,
-                    },
-                    parent,
-                )
-            )
+        elif kind in _VIEWS:
+            snap.add(_VIEWS[kind].object(r))
         elif kind == "S":
             owner_dep = r["sequence_owner"] or ""
             if owner_dep.startswith("i:"):
@@ -815,32 +499,6 @@ def _constraints(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
         snap.add(CatalogObject("constraint", _q(owner_name, r["name"]), attrs, parent))
 
 
-def _indexes(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        table = _q(r["table_schema"], r["relname"])
-        parent_kind = "materialized view" if r["relkind"] == "m" else "table"
-        snap.add(
-            CatalogObject(
-                "index",
-                _q(r["schema"], r["name"]),
-                {
-                    "table": table,
-                    "unique": r["is_unique"],
-                    "method": r["method"],
-                    "columns": r["columns"],
-                    "include": r["include"],
-                    "predicate": r["predicate"],
-                    "nulls_not_distinct": r["nulls_not_distinct"],
-                    "reloptions": r["reloptions"],
-                    "tablespace": r["tablespace"],
-                    "valid": r["valid"],
-                    "comment": r["comment"],
-                },
-                parent=(parent_kind, table),
-            )
-        )
-
-
 def _functions(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
     for r in rows:
         name = f"{_q(r['schema'], r['name'])}({r['identity']})"
@@ -870,102 +528,6 @@ def _functions(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
             }
         attrs.update({"owner": r["owner"], "grants": r["grants"], "comment": r["comment"]})
         snap.add(CatalogObject("function", name, attrs, parent=("schema", r["schema"])))
-
-
-def _triggers(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        rel = _q(r["schema"], r["relname"])
-        parent_kind = {"v": "view", "m": "materialized view"}.get(r["relkind"], "table")
-        snap.add(
-            CatalogObject(
-                "trigger",
-                _q(rel, r["name"]),
-                {
-                    "definition": r["definition"],
-                    "enabled": _TRIGGER_ENABLED.get(r["enabled"], r["enabled"]),
-                    "comment": r["comment"],
-                },
-                parent=(parent_kind, rel),
-            )
-        )
-
-
-def _event_triggers(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        snap.add(
-            CatalogObject(
-                "event trigger",
-                r["name"],
-                {
-                    "event": r["event"],
-                    "function": r["function"],
-                    "tags": r["tags"],
-                    "enabled": _TRIGGER_ENABLED.get(r["enabled"], r["enabled"]),
-                    "owner": r["owner"],
-                    "comment": r["comment"],
-                },
-            )
-        )
-
-
-def _policies(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        table = _q(r["schema"], r["relname"])
-        snap.add(
-            CatalogObject(
-                "policy",
-                _q(table, r["name"]),
-                {
-                    "command": _POLICY_COMMAND.get(r["command"], r["command"]),
-                    "permissive": r["permissive"],
-                    "roles": r["roles"],
-                    "using": r["using_expr"],
-                    "with_check": r["with_check"],
-                    "comment": r["comment"],
-                },
-                parent=("table", table),
-            )
-        )
-
-
-_RULE_ENABLED = _TRIGGER_ENABLED
-_DEFAULT_ACL_OBJTYPE = {"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas"}
-
-
-def _rules(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        rel = _q(r["schema"], r["relname"])
-        parent_kind = {"v": "view", "m": "materialized view"}.get(r["relkind"], "table")
-        snap.add(
-            CatalogObject(
-                "rule",
-                _q(rel, r["name"]),
-                {
-                    "definition": r["definition"],
-                    "enabled": _RULE_ENABLED.get(r["enabled"], r["enabled"]),
-                    "comment": r["comment"],
-                },
-                parent=(parent_kind, rel),
-            )
-        )
-
-
-def _statistics(snap: Snapshot, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        table = _q(r["table_schema"], r["relname"])
-        snap.add(
-            CatalogObject(
-                "statistics",
-                _q(r["schema"], r["name"]),
-                {
-                    "definition": r["definition"],
-                    "target": r["target"],
-                    "owner": r["owner"],
-                    "comment": r["comment"],
-                },
-                parent=("table", table),
-            )
-        )
 
 
 def _default_privileges(snap: Snapshot, rows: list[dict[str, Any]]) -> None:

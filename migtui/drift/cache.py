@@ -2,7 +2,7 @@
 
 The key is (recorded revision(s), migrations content hash, server major, migration role, version table,
 catalog inspector hash): a change to any revision file or env.py changes the content hash, and a new
-migtui inspector its hash, so a stale snapshot is never used.
+migtui inspector (its code or its queries) its hash, so a stale snapshot is never used.
 Files are written atomically (temporary file + rename); an unreadable or mismatching file is ignored and
 rebuilt.
 """
@@ -14,9 +14,14 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migtui.catalog import Snapshot
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 FORMAT = 1
 
@@ -35,14 +40,18 @@ class CacheKey:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def inspector_hash() -> str:
-    """A short hash of ``migtui/catalog/inspect.py`` and ``model.py`` (what a snapshot's shape depends on)."""
+def inspector_hash(queries: Traversable | None = None) -> str:
+    """A short hash of what a snapshot's shape depends on: ``migtui/catalog/inspect.py``, ``model.py`` and
+    the catalog queries (``queries``: their directory, by default ``migtui/catalog/queries``)."""
     from migtui.catalog import inspect as inspect_module
     from migtui.catalog import model as model_module
 
     digest = hashlib.sha256()
     for module in (inspect_module, model_module):
         digest.update(Path(str(module.__file__)).read_bytes())
+    folder = queries if queries is not None else resources.files("migtui.catalog.queries")
+    for query in sorted((item for item in folder.iterdir() if item.name.endswith(".sql")), key=lambda q: q.name):
+        digest.update(query.name.encode() + b"\0" + query.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -69,14 +69,16 @@ def read_version_table(session: ReadOnlySession, table: str, schema: str | None)
 
 
 def _lag(session: ReadOnlySession) -> Lag:
-    row = session.query(
-        "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,"
-        " pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint,"
-        " extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8,"
-        " (SELECT status FROM pg_stat_wal_receiver LIMIT 1)"
-    )[0]
-    lag = Lag(row[0], row[1], None if row[2] is None else max(0, int(row[2])), row[3], wal_receiver=row[4])
-    return lag
+    from migtui.pg.server import read_replica_lag
+
+    lag = read_replica_lag(session)
+    return Lag(
+        lag.receive_lsn,
+        lag.replay_lsn,
+        lag.replay_lag_bytes,
+        lag.seconds_since_last_replay,
+        wal_receiver=lag.wal_receiver,
+    )
 
 
 def inspect_target(
@@ -89,10 +91,10 @@ def inspect_target(
     primary: ReadOnlySession | None = None,
 ) -> Target:
     """Check the target is what the user said it is, read its lag and its recorded revision."""
-    row = session.query(
-        "SELECT pg_is_in_recovery(), current_setting('server_version'), current_setting('server_version_num')::int"
-    )[0]
-    in_recovery, version, version_num = bool(row[0]), str(row[1]), int(row[2])
+    from migtui.pg.server import read_server_facts
+
+    facts = read_server_facts(session)
+    in_recovery, version, version_num = facts.in_recovery, facts.server_version, facts.server_version_num
     if not in_recovery and not allow_primary:
         raise UsageError(
             f"{redact_dsn(dsn)} is a primary, not a read replica (pg_is_in_recovery() is false): "
@@ -126,14 +128,14 @@ LAG_WARNING_BYTES = 16 * 1024 * 1024  # one WAL segment: less is normal on a bus
 def _compare_with_primary(
     target: Target, replica: ReadOnlySession, primary: ReadOnlySession, table: str, schema: str | None
 ) -> None:
+    from migtui.pg.server import wal_distance
+
     try:
         lsn = primary.scalar("SELECT pg_current_wal_insert_lsn()::text")
         assert target.lag is not None
         target.lag.primary_lsn = lsn
         if target.lag.replay_lsn:
-            behind = replica.scalar(
-                "SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)::bigint", (lsn, target.lag.replay_lsn)
-            )
+            behind = wal_distance(replica, lsn, target.lag.replay_lsn)
             target.lag.behind_primary_bytes = max(0, int(behind))
             if behind and behind > LAG_WARNING_BYTES:
                 target.warnings.append(f"the replica is {int(behind)} bytes of WAL behind the primary")

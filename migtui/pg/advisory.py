@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from migtui.errors import Interrupted, LockNotAcquired
 from migtui.events import EventSink, LockWait, discard
+from migtui.pg.queries import QUERIES, load_query
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,7 @@ def _split_key(key: int) -> tuple[int, int]:
 def lock_holders(conn, key: int) -> list[LockHolder]:
     """Sessions in this database holding advisory lock ``key`` (normally one)."""
     classid, objid = _split_key(key)
-    rows = conn.execute(
-        "SELECT l.pid, coalesce(a.application_name, ''), coalesce(a.backend_start::text, ''), "
-        "coalesce(a.state, '') "
-        "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-        "AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid "
-        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        (classid, objid),
-    ).fetchall()
+    rows = conn.execute(load_query(QUERIES, "advisory_lock_holders"), (classid, objid)).fetchall()
     return [LockHolder(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
 

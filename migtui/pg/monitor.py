@@ -22,6 +22,7 @@ from typing import Any
 
 from migtui.errors import ConnectionFailed, MigtuiError
 from migtui.pg.connect import connect, describe_error
+from migtui.pg.queries import QUERIES, load_query
 
 MONITOR_APPLICATION_NAME = "migtui-monitor"
 DEFAULT_LONG_TRANSACTION_SECONDS = 60.0
@@ -29,57 +30,14 @@ DEFAULT_LONG_TRANSACTION_SECONDS = 60.0
 # Backends worth showing: sessions and the autovacuum workers that take locks too.
 _BACKEND_TYPES = ("client backend", "autovacuum worker", "parallel worker", "background worker")
 
-_SESSIONS_SQL = """
-SELECT a.pid, a.datname, a.usename, a.application_name, host(a.client_addr), a.backend_type, a.state,
-       a.wait_event_type, a.wait_event,
-       EXTRACT(EPOCH FROM (clock_timestamp() - a.xact_start))::float8,
-       EXTRACT(EPOCH FROM (clock_timestamp() - a.query_start))::float8,
-       EXTRACT(EPOCH FROM (clock_timestamp() - a.state_change))::float8,
-       left(a.query, 4000),
-       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::int[] END
-FROM pg_stat_activity a
-WHERE a.pid <> pg_backend_pid() AND a.backend_type = ANY(%s)
-ORDER BY a.pid
-"""
-
-_LOCKS_SQL = """
-SELECT l.pid, l.locktype, l.mode, l.granted, l.fastpath,
-       l.database, l.relation, l.page, l.tuple, l.virtualxid, l.transactionid::text,
-       l.classid, l.objid, l.objsubid,
-       CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', n.nspname, c.relname) END,
-       {waitstart}
-FROM pg_locks l
-LEFT JOIN pg_class c
-       ON c.oid = l.relation
-      AND l.database IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
-LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE l.pid IS NOT NULL AND l.pid <> pg_backend_pid()
-  AND (l.locktype <> 'virtualxid' OR NOT l.granted)
-ORDER BY l.pid, l.granted, l.locktype
-"""
-
-_PROGRESS_SQL = {
-    "create index": (
-        "SELECT pid, relid::regclass::text, phase, blocks_done, blocks_total, tuples_done, tuples_total "
-        "FROM pg_stat_progress_create_index WHERE pid <> pg_backend_pid()"
-    ),
-    "vacuum": (
-        "SELECT pid, relid::regclass::text, phase, heap_blks_scanned, heap_blks_total, NULL::bigint, "
-        "NULL::bigint FROM pg_stat_progress_vacuum WHERE pid <> pg_backend_pid()"
-    ),
-    "cluster": (
-        "SELECT pid, relid::regclass::text, command || ': ' || phase, heap_blks_scanned, heap_blks_total, "
-        "heap_tuples_written, NULL::bigint FROM pg_stat_progress_cluster WHERE pid <> pg_backend_pid()"
-    ),
-    "analyze": (
-        "SELECT pid, relid::regclass::text, phase, sample_blks_scanned, sample_blks_total, NULL::bigint, "
-        "NULL::bigint FROM pg_stat_progress_analyze WHERE pid <> pg_backend_pid()"
-    ),
-    "copy": (
-        "SELECT pid, relid::regclass::text, command || ' ' || type, bytes_processed, bytes_total, "
-        "tuples_processed, NULL::bigint FROM pg_stat_progress_copy WHERE pid <> pg_backend_pid()"
-    ),
-}
+# pg_stat_progress_* views by the command they report on, and the query that reads each one
+_PROGRESS_QUERIES = (
+    ("create index", "monitor_progress_create_index"),
+    ("vacuum", "monitor_progress_vacuum"),
+    ("cluster", "monitor_progress_cluster"),
+    ("analyze", "monitor_progress_analyze"),
+    ("copy", "monitor_progress_copy"),
+)
 
 
 @dataclass(frozen=True)
@@ -461,10 +419,7 @@ class Monitor:
             options=f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms} "
             "-c idle_in_transaction_session_timeout=0",
         )
-        row = conn.execute(
-            "SELECT split_part(current_setting('server_version'), ' ', 1), current_setting('server_version_num')::int, "
-            "current_database(), pg_backend_pid()"
-        ).fetchone()
+        row = conn.execute(load_query(QUERIES, "monitor_server")).fetchone()
         self._version, self._version_num, self._database, self._own_pid = row
         self._conn = conn
         return conn
@@ -515,7 +470,7 @@ class Monitor:
         )
 
     def _sessions(self, conn: Any) -> tuple[SessionInfo, ...]:
-        rows = conn.execute(_SESSIONS_SQL, (list(_BACKEND_TYPES),)).fetchall()
+        rows = conn.execute(load_query(QUERIES, "monitor_sessions"), (list(_BACKEND_TYPES),)).fetchall()
         return tuple(
             SessionInfo(
                 pid=r[0],
@@ -537,12 +492,8 @@ class Monitor:
         )
 
     def _locks(self, conn: Any) -> tuple[LockInfo, ...]:
-        waitstart = (
-            "EXTRACT(EPOCH FROM (clock_timestamp() - l.waitstart))::float8"
-            if self._version_num >= 140000
-            else "NULL::float8"
-        )
-        rows = conn.execute(_LOCKS_SQL.format(waitstart=waitstart)).fetchall()
+        name = "monitor_locks" if self._version_num >= 140000 else "monitor_locks_pg13"
+        rows = conn.execute(load_query(QUERIES, name)).fetchall()
         return tuple(
             LockInfo(
                 pid=r[0],
@@ -567,10 +518,10 @@ class Monitor:
 
     def _progress(self, conn: Any) -> tuple[ProgressInfo, ...]:
         out: list[ProgressInfo] = []
-        for command, sql in _PROGRESS_SQL.items():
+        for command, name in _PROGRESS_QUERIES:
             if command == "copy" and self._version_num < 140000:
                 continue
-            for r in conn.execute(sql).fetchall():
+            for r in conn.execute(load_query(QUERIES, name)).fetchall():
                 out.append(ProgressInfo(r[0], command, r[1], r[2], r[3], r[4], r[5], r[6]))
         return tuple(out)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from migtui.pg.queries import QUERIES, load_query
+
 
 @dataclass(frozen=True)
 class Blocker:
@@ -48,25 +50,9 @@ class BackendSample:
         return lock
 
 
-_SAMPLE_SQL = """
-SELECT a.state, coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''), coalesce(a.query, ''),
-       CASE WHEN a.wait_event_type = 'Lock' THEN (
-           SELECT string_agg(l.mode || ' on ' || l.locktype ||
-                  coalesce(' ' || l.relation::regclass::text, ''), ', ')
-           FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) END,
-       CASE WHEN a.wait_event_type = 'Lock' THEN (
-           SELECT json_agg(json_build_object(
-               'pid', b.pid, 'application_name', coalesce(b.application_name, ''),
-               'state', coalesce(b.state, ''), 'xact_start', coalesce(b.xact_start::text, ''),
-               'query', left(coalesce(b.query, ''), 300)))
-           FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))) END
-FROM pg_stat_activity a WHERE a.pid = %s
-"""
-
-
 def sample_backend(conn, pid: int) -> BackendSample | None:
     """What backend ``pid`` is doing now; None if it is gone."""
-    row = conn.execute(_SAMPLE_SQL, (pid,)).fetchone()
+    row = conn.execute(load_query(QUERIES, "backend_sample"), (pid,)).fetchone()
     if row is None:
         return None
     blockers = tuple(
@@ -84,29 +70,16 @@ def _pct(done, total) -> str:
 def progress_report(conn, pid: int) -> str:
     """pg_stat_progress_create_index / cluster / vacuum for ``pid``, as one line ('' if none)."""
     parts: list[str] = []
-    row = conn.execute(
-        "SELECT command, phase, blocks_done, blocks_total, tuples_done, tuples_total, "
-        "coalesce(relid::regclass::text, ''), coalesce(index_relid::regclass::text, '') "
-        "FROM pg_stat_progress_create_index WHERE pid = %s",
-        (pid,),
-    ).fetchone()
+    row = conn.execute(load_query(QUERIES, "backend_progress_create_index"), (pid,)).fetchone()
     if row:
         command, phase, bd, bt, td, tt, rel, idx = row
         detail = _pct(bd, bt) if bt else _pct(td, tt)
         parts.append(f"{command.lower()} {idx or ''} on {rel}: {phase}{detail}".replace("  ", " "))
-    row = conn.execute(
-        "SELECT command, phase, heap_blks_scanned, heap_blks_total, coalesce(relid::regclass::text, '') "
-        "FROM pg_stat_progress_cluster WHERE pid = %s",
-        (pid,),
-    ).fetchone()
+    row = conn.execute(load_query(QUERIES, "backend_progress_cluster"), (pid,)).fetchone()
     if row:
         command, phase, done, total, rel = row
         parts.append(f"{command.lower()} {rel}: {phase}{_pct(done, total)}")
-    row = conn.execute(
-        "SELECT phase, heap_blks_scanned, heap_blks_total, coalesce(relid::regclass::text, '') "
-        "FROM pg_stat_progress_vacuum WHERE pid = %s",
-        (pid,),
-    ).fetchone()
+    row = conn.execute(load_query(QUERIES, "backend_progress_vacuum"), (pid,)).fetchone()
     if row:
         phase, done, total, rel = row
         parts.append(f"vacuum {rel}: {phase}{_pct(done, total)}")
@@ -115,7 +88,7 @@ def progress_report(conn, pid: int) -> str:
 
 def invalid_indexes(conn) -> set[str]:
     """INVALID indexes in this database (left behind e.g. by a failed CREATE INDEX CONCURRENTLY)."""
-    rows = conn.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid").fetchall()
+    rows = conn.execute(load_query(QUERIES, "invalid_indexes")).fetchall()
     return {str(r[0]) for r in rows}
 
 

@@ -79,6 +79,7 @@ def _version_table_rows(conn, settings) -> tuple[str, ...]:
 def read_server(dsn: str, settings, role: str, primary_lsn: str | None = None) -> tuple[ServerInfo, str | None]:
     """Version, version-table contents and (replica) lag. Returns (info, a primary's current WAL LSN)."""
     from migtui.pg.connect import connect, describe_error
+    from migtui.pg.server import read_replica_lag, read_server_facts, wal_distance
 
     shown = short_dsn(dsn)
     try:
@@ -87,31 +88,19 @@ def read_server(dsn: str, settings, role: str, primary_lsn: str | None = None) -
         return ServerInfo(role, shown, error=exc.message), None
     try:
         with conn:
-            version, in_recovery = conn.execute(
-                "SELECT split_part(current_setting('server_version'), ' ', 1), pg_is_in_recovery()"
-            ).fetchone()
+            facts = read_server_facts(conn)
             current = _version_table_rows(conn, settings)
             lag_seconds = lag_bytes = None
-            lsn = None
-            if in_recovery:
-                replay, lag_seconds = conn.execute(
-                    "SELECT pg_last_wal_replay_lsn()::text, "
-                    "EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))::float8"
-                ).fetchone()
-                if primary_lsn and replay:
-                    lag_bytes = int(
-                        conn.execute(
-                            "SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (primary_lsn, replay)
-                        ).fetchone()[0]
-                    )
-                    lag_bytes = max(0, lag_bytes)
+            if facts.in_recovery:
+                lag = read_replica_lag(conn)
+                lag_seconds = lag.seconds_since_last_replay
+                if primary_lsn and lag.replay_lsn:
+                    lag_bytes = max(0, wal_distance(conn, primary_lsn, lag.replay_lsn))
                     if lag_bytes == 0:
                         lag_seconds = 0.0  # fully replayed: the last-replay timestamp only says how idle we are
-            else:
-                lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
             return (
-                ServerInfo(role, shown, version, current, in_recovery, lag_seconds, lag_bytes),
-                lsn,
+                ServerInfo(role, shown, facts.version, current, facts.in_recovery, lag_seconds, lag_bytes),
+                facts.current_wal_lsn,
             )
     except Exception as exc:  # a query failed: show it in the header, keep the UI alive
         return ServerInfo(role, shown, error=describe_error(exc)), None

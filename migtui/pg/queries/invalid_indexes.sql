@@ -1,0 +1,2 @@
+-- INVALID indexes in this database.
+SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid

@@ -1,0 +1,6 @@
+-- A standby's replication state as it sees it: WAL received and replayed, the bytes between them, seconds
+-- since the last replayed transaction, and its WAL receiver's status (NULL when not streaming).
+SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
+       pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint,
+       extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8,
+       (SELECT status FROM pg_stat_wal_receiver LIMIT 1)
