@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from migtui.config import Settings
-from migtui.dryrun.job import DryRunOptions, dry_run
+from migtui.dryrun.job import DryRunOptions, run_dry_run
 from migtui.events import DryRunStatement
 from migtui.pg import harness
 from migtui.project.load import AlembicProject
@@ -115,13 +115,8 @@ def main() -> int:
                 if isinstance(event, DryRunStatement):
                     statements.append((time.monotonic() - started, event.report))
 
-            report = dry_run(
-                project,
-                replica.dsn(db),
-                Settings(),
-                sink,
-                DryRunOptions(count_budget=args.count_budget, primary_dsn=dsn),
-            )
+            settings = Settings(migrations=str(project.script_location), replica_url=replica.dsn(db), database_url=dsn)
+            report = run_dry_run(settings, DryRunOptions(count_budget=args.count_budget), sink)
             wall = time.monotonic() - started
             time.sleep(1.0)  # let the replica's backends flush their statistics
             after = _replica_stats(replica, db)

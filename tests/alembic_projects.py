@@ -68,3 +68,11 @@ def make_project(root: Path, revisions: list[Rev], name: str = "migrations") -> 
         (versions / f"{index:03d}_{rev.revision}.py").write_text(revision_source(rev, down))
         previous = rev.revision
     return root / name
+
+
+def project_settings(project: object, **values: object):
+    """Settings whose ``migrations`` is ``project`` (an AlembicProject or its directory), plus ``values``."""
+    from migtui.config import Settings
+
+    location = getattr(project, "script_location", project)
+    return Settings(migrations=str(location), **values)  # type: ignore[arg-type]

@@ -29,23 +29,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pg-bin", metavar="DIR", help="use PostgreSQL binaries from DIR instead")
 
 
+def _tour(demo) -> int:  # type: ignore[no-untyped-def]
+    """The headless tour: each command of the demo's TOUR, through this CLI, against the demo's servers.
+    Findings (exit 1) are expected; any other failure ends the tour with that command's exit code."""
+    from migtui.cli.main import main
+    from migtui.demo.job import TOUR
+    from migtui.errors import ExitCode
+
+    common = ["--dsn", demo.dsn, "--migrations", str(demo.settings.migrations)]
+    for title, command, extra in TOUR:
+        demo.say("")
+        demo.say(f"== migtui {command} — {title}")
+        args = [command, *common]
+        if "--replica" in extra:
+            args += ["--replica", demo.replica_dsn]
+        code = main(args)
+        if code not in (ExitCode.OK, ExitCode.FINDINGS):
+            demo.say(f"== migtui {command} exited {code}")
+            return int(code)
+    demo.say("")
+    demo.say("demo tour finished")
+    return int(ExitCode.OK)
+
+
+def _print_message(event) -> None:  # type: ignore[no-untyped-def]
+    from migtui.events import Message
+
+    if isinstance(event, Message):
+        print(event.text, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    from migtui.demo.job import DEFAULT_SCALE, Demo, check_scale
+    from migtui.demo.job import DEFAULT_SCALE, DemoOptions, check_scale, run_demo
 
     settings = settings_from_args(args)
     settings.pg_version = None  # --pg-version picks the demo server, not a lint target
     scale = check_scale(args.scale if args.scale is not None else DEFAULT_SCALE)
-    if not args.headless:  # before starting any server
+    if args.headless:
+        then = _tour
+    else:
         from migtui.cli.tui import require_terminal
 
-        require_terminal("the demo's TUI", "use --headless for the non-interactive tour")
-    with Demo(settings, scale=scale, pg_version=args.pg_version) as demo:
-        demo.start()
-        if args.headless:
-            return demo.tour()
-        from migtui.tui.app import run_tui_app
+        require_terminal("the demo's TUI", "use --headless for the non-interactive tour")  # before any server
 
-        return run_tui_app(
-            settings,
-            banner=f"demo: primary {demo.dsn} · replica {demo.replica_dsn} · servers stop when you quit",
-        )
+        def then(demo) -> int:  # type: ignore[no-untyped-def]
+            from migtui.tui.app import run_tui_app
+
+            return run_tui_app(
+                settings,
+                banner=f"demo: primary {demo.dsn} · replica {demo.replica_dsn} · servers stop when you quit",
+            )
+
+    options = DemoOptions(scale=scale, pg_version=args.pg_version, then=then)
+    return run_demo(settings, options, _print_message).exit_code

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from migtui.cli.up import add_run_arguments, make_runner, stop_on_sigterm
+from migtui.cli.common import settings_from_args
+from migtui.cli.up import add_run_arguments
 
 HELP = "revert revisions down to REV, -N steps, or base (explicit; there is no default)"
 DESCRIPTION = (
@@ -20,10 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migtui.runner.job import check_down_target
+    from migtui.render.events import event_printer
+    from migtui.runner.job import DownOptions, check_down_target, run_down, stop_on_sigterm
 
-    target = check_down_target(args.revision)
-    runner, _settings = make_runner(args)
+    check_down_target(args.revision)  # a missing or wrong target is a usage error before anything loads
+    settings = settings_from_args(args)
     stop_on_sigterm()
-    runner.downgrade(target)
-    return 0
+    return run_down(settings, DownOptions(args.revision), event_printer(args.format)).exit_code

@@ -52,36 +52,25 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from migtui.drift.alert import check_webhook_url, post_report
-    from migtui.drift.job import check_drift, default_cache_dir, parse_exclusions
-    from migtui.errors import UsageError
+    from migtui.drift.job import DriftOptions, parse_exclusions, run_drift
     from migtui.events import Event, Message
-    from migtui.project.load import load_project
     from migtui.render.drift import render_github, render_text
 
     settings = settings_from_args(args)
-    exclude = parse_exclusions(settings.drift_exclude)
+    parse_exclusions(settings.drift_exclude)  # a bad --exclude is the first error, before the webhook's
     if args.alert_webhook:
         check_webhook_url(args.alert_webhook)
-    project = load_project(settings)
-    project.script  # noqa: B018 - check the revision graph before touching a database
-    if not settings.database_url:
-        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DATABASE_URL")
-    cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
 
     def sink(event: Event) -> None:
         if isinstance(event, Message) and args.format == "text":
             print(f"drift: {event.text}", file=sys.stderr, flush=True)
 
-    report = check_drift(
-        project,
-        settings.database_url,
-        settings,
-        exclude=exclude,
-        cache_dir=cache_dir,
+    options = DriftOptions(
+        cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
         use_cache=not args.no_cache,
         scratch_dsn=args.scratch_dsn,
-        sink=sink,
     )
+    report = run_drift(settings, options, sink)
     if args.format == "json":
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     elif args.format == "github":
@@ -91,4 +80,4 @@ def run(args: argparse.Namespace) -> int:
     if report.drifted and args.alert_webhook:
         delivered, detail = post_report(args.alert_webhook, report.to_dict())
         print(f"migtui: {'' if delivered else 'warning: '}{detail}", file=sys.stderr)
-    return 1 if report.drifted else 0
+    return report.exit_code

@@ -72,11 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from migtui.cli.common import settings_from_args
-    from migtui.dryrun.job import DryRunOptions, dry_run
+    from migtui.dryrun.job import DryRunOptions, run_dry_run
     from migtui.errors import UsageError
     from migtui.events import discard
-    from migtui.pg import harness
-    from migtui.project.load import load_project
+    from migtui.pg.harness import install_signal_cleanup
     from migtui.render.dryrun import GithubRenderer, TextRenderer, print_json
 
     for flag in ("count_budget", "statement_timeout", "scan_throughput", "write_throughput"):
@@ -86,44 +85,19 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, flag) < 0:
             raise UsageError(f"--{flag.replace('_', '-')} must not be negative")
     settings = settings_from_args(args)
-    target = settings.replica_url
-    primary = settings.database_url
-    if target is None and args.allow_primary:
-        target, primary = primary, None
-    if not target:
-        raise UsageError(
-            "no replica given: pass --replica URL or set MIGTUI_REPLICA_URL (or --allow-primary with --dsn)"
-        )
-    project = load_project(settings)
-    shadow_server = None
-    if args.shadow_dsn:
-        from migtui.errors import ConnectionFailed
-        from migtui.pg.connect import connect
-
-        try:  # one clear line, naming which server, if unreachable
-            connect(args.shadow_dsn, application_name="migtui-dry-run-shadow").close()
-        except ConnectionFailed as exc:
-            raise ConnectionFailed(
-                exc.message.replace(
-                    "cannot connect to database", "cannot connect to the shadow server (--shadow-dsn)", 1
-                )
-            ) from None
-        shadow_server = harness.ExternalServer(args.shadow_dsn)
     options = DryRunOptions(
         allow_primary=args.allow_primary,
         count_budget=args.count_budget,
         statement_timeout=args.statement_timeout,
-        shadow_server=shadow_server,
-        pg_bin=settings.pg_bin,
+        shadow_dsn=args.shadow_dsn,
         scan_mb_s=args.scan_throughput,
         write_mb_s=args.write_throughput,
         big_table_bytes=int(args.big_table_mb * 1024 * 1024),
         lock_risk_seconds=args.lock_risk_seconds,
-        primary_dsn=primary if primary and primary != target else None,
     )
     sink = {"text": TextRenderer(), "github": GithubRenderer()}.get(args.format, discard)
-    harness.install_signal_cleanup()
-    report = dry_run(project, target, settings, sink, options)
+    install_signal_cleanup()
+    report = run_dry_run(settings, options, sink)
     if args.format == "json":
         print_json(report.to_dict())
     return report.exit_code

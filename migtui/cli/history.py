@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from migtui.project.load import load_project
-    from migtui.runner.job import Runner
+    from migtui.project.status import applied_revisions, check_known, read_current
 
     settings = settings_from_args(args)
     project = load_project(settings)
@@ -28,11 +28,9 @@ def run(args: argparse.Namespace) -> int:
     current: tuple[str, ...] | None = None
     applied: set[str] = set()
     if settings.database_url and not args.offline:
-        runner = Runner(project, settings.database_url, settings)
-        current = runner.current()
-        if current:
-            runner.plan("up", "heads", current)  # UsageError when the database is at a revision we do not have
-            applied = {rev.revision for rev in project.script.iterate_revisions(current, "base")}
+        current = read_current(settings.database_url, settings)
+        check_known(project, current)
+        applied = applied_revisions(project.revisions(), current)
     if args.format == "json":
         out = {
             "current": list(current) if current is not None else None,

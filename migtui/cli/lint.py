@@ -88,7 +88,7 @@ def _list_rules(fmt: str) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         return _list_rules(args.format)
-    from migtui.lint.job import cyclic_gc_paused
+    from migtui.report import cyclic_gc_paused
 
     with cyclic_gc_paused():  # rendering 30,000 statements builds as many objects as linting them
         return _run(args)
@@ -106,7 +106,7 @@ def _print_json(report) -> None:
     import orjson
 
     data = b'{"files":[' + b",".join(file.rendered for file in report.files) + b'],"summary":'
-    data += orjson.dumps(report.summary()) + b"}"
+    data += orjson.dumps(report.totals()) + b"}"
     if report.tally().statements <= 2000:
         from migtui.render.json_report import render_json
 
@@ -121,39 +121,38 @@ def _run(args: argparse.Namespace) -> int:
     from migtui.lint.job import LintOptions, run_lint
     from migtui.render.findings import RuleInfo, records_from_lint
 
-    dsn = None if args.no_catalog else settings.database_url
-    options = LintOptions(
-        paths=list(args.paths),
-        migrations=settings.migrations,
-        pg_version=args.pg_version if args.pg_version is not None else settings.pg_version,
-        dsn=dsn,
-        fail_on=args.fail_on,
-        all_revisions=args.all_revisions,
-        alembic_lock_timeout=settings.lock_timeout > 0,
-        version_table=settings.version_table,
-        version_table_schema=settings.version_table_schema,
-        jobs=args.jobs,
-    )
     # text, json and github: each file is rendered where it is linted (a worker process, for many raw files)
+    render_file = None
     if args.format == "json":
-        options.render_file = _file_json
+        render_file = _file_json
     elif args.format == "github":
         from migtui.render.github import file_annotations
 
-        options.render_file = file_annotations
+        render_file = file_annotations
     elif args.format == "text":
         from migtui.render.text_lint import file_text, painter, use_color
 
         paint = painter(use_color(sys.stdout))
-        options.render_file = lambda file: file_text(file, paint, verbose=args.verbose)
-    report = run_lint(options)
+
+        def render_file(file):  # type: ignore[no-untyped-def]
+            return file_text(file, paint, verbose=args.verbose)
+
+    options = LintOptions(
+        paths=list(args.paths),
+        catalog=not args.no_catalog,
+        fail_on=args.fail_on,
+        all_revisions=args.all_revisions,
+        jobs=args.jobs,
+        render_file=render_file,
+    )
+    report = run_lint(settings, options)
     if args.format == "json":
         _print_json(report)
     elif args.format == "github":
         text = "\n".join(file.rendered for file in report.files if file.rendered)
         if text:
             print(text)
-        s = report.summary()
+        s = report.totals()
         print(f"migtui lint: {s['errors']} errors, {s['warnings']} warnings, {s['info']} info", file=sys.stderr)
     elif args.format == "sarif":
         from migtui import __version__

@@ -15,8 +15,7 @@ import sys
 
 from migtui import __version__
 from migtui.cli.common import ArgumentParser
-from migtui.errors import ExitCode, MigtuiError
-from migtui.redact import redact
+from migtui.errors import ExitCode
 
 # command name -> module under migtui.cli (order = order in --help)
 COMMANDS: dict[str, str] = {
@@ -143,22 +142,6 @@ def main(argv: list[str] | None = None) -> int:
         if run is None:
             parser.print_help()
             return int(ExitCode.USAGE)
-    try:
-        return int(run(args))
-    except MigtuiError as exc:
-        print(f"migtui: error: {redact(exc.message)}", file=sys.stderr)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("migtui: interrupted", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        return int(ExitCode.OK)
-    except Exception as exc:  # last resort: one line, no traceback unless MIGTUI_DEBUG
-        if os.environ.get("MIGTUI_DEBUG"):
-            raise
-        detail = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-        print(
-            f"migtui: internal error: {exc.__class__.__name__}: {detail} (set MIGTUI_DEBUG=1 for a traceback)",
-            file=sys.stderr,
-        )
-        return 70
+    from migtui.report import one_line_errors
+
+    return one_line_errors("migtui", lambda: run(args), internal_hint=" (set MIGTUI_DEBUG=1 for a traceback)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 HELP = "zero-downtime phased revisions: status, run, advance, abort (expand -> migrate -> contract)"
@@ -79,67 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "json"], default="text")
 
 
-def _fmt_seconds(value: float | None) -> str:
-    if value is None:
-        return "?"
-    value = float(value)
-    if value >= 3600:
-        return f"{value / 3600:.1f}h"
-    if value >= 60:
-        return f"{value / 60:.1f}m"
-    return f"{value:.1f}s"
-
-
-def text_sink(out=sys.stderr):
-    from migtui.events import LockWait, Message, PhaseChanged, RunFinished
-    from migtui.phases.events import BackfillProgress, BackfillThrottled, GateChecked, PhaseStepApplied
-    from migtui.redact import redact
-
-    def sink(event) -> None:
-        if isinstance(event, PhaseChanged):
-            line = f"{event.revision}: {event.previous or 'new'} -> {event.phase}"
-        elif isinstance(event, PhaseStepApplied):
-            status = "already done" if event.skipped else f"{event.seconds:.2f}s"
-            line = f"  {event.phase} step {event.index + 1}: {event.description} ({status})"
-        elif isinstance(event, BackfillProgress):
-            pct = 100.0 * event.rows_done / event.rows_total_estimate if event.rows_total_estimate else 100.0
-            line = (
-                f"  backfill {event.table}: {event.rows_done}/{event.rows_total_estimate} rows ({pct:.0f}%), "
-                f"{event.rows_updated} updated, {event.rows_per_second:.0f} rows/s, ETA "
-                f"{_fmt_seconds(event.eta_seconds)}, batch {event.batch_size}"
-            )
-        elif isinstance(event, BackfillThrottled):
-            line = (
-                f"  backfill throttled: {event.reason}; sleeping {event.sleep_seconds:.2f}s, batch {event.batch_size}"
-            )
-        elif isinstance(event, GateChecked):
-            line = f"  gate {event.gate}: {'pass' if event.passed else 'REFUSED'}: {event.evidence}"
-        elif isinstance(event, LockWait):
-            line = f"  lock wait: {event.detail}"
-        elif isinstance(event, RunFinished):
-            return
-        elif isinstance(event, Message):
-            line = f"{event.level if event.level != 'info' else ''}{': ' if event.level != 'info' else ''}{event.text}"
-        else:
-            line = json.dumps(event.to_dict(), default=str)
-        print(redact(line), file=out, flush=True)
-
-    return sink
-
-
-def json_sink(out=sys.stdout):
-    from migtui.redact import redact
-
-    def sink(event) -> None:
-        print(redact(json.dumps(event.to_dict(), default=str)), file=out, flush=True)
-
-    return sink
-
-
 def _print_status(entries: list[dict[str, Any]]) -> None:
     if not entries:
         print("no phased revisions in this database")
         return
+    from migtui.render.phase import format_seconds
+
     for entry in entries:
         rev = entry["revision"]
         state = entry.get("state")
@@ -160,7 +104,7 @@ def _print_status(entries: list[dict[str, Any]]) -> None:
         print(
             f"  writes    old path {writes.get('old_writes', 0)}, new path {writes.get('new_writes', 0)}"
             + (
-                f", last old-path write {_fmt_seconds(writes['seconds_since_old_write'])} ago"
+                f", last old-path write {format_seconds(writes['seconds_since_old_write'])} ago"
                 if writes.get("seconds_since_old_write") is not None
                 else ""
             )
@@ -181,11 +125,11 @@ def _print_status(entries: list[dict[str, Any]]) -> None:
 def run(args: argparse.Namespace) -> int:
     from migtui.cli.common import settings_from_args
     from migtui.errors import ExitCode, UsageError
-    from migtui.events import RunFinished
     from migtui.phases.backfill import BackfillOptions
-    from migtui.phases.driver import DriverOptions, GateRefused, PhaseDriver
+    from migtui.phases.driver import DriverOptions
     from migtui.phases.gates import GateOptions
-    from migtui.project.load import load_project
+    from migtui.phases.job import PhaseOptions, run_phase
+    from migtui.render.phase import json_sink, text_sink
 
     settings = settings_from_args(args)
     if args.action == "new":
@@ -193,15 +137,12 @@ def run(args: argparse.Namespace) -> int:
         import io
 
         from migtui.phases.template import new_phased_revision
+        from migtui.project.load import load_project
 
         with contextlib.redirect_stdout(io.StringIO()):  # alembic's "Generating ..." line
             path = new_phased_revision(load_project(settings), args.message, args.rev_id)
         print(path)
         return int(ExitCode.OK)
-    if not settings.database_url:
-        raise UsageError("no database: pass --dsn or set MIGTUI_DATABASE_URL")
-    if args.action != "status" and not args.revision:
-        raise UsageError(f"phase {args.action} needs a revision id")
     for name in ("batch_size", "max_batch_size", "max_lag_bytes"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be positive")
@@ -210,9 +151,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("wait", "quiet_window", "pause", "target_batch_seconds", "max_lag_seconds"):
         if getattr(args, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must not be negative")
-    project = load_project(settings)
-    sink = json_sink() if args.format == "json" else text_sink()
-    options = DriverOptions(
+    driver = DriverOptions(
         backfill=BackfillOptions(
             batch_size=args.batch_size,
             max_batch_size=max(args.batch_size, args.max_batch_size),
@@ -226,26 +165,14 @@ def run(args: argparse.Namespace) -> int:
         gates=GateOptions(quiet_window=args.quiet_window, old_application=tuple(args.old_app)),
         wait=args.wait,
     )
-    with PhaseDriver(settings.database_url, project, settings, sink, options) as driver:
-        if args.action == "status":
-            entries = driver.status(args.revision)
-            if args.format == "json":
-                print(json.dumps({"phases": entries}, indent=2, default=str))
-            else:
-                _print_status(entries)
-            return int(ExitCode.OK)
-        try:
-            if args.action == "run":
-                final = driver.run(args.revision, until=args.until)
-            elif args.action == "advance":
-                final = driver.advance(args.revision)
-            else:
-                final = driver.abort(args.revision)
-        except GateRefused as exc:
-            sink(RunFinished("phase", False, int(exc.exit_code), exc.message))
-            raise
-        summary = f"{final.revision}: {final.phase}"
-        sink(RunFinished("phase", True, 0, summary))
-        if args.format == "text":
-            print(summary)
-        return int(ExitCode.OK)
+    options = PhaseOptions(args.action, args.revision, until=args.until, driver=driver)
+    sink = json_sink() if args.format == "json" else text_sink()
+    report = run_phase(settings, options, sink)
+    if args.action == "status":
+        if args.format == "json":
+            print(json.dumps(report.to_dict(), indent=2, default=str))
+        else:
+            _print_status(report.entries)
+    elif args.format == "text":
+        print(report.summary)
+    return report.exit_code

@@ -47,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from migtui.pg.harness import install_signal_cleanup
     from migtui.project.load import load_project
     from migtui.render.rollback import FORMATTERS
-    from migtui.rollback.job import run_rollback_test
+    from migtui.rollback.job import RollbackOptions, run_rollback_test
 
     settings = settings_from_args(args)
-    project = load_project(settings)
+    load_project(settings)  # a missing project is the first error, before the other checks
     from pathlib import Path
 
     from migtui.catalog.model import check_exclude
@@ -66,15 +66,8 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(event, Message):
             print(f"migtui: {event.text}", file=sys.stderr, flush=True)
 
-    report = run_rollback_test(
-        project,
-        settings,
-        dsn=settings.database_url,
-        sink=sink,
-        force=args.force,
-        with_data=args.with_data,
-        exclude=exclude,
-    )
+    options = RollbackOptions(force=args.force, with_data=args.with_data, exclude=tuple(exclude))
+    report = run_rollback_test(settings, options, sink)
     text = FORMATTERS[args.format](report)
     if args.output:
         try:

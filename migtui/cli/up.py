@@ -47,41 +47,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def make_runner(args: argparse.Namespace):
-    """(Runner, settings) for this invocation; UsageError when no database is configured."""
-    from migtui.errors import UsageError
-    from migtui.project.load import load_project
-    from migtui.render.events import event_printer
-    from migtui.runner.job import Runner
-
-    settings = settings_from_args(args)
-    project = load_project(settings)
-    project.script  # noqa: B018 - check the revision graph before anything else
-    if not settings.database_url:
-        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DATABASE_URL")
-    return Runner(project, settings.database_url, settings, event_printer(args.format)), settings
-
-
-def stop_on_sigterm() -> None:
-    """SIGTERM (a deploy system stopping us) behaves like Ctrl-C: the running statement is cancelled, the
-    revision rolled back, the advisory lock released, exit 130."""
-    import signal
-    import threading
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("revision", nargs="?", default="head", metavar="REV", help="target revision (default head)")
     add_run_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    runner, _settings = make_runner(args)
+    from migtui.render.events import event_printer
+    from migtui.runner.job import UpOptions, run_up, stop_on_sigterm
+
     stop_on_sigterm()
-    runner.upgrade(args.revision)
-    return 0
+    return run_up(settings_from_args(args), UpOptions(args.revision), event_printer(args.format)).exit_code

@@ -1,29 +1,40 @@
 """``migtui demo``: an embedded primary + streaming replica with the sample project and real data.
 
-    with Demo(settings, scale=1_000_000) as demo:   # servers stop and their files go on exit / Ctrl-C
-        demo.start()        # primary + replica, database, migrations to DEMO_STOP_REVISION, data, replay
-        demo.dsn, demo.replica_dsn
-        demo.tour()         # headless: status (pending list), then every analysis command that exists
+    report = run_demo(settings, DemoOptions(scale=2000, then=tour), sink)
 
-Engine only: no textual here (the command opens the TUI itself).
+starts the servers (primary + replica, database, migrations to DEMO_STOP_REVISION, data, replay), calls
+``then(demo)`` while they run (the front end's part: the headless tour of the commands in ``TOUR``, or the
+TUI) and stops them (also on Ctrl-C). ``settings`` then point at the demo's primary and replica.
+
+Engine only: no textual and no CLI here (the command runs the tour and opens the TUI itself).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any
 
 from migtui.errors import ExitCode, MigtuiError, UsageError
-from migtui.events import Event, Message, RevisionFailed, RevisionFinished, RevisionStarted, RunFinished
+from migtui.events import (
+    Event,
+    EventSink,
+    Finding,
+    Message,
+    RevisionFailed,
+    RevisionFinished,
+    RevisionStarted,
+    RunFinished,
+    discard,
+)
 
 DEMO_DATABASE = "migtui_demo"
 DEFAULT_SCALE = 1_000_000  # orders; order_items get ~1.5x that
 
-# The tour: (title, command, extra args). Commands not in this build are skipped with a note.
+JOB = "demo"
+
+# The headless tour: (title, command, extra args), run by the front end against the demo's servers.
 TOUR: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("status: current revision and the pending list", "status", ()),
     ("lint: what the pending revisions would do", "lint", ()),
@@ -31,28 +42,76 @@ TOUR: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def command_available(name: str) -> bool:
-    from migtui.cli.main import COMMANDS
+@dataclass(frozen=True)
+class DemoOptions:
+    scale: int = DEFAULT_SCALE  # orders to generate (order_items ~1.5x)
+    pg_version: int | None = None  # embedded server major (default: the harness's)
+    then: Callable[[Demo], int] | None = None  # the front end's part while the servers run; its exit code
 
-    module = COMMANDS.get(name)
-    return module is not None and importlib.util.find_spec(f"migtui.cli.{module}") is not None
+
+@dataclass
+class DemoReport:
+    target: str  # the primary, redacted
+    replica: str
+    pending: list[str]
+    exit_code: int
+    timings: dict[str, float] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def job(self) -> str:
+        return JOB
+
+    @property
+    def summary(self) -> str:
+        return f"demo on {self.target}: {len(self.pending)} pending revision(s)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": JOB,
+            "target": self.target,
+            "replica": self.replica,
+            "pending": self.pending,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "exit_code": self.exit_code,
+        }
+
+
+def run_demo(settings: Any, options: DemoOptions | None = None, sink: EventSink = discard) -> DemoReport:
+    """Start the demo's servers, run ``options.then`` against them, stop them. What the demo says goes to
+    ``sink`` as Message events (its progress lines)."""
+    from migtui.redact import redact_dsn
+
+    options = options or DemoOptions()
+    check_scale(options.scale)
+    with Demo(settings, scale=options.scale, pg_version=options.pg_version, sink=sink) as demo:
+        demo.start()
+        code = options.then(demo) if options.then is not None else int(ExitCode.OK)
+        return DemoReport(
+            redact_dsn(demo.dsn) or "",
+            redact_dsn(demo.replica_dsn) or "",
+            demo.pending,
+            int(code),
+            dict(demo.timings),
+        )
 
 
 @dataclass
 class Demo:
-    settings: object
+    settings: Any
     scale: int = DEFAULT_SCALE
     pg_version: int | None = None
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    primary: object = None
+    sink: EventSink = discard
+    primary: Any = None
     replica: object = None
     dsn: str = ""
     replica_dsn: str = ""
     row_counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
 
     def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        self.sink(Message(text=text))
 
     def _timed(self, name: str, fn: Callable[[], object]) -> object:
         started = time.perf_counter()
@@ -74,14 +133,10 @@ class Demo:
 
     def start(self) -> None:
         """Start servers, create the database, migrate to DEMO_STOP_REVISION, load data, wait for replay."""
+        from migtui.demo.data import DEMO_STOP_REVISION, load_demo_data
         from migtui.pg import harness
         from migtui.project.load import AlembicProject
-
-        try:
-            from migtui.demo.data import DEMO_STOP_REVISION, load_demo_data
-            from migtui.runner.job import Runner
-        except ImportError as exc:  # an engine this demo needs is not in this build
-            raise UsageError(f"the demo needs {exc.name}, which is not in this build yet") from None
+        from migtui.runner.job import Runner
 
         harness.install_signal_cleanup()
         project = AlembicProject.load(self.settings.migrations)
@@ -107,39 +162,16 @@ class Demo:
         self.say("  " + ", ".join(f"{table} {count:,}" for table, count in self.row_counts.items()))
         self.say("waiting for the replica to replay …")
         self._timed("replay", lambda: self.primary.wait_for_replay(self.replica, timeout=300))
-        pending = runner.pending()
+        self.pending = [info.revision for info in runner.pending()]
         self.say("")
         self.say(f"primary:  {self.dsn}")
         self.say(f"replica:  {self.replica_dsn}")
-        self.say(f"pending:  {', '.join(r.revision for r in pending) or 'none'}")
+        self.say(f"pending:  {', '.join(self.pending) or 'none'}")
         self.say(
             f"(set up in {sum(self.timings.values()):.1f}s: "
             + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
             + ")"
         )
-
-    def tour(self) -> int:
-        """Run the headless tour through the real CLI commands. Findings (exit 1) are expected; any other
-        failure ends the tour with that command's exit code."""
-        from migtui.cli.main import main as cli_main
-
-        common = ["--dsn", self.dsn, "--migrations", str(self.settings.migrations)]
-        for title, command, extra in TOUR:
-            self.say("")
-            self.say(f"== migtui {command} — {title}")
-            if not command_available(command):
-                self.say(f"   ({command} is not available in this build yet)")
-                continue
-            args = [command, *common]
-            if "--replica" in extra:
-                args += ["--replica", self.replica_dsn]
-            code = cli_main(args)
-            if code not in (ExitCode.OK, ExitCode.FINDINGS):
-                self.say(f"== migtui {command} exited {code}")
-                return int(code)
-        self.say("")
-        self.say("demo tour finished")
-        return int(ExitCode.OK)
 
     def stop(self) -> None:
         for cluster in (self.replica, self.primary):
@@ -155,13 +187,11 @@ class Demo:
 
 
 def check_scale(scale: int) -> int:
-    try:
-        from migtui.demo.data import MIN_SCALE
-    except ImportError:
-        MIN_SCALE = 100
+    from migtui.demo.data import MIN_SCALE
+
     if scale < MIN_SCALE:
         raise UsageError(f"--scale must be at least {MIN_SCALE} orders, got {scale}")
     return scale
 
 
-__all__ = ["DEFAULT_SCALE", "TOUR", "Demo", "MigtuiError", "check_scale", "command_available"]
+__all__ = ["DEFAULT_SCALE", "TOUR", "Demo", "DemoOptions", "DemoReport", "MigtuiError", "check_scale", "run_demo"]

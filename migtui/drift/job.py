@@ -1,6 +1,6 @@
 """Schema drift: the live schema of a database against the schema its recorded migrations produce.
 
-    report = check_drift(AlembicProject.load("db/migrations"), dsn, settings)
+    report = run_drift(settings, DriftOptions(), sink)  # settings.database_url against settings.migrations
     report.drifted          # True when anything differs
     report.differences      # [Difference(kind, object, change, attribute, expected, actual), ...]
     report.to_dict()        # the JSON report (``migtui drift --format json``)
@@ -37,6 +37,9 @@ from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, 
 from migtui.pg.version_table import VersionTable, read_current
 from migtui.project.load import AlembicProject
 from migtui.redact import redact, redact_dsn
+from migtui.report import cyclic_gc_paused
+
+JOB = "drift"
 
 # Attribute names a user may exclude (besides whole kinds from KINDS); the usual ones are the first three.
 EXCLUDABLE_ATTRIBUTES: tuple[str, ...] = (
@@ -89,6 +92,14 @@ class ExpectedSchema:
     cache_file: str | None = None
 
 
+@dataclass(frozen=True)
+class DriftOptions:
+    exclude: tuple[str, ...] = ()  # more exclusions, besides settings.drift_exclude
+    cache_dir: Path | None = None  # expected-schema cache (default: default_cache_dir())
+    use_cache: bool = True  # False: rebuild the expected schema (and refresh the cache)
+    scratch_dsn: str | None = None  # build the expected schema on this server instead of an embedded one
+
+
 @dataclass
 class DriftReport:
     """The result of one drift check (``to_dict()`` is the JSON report)."""
@@ -111,6 +122,30 @@ class DriftReport:
     @property
     def drifted(self) -> bool:
         return bool(self.differences)
+
+    @property
+    def job(self) -> str:
+        return JOB
+
+    @property
+    def target(self) -> str:
+        return self.database
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.differences else 0
+
+    @property
+    def summary(self) -> str:
+        if not self.differences:
+            return "no drift"
+        return f"{len(self.objects())} object(s) drifted ({len(self.differences)} difference(s))"
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [
+            Finding(rule=f"drift-{item.change}", severity="error", message=item.describe()) for item in self.differences
+        ]
 
     @property
     def checked(self) -> list[str]:
@@ -194,27 +229,16 @@ def read_target(conn, table: VersionTable) -> TargetInfo:
 
 def pending_revisions(project: AlembicProject, current: tuple[str, ...]) -> list[dict[str, str]]:
     """Revisions after ``current`` up to head, in apply order. UsageError if ``current`` is not in the project."""
-    script = project.script
-    for revision in current:
-        try:
-            known = script.get_revision(revision) is not None
-        except Exception:
-            known = False
-        if not known:
-            raise UsageError(
-                f"the database is at revision {revision!r}, which is not in {project.script_location}: "
-                "deploy the matching migrations (or pass --migrations) before checking drift"
-            )
-    by_id = {info.revision: info for info in project.revisions()}
+    from migtui.project.status import UnknownRevision
+    from migtui.project.status import pending_revisions as pending_after
+
     try:
-        steps = script._upgrade_revs("heads", current)
-    except Exception as exc:
-        raise UsageError(f"cannot plan from {', '.join(current) or 'base'} to head: {_one_line(exc)}") from None
-    return [
-        {"revision": s.revision.revision, "description": by_id[s.revision.revision].description}
-        for s in steps
-        if s.revision.revision in by_id
-    ]
+        pending = pending_after(project, current)
+    except UnknownRevision as exc:
+        raise UsageError(
+            f"{exc.message}: deploy the matching migrations (or pass --migrations) before checking drift"
+        ) from None
+    return [{"revision": info.revision, "description": info.description} for info in pending]
 
 
 # -- the expected schema ---------------------------------------------------------------------------------
@@ -367,46 +391,30 @@ def expected_schema(
 # -- the check ---------------------------------------------------------------------------------------------
 
 
-def check_drift(
-    project: AlembicProject,
-    dsn: str,
-    settings: Settings,
-    *,
-    exclude: Iterable[str] = (),
-    cache_dir: Path | None = None,
-    use_cache: bool = True,
-    scratch_dsn: str | None = None,
-    sink: EventSink = discard,
-) -> DriftReport:
-    """Compare the live schema of ``dsn`` with the schema its recorded migrations produce."""
-    with _gc_paused():
-        return _check_drift(project, dsn, settings, exclude, cache_dir, use_cache, scratch_dsn, sink)
+def run_drift(settings: Settings, options: DriftOptions | None = None, sink: EventSink = discard) -> DriftReport:
+    """Compare the live schema of ``settings.database_url`` with the schema its recorded migrations produce."""
+    from migtui.project.load import load_project
+
+    options = options or DriftOptions()
+    excluded = parse_exclusions([*settings.drift_exclude, *options.exclude])
+    project = load_project(settings)
+    project.script  # noqa: B018 - a broken revision graph fails here, before touching the database
+    if not settings.database_url:
+        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DATABASE_URL")
+    cache_dir = options.cache_dir if options.cache_dir is not None else default_cache_dir()
+    with cyclic_gc_paused():  # snapshots are tens of thousands of small acyclic objects
+        return _check_drift(
+            project, settings.database_url, settings, excluded, cache_dir, options.use_cache, options.scratch_dsn, sink
+        )
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    """Snapshots are tens of thousands of small acyclic objects: the cyclic GC only slows building them
-    (about 2x on 1,000 tables). Paused for the check, restored afterwards."""
-    import gc
-
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _check_drift(project, dsn, settings, exclude, cache_dir, use_cache, scratch_dsn, sink) -> DriftReport:
+def _check_drift(project, dsn, settings, excluded, cache_dir, use_cache, scratch_dsn, sink) -> DriftReport:
     from migtui.drift.fix import fix_sql
     from migtui.pg.connect import connect
 
     started = time.monotonic()
-    excluded = parse_exclusions(exclude)
-    project.script  # noqa: B018 - a broken revision graph fails here, before touching the database
     table = VersionTable(settings.version_table, settings.version_table_schema)
-    sink(RunStarted(job="drift", target=redact_dsn(dsn) or ""))
+    sink(RunStarted(job=JOB, target=redact_dsn(dsn) or ""))
     with connect(dsn, application_name="migtui drift") as conn:
         target = read_target(conn, table)
         pending = pending_revisions(project, target.current)
@@ -454,12 +462,9 @@ def _check_drift(project, dsn, settings, exclude, cache_dir, use_cache, scratch_
             "total": time.monotonic() - started,
         },
     )
-    for item in differences:
-        sink(Finding(rule=f"drift-{item.change}", severity="error", message=item.describe()))
-    summary = (
-        f"{len(report.objects())} object(s) drifted ({len(differences)} difference(s))" if differences else "no drift"
-    )
-    sink(RunFinished(job="drift", ok=not differences, exit_code=1 if differences else 0, summary=summary))
+    for finding in report.findings:
+        sink(finding)
+    sink(RunFinished(job=JOB, ok=not differences, exit_code=report.exit_code, summary=report.summary))
     return report
 
 

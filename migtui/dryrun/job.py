@@ -1,6 +1,9 @@
 """The dry-run job: what each pending migration would do on this database, without changing anything.
 
-    report = dry_run(project, replica_dsn, settings, sink=print_event, options=DryRunOptions())
+    report = run_dry_run(settings, DryRunOptions(), sink=print_event)
+
+The target is ``settings.replica_url`` (a primary, ``settings.database_url``, only with ``allow_primary``); with
+both, the primary's recorded revision and WAL position are compared with the replica's.
 
 1. The target (a hot standby; a primary only with ``allow_primary``) is checked and its recorded revision
    read in read-only transactions; pending = the revisions after it (``migtui.dryrun.target``).
@@ -24,7 +27,7 @@ from migtui.dryrun.report import JOB, DryRunReport
 from migtui.dryrun.report import warning as _warning
 from migtui.dryrun.statement import StatementAnalyzer, analyze_statement
 from migtui.dryrun.static import blocking_lint_findings
-from migtui.errors import ConnectionFailed, UsageError
+from migtui.errors import ConnectionFailed, Interrupted, UsageError
 from migtui.events import (
     DryRunStatement,
     DryRunTarget,
@@ -40,53 +43,79 @@ from migtui.events import (
 )
 from migtui.redact import redact_dsn
 
-__all__ = ["DryRunOptions", "DryRunReport", "dry_run", "pending_revisions"]
+__all__ = ["DryRunOptions", "DryRunReport", "pending_revisions", "run_dry_run"]
 
 
 def pending_revisions(project: Any, current: tuple[str, ...]) -> list[str]:
     """Revisions after ``current`` up to head, oldest first. UsageError for a revision the project lacks."""
-    script = project.script
-    known = {r.revision for r in project.revisions()}
-    for rev in current:
-        if rev not in known:
-            raise UsageError(
-                f"the target records revision {rev}, which is not in the migrations "
-                f"({project.script_location}): is the project older than the database?"
-            )
-    head = project.head()
-    if head is None:
-        return []
-    lower = current[0] if len(current) == 1 else None
-    if len(current) > 1:
-        raise UsageError(f"the target records {len(current)} heads ({', '.join(current)}): merge them first")
-    revs = list(script.iterate_revisions(head, lower))
-    return [r.revision for r in reversed(revs)]
+    from migtui.project.status import UnknownRevision
+    from migtui.project.status import pending_revisions as pending_after
+
+    try:
+        if len(current) > 1:
+            pending_after(project, current)  # an unknown revision is the first thing to say
+            raise UsageError(f"the target records {len(current)} heads ({', '.join(current)}): merge them first")
+        return [info.revision for info in pending_after(project, current)]
+    except UnknownRevision as exc:
+        raise UsageError(
+            f"the target records revision {exc.revision}, which is not in the migrations "
+            f"({project.script_location}): is the project older than the database?"
+        ) from None
+
+
+def _targets(settings: Any, options: DryRunOptions) -> tuple[str, str | None]:
+    """(the dry-run target, the primary to compare with) from the settings."""
+    target = settings.replica_url
+    primary = settings.database_url
+    if target is None and options.allow_primary:
+        target, primary = primary, None
+    if not target:
+        raise UsageError(
+            "no replica given: pass --replica URL or set MIGTUI_REPLICA_URL (or --allow-primary with --dsn)"
+        )
+    return target, primary if primary and primary != target else None
+
+
+def _shadow_server(options: DryRunOptions) -> Any:
+    """The server for the scratch databases: the one given, else ``shadow_dsn``'s, else None (embedded)."""
+    if options.shadow_server is not None or not options.shadow_dsn:
+        return options.shadow_server
+    from migtui.pg import harness
+    from migtui.pg.connect import connect
+
+    try:  # one clear line, naming which server, if unreachable
+        connect(options.shadow_dsn, application_name="migtui-dry-run-shadow").close()
+    except ConnectionFailed as exc:
+        raise ConnectionFailed(
+            exc.message.replace("cannot connect to database", "cannot connect to the shadow server (--shadow-dsn)", 1)
+        ) from None
+    return harness.ExternalServer(options.shadow_dsn)
 
 
 # -- the job ------------------------------------------------------------------------------------------
 
 
-def dry_run(
-    project: Any,
-    replica_dsn: str,
-    settings: Any,
-    sink: EventSink = discard,
-    options: DryRunOptions | None = None,
-) -> DryRunReport:
+def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: EventSink = discard) -> DryRunReport:
     """Run the whole dry-run; emits events as it goes and returns the report. Changes nothing on the target."""
     from migtui.dryrun.session import ReadOnlySession
     from migtui.dryrun.shadow import run_shadow
     from migtui.dryrun.target import inspect_target
+    from migtui.project.load import load_project
 
     options = options or DryRunOptions()
+    replica_dsn, primary_dsn = _targets(settings, options)
+    project = load_project(settings)
+    shadow_server = _shadow_server(options)
     started = time.monotonic()
     project.script  # noqa: B018 - load and check the revision graph before touching any database
     session = ReadOnlySession(replica_dsn, statement_timeout=options.statement_timeout)
+    if options.cancel is not None:
+        options.cancel.on_cancel(session.cancel)
     primary = None
     primary_warning = None
-    if options.primary_dsn:
+    if primary_dsn:
         try:
-            primary = ReadOnlySession(options.primary_dsn, statement_timeout=options.statement_timeout)
+            primary = ReadOnlySession(primary_dsn, statement_timeout=options.statement_timeout)
         except ConnectionFailed as exc:
             primary_warning = f"cannot compare with the primary: {exc.message}"
     try:
@@ -126,8 +155,8 @@ def dry_run(
             current_revisions=target.current_revisions,
             settings=settings,
             statement_timeout=options.statement_timeout,
-            server=options.shadow_server,
-            pg_bin=options.pg_bin,
+            server=shadow_server,
+            pg_bin=settings.pg_bin,
         )
         report.shadow = shadow.to_dict()
         captured = sum(len(r.statements) for r in shadow.revisions)
@@ -175,6 +204,7 @@ def dry_run(
                 )
             rev_model = model.revision(rev_report["path"]) if model is not None else None
             for stmt in shadow_rev.statements if shadow_rev and reached else []:
+                _check_cancel(options)
                 static = rev_model.statement(stmt.sql, stmt.line, stmt.transactional) if rev_model else None
                 stmt_report = analyze_statement(analyzer, stmt, static=static)
                 rev_report["statements"].append(stmt_report)
@@ -197,24 +227,21 @@ def dry_run(
                 sink(
                     RevisionFinished(revision=rev_id, direction="up", seconds=shadow_rev.seconds if shadow_rev else 0.0)
                 )
+        _check_cancel(options)
         report.throughput = analyzer.throughput.to_dict()
         report.load = _load(session)
         report.seconds = time.monotonic() - started
-        data = report.to_dict()["summary"]
-        sink(
-            RunFinished(
-                job=JOB,
-                ok=report.exit_code == 0,
-                exit_code=report.exit_code,
-                summary=f"{data['revisions']} revision(s), {data['statements']} statement(s), "
-                f"{data['errors']} error(s), {data['warnings']} warning(s)",
-            )
-        )
+        sink(RunFinished(job=JOB, ok=report.exit_code == 0, exit_code=report.exit_code, summary=report.summary))
         return report
     finally:
         session.close()
         if primary is not None:
             primary.close()
+
+
+def _check_cancel(options: DryRunOptions) -> None:
+    if options.cancel is not None and options.cancel.cancelled:
+        raise Interrupted("dry-run cancelled")
 
 
 def _load(session: Any) -> dict[str, Any]:

@@ -39,6 +39,20 @@ class DryRunReport:
         return out
 
     @property
+    def job(self) -> str:
+        return JOB
+
+    @property
+    def summary(self) -> str:
+        if not self.pending:
+            return "nothing pending"
+        data = self.to_dict()["summary"]
+        return (
+            f"{data['revisions']} revision(s), {data['statements']} statement(s), "
+            f"{data['errors']} error(s), {data['warnings']} warning(s)"
+        )
+
+    @property
     def errors(self) -> int:
         return sum(1 for f in self.findings if f["severity"] == "error")
 

@@ -80,6 +80,15 @@ class ReadOnlySession:
             f"-c idle_in_transaction_session_timeout={ms + 5000} -c max_parallel_workers_per_gather=0",
         )
 
+    def cancel(self) -> None:
+        """Cancel the query running now (from any thread); it fails as a timeout would."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            try:
+                conn.cancel()
+            except Exception:  # the connection went away meanwhile: nothing runs
+                pass
+
     @property
     def backend_pid(self) -> int:
         return int(self._conn.info.backend_pid)

@@ -1,15 +1,16 @@
 """The lint job: inputs (alembic revisions rendered offline, raw .sql files) -> analysis -> findings -> events.
 
-report = run_lint(LintOptions(paths=[...], migrations="db/migrations", pg_version=16), sink)
+report = run_lint(settings, LintOptions(paths=[...]), sink)  # no paths: settings.migrations
 report.exit_code  # 0 clean, 1 findings at or above --fail-on
+
+The target PostgreSQL major is ``settings.pg_version`` (default: the server's with a database, else 16); with
+``settings.database_url`` (and ``LintOptions.catalog``) lint reads its catalog and skips applied revisions.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,25 +30,25 @@ from migtui.analysis.lock_modes import blocks
 from migtui.analysis.parse import SqlSyntaxError, parse_sql
 from migtui.analysis.rules import RULES, SEVERITY_RANK
 from migtui.errors import ExitCode, MigtuiError, UsageError
+from migtui.events import Finding as FindingEvent
+from migtui.report import cyclic_gc_paused
 
 if TYPE_CHECKING:
+    from migtui.config import Settings
     from migtui.events import EventSink
+
+JOB = "lint"
 
 PARALLEL_MIN_FILES = 200  # fewer files stay in one process (work is shared out in chunks of whole files)
 PARALLEL_BYTES_PER_JOB = 256 * 1024  # default --jobs: one process per this much SQL (~4,000 statements)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LintOptions:
     paths: list[str] = field(default_factory=list)  # raw .sql files / folders, or alembic script directories
-    migrations: str | None = None  # alembic project used when no paths are given
-    pg_version: int | None = None  # default: the server's (with a DSN), else 16
-    dsn: str | None = None  # catalog facts (read-only)
+    catalog: bool = True  # read settings.database_url's catalog (read-only) and skip its applied revisions
     fail_on: str = "error"  # "error" | "warning" | "info"
-    all_revisions: bool = False  # with a DSN: also lint revisions the database already has
-    alembic_lock_timeout: bool = True  # migtui's runner sets lock_timeout for alembic revisions
-    version_table: str = "alembic_version"
-    version_table_schema: str | None = None
+    all_revisions: bool = False  # with a database: also lint revisions it already has
     jobs: int | None = None  # processes for raw files (default: by the SQL's size, at most one per CPU)
     # Render each file where it is linted (in a worker process for raw files) and keep only what it returns and
     # the file's tally (LintedFile.compact): the CLI's text, json and github output, without shipping every
@@ -139,7 +140,34 @@ class LintReport:
     pg_version: int
     catalog: bool
     fail_on: str = "error"
+    target: str = ""  # the redacted database whose catalog was read, else the linted paths
     _tally: FileTally | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def job(self) -> str:
+        return JOB
+
+    @property
+    def summary(self) -> str:
+        counts = self.counts()
+        return f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info"
+
+    @property
+    def findings(self) -> list[FindingEvent]:
+        """Every finding with its file and revision (none for files kept compact by ``render_file``)."""
+        return [
+            FindingEvent(
+                rule=finding.rule,
+                severity=finding.severity,
+                message=finding.message,
+                revision=file.revision,
+                path=file.path,
+                line=finding.line,
+                hint=finding.hint,
+            )
+            for file in self.files
+            for finding in file.all_findings()
+        ]
 
     def tally(self) -> FileTally:
         if self._tally is None:
@@ -153,7 +181,8 @@ class LintReport:
         tally = self.tally()
         return {"error": tally.error, "warning": tally.warning, "info": tally.info}
 
-    def summary(self) -> dict[str, Any]:
+    def totals(self) -> dict[str, Any]:
+        """The JSON ``summary``: counts, the PostgreSQL major, whether a catalog was read, the exit code."""
         tally = self.tally()
         return {
             "files": len(self.files),
@@ -179,24 +208,7 @@ class LintReport:
         return int(ExitCode.OK)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"files": [f.to_dict() for f in self.files], "summary": self.summary()}
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while linting.
-
-    Lint builds hundreds of thousands of small acyclic objects (decoded parse trees, results); every
-    collection would walk all the live ones again (a quarter of the CPU time on 30,000 statements).
-    Reference counting still frees everything, so memory does not grow.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+        return {"files": [f.to_dict() for f in self.files], "summary": self.totals()}
 
 
 _CWD: list[str] = []
@@ -519,24 +531,13 @@ def is_alembic_dir(path: Path) -> bool:
     return path.is_dir() and ((path / "env.py").is_file() or (path / "alembic.ini").is_file())
 
 
-def applied_revisions(dsn: str, project, table: str, schema: str | None) -> set[str]:
-    """Revisions the database already has (its alembic version rows and their ancestors)."""
-    from migtui.pg.connect import connect
-    from migtui.pg.version_table import VersionTable, read_current
-    from migtui.project.load import applied_revisions as ancestors_of
-
-    with connect(dsn, application_name="migtui lint (version)") as conn:
-        current = read_current(conn, VersionTable(table, schema))
-    return ancestors_of(project.revisions(), current)
-
-
 def lint_alembic(
-    project, pg_version: int, facts: CatalogFacts | None, options: LintOptions, skip: set[str] | None = None
+    project, pg_version: int, facts: CatalogFacts | None, settings: Settings, skip: set[str] | None = None
 ) -> list[LintedFile]:
     from migtui.analysis.facts import MigrationKnowledge
     from migtui.project.render import downgrade_lines, downgrade_status, render_project
 
-    rendered = render_project(project, options.version_table)
+    rendered = render_project(project, settings.version_table)
     knowledge = MigrationKnowledge()  # what earlier revisions established, carried forward in order
     out: list[LintedFile] = []
     for rev in rendered:
@@ -547,7 +548,7 @@ def lint_alembic(
             pg_version,
             facts,
             in_transaction=rev.in_transaction_at_start,
-            lock_timeout_set=options.alembic_lock_timeout,
+            lock_timeout_set=settings.lock_timeout > 0,  # migtui's runner sets lock_timeout for every revision
             alembic=True,
             knowledge=knowledge,
         )
@@ -594,27 +595,28 @@ def lint_alembic(
 # --- the job -----------------------------------------------------------------------------------------
 
 
-def run_lint(options: LintOptions, sink: EventSink | None = None) -> LintReport:
+def run_lint(settings: Settings, options: LintOptions | None = None, sink: EventSink | None = None) -> LintReport:
     """Lint the inputs; emit RunStarted, one Finding event per finding, RunFinished. Raises MigtuiError.
 
     Without a sink no events are built (the CLI renders the report itself: 30,000 statements give ~20,000
     finding events)."""
     with cyclic_gc_paused():
-        return _run_lint(options, sink)
+        return _run_lint(settings, options or LintOptions(), sink)
 
 
-def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
+def _run_lint(settings: Settings, options: LintOptions, sink: EventSink | None) -> LintReport:
     if sink is not None and options.render_file is not None:
         raise ValueError("run_lint: a sink needs every finding; render_file keeps only each file's rendering")
     if options.fail_on not in SEVERITY_RANK:
         raise UsageError(f"--fail-on must be error, warning or info (got {options.fail_on})")
+    dsn = settings.database_url if options.catalog else None
     facts: CatalogFacts | None = None
-    if options.dsn:
+    if dsn:
         from migtui.pg.catalog_facts import load_catalog_facts
 
-        facts = load_catalog_facts(options.dsn)
-    if options.pg_version is not None:
-        pg_version = check_version(options.pg_version)
+        facts = load_catalog_facts(dsn)
+    if settings.pg_version is not None:
+        pg_version = check_version(settings.pg_version)
     elif facts is not None and facts.server_version:
         pg_version = check_version(facts.server_version)
     else:
@@ -636,14 +638,15 @@ def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
                 raise UsageError(f"no .sql files under {given}")
             raw_files.extend(found)
     if not options.paths:
-        alembic_dirs.append(Path(options.migrations or "db/migrations"))
+        alembic_dirs.append(Path(settings.migrations or "db/migrations"))
 
+    from migtui.redact import redact_dsn
+
+    target = redact_dsn(dsn) or ", ".join(options.paths) or str(alembic_dirs[0])
     if sink is not None:
         from migtui.events import RunStarted
-        from migtui.redact import redact_dsn
 
-        target = ", ".join(options.paths) or str(alembic_dirs[0])
-        sink(RunStarted(job="lint", target=redact_dsn(options.dsn) or target))
+        sink(RunStarted(job=JOB, target=target))
 
     files: list[LintedFile] = []
     for directory in alembic_dirs:
@@ -651,15 +654,18 @@ def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
 
         project = AlembicProject.load(directory)
         skip = None
-        if options.dsn and not options.all_revisions:
-            skip = applied_revisions(options.dsn, project, options.version_table, options.version_table_schema)
-        revisions = lint_alembic(project, pg_version, facts, options, skip)
+        if dsn and not options.all_revisions:
+            from migtui.project.status import applied_revisions, read_current
+
+            current = read_current(dsn, settings, application_name="migtui lint (version)")
+            skip = applied_revisions(project.revisions(), current)
+        revisions = lint_alembic(project, pg_version, facts, settings, skip)
         if options.render_file is not None:
             revisions = [file.compact(options.render_file) for file in revisions]
         files.extend(revisions)
     files.extend(lint_sql_files(raw_files, pg_version, facts, options.jobs, options.render_file))
 
-    report = LintReport(files, pg_version, facts is not None, options.fail_on)
+    report = LintReport(files, pg_version, facts is not None, options.fail_on, target)
     if sink is not None:
         _emit(report, sink)
     return report
@@ -667,28 +673,8 @@ def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
 
 def _emit(report: LintReport, sink: EventSink) -> None:
     """One Finding event per finding, then RunFinished."""
-    from migtui.events import Finding as FindingEvent
     from migtui.events import RunFinished
 
-    for file in report.files:
-        for finding in file.all_findings():
-            sink(
-                FindingEvent(
-                    rule=finding.rule,
-                    severity=finding.severity,
-                    message=finding.message,
-                    revision=file.revision,
-                    path=file.path,
-                    line=finding.line,
-                    hint=finding.hint,
-                )
-            )
-    counts = report.counts()
-    sink(
-        RunFinished(
-            job="lint",
-            ok=report.exit_code == 0,
-            exit_code=report.exit_code,
-            summary=f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info",
-        )
-    )
+    for finding in report.findings:
+        sink(finding)
+    sink(RunFinished(job=JOB, ok=report.exit_code == 0, exit_code=report.exit_code, summary=report.summary))

@@ -186,21 +186,3 @@ def _one_line(exc: BaseException) -> str:
 
 def load_project(settings) -> AlembicProject:
     return AlembicProject.load(settings.migrations)
-
-
-def applied_revisions(revisions: list[RevisionInfo], current: tuple[str, ...] | set[str]) -> set[str]:
-    """The revisions a database at ``current`` has: those rows and all their ancestors.
-
-    A current revision that is not among ``revisions`` contributes nothing (callers that must refuse it check
-    first).
-    """
-    downs = {info.revision: info.down_revisions for info in revisions}
-    applied: set[str] = set()
-    stack = [rev for rev in current if rev in downs]
-    while stack:
-        rev = stack.pop()
-        if rev in applied:
-            continue
-        applied.add(rev)
-        stack.extend(downs.get(rev, ()))
-    return applied

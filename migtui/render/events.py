@@ -1,7 +1,7 @@
 """Render engine events for the headless CLI: one text line or one JSON object per event.
 
     sink = event_printer("text")        # or "json" (one JSON object per line, JSON Lines)
-    runner = Runner(project, dsn, settings, sink)
+    run_up(settings, UpOptions("head"), sink)
 
 Used by every command that streams events (up, down, and other jobs). The printer is thread-safe (the
 runner's watchdog thread emits Progress/LockWait) and flushes each line. Passwords are masked in every

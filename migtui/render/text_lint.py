@@ -74,7 +74,7 @@ def file_text(file, paint: Paint, *, verbose: bool = False) -> str:  # type: ign
 
 
 def summary_text(report, paint: Paint) -> str:  # type: ignore[no-untyped-def]
-    s = report.summary()
+    s = report.totals()
     color = "red" if s["errors"] else ("yellow" if s["warnings"] else "green")
     return (
         paint(

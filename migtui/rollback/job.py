@@ -11,8 +11,10 @@ attribute. With ``with_data``, a few rows are seeded into every table before and
 downgrade + upgrade round trip that loses rows or column values is reported as a warning.
 
 The scratch database is a fresh database on an embedded server by default (one server for the whole
-run, revisions applied in-process) or a database the caller names; a database whose version table is at
+run, revisions applied in-process) or ``settings.database_url``; a database whose version table is at
 a non-base revision is refused unless ``force`` (then only the revisions after its current one are tested).
+
+    report = run_rollback_test(settings, RollbackOptions(with_data=True), sink)
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class RevisionResult:
     data_warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # upgrade, downgrade, re_upgrade, snapshots, total
     note: str = ""  # why skipped
+    path: str = ""  # the revision file
 
     @property
     def ok(self) -> bool:
@@ -74,6 +77,30 @@ class RevisionResult:
             else:
                 parts.append(f"{phase} failed: {self.error}")
         return "; ".join(parts)
+
+    def findings(self) -> list[Finding]:
+        out = []
+        if self.status == FAILED:
+            out.append(
+                Finding(
+                    rule="rollback-test",
+                    severity="error",
+                    message=f"revision {self.revision}: {self.summary()}",
+                    revision=self.revision,
+                    path=self.path,
+                )
+            )
+        for warning in self.data_warnings:
+            out.append(
+                Finding(
+                    rule="rollback-test/data",
+                    severity="warning",
+                    message=f"revision {self.revision}: {warning}",
+                    revision=self.revision,
+                    path=self.path,
+                )
+            )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +140,23 @@ class RollbackReport:
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
+
+    @property
+    def job(self) -> str:
+        return JOB
+
+    @property
+    def summary(self) -> str:
+        failed = [r.revision for r in self.failed]
+        return ("failed: " + ", ".join(failed)) if failed else "all revisions passed"
+
+    @property
+    def findings(self) -> list[Finding]:
+        """A failed revision is an error; rows or values a down+up round trip lost are warnings."""
+        out = []
+        for result in self.revisions:
+            out.extend(result.findings())
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -273,7 +317,7 @@ class RollbackTest:
         self.sink(RunStarted(job=JOB, target=self.target_label, revisions=tuple(r.revision for r in revisions)))
         fatal: str | None = None
         for info in revisions:
-            result = RevisionResult(info.revision, info.description)
+            result = RevisionResult(info.revision, info.description, path=str(info.path))
             report.revisions.append(result)
             if info.revision in applied:
                 result.note = "already applied to the target database"
@@ -288,50 +332,20 @@ class RollbackTest:
                     level="info" if result.ok else "error",
                 )
             )
-            if result.status == FAILED:
-                self.sink(
-                    Finding(
-                        rule="rollback-test",
-                        severity="error",
-                        message=f"revision {result.revision}: {result.summary()}",
-                        revision=result.revision,
-                        path=str(info.path),
-                    )
-                )
-            for warning in result.data_warnings:
-                self.sink(
-                    Finding(
-                        rule="rollback-test/data",
-                        severity="warning",
-                        message=f"revision {result.revision}: {warning}",
-                        revision=result.revision,
-                        path=str(info.path),
-                    )
-                )
+            for finding in result.findings():
+                self.sink(finding)
         report.seconds = time.perf_counter() - started
-        failed = [r.revision for r in report.failed]
-        self.sink(
-            RunFinished(
-                job=JOB,
-                ok=report.ok,
-                exit_code=report.exit_code,
-                summary=("failed: " + ", ".join(failed)) if failed else "all revisions passed",
-            )
-        )
+        self.sink(RunFinished(job=JOB, ok=report.ok, exit_code=report.exit_code, summary=report.summary))
         return report
 
     def _applied_revisions(self, current: tuple[str, ...]) -> set[str]:
-        script = self.project.script
-        applied: set[str] = set()
-        for head in current:
-            try:
-                rev = script.get_revision(head)
-            except Exception:
-                rev = None
-            if rev is None:
-                raise UsageError(f"the database is at revision {head!r}, which is not in the migrations")
-            applied.update(r.revision for r in script.iterate_revisions(head, "base"))
-        return applied
+        from migtui.project.status import UnknownRevision, applied_revisions, check_known
+
+        try:
+            check_known(self.project, current)
+        except UnknownRevision as exc:
+            raise UsageError(f"the database is at revision {exc.revision!r}, which is not in the migrations") from None
+        return applied_revisions(self.project.revisions(), current)
 
     def _test_revision(self, result: RevisionResult) -> str | None:
         """Test one revision, filling ``result``. Returns a reason to stop the run, or None to go on."""
@@ -412,20 +426,31 @@ def _quote_regclass(schema: str | None, name: str) -> str:
 # -- scratch database ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RollbackOptions:
+    force: bool = False  # test a database at a revision: only the revisions after it
+    with_data: bool = False  # seed rows; warn when a down+up round trip loses rows or values
+    exclude: tuple[str, ...] = ()  # attributes or kinds not to compare (owner, grants, comment, ...)
+
+
 def run_rollback_test(
-    project: Any,
-    settings: Any,
-    *,
-    dsn: str | None = None,
-    sink: EventSink = discard,
-    force: bool = False,
-    with_data: bool = False,
-    exclude: tuple[str, ...] = (),
+    settings: Any, options: RollbackOptions | None = None, sink: EventSink = discard
 ) -> RollbackReport:
-    """The rollback test on ``dsn``, or (default) on a new database of an embedded server started for it."""
+    """The rollback test on ``settings.database_url`` (a scratch database), or without one on a new database
+    of an embedded server started for it."""
+    from migtui.project.load import load_project
+
+    options = options or RollbackOptions()
+    project = load_project(settings)
     project.revisions()  # load and check the graph first: a usage error before any server starts
-    if dsn:
-        return RollbackTest(project, dsn, settings, sink=sink, force=force, with_data=with_data, exclude=exclude).run()
+    kwargs: dict[str, Any] = {
+        "sink": sink,
+        "force": options.force,
+        "with_data": options.with_data,
+        "exclude": options.exclude,
+    }
+    if settings.database_url:
+        return RollbackTest(project, settings.database_url, settings, **kwargs).run()
     from migtui.pg import harness
 
     t = time.perf_counter()
@@ -433,16 +458,7 @@ def run_rollback_test(
     try:
         scratch = cluster.create_database("migtui_rollback_test")
         sink(Message(text=f"started embedded PostgreSQL {cluster.major} in {time.perf_counter() - t:.1f}s"))
-        job = RollbackTest(
-            project,
-            scratch,
-            settings,
-            sink=sink,
-            force=force,
-            with_data=with_data,
-            exclude=exclude,
-            target_label=f"embedded PostgreSQL {cluster.major}",
-        )
+        job = RollbackTest(project, scratch, settings, target_label=f"embedded PostgreSQL {cluster.major}", **kwargs)
         return job.run()
     finally:
         cluster.cleanup()

@@ -1,10 +1,15 @@
 """Apply and revert alembic revisions safely: ``migtui up`` / ``migtui down`` and the deploy-time entry.
 
+    report = run_up(settings, UpOptions("head"), sink)     # RunReport(applied=[...], already_current=False, ...)
+    report = run_down(settings, DownOptions("-1"), sink)   # "-N", a revision id, or "base" (never a default)
+
+The jobs that apply revisions as a step of their own (dry-run's shadow, drift's expected schema, phases, the
+demo) use ``Runner`` on a database they name:
+
     runner = Runner(AlembicProject.load("db/migrations"), dsn, settings, sink)
     runner.current()            # ('a1b2c3',) or () at base
     runner.pending()            # [RevisionInfo, ...] in apply order
-    runner.upgrade("head")      # RunResult(applied=[...], direction="up", already_current=False, seconds=...)
-    runner.downgrade("-1")      # "-N", a revision id, or "base" (never a default)
+    runner.upgrade("head")      # a RunReport
 
 A run:
 1. connects a pinned session and takes the deploy advisory lock (key derived from the schema-qualified
@@ -24,29 +29,111 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from migtui.config import Settings
 from migtui.errors import Interrupted, MigtuiError, UsageError
-from migtui.events import EventSink, Message, RunFinished, RunStarted, discard
+from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
 from migtui.pg import advisory
 from migtui.pg.version_table import VersionTable, advisory_key, read_current, resolved_schema
 from migtui.project.load import AlembicProject, RevisionInfo
 from migtui.redact import redact, redact_dsn
+from migtui.report import Cancel
 from migtui.runner.step import RevisionStep, StepLimits, run_revision_step
 
-__all__ = ["RunResult", "Runner", "check_down_target", "run_revision_step"]
+__all__ = [
+    "DownOptions",
+    "RunReport",
+    "Runner",
+    "UpOptions",
+    "check_down_target",
+    "run_down",
+    "run_revision_step",
+    "run_up",
+    "stop_on_sigterm",
+]
 
 ORPHAN_WAIT_SECONDS = 5.0
 # migration sessions are named "migtui up <rev>" / "migtui down <rev>"; ours in brackets ("[lock]", "[watch]")
 _ORPHAN_PATTERN = r"^migtui (up|down) [^\[]"
 
 
+@dataclass(frozen=True)
+class UpOptions:
+    revision: str = "head"  # apply up to this revision
+    cancel: Cancel | None = None  # the TUI's cancel: the running revision rolls back, the run raises Interrupted
+
+
+@dataclass(frozen=True)
+class DownOptions:
+    revision: str = ""  # -N, a revision id, or base: required, down never defaults to everything
+    cancel: Cancel | None = None
+
+
 @dataclass
-class RunResult:
+class RunReport:
+    """What an up or down run did (a run that fails raises instead: MigrationFailed, MigrationTimeout, ...)."""
+
     applied: list[str] = field(default_factory=list)  # revisions applied (up) or reverted (down), in order
     direction: str = "up"
     already_current: bool = False
     seconds: float = 0.0
+    target: str = ""  # redacted DSN
+    summary: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    exit_code: int = 0
+
+    @property
+    def job(self) -> str:
+        return self.direction
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "target": self.target,
+            "applied": list(self.applied),
+            "already_current": self.already_current,
+            "seconds": round(self.seconds, 3),
+            "summary": self.summary,
+            "exit_code": self.exit_code,
+        }
+
+
+def run_up(settings: Settings, options: UpOptions | None = None, sink: EventSink = discard) -> RunReport:
+    """``migtui up``: apply pending revisions of ``settings.migrations`` on ``settings.database_url``."""
+    options = options or UpOptions()
+    return _runner(settings, options.cancel, sink).upgrade(options.revision)
+
+
+def run_down(settings: Settings, options: DownOptions, sink: EventSink = discard) -> RunReport:
+    """``migtui down``: revert revisions down to ``options.revision`` (explicit: -N, a revision id, or base)."""
+    target = check_down_target(options.revision)
+    return _runner(settings, options.cancel, sink).downgrade(target)
+
+
+def _runner(settings: Settings, cancel: Cancel | None, sink: EventSink) -> Runner:
+    from migtui.project.load import load_project
+
+    project = load_project(settings)
+    project.script  # noqa: B018 - check the revision graph before anything else
+    if not settings.database_url:
+        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DATABASE_URL")
+    runner = Runner(project, settings.database_url, settings, sink)
+    if cancel is not None:
+        cancel.on_cancel(runner.cancel)
+    return runner
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a deploy system stopping us) behaves like Ctrl-C: the running statement is cancelled, the
+    revision rolled back, the advisory lock released, exit 130."""
+    import signal
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 def check_down_target(target: str | None) -> str:
@@ -104,42 +191,26 @@ class Runner:
 
     def pending(self) -> list[RevisionInfo]:
         """Revisions after the current one(s), in apply order."""
-        heads = self.current()
-        by_id = {info.revision: info for info in self.project.revisions()}
-        return [by_id[rev] for rev in self.plan("up", "heads", heads)]
+        from migtui.project.status import pending_revisions
+
+        return pending_revisions(self.project, self.current())
 
     def plan(self, direction: str, target: str, heads: tuple[str, ...]) -> list[str]:
         """Revision ids a run from ``heads`` to ``target`` would apply (up) or revert (down), in order."""
-        script = self.project.script
-        for head in heads:
-            try:
-                known = script.get_revision(head) is not None
-            except Exception:
-                known = False
-            if not known:
-                raise UsageError(
-                    f"the database is at revision {head!r}, which is not in {self.project.script_location}"
-                )
-        where = ", ".join(heads) or "base"
-        try:
-            if direction == "up":
-                steps = script._upgrade_revs(target, heads)
-            else:
-                steps = script._downgrade_revs(target, heads)
-        except Exception as exc:
-            raise UsageError(f"cannot go {direction} to {target!r} from {where}: {_one_line(exc)}") from None
-        return [step.revision.revision for step in steps]
+        from migtui.project.status import plan_revisions
+
+        return plan_revisions(self.project, direction, target, heads)
 
     # -- running ---------------------------------------------------------------------------------------
-    def upgrade(self, target: str = "head") -> RunResult:
+    def upgrade(self, target: str = "head") -> RunReport:
         """Apply revisions up to ``target`` (default head), one transaction each."""
         return self._run("up", (target or "head").strip())
 
-    def downgrade(self, target: str) -> RunResult:
+    def downgrade(self, target: str) -> RunReport:
         """Revert revisions down to ``target``: ``-N``, a revision id, or ``base`` (explicit only)."""
         return self._run("down", check_down_target(target))
 
-    def _run(self, direction: str, target: str) -> RunResult:
+    def _run(self, direction: str, target: str) -> RunReport:
         from migtui.pg.connect import connect
         from migtui.pg.progress import invalid_indexes
 
@@ -179,7 +250,7 @@ class Runner:
                             f"to go back to it use 'migtui down {target}'"
                         )
                     self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
-                    return RunResult([], direction, True, seconds)
+                    return RunReport([], direction, True, seconds, redact_dsn(self.dsn) or "", summary)
                 invalid_before = invalid_indexes(lock_conn)
                 return self._apply(lock_conn, direction, plan, invalid_before, started)
             finally:
@@ -235,16 +306,12 @@ class Runner:
                 step.close()
         seconds = time.monotonic() - started
         verb = "applied" if direction == "up" else "reverted"
-        self.sink(
-            RunFinished(
-                job=direction,
-                ok=True,
-                exit_code=0,
-                summary=f"{verb} {len(applied)} revision(s) in {seconds:.2f}s; now at "
-                f"{', '.join(read_current(lock_conn, self.version_table)) or 'base'}",
-            )
+        summary = (
+            f"{verb} {len(applied)} revision(s) in {seconds:.2f}s; now at "
+            f"{', '.join(read_current(lock_conn, self.version_table)) or 'base'}"
         )
-        return RunResult(applied, direction, False, seconds)
+        self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
+        return RunReport(applied, direction, False, seconds, redact_dsn(self.dsn) or "", summary)
 
     def _end_orphans(self, lock_conn) -> None:
         """Migration sessions of a runner that died (we hold the lock, so nobody live owns them): wait, then end.

@@ -13,7 +13,6 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from migtui.tui.engines import engine_available
 from migtui.tui.screens.help import HelpScreen
 from migtui.tui.screens.migrations import MigrationsScreen
 from migtui.tui.screens.monitor import MonitorScreen
@@ -136,12 +135,6 @@ class MigtuiApp(App):
                 screen.action_reload()
 
     def action_apply(self, target: str = "head") -> None:
-        if not engine_available("migtui.runner.job"):
-            self.notify(
-                "apply is not available yet: the runner (migtui.runner.job) is not in this build",
-                severity="warning",
-            )
-            return
         if not self.settings.database_url:
             self.notify("no target database: start with --dsn URL", severity="error")
             return
@@ -150,12 +143,6 @@ class MigtuiApp(App):
         start_apply(self, target)
 
     def action_lint(self) -> None:
-        if not engine_available("migtui.lint.job"):
-            self.notify(
-                "lint is not available yet: the lint engine (migtui.lint.job) is not in this build",
-                severity="warning",
-            )
-            return
         from migtui.tui.screens.lint import LintScreen
 
         self.push_screen(LintScreen(self.settings))
@@ -163,16 +150,9 @@ class MigtuiApp(App):
     def action_job(self, name: str) -> None:
         from migtui.tui.screens.job import JOBS, JobScreen
 
-        spec = JOBS[name]
-        if not engine_available(spec.module):
-            self.notify(f"{name} is not available yet: {spec.module} is not in this build", severity="warning")
-            return
-        self.push_screen(JobScreen(self.settings, spec))
+        self.push_screen(JobScreen(self.settings, JOBS[name]))
 
     def action_phases(self) -> None:
-        if not engine_available("migtui.phases"):
-            self.notify("phases are not available yet: migtui.phases is not in this build", severity="warning")
-            return
         if not self.settings.database_url:
             self.notify("no target database: start with --dsn URL", severity="error")
             return
@@ -181,9 +161,6 @@ class MigtuiApp(App):
         self.push_screen(PhasesScreen(self.settings))
 
     def action_drift(self) -> None:
-        if not engine_available("migtui.drift.job"):
-            self.notify("drift is not available yet: migtui.drift.job is not in this build", severity="warning")
-            return
         if not self.settings.database_url:
             self.notify("no target database: start with --dsn URL", severity="error")
             return

@@ -82,13 +82,6 @@ def lint_revisions(settings) -> dict[str, RevisionLint]:
     from migtui.analysis.rules import RULES
     from migtui.lint.job import LintOptions, run_lint
 
-    options = LintOptions(
-        migrations=settings.migrations,
-        pg_version=settings.pg_version,
-        dsn=settings.database_url,
-        version_table=settings.version_table,
-        version_table_schema=settings.version_table_schema,
-    )
-    report = run_lint(options)
+    report = run_lint(settings, LintOptions())
     destructive = {rule_id for rule_id, rule in RULES.items() if getattr(rule, "destructive", False)}
     return summarize(report.to_dict(), destructive)

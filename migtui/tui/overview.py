@@ -110,7 +110,7 @@ def revision_states(revisions, current: tuple[str, ...] | None) -> dict[str, str
     """revision -> "current" | "applied" | "pending" ("unknown" for all when ``current`` is None)."""
     if current is None:
         return {r.revision: "unknown" for r in revisions}
-    from migtui.project.load import applied_revisions
+    from migtui.project.status import applied_revisions
 
     applied = applied_revisions(revisions, current)
     return {

@@ -23,7 +23,7 @@ import pytest
 
 from migtui.catalog import KINDS
 from migtui.config import load_settings
-from migtui.drift.job import check_drift
+from migtui.drift.job import DriftOptions, run_drift
 from migtui.errors import UsageError
 from migtui.project.load import AlembicProject
 from migtui.runner.job import Runner
@@ -141,7 +141,17 @@ def clone(world):
 
 def _check(world, dbname: str, **kwargs):
     server, project, settings, cache, *_ = world
-    return check_drift(project, server.dsn(dbname), settings, cache_dir=cache, **kwargs)
+    return drift_of(project, server.dsn(dbname), settings, cache_dir=cache, **kwargs)
+
+
+def drift_of(project: AlembicProject, dsn: str, settings, **options):
+    """``run_drift`` of ``dsn`` against ``project``, with ``settings``' other values."""
+    import dataclasses
+
+    if "exclude" in options:
+        options["exclude"] = tuple(options["exclude"])
+    settings = dataclasses.replace(settings, database_url=dsn, migrations=str(project.script_location))
+    return run_drift(settings, DriftOptions(**options))
 
 
 def _items(report) -> list[tuple]:
@@ -698,7 +708,7 @@ def test_exclusions_by_argument_and_config(world, clone):
     assert _items(report) == [("index", "app.hand_idx", "added", None)]
     assert report.checked == [] and report.excluded == ["owner", "grants", "comment"]
     configured = load_settings({}, env={"MIGTUI_DRIFT_EXCLUDE": "owner,grants,comment"})
-    via_config = check_drift(project, server.dsn(clone), configured, exclude=configured.drift_exclude, cache_dir=cache)
+    via_config = drift_of(project, server.dsn(clone), configured, exclude=configured.drift_exclude, cache_dir=cache)
     assert _items(via_config) == _items(report)
     with pytest.raises(UsageError, match="cannot exclude 'colour'"):
         _check(world, clone, exclude=["colour"])
@@ -827,10 +837,10 @@ def test_changed_migrations_rebuild_the_expected_schema(world, clone, tmp_path):
     changed = AlembicProject.load(copy_dir)
     assert changed.content_hash() != project.content_hash()
     cache = tmp_path / "cache"
-    report = check_drift(changed, server.dsn(clone), settings, cache_dir=cache, scratch_dsn=server.dsn())
+    report = drift_of(changed, server.dsn(clone), settings, cache_dir=cache, scratch_dsn=server.dsn())
     assert report.expected_source == "built"
     assert _items(report) == [("view", "app.big_orders", "modified", "definition")]
-    again = check_drift(changed, server.dsn(clone), settings, cache_dir=cache, scratch_dsn=server.dsn())
+    again = drift_of(changed, server.dsn(clone), settings, cache_dir=cache, scratch_dsn=server.dsn())
     assert again.expected_source == "cache" and _items(again) == _items(report)
 
 
@@ -843,7 +853,7 @@ def test_sample_project_at_head_has_no_drift(pg, tmp_path):
     dsn = pg.create_database(name)
     try:
         Runner(project, dsn, settings).upgrade("head")
-        report = check_drift(project, dsn, settings, cache_dir=tmp_path, scratch_dsn=pg.dsn())
+        report = drift_of(project, dsn, settings, cache_dir=tmp_path, scratch_dsn=pg.dsn())
         assert report.current == (project.head(),)
         assert _items(report) == []
     finally:
@@ -882,11 +892,11 @@ def test_migrations_run_as_the_targets_migration_role(world, tmp_path):
         server.execute(f"ALTER DATABASE {name} OWNER TO drift_app")
         dsn = server.dsn(name, user="drift_app")
         Runner(project, dsn, settings).upgrade("head")
-        report = check_drift(project, dsn, settings, cache_dir=tmp_path)
+        report = drift_of(project, dsn, settings, cache_dir=tmp_path)
         assert report.expected_server == f"embedded PostgreSQL {server.major}"
         assert _items(report) == []
         server.execute("ALTER TABLE app.orders OWNER TO postgres", dbname=name)
-        changed = check_drift(project, dsn, settings, cache_dir=tmp_path)
+        changed = drift_of(project, dsn, settings, cache_dir=tmp_path)
         assert changed.expected_source == "cache"
         assert [(d.object, d.attribute, d.expected, d.actual) for d in changed.differences] == [
             ("app.orders", "owner", "drift_app", "postgres")
@@ -904,7 +914,7 @@ def test_another_major_for_the_expected_schema_is_said(world, clone, tmp_path):
     if other is None or other not in harness.embedded_versions():
         pytest.skip("needs a second embedded PostgreSQL major")
     settings = load_settings({"pg_bin": str(harness.embedded_versions()[other])}, env={})
-    report = check_drift(project, server.dsn(clone), settings, cache_dir=tmp_path)
+    report = drift_of(project, server.dsn(clone), settings, cache_dir=tmp_path)
     assert report.expected_major == other and report.target_major == server.major
     assert any(f"built on PostgreSQL {other}" in note for note in report.notes)
     assert report.to_dict()["expected"]["server_major"] == other

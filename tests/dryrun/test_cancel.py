@@ -13,10 +13,9 @@ import uuid
 
 import pytest
 
-from migtui.config import Settings
-from migtui.dryrun.job import DryRunOptions, dry_run
+from migtui.dryrun.job import DryRunOptions, run_dry_run
 from migtui.project.load import AlembicProject
-from tests.alembic_projects import Rev, make_project
+from tests.alembic_projects import Rev, make_project, project_settings
 from tests.conftest import ROOT
 
 # counting the rows of the UPDATE runs pg_sleep(0.01) for each of 400 rows: 4 s on the replica
@@ -75,11 +74,9 @@ def test_recovery_conflict_is_reported_not_crashed_on(slow_env, pg):
 
     def work() -> None:
         try:
-            result["report"] = dry_run(
-                slow_env["project"],
-                replica.dsn(db),
-                Settings(),
-                options=DryRunOptions(shadow_server=pg, count_budget=30),
+            result["report"] = run_dry_run(
+                project_settings(slow_env["project"], replica_url=replica.dsn(db)),
+                DryRunOptions(shadow_server=pg, count_budget=30),
             )
         except BaseException as exc:
             result["error"] = exc

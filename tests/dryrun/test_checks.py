@@ -100,10 +100,9 @@ def test_validate_constraint_is_checked_on_the_replica(primary_and_replica, pg, 
 
     from alembic import command
 
-    from migtui.config import Settings
-    from migtui.dryrun.job import DryRunOptions, dry_run
+    from migtui.dryrun.job import DryRunOptions, run_dry_run
     from migtui.project.load import AlembicProject
-    from tests.alembic_projects import Rev, make_project
+    from tests.alembic_projects import Rev, make_project, project_settings
 
     primary, replica = primary_and_replica
     name = "dryrun_valid_" + uuid.uuid4().hex[:8]
@@ -138,12 +137,16 @@ def test_validate_constraint_is_checked_on_the_replica(primary_and_replica, pg, 
             (v3,) = [r for r in report.revisions if r["revision"] == "v3"]
             return {c["rule"]: c["violations"] for s in v3["statements"] for c in s["checks"]}
 
-        in_same_run = dry_run(project, replica.dsn(name), Settings(), options=DryRunOptions(shadow_server=pg))
+        in_same_run = run_dry_run(
+            project_settings(project, replica_url=replica.dsn(name)), DryRunOptions(shadow_server=pg)
+        )
         assert validations(in_same_run) == expected
         assert in_same_run.revisions[0]["statements"][0]["checks"] == []  # NOT VALID itself checks nothing
         command.upgrade(cfg, "v2")
         primary.wait_for_replay(replica)
-        from_catalog = dry_run(project, replica.dsn(name), Settings(), options=DryRunOptions(shadow_server=pg))
+        from_catalog = run_dry_run(
+            project_settings(project, replica_url=replica.dsn(name)), DryRunOptions(shadow_server=pg)
+        )
         assert from_catalog.pending == ["v3"] and validations(from_catalog) == expected
         assert from_catalog.exit_code == 1
     finally:

@@ -10,11 +10,10 @@ import uuid
 
 import pytest
 
-from migtui.config import Settings
-from migtui.dryrun.job import DryRunOptions, dry_run
+from migtui.dryrun.job import DryRunOptions, run_dry_run
 from migtui.events import DryRunStatement, Finding, RunFinished
 from migtui.project.load import AlembicProject
-from tests.alembic_projects import Rev, make_project
+from tests.alembic_projects import Rev, make_project, project_settings
 from tests.conftest import ROOT, run_cli
 
 ROWS = 120_000
@@ -94,12 +93,10 @@ def run(env, pg):
     primary, replica, db = env["primary"], env["replica"], env["db"]
     before = {"primary": _snapshot(primary, db), "replica": _snapshot(replica, db)}
     events = []
-    report = dry_run(
-        env["project"],
-        replica.dsn(db),
-        Settings(),
+    report = run_dry_run(
+        project_settings(env["project"], replica_url=replica.dsn(db), database_url=primary.dsn(db)),
+        DryRunOptions(shadow_server=pg, big_table_bytes=1024 * 1024),
         events.append,
-        DryRunOptions(shadow_server=pg, primary_dsn=primary.dsn(db), big_table_bytes=1024 * 1024),
     )
     primary.wait_for_replay(replica)
     after = {"primary": _snapshot(primary, db), "replica": _snapshot(replica, db)}
@@ -201,11 +198,9 @@ def test_nothing_changed_on_either_server(run):
 
 
 def test_budget_fallback_marks_estimates_not_exact(env, pg):
-    report = dry_run(
-        env["project"],
-        env["replica"].dsn(env["db"]),
-        Settings(),
-        options=DryRunOptions(shadow_server=pg, count_budget=0.001),
+    report = run_dry_run(
+        project_settings(env["project"], replica_url=env["replica"].dsn(env["db"])),
+        DryRunOptions(shadow_server=pg, count_budget=0.001),
     )
     update, delete = _statements(report, "a2")
     assert update["rows"]["exact"] is False and update["rows"]["method"] == "explain"
@@ -348,11 +343,11 @@ def test_busy_table_on_the_primary_is_a_lock_risk(env, pg, run):
     assert alter["table_activity"] == {"sessions": 0, "oldest_transaction_seconds": 0.0}
     with psycopg.connect(env["primary"].dsn(env["db"])) as reader:  # an open transaction reading accounts
         reader.execute("SELECT count(*) FROM accounts WHERE id < 10").fetchone()
-        report = dry_run(
-            env["project"],
-            env["replica"].dsn(env["db"]),
-            Settings(),
-            options=DryRunOptions(shadow_server=pg, primary_dsn=env["primary"].dsn(env["db"])),
+        report = run_dry_run(
+            project_settings(
+                env["project"], replica_url=env["replica"].dsn(env["db"]), database_url=env["primary"].dsn(env["db"])
+            ),
+            DryRunOptions(shadow_server=pg),
         )
         reader.rollback()
     alter, index = _statements(report, "a3")

@@ -6,11 +6,10 @@ import uuid
 
 import pytest
 
-from migtui.config import Settings
-from migtui.dryrun.job import DryRunOptions, dry_run
+from migtui.dryrun.job import DryRunOptions, run_dry_run
 from migtui.events import RevisionFailed
 from migtui.project.load import AlembicProject
-from tests.alembic_projects import Rev, make_project
+from tests.alembic_projects import Rev, make_project, project_settings
 
 REVISIONS = [
     Rev("c1", "op.execute('CREATE TABLE items (id int PRIMARY KEY, name text)')"),
@@ -49,12 +48,10 @@ def shadow_env(primary_and_replica, tmp_path_factory):
 
 def test_shadow_errors_non_transactional_statements_and_lines(shadow_env, pg):
     events = []
-    report = dry_run(
-        shadow_env["project"],
-        shadow_env["replica"].dsn(shadow_env["db"]),
-        Settings(),
-        events.append,
+    report = run_dry_run(
+        project_settings(shadow_env["project"], replica_url=shadow_env["replica"].dsn(shadow_env["db"])),
         DryRunOptions(shadow_server=pg),
+        events.append,
     )
     c2, c3, c4 = report.revisions
     concurrently, add_column, two_in_one, bulk = c2["statements"]
@@ -83,11 +80,9 @@ def test_replica_behind_the_primary_is_reported(shadow_env, pg):
     replica.execute("SELECT pg_wal_replay_pause()")
     try:
         primary.execute("UPDATE alembic_version SET version_num = 'c2'", dbname=db)
-        report = dry_run(
-            shadow_env["project"],
-            replica.dsn(db),
-            Settings(),
-            options=DryRunOptions(shadow_server=pg, primary_dsn=primary.dsn(db)),
+        report = run_dry_run(
+            project_settings(shadow_env["project"], replica_url=replica.dsn(db), database_url=primary.dsn(db)),
+            DryRunOptions(shadow_server=pg),
         )
     finally:
         replica.execute("SELECT pg_wal_replay_resume()")
@@ -107,8 +102,9 @@ def test_destructive_statement_fails_the_dry_run_unless_approved(shadow_env, pg,
     project = AlembicProject.load(
         make_project(tmp_path, [REVISIONS[0], Rev("d2", "op.drop_column('items', 'name')", header=header)])
     )
-    report = dry_run(
-        project, shadow_env["replica"].dsn(shadow_env["db"]), Settings(), options=DryRunOptions(shadow_server=pg)
+    report = run_dry_run(
+        project_settings(project, replica_url=shadow_env["replica"].dsn(shadow_env["db"])),
+        DryRunOptions(shadow_server=pg),
     )
     (drop,) = report.revisions[0]["statements"]
     (finding,) = [f for f in drop["findings"] if f["rule"] == "drop-column"]
@@ -143,7 +139,11 @@ def test_primary_target_of_another_major_says_so(pg18, pg, tmp_path):
         command.upgrade(cfg, "m1")
         pg18.execute("INSERT INTO t VALUES (1, 1)", dbname=name)
         events = []
-        report = dry_run(project, dsn, Settings(), events.append, DryRunOptions(allow_primary=True, shadow_server=pg))
+        report = run_dry_run(
+            project_settings(project, replica_url=dsn),
+            DryRunOptions(allow_primary=True, shadow_server=pg),
+            events.append,
+        )
     finally:
         pg18.drop_database(name)
     assert report.target["role"] == "primary" and report.target["major"] == 18
@@ -157,11 +157,11 @@ def test_nothing_pending_and_unknown_revision(shadow_env, tmp_path):
 
     replica_dsn = shadow_env["replica"].dsn(shadow_env["db"])
     up_to_date = AlembicProject.load(make_project(tmp_path / "current", [REVISIONS[0]]))
-    report = dry_run(up_to_date, replica_dsn, Settings())
+    report = run_dry_run(project_settings(up_to_date, replica_url=replica_dsn))
     assert report.pending == [] and report.revisions == [] and report.exit_code == 0
     other = AlembicProject.load(make_project(tmp_path / "other", [Rev("x1", "pass")]))
     with pytest.raises(UsageError, match="records revision c1, which is not in the migrations"):
-        dry_run(other, replica_dsn, Settings())
+        run_dry_run(project_settings(other, replica_url=replica_dsn))
 
 
 def test_phased_revisions_statements_are_captured(primary_and_replica, pg):
@@ -178,7 +178,9 @@ def test_phased_revisions_statements_are_captured(primary_and_replica, pg):
         project = AlembicProject.load(ROOT / "db" / "migrations")
         command.upgrade(project.config(dsn), "0017_drop_users_username")
         primary.wait_for_replay(replica)
-        report = dry_run(project, replica.dsn(dbname), Settings(), lambda _e: None, DryRunOptions(shadow_server=pg))
+        report = run_dry_run(
+            project_settings(project, replica_url=replica.dsn(dbname)), DryRunOptions(shadow_server=pg), lambda _e: None
+        )
         by_revision = {rev["revision"]: rev for rev in report.revisions}
         unique = " ".join(s["sql"] for s in by_revision["0018_accounts_owner_name_unique"]["statements"])
         rename = " ".join(s["sql"] for s in by_revision["0019_users_full_name_to_legal"]["statements"])

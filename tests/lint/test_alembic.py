@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from migtui.config import Settings
 from migtui.errors import UsageError
 from migtui.lint.job import LintOptions, run_lint
 from tests.alembic_projects import Rev, make_project
@@ -18,7 +19,7 @@ CREATE = (
 
 
 def _lint(project: Path, **kw):
-    return run_lint(LintOptions(paths=[str(project)], **kw))
+    return run_lint(Settings(), LintOptions(paths=[str(project)], **kw))
 
 
 def _line_of(path: str, needle: str) -> int:
@@ -155,7 +156,7 @@ def test_approvals_and_ignores(tmp_path):
     assert "approval-wrong-kind" in rules
     drop = next(f for f in a3.all_findings() if f.rule == "drop-column")
     assert drop.severity == "error"  # an approval without a reason does not approve
-    assert report.summary()["approved"] == 1 and report.summary()["suppressed"] == 1
+    assert report.totals()["approved"] == 1 and report.totals()["suppressed"] == 1
 
 
 @pytest.mark.parametrize(

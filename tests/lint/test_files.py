@@ -51,13 +51,14 @@ def test_not_utf8_is_a_usage_error(tmp_path):
 
 
 def test_run_lint_emits_events(tmp_path):
+    from migtui.config import Settings
     from migtui.events import Finding, RunFinished, RunStarted
     from migtui.lint.job import LintOptions, run_lint
 
     path = tmp_path / "m.sql"
     path.write_text("ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid();\n")
     events = []
-    report = run_lint(LintOptions(paths=[str(path)]), events.append)
+    report = run_lint(Settings(), LintOptions(paths=[str(path)]), events.append)
     assert isinstance(events[0], RunStarted) and events[0].job == "lint"
     findings = [e for e in events if isinstance(e, Finding)]
     assert [(e.rule, e.line) for e in findings] == [(f.rule, f.line) for f in report.files[0].all_findings()]

@@ -206,6 +206,7 @@ def test_catalog_not_valid_check_then_validate_set_not_null_and_drop_is_safe(fre
 
 
 def test_text_format_colours_only_a_terminal(tmp_path, monkeypatch):
+    from migtui.config import Settings
     from migtui.lint.job import LintOptions, run_lint
     from migtui.render.text_lint import file_text, painter, use_color
 
@@ -225,7 +226,7 @@ def test_text_format_colours_only_a_terminal(tmp_path, monkeypatch):
 
     sql = tmp_path / "m.sql"
     sql.write_text("ALTER TABLE orders ALTER COLUMN n TYPE bigint;\n")
-    [file] = run_lint(LintOptions(paths=[str(sql)])).files
+    [file] = run_lint(Settings(), LintOptions(paths=[str(sql)])).files
     plain, coloured = file_text(file, painter(False)), file_text(file, painter(True))
     assert "\x1b[" not in plain and "error type-change-rewrites:" in plain
     assert "\x1b[1;31merror\x1b[0m \x1b[1mtype-change-rewrites\x1b[0m:" in coloured
@@ -235,13 +236,14 @@ def test_text_format_colours_only_a_terminal(tmp_path, monkeypatch):
 def test_github_file_annotations_match_records(tmp_path):
     """Lint's per-file rendering gives the same lines as the command-neutral FindingRecord path, escapes included."""
     from migtui.analysis.analyze import Finding
+    from migtui.config import Settings
     from migtui.lint.job import LintedFile, LintOptions, run_lint
     from migtui.render.findings import records_from_file
     from migtui.render.github import file_annotations, render_annotations
 
     sql = tmp_path / "a,b:c.sql"
     sql.write_text("ALTER TABLE orders ALTER COLUMN n TYPE bigint;\nDROP TABLE archive;\n")
-    [file] = run_lint(LintOptions(paths=[str(sql)])).files
+    [file] = run_lint(Settings(), LintOptions(paths=[str(sql)])).files
     odd = Finding("drop-table", "warning", "100% done\nnext line", "hint, with: colon", None)
     made_up = LintedFile("x,y.sql", None, [], [odd])
     for f in (file, made_up, LintedFile("", None, [], [odd])):

@@ -17,8 +17,6 @@ one line on stderr, passwords masked.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 REPO_MIGRATIONS = Path(__file__).resolve().parents[3] / "db" / "migrations"
@@ -50,11 +48,9 @@ def migrate(
     """
     from backend.shared.db.settings import database_url_from_env
     from migtui.config import load_settings
-    from migtui.errors import ExitCode
     from migtui.events import discard
     from migtui.pg.dsn import libpq_dsn
-    from migtui.project.load import AlembicProject
-    from migtui.runner.job import Runner
+    from migtui.runner.job import UpOptions, run_up
 
     settings = load_settings({**(flags or {}), "dsn": dsn, "migrations": migrations})
     url = settings.database_url or database_url_from_env()  # $DATABASE_URL as the backend's fallback
@@ -62,36 +58,21 @@ def migrate(
     settings.database_url = url
     if migrations is None and settings.sources.get("migrations") == "default":
         settings.migrations = str(REPO_MIGRATIONS)  # works from any working directory
-    project = AlembicProject.load(settings.migrations)
-    Runner(project, url, settings, sink or discard).upgrade(target)
-    return int(ExitCode.OK)
+    return run_up(settings, UpOptions(target), sink or discard).exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from migtui.cli.up import stop_on_sigterm
-    from migtui.errors import ExitCode, MigtuiError
-    from migtui.redact import redact
     from migtui.render.events import event_printer
+    from migtui.report import one_line_errors
+    from migtui.runner.job import stop_on_sigterm
 
     stop_on_sigterm()  # a deploy system stopping us: cancel, roll back, release the lock, exit 130
     sink = event_printer(args.format)  # the same lines / JSON events as `migtui up`
     flags = {"timeout": args.timeout}
-    try:
-        return migrate(args.to, dsn=args.dsn, migrations=args.migrations, flags=flags, sink=sink)
-    except MigtuiError as exc:
-        print(f"migrate: error: {redact(exc.message)}", file=sys.stderr)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("migrate: interrupted", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
-    except Exception as exc:  # last resort: one line, no traceback unless MIGTUI_DEBUG
-        if os.environ.get("MIGTUI_DEBUG"):
-            raise
-        lines = str(exc).strip().splitlines()
-        detail = redact(lines[0]) if lines else ""
-        print(f"migrate: internal error: {exc.__class__.__name__}: {detail}", file=sys.stderr)
-        return 70
+    return one_line_errors(
+        "migrate", lambda: migrate(args.to, dsn=args.dsn, migrations=args.migrations, flags=flags, sink=sink)
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Apply view: confirm, then run the runner in a worker and show per-revision / per-statement progress from its
 events, elapsed time against the timeout, and the live monitor panel on the target. ``c`` cancels.
 
-Cancel = ``pg_cancel_backend`` of the runner's migration session(s) (``application_name`` ``migtui up <rev>``)
-until the run ends: the statement fails, the revision's transaction rolls back, the runner stops and releases
-its advisory lock. Nothing here decides what to run: the runner does.
+Cancel goes through the job (``UpOptions.cancel``): the runner cancels the running statement, the revision's
+transaction rolls back, no further revision starts and the advisory lock is released. Nothing here decides what
+to run: the runner does.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -35,29 +35,19 @@ from migtui.events import (
 )
 from migtui.pg.monitor import format_age, one_line
 from migtui.redact import redact_dsn
+from migtui.report import Cancel
 from migtui.tui.widgets.monitor_panel import MonitorPanel
+from migtui.tui.worker import post_outcome
 
-# the runner names the session that runs a revision "migtui up <rev>" / "migtui down <rev>"
-MIGRATION_SESSION_PATTERN = r"^migtui (up|down) [^\[]"
+if TYPE_CHECKING:
+    from migtui.runner.job import RunReport
+
 TUI_PROGRESS_INTERVAL = 1.0  # runner progress events while the apply view watches
 TARGET_TABLE_TX_SECONDS = 5.0  # apply view: transactions this old holding locks on the plan's tables
 
 
 def start_apply(app, target: str = "head") -> None:
     app.push_screen(ApplyScreen(app.settings, target))
-
-
-def cancel_migration_sessions(dsn: str) -> list[int]:
-    """Cancel the running statement of every migration session on the target's database; returns their pids."""
-    from migtui.pg.connect import connect
-
-    with connect(dsn, application_name="migtui-tui [cancel]", connect_timeout=5) as conn:
-        rows = conn.execute(
-            "SELECT pid, pg_cancel_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name ~ %s",
-            (MIGRATION_SESSION_PATTERN,),
-        ).fetchall()
-    return [r[0] for r in rows]
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -155,7 +145,7 @@ class ApplyScreen(Screen):
         self.summary = ""
         self.exit_code: int | None = None
         self.cancel_requested = threading.Event()
-        self._run_finished = threading.Event()
+        self._cancel = Cancel()
         self.events: list[Event] = []
         self.risks: list[str] = []
         self.target_relations: set[str] = set()
@@ -183,25 +173,20 @@ class ApplyScreen(Screen):
     # -- plan + confirm ----------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="apply-plan", exit_on_error=False)
     def _plan(self) -> None:
-        from migtui.project.load import AlembicProject
-        from migtui.runner.job import Runner
+        from migtui.project.load import load_project
+        from migtui.project.status import plan_revisions, read_current
 
         try:
-            runner = Runner(AlembicProject.load(self.settings.migrations), self.settings.database_url, self.settings)
-            current = runner.current()
-            plan = runner.plan("up", self.target, current)
+            current = read_current(self.settings.database_url, self.settings)
+            plan = plan_revisions(load_project(self.settings), "up", self.target, current)
             self.risks = self._risks(plan)
             self.post_message(self.Planned(current, plan, None))
         except MigtuiError as exc:
             self.post_message(self.Planned((), [], exc.message))
 
     def _risks(self, plan: list[str]) -> list[str]:
-        """Lines about error / destructive findings in ``plan`` (they require a typed confirmation).
-
-        Without the lint engine in the build, nothing is claimed either way."""
-        from migtui.tui.engines import engine_available
-
-        if not plan or not engine_available("migtui.lint.job"):
+        """Lines about error / destructive findings in ``plan`` (they require a typed confirmation)."""
+        if not plan:
             return []
         from migtui.tui.lint_summary import lint_revisions
 
@@ -277,24 +262,21 @@ class ApplyScreen(Screen):
 
     @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
     def _run(self) -> None:
-        from migtui.project.load import AlembicProject
-        from migtui.runner.job import Runner
+        from migtui.runner.job import UpOptions, run_up
 
-        try:
-            runner = Runner(
-                AlembicProject.load(self.settings.migrations), self.settings.database_url, self.settings, self._sink
-            )
-            result = runner.upgrade(self.target)
-            done = f"applied {len(result.applied)} revision(s) in {result.seconds:.2f}s"
-            if result.already_current:
-                done = "nothing to apply (another deploy already did it)"
-            self.post_message(self.RunDone(True, done, 0))
-        except MigtuiError as exc:
-            self.post_message(self.RunDone(False, exc.message, int(exc.exit_code)))
-        except Exception as exc:  # keep the UI alive; say what happened in one line
-            self.post_message(self.RunDone(False, f"{exc.__class__.__name__}: {one_line(str(exc), 200)}", 70))
-        finally:
-            self._run_finished.set()
+        post_outcome(
+            self.post_message,
+            lambda: run_up(self.settings, UpOptions(self.target, cancel=self._cancel), self._sink),
+            self._run_done,
+        )
+
+    def _run_done(self, report: RunReport | None, error: str | None, exit_code: int) -> Message:
+        if report is None:
+            return self.RunDone(False, error or "", exit_code)
+        done = f"applied {len(report.applied)} revision(s) in {report.seconds:.2f}s"
+        if report.already_current:
+            done = "nothing to apply (another deploy already did it)"
+        return self.RunDone(True, done, 0)
 
     def on_apply_screen_runner_event(self, message: RunnerEvent) -> None:
         event = message.event
@@ -356,19 +338,7 @@ class ApplyScreen(Screen):
         self.state = "cancelling"
         self.cancel_requested.set()
         self._render_header()
-        self._cancel_loop()
-
-    @work(thread=True, group="apply-cancel", exit_on_error=False)
-    def _cancel_loop(self) -> None:
-        """Cancel migration sessions until the run ends (a lock_timeout retry may open a new attempt)."""
-        while not self._run_finished.is_set():
-            try:
-                pids = cancel_migration_sessions(self.settings.database_url)
-                if pids:
-                    self.post_message(self.RunnerEvent(_note(f"cancel sent to pid {', '.join(map(str, pids))}")))
-            except MigtuiError:
-                pass
-            self._run_finished.wait(0.3)
+        self._cancel.cancel()  # the runner stops its statement; it may take a moment to roll back
 
     @property
     def blocks_quit(self) -> bool:
@@ -432,18 +402,9 @@ class ApplyScreen(Screen):
         self.query_one("#apply-revisions", Static).update(out)
 
 
-def _note(text: str) -> Event:
-    from migtui.events import Message as EventMessage
-
-    return EventMessage(text=text, level="warning")
-
-
 def _event_line(event: Event) -> str | None:
-    try:
-        from migtui.render.events import text_line
-    except ImportError:  # pragma: no cover - renderer not in this build
-        data = event.to_dict()
-        return f"{data.pop('event')}: {data}"
+    from migtui.render.events import text_line
+
     if isinstance(event, RunFinished) and not event.ok:
         return f"{event.job}: {event.summary}"
     return text_line(event)

@@ -1,4 +1,4 @@
-"""Drift view: run ``check_drift`` against the target in a worker, then browse the drifted objects as a tree
+"""Drift view: run ``run_drift`` against the target in a worker, then browse the drifted objects as a tree
 (kind -> object), expected vs actual side by side for the selected one, and its fix SQL.
 
 The engine decides everything (the same ``DriftReport`` ``migtui drift`` prints); its events stream into the
@@ -21,10 +21,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 
-from migtui.errors import MigtuiError
 from migtui.events import Event, Finding, RunStarted
 from migtui.events import Message as EngineMessage
-from migtui.pg.monitor import one_line
+from migtui.tui.worker import post_outcome
 
 # colours readable on the dark and the light theme
 CHANGE_MARK = {"added": ("+", "bold green"), "removed": ("-", "bold red"), "modified": ("~", "bold dark_orange")}
@@ -33,14 +32,9 @@ STATE_STYLE = {"running": "bold cyan", "no drift": "bold green", "drift": "bold 
 
 def _run_drift(settings, sink) -> Any:
     """The engine call (job thread): the same one ``migtui drift`` makes, with the same cache."""
-    from migtui.drift.job import check_drift, default_cache_dir, parse_exclusions
-    from migtui.project.load import load_project
+    from migtui.drift.job import DriftOptions, run_drift
 
-    exclude = parse_exclusions(settings.drift_exclude)
-    project = load_project(settings)
-    return check_drift(
-        project, settings.database_url, settings, exclude=exclude, cache_dir=default_cache_dir(), sink=sink
-    )
+    return run_drift(settings, DriftOptions(), sink)
 
 
 class DriftScreen(Screen):
@@ -105,12 +99,11 @@ class DriftScreen(Screen):
 
     @work(thread=True, exclusive=True, group="drift", exit_on_error=False)
     def _run(self) -> None:
-        try:
-            self.post_message(self.DriftDone(_run_drift(self.settings, self._sink), None))
-        except MigtuiError as exc:
-            self.post_message(self.DriftDone(None, exc.message))
-        except Exception as exc:  # keep the UI alive; one line
-            self.post_message(self.DriftDone(None, f"{exc.__class__.__name__}: {one_line(str(exc), 200)}"))
+        post_outcome(
+            self.post_message,
+            lambda: _run_drift(self.settings, self._sink),
+            lambda report, error, _code: self.DriftDone(report, error),
+        )
 
     def on_drift_screen_drift_event(self, message: DriftEvent) -> None:
         event = message.event

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -18,9 +18,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
-from migtui.errors import MigtuiError
 from migtui.events import Event, Finding, RunFinished
 from migtui.pg.monitor import one_line
+from migtui.report import Report
+from migtui.tui.worker import post_outcome
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 
@@ -29,64 +30,52 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 class JobSpec:
     name: str  # the CLI command's name: "dry-run", "rollback-test"
     title: str
-    module: str  # engine module that must be in the build
-    run: Callable[[Any, Callable[[Event], None]], Any]  # (settings, sink) -> report with .exit_code
-    # the headless command's own streaming text renderer, "module:Class" taking an output stream (optional)
-    renderer: str | None = None
+    run: Callable[[Any, Callable[[Event], None]], Report]  # (settings, sink) -> the job's report
+    # the headless command's own streaming text renderer: called with an output stream, returns a sink
+    renderer: Callable[[IO[str]], Callable[[Event], None]] | None = None
     writes: bool = False  # changes the target (phase advance / abort): quitting waits for it
 
 
 def text_renderer(spec: JobSpec):
     """The CLI's renderer for this job writing into a buffer, or None (then render.events.text_line is used)."""
-    if not spec.renderer:
+    if spec.renderer is None:
         return None
-    import importlib
     import io
 
-    module, _, name = spec.renderer.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
     buffer = io.StringIO()
-    return cls(buffer), buffer  # a class or a factory function: either takes the stream
+    return spec.renderer(buffer), buffer
 
 
-def _dry_run(settings, sink):
-    from migtui.dryrun.job import DryRunOptions, dry_run
-    from migtui.errors import UsageError
-    from migtui.project.load import AlembicProject
+def _dry_run(settings, sink) -> Report:
+    from migtui.dryrun.job import DryRunOptions, run_dry_run
 
-    if not settings.replica_url:
-        raise UsageError("dry-run runs on a read replica: start migtui with --replica URL")
-    options = DryRunOptions(primary_dsn=settings.database_url, pg_bin=settings.pg_bin)
-    return dry_run(AlembicProject.load(settings.migrations), settings.replica_url, settings, sink=sink, options=options)
+    return run_dry_run(settings, DryRunOptions(), sink)
 
 
-def _rollback_test(settings, sink):
-    from migtui.project.load import AlembicProject
-    from migtui.rollback.job import run_rollback_test
+def _dry_run_renderer(out: IO[str]) -> Callable[[Event], None]:
+    from migtui.render.dryrun import TextRenderer
+
+    return TextRenderer(out)
+
+
+def _rollback_test(settings, sink) -> Report:
+    import dataclasses
+
+    from migtui.rollback.job import RollbackOptions, run_rollback_test
 
     # on a scratch database of an embedded server, never on the target
-    return run_rollback_test(AlembicProject.load(settings.migrations), settings, sink=sink)
+    return run_rollback_test(dataclasses.replace(settings, database_url=None), RollbackOptions(), sink)
 
 
 JOBS: dict[str, JobSpec] = {
-    "dry-run": JobSpec(
-        "dry-run", "Dry-run on the replica", "migtui.dryrun.job", _dry_run, renderer="migtui.render.dryrun:TextRenderer"
-    ),
-    "rollback-test": JobSpec(
-        "rollback-test", "Rollback test (embedded scratch server)", "migtui.rollback.job", _rollback_test
-    ),
+    "dry-run": JobSpec("dry-run", "Dry-run on the replica", _dry_run, renderer=_dry_run_renderer),
+    "rollback-test": JobSpec("rollback-test", "Rollback test (embedded scratch server)", _rollback_test),
 }
 
 
 def _event_line(event: Event) -> str | None:
-    try:
-        from migtui.render.events import text_line
-    except ImportError:  # pragma: no cover
-        data = event.to_dict()
-        return f"{data.pop('event')}: {data}"
+    from migtui.render.events import text_line
+
     if isinstance(event, RunFinished) and not event.ok:
         return f"{event.job}: {event.summary}"
     return text_line(event)
@@ -150,13 +139,11 @@ class JobScreen(Screen):
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def _run(self) -> None:
-        try:
-            report = self.spec.run(self.settings, self._sink)
-            self.post_message(self.JobDone(int(getattr(report, "exit_code", 0)), None))
-        except MigtuiError as exc:
-            self.post_message(self.JobDone(int(exc.exit_code), exc.message))
-        except Exception as exc:  # keep the UI alive; one line
-            self.post_message(self.JobDone(70, f"{exc.__class__.__name__}: {one_line(str(exc), 200)}"))
+        post_outcome(
+            self.post_message,
+            lambda: self.spec.run(self.settings, self._sink),
+            lambda report, error, code: self.JobDone(report.exit_code if report is not None else code, error),
+        )
 
     def on_job_screen_job_event(self, message: JobEvent) -> None:
         event = message.event

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from migtui.errors import MigtuiError
+from migtui.tui.worker import post_outcome
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 
@@ -57,12 +57,12 @@ class LintScreen(Screen):
     def _run(self) -> None:
         from migtui.tui.lint_summary import lint_revisions
 
-        try:
-            self.post_message(self.Linted(lint_revisions(self.settings), None))
-        except MigtuiError as exc:
-            self.post_message(self.Linted(None, exc.message))
-        except Exception as exc:
-            self.post_message(self.Linted(None, f"lint failed: {exc.__class__.__name__}: {exc}"))
+        post_outcome(
+            self.post_message,
+            lambda: lint_revisions(self.settings),
+            lambda lint, error, _code: self.Linted(lint, error),
+            crash_prefix="lint failed: ",
+        )
 
     def on_lint_screen_linted(self, message: Linted) -> None:
         header = self.query_one("#lint-header", Static)

@@ -16,8 +16,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from migtui.errors import MigtuiError
-from migtui.tui.engines import engine_available
 from migtui.tui.overview import Overview, RevisionRow, ServerInfo, load_overview, render_revision_sql
+from migtui.tui.worker import post_outcome
 
 STATE_STYLE = {
     "current": ("● current", "bold green"),
@@ -114,8 +114,6 @@ class MigrationsScreen(Screen):
         self.lint_state = "pending"
         if not lint:
             self.lint_state = "off"
-        elif not engine_available("migtui.lint.job"):
-            self.lint_state = "unavailable"
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="servers", classes="title-bar")
@@ -162,19 +160,19 @@ class MigrationsScreen(Screen):
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
     def _load(self) -> None:
         self.post_message(self.OverviewLoaded(load_overview(self.settings)))
-        if self.lint_state not in ("unavailable", "off"):
+        if self.lint_state != "off":
             self._lint()
 
     @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
     def _lint(self) -> None:
         from migtui.tui.lint_summary import lint_revisions
 
-        try:
-            self.post_message(self.LintLoaded(lint_revisions(self.settings), None))
-        except MigtuiError as exc:
-            self.post_message(self.LintLoaded(None, exc.message))
-        except Exception as exc:  # a lint crash must not take the view down
-            self.post_message(self.LintLoaded(None, f"lint failed: {exc.__class__.__name__}: {exc}"))
+        post_outcome(
+            self.post_message,
+            lambda: lint_revisions(self.settings),
+            lambda lint, error, _code: self.LintLoaded(lint, error),
+            crash_prefix="lint failed: ",
+        )
 
     def on_migrations_screen_lint_loaded(self, message: LintLoaded) -> None:
         self.lint, self.lint_error = message.lint, message.error
@@ -305,9 +303,6 @@ class MigrationsScreen(Screen):
     def _lint_detail(self, row: RevisionRow) -> Text:
         out = Text("Lint", style="bold underline")
         out.append("\n")
-        if self.lint_state == "unavailable":
-            out.append("not available in this build yet (migtui.lint.job)", style="dim")
-            return out
         if self.lint_state == "off":
             out.append("off (--no-lint); press l to lint", style="dim")
             return out

@@ -19,44 +19,28 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from migtui.errors import MigtuiError
 from migtui.pg.monitor import format_age
+from migtui.tui.worker import post_outcome
 
 REFRESH_SECONDS = 2.0
 
 
 def phases_status(settings) -> list[dict[str, Any]]:
-    from migtui.phases.driver import PhaseDriver
-    from migtui.project.load import load_project
+    from migtui.phases.job import PhaseOptions, run_phase
 
-    with PhaseDriver(settings.database_url, load_project(settings), settings) as driver:
-        return driver.status(None)
+    return run_phase(settings, PhaseOptions("status")).entries
 
 
 def _phase_job(settings, action: str, revision: str):
+    from migtui.render.phase import text_sink
     from migtui.tui.screens.job import JobSpec
 
     def run(settings, sink):
-        from migtui.phases.driver import PhaseDriver
-        from migtui.project.load import load_project
+        from migtui.phases.job import PhaseOptions, run_phase
 
-        with PhaseDriver(settings.database_url, load_project(settings), settings, sink) as driver:
-            state = driver.advance(revision) if action == "advance" else driver.abort(revision)
+        return run_phase(settings, PhaseOptions(action, revision), sink)
 
-        class Done:
-            exit_code = 0
-            phase = getattr(state, "phase", None)
-
-        return Done()
-
-    return JobSpec(
-        f"phase {action}",
-        f"Phase {action} {revision}",
-        "migtui.phases",
-        run,
-        renderer="migtui.cli.phase:text_sink",
-        writes=True,
-    )
+    return JobSpec(f"phase {action}", f"Phase {action} {revision}", run, renderer=text_sink, writes=True)
 
 
 class PhasesScreen(Screen):
@@ -107,11 +91,11 @@ class PhasesScreen(Screen):
     @work(thread=True, exclusive=True, group="phases", exit_on_error=False)
     def _load(self) -> None:
         try:
-            self.post_message(self.StatusLoaded(phases_status(self.settings), None))
-        except MigtuiError as exc:
-            self.post_message(self.StatusLoaded(None, exc.message))
-        except Exception as exc:
-            self.post_message(self.StatusLoaded(None, f"{exc.__class__.__name__}: {exc}"))
+            post_outcome(
+                self.post_message,
+                lambda: phases_status(self.settings),
+                lambda entries, error, _code: self.StatusLoaded(entries, error),
+            )
         finally:
             self._busy = False
 

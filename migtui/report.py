@@ -1,0 +1,123 @@
+"""The job API every front end calls: ``run_<job>(settings, options, sink) -> Report``.
+
+``settings`` (``migtui.config.Settings``) hold the target: ``database_url``, ``replica_url``, ``migrations``,
+timeouts. ``options`` are the job's own choices, a frozen ``<Job>Options`` dataclass in the job's package. The
+sink receives typed events (``migtui.events``) as the job goes. Every report answers the same few questions
+(``Report``); each job's report adds its own fields and JSON.
+
+A run that can be stopped from another thread (the TUI's cancel key) takes a ``Cancel`` token in its options:
+the job registers how to stop what it is doing, and the front end calls ``cancel()``.
+
+``one_line_errors`` is the error policy of every command-line entry (``migtui`` and the backend's deploy
+entry): an expected failure is one secret-free line and its exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol, runtime_checkable
+
+from migtui.errors import ExitCode, MigtuiError
+from migtui.events import Finding
+from migtui.redact import redact
+
+
+@runtime_checkable
+class Report(Protocol):
+    """What every job returns. ``target`` is redacted (no password); ``summary`` is one line."""
+
+    @property
+    def job(self) -> str: ...
+
+    @property
+    def target(self) -> Any: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def findings(self) -> list[Finding]: ...
+
+    @property
+    def exit_code(self) -> int: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class Cancel:
+    """A cancel handle a front end passes to a job through its options.
+
+    The job registers what stops its current work (``on_cancel``: the runner's ``cancel``, a query's cancel);
+    ``cancel()`` from any thread runs those and marks the token, and the job then ends with ``Interrupted``.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on cancel (at once if already cancelled)."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+
+def one_line_errors(prog: str, run: Callable[[], int], *, internal_hint: str = "") -> int:
+    """``run()``'s exit code, with every failure as one line on stderr prefixed ``prog``.
+
+    ``MigtuiError`` -> its message and exit code; Ctrl-C -> 130; a closed stdout (``| head``) -> 0; anything
+    else is a bug: ``internal error`` and exit 70, with the traceback only under ``MIGTUI_DEBUG``.
+    """
+    try:
+        return int(run())
+    except MigtuiError as exc:
+        print(f"{prog}: error: {redact(exc.message)}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except Exception as exc:
+        if os.environ.get("MIGTUI_DEBUG"):
+            raise
+        lines = str(exc).strip().splitlines()
+        detail = redact(lines[0]) if lines else ""
+        print(f"{prog}: internal error: {exc.__class__.__name__}: {detail}{internal_hint}", file=sys.stderr)
+        return int(ExitCode.INTERNAL)
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a job that builds many small acyclic objects.
+
+    Lint's parse trees and results, drift's catalog snapshots: every collection would walk all the live ones
+    again, for nothing. Reference counting still frees everything, so memory does not grow. The collector's
+    state is restored afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
