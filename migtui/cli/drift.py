@@ -20,7 +20,9 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--format", choices=["text", "json", "github"], default="text", help="report format")
+    parser.add_argument(
+        "--format", choices=["text", "json", "github", "sarif", "junit"], default="text", help="report format"
+    )
     parser.add_argument(
         "--exclude",
         dest="drift_exclude",
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from migtui.errors import UsageError
     from migtui.events import Event, Message
     from migtui.project.load import load_project
-    from migtui.render.drift import render_github, render_text
+    from migtui.render.drift import render_github, render_junit, render_sarif, render_text
 
     settings = settings_from_args(args)
     exclude = parse_exclusions(settings.drift_exclude)
@@ -86,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     elif args.format == "github":
         print(render_github(report))
+    elif args.format == "sarif":
+        print(render_sarif(report))
+    elif args.format == "junit":
+        print(render_junit(report), end="")
     else:
         print(render_text(report))
     if report.drifted and args.alert_webhook:

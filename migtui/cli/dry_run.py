@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow a primary as the target (still strictly read-only); without --replica, --dsn is the target",
     )
-    parser.add_argument("--format", choices=["text", "json", "github"], default="text")
+    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit"], default="text")
     parser.add_argument(
         "--count-budget",
         type=finite_float,
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from migtui.events import discard
     from migtui.pg import harness
     from migtui.project.load import load_project
-    from migtui.render.dryrun import GithubRenderer, TextRenderer, print_json
+    from migtui.render.dryrun import GithubRenderer, TextRenderer, junit_text, print_json, sarif_json
 
     for flag in ("count_budget", "statement_timeout", "scan_throughput", "write_throughput"):
         if getattr(args, flag) <= 0:
@@ -126,4 +126,8 @@ def run(args: argparse.Namespace) -> int:
     report = dry_run(project, target, settings, sink, options)
     if args.format == "json":
         print_json(report.to_dict())
+    elif args.format == "sarif":
+        print(sarif_json(report))
+    elif args.format == "junit":
+        print(junit_text(report), end="")
     return report.exit_code

@@ -116,6 +116,14 @@ class DriftReport:
     def checked(self) -> list[str]:
         return [c for c in CHECKED_CATEGORIES if c not in self.excluded]
 
+    @property
+    def findings(self) -> list[Finding]:
+        """One ``drift-<change>`` finding per difference, with the fix SQL as its hint when there is one."""
+        return [
+            Finding(f"drift-{item.change}", "error", item.describe(), fix or "")
+            for item, fix in zip(self.differences, self.fixes, strict=False)
+        ]
+
     def objects(self) -> list[tuple[str, str]]:
         """Drifted objects (kind, name), in report order, each once."""
         seen: dict[tuple[str, str], None] = {}
@@ -454,8 +462,8 @@ def _check_drift(project, dsn, settings, exclude, cache_dir, use_cache, scratch_
             "total": time.monotonic() - started,
         },
     )
-    for item in differences:
-        sink(Finding(rule=f"drift-{item.change}", severity="error", message=item.describe()))
+    for finding in report.findings:
+        sink(finding)
     summary = (
         f"{len(report.objects())} object(s) drifted ({len(differences)} difference(s))" if differences else "no drift"
     )

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from migtui.analysis.analyze import (
     DEFAULT_PG_VERSION,
     Analyzer,
-    Finding,
     RelationLock,
     StatementAnalysis,
     StatementInput,
@@ -29,6 +28,7 @@ from migtui.analysis.lock_modes import blocks
 from migtui.analysis.parse import SqlSyntaxError, parse_sql
 from migtui.analysis.rules import RULES, SEVERITY_RANK
 from migtui.errors import ExitCode, MigtuiError, UsageError
+from migtui.events import Finding
 
 if TYPE_CHECKING:
     from migtui.events import EventSink
@@ -99,9 +99,15 @@ class LintedFile:
     _tally: FileTally | None = field(default=None, repr=False, compare=False)
 
     def all_findings(self) -> list[Finding]:
+        """Statement findings in order, then the file-level ones (without the file: see ``located_findings``)."""
         out = [f for st in self.statements for f in st.findings]
         out.extend(self.findings)
         return out
+
+    def located_findings(self) -> list[Finding]:
+        """``all_findings`` with this file's path and revision set (what renderers and events need)."""
+        path, revision = self.path, self.revision
+        return [f.located(path, revision) for f in self.all_findings()]
 
     def tally(self) -> FileTally:
         if self._tally is None:
@@ -129,7 +135,7 @@ class LintedFile:
             "path": self.path,
             "revision": self.revision,
             "statements": [st.to_dict() for st in self.statements],
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.report_dict() for f in self.findings],
         }
 
 
@@ -148,6 +154,11 @@ class LintReport:
                 total.add(file.tally())
             self._tally = total
         return self._tally
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding, file by file, with its path and revision (files kept compact have none left)."""
+        return [f for file in self.files for f in file.located_findings()]
 
     def counts(self) -> dict[str, int]:
         tally = self.tally()
@@ -667,22 +678,10 @@ def _run_lint(options: LintOptions, sink: EventSink | None) -> LintReport:
 
 def _emit(report: LintReport, sink: EventSink) -> None:
     """One Finding event per finding, then RunFinished."""
-    from migtui.events import Finding as FindingEvent
     from migtui.events import RunFinished
 
-    for file in report.files:
-        for finding in file.all_findings():
-            sink(
-                FindingEvent(
-                    rule=finding.rule,
-                    severity=finding.severity,
-                    message=finding.message,
-                    revision=file.revision,
-                    path=file.path,
-                    line=finding.line,
-                    hint=finding.hint,
-                )
-            )
+    for finding in report.findings:
+        sink(finding)
     counts = report.counts()
     sink(
         RunFinished(

@@ -233,10 +233,9 @@ def test_text_format_colours_only_a_terminal(tmp_path, monkeypatch):
 
 
 def test_github_file_annotations_match_records(tmp_path):
-    """Lint's per-file rendering gives the same lines as the command-neutral FindingRecord path, escapes included."""
-    from migtui.analysis.analyze import Finding
+    """Lint's per-file rendering gives the same lines as the command-neutral Finding path, escapes included."""
+    from migtui.events import Finding
     from migtui.lint.job import LintedFile, LintOptions, run_lint
-    from migtui.render.findings import records_from_file
     from migtui.render.github import file_annotations, render_annotations
 
     sql = tmp_path / "a,b:c.sql"
@@ -245,7 +244,7 @@ def test_github_file_annotations_match_records(tmp_path):
     odd = Finding("drop-table", "warning", "100% done\nnext line", "hint, with: colon", None)
     made_up = LintedFile("x,y.sql", None, [], [odd])
     for f in (file, made_up, LintedFile("", None, [], [odd])):
-        assert file_annotations(f) == render_annotations(records_from_file(f))
+        assert file_annotations(f) == render_annotations(f.located_findings())
     assert "file=x%2Cy.sql" in file_annotations(made_up)
     assert "::100%25 done%0Anext line (fix: hint, with: colon)" in file_annotations(made_up)
     assert file_annotations(file).count("::error file=") >= 2
