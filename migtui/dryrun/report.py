@@ -31,6 +31,10 @@ class DryRunReport:
     # a dry-run (destructive, not approved); the linter's other findings stay in each statement's model
     findings: list[Finding] = field(default_factory=list)
 
+    def findings_for(self, revision: str, statement: int | None = None) -> list[Finding]:
+        """The findings of one statement of ``revision`` (by index), or with ``None`` the revision's own."""
+        return [f for f in self.findings if f.revision == revision and f.statement == statement]
+
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
