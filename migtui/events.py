@@ -165,7 +165,7 @@ class Finding(Event):
         self.revision = revision
         self.path = path
         self.statement = statement
-        self.at = time.time() if at is None else at
+        self.at = time.time() if at is None else at  # type: ignore[misc]  # frozen on Event, not here
 
     def _fields(self) -> tuple[Any, ...]:
         return (
