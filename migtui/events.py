@@ -114,18 +114,135 @@ class RevisionFailed(Event):
     rolled_back: bool = True
 
 
-@dataclass(frozen=True)
 class Finding(Event):
-    """A lint / dry-run / rollback-test / drift finding."""
+    """What any job reports about a migration: a lint rule, a dry-run check, schema drift, a rollback test.
+
+    One type from the analysis to every renderer: ``rule`` is an id of the rule registry
+    (``migtui.analysis.rules.RULES``: severity, why, hint), ``approved`` the approval's reason when a destructive
+    finding was approved in the revision. ``revision``, ``path``, ``line`` and ``statement`` (0-based index in
+    the revision) say where, when the job knows; a lint finding inside a file leaves the file to its
+    ``LintedFile`` (``located()`` gives the copy renderers want).
+
+    A plain class rather than a frozen dataclass: the linter builds tens of thousands of them (a frozen
+    dataclass's ``__init__`` costs several times as much), and approvals rewrite a finding's severity in place.
+    """
 
     kind: ClassVar[str] = "finding"
+    __setattr__ = object.__setattr__  # Event is frozen; a finding is not (see above)
+    __delattr__ = object.__delattr__
+    __hash__ = None  # type: ignore[assignment]  # mutable: compared by value, not hashed
+
     rule: str
     severity: str  # "error" | "warning" | "info"
     message: str
-    revision: str | None = None
-    path: str | None = None
-    line: int | None = None
-    hint: str = ""
+    hint: str
+    line: int | None  # 1-based line in ``path``
+    approved: str | None
+    revision: str | None
+    path: str | None
+    statement: int | None
+
+    def __init__(
+        self,
+        rule: str,
+        severity: str,
+        message: str,
+        hint: str = "",
+        line: int | None = None,
+        approved: str | None = None,
+        revision: str | None = None,
+        path: str | None = None,
+        statement: int | None = None,
+        *,
+        at: float | None = None,
+    ) -> None:
+        self.rule = rule
+        self.severity = severity
+        self.message = message
+        self.hint = hint
+        self.line = line
+        self.approved = approved
+        self.revision = revision
+        self.path = path
+        self.statement = statement
+        self.at = time.time() if at is None else at  # type: ignore[misc]  # frozen on Event, not here
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.rule,
+            self.severity,
+            self.message,
+            self.hint,
+            self.line,
+            self.approved,
+            self.revision,
+            self.path,
+            self.statement,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        names = ("rule", "severity", "message", "hint", "line", "approved", "revision", "path", "statement")
+        return f"Finding({', '.join(f'{n}={v!r}' for n, v in zip(names, self._fields(), strict=True))})"
+
+    def located(self, path: str | None, revision: str | None) -> Finding:
+        """This finding with the file and revision it was found in (lint keeps them on the file)."""
+        return Finding(
+            self.rule,
+            self.severity,
+            self.message,
+            self.hint,
+            self.line,
+            self.approved,
+            revision,
+            path,
+            self.statement,
+            at=self.at,
+        )
+
+    def report_dict(self) -> dict[str, Any]:
+        """The finding inside a job's JSON report: rule, severity, message, hint, line, then approved, revision,
+        path and statement when known (a lint statement's findings leave the file to the report)."""
+        data: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+            "line": self.line,
+        }
+        if self.approved is not None:
+            data["approved"] = self.approved
+        if self.revision is not None:
+            data["revision"] = self.revision
+        if self.path is not None:
+            data["path"] = self.path
+        if self.statement is not None:
+            data["statement"] = self.statement
+        return data
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event: ``{"event": "finding", "at", "rule", "severity", "message", "revision", "path", "line",
+        "hint"}``, plus ``approved`` and ``statement`` when set."""
+        data: dict[str, Any] = {
+            "event": self.kind,
+            "at": self.at,
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "revision": self.revision,
+            "path": self.path,
+            "line": self.line,
+            "hint": self.hint,
+        }
+        if self.approved is not None:
+            data["approved"] = self.approved
+        if self.statement is not None:
+            data["statement"] = self.statement
+        return data
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@
 
 from migtui.analysis.analyze import (
     Analyzer,
-    Finding,
     RelationLock,
     StatementAnalysis,
     analyze_sql,
@@ -20,7 +19,6 @@ __all__ = [
     "Analyzer",
     "CatalogFacts",
     "ConstraintFact",
-    "Finding",
     "Form",
     "RelationLock",
     "Rule",

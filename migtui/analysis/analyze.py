@@ -7,7 +7,7 @@ Public API (dry-run and other jobs import it)::
         st.locks      # [RelationLock(relation="public.orders", mode="AccessExclusiveLock", blocks=[...])]
         st.rewrites   # ["public.orders"]
         st.scans      # [...]
-        st.findings   # [Finding(rule, severity, message, hint, line)]
+        st.findings   # [migtui.events.Finding(rule, severity, message, hint, line)]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from migtui.analysis.lock_model import FORMS, MAX_VERSION, MIN_VERSION
 from migtui.analysis.parse import ParsedStatement, parse_sql
 from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
 from migtui.errors import UsageError
+from migtui.events import Finding
 
 DEFAULT_PG_VERSION = 16
 
@@ -44,44 +45,6 @@ class RelationLock:
 
     def to_dict(self) -> dict[str, Any]:
         return {"relation": self.relation, "mode": self.mode, "blocks": list(self.blocks)}
-
-
-@dataclass(init=False)
-class Finding:
-    rule: str
-    severity: str
-    message: str
-    hint: str
-    line: int | None
-    approved: str | None  # the approval's reason, when a destructive finding was approved
-
-    def __init__(
-        self,
-        rule: str,
-        severity: str,
-        message: str,
-        hint: str = "",
-        line: int | None = None,
-        approved: str | None = None,
-    ) -> None:
-        self.rule = rule
-        self.severity = severity
-        self.message = message
-        self.hint = hint
-        self.line = line
-        self.approved = approved
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "rule": self.rule,
-            "severity": self.severity,
-            "message": self.message,
-            "hint": self.hint,
-            "line": self.line,
-        }
-        if self.approved is not None:
-            data["approved"] = self.approved
-        return data
 
 
 @dataclass(init=False)
@@ -141,7 +104,7 @@ class StatementAnalysis:
             "rewrites": list(self.rewrites),
             "scans": list(self.scans),
             "assumptions": list(self.assumptions),
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.report_dict() for f in self.findings],
         }
 
 

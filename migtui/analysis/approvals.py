@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from migtui.analysis.analyze import Finding
-from migtui.analysis.rules import INFO, RULES
+from migtui.analysis.rules import INFO, LINT_RULES
+from migtui.events import Finding
 
 _COMMENT = re.compile(
     r"(?:#|--)\s*migtui:\s*(?P<kind>approve|ignore)\s*=\s*(?P<rules>[A-Za-z0-9_,\-]*)"
@@ -32,7 +32,7 @@ class Approval:
 
 
 def _finding(rule_id: str, message: str, line: int) -> Finding:
-    rule = RULES[rule_id]
+    rule = LINT_RULES[rule_id]
     return Finding(rule_id, rule.severity, message, rule.hint, line)
 
 
@@ -52,13 +52,13 @@ def parse_approvals(text: str) -> tuple[list[Approval], list[Finding]]:
         reason = (match["dq"] if match["dq"] is not None else match["sq"]) or ""
         kind = match["kind"]
         for rule_id in [r.strip() for r in match["rules"].split(",") if r.strip()]:
-            if rule_id not in RULES:
+            if rule_id not in LINT_RULES:
                 problems.append(_finding("approval-unknown-rule", f"{kind}={rule_id}: no such rule", number))
                 continue
             if not reason.strip():
                 problems.append(_finding("approval-missing-reason", f'{kind}={rule_id} has no reason="..."', number))
                 continue
-            destructive = RULES[rule_id].destructive
+            destructive = LINT_RULES[rule_id].destructive
             if kind == "approve" and not destructive:
                 problems.append(
                     _finding("approval-wrong-kind", f"{rule_id} is not destructive: use ignore={rule_id}", number)

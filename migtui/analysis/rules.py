@@ -1,7 +1,11 @@
-"""Lint rules: stable kebab-case ids, severity, a one-line why and the safe rewrite (SQL and alembic).
+"""The rule registry: every rule id any job reports, with its severity, a one-line why and the fix.
 
-Destructive rules are errors unless the revision (or raw SQL file) approves them with a reason:
-``# migtui: approve=<rule-id> reason="..."``. Other rules can be suppressed with ``ignore=<rule-id>``.
+``RULES`` holds them all (``Finding.rule`` is one of its keys): SARIF's rule descriptions and the docs come from
+here. ``Rule.job`` says whose checks emit it: the linter's rules (``LINT_RULES``; dry-run applies the same model
+to the statements it captures), dry-run's checks on the target, drift's differences, rollback-test's results.
+
+Destructive lint rules are errors unless the revision (or raw SQL file) approves them with a reason:
+``# migtui: approve=<rule-id> reason="..."``. Other lint rules can be suppressed with ``ignore=<rule-id>``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ from dataclasses import dataclass
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
-SEVERITY_RANK = {INFO: 0, WARNING: 1, ERROR: 2}
+SEVERITY_RANK = {INFO: 0, WARNING: 1, ERROR: 2}  # the one severity order (higher is worse)
+
+LINT = "lint"
+DRY_RUN = "dry-run"
+DRIFT = "drift"
+ROLLBACK_TEST = "rollback-test"
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,7 @@ class Rule:
     hint: str  # SQL form of the safe rewrite
     alembic: str = ""  # alembic op.* form of the safe rewrite ("" = same as hint)
     destructive: bool = False
+    job: str = LINT  # whose checks emit it: "lint" | "dry-run" | "drift" | "rollback-test"
 
 
 _RULES: list[Rule] = [
@@ -434,10 +444,163 @@ _RULES: list[Rule] = [
         "use approve= for destructive rules and ignore= for the others",
     ),
     Rule("approval-unused", WARNING, "an approval or ignore that matched no finding", "remove it"),
+    # --- dry-run: what the pending statements would do on the target's data ------------------------------
+    Rule(
+        "would-fail-unique",
+        ERROR,
+        "the new UNIQUE constraint or unique index will fail: the target has duplicate key values",
+        "clean up the offending rows first, or add the constraint NOT VALID and VALIDATE it after the cleanup",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "would-fail-primary-key",
+        ERROR,
+        "the new PRIMARY KEY will fail: the target has duplicate or NULL key values",
+        "clean up the offending rows first",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "would-fail-not-null",
+        ERROR,
+        "SET NOT NULL will fail: the column has NULLs on the target",
+        "backfill the NULLs first",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "would-fail-foreign-key",
+        ERROR,
+        "the new FOREIGN KEY will fail: rows on the target reference keys that do not exist",
+        "clean up the orphan rows first, or add the constraint NOT VALID and VALIDATE it after the cleanup",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "would-fail-check",
+        ERROR,
+        "the new CHECK will fail: rows on the target violate it",
+        "fix the offending rows first, or add the constraint NOT VALID and VALIDATE it after the cleanup",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "would-fail-add-not-null-column",
+        ERROR,
+        "ADD COLUMN ... NOT NULL without a default will fail: the table has rows",
+        "add the column with a constant DEFAULT, or nullable + backfill + SET NOT NULL",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "check-incomplete",
+        WARNING,
+        "a will-it-fail check could not run on the target: whether the statement succeeds is unknown",
+        "raise --count-budget, or check the data by hand",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "fails-on-shadow",
+        ERROR,
+        "the statement (or revision) fails on the shadow copy of the target's schema: the deploy will fail",
+        "fix the migration and run the dry-run again",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "shadow-failed",
+        ERROR,
+        "the upgrade failed on the shadow copy of the target's schema",
+        "fix the migration and run the dry-run again",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "not-reached",
+        WARNING,
+        "an earlier revision fails on the shadow, so this one was not analysed",
+        "fix the earlier revision",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "replica-lag",
+        WARNING,
+        "the replica is behind its primary: its data and recorded revision may be out of date",
+        "wait for the replica to catch up, or dry-run against one that is current",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "target",
+        WARNING,
+        "the target could not be fully checked (not streaming, or no comparison with the primary)",
+        "check the replica's replication and the --dsn primary",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "recovery-conflict",
+        WARNING,
+        "the replica cancelled a query (recovery conflict): the row count is the planner's estimate",
+        "retry later, or raise max_standby_streaming_delay on the replica",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "row-count-estimated",
+        INFO,
+        "counting the rows took longer than the --count-budget: the planner's estimate is used",
+        "raise --count-budget for an exact count",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "row-count-failed",
+        WARNING,
+        "the rows the statement touches could not be counted on the target",
+        "check the statement by hand",
+        job=DRY_RUN,
+    ),
+    Rule(
+        "lock-risk",
+        WARNING,
+        "the statement takes a lock that blocks reads or writes of a big or busy table, for long or behind "
+        "other sessions",
+        "use the expand/contract pattern, or run it in a quiet window with a short lock_timeout",
+        job=DRY_RUN,
+    ),
+    # --- drift: the live schema against the migrations at the recorded revision --------------------------
+    Rule(
+        "drift-added",
+        ERROR,
+        "the database has an object the migrations do not create",
+        "add it to a migration, or drop it (the fix SQL)",
+        job=DRIFT,
+    ),
+    Rule(
+        "drift-removed",
+        ERROR,
+        "an object the migrations create is missing from the database",
+        "recreate it (the fix SQL), or write a migration that drops it",
+        job=DRIFT,
+    ),
+    Rule(
+        "drift-modified",
+        ERROR,
+        "an object differs from what the migrations produce",
+        "bring it back (the fix SQL), or write a migration that makes the change",
+        job=DRIFT,
+    ),
+    # --- rollback-test: upgrade -> downgrade -> upgrade ---------------------------------------------------
+    Rule(
+        "rollback-test",
+        ERROR,
+        "upgrade -> downgrade -> upgrade does not round-trip: a step fails or the schema differs afterwards",
+        "make downgrade() reverse upgrade() exactly",
+        job=ROLLBACK_TEST,
+    ),
+    Rule(
+        "rollback-test/data",
+        WARNING,
+        "the downgrade loses rows or values the upgrade kept",
+        "make sure losing that data on a rollback is acceptable",
+        job=ROLLBACK_TEST,
+    ),
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
 assert len(RULES) == len(_RULES)
+# what approve=/ignore= comments and ``migtui lint --list-rules`` name
+LINT_RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES if rule.job == LINT}
 
 
 def rule(rule_id: str) -> Rule:

@@ -20,7 +20,9 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--format", choices=["text", "json", "github"], default="text", help="report format")
+    parser.add_argument(
+        "--format", choices=["text", "json", "github", "sarif", "junit"], default="text", help="report format"
+    )
     parser.add_argument(
         "--exclude",
         dest="drift_exclude",
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from migtui.drift.alert import check_webhook_url, post_report
     from migtui.drift.job import DriftOptions, parse_exclusions, run_drift
     from migtui.events import Event, Message
-    from migtui.render.drift import render_github, render_text
+    from migtui.render.drift import render_github, render_junit, render_sarif, render_text
 
     settings = settings_from_args(args)
     parse_exclusions(settings.drift_exclude)  # a bad --exclude is the first error, before the webhook's
@@ -75,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     elif args.format == "github":
         print(render_github(report))
+    elif args.format == "sarif":
+        print(render_sarif(report))
+    elif args.format == "junit":
+        print(render_junit(report), end="")
     else:
         print(render_text(report))
     if report.drifted and args.alert_webhook:

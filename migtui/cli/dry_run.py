@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow a primary as the target (still strictly read-only); without --replica, --dsn is the target",
     )
-    parser.add_argument("--format", choices=["text", "json", "github"], default="text")
+    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit"], default="text")
     parser.add_argument(
         "--count-budget",
         type=finite_float,
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from migtui.errors import UsageError
     from migtui.events import discard
     from migtui.pg.harness import install_signal_cleanup
-    from migtui.render.dryrun import GithubRenderer, TextRenderer, print_json
+    from migtui.render.dryrun import GithubRenderer, TextRenderer, junit_text, print_json, sarif_json
 
     for flag in ("count_budget", "statement_timeout", "scan_throughput", "write_throughput"):
         if getattr(args, flag) <= 0:
@@ -100,4 +100,8 @@ def run(args: argparse.Namespace) -> int:
     report = run_dry_run(settings, options, sink)
     if args.format == "json":
         print_json(report.to_dict())
+    elif args.format == "sarif":
+        print(sarif_json(report))
+    elif args.format == "junit":
+        print(junit_text(report), end="")
     return report.exit_code

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="target PostgreSQL major, 13-18 (default: the server's with a DSN, else 16)",
     )
-    parser.add_argument("--format", choices=["text", "json", "github", "sarif"], default="text")
+    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit"], default="text")
     parser.add_argument(
         "--fail-on",
         choices=["error", "warning", "info"],
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list_rules(fmt: str) -> int:
-    from migtui.analysis.rules import RULES
+    from migtui.analysis.rules import LINT_RULES
 
     if fmt == "json":
         import json
@@ -73,13 +73,13 @@ def _list_rules(fmt: str) -> int:
                         "hint": r.hint,
                         "alembic": r.alembic,
                     }
-                    for r in RULES.values()
+                    for r in LINT_RULES.values()
                 ],
                 indent=2,
             )
         )
         return 0
-    for r in RULES.values():
+    for r in LINT_RULES.values():
         kind = "destructive, approve=" if r.destructive else "ignore="
         print(f"{r.id:<40} {r.severity:<8} {kind:<22} {r.why}")
     return 0
@@ -119,7 +119,6 @@ def _print_json(report) -> None:
 def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from migtui.lint.job import LintOptions, run_lint
-    from migtui.render.findings import RuleInfo, records_from_lint
 
     # text, json and github: each file is rendered where it is linted (a worker process, for many raw files)
     render_file = None
@@ -156,12 +155,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"migtui lint: {s['errors']} errors, {s['warnings']} warnings, {s['info']} info", file=sys.stderr)
     elif args.format == "sarif":
         from migtui import __version__
-        from migtui.analysis.rules import RULES
         from migtui.render.json_report import render_json
         from migtui.render.sarif import sarif_log
 
-        rules = [RuleInfo(r.id, r.severity, r.why, r.alembic or r.hint) for r in RULES.values()]
-        print(render_json(sarif_log(records_from_lint(report), rules, tool_version=__version__)))
+        print(render_json(sarif_log(report.findings, tool_version=__version__)))
+    elif args.format == "junit":
+        from migtui.render.junit import findings_junit
+
+        checked = [(file.path, file.revision) for file in report.files]
+        print(findings_junit("migtui lint", "lint", report.findings, checked=checked, fail_on=args.fail_on), end="")
     else:
         from migtui.render.text_lint import summary_text
 

@@ -142,14 +142,16 @@ class DriftReport:
         return f"{len(self.objects())} object(s) drifted ({len(self.differences)} difference(s))"
 
     @property
-    def findings(self) -> list[Finding]:
-        return [
-            Finding(rule=f"drift-{item.change}", severity="error", message=item.describe()) for item in self.differences
-        ]
-
-    @property
     def checked(self) -> list[str]:
         return [c for c in CHECKED_CATEGORIES if c not in self.excluded]
+
+    @property
+    def findings(self) -> list[Finding]:
+        """One ``drift-<change>`` finding per difference, with the fix SQL as its hint when there is one."""
+        return [
+            Finding(f"drift-{item.change}", "error", item.describe(), fix or "")
+            for item, fix in zip(self.differences, self.fixes, strict=False)
+        ]
 
     def objects(self) -> list[tuple[str, str]]:
         """Drifted objects (kind, name), in report order, each once."""

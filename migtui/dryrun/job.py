@@ -24,7 +24,7 @@ from typing import Any
 
 from migtui.dryrun.options import DryRunOptions
 from migtui.dryrun.report import JOB, DryRunReport
-from migtui.dryrun.report import warning as _warning
+from migtui.dryrun.report import finding as _finding
 from migtui.dryrun.statement import StatementAnalyzer, analyze_statement
 from migtui.dryrun.static import blocking_lint_findings
 from migtui.errors import ConnectionFailed, Interrupted, UsageError
@@ -135,10 +135,14 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
         for text in target.warnings:
             sink(Message(text=text, level="warning"))
         report = DryRunReport(target=target.to_dict(), pending=pending)
-        target_warnings = [
-            _warning("replica-lag" if "behind" in t or "replayed" in t else "target", "warning", t)
-            for t in target.warnings
-        ]
+
+        def report_finding(finding: Finding, revision: str, path: str | None, stmt: dict | None = None) -> None:
+            finding.revision, finding.path = revision, path
+            if stmt is not None:
+                finding.line, finding.statement = stmt["line"], stmt["index"]
+            report.findings.append(finding)
+            sink(finding)
+
         if not pending:
             report.seconds = time.monotonic() - started
             report.load = _load(session)
@@ -192,31 +196,31 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
                 "shadow_seconds": round(shadow_rev.seconds, 4) if shadow_rev else None,
                 "error": shadow_rev.error if shadow_rev else None,
                 "statements": [],
-                "warnings": list(target_warnings) if index == 0 else [],
             }
+            # the revision's own findings, reported after its statements'
+            rev_findings = (
+                [_finding("replica-lag" if "behind" in t or "replayed" in t else "target", t) for t in target.warnings]
+                if index == 0
+                else []
+            )
             if not reached:
-                rev_report["warnings"].append(
-                    _warning("not-reached", "warning", "not analysed: an earlier revision fails on the shadow")
-                )
+                rev_findings.append(_finding("not-reached", "not analysed: an earlier revision fails on the shadow"))
             if index == 0 and shadow.error:
-                rev_report["warnings"].append(
-                    _warning("shadow-failed", "error", f"the upgrade failed on the shadow: {shadow.error}")
-                )
+                rev_findings.append(_finding("shadow-failed", f"the upgrade failed on the shadow: {shadow.error}"))
             rev_model = model.revision(rev_report["path"]) if model is not None else None
             for stmt in shadow_rev.statements if shadow_rev and reached else []:
                 _check_cancel(options)
                 static = rev_model.statement(stmt.sql, stmt.line, stmt.transactional) if rev_model else None
-                stmt_report = analyze_statement(analyzer, stmt, static=static)
+                stmt_report, found = analyze_statement(analyzer, stmt, static=static)
                 rev_report["statements"].append(stmt_report)
                 sink(DryRunStatement(revision=rev_id, index=stmt.index, report=stmt_report))
-                for w in [*blocking_lint_findings(stmt_report), *stmt_report["warnings"]]:
-                    sink(_finding(w, rev_id, rev_report["path"], stmt_report["line"]))
+                for finding in [*blocking_lint_findings(stmt_report), *found]:
+                    report_finding(finding, rev_id, rev_report["path"], stmt_report)
             if shadow_rev and shadow_rev.error and not any(s["error"] for s in rev_report["statements"]):
-                rev_report["warnings"].append(
-                    _warning("fails-on-shadow", "error", f"the revision fails on the shadow: {shadow_rev.error}")
-                )
-            for w in rev_report["warnings"]:
-                sink(_finding(w, rev_id, rev_report["path"]))
+                failed = f"the revision fails on the shadow: {shadow_rev.error}"
+                rev_findings.append(_finding("fails-on-shadow", failed))
+            for finding in rev_findings:
+                report_finding(finding, rev_id, rev_report["path"])
             report.revisions.append(rev_report)
             if shadow_rev and shadow_rev.error:
                 sink(
@@ -267,16 +271,3 @@ def _static_model(dsn: str, major: int, options: DryRunOptions, sink: EventSink)
             Message(text=f"no catalog facts from the target ({why}): the lock model assumes the worst", level="warning")
         )
     return StaticModel(major, facts)
-
-
-def _finding(warning: dict, revision: str, path: str | None, line: int | None = None) -> Finding:
-    """A dry-run warning (report dict) as the engine's Finding event."""
-    return Finding(
-        rule=warning["rule"],
-        severity=warning["severity"],
-        message=warning["message"],
-        revision=revision,
-        path=path,
-        line=line,
-        hint=warning.get("hint", ""),
-    )

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from migtui.dryrun.static import blocking_lint_findings
+from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
 from migtui.errors import ExitCode
+from migtui.events import Finding
 
 JOB = "dry-run"
 
 
-def warning(rule: str, severity: str, message: str, hint: str = "") -> dict[str, str]:
-    """A dry-run finding as it appears in a statement's or revision's ``warnings``."""
-    return {"rule": rule, "severity": severity, "message": message, "hint": hint}
+def finding(rule: str, message: str, hint: str = "") -> Finding:
+    """A dry-run finding, with its rule's severity (the rule must be in the registry). The job says where it
+    is (revision, path, line, statement) when it reports it."""
+    return Finding(rule, RULES[rule].severity, message, hint)
 
 
 @dataclass
@@ -25,18 +27,16 @@ class DryRunReport:
     throughput: dict[str, Any] = field(default_factory=dict)
     load: dict[str, Any] = field(default_factory=dict)  # what the dry-run did on the target
     seconds: float = 0.0
+    # what the dry-run found, in the order it was reported: its own checks and the linter's findings that fail
+    # a dry-run (destructive, not approved); the linter's other findings stay in each statement's model
+    findings: list[Finding] = field(default_factory=list)
 
-    @property
-    def findings(self) -> list[dict[str, Any]]:
-        """Every dry-run warning, plus the linter's findings that fail a dry-run (destructive, not approved)."""
-        out = []
-        for rev in self.revisions:
-            out += [{**w, "revision": rev["revision"]} for w in rev.get("warnings", [])]
-            for stmt in rev["statements"]:
-                where = {"revision": rev["revision"], "statement": stmt["index"], "line": stmt["line"]}
-                out += [{**w, **where} for w in stmt["warnings"]]
-                out += [{**f, **where} for f in blocking_lint_findings(stmt)]
-        return out
+    def findings_for(self, revision: str, statement: int | None = None) -> list[Finding]:
+        """The findings of one statement of ``revision`` (by index), or with ``None`` the revision's own."""
+        return [f for f in self.findings if f.revision == revision and f.statement == statement]
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
 
     @property
     def job(self) -> str:
@@ -54,14 +54,13 @@ class DryRunReport:
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.findings if f["severity"] == "error")
+        return self.count(ERROR)
 
     @property
     def exit_code(self) -> int:
         return int(ExitCode.FINDINGS if self.errors else ExitCode.OK)
 
     def to_dict(self) -> dict[str, Any]:
-        findings = self.findings
         return {
             "job": JOB,
             "target": self.target,
@@ -70,11 +69,13 @@ class DryRunReport:
             "shadow": self.shadow,
             "throughput": self.throughput,
             "load": self.load,
+            "findings": [f.report_dict() for f in self.findings],
             "summary": {
                 "revisions": len(self.revisions),
                 "statements": sum(len(r["statements"]) for r in self.revisions),
-                "errors": sum(1 for f in findings if f["severity"] == "error"),
-                "warnings": sum(1 for f in findings if f["severity"] == "warning"),
+                "errors": self.errors,
+                "warnings": self.count(WARNING),
+                "info": self.count(INFO),
                 "seconds": round(self.seconds, 3),
             },
             "exit_code": self.exit_code,

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from migtui.dryrun.options import MB, DryRunOptions
-from migtui.dryrun.report import warning as _warning
+from migtui.dryrun.report import finding as _finding
 from migtui.dryrun.static import LINT_KEYS, lock_differences
+from migtui.events import Finding
 from migtui.redact import redact_sql
 
 STRONG_LOCKS = ("AccessExclusiveLock", "ExclusiveLock", "ShareRowExclusiveLock", "ShareLock")
@@ -95,7 +96,7 @@ class StatementAnalyzer:
         self._measured = False
 
     # rows ------------------------------------------------------------------------------------------
-    def rows(self, node: Any, warnings: list[dict[str, str]]) -> dict[str, Any] | None:
+    def rows(self, node: Any, findings: list[Finding]) -> dict[str, Any] | None:
         from migtui.analysis.row_count import count_query_for_node
         from migtui.dryrun.session import QueryFailed
 
@@ -123,26 +124,24 @@ class StatementAnalyzer:
                     "note": "depends on objects an earlier statement creates: " + exc.message,
                 }
             if exc.reason == "recovery_conflict":
-                warnings.append(
-                    _warning(
+                findings.append(
+                    _finding(
                         "recovery-conflict",
-                        "warning",
                         f"the replica cancelled the row count (recovery conflict): {exc.message}",
                         "retry later, or raise max_standby_streaming_delay on the replica",
                     )
                 )
             elif exc.reason == "timeout":
-                warnings.append(
-                    _warning(
+                findings.append(
+                    _finding(
                         "row-count-estimated",
-                        "info",
                         f"counting rows took longer than the {self.options.count_budget:g}s budget: "
                         "planner estimate used",
                         "raise --count-budget for an exact count",
                     )
                 )
             else:
-                warnings.append(_warning("row-count-failed", "warning", f"cannot count rows: {exc.message}"))
+                findings.append(_finding("row-count-failed", f"cannot count rows: {exc.message}"))
             estimate = self._explain_rows(query.rows_sql)
             return {"count": estimate, "exact": False, "method": "explain" if estimate is not None else "unavailable"}
 
@@ -183,7 +182,7 @@ class StatementAnalyzer:
         return self._activity[table]
 
     # will it fail ---------------------------------------------------------------------------------
-    def checks(self, node: Any, warnings: list[dict[str, str]]) -> list[dict[str, Any]]:
+    def checks(self, node: Any, findings: list[Finding]) -> list[dict[str, Any]]:
         from migtui.dryrun.checks import (
             checks_for,
             not_valid_constraints,
@@ -212,10 +211,9 @@ class StatementAnalyzer:
                 "violations": result.count,
             }
             if result.fails:
-                warnings.append(
-                    _warning(
+                findings.append(
+                    _finding(
                         check.rule,
-                        "error",
                         check.message(result.count or 0),
                         "clean up the offending rows first, or add the constraint NOT VALID and VALIDATE it"
                         " after the cleanup",
@@ -223,10 +221,9 @@ class StatementAnalyzer:
                 )
             elif result.failure is not None and result.failure.reason != "missing":
                 entry["error"] = result.failure.message
-                warnings.append(
-                    _warning(
+                findings.append(
+                    _finding(
                         "check-incomplete",
-                        "warning",
                         f"could not verify {check.what} on {check.table.text}: {result.failure.message}",
                     )
                 )
@@ -254,12 +251,13 @@ def _same_relation(a: str | None, b: str | None) -> bool:
 
 def analyze_statement(
     analyzer: StatementAnalyzer, shadow_stmt: Any, *, static: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The JSON statement report for one captured statement (see docs/dry-run.md)."""
+) -> tuple[dict[str, Any], list[Finding]]:
+    """The JSON statement report for one captured statement (see docs/dry-run.md) and the dry-run's findings
+    about it (the job says where they are)."""
     sql_text = shadow_stmt.sql
     nodes = _parse(sql_text)
     node = next((n for n in nodes if _main_table(n) is not None), nodes[0] if nodes else None)
-    warnings: list[dict[str, str]] = []
+    findings: list[Finding] = []
     table = _main_table(node)
     observed = [lk.to_dict() for lk in shadow_stmt.observed_locks] if shadow_stmt.observed_locks is not None else None
     if table is None and observed:  # e.g. DROP TABLE, LOCK, CLUSTER: the table it locks strongly
@@ -300,19 +298,17 @@ def analyze_statement(
         "error": shadow_stmt.error,
     }
     if shadow_stmt.error is not None:
-        warnings.append(
-            _warning("fails-on-shadow", "error", f"fails on the shadow copy of the schema: {shadow_stmt.error}")
-        )
+        findings.append(_finding("fails-on-shadow", f"fails on the shadow copy of the schema: {shadow_stmt.error}"))
     if shadow_stmt.executemany:  # op.bulk_insert: one INSERT per parameter set
         rows: dict[str, Any] | None = {"count": shadow_stmt.executemany, "exact": True, "method": "static"}
     else:
-        rows = _merge_rows([r for r in (analyzer.rows(n, warnings) for n in nodes) if r is not None])
+        rows = _merge_rows([r for r in (analyzer.rows(n, findings) for n in nodes) if r is not None])
     if rows is None and stats is not None and (rewrite or scan):
         rows = {"count": stats.live_rows_estimate, "exact": False, "method": "estimate"}
     report["rows"] = rows
     report["table_bytes"] = stats.table_bytes if stats else None
     report["table_rows_estimate"] = stats.live_rows_estimate if stats else None
-    report["checks"] = [c for n in nodes for c in analyzer.checks(n, warnings)] if shadow_stmt.error is None else []
+    report["checks"] = [c for n in nodes for c in analyzer.checks(n, findings)] if shadow_stmt.error is None else []
     report["estimated_seconds"] = _estimate_seconds(analyzer.throughput, node, stats, rewrite, scan, rows)
     strongest = _strongest(observed, resolved) if observed is not None else None
     static_modes = [lk["mode"] for lk in (static or {}).get("locks") or [] if _same_relation(lk["relation"], resolved)]
@@ -321,10 +317,9 @@ def analyze_statement(
         seconds = report["estimated_seconds"] or 0.0
         if seconds >= analyzer.options.lock_risk_seconds or stats.table_bytes >= analyzer.options.big_table_bytes:
             rows_text = f", ~{stats.live_rows_estimate:,} rows" if stats.live_rows_estimate is not None else ""
-            warnings.append(
-                _warning(
+            findings.append(
+                _finding(
                     "lock-risk",
-                    "warning",
                     f"holds ACCESS EXCLUSIVE on {stats.table} ({_size(stats.table_bytes)}{rows_text})"
                     + (
                         f" for ~{seconds:.1f}s{' (table rewrite)' if rewrite else ''}: every read and write of the"
@@ -341,18 +336,16 @@ def analyze_statement(
     if activity and activity["sessions"]:
         mode = "ACCESS EXCLUSIVE" if holds_exclusive else "SHARE (or stronger)"
         blocked = "every query" if holds_exclusive else "every write"
-        warnings.append(
-            _warning(
+        findings.append(
+            _finding(
                 "lock-risk",
-                "warning",
                 f"{activity['sessions']} session(s) hold locks on {stats.table} on the primary right now (oldest "
                 f"transaction open {activity['oldest_transaction_seconds']:g}s): the {mode} lock request would queue "
                 f"behind them and block {blocked} on the table meanwhile",
                 "deploy with a short lock_timeout (the runner retries), and look for long transactions first",
             )
         )
-    report["warnings"] = warnings
-    return report
+    return report, findings
 
 
 def _is_dml(node: Any) -> bool:

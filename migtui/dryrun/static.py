@@ -17,7 +17,8 @@ from migtui.analysis.facts import MigrationKnowledge
 from migtui.analysis.lock_model import MAX_VERSION, MIN_VERSION
 from migtui.analysis.lock_modes import stronger
 from migtui.analysis.parse import SqlSyntaxError, parse_sql
-from migtui.analysis.rules import ERROR, RULES
+from migtui.analysis.rules import ERROR, LINT_RULES
+from migtui.events import Finding
 
 LINT_KEYS = ("forms", "locks", "rewrites", "scans", "assumptions", "findings")
 
@@ -112,7 +113,7 @@ def _merge(results: list[StatementAnalysis]) -> StatementAnalysis:
 
 def is_blocking_finding(finding: dict[str, Any]) -> bool:
     """A linter finding that fails the dry-run: a destructive rule at error severity (i.e. not approved)."""
-    rule = RULES.get(finding.get("rule", ""))
+    rule = LINT_RULES.get(finding.get("rule", ""))
     return bool(rule and rule.destructive and finding.get("severity") == ERROR)
 
 
@@ -153,6 +154,10 @@ def lock_differences(
     return out
 
 
-def blocking_lint_findings(stmt_report: dict[str, Any]) -> list[dict[str, Any]]:
+def blocking_lint_findings(stmt_report: dict[str, Any]) -> list[Finding]:
     """The statement's linter findings that fail a dry-run: destructive rules not approved in the revision."""
-    return [f for f in stmt_report.get("findings") or [] if is_blocking_finding(f)]
+    return [
+        Finding(f["rule"], f["severity"], f["message"], f.get("hint", ""), f.get("line"))
+        for f in stmt_report.get("findings") or []
+        if is_blocking_finding(f)
+    ]

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from migtui.analysis.analyze import (
     DEFAULT_PG_VERSION,
     Analyzer,
-    Finding,
     RelationLock,
     StatementAnalysis,
     StatementInput,
@@ -30,7 +29,7 @@ from migtui.analysis.lock_modes import blocks
 from migtui.analysis.parse import SqlSyntaxError, parse_sql
 from migtui.analysis.rules import RULES, SEVERITY_RANK
 from migtui.errors import ExitCode, MigtuiError, UsageError
-from migtui.events import Finding as FindingEvent
+from migtui.events import Finding
 from migtui.report import cyclic_gc_paused
 
 if TYPE_CHECKING:
@@ -100,9 +99,15 @@ class LintedFile:
     _tally: FileTally | None = field(default=None, repr=False, compare=False)
 
     def all_findings(self) -> list[Finding]:
+        """Statement findings in order, then the file-level ones (without the file: see ``located_findings``)."""
         out = [f for st in self.statements for f in st.findings]
         out.extend(self.findings)
         return out
+
+    def located_findings(self) -> list[Finding]:
+        """``all_findings`` with this file's path and revision set (what renderers and events need)."""
+        path, revision = self.path, self.revision
+        return [f.located(path, revision) for f in self.all_findings()]
 
     def tally(self) -> FileTally:
         if self._tally is None:
@@ -130,7 +135,7 @@ class LintedFile:
             "path": self.path,
             "revision": self.revision,
             "statements": [st.to_dict() for st in self.statements],
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.report_dict() for f in self.findings],
         }
 
 
@@ -152,23 +157,6 @@ class LintReport:
         counts = self.counts()
         return f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info"
 
-    @property
-    def findings(self) -> list[FindingEvent]:
-        """Every finding with its file and revision (none for files kept compact by ``render_file``)."""
-        return [
-            FindingEvent(
-                rule=finding.rule,
-                severity=finding.severity,
-                message=finding.message,
-                revision=file.revision,
-                path=file.path,
-                line=finding.line,
-                hint=finding.hint,
-            )
-            for file in self.files
-            for finding in file.all_findings()
-        ]
-
     def tally(self) -> FileTally:
         if self._tally is None:
             total = FileTally()
@@ -176,6 +164,11 @@ class LintReport:
                 total.add(file.tally())
             self._tally = total
         return self._tally
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding, file by file, with its path and revision (files kept compact have none left)."""
+        return [f for file in self.files for f in file.located_findings()]
 
     def counts(self) -> dict[str, int]:
         tally = self.tally()

@@ -1,5 +1,5 @@
 """Render a drift report: text (grouped by object, expected vs actual side by side, fix SQL) and GitHub
-workflow annotations. JSON is ``DriftReport.to_dict()``."""
+workflow annotations; SARIF and JUnit from its findings (the shared renderers). JSON is ``DriftReport.to_dict()``."""
 
 from __future__ import annotations
 
@@ -176,3 +176,19 @@ def render_github(report: DriftReport) -> str:
     else:
         lines.append("no drift")
     return "\n".join(lines)
+
+
+def render_sarif(report: DriftReport) -> str:
+    """One SARIF result per difference (no file: the database is the subject)."""
+    from migtui import __version__
+    from migtui.render.json_report import render_json
+    from migtui.render.sarif import sarif_log
+
+    return render_json(sarif_log(report.findings, tool_version=__version__))
+
+
+def render_junit(report: DriftReport) -> str:
+    """One failed test case per difference; one passing case when the schema matches."""
+    from migtui.render.junit import findings_junit
+
+    return findings_junit("migtui drift", "drift", report.findings)

@@ -1,4 +1,5 @@
-"""Render dry-run events for a terminal (text, streamed), GitHub Actions annotations, or the JSON report."""
+"""Render dry-run events for a terminal (text, streamed), GitHub Actions annotations; the report as JSON, SARIF
+or JUnit (its ``findings``, with the shared renderers)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from migtui.analysis.rules import LINT_RULES
 from migtui.dryrun.static import is_blocking_finding
 from migtui.events import (
     DryRunStatement,
@@ -118,21 +120,17 @@ class TextRenderer:
             others = sorted({f["rule"] for f in lint if f not in blocking})
             if others:
                 self._p(f"      lint: {', '.join(others)}")
-            for w in r.get("warnings", []):
-                mark = {"error": "ERROR", "warning": "warning", "info": "info"}.get(w["severity"], w["severity"])
-                self._p(f"      {mark} [{w['rule']}] {w['message']}")
-        elif isinstance(event, Finding) and event.revision is not None and not self._is_statement_finding(event):
+        elif isinstance(event, Finding) and event.statement is not None:
+            # follows its statement's block; the linter's blocking findings are printed in that block
+            if event.rule not in LINT_RULES:
+                mark = {"error": "ERROR", "warning": "warning", "info": "info"}.get(event.severity, event.severity)
+                self._p(f"      {mark} [{event.rule}] {event.message}")
+        elif isinstance(event, Finding) and event.revision is not None:
             self._p(f"  {event.severity} [{event.rule}] {event.message}")
         elif isinstance(event, RevisionFailed):
             self._p(f"  revision {event.revision} fails on the shadow: {event.error}")
         elif isinstance(event, RunFinished):
             self._p(f"\n{'ok' if event.ok else 'FAILED'}: {event.summary}")
-
-    def _is_statement_finding(self, event: Finding) -> bool:
-        # statement findings were printed with their statement; revision-level ones have no statement block
-        return event.rule not in ("not-reached", "shadow-failed", "replica-lag", "target") and not (
-            event.rule == "fails-on-shadow" and "the revision fails" in event.message
-        )
 
 
 class GithubRenderer:
@@ -144,32 +142,40 @@ class GithubRenderer:
         self.err = err or sys.stderr
 
     def __call__(self, event: Event) -> None:
-        from migtui.render.findings import FindingRecord
         from migtui.render.github import annotation
 
         if isinstance(event, Finding):
-            record = FindingRecord(
-                rule=event.rule,
-                severity=event.severity,
-                message=event.message,
-                path=_relative(event.path) if event.path else None,
-                line=event.line,
-                hint=event.hint,
-                revision=event.revision,
-            )
-            print(annotation(record), file=self.out, flush=True)
+            print(annotation(_relative(event)), file=self.out, flush=True)
         elif isinstance(event, RunFinished):
             print(f"migtui dry-run: {event.summary}", file=self.err, flush=True)
 
 
-def _relative(path: str) -> str:
-    import os
+def _relative(finding: Finding) -> Finding:
+    """The finding with its revision file relative to the working directory (the job knows it absolute)."""
+    from migtui.render.findings import relative_path
 
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
+    if not finding.path:
+        return finding
+    return finding.located(relative_path(finding.path), finding.revision)
+
+
+def sarif_json(report: Any) -> str:
+    """A ``DryRunReport``'s findings as SARIF."""
+    from migtui import __version__
+    from migtui.render.json_report import render_json
+    from migtui.render.sarif import sarif_log
+
+    return render_json(sarif_log([_relative(f) for f in report.findings], tool_version=__version__))
+
+
+def junit_text(report: Any) -> str:
+    """A ``DryRunReport`` as JUnit: one case per pending revision, failed by its error findings."""
+    from migtui.render.findings import relative_path
+    from migtui.render.junit import findings_junit
+
+    checked = [(relative_path(r["path"]) if r["path"] else None, r["revision"]) for r in report.revisions]
+    findings = [_relative(f) for f in report.findings]
+    return findings_junit("migtui dry-run", "dry-run", findings, checked=checked)
 
 
 def print_json(report: dict[str, Any], out: TextIO | None = None) -> None:

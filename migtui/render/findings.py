@@ -1,38 +1,31 @@
-"""A command-neutral finding record: what the github and sarif renderers take (lint, dry-run, drift...)."""
+"""What every findings renderer (github, sarif, junit) shares: paths as CI shows them, counts by severity."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable
+
+from migtui.analysis.rules import SEVERITY_RANK
+from migtui.events import Finding
 
 
-@dataclass(frozen=True)
-class FindingRecord:
-    rule: str
-    severity: str  # "error" | "warning" | "info"
-    message: str
-    path: str | None = None  # repository-relative when possible
-    line: int | None = None  # 1-based
-    hint: str = ""
-    revision: str | None = None
+def relative_path(path: str) -> str:
+    """``path`` relative to the working directory when it is inside it (annotations and SARIF want that)."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
 
 
-@dataclass(frozen=True)
-class RuleInfo:
-    id: str
-    severity: str
-    why: str
-    hint: str = ""
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """``{"error": n, "warning": n, "info": n}``."""
+    counts = dict.fromkeys(("error", "warning", "info"), 0)
+    for finding in findings:
+        counts[finding.severity] = counts.get(finding.severity, 0) + 1
+    return counts
 
 
-def records_from_lint(report) -> list[FindingRecord]:
-    """Every finding of a ``migtui.lint.job.LintReport`` as ``FindingRecord`` (statement order, then file-level)."""
-    out = []
-    for file in report.files:
-        out.extend(records_from_file(file))
-    return out
-
-
-def records_from_file(file) -> list[FindingRecord]:
-    """Every finding of one ``migtui.lint.job.LintedFile`` (statement order, then file-level)."""
-    path, revision = file.path, file.revision
-    return [FindingRecord(f.rule, f.severity, f.message, path, f.line, f.hint, revision) for f in file.all_findings()]
+def at_least(severity: str, threshold: str) -> bool:
+    """Whether ``severity`` is ``threshold`` or worse (the registry's one order)."""
+    return SEVERITY_RANK.get(severity, -1) >= SEVERITY_RANK[threshold]

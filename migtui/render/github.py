@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from migtui.render.findings import FindingRecord
+from migtui.events import Finding
 
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -30,18 +30,18 @@ def _line(severity: str, rule: str, message: str, hint: str, file_props: str, li
     return f"::{LEVELS.get(severity, 'notice')} {props}::{_escape_data(message)}"
 
 
-def annotation(record: FindingRecord) -> str:
-    """One workflow command line for ``record``."""
-    file_props = f"file={_escape_property(record.path)}" if record.path else ""
-    return _line(record.severity, record.rule, record.message, record.hint, file_props, record.line)
+def annotation(finding: Finding) -> str:
+    """One workflow command line for ``finding``."""
+    file_props = f"file={_escape_property(finding.path)}" if finding.path else ""
+    return _line(finding.severity, finding.rule, finding.message, finding.hint, file_props, finding.line)
 
 
-def render_annotations(records: Iterable[FindingRecord]) -> str:
-    return "\n".join(annotation(r) for r in records)
+def render_annotations(findings: Iterable[Finding]) -> str:
+    return "\n".join(annotation(f) for f in findings)
 
 
 def file_annotations(file) -> str:  # type: ignore[no-untyped-def]
-    """Every finding of one ``migtui.lint.job.LintedFile``, as ``render_annotations(records_from_file(file))`` gives
-    them, without building a record per finding (lint renders this in its worker processes)."""
+    """Every finding of one ``migtui.lint.job.LintedFile``, as ``render_annotations(file.located_findings())``
+    gives them, without a located copy per finding (lint renders this in its worker processes)."""
     file_props = f"file={_escape_property(file.path)}" if file.path else ""
     return "\n".join(_line(f.severity, f.rule, f.message, f.hint, file_props, f.line) for f in file.all_findings())

@@ -1,14 +1,18 @@
 """JUnit XML: one <testcase> per item, so CI systems (GitHub, GitLab, Jenkins) show results natively.
 
 xml = junit_xml("migtui rollback-test", [JUnitCase("a1b2 add orders", "rollback-test", 0.41)])
+xml = findings_junit("migtui lint", "lint", report.findings, checked=[(path, revision), ...], fail_on="error")
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from migtui.events import Finding
 from migtui.redact import redact
+from migtui.render.findings import at_least, severity_counts
 
 
 @dataclass
@@ -49,3 +53,57 @@ def junit_xml(suite: str, cases: list[JUnitCase], *, seconds: float | None = Non
             ET.SubElement(element, "system-out").text = redact(case.output)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+Place = tuple[str | None, str | None]  # (path, revision)
+
+
+def _place_name(place: Place) -> str:
+    path, revision = place
+    if path and revision:
+        return f"{path} (revision {revision})"
+    return path or revision or ""
+
+
+def _finding_line(finding: Finding) -> str:
+    where = f"line {finding.line}: " if finding.line else ""
+    fix = f" (fix: {finding.hint})" if finding.hint else ""
+    approved = f" (approved: {finding.approved})" if finding.approved else ""
+    return f"{where}{finding.severity} [{finding.rule}] {finding.message}{approved}{fix}"
+
+
+def findings_junit(
+    suite: str,
+    classname: str,
+    findings: Iterable[Finding],
+    *,
+    checked: Iterable[Place] = (),
+    fail_on: str = "error",
+) -> str:
+    """Findings as JUnit: one test case per place (file / revision) checked or found in, failed when it has a
+    finding at ``fail_on`` or worse (the others go to its output). A finding without a place is a case of its
+    own; with nothing checked and nothing found, one passing case named ``classname``."""
+    places: dict[Place, list[Finding]] = {place: [] for place in checked}
+    loose: list[Finding] = []
+    for finding in findings:
+        if finding.path or finding.revision:
+            places.setdefault((finding.path, finding.revision), []).append(finding)
+        else:
+            loose.append(finding)
+    groups = [(_place_name(place), found) for place, found in places.items()]
+    groups += [(f"{f.rule}: {f.message}", [f]) for f in loose]
+    cases = []
+    for name, found in groups:
+        case = JUnitCase(name, classname)
+        failing = [f for f in found if at_least(f.severity, fail_on)]
+        if failing:
+            counts = severity_counts(failing)
+            case.failure = ", ".join(f"{n} {severity}" for severity, n in counts.items() if n)
+            case.details = "\n".join(_finding_line(f) for f in failing)
+        others = [f for f in found if not at_least(f.severity, fail_on)]
+        if others:
+            case.output = "\n".join(_finding_line(f) for f in others)
+        cases.append(case)
+    if not cases:
+        cases.append(JUnitCase(classname, classname))
+    return junit_xml(suite, cases)

@@ -1,27 +1,30 @@
-"""SARIF 2.1.0 (GitHub code scanning) from finding records; reusable by any command that has findings."""
+"""SARIF 2.1.0 (GitHub code scanning) from findings and the rule registry: every job whose output is findings."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from migtui.render.findings import FindingRecord, RuleInfo
+from migtui.analysis.rules import RULES, Rule
+from migtui.events import Finding
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 
 def sarif_log(
-    records: Iterable[FindingRecord],
-    rules: Iterable[RuleInfo],
+    findings: Iterable[Finding],
+    rules: Iterable[Rule] | None = None,
     *,
     tool_name: str = "migtui",
     tool_version: str = "0",
     information_uri: str | None = None,
 ) -> dict[str, Any]:
-    """A SARIF log with one run: the rules used as ``tool.driver.rules`` and one result per record."""
-    records = list(records)
-    rule_list = list(rules)
+    """A SARIF log with one run: the rules used (from ``rules``, default the registry) as ``tool.driver.rules``
+    and one result per finding. A path is given as is: relative to the repository root is what code scanning
+    wants (``migtui.render.findings.relative_path``)."""
+    records = list(findings)
+    rule_list = list(RULES.values() if rules is None else rules)
     used = {r.rule for r in records}
     rule_list = [r for r in rule_list if r.id in used]
     index = {r.id: i for i, r in enumerate(rule_list)}
@@ -34,7 +37,7 @@ def sarif_log(
                 "name": "".join(part.capitalize() for part in r.id.split("-")),
                 "shortDescription": {"text": r.why},
                 "fullDescription": {"text": r.why},
-                "help": {"text": r.hint or r.why},
+                "help": {"text": r.alembic or r.hint or r.why},
                 "defaultConfiguration": {"level": LEVELS.get(r.severity, "note")},
             }
             for r in rule_list

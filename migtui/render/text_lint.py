@@ -1,8 +1,8 @@
 """Lint report as text for a terminal: grouped by file/revision, statements with their locks.
 
 Each file is rendered to one string (``file_text``), where it is linted (``LintOptions.render_file``: a worker
-process for many raw files), and styled with plain ANSI codes when the output is a colour terminal. Printing
-line by line through rich took 7.5 s for 2,000 files; this takes a fraction of the lint itself.
+process for many raw files), and styled with plain ANSI codes when the output is a colour terminal: printing
+thousands of files line by line through rich would cost several times the lint itself.
 """
 
 from __future__ import annotations

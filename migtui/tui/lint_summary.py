@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITY_ORDER = {"info": 1, "warning": 2, "error": 3}
-# pg_locks mode -> short badge (PostgreSQL docs' names, abbreviated), weakest first
+from migtui.analysis.lock_modes import STRENGTH
+from migtui.analysis.rules import LINT_RULES, SEVERITY_RANK
+
+# pg_locks mode -> short badge (PostgreSQL docs' names, abbreviated)
 LOCK_BADGE = {
     "AccessShareLock": "AS",
     "RowShareLock": "RS",
@@ -21,7 +23,6 @@ LOCK_BADGE = {
     "ExclusiveLock": "E",
     "AccessExclusiveLock": "AE",
 }
-LOCK_STRENGTH = {mode: rank for rank, mode in enumerate(LOCK_BADGE)}
 
 
 @dataclass
@@ -43,7 +44,7 @@ class RevisionLint:
     @property
     def worst(self) -> str | None:
         live = [f["severity"] for f in self.findings if f.get("approved") is None]
-        return max(live, key=lambda s: SEVERITY_ORDER.get(s, 0)) if live else None
+        return max(live, key=lambda s: SEVERITY_RANK.get(s, -1)) if live else None
 
     @property
     def strongest_lock(self) -> tuple[str, str] | None:
@@ -51,7 +52,7 @@ class RevisionLint:
         best: tuple[str, str] | None = None
         for st in self.statements:
             for lock in st.get("locks", ()):
-                if best is None or LOCK_STRENGTH.get(lock["mode"], -1) > LOCK_STRENGTH.get(best[0], -1):
+                if best is None or STRENGTH.get(lock["mode"], -1) > STRENGTH.get(best[0], -1):
                     best = (lock["mode"], lock["relation"])
         return best
 
@@ -79,9 +80,8 @@ def summarize(report: dict[str, Any], destructive_rules: set[str]) -> dict[str, 
 
 def lint_revisions(settings) -> dict[str, RevisionLint]:
     """Run the lint job on the configured project (pending revisions when a target database is set)."""
-    from migtui.analysis.rules import RULES
     from migtui.lint.job import LintOptions, run_lint
 
     report = run_lint(settings, LintOptions())
-    destructive = {rule_id for rule_id, rule in RULES.items() if getattr(rule, "destructive", False)}
+    destructive = {rule_id for rule_id, rule in LINT_RULES.items() if rule.destructive}
     return summarize(report.to_dict(), destructive)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from migtui.analysis import RULES, CatalogFacts, ConstraintFact, analyze_sql
+from migtui.analysis import CatalogFacts, ConstraintFact, analyze_sql
+from migtui.analysis.rules import LINT_RULES, RULES
 
 LT = "SET lock_timeout = '2s';\n"
 
@@ -260,7 +261,14 @@ def _rules(sql: str, **options) -> set[str]:
 
 
 def test_every_rule_has_a_case():
-    assert set(CASES) | FILE_RULES == set(RULES)
+    assert set(CASES) | FILE_RULES == set(LINT_RULES)
+
+
+def test_registry_describes_every_rule():
+    """Every rule of every job has a known severity, a why and a hint (SARIF's descriptions, the docs)."""
+    assert {r.job for r in RULES.values()} == {"lint", "dry-run", "drift", "rollback-test"}
+    for rule in RULES.values():
+        assert rule.severity in ("error", "warning", "info") and rule.why and rule.hint, rule.id
 
 
 @pytest.mark.parametrize("rule_id", sorted(CASES))

@@ -29,6 +29,7 @@ from migtui.project.load import AlembicProject
 from migtui.runner.job import Runner
 from tests.alembic_projects import Rev, make_project
 from tests.conftest import run_cli
+from tests.report_formats import parse_junit, validate_sarif
 
 ROLE = "drift_test_reader"
 
@@ -741,6 +742,8 @@ def test_cli_formats_and_exit_codes(world, clone):
     server = world[0]
     clean = _cli(world, clone, "--format", "json")
     assert clean.returncode == 0, clean.stderr
+    clean_junit = parse_junit(_cli(world, clone, "--format", "junit").stdout)
+    assert clean_junit.get("tests") == "1" and clean_junit.get("failures") == "0"
     data = json.loads(clean.stdout)
     assert data["drift"] is False and data["current"] == ["d3"] and data["expected"]["server_major"] == server.major
     server.execute("ALTER TABLE app.people ALTER COLUMN email DROP NOT NULL", dbname=clone)
@@ -753,6 +756,15 @@ def test_cli_formats_and_exit_codes(world, clone):
     github = _cli(world, clone, "--format", "github")
     assert github.returncode == 1
     assert github.stdout.startswith("::error title=Schema drift%3A column app.people.email::")
+    sarif = _cli(world, clone, "--format", "sarif")
+    assert sarif.returncode == 1, sarif.stderr
+    (result,) = validate_sarif(json.loads(sarif.stdout))["results"]
+    assert result["ruleId"] == "drift-modified" and result["level"] == "error"
+    assert "SET NOT NULL;" in result["message"]["text"]  # the fix SQL
+    junit = _cli(world, clone, "--format", "junit")
+    assert junit.returncode == 1
+    (case,) = parse_junit(junit.stdout).findall("testcase")
+    assert case.find("failure") is not None and "app.people.email" in case.get("name")
     as_json = json.loads(_cli(world, clone, "--format", "json", password="s3cret-pw").stdout)
     assert "s3cret-pw" not in json.dumps(as_json)
     assert as_json["differences"] == [

@@ -93,8 +93,9 @@ def test_recovery_conflict_is_reported_not_crashed_on(slow_env, pg):
     report = result["report"]
     (update,) = report.revisions[0]["statements"]
     assert update["rows"]["exact"] is False
-    conflict = [w for w in update["warnings"] if w["rule"] == "recovery-conflict"]
-    assert conflict and "conflict with recovery" in conflict[0]["message"]
+    found = report.findings_for(report.revisions[0]["revision"], update["index"])
+    conflict = [w for w in found if w.rule == "recovery-conflict"]
+    assert conflict and "conflict with recovery" in conflict[0].message
     assert report.load["recovery_conflicts"] == 1
 
 

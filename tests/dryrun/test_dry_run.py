@@ -15,6 +15,7 @@ from migtui.events import DryRunStatement, Finding, RunFinished
 from migtui.project.load import AlembicProject
 from tests.alembic_projects import Rev, make_project, project_settings
 from tests.conftest import ROOT, run_cli
+from tests.report_formats import parse_junit, validate_sarif
 
 ROWS = 120_000
 
@@ -108,6 +109,11 @@ def _statements(report, revision):
     return next(r for r in report.revisions if r["revision"] == revision)["statements"]
 
 
+def _found(report, revision, statement):
+    """The dry-run's findings about one statement (a statement report of ``revision``)."""
+    return report.findings_for(revision, statement["index"])
+
+
 def test_pending_is_computed_from_the_replica(run):
     report = run["report"]
     assert report.pending == ["a2", "a3", "a4"]
@@ -152,7 +158,7 @@ def test_rewrite_is_reported_with_access_exclusive_lock(run):
     assert alter["rewrite"] is True and alter["observed_rewrite"] == ["accounts"]
     assert alter["rows"] == {"count": ROWS, "exact": False, "method": "estimate"}
     assert alter["estimated_seconds"] > 0
-    assert any(w["rule"] == "lock-risk" for w in alter["warnings"])
+    assert any(w.rule == "lock-risk" for w in _found(run["report"], "a3", alter))
     assert index["rewrite"] is False
     assert {"relation": "accounts", "kind": "table", "mode": "ShareLock", "created": False} in index["observed_locks"]
 
@@ -170,8 +176,8 @@ def test_failures_are_flagged_with_the_true_counts(run, env):
     assert dupes > 0 and orphans > 0
     assert [c["violations"] for c in unique["checks"]] == [dupes]
     assert [c["violations"] for c in fk["checks"]] == [orphans]
-    assert [w["rule"] for w in unique["warnings"] if w["severity"] == "error"] == ["would-fail-unique"]
-    assert [w["rule"] for w in fk["warnings"] if w["severity"] == "error"] == ["would-fail-foreign-key"]
+    assert [w.rule for w in _found(run["report"], "a4", unique) if w.severity == "error"] == ["would-fail-unique"]
+    assert [w.rule for w in _found(run["report"], "a4", fk) if w.severity == "error"] == ["would-fail-foreign-key"]
     assert run["report"].exit_code == 1
 
 
@@ -207,7 +213,7 @@ def test_budget_fallback_marks_estimates_not_exact(env, pg):
     assert update["rows"]["count"] > 0  # the planner's guess for "id % 10 = 0" (not the truth: 12,000)
     # the DELETE's index range scan may finish within even 1 ms: exact then, else the histogram's estimate
     assert delete["rows"]["count"] == pytest.approx(3_000, rel=0 if delete["rows"]["exact"] else 0.5)
-    assert any(w["rule"] == "row-count-estimated" for w in update["warnings"])
+    assert any(w.rule == "row-count-estimated" for w in _found(report, "a2", update))
     assert report.load["timeouts"] >= 1
 
 
@@ -229,8 +235,11 @@ def test_cli_json_shape_and_exit_code(env, pg):
     data = json.loads(proc.stdout)
     assert data["exit_code"] == 1 and data["summary"]["errors"] == 2
     stmt = data["revisions"][0]["statements"][0]
-    for key in ("sql", "rows", "table_bytes", "estimated_seconds", "observed_locks", "warnings"):
+    for key in ("sql", "rows", "table_bytes", "estimated_seconds", "observed_locks", "findings"):
         assert key in stmt
+    errors = [f for f in data["findings"] if f["severity"] == "error"]
+    assert len(errors) == 2 and all(f["revision"] == "a4" and "statement" in f and f["hint"] for f in errors)
+    assert set(data["summary"]) >= {"errors", "warnings", "info"}
     assert stmt["rows"]["count"] == 12_000 and stmt["rows"]["exact"] is True
     assert "Sup3rS3cret" not in proc.stdout + proc.stderr and data["target"]["dsn"].count("***") == 1
 
@@ -253,6 +262,32 @@ def test_cli_text_streams_statements(env, pg):
     assert "rows 12,000 (exact)" in out
     assert "locks AccessExclusiveLock accounts · rewrite" in out
     assert "ERROR [would-fail-unique]" in out
+    assert out.count("[would-fail-unique]") == 1  # with its statement, not again as a finding event
+
+
+def test_report_findings_as_sarif_and_junit(run):
+    from migtui.render.dryrun import junit_text, sarif_json
+
+    report = run["report"]
+    sarif = validate_sarif(json.loads(sarif_json(report)))
+    errors = [r for r in sarif["results"] if r["level"] == "error"]
+    assert sorted(r["ruleId"] for r in errors) == ["would-fail-foreign-key", "would-fail-unique"]
+    location = errors[0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("003_a4.py") and location["region"]["startLine"] > 0
+    rules = {r["id"]: r for r in sarif["tool"]["driver"]["rules"]}
+    assert rules["would-fail-unique"]["shortDescription"]["text"]  # described by the registry
+    suite = parse_junit(junit_text(report))
+    cases = suite.findall("testcase")
+    assert len(cases) == 3 and all("(revision a" in c.get("name") for c in cases)
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert len(failed) == 1 and "(revision a4)" in failed[0].get("name")
+    assert "would-fail-unique" in failed[0].find("failure").text
+    summary = report.to_dict()["summary"]
+    assert (summary["errors"], summary["warnings"], summary["info"]) == (
+        report.count("error"),
+        report.count("warning"),
+        report.count("info"),
+    )
 
 
 def test_cli_github_annotations(env, pg):
@@ -270,6 +305,23 @@ def test_cli_github_annotations(env, pg):
     assert proc.returncode == 1
     errors = [line for line in proc.stdout.splitlines() if line.startswith("::error ")]
     assert len(errors) == 2 and "003_a4.py" in errors[0]
+
+
+def test_cli_sarif(env, pg):
+    proc = run_cli(
+        "dry-run",
+        "--replica",
+        env["replica"].dsn(env["db"]),
+        "--migrations",
+        str(env["dir"]),
+        "--shadow-dsn",
+        pg.dsn(),
+        "--format",
+        "sarif",
+    )
+    assert proc.returncode == 1, proc.stderr
+    results = validate_sarif(json.loads(proc.stdout))["results"]
+    assert sum(1 for r in results if r["level"] == "error") == 2
 
 
 def test_primary_given_as_replica_is_refused_then_allowed_read_only(env, pg):
@@ -352,7 +404,7 @@ def test_busy_table_on_the_primary_is_a_lock_risk(env, pg, run):
         reader.rollback()
     alter, index = _statements(report, "a3")
     assert alter["table_activity"]["sessions"] == 1
-    busy = [w["message"] for w in alter["warnings"] if "hold locks on accounts" in w["message"]]
+    busy = [w.message for w in _found(report, "a3", alter) if "hold locks on accounts" in w.message]
     assert busy and "ACCESS EXCLUSIVE lock request would queue behind them and block every query" in busy[0]
     assert index["table_activity"]["sessions"] == 1  # CREATE INDEX: SHARE lock blocks writes
     assert _statements(report, "a2")[0]["table_activity"] is None  # UPDATE: RowExclusiveLock, no queue risk

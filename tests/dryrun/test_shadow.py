@@ -68,9 +68,9 @@ def test_shadow_errors_non_transactional_statements_and_lines(shadow_env, pg):
     add_qty, bad_update = c3["statements"]
     assert add_qty["error"] is None
     assert 'column "no_such_column" of relation "items" does not exist' in bad_update["error"]
-    assert [w["rule"] for w in bad_update["warnings"]] == ["fails-on-shadow"]
+    assert [w.rule for w in report.findings_for("c3", bad_update["index"])] == ["fails-on-shadow"]
     assert c3["error"] and c4["reached"] is False and c4["statements"] == []
-    assert [w["rule"] for w in c4["warnings"]] == ["not-reached"]
+    assert [w.rule for w in report.findings_for("c4")] == ["not-reached"]
     assert [e.revision for e in events if isinstance(e, RevisionFailed)] == ["c3"]
     assert report.exit_code == 1
 
@@ -91,7 +91,7 @@ def test_replica_behind_the_primary_is_reported(shadow_env, pg):
     target = report.target
     assert target["current_revisions"] == ["c1"] and target["primary_revisions"] == ["c2"]
     assert target["lag"]["behind_primary_bytes"] > 0
-    rules = [w["message"] for w in report.revisions[0]["warnings"] if w["rule"] == "replica-lag"]
+    rules = [w.message for w in report.findings_for(report.revisions[0]["revision"]) if w.rule == "replica-lag"]
     assert any("the primary records revision c2, the replica c1" in m for m in rules)
     assert report.pending == ["c2", "c3", "c4"]  # what the replica records is what it dry-runs
 
@@ -113,7 +113,7 @@ def test_destructive_statement_fails_the_dry_run_unless_approved(shadow_env, pg,
         assert report.exit_code == 0
     else:
         assert finding["severity"] == "error"
-        assert report.exit_code == 1 and [f["rule"] for f in report.findings] == ["drop-column"]
+        assert report.exit_code == 1 and [f.rule for f in report.findings] == ["drop-column"]
 
 
 def test_primary_target_of_another_major_says_so(pg18, pg, tmp_path):
@@ -149,7 +149,7 @@ def test_primary_target_of_another_major_says_so(pg18, pg, tmp_path):
     assert report.target["role"] == "primary" and report.target["major"] == 18
     assert report.shadow["same_major"] is False and report.shadow["restore_warnings"] == []
     assert "shadow runs PostgreSQL 16; the target is 18" in [e.text for e in events if isinstance(e, Message)]
-    assert [f["rule"] for f in report.findings] == ["would-fail-add-not-null-column"]
+    assert [f.rule for f in report.findings] == ["would-fail-add-not-null-column"]
 
 
 def test_nothing_pending_and_unknown_revision(shadow_env, tmp_path):

@@ -67,16 +67,17 @@ def test_run_lint_emits_events(tmp_path):
 
 
 def test_github_annotation_escaping_and_generic_sarif():
-    from migtui.render.findings import FindingRecord, RuleInfo
+    from migtui.analysis.rules import Rule
+    from migtui.events import Finding
     from migtui.render.github import annotation
     from migtui.render.sarif import sarif_log
 
-    record = FindingRecord("drift-column", "warning", "50% off\nnext line", "db/a,b:c.sql", 7, "fix it")
+    record = Finding("drift-column", "warning", "50% off\nnext line", "fix it", 7, path="db/a,b:c.sql")
     assert annotation(record) == (
         "::warning file=db/a%2Cb%3Ac.sql,line=7,title=drift-column::50%25 off%0Anext line (fix: fix it)"
     )
-    assert annotation(FindingRecord("x", "info", "m")) == "::notice title=x::m"
-    log = sarif_log([record], [RuleInfo("drift-column", "warning", "schema drifted"), RuleInfo("unused", "error", "u")])
+    assert annotation(Finding("x", "info", "m")) == "::notice title=x::m"
+    log = sarif_log([record], [Rule("drift-column", "warning", "schema drifted", ""), Rule("unused", "error", "u", "")])
     run = log["runs"][0]
     assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["drift-column"]
     assert run["results"][0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 7}

