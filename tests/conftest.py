@@ -192,5 +192,6 @@ def run_main(
         os.environ.clear()
         os.environ.update(saved_env)
         for sig, handler in saved_handlers.items():
-            signal.signal(sig, handler)
+            if handler is not None:  # None: installed outside Python, nothing to put back
+                signal.signal(sig, handler)
     return subprocess.CompletedProcess(["migtui", *args], code, out.getvalue(), err.getvalue())
