@@ -5,11 +5,19 @@
 - ``primary_and_replica``: a session primary (16) with a real streaming standby.
 - ``pytest --pg-dsn URL`` (or $MIGTUI_TEST_DSN) runs database tests against an external server instead;
   tests that need a replica or a specific version then skip.
+
+Every test that needs a server is marked ``db``: automatically when its fixture closure holds one of
+``DB_FIXTURES``, explicitly (``@pytest.mark.db``) when it starts a server itself. ``pytest -m "not db"`` runs
+the rest without PostgreSQL. The mark is enforced, not trusted: around each test without it the harness refuses
+to start a server (``harness.NO_SERVERS_ENV``, inherited by CLI subprocesses), so a mislabelled test fails.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -22,8 +30,30 @@ from migtui.pg import harness
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# fixtures that start or connect to a server; a fixture built on one of them has it in its closure too
+DB_FIXTURES = frozenset({"pg", "pg16", "pg18", "pg_any", "fresh_db", "primary_and_replica"})
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--pg-dsn", default=os.environ.get("MIGTUI_TEST_DSN"), help="external PostgreSQL server")
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if DB_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Setup, call and teardown of a test without the ``db`` mark run with server starts refused."""
+    if item.get_closest_marker("db") is None:
+        os.environ[harness.NO_SERVERS_ENV] = "1"
+    try:
+        return (yield)
+    finally:
+        os.environ.pop(harness.NO_SERVERS_ENV, None)
 
 
 _clusters: dict[int, harness.Cluster] = {}
@@ -128,3 +158,40 @@ def run_cli(
         timeout=timeout,
         input=input,
     )
+
+
+def run_main(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess:
+    """``migtui ARGS`` in this process, through ``migtui.cli.main.main`` (what the console script calls).
+
+    The same parsing, settings, one-line error policy and exit code as ``run_cli``, with the environment, working
+    directory and stdin it would give the child, without an interpreter start per call. Use ``run_cli`` when the
+    test is about the process: signals, ``os._exit``, a terminal, the child's environment, a server driven end to
+    end.
+    """
+    from migtui.cli.main import main
+
+    saved_env = dict(os.environ)
+    saved_handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.update(env or {})
+    os.environ.pop("MIGTUI_DEBUG", None)
+    stdin, sys.stdin = sys.stdin, io.StringIO(input or "")
+    try:
+        with contextlib.chdir(cwd or ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # what the process would exit with
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        sys.stdin = stdin
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for sig, handler in saved_handlers.items():
+            if handler is not None:  # None: installed outside Python, nothing to put back
+                signal.signal(sig, handler)
+    return subprocess.CompletedProcess(["migtui", *args], code, out.getvalue(), err.getvalue())

@@ -32,6 +32,10 @@ from migtui.errors import MigtuiError, UsageError
 
 RUN_AS_USER = "pgserver"
 SUPERUSER = "postgres"
+# Set by the test suite around every test not marked ``db``: such a test claims to need no server, so starting
+# one is a mislabelled test (it would make ``pytest -m "not db"`` slow and dependent on PostgreSQL binaries).
+# Child processes inherit it, so a CLI subprocess that starts a server is caught too.
+NO_SERVERS_ENV = "MIGTUI_TEST_NO_SERVERS"
 _LIVE: list[Cluster] = []
 _LIVE_LOCK = threading.Lock()
 
@@ -59,6 +63,11 @@ def _major_of(bin_dir: Path) -> int:
     if not match:
         raise HarnessError(f"cannot read PostgreSQL version from {bin_dir}")
     return int(match.group(1))
+
+
+def _refuse_if_servers_forbidden() -> None:
+    if os.environ.get(NO_SERVERS_ENV):
+        raise HarnessError(f"${NO_SERVERS_ENV} is set: this test is not marked db, so it may not start a server")
 
 
 def _pgserver_utils():
@@ -221,6 +230,7 @@ class Cluster:
         return proc
 
     def start(self, timeout: float = 60) -> None:
+        _refuse_if_servers_forbidden()
         proc = self._run(
             "pg_ctl",
             "-D",
@@ -406,6 +416,7 @@ def start_cluster(
     ``durable=False`` (tests, scratch databases) turns fsync off for speed.
     """
     binaries = find_binaries(version, pg_bin)
+    _refuse_if_servers_forbidden()
     run_as = _prepare_run_as_user(binaries)
     base = Path(tempfile.mkdtemp(prefix=f"migtui-pg{binaries.major}-", dir=base_dir))
     _chown_tree(base, run_as)

@@ -250,6 +250,7 @@ def test_every_form_is_probed_or_says_why():
             assert not form.transactional
 
 
+@pytest.mark.db
 def test_lock_model_matches_server(probe_db):
     version, dsn, facts = probe_db
     failures = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -28,8 +27,6 @@ from tests.conftest import ROOT
 INI = ROOT / "db" / "migrations" / "alembic.ini"
 URL_VARS = ("MIGTUI_DATABASE_URL", "DATABASE_URL")
 SECRET = "s3cret-pw"
-HAVE_RUNNER = importlib.util.find_spec("migtui.runner.job") is not None
-needs_runner = pytest.mark.skipif(not HAVE_RUNNER, reason="migtui.runner.job has not landed in this branch yet")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -174,7 +171,6 @@ def test_migrate_rejects_a_foreign_url_without_showing_the_password(tmp_path):
     assert_one_line_error(proc, "migrate: error:", "postgresql://")
 
 
-@needs_runner
 def test_migrate_applies_to_head_under_the_runner_and_is_idempotent(fresh_db, pg, tmp_path):
     dbname = fresh_db.rsplit("/", 1)[1]
     head = AlembicProject.load(INI).head()
@@ -193,7 +189,6 @@ def test_migrate_applies_to_head_under_the_runner_and_is_idempotent(fresh_db, pg
     assert pg.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", dbname=dbname) == [(0,)]
 
 
-@needs_runner
 def test_concurrent_migrate_processes_apply_each_revision_once(fresh_db, pg, tmp_path):
     dbname = fresh_db.rsplit("/", 1)[1]
     env = clean_env(DATABASE_URL=fresh_db)
@@ -209,7 +204,6 @@ def test_concurrent_migrate_processes_apply_each_revision_once(fresh_db, pg, tmp
     assert pg.execute("SELECT version_num FROM alembic_version", dbname=dbname) == [(head,)]
 
 
-@needs_runner
 def test_migrate_unreachable_database_exits_6(tmp_path):
     proc = run(MIGRATE, clean_env(DATABASE_URL=closed_port_url()), tmp_path)
     assert proc.returncode == ExitCode.CONNECTION, proc.stderr
@@ -253,7 +247,6 @@ def test_models_work_against_the_migrated_schema(fresh_db, pg, monkeypatch):
         engine.dispose()
 
 
-@needs_runner
 def test_migrate_unknown_target_exits_2_and_changes_nothing(fresh_db, pg, tmp_path):
     proc = run([*MIGRATE, "--to", "0099_nope"], clean_env(DATABASE_URL=fresh_db), tmp_path)
     assert proc.returncode == ExitCode.USAGE

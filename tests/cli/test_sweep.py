@@ -1,6 +1,7 @@
 """Adversarial input across every command, as a DBA or a CI job would hit it: one line on stderr, a documented
-exit code, no traceback, no password, nothing changed. Real servers; the CLI runs as a subprocess (``run_cli``)
-except for pure argument errors, which go through ``migtui.cli.main.main`` in-process (same code path, faster)."""
+exit code, no traceback, no password, nothing changed. Real servers; errors go through ``migtui.cli.main.main``
+in-process (same code path as the console script, faster); the CLI runs as a subprocess (``run_cli``) where the
+process matters (no terminal) or a server is driven end to end."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from migtui.cli.main import main
 from migtui.pg import harness
 from tests.alembic_projects import Rev, make_project
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_main
 
 SECRET = "Qa-sw33p-S3cret"
 NO_ENV = {"MIGTUI_DATABASE_URL": "", "MIGTUI_REPLICA_URL": "", "MIGTUI_MIGRATIONS": ""}
@@ -103,7 +104,7 @@ def test_revision_file_with_null_bytes_names_the_file(tmp_path):
     project = make_project(tmp_path, [Rev("a1", "pass")])
     broken = project / "versions" / "zz_broken.py"
     broken.write_bytes(b"revision = 'zz'\x00\n")
-    proc = run_cli("history", "--offline", "--migrations", str(project), env=NO_ENV)
+    proc = run_main("history", "--offline", "--migrations", str(project), env=NO_ENV)
     assert_error(proc, 2, f"syntax error in revision file {broken}:")
 
 
@@ -167,7 +168,7 @@ WRONG_PASSWORD_COMMANDS = [
 def test_wrong_password_is_one_line_exit_6_for_every_command(command, password_role, small_project):
     _good, wrong = password_role
     migrations = [] if command[0] == "monitor" else ["--migrations", str(small_project)]
-    proc = run_cli(*command, *migrations, "--format", "json", env={**NO_ENV, "MIGTUI_DATABASE_URL": wrong})
+    proc = run_main(*command, *migrations, "--format", "json", env={**NO_ENV, "MIGTUI_DATABASE_URL": wrong})
     assert_error(proc, 6, 'password authentication failed for user "qa_sweep_app"')
     assert proc.stdout == ""  # no half-written JSON document for a CI step to choke on
 
@@ -199,7 +200,7 @@ def test_history_at_a_revision_the_project_does_not_have(fresh_db, small_project
         conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
         conn.execute("INSERT INTO alembic_version VALUES ('deadbeef')")
     for command in (["history"], ["status"], ["up"]):
-        proc = run_cli(*command, "--dsn", fresh_db, "--migrations", str(small_project), env=NO_ENV)
+        proc = run_main(*command, "--dsn", fresh_db, "--migrations", str(small_project), env=NO_ENV)
         assert_error(proc, 2, "the database is at revision 'deadbeef', which is not in")
 
 
@@ -209,7 +210,7 @@ def test_up_and_down_refuse_a_standby(primary_and_replica, small_project):
     try:
         primary.wait_for_replay(replica)
         for command in (["up"], ["down", "base"]):
-            proc = run_cli(
+            proc = run_main(
                 *command, "--dsn", replica.dsn("qa_sweep_standby"), "--migrations", str(small_project), env=NO_ENV
             )
             assert_error(proc, 2, f"is a read-only standby (pg_is_in_recovery() is true): run {command[0]} against")

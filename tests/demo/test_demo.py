@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import socket
 
 import pytest
 
-from tests.conftest import run_cli
-
-needs_engines = pytest.mark.skipif(
-    importlib.util.find_spec("migtui.runner.job") is None or importlib.util.find_spec("migtui.demo.data") is None,
-    reason="the demo needs migtui.runner.job and migtui.demo.data",
-)
+from tests.conftest import run_cli, run_main
 
 
 def _port_open(port: int) -> bool:
@@ -22,7 +16,7 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-@needs_engines
+@pytest.mark.db
 def test_demo_headless_tour_and_cleanup(external_dsn):
     if external_dsn:
         pytest.skip("the demo starts its own embedded servers")
@@ -49,12 +43,12 @@ def test_demo_headless_tour_and_cleanup(external_dsn):
 
 
 def test_demo_rejects_a_tiny_scale():
-    proc = run_cli("demo", "--headless", "--scale", "5")
+    proc = run_main("demo", "--headless", "--scale", "5")
     assert proc.returncode == 2
     assert proc.stderr.startswith("migtui: error: --scale must be at least")
 
 
-@needs_engines
+@pytest.mark.db
 def test_demo_ctrl_c_during_setup_cleans_up(external_dsn):
     if external_dsn:
         pytest.skip("the demo starts its own embedded servers")

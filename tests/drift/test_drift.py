@@ -28,7 +28,7 @@ from migtui.errors import UsageError
 from migtui.project.load import AlembicProject
 from migtui.runner.job import Runner
 from tests.alembic_projects import Rev, make_project
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_main
 from tests.report_formats import parse_junit, validate_sarif
 
 ROLE = "drift_test_reader"
@@ -214,7 +214,6 @@ def test_database_with_data_and_maintenance_has_no_drift(world, clone):
     assert _items(_check(world, clone)) == []
 
 
-@pytest.mark.skipif(shutil.which("true") is None, reason="no shell tools")
 def test_database_restored_from_pg_dump_has_no_drift(world):
     server, *_rest, head_db, _ = world
     if not hasattr(server, "binaries"):
@@ -672,8 +671,9 @@ CASES = [case for case in CASES if case[2][0] in KINDS]
 @pytest.mark.parametrize(("sql", "expected", "fixable"), [(c[1], c[2], c[3]) for c in CASES], ids=[c[0] for c in CASES])
 def test_one_hand_change_is_reported_alone_and_the_fix_restores_it(world, clone, sql, expected, fixable):
     server = world[0]
-    if expected[0] == "extension" and not server.execute("SELECT 1 FROM pg_available_extensions WHERE name='vector'"):
-        pytest.skip("pgvector not available on this server")
+    if expected[0] == "extension" and not hasattr(server, "binaries"):  # the embedded servers ship pgvector
+        if not server.execute("SELECT 1 FROM pg_available_extensions WHERE name='vector'"):
+            pytest.skip("pgvector not available on this external server")
     server.execute(sql, dbname=clone)
     report = _check(world, clone)
     assert _items(report) == [expected]
@@ -728,14 +728,13 @@ def test_no_version_table_and_unknown_revision_are_clear_errors(world, clone):
 # -- the CLI --------------------------------------------------------------------------------------------------
 
 
-def _cli(world, dbname: str, *args: str, password: str | None = None):
+def _cli(world, dbname: str, *args: str, password: str | None = None, run=run_cli):
+    """``migtui drift`` on ``dbname`` of the world's server: a subprocess, or ``run=run_main`` in-process."""
     server, project, _settings, cache, *_ = world
     dsn = server.dsn(dbname)
     if password:
         dsn = dsn.replace("postgres@", f"postgres:{password}@", 1)
-    return run_cli(
-        "drift", "--dsn", dsn, "--migrations", str(project.script_location), "--cache-dir", str(cache), *args
-    )
+    return run("drift", "--dsn", dsn, "--migrations", str(project.script_location), "--cache-dir", str(cache), *args)
 
 
 def test_cli_formats_and_exit_codes(world, clone):
@@ -781,22 +780,24 @@ def test_cli_formats_and_exit_codes(world, clone):
 
 
 def test_cli_usage_and_connection_errors(world, clone, tmp_path):
-    bad_exclude = _cli(world, clone, "--exclude", "colour")
+    bad_exclude = _cli(world, clone, "--exclude", "colour", run=run_main)
     assert bad_exclude.returncode == 2 and "cannot exclude 'colour'" in bad_exclude.stderr
-    bad_hook = _cli(world, clone, "--alert-webhook", "ftp://example.invalid/x")
+    bad_hook = _cli(world, clone, "--alert-webhook", "ftp://example.invalid/x", run=run_main)
     assert bad_hook.returncode == 2 and "--alert-webhook must be an http" in bad_hook.stderr
     _server, project, *_ = world
-    unreachable = run_cli(
+    unreachable = run_main(
         "drift", "--dsn", "postgresql://u:pw-secret@127.0.0.1:1/db", "--migrations", str(project.script_location)
     )
     assert unreachable.returncode == 6, unreachable.stderr
     assert "cannot connect" in unreachable.stderr and "pw-secret" not in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
-    bad_scratch = _cli(world, clone, "--no-cache", "--scratch-dsn", "postgresql://u:pw-secret@127.0.0.1:1/db")
+    bad_scratch = _cli(
+        world, clone, "--no-cache", "--scratch-dsn", "postgresql://u:pw-secret@127.0.0.1:1/db", run=run_main
+    )
     assert bad_scratch.returncode == 6, bad_scratch.stderr
     assert "cannot connect to the scratch server" in bad_scratch.stderr and "pw-secret" not in bad_scratch.stderr
     world[0].execute("DROP TABLE alembic_version", dbname=clone)
-    no_table = _cli(world, clone)
+    no_table = _cli(world, clone, run=run_main)
     assert no_table.returncode == 2 and "no alembic version table" in no_table.stderr
 
 
@@ -972,6 +973,7 @@ def test_grant_then_revoke_is_no_drift(world, clone):
     assert _items(_check(world, clone)) == []
 
 
+@pytest.mark.db
 def test_storage_fix_sql_before_postgresql_16():
     """SET STORAGE DEFAULT is PostgreSQL 16+: on 15 the fix names the type's default storage, and it works."""
     import psycopg

@@ -14,7 +14,7 @@ from migtui.dryrun.job import DryRunOptions, run_dry_run
 from migtui.events import DryRunStatement, Finding, RunFinished
 from migtui.project.load import AlembicProject
 from tests.alembic_projects import Rev, make_project, project_settings
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_main
 from tests.report_formats import parse_junit, validate_sarif
 
 ROWS = 120_000
@@ -326,7 +326,7 @@ def test_cli_sarif(env, pg):
 
 def test_primary_given_as_replica_is_refused_then_allowed_read_only(env, pg):
     primary, db = env["primary"], env["db"]
-    proc = run_cli("dry-run", "--replica", primary.dsn(db), "--migrations", str(env["dir"]))
+    proc = run_main("dry-run", "--replica", primary.dsn(db), "--migrations", str(env["dir"]))
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "--allow-primary" in proc.stderr and "is a primary" in proc.stderr
     before = _snapshot(primary, db)
@@ -348,20 +348,20 @@ def test_primary_given_as_replica_is_refused_then_allowed_read_only(env, pg):
 
 
 def test_unreachable_replica_is_one_line_without_password(env):
-    proc = run_cli("dry-run", "--replica", "postgresql://app:s3cret@127.0.0.1:1/app", "--migrations", str(env["dir"]))
+    proc = run_main("dry-run", "--replica", "postgresql://app:s3cret@127.0.0.1:1/app", "--migrations", str(env["dir"]))
     assert proc.returncode == 6
     assert proc.stderr.count("\n") == 1 and "s3cret" not in proc.stderr
     assert proc.stderr.startswith("migtui: error: cannot connect")
 
 
 def test_replica_without_version_table_is_one_line(env):
-    proc = run_cli("dry-run", "--replica", env["replica"].dsn("postgres"), "--migrations", str(env["dir"]))
+    proc = run_main("dry-run", "--replica", env["replica"].dsn("postgres"), "--migrations", str(env["dir"]))
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no version table alembic_version" in proc.stderr
 
 
 def test_no_replica_given_is_a_usage_error(env):
-    proc = run_cli("dry-run", "--migrations", str(env["dir"]), env={"MIGTUI_REPLICA_URL": ""})
+    proc = run_main("dry-run", "--migrations", str(env["dir"]), env={"MIGTUI_REPLICA_URL": ""})
     assert proc.returncode == 2 and "no replica given" in proc.stderr
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from migtui.cli.main import main
 from tests.alembic_projects import Rev, make_project
-from tests.conftest import run_cli
+from tests.conftest import run_main
 from tests.report_formats import parse_junit, validate_sarif
 
 UNSAFE = """-- add a token
@@ -119,7 +119,7 @@ def test_text_output_groups_by_file(sql_dir, capsys):
 def test_malformed_sql_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "bad.sql"
     bad.write_text("SELECT 1;\nALTER TABLE orders ADD COLUMN;\n")
-    proc = run_cli("lint", str(bad))
+    proc = run_main("lint", str(bad))
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip().count("\n") == 0

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from migtui.pg import harness
+
+
+def test_a_test_not_marked_db_cannot_start_a_server():
+    """tests/conftest.py enforces the db mark: here (no server fixture, no mark) a start is refused."""
+    assert os.environ.get(harness.NO_SERVERS_ENV) == "1"
+    with pytest.raises(harness.HarnessError, match="not marked db"):
+        harness.start_cluster(16)
 
 
 def test_sixteen_and_eighteen_run(pg16, pg18):
@@ -34,6 +45,7 @@ def test_clone_database_from_template(pg):
         pg.drop_database(name)
 
 
+@pytest.mark.db
 def test_cleanup_removes_files_and_stops():
     cluster = harness.start_cluster(16)
     base = cluster.owns_dir
@@ -43,6 +55,7 @@ def test_cleanup_removes_files_and_stops():
     assert not cluster.running
 
 
+@pytest.mark.db
 def test_cluster_is_reaped_when_its_process_is_killed(tmp_path):
     """kill -9 of the process that started a cluster: the reaper stops the server and deletes its files."""
     import os

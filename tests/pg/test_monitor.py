@@ -15,7 +15,7 @@ from migtui.pg.monitor import (
     build_lock_tree,
     lock_tree_lines,
 )
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_main
 from tests.monitor_scenarios import blocked_chain
 
 
@@ -87,7 +87,7 @@ def test_build_lock_tree_cuts_cycles():
 def test_monitor_unreachable_is_one_line(tmp_path):
     with pytest.raises(ConnectionFailed):
         Monitor("postgresql://nobody:secret@127.0.0.1:1/x").snapshot()
-    proc = run_cli("monitor", "--once", "--dsn", "postgresql://nobody:secret@127.0.0.1:1/x")
+    proc = run_main("monitor", "--once", "--dsn", "postgresql://nobody:secret@127.0.0.1:1/x")
     assert proc.returncode == 6
     assert "secret" not in proc.stderr and proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
@@ -116,6 +116,6 @@ def test_monitor_once_json_and_text(fresh_db):
 )
 def test_bad_input_is_one_line_exit_2(args, message):
     env = {"MIGTUI_DATABASE_URL": ""}
-    proc = run_cli(*args, env=env)
+    proc = run_main(*args, env=env)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and message in proc.stderr and "Traceback" not in proc.stderr

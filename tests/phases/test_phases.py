@@ -27,7 +27,7 @@ from migtui.phases.events import BackfillProgress, BackfillThrottled, GateChecke
 from migtui.phases.gates import GateOptions
 from migtui.project.load import AlembicProject
 from tests.alembic_projects import Rev, make_project
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_main
 
 ROWS = 3000
 BASE_SQL = f"""
@@ -55,9 +55,12 @@ def _template(server) -> str:
 
 
 @pytest.fixture
-def db(request):
-    """(server, dsn, dbname): a clone of the base schema (alembic at a1), on pg or the pg_any server."""
-    server = request.getfixturevalue("pg_any") if "pg_any" in request.fixturenames else request.getfixturevalue("pg")
+def db(request, pg):
+    """(server, dsn, dbname): a clone of the base schema (alembic at a1), on pg or the pg_any server.
+
+    ``pg`` is a parameter (not looked up by name) so the fixture closure shows a server and the test is marked db.
+    """
+    server = request.getfixturevalue("pg_any") if "pg_any" in request.fixturenames else pg
     name = "t_" + uuid.uuid4().hex[:12]
     dsn = server.create_database(name, template=_template(server))
     yield server, dsn, name
@@ -623,10 +626,10 @@ def test_cli_status_json_and_exit_codes(db, tmp_path):
     r = run_cli("phase", "status", *common, env=env)  # every phased revision of the database
     assert r.returncode == 0 and r.stdout.startswith("b2  rename_column  public.users")
     assert "gate      REFUSED old_writes_quiet" in r.stdout
-    assert run_cli("phase", "run", "zz9", *common, env=env).returncode == ExitCode.USAGE
-    assert run_cli("phase", "run", "a1", *common, env=env).returncode == ExitCode.USAGE  # not phased
-    assert run_cli("phase", "run", "b2", "--migrations", str(proj), env=env).returncode == ExitCode.USAGE
-    r = run_cli(
+    assert run_main("phase", "run", "zz9", *common, env=env).returncode == ExitCode.USAGE
+    assert run_main("phase", "run", "a1", *common, env=env).returncode == ExitCode.USAGE  # not phased
+    assert run_main("phase", "run", "b2", "--migrations", str(proj), env=env).returncode == ExitCode.USAGE
+    r = run_main(
         "phase", "abort", "b2", "--dsn", dsn.replace("127.0.0.1", "127.0.0.1:1"), "--migrations", str(proj), env=env
     )
     assert r.returncode in (ExitCode.CONNECTION, ExitCode.USAGE)
@@ -697,7 +700,7 @@ def test_phase_new_writes_a_revision_from_the_template(tmp_path):
 
     target = tmp_path / "migrations"
     shutil.copytree(ROOT / "db" / "migrations", target, ignore=shutil.ignore_patterns("__pycache__"))
-    r = run_cli(
+    r = run_main(
         "phase",
         "new",
         "-m",
@@ -922,7 +925,7 @@ def test_phase_run_refuses_a_plain_revision_before_changing_anything(fresh_db):
     Runner(AlembicProject.load(migrations), fresh_db, load_settings({"database_url": fresh_db}, env={})).upgrade(
         "0013_display_name_not_null"
     )
-    r = run_cli("phase", "run", "0014_orders_archived_at", "--dsn", fresh_db, "--migrations", str(migrations))
+    r = run_main("phase", "run", "0014_orders_archived_at", "--dsn", fresh_db, "--migrations", str(migrations))
     assert r.returncode == ExitCode.USAGE, r.stderr
     assert "not a phased revision" in r.stderr and "nothing was changed" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr

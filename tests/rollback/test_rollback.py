@@ -19,7 +19,7 @@ from migtui.project.load import AlembicProject
 from migtui.render.rollback import report_junit, report_text
 from migtui.rollback.job import FAILED, PASSED, SKIPPED, RollbackTest
 from tests.alembic_projects import Rev, make_project
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_main
 
 ROLE = "rollback_test_reader"
 
@@ -349,7 +349,7 @@ def test_cli_json_and_exit_codes(pg, tmp_path):
         assert all(r["seconds"]["total"] > 0 for r in data["revisions"])
 
         # the database is now at head: refused without --force (exit 2), one line, no traceback
-        again = run_cli("rollback-test", "--migrations", str(project_dir), "--dsn", dsn)
+        again = run_main("rollback-test", "--migrations", str(project_dir), "--dsn", dsn)
         assert again.returncode == 2
         assert "at revision g3" in again.stderr and "Traceback" not in again.stderr
         forced = run_cli("rollback-test", "--migrations", str(project_dir), "--dsn", dsn, "--force")
@@ -391,19 +391,19 @@ def test_cli_text_names_broken_revision_and_redacts_password(pg, tmp_path):
 
 
 def test_cli_bad_inputs(tmp_path, pg):
-    missing = run_cli("rollback-test", "--migrations", str(tmp_path / "nope"), "--dsn", pg.dsn())
+    missing = run_main("rollback-test", "--migrations", str(tmp_path / "nope"), "--dsn", pg.dsn())
     assert missing.returncode == 2 and "migrations not found" in missing.stderr
     project_dir = _small_project(tmp_path / "p", GOOD)
-    unreachable = run_cli(
+    unreachable = run_main(
         "rollback-test", "--migrations", str(project_dir), "--dsn", "postgresql://u:pw@127.0.0.1:1/db"
     )
     assert unreachable.returncode == 6, unreachable.stderr
     assert "pw@" not in unreachable.stderr and "Traceback" not in unreachable.stderr
-    bad_format = run_cli("rollback-test", "--migrations", str(project_dir), "--format", "xml")
+    bad_format = run_main("rollback-test", "--migrations", str(project_dir), "--format", "xml")
     assert bad_format.returncode == 2
-    bad_exclude = run_cli("rollback-test", "--migrations", str(project_dir), "--exclude", "ownr")
+    bad_exclude = run_main("rollback-test", "--migrations", str(project_dir), "--exclude", "ownr")
     assert bad_exclude.returncode == 2 and "unknown name to exclude: 'ownr'" in bad_exclude.stderr
-    bad_output = run_cli("rollback-test", "--migrations", str(project_dir), "--output", str(tmp_path / "no/r.xml"))
+    bad_output = run_main("rollback-test", "--migrations", str(project_dir), "--output", str(tmp_path / "no/r.xml"))
     assert bad_output.returncode == 2 and "no such directory" in bad_output.stderr
 
 
@@ -420,6 +420,7 @@ def test_repository_migrations_pass(pg):
     assert len(report.revisions) >= 10 and all(r.status == PASSED for r in report.revisions)
 
 
+@pytest.mark.db
 def test_cli_embedded_server_by_default(tmp_path):
     """No --dsn: an embedded server is started for the run and removed afterwards."""
     project_dir = _small_project(tmp_path, GOOD[:2])

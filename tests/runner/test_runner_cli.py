@@ -1,4 +1,5 @@
-"""migtui up/down/status/history as a user runs them: subprocesses against real PostgreSQL."""
+"""migtui up/down/status/history as a user runs them against real PostgreSQL: subprocesses where the process
+matters (signals, kill -9, concurrent runs, an end-to-end run), ``main()`` in-process for the one-line errors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.alembic_projects import Rev, make_project
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_main
 
 CREATE_T = "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))"
 NO_ENV = {"MIGTUI_DATABASE_URL": "", "MIGTUI_MIGRATIONS": ""}
@@ -29,6 +30,12 @@ def scalar(dsn: str, sql: str, params=None):
 def migtui(project: Path, dsn: str | None, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     extra = ["--migrations", str(project)] + (["--dsn", dsn] if dsn else [])
     return run_cli(*args, *extra, env=NO_ENV, timeout=timeout)
+
+
+def migtui_main(project: Path, dsn: str | None, *args: str) -> subprocess.CompletedProcess:
+    """``migtui`` in-process: the same arguments as ``migtui``, through ``migtui.cli.main.main``."""
+    extra = ["--migrations", str(project)] + (["--dsn", dsn] if dsn else [])
+    return run_main(*args, *extra, env=NO_ENV)
 
 
 def migtui_sessions(dsn: str, settle: float = 3.0) -> int:
@@ -224,22 +231,22 @@ BROKEN_GRAPHS = {
 def test_broken_revision_graph_is_a_usage_error(tmp_path, fresh_db, case):
     revisions, fragment = BROKEN_GRAPHS[case]
     project = make_project(tmp_path, revisions)
-    assert_one_line_error(migtui(project, fresh_db, "up"), 2, fragment)
+    assert_one_line_error(migtui_main(project, fresh_db, "up"), 2, fragment)
 
 
 def test_missing_down_revision_is_a_usage_error(tmp_path, fresh_db):
     project = make_project(tmp_path, [Rev("a1", "pass")])
     _write_revision(project, "001_b.py", "revision = 'b1'\n\ndef upgrade():\n    pass\n\ndef downgrade():\n    pass\n")
-    assert_one_line_error(migtui(project, fresh_db, "status"), 2, "down_revision")
+    assert_one_line_error(migtui_main(project, fresh_db, "status"), 2, "down_revision")
 
 
 def test_bad_targets_and_missing_dsn(tmp_path, fresh_db):
     project = make_project(tmp_path, [Rev("a1", CREATE_T, "op.drop_table('t')")])
-    assert_one_line_error(migtui(project, fresh_db, "up", "nosuch"), 2, "nosuch")
-    assert_one_line_error(migtui(project, fresh_db, "down"), 2, "down needs a target")
-    assert_one_line_error(migtui(project, fresh_db, "down", "+1"), 2, "not below the current revision")
-    assert_one_line_error(migtui(project, None, "up"), 2, "no database configured")
-    assert_one_line_error(migtui(project, fresh_db, "down", "-1"), 2, "cannot go down to '-1' from base")
+    assert_one_line_error(migtui_main(project, fresh_db, "up", "nosuch"), 2, "nosuch")
+    assert_one_line_error(migtui_main(project, fresh_db, "down"), 2, "down needs a target")
+    assert_one_line_error(migtui_main(project, fresh_db, "down", "+1"), 2, "not below the current revision")
+    assert_one_line_error(migtui_main(project, None, "up"), 2, "no database configured")
+    assert_one_line_error(migtui_main(project, fresh_db, "down", "-1"), 2, "cannot go down to '-1' from base")
     assert scalar(fresh_db, "SELECT to_regclass('alembic_version') IS NULL") is True  # nothing touched
 
 
@@ -248,10 +255,11 @@ def test_unreachable_database_exits_6(tmp_path):
 
     project = make_project(tmp_path, [Rev("a1", "pass")])
     dsn = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere?connect_timeout=3"
-    assert_one_line_error(migtui(project, dsn, "up"), 6, "cannot connect to database")
-    assert_one_line_error(migtui(project, dsn, "status"), 6, "cannot connect to database")
+    assert_one_line_error(migtui_main(project, dsn, "up"), 6, "cannot connect to database")
+    assert_one_line_error(migtui_main(project, dsn, "status"), 6, "cannot connect to database")
 
 
+@pytest.mark.db
 def test_wrong_password_exits_6_and_never_prints_it(tmp_path):
     from migtui.pg import harness
 
@@ -270,7 +278,7 @@ def test_wrong_password_exits_6_and_never_prints_it(tmp_path):
         assert cluster.execute("SELECT version_num FROM alembic_version", dbname="app") == [("a1",)]
         wrong = f"postgresql://deployer:{secret}-wrong@127.0.0.1:{cluster.port}/app"
         for command in ("up", "status"):
-            proc = migtui(project, wrong, command)
+            proc = migtui_main(project, wrong, command)
             assert_one_line_error(proc, 6, "password authentication failed")
             assert secret not in proc.stdout + proc.stderr
     finally:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import psycopg
-import pytest
 
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
 from migtui.tui.widgets.monitor_panel import MonitorPanel
 from tests.tui_helpers import alembic_upgrade, sample_project, screen_text, settings_for, wait_for_text
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("migtui.runner.job") is None, reason="needs migtui.runner.job")
 
 
 def _version(dsn: str) -> list[str]:

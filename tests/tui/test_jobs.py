@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.job import JobScreen
 from tests.tui_helpers import alembic_upgrade, sample_project, settings_for, wait_for_text
-
-
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 async def _wait_done(pilot, screen: JobScreen, timeout: float = 90.0) -> None:
@@ -23,7 +17,7 @@ async def _wait_done(pilot, screen: JobScreen, timeout: float = 90.0) -> None:
     raise AssertionError(f"job still running after {timeout}s")
 
 
-@pytest.mark.skipif(not _has("migtui.rollback.job"), reason="needs migtui.rollback.job")
+@pytest.mark.db
 async def test_rollback_test_view_streams_results(tmp_path):
     project = sample_project(tmp_path / "proj")
     app = MigtuiApp(settings_for(None, project), lint=False)
@@ -40,7 +34,6 @@ async def test_rollback_test_view_streams_results(tmp_path):
         assert any(e.kind == "run_finished" for e in screen.events)
 
 
-@pytest.mark.skipif(not _has("migtui.dryrun.job"), reason="needs migtui.dryrun.job")
 async def test_dry_run_view_needs_a_replica_and_runs_on_it(primary_and_replica, tmp_path):
     primary, replica = primary_and_replica
     project = sample_project(tmp_path / "proj")

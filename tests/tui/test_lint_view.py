@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import psycopg
-import pytest
 
 from migtui.pg.dsn import database_name
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
 from migtui.tui.screens.lint import LintScreen
 from tests.tui_helpers import alembic_upgrade, sample_project, screen_text, settings_for, wait_for_text
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("migtui.lint.job") is None or importlib.util.find_spec("migtui.runner.job") is None,
-    reason="needs migtui.lint.job and migtui.runner.job",
-)
 
 
 async def test_lint_badges_detail_and_view(fresh_db, tmp_path):
