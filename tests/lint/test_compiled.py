@@ -109,6 +109,28 @@ def test_editable_source_has_no_compiled_module() -> None:
     assert not list(ROOT.glob("migtui_core__mypyc*"))
 
 
+def test_compiled_list_names_the_lint_modules() -> None:
+    """Every module the build compiles exists, once (a module moved without the list would silently run as Python)."""
+    assert len(set(COMPILED)) == len(COMPILED)
+    assert all(path.startswith("migtui/") and (ROOT / path).is_file() for path in COMPILED), COMPILED
+    assert "migtui/lint/job.py" in COMPILED and "migtui/analysis/analyze.py" in COMPILED  # what --version reads
+
+
+def test_only_a_wheel_build_needs_mypy() -> None:
+    """The build backend's requirements: mypy for a wheel, none for an editable install or a pure-Python wheel."""
+    script = (
+        "import json, os, sys; sys.path.insert(0, '_build'); import migtui_build as b\n"
+        "wheel, editable = b.get_requires_for_build_wheel(), b.get_requires_for_build_editable()\n"
+        "os.environ['MIGTUI_PURE_PYTHON'] = '1'\n"
+        "print(json.dumps([wheel, editable, b.get_requires_for_build_wheel()]))"
+    )
+    result = _run(None, "-c", script)
+    assert result.returncode == 0, result.stderr
+    wheel, editable, pure = json.loads(result.stdout.splitlines()[-1])
+    assert any(r.startswith("mypy") for r in wheel), wheel
+    assert not any(r.startswith("mypy") for r in editable + pure), (editable, pure)
+
+
 def test_compiled_and_python_source_agree(wheel_tree: Path) -> None:
     _require_compiled(wheel_tree)
     compiled = _run(wheel_tree, "-c", SCRIPT)
