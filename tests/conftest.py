@@ -195,3 +195,12 @@ def run_main(
             if handler is not None:  # None: installed outside Python, nothing to put back
                 signal.signal(sig, handler)
     return subprocess.CompletedProcess(["migtui", *args], code, out.getvalue(), err.getvalue())
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test will Ctrl-C: SIGINT back to its default disposition.
+
+    A shell starts background jobs with SIGINT ignored, children inherit that, and Python then installs no
+    KeyboardInterrupt handler; the test would depend on how pytest was launched.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tests.conftest import run_cli, run_main
+from tests.conftest import default_sigint, run_cli, run_main
 
 
 def _port_open(port: int) -> bool:
@@ -66,6 +66,7 @@ def test_demo_ctrl_c_during_setup_cleans_up(external_dsn):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
         cwd=ROOT,
         env=env,
     )

@@ -16,7 +16,7 @@ import pytest
 from migtui.dryrun.job import DryRunOptions, run_dry_run
 from migtui.project.load import AlembicProject
 from tests.alembic_projects import Rev, make_project, project_settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, default_sigint
 
 # counting the rows of the UPDATE runs pg_sleep(0.01) for each of 400 rows: 4 s on the replica
 REVISIONS = [
@@ -123,6 +123,7 @@ def test_ctrl_c_cancels_the_replica_query_and_exits_130(slow_env, pg):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     try:
         assert _wait_for(lambda: bool(replica.execute(ACTIVE_COUNT, dbname=db))), "row count never started"
@@ -177,6 +178,7 @@ def test_text_output_streams_each_statement_as_it_is_analysed(slow_env, pg, tmp_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)

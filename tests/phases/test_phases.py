@@ -27,7 +27,7 @@ from migtui.phases.events import BackfillProgress, BackfillThrottled, GateChecke
 from migtui.phases.gates import GateOptions
 from migtui.project.load import AlembicProject
 from tests.alembic_projects import Rev, make_project
-from tests.conftest import ROOT, run_cli, run_main
+from tests.conftest import ROOT, default_sigint, run_cli, run_main
 
 ROWS = 3000
 BASE_SQL = f"""
@@ -488,6 +488,7 @@ def _start_backfill_subprocess(dsn: str, proj: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
         cwd=str(ROOT),
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
