@@ -88,7 +88,7 @@ class RevisionModel:
         merged = _merge(results)
         findings, _suppressed = apply_approvals(merged.findings, self.approvals)
         data = merged.to_dict()
-        data["findings"] = [f.to_dict() for f in findings]
+        data["findings"] = [f.report_dict() for f in findings]
         return {key: data[key] for key in LINT_KEYS}
 
 

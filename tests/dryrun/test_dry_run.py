@@ -150,6 +150,9 @@ def test_rewrite_is_reported_with_access_exclusive_lock(run):
         {"relation": "public.accounts", "mode": "AccessExclusiveLock", "blocks": ["reads", "writes", "ddl"]}
     ]
     assert alter["rewrites"] == ["public.accounts"] and "type-change-rewrites" in [f["rule"] for f in alter["findings"]]
+    # a statement's findings have the shape lint's JSON gives them, not the event's
+    (rewrite,) = [f for f in alter["findings"] if f["rule"] == "type-change-rewrites"]
+    assert list(rewrite)[:5] == ["rule", "severity", "message", "hint", "line"] and "event" not in rewrite
     assert alter["lock_differences"] == [] and index["lock_differences"] == []  # the model matches the shadow
     assert alter["sql"] == "ALTER TABLE accounts ALTER COLUMN score TYPE BIGINT"
     assert {"relation": "accounts", "kind": "table", "mode": "AccessExclusiveLock", "created": False} in alter[
