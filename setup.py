@@ -1,8 +1,8 @@
 """Build hook: a wheel build compiles the lint hot path to C with mypyc, when it can.
 
 Everything else about the package is in pyproject.toml. The modules in _build/mypyc_modules.py are ordinary,
-type-annotated Python; mypyc (part of mypy) turns them into C extensions that run the same code about twice as
-fast, which is what ``migtui lint`` on thousands of files needs (benchmarks/lint_speed.py). Only a wheel build
+type-annotated Python; mypyc (part of mypy) turns them into C extensions that run the same code faster, which is
+what ``migtui lint`` on thousands of files needs (the figures: docs/lint.md, Speed). Only a wheel build
 compiles (the backend in _build/migtui_build.py says which build runs): an editable install runs the Python
 source, so there is never a compiled module beside a source that may have changed since. Without a C compiler, or
 with MIGTUI_PURE_PYTHON=1, the wheel holds the Python source only (``migtui --version`` says which one runs).

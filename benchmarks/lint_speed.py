@@ -137,8 +137,8 @@ def main() -> int:
         folder = Path(tmp) / "migrations"
         folder.mkdir()
         site = install_wheel(root, Path(tmp), args.wheel)
-        # a source checkout with PYTHONDONTWRITEBYTECODE would recompile every module on every run (~30 ms), unlike
-        # an installed package: cache the bytecode outside the repo
+        # a source checkout with PYTHONDONTWRITEBYTECODE would recompile every module on every run, unlike an
+        # installed package: cache the bytecode outside the repo
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MIGTUI_PURE_PYTHON")}
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         # -P: the working directory is not on sys.path, so PYTHONPATH alone says which migtui runs

@@ -124,7 +124,8 @@ class Finding(Event):
     ``LintedFile`` (``located()`` gives the copy renderers want).
 
     A plain class rather than a frozen dataclass: the linter builds tens of thousands of them (a frozen
-    dataclass's ``__init__`` costs several times as much), and approvals rewrite a finding's severity in place.
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``), and approvals rewrite a finding's
+    severity in place.
     """
 
     kind: ClassVar[str] = "finding"

@@ -63,7 +63,7 @@ class Form:
     transactional: bool = True  # False: cannot run inside a transaction block
     min_version: int = MIN_VERSION
     max_version: int = MAX_VERSION
-    example: str | None = None  # a statement of this form against the probe schema (tests/lock_probe_schema.sql)
+    example: str | None = None  # a statement of this form run against tests/analysis/lock_probe_schema.sql
     probe: str = "transaction"  # "transaction" | "second-session" | "none: <why>"
 
     def lock_mode(self, role: str) -> str | None:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from orjson import loads as _loads  # decodes the parser's JSON several times faster than the json module
+from orjson import loads as _loads  # orjson: decoding the parser's JSON is on lint's hot path (docs/lint.md, Speed)
 
 from migtui.errors import UsageError
 

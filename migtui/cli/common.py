@@ -15,7 +15,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line, password-free usage errors: ``migtui up: error: ... (see migtui up --help)``.
 
     argparse echoes the offending argument (an unrecognized ``postgresql://user:secret@...`` included), so the
-    message goes through ``redact``; the usage synopsis is left to ``--help``. Exit code 2 (usage), as before.
+    message goes through ``redact``; the usage synopsis is left to ``--help``. Exit code 2 (usage).
     """
 
     def error(self, message: str):  # type: ignore[override]

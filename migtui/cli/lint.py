@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         return _list_rules(args.format)
     from migtui.report import cyclic_gc_paused
 
-    with cyclic_gc_paused():  # rendering 30,000 statements builds as many objects as linting them
+    with cyclic_gc_paused():  # rendering builds as many small acyclic objects as linting does
         return _run(args)
 
 
@@ -101,8 +101,8 @@ def _file_json(file) -> bytes:
 
 
 def _print_json(report) -> None:
-    """``{"files": [...], "summary": {...}}`` from the files' JSON (``_file_json``). Large reports stay compact:
-    indenting 30,000 statements doubles the output and the time."""
+    """``{"files": [...], "summary": {...}}`` from the files' JSON (``_file_json``). Reports of more than 2,000
+    statements stay compact: indentation would make the output much larger and slower to write."""
     import orjson
 
     data = b'{"files":[' + b",".join(file.rendered for file in report.files) + b'],"summary":'

@@ -188,7 +188,8 @@ def load_demo_data(dsn: str, scale: int = 1_000_000) -> dict[str, int]:
         except errors.InsufficientPrivilege:
             pass
         # Like pg_restore: plain indexes are dropped for the load and rebuilt from their own definitions
-        # afterwards, in this same transaction (2-3x faster than maintaining them row by row).
+        # afterwards, in this same transaction: one build costs less than maintaining them row by row (the
+        # figures: docs/sample-project.md, Demo data).
         conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
         indexes = conn.execute(_PLAIN_INDEXES, (list(TABLES),)).fetchall()
         for schema, name, _definition in indexes:

@@ -240,7 +240,8 @@ def display_path(path: Path | str) -> str:
 
 
 def read_text(path: Path | str) -> str:
-    """A file's UTF-8 text (os.open/os.read: a third of Path.read_text's time on thousands of small files)."""
+    """A file's UTF-8 text through os.open/os.read: lint reads thousands of small files, and this skips the text
+    wrapper and codec lookup Path.read_text sets up for each one."""
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -293,7 +294,8 @@ def _pack_finding(f: Finding) -> tuple:
 
 
 def _pack(file: LintedFile) -> tuple:
-    """Plain tuples pickle several times faster than dataclasses (a worker's results are large)."""
+    """Plain tuples, not dataclasses: a worker's results are large, and a tuple pickles without the class
+    reference and attribute dict each dataclass instance carries."""
     statements = [
         (
             s.index,
@@ -416,10 +418,9 @@ def usable_cpus() -> int:
 
 def default_jobs(paths: Sequence[Path | str]) -> int:
     """Processes when --jobs is not given: one per PARALLEL_BYTES_PER_JOB of SQL (a smaller share costs more
-    to fork than it saves), at most one per usable CPU. Measured on 2 CPUs, 30,000 statements, --format github
-    (best of 5): one process 0.49 s, two 0.33 s on an idle machine; with one other busy process 0.49 s vs 0.43 s;
-    with two, 0.64 s vs 0.55 s. Files come back rendered (LintOptions.render_file), so the second process
-    costs little even when it gets no CPU of its own; the load average is not consulted."""
+    to fork than it saves), at most one per usable CPU. Files come back rendered (LintOptions.render_file), so a
+    second process costs little even when it gets no CPU of its own; the load average is not consulted (the
+    figures with other processes busy: docs/lint.md, Speed)."""
     total = 0
     for path in paths:
         try:
@@ -453,7 +454,7 @@ def lint_sql_files(
         return files
     import multiprocessing
 
-    size = max(1, len(paths) // (workers * 32))  # small chunks: the processes finish within a few ms of each other
+    size = max(1, len(paths) // (workers * 32))  # small chunks: no process is left with a long tail of work
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     unpack = _unpack if render is None else _unpack_compact
     ctx = multiprocessing.get_context("fork")
@@ -493,7 +494,8 @@ def lint_sql_files(
 
 def collect_sql_files(path: Path) -> list[Path]:
     """``path``, or every ``*.sql`` file under the folder ``path``, as ``sorted(path.rglob("*.sql"))`` gives them
-    (symlinked folders are not entered, unreadable ones skipped), in a third of its time (os.scandir)."""
+    (symlinked folders are not entered, unreadable ones skipped), walked with os.scandir: its entries carry their
+    type, so a regular file needs no stat call and no Path object."""
     return [Path(text) for text in sql_file_paths(path)]
 
 
@@ -591,8 +593,8 @@ def lint_alembic(
 def run_lint(settings: Settings, options: LintOptions | None = None, sink: EventSink | None = None) -> LintReport:
     """Lint the inputs; emit RunStarted, one Finding event per finding, RunFinished. Raises MigtuiError.
 
-    Without a sink no events are built (the CLI renders the report itself: 30,000 statements give ~20,000
-    finding events)."""
+    Without a sink no events are built: the CLI renders the report itself, and a large run would build one event
+    per finding for nobody."""
     with cyclic_gc_paused():
         return _run_lint(settings, options or LintOptions(), sink)
 

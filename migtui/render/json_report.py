@@ -8,7 +8,7 @@ from typing import Any
 
 def render_json(data: dict[str, Any], *, indent: int | None = 2) -> str:
     if indent is None:
-        try:  # large reports: orjson is several times faster
+        try:  # large reports: orjson, the faster encoder; json when it is missing
             import orjson
 
             return orjson.dumps(data, default=str).decode()

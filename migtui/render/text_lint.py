@@ -2,7 +2,7 @@
 
 Each file is rendered to one string (``file_text``), where it is linted (``LintOptions.render_file``: a worker
 process for many raw files), and styled with plain ANSI codes when the output is a colour terminal: printing
-thousands of files line by line through rich would cost several times the lint itself.
+thousands of files line by line through rich would take far longer than linting them (docs/lint.md, Speed).
 """
 
 from __future__ import annotations

@@ -61,10 +61,10 @@ class MigtuiApp(App):
     # -- theme switch: restyle what is visible now, the rest when it is shown ----------------------------------
     def refresh_css(self, animate: bool = True) -> None:
         """Textual's ``App.refresh_css`` re-parses every stylesheet source and restyles every screen in the
-        stack (the hidden ones twice: once under the app, once more in its own loop): 140-480 ms per theme
-        switch with the apply view over the Migrations view. Here the parsed rules are kept per (theme
-        variables, sources), so switching back and forth parses once per theme, and only the app and the
-        visible screens are restyled now; a hidden screen is restyled when it is shown again
+        stack (the hidden ones twice: once under the app, once more in its own loop), so a theme switch with the
+        apply view over the Migrations view lags behind the key (docs/tui.md, Measured). Here the parsed rules
+        are kept per (theme variables, sources), so switching back and forth parses once per theme, and only
+        the app and the visible screens are restyled now; a hidden screen is restyled when it is shown again
         (``_restyle_stale_screens``, on every screen change)."""
         stylesheet = self.stylesheet
         stylesheet.set_variables(self.get_css_variables())

@@ -1,4 +1,4 @@
--- The schema the lock-model probe runs every form's example against (tests/test_lock_model_probe.py).
+-- The schema the lock-model probe runs every form's example against (tests/analysis/test_lock_model_probe.py).
 CREATE SCHEMA aux;
 CREATE SCHEMA empty_schema;
 CREATE TABLE parent_t (id int PRIMARY KEY, name text, v varchar(10), n numeric(10, 2), c int NOT NULL);

@@ -33,7 +33,7 @@ def test_demo_headless_tour_and_cleanup(external_dsn):
     pending = re.search(r"^pending:\s+(.+)$", out, re.M).group(1).split(", ")
     assert pending and DEMO_STOP_REVISION not in pending and pending != ["none"]
     assert "orders 2,000" in out
-    # the tour ran status (with the pending list) and said what is not built yet rather than faking it
+    # the tour ran status, which lists every pending revision
     status = out.split("== migtui status", 1)[1]
     assert all(rev in status for rev in pending)
     assert "demo tour finished" in out

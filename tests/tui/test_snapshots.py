@@ -14,7 +14,7 @@ from tests.tui_helpers import sample_project, settings_for, wait_for_text, wait_
 
 @pytest.fixture
 def app(tmp_path):
-    # --no-lint: the same picture whether or not the lint engine is in the build
+    # --no-lint: the picture does not depend on when the lint worker finishes
     return MigtuiApp(settings_for(None, sample_project(tmp_path / "proj")), lint=False)
 
 

@@ -91,7 +91,8 @@ def help_renderable() -> Group:
     """HELP_TEXT (a small markdown subset: headings, **bold** titles, key tables, paragraphs) as rich
     renderables: each key table is a two-column table, so a long action wraps in its own column.
 
-    A plain Static renders in a few milliseconds; textual's Markdown widget took hundreds while a run was on.
+    A plain Static, not textual's Markdown widget (which mounts a widget per block): the help screen must open
+    at once while a run keeps the event loop busy.
     """
     parts: list = []
     rows: list[tuple[str, str]] = []

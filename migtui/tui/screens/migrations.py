@@ -109,7 +109,7 @@ class MigrationsScreen(Screen):
         self._rows: dict[str, RevisionRow] = {}
         self._shown: str | None = None
         self._detail: tuple[str | None, str | None] = (None, None)  # (sql, error) of the shown revision
-        self.lint: dict | None = None  # revision -> RevisionLint, when the lint engine is in the build
+        self.lint: dict | None = None  # revision -> RevisionLint, once the lint worker reports (never with --no-lint)
         self.lint_error: str | None = None
         self.lint_state = "pending"
         if not lint:
