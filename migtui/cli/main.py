@@ -84,12 +84,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, module_name in COMMANDS.items():
         if command is not None and name != command:
             continue
-        try:
-            module = _load(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"migtui.cli.{module_name}":
-                continue  # a command whose module is absent is left out
-            raise
+        module = _load(module_name)
         sub_parser = sub.add_parser(
             name,
             help=module.HELP,

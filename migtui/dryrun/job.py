@@ -260,11 +260,9 @@ def _load(session: Any) -> dict[str, Any]:
 
 
 def _static_model(dsn: str, major: int, options: DryRunOptions, sink: EventSink) -> Any:
-    """The linter's lock model with the target's catalog facts (``None`` only if migtui.analysis is missing)."""
-    try:
-        from migtui.dryrun.static import StaticModel, load_facts
-    except ImportError:  # pragma: no cover - the analysis package ships with migtui
-        return None
+    """The linter's lock model with the target's catalog facts."""
+    from migtui.dryrun.static import StaticModel, load_facts
+
     facts, why = load_facts(dsn, options.statement_timeout)
     if facts is None:
         sink(

@@ -27,7 +27,6 @@ from typing import Any
 from migtui.catalog import Difference, Snapshot, diff_snapshots, inspect_database
 from migtui.errors import MigtuiError, UsageError
 from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
-from migtui.project.load import ENV_LOCK
 from migtui.redact import redact_dsn
 
 JOB = "rollback-test"
@@ -179,38 +178,11 @@ StepFunction = Callable[[Any, str, Any, str, str, EventSink], float]
 
 
 def run_step(project: Any, dsn: str, settings: Any, revision: str, direction: str, sink: EventSink) -> float:
-    """Apply (``up``) or revert (``down``) exactly one revision; raises MigtuiError on failure.
+    """Apply (``up``) or revert (``down``) exactly one revision through the runner's one-step function (its
+    timeout, lock_timeout retries, events and autocommit handling); raises MigtuiError on failure."""
+    from migtui.runner.step import run_revision_step
 
-    Uses the runner's one-step function (its timeout, lock_timeout retries, events and autocommit
-    handling) when it is available, else alembic's command API.
-    """
-    try:
-        from migtui.runner.step import run_revision_step
-    except ImportError:
-        return _alembic_step(project, dsn, revision, direction)
     return run_revision_step(project, dsn, settings, revision, direction, sink=sink, job=JOB)
-
-
-def _alembic_step(project: Any, dsn: str, revision: str, direction: str) -> float:
-    from alembic import command
-
-    from migtui.errors import MigrationFailed
-    from migtui.redact import redact
-
-    cfg = project.config(dsn)
-    started = time.perf_counter()
-    try:
-        with ENV_LOCK:
-            if direction == "up":
-                command.upgrade(cfg, revision)
-            else:
-                command.downgrade(cfg, f"{revision}-1")
-    except Exception as exc:
-        orig = getattr(exc, "orig", None) or exc
-        text = str(orig).strip()
-        line = text.splitlines()[0] if text else orig.__class__.__name__
-        raise MigrationFailed(redact(f"{orig.__class__.__name__}: {line}")) from None
-    return time.perf_counter() - started
 
 
 # -- the job ----------------------------------------------------------------------------------------------
