@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # fixtures that start or connect to a server; a fixture built on one of them has it in its closure too
 DB_FIXTURES = frozenset({"pg", "pg16", "pg18", "pg_any", "fresh_db", "primary_and_replica"})
+# the fixture that builds migtui's wheel (a mypyc compile: a minute or more)
+WHEEL_FIXTURES = frozenset({"wheel_tree"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,8 +43,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if DB_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        fixtures = getattr(item, "fixturenames", ())
+        if DB_FIXTURES.intersection(fixtures):
             item.add_marker(pytest.mark.db)
+        if WHEEL_FIXTURES.intersection(fixtures):
+            item.add_marker(pytest.mark.wheel)
 
 
 @pytest.hookimpl(wrapper=True)
