@@ -40,7 +40,7 @@ def main() -> int:
     pending = pending[pending.index(DEMO_STOP_REVISION) + 1 :]
     cluster = harness.start_cluster(args.pg)
     try:
-        print(f"PostgreSQL {cluster.major}, scale {args.scale:,} orders, load average {os.getloadavg()[0]:.1f}")
+        print(f"PostgreSQL {cluster.pg_version}, scale {args.scale:,} orders, load average {os.getloadavg()[0]:.1f}")
         loads: list[float] = []
         dsn = ""
         for attempt in range(args.repeat):

@@ -115,7 +115,7 @@ def main() -> int:
         Runner(project, target, settings).upgrade("head")
         Runner(project, expected, settings).upgrade("head")
         print(
-            f"schema: {args.tables} tables on PostgreSQL {cluster.major}; migrated two databases in "
+            f"schema: {args.tables} tables on PostgreSQL {cluster.pg_version}; migrated two databases in "
             f"{time.perf_counter() - started:.1f}s"
         )
         objects = cluster.execute(

@@ -115,7 +115,7 @@ def main() -> int:
                 if isinstance(event, DryRunStatement):
                     statements.append((time.monotonic() - started, event.report))
 
-            settings = Settings(migrations=str(project.script_location), replica_url=replica.dsn(db), database_url=dsn)
+            settings = Settings(migrations=str(project.script_location), replica_dsn=replica.dsn(db), dsn=dsn)
             report = run_dry_run(settings, DryRunOptions(count_budget=args.count_budget), sink)
             wall = time.monotonic() - started
             time.sleep(1.0)  # let the replica's backends flush their statistics

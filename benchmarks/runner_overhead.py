@@ -58,14 +58,14 @@ def main() -> int:
                 command.upgrade(cfg, "head")
                 plain.append(time.perf_counter() - t0)
                 dsn = cluster.create_database(f"ours{i}")
-                runner = Runner(project, dsn, Settings(database_url=dsn, progress_interval=5))
+                runner = Runner(project, dsn, Settings(dsn=dsn, progress_interval=5))
                 t0 = time.perf_counter()
                 result = runner.upgrade()
                 ours.append(time.perf_counter() - t0)
                 assert len(result.applied) == args.revisions
             n = args.revisions
             p, o = statistics.median(plain), statistics.median(ours)
-            print(f"PostgreSQL {cluster.major}, {n} revisions (CREATE TABLE each), median of {args.repeat}:")
+            print(f"PostgreSQL {cluster.pg_version}, {n} revisions (CREATE TABLE each), median of {args.repeat}:")
             print(
                 f"  alembic upgrade head (one transaction, one env.py run): {p:.3f}s = {1000 * p / n:.1f} ms/revision"
             )
@@ -80,7 +80,7 @@ def main() -> int:
             slow = AlembicProject.load(slow.script_location)
             dsn = cluster.create_database("slow")
             for timeout in (1.0, 2.0):
-                runner = Runner(slow, dsn, Settings(database_url=dsn, timeout=timeout, progress_interval=0))
+                runner = Runner(slow, dsn, Settings(dsn=dsn, timeout=timeout, progress_interval=0))
                 t0 = time.perf_counter()
                 with contextlib.suppress(MigrationTimeout):
                     runner.upgrade()

@@ -102,7 +102,7 @@ async def blocked_latency(settings, samples: int) -> None:
     from migtui.tui.widgets.monitor_panel import MonitorPanel
     from tests.tui_helpers import screen_text
 
-    holder = psycopg.connect(settings.database_url, application_name="bench-holder")
+    holder = psycopg.connect(settings.dsn, application_name="bench-holder")
     holder.execute("SELECT count(*) FROM orders")  # ACCESS SHARE on orders, transaction left open
     try:
         app = MigtuiApp(settings)
@@ -117,9 +117,9 @@ async def blocked_latency(settings, samples: int) -> None:
             assert isinstance(apply, ApplyScreen)
             panel = apply.query_one(MonitorPanel)
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not (panel.snapshot and panel.snapshot.blocked):
+            while time.monotonic() < deadline and not (panel.sample and panel.sample.blocked):
                 await pilot.pause(0.02)
-            blocked = panel.snapshot.blocked if panel.snapshot else ()
+            blocked = panel.sample.blocked if panel.sample else ()
             print(f"blocked: {[(s.pid, s.application_name, s.wait) for s in blocked]}")
 
             # event-loop lag while the runner waits and the monitor polls
@@ -161,7 +161,7 @@ async def blocked_latency(settings, samples: int) -> None:
                 await until(lambda: not isinstance(app.screen, HelpScreen))
                 closes.append(time.perf_counter() - t0)
                 await asyncio.sleep(0.05)
-            still_blocked = bool(panel.snapshot and panel.snapshot.blocked)
+            still_blocked = bool(panel.sample and panel.sample.blocked)
             print(f"monitor polls during the run: {panel.polls} (still blocked at the end: {still_blocked})")
             print(f"event-loop lag (20 ms timer) while blocked:        {fmt_ms(lags)}")
             print(f"key 't' -> theme switched, while blocked:          {fmt_ms(themes)}")
@@ -195,7 +195,7 @@ def main() -> int:
     try:
         dsn = cluster.create_database("bench")
         settings = Settings(
-            database_url=dsn,
+            dsn=dsn,
             migrations=str(ROOT / "db/migrations"),
             monitor_interval=0.25,
             lock_timeout=60.0,
@@ -205,7 +205,7 @@ def main() -> int:
         Runner(AlembicProject.load(settings.migrations), dsn, settings).upgrade(DEMO_STOP_REVISION)
         load_demo_data(dsn, args.scale)
         print(
-            f"PostgreSQL {cluster.major}, sample project at {DEMO_STOP_REVISION}, {args.scale:,} orders; "
+            f"PostgreSQL {cluster.pg_version}, sample project at {DEMO_STOP_REVISION}, {args.scale:,} orders; "
             f"{os.cpu_count()} CPUs"
         )
         tmux_first_paint(dsn, args.launches)

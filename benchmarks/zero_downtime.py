@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     tpl = f"zd_tpl_{int(time.time())}"
     names = [tpl, tpl + "_naive", tpl + "_phased"]
     try:
-        print(f"PostgreSQL {server.major}: loading {args.rows} rows ...", flush=True)
+        print(f"PostgreSQL {server.pg_version}: loading {args.rows} rows ...", flush=True)
         t = time.perf_counter()
         server.create_database(tpl)
         server.execute(

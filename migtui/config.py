@@ -20,8 +20,9 @@ from migtui.redact import redact_dsn
 
 @dataclass
 class Settings:
-    database_url: str | None = None
-    replica_url: str | None = None
+    dsn: str | None = None  # the target database: where revisions are applied / checked
+    replica_dsn: str | None = None  # a read replica of the target (dry-run, the TUI's overview)
+    scratch_dsn: str | None = None  # a server for throwaway databases (needs CREATEDB; default: an embedded one)
     migrations: str = "db/migrations"
     timeout: float = 30.0  # per-revision timeout, seconds
     lock_timeout: float = 2.0  # seconds; every DDL runs under it
@@ -40,16 +41,17 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         """All settings as a dict, safe to print."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "sources"}
-        data["database_url"] = redact_dsn(self.database_url)
-        data["replica_url"] = redact_dsn(self.replica_url)
+        for name in ("dsn", "replica_dsn", "scratch_dsn"):
+            data[name] = redact_dsn(getattr(self, name))
         data["drift_exclude"] = list(self.drift_exclude)
         return data
 
 
 # setting -> environment variable
 ENV_VARS: dict[str, str] = {
-    "database_url": "MIGTUI_DATABASE_URL",
-    "replica_url": "MIGTUI_REPLICA_URL",
+    "dsn": "MIGTUI_DSN",
+    "replica_dsn": "MIGTUI_REPLICA_DSN",
+    "scratch_dsn": "MIGTUI_SCRATCH_DSN",
     "migrations": "MIGTUI_MIGRATIONS",
     "timeout": "MIGTUI_TIMEOUT",
     "lock_timeout": "MIGTUI_LOCK_TIMEOUT",
@@ -65,8 +67,15 @@ ENV_VARS: dict[str, str] = {
     "drift_exclude": "MIGTUI_DRIFT_EXCLUDE",
 }
 
-# argparse dest -> setting, for flags that map to a setting under another name
-FLAG_ALIASES: dict[str, str] = {"dsn": "database_url", "replica": "replica_url"}
+# setting -> the environment variable that also sets it (read when the one in ENV_VARS is absent); kept for one
+# release so deploys that set the old name keep working
+ENV_ALIASES: dict[str, str] = {
+    "dsn": "MIGTUI_DATABASE_URL",
+    "replica_dsn": "MIGTUI_REPLICA_URL",
+}
+
+# [tool.migtui] key -> setting, for the same reason
+PYPROJECT_ALIASES: dict[str, str] = {"database_url": "dsn", "replica_url": "replica_dsn"}
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "sources"}
 
@@ -120,12 +129,16 @@ def _pyproject_settings(path: Path | None) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise UsageError(f"{path}: [tool.migtui] must be a table")
     out: dict[str, Any] = {}
+    aliased: dict[str, Any] = {}
     for key, value in section.items():
         name = key.replace("-", "_")
+        if name in PYPROJECT_ALIASES:
+            aliased[PYPROJECT_ALIASES[name]] = value
+            continue
         if name not in _FIELDS:
             raise UsageError(f"{path}: unknown setting [tool.migtui] {key}")
         out[name] = value
-    return out
+    return {**aliased, **out}  # the setting's own name wins over its alias
 
 
 def load_settings(
@@ -147,13 +160,14 @@ def load_settings(
         setattr(settings, name, value)
         sources[name] = "pyproject.toml"
     for name, var in ENV_VARS.items():
+        if env.get(var) in (None, "") and name in ENV_ALIASES:
+            var = ENV_ALIASES[name]
         if env.get(var) not in (None, ""):
             setattr(settings, name, _coerce(name, env[var], f"${var}"))
             sources[name] = f"${var}"
-    for key, value in (flags or {}).items():
-        name = FLAG_ALIASES.get(key, key)
+    for name, value in (flags or {}).items():
         if name in _FIELDS and value is not None:
-            setattr(settings, name, _coerce(name, value, "--" + key.replace("_", "-")))
+            setattr(settings, name, _coerce(name, value, "--" + name.replace("_", "-")))
             sources[name] = "flag"
     settings.sources = sources
     return settings

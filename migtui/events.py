@@ -264,11 +264,12 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True)
-class DryRunTarget(Event):
-    """dry-run checked its target: role (replica/primary), server version, recorded revision, lag, pending."""
+class DryRunReplica(Event):
+    """dry-run checked the server it inspects: role (replica/primary), server version, recorded revision, lag,
+    pending."""
 
-    kind: ClassVar[str] = "dry_run_target"
-    target: dict[str, Any]
+    kind: ClassVar[str] = "dry_run_replica"
+    replica: dict[str, Any]
     pending: tuple[str, ...] = ()
 
 

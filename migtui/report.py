@@ -1,6 +1,6 @@
 """The job API every front end calls: ``run_<job>(settings, options, sink) -> Report``.
 
-``settings`` (``migtui.config.Settings``) hold the target: ``database_url``, ``replica_url``, ``migrations``,
+``settings`` (``migtui.config.Settings``) hold the target: ``dsn``, ``replica_dsn``, ``migrations``,
 timeouts. ``options`` are the job's own choices, a frozen ``<Job>Options`` dataclass in the job's package. The
 sink receives typed events (``migtui.events``) as the job goes. Every report answers the same few questions
 (``Report``); each job's report adds its own fields and JSON.

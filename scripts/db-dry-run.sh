@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Dry-run the pending alembic revisions against a read replica (changes nothing). For CI and operators.
 #
-#   scripts/db-dry-run.sh --replica postgresql://reader@replica:5432/app [migtui dry-run flags...]
+#   scripts/db-dry-run.sh --replica-dsn postgresql://reader@replica:5432/app [migtui dry-run flags...]
 #
 # Environment:
-#   MIGTUI_REPLICA_URL     the replica, when --replica is not given
-#   MIGTUI_DATABASE_URL    the primary (optional): compare its revision and WAL position with the replica's
+#   MIGTUI_REPLICA_DSN     the replica, when --replica-dsn is not given
+#   MIGTUI_DSN             the primary (optional): compare its revision and WAL position with the replica's
 #   MIGTUI_DRY_RUN_FORMAT  text | json | github (default: github under GitHub Actions, else text)
 #   MIGTUI                 how to run migtui (default: `migtui` if on PATH, else `python3 -m migtui`)
 #

@@ -3,10 +3,10 @@
 # again (the schema must match the first upgrade). For CI and developers.
 #
 #   scripts/db-rollback-test.sh                                      # a new embedded PostgreSQL
-#   scripts/db-rollback-test.sh --dsn postgresql://ci@localhost/scratch [migtui rollback-test flags...]
+#   scripts/db-rollback-test.sh --scratch-dsn postgresql://ci@localhost/scratch [migtui rollback-test flags...]
 #
 # Environment:
-#   MIGTUI_DATABASE_URL             scratch database, when --dsn is not given (default: embedded server)
+#   MIGTUI_SCRATCH_DSN              scratch database, when --scratch-dsn is not given (default: embedded server)
 #   MIGTUI_MIGRATIONS               alembic project (default db/migrations)
 #   MIGTUI_ROLLBACK_TEST_FORMAT     text | json | junit (default text)
 #   MIGTUI_ROLLBACK_TEST_OUTPUT     also write the report in that format to this file; under GitHub

@@ -7,7 +7,7 @@
 #   FORMAT=github scripts/db-validate.sh   # GitHub workflow annotations (default when GITHUB_ACTIONS=true)
 #   SARIF=migtui.sarif scripts/db-validate.sh   # also write SARIF for code scanning
 #
-# Environment: MIGTUI_DATABASE_URL (optional, catalog facts + pending revisions), MIGTUI_MIGRATIONS,
+# Environment: MIGTUI_DSN (optional, catalog facts + pending revisions), MIGTUI_MIGRATIONS,
 # MIGTUI_PG_VERSION, FAIL_ON (error|warning|info, default error), MIGTUI (the migtui command),
 # DRIFT_ALERT_WEBHOOK (optional: POST the drift report there when drift is found).
 # Exit status: 0 clean, 1 findings, 2 usage/input error, 6 database unreachable.
@@ -29,7 +29,7 @@ $MIGTUI lint --format "$FORMAT" --fail-on "$FAIL_ON" "$@" || lint_status=$?
 if [[ $lint_status -ne 0 ]]; then status=$lint_status; fi
 
 # drift: when a database is configured
-if [[ -n "${MIGTUI_DATABASE_URL:-}" ]]; then
+if [[ -n "${MIGTUI_DSN:-${MIGTUI_DATABASE_URL:-}}" ]]; then  # the old name is read for one release too
     drift_status=0
     $MIGTUI drift --format "$FORMAT" ${DRIFT_ALERT_WEBHOOK:+--alert-webhook "$DRIFT_ALERT_WEBHOOK"} || drift_status=$?
     if [[ $drift_status -ne 0 && ( $status -eq 0 || $drift_status -ge 2 ) ]]; then status=$drift_status; fi

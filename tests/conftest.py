@@ -83,7 +83,7 @@ def external_dsn(request: pytest.FixtureRequest) -> str | None:
 def pg16(external_dsn):
     if external_dsn:
         server = harness.ExternalServer(external_dsn)
-        if server.major != 16:
+        if server.pg_version != 16:
             pytest.skip("external server is not PostgreSQL 16")
         return server
     return _cluster(16)
@@ -93,7 +93,7 @@ def pg16(external_dsn):
 def pg18(external_dsn):
     if external_dsn:
         server = harness.ExternalServer(external_dsn)
-        if server.major != 18:
+        if server.pg_version != 18:
             pytest.skip("external server is not PostgreSQL 18")
         return server
     return _cluster(18)
@@ -112,7 +112,7 @@ def pg_any(request, external_dsn):
     """Parametrize a test over PostgreSQL 16 and 18."""
     if external_dsn:
         server = harness.ExternalServer(external_dsn)
-        if server.major != request.param:
+        if server.pg_version != request.param:
             pytest.skip(f"external server is not PostgreSQL {request.param}")
         return server
     return _cluster(request.param)

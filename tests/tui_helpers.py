@@ -61,7 +61,7 @@ def alembic_upgrade(project_dir: Path, dsn: str, revision: str) -> None:
 
 
 def settings_for(dsn: str | None, migrations: Path, **extra) -> Settings:
-    return Settings(database_url=dsn, migrations=str(migrations), **extra)
+    return Settings(dsn=dsn, migrations=str(migrations), **extra)
 
 
 def screen_text(app) -> str:

@@ -3,8 +3,8 @@
 Where the database URL comes from, first match wins:
 
 1. a connection handed over in ``config.attributes["connection"]`` (a caller that already holds one);
-2. ``sqlalchemy.url`` on the Config (migtui sets it from ``--dsn`` / ``MIGTUI_DATABASE_URL``);
-3. ``$MIGTUI_DATABASE_URL``, then ``$DATABASE_URL`` (plain ``alembic -c db/migrations/alembic.ini ...``).
+2. ``sqlalchemy.url`` on the Config (migtui sets it from ``--dsn`` / ``MIGTUI_DSN``);
+3. ``$MIGTUI_DSN``, then ``$DATABASE_URL`` (plain ``alembic -c db/migrations/alembic.ini ...``).
 
 A plain ``postgresql://`` URL is accepted and run with the psycopg 3 driver. Offline mode (``--sql``) needs
 no URL at all: it renders PostgreSQL SQL.

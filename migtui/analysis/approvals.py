@@ -75,12 +75,12 @@ def parse_approvals(text: str) -> tuple[list[Approval], list[Finding]]:
 
 def apply_approvals(findings: list[Finding], approvals: list[Approval]) -> tuple[list[Finding], int]:
     """Apply approvals to ``findings`` in place order: approved findings become info with ``approved`` set,
-    ignored ones are removed. Returns (kept findings, number suppressed)."""
+    ignored ones are removed. Returns (kept findings, number ignored)."""
     if not approvals:
         return findings, 0
     by_rule: dict[str, Approval] = {a.rule: a for a in approvals}
     kept: list[Finding] = []
-    suppressed = 0
+    ignored = 0
     for finding in findings:
         approval = by_rule.get(finding.rule)
         if approval is None:
@@ -88,12 +88,12 @@ def apply_approvals(findings: list[Finding], approvals: list[Approval]) -> tuple
             continue
         approval.used += 1
         if approval.kind == "ignore":
-            suppressed += 1
+            ignored += 1
             continue
         finding.severity = INFO
         finding.approved = approval.reason
         kept.append(finding)
-    return kept, suppressed
+    return kept, ignored
 
 
 def unused_approval_findings(approvals: list[Approval]) -> list[Finding]:

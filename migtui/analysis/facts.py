@@ -22,7 +22,7 @@ class ConstraintFact:
 
 @dataclass
 class CatalogFacts:
-    server_version: int | None = None  # major version of the database the facts came from
+    pg_version: int | None = None  # PostgreSQL major of the database the facts came from
     tables: set[str] = field(default_factory=set)  # tables, partitioned tables, views, matviews, sequences
     relkinds: dict[str, str] = field(default_factory=dict)  # relation -> pg_class.relkind
     column_types: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> format_type

@@ -109,7 +109,7 @@ class Snapshot:
     objects: dict[Key, CatalogObject] = field(default_factory=dict)
 
     @property
-    def server_major(self) -> int:
+    def pg_version(self) -> int:
         return self.server_version_num // 10000
 
     def add(self, obj: CatalogObject) -> None:

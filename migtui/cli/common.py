@@ -36,9 +36,11 @@ def finite_float(value: str) -> float:
     return number
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options every database/migrations command accepts."""
-    parser.add_argument("--dsn", metavar="URL", help="target database (postgresql://...); env MIGTUI_DATABASE_URL")
+def add_common_arguments(parser: argparse.ArgumentParser, *, target: bool = True) -> None:
+    """Options every database/migrations command accepts; ``target=False`` for a command that never touches the
+    target database (it declares its own ``--dsn``)."""
+    if target:
+        parser.add_argument("--dsn", metavar="URL", help="target database (postgresql://...); env MIGTUI_DSN")
     parser.add_argument(
         "--migrations", metavar="PATH", help="alembic script directory or alembic.ini (default db/migrations)"
     )
@@ -50,3 +52,16 @@ def settings_from_args(args: argparse.Namespace):
 
     flags: dict[str, Any] = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     return load_settings(flags)
+
+
+def add_replica_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--replica-dsn`` (setting ``replica_dsn``), with ``--replica`` as a hidden alias for one release."""
+    parser.add_argument("--replica-dsn", metavar="URL", help=f"{help}; env MIGTUI_REPLICA_DSN")
+    parser.add_argument("--replica", dest="replica_dsn", metavar="URL", help=argparse.SUPPRESS)
+
+
+def add_scratch_argument(parser: argparse.ArgumentParser, help: str, *aliases: str) -> None:
+    """``--scratch-dsn`` (setting ``scratch_dsn``), plus the command's older flags for it as hidden aliases."""
+    parser.add_argument("--scratch-dsn", metavar="URL", help=f"{help}; env MIGTUI_SCRATCH_DSN")
+    for alias in aliases:
+        parser.add_argument(alias, dest="scratch_dsn", metavar="URL", help=argparse.SUPPRESS)

@@ -3,14 +3,21 @@ from __future__ import annotations
 import argparse
 import json
 
-from migtui.cli.common import add_common_arguments, finite_float, settings_from_args
+from migtui.cli.common import (
+    add_common_arguments,
+    add_replica_argument,
+    add_scratch_argument,
+    finite_float,
+    settings_from_args,
+)
 
 HELP = "print the effective settings and where each comes from (passwords redacted)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--replica", metavar="URL", help="read replica for dry-run; env MIGTUI_REPLICA_URL")
+    add_replica_argument(parser, "read replica for dry-run")
+    add_scratch_argument(parser, "server for throwaway databases (dry-run, drift, rollback-test)")
     parser.add_argument("--timeout", type=finite_float, help="per-revision timeout in seconds (default 30)")
     parser.add_argument("--lock-timeout", type=finite_float, help="lock_timeout for DDL, seconds (default 2)")
     parser.add_argument("--format", choices=["text", "json"], default="text")

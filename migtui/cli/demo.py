@@ -41,8 +41,8 @@ def _tour(demo) -> int:  # type: ignore[no-untyped-def]
         demo.say("")
         demo.say(f"== migtui {command} — {title}")
         args = [command, *common]
-        if "--replica" in extra:
-            args += ["--replica", demo.replica_dsn]
+        if "--replica-dsn" in extra:
+            args += ["--replica-dsn", demo.replica_dsn]
         code = main(args)
         if code not in (ExitCode.OK, ExitCode.FINDINGS):
             demo.say(f"== migtui {command} exited {code}")

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from migtui.cli.common import add_common_arguments, settings_from_args
+from migtui.cli.common import add_common_arguments, add_scratch_argument, settings_from_args
 
 HELP = "compare the database's schema with what its recorded migrations produce (exit 1 on drift)"
 DESCRIPTION = (
@@ -40,10 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="expected-schema cache (default $MIGTUI_CACHE_DIR/drift or ~/.cache/migtui/drift)",
     )
     parser.add_argument("--no-cache", action="store_true", help="rebuild the expected schema (and refresh the cache)")
-    parser.add_argument(
-        "--scratch-dsn",
-        metavar="URL",
-        help="build the expected schema on this server (needs CREATEDB/CREATEROLE) instead of an embedded one",
+    add_scratch_argument(
+        parser, "build the expected schema on this server (needs CREATEDB/CREATEROLE) instead of an embedded one"
     )
     parser.add_argument("--version-table", metavar="NAME", help="alembic version table (default alembic_version)")
     parser.add_argument("--version-table-schema", metavar="SCHEMA", help="schema of the version table")
@@ -70,7 +68,6 @@ def run(args: argparse.Namespace) -> int:
     options = DriftOptions(
         cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
         use_cache=not args.no_cache,
-        scratch_dsn=args.scratch_dsn,
     )
     report = run_drift(settings, options, sink)
     if args.format == "json":

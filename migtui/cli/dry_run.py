@@ -14,14 +14,14 @@ violating a new CHECK), a duration estimate and lock-risk warnings. See docs/dry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from migtui.cli.common import add_common_arguments, finite_float
+    from migtui.cli.common import add_common_arguments, add_replica_argument, add_scratch_argument, finite_float
 
     add_common_arguments(parser)
-    parser.add_argument("--replica", metavar="URL", help="the read replica to dry-run against; env MIGTUI_REPLICA_URL")
+    add_replica_argument(parser, "the read replica to dry-run against")
     parser.add_argument(
         "--allow-primary",
         action="store_true",
-        help="allow a primary as the target (still strictly read-only); without --replica, --dsn is the target",
+        help="allow a primary to be inspected (still strictly read-only); without --replica-dsn, --dsn is inspected",
     )
     parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit"], default="text")
     parser.add_argument(
@@ -38,10 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="statement_timeout of every other query on the target (default 30)",
     )
-    parser.add_argument(
-        "--shadow-dsn",
-        metavar="URL",
-        help="server for the scratch shadow databases (needs CREATEDB; default: an embedded server)",
+    add_scratch_argument(
+        parser, "server for the shadow databases (needs CREATEDB; default: an embedded server)", "--shadow-dsn"
     )
     parser.add_argument("--pg-bin", metavar="DIR", help="PostgreSQL binaries for pg_dump and the shadow server")
     parser.add_argument(
@@ -89,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
         allow_primary=args.allow_primary,
         count_budget=args.count_budget,
         statement_timeout=args.statement_timeout,
-        shadow_dsn=args.shadow_dsn,
         scan_mb_s=args.scan_throughput,
         write_mb_s=args.write_throughput,
         big_table_bytes=int(args.big_table_mb * 1024 * 1024),

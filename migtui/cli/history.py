@@ -27,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
     revisions = list(reversed(project.revisions()))  # newest first
     current: tuple[str, ...] | None = None
     applied: set[str] = set()
-    if settings.database_url and not args.offline:
-        current = read_current(settings.database_url, settings)
+    if settings.dsn and not args.offline:
+        current = read_current(settings.dsn, settings)
         check_known(project, current)
         applied = applied_revisions(project.revisions(), current)
     if args.format == "json":

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dsn",
         metavar="URL",
-        help="database to watch (postgresql://...); env MIGTUI_DATABASE_URL",
+        help="database to watch (postgresql://...); env MIGTUI_DSN",
     )
     parser.add_argument(
         "--monitor-interval",
@@ -71,15 +71,15 @@ def run(args: argparse.Namespace) -> int:
     from migtui.errors import UsageError
 
     settings = settings_from_args(args)
-    if not settings.database_url:
-        raise UsageError("no database: pass --dsn URL or set MIGTUI_DATABASE_URL")
+    if not settings.dsn:
+        raise UsageError("no database: pass --dsn URL or set MIGTUI_DSN")
     if settings.monitor_interval <= 0:
         raise UsageError("--monitor-interval must be positive")
     if args.once:
         from migtui.pg.monitor import Monitor
 
-        with Monitor(settings.database_url, settings.monitor_interval) as monitor:
-            snap = monitor.snapshot()
+        with Monitor(settings.dsn, settings.monitor_interval) as monitor:
+            snap = monitor.sample()
         if args.format == "json":
             print(json.dumps(snap.to_dict(), indent=2, default=str))
         else:

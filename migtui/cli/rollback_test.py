@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from migtui.cli.common import add_common_arguments, settings_from_args
+from migtui.cli.common import add_common_arguments, add_scratch_argument, settings_from_args
 
 HELP = "test every revision's downgrade: up, down (schema must match), up again (schema must match)"
 DESCRIPTION = (
-    "For each revision in order, on a scratch database (a new embedded PostgreSQL by default, or --dsn): "
+    "For each revision in order, on a scratch database (a new embedded PostgreSQL by default, or --scratch-dsn): "
     "snapshot the schema, upgrade one step, snapshot, downgrade one step and require the first snapshot, "
     "upgrade again and require the second. Fails (exit 1) naming every revision whose downgrade raises, "
     "leaves the schema different, or cannot be upgraded again."
@@ -17,11 +17,12 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common_arguments(parser)
+    add_common_arguments(parser, target=False)
+    add_scratch_argument(parser, "the scratch database to test on (default: a new embedded server)", "--dsn")
     parser.add_argument(
         "--force",
         action="store_true",
-        help="allow a --dsn database whose version table is at a revision (tests only the later revisions)",
+        help="allow a --scratch-dsn database whose version table is at a revision (tests only the later revisions)",
     )
     parser.add_argument(
         "--with-data",

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     by_id = {info.revision: info for info in status.revisions}
     current = ", ".join(_describe(by_id, r) for r in data["current"]) or "base (no revision applied)"
-    print(f"database:   {data['database']}")
+    print(f"database:   {data['target']}")
     print(f"migrations: {data['migrations']}")
     print(f"current:    {current}")
     print(f"heads:      {', '.join(data['heads']) or '-'}")

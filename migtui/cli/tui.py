@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from migtui.cli.common import add_common_arguments, finite_float, settings_from_args
+from migtui.cli.common import add_common_arguments, add_replica_argument, finite_float, settings_from_args
 
 HELP = "open the operator's TUI (Migrations view, monitor, apply); the default with no command"
 
@@ -22,7 +22,7 @@ def require_terminal(what: str, instead: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--replica", metavar="URL", help="read replica to show (lag, revision); env MIGTUI_REPLICA_URL")
+    add_replica_argument(parser, "read replica to show (lag, revision)")
     parser.add_argument(
         "--monitor-interval", type=finite_float, metavar="SECONDS", help="monitor refresh period (default 1)"
     )

@@ -38,7 +38,7 @@ JOB = "demo"
 TOUR: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("status: current revision and the pending list", "status", ()),
     ("lint: what the pending revisions would do", "lint", ()),
-    ("dry-run on the replica: row counts, sizes, estimated durations", "dry-run", ("--replica",)),
+    ("dry-run on the replica: row counts, sizes, estimated durations", "dry-run", ("--replica-dsn",)),
 )
 
 
@@ -145,14 +145,14 @@ class Demo:
         self.primary = self._timed(
             "primary", lambda: harness.start_cluster(self.pg_version, pg_bin=self.settings.pg_bin)
         )
-        self.say(f"  PostgreSQL {self.primary.major} on 127.0.0.1:{self.primary.port}")
+        self.say(f"  PostgreSQL {self.primary.pg_version} on 127.0.0.1:{self.primary.port}")
         self.say("starting streaming replica (pg_basebackup -R) …")
         self.replica = self._timed("replica", self.primary.start_replica)
         self.say(f"  hot standby on 127.0.0.1:{self.replica.port}")
         self.dsn = self.primary.create_database(DEMO_DATABASE)
         self.replica_dsn = self.replica.dsn(DEMO_DATABASE)
-        self.settings.database_url = self.dsn
-        self.settings.replica_url = self.replica_dsn
+        self.settings.dsn = self.dsn
+        self.settings.replica_dsn = self.replica_dsn
 
         self.say(f"applying sample migrations up to {DEMO_STOP_REVISION} …")
         runner = Runner(project, self.dsn, self.settings, self._sink)

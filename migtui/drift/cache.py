@@ -30,7 +30,7 @@ FORMAT = 1
 class CacheKey:
     revisions: tuple[str, ...]
     content_hash: str
-    server_major: int
+    pg_version: int
     role: str
     version_table: str
     inspector: str = ""  # hash of the catalog inspector's source: a changed inspector never reads an old snapshot
@@ -59,7 +59,7 @@ def path_for(cache_dir: Path, key: CacheKey) -> Path:
     """``<cache_dir>/expected-pg<major>-<revision>-<digest>.json``."""
     revision = "+".join(key.revisions) or "base"
     safe = "".join(ch if ch.isalnum() or ch in "-_+" else "_" for ch in revision)[:60]
-    return Path(cache_dir) / f"expected-pg{key.server_major}-{safe}-{key.digest()}.json"
+    return Path(cache_dir) / f"expected-pg{key.pg_version}-{safe}-{key.digest()}.json"
 
 
 def load(path: Path, key: CacheKey) -> tuple[Snapshot, str] | None:

@@ -512,7 +512,7 @@ def _alter_column(obj: CatalogObject, attribute: str | None, want: Any, expected
         column_type = (expected.get("column", obj.name) or obj).attributes["type"]
         return _text(sql.SQL("{} TYPE {} COLLATE {};").format(head, sql.SQL(column_type), sql.SQL(want)))
     if attribute == "storage":
-        if want is None and actual.server_major < 16:  # SET STORAGE DEFAULT is PostgreSQL 16+
+        if want is None and actual.pg_version < 16:  # SET STORAGE DEFAULT is PostgreSQL 16+
             column_type = str((expected.get("column", obj.name) or obj).attributes.get("type", ""))
             want = _type_default_storage(column_type)
         return _text(sql.SQL("{} SET STORAGE {};").format(head, sql.SQL(str(want or "DEFAULT").upper())))

@@ -1,6 +1,6 @@
 """Schema drift: the live schema of a database against the schema its recorded migrations produce.
 
-    report = run_drift(settings, DriftOptions(), sink)  # settings.database_url against settings.migrations
+    report = run_drift(settings, DriftOptions(), sink)  # settings.dsn against settings.migrations
     report.drifted          # True when anything differs
     report.differences      # [Difference(kind, object, change, attribute, expected, actual), ...]
     report.to_dict()        # the JSON report (``migtui drift --format json``)
@@ -79,7 +79,7 @@ class TargetInfo:
     roles: list[tuple[str, bool, bool]]  # (name, superuser, can_login) of non-system roles
 
     @property
-    def major(self) -> int:
+    def pg_version(self) -> int:
         return self.server_version_num // 10000
 
 
@@ -97,20 +97,19 @@ class DriftOptions:
     exclude: tuple[str, ...] = ()  # more exclusions, besides settings.drift_exclude
     cache_dir: Path | None = None  # expected-schema cache (default: default_cache_dir())
     use_cache: bool = True  # False: rebuild the expected schema (and refresh the cache)
-    scratch_dsn: str | None = None  # build the expected schema on this server instead of an embedded one
 
 
 @dataclass
 class DriftReport:
     """The result of one drift check (``to_dict()`` is the JSON report)."""
 
-    database: str
+    target: str  # redacted
     migrations: str
     current: tuple[str, ...]
     head: str | None
     pending: list[dict[str, str]]
-    target_major: int
-    expected_major: int
+    target_pg_version: int
+    expected_pg_version: int
     expected_source: str
     expected_server: str
     excluded: list[str]
@@ -126,10 +125,6 @@ class DriftReport:
     @property
     def job(self) -> str:
         return JOB
-
-    @property
-    def target(self) -> str:
-        return self.database
 
     @property
     def exit_code(self) -> int:
@@ -162,7 +157,7 @@ class DriftReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "database": self.database,
+            "target": self.target,
             "migrations": self.migrations,
             "current": list(self.current),
             "head": self.head,
@@ -170,8 +165,8 @@ class DriftReport:
             "pending": self.pending,
             "drift": self.drifted,
             "expected": {
-                "server_major": self.expected_major,
-                "target_major": self.target_major,
+                "expected_pg_version": self.expected_pg_version,
+                "target_pg_version": self.target_pg_version,
                 "source": self.expected_source,
                 "server": self.expected_server,
             },
@@ -263,18 +258,18 @@ def build_expected_snapshot(
 
     if scratch_dsn:
         server: Any = scratch_server(scratch_dsn)
-        description = f"scratch server (PostgreSQL {server.major})"
+        description = f"scratch server (PostgreSQL {server.pg_version})"
         try:
             return _build_on(server, project, target, settings, sink), description
         except MigtuiError:
             raise
         except Exception as exc:
             raise MigtuiError(f"cannot build the expected schema on the scratch server: {_one_line(exc)}") from None
-    major = scratch_major(target, settings)
-    sink(Message(text=f"building the expected schema on an embedded PostgreSQL {major} server"))
-    cluster = harness.start_cluster(major, pg_bin=settings.pg_bin)
+    pg_version = scratch_pg_version(target, settings)
+    sink(Message(text=f"building the expected schema on an embedded PostgreSQL {pg_version} server"))
+    cluster = harness.start_cluster(pg_version, pg_bin=settings.pg_bin)
     try:
-        return _build_on(cluster, project, target, settings, sink), f"embedded PostgreSQL {major}"
+        return _build_on(cluster, project, target, settings, sink), f"embedded PostgreSQL {pg_version}"
     finally:
         cluster.cleanup()
 
@@ -293,13 +288,13 @@ def scratch_server(dsn: str):
         raise ConnectionFailed(f"cannot connect to the scratch server: {describe_error(exc)}") from None
 
 
-def scratch_major(target: TargetInfo, settings: Settings) -> int:
+def scratch_pg_version(target: TargetInfo, settings: Settings) -> int:
     """The embedded server's major: that of ``--pg-bin`` if given, else the target's, else the nearest one."""
     from migtui.pg import harness
 
     if settings.pg_bin:
-        return harness.find_binaries(None, settings.pg_bin).major
-    return harness.nearest_version(target.major)
+        return harness.find_binaries(None, settings.pg_bin).pg_version
+    return harness.nearest_version(target.pg_version)
 
 
 def _build_on(server: Any, project: AlembicProject, target: TargetInfo, settings: Settings, sink: EventSink):
@@ -365,11 +360,11 @@ def expected_schema(
     from migtui.drift import cache as drift_cache
 
     started = time.monotonic()
-    major = scratch_server(scratch_dsn).major if scratch_dsn else scratch_major(target, settings)
+    pg_version = scratch_server(scratch_dsn).pg_version if scratch_dsn else scratch_pg_version(target, settings)
     key = drift_cache.CacheKey(
         revisions=tuple(sorted(target.current)),
         content_hash=project.content_hash(),
-        server_major=major,
+        pg_version=pg_version,
         role=target.migration_role,
         version_table=f"{settings.version_table_schema or ''}.{settings.version_table}",
         inspector=drift_cache.inspector_hash(),
@@ -394,19 +389,19 @@ def expected_schema(
 
 
 def run_drift(settings: Settings, options: DriftOptions | None = None, sink: EventSink = discard) -> DriftReport:
-    """Compare the live schema of ``settings.database_url`` with the schema its recorded migrations produce."""
+    """Compare the live schema of ``settings.dsn`` with the schema its recorded migrations produce."""
     from migtui.project.load import load_project
 
     options = options or DriftOptions()
     excluded = parse_exclusions([*settings.drift_exclude, *options.exclude])
     project = load_project(settings)
     project.script  # noqa: B018 - a broken revision graph fails here, before touching the database
-    if not settings.database_url:
-        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DATABASE_URL")
+    if not settings.dsn:
+        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DSN")
     cache_dir = options.cache_dir if options.cache_dir is not None else default_cache_dir()
     with cyclic_gc_paused():  # snapshots are tens of thousands of small acyclic objects
         return _check_drift(
-            project, settings.database_url, settings, excluded, cache_dir, options.use_cache, options.scratch_dsn, sink
+            project, settings.dsn, settings, excluded, cache_dir, options.use_cache, settings.scratch_dsn, sink
         )
 
 
@@ -429,10 +424,10 @@ def _check_drift(project, dsn, settings, excluded, cache_dir, use_cache, scratch
         project, target, settings, cache_dir=cache_dir, use_cache=use_cache, scratch_dsn=scratch_dsn, sink=sink
     )
     notes: list[str] = []
-    if expected.snapshot.server_major != target.major:
+    if expected.snapshot.pg_version != target.pg_version:
         notes.append(
-            f"the expected schema was built on PostgreSQL {expected.snapshot.server_major} "
-            f"(PostgreSQL {target.major} is not available here): server-deparsed text may differ between majors"
+            f"the expected schema was built on PostgreSQL {expected.snapshot.pg_version} "
+            f"(PostgreSQL {target.pg_version} is not available here): server-deparsed text may differ between majors"
         )
         if _without_maintain(expected.snapshot, actual):
             notes.append("the owner's MAINTAIN privilege (PostgreSQL 17+ only) is left out of grants")
@@ -444,13 +439,13 @@ def _check_drift(project, dsn, settings, excluded, cache_dir, use_cache, scratch
     differences = diff_snapshots(expected.snapshot, actual, exclude=[*excluded, *STATE_ATTRIBUTES])
     fixes = [fix_sql(item, expected.snapshot, actual) for item in differences]
     report = DriftReport(
-        database=redact_dsn(dsn) or "",
+        target=redact_dsn(dsn) or "",
         migrations=str(project.script_location),
         current=target.current,
         head=project.head(),
         pending=pending,
-        target_major=target.major,
-        expected_major=expected.snapshot.server_major,
+        target_pg_version=target.pg_version,
+        expected_pg_version=expected.snapshot.pg_version,
         expected_source=expected.source,
         expected_server=expected.server,
         excluded=excluded,
@@ -473,7 +468,7 @@ def _check_drift(project, dsn, settings, excluded, cache_dir, use_cache, scratch
 def _without_maintain(expected: Snapshot, actual: Snapshot) -> bool:
     """Across PostgreSQL 16 and 17+, relation owners' default privileges differ by MAINTAIN (new in 17): drop
     that one entry from both sides' grants so a cross-major comparison does not report every table."""
-    if (expected.server_major >= 17) == (actual.server_major >= 17):
+    if (expected.pg_version >= 17) == (actual.pg_version >= 17):
         return False
     for snapshot in (expected, actual):
         for obj in snapshot.objects.values():

@@ -2,14 +2,14 @@
 
     report = run_dry_run(settings, DryRunOptions(), sink=print_event)
 
-The target is ``settings.replica_url`` (a primary, ``settings.database_url``, only with ``allow_primary``); with
+The inspected server is ``settings.replica_dsn`` (a primary, ``settings.dsn``, only with ``allow_primary``); with
 both, the primary's recorded revision and WAL position are compared with the replica's.
 
-1. The target (a hot standby; a primary only with ``allow_primary``) is checked and its recorded revision
-   read in read-only transactions; pending = the revisions after it (``migtui.dryrun.target``).
-2. Shadow execution on a scratch copy of the target's schema captures each pending statement, its error and
+1. The replica (a hot standby; a primary only with ``allow_primary``) is checked and its recorded revision
+   read in read-only transactions; pending = the revisions after it (``migtui.dryrun.replica``).
+2. Shadow execution on a scratch copy of the replica's schema captures each pending statement, its error and
    its observed locks/rewrites/scans (``migtui.dryrun.shadow``).
-3. Per statement, on the target, read-only and under a time budget: table size and row estimate, the exact
+3. Per statement, on the replica, read-only and under a time budget: table size and row estimate, the exact
    number of rows an UPDATE/DELETE/INSERT ... SELECT touches (``migtui.analysis.row_count``; EXPLAIN when
    the budget runs out: ``exact: false``), will-it-fail checks (``migtui.dryrun.checks``), a duration
    estimate and lock-risk warnings (``migtui.dryrun.statement``), next to the linter's model for the same
@@ -29,8 +29,8 @@ from migtui.dryrun.statement import StatementAnalyzer, analyze_statement
 from migtui.dryrun.static import blocking_lint_findings
 from migtui.errors import ConnectionFailed, Interrupted, UsageError
 from migtui.events import (
+    DryRunReplica,
     DryRunStatement,
-    DryRunTarget,
     EventSink,
     Finding,
     Message,
@@ -63,49 +63,49 @@ def pending_revisions(project: Any, current: tuple[str, ...]) -> list[str]:
         ) from None
 
 
-def _targets(settings: Any, options: DryRunOptions) -> tuple[str, str | None]:
-    """(the dry-run target, the primary to compare with) from the settings."""
-    target = settings.replica_url
-    primary = settings.database_url
-    if target is None and options.allow_primary:
-        target, primary = primary, None
-    if not target:
+def _servers(settings: Any, options: DryRunOptions) -> tuple[str, str | None]:
+    """(the server to inspect, the primary to compare with) from the settings."""
+    replica = settings.replica_dsn
+    primary = settings.dsn
+    if replica is None and options.allow_primary:
+        replica, primary = primary, None
+    if not replica:
         raise UsageError(
-            "no replica given: pass --replica URL or set MIGTUI_REPLICA_URL (or --allow-primary with --dsn)"
+            "no replica given: pass --replica-dsn URL or set MIGTUI_REPLICA_DSN (or --allow-primary with --dsn)"
         )
-    return target, primary if primary and primary != target else None
+    return replica, primary if primary and primary != replica else None
 
 
-def _shadow_server(options: DryRunOptions) -> Any:
-    """The server for the scratch databases: the one given, else ``shadow_dsn``'s, else None (embedded)."""
-    if options.shadow_server is not None or not options.shadow_dsn:
-        return options.shadow_server
+def _scratch_server(settings: Any, options: DryRunOptions) -> Any:
+    """The server for the shadow databases: the one given, else ``scratch_dsn``'s, else None (embedded)."""
+    if options.scratch_server is not None or not settings.scratch_dsn:
+        return options.scratch_server
     from migtui.pg import harness
     from migtui.pg.connect import connect
 
     try:  # one clear line, naming which server, if unreachable
-        connect(options.shadow_dsn, application_name="migtui-dry-run-shadow").close()
+        connect(settings.scratch_dsn, application_name="migtui-dry-run-shadow").close()
     except ConnectionFailed as exc:
         raise ConnectionFailed(
-            exc.message.replace("cannot connect to database", "cannot connect to the shadow server (--shadow-dsn)", 1)
+            exc.message.replace("cannot connect to database", "cannot connect to the shadow server (--scratch-dsn)", 1)
         ) from None
-    return harness.ExternalServer(options.shadow_dsn)
+    return harness.ExternalServer(settings.scratch_dsn)
 
 
 # -- the job ------------------------------------------------------------------------------------------
 
 
 def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: EventSink = discard) -> DryRunReport:
-    """Run the whole dry-run; emits events as it goes and returns the report. Changes nothing on the target."""
+    """Run the whole dry-run; emits events as it goes and returns the report. Changes nothing anywhere."""
+    from migtui.dryrun.replica import inspect_replica
     from migtui.dryrun.session import ReadOnlySession
     from migtui.dryrun.shadow import run_shadow
-    from migtui.dryrun.target import inspect_target
     from migtui.project.load import load_project
 
     options = options or DryRunOptions()
-    replica_dsn, primary_dsn = _targets(settings, options)
+    replica_dsn, primary_dsn = _servers(settings, options)
     project = load_project(settings)
-    shadow_server = _shadow_server(options)
+    scratch_server = _scratch_server(settings, options)
     started = time.monotonic()
     project.script  # noqa: B018 - load and check the revision graph before touching any database
     session = ReadOnlySession(replica_dsn, statement_timeout=options.statement_timeout)
@@ -119,7 +119,7 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
         except ConnectionFailed as exc:
             primary_warning = f"cannot compare with the primary: {exc.message}"
     try:
-        target = inspect_target(
+        replica = inspect_replica(
             replica_dsn,
             session,
             allow_primary=options.allow_primary,
@@ -128,13 +128,14 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
             primary=primary,
         )
         if primary_warning:
-            target.warnings.append(primary_warning)
-        pending = pending_revisions(project, target.current_revisions)
-        sink(RunStarted(job=JOB, target=redact_dsn(replica_dsn) or "", revisions=tuple(pending)))
-        sink(DryRunTarget(target=target.to_dict(), pending=tuple(pending)))
-        for text in target.warnings:
+            replica.warnings.append(primary_warning)
+        pending = pending_revisions(project, replica.current_revisions)
+        target = redact_dsn(settings.dsn) or ""
+        sink(RunStarted(job=JOB, target=target, revisions=tuple(pending)))
+        sink(DryRunReplica(replica=replica.to_dict(), pending=tuple(pending)))
+        for text in replica.warnings:
             sink(Message(text=text, level="warning"))
-        report = DryRunReport(target=target.to_dict(), pending=pending)
+        report = DryRunReport(target=target, replica=replica.to_dict(), pending=pending)
 
         def report_finding(finding: Finding, revision: str, path: str | None, stmt: dict | None = None) -> None:
             finding.revision, finding.path = revision, path
@@ -151,37 +152,38 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
         sink(Message(text="shadow: copying the schema (pg_dump --schema-only) and running the pending revisions"))
         shadow = run_shadow(
             target_dsn=replica_dsn,
-            target_major=target.major,
+            target_pg_version=replica.pg_version,
             project=project,
             pending=pending,
             version_table=settings.version_table,
             version_table_schema=settings.version_table_schema,
-            current_revisions=target.current_revisions,
+            current_revisions=replica.current_revisions,
             settings=settings,
             statement_timeout=options.statement_timeout,
-            server=shadow_server,
+            server=scratch_server,
             pg_bin=settings.pg_bin,
         )
         report.shadow = shadow.to_dict()
         captured = sum(len(r.statements) for r in shadow.revisions)
         sink(
             Message(
-                text=f"shadow: {captured} statement(s) captured on PostgreSQL {shadow.server_major} in "
-                f"{shadow.seconds:.1f}s; analysing them on the {target.role}"
+                text=f"shadow: {captured} statement(s) captured on PostgreSQL {shadow.shadow_pg_version} in "
+                f"{shadow.seconds:.1f}s; analysing them on the {replica.role}"
             )
         )
-        if not shadow.same_major:
+        if not shadow.same_pg_version:
             sink(
                 Message(
-                    text=f"shadow runs PostgreSQL {shadow.server_major}; the target is {target.major}", level="warning"
+                    text=f"shadow runs PostgreSQL {shadow.shadow_pg_version}; the target is {replica.pg_version}",
+                    level="warning",
                 )
             )
         for text in shadow.restore_warnings:
             sink(Message(text=f"shadow schema restore: {text}", level="warning"))
         analyzer = StatementAnalyzer(
-            session, options, primary if primary is not None else (session if target.role == "primary" else None)
+            session, options, primary if primary is not None else (session if replica.role == "primary" else None)
         )
-        model = _static_model(replica_dsn, target.major, options, sink)
+        model = _static_model(replica_dsn, replica.pg_version, options, sink)
         infos = {r.revision: r for r in project.revisions()}
         reached = True
         for index, rev_id in enumerate(pending):
@@ -199,7 +201,7 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
             }
             # the revision's own findings, reported after its statements'
             rev_findings = (
-                [_finding("replica-lag" if "behind" in t or "replayed" in t else "target", t) for t in target.warnings]
+                [_finding("replica-lag" if "behind" in t or "replayed" in t else "target", t) for t in replica.warnings]
                 if index == 0
                 else []
             )
@@ -259,7 +261,7 @@ def _load(session: Any) -> dict[str, Any]:
     }
 
 
-def _static_model(dsn: str, major: int, options: DryRunOptions, sink: EventSink) -> Any:
+def _static_model(dsn: str, pg_version: int, options: DryRunOptions, sink: EventSink) -> Any:
     """The linter's lock model with the target's catalog facts."""
     from migtui.dryrun.static import StaticModel, load_facts
 
@@ -268,4 +270,4 @@ def _static_model(dsn: str, major: int, options: DryRunOptions, sink: EventSink)
         sink(
             Message(text=f"no catalog facts from the target ({why}): the lock model assumes the worst", level="warning")
         )
-    return StaticModel(major, facts)
+    return StaticModel(pg_version, facts)

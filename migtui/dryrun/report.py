@@ -20,12 +20,13 @@ def finding(rule: str, message: str, hint: str = "") -> Finding:
 
 @dataclass
 class DryRunReport:
-    target: dict[str, Any]
+    target: str  # the target database, redacted ("" when only a replica was given)
+    replica: dict[str, Any]  # the server inspected: role, versions, recorded revision, lag
     pending: list[str]
     revisions: list[dict[str, Any]] = field(default_factory=list)
     shadow: dict[str, Any] | None = None
     throughput: dict[str, Any] = field(default_factory=dict)
-    load: dict[str, Any] = field(default_factory=dict)  # what the dry-run did on the target
+    load: dict[str, Any] = field(default_factory=dict)  # what the dry-run did on the replica
     seconds: float = 0.0
     # what the dry-run found, in the order it was reported: its own checks and the linter's findings that fail
     # a dry-run (destructive, not approved); the linter's other findings stay in each statement's model
@@ -64,6 +65,7 @@ class DryRunReport:
         return {
             "job": JOB,
             "target": self.target,
+            "replica": self.replica,
             "pending": self.pending,
             "revisions": self.revisions,
             "shadow": self.shadow,

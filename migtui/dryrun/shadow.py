@@ -75,8 +75,8 @@ class ShadowRevision:
 
 @dataclass
 class ShadowResult:
-    server_major: int
-    target_major: int
+    shadow_pg_version: int
+    target_pg_version: int
     restore_warnings: list[str] = field(default_factory=list)
     revisions: list[ShadowRevision] = field(default_factory=list)
     seconds: float = 0.0
@@ -84,17 +84,17 @@ class ShadowResult:
     observe_error: str | None = None
 
     @property
-    def same_major(self) -> bool:
-        return self.server_major == self.target_major
+    def same_pg_version(self) -> bool:
+        return self.shadow_pg_version == self.target_pg_version
 
     def revision(self, rev: str) -> ShadowRevision | None:
         return next((r for r in self.revisions if r.revision == rev), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "server_major": self.server_major,
-            "target_major": self.target_major,
-            "same_major": self.same_major,
+            "shadow_pg_version": self.shadow_pg_version,
+            "target_pg_version": self.target_pg_version,
+            "same_pg_version": self.same_pg_version,
             "seconds": round(self.seconds, 3),
             "restore_warnings": self.restore_warnings,
             "error": self.error,
@@ -120,27 +120,27 @@ def _client_env_and_dsn(dsn: str) -> tuple[dict[str, str], str]:
     return env, make_conninfo("", **params)
 
 
-def pick_binaries(target_major: int, pg_bin: str | None = None):
+def pick_binaries(target_pg_version: int, pg_bin: str | None = None):
     """(pg_dump binaries >= target major, server binaries: same major if available, else nearest)."""
     from migtui.pg import harness
 
     if pg_bin:
         bins = harness.find_binaries(None, pg_bin)
-        if bins.major < target_major:
+        if bins.pg_version < target_pg_version:
             raise ShadowError(
-                f"--pg-bin is PostgreSQL {bins.major}, older than the target's {target_major}: "
+                f"--pg-bin is PostgreSQL {bins.pg_version}, older than the target's {target_pg_version}: "
                 "pg_dump must be at least as new as the server"
             )
         return bins, bins
     versions = harness.available_versions()
-    newer = sorted(v for v in versions if v >= target_major)
+    newer = sorted(v for v in versions if v >= target_pg_version)
     if not newer:
         have = ", ".join(str(v) for v in sorted(versions)) or "none"
         raise ShadowError(
-            f"no pg_dump at least as new as the target's PostgreSQL {target_major} (have: {have}); pass --pg-bin"
+            f"no pg_dump at least as new as the target's PostgreSQL {target_pg_version} (have: {have}); pass --pg-bin"
         )
     dump = harness.find_binaries(newer[0])
-    server = harness.find_binaries(harness.nearest_version(target_major))
+    server = harness.find_binaries(harness.nearest_version(target_pg_version))
     return dump, server
 
 
@@ -405,19 +405,19 @@ class ShadowServer:
     """Where scratch databases live: a server the caller provides, or an embedded one we start and stop."""
 
     def __init__(
-        self, server: Any = None, *, major: int | None = None, pg_bin: str | None = None, binaries: Any = None
+        self, server: Any = None, *, pg_version: int | None = None, pg_bin: str | None = None, binaries: Any = None
     ) -> None:
         self._owned = server is None
         if server is None:
             from migtui.pg import harness
 
-            bins = binaries or harness.find_binaries(major, pg_bin)
+            bins = binaries or harness.find_binaries(pg_version, pg_bin)
             try:
-                server = harness.start_cluster(bins.major, pg_bin=str(bins.bin_dir))
+                server = harness.start_cluster(bins.pg_version, pg_bin=str(bins.bin_dir))
             except MigtuiError as exc:
-                raise ShadowError(f"cannot start the shadow PostgreSQL {bins.major}: {exc.message}") from None
+                raise ShadowError(f"cannot start the shadow PostgreSQL {bins.pg_version}: {exc.message}") from None
         self.server = server
-        self.major = int(server.major)
+        self.pg_version = int(server.pg_version)
 
     def close(self) -> None:
         if self._owned:
@@ -427,7 +427,7 @@ class ShadowServer:
 def run_shadow(
     *,
     target_dsn: str,
-    target_major: int,
+    target_pg_version: int,
     project: Any,
     pending: list[str],
     version_table: str,
@@ -450,9 +450,9 @@ def run_shadow(
     from psycopg import sql
 
     started = time.monotonic()
-    dump_bin, server_bin = pick_binaries(target_major, pg_bin)
+    dump_bin, server_bin = pick_binaries(target_pg_version, pg_bin)
     shadow = ShadowServer(server, binaries=server_bin)
-    result = ShadowResult(server_major=shadow.major, target_major=target_major)
+    result = ShadowResult(shadow_pg_version=shadow.pg_version, target_pg_version=target_pg_version)
     result.revisions = [ShadowRevision(rev) for rev in pending]
     tag = uuid.uuid4().hex[:10]
     names = {"base": f"migtui_shadow_{tag}", "run": f"migtui_shadow_{tag}_run", "locks": f"migtui_shadow_{tag}_lk"}

@@ -173,7 +173,7 @@ class StatementAnalyzer:
             self._measured = True
 
     def activity(self, table: str) -> dict[str, Any] | None:
-        from migtui.dryrun.target import table_activity
+        from migtui.dryrun.replica import table_activity
 
         if self.primary is None:
             return None

@@ -86,7 +86,7 @@ class RevisionModel:
         if not results:
             return None
         merged = _merge(results)
-        findings, _suppressed = apply_approvals(merged.findings, self.approvals)
+        findings, _ignored = apply_approvals(merged.findings, self.approvals)
         data = merged.to_dict()
         data["findings"] = [f.report_dict() for f in findings]
         return {key: data[key] for key in LINT_KEYS}

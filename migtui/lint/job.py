@@ -4,7 +4,7 @@ report = run_lint(settings, LintOptions(paths=[...]), sink)  # no paths: setting
 report.exit_code  # 0 clean, 1 findings at or above --fail-on
 
 The target PostgreSQL major is ``settings.pg_version`` (default: the server's with a database, else 16); with
-``settings.database_url`` (and ``LintOptions.catalog``) lint reads its catalog and skips applied revisions.
+``settings.dsn`` (and ``LintOptions.catalog``) lint reads its catalog and skips applied revisions.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ PARALLEL_BYTES_PER_JOB = 256 * 1024  # default --jobs: one process per this much
 @dataclass(frozen=True)
 class LintOptions:
     paths: list[str] = field(default_factory=list)  # raw .sql files / folders, or alembic script directories
-    catalog: bool = True  # read settings.database_url's catalog (read-only) and skip its applied revisions
+    catalog: bool = True  # read settings.dsn's catalog (read-only) and skip its applied revisions
     fail_on: str = "error"  # "error" | "warning" | "info"
     all_revisions: bool = False  # with a database: also lint revisions it already has
     jobs: int | None = None  # processes for raw files (default: by the SQL's size, at most one per CPU)
@@ -65,7 +65,7 @@ class FileTally:
     warning: int = 0
     info: int = 0
     approved: int = 0
-    suppressed: int = 0
+    ignored: int = 0
 
     def add(self, other: FileTally) -> None:
         self.statements += other.statements
@@ -74,7 +74,7 @@ class FileTally:
         self.warning += other.warning
         self.info += other.info
         self.approved += other.approved
-        self.suppressed += other.suppressed
+        self.ignored += other.ignored
 
     def astuple(self) -> tuple[int, int, int, int, int, int, int]:
         return (
@@ -84,7 +84,7 @@ class FileTally:
             self.warning,
             self.info,
             self.approved,
-            self.suppressed,
+            self.ignored,
         )
 
 
@@ -94,7 +94,7 @@ class LintedFile:
     revision: str | None
     statements: list[StatementAnalysis]
     findings: list[Finding]  # file-level (missing downgrade, approvals, uncommitted transaction)
-    suppressed: int = 0
+    ignored: int = 0
     rendered: Any = None  # what LintOptions.render_file made of this file (a compact file keeps only this)
     _tally: FileTally | None = field(default=None, repr=False, compare=False)
 
@@ -111,7 +111,7 @@ class LintedFile:
 
     def tally(self) -> FileTally:
         if self._tally is None:
-            tally = FileTally(len(self.statements), suppressed=self.suppressed)
+            tally = FileTally(len(self.statements), ignored=self.ignored)
             for st in self.statements:
                 tally.assumptions += len(st.assumptions)
             for finding in self.all_findings():
@@ -128,7 +128,7 @@ class LintedFile:
 
     def compact(self, render: Callable[[LintedFile], Any]) -> LintedFile:
         """This file rendered by ``render``, keeping only the rendering and the tally (no statements)."""
-        return LintedFile(self.path, self.revision, [], [], self.suppressed, render(self), self.tally())
+        return LintedFile(self.path, self.revision, [], [], self.ignored, render(self), self.tally())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -184,7 +184,7 @@ class LintReport:
             "warnings": tally.warning,
             "info": tally.info,
             "approved": tally.approved,
-            "suppressed": tally.suppressed,
+            "ignored": tally.ignored,
             "pg_version": self.pg_version,
             "catalog": self.catalog,
             "assumptions": tally.assumptions,
@@ -264,24 +264,24 @@ def lint_sql_text(text: str, path: str, pg_version: int, facts: CatalogFacts | N
     results = analyzer.analyze(statements)
     file_findings = analyzer.finish(results)
     approvals, problems = parse_approvals(text)
-    file_findings, suppressed = _apply_approvals(results, file_findings, approvals, problems)
-    return LintedFile(path, None, results, file_findings, suppressed)
+    file_findings, ignored = _apply_approvals(results, file_findings, approvals, problems)
+    return LintedFile(path, None, results, file_findings, ignored)
 
 
 def _apply_approvals(results, file_findings: list, approvals: list, problems: list) -> tuple[list, int]:
     """Apply a file's approve=/ignore= comments to its statements' and its own findings.
 
     Returns the file-level findings (with the approval problems and unused-approval warnings appended) and how
-    many findings were suppressed."""
-    suppressed = 0
+    many findings were ignored."""
+    ignored = 0
     if approvals:
         for st in results:
             st.findings, n = apply_approvals(st.findings, approvals)
-            suppressed += n
+            ignored += n
         file_findings, n = apply_approvals(file_findings, approvals)
-        suppressed += n
+        ignored += n
         problems.extend(unused_approval_findings(approvals))
-    return file_findings + problems, suppressed
+    return file_findings + problems, ignored
 
 
 def lint_sql_file(path: Path | str, pg_version: int, facts: CatalogFacts | None) -> LintedFile:
@@ -312,7 +312,7 @@ def _pack(file: LintedFile) -> tuple:
         )
         for s in file.statements
     ]
-    return (file.path, file.revision, statements, [_pack_finding(f) for f in file.findings], file.suppressed)
+    return (file.path, file.revision, statements, [_pack_finding(f) for f in file.findings], file.ignored)
 
 
 def _pack_compact(file: LintedFile) -> tuple:
@@ -322,11 +322,11 @@ def _pack_compact(file: LintedFile) -> tuple:
 def _unpack_compact(data: tuple) -> LintedFile:
     path, revision, rendered, counts = data
     tally = FileTally(*counts)
-    return LintedFile(path, revision, [], [], tally.suppressed, rendered, tally)
+    return LintedFile(path, revision, [], [], tally.ignored, rendered, tally)
 
 
 def _unpack(data: tuple) -> LintedFile:
-    path, revision, statements, findings, suppressed = data
+    path, revision, statements, findings, ignored = data
     return LintedFile(
         path,
         revision,
@@ -347,7 +347,7 @@ def _unpack(data: tuple) -> LintedFile:
             for (i, line, sql, tx, forms, locks, rw, sc, finds, assumed, sql_line) in statements
         ],
         [Finding(*f) for f in findings],
-        suppressed,
+        ignored,
     )
 
 
@@ -582,8 +582,8 @@ def lint_alembic(
         # downgrade() is not linted: approvals written there (for its drops) are accepted, never "unused"
         in_downgrade = downgrade_lines(rev.path)
         approvals = [a for a in approvals if a.line not in in_downgrade]
-        file_findings, suppressed = _apply_approvals(results, file_findings, approvals, problems)
-        out.append(LintedFile(shown, rev.revision, results, file_findings, suppressed))
+        file_findings, ignored = _apply_approvals(results, file_findings, approvals, problems)
+        out.append(LintedFile(shown, rev.revision, results, file_findings, ignored))
     return out
 
 
@@ -604,7 +604,7 @@ def _run_lint(settings: Settings, options: LintOptions, sink: EventSink | None) 
         raise ValueError("run_lint: a sink needs every finding; render_file keeps only each file's rendering")
     if options.fail_on not in SEVERITY_RANK:
         raise UsageError(f"--fail-on must be error, warning or info (got {options.fail_on})")
-    dsn = settings.database_url if options.catalog else None
+    dsn = settings.dsn if options.catalog else None
     facts: CatalogFacts | None = None
     if dsn:
         from migtui.pg.catalog_facts import load_catalog_facts
@@ -612,8 +612,8 @@ def _run_lint(settings: Settings, options: LintOptions, sink: EventSink | None) 
         facts = load_catalog_facts(dsn)
     if settings.pg_version is not None:
         pg_version = check_version(settings.pg_version)
-    elif facts is not None and facts.server_version:
-        pg_version = check_version(facts.server_version)
+    elif facts is not None and facts.pg_version:
+        pg_version = check_version(facts.pg_version)
     else:
         pg_version = DEFAULT_PG_VERSION
 

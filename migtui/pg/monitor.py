@@ -1,10 +1,10 @@
-"""Live lock / activity monitor: one snapshot of pg_stat_activity + pg_locks + pg_blocking_pids +
+"""Live lock / activity monitor: one sample of pg_stat_activity + pg_locks + pg_blocking_pids +
 pg_stat_progress_* as plain dataclasses, and the lock tree (who blocks whom) built from it.
 
 Headless: used by ``migtui monitor`` (TUI panel or ``--once`` text/JSON) and by the TUI's apply view.
 
     with Monitor(dsn, interval=1.0) as monitor:
-        snap = monitor.snapshot()
+        snap = monitor.sample()
         for line in lock_tree_lines(snap):
             print(line)
 
@@ -195,7 +195,7 @@ class LockTreeNode:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class MonitorSample:
     taken_at: float
     server_version: str
     server_version_num: int
@@ -361,13 +361,13 @@ def describe_session(s: SessionInfo | None, pid: int, width: int = 50) -> str:
     return f"pid {pid} [{app}] {s.state or '-'}{age}: {one_line(s.query, width)}"
 
 
-def lock_tree_lines(snapshot: Snapshot, width: int = 50) -> list[str]:
+def lock_tree_lines(sample: MonitorSample, width: int = 50) -> list[str]:
     """The lock tree as indented text lines (empty list when nobody is blocked)."""
     lines: list[str] = []
-    for root in snapshot.lock_tree:
+    for root in sample.lock_tree:
         for depth, node in root.walk():
             pad = "    " * depth
-            text = describe_session(snapshot.session(node.pid), node.pid, width)
+            text = describe_session(sample.session(node.pid), node.pid, width)
             if node.edge is not None:
                 lines.append(f"{pad}└─ {text}")
                 lines.append(f"{pad}     {node.edge.describe()}" + (" (cycle)" if node.cycle else ""))
@@ -380,7 +380,7 @@ def lock_tree_lines(snapshot: Snapshot, width: int = 50) -> list[str]:
 
 
 class Monitor:
-    """Polls one database on its own autocommit connection; ``snapshot()`` reconnects after a failure.
+    """Polls one database on its own autocommit connection; ``sample()`` reconnects after a failure.
 
     Every query runs under ``statement_timeout`` = 80% of ``interval`` (at least 100 ms), so a poll never
     outlives its refresh period.
@@ -437,7 +437,7 @@ class Monitor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def snapshot(self) -> Snapshot:
+    def sample(self) -> MonitorSample:
         """One consistent-enough picture of the server. Raises ConnectionFailed / MigtuiError (one line)."""
         import psycopg
 
@@ -455,7 +455,7 @@ class Monitor:
         except psycopg.Error as exc:
             raise MigtuiError(f"monitor query failed: {describe_error(exc)}") from None
         edges = lock_edges(sessions, locks)
-        return Snapshot(
+        return MonitorSample(
             taken_at=time.time(),
             server_version=self._version,
             server_version_num=self._version_num,
@@ -528,9 +528,9 @@ class Monitor:
 
 @dataclass
 class MonitorState:
-    """What a front end keeps between polls: the last snapshot, the last error, and poll timings."""
+    """What a front end keeps between polls: the last sample, the last error, and poll timings."""
 
-    snapshot: Snapshot | None = None
+    sample: MonitorSample | None = None
     error: str | None = None
     polls: int = 0
     failures: int = 0

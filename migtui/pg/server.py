@@ -34,7 +34,7 @@ class ServerFacts:
         return self.server_version.split(" ")[0]
 
     @property
-    def server_major(self) -> int:
+    def pg_version(self) -> int:
         return self.server_version_num // 10000
 
 

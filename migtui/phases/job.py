@@ -1,4 +1,4 @@
-"""The phase job: ``migtui phase status|run|advance|abort`` on ``settings.database_url``.
+"""The phase job: ``migtui phase status|run|advance|abort`` on ``settings.dsn``.
 
     report = run_phase(settings, PhaseOptions("run", "0018_x", until="migrate"), sink)
     report.state        # the revision's PhaseState after the action (run / advance / abort)
@@ -61,12 +61,12 @@ def run_phase(settings: Any, options: PhaseOptions, sink: EventSink = discard) -
 
     if options.action not in ACTIONS:
         raise UsageError(f"unknown phase action {options.action!r}: use {', '.join(ACTIONS)}")
-    if not settings.database_url:
-        raise UsageError("no database: pass --dsn or set MIGTUI_DATABASE_URL")
+    if not settings.dsn:
+        raise UsageError("no database: pass --dsn or set MIGTUI_DSN")
     if options.action != "status" and not options.revision:
         raise UsageError(f"phase {options.action} needs a revision id")
-    report = PhaseReport(options.action, redact_dsn(settings.database_url) or "")
-    with PhaseDriver(settings.database_url, load_project(settings), settings, sink, options.driver) as driver:
+    report = PhaseReport(options.action, redact_dsn(settings.dsn) or "")
+    with PhaseDriver(settings.dsn, load_project(settings), settings, sink, options.driver) as driver:
         if options.action == "status":
             report.entries = driver.status(options.revision)
             return report

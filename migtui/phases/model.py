@@ -69,7 +69,7 @@ class SyncSpec:
 @dataclass(frozen=True)
 class PlanContext:
     revision: str
-    server_major: int = 16
+    pg_version: int = 16
     # (schema, table, column) -> (SQL type, NOT NULL) from the catalog; None when rendering offline
     column_info: Callable[[str, str, str], tuple[str, bool] | None] | None = None
 

@@ -79,7 +79,7 @@ def _column_not_null(schema: str, table: str, column: str) -> str:
     )
 
 
-def not_null_steps(schema: str, table: str, column: str, revision: str, major: int) -> tuple[list[Step], str]:
+def not_null_steps(schema: str, table: str, column: str, revision: str, pg_version: int) -> tuple[list[Step], str]:
     """Steps that make ``column`` NOT NULL without a long lock, and the constraint name they use.
 
     PostgreSQL >= 18: ``ADD CONSTRAINT .. NOT NULL .. NOT VALID`` then ``VALIDATE``.
@@ -90,7 +90,7 @@ def not_null_steps(schema: str, table: str, column: str, revision: str, major: i
     c = sql.Identifier(column)
     name = _name(table, column, "not_null", trig.object_suffix(revision)[:12])
     n = sql.Identifier(name)
-    if major >= 18:
+    if pg_version >= 18:
         return [
             Step(
                 _s(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} NOT NULL {} NOT VALID").format(t, n, c)),
@@ -214,7 +214,7 @@ class ColumnSync(PhasedChange):
                 info = context.column_info(schema, table, self.old_columns[0])
                 want = bool(info and info[1])
             if want:
-                contract += not_null_steps(schema, table, col.name, rev, context.server_major)[0]
+                contract += not_null_steps(schema, table, col.name, rev, context.pg_version)[0]
         drops = [sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(sql.Identifier(trig.trigger_name(rev)), t)]
         if self.drop_old and self.old_columns:
             drops.append(
@@ -425,7 +425,7 @@ class SetNotNull(PhasedChange):
         t = _table(schema, table)
         c = sql.Identifier(self.column)
         rev = context.revision
-        steps, name = not_null_steps(schema, table, self.column, rev, context.server_major)
+        steps, name = not_null_steps(schema, table, self.column, rev, context.pg_version)
         expand = [steps[0]]
         contract = steps[1:]
         abort = [

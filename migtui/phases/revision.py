@@ -62,8 +62,8 @@ def plan_for(change: PhasedChange, revision: str, conn=None) -> Plan:
     """The concrete plan; with a psycopg ``conn`` it is built for that server (version, column types)."""
     if conn is None:
         return change.plan(PlanContext(revision))
-    major = conn.info.server_version // 10000
-    return change.plan(PlanContext(revision, major, column_info_lookup(conn)))
+    pg_version = conn.info.server_version // 10000
+    return change.plan(PlanContext(revision, pg_version, column_info_lookup(conn)))
 
 
 def run_steps(

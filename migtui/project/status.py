@@ -95,7 +95,7 @@ def read_current(dsn: str, settings: Any, application_name: str = "migtui status
 class ProjectStatus:
     """``migtui status``: the database's revision(s), the project's heads, what is pending."""
 
-    database: str  # redacted
+    target: str  # redacted
     migrations: str
     current: tuple[str, ...]
     heads: list[str]
@@ -108,7 +108,7 @@ class ProjectStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "database": self.database,
+            "target": self.target,
             "migrations": self.migrations,
             "current": list(self.current),
             "heads": self.heads,
@@ -121,17 +121,17 @@ class ProjectStatus:
 
 
 def project_status(settings: Any) -> ProjectStatus:
-    """The status of ``settings.database_url`` against ``settings.migrations``."""
+    """The status of ``settings.dsn`` against ``settings.migrations``."""
     from migtui.project.load import load_project
     from migtui.redact import redact_dsn
 
     project = load_project(settings)
     project.script  # noqa: B018 - check the revision graph before touching the database
-    if not settings.database_url:
-        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DATABASE_URL")
-    current = read_current(settings.database_url, settings)
+    if not settings.dsn:
+        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DSN")
+    current = read_current(settings.dsn, settings)
     return ProjectStatus(
-        database=redact_dsn(settings.database_url) or "",
+        target=redact_dsn(settings.dsn) or "",
         migrations=str(project.script_location),
         current=current,
         heads=sorted(project.script.get_heads()),

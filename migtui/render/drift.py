@@ -36,7 +36,7 @@ def _header(report: DriftReport) -> list[str]:
     current = ", ".join(report.current) or "base (empty version table)"
     at = "head" if not report.pending else f"{len(report.pending)} behind head {report.head}"
     lines = [
-        f"database:  {report.database}",
+        f"database:  {report.target}",
         f"revision:  {current} ({at})",
         f"expected:  {report.expected_server}, {'from cache' if report.expected_source == 'cache' else 'built now'}",
     ]

@@ -10,8 +10,8 @@ from typing import Any, TextIO
 from migtui.analysis.rules import LINT_RULES
 from migtui.dryrun.static import is_blocking_finding
 from migtui.events import (
+    DryRunReplica,
     DryRunStatement,
-    DryRunTarget,
     Event,
     Finding,
     Message,
@@ -85,8 +85,8 @@ class TextRenderer:
         print(text, file=self.out, flush=True)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, DryRunTarget):
-            t = event.target
+        if isinstance(event, DryRunReplica):
+            t = event.replica
             lag = t.get("lag") or {}
             lag_text = ""
             if lag:

@@ -48,7 +48,7 @@ def _detail_lines(result: RevisionResult) -> list[str]:
 def report_text(report: RollbackReport) -> str:
     width = max((len(r.revision) for r in report.revisions), default=8)
     out = [
-        f"rollback-test on {report.target} (server {report.server_version}): {len(report.revisions)} revision(s)"
+        f"rollback-test on {report.scratch} (server {report.server_version}): {len(report.revisions)} revision(s)"
         + (", with data" if report.with_data else "")
     ]
 

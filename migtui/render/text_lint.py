@@ -83,7 +83,7 @@ def summary_text(report, paint: Paint) -> str:  # type: ignore[no-untyped-def]
             color,
         )
         + (f", {s['approved']} approved" if s["approved"] else "")
-        + (f", {s['suppressed']} suppressed" if s["suppressed"] else "")
+        + (f", {s['ignored']} ignored" if s["ignored"] else "")
         + f"  (PostgreSQL {s['pg_version']}, catalog: {'yes' if s['catalog'] else 'no, worst case assumed'})"
     )
 

@@ -11,7 +11,7 @@ attribute. With ``with_data``, a few rows are seeded into every table before and
 downgrade + upgrade round trip that loses rows or column values is reported as a warning.
 
 The scratch database is a fresh database on an embedded server by default (one server for the whole
-run, revisions applied in-process) or ``settings.database_url``; a database whose version table is at
+run, revisions applied in-process) or ``settings.scratch_dsn``; a database whose version table is at
 a non-base revision is refused unless ``force`` (then only the revisions after its current one are tested).
 
     report = run_rollback_test(settings, RollbackOptions(with_data=True), sink)
@@ -122,7 +122,7 @@ def count_differences(items: list[Difference]) -> str:
 
 @dataclass
 class RollbackReport:
-    target: str  # redacted DSN, or "embedded PostgreSQL N"
+    scratch: str  # the scratch database: redacted DSN, or "embedded PostgreSQL N"
     server_version: str = ""
     with_data: bool = False
     revisions: list[RevisionResult] = field(default_factory=list)
@@ -145,6 +145,11 @@ class RollbackReport:
         return JOB
 
     @property
+    def target(self) -> str:
+        """What the job ran on: rollback-test never touches the target database, only its scratch one."""
+        return self.scratch
+
+    @property
     def summary(self) -> str:
         failed = [r.revision for r in self.failed]
         return ("failed: " + ", ".join(failed)) if failed else "all revisions passed"
@@ -161,7 +166,7 @@ class RollbackReport:
         return {
             "job": JOB,
             "ok": self.ok,
-            "target": self.target,
+            "scratch": self.scratch,
             "server_version": self.server_version,
             "with_data": self.with_data,
             "seconds": round(self.seconds, 3),
@@ -202,7 +207,7 @@ class RollbackTest:
         with_data: bool = False,
         exclude: tuple[str, ...] = (),
         step: StepFunction = run_step,
-        target_label: str | None = None,
+        scratch_label: str | None = None,
     ) -> None:
         self.project = project
         self.dsn = dsn
@@ -212,7 +217,7 @@ class RollbackTest:
         self.with_data = with_data
         self.exclude = exclude
         self.step = step
-        self.target_label = target_label or (redact_dsn(dsn) or "")
+        self.scratch_label = scratch_label or (redact_dsn(dsn) or "")
         self._conn: Any = None  # one connection for every catalog snapshot
         self._current: Snapshot | None = None  # snapshot of the schema as it is now, if still valid
 
@@ -273,7 +278,7 @@ class RollbackTest:
     def _run(self) -> RollbackReport:
         started = time.perf_counter()
         revisions = self.project.revisions()
-        report = RollbackReport(target=self.target_label, with_data=self.with_data)
+        report = RollbackReport(scratch=self.scratch_label, with_data=self.with_data)
         report.server_version = self.server_version()
         current = self.current_revisions()
         applied: set[str] = set()
@@ -286,7 +291,7 @@ class RollbackTest:
                     "revisions after it"
                 )
             applied = self._applied_revisions(current)
-        self.sink(RunStarted(job=JOB, target=self.target_label, revisions=tuple(r.revision for r in revisions)))
+        self.sink(RunStarted(job=JOB, target=self.scratch_label, revisions=tuple(r.revision for r in revisions)))
         fatal: str | None = None
         for info in revisions:
             result = RevisionResult(info.revision, info.description, path=str(info.path))
@@ -408,7 +413,7 @@ class RollbackOptions:
 def run_rollback_test(
     settings: Any, options: RollbackOptions | None = None, sink: EventSink = discard
 ) -> RollbackReport:
-    """The rollback test on ``settings.database_url`` (a scratch database), or without one on a new database
+    """The rollback test on ``settings.scratch_dsn`` (a scratch database), or without one on a new database
     of an embedded server started for it."""
     from migtui.project.load import load_project
 
@@ -421,16 +426,17 @@ def run_rollback_test(
         "with_data": options.with_data,
         "exclude": options.exclude,
     }
-    if settings.database_url:
-        return RollbackTest(project, settings.database_url, settings, **kwargs).run()
+    if settings.scratch_dsn:
+        return RollbackTest(project, settings.scratch_dsn, settings, **kwargs).run()
     from migtui.pg import harness
 
     t = time.perf_counter()
     cluster = harness.start_cluster(settings.pg_version, pg_bin=settings.pg_bin)
     try:
         scratch = cluster.create_database("migtui_rollback_test")
-        sink(Message(text=f"started embedded PostgreSQL {cluster.major} in {time.perf_counter() - t:.1f}s"))
-        job = RollbackTest(project, scratch, settings, target_label=f"embedded PostgreSQL {cluster.major}", **kwargs)
+        sink(Message(text=f"started embedded PostgreSQL {cluster.pg_version} in {time.perf_counter() - t:.1f}s"))
+        label = f"embedded PostgreSQL {cluster.pg_version}"
+        job = RollbackTest(project, scratch, settings, scratch_label=label, **kwargs)
         return job.run()
     finally:
         cluster.cleanup()

@@ -100,7 +100,7 @@ class RunReport:
 
 
 def run_up(settings: Settings, options: UpOptions | None = None, sink: EventSink = discard) -> RunReport:
-    """``migtui up``: apply pending revisions of ``settings.migrations`` on ``settings.database_url``."""
+    """``migtui up``: apply pending revisions of ``settings.migrations`` on ``settings.dsn``."""
     options = options or UpOptions()
     return _runner(settings, options.cancel, sink).upgrade(options.revision)
 
@@ -116,9 +116,9 @@ def _runner(settings: Settings, cancel: Cancel | None, sink: EventSink) -> Runne
 
     project = load_project(settings)
     project.script  # noqa: B018 - check the revision graph before anything else
-    if not settings.database_url:
-        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DATABASE_URL")
-    runner = Runner(project, settings.database_url, settings, sink)
+    if not settings.dsn:
+        raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DSN")
+    runner = Runner(project, settings.dsn, settings, sink)
     if cancel is not None:
         cancel.on_cancel(runner.cancel)
     return runner

@@ -93,7 +93,7 @@ class MigtuiApp(App):
 
     def _monitor_screen(self, standalone: bool = False) -> MonitorScreen:
         return MonitorScreen(
-            self.settings.database_url,
+            self.settings.dsn,
             self.settings.monitor_interval,
             self.long_transaction,
             standalone=standalone,
@@ -123,7 +123,7 @@ class MigtuiApp(App):
         self.theme = LIGHT if self.theme == DARK else DARK
 
     def action_monitor(self) -> None:
-        if not self.settings.database_url:
+        if not self.settings.dsn:
             self.notify("no target database: start with --dsn URL", severity="error")
             return
         if not isinstance(self.screen, MonitorScreen):
@@ -135,7 +135,7 @@ class MigtuiApp(App):
                 screen.action_reload()
 
     def action_apply(self, target: str = "head") -> None:
-        if not self.settings.database_url:
+        if not self.settings.dsn:
             self.notify("no target database: start with --dsn URL", severity="error")
             return
         from migtui.tui.screens.apply import start_apply
@@ -153,7 +153,7 @@ class MigtuiApp(App):
         self.push_screen(JobScreen(self.settings, JOBS[name]))
 
     def action_phases(self) -> None:
-        if not self.settings.database_url:
+        if not self.settings.dsn:
             self.notify("no target database: start with --dsn URL", severity="error")
             return
         from migtui.tui.screens.phases import PhasesScreen
@@ -161,7 +161,7 @@ class MigtuiApp(App):
         self.push_screen(PhasesScreen(self.settings))
 
     def action_drift(self) -> None:
-        if not self.settings.database_url:
+        if not self.settings.dsn:
             self.notify("no target database: start with --dsn URL", severity="error")
             return
         from migtui.tui.screens.drift import DriftScreen

@@ -135,10 +135,10 @@ def load_overview(settings) -> Overview:
 
     target = replica = None
     primary_lsn = None
-    if settings.database_url:
-        target, primary_lsn = read_server(settings.database_url, settings, "target")
-    if settings.replica_url:
-        replica, _ = read_server(settings.replica_url, settings, "replica", primary_lsn)
+    if settings.dsn:
+        target, primary_lsn = read_server(settings.dsn, settings, "target")
+    if settings.replica_dsn:
+        replica, _ = read_server(settings.replica_dsn, settings, "replica", primary_lsn)
 
     current = target.current if target is not None and target.error is None else None
     states = revision_states(infos, current)

@@ -11,7 +11,7 @@ LT = "SET lock_timeout = '2s';\n"
 
 
 def _facts(**columns: dict[str, str]) -> CatalogFacts:
-    facts = CatalogFacts(server_version=16)
+    facts = CatalogFacts(pg_version=16)
     for table, cols in columns.items():
         name = f"public.{table}"
         facts.tables.add(name)

@@ -25,7 +25,7 @@ from migtui.project.load import AlembicProject
 from tests.conftest import ROOT
 
 INI = ROOT / "db" / "migrations" / "alembic.ini"
-URL_VARS = ("MIGTUI_DATABASE_URL", "DATABASE_URL")
+URL_VARS = ("MIGTUI_DSN", "MIGTUI_DATABASE_URL", "DATABASE_URL")
 SECRET = "s3cret-pw"
 
 
@@ -67,6 +67,13 @@ def test_migtui_database_url_wins_over_database_url():
     assert load_database_settings(env).source == "$MIGTUI_DATABASE_URL"
 
 
+def test_migtui_dsn_wins_over_its_old_name():
+    env = {"DATABASE_URL": "postgresql://a@h1/app", "MIGTUI_DATABASE_URL": "postgresql://b@h2/app"}
+    env["MIGTUI_DSN"] = "postgresql://c@h3/app"
+    assert database_url_from_env(env) == "postgresql://c@h3/app"
+    assert load_database_settings(env).source == "$MIGTUI_DSN"
+
+
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
@@ -93,7 +100,7 @@ def test_missing_and_foreign_urls_are_clear_usage_errors():
     with pytest.raises(DatabaseUrlMissing) as missing:
         database_url_from_env({})
     assert missing.value.exit_code == ExitCode.USAGE
-    assert "MIGTUI_DATABASE_URL or DATABASE_URL" in missing.value.message
+    assert "MIGTUI_DSN or DATABASE_URL" in missing.value.message
     with pytest.raises(UsageError) as foreign:
         to_sqlalchemy_url(f"mysql://root:{SECRET}@db/app")
     assert SECRET not in foreign.value.message and "postgresql://" in foreign.value.message
@@ -105,7 +112,7 @@ def test_missing_and_foreign_urls_are_clear_usage_errors():
 def test_plain_alembic_without_url_fails_with_one_line(tmp_path):
     proc = run([sys.executable, "-m", "alembic", "-c", str(INI), "upgrade", "head"], clean_env(), tmp_path)
     assert proc.returncode != 0
-    assert_one_line_error(proc, "no database URL", "MIGTUI_DATABASE_URL or DATABASE_URL")
+    assert_one_line_error(proc, "no database URL", "MIGTUI_DSN or DATABASE_URL")
 
 
 def test_plain_alembic_unreachable_server_fails_with_one_redacted_line(tmp_path):
@@ -178,7 +185,7 @@ def test_migrate_applies_to_head_under_the_runner_and_is_idempotent(fresh_db, pg
     assert first.returncode == 0, first.stderr
     assert "Traceback" not in first.stderr
     assert pg.execute("SELECT version_num FROM alembic_version", dbname=dbname) == [(head,)]
-    again = run([*MIGRATE, "--format", "json"], clean_env(MIGTUI_DATABASE_URL=fresh_db), tmp_path)
+    again = run([*MIGRATE, "--format", "json"], clean_env(MIGTUI_DSN=fresh_db), tmp_path)
     assert again.returncode == 0, again.stderr
     events = [json.loads(line) for line in again.stdout.splitlines()]
     assert events and all("event" in e for e in events)

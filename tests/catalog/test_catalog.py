@@ -903,7 +903,7 @@ def test_snapshot_round_trips_through_json(template):
     data = json.loads(json.dumps(template[2].to_dict()))
     again = Snap.from_dict(data)
     assert diff_snapshots(template[2], again) == []
-    assert again.server_major == template[0].major
+    assert again.pg_version == template[0].pg_version
 
 
 @pytest.mark.db

@@ -17,7 +17,14 @@ from tests.alembic_projects import Rev, make_project
 from tests.conftest import run_cli, run_main
 
 SECRET = "Qa-sw33p-S3cret"
-NO_ENV = {"MIGTUI_DATABASE_URL": "", "MIGTUI_REPLICA_URL": "", "MIGTUI_MIGRATIONS": ""}
+NO_ENV = {
+    "MIGTUI_DSN": "",
+    "MIGTUI_DATABASE_URL": "",
+    "MIGTUI_REPLICA_DSN": "",
+    "MIGTUI_REPLICA_URL": "",
+    "MIGTUI_SCRATCH_DSN": "",
+    "MIGTUI_MIGRATIONS": "",
+}
 UNREACHABLE = f"postgresql://app:{SECRET}@127.0.0.1:1/nowhere"
 CREATE_T = "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))"
 
@@ -94,10 +101,10 @@ def test_bad_numeric_settings_from_the_environment(variable, value, capsys, monk
 
 def test_shadow_server_that_cannot_be_reached_is_named(capsys, tmp_path):
     project = make_project(tmp_path, [Rev("a1", "pass")])
-    argv = ["dry-run", "--replica", UNREACHABLE, "--shadow-dsn", UNREACHABLE, "--migrations", str(project)]
+    argv = ["dry-run", "--replica-dsn", UNREACHABLE, "--scratch-dsn", UNREACHABLE, "--migrations", str(project)]
     assert main(argv) == 6
     line = one_line(capsys.readouterr().err)
-    assert "cannot connect to the shadow server (--shadow-dsn)" in line, line
+    assert "cannot connect to the shadow server (--scratch-dsn)" in line, line
 
 
 def test_revision_file_with_null_bytes_names_the_file(tmp_path):
@@ -168,14 +175,14 @@ WRONG_PASSWORD_COMMANDS = [
 def test_wrong_password_is_one_line_exit_6_for_every_command(command, password_role, small_project):
     _good, wrong = password_role
     migrations = [] if command[0] == "monitor" else ["--migrations", str(small_project)]
-    proc = run_main(*command, *migrations, "--format", "json", env={**NO_ENV, "MIGTUI_DATABASE_URL": wrong})
+    proc = run_main(*command, *migrations, "--format", "json", env={**NO_ENV, "MIGTUI_DSN": wrong})
     assert_error(proc, 6, 'password authentication failed for user "qa_sweep_app"')
     assert proc.stdout == ""  # no half-written JSON document for a CI step to choke on
 
 
 def test_password_never_in_successful_json_output(password_role, small_project):
     good, _wrong = password_role
-    env = {**NO_ENV, "MIGTUI_DATABASE_URL": good, "MIGTUI_REPLICA_URL": good}
+    env = {**NO_ENV, "MIGTUI_DSN": good, "MIGTUI_REPLICA_DSN": good}
     outputs = []
     for command in (
         ["up", "--format", "json"],

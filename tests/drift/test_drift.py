@@ -151,7 +151,8 @@ def drift_of(project: AlembicProject, dsn: str, settings, **options):
 
     if "exclude" in options:
         options["exclude"] = tuple(options["exclude"])
-    settings = dataclasses.replace(settings, database_url=dsn, migrations=str(project.script_location))
+    scratch_dsn = options.pop("scratch_dsn", None)
+    settings = dataclasses.replace(settings, dsn=dsn, scratch_dsn=scratch_dsn, migrations=str(project.script_location))
     return run_drift(settings, DriftOptions(**options))
 
 
@@ -183,7 +184,7 @@ def test_clean_database_at_head_has_no_drift_and_caches_the_expected_schema(worl
     second = _check(world, head_db)
     assert second.expected_source == "cache"
     assert _items(second) == []
-    assert list(cache.glob(f"expected-pg{server.major}-d3-*.json"))
+    assert list(cache.glob(f"expected-pg{server.pg_version}-d3-*.json"))
     assert first.to_dict()["drift"] is False
 
 
@@ -744,7 +745,11 @@ def test_cli_formats_and_exit_codes(world, clone):
     clean_junit = parse_junit(_cli(world, clone, "--format", "junit").stdout)
     assert clean_junit.get("tests") == "1" and clean_junit.get("failures") == "0"
     data = json.loads(clean.stdout)
-    assert data["drift"] is False and data["current"] == ["d3"] and data["expected"]["server_major"] == server.major
+    assert (
+        data["drift"] is False
+        and data["current"] == ["d3"]
+        and data["expected"]["expected_pg_version"] == server.pg_version
+    )
     server.execute("ALTER TABLE app.people ALTER COLUMN email DROP NOT NULL", dbname=clone)
     text = _cli(world, clone, password="s3cret-pw")
     assert text.returncode == 1, text.stderr
@@ -906,7 +911,7 @@ def test_migrations_run_as_the_targets_migration_role(world, tmp_path):
         dsn = server.dsn(name, user="drift_app")
         Runner(project, dsn, settings).upgrade("head")
         report = drift_of(project, dsn, settings, cache_dir=tmp_path)
-        assert report.expected_server == f"embedded PostgreSQL {server.major}"
+        assert report.expected_server == f"embedded PostgreSQL {server.pg_version}"
         assert _items(report) == []
         server.execute("ALTER TABLE app.orders OWNER TO postgres", dbname=name)
         changed = drift_of(project, dsn, settings, cache_dir=tmp_path)
@@ -923,14 +928,14 @@ def test_another_major_for_the_expected_schema_is_said(world, clone, tmp_path):
     from migtui.pg import harness
 
     server, project, *_ = world
-    other = next((v for v in sorted(harness.available_versions(), reverse=True) if v != server.major), None)
+    other = next((v for v in sorted(harness.available_versions(), reverse=True) if v != server.pg_version), None)
     if other is None or other not in harness.embedded_versions():
         pytest.skip("needs a second embedded PostgreSQL major")
     settings = load_settings({"pg_bin": str(harness.embedded_versions()[other])}, env={})
     report = drift_of(project, server.dsn(clone), settings, cache_dir=tmp_path)
-    assert report.expected_major == other and report.target_major == server.major
+    assert report.expected_pg_version == other and report.target_pg_version == server.pg_version
     assert any(f"built on PostgreSQL {other}" in note for note in report.notes)
-    assert report.to_dict()["expected"]["server_major"] == other
+    assert report.to_dict()["expected"]["expected_pg_version"] == other
     # PostgreSQL 17 gave relation owners MAINTAIN by default: left out across majors, not reported per table
     assert _items(report) == []
 

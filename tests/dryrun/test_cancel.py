@@ -75,8 +75,8 @@ def test_recovery_conflict_is_reported_not_crashed_on(slow_env, pg):
     def work() -> None:
         try:
             result["report"] = run_dry_run(
-                project_settings(slow_env["project"], replica_url=replica.dsn(db)),
-                DryRunOptions(shadow_server=pg, count_budget=30),
+                project_settings(slow_env["project"], replica_dsn=replica.dsn(db)),
+                DryRunOptions(scratch_server=pg, count_budget=30),
             )
         except BaseException as exc:
             result["error"] = exc
@@ -109,11 +109,11 @@ def test_ctrl_c_cancels_the_replica_query_and_exits_130(slow_env, pg):
             "-m",
             "migtui",
             "dry-run",
-            "--replica",
+            "--replica-dsn",
             replica.dsn(db),
             "--migrations",
             str(slow_env["dir"]),
-            "--shadow-dsn",
+            "--scratch-dsn",
             pg.dsn(),
             "--count-budget",
             "60",
@@ -162,11 +162,11 @@ def test_text_output_streams_each_statement_as_it_is_analysed(slow_env, pg, tmp_
             "-m",
             "migtui",
             "dry-run",
-            "--replica",
+            "--replica-dsn",
             replica.dsn(db),
             "--migrations",
             str(project_dir),
-            "--shadow-dsn",
+            "--scratch-dsn",
             pg.dsn(),
             "--count-budget",
             "60",

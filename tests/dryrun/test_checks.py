@@ -138,14 +138,14 @@ def test_validate_constraint_is_checked_on_the_replica(primary_and_replica, pg, 
             return {c["rule"]: c["violations"] for s in v3["statements"] for c in s["checks"]}
 
         in_same_run = run_dry_run(
-            project_settings(project, replica_url=replica.dsn(name)), DryRunOptions(shadow_server=pg)
+            project_settings(project, replica_dsn=replica.dsn(name)), DryRunOptions(scratch_server=pg)
         )
         assert validations(in_same_run) == expected
         assert in_same_run.revisions[0]["statements"][0]["checks"] == []  # NOT VALID itself checks nothing
         command.upgrade(cfg, "v2")
         primary.wait_for_replay(replica)
         from_catalog = run_dry_run(
-            project_settings(project, replica_url=replica.dsn(name)), DryRunOptions(shadow_server=pg)
+            project_settings(project, replica_dsn=replica.dsn(name)), DryRunOptions(scratch_server=pg)
         )
         assert from_catalog.pending == ["v3"] and validations(from_catalog) == expected
         assert from_catalog.exit_code == 1

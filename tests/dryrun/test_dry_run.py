@@ -95,8 +95,8 @@ def run(env, pg):
     before = {"primary": _snapshot(primary, db), "replica": _snapshot(replica, db)}
     events = []
     report = run_dry_run(
-        project_settings(env["project"], replica_url=replica.dsn(db), database_url=primary.dsn(db)),
-        DryRunOptions(shadow_server=pg, big_table_bytes=1024 * 1024),
+        project_settings(env["project"], replica_dsn=replica.dsn(db), dsn=primary.dsn(db)),
+        DryRunOptions(scratch_server=pg, big_table_bytes=1024 * 1024),
         events.append,
     )
     primary.wait_for_replay(replica)
@@ -117,9 +117,9 @@ def _found(report, revision, statement):
 def test_pending_is_computed_from_the_replica(run):
     report = run["report"]
     assert report.pending == ["a2", "a3", "a4"]
-    assert report.target["role"] == "replica"
-    assert report.target["current_revisions"] == ["a1"]
-    assert report.target["lag"]["wal_receiver"] == "streaming"
+    assert report.replica["role"] == "replica"
+    assert report.replica["current_revisions"] == ["a1"]
+    assert report.replica["lag"]["wal_receiver"] == "streaming"
 
 
 def test_exact_counts_for_update_and_delete_match_the_truth(run, env):
@@ -208,8 +208,8 @@ def test_nothing_changed_on_either_server(run):
 
 def test_budget_fallback_marks_estimates_not_exact(env, pg):
     report = run_dry_run(
-        project_settings(env["project"], replica_url=env["replica"].dsn(env["db"])),
-        DryRunOptions(shadow_server=pg, count_budget=0.001),
+        project_settings(env["project"], replica_dsn=env["replica"].dsn(env["db"])),
+        DryRunOptions(scratch_server=pg, count_budget=0.001),
     )
     update, delete = _statements(report, "a2")
     assert update["rows"]["exact"] is False and update["rows"]["method"] == "explain"
@@ -225,13 +225,13 @@ def test_cli_json_shape_and_exit_code(env, pg):
     with_password = env["replica"].dsn(env["db"]).replace("postgres@", "postgres:Sup3rS3cret@")
     proc = run_cli(
         "dry-run",
-        "--replica",
+        "--replica-dsn",
         with_password,
         "--migrations",
         str(env["dir"]),
         "--format",
         "json",
-        "--shadow-dsn",
+        "--scratch-dsn",
         pg.dsn(),
     )
     assert proc.returncode == 1, proc.stderr
@@ -244,17 +244,17 @@ def test_cli_json_shape_and_exit_code(env, pg):
     assert len(errors) == 2 and all(f["revision"] == "a4" and "statement" in f and f["hint"] for f in errors)
     assert set(data["summary"]) >= {"errors", "warnings", "info"}
     assert stmt["rows"]["count"] == 12_000 and stmt["rows"]["exact"] is True
-    assert "Sup3rS3cret" not in proc.stdout + proc.stderr and data["target"]["dsn"].count("***") == 1
+    assert "Sup3rS3cret" not in proc.stdout + proc.stderr and data["replica"]["dsn"].count("***") == 1
 
 
 def test_cli_text_streams_statements(env, pg):
     proc = run_cli(
         "dry-run",
-        "--replica",
+        "--replica-dsn",
         env["replica"].dsn(env["db"]),
         "--migrations",
         str(env["dir"]),
-        "--shadow-dsn",
+        "--scratch-dsn",
         pg.dsn(),
         "--format",
         "text",
@@ -296,11 +296,11 @@ def test_report_findings_as_sarif_and_junit(run):
 def test_cli_github_annotations(env, pg):
     proc = run_cli(
         "dry-run",
-        "--replica",
+        "--replica-dsn",
         env["replica"].dsn(env["db"]),
         "--migrations",
         str(env["dir"]),
-        "--shadow-dsn",
+        "--scratch-dsn",
         pg.dsn(),
         "--format",
         "github",
@@ -313,11 +313,11 @@ def test_cli_github_annotations(env, pg):
 def test_cli_sarif(env, pg):
     proc = run_cli(
         "dry-run",
-        "--replica",
+        "--replica-dsn",
         env["replica"].dsn(env["db"]),
         "--migrations",
         str(env["dir"]),
-        "--shadow-dsn",
+        "--scratch-dsn",
         pg.dsn(),
         "--format",
         "sarif",
@@ -329,42 +329,46 @@ def test_cli_sarif(env, pg):
 
 def test_primary_given_as_replica_is_refused_then_allowed_read_only(env, pg):
     primary, db = env["primary"], env["db"]
-    proc = run_main("dry-run", "--replica", primary.dsn(db), "--migrations", str(env["dir"]))
+    proc = run_main("dry-run", "--replica-dsn", primary.dsn(db), "--migrations", str(env["dir"]))
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "--allow-primary" in proc.stderr and "is a primary" in proc.stderr
     before = _snapshot(primary, db)
     proc = run_cli(
         "dry-run",
-        "--replica",
+        "--replica-dsn",
         primary.dsn(db),
         "--allow-primary",
         "--migrations",
         str(env["dir"]),
-        "--shadow-dsn",
+        "--scratch-dsn",
         pg.dsn(),
         "--format",
         "json",
     )
     assert proc.returncode == 1, proc.stderr
-    assert json.loads(proc.stdout)["target"]["role"] == "primary"
+    assert json.loads(proc.stdout)["replica"]["role"] == "primary"
     assert _snapshot(primary, db) == before
 
 
 def test_unreachable_replica_is_one_line_without_password(env):
-    proc = run_main("dry-run", "--replica", "postgresql://app:s3cret@127.0.0.1:1/app", "--migrations", str(env["dir"]))
+    proc = run_main(
+        "dry-run", "--replica-dsn", "postgresql://app:s3cret@127.0.0.1:1/app", "--migrations", str(env["dir"])
+    )
     assert proc.returncode == 6
     assert proc.stderr.count("\n") == 1 and "s3cret" not in proc.stderr
     assert proc.stderr.startswith("migtui: error: cannot connect")
 
 
 def test_replica_without_version_table_is_one_line(env):
-    proc = run_main("dry-run", "--replica", env["replica"].dsn("postgres"), "--migrations", str(env["dir"]))
+    proc = run_main("dry-run", "--replica-dsn", env["replica"].dsn("postgres"), "--migrations", str(env["dir"]))
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no version table alembic_version" in proc.stderr
 
 
 def test_no_replica_given_is_a_usage_error(env):
-    proc = run_main("dry-run", "--migrations", str(env["dir"]), env={"MIGTUI_REPLICA_URL": ""})
+    proc = run_main(
+        "dry-run", "--migrations", str(env["dir"]), env={"MIGTUI_REPLICA_DSN": "", "MIGTUI_REPLICA_URL": ""}
+    )
     assert proc.returncode == 2 and "no replica given" in proc.stderr
 
 
@@ -374,11 +378,11 @@ def test_script_wraps_the_cli_for_ci(env, pg):
         [
             "bash",
             str(script),
-            "--replica",
+            "--replica-dsn",
             env["replica"].dsn(env["db"]),
             "--migrations",
             str(env["dir"]),
-            "--shadow-dsn",
+            "--scratch-dsn",
             pg.dsn(),
         ],
         capture_output=True,
@@ -400,9 +404,9 @@ def test_busy_table_on_the_primary_is_a_lock_risk(env, pg, run):
         reader.execute("SELECT count(*) FROM accounts WHERE id < 10").fetchone()
         report = run_dry_run(
             project_settings(
-                env["project"], replica_url=env["replica"].dsn(env["db"]), database_url=env["primary"].dsn(env["db"])
+                env["project"], replica_dsn=env["replica"].dsn(env["db"]), dsn=env["primary"].dsn(env["db"])
             ),
-            DryRunOptions(shadow_server=pg),
+            DryRunOptions(scratch_server=pg),
         )
         reader.rollback()
     alter, index = _statements(report, "a3")

@@ -49,8 +49,8 @@ def shadow_env(primary_and_replica, tmp_path_factory):
 def test_shadow_errors_non_transactional_statements_and_lines(shadow_env, pg):
     events = []
     report = run_dry_run(
-        project_settings(shadow_env["project"], replica_url=shadow_env["replica"].dsn(shadow_env["db"])),
-        DryRunOptions(shadow_server=pg),
+        project_settings(shadow_env["project"], replica_dsn=shadow_env["replica"].dsn(shadow_env["db"])),
+        DryRunOptions(scratch_server=pg),
         events.append,
     )
     c2, c3, c4 = report.revisions
@@ -81,16 +81,16 @@ def test_replica_behind_the_primary_is_reported(shadow_env, pg):
     try:
         primary.execute("UPDATE alembic_version SET version_num = 'c2'", dbname=db)
         report = run_dry_run(
-            project_settings(shadow_env["project"], replica_url=replica.dsn(db), database_url=primary.dsn(db)),
-            DryRunOptions(shadow_server=pg),
+            project_settings(shadow_env["project"], replica_dsn=replica.dsn(db), dsn=primary.dsn(db)),
+            DryRunOptions(scratch_server=pg),
         )
     finally:
         replica.execute("SELECT pg_wal_replay_resume()")
         primary.execute("UPDATE alembic_version SET version_num = 'c1'", dbname=db)
         primary.wait_for_replay(replica)
-    target = report.target
-    assert target["current_revisions"] == ["c1"] and target["primary_revisions"] == ["c2"]
-    assert target["lag"]["behind_primary_bytes"] > 0
+    replica = report.replica
+    assert replica["current_revisions"] == ["c1"] and replica["primary_revisions"] == ["c2"]
+    assert replica["lag"]["behind_primary_bytes"] > 0
     rules = [w.message for w in report.findings_for(report.revisions[0]["revision"]) if w.rule == "replica-lag"]
     assert any("the primary records revision c2, the replica c1" in m for m in rules)
     assert report.pending == ["c2", "c3", "c4"]  # what the replica records is what it dry-runs
@@ -103,8 +103,8 @@ def test_destructive_statement_fails_the_dry_run_unless_approved(shadow_env, pg,
         make_project(tmp_path, [REVISIONS[0], Rev("d2", "op.drop_column('items', 'name')", header=header)])
     )
     report = run_dry_run(
-        project_settings(project, replica_url=shadow_env["replica"].dsn(shadow_env["db"])),
-        DryRunOptions(shadow_server=pg),
+        project_settings(project, replica_dsn=shadow_env["replica"].dsn(shadow_env["db"])),
+        DryRunOptions(scratch_server=pg),
     )
     (drop,) = report.revisions[0]["statements"]
     (finding,) = [f for f in drop["findings"] if f["rule"] == "drop-column"]
@@ -140,14 +140,14 @@ def test_primary_target_of_another_major_says_so(pg18, pg, tmp_path):
         pg18.execute("INSERT INTO t VALUES (1, 1)", dbname=name)
         events = []
         report = run_dry_run(
-            project_settings(project, replica_url=dsn),
-            DryRunOptions(allow_primary=True, shadow_server=pg),
+            project_settings(project, replica_dsn=dsn),
+            DryRunOptions(allow_primary=True, scratch_server=pg),
             events.append,
         )
     finally:
         pg18.drop_database(name)
-    assert report.target["role"] == "primary" and report.target["major"] == 18
-    assert report.shadow["same_major"] is False and report.shadow["restore_warnings"] == []
+    assert report.replica["role"] == "primary" and report.replica["pg_version"] == 18
+    assert report.shadow["same_pg_version"] is False and report.shadow["restore_warnings"] == []
     assert "shadow runs PostgreSQL 16; the target is 18" in [e.text for e in events if isinstance(e, Message)]
     assert [f.rule for f in report.findings] == ["would-fail-add-not-null-column"]
 
@@ -157,11 +157,11 @@ def test_nothing_pending_and_unknown_revision(shadow_env, tmp_path):
 
     replica_dsn = shadow_env["replica"].dsn(shadow_env["db"])
     up_to_date = AlembicProject.load(make_project(tmp_path / "current", [REVISIONS[0]]))
-    report = run_dry_run(project_settings(up_to_date, replica_url=replica_dsn))
+    report = run_dry_run(project_settings(up_to_date, replica_dsn=replica_dsn))
     assert report.pending == [] and report.revisions == [] and report.exit_code == 0
     other = AlembicProject.load(make_project(tmp_path / "other", [Rev("x1", "pass")]))
     with pytest.raises(UsageError, match="records revision c1, which is not in the migrations"):
-        run_dry_run(project_settings(other, replica_url=replica_dsn))
+        run_dry_run(project_settings(other, replica_dsn=replica_dsn))
 
 
 def test_phased_revisions_statements_are_captured(primary_and_replica, pg):
@@ -179,7 +179,9 @@ def test_phased_revisions_statements_are_captured(primary_and_replica, pg):
         command.upgrade(project.config(dsn), "0017_drop_users_username")
         primary.wait_for_replay(replica)
         report = run_dry_run(
-            project_settings(project, replica_url=replica.dsn(dbname)), DryRunOptions(shadow_server=pg), lambda _e: None
+            project_settings(project, replica_dsn=replica.dsn(dbname)),
+            DryRunOptions(scratch_server=pg),
+            lambda _e: None,
         )
         by_revision = {rev["revision"]: rev for rev in report.revisions}
         unique = " ".join(s["sql"] for s in by_revision["0018_accounts_owner_name_unique"]["statements"])

@@ -145,7 +145,7 @@ def test_approvals_and_ignores(tmp_path):
     a2 = next(f for f in report.files if f.revision == "a2")
     approved = next(f for f in a2.all_findings() if f.rule == "drop-column")
     assert approved.severity == "info" and approved.approved == "code moved to products in release 41"
-    assert "rename-column" not in _rules(a2) and a2.suppressed == 1
+    assert "rename-column" not in _rules(a2) and a2.ignored == 1
     unused = next(f for f in a2.findings if f.rule == "approval-unused")
     assert unused.severity == "warning" and "prefer-text-field" in unused.message
     assert not [f for f in a2.all_findings() if f.severity == "error"]
@@ -156,7 +156,7 @@ def test_approvals_and_ignores(tmp_path):
     assert "approval-wrong-kind" in rules
     drop = next(f for f in a3.all_findings() if f.rule == "drop-column")
     assert drop.severity == "error"  # an approval without a reason does not approve
-    assert report.totals()["approved"] == 1 and report.totals()["suppressed"] == 1
+    assert report.totals()["approved"] == 1 and report.totals()["ignored"] == 1
 
 
 @pytest.mark.parametrize(

@@ -157,8 +157,8 @@ def test_catalog_facts_from_dsn_resolve_types_checks_and_references(fresh_db, tm
     data = json.loads(out)
     informed = data["files"][0]["statements"]
     with psycopg.connect(fresh_db) as conn:
-        server_major = conn.execute("SHOW server_version_num").fetchone()[0][:2]
-    assert data["summary"]["catalog"] is True and data["summary"]["pg_version"] == int(server_major)
+        pg_version = conn.execute("SHOW server_version_num").fetchone()[0][:2]
+    assert data["summary"]["catalog"] is True and data["summary"]["pg_version"] == int(pg_version)
     # type before the change: varchar(10) -> varchar(20) does not rewrite
     assert blind[1]["rewrites"] == ["public.orders"] and informed[1]["rewrites"] == []
     # a validated CHECK (qty IS NOT NULL) makes SET NOT NULL skip the scan

@@ -21,7 +21,7 @@ from tests.monitor_scenarios import blocked_chain
 
 def test_lock_tree_of_a_real_blocked_chain(fresh_db):
     with blocked_chain(fresh_db) as chain, Monitor(fresh_db, interval=1.0) as monitor:
-        snap = monitor.snapshot()
+        snap = monitor.sample()
         # the monitor leaves itself out
         assert snap.own_pid not in {s.pid for s in snap.sessions}
         assert snap.own_pid not in {lk.pid for lk in snap.locks}
@@ -65,7 +65,7 @@ def test_lock_tree_of_a_real_blocked_chain(fresh_db):
 
 def test_monitor_connection_is_named_and_bounded(fresh_db):
     with Monitor(fresh_db, interval=0.5) as monitor:
-        snap = monitor.snapshot()
+        snap = monitor.sample()
         assert snap.lock_tree == () and snap.blocked == ()
         with psycopg.connect(fresh_db, autocommit=True) as other:
             row = other.execute(
@@ -86,7 +86,7 @@ def test_build_lock_tree_cuts_cycles():
 
 def test_monitor_unreachable_is_one_line(tmp_path):
     with pytest.raises(ConnectionFailed):
-        Monitor("postgresql://nobody:secret@127.0.0.1:1/x").snapshot()
+        Monitor("postgresql://nobody:secret@127.0.0.1:1/x").sample()
     proc = run_main("monitor", "--once", "--dsn", "postgresql://nobody:secret@127.0.0.1:1/x")
     assert proc.returncode == 6
     assert "secret" not in proc.stderr and proc.stderr.count("\n") == 1
@@ -115,7 +115,7 @@ def test_monitor_once_json_and_text(fresh_db):
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, message):
-    env = {"MIGTUI_DATABASE_URL": ""}
+    env = {"MIGTUI_DSN": "", "MIGTUI_DATABASE_URL": ""}
     proc = run_main(*args, env=env)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and message in proc.stderr and "Traceback" not in proc.stderr

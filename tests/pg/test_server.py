@@ -12,7 +12,7 @@ def test_facts_and_lag_of_a_primary_and_its_standby(primary_and_replica):
     with connect(primary.dsn()) as conn:
         facts = read_server_facts(conn)
     assert not facts.in_recovery
-    assert facts.server_major == 16 and facts.version.startswith("16.")
+    assert facts.pg_version == 16 and facts.version.startswith("16.")
     assert facts.version == facts.server_version.split(" ")[0]
     assert facts.current_wal_lsn  # a primary's WAL position, for the overview's replica lag in bytes
 
@@ -37,6 +37,6 @@ def test_the_same_reads_through_a_read_only_session(primary_and_replica):
     with ReadOnlySession(replica.dsn()) as session:
         facts = read_server_facts(session)
         lag = read_replica_lag(session)
-        assert facts.in_recovery and facts.server_major == 16
+        assert facts.in_recovery and facts.pg_version == 16
         assert lag.replay_lsn and wal_distance(session, lag.replay_lsn, lag.replay_lsn) == 0
         assert session.stats.queries == 3

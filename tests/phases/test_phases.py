@@ -46,12 +46,12 @@ _templates: dict[int, str] = {}
 
 
 def _template(server) -> str:
-    if server.major not in _templates:
+    if server.pg_version not in _templates:
         name = "phases_tpl_" + uuid.uuid4().hex[:8]
         server.create_database(name)
         server.execute(BASE_SQL, dbname=name)
-        _templates[server.major] = name
-    return _templates[server.major]
+        _templates[server.pg_version] = name
+    return _templates[server.pg_version]
 
 
 @pytest.fixture
@@ -215,7 +215,7 @@ def test_rename_column_end_to_end_with_writers(db, tmp_path, pg_any):
     assert q(dsn, "SELECT count(*) FROM users")[0][0] >= ROWS + old.ok // 2
     gates = [e for e in events if isinstance(e, GateChecked)]
     assert any(g.gate == "old_writes_quiet" and not g.passed for g in gates)
-    if server.major >= 18:  # NOT NULL NOT VALID -> VALIDATE: a validated not-null constraint, no helper CHECK
+    if server.pg_version >= 18:  # NOT NULL NOT VALID -> VALIDATE: a validated not-null constraint, no helper CHECK
         assert (
             q(
                 dsn,
@@ -302,7 +302,7 @@ def test_set_not_null_with_fill(db, tmp_path, pg_any):
     assert q(dsn, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'nick'")[0][0]
     with pytest.raises(psycopg.errors.NotNullViolation):
         q(dsn, "INSERT INTO users (email, nick) VALUES ('x@x', NULL)")
-    if server.major >= 18:  # the NOT VALID NOT NULL constraint was validated, not a CHECK
+    if server.pg_version >= 18:  # the NOT VALID NOT NULL constraint was validated, not a CHECK
         assert (
             q(
                 dsn,
@@ -923,7 +923,7 @@ def test_phase_run_refuses_a_plain_revision_before_changing_anything(fresh_db):
     from migtui.runner.job import Runner
 
     migrations = ROOT / "db" / "migrations"
-    Runner(AlembicProject.load(migrations), fresh_db, load_settings({"database_url": fresh_db}, env={})).upgrade(
+    Runner(AlembicProject.load(migrations), fresh_db, load_settings({"dsn": fresh_db}, env={})).upgrade(
         "0013_display_name_not_null"
     )
     r = run_main("phase", "run", "0014_orders_archived_at", "--dsn", fresh_db, "--migrations", str(migrations))

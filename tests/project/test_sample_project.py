@@ -32,7 +32,7 @@ from tests.conftest import ROOT
 
 MIGRATIONS = ROOT / "db" / "migrations"
 INI = MIGRATIONS / "alembic.ini"
-URL_VARS = ("MIGTUI_DATABASE_URL", "DATABASE_URL")
+URL_VARS = ("MIGTUI_DSN", "MIGTUI_DATABASE_URL", "DATABASE_URL")
 PENDING_AT_DEMO_STOP = (
     "0014_orders_archived_at",
     "0015_orders_total_cents_bigint",

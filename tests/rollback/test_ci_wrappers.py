@@ -58,13 +58,13 @@ def test_workflow_runs_on_migration_changes_against_a_service_container():
     on_block = text.split("\non:\n", 1)[1].split("\npermissions:", 1)[0]
     assert "pull_request:" in on_block and '"db/migrations/**"' in on_block
     assert "services:\n      postgres:\n        image: postgres:16" in text
-    assert "run: scripts/db-rollback-test.sh --dsn" in text
+    assert "run: scripts/db-rollback-test.sh --scratch-dsn" in text
     # lint + drift against a database built at the base branch's migrations (lint sees only the new
     # revisions), then again after applying this branch's revisions (drift at head)
     assert 'migtui up --dsn "$APP_DSN" --migrations "$RUNNER_TEMP/base/db/migrations"' in text
     assert "run: scripts/db-validate.sh\n" in text
     assert "migtui up\n          scripts/db-validate.sh" in text
-    assert text.count("MIGTUI_DATABASE_URL: ${{ env.APP_DSN }}") == 2
+    assert text.count("MIGTUI_DSN: ${{ env.APP_DSN }}") == 2
 
 
 def test_validate_script_passes_on_this_repo_at_head(pg, tmp_path):
@@ -79,7 +79,7 @@ def test_validate_script_passes_on_this_repo_at_head(pg, tmp_path):
         env = {
             **os.environ,
             "MIGTUI": f"{sys.executable} -m migtui",
-            "MIGTUI_DATABASE_URL": dsn,
+            "MIGTUI_DSN": dsn,
             "MIGTUI_MIGRATIONS": str(ROOT / "db" / "migrations"),
             "MIGTUI_CACHE_DIR": str(tmp_path / "cache"),
             "PYTHONPATH": str(ROOT),
@@ -122,7 +122,12 @@ def test_script_runs_rollback_test_and_writes_junit(pg, tmp_path):
     }
     try:
         done = subprocess.run(
-            ["bash", str(SCRIPT), "--dsn", dsn], capture_output=True, text=True, env=env, timeout=120, cwd=str(ROOT)
+            ["bash", str(SCRIPT), "--scratch-dsn", dsn],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            cwd=str(ROOT),
         )
     finally:
         pg.drop_database(name)

@@ -341,7 +341,7 @@ def test_cli_json_and_exit_codes(pg, tmp_path):
     project_dir = _small_project(tmp_path / "good", GOOD)
     name, dsn = _new_db(pg)
     try:
-        done = run_cli("rollback-test", "--migrations", str(project_dir), "--dsn", dsn, "--format", "json")
+        done = run_cli("rollback-test", "--migrations", str(project_dir), "--scratch-dsn", dsn, "--format", "json")
         assert done.returncode == 0, done.stderr
         data = json.loads(done.stdout)
         assert data["ok"] is True and data["failed"] == [] and data["passed"] == 3
@@ -349,10 +349,10 @@ def test_cli_json_and_exit_codes(pg, tmp_path):
         assert all(r["seconds"]["total"] > 0 for r in data["revisions"])
 
         # the database is now at head: refused without --force (exit 2), one line, no traceback
-        again = run_main("rollback-test", "--migrations", str(project_dir), "--dsn", dsn)
+        again = run_main("rollback-test", "--migrations", str(project_dir), "--scratch-dsn", dsn)
         assert again.returncode == 2
         assert "at revision g3" in again.stderr and "Traceback" not in again.stderr
-        forced = run_cli("rollback-test", "--migrations", str(project_dir), "--dsn", dsn, "--force")
+        forced = run_cli("rollback-test", "--migrations", str(project_dir), "--scratch-dsn", dsn, "--force")
         assert forced.returncode == 0, forced.stderr
         assert forced.stdout.count("SKIP") == 3
     finally:
@@ -373,7 +373,7 @@ def test_cli_text_names_broken_revision_and_redacts_password(pg, tmp_path):
             "rollback-test",
             "--migrations",
             str(project_dir),
-            "--dsn",
+            "--scratch-dsn",
             secret_dsn,
             "--format",
             "junit",
@@ -391,11 +391,11 @@ def test_cli_text_names_broken_revision_and_redacts_password(pg, tmp_path):
 
 
 def test_cli_bad_inputs(tmp_path, pg):
-    missing = run_main("rollback-test", "--migrations", str(tmp_path / "nope"), "--dsn", pg.dsn())
+    missing = run_main("rollback-test", "--migrations", str(tmp_path / "nope"), "--scratch-dsn", pg.dsn())
     assert missing.returncode == 2 and "migrations not found" in missing.stderr
     project_dir = _small_project(tmp_path / "p", GOOD)
     unreachable = run_main(
-        "rollback-test", "--migrations", str(project_dir), "--dsn", "postgresql://u:pw@127.0.0.1:1/db"
+        "rollback-test", "--migrations", str(project_dir), "--scratch-dsn", "postgresql://u:pw@127.0.0.1:1/db"
     )
     assert unreachable.returncode == 6, unreachable.stderr
     assert "pw@" not in unreachable.stderr and "Traceback" not in unreachable.stderr
@@ -495,7 +495,7 @@ def test_exclude_and_step_timeout(pg, tmp_path):
             "rollback-test",
             "--migrations",
             str(project_dir),
-            "--dsn",
+            "--scratch-dsn",
             dsn,
             "--exclude",
             "comment",

@@ -21,7 +21,7 @@ CREATE_T = "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True), 
 
 
 def settings_for(dsn: str, **overrides) -> Settings:
-    base = {"database_url": dsn, "timeout": 20.0, "progress_interval": 0.5, "lock_retry_delay": 0.1}
+    base = {"dsn": dsn, "timeout": 20.0, "progress_interval": 0.5, "lock_retry_delay": 0.1}
     base.update(overrides)
     return Settings(**base)
 

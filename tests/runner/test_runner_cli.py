@@ -18,7 +18,7 @@ from tests.alembic_projects import Rev, make_project
 from tests.conftest import ROOT, run_cli, run_main
 
 CREATE_T = "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))"
-NO_ENV = {"MIGTUI_DATABASE_URL": "", "MIGTUI_MIGRATIONS": ""}
+NO_ENV = {"MIGTUI_DSN": "", "MIGTUI_DATABASE_URL": "", "MIGTUI_MIGRATIONS": ""}
 
 
 def scalar(dsn: str, sql: str, params=None):

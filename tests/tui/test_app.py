@@ -29,7 +29,7 @@ async def test_monitor_shows_the_blocked_session_and_lock_tree(fresh_db, project
             assert f"└ pid {chain.ddl_pid} [test-ddl] waits for AccessExclusiveLock on public.monitored" in text
             assert f"└ pid {chain.reader_pid} [test-reader] waits for AccessShareLock" in text
             panel = app.screen.query_one(MonitorPanel)
-            assert {s.pid for s in panel.snapshot.blocked} == {chain.ddl_pid, chain.reader_pid}
+            assert {s.pid for s in panel.sample.blocked} == {chain.ddl_pid, chain.reader_pid}
             # the sessions tab lists the blocked ALTER with its blockers
             sessions = panel.query_one("#sessions")
             blocked_cells = [sessions.get_row(str(chain.ddl_pid))]
@@ -50,7 +50,7 @@ async def test_migrations_view_states_sql_and_replica(primary_and_replica, tmp_p
     try:
         alembic_upgrade(project, dsn, "a2")
         primary.wait_for_replay(replica)
-        settings = settings_for(dsn, project, replica_url=replica.dsn("tui_states"))
+        settings = settings_for(dsn, project, replica_dsn=replica.dsn("tui_states"))
         app = MigtuiApp(settings)
         async with app.run_test(size=(80, 24)) as pilot:
             text = await wait_for_text(pilot, ["4 revisions, 2 pending", "replica "])

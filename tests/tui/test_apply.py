@@ -48,7 +48,7 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
             )
             assert "RUNNING" in text and "▶ a4" in text
             panel = app.screen.query_one(MonitorPanel)
-            blocked = panel.snapshot.blocked
+            blocked = panel.sample.blocked
             assert len(blocked) == 1 and blocked[0].application_name == "migtui up a4"
             assert blocked[0].blocked_by == (holder_pid,)
             # quitting is refused while the run is on (it would cut the migration off)

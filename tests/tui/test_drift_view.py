@@ -149,7 +149,7 @@ def test_snapshot_drift_view(snap_compare, drift_setup, clone):
         app = pilot.app
         screen = await _open_drift(app, pilot)
         assert screen.state == "drift", screen.error
-        screen.report.database = "postgresql://app@db.internal/shop"
+        screen.report.target = "postgresql://app@db.internal/shop"
         screen.report.expected_source = "cache"
         screen._render_header()
         tree = screen.query_one("#drift-tree")

@@ -52,8 +52,8 @@ async def test_dry_run_view_needs_a_replica_and_runs_on_it(primary_and_replica, 
             await pilot.press("d")
             await pilot.pause()
             await _wait_done(pilot, app.screen)
-            await wait_for_text(pilot, ["FAILED", "--replica"])
-        settings = settings_for(dsn, project, replica_url=replica.dsn("tui_dry_run"))
+            await wait_for_text(pilot, ["FAILED", "--replica-dsn"])
+        settings = settings_for(dsn, project, replica_dsn=replica.dsn("tui_dry_run"))
         app = MigtuiApp(settings, lint=False)
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for_text(pilot, "2 pending")

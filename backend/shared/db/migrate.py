@@ -4,7 +4,7 @@
     python -m backend.shared.db.migrate --to 0013_display_name_not_null
     python -m backend.shared.db.migrate --format json   # engine events as JSON lines (as `migtui up`)
 
-The database URL comes from ``--dsn``, else ``$MIGTUI_DATABASE_URL``, else ``$DATABASE_URL``. Every other
+The database URL comes from ``--dsn``, else ``$MIGTUI_DSN``, else ``$DATABASE_URL``. Every other
 setting (timeouts, lock_timeout retries, advisory-lock wait) is migtui's: flags > ``MIGTUI_*`` > pyproject.
 The runner takes migtui's advisory lock, so several instances started at once by a deploy apply each
 revision exactly once; the ones that wait find the work done and exit 0 (or exit 4 after the wait).
@@ -26,7 +26,7 @@ PROG = "python -m backend.shared.db.migrate"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Apply database migrations (migtui runner).")
     parser.add_argument("--to", default="head", metavar="REV", help="target revision (default: head)")
-    parser.add_argument("--dsn", metavar="URL", help="database URL (default: $MIGTUI_DATABASE_URL, else $DATABASE_URL)")
+    parser.add_argument("--dsn", metavar="URL", help="database URL (default: $MIGTUI_DSN, else $DATABASE_URL)")
     parser.add_argument("--migrations", metavar="PATH", help=f"alembic project (default: {REPO_MIGRATIONS})")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-revision timeout")
     parser.add_argument(
@@ -53,9 +53,9 @@ def migrate(
     from migtui.runner.job import UpOptions, run_up
 
     settings = load_settings({**(flags or {}), "dsn": dsn, "migrations": migrations})
-    url = settings.database_url or database_url_from_env()  # $DATABASE_URL as the backend's fallback
+    url = settings.dsn or database_url_from_env()  # $DATABASE_URL as the backend's fallback
     libpq_dsn(url)  # a foreign or malformed URL is a usage error before anything else happens
-    settings.database_url = url
+    settings.dsn = url
     if migrations is None and settings.sources.get("migrations") == "default":
         settings.migrations = str(REPO_MIGRATIONS)  # works from any working directory
     return run_up(settings, UpOptions(target), sink or discard).exit_code

@@ -1,6 +1,6 @@
 """Database settings of the backend: the URL comes from the environment, never from the repository.
 
-``MIGTUI_DATABASE_URL`` wins over ``DATABASE_URL`` (the same variable migtui reads, so one setting serves the
+``MIGTUI_DSN`` wins over ``DATABASE_URL`` (the same variable migtui reads, so one setting serves the
 deploy step and the app). A plain ``postgresql://`` URL (or libpq ``key=value`` string) is accepted and turned
 into a SQLAlchemy URL for the psycopg 3 driver (``postgresql+psycopg://``). ``repr()`` never shows the
 password.
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from migtui.errors import UsageError
 from migtui.redact import redact_dsn
 
-ENV_VARS: tuple[str, ...] = ("MIGTUI_DATABASE_URL", "DATABASE_URL")
+# MIGTUI_DATABASE_URL: the name migtui also reads for one release
+ENV_VARS: tuple[str, ...] = ("MIGTUI_DSN", "MIGTUI_DATABASE_URL", "DATABASE_URL")
 
 
 class DatabaseUrlMissing(UsageError):
@@ -33,13 +34,13 @@ def to_sqlalchemy_url(url: str) -> str:
 
 
 def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
-    """The raw URL from ``$MIGTUI_DATABASE_URL`` or ``$DATABASE_URL``; ``DatabaseUrlMissing`` if neither."""
+    """The raw URL from ``$MIGTUI_DSN`` or ``$DATABASE_URL``; ``DatabaseUrlMissing`` if neither."""
     env = os.environ if env is None else env
     for var in ENV_VARS:
         value = (env.get(var) or "").strip()
         if value:
             return value
-    raise DatabaseUrlMissing(f"no database URL: set {' or '.join(ENV_VARS)} (e.g. postgresql://user@host/db)")
+    raise DatabaseUrlMissing("no database URL: set MIGTUI_DSN or DATABASE_URL (e.g. postgresql://user@host/db)")
 
 
 def sqlalchemy_url_from_env(env: Mapping[str, str] | None = None) -> str:

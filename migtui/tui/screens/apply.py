@@ -152,7 +152,7 @@ class ApplyScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(
-            Text(f"Apply · {redact_dsn(self.settings.database_url)} · planning…"),
+            Text(f"Apply · {redact_dsn(self.settings.dsn)} · planning…"),
             id="apply-header",
             classes="title-bar",
         )
@@ -160,7 +160,7 @@ class ApplyScreen(Screen):
             yield Static("", id="apply-revisions")
         yield RichLog(id="apply-log", wrap=False, markup=False, max_lines=500)
         yield MonitorPanel(
-            self.settings.database_url, self.settings.monitor_interval, watched_relations=None, id="apply-monitor"
+            self.settings.dsn, self.settings.monitor_interval, watched_relations=None, id="apply-monitor"
         )
         yield Footer()
 
@@ -177,7 +177,7 @@ class ApplyScreen(Screen):
         from migtui.project.status import plan_revisions, read_current
 
         try:
-            current = read_current(self.settings.database_url, self.settings)
+            current = read_current(self.settings.dsn, self.settings)
             plan = plan_revisions(load_project(self.settings), "up", self.target, current)
             self.risks = self._risks(plan)
             self.post_message(self.Planned(current, plan, None))
@@ -227,7 +227,7 @@ class ApplyScreen(Screen):
             return
         self.state = "confirm"
         body = (
-            f"target: {redact_dsn(self.settings.database_url)}\n"
+            f"target: {redact_dsn(self.settings.dsn)}\n"
             f"now at: {', '.join(message.current) or 'base'}\n"
             f"apply {len(self.plan)} revision(s), one transaction each:\n  "
             + "\n  ".join(self.plan)
@@ -238,7 +238,7 @@ class ApplyScreen(Screen):
         if self.risks:
             from migtui.pg.dsn import database_name
 
-            typed = database_name(self.settings.database_url) or "apply"
+            typed = database_name(self.settings.dsn) or "apply"
             body += "\n\nerror / destructive findings:\n  " + "\n  ".join(self.risks[:8])
             if len(self.risks) > 8:
                 body += f"\n  … and {len(self.risks) - 8} more"
@@ -361,7 +361,7 @@ class ApplyScreen(Screen):
             "failed": "bold red",
             "cancelled": "bold yellow",
         }
-        text = Text(f"Apply to {self.target} · {redact_dsn(self.settings.database_url)}\n")
+        text = Text(f"Apply to {self.target} · {redact_dsn(self.settings.dsn)}\n")
         text.append(self.state.upper(), style=styles.get(self.state, ""))
         if self.summary:
             text.append(f" · {self.summary}")

@@ -137,7 +137,7 @@ class DriftScreen(Screen):
                 text.append(f" · {len(report.objects())} object(s), {len(report.differences)} difference(s)")
             current = ", ".join(report.current) or "base"
             at = "head" if not report.pending else f"{len(report.pending)} pending"
-            text.append(f"\n{report.database} · at {current} ({at})", style="dim")
+            text.append(f"\n{report.target} · at {current} ({at})", style="dim")
             source = "from cache" if report.expected_source == "cache" else "built now"
             text.append(f"\nexpected: {report.expected_server}, {source}", style="dim")
         elif self.state == "running":

@@ -35,7 +35,7 @@ HELP_TEXT = """\
 | `a` | apply pending revisions (upgrade to head), with confirmation |
 | `u` | apply up to the selected (pending) revision, with confirmation |
 | `l` | lint: every finding and its safe rewrite |
-| `d` | dry-run on the replica (--replica), results live |
+| `d` | dry-run on the replica (--replica-dsn), results live |
 | `b` | rollback test on an embedded scratch server, results live |
 | `p` | phases: zero-downtime revisions, backfill progress, gates |
 | `s` | schema drift: the target's schema against its migrations |

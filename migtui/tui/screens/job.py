@@ -64,7 +64,7 @@ def _rollback_test(settings, sink) -> Report:
     from migtui.rollback.job import RollbackOptions, run_rollback_test
 
     # on a scratch database of an embedded server, never on the target
-    return run_rollback_test(dataclasses.replace(settings, database_url=None), RollbackOptions(), sink)
+    return run_rollback_test(dataclasses.replace(settings, scratch_dsn=None), RollbackOptions(), sink)
 
 
 JOBS: dict[str, JobSpec] = {

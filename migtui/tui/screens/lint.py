@@ -77,7 +77,7 @@ class LintScreen(Screen):
         for _rev, f in self.findings:
             if f.get("approved") is None:
                 counts[f["severity"]] = counts.get(f["severity"], 0) + 1
-        scope = "pending revisions" if self.settings.database_url else "all revisions"
+        scope = "pending revisions" if self.settings.dsn else "all revisions"
         header.update(
             Text(
                 f"Lint · {len(lint)} {scope} · {counts['error']} errors, {counts['warning']} warnings, "

@@ -20,7 +20,7 @@ from migtui.pg.monitor import (
     DEFAULT_LONG_TRANSACTION_SECONDS,
     MONITOR_APPLICATION_NAME,
     Monitor,
-    Snapshot,
+    MonitorSample,
     format_age,
     one_line,
 )
@@ -34,10 +34,10 @@ def is_migtui_session(application_name: str) -> bool:
 class MonitorPanel(Vertical):
     """Live pg_locks / pg_stat_activity view of one database."""
 
-    class SnapshotReady(Message):
-        def __init__(self, snapshot: Snapshot) -> None:
+    class SampleReady(Message):
+        def __init__(self, sample: MonitorSample) -> None:
             super().__init__()
-            self.snapshot = snapshot
+            self.sample = sample
 
     class PollFailed(Message):
         def __init__(self, error: str) -> None:
@@ -59,7 +59,7 @@ class MonitorPanel(Vertical):
         self.long_transaction = long_transaction
         self.watched_relations = watched_relations
         self.monitor = Monitor(dsn, interval)
-        self.snapshot: Snapshot | None = None
+        self.sample: MonitorSample | None = None
         self.error: str | None = None
         self.polls = 0
         self._busy = False
@@ -115,13 +115,13 @@ class MonitorPanel(Vertical):
     @work(thread=True, group="monitor", exit_on_error=False)
     def _fetch(self) -> None:
         try:
-            snap = self.monitor.snapshot()
+            snap = self.monitor.sample()
         except MigtuiError as exc:
             self.post_message(self.PollFailed(exc.message))
         except Exception as exc:  # never let a poll kill the app
             self.post_message(self.PollFailed(f"{exc.__class__.__name__}: {one_line(str(exc), 100)}"))
         else:
-            self.post_message(self.SnapshotReady(snap))
+            self.post_message(self.SampleReady(snap))
         finally:
             self._busy = False
 
@@ -131,11 +131,11 @@ class MonitorPanel(Vertical):
         status = self.query_one("#monitor-status", Static)
         status.update(Text(f"monitor: {message.error} (retrying every {self.interval:g}s)", style="bold red"))
 
-    def on_monitor_panel_snapshot_ready(self, message: SnapshotReady) -> None:
+    def on_monitor_panel_sample_ready(self, message: SampleReady) -> None:
         message.stop()
         self.error = None
         self.polls += 1
-        self.snapshot = snap = message.snapshot
+        self.sample = snap = message.sample
         self._render_status(snap)
         self._render_tree(snap)
         self._render_sessions(snap)
@@ -144,7 +144,7 @@ class MonitorPanel(Vertical):
         self._render_progress(snap)
 
     # -- rendering -------------------------------------------------------------------------------------
-    def _render_status(self, snap: Snapshot) -> None:
+    def _render_status(self, snap: MonitorSample) -> None:
         blocked = len(snap.blocked)
         text = Text()
         text.append(f"PG {snap.server_version} · {snap.database} · ")
@@ -153,7 +153,7 @@ class MonitorPanel(Vertical):
         text.append(f" · every {self.interval:g}s · {time.strftime('%H:%M:%S', time.localtime(snap.taken_at))}")
         self.query_one("#monitor-status", Static).update(text)
 
-    def _render_tree(self, snap: Snapshot) -> None:
+    def _render_tree(self, snap: MonitorSample) -> None:
         """One line per session: roots (blockers waiting for nobody) first, waiters indented under them."""
         out = Text(no_wrap=True, overflow="ellipsis")
         if not snap.lock_tree:
@@ -202,7 +202,7 @@ class MonitorPanel(Vertical):
             if tab_id == event.pane.id and table_id in self._rows:
                 self._fill(table_id, *self._rows[table_id])
 
-    def _render_sessions(self, snap: Snapshot) -> None:
+    def _render_sessions(self, snap: MonitorSample) -> None:
         blocking = set(snap.blocking_pids)
         rows = []
         for s in snap.sessions:
@@ -222,7 +222,7 @@ class MonitorPanel(Vertical):
             )
         self._fill("sessions", rows, [str(s.pid) for s in snap.sessions])
 
-    def _render_locks(self, snap: Snapshot) -> None:
+    def _render_locks(self, snap: MonitorSample) -> None:
         """Waiting locks first; migtui's own sessions (the runner) in magenta."""
         apps = {sess.pid: sess.application_name for sess in snap.sessions}
         rows = [
@@ -237,7 +237,7 @@ class MonitorPanel(Vertical):
         ]
         self._fill("locks", rows)
 
-    def _render_long(self, snap: Snapshot) -> None:
+    def _render_long(self, snap: MonitorSample) -> None:
         rows = [
             (
                 str(s.pid),
@@ -254,5 +254,5 @@ class MonitorPanel(Vertical):
         if tab.label_text != label:
             tab.label = label
 
-    def _render_progress(self, snap: Snapshot) -> None:
+    def _render_progress(self, snap: MonitorSample) -> None:
         self._fill("progress", [(str(p.pid), p.describe()) for p in snap.progress])

@@ -1,4 +1,4 @@
-"""The dry-run target: is it a replica, how far behind is it, which revision does it record."""
+"""The dry-run replica: is it a replica, how far behind is it, which revision does it record."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ class Lag:
 
 
 @dataclass
-class Target:
+class Replica:
     dsn: str  # redacted
     role: str  # "replica" | "primary"
     server_version: str
-    major: int
+    pg_version: int
     version_table: str  # qualified, as found
     current_revisions: tuple[str, ...]
     primary_revisions: tuple[str, ...] | None = None  # the primary's version table, when --dsn is given
@@ -81,7 +81,7 @@ def _lag(session: ReadOnlySession) -> Lag:
     )
 
 
-def inspect_target(
+def inspect_replica(
     dsn: str,
     session: ReadOnlySession,
     *,
@@ -89,8 +89,8 @@ def inspect_target(
     version_table: str,
     version_table_schema: str | None,
     primary: ReadOnlySession | None = None,
-) -> Target:
-    """Check the target is what the user said it is, read its lag and its recorded revision."""
+) -> Replica:
+    """Check the server is what the user said it is, read its lag and its recorded revision."""
     from migtui.pg.server import read_server_facts
 
     facts = read_server_facts(session)
@@ -101,11 +101,11 @@ def inspect_target(
             "pass --allow-primary to dry-run against it read-only"
         )
     table_name, current = read_version_table(session, version_table, version_table_schema)
-    target = Target(
+    target = Replica(
         dsn=redact_dsn(dsn) or "",
         role="replica" if in_recovery else "primary",
         server_version=version,
-        major=version_num // 10000,
+        pg_version=version_num // 10000,
         version_table=table_name,
         current_revisions=current,
     )
@@ -126,7 +126,7 @@ LAG_WARNING_BYTES = 16 * 1024 * 1024  # one WAL segment: less is normal on a bus
 
 
 def _compare_with_primary(
-    target: Target, replica: ReadOnlySession, primary: ReadOnlySession, table: str, schema: str | None
+    target: Replica, replica: ReadOnlySession, primary: ReadOnlySession, table: str, schema: str | None
 ) -> None:
     from migtui.pg.server import wal_distance
 
