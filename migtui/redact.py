@@ -36,3 +36,14 @@ def redact_sql(text: str) -> str:
     if not text:
         return text
     return _SQL_PASSWORD.sub(lambda m: f"{m.group(1)}'{MASK}'", redact(text))
+
+
+def error_line(exc: BaseException, *, driver_error: bool = False) -> str:
+    """The first line of ``exc``'s message, passwords masked; its class name when the message is empty.
+
+    ``driver_error``: for a SQLAlchemy error, the database driver's own error (``exc.orig``), without
+    SQLAlchemy's statement and parameter dump.
+    """
+    source = (getattr(exc, "orig", None) or exc) if driver_error else exc
+    lines = str(source).strip().splitlines()
+    return redact(lines[0] if lines else exc.__class__.__name__)

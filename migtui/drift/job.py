@@ -36,7 +36,7 @@ from migtui.errors import MigtuiError, UsageError
 from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
 from migtui.pg.version_table import VersionTable, read_current
 from migtui.project.load import AlembicProject
-from migtui.redact import redact, redact_dsn
+from migtui.redact import error_line, redact_dsn
 from migtui.report import cyclic_gc_paused
 
 JOB = "drift"
@@ -264,7 +264,7 @@ def build_expected_snapshot(
         except MigtuiError:
             raise
         except Exception as exc:
-            raise MigtuiError(f"cannot build the expected schema on the scratch server: {_one_line(exc)}") from None
+            raise MigtuiError(f"cannot build the expected schema on the scratch server: {error_line(exc)}") from None
     pg_version = scratch_pg_version(target, settings)
     sink(Message(text=f"building the expected schema on an embedded PostgreSQL {pg_version} server"))
     cluster = harness.start_cluster(pg_version, pg_bin=settings.pg_bin)
@@ -488,8 +488,3 @@ def default_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     root = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return root / "migtui" / "drift"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return redact(text.splitlines()[0] if text else exc.__class__.__name__)

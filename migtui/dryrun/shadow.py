@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from migtui.errors import MigtuiError
-from migtui.redact import redact
+from migtui.redact import error_line, redact
 
 
 class ShadowError(MigtuiError):
@@ -238,7 +238,7 @@ def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
             except BaseException as exc:
                 rev = by_id.get(rev_id)
                 if rev is not None and rev.error is None:
-                    rev.error = _one_line(exc)
+                    rev.error = error_line(exc, driver_error=True)
                 raise
             finally:
                 rev = by_id.get(rev_id)
@@ -280,7 +280,7 @@ def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
         current = getattr(state, "current", None)
         if current is not None:
             current[0].seconds = time.monotonic() - current[1]
-            current[0].error = _one_line(ctx.original_exception)
+            current[0].error = error_line(ctx.original_exception, driver_error=True)
             state.current = None
 
     migration.RevisionStep.__init__ = init  # type: ignore[method-assign]
@@ -306,12 +306,6 @@ def _caller_line(path: str | None) -> int | None:
             return frame.f_lineno
         frame = frame.f_back
     return None
-
-
-def _one_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return redact(text[0] if text else exc.__class__.__name__)
 
 
 # -- observe ---------------------------------------------------------------------------------------------
@@ -370,7 +364,7 @@ def observe(dsn: str, revisions: list[ShadowRevision]) -> str | None:
                         name for oid, name, count in after_scans if oid in scans and (count or 0) > (scans[oid] or 0)
                     )
                 except psycopg.Error as exc:
-                    return f"replaying {rev.revision} statement {stmt.index + 1} failed: {_one_line(exc)}"
+                    return f"replaying {rev.revision} statement {stmt.index + 1} failed: {error_line(exc)}"
     return None
 
 
@@ -486,7 +480,7 @@ def run_shadow(
                     (apply or _runner_apply)(project, run_dsn, rev.revision, settings)
                 except Exception as exc:  # the revision stops here, as a deploy would
                     if rev.error is None:
-                        rev.error = getattr(exc, "message", None) or _one_line(exc)
+                        rev.error = getattr(exc, "message", None) or error_line(exc, driver_error=True)
                     break
         result.observe_error = observe(shadow.server.dsn(names["locks"]), result.revisions)
     finally:

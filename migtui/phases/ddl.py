@@ -89,13 +89,6 @@ def retry_on_lock_timeout(
             attempt += 1
 
 
-def first_line(exc: BaseException) -> str:
-    from migtui.redact import redact
-
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return redact(text[0] if text else exc.__class__.__name__)
-
-
 class ConnectionExecutor:
     """Steps on an autocommit psycopg connection owned by migtui."""
 

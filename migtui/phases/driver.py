@@ -373,11 +373,11 @@ class PhaseDriver:
             raise
         except Exception as exc:
             from migtui.errors import MigrationFailed
-            from migtui.phases.ddl import first_line
+            from migtui.redact import error_line
 
-            st.record_error(self.conn, revision, first_line(exc))
+            st.record_error(self.conn, revision, error_line(exc, driver_error=True))
             raise MigrationFailed(
-                f"contract of {revision} failed: {first_line(exc)}; "
+                f"contract of {revision} failed: {error_line(exc, driver_error=True)}; "
                 f"fix it and run 'migtui phase run {revision}' to resume"
             ) from None
         st.transition(self.conn, revision, st.CONTRACTING, st.CONTRACTED, runner=self.runner)

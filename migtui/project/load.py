@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from migtui.errors import UsageError
+from migtui.redact import error_line
 
 ENV_LOCK = threading.RLock()
 """Held while an alembic environment runs (online or offline ``--sql``). alembic's ``context`` and ``op`` are
@@ -110,7 +111,7 @@ class AlembicProject:
                 where = f"{exc.filename}:{exc.lineno}" if exc.filename else _uncompilable_file(self.script_location)
                 raise UsageError(f"syntax error in revision file {where}: {exc.msg}") from None
             except Exception as exc:
-                raise UsageError(f"cannot load migrations in {self.script_location}: {_one_line(exc)}") from None
+                raise UsageError(f"cannot load migrations in {self.script_location}: {error_line(exc)}") from None
             self._script = script
         return self._script
 
@@ -177,11 +178,6 @@ def _uncompilable_file(script_location: Path) -> str:
         except OSError:
             continue
     return str(script_location)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def load_project(settings) -> AlembicProject:

@@ -56,7 +56,7 @@ def plan_revisions(project: AlembicProject, direction: str, target: str, heads: 
     """Revision ids a run from ``heads`` to ``target`` applies (``up``) or reverts (``down``), in order.
 
     UnknownRevision when the database is at a revision the project lacks."""
-    from migtui.redact import redact
+    from migtui.redact import error_line
 
     check_known(project, heads)
     script = project.script
@@ -66,8 +66,7 @@ def plan_revisions(project: AlembicProject, direction: str, target: str, heads: 
         else:
             steps = script._downgrade_revs(target, heads)
     except Exception as exc:
-        text = str(exc).strip()
-        detail = redact(text.splitlines()[0] if text else exc.__class__.__name__)
+        detail = error_line(exc)
         where = ", ".join(heads) or "base"
         raise UsageError(f"cannot go {direction} to {target!r} from {where}: {detail}") from None
     return [step.revision.revision for step in steps]

@@ -37,7 +37,7 @@ from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, 
 from migtui.pg import advisory
 from migtui.pg.version_table import VersionTable, advisory_key, read_current, resolved_schema
 from migtui.project.load import AlembicProject, RevisionInfo
-from migtui.redact import redact, redact_dsn
+from migtui.redact import redact_dsn
 from migtui.report import Cancel
 from migtui.runner.step import RevisionStep, StepLimits, run_revision_step
 
@@ -148,11 +148,6 @@ def check_down_target(target: str | None) -> str:
     if value in ("head", "heads") or value.startswith("+"):
         raise UsageError(f"down target {value!r} is not below the current revision: use -N, a revision or base")
     return value
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return redact(text.splitlines()[0] if text else exc.__class__.__name__)
 
 
 class Runner:
