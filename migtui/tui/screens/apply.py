@@ -9,7 +9,6 @@ to run: the runner does.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
 
@@ -144,7 +143,6 @@ class ApplyScreen(Screen):
         self.state = "planning"  # planning | confirm | running | cancelling | done | failed | cancelled
         self.summary = ""
         self.exit_code: int | None = None
-        self.cancel_requested = threading.Event()
         self._cancel = Cancel()
         self.events: list[Event] = []
         self.risks: list[str] = []
@@ -310,7 +308,7 @@ class ApplyScreen(Screen):
         self._render_progress()
 
     def on_apply_screen_run_done(self, message: RunDone) -> None:
-        cancelled = self.cancel_requested.is_set() and not message.ok
+        cancelled = self._cancel.cancelled and not message.ok
         self._finish(
             message.ok,
             ("cancelled by operator: " if cancelled else "") + message.summary,
@@ -336,7 +334,6 @@ class ApplyScreen(Screen):
             self.notify("nothing is running", severity="warning")
             return
         self.state = "cancelling"
-        self.cancel_requested.set()
         self._render_header()
         self._cancel.cancel()  # the runner stops its statement; it may take a moment to roll back
 
