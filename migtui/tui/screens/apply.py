@@ -29,12 +29,12 @@ from migtui.events import (
     RevisionFailed,
     RevisionFinished,
     RevisionStarted,
-    RunFinished,
     StatementStarted,
 )
 from migtui.pg.monitor import format_age, one_line
 from migtui.redact import redact_dsn
 from migtui.report import Cancel
+from migtui.tui.screens.job import event_line
 from migtui.tui.widgets.monitor_panel import MonitorPanel
 from migtui.tui.worker import post_outcome
 
@@ -302,7 +302,7 @@ class ApplyScreen(Screen):
             self.status[event.revision] = "failed"
             self.seconds[event.revision] = event.seconds
             self.running_revision = None
-        line = _event_line(event)
+        line = event_line(event)
         if line:
             self.query_one("#apply-log", RichLog).write(line)
         self._render_progress()
@@ -397,11 +397,3 @@ class ApplyScreen(Screen):
             out.append("\n")
         out.rstrip()
         self.query_one("#apply-revisions", Static).update(out)
-
-
-def _event_line(event: Event) -> str | None:
-    from migtui.render.events import text_line
-
-    if isinstance(event, RunFinished) and not event.ok:
-        return f"{event.job}: {event.summary}"
-    return text_line(event)

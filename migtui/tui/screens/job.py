@@ -73,7 +73,8 @@ JOBS: dict[str, JobSpec] = {
 }
 
 
-def _event_line(event: Event) -> str | None:
+def event_line(event: Event) -> str | None:
+    """An engine event as the job and apply views log it: the CLI's text line, a failed run as its summary."""
     from migtui.render.events import text_line
 
     if isinstance(event, RunFinished) and not event.ok:
@@ -164,13 +165,13 @@ class JobScreen(Screen):
             try:
                 render(event)
             except Exception:  # a renderer problem must not stop the view: fall back to the event line
-                buffer.write((_event_line(event) or "") + "\n")
+                buffer.write((event_line(event) or "") + "\n")
             for line in buffer.getvalue().splitlines():
                 log.write(Text(line))
             buffer.seek(0)
             buffer.truncate()
         else:
-            line = _event_line(event)
+            line = event_line(event)
             if line:
                 log.write(Text(line))
         self._render_header()
