@@ -313,6 +313,22 @@ class PhaseDriver:
             )
         if plan.backfill is not None:
             run_backfill(self.conn, revision, plan.backfill, self.runner, self.policy, self.options.backfill, self.sink)
+        if plan.migrate:  # the carried indexes and constraints, once every row has its new shape
+            executor = ConnectionExecutor(self.conn, self.policy, self.sink)
+            try:
+                run_steps(executor, revision, "migrate", plan.migrate, self.sink)
+            except MigtuiError as exc:
+                st.record_error(self.conn, revision, exc.message)
+                raise
+            except Exception as exc:
+                from migtui.errors import MigrationFailed
+                from migtui.redact import error_line
+
+                st.record_error(self.conn, revision, error_line(exc, driver_error=True))
+                raise MigrationFailed(
+                    f"migrate of {revision} failed: {error_line(exc, driver_error=True)}; "
+                    f"fix it and run 'migtui phase run {revision}' to resume"
+                ) from None
         st.transition(self.conn, revision, st.MIGRATING, st.MIGRATED, runner=self.runner)
         self.sink(PhaseChanged(revision, st.MIGRATED, st.MIGRATING))
 

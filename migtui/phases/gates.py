@@ -2,7 +2,8 @@
 
 - ``backfill_complete``: the migrate phase finished (the stored cursor reached its upper bound).
 - one gate per verification check of the plan, e.g. ``backfill_verified``: no row where the new shape
-  differs from the derivation of the old one; ``index_valid``; ``no_orphans``.
+  differs from the derivation of the old one; ``index_valid``; ``no_orphans``; ``carried_valid``: every
+  index and constraint carried to the new column exists and is valid.
 - ``old_writes_quiet`` (plans with a dual-write trigger): no old-path write for ``quiet_window`` seconds,
   as counted by the trigger.
 - ``no_old_sessions``: no session whose ``application_name`` matches the old application's patterns.
@@ -40,9 +41,12 @@ class GateResult:
 def check_backfill_complete(state: st.PhaseState, plan: Plan) -> GateResult:
     done = state.phase in (st.MIGRATED, st.CONTRACTING, st.CONTRACTED)
     if plan.backfill is None:
-        return GateResult(
-            "backfill_complete", done, "no backfill needed" + ("" if done else f"; phase is {state.phase}")
+        evidence = (
+            "migrate finished (the change needs no backfill)"
+            if done
+            else f"phase is {state.phase}: migrate has not run yet (the change needs no backfill)"
         )
+        return GateResult("backfill_complete", done, evidence)
     evidence = (
         f"backfill finished: {state.rows_done} rows scanned, {state.rows_updated} updated"
         if done
@@ -63,11 +67,12 @@ def run_checks(conn, plan: Plan) -> list[GateResult]:
         t0 = time.monotonic()
         bad = int(conn.execute(check.sql).fetchone()[0])
         took = time.monotonic() - t0
+        text = check.ok if bad == 0 and check.ok else f"{bad} {check.description}"
         out.append(
             GateResult(
                 check.name,
                 bad == 0,
-                f"{bad} {check.description} (checked in {took:.2f}s)",
+                f"{text} (checked in {took:.2f}s)",
                 {"offending_rows": bad, "seconds": round(took, 3)},
             )
         )

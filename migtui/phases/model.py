@@ -8,7 +8,7 @@ the backfill loop, the gates, the CLI) works on the ``Plan``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,7 +37,8 @@ class Check:
 
     name: str
     sql: str
-    description: str
+    description: str  # what an offending row (or object) is, after its count: "3 rows where ..."
+    ok: str = ""  # the evidence when the check passes; empty: "0 <description>"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class PlanContext:
     pg_version: int = 16
     # (schema, table, column) -> (SQL type, NOT NULL) from the catalog; None when rendering offline
     column_info: Callable[[str, str, str], tuple[str, bool] | None] | None = None
+    # a catalog query on the target, (query, params) -> rows; None offline (nothing is carried then)
+    query: Callable[[str, Sequence[Any]], list[tuple]] | None = None
+    # runs a statement and undoes it: None when it works, else the server's one-line error
+    probe: Callable[[str], str | None] | None = None
 
 
 @dataclass
@@ -84,6 +89,9 @@ class Plan:
     description: str
     expand: list[Step] = field(default_factory=list)
     backfill: Backfill | None = None
+    migrate: list[Step] = field(
+        default_factory=list
+    )  # after the backfill: carried indexes built, constraints validated
     checks: list[Check] = field(default_factory=list)
     sync: SyncSpec | None = None
     contract: list[Step] = field(default_factory=list)
@@ -111,6 +119,7 @@ class Plan:
             description=data.get("description", ""),
             expand=steps(data.get("expand")) or [],
             backfill=Backfill(**backfill) if backfill else None,
+            migrate=steps(data.get("migrate")) or [],
             checks=[Check(**c) for c in data.get("checks", [])],
             sync=SyncSpec(
                 sync["schema"],

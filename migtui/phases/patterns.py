@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 from migtui.errors import UsageError
+from migtui.phases import carry
 from migtui.phases import sync_trigger as trig
 from migtui.phases.model import Backfill, Check, PhasedChange, Plan, PlanContext, Step, SyncSpec
 
@@ -166,6 +167,7 @@ class ColumnSync(PhasedChange):
     renames: dict[str, str] = field(default_factory=dict)  # new column -> final name, done at contract
     reverse_contract_steps: Callable[[str, str], list[Step]] | None = None
     old_application: Sequence[str] = ()
+    carries: bool = False  # a one-to-one copy (rename, type change): what the old column has moves over
 
     def plan(self, context: PlanContext) -> Plan:
         schema, table = split_table(self.table)
@@ -179,12 +181,15 @@ class ColumnSync(PhasedChange):
             forward={c.name: c.derive for c in self.new_columns},
             backward=dict(self.backward),
         )
+        carried = self._carried(schema, table, context)
         column_defs = []
         for col in self.new_columns:
             typ = col.type
             if typ is None:
                 info = context.column_info(schema, table, self.old_columns[0]) if context.column_info else None
                 typ = info[0] if info else "text /* migtui: the old column's type, resolved online */"
+                if carried.collation:
+                    typ += f" COLLATE {carried.collation}"
             column_defs.append(sql.SQL("ADD COLUMN IF NOT EXISTS {} {}").format(sql.Identifier(col.name), sql.SQL(typ)))
         new_ids = [sql.Identifier(c.name) for c in self.new_columns]
         derived = [sql.SQL("({})").format(sql.SQL(c.derive)) for c in self.new_columns]
@@ -196,6 +201,7 @@ class ColumnSync(PhasedChange):
                 _s(sql.SQL("ALTER TABLE {} {}").format(t, sql.SQL(", ").join(column_defs))),
                 "add the new columns (nullable, no default: no rewrite)",
             ),
+            *carried.expand,
             Step(trig.function_sql(rev, sync), "create the dual-write function"),
             Step(trig.create_trigger_sql(rev, sync), "install the dual-write trigger (old <-> new)"),
         ]
@@ -207,6 +213,9 @@ class ColumnSync(PhasedChange):
                 f"{', '.join(self.old_columns) or 'the old shape'}",
             )
         ]
+        carried_gate = carry.merged_check(carried.checks)
+        if carried_gate is not None:
+            checks.append(carried_gate)
         contract: list[Step] = []
         for col in self.new_columns:
             want = col.not_null
@@ -216,6 +225,7 @@ class ColumnSync(PhasedChange):
             if want:
                 contract += not_null_steps(schema, table, col.name, rev, context.pg_version)[0]
         drops = [sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(sql.Identifier(trig.trigger_name(rev)), t)]
+        drops += [sql.SQL(statement) for statement in carried.before_drop]
         if self.drop_old and self.old_columns:
             drops.append(
                 sql.SQL("ALTER TABLE {} {}").format(
@@ -229,11 +239,14 @@ class ColumnSync(PhasedChange):
             drops.append(
                 sql.SQL("ALTER TABLE {} RENAME COLUMN {} TO {}").format(t, sql.Identifier(new), sql.Identifier(final))
             )
+        drops += [sql.SQL(statement) for statement in carried.after_drop]
         what = "drop the trigger" + (
             f", drop {', '.join(self.old_columns)}" if self.drop_old and self.old_columns else ""
         )
         if self.renames:
             what += ", rename " + ", ".join(f"{a} -> {b}" for a, b in self.renames.items())
+        if carried.before_drop or carried.after_drop:
+            what += ", move the carried objects to the new column"
         contract.append(
             Step(
                 _s(sql.SQL(";\n").join(drops)),
@@ -243,6 +256,7 @@ class ColumnSync(PhasedChange):
         )
         contract.append(Step(trig.drop_function_sql(rev), "drop the dual-write function"))
         abort = [
+            *carried.abort,
             Step(
                 _s(
                     sql.SQL("{};\nALTER TABLE {} {}").format(
@@ -260,9 +274,10 @@ class ColumnSync(PhasedChange):
             revision=rev,
             pattern=self.pattern,
             target=f"{schema}.{table}",
-            description=self.description,
+            description=self.description + (f" (carries {', '.join(carried.summary)})" if carried.summary else ""),
             expand=expand,
             backfill=Backfill(schema, table, self.new_columns[0].name, needs_update),
+            migrate=carried.migrate,
             checks=checks,
             sync=sync,
             contract=contract,
@@ -272,6 +287,40 @@ class ColumnSync(PhasedChange):
             if reverse is not None
             else f"{self.pattern}: the old column(s) {', '.join(self.old_columns)} were dropped at contract",
             old_application=tuple(self.old_application),
+        )
+
+    def _carried(self, schema: str, table: str, context: PlanContext) -> carry.Carried:
+        """What the old column has, to re-create on its copy (online only: offline there is no catalog)."""
+        if context.query is None or not self.drop_old or not self.old_columns:
+            return carry.Carried()
+        if not self.carries or len(self.old_columns) != 1 or len(self.new_columns) != 1:
+            carry.refuse_non_copy(
+                context.query,
+                schema=schema,
+                table=table,
+                columns=self.old_columns,
+                pattern=self.pattern,
+                revision=context.revision,
+            )
+            return carry.Carried()
+        old = self.old_columns[0]
+        col = self.new_columns[0]
+        info = context.column_info(schema, table, old) if context.column_info else None
+        if info is None:
+            return carry.Carried()
+        return carry.carry_column(
+            context.query,
+            context.probe,
+            schema=schema,
+            table=table,
+            old=old,
+            new=col.name,
+            final=self.renames.get(col.name, col.name),
+            new_type=col.type or info[0],
+            type_changes=self.pattern == "change_column_type",
+            using=col.derive,
+            revision=context.revision,
+            pattern=self.pattern,
         )
 
 
@@ -323,6 +372,7 @@ def rename_column(
         pattern="rename_column",
         description=f"rename {table}.{column} to {new_name}",
         old_application=old_application,
+        carries=True,
     )
 
 
@@ -366,6 +416,7 @@ def change_column_type(
         description=f"change {table}.{column} to {new_type} (as {new_column})",
         renames={new_column: column} if rename_on_contract else {},
         old_application=old_application,
+        carries=True,
     )
 
 
@@ -546,6 +597,7 @@ class AddUniqueConstraint(PhasedChange):
                     )
                 ),
                 f"unique index {name} missing or INVALID",
+                ok=f"unique index {name} exists and is valid",
             )
         ]
         abort = [Step(drop_index, f"drop the index {name}", transactional=False)]

@@ -63,7 +63,21 @@ def plan_for(change: PhasedChange, revision: str, conn=None) -> Plan:
     if conn is None:
         return change.plan(PlanContext(revision))
     pg_version = conn.info.server_version // 10000
-    return change.plan(PlanContext(revision, pg_version, column_info_lookup(conn)))
+
+    def query(text: str, params=()) -> list[tuple]:
+        return conn.execute(text, params).fetchall()
+
+    def probe(statement: str) -> str | None:
+        from migtui.redact import error_line
+
+        try:
+            with conn.transaction(force_rollback=True):  # a savepoint inside alembic's transaction
+                conn.execute(statement)
+        except Exception as exc:
+            return error_line(exc, driver_error=True)
+        return None
+
+    return change.plan(PlanContext(revision, pg_version, column_info_lookup(conn), query, probe))
 
 
 def run_steps(
