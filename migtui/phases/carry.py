@@ -624,8 +624,8 @@ def _index_steps(target: _Target, create: str, temp: str, out: Carried, unique_c
             "carried_valid",
             _s(
                 sql.SQL(
-                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass({}) AND indisvalid) "
-                    "THEN 0 ELSE 1 END"
+                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass({}) "
+                    "AND indisvalid) THEN 0 ELSE 1 END"
                 ).format(sql.Literal(_s(sql.Identifier(target.schema, temp))))
             ),
             f"index {temp}",
