@@ -34,6 +34,7 @@ class CacheKey:
     role: str
     version_table: str
     inspector: str = ""  # hash of the catalog inspector's source: a changed inspector never reads an old snapshot
+    phases: tuple[tuple[str, str, int], ...] = ()  # (revision, phase, step) of each phased revision on the target
 
     def digest(self) -> str:
         text = json.dumps(asdict(self), sort_keys=True)

@@ -494,6 +494,8 @@ def _carry_constraint(
     name, contype, definition, conindid, deferrable, deferred, conrel, _confrel, on_target, rschema, rtable, _c = rows[
         0
     ]
+    if contype == "n":
+        return  # PostgreSQL 18's NOT NULL constraint: the pattern's NOT NULL steps carry it
     mapping = {target.old: target.new}
     temp = _temp_name(name, target.revision)
     t = target.t

@@ -316,7 +316,15 @@ class PhaseDriver:
         if plan.migrate:  # the carried indexes and constraints, once every row has its new shape
             executor = ConnectionExecutor(self.conn, self.policy, self.sink)
             try:
-                run_steps(executor, revision, "migrate", plan.migrate, self.sink)
+                run_steps(
+                    executor,
+                    revision,
+                    "migrate",
+                    plan.migrate,
+                    self.sink,
+                    # the steps done, for drift's expected schema of a revision caught mid-migrate
+                    on_done=lambda n: st.set_step(self.conn, revision, st.MIGRATING, n),
+                )
             except MigtuiError as exc:
                 st.record_error(self.conn, revision, exc.message)
                 raise
