@@ -12,8 +12,10 @@ update rows and ``--readers`` threads read them (psycopg, autocommit, one connec
     (``migtui.write_path=new``), contract once old-path writes are quiet, every DDL under ``--lock-timeout``.
 
 Printed for each: p50 / p99 / max write latency during the change, read p99 / max, errors, duration of the
-change, and at the end the ratio of the max write stalls and whether the final data is exactly what the
-application wrote (every row checked).
+change, and at the end the ratio of the max write stalls, whether the final data is exactly what the
+application wrote (every row checked), and what hangs on the column at the end: ``v`` has a default, a
+CHECK, an index, a comment, a statistics target and a view on it, which the phased change must carry to
+``v_big`` (the naive ALTER keeps them, dropping and re-creating the view in its transaction).
 """
 
 from __future__ import annotations
@@ -169,6 +171,7 @@ class Result:
     error_samples: list[str]
     mismatches: int
     rows_checked: int
+    carried: list[str] = field(default_factory=list)  # what hangs on the column at the end
 
 
 def summarize(name: str, work: Workload, t0: float, t1: float, mismatches: int, rows_checked: int) -> Result:
@@ -214,13 +217,62 @@ def run_naive(dsn: str, args) -> Result:
     time.sleep(args.settle)
     print("naive: ALTER TABLE items ALTER COLUMN v TYPE bigint ...", flush=True)
     t0 = time.perf_counter()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+        # what an operator does by hand: the view is in the way of ALTER TYPE, so it goes and comes back
+        conn.execute("DROP VIEW items_view")
         conn.execute("ALTER TABLE items ALTER COLUMN v TYPE bigint")
+        conn.execute(VIEW_SQL)
     t1 = time.perf_counter()
     time.sleep(args.settle)
     work.stop()
     mismatches, rows = verify(dsn, work, "v")
-    return summarize("naive", work, t0, t1, mismatches, rows)
+    result = summarize("naive", work, t0, t1, mismatches, rows)
+    result.carried = carried_objects(dsn, "v")
+    return result
+
+
+# what hangs on items.v and must be on the new column after the change (the phased way carries it)
+CARRIED_SQL = (
+    "ALTER TABLE items ALTER COLUMN v SET DEFAULT 0;"
+    "ALTER TABLE items ADD CONSTRAINT items_v_nonnegative CHECK (v >= 0);"
+    "CREATE INDEX items_v_idx ON items (v);"
+    "COMMENT ON COLUMN items.v IS 'the value';"
+    "ALTER TABLE items ALTER COLUMN v SET STATISTICS 400;"
+)
+VIEW_SQL = "CREATE VIEW items_view AS SELECT id, v FROM items WHERE v >= 0"
+
+CARRIED_CHECK = """
+SELECT 'default ' || coalesce((SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a
+         ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'items'::regclass AND a.attname = %(c)s),
+         'MISSING'),
+       'CHECK ' || coalesce((SELECT pg_get_constraintdef(oid) || CASE WHEN convalidated THEN ' valid' ELSE
+         ' NOT VALID' END FROM pg_constraint WHERE conname = 'items_v_nonnegative'), 'MISSING'),
+       'index ' || coalesce((SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN ' valid' ELSE
+         ' INVALID' END FROM pg_index i WHERE i.indexrelid = to_regclass('items_v_idx')), 'MISSING'),
+       'comment ' || coalesce(col_description('items'::regclass, (SELECT attnum FROM pg_attribute
+         WHERE attrelid = 'items'::regclass AND attname = %(c)s)), 'MISSING'),
+       'statistics ' || (SELECT attstattarget::text FROM pg_attribute WHERE attrelid = 'items'::regclass
+         AND attname = %(c)s),
+       'view ' || coalesce(replace(pg_get_viewdef(to_regclass('items_view')), E'\n', ' '), 'MISSING'),
+       'view v type ' || (SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+         WHERE attrelid = to_regclass('items_view') AND attname = 'v')
+"""
+
+
+def carried_objects(dsn: str, column: str) -> list[str]:
+    """What hangs on ``column`` at the end (default, CHECK, index, comment, statistics target, view)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return [str(value) for value in conn.execute(CARRIED_CHECK, {"c": column}).fetchone()]
+
+
+def carried_complete(found: list[str], column: str) -> bool:
+    return (
+        not any("MISSING" in f or "INVALID" in f or "NOT VALID" in f for f in found)
+        and f"({column} >= 0)" in found[1]
+        and f"({column})" in found[2]
+        and found[4] == "statistics 400"
+        and found[6] == "view v type bigint"
+    )
 
 
 PHASED_REVISION = """
@@ -310,7 +362,9 @@ def run_phased(dsn: str, args, project_dir: Path) -> Result:
     for detail in lock_waits:
         print(f"  lock wait: {detail}")
     mismatches, rows = verify(dsn, work, "v_big")
-    return summarize("phased", work, t0, t1, mismatches, rows)
+    result = summarize("phased", work, t0, t1, mismatches, rows)
+    result.carried = carried_objects(dsn, "v_big")
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             "CREATE TABLE items (id bigserial PRIMARY KEY, v int NOT NULL, payload text NOT NULL);"
             "INSERT INTO items (id, v, payload) SELECT g, g % 1000000, md5(g::text) "
             f"FROM generate_series(1, {args.rows}) g;"
-            f"SELECT setval('items_id_seq', {args.rows});"
+            f"SELECT setval('items_id_seq', {args.rows});" + CARRIED_SQL + VIEW_SQL + ";"
             "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
             "INSERT INTO alembic_version VALUES ('bench0');",
             dbname=tpl,
@@ -379,7 +433,18 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"write p50 during change: naive {naive.write_p50 * 1000:.1f} ms, phased {phased.write_p50 * 1000:.1f} ms"
         )
-        ok = phased.write_errors + phased.read_errors == 0 and phased.mismatches == 0 and naive.mismatches == 0
+        for r, column in ((naive, "v"), (phased, "v_big")):
+            print(f"carried objects on {r.name}'s {column} at the end:")
+            for line in r.carried:
+                print(f"  {line}")
+        carried_ok = carried_complete(phased.carried, "v_big")
+        print(f"phased: every carried object present and valid on v_big: {'yes' if carried_ok else 'NO'}")
+        ok = (
+            phased.write_errors + phased.read_errors == 0
+            and phased.mismatches == 0
+            and naive.mismatches == 0
+            and carried_ok
+        )
         return 0 if ok else 1
     finally:
         for name in reversed(names):
