@@ -38,6 +38,7 @@ from migtui.pg.version_table import VersionTable, read_current
 from migtui.project.load import AlembicProject
 from migtui.redact import error_line, redact_dsn
 from migtui.report import cyclic_gc_paused
+from migtui.runner import phased
 
 JOB = "drift"
 
@@ -227,17 +228,7 @@ def read_target(conn, table: VersionTable) -> TargetInfo:
     current = read_current(conn, table)
     version = int(conn.execute("SHOW server_version_num").fetchone()[0])
     roles = [(str(r[0]), bool(r[1]), bool(r[2])) for r in conn.execute(_ROLES_SQL).fetchall()]
-    return TargetInfo(current, version, str(row[0]), roles, read_phases(conn))
-
-
-def read_phases(conn) -> tuple[tuple[str, str, int, dict[str, Any]], ...]:
-    """The recorded phase of each phased revision (none when migtui.phases never ran on the target)."""
-    from migtui.pg.queries import load_query
-
-    if not conn.execute("SELECT to_regclass('migtui.phase_state') IS NOT NULL").fetchone()[0]:
-        return ()
-    rows = conn.execute(load_query("migtui.pg.queries", "phase_states")).fetchall()
-    return tuple((str(r[0]), str(r[1]), int(r[2]), r[3] if isinstance(r[3], dict) else {}) for r in rows)
+    return TargetInfo(current, version, str(row[0]), roles, phased.read_phases(conn))
 
 
 def pending_revisions(project: AlembicProject, current: tuple[str, ...]) -> list[dict[str, str]]:
@@ -349,7 +340,7 @@ def _build_on(server: Any, project: AlembicProject, target: TargetInfo, settings
             dsn,
             version_table=settings.version_table,
             version_table_schema=settings.version_table_schema,
-            exclude_tables=PHASE_STATE_TABLES,
+            exclude_tables=phased.PHASE_STATE_TABLES,
         )
     finally:
         with contextlib.suppress(Exception):
@@ -359,102 +350,33 @@ def _build_on(server: Any, project: AlembicProject, target: TargetInfo, settings
     return snapshot
 
 
-# migtui's own bookkeeping of phased revisions: data about the target, not part of its schema
-PHASE_STATE_TABLES = (("migtui", "phase_state"), ("migtui", "phase_writes"))
-PHASE_SCHEMA = "migtui"
-
-# what each recorded phase has run beyond the expand that the revision's upgrade() runs:
-# phase -> (migrate steps, contract steps); "step" = the stored step count of the phase in progress
-_PHASE_STEPS = {
-    "expanding": (None, None),
-    "expanded": (None, None),
-    "migrating": ("step", None),
-    "migrated": ("all", None),
-    "contracting": ("all", "step"),
-    "contracted": ("all", "all"),
-}
-
-
 def follow_phases(dsn: str, target: TargetInfo, sink: EventSink) -> None:
     """Bring each phased revision of the scratch database to the phase recorded on the target.
 
     The runner's upgrade ran every revision's expand; the migrate and contract steps come from the plan
-    the target stored at expand (``migtui.phase_state.plan``: the SQL the target itself ran), so a database
-    at any phase compares equal to its own plan. Aborted revisions are not applied on the target, so the
-    upgrade to its version already left them out.
+    the target stored at expand (the SQL it ran itself), so a database at any phase compares equal to its
+    own plan. Aborted revisions are not applied on the target, so the upgrade left them out already.
     """
     from migtui.pg.connect import connect
 
     with connect(dsn, application_name="migtui drift phases") as conn:
         conn.autocommit = True
-        if not conn.execute("SELECT to_regclass('migtui.phase_state') IS NOT NULL").fetchone()[0]:
+        if not phased.has_phase_state(conn):
             return  # no phased revision below the target's version
         for revision, phase, step, plan in target.phases:
-            todo = _PHASE_STEPS.get(phase)
-            if todo is None or todo == (None, None):
-                continue
-            applied = conn.execute("SELECT phase FROM migtui.phase_state WHERE revision = %s", (revision,)).fetchone()
-            if applied is None:
-                continue  # recorded on the target but not below its version (e.g. aborted, then re-applied later)
-            sink(Message(text=f"expected schema: {revision} {phase} as recorded on the target"))
-            if plan.get("backfill") and (phase != "migrating" or step > 0):
-                _backfill(conn, revision, plan["backfill"])
-            for part, how in zip(("migrate", "contract"), todo, strict=True):
-                steps = list(plan.get(part) or [])
-                if how is None:
-                    continue
-                for item in steps[:step] if how == "step" else steps:
-                    _run_phase_step(conn, revision, part, item)
-
-
-def _backfill(conn, revision: str, backfill: dict[str, Any]) -> None:
-    """The migrate phase's backfill on the scratch database, in one statement: it holds only the rows the
-    migrations themselves inserted, and a carried constraint validated after the backfill needs them done."""
-    from psycopg import sql
-
-    try:
-        with conn.transaction():
-            conn.execute("SELECT set_config('migtui.write_path', 'backfill', true)")
-            conn.execute(
-                sql.SQL("UPDATE {} SET {} = {} WHERE {}").format(
-                    sql.Identifier(backfill["schema"], backfill["table"]),
-                    sql.Identifier(backfill["touch_column"]),
-                    sql.Identifier(backfill["touch_column"]),
-                    sql.SQL(backfill["needs_update"]),
-                )
-            )
-    except Exception as exc:
-        raise MigtuiError(
-            f"cannot build the expected schema: the backfill of {revision} failed: {error_line(exc, driver_error=True)}"
-        ) from None
-
-
-def _run_phase_step(conn, revision: str, part: str, item: dict[str, Any]) -> None:
-    """One stored step (``migtui.phases.model.Step`` as a dict): skipped when its ``skip_if`` holds."""
-    try:
-        if item.get("skip_if") and conn.execute(item["skip_if"]).fetchone()[0]:
-            return
-        if not item.get("transactional", True):
-            if item.get("cleanup"):
-                conn.execute(item["cleanup"])
-            conn.execute(item["sql"])
-            return
-        with conn.transaction():
-            conn.execute(item["sql"])
-    except Exception as exc:
-        raise MigtuiError(
-            f"cannot build the expected schema: {revision} {part} step "
-            f"{item.get('description') or 'SQL'} failed: {error_line(exc, driver_error=True)}"
-        ) from None
+            if conn.execute("SELECT 1 FROM migtui.phase_state WHERE revision = %s", (revision,)).fetchone() is None:
+                continue  # recorded on the target, not applied below its version
+            if phased.replay(conn, revision, phase, step, plan, what="cannot build the expected schema"):
+                sink(Message(text=f"expected schema: {revision} {phase}, as recorded on the target"))
 
 
 def _without_phase_schema(expected: Snapshot, actual: Snapshot) -> None:
     """The ``migtui`` schema exists wherever a phased revision ever ran (its state tables stay after an
     abort): when it holds nothing else on either side, its presence alone is not drift."""
-    key = ("schema", PHASE_SCHEMA)
+    key = ("schema", phased.PHASE_SCHEMA)
     if (key in expected.objects) == (key in actual.objects):
         return
-    prefix = PHASE_SCHEMA + "."
+    prefix = phased.PHASE_SCHEMA + "."
     for snapshot in (expected, actual):
         if any(name.startswith(prefix) for _, name in snapshot.objects):
             return
@@ -545,7 +467,7 @@ def _check_drift(project, dsn, settings, excluded, cache_dir, use_cache, scratch
             conn,
             version_table=settings.version_table,
             version_table_schema=settings.version_table_schema,
-            exclude_tables=PHASE_STATE_TABLES,
+            exclude_tables=phased.PHASE_STATE_TABLES,
         )
         inspect_seconds = time.monotonic() - inspect_started
     expected = expected_schema(
