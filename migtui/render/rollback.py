@@ -6,6 +6,7 @@ from migtui.render.junit import JUnitCase, junit_xml
 from migtui.rollback.job import (
     FAILED,
     PASSED,
+    PHASE_CONTRACT_DOWNGRADE_SCHEMA,
     PHASE_DOWNGRADE_SCHEMA,
     PHASE_REUPGRADE_SCHEMA,
     SKIPPED,
@@ -35,6 +36,10 @@ def _detail_lines(result: RevisionResult) -> list[str]:
                 f"{phase} (expected: the schema before the upgrade): {count_differences(result.downgrade_differences)}"
             )
             lines.extend("  " + d.describe() for d in result.downgrade_differences)
+        elif phase == PHASE_CONTRACT_DOWNGRADE_SCHEMA:
+            found = count_differences(result.contract_differences)
+            lines.append(f"{phase} (expected: the schema before the upgrade): {found}")
+            lines.extend("  " + d.describe() for d in result.contract_differences)
         elif phase == PHASE_REUPGRADE_SCHEMA:
             found = count_differences(result.reupgrade_differences)
             lines.append(f"{phase} (expected: the schema after the first upgrade): {found}")
@@ -42,6 +47,9 @@ def _detail_lines(result: RevisionResult) -> list[str]:
         else:
             lines.append(f"{phase} failed: {result.error}")
     lines.extend(f"warning: {w}" for w in result.data_warnings)
+    lines.extend(f"phased: {sequence}" for sequence in result.phased)
+    if result.phased and result.note:
+        lines.append(f"note: {result.note}")
     return lines
 
 

@@ -6,6 +6,12 @@ Per revision R, on one scratch database:
 2. downgrade R; the schema must equal ``before``;
 3. upgrade R again; the schema must equal ``after_up``.
 
+A phased revision (``migtui.phases``; its upgrade is the expand, its downgrade before contract the abort)
+thereby goes expand -> abort -> expand; then its migrate and contract phases are replayed from the plan it
+stored, and where its contract is reversible it is downgraded (the schema must equal ``before``) and
+expanded again. An irreversible contract is tested only on the last revision (later ones were written
+against the expanded shape), and the database is left contracted.
+
 Every step must succeed. Differences are catalog items (``migtui.catalog``) naming the object and the
 attribute. With ``with_data``, a few rows are seeded into every table before and after each upgrade, and a
 downgrade + upgrade round trip that loses rows or column values is reported as a warning.
@@ -37,6 +43,11 @@ PHASE_DOWNGRADE = "downgrade"
 PHASE_DOWNGRADE_SCHEMA = "schema after downgrade"
 PHASE_REUPGRADE = "re-upgrade"
 PHASE_REUPGRADE_SCHEMA = "schema after re-upgrade"
+# a phased revision (migtui.phases) also goes through its later phases, replayed from the plan it stored
+PHASE_CONTRACT = "migrate + contract"
+PHASE_CONTRACT_DOWNGRADE = "downgrade after contract"
+PHASE_CONTRACT_DOWNGRADE_SCHEMA = "schema after downgrade after contract"
+PHASE_CONTRACT_REUPGRADE = "re-upgrade after contract"
 
 PASSED = "passed"
 FAILED = "failed"
@@ -54,7 +65,9 @@ class RevisionResult:
     reupgrade_differences: list[Difference] = field(default_factory=list)  # after upgrade vs after re-upgrade
     data_warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # upgrade, downgrade, re_upgrade, snapshots, total
-    note: str = ""  # why skipped
+    note: str = ""  # why skipped; for a phased revision, what its contract leg could not test
+    phased: list[str] = field(default_factory=list)  # the phase sequences a phased revision went through
+    contract_differences: list[Difference] = field(default_factory=list)  # before vs after downgrade from contract
     path: str = ""  # the revision file
 
     @property
@@ -73,6 +86,8 @@ class RevisionResult:
                 parts.append(f"{phase}: {count_differences(self.downgrade_differences)}")
             elif phase == PHASE_REUPGRADE_SCHEMA:
                 parts.append(f"{phase}: {count_differences(self.reupgrade_differences)}")
+            elif phase == PHASE_CONTRACT_DOWNGRADE_SCHEMA:
+                parts.append(f"{phase}: {count_differences(self.contract_differences)}")
             else:
                 parts.append(f"{phase} failed: {self.error}")
         return "; ".join(parts)
@@ -110,6 +125,8 @@ class RevisionResult:
             "error": self.error,
             "downgrade_differences": [d.to_dict() for d in self.downgrade_differences],
             "reupgrade_differences": [d.to_dict() for d in self.reupgrade_differences],
+            "phased": list(self.phased),
+            "contract_differences": [d.to_dict() for d in self.contract_differences],
             "data_warnings": list(self.data_warnings),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "note": self.note,
@@ -220,6 +237,7 @@ class RollbackTest:
         self.scratch_label = scratch_label or (redact_dsn(dsn) or "")
         self._conn: Any = None  # one connection for every catalog snapshot
         self._current: Snapshot | None = None  # snapshot of the schema as it is now, if still valid
+        self._last: str | None = None  # the last revision of the run
 
     def _snapshot(self) -> Snapshot:
         if self._conn is None or self._conn.closed:
@@ -293,6 +311,7 @@ class RollbackTest:
             applied = self._applied_revisions(current)
         self.sink(RunStarted(job=JOB, target=self.scratch_label, revisions=tuple(r.revision for r in revisions)))
         fatal: str | None = None
+        self._last = revisions[-1].revision if revisions else None
         for info in revisions:
             result = RevisionResult(info.revision, info.description, path=str(info.path))
             report.revisions.append(result)
@@ -390,7 +409,75 @@ class RollbackTest:
                 name for kind, name in before.objects if kind in ("table", "column")
             }
             result.data_warnings = seeder.losses(counts_up, seeder.counts(), new)
-        return finish(None)
+        recorded = self._recorded_phase(rev)
+        if recorded is None:
+            return finish(None)
+        result.phased.append("expand -> abort (downgrade) -> expand")
+        return finish(self._contract_leg(result, recorded, before, after_up, snapshot))
+
+    # -- phased revisions ---------------------------------------------------------------------------------
+
+    def _recorded_phase(self, revision: str):
+        """(revision, phase, step, plan) when ``revision`` recorded itself as phased (expanded), else None."""
+        from migtui.pg.connect import connect
+        from migtui.runner import phased
+
+        with connect(self.dsn, application_name=f"migtui {JOB}") as conn:
+            for recorded in phased.read_phases(conn):
+                if recorded[0] == revision and recorded[1] == "expanded":
+                    return recorded
+        return None
+
+    def _contract_leg(self, result: RevisionResult, recorded, before: Snapshot, after_up: Snapshot, snapshot):
+        """expand -> migrate -> contract (replayed from the stored plan) -> downgrade -> expand again, where
+        the contract is reversible. Returns a reason to stop the run, or None."""
+        from migtui.pg.connect import connect
+        from migtui.runner import phased
+
+        rev, _, _, plan = recorded
+        reversible = plan.get("reverse_contract") is not None
+        if not reversible and rev != self._last:
+            result.note = (
+                "contract not tested: it cannot be downgraded after contract "
+                f"({plan.get('irreversible_reason') or 'not reversible'}) and later revisions were written "
+                "against its expanded shape"
+            )
+            return None
+        self._current = None
+        t = time.perf_counter()
+        try:
+            with connect(self.dsn, application_name=f"migtui {JOB} [phases]") as conn:
+                conn.autocommit = True
+                phased.replay(conn, rev, "contracted", 0, plan, what=f"{rev} contract")
+                phased.record_phase(conn, rev, "contracted")
+        except MigtuiError as exc:
+            result.failures.append(PHASE_CONTRACT)
+            result.error = exc.message
+            return f"revision {rev} failed its migrate + contract phases"
+        result.seconds["contract"] = time.perf_counter() - t
+        if not reversible:
+            result.phased.append("expand -> migrate -> contract (not reversible; left contracted)")
+            result.note = f"contracted and left so: {plan.get('irreversible_reason') or 'not reversible'}"
+            return None
+        try:
+            result.seconds["contract_downgrade"] = self._run_step(rev, "down")
+        except MigtuiError as exc:
+            result.failures.append(PHASE_CONTRACT_DOWNGRADE)
+            result.error = exc.message
+            return f"revision {rev} could not be downgraded after contract"
+        result.contract_differences = self._diff(before, snapshot())
+        if result.contract_differences:
+            result.failures.append(PHASE_CONTRACT_DOWNGRADE_SCHEMA)
+        try:
+            self._run_step(rev, "up")
+        except MigtuiError as exc:
+            result.failures.append(PHASE_CONTRACT_REUPGRADE)
+            result.error = exc.message
+            return f"revision {rev} could not be upgraded again after its downgrade from contract"
+        if self._diff(after_up, snapshot()):
+            result.failures.append(PHASE_REUPGRADE_SCHEMA)
+        result.phased.append("expand -> migrate -> contract -> downgrade -> expand")
+        return None
 
 
 def _quote_regclass(schema: str | None, name: str) -> str:
