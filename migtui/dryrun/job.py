@@ -212,7 +212,12 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
             rev_model = model.revision(rev_report["path"]) if model is not None else None
             for stmt in shadow_rev.statements if shadow_rev and reached else []:
                 _check_cancel(options)
-                static = rev_model.statement(stmt.sql, stmt.line, stmt.transactional) if rev_model else None
+                # migrate/contract steps come from the phases engine (lock_timeout, retries), not the revision
+                # file: observed on the shadow, not linted as the file's statements
+                later = stmt.phase in ("migrate", "contract")
+                static = (
+                    rev_model.statement(stmt.sql, stmt.line, stmt.transactional) if rev_model and not later else None
+                )
                 stmt_report, found = analyze_statement(analyzer, stmt, static=static)
                 rev_report["statements"].append(stmt_report)
                 sink(DryRunStatement(revision=rev_id, index=stmt.index, report=stmt_report))

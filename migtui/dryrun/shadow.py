@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,9 @@ class ShadowStatement:
     scanned: list[str] = field(default_factory=list)  # tables with a sequential scan by this statement
     executemany: int = 0  # executed for N parameter sets (op.bulk_insert)
     line: int | None = None  # the line in the revision file that sent it (the op.* call)
+    # a phased revision's statements: "expand" (its upgrade), "migrate" / "contract" (replayed from the plan it
+    # stored, after every pending revision: what ``migtui phase run`` will run later); None for other revisions
+    phase: str | None = None
     _raw: tuple[str, Any, bool] | None = field(default=None, repr=False)  # statement, params, many (replay)
 
 
@@ -338,34 +342,45 @@ def observe(dsn: str, revisions: list[ShadowRevision]) -> str | None:
     """
     import psycopg
 
+    # the later phases of phased revisions run after every pending revision, as ``migtui phase run`` does
+    later = ("migrate", "contract")
+    ordered = [(rev, stmt) for rev in revisions for stmt in rev.statements if stmt.phase not in later]
+    ordered += [(rev, stmt) for rev in revisions for stmt in rev.statements if stmt.phase in later]
     with psycopg.connect(dsn, autocommit=True, application_name="migtui-dry-run-shadow") as conn:
-        for rev in revisions:
-            for stmt in rev.statements:
-                if stmt.error is not None or stmt._raw is None:
-                    return None
-                statement, params, many = stmt._raw
-                try:
-                    if not stmt.transactional:
-                        _execute(conn, statement, params, many)
-                        continue
-                    with conn.transaction():
-                        before = {r[0]: (r[1], r[2]) for r in conn.execute(_RELATIONS_SQL).fetchall()}
-                        nodes = {r[0]: (r[1], r[2]) for r in conn.execute(_FILENODES_SQL).fetchall()}
-                        scans = {r[0]: r[2] for r in conn.execute(_SCANS_SQL).fetchall()}
-                        _execute(conn, statement, params, many)
-                        locks = conn.execute(_LOCKS_SQL).fetchall()
-                        after_nodes = conn.execute(_FILENODES_SQL).fetchall()
-                        after_scans = conn.execute(_SCANS_SQL).fetchall()
-                    stmt.observed_locks = _observed(locks, before)
-                    stmt.rewritten = sorted(
-                        name for oid, name, node in after_nodes if oid in nodes and nodes[oid][1] != node
-                    )
-                    stmt.scanned = sorted(
-                        name for oid, name, count in after_scans if oid in scans and (count or 0) > (scans[oid] or 0)
-                    )
-                except psycopg.Error as exc:
-                    return f"replaying {rev.revision} statement {stmt.index + 1} failed: {error_line(exc)}"
+        if any(stmt.phase for _, stmt in ordered):
+            # phases.expand creates its schema (for the dual-write functions) on a connection of its own
+            conn.execute("CREATE SCHEMA IF NOT EXISTS migtui")
+        for rev, stmt in ordered:
+            if stmt.error is not None or stmt._raw is None:
+                return None
+            statement, params, many = stmt._raw
+            if _SAVEPOINT.match(statement):
+                continue  # a phase step's savepoint: each statement is replayed in a transaction of its own
+            try:
+                if not stmt.transactional:
+                    _execute(conn, statement, params, many)
+                    continue
+                with conn.transaction():
+                    before = {r[0]: (r[1], r[2]) for r in conn.execute(_RELATIONS_SQL).fetchall()}
+                    nodes = {r[0]: (r[1], r[2]) for r in conn.execute(_FILENODES_SQL).fetchall()}
+                    scans = {r[0]: r[2] for r in conn.execute(_SCANS_SQL).fetchall()}
+                    _execute(conn, statement, params, many)
+                    locks = conn.execute(_LOCKS_SQL).fetchall()
+                    after_nodes = conn.execute(_FILENODES_SQL).fetchall()
+                    after_scans = conn.execute(_SCANS_SQL).fetchall()
+                stmt.observed_locks = _observed(locks, before)
+                stmt.rewritten = sorted(
+                    name for oid, name, node in after_nodes if oid in nodes and nodes[oid][1] != node
+                )
+                stmt.scanned = sorted(
+                    name for oid, name, count in after_scans if oid in scans and (count or 0) > (scans[oid] or 0)
+                )
+            except psycopg.Error as exc:
+                return f"replaying {rev.revision} statement {stmt.index + 1} failed: {error_line(exc)}"
     return None
+
+
+_SAVEPOINT = re.compile(r"\s*(SAVEPOINT|RELEASE\s+SAVEPOINT|ROLLBACK\s+TO\s+SAVEPOINT)\s", re.IGNORECASE)
 
 
 def _observed(locks: list[tuple], before: dict[int, tuple[str, str]]) -> list[ObservedLock]:
@@ -482,6 +497,8 @@ def run_shadow(
                     if rev.error is None:
                         rev.error = getattr(exc, "message", None) or error_line(exc, driver_error=True)
                     break
+        if not any(rev.error for rev in result.revisions):
+            add_phase_statements(run_dsn, result.revisions)
         result.observe_error = observe(shadow.server.dsn(names["locks"]), result.revisions)
     finally:
         for name in reversed(created):
@@ -490,6 +507,44 @@ def run_shadow(
         shadow.close()
         result.seconds = time.monotonic() - started
     return result
+
+
+def add_phase_statements(dsn: str, revisions: list[ShadowRevision]) -> None:
+    """Label a phased revision's captured statements ``expand`` and add its migrate and contract steps from
+    the plan it stored on the shadow (``migtui.phase_state``): a one-statement backfill (batched in
+    production), the migrate steps, the contract steps."""
+    import psycopg
+    from psycopg import sql
+
+    from migtui.runner import phased
+
+    with psycopg.connect(dsn, autocommit=True, application_name="migtui-dry-run-shadow") as conn:
+        recorded = {r[0]: r for r in phased.read_phases(conn)}
+    for rev in revisions:
+        found = recorded.get(rev.revision)
+        if found is None or found[1] != "expanded":
+            continue
+        plan = found[3]
+        for stmt in rev.statements:
+            stmt.phase = "expand"
+        steps: list[tuple[str, str, bool]] = []  # (phase, sql, transactional)
+        backfill = plan.get("backfill")
+        if backfill:
+            update = sql.SQL("UPDATE {} SET {} = {} WHERE {}").format(
+                sql.Identifier(backfill["schema"], backfill["table"]),
+                sql.Identifier(backfill["touch_column"]),
+                sql.Identifier(backfill["touch_column"]),
+                sql.SQL(backfill["needs_update"]),
+            )
+            steps.append(("migrate", update.as_string(None), True))
+        for part in ("migrate", "contract"):
+            steps += [(part, item["sql"], bool(item.get("transactional", True))) for item in plan.get(part) or []]
+        index = len(rev.statements)
+        for part, text, transactional in steps:
+            rev.statements.append(
+                ShadowStatement(rev.revision, index, text, transactional, phase=part, _raw=(text, None, False))
+            )
+            index += 1
 
 
 def _with_options(dsn: str, statement_timeout: float) -> str:

@@ -280,6 +280,7 @@ def analyze_statement(
             scan = scan or any(_same_relation(t, resolved) or resolved is None for t in static["scans"])
     report: dict[str, Any] = {
         "index": shadow_stmt.index,
+        "phase": shadow_stmt.phase,
         "line": shadow_stmt.line,
         "sql": redact_sql(sql_text),
         "statement": _statement_kind(node),

@@ -106,7 +106,8 @@ class TextRenderer:
         elif isinstance(event, DryRunStatement):
             r = event.report
             where = f"  (line {r['line']})" if r.get("line") else ""
-            self._p(f"  {event.index + 1:>2}. {_one_line_sql(r['sql'])}{where}")
+            phase = f"[{r['phase']}] " if r.get("phase") else ""
+            self._p(f"  {event.index + 1:>2}. {phase}{_one_line_sql(r['sql'])}{where}")
             self._p(f"      {statement_line(r)}")
             for diff in r.get("lock_differences") or []:
                 self._p(

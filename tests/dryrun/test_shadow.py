@@ -188,5 +188,26 @@ def test_phased_revisions_statements_are_captured(primary_and_replica, pg):
         rename = " ".join(s["sql"] for s in by_revision["0019_users_full_name_to_legal"]["statements"])
         assert "CREATE UNIQUE INDEX CONCURRENTLY" in unique
         assert "legal_name" in rename and "TRIGGER" in rename.upper()
+        # every phase: the expand statements labelled, then what migrate and contract will run, with locks
+        for rev in ("0018_accounts_owner_name_unique", "0019_users_full_name_to_legal"):
+            phases = [s["phase"] for s in by_revision[rev]["statements"]]
+            assert phases[0] == "expand" and "contract" in phases, (rev, phases)
+            assert phases == sorted(phases, key=("expand", "migrate", "contract").index)
+        contract = [s for s in by_revision["0019_users_full_name_to_legal"]["statements"] if s["phase"] == "contract"]
+        swap = next(s for s in contract if "DROP COLUMN" in s["sql"])
+        assert "full_name" in swap["sql"]
+        assert ("users", "AccessExclusiveLock") in {
+            (lock["relation"], lock["mode"]) for lock in swap["observed_locks"] or []
+        }, swap
+        backfill = [s for s in by_revision["0019_users_full_name_to_legal"]["statements"] if s["phase"] == "migrate"]
+        assert backfill and backfill[0]["sql"].startswith("UPDATE")
+        attach = next(
+            s for s in by_revision["0018_accounts_owner_name_unique"]["statements"] if s["phase"] == "contract"
+        )
+        assert "USING INDEX" in attach["sql"]
+        assert report.exit_code == 0 or all(
+            f.statement is None or by_revision[f.revision]["statements"][f.statement]["phase"] in (None, "expand")
+            for f in report.findings
+        )
     finally:
         primary.drop_database(dbname)
