@@ -55,15 +55,17 @@ PATTERNS = {
 
 
 @pytest.fixture
-def carry_db(pg):
+def carry_db(request, pg):
+    """A database with the base schema (alembic at a1), on the pg_any server when the test asks for it."""
+    server = request.getfixturevalue("pg_any") if "pg_any" in request.fixturenames else pg
     name = "carry_" + uuid.uuid4().hex[:12]
-    dsn = pg.create_database(name)
+    dsn = server.create_database(name)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(BASE_SQL)
         conn.execute("CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY)")
         conn.execute("INSERT INTO alembic_version VALUES ('a1')")
     yield dsn
-    pg.drop_database(name)
+    server.drop_database(name)
 
 
 def project(tmp_path: Path, change: str) -> Path:
@@ -123,7 +125,7 @@ ORDER BY 1, 2
 
 
 @pytest.mark.parametrize("pattern", sorted(PATTERNS))
-def test_contract_carries_everything_to_the_new_column(carry_db, tmp_path, pattern):
+def test_contract_carries_everything_to_the_new_column(carry_db, tmp_path, pattern, pg_any):
     change, final, new_type = PATTERNS[pattern]
     dsn = carry_db
     proj = project(tmp_path, change)
@@ -182,7 +184,7 @@ def test_contract_carries_everything_to_the_new_column(carry_db, tmp_path, patte
 
 @pytest.mark.parametrize("until", ["expand", "migrate"])
 @pytest.mark.parametrize("pattern", sorted(PATTERNS))
-def test_abort_leaves_the_catalog_exactly_as_before(carry_db, tmp_path, pattern, until):
+def test_abort_leaves_the_catalog_exactly_as_before(carry_db, tmp_path, pattern, until, pg_any):
     dsn = carry_db
     before = snapshot(dsn)
     proj = project(tmp_path, PATTERNS[pattern][0])
