@@ -39,6 +39,10 @@ _DONE_STAGE = {
 }
 
 
+# the patterns whose plan depends on what hangs on the replaced columns (carry-over, or its refusal)
+_COLUMN_COPIES = ("rename_column", "change_column_type", "split_column", "merge_columns")
+
+
 class GateRefused(MigtuiError):
     """A gate did not pass: the revision stays where it is (exit 1, like any failed check)."""
 
@@ -298,7 +302,7 @@ class PhaseDriver:
         return f"-- migtui phased revision {rev.revision}: expand" in buffer.getvalue()
 
     def _migrate(self, revision: str) -> None:
-        plan = self.plan(revision)
+        plan = self._complete_offline_plan(revision, self.plan(revision))
         current = st.require(self.conn, revision)
         if current.phase == st.EXPANDED:
             st.transition(self.conn, revision, st.EXPANDED, st.MIGRATING, runner=self.runner)
@@ -339,6 +343,23 @@ class PhaseDriver:
                 ) from None
         st.transition(self.conn, revision, st.MIGRATING, st.MIGRATED, runner=self.runner)
         self.sink(PhaseChanged(revision, st.MIGRATED, st.MIGRATING))
+
+    def _complete_offline_plan(self, revision: str, plan: Plan) -> Plan:
+        """A plan stored by an offline (``--sql``) expand was built without the catalog, so it carries nothing
+        from the replaced columns. Rebuild it online (CarryRefused, nothing changed, when something cannot be
+        carried), run its expand steps (each idempotent: the ones already done change nothing, the carried
+        ones are added) and store it, so contract never drops what the old column had."""
+        if plan.catalog_read or plan.pattern not in _COLUMN_COPIES:
+            return plan
+        rev = self.resolve(revision)
+        online = plan_for(find_change(rev.module, rev.revision), rev.revision, self.conn)
+        if online.to_dict() | {"catalog_read": False} == plan.to_dict():
+            st.store_plan(self.conn, rev.revision, online.to_dict())
+            return online
+        self.sink(Message(f"{revision}: the plan was rendered offline; completing its expand with the catalog"))
+        run_steps(ConnectionExecutor(self.conn, self.policy, self.sink), revision, "expand", online.expand, self.sink)
+        st.store_plan(self.conn, rev.revision, online.to_dict())
+        return online
 
     def check_gates(self, revision: str, plan: Plan) -> list[GateResult]:
         """Contract gates now; with ``wait`` re-check until they pass or the wait is over."""

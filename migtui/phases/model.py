@@ -99,6 +99,9 @@ class Plan:
     reverse_contract: list[Step] | None = None  # downgrade after contract; None = not reversible
     irreversible_reason: str = ""
     old_application: tuple[str, ...] = ()  # application_name LIKE patterns of the old application version
+    # built with the target's catalog (online): what hangs on replaced columns is in the plan (carry-over);
+    # False for a plan rendered offline (--sql), which migrate completes before anything else
+    catalog_read: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +139,7 @@ class Plan:
             reverse_contract=steps(data.get("reverse_contract")),
             irreversible_reason=data.get("irreversible_reason", ""),
             old_application=tuple(data.get("old_application", ())),
+            catalog_read=bool(data.get("catalog_read", False)),
         )
 
 

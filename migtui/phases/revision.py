@@ -77,7 +77,9 @@ def plan_for(change: PhasedChange, revision: str, conn=None) -> Plan:
             return error_line(exc, driver_error=True)
         return None
 
-    return change.plan(PlanContext(revision, pg_version, column_info_lookup(conn), query, probe))
+    plan = change.plan(PlanContext(revision, pg_version, column_info_lookup(conn), query, probe))
+    plan.catalog_read = True
+    return plan
 
 
 def run_steps(

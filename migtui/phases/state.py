@@ -212,6 +212,14 @@ def stored_plan(conn, revision: str) -> dict[str, Any] | None:
     return row[0] if row and row[0] else None
 
 
+def store_plan(conn, revision: str, plan: dict[str, Any]) -> None:
+    """Replace the stored plan (a plan rendered offline, completed online with the catalog)."""
+    conn.execute(
+        sql.SQL("UPDATE {} SET plan = %s, updated_at = now() WHERE revision = %s").format(STATE_TABLE),
+        (json.dumps(plan), revision),
+    )
+
+
 def all_states(conn) -> list[PhaseState]:
     if not tables_exist(conn):
         return []

@@ -237,3 +237,35 @@ def test_carried_gate_refuses_an_invalid_carried_index(carry_db, tmp_path):
             d.run("b2")
         assert "carried_valid" in info.value.message and temp in info.value.message
         assert st.get(d.conn, "b2").phase == st.MIGRATED
+
+
+def test_an_expand_rendered_offline_is_completed_with_the_catalog_at_migrate(carry_db, tmp_path):
+    """``alembic upgrade --sql`` has no catalog, so its plan carries nothing: migrate completes it (the carried
+    objects are added) before contract can drop the old column."""
+    import contextlib
+    import io
+
+    from alembic import command
+
+    dsn = carry_db
+    proj = project(tmp_path, "phases.rename_column('items', 'code', 'item_code', type='integer')")
+    cfg = AlembicProject.load(proj).config("postgresql://u@localhost/x")
+    out = io.StringIO()
+    cfg.output_buffer = out
+    with contextlib.redirect_stdout(out):
+        command.upgrade(cfg, "a1:b2", sql=True)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(out.getvalue())
+    assert q(dsn, "SELECT phase, plan->>'catalog_read' FROM migtui.phase_state") == [("expanded", "false")]
+    events: list = []
+    with driver(dsn, proj, events) as d:
+        d.run("b2", until="migrate")
+        assert q(dsn, "SELECT plan->>'catalog_read' FROM migtui.phase_state") == [("true",)]
+        time.sleep(0.3)
+        d.run("b2")
+    assert any("rendered offline" in getattr(e, "text", "") for e in events)
+    rows = dict(q(dsn, CARRIED_SQL, {"col": "item_code"}))
+    assert rows["default"] == "45"
+    assert rows["constraint items_code_positive true"] == "CHECK ((item_code > 0))"
+    assert rows["constraint tags_item_code_fkey true"] == "FOREIGN KEY (item_code) REFERENCES items(item_code)"
+    assert rows["index items_code_partial true"].endswith("(item_code, other) WHERE (item_code > 10)")
