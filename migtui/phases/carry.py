@@ -7,7 +7,8 @@ the new column in the phase where it costs no long lock:
 - default: ``SET DEFAULT`` at expand, translated through ``using`` when the type changes and refused
   when the server cannot cast it; a ``nextval`` default is set in the contract swap instead, with the
   sequence's ``OWNED BY`` moved to the new column;
-- comment, statistics target: at expand;
+- comment, statistics target, storage, column options (``n_distinct``): at expand; column privileges
+  are refused (grant them on the new column);
 - CHECK, FOREIGN KEY from the column: ``ADD CONSTRAINT .. NOT VALID`` at expand, ``VALIDATE`` in migrate
   (after the backfill), renamed to the old name in the swap;
 - index, UNIQUE: ``CREATE [UNIQUE] INDEX CONCURRENTLY`` in migrate; in the swap renamed to the old name,
@@ -225,7 +226,8 @@ SELECT a.attnum, format_type(a.atttypid, a.atttypmod), a.attidentity, a.attgener
        nullif(a.attstattarget, -1), col_description(a.attrelid, a.attnum),
        pg_get_expr(d.adbin, d.adrelid),
        CASE WHEN a.attcollation <> t.typcollation THEN (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.collname)
-            FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE c.oid = a.attcollation) END
+            FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE c.oid = a.attcollation) END,
+       CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END, a.attoptions, a.attacl IS NOT NULL
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped
@@ -315,7 +317,7 @@ def carry_column(
     rows = query(_COLUMN, (target.regclass, old))
     if not rows:
         return Carried()
-    attnum, _old_type, identity, generated, stattarget, comment, default, collation = rows[0]
+    attnum, _old_type, identity, generated, stattarget, comment, default, collation, storage, options, acl = rows[0]
     refusals: list[str] = []
     out = Carried()
     where = f"{schema}.{table}.{old}"
@@ -337,6 +339,33 @@ def carry_column(
             )
         )
         out.summary.append("comment")
+    if acl:
+        refusals.append(f"{where} has column privileges (GRANT .. ({old})): grant them on the new column instead")
+    if storage is not None:
+        mode = {"p": "PLAIN", "e": "EXTERNAL", "x": "EXTENDED", "m": "MAIN"}[storage]
+        out.expand.append(
+            Step(
+                _s(
+                    sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET STORAGE {}").format(
+                        target.t, sql.Identifier(new), sql.SQL(mode)
+                    )
+                ),
+                f"carry the storage {mode} of {old} to {new}",
+            )
+        )
+        out.summary.append(f"storage {mode}")
+    if options:
+        out.expand.append(
+            Step(
+                _s(
+                    sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET ({})").format(
+                        target.t, sql.Identifier(new), sql.SQL(", ").join(sql.SQL(o) for o in options)
+                    )
+                ),
+                f"carry the options {', '.join(options)} of {old} to {new}",
+            )
+        )
+        out.summary.append(f"options {', '.join(options)}")
     if stattarget is not None:
         out.expand.append(
             Step(
@@ -403,10 +432,13 @@ def refuse_non_copy(
         rows = query(_COLUMN, (regclass, column))
         if not rows:
             continue
-        attnum, _type, identity, generated, stattarget, comment, default, _collation = rows[0]
+        attnum, _type, identity, generated, stattarget, comment, default, _collation, storage, options, acl = rows[0]
         where = f"{schema}.{table}.{column}"
         for what, present in (
             ("a default", default is not None),
+            ("a storage setting", storage is not None),
+            ("column options", bool(options)),
+            ("column privileges", bool(acl)),
             ("a comment", comment is not None),
             ("a statistics target", stattarget is not None),
             ("identity", bool(identity)),

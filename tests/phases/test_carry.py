@@ -33,6 +33,7 @@ CREATE TABLE items (
 CREATE INDEX items_code_partial ON items (code, other) WHERE code > 10;
 COMMENT ON COLUMN items.code IS 'the item''s code';
 ALTER TABLE items ALTER COLUMN code SET STATISTICS 500;
+ALTER TABLE items ALTER COLUMN code SET (n_distinct = -1);
 INSERT INTO items (code, other) SELECT g, g FROM generate_series(1, 40) g;
 CREATE TABLE tags (id bigserial PRIMARY KEY, item_code int CONSTRAINT tags_item_code_fkey REFERENCES items (code));
 INSERT INTO tags (item_code) SELECT g FROM generate_series(1, 40, 5) g;
@@ -115,6 +116,8 @@ UNION ALL SELECT 'index ' || i.relname || ' ' || x.indisvalid, pg_get_indexdef(i
 UNION ALL SELECT 'comment', col_description('items'::regclass, (SELECT attnum FROM pg_attribute
     WHERE attrelid = 'items'::regclass AND attname = %(col)s))
 UNION ALL SELECT 'stats', attstattarget::text FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = %(col)s
+UNION ALL SELECT 'options', array_to_string(attoptions, ',') FROM pg_attribute
+  WHERE attrelid = 'items'::regclass AND attname = %(col)s
 UNION ALL SELECT 'type', format_type(atttypid, atttypmod) || ' ' || attnotnull FROM pg_attribute
   WHERE attrelid = 'items'::regclass AND attname = %(col)s
 UNION ALL SELECT 'view', pg_get_viewdef('items_v'::regclass)
@@ -148,6 +151,7 @@ def test_contract_carries_everything_to_the_new_column(carry_db, tmp_path, patte
     assert rows["default"] in ("45", "(45 + 0)", "((45 + 0))::bigint", "45::bigint", "(45)::bigint")
     assert rows["comment"] == "the item's code"
     assert rows["stats"] == "500"
+    assert rows["options"] == "n_distinct=-1"
     assert rows["constraint items_code_positive true"] == f"CHECK (({final} > 0))"
     assert rows["constraint items_code_kind_fkey true"] == f"FOREIGN KEY ({final}) REFERENCES kinds(id)"
     assert rows["constraint items_code_key true"] == f"UNIQUE ({final})"
@@ -269,3 +273,14 @@ def test_an_expand_rendered_offline_is_completed_with_the_catalog_at_migrate(car
     assert rows["constraint items_code_positive true"] == "CHECK ((item_code > 0))"
     assert rows["constraint tags_item_code_fkey true"] == "FOREIGN KEY (item_code) REFERENCES items(item_code)"
     assert rows["index items_code_partial true"].endswith("(item_code, other) WHERE (item_code > 10)")
+
+
+def test_column_privileges_are_refused(carry_db, tmp_path):
+    dsn = carry_db
+    q(dsn, "GRANT SELECT (label) ON items TO PUBLIC")
+    before = snapshot(dsn)
+    proj = project(tmp_path, "phases.change_column_type('items', 'label', 'varchar(10)')")
+    with driver(dsn, proj) as d, pytest.raises(MigtuiError) as info:
+        d.run("b2", until="expand")
+    assert "public.items.label has column privileges" in info.value.message
+    assert snapshot(dsn) == before
