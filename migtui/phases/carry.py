@@ -124,15 +124,6 @@ def _deparse(node: Any) -> str:
     return RawStream()(node)
 
 
-def rewrite_expression(expression: str, mapping: dict[str, str]) -> str:
-    """An SQL expression over a row with its column references renamed."""
-    from pglast import parse_sql
-
-    stmt = parse_sql(f"SELECT {expression}")[0].stmt
-    _rename_refs(stmt.targetList[0].val, mapping)
-    return _deparse(stmt.targetList[0].val)
-
-
 def substitute(expression: str, column: str, replacement: str) -> str:
     """``expression`` with every bare reference to ``column`` replaced by ``(replacement)``."""
     from pglast import ast, parse_sql
@@ -166,17 +157,14 @@ def rewrite_constraint(definition: str, mapping: dict[str, str]) -> str:
 
     stmt = parse_sql(f"ALTER TABLE migtui_x ADD CONSTRAINT migtui_c {definition}")[0].stmt
     constraint = stmt.cmds[0].def_
-    _rename_refs(constraint, mapping)
-    for attr in ("fk_attrs",):
-        values = getattr(constraint, attr, None)
-        if values:
-            from pglast import ast
+    _rename_refs(constraint, mapping)  # CHECK expressions
+    if constraint.fk_attrs:  # the referencing columns of a foreign key
+        from pglast import ast
 
-            setattr(
-                constraint,
-                attr,
-                tuple(ast.String(sval=mapping.get(v.sval, v.sval)) if isinstance(v, ast.String) else v for v in values),
-            )
+        constraint.fk_attrs = tuple(
+            ast.String(sval=mapping.get(v.sval, v.sval)) if isinstance(v, ast.String) else v
+            for v in constraint.fk_attrs
+        )
     constraint.skip_validation = True
     constraint.initially_valid = False
     constraint.conname = None
@@ -382,7 +370,6 @@ def carry_column(
     constraints: list[int] = []
     indexes: list[int] = []
     views: list[int] = []
-    owns_sequence = False
     for classid, objid, _deptype, describe in query(_DEPENDENTS, (target.regclass, attnum)):
         if classid == "pg_attrdef":
             continue  # the default, above
@@ -395,7 +382,7 @@ def carry_column(
                 if objid not in indexes:
                     indexes.append(objid)
             elif kind == "S" and default is not None and "nextval(" in default:
-                owns_sequence = True  # re-owned by the new column with the default
+                continue  # a sequence the column owns: re-owned by the new column with the default
             else:
                 refusals.append(f"{describe} depends on {where}")
         elif classid == "pg_rewrite":
@@ -411,7 +398,6 @@ def carry_column(
             _carry_index(target, query, objid, out, refusals)
     for objid in views:
         _carry_view(target, query, objid, out, refusals)
-    del owns_sequence
     out.migrate = [s for s in out.migrate if not s.transactional] + [s for s in out.migrate if s.transactional]
     out.collation = collation
     if refusals:

@@ -284,3 +284,23 @@ def test_column_privileges_are_refused(carry_db, tmp_path):
         d.run("b2", until="expand")
     assert "public.items.label has column privileges" in info.value.message
     assert snapshot(dsn) == before
+
+
+def test_a_sequence_default_moves_with_its_sequence(carry_db, tmp_path):
+    """A serial column: its nextval default is set in the swap and the sequence it owns is owned by the new
+    column before the old one (which would take the sequence with it) is dropped."""
+    dsn = carry_db
+    q(dsn, "ALTER TABLE items ADD COLUMN seq_no serial")
+    proj = project(tmp_path, "phases.rename_column('items', 'seq_no', 'seq')")
+    with driver(dsn, proj) as d:
+        d.run("b2", until="migrate")
+        time.sleep(0.3)
+        d.run("b2")
+    assert q(
+        dsn,
+        "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'items'::regclass "
+        "AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'seq')",
+    ) == [("nextval('items_seq_no_seq'::regclass)",)]
+    assert q(dsn, "SELECT pg_get_serial_sequence('items', 'seq')") == [("public.items_seq_no_seq",)]
+    (value,) = q(dsn, "INSERT INTO items (code) VALUES (44) RETURNING seq")[0]
+    assert value == 41  # the sequence went on where the old column left it
