@@ -212,14 +212,19 @@ def test_a_default_that_cannot_be_cast_is_refused_at_expand(carry_db, tmp_path):
     assert q(dsn, "SELECT version_num FROM alembic_version") == [("a1",)]
 
 
-def test_split_refuses_what_it_cannot_carry(carry_db, tmp_path):
+NON_COPIES = {
+    "split": "phases.split_column('items', 'code', {'code_a': ('int', 'code / 2'), 'code_b': ('int', 'code % 2')}, "
+    "merge_back='code_a * 2 + code_b')",
+    "merge": "phases.merge_columns('items', ['code', 'other'], ('code_other', 'text', \"code || '/' || other\"), "
+    "{'code': \"split_part(code_other, '/', 1)::int\", 'other': \"split_part(code_other, '/', 2)::int\"})",
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(NON_COPIES))
+def test_split_and_merge_refuse_what_they_cannot_carry(carry_db, tmp_path, pattern):
     dsn = carry_db
     before = snapshot(dsn)
-    proj = project(
-        tmp_path,
-        "phases.split_column('items', 'code', {'code_a': ('int', 'code / 2'), 'code_b': ('int', 'code % 2')}, "
-        "merge_back='code_a * 2 + code_b')",
-    )
+    proj = project(tmp_path, NON_COPIES[pattern])
     with driver(dsn, proj) as d, pytest.raises(MigtuiError) as info:
         d.run("b2", until="expand")
     message = info.value.message
