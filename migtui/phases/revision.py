@@ -91,9 +91,9 @@ def run_steps(
         t0 = time.monotonic()
         what = f"{revision} {phase} step {index + 1}/{len(steps)} ({step.description or 'SQL'})"
         ran = executor.run_step(step, what)
-        sink(PhaseStepApplied(revision, phase, index, step.description, step.sql, time.monotonic() - t0, not ran))
-        if on_done is not None:
+        if on_done is not None:  # recorded before anyone is told, so a failing listener cannot lose a done step
             on_done(index + 1)
+        sink(PhaseStepApplied(revision, phase, index, step.description, step.sql, time.monotonic() - t0, not ran))
 
 
 def expand(change: PhasedChange, *, revision: str | None = None) -> None:

@@ -113,3 +113,41 @@ def test_carried_objects_follow_the_phase(pg, tmp_path):
                 assert _items(report) == [], (until, _items(report))
     finally:
         pg.drop_database(name)
+
+
+def test_a_revision_stopped_mid_migrate_shows_no_drift(pg, tmp_path):
+    """migrate stopped after its second step (a crash): the expected schema replays exactly the recorded
+    steps, so the half-built carried objects are no drift; the run then resumes to contract."""
+    from migtui.errors import MigrationFailed
+    from migtui.phases.events import PhaseStepApplied
+    from tests.phases.test_carry import project
+
+    proj = project(tmp_path / "p", "phases.rename_column('items', 'code', 'item_code')")
+    alembic_project = AlembicProject.load(proj)
+    settings = load_settings({}, env={})
+    name = "t_drift_mid_" + uuid.uuid4().hex[:8]
+    dsn = pg.create_database(name)
+
+    def crash_after_two(event) -> None:
+        if isinstance(event, PhaseStepApplied) and event.phase == "migrate" and event.index == 1:
+            raise RuntimeError("simulated crash")
+
+    try:
+        Runner(alembic_project, dsn, settings).upgrade("head")
+        options = DriverOptions(backfill=BackfillOptions(batch_size=500), gates=GateOptions(quiet_window=0.0))
+        with PhaseDriver(dsn, alembic_project, settings, crash_after_two, options) as driver:
+            try:
+                driver.run("b2", until="migrate")
+            except MigrationFailed:
+                pass
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            assert conn.execute("SELECT phase, step FROM migtui.phase_state").fetchall() == [("migrating", 2)]
+        report = drift_of(alembic_project, dsn, settings, cache_dir=tmp_path, scratch_dsn=pg.dsn())
+        assert _items(report) == []
+        assert any("b2 migrating" in note for note in report.notes)
+        with _driver(dsn, alembic_project, settings) as driver:
+            driver.run("b2")
+        report = drift_of(alembic_project, dsn, settings, cache_dir=tmp_path, scratch_dsn=pg.dsn())
+        assert _items(report) == []
+    finally:
+        pg.drop_database(name)
