@@ -28,6 +28,21 @@ from migtui.events import Finding
 DEFAULT_PG_VERSION = 16
 
 
+# forms whose re-run fails once a first run applied them, unless written with IF [NOT] EXISTS
+RERUN_CREATE = ("create-table", "create-index", "create-index-concurrently")
+RERUN_DROP = (
+    "drop-table",
+    "drop-view",
+    "drop-materialized-view",
+    "drop-sequence",
+    "drop-index",
+    "drop-index-concurrently",
+    "drop-schema",
+    "drop-type",
+    "drop-trigger",
+)
+
+
 # The result classes have hand-written __init__ methods: mypyc compiles them, while a dataclass-generated
 # __init__ stays interpreted Python (and one of each is built per statement or finding).
 
@@ -163,6 +178,8 @@ class Analyzer:
         self.statement_timeout_set = statement_timeout_set
         self.statement_timeout_reported = False
         self.begin_line: int | None = None  # line of the file's own open BEGIN (raw SQL)
+        # statements outside a transaction without IF [NOT] EXISTS, reported once a later statement exists
+        self.rerun_pending: list[tuple[StatementAnalysis, str]] = []
         self.index = 0
         self.last_line = 1
 
@@ -176,6 +193,9 @@ class Analyzer:
         return out
 
     def analyze_one(self, item: StatementInput) -> StatementAnalysis:
+        for earlier, message in self.rerun_pending:
+            self._add(earlier, "prefer-robust-statements", message)
+        self.rerun_pending.clear()
         parsed = item.parsed
         actions = self.classifier.classify(parsed.node_type, parsed.node)
         line = item.line if item.line is not None else parsed.line
@@ -483,20 +503,6 @@ class Analyzer:
         self._lock_rules(result)
         self._multiple_alter_rule(result, actions, item)
 
-    # statement forms whose re-run fails when a first run already applied them: (IF clause, info flag)
-    _RERUN_CREATE = ("create-table", "create-index", "create-index-concurrently")
-    _RERUN_DROP = (
-        "drop-table",
-        "drop-view",
-        "drop-materialized-view",
-        "drop-sequence",
-        "drop-index",
-        "drop-index-concurrently",
-        "drop-schema",
-        "drop-type",
-        "drop-trigger",
-    )
-
     def _rerun_rule(self, result: StatementAnalysis, action: Action, item: StatementInput) -> None:
         """Outside a transaction a statement stays applied when a later one fails: the re-run must get past it.
         CONCURRENTLY forms always run outside one; others when the file has no BEGIN or in autocommit_block()."""
@@ -505,24 +511,25 @@ class Analyzer:
         if not outside:
             return
         node_type = item.parsed.node_type
-        if form in self._RERUN_CREATE and not info.get("if_not_exists"):
+        if form in RERUN_CREATE and not info.get("if_not_exists"):
             clause = "IF NOT EXISTS"
         elif form.startswith("add-column") and info.get("subtype") == "AT_AddColumn" and "if_not_exists" in info:
             if info["if_not_exists"]:
                 return
             clause = "IF NOT EXISTS"
-        elif (form in self._RERUN_DROP and node_type == "DropStmt" and not info.get("if_exists")) or (
+        elif (form in RERUN_DROP and node_type == "DropStmt" and not info.get("if_exists")) or (
             form == "drop-column" and not info.get("if_exists")
         ):
             clause = "IF EXISTS"
         else:
             return
         what = "ADD COLUMN" if form.startswith("add-column") else FORMS[form].title.split(" (")[0]
-        self._add(
-            result,
-            "prefer-robust-statements",
-            f"{what} without {clause} runs outside a transaction: a re-run after a later failure fails here",
-        )
+        message = f"{what} without {clause} runs outside a transaction: a re-run after a later failure fails here"
+        if FORMS[form].transactional:
+            # atomic on its own: it matters only when a statement after it can fail (flushed by analyze_one)
+            self.rerun_pending.append((result, message))
+        else:  # a CONCURRENTLY form that fails halfway leaves an INVALID index behind: its own re-run fails
+            self._add(result, "prefer-robust-statements", message)
 
     def _statement_timeout_rule(self, result: StatementAnalysis, slow: set[str]) -> None:
         """A slow statement (rewrite/scan of an existing table) holding a lock that blocks writes, taken by it

@@ -1015,7 +1015,7 @@ class Classifier:
         # EXPLAIN ANALYZE runs the statement (and takes its locks); plain EXPLAIN only plans it
         query = node.get("query") or {}
         if option_enabled(node.get("options"), "analyze") and len(query) == 1:
-            [(inner_type, inner)] = query.items()
+            inner_type, inner = next(iter(query.items()))
             return self.classify(inner_type, inner)
         return [Action("other", info={"node": "ExplainStmt"})]
 

@@ -273,6 +273,9 @@ def test_commit_and_rollback_in_an_alembic_revision():
 # --- re-run safety outside a transaction -------------------------------------------------------------------------
 
 
+LATER = ";\nUPDATE orders SET n = 1 WHERE id = 7;"
+
+
 @pytest.mark.parametrize(
     "unsafe, safe",
     [
@@ -295,17 +298,21 @@ def test_commit_and_rollback_in_an_alembic_revision():
     ],
 )
 def test_rerun_safety_outside_a_transaction(unsafe, safe):
-    finding = _one(LT + unsafe, "prefer-robust-statements")
-    assert "re-run" in finding.message and "EXISTS" in finding.message
-    assert "prefer-robust-statements" not in _rules(LT + safe)
-    # inside a transaction a failure rolls everything back: the re-run starts from scratch
+    finding = _one(LT + unsafe + LATER, "prefer-robust-statements")
+    assert "re-run" in finding.message and "EXISTS" in finding.message and finding.line == 2
+    assert "prefer-robust-statements" not in _rules(LT + safe + LATER)
     if "CONCURRENTLY" not in unsafe:
-        assert "prefer-robust-statements" not in _rules(LT + "BEGIN;\n" + unsafe + ";\nCOMMIT;")
+        # inside a transaction a failure rolls everything back: the re-run starts from scratch
+        assert "prefer-robust-statements" not in _rules(LT + "BEGIN;\n" + unsafe + ";" + LATER + "\nCOMMIT;")
+        # the last statement: nothing after it can fail, and it is atomic on its own
+        assert "prefer-robust-statements" not in _rules(LT + unsafe)
+    else:  # a CONCURRENTLY build that fails halfway leaves an INVALID index: its own re-run fails
+        assert "prefer-robust-statements" in _rules(LT + unsafe)
 
 
 def test_rerun_safety_in_an_autocommit_block():
     analyzer = Analyzer(16, alembic=True, lock_timeout_set=True, statement_timeout_set=True)
-    sql = "CREATE TABLE t (id bigint)"
+    sql = "CREATE TABLE t (id bigint)" + LATER
     outside = analyzer.analyze([StatementInput(p, transactional=False) for p in parse_sql(sql)])
     assert "prefer-robust-statements" in {f.rule for st in outside for f in st.findings}
     inside = Analyzer(16, alembic=True).analyze([StatementInput(p, transactional=True) for p in parse_sql(sql)])
