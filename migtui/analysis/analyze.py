@@ -529,6 +529,7 @@ class Analyzer:
             # atomic on its own: it matters only when a statement after it can fail (flushed by analyze_one)
             self.rerun_pending.append((result, message))
         else:  # a CONCURRENTLY form that fails halfway leaves an INVALID index behind: its own re-run fails
+            message = f"{what} without {clause}: a re-run after a failure (its own or a later one) fails here"
             self._add(result, "prefer-robust-statements", message)
 
     def _statement_timeout_rule(self, result: StatementAnalysis, slow: set[str]) -> None:

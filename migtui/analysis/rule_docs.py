@@ -262,7 +262,7 @@ EXAMPLES: dict[str, Example] = {
     ),
 }
 
-# rules about the revision file itself: shown as text (tests/lint/test_lint_alembic.py exercises them)
+# rules about the revision file itself: shown as text (tests/lint/test_alembic.py exercises them)
 FILE_EXAMPLES: dict[str, tuple[str, str]] = {
     "missing-downgrade": (
         'def upgrade():\n    op.add_column("orders", sa.Column("note", sa.Text()))\n\n\ndef downgrade():\n    pass',

@@ -392,3 +392,60 @@ def test_unknown_signature_is_named_with_its_arguments():
     [st] = analyze_sql(LT + "ALTER TABLE orders ADD COLUMN at timestamptz DEFAULT now(123)")[1:]
     assert any("now(1 argument)" in a for a in st.assumptions)
     assert expression_volatility(None) == ([], [])
+
+
+# --- the same through lint of an alembic project (rendered offline, no database) ---------------------------------
+
+
+def _lint_project(root, revisions, **settings) -> set[tuple[str | None, str]]:
+    from migtui.config import Settings
+    from migtui.lint.job import LintOptions, run_lint
+    from tests.alembic_projects import make_project
+
+    project = make_project(root, revisions)
+    report = run_lint(Settings(**settings), LintOptions(paths=[str(project)]))
+    return {(file.revision, f.rule) for file in report.files for f in file.all_findings()}
+
+
+def test_alembic_revision_commit_and_rollback(tmp_path):
+    from tests.alembic_projects import Rev
+
+    # a stock env.py renders every revision in one transaction: one project each, so neither ends the other's
+    commit = Rev(
+        "r1",
+        """
+        op.execute('UPDATE orders SET n = 1 WHERE id = 7')
+        op.execute('COMMIT')
+        op.execute('UPDATE orders SET n = 2 WHERE id = 8')
+        """,
+        "pass",
+    )
+    assert ("r1", "commit-in-migration") in _lint_project(tmp_path / "a", [commit])
+    rollback = Rev("r1", "op.execute('UPDATE orders SET n = 1 WHERE id = 7')\nop.execute('ROLLBACK')", "pass")
+    assert ("r1", "rollback-in-migration") in _lint_project(tmp_path / "b", [rollback])
+    plain = Rev("r1", "op.execute('UPDATE orders SET n = 1 WHERE id = 7')", "pass")
+    assert not {rule for _r, rule in _lint_project(tmp_path / "c", [plain])} & {
+        "commit-in-migration",
+        "rollback-in-migration",
+    }
+
+
+def test_alembic_autocommit_block_rerun_and_statement_timeout(tmp_path):
+    from tests.alembic_projects import Rev
+
+    rev = Rev(
+        "r1",
+        """
+        with op.get_context().autocommit_block():
+            op.execute('CREATE TABLE audit (id bigint)')
+            op.execute('CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_n_idx ON orders (n)')
+        op.execute('ALTER TABLE orders ALTER COLUMN n TYPE bigint')
+        """,
+        "pass",
+    )
+    found = _lint_project(tmp_path / "a", [rev])
+    assert ("r1", "prefer-robust-statements") in found  # CREATE TABLE in autocommit_block, a statement follows
+    # migtui's runner sets lock_timeout and cancels a revision after --timeout (default 30 s)
+    assert not {rule for _r, rule in found} & {"statement-timeout-missing", "lock-timeout-missing"}
+    found = _lint_project(tmp_path / "b", [rev], timeout=0)  # no per-revision timeout: nothing bounds the rewrite
+    assert ("r1", "statement-timeout-missing") in found
