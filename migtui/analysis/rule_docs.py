@@ -46,17 +46,23 @@ ORDERS = {"orders": {"id": "bigint", "n": "integer", "v": "character varying(20)
 EXAMPLES: dict[str, Example] = {
     "drop-table": Example(
         "DROP TABLE old_orders",
-        "-- after a release that no longer reads old_orders:\n"
-        '-- migtui: approve=drop-table reason="unused since release 41"\nSELECT 1',
+        "-- a release before this one stopped using old_orders:\n"
+        '-- migtui: approve=drop-table reason="unused since release 41"\nDROP TABLE old_orders',
     ),
     "drop-column": Example(
         "ALTER TABLE orders DROP COLUMN legacy_code",
-        "-- release n: the code stops reading and writing legacy_code; release n+1 drops it with an approval\nSELECT 1",
+        "-- release n stopped reading and writing legacy_code (and dropped it from the model):\n"
+        '-- migtui: approve=drop-column reason="unused since release 41"\n'
+        "ALTER TABLE orders DROP COLUMN legacy_code",
     ),
-    "drop-schema": Example("DROP SCHEMA archive", "CREATE SCHEMA archive"),
+    "drop-schema": Example(
+        "DROP SCHEMA archive",
+        '-- migtui: approve=drop-schema reason="emptied and unused since release 41"\nDROP SCHEMA archive',
+    ),
     "drop-constraint": Example(
         "ALTER TABLE orders DROP CONSTRAINT orders_n_check",
-        "CREATE TABLE t (a int CONSTRAINT c CHECK (a > 0));\nALTER TABLE t DROP CONSTRAINT c",
+        '-- migtui: approve=drop-constraint reason="n may be negative since refunds"\n'
+        "ALTER TABLE orders DROP CONSTRAINT orders_n_check",
     ),
     "truncate": Example("TRUNCATE orders", "DELETE FROM orders WHERE id BETWEEN 1 AND 10000"),
     "truncate-cascade": Example("TRUNCATE customers CASCADE", "TRUNCATE order_staging"),
@@ -209,7 +215,9 @@ EXAMPLES: dict[str, Example] = {
     "prefer-jsonb": Example("CREATE TABLE t (doc json)", "CREATE TABLE t (doc jsonb)"),
     "ban-drop-not-null": Example(
         "ALTER TABLE orders ALTER COLUMN n DROP NOT NULL",
-        "-- every reader handles NULL in n: then drop NOT NULL with ignore=ban-drop-not-null and a reason\nSELECT 1",
+        "-- once every reader handles NULL in n:\n"
+        '-- migtui: ignore=ban-drop-not-null reason="readers handle a missing quantity since release 41"\n'
+        "ALTER TABLE orders ALTER COLUMN n DROP NOT NULL",
     ),
     "ban-create-domain-with-constraint": Example(
         "CREATE DOMAIN positive AS int CHECK (VALUE > 0)",
@@ -374,6 +382,7 @@ def analyze_example(example: Example, *, safe: bool) -> list[StatementAnalysis]:
     """The example (flagged or safe form) analyzed as lint analyzes a raw .sql file."""
     # imported here: SARIF output of every job names rule pages without loading the analyzer
     from migtui.analysis.analyze import Analyzer
+    from migtui.analysis.approvals import apply_approvals, parse_approvals
     from migtui.analysis.parse import parse_sql
 
     facts = _facts(example.columns, example.safe_checks if safe else {})
@@ -385,11 +394,19 @@ def analyze_example(example: Example, *, safe: bool) -> list[StatementAnalysis]:
         lock_timeout_set=example.lock_timeout,
         statement_timeout_set=example.statement_timeout,
     )
-    results = analyzer.analyze(parse_sql(example.safe if safe else example.flagged))
+    text = example.safe if safe else example.flagged
+    results = analyzer.analyze(parse_sql(text))
     tail = analyzer.finish(results)
     if tail and results:
         results[-1].findings.extend(tail)
+    approvals, _problems = parse_approvals(text)  # as lint applies them: approved findings stay, as info
+    for st in results:
+        st.findings, _ignored = apply_approvals(st.findings, approvals)
     return results
+
+
+def unapproved_rules(results: list[StatementAnalysis]) -> set[str]:
+    return {f.rule for st in results for f in st.findings if not f.approved}
 
 
 def _and(words: list[str]) -> str:
@@ -476,7 +493,11 @@ def render_page(rule_id: str) -> str:
         out += [*_finding_lines(rule, flagged), "```", ""]
         safe_version = example.safe_version or example.pg_version
         note = f" (`--pg-version {safe_version}`)" if safe_version != example.pg_version else ""
-        out += [f"Safe{note}: no `{rule.id}`", "", "```sql", example.safe, "```"]
+        if f"approve={rule.id}" in example.safe:
+            safe_head = f"Approved{note}: reported as info with the reason instead of an error"
+        else:
+            safe_head = f"Safe{note}: no `{rule.id}`"
+        out += [safe_head, "", "```sql", example.safe, "```"]
     elif rule.id in FILE_EXAMPLES:
         bad, good = FILE_EXAMPLES[rule.id]
         out += ["", "## Example", "", "Flagged (in a revision file):", "", "```python", bad, "```", ""]
