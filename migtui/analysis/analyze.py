@@ -420,6 +420,12 @@ class Analyzer:
                 self._add(result, "reindex-system", "REINDEX of system catalogs blocks catalog access while it runs")
             elif form == "reindex":
                 self._add(result, "reindex-non-concurrently", "REINDEX without CONCURRENTLY blocks writes")
+            elif form == "reindex-concurrently" and info.get("system") and info.get("kind") == "REINDEX_OBJECT_SCHEMA":
+                self._add(
+                    result,
+                    "reindex-system",
+                    "REINDEX SCHEMA pg_catalog CONCURRENTLY skips every system catalog: it reindexes nothing",
+                )
             elif form == "reindex-concurrently" and info.get("system"):
                 self._add(
                     result,

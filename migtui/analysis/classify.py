@@ -237,7 +237,7 @@ def option_enabled(options: list[dict[str, Any]] | None, name: str) -> bool | No
     return value
 
 
-SYSTEM_SCHEMAS = frozenset({"pg_catalog", "pg_toast"})
+SYSTEM_SCHEMAS = frozenset({"pg_catalog"})  # pg_toast holds user tables' TOAST too: those reindex concurrently
 
 
 class Classifier:
@@ -800,7 +800,9 @@ class Classifier:
         action = Action("reindex-concurrently" if concurrent else "reindex")
         kind = node.get("kind", "")
         name = rangevar_name(node.get("relation")) if node.get("relation") else ""
-        # system catalogs cannot be reindexed CONCURRENTLY (PostgreSQL rejects it)
+        # system catalogs cannot be reindexed CONCURRENTLY: PostgreSQL rejects it (SYSTEM, a catalog table or
+        # index) or skips every catalog (SCHEMA pg_catalog)
+        action.info["kind"] = kind
         action.info["system"] = (
             kind == "REINDEX_OBJECT_SYSTEM"
             or (kind == "REINDEX_OBJECT_SCHEMA" and node.get("name") in SYSTEM_SCHEMAS)

@@ -312,9 +312,11 @@ DETAILS: dict[str, str] = {
         "VALID: add the column first, then the constraint."
     ),
     "reindex-system": (
-        "PostgreSQL rejects CONCURRENTLY for system catalogs (REINDEX SYSTEM, REINDEX SCHEMA pg_catalog, a "
-        "pg_catalog table or index), so there is no online form: an error when the statement asks for "
-        "CONCURRENTLY (it fails), a warning otherwise."
+        "PostgreSQL has no online form for system catalogs (checked on PostgreSQL 16): REINDEX SYSTEM "
+        "CONCURRENTLY and CONCURRENTLY on a pg_catalog table or index fail (an error here), REINDEX SCHEMA "
+        "pg_catalog CONCURRENTLY skips every catalog with a warning and reindexes nothing (a warning here), and "
+        "without CONCURRENTLY the catalogs every query reads are locked while they are rebuilt (a warning). "
+        "pg_toast is not treated as a catalog schema: the TOAST tables of user tables reindex concurrently."
     ),
     "statement-timeout-missing": (
         "lock_timeout bounds the wait for a lock; statement_timeout bounds how long a statement runs, and so "
