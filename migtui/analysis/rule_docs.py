@@ -296,6 +296,47 @@ FILE_EXAMPLES: dict[str, tuple[str, str]] = {
     ),
 }
 
+# the other jobs' rules: what they find on a database, as a situation (no SQL analysis to run)
+SITUATIONS: dict[str, str] = {
+    "would-fail-unique": "A pending `ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)` while the "
+    "replica has two users with the same email.",
+    "would-fail-primary-key": "A pending `ALTER TABLE events ADD PRIMARY KEY (id)` while some rows have a NULL or "
+    "a repeated id.",
+    "would-fail-not-null": "A pending `ALTER TABLE orders ALTER COLUMN shipped_at SET NOT NULL` while some orders "
+    "have no shipped_at.",
+    "would-fail-foreign-key": "A pending `ALTER TABLE orders ADD FOREIGN KEY (customer_id) REFERENCES customers "
+    "(id)` while orders of deleted customers remain.",
+    "would-fail-check": "A pending `ALTER TABLE orders ADD CONSTRAINT qty_pos CHECK (qty > 0)` while some rows "
+    "have qty = 0.",
+    "would-fail-add-not-null-column": "A pending `ALTER TABLE orders ADD COLUMN region text NOT NULL` (no "
+    "DEFAULT) while orders has rows.",
+    "check-incomplete": "The duplicate check for a new UNIQUE constraint on a very large table does not finish "
+    "within `--count-budget`.",
+    "fails-on-shadow": "A pending `CREATE INDEX orders_sku_idx ON orders (sku)` where the target's orders has no "
+    "sku column: the statement errors on the shadow copy.",
+    "shadow-failed": "The revision's `upgrade()` raises on the shadow copy (a statement errors, or the revision's "
+    "Python code fails).",
+    "not-reached": "Revision 0012 fails on the shadow copy: 0013 and later are not applied there, so they get "
+    "no shadow checks.",
+    "replica-lag": "The replica replays its primary's changes minutes behind: rows counted there, and the "
+    "revision it records, may already be out of date.",
+    "target": "The `--replica-dsn` server is not streaming from a primary, or no `--dsn` primary is given to "
+    "compare its recorded revision with.",
+    "recovery-conflict": "A row count on the replica is cancelled by the replay of a VACUUM from the primary.",
+    "row-count-estimated": "Counting the rows an `UPDATE orders SET ...` touches takes longer than `--count-budget`.",
+    "row-count-failed": "The count query for a statement's rows errors on the target (for example a permission "
+    "denied on the table).",
+    "lock-risk": "A pending `ALTER TABLE orders ALTER COLUMN total TYPE numeric(12,2)` rewrites a table of "
+    "millions of rows that the application writes every second.",
+    "drift-added": "An index created by hand on production that no migration creates.",
+    "drift-removed": "An index a migration creates was dropped by hand on production.",
+    "drift-modified": "A column a migration creates as `varchar(50)` was widened to `varchar(100)` by hand.",
+    "rollback-test": "`downgrade()` does not drop an index `upgrade()` creates: the second upgrade fails with "
+    '"relation already exists".',
+    "rollback-test/data": "`downgrade()` drops a column that `upgrade()` added and the data filled: its values "
+    "are gone after the round trip.",
+}
+
 # longer text for a page, where the registry's one-line why is not the whole story
 DETAILS: dict[str, str] = {
     "unique-constraint-builds-index": (
@@ -500,6 +541,8 @@ def render_page(rule_id: str) -> str:
         else:
             safe_head = f"Safe{note}: no `{rule.id}`"
         out += [safe_head, "", "```sql", example.safe, "```"]
+    elif rule.id in SITUATIONS:
+        out += ["", "## Example", "", SITUATIONS[rule.id]]
     elif rule.id in FILE_EXAMPLES:
         bad, good = FILE_EXAMPLES[rule.id]
         out += ["", "## Example", "", "Flagged (in a revision file):", "", "```python", bad, "```", ""]

@@ -34,6 +34,11 @@ def test_every_rule_has_a_page_and_every_lint_rule_an_example():
     without = sorted(set(LINT_RULES) - set(EXAMPLES) - set(FILE_EXAMPLES))
     assert not without, f"add an Example for {without} to EXAMPLES in migtui/analysis/rule_docs.py, then `{REGENERATE}`"
     assert set(EXAMPLES) | set(FILE_EXAMPLES) <= set(LINT_RULES)
+    others = set(RULES) - set(LINT_RULES)
+    assert others == set(rule_docs.SITUATIONS), (
+        f"add a situation for {sorted(others - set(rule_docs.SITUATIONS))} to SITUATIONS in "
+        f"migtui/analysis/rule_docs.py, then `{REGENERATE}`"
+    )
 
 
 @pytest.mark.parametrize("rule_id", sorted(EXAMPLES))
