@@ -28,6 +28,21 @@ from migtui.events import Finding
 DEFAULT_PG_VERSION = 16
 
 
+# forms whose re-run fails once a first run applied them, unless written with IF [NOT] EXISTS
+RERUN_CREATE = ("create-table", "create-index", "create-index-concurrently")
+RERUN_DROP = (
+    "drop-table",
+    "drop-view",
+    "drop-materialized-view",
+    "drop-sequence",
+    "drop-index",
+    "drop-index-concurrently",
+    "drop-schema",
+    "drop-type",
+    "drop-trigger",
+)
+
+
 # The result classes have hand-written __init__ methods: mypyc compiles them, while a dataclass-generated
 # __init__ stays interpreted Python (and one of each is built per statement or finding).
 
@@ -144,6 +159,7 @@ class Analyzer:
         lock_timeout_set: bool = False,
         alembic: bool = False,
         knowledge: MigrationKnowledge | None = None,
+        statement_timeout_set: bool = False,
     ) -> None:
         self.pg_version = check_version(pg_version)
         self.facts = facts
@@ -157,6 +173,13 @@ class Analyzer:
         self.not_valid: set[tuple[str, str]] = set()  # (table, constraint) added NOT VALID in this transaction
         self.altered: dict[str, int] = {}  # table -> first ALTER TABLE statement in this transaction
         self.lock_timeout_reported = False
+        # statement_timeout (or transaction_timeout, PostgreSQL >= 17) bounds how long a lock is held;
+        # migtui's runner cancels a revision that outlives its --timeout, which bounds it too
+        self.statement_timeout_set = statement_timeout_set
+        self.statement_timeout_reported = False
+        self.begin_line: int | None = None  # line of the file's own open BEGIN (raw SQL)
+        # statements outside a transaction without IF [NOT] EXISTS, reported once a later statement exists
+        self.rerun_pending: list[tuple[StatementAnalysis, str]] = []
         self.index = 0
         self.last_line = 1
 
@@ -170,6 +193,9 @@ class Analyzer:
         return out
 
     def analyze_one(self, item: StatementInput) -> StatementAnalysis:
+        for earlier, message in self.rerun_pending:
+            self._add(earlier, "prefer-robust-statements", message)
+        self.rerun_pending.clear()
         parsed = item.parsed
         actions = self.classifier.classify(parsed.node_type, parsed.node)
         line = item.line if item.line is not None else parsed.line
@@ -242,6 +268,10 @@ class Analyzer:
                 )
             if not spec.transactional and result.transactional:
                 self._add(result, "concurrently-in-transaction", f"{spec.title} cannot run inside a transaction block")
+            if form == "set" and (info.get("name") or "").lower() == "transaction_timeout" and v < 17:
+                self._add(
+                    result, "unsupported-by-version", f"transaction_timeout needs PostgreSQL >= 17 (target is {v})"
+                )
             col = info.get("column")
             # --- destructive -----------------------------------------------------------------------
             if form == "drop-table" and not new:
@@ -264,18 +294,14 @@ class Analyzer:
                 self._add(result, "ban-drop-database", "drops a database")
             # --- columns ---------------------------------------------------------------------------
             if form == "add-column-volatile-default" and not new:
-                funcs = ", ".join(
-                    f"{name}()"
-                    for name in sorted(
-                        set(info.get("default_volatile_functions") or [])
-                        | set(info.get("default_unknown_functions") or [])
-                    )
+                volatile = sorted({f"{name}()" for name in info.get("default_volatile_functions") or []})
+                unknown = sorted(set(info.get("default_unknown_functions") or []))
+                what = (
+                    f"a volatile default ({', '.join(volatile)})"
+                    if volatile
+                    else f"a default calling {', '.join(unknown)}, not a known non-volatile function,"
                 )
-                self._add(
-                    result,
-                    "add-column-volatile-default",
-                    f"ADD COLUMN {col} with a volatile default ({funcs}) rewrites {table}",
-                )
+                self._add(result, "add-column-volatile-default", f"ADD COLUMN {col} with {what} rewrites {table}")
             elif form == "add-column-serial" and not new:
                 self._add(result, "add-column-serial", f"ADD COLUMN {col} {info.get('type')} rewrites {table}")
             elif form == "add-column-identity" and not new:
@@ -293,6 +319,8 @@ class Analyzer:
             if form == "create-table":
                 for name, type_text, _col in info.get("columns", []):
                     self._column_type_rules(result, {"column": name, "type": type_text, "coldef": _col})
+            if form in ("alter-column-type", "alter-column-type-no-rewrite"):
+                self._column_type_rules(result, {"column": col, "type": info.get("new_type")})
             if form == "alter-column-type":
                 if info.get("narrows"):
                     self._add(
@@ -326,11 +354,20 @@ class Analyzer:
             # --- constraints and indexes ------------------------------------------------------------
             if form in ("add-check", "add-foreign-key") and not new:
                 kind = "CHECK" if form == "add-check" else "FOREIGN KEY"
-                self._add(
-                    result,
-                    "constraint-missing-not-valid",
-                    f"{kind} {info.get('constraint') or ''} on {table} is validated under a write-blocking lock",
-                )
+                if info.get("inline_column"):
+                    self._add(
+                        result,
+                        "constraint-missing-not-valid",
+                        f"ADD COLUMN {info['inline_column']} with an inline {kind if kind == 'CHECK' else 'REFERENCES'}"
+                        f"{' and a DEFAULT' if kind != 'CHECK' else ''} checks every row of {table} under "
+                        "AccessExclusiveLock: add the column first, then the constraint NOT VALID",
+                    )
+                else:
+                    self._add(
+                        result,
+                        "constraint-missing-not-valid",
+                        f"{kind} {info.get('constraint') or ''} on {table} is validated under a write-blocking lock",
+                    )
             if form in ("add-check-not-valid", "add-foreign-key-not-valid") and info.get("constraint"):
                 self.not_valid.add((table or "", info["constraint"]))
             if (
@@ -344,11 +381,14 @@ class Analyzer:
                     f"VALIDATE CONSTRAINT {info.get('constraint')} runs in the transaction that added it",
                 )
             if form in ("add-unique", "add-primary-key") and not new:
+                key = "PRIMARY KEY" if form == "add-primary-key" else "UNIQUE"
                 self._add(
                     result,
                     "unique-constraint-builds-index",
-                    f"{'PRIMARY KEY' if form == 'add-primary-key' else 'UNIQUE'} on {table} builds its index "
-                    "under AccessExclusiveLock",
+                    f"ADD COLUMN {info['inline_column']} {key} builds an index on {table} under AccessExclusiveLock: "
+                    "add the column, then CREATE UNIQUE INDEX CONCURRENTLY and ADD CONSTRAINT ... USING INDEX"
+                    if info.get("inline_column")
+                    else f"{key} on {table} builds its index under AccessExclusiveLock",
                 )
             if form == "add-exclusion" and not new:
                 self._add(
@@ -372,20 +412,28 @@ class Analyzer:
                 self._add(result, "ban-create-domain-with-constraint", "CREATE DOMAIN with a CHECK constraint")
             if form == "alter-type" and info.get("domain_add_constraint"):
                 self._add(result, "ban-alter-domain-with-add-constraint", "ALTER DOMAIN ... ADD CONSTRAINT")
-            if (form == "create-index-concurrently" and not info.get("if_not_exists")) or (
-                form == "drop-index-concurrently" and not info.get("if_exists")
-            ):
-                self._add(
-                    result,
-                    "prefer-robust-statements",
-                    f"{spec.title} without {'IF NOT EXISTS' if form.startswith('create') else 'IF EXISTS'}",
-                )
             if form == "create-type" and info.get("enum"):
                 self._add(result, "creating-enum", "CREATE TYPE ... AS ENUM")
             if form == "add-constraint-using-index" and info.get("contype") == "CONSTR_PRIMARY" and not new:
                 self._add(result, "primary-key-using-index", f"PRIMARY KEY USING INDEX on {table}")
-            if form == "reindex":
+            if form == "reindex" and info.get("system"):
+                self._add(result, "reindex-system", "REINDEX of system catalogs blocks catalog access while it runs")
+            elif form == "reindex":
                 self._add(result, "reindex-non-concurrently", "REINDEX without CONCURRENTLY blocks writes")
+            elif form == "reindex-concurrently" and info.get("system") and info.get("kind") == "REINDEX_OBJECT_SCHEMA":
+                self._add(
+                    result,
+                    "reindex-system",
+                    "REINDEX SCHEMA pg_catalog CONCURRENTLY skips every system catalog: it reindexes nothing",
+                )
+            elif form == "reindex-concurrently" and info.get("system"):
+                self._add(
+                    result,
+                    "reindex-system",
+                    "REINDEX ... CONCURRENTLY of system catalogs fails: PostgreSQL cannot reindex them concurrently",
+                    ERROR,
+                )
+            self._rerun_rule(result, action, item)
             # --- table level -----------------------------------------------------------------------
             if form == "vacuum-full":
                 self._add(result, "vacuum-full", f"VACUUM FULL rewrites {table or 'every table'}")
@@ -440,8 +488,77 @@ class Analyzer:
                     and item.transactional is None
                 ):
                     self._add(result, "transaction-nesting", "BEGIN inside a transaction")
+                elif trans_kind == "TRANS_STMT_ROLLBACK" and result.transactional:
+                    since = (
+                        f"BEGIN at line {self.begin_line}"
+                        if self.begin_line is not None and not self.alembic
+                        else "the start of the " + ("revision" if self.alembic else "file's transaction")
+                    )
+                    self._add(result, "rollback-in-migration", f"ROLLBACK undoes every statement since {since}")
+                elif (
+                    trans_kind == "TRANS_STMT_COMMIT"
+                    and result.transactional
+                    and (self.alembic or self.begin_line is None)
+                ):
+                    who = "alembic's transaction for the revision" if self.alembic else "the transaction it runs in"
+                    self._add(
+                        result,
+                        "commit-in-migration",
+                        f"COMMIT ends {who}: the statements after it are no longer all-or-nothing with those before",
+                    )
         self._lock_rules(result)
         self._multiple_alter_rule(result, actions, item)
+
+    def _rerun_rule(self, result: StatementAnalysis, action: Action, item: StatementInput) -> None:
+        """Outside a transaction a statement stays applied when a later one fails: the re-run must get past it.
+        CONCURRENTLY forms always run outside one; others when the file has no BEGIN or in autocommit_block()."""
+        form, info = action.form, action.info
+        outside = not result.transactional or not FORMS[form].transactional
+        if not outside:
+            return
+        node_type = item.parsed.node_type
+        if form in RERUN_CREATE and not info.get("if_not_exists"):
+            clause = "IF NOT EXISTS"
+        elif form.startswith("add-column") and info.get("subtype") == "AT_AddColumn" and "if_not_exists" in info:
+            if info["if_not_exists"]:
+                return
+            clause = "IF NOT EXISTS"
+        elif (form in RERUN_DROP and node_type == "DropStmt" and not info.get("if_exists")) or (
+            form == "drop-column" and not info.get("if_exists")
+        ):
+            clause = "IF EXISTS"
+        else:
+            return
+        what = "ADD COLUMN" if form.startswith("add-column") else FORMS[form].title.split(" (")[0]
+        message = f"{what} without {clause} runs outside a transaction: a re-run after a later failure fails here"
+        if FORMS[form].transactional:
+            # atomic on its own: it matters only when a statement after it can fail (flushed by analyze_one)
+            self.rerun_pending.append((result, message))
+        else:  # a CONCURRENTLY form that fails halfway leaves an INVALID index behind: its own re-run fails
+            message = f"{what} without {clause}: a re-run after a failure (its own or a later one) fails here"
+            self._add(result, "prefer-robust-statements", message)
+
+    def _statement_timeout_rule(self, result: StatementAnalysis, slow: set[str]) -> None:
+        """A slow statement (rewrite/scan of an existing table) holding a lock that blocks writes, taken by it
+        or earlier in the transaction, with nothing bounding how long it runs."""
+        if self.statement_timeout_set or self.statement_timeout_reported or not (slow - self.created):
+            return
+        held = [lk for lk in result.locks if lock_modes.blocks_writes(lk.mode) and not self._is_new(lk.relation)]
+        if held:
+            where = f"{held[0].mode} on {held[0].relation}"
+        elif result.transactional and self.strong_locks:
+            first = next(iter(self.strong_locks))
+            where = f"the lock on {first} taken at statement {self.strong_locks[first] + 1}"
+        else:
+            return
+        self.statement_timeout_reported = True
+        also = " or transaction_timeout" if self.pg_version >= 17 else ""
+        self._add(
+            result,
+            "statement-timeout-missing",
+            f"{where} is held while this statement {'rewrites' if result.rewrites else 'scans'} "
+            f"{', '.join(sorted(slow - self.created))}, with no statement_timeout{also} to bound it",
+        )
 
     def _multiple_alter_rule(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         if not result.transactional or item.parsed.node_type != "AlterTableStmt" or not actions:
@@ -466,7 +583,7 @@ class Analyzer:
 
     def _column_type_rules(self, result: StatementAnalysis, info: dict[str, Any]) -> None:
         type_text = (info.get("type") or "").lower()
-        base = type_text.split("(")[0]
+        base = type_text.split("(")[0].removesuffix("[]")  # an array of the type gets the same advice
         col = info.get("column")
         if base in ("timestamp",):
             self._add(result, "prefer-timestamptz", f"column {col} is timestamp without time zone")
@@ -502,6 +619,7 @@ class Analyzer:
             else:
                 sev, why = INFO, "brief"
             self._add(result, "blocking-lock", f"{lock.mode} on {rel} blocks {what} ({why})", sev)
+        self._statement_timeout_rule(result, slow)
         if result.transactional and self.strong_locks and (slow - self.created):
             held = [r for r in self.strong_locks if r not in {lk.relation for lk in result.locks}] or list(
                 self.strong_locks
@@ -553,12 +671,19 @@ class Analyzer:
             info = action.info
             if info.get("created"):
                 self.created.add(info["created"])
-            if action.form == "set" and (info.get("name") or "").lower() == "lock_timeout":
+            setting = (info.get("name") or "").lower() if action.form == "set" else ""
+            if setting in ("lock_timeout", "statement_timeout", "transaction_timeout"):
                 value = (info.get("value") or "").strip().lower()
-                self.lock_timeout_set = info.get("kind") != "VAR_RESET" and value not in ("0", "", "default")
+                enabled = info.get("kind") != "VAR_RESET" and value not in ("0", "", "default")
+                if setting == "lock_timeout":
+                    self.lock_timeout_set = enabled
+                elif setting == "statement_timeout" or self.pg_version >= 17:
+                    self.statement_timeout_set = enabled
             if action.form == "transaction-control" and item.transactional is None:
                 kind = info.get("kind")
                 if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+                    if not self.in_transaction and not self.alembic:
+                        self.begin_line = result.line
                     self.in_transaction = True
                 elif kind in (
                     "TRANS_STMT_COMMIT",
@@ -576,6 +701,7 @@ class Analyzer:
 
     def _end_transaction(self) -> None:
         self.in_transaction = False
+        self.begin_line = None
         self.strong_locks.clear()
         self.not_valid.clear()
         self.altered.clear()

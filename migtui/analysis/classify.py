@@ -18,62 +18,57 @@ from migtui.analysis.types import type_change_narrows, type_change_rewrites
 
 DEFAULT_SCHEMA = "public"
 
-# functions whose result does not change per row (a DEFAULT using only these needs no rewrite on PG >= 11)
-NON_VOLATILE_FUNCTIONS = frozenset(
-    {
-        "now",
-        "transaction_timestamp",
-        "statement_timestamp",
-        "current_timestamp",
-        "current_date",
-        "localtimestamp",
-        "lower",
-        "upper",
-        "coalesce",
-        "length",
-        "concat",
-        "to_timestamp",
-        "to_date",
-        "make_date",
-        "make_timestamp",
-        "make_interval",
-        "abs",
-        "round",
-        "trim",
-        "btrim",
-        "jsonb_build_object",
-        "json_build_object",
-        "jsonb_build_array",
-        "array_fill",
-        "current_user",
-        "session_user",
-        "current_setting",
-        "md5",
-        "nullif",
-        "greatest",
-        "least",
-        "date_trunc",
-        "timezone",
-    }
-)
-VOLATILE_FUNCTIONS = frozenset(
-    {
-        "random",
-        "gen_random_uuid",
-        "uuid_generate_v1",
-        "uuid_generate_v1mc",
-        "uuid_generate_v4",
-        "uuidv4",
-        "uuidv7",
-        "nextval",
-        "clock_timestamp",
-        "timeofday",
-        "gen_random_bytes",
-        "txid_current",
-        "setseed",
-        "random_normal",
-    }
-)
+# functions whose result does not change per row (a DEFAULT using only these needs no rewrite on PG >= 11),
+# with the argument counts PostgreSQL has for them: ``now(123)`` or ``myschema.now()`` is another function
+# (unknown volatility), not ``pg_catalog.now()``. VARIADIC = any count.
+VARIADIC = range(0, 101)
+NON_VOLATILE_FUNCTIONS: dict[str, range] = {
+    "now": range(0, 1),
+    "transaction_timestamp": range(0, 1),
+    "statement_timestamp": range(0, 1),
+    "lower": range(1, 2),
+    "upper": range(1, 2),
+    "length": range(1, 3),
+    "concat": VARIADIC,
+    "concat_ws": range(1, 101),
+    "to_timestamp": range(1, 3),
+    "to_date": range(2, 3),
+    "to_char": range(2, 3),
+    "make_date": range(3, 4),
+    "make_timestamp": range(6, 7),
+    "make_timestamptz": range(6, 8),
+    "make_interval": range(0, 8),
+    "abs": range(1, 2),
+    "round": range(1, 3),
+    "btrim": range(1, 3),
+    "ltrim": range(1, 3),
+    "rtrim": range(1, 3),
+    "jsonb_build_object": VARIADIC,
+    "json_build_object": VARIADIC,
+    "jsonb_build_array": VARIADIC,
+    "json_build_array": VARIADIC,
+    "array_fill": range(2, 4),
+    "current_setting": range(1, 3),
+    "md5": range(1, 2),
+    "date_trunc": range(2, 4),
+    "timezone": range(2, 3),
+}
+VOLATILE_FUNCTIONS: dict[str, range] = {
+    "random": range(0, 3),
+    "gen_random_uuid": range(0, 1),
+    "uuid_generate_v1": range(0, 1),
+    "uuid_generate_v1mc": range(0, 1),
+    "uuid_generate_v4": range(0, 1),
+    "uuidv4": range(0, 1),
+    "uuidv7": range(0, 2),
+    "nextval": range(1, 2),
+    "clock_timestamp": range(0, 1),
+    "timeofday": range(0, 1),
+    "gen_random_bytes": range(1, 2),
+    "txid_current": range(0, 1),
+    "setseed": range(1, 2),
+    "random_normal": range(0, 3),
+}
 
 
 @dataclass(init=False)
@@ -162,18 +157,35 @@ def _walk(node: Any):
             extend(item)
 
 
+def _builtin_call(call: dict[str, Any], table: dict[str, range]) -> str | None:
+    """The name of a call to a built-in of ``table`` (bare or ``pg_catalog.``-qualified, plain positional
+    arguments, an argument count PostgreSQL has): None for anything else, which is another function."""
+    names = _names(call.get("funcname"))
+    if not names or (len(names) > 1 and names[:-1] != ["pg_catalog"]):
+        return None
+    name = names[-1].lower()
+    arity = table.get(name)
+    if arity is None or call.get("agg_star") or call.get("func_variadic") or call.get("over"):
+        return None
+    args = call.get("args") or []
+    if len(args) not in arity or any("NamedArgExpr" in a for a in args):
+        return None
+    return name
+
+
 def expression_volatility(expr: Any) -> tuple[list[str], list[str]]:
-    """(volatile function names, unknown function names) used by a DEFAULT expression."""
+    """(volatile function names, unknown calls as ``name(N arguments)``) used by a DEFAULT expression."""
     volatile: list[str] = []
     unknown: list[str] = []
     for node in _walk(expr):
         call = node.get("FuncCall")
         if call:
-            name = _names(call.get("funcname"))[-1].lower()
-            if name in VOLATILE_FUNCTIONS:
-                volatile.append(name)
-            elif name not in NON_VOLATILE_FUNCTIONS:
-                unknown.append(name)
+            if _builtin_call(call, VOLATILE_FUNCTIONS):
+                volatile.append(_names(call.get("funcname"))[-1].lower())
+            elif not _builtin_call(call, NON_VOLATILE_FUNCTIONS):
+                count = len(call.get("args") or [])
+                shown = "*" if call.get("agg_star") else f"{count} argument{'' if count == 1 else 's'}"
+                unknown.append(f"{'.'.join(_names(call.get('funcname')))}({shown})")
         if "SubLink" in node:
             unknown.append("subquery")
     return volatile, unknown
@@ -202,8 +214,30 @@ def source_relations(node: Any, exclude: set[str] | None = None) -> list[str]:
     return out
 
 
-def _has_option(options: list[dict[str, Any]] | None, name: str) -> bool:
-    return any(o.get("DefElem", {}).get("defname") == name for o in options or [])
+def option_enabled(options: list[dict[str, Any]] | None, name: str) -> bool | None:
+    """A boolean option of a parenthesised option list read by its value, as PostgreSQL's defGetBoolean
+    does: ``REINDEX (CONCURRENTLY false)``, ``VACUUM (FULL 0)``, ``CLUSTER (VERBOSE off)`` are off; a bare
+    name or true/on/1 is on. None when the option is absent (the last one wins when repeated)."""
+    value: bool | None = None
+    for option in options or []:
+        elem = option.get("DefElem")
+        if elem is None or elem.get("defname") != name:
+            continue
+        arg = elem.get("arg")
+        if not arg:
+            value = True
+        elif "Integer" in arg:
+            value = arg["Integer"].get("ival", 0) != 0
+        elif "Boolean" in arg:
+            value = bool(arg["Boolean"].get("boolval", False))
+        elif "String" in arg:
+            value = str(arg["String"].get("sval", "")).lower() not in ("false", "off", "0")
+        else:
+            value = True
+    return value
+
+
+SYSTEM_SCHEMAS = frozenset({"pg_catalog"})  # pg_toast holds user tables' TOAST too: those reindex concurrently
 
 
 class Classifier:
@@ -286,7 +320,9 @@ class Classifier:
                 else:
                     action.assumptions.append(f"no catalog: default partition of {parent_name} unknown")
             return [action]
-        action = Action("create-table", info={"created": table, "columns": []})
+        action = Action(
+            "create-table", info={"created": table, "columns": [], "if_not_exists": bool(node.get("if_not_exists"))}
+        )
         for elt in node.get("tableElts") or []:
             if "ColumnDef" in elt:
                 col = elt["ColumnDef"]
@@ -327,7 +363,9 @@ class Classifier:
             }[kind]
             for obj in objects:
                 name = qualified_from_list(obj.get("List", {}).get("items"))
-                action = Action(form, info={"cascade": cascade, "dropped": name, "if_exists": node.get("missing_ok")})
+                action = Action(
+                    form, info={"cascade": cascade, "dropped": name, "if_exists": bool(node.get("missing_ok"))}
+                )
                 action.add("table", name)
                 if form == "drop-table":
                     self._refs_out(name, action, "tables referenced by foreign keys")
@@ -354,20 +392,24 @@ class Classifier:
             for obj in objects:
                 names = _names(obj.get("List", {}).get("items"))
                 table = f"{names[-3]}.{names[-2]}" if len(names) >= 3 else f"{DEFAULT_SCHEMA}.{names[0]}"
-                action = Action(forms[kind], info={"dropped": names[-1]})
+                action = Action(forms[kind], info={"dropped": names[-1], "if_exists": bool(node.get("missing_ok"))})
                 action.add("table", table)
                 actions.append(action)
             return actions
         if kind == "OBJECT_SCHEMA":
             action = Action(
                 "drop-schema",
-                info={"cascade": cascade, "dropped": ",".join(o.get("String", {}).get("sval", "") for o in objects)},
+                info={
+                    "cascade": cascade,
+                    "dropped": ",".join(o.get("String", {}).get("sval", "") for o in objects),
+                    "if_exists": bool(node.get("missing_ok")),
+                },
             )
             if cascade:
                 action.assumptions.append("DROP SCHEMA ... CASCADE locks every relation in the schema")
             return [action]
         if kind in ("OBJECT_TYPE", "OBJECT_DOMAIN"):
-            return [Action("drop-type", info={"dropped": str(len(objects))})]
+            return [Action("drop-type", info={"dropped": str(len(objects)), "if_exists": bool(node.get("missing_ok"))})]
         if kind == "OBJECT_DATABASE":
             return [Action("other", info={"drop_database": True})]
         return [Action("create-schema", info={"drop_kind": kind})]
@@ -444,7 +486,39 @@ class Classifier:
                 action.add("table", table)
             action.info.setdefault("subtype", cmd.get("subtype"))
             actions.append(action)
+            if cmd.get("subtype") == "AT_AddColumn":
+                action.info["if_not_exists"] = bool(cmd.get("missing_ok"))
+                actions.extend(self._inline_constraints(table, action))
         return actions
+
+    def _inline_constraints(self, table: str, column_action: Action) -> list[Action]:
+        """The work an ADD COLUMN's own constraints make PostgreSQL do under its AccessExclusiveLock, as the
+        ADD CONSTRAINT forms it equals: UNIQUE / PRIMARY KEY build an index, CHECK scans every row, and
+        REFERENCES checks every row when a DEFAULT fills the column (all NULL otherwise: nothing to check)."""
+        coldef = column_action.info.get("coldef") or {}
+        column = column_action.info.get("column")
+        constraints = [c.get("Constraint", {}) for c in coldef.get("constraints") or []]
+        has_default = any(c.get("contype") == "CONSTR_DEFAULT" for c in constraints)
+        out: list[Action] = []
+        for con in constraints:
+            contype = con.get("contype")
+            info = {"constraint": con.get("conname"), "contype": contype, "inline_column": column, "column": column}
+            if contype == "CONSTR_UNIQUE":
+                out.append(Action("add-unique", info=info))
+            elif contype == "CONSTR_PRIMARY":
+                out.append(Action("add-primary-key", info=info))
+            elif contype == "CONSTR_CHECK":
+                out.append(Action("add-check", info=info))
+            elif contype == "CONSTR_FOREIGN" and has_default:
+                action = Action("add-foreign-key", info=info)
+                action.add("table", table)
+                action.add("referenced", rangevar_name(con.get("pktable")))
+                out.append(action)
+            else:
+                continue
+            out[-1].add("table", table)
+            out[-1].info["subtype"] = "AT_AddColumn"
+        return out
 
     def _alter_table_cmd(self, table: str, cmd: dict[str, Any], objtype: str | None) -> Action:
         sub = cmd.get("subtype", "")
@@ -454,7 +528,14 @@ class Classifier:
         if sub == "AT_AddColumn":
             return self._add_column(table, cmd.get("def", {}).get("ColumnDef", {}))
         if sub == "AT_DropColumn":
-            return Action("drop-column", info={"column": name, "cascade": cmd.get("behavior") == "DROP_CASCADE"})
+            return Action(
+                "drop-column",
+                info={
+                    "column": name,
+                    "cascade": cmd.get("behavior") == "DROP_CASCADE",
+                    "if_exists": bool(cmd.get("missing_ok")),
+                },
+            )
         if sub == "AT_AlterColumnType":
             coldef = cmd.get("def", {}).get("ColumnDef", {})
             new_type = type_name_text(coldef.get("typeName"))
@@ -715,10 +796,18 @@ class Classifier:
         return [action]
 
     def _ReindexStmt(self, node: dict[str, Any]) -> list[Action]:
-        concurrent = _has_option(node.get("params"), "concurrently") or bool(node.get("concurrent"))
+        concurrent = option_enabled(node.get("params"), "concurrently") or bool(node.get("concurrent"))
         action = Action("reindex-concurrently" if concurrent else "reindex")
         kind = node.get("kind", "")
         name = rangevar_name(node.get("relation")) if node.get("relation") else ""
+        # system catalogs cannot be reindexed CONCURRENTLY: PostgreSQL rejects it (SYSTEM, a catalog table or
+        # index) or skips every catalog (SCHEMA pg_catalog)
+        action.info["kind"] = kind
+        action.info["system"] = (
+            kind == "REINDEX_OBJECT_SYSTEM"
+            or (kind == "REINDEX_OBJECT_SCHEMA" and node.get("name") in SYSTEM_SCHEMAS)
+            or (bool(name) and name.split(".", 1)[0] in SYSTEM_SCHEMAS)
+        )
         if kind == "REINDEX_OBJECT_INDEX":
             action.add("index", name)
             self._index_table(name, action)
@@ -824,7 +913,7 @@ class Classifier:
 
     # --- maintenance ---------------------------------------------------------------------------------
     def _VacuumStmt(self, node: dict[str, Any]) -> list[Action]:
-        full = _has_option(node.get("options"), "full")
+        full = bool(option_enabled(node.get("options"), "full"))
         if not node.get("is_vacuumcmd", False):
             form = "analyze"
         else:
@@ -923,6 +1012,14 @@ class Classifier:
 
     def _TransactionStmt(self, node: dict[str, Any]) -> list[Action]:
         return [Action("transaction-control", info={"kind": node.get("kind")})]
+
+    def _ExplainStmt(self, node: dict[str, Any]) -> list[Action]:
+        # EXPLAIN ANALYZE runs the statement (and takes its locks); plain EXPLAIN only plans it
+        query = node.get("query") or {}
+        if option_enabled(node.get("options"), "analyze") and len(query) == 1:
+            inner_type, inner = next(iter(query.items()))
+            return self.classify(inner_type, inner)
+        return [Action("other", info={"node": "ExplainStmt"})]
 
     def _DoStmt(self, node: dict[str, Any]) -> list[Action]:
         return [Action("do-block")]

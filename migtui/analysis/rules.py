@@ -375,9 +375,11 @@ _RULES: list[Rule] = [
     Rule(
         "prefer-robust-statements",
         INFO,
-        "a CONCURRENTLY statement runs outside a transaction: if it fails halfway the re-run must not fail too",
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS / DROP INDEX CONCURRENTLY IF EXISTS",
-        "op.create_index(..., postgresql_concurrently=True, if_not_exists=True)",
+        "a statement outside a transaction (CONCURRENTLY, autocommit_block(), a raw file without BEGIN) stays "
+        "applied when a later one fails: the re-run must get past it",
+        "CREATE TABLE/INDEX ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, DROP ... IF EXISTS",
+        "op.create_table(..., if_not_exists=True), op.create_index(..., if_not_exists=True), "
+        "op.drop_index(..., if_exists=True); op.execute('ALTER TABLE t ADD COLUMN IF NOT EXISTS ...')",
     ),
     Rule(
         "multiple-alter-table",
@@ -417,6 +419,38 @@ _RULES: list[Rule] = [
         INFO,
         "a value added with ALTER TYPE ... ADD VALUE cannot be used until the transaction commits",
         "use the new value in a later revision",
+    ),
+    # --- statement-level hazards (issue 19) ------------------------------------------------------------
+    Rule(
+        "reindex-system",
+        WARNING,
+        "REINDEX of system catalogs (REINDEX SYSTEM, pg_catalog) locks catalogs every query reads; PostgreSQL "
+        "cannot do it CONCURRENTLY",
+        "do not reindex system catalogs in a migration: run it in a maintenance window",
+    ),
+    Rule(
+        "statement-timeout-missing",
+        WARNING,
+        "without statement_timeout a slow statement holding a lock that blocks writes runs (and blocks) unbounded",
+        "SET statement_timeout to the longest acceptable lock hold before the statement (PostgreSQL >= 17: or "
+        "transaction_timeout)",
+        "migtui's runner cancels a revision after --timeout; otherwise op.execute(\"SET statement_timeout = '5min'\")",
+    ),
+    Rule(
+        "commit-in-migration",
+        WARNING,
+        "a COMMIT inside a migration run in a transaction ends that transaction: what follows is no longer "
+        "all-or-nothing with what came before",
+        "remove the COMMIT; split the migration where a commit is needed",
+        "remove op.execute('COMMIT'); use op.get_context().autocommit_block() or a second revision",
+    ),
+    Rule(
+        "rollback-in-migration",
+        ERROR,
+        "a ROLLBACK inside a migration silently undoes everything before it, while the migration is recorded "
+        "as applied",
+        "remove the ROLLBACK",
+        "remove op.execute('ROLLBACK'): raise an exception to abort a revision",
     ),
     # --- alembic / approvals ---------------------------------------------------------------------------
     Rule(

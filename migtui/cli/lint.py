@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="text: also list statements without findings")
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    parser.add_argument(
+        "--explain", metavar="RULE", help="print a rule's page (what, why, the lock, the safe recipe, an example)"
+    )
 
 
 def _list_rules(fmt: str) -> int:
@@ -85,7 +88,22 @@ def _list_rules(fmt: str) -> int:
     return 0
 
 
+def _explain(rule_id: str) -> int:
+    from migtui.analysis.rule_docs import closest_ids, render_page
+    from migtui.analysis.rules import RULES
+    from migtui.errors import UsageError
+
+    if rule_id not in RULES:
+        close = closest_ids(rule_id)
+        also = f"; closest: {', '.join(close)}" if close else ""
+        raise UsageError(f"--explain: no rule {rule_id!r}{also} (migtui lint --list-rules lists them)")
+    sys.stdout.write(render_page(rule_id))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.explain is not None:
+        return _explain(args.explain)
     if args.list_rules:
         return _list_rules(args.format)
     from migtui.report import cyclic_gc_paused

@@ -62,6 +62,7 @@ class RevisionModel:
             lock_timeout_set=True,  # the runner sets lock_timeout for every revision
             alembic=True,
             knowledge=model.knowledge,
+            statement_timeout_set=True,  # and cancels a revision that outlives its timeout
         )
         self.approvals = []
         if path:

@@ -546,6 +546,7 @@ def lint_alembic(
             lock_timeout_set=settings.lock_timeout > 0,  # migtui's runner sets lock_timeout for every revision
             alembic=True,
             knowledge=knowledge,
+            statement_timeout_set=bool(settings.timeout),  # and cancels a revision that outlives --timeout
         )
         results: list[StatementAnalysis] = []
         last_line = 1

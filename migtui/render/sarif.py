@@ -5,11 +5,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from migtui.analysis.rule_docs import DOCS_DIR, help_uri, page_name
 from migtui.analysis.rules import RULES, Rule
 from migtui.events import Finding
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _descriptor(r: Rule) -> dict[str, Any]:
+    """A rule's reportingDescriptor. Its page (docs/rules/<id>.md) is named in the help text, and linked as
+    ``helpUri`` when the package names its repository: SARIF wants an absolute URI there."""
+    page = f"{DOCS_DIR}/{page_name(r.id)}"
+    descriptor: dict[str, Any] = {
+        "id": r.id,
+        "name": "".join(part.capitalize() for part in r.id.split("-")),
+        "shortDescription": {"text": r.why},
+        "fullDescription": {"text": r.why},
+        "help": {
+            "text": f"{r.alembic or r.hint or r.why} (rule page: {page})",
+            "markdown": f"{r.alembic or r.hint or r.why}\n\nRule page: [{page}]({help_uri(r.id) or page})",
+        },
+        "defaultConfiguration": {"level": LEVELS.get(r.severity, "note")},
+        "properties": {"docs": page},
+    }
+    uri = help_uri(r.id)
+    if uri:
+        descriptor["helpUri"] = uri
+    return descriptor
 
 
 def sarif_log(
@@ -31,17 +54,7 @@ def sarif_log(
     driver: dict[str, Any] = {
         "name": tool_name,
         "version": tool_version,
-        "rules": [
-            {
-                "id": r.id,
-                "name": "".join(part.capitalize() for part in r.id.split("-")),
-                "shortDescription": {"text": r.why},
-                "fullDescription": {"text": r.why},
-                "help": {"text": r.alembic or r.hint or r.why},
-                "defaultConfiguration": {"level": LEVELS.get(r.severity, "note")},
-            }
-            for r in rule_list
-        ],
+        "rules": [_descriptor(r) for r in rule_list],
     }
     if information_uri:
         driver["informationUri"] = information_uri

@@ -235,6 +235,23 @@ CASES: dict[str, tuple[str, str, dict]] = {
         "ALTER TYPE mood ADD VALUE 'meh';",
         {},
     ),
+    # statement-level hazards (issue 19); every form with its twin in test_hazards.py
+    "reindex-system": ("REINDEX SYSTEM", "REINDEX INDEX CONCURRENTLY orders_n_idx", {}),
+    "statement-timeout-missing": (
+        "ALTER TABLE orders ADD COLUMN t uuid DEFAULT gen_random_uuid()",
+        "SET statement_timeout = '5min';\nALTER TABLE orders ADD COLUMN t uuid DEFAULT gen_random_uuid()",
+        {},
+    ),
+    "commit-in-migration": (
+        "UPDATE orders SET n = 1 WHERE id = 1; COMMIT;",
+        "UPDATE orders SET n = 1 WHERE id = 1;",
+        {"in_transaction": True},
+    ),
+    "rollback-in-migration": (
+        "BEGIN; UPDATE orders SET n = 1 WHERE id = 1; ROLLBACK;",
+        "BEGIN; UPDATE orders SET n = 1 WHERE id = 1; COMMIT;",
+        {},
+    ),
 }
 
 # rules about the alembic revision file / approvals: tested in test_lint_alembic.py
@@ -277,12 +294,14 @@ def test_rule_fires_on_unsafe_and_not_on_safe(rule_id):
     prefix = "" if options.get("no_prefix") else LT
     version = options.get("pg_version", 16)
     facts = _facts(**options["facts"]) if "facts" in options else None
-    assert rule_id in _rules(prefix + unsafe, pg_version=version, facts=facts), f"{rule_id} missed: {unsafe}"
+    start = {"in_transaction": options.get("in_transaction", False)}
+    assert rule_id in _rules(prefix + unsafe, pg_version=version, facts=facts, **start), f"{rule_id} missed: {unsafe}"
     safe_facts = _safe_facts(options["safe_facts"]) if "safe_facts" in options else facts
     version = options.get("safe_version", version)
     if rule_id == "blocking-lock":
         return  # checked with severities below
-    assert rule_id not in _rules(prefix + safe, pg_version=version, facts=safe_facts), f"{rule_id} false alarm: {safe}"
+    safe_rules = _rules(prefix + safe, pg_version=version, facts=safe_facts, **start)
+    assert rule_id not in safe_rules, f"{rule_id} false alarm: {safe}"
 
 
 def test_blocking_lock_severity_depends_on_work_and_timeout():
