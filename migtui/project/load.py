@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from migtui.errors import UsageError
+from migtui.errors import ProjectError, UsageError
 from migtui.redact import error_line
 
 ENV_LOCK = threading.RLock()
@@ -110,8 +110,11 @@ class AlembicProject:
             except SyntaxError as exc:
                 where = f"{exc.filename}:{exc.lineno}" if exc.filename else _uncompilable_file(self.script_location)
                 raise UsageError(f"syntax error in revision file {where}: {exc.msg}") from None
-            except Exception as exc:
-                raise UsageError(f"cannot load migrations in {self.script_location}: {error_line(exc)}") from None
+            except Exception as exc:  # the project's own code: a revision module's imports or top-level code
+                where = _project_frame(exc, self.script_location)
+                raise ProjectError(
+                    f"cannot import {where or 'the migrations in ' + str(self.script_location)}: {error_line(exc)}"
+                ) from None
             self._script = script
         return self._script
 
@@ -165,6 +168,17 @@ class AlembicProject:
             digest.update(str(file.relative_to(self.script_location)).encode())
             digest.update(file.read_bytes())
         return digest.hexdigest()[:16]
+
+
+def _project_frame(exc: BaseException, script_location: Path) -> str:
+    """``file:line`` of the innermost traceback frame inside the project's script directory ("" if none)."""
+    import traceback
+
+    root = str(script_location.resolve())
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if str(Path(frame.filename).resolve()).startswith(root):
+            return f"{frame.filename}:{frame.lineno}"
+    return ""
 
 
 def _uncompilable_file(script_location: Path) -> str:
