@@ -24,11 +24,13 @@ The sink may be called from the watchdog thread.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -526,7 +528,6 @@ class RevisionStep:
             return [step]
 
         config = self.project.config(self.dsn)
-        config.config_file_name = None  # env.py must not reconfigure logging: migtui reports through events
         # the version table migtui reads, for env.py files that honour these options (db/migrations does)
         if self.version_table and self.version_table != "alembic_version":
             config.set_main_option("version_table", self.version_table)
@@ -538,7 +539,7 @@ class RevisionStep:
         hooks.install()
         watchdog.start()
         try:
-            with ENV_LOCK, EnvironmentContext(config, script, fn=work, destination_rev=revision):
+            with ENV_LOCK, _no_logging_config(), EnvironmentContext(config, script, fn=work, destination_rev=revision):
                 script.run_env()
         finally:
             state.armed = False
@@ -611,3 +612,17 @@ def run_revision_step(
         return step.run(revision, direction)
     finally:
         step.close()
+
+
+@contextlib.contextmanager
+def _no_logging_config() -> Iterator[None]:
+    """env.py must not reconfigure logging (migtui reports through events), yet most call
+    ``fileConfig(config.config_file_name)`` unconditionally: while env.py runs, fileConfig does nothing."""
+    import logging.config
+
+    original = logging.config.fileConfig
+    logging.config.fileConfig = lambda *args, **kwargs: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        logging.config.fileConfig = original
