@@ -594,6 +594,7 @@ def lint_alembic(
                 detail = exc.message.split("SQL syntax error: ", 1)[-1]
                 raise UsageError(f"{shown}:{line}: the SQL this operation renders is invalid: {detail}") from None
             analyzer.classifier.type_hints = record.existing_types
+            knowledge.not_null_columns.update(record.existing_not_null)  # alembic's existing_nullable=False
             for statement in parsed:
                 results.append(analyzer.analyze_one(StatementInput(statement, line=line)))
         analyzer.classifier.type_hints = {}

@@ -34,6 +34,7 @@ class RenderedStatement:
     path: Path | None  # revision file
     line: int | None  # the op.* line in the revision file
     existing_types: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
+    existing_not_null: list[tuple[str, str]] = field(default_factory=list)  # (table, column): existing_nullable=False
     version_table: bool = False  # alembic's own bookkeeping (alembic_version)
     transaction_control: bool = False  # BEGIN/COMMIT written by alembic (per migration, autocommit_block)
 
@@ -56,6 +57,7 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[lis
 
     records: list[RenderedStatement] = []
     pending_types: dict[str, dict[str, str]] = {}
+    pending_not_null: list[tuple[str, str]] = []
     state: dict[str, Any] = {"revision": None}
     original_output = DefaultImpl.static_output
     original_alter = PostgresqlImpl.alter_column
@@ -86,6 +88,7 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[lis
                 path=path,
                 line=line,
                 existing_types={k: dict(v) for k, v in pending_types.items()},
+                existing_not_null=list(pending_not_null),
                 version_table=is_version,
                 transaction_control=by_alembic,
             )
@@ -93,6 +96,8 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[lis
 
     def alter_column(self, table_name, column_name, *args, **kw):
         existing = kw.get("existing_type")
+        if kw.get("existing_nullable") is False:
+            pending_not_null.append((f"{kw.get('schema') or 'public'}.{table_name}", column_name))
         if existing is not None:
             schema = kw.get("schema") or "public"
             try:
@@ -105,6 +110,7 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[lis
             return original_alter(self, table_name, column_name, *args, **kw)
         finally:
             pending_types.clear()
+            pending_not_null.clear()
 
     DefaultImpl.static_output = static_output  # type: ignore[method-assign]
     PostgresqlImpl.alter_column = alter_column  # type: ignore[method-assign]
