@@ -36,6 +36,7 @@ class Project:
     migrations: str  # the alembic script directory inside the wheel
     baseline: str = ""  # what exists before the first revision (settings.baseline), "" for none
     env: dict[str, str] = field(default_factory=dict)  # what the application needs in its environment
+    extra: tuple[str, ...] = ()  # packages env.py imports beyond the requirement's own dependencies
 
 
 PROJECTS = [
@@ -46,7 +47,8 @@ PROJECTS = [
         # mlflow creates its first tables with create_all, then runs the history (mlflow.store.db.utils)
         baseline="mlflow.store.tracking.dbmodels.initial_models:Base.metadata.create_all",
     ),
-    Project("mlflow-auth", "mlflow-skinny==2.17.2", "mlflow/server/auth/db/migrations"),
+    # mlflow.server imports flask (mlflow's full package depends on it; mlflow-skinny does not)
+    Project("mlflow-auth", "mlflow-skinny==2.17.2", "mlflow/server/auth/db/migrations", extra=("flask==3.1.0",)),
     Project("dagster", "dagster==1.9.3", "dagster/_core/storage/alembic"),
     Project("ironic", "ironic==26.1.0", "ironic/db/sqlalchemy/alembic"),
     Project("airflow", "apache-airflow==2.10.3", "airflow/migrations", env={"AIRFLOW__CORE__UNIT_TEST_MODE": "True"}),
@@ -64,6 +66,7 @@ if sys.argv[2] == "--baseline":
         apply_baseline(Settings(baseline=sys.argv[3]), sys.argv[4])
     except MigtuiError as exc:
         sys.exit(f"migtui: error: {exc.message}")
+    sys.exit(0)
 from migtui.cli.main import entry
 sys.argv = ["migtui", *sys.argv[2:]]
 entry()
@@ -108,15 +111,18 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
                 raise RuntimeError(f"{found[0].name} has no {project.migrations}")
             wheel.extractall(src, members)
     venv = cache / f"venv-{project.name.split('-')[0]}"  # mlflow and mlflow-auth share one
-    marker = venv / ".migtui-ready"
-    if not marker.exists():
+    marker = venv / ".migtui-ready"  # the requirements installed so far, one a line
+    if not (venv / "bin" / "pip").exists():
         code, _out, err, _ = _run([sys.executable, "-m", "venv", str(venv)])
         if code:
             raise RuntimeError(f"cannot create {venv}: {_last_line(err)}")
-        code, _out, err, _ = _run([str(venv / "bin" / "pip"), "install", "-q", project.requirement], timeout=1800)
+    installed = set(marker.read_text().split()) if marker.exists() else set()
+    missing = [r for r in (project.requirement, *project.extra) if r not in installed]
+    if missing:
+        code, _out, err, _ = _run([str(venv / "bin" / "pip"), "install", "-q", *missing], timeout=1800)
         if code:
-            raise RuntimeError(f"cannot install {project.requirement} in {venv}: {_last_line(err)}")
-        marker.touch()
+            raise RuntimeError(f"cannot install {' '.join(missing)} in {venv}: {_last_line(err)}")
+        marker.write_text("\n".join(sorted(installed | set(missing))) + "\n")
     site_packages = next((venv / "lib").glob("python3*/site-packages"))
     return src / project.migrations, site_packages
 

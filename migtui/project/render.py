@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migtui.errors import UsageError
+from migtui.errors import ProjectError, UsageError
 from migtui.project.load import ENV_LOCK
+from migtui.redact import error_line
 
 OFFLINE_URL = "postgresql://migtui-offline@localhost/migtui_offline"
 _RUNNING = re.compile(r"^-- Running upgrade\s+(?:(?P<down>\S.*?)\s+)?->\s+(?P<rev>\S+)")
@@ -199,6 +200,9 @@ def render_project(
         except SyntaxError as exc:
             raise UsageError(f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}") from None
         except Exception as exc:
+            if tolerant and isinstance(exc, ImportError):  # the same import fails online: the project is broken
+                env_py = Path(project.script_location) / "env.py"
+                raise ProjectError(f"{env_py} failed: {error_line(exc)}") from None
             if tolerant:
                 env_error = "env.py failed in offline mode: " + _render_error(exc, revision_files)
             else:

@@ -213,3 +213,15 @@ def test_with_a_catalog_assumptions_never_say_no_catalog(tmp_path, fresh_db):
     assumptions = [a for st in report.files[0].statements for a in st.assumptions]
     assert assumptions  # what could not be known is still said ...
     assert not [a for a in assumptions if "no catalog" in a], assumptions  # ... by what was known
+
+
+def test_env_py_that_cannot_import_its_application_is_a_project_error(tmp_path):
+    from migtui.errors import ExitCode, MigtuiError
+
+    project = make_project(tmp_path, [Rev("e1", CREATE)])
+    env_py = project / "env.py"
+    env_py.write_text("import myapp_settings_that_do_not_exist\n" + env_py.read_text())
+    with pytest.raises(MigtuiError) as info:
+        _lint(project)
+    assert info.value.exit_code == ExitCode.PROJECT_ERROR
+    assert "env.py" in info.value.message and "myapp_settings_that_do_not_exist" in info.value.message
