@@ -49,7 +49,8 @@ PROJECTS = [
     ),
     # mlflow.server imports flask (mlflow's full package depends on it; mlflow-skinny does not)
     Project("mlflow-auth", "mlflow-skinny==2.17.2", "mlflow/server/auth/db/migrations", extra=("flask==3.1.0",)),
-    Project("dagster", "dagster==1.9.3", "dagster/_core/storage/alembic"),
+    # old revisions import six, which dagster 1.9 no longer depends on
+    Project("dagster", "dagster==1.9.3", "dagster/_core/storage/alembic", extra=("six==1.16.0",)),
     Project("ironic", "ironic==26.1.0", "ironic/db/sqlalchemy/alembic"),
     Project("airflow", "apache-airflow==2.10.3", "airflow/migrations", env={"AIRFLOW__CORE__UNIT_TEST_MODE": "True"}),
 ]

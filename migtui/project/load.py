@@ -6,8 +6,10 @@ stock env.py (which reads ``sqlalchemy.url``) connects where migtui says.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,3 +198,17 @@ def _uncompilable_file(script_location: Path) -> str:
 
 def load_project(settings) -> AlembicProject:
     return AlembicProject.load(settings.migrations)
+
+
+@contextlib.contextmanager
+def no_logging_config() -> Iterator[None]:
+    """env.py must not reconfigure logging (migtui reports through events), yet most call
+    ``fileConfig(config.config_file_name)`` unconditionally: while env.py runs, fileConfig does nothing."""
+    import logging.config
+
+    original = logging.config.fileConfig
+    logging.config.fileConfig = lambda *args, **kwargs: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        logging.config.fileConfig = original

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from migtui.errors import ProjectError, UsageError
-from migtui.project.load import ENV_LOCK
+from migtui.project.load import ENV_LOCK, no_logging_config
 from migtui.redact import error_line
 
 OFFLINE_URL = "postgresql://migtui-offline@localhost/migtui_offline"
@@ -192,7 +192,7 @@ def render_project(
     errors: dict[str, str] = {}
     env_error: str | None = None
     per_revision = _per_revision_errors(errors, revision_files) if tolerant else contextlib.nullcontext()
-    with ENV_LOCK, _capture(revision_files, version_table) as records, per_revision:  # patch alembic globals
+    with ENV_LOCK, no_logging_config(), _capture(revision_files, version_table) as records, per_revision:
         try:
             command.upgrade(cfg, f"{start}:heads" if start else "heads", sql=True)
         except UsageError:

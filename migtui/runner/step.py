@@ -24,13 +24,11 @@ The sink may be called from the watchdog thread.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +46,7 @@ from migtui.events import (
 )
 from migtui.pg import progress as pg_progress
 from migtui.pg.progress import Blocker
-from migtui.project.load import ENV_LOCK
+from migtui.project.load import ENV_LOCK, no_logging_config
 from migtui.redact import redact_sql
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -539,7 +537,7 @@ class RevisionStep:
         hooks.install()
         watchdog.start()
         try:
-            with ENV_LOCK, _no_logging_config(), EnvironmentContext(config, script, fn=work, destination_rev=revision):
+            with ENV_LOCK, no_logging_config(), EnvironmentContext(config, script, fn=work, destination_rev=revision):
                 script.run_env()
         finally:
             state.armed = False
@@ -612,17 +610,3 @@ def run_revision_step(
         return step.run(revision, direction)
     finally:
         step.close()
-
-
-@contextlib.contextmanager
-def _no_logging_config() -> Iterator[None]:
-    """env.py must not reconfigure logging (migtui reports through events), yet most call
-    ``fileConfig(config.config_file_name)`` unconditionally: while env.py runs, fileConfig does nothing."""
-    import logging.config
-
-    original = logging.config.fileConfig
-    logging.config.fileConfig = lambda *args, **kwargs: None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        logging.config.fileConfig = original
