@@ -10,6 +10,7 @@ The target PostgreSQL major is ``settings.pg_version`` (default: the server's wi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -542,6 +543,9 @@ def lint_alembic(
     from migtui.project.render import downgrade_lines, downgrade_status, render_project
 
     rendered = render_project(project, settings.version_table, start=start, tolerant=True)
+    for rev in rendered:
+        if rev.error is None and not (skip and rev.revision in skip):
+            rev.error = _unbound_parameters(rev.statements)
     unanalyzable: dict[str, str] = {}
     offline_failed = [rev for rev in rendered if rev.error is not None and not (skip and rev.revision in skip)]
     if offline_failed:
@@ -615,6 +619,22 @@ def lint_alembic(
         file_findings, ignored = _apply_approvals(results, file_findings, approvals, problems)
         out.append(LintedFile(shown, rev.revision, results, file_findings, ignored))
     return out
+
+
+_PLACEHOLDER = re.compile(r"\?|%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*")  # qmark, pyformat, format, named
+
+
+def _unbound_parameters(statements: list) -> str | None:
+    """Why a revision's offline SQL is unusable: a statement whose bound parameters alembic could not render
+    as literals (``UPDATE t SET a=?``) does not parse; such a revision is rendered online instead."""
+    for record in statements:
+        if _PLACEHOLDER.search(record.sql) is None:
+            continue
+        try:
+            parse_sql(record.sql)
+        except SqlSyntaxError:
+            return f"line {record.line}: the offline SQL has unrendered bound parameters ({record.sql[:60]!r})"
+    return None
 
 
 # --- the job -----------------------------------------------------------------------------------------

@@ -225,3 +225,20 @@ def test_env_py_that_cannot_import_its_application_is_a_project_error(tmp_path):
         _lint(project)
     assert info.value.exit_code == ExitCode.PROJECT_ERROR
     assert "env.py" in info.value.message and "myapp_settings_that_do_not_exist" in info.value.message
+
+
+def test_unrendered_bound_parameters_send_the_revision_online(tmp_path):
+    """An ``op.execute(table.update().values(...))`` without literal binds renders ``SET flag=%(flag)s``: not SQL.
+    The revision goes to online rendering (here: no server, so the finding says so) instead of exit 2."""
+    update = (
+        "t = sa.table('orders', sa.column('qty', sa.Integer))\n"
+        "op.execute(t.update().where(t.c.qty == None).values(qty=0))"
+    )
+    project = make_project(tmp_path, [Rev("b1", CREATE), Rev("b2", update), Rev("b3", LATER)])
+    env_py = project / "env.py"
+    assert "literal_binds=True," in env_py.read_text()
+    env_py.write_text(env_py.read_text().replace("literal_binds=True,", ""))  # as some projects' env.py
+    files = _by_rev(_lint(project))
+    (finding,) = [f for f in files["b2"].all_findings() if f.rule == "unanalyzable-revision"]
+    assert "bound parameters" in finding.message and "no scratch server" in finding.message
+    assert "create-index-non-concurrently" in _rules(files["b3"])
