@@ -51,12 +51,18 @@ class RenderedRevision:
     error: str | None = None  # why it could not be rendered offline (its statements are then left out)
 
 
+class _Records(list):
+    """The rendered statements, and the SQL dialect env.py rendered them for."""
+
+    dialect: str = "postgresql"
+
+
 @contextlib.contextmanager
-def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[list[RenderedStatement]]:
+def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[_Records]:
     from alembic.ddl.impl import DefaultImpl
     from alembic.ddl.postgresql import PostgresqlImpl
 
-    records: list[RenderedStatement] = []
+    records: _Records = _Records()
     pending_types: dict[str, dict[str, str]] = {}
     pending_not_null: list[tuple[str, str]] = []
     state: dict[str, Any] = {"revision": None}
@@ -76,6 +82,7 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[lis
         return None, None, by_alembic
 
     def static_output(self, text: str) -> None:
+        records.dialect = self.dialect.name
         stripped = text.strip()
         match = _RUNNING.match(stripped)
         if match:
@@ -214,6 +221,13 @@ def render_project(
                         "(guard database-reading code with `if not op.get_context().as_sql:`)"
                     ) from None
                 raise UsageError(f"cannot render migrations offline (alembic --sql): {text}") from None
+    dialect = records.dialect
+    if dialect != "postgresql":  # env.py builds its own engine (its own settings), ignoring sqlalchemy.url
+        reason = f"env.py renders for {dialect}, not PostgreSQL: it ignores sqlalchemy.url and builds its own engine"
+        if not tolerant:
+            raise UsageError(f"cannot render migrations offline: {reason}")
+        env_error = reason
+        records.clear()
     in_tx = False
     current: RenderedRevision | None = None
     for record in records:

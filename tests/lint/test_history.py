@@ -242,3 +242,18 @@ def test_unrendered_bound_parameters_send_the_revision_online(tmp_path):
     (finding,) = [f for f in files["b2"].all_findings() if f.rule == "unanalyzable-revision"]
     assert "bound parameters" in finding.message and "no scratch server" in finding.message
     assert "create-index-non-concurrently" in _rules(files["b3"])
+
+
+def test_env_py_rendering_for_another_dialect_is_not_linted_as_postgresql(tmp_path):
+    """An env.py that builds its own engine from its own settings (here SQLite) renders SQLite's SQL offline:
+    never linted as PostgreSQL; every revision goes online (no server here: the findings say both reasons)."""
+    project = make_project(tmp_path, [Rev("q1", CREATE), Rev("q2", LATER)])
+    env_py = project / "env.py"
+    text = env_py.read_text()
+    assert "url=url," in text
+    env_py.write_text(text.replace("url=url,", "url='sqlite://',"))
+    report = _lint(project)
+    assert [f.statements for f in report.files] == [[], []]
+    for finding in report.findings:
+        assert finding.rule == "unanalyzable-revision"
+        assert "renders for sqlite" in finding.message and "no scratch server" in finding.message
