@@ -205,6 +205,11 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
                 results = report.get("revisions") or []
                 statuses = collections.Counter(str(r.get("status")) for r in results)
                 row["rollback"].update(tested=len(results), statuses=dict(statuses))
+                failed = [r for r in results if r.get("status") == "failed"]
+                if failed:
+                    first = failed[0]
+                    why = first.get("error") or "; ".join(map(str, first.get("failures") or [])) or "schema differs"
+                    row["rollback"]["first_failure"] = f"{first.get('revision')}: {str(why)[:300]}"
             except ValueError:
                 row["rollback"]["error"] = _last_line(err)
     finally:
@@ -277,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         for job in ("up", "drift", "rollback"):
             if row.get(job, {}).get("error"):
                 print(f"{row['project']} {job}: {row[job]['error']}")
+        if row.get("rollback", {}).get("first_failure"):
+            print(f"{row['project']} rollback-test first failure: {row['rollback']['first_failure']}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
