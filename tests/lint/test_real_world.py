@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ def _benchmark():
     spec = importlib.util.spec_from_file_location("real_world", ROOT / "benchmarks" / "real_world.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("real_world", module)  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
