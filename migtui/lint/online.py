@@ -82,8 +82,8 @@ def render_online(project: Any, settings: Any, order: list[str], wanted: list[st
                 except Exception as exc:
                     message = getattr(exc, "message", None) or error_line(exc, driver_error=True)
                     if rev in by_id:
-                        out.unanalyzable[rev] = f"fails offline and online ({out.server}): {message}"
-                    broken = f"the scratch database cannot be built up to its parent: {rev} fails online: {message}"
+                        out.unanalyzable[rev] = f"fails on {out.server} too: {message}"
+                    broken = f"the scratch database cannot be built up to its parent: {rev} fails there: {message}"
                     continue
                 if rev in by_id:
                     out.statements[rev] = _records(by_id[rev], paths.get(rev))

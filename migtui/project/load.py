@@ -112,11 +112,11 @@ class AlembicProject:
             except SyntaxError as exc:
                 where = f"{exc.filename}:{exc.lineno}" if exc.filename else _uncompilable_file(self.script_location)
                 raise UsageError(f"syntax error in revision file {where}: {exc.msg}") from None
-            except Exception as exc:  # the project's own code: a revision module's imports or top-level code
+            except Exception as exc:
                 where = _project_frame(exc, self.script_location)
-                raise ProjectError(
-                    f"cannot import {where or 'the migrations in ' + str(self.script_location)}: {error_line(exc)}"
-                ) from None
+                if where:  # raised by the project's own code: a revision module's imports or top-level code
+                    raise ProjectError(f"cannot import {where}: {error_line(exc)}") from None
+                raise UsageError(f"cannot load migrations in {self.script_location}: {error_line(exc)}") from None
             self._script = script
         return self._script
 
