@@ -36,6 +36,7 @@ class Settings:
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
     drift_exclude: tuple[str, ...] = ()
+    baseline: str | None = None  # what exists before the first revision: a .sql file or module:callable
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def redacted(self) -> dict[str, Any]:
@@ -65,6 +66,7 @@ ENV_VARS: dict[str, str] = {
     "version_table": "MIGTUI_VERSION_TABLE",
     "version_table_schema": "MIGTUI_VERSION_TABLE_SCHEMA",
     "drift_exclude": "MIGTUI_DRIFT_EXCLUDE",
+    "baseline": "MIGTUI_BASELINE",
 }
 
 # setting -> the environment variable that also sets it (read when the one in ENV_VARS is absent); kept for one

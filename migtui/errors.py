@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     LOCK_NOT_ACQUIRED = 4  # another deploy held the advisory lock for longer than we were willing to wait
     MIGRATION_FAILED = 5  # a revision raised (SQL error, lock_timeout retries exhausted, ...); rolled back
     CONNECTION = 6  # database unreachable, authentication failed, server refused
+    PROJECT_ERROR = 7  # the project's own code failed: env.py raised, a revision module failed to import or run
     INTERNAL = 70  # a bug in migtui (EX_SOFTWARE): one line, the traceback only with MIGTUI_DEBUG=1
     INTERRUPTED = 130  # Ctrl-C
 
@@ -39,6 +40,12 @@ class MigtuiError(Exception):
 
 class UsageError(MigtuiError):
     exit_code = ExitCode.USAGE
+
+
+class ProjectError(MigtuiError):
+    """The migration project's own code failed (env.py raised, a revision module could not be imported)."""
+
+    exit_code = ExitCode.PROJECT_ERROR
 
 
 class ConnectionFailed(MigtuiError):

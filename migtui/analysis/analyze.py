@@ -635,6 +635,8 @@ class Analyzer:
     def _learn(self, action: Action) -> None:
         info, table, know = action.info, action.table or "", self.knowledge
         form = action.form
+        if info.get("constraint") and form.startswith("add-"):
+            know.constraints.add((table, info["constraint"]))
         if form == "create-table":
             created = info.get("created", "")
             for name, type_text, col in info.get("columns", []):
@@ -642,6 +644,18 @@ class Analyzer:
                 kinds = {c.get("Constraint", {}).get("contype") for c in col.get("constraints") or []}
                 if kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY"}:
                     know.not_null_columns.add((created, name))
+            for name in info.get("primary_key", []):
+                know.not_null_columns.add((created, name))
+            for name, referenced in info.get("foreign_keys", []):
+                know.foreign_keys[(created, name)] = referenced
+                know.constraints.add((created, name))
+        elif form in ("create-index", "create-index-concurrently") and info.get("index") and action.roles.get("table"):
+            indexed = action.roles["table"][0]
+            know.index_tables[f"{indexed.split('.', 1)[0]}.{info['index']}"] = indexed
+        elif form in ("drop-index", "drop-index-concurrently"):
+            know.index_tables.pop(info.get("dropped", ""), None)
+        elif form in ("add-foreign-key", "add-foreign-key-not-valid") and info.get("constraint"):
+            know.foreign_keys[(table, info["constraint"])] = (action.roles.get("referenced") or [""])[0]
         elif form.startswith("add-column") and info.get("column"):
             know.column_types.setdefault(table, {})[info["column"]] = info.get("type", "")
             if info.get("not_null"):
@@ -650,8 +664,10 @@ class Analyzer:
             know.column_types.setdefault(table, {})[info.get("column", "")] = info.get("new_type", "")
         elif form in ("set-not-null", "set-not-null-with-check", "add-not-null-constraint") and info.get("column"):
             know.not_null_columns.add((table, info["column"]))
+            know.nullable_columns.discard((table, info["column"]))
         elif form == "drop-not-null":
             know.not_null_columns.discard((table, info.get("column", "")))
+            know.nullable_columns.add((table, info.get("column", "")))
         elif form in ("add-check", "add-check-not-valid") and info.get("not_null_column") and info.get("constraint"):
             know.not_null_checks[(table, info["constraint"])] = (info["not_null_column"], form == "add-check")
         elif form == "validate-constraint":
@@ -664,6 +680,8 @@ class Analyzer:
                     know.not_null_checks[key] = (column, True)
         elif form in ("drop-constraint", "drop-foreign-key"):
             know.not_null_checks.pop((table, info.get("constraint", "")), None)
+            know.foreign_keys.pop((table, info.get("constraint", "")), None)
+            know.constraints.discard((table, info.get("constraint", "")))
 
     def _update_state(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         for action in actions:

@@ -266,8 +266,12 @@ class Classifier:
         action.add(role, *self.facts.referencing_tables(table))
 
     def _old_type(self, table: str, column: str | None) -> str | None:
+        """The column's type before this statement: what this run established last (newer than the catalog,
+        which is the database before the run), else the catalog's, else alembic's ``existing_type``."""
         if column is None:
             return None
+        if column in self.knowledge.column_types.get(table, {}):
+            return self.knowledge.column_types[table][column]
         if self.facts is not None and column in self.facts.column_types.get(table, {}):
             return self.facts.column_types[table][column]
         if column in self.type_hints.get(table, {}):
@@ -296,6 +300,8 @@ class Classifier:
     def column_is_not_null(self, table: str, column: str) -> bool:
         if (table, column) in self.knowledge.not_null_columns:
             return True
+        if (table, column) in self.knowledge.nullable_columns:
+            return False
         return self.facts is not None and column in self.facts.not_null.get(table, set())
 
     # --- entry point ---------------------------------------------------------------------------------
@@ -331,10 +337,17 @@ class Classifier:
                     c = con.get("Constraint", {})
                     if c.get("contype") == "CONSTR_FOREIGN":
                         action.add("referenced", rangevar_name(c.get("pktable")))
+                        fk_name = c.get("conname") or f"{table.split('.', 1)[-1]}_{col.get('colname')}_fkey"
+                        action.info.setdefault("foreign_keys", []).append((fk_name, rangevar_name(c.get("pktable"))))
             elif "Constraint" in elt:
                 c = elt["Constraint"]
                 if c.get("contype") == "CONSTR_FOREIGN":
                     action.add("referenced", rangevar_name(c.get("pktable")))
+                    columns = _names(c.get("fk_attrs"))
+                    fk_name = c.get("conname") or f"{table.split('.', 1)[-1]}_{'_'.join(columns)}_fkey"
+                    action.info.setdefault("foreign_keys", []).append((fk_name, rangevar_name(c.get("pktable"))))
+                elif c.get("contype") == "CONSTR_PRIMARY":  # its columns are NOT NULL
+                    action.info.setdefault("primary_key", []).extend(_names(c.get("keys")))
         action.roles.pop("table", None)
         return [action]
 
@@ -418,10 +431,16 @@ class Classifier:
         return [Action("other", info={"drop_database": True})]
 
     def _index_table(self, index: str, action: Action) -> None:
-        if self.facts is not None and index in self.facts.indexes:
+        if index in self.knowledge.index_tables:  # created earlier in this run
+            action.add("table", self.knowledge.index_tables[index])
+        elif self.facts is not None and index in self.facts.indexes:
             action.add("table", self.facts.indexes[index])
-        else:
+        elif self.facts is None:
             action.assumptions.append(f"no catalog: table of index {index} unknown")
+        else:
+            action.assumptions.append(
+                f"index {index} is neither in the catalog nor created earlier in this run: its table is unknown"
+            )
 
     def _TruncateStmt(self, node: dict[str, Any]) -> list[Action]:
         cascade = node.get("behavior") == "DROP_CASCADE"
@@ -561,11 +580,17 @@ class Classifier:
         if sub == "AT_ColumnDefault":
             return Action("set-default", info={"column": name, "drop": not cmd.get("def")})
         if sub == "AT_SetNotNull":
+            if name and self.column_is_not_null(table, name):  # nothing to check: PostgreSQL skips the scan
+                return Action("set-not-null-with-check", info={"column": name, "already_not_null": True})
             if self._has_not_null_check(table, name):
                 return Action("set-not-null-with-check", info={"column": name})
             action = Action("set-not-null", info={"column": name})
             if self.facts is None:
                 action.assumptions.append(f"no catalog: assumed no validated CHECK ({name} IS NOT NULL) on {table}")
+            elif table not in self.facts.tables and table not in self.knowledge.column_types:
+                action.assumptions.append(
+                    f"{table} is neither in the catalog nor created earlier in this run: assumed {name} nullable"
+                )
             return action
         if sub == "AT_DropNotNull":
             return Action("drop-not-null", info={"column": name})
@@ -598,15 +623,19 @@ class Classifier:
         if sub == "AT_DropConstraint":
             con = self.facts.constraint(table, name) if self.facts else None
             info = {"constraint": name, "if_exists": cmd.get("missing_ok")}
-            if con is not None and con.type == "f":
+            referenced = self.knowledge.foreign_keys.get((table, name or ""))  # created earlier in this run
+            if referenced is None and con is not None and con.type == "f":
+                referenced = con.referenced_table or ""
+            if referenced is not None:
                 action = Action("drop-foreign-key", info=info)
                 action.add("table", table)
-                action.add("referenced", con.referenced_table or "")
+                action.add("referenced", referenced)
                 return action
             action = Action("drop-constraint", info=info)
-            if con is None:
+            if con is None and (table, name or "") not in self.knowledge.constraints:
+                known = "no catalog" if self.facts is None else "not in the catalog nor created earlier in this run"
                 action.assumptions.append(
-                    f"no catalog: constraint {name} assumed not a foreign key (dropping a foreign key also takes "
+                    f"{known}: constraint {name} assumed not a foreign key (dropping a foreign key also takes "
                     "AccessExclusiveLock on the referenced table)"
                 )
             return action

@@ -74,6 +74,10 @@ class MigrationKnowledge:
     # (table, constraint) -> (column, validated) for CHECK (column IS NOT NULL)
     column_types: dict[str, dict[str, str]] = field(default_factory=dict)
     not_null_columns: set[tuple[str, str]] = field(default_factory=set)
+    nullable_columns: set[tuple[str, str]] = field(default_factory=set)  # DROP NOT NULL (overrides the catalog)
+    index_tables: dict[str, str] = field(default_factory=dict)  # index -> its table (CREATE INDEX in this run)
+    foreign_keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, constraint) -> referenced
+    constraints: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint) added in this run
 
     def has_validated_not_null_check(self, table: str, column: str) -> bool:
         return any(t == table and col == column and ok for (t, _n), (col, ok) in self.not_null_checks.items())

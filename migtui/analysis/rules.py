@@ -629,6 +629,15 @@ _RULES: list[Rule] = [
         "make sure losing that data on a rollback is acceptable",
         job=ROLLBACK_TEST,
     ),
+    # --- lint: revisions it could not analyse (issue 12) ---------------------------------------------------
+    Rule(
+        "unanalyzable-revision",
+        WARNING,
+        "the revision could be rendered neither offline (--sql) nor online on a scratch database: its "
+        "statements were not checked",
+        "guard database-reading code with `if not op.get_context().as_sql:`, or give lint a scratch server "
+        "(--scratch-dsn) where the history applies from an empty database",
+    ),
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}

@@ -10,6 +10,7 @@ The target PostgreSQL major is ``settings.pg_version`` (default: the server's wi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -527,18 +528,50 @@ def is_alembic_dir(path: Path) -> bool:
 
 
 def lint_alembic(
-    project, pg_version: int, facts: CatalogFacts | None, settings: Settings, skip: set[str] | None = None
+    project,
+    pg_version: int,
+    facts: CatalogFacts | None,
+    settings: Settings,
+    skip: set[str] | None = None,
+    start: str | None = None,
 ) -> list[LintedFile]:
+    """Lint the revisions not in ``skip``, rendered offline from ``start`` (the database's revision) on.
+
+    A revision that cannot be rendered offline is rendered online (``migtui.lint.online``); one that cannot be
+    rendered either way gets an ``unanalyzable-revision`` finding and the others are still linted."""
     from migtui.analysis.facts import MigrationKnowledge
     from migtui.project.render import downgrade_lines, downgrade_status, render_project
 
-    rendered = render_project(project, settings.version_table)
+    rendered = render_project(project, settings.version_table, start=start, tolerant=True)
+    for rev in rendered:
+        if rev.error is None and not (skip and rev.revision in skip):
+            rev.error = _unbound_parameters(rev.statements)
+    unanalyzable: dict[str, str] = {}
+    offline_failed = [rev for rev in rendered if rev.error is not None and not (skip and rev.revision in skip)]
+    if offline_failed:
+        from migtui.lint.online import render_online
+
+        online = render_online(
+            project, settings, [rev.revision for rev in rendered], [rev.revision for rev in offline_failed], pg_version
+        )
+        for rev in offline_failed:
+            if rev.revision in online.statements:
+                rev.statements = online.statements[rev.revision]
+                rev.in_transaction_at_start = True  # the runner applies each revision in its own transaction
+            else:
+                reason = online.unanalyzable.get(rev.revision, "not rendered online")
+                unanalyzable[rev.revision] = f"offline: {rev.error}; online: {reason}"
     knowledge = MigrationKnowledge()  # what earlier revisions established, carried forward in order
     out: list[LintedFile] = []
     for rev in rendered:
         if skip and rev.revision in skip:
             continue
         shown = display_path(rev.path)
+        if rev.revision in unanalyzable:
+            rule = RULES["unanalyzable-revision"]
+            message = f"revision {rev.revision} not analysed: {unanalyzable[rev.revision]}"
+            out.append(LintedFile(shown, rev.revision, [], [Finding(rule.id, rule.severity, message, rule.hint, 1)]))
+            continue
         analyzer = Analyzer(
             pg_version,
             facts,
@@ -566,6 +599,7 @@ def lint_alembic(
                 detail = exc.message.split("SQL syntax error: ", 1)[-1]
                 raise UsageError(f"{shown}:{line}: the SQL this operation renders is invalid: {detail}") from None
             analyzer.classifier.type_hints = record.existing_types
+            knowledge.not_null_columns.update(record.existing_not_null)  # alembic's existing_nullable=False
             for statement in parsed:
                 results.append(analyzer.analyze_one(StatementInput(statement, line=line)))
         analyzer.classifier.type_hints = {}
@@ -586,6 +620,22 @@ def lint_alembic(
         file_findings, ignored = _apply_approvals(results, file_findings, approvals, problems)
         out.append(LintedFile(shown, rev.revision, results, file_findings, ignored))
     return out
+
+
+_PLACEHOLDER = re.compile(r"\?|%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*")  # qmark, pyformat, format, named
+
+
+def _unbound_parameters(statements: list) -> str | None:
+    """Why a revision's offline SQL is unusable: a statement whose bound parameters alembic could not render
+    as literals (``UPDATE t SET a=?``) does not parse; such a revision is rendered online instead."""
+    for record in statements:
+        if _PLACEHOLDER.search(record.sql) is None:
+            continue
+        try:
+            parse_sql(record.sql)
+        except SqlSyntaxError:
+            return f"line {record.line}: the offline SQL has unrendered bound parameters ({record.sql[:60]!r})"
+    return None
 
 
 # --- the job -----------------------------------------------------------------------------------------
@@ -650,12 +700,15 @@ def _run_lint(settings: Settings, options: LintOptions, sink: EventSink | None) 
 
         project = AlembicProject.load(directory)
         skip = None
+        start = None
         if dsn and not options.all_revisions:
             from migtui.project.status import applied_revisions, read_current
 
             current = read_current(dsn, settings, application_name="migtui lint (version)")
             skip = applied_revisions(project.revisions(), current)
-        revisions = lint_alembic(project, pg_version, facts, settings, skip)
+            if len(current) == 1 and current[0] in {info.revision for info in project.revisions()}:
+                start = current[0]  # render only the pending range
+        revisions = lint_alembic(project, pg_version, facts, settings, skip, start)
         if options.render_file is not None:
             revisions = [file.compact(options.render_file) for file in revisions]
         files.extend(revisions)

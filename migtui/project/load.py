@@ -6,13 +6,15 @@ stock env.py (which reads ``sqlalchemy.url``) connects where migtui says.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from migtui.errors import UsageError
+from migtui.errors import ProjectError, UsageError
 from migtui.redact import error_line
 
 ENV_LOCK = threading.RLock()
@@ -111,6 +113,9 @@ class AlembicProject:
                 where = f"{exc.filename}:{exc.lineno}" if exc.filename else _uncompilable_file(self.script_location)
                 raise UsageError(f"syntax error in revision file {where}: {exc.msg}") from None
             except Exception as exc:
+                where = _project_frame(exc, self.script_location)
+                if where:  # raised by the project's own code: a revision module's imports or top-level code
+                    raise ProjectError(f"cannot import {where}: {error_line(exc)}") from None
                 raise UsageError(f"cannot load migrations in {self.script_location}: {error_line(exc)}") from None
             self._script = script
         return self._script
@@ -167,6 +172,17 @@ class AlembicProject:
         return digest.hexdigest()[:16]
 
 
+def _project_frame(exc: BaseException, script_location: Path) -> str:
+    """``file:line`` of the innermost traceback frame inside the project's script directory ("" if none)."""
+    import traceback
+
+    root = str(script_location.resolve())
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if str(Path(frame.filename).resolve()).startswith(root):
+            return f"{frame.filename}:{frame.lineno}"
+    return ""
+
+
 def _uncompilable_file(script_location: Path) -> str:
     """The first .py file under ``script_location`` that does not compile (Python reports some errors, e.g.
     null bytes, without a file name); the directory itself if none is found."""
@@ -182,3 +198,17 @@ def _uncompilable_file(script_location: Path) -> str:
 
 def load_project(settings) -> AlembicProject:
     return AlembicProject.load(settings.migrations)
+
+
+@contextlib.contextmanager
+def no_logging_config() -> Iterator[None]:
+    """env.py must not reconfigure logging (migtui reports through events), yet most call
+    ``fileConfig(config.config_file_name)`` unconditionally: while env.py runs, fileConfig does nothing."""
+    import logging.config
+
+    original = logging.config.fileConfig
+    logging.config.fileConfig = lambda *args, **kwargs: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        logging.config.fileConfig = original

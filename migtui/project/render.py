@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migtui.errors import UsageError
-from migtui.project.load import ENV_LOCK
+from migtui.errors import ProjectError, UsageError
+from migtui.project.load import ENV_LOCK, no_logging_config
+from migtui.redact import error_line
 
 OFFLINE_URL = "postgresql://migtui-offline@localhost/migtui_offline"
 _RUNNING = re.compile(r"^-- Running upgrade\s+(?:(?P<down>\S.*?)\s+)?->\s+(?P<rev>\S+)")
@@ -34,6 +35,7 @@ class RenderedStatement:
     path: Path | None  # revision file
     line: int | None  # the op.* line in the revision file
     existing_types: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
+    existing_not_null: list[tuple[str, str]] = field(default_factory=list)  # (table, column): existing_nullable=False
     version_table: bool = False  # alembic's own bookkeeping (alembic_version)
     transaction_control: bool = False  # BEGIN/COMMIT written by alembic (per migration, autocommit_block)
 
@@ -45,15 +47,24 @@ class RenderedRevision:
     down_revisions: tuple[str, ...]
     statements: list[RenderedStatement] = field(default_factory=list)
     in_transaction_at_start: bool = False
+    rendered: bool = False  # its upgrade() ran in the offline render
+    error: str | None = None  # why it could not be rendered offline (its statements are then left out)
+
+
+class _Records(list):
+    """The rendered statements, and the SQL dialect env.py rendered them for."""
+
+    dialect: str = "postgresql"
 
 
 @contextlib.contextmanager
-def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[list[RenderedStatement]]:
+def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[_Records]:
     from alembic.ddl.impl import DefaultImpl
     from alembic.ddl.postgresql import PostgresqlImpl
 
-    records: list[RenderedStatement] = []
+    records: _Records = _Records()
     pending_types: dict[str, dict[str, str]] = {}
+    pending_not_null: list[tuple[str, str]] = []
     state: dict[str, Any] = {"revision": None}
     original_output = DefaultImpl.static_output
     original_alter = PostgresqlImpl.alter_column
@@ -71,6 +82,7 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[lis
         return None, None, by_alembic
 
     def static_output(self, text: str) -> None:
+        records.dialect = self.dialect.name
         stripped = text.strip()
         match = _RUNNING.match(stripped)
         if match:
@@ -84,6 +96,7 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[lis
                 path=path,
                 line=line,
                 existing_types={k: dict(v) for k, v in pending_types.items()},
+                existing_not_null=list(pending_not_null),
                 version_table=is_version,
                 transaction_control=by_alembic,
             )
@@ -91,6 +104,8 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[lis
 
     def alter_column(self, table_name, column_name, *args, **kw):
         existing = kw.get("existing_type")
+        if kw.get("existing_nullable") is False:
+            pending_not_null.append((f"{kw.get('schema') or 'public'}.{table_name}", column_name))
         if existing is not None:
             schema = kw.get("schema") or "public"
             try:
@@ -103,6 +118,7 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[lis
             return original_alter(self, table_name, column_name, *args, **kw)
         finally:
             pending_types.clear()
+            pending_not_null.clear()
 
     DefaultImpl.static_output = static_output  # type: ignore[method-assign]
     PostgresqlImpl.alter_column = alter_column  # type: ignore[method-assign]
@@ -120,8 +136,55 @@ def _error_location(exc: BaseException, revision_files: dict[str, str]) -> str:
     return ""
 
 
-def render_project(project, version_table: str = "alembic_version") -> list[RenderedRevision]:
-    """Render every revision of ``project`` (an ``AlembicProject``), base first."""
+@contextlib.contextmanager
+def _per_revision_errors(errors: dict[str, str], revision_files: dict[str, str]) -> Iterator[None]:
+    """While active, an exception raised by one revision's upgrade() is recorded in ``errors`` and the render
+    goes on with the next revision (alembic writes that revision's version-table update all the same)."""
+    from alembic.runtime import migration
+
+    original_init = migration.RevisionStep.__init__
+
+    def init(self, revision_map, revision, is_upgrade):  # type: ignore[no-untyped-def]
+        original_init(self, revision_map, revision, is_upgrade)
+        fn = self.migration_fn
+        rev_id = revision.revision
+
+        def run_revision(**kw):  # type: ignore[no-untyped-def]
+            try:
+                return fn(**kw)
+            except Exception as exc:
+                errors[rev_id] = _render_error(exc, revision_files)
+                return None
+
+        run_revision.__name__ = fn.__name__
+        self.migration_fn = run_revision
+
+    migration.RevisionStep.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        migration.RevisionStep.__init__ = original_init  # type: ignore[method-assign]
+
+
+def _render_error(exc: BaseException, revision_files: dict[str, str]) -> str:
+    where = _error_location(exc, revision_files)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    if isinstance(exc, SyntaxError):
+        return f"syntax error {exc.filename}:{exc.lineno}: {exc.msg}"
+    line = where.rsplit(":", 1)[-1] if where else ""
+    return f"{exc.__class__.__name__} at line {line}: {text}" if line else f"{exc.__class__.__name__}: {text}"
+
+
+def render_project(
+    project, version_table: str = "alembic_version", *, start: str | None = None, tolerant: bool = False
+) -> list[RenderedRevision]:
+    """Render the revisions of ``project`` (an ``AlembicProject``) offline, base first.
+
+    ``start``: render only what comes after this revision (the database's current one); the others are
+    returned with ``rendered`` False. ``tolerant``: a revision whose upgrade() raises in offline mode gets
+    ``error`` set and the render goes on (the caller renders it another way); an error outside any revision
+    (env.py) marks every revision not rendered yet. Without ``tolerant`` either raises UsageError.
+    """
     from alembic import command
 
     infos = project.revisions()  # loads and checks the graph (UsageError on broken files)
@@ -133,22 +196,38 @@ def render_project(project, version_table: str = "alembic_version") -> list[Rend
     cfg = project.config(OFFLINE_URL)
     cfg.output_buffer = buffer
     cfg.attributes["output_buffer"] = buffer
-    with ENV_LOCK, _capture(revision_files, version_table) as records:  # _capture patches alembic globals
+    errors: dict[str, str] = {}
+    env_error: str | None = None
+    per_revision = _per_revision_errors(errors, revision_files) if tolerant else contextlib.nullcontext()
+    with ENV_LOCK, no_logging_config(), _capture(revision_files, version_table) as records, per_revision:
         try:
-            command.upgrade(cfg, "heads", sql=True)
+            command.upgrade(cfg, f"{start}:heads" if start else "heads", sql=True)
         except UsageError:
             raise
         except SyntaxError as exc:
             raise UsageError(f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}") from None
         except Exception as exc:
-            where = _error_location(exc, revision_files)
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            if where:
-                raise UsageError(
-                    f"revision file {where}: cannot render offline: {text} "
-                    "(guard database-reading code with `if not op.get_context().as_sql:`)"
-                ) from None
-            raise UsageError(f"cannot render migrations offline (alembic --sql): {text}") from None
+            if tolerant and isinstance(exc, ImportError):  # the same import fails online: the project is broken
+                env_py = Path(project.script_location) / "env.py"
+                raise ProjectError(f"{env_py} failed: {error_line(exc)}") from None
+            if tolerant:
+                env_error = "env.py failed in offline mode: " + _render_error(exc, revision_files)
+            else:
+                where = _error_location(exc, revision_files)
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+                if where:
+                    raise UsageError(
+                        f"revision file {where}: cannot render offline: {text} "
+                        "(guard database-reading code with `if not op.get_context().as_sql:`)"
+                    ) from None
+                raise UsageError(f"cannot render migrations offline (alembic --sql): {text}") from None
+    dialect = records.dialect
+    if dialect != "postgresql":  # env.py builds its own engine (its own settings), ignoring sqlalchemy.url
+        reason = f"env.py renders for {dialect}, not PostgreSQL: it ignores sqlalchemy.url and builds its own engine"
+        if not tolerant:
+            raise UsageError(f"cannot render migrations offline: {reason}")
+        env_error = reason
+        records.clear()
     in_tx = False
     current: RenderedRevision | None = None
     for record in records:
@@ -157,6 +236,7 @@ def render_project(project, version_table: str = "alembic_version") -> list[Rend
             current = revisions.get(record.revision or "")
             if current is not None:
                 current.in_transaction_at_start = in_tx
+                current.rendered = True
             continue
         if record.sql.startswith("--") and "\n" not in record.sql:
             continue
@@ -171,6 +251,16 @@ def render_project(project, version_table: str = "alembic_version") -> list[Rend
         else:
             owner = current
         owner.statements.append(record)
+    for rev_id, error in errors.items():
+        rev = revisions[rev_id]
+        rev.error = error
+        rev.statements = [r for r in rev.statements if r.transaction_control]  # not what it half-rendered
+    if env_error is not None:  # the revision env.py failed in (the last announced) and all after it
+        for rev in revisions.values():
+            if rev.error is None and (not rev.rendered or rev is current):
+                rev.statements = []
+                rev.error = env_error
+                rev.rendered = False
     return [revisions[info.revision] for info in infos]
 
 

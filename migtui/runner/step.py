@@ -46,7 +46,7 @@ from migtui.events import (
 )
 from migtui.pg import progress as pg_progress
 from migtui.pg.progress import Blocker
-from migtui.project.load import ENV_LOCK
+from migtui.project.load import ENV_LOCK, no_logging_config
 from migtui.redact import redact_sql
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -526,7 +526,6 @@ class RevisionStep:
             return [step]
 
         config = self.project.config(self.dsn)
-        config.config_file_name = None  # env.py must not reconfigure logging: migtui reports through events
         # the version table migtui reads, for env.py files that honour these options (db/migrations does)
         if self.version_table and self.version_table != "alembic_version":
             config.set_main_option("version_table", self.version_table)
@@ -538,7 +537,7 @@ class RevisionStep:
         hooks.install()
         watchdog.start()
         try:
-            with ENV_LOCK, EnvironmentContext(config, script, fn=work, destination_rev=revision):
+            with ENV_LOCK, no_logging_config(), EnvironmentContext(config, script, fn=work, destination_rev=revision):
                 script.run_env()
         finally:
             state.armed = False

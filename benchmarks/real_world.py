@@ -1,0 +1,294 @@
+"""migtui on real open-source alembic histories, as they ship in their PyPI wheels (docs/real-world.md).
+
+    python benchmarks/real_world.py [--only NAME[,NAME]] [--jobs lint,up,rollback,drift] [--cache DIR] [--json FILE]
+
+Per project: ``pip download --no-deps`` of a pinned wheel (cached under ``~/.cache/migtui-real``), its migration
+directory extracted; a venv of its own (``<cache>/venv-NAME``, the application's package and its dependencies:
+env.py and many revisions import the application) that migtui's own environment never sees; migtui runs in this
+interpreter with that venv's site-packages appended *after* its own (so migtui's SQLAlchemy, alembic and psycopg
+are the ones used). Then: lint over every revision, ``up`` to head on an empty database (after the project's
+baseline, when it has one), rollback-test over the history, drift at head; a table of revisions, analysed %,
+findings by rule, outcomes and timings. When the registry is unreachable, a project is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+JOBS = ("lint", "up", "rollback", "drift")
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    requirement: str  # pinned: what pip downloads and installs
+    migrations: str  # the alembic script directory inside the wheel
+    baseline: str = ""  # what exists before the first revision (settings.baseline), "" for none
+    env: dict[str, str] = field(default_factory=dict)  # what the application needs in its environment
+    extra: tuple[str, ...] = ()  # packages env.py imports beyond the requirement's own dependencies
+
+
+PROJECTS = [
+    Project(
+        "mlflow",
+        "mlflow-skinny==2.17.2",
+        "mlflow/store/db_migrations",
+        # mlflow creates its first tables with create_all, then runs the history (mlflow.store.db.utils)
+        baseline="mlflow.store.tracking.dbmodels.initial_models:Base.metadata.create_all",
+    ),
+    # mlflow.server imports flask (mlflow's full package depends on it; mlflow-skinny does not)
+    Project("mlflow-auth", "mlflow-skinny==2.17.2", "mlflow/server/auth/db/migrations", extra=("flask==3.1.0",)),
+    # old revisions import six, which dagster 1.9 no longer depends on
+    Project("dagster", "dagster==1.9.3", "dagster/_core/storage/alembic", extra=("six==1.16.0",)),
+    Project("ironic", "ironic==26.1.0", "ironic/db/sqlalchemy/alembic"),
+    Project("airflow", "apache-airflow==2.10.3", "airflow/migrations", env={"AIRFLOW__CORE__UNIT_TEST_MODE": "True"}),
+]
+
+# runs one migtui command (or the baseline) with the application's site-packages after migtui's own
+LAUNCHER = """
+import site, sys
+site.addsitedir(sys.argv[1])
+if sys.argv[2] == "--baseline":
+    from migtui.config import Settings
+    from migtui.errors import MigtuiError
+    from migtui.project.baseline import apply_baseline
+    try:
+        apply_baseline(Settings(baseline=sys.argv[3]), sys.argv[4])
+    except MigtuiError as exc:
+        sys.exit(f"migtui: error: {exc.message}")
+    sys.exit(0)
+from migtui.cli.main import entry
+sys.argv = ["migtui", *sys.argv[2:]]
+entry()
+"""
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 1800) -> tuple[int, str, str, float]:
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return 124, "", f"timed out after {timeout:g}s", time.monotonic() - started
+    return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip() and " INFO " not in line]
+    return lines[-1][:300] if lines else ""
+
+
+def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
+    """(migration directory, the venv's site-packages); raises RuntimeError with the reason to skip."""
+    wheels = cache / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    dist, version = project.requirement.split("==")
+    stem = f"{dist.replace('-', '_')}-{version}-"
+    found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(stem.lower())]
+    if not found:
+        code, _out, err, _ = _run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(wheels),
+             project.requirement],
+            timeout=600,
+        )  # fmt: skip
+        found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(stem.lower())]
+        if code or not found:
+            raise RuntimeError(f"cannot download {project.requirement}: {_last_line(err) or 'registry unreachable'}")
+    src = cache / "src" / project.requirement
+    if not (src / project.migrations / "env.py").is_file():
+        with zipfile.ZipFile(found[0]) as wheel:
+            members = [m for m in wheel.namelist() if m.startswith(project.migrations + "/")]
+            if not members:
+                raise RuntimeError(f"{found[0].name} has no {project.migrations}")
+            wheel.extractall(src, members)
+    venv = cache / f"venv-{project.name.split('-')[0]}"  # mlflow and mlflow-auth share one
+    marker = venv / ".migtui-ready"  # the requirements installed so far, one a line
+    if not (venv / "bin" / "pip").exists():
+        code, _out, err, _ = _run([sys.executable, "-m", "venv", str(venv)])
+        if code:
+            raise RuntimeError(f"cannot create {venv}: {_last_line(err)}")
+    installed = set(marker.read_text().split()) if marker.exists() else set()
+    missing = [r for r in (project.requirement, *project.extra) if r not in installed]
+    if missing:
+        code, _out, err, _ = _run([str(venv / "bin" / "pip"), "install", "-q", *missing], timeout=1800)
+        if code:
+            raise RuntimeError(f"cannot install {' '.join(missing)} in {venv}: {_last_line(err)}")
+        marker.write_text("\n".join(sorted(installed | set(missing))) + "\n")
+    site_packages = next((venv / "lib").glob("python3*/site-packages"))
+    return src / project.migrations, site_packages
+
+
+def _migtui(site: Path, args: list[str], env: dict[str, str]) -> tuple[int, str, str, float]:
+    return _run([sys.executable, "-c", LAUNCHER, str(site), *args], env=env)
+
+
+def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) -> dict:
+    row: dict = {"project": project.name, "requirement": project.requirement, "baseline": project.baseline or None}
+    try:
+        migrations, site = prepare(project, cache)
+    except RuntimeError as exc:
+        row["skipped"] = str(exc)
+        return row
+    env = {**os.environ, **project.env, "MIGTUI_LOG_LEVEL": "warning"}
+    if project.baseline:
+        env["MIGTUI_BASELINE"] = project.baseline
+    mig = ["--migrations", str(migrations)]
+    if "lint" in jobs:
+        code, out, err, seconds = _migtui(site, ["lint", *mig, "--format", "json"], env)
+        row["lint"] = {"exit": code, "seconds": round(seconds, 1)}
+        if code in (0, 1):
+            report = json.loads(out)
+            files = report["files"]
+            rules = collections.Counter(
+                f["rule"] for file in files for st in file["statements"] for f in st["findings"]
+            )
+            rules.update(f["rule"] for file in files for f in file["findings"])
+            unanalysed = {
+                file["revision"]: f["message"]
+                for file in files
+                for f in file["findings"]
+                if f["rule"] == "unanalyzable-revision"
+            }
+            row["lint"].update(
+                revisions=len(files),
+                analysed=len(files) - len(unanalysed),
+                statements=report["summary"]["statements"],
+                rules=dict(rules.most_common()),
+                unanalysed=unanalysed,
+            )
+        else:
+            row["lint"]["error"] = _last_line(err)
+    if not ({"up", "rollback", "drift"} & set(jobs)):
+        return row
+    tag = f"real_{project.name.replace('-', '_')}_{int(time.time())}"
+    dsn = server.create_database(tag)
+    try:
+        if project.baseline:
+            code, _out, err, seconds = _migtui(site, ["--baseline", project.baseline, dsn], env)
+            row["baseline_seconds"] = round(seconds, 1)
+            if code:
+                row["baseline_error"] = _last_line(err)
+        if "up" in jobs or "drift" in jobs:
+            code, _out, err, seconds = _migtui(site, ["up", "--dsn", dsn, *mig, "--timeout", "600"], env)
+            row["up"] = {"exit": code, "seconds": round(seconds, 1), "error": _last_line(err) if code else None}
+        if "drift" in jobs:
+            code, out, err, seconds = _migtui(
+                site, ["drift", "--dsn", dsn, *mig, "--no-cache", "--scratch-dsn", server.dsn(), "--format", "json"],
+                env,
+            )  # fmt: skip
+            row["drift"] = {"exit": code, "seconds": round(seconds, 1)}
+            try:
+                report = json.loads(out)
+                row["drift"]["differences"] = len(report.get("differences") or [])
+            except ValueError:
+                row["drift"]["error"] = _last_line(err)
+        if "rollback" in jobs:
+            scratch = server.create_database(tag + "_rb")
+            if project.baseline:
+                _migtui(site, ["--baseline", project.baseline, scratch], env)
+            code, out, err, seconds = _migtui(
+                site, ["rollback-test", *mig, "--scratch-dsn", scratch, "--force", "--format", "json"], env
+            )
+            row["rollback"] = {"exit": code, "seconds": round(seconds, 1)}
+            try:
+                report = json.loads(out)
+                results = report.get("revisions") or []
+                statuses = collections.Counter(str(r.get("status")) for r in results)
+                row["rollback"].update(tested=len(results), statuses=dict(statuses))
+                failed = [r for r in results if r.get("status") == "failed"]
+                if failed:
+                    first = failed[0]
+                    why = first.get("error") or "; ".join(map(str, first.get("failures") or [])) or "schema differs"
+                    row["rollback"]["first_failure"] = f"{first.get('revision')}: {str(why)[:300]}"
+            except ValueError:
+                row["rollback"]["error"] = _last_line(err)
+    finally:
+        for name in (tag + "_rb", tag):
+            try:
+                server.drop_database(name)
+            except Exception:
+                pass
+    return row
+
+
+def _cell(row: dict, job: str) -> str:
+    data = row.get(job)
+    if not data:
+        return "-"
+    if job == "lint":
+        if "revisions" not in data:
+            return f"exit {data['exit']}: {data.get('error', '')[:60]}"
+        pct = 100 * data["analysed"] / data["revisions"] if data["revisions"] else 100
+        return f"{data['analysed']}/{data['revisions']} ({pct:.0f}%) {data['seconds']}s"
+    text = f"exit {data['exit']} {data['seconds']}s"
+    if job == "rollback" and "tested" in data:
+        text += f" {data['tested']} tested {data['statuses']}"
+    if job == "drift" and "differences" in data:
+        text += f" {data['differences']} differences"
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", help="comma-separated project names: " + ", ".join(p.name for p in PROJECTS))
+    parser.add_argument("--jobs", default=",".join(JOBS), help="comma-separated: " + ", ".join(JOBS))
+    parser.add_argument("--cache", default=os.path.expanduser("~/.cache/migtui-real"))
+    parser.add_argument("--json", help="write the rows to this file")
+    args = parser.parse_args(argv)
+    jobs = tuple(j for j in args.jobs.split(",") if j)
+    if unknown := set(jobs) - set(JOBS):
+        parser.error(f"unknown job {', '.join(sorted(unknown))}")
+    wanted = set(args.only.split(",")) if args.only else {p.name for p in PROJECTS}
+    projects = [p for p in PROJECTS if p.name in wanted]
+    if len(projects) != len(wanted):
+        parser.error(f"unknown project in --only (known: {', '.join(p.name for p in PROJECTS)})")
+    sys.path.insert(0, str(ROOT))
+    from migtui.pg import harness
+
+    server = harness.start_cluster(16) if {"up", "rollback", "drift"} & set(jobs) else None
+    rows = []
+    try:
+        for project in projects:
+            row = run_project(project, Path(args.cache), jobs, server)
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    finally:
+        if server is not None:
+            server.cleanup()
+    load = os.getloadavg()
+    print(f"\nmachine: {os.cpu_count()} CPUs, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(f"| project | {' | '.join(jobs)} |")
+    print("|---" * (len(jobs) + 1) + "|")
+    for row in rows:
+        if "skipped" in row:
+            print(f"| {row['project']} | skipped: {row['skipped']} |")
+            continue
+        print(f"| {row['project']} ({row['requirement']}) | " + " | ".join(_cell(row, j) for j in jobs) + " |")
+    for row in rows:
+        if row.get("lint", {}).get("rules"):
+            print(f"{row['project']} lint findings: {row['lint']['rules']}")
+        for rev, why in row.get("lint", {}).get("unanalysed", {}).items():
+            print(f"{row['project']} {rev} not analysed: {why}")
+        for job in ("up", "drift", "rollback"):
+            if row.get(job, {}).get("error"):
+                print(f"{row['project']} {job}: {row[job]['error']}")
+        if row.get("rollback", {}).get("first_failure"):
+            print(f"{row['project']} rollback-test first failure: {row['rollback']['first_failure']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    tempfile.tempdir = None
+    sys.exit(main())
