@@ -274,9 +274,9 @@ EXAMPLES: dict[str, Example] = {
 FILE_EXAMPLES: dict[str, tuple[str, str]] = {
     "unanalyzable-revision": (
         "# offline there is no database to read; online it fails when no baseline creates orders\n"
-        "def upgrade():\n    rows = op.get_bind().execute(sa.text(\"SELECT id FROM orders\")).all()\n"
-        "    for (order_id,) in rows:\n        op.execute(f\"UPDATE orders SET n = 0 WHERE id = {order_id}\")",
-        "def upgrade():\n    op.execute(\"UPDATE orders SET n = 0\")  # set-based: renders offline",
+        'def upgrade():\n    rows = op.get_bind().execute(sa.text("SELECT id FROM orders")).all()\n'
+        '    for (order_id,) in rows:\n        op.execute(f"UPDATE orders SET n = 0 WHERE id = {order_id}")',
+        'def upgrade():\n    op.execute("UPDATE orders SET n = 0")  # set-based: renders offline',
     ),
     "missing-downgrade": (
         'def upgrade():\n    op.add_column("orders", sa.Column("note", sa.Text()))\n\n\ndef downgrade():\n    pass',
