@@ -36,6 +36,7 @@ class Settings:
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
     drift_exclude: tuple[str, ...] = ()
+    baseline: str | None = None  # what exists before the first revision: a .sql file or module:callable
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def redacted(self) -> dict[str, Any]:
@@ -65,6 +66,7 @@ ENV_VARS: dict[str, str] = {
     "version_table": "MIGTUI_VERSION_TABLE",
     "version_table_schema": "MIGTUI_VERSION_TABLE_SCHEMA",
     "drift_exclude": "MIGTUI_DRIFT_EXCLUDE",
+    "baseline": "MIGTUI_BASELINE",
 }
 
 # setting -> the environment variable that also sets it (read when the one in ENV_VARS is absent); kept for one
@@ -107,6 +109,13 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         return str(value)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"invalid value for {name} from {origin}: {value!r} ({exc})") from None
+
+
+def is_callable_reference(value: str) -> bool:
+    """``package.module:attr.path`` names a Python callable; anything else is a file path."""
+    import re
+
+    return re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value) is not None
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
@@ -155,7 +164,8 @@ def load_settings(
     base_dir = pyproject.parent if pyproject else None
     for name, value in _pyproject_settings(pyproject).items():
         value = _coerce(name, value, f"{pyproject} [tool.migtui]")
-        if name == "migrations" and base_dir is not None and not Path(value).is_absolute():
+        relative_path = name == "migrations" or (name == "baseline" and not is_callable_reference(value))
+        if relative_path and base_dir is not None and not Path(value).is_absolute():
             value = str(base_dir / value)
         setattr(settings, name, value)
         sources[name] = "pyproject.toml"

@@ -10,16 +10,26 @@ Every step must succeed. Differences are catalog items (``migtui.catalog``) nami
 attribute. With ``with_data``, a few rows are seeded into every table before and after each upgrade, and a
 downgrade + upgrade round trip that loses rows or column values is reported as a warning.
 
-The scratch database is a fresh database on an embedded server by default (one server for the whole
-run, revisions applied in-process) or ``settings.scratch_dsn``; a database whose version table is at
-a non-base revision is refused unless ``force`` (then only the revisions after its current one are tested).
+A downgrade that leaves the schema exactly as the upgrade made it is a **no-op downgrade** (a deliberate
+policy in many projects): its own status and a warning, not a failure. The whole history is tested in one
+run: after a failed (or no-op) downgrade the database is put back at the revision from a template clone
+taken right after its upgrade, and the next revision is tested from there. Only a revision whose upgrade
+fails stops the run (nothing after it can be built); ``fail_fast`` stops at the first failure instead.
+
+The scratch database is a new database, created and dropped by the job, on an embedded server by default
+(one server for the whole run, revisions applied in-process) or on the server ``settings.scratch_dsn``
+names. ``settings.baseline`` (``migtui.project.baseline``) is applied to it before the first revision.
+Used directly, ``RollbackTest`` runs in the database it is given; one whose version table is at a non-base
+revision is refused unless ``force`` (then only the revisions after its current one are tested).
 
     report = run_rollback_test(settings, RollbackOptions(with_data=True), sink)
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +37,7 @@ from typing import Any
 from migtui.catalog import Difference, Snapshot, diff_snapshots, inspect_database
 from migtui.errors import MigtuiError, UsageError
 from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
-from migtui.redact import redact_dsn
+from migtui.redact import error_line, redact_dsn
 
 JOB = "rollback-test"
 
@@ -40,6 +50,7 @@ PHASE_REUPGRADE_SCHEMA = "schema after re-upgrade"
 
 PASSED = "passed"
 FAILED = "failed"
+NOOP_DOWNGRADE = "no-op downgrade"  # the downgrade ran and changed nothing the upgrade made
 SKIPPED = "skipped"  # already applied (--force on a database at a revision) or not run after a fatal failure
 
 
@@ -56,10 +67,11 @@ class RevisionResult:
     seconds: dict[str, float] = field(default_factory=dict)  # upgrade, downgrade, re_upgrade, snapshots, total
     note: str = ""  # why skipped
     path: str = ""  # the revision file
+    noop_allowed: bool = False  # a no-op downgrade is the project's policy: a warning, not a failure
 
     @property
     def ok(self) -> bool:
-        return self.status != FAILED
+        return self.status != FAILED and (self.status != NOOP_DOWNGRADE or self.noop_allowed)
 
     def summary(self) -> str:
         """One line naming what broke, e.g. ``schema after downgrade: 2 differences``."""
@@ -67,6 +79,11 @@ class RevisionResult:
             return "passed"
         if self.status == SKIPPED:
             return f"skipped: {self.note}" if self.note else "skipped"
+        if self.status == NOOP_DOWNGRADE:
+            return (
+                "no-op downgrade: the schema after the downgrade is the schema after the upgrade "
+                f"({count_differences(self.downgrade_differences)} from the schema before it)"
+            )
         parts = []
         for phase in self.failures:
             if phase == PHASE_DOWNGRADE_SCHEMA:
@@ -84,6 +101,16 @@ class RevisionResult:
                 Finding(
                     rule="rollback-test",
                     severity="error",
+                    message=f"revision {self.revision}: {self.summary()}",
+                    revision=self.revision,
+                    path=self.path,
+                )
+            )
+        if self.status == NOOP_DOWNGRADE:
+            out.append(
+                Finding(
+                    rule="rollback-test/no-op-downgrade",
+                    severity="warning" if self.noop_allowed else "error",
                     message=f"revision {self.revision}: {self.summary()}",
                     revision=self.revision,
                     path=self.path,
@@ -125,6 +152,9 @@ class RollbackReport:
     scratch: str  # the scratch database: redacted DSN, or "embedded PostgreSQL N"
     server_version: str = ""
     with_data: bool = False
+    baseline: str | None = None  # the baseline applied before the first revision (file or callable)
+    fail_fast: bool = False
+    allow_noop_downgrades: bool = False
     revisions: list[RevisionResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -134,7 +164,8 @@ class RollbackReport:
 
     @property
     def failed(self) -> list[RevisionResult]:
-        return [r for r in self.revisions if r.status == FAILED]
+        """Revisions that fail the test: a failed step or schema, or a no-op downgrade not allowed."""
+        return [r for r in self.revisions if not r.ok]
 
     @property
     def exit_code(self) -> int:
@@ -150,9 +181,20 @@ class RollbackReport:
         return self.scratch
 
     @property
+    def noop_downgrades(self) -> list[RevisionResult]:
+        return [r for r in self.revisions if r.status == NOOP_DOWNGRADE]
+
+    @property
     def summary(self) -> str:
         failed = [r.revision for r in self.failed]
-        return ("failed: " + ", ".join(failed)) if failed else "all revisions passed"
+        noop = [r.revision for r in self.noop_downgrades]
+        if failed:
+            text = "failed: " + ", ".join(failed)
+        else:
+            text = "all revisions passed" if not noop else "no failures"
+        if noop:
+            text += f"; {len(noop)} no-op downgrade(s)"
+        return text
 
     @property
     def findings(self) -> list[Finding]:
@@ -169,9 +211,13 @@ class RollbackReport:
             "scratch": self.scratch,
             "server_version": self.server_version,
             "with_data": self.with_data,
+            "baseline": self.baseline,
+            "fail_fast": self.fail_fast,
+            "allow_noop_downgrades": self.allow_noop_downgrades,
             "seconds": round(self.seconds, 3),
             "passed": sum(r.status == PASSED for r in self.revisions),
             "failed": [r.revision for r in self.failed],
+            "noop_downgrades": [r.revision for r in self.noop_downgrades],
             "skipped": sum(r.status == SKIPPED for r in self.revisions),
             "revisions": [r.to_dict() for r in self.revisions],
         }
@@ -188,6 +234,33 @@ def run_step(project: Any, dsn: str, settings: Any, revision: str, direction: st
     from migtui.runner.step import run_revision_step
 
     return run_revision_step(project, dsn, settings, revision, direction, sink=sink, job=JOB)
+
+
+class Checkpoint:
+    """A template clone of the scratch database taken after each revision's upgrade, so a failed (or no-op)
+    downgrade does not end the run: the database is put back exactly at that revision.
+
+    ``server`` is a harness Cluster or ExternalServer on which the job owns ``dbname``; a clone needs no
+    other session on its source, so the caller closes its connections to it first.
+    """
+
+    def __init__(self, server: Any, dbname: str) -> None:
+        self.server = server
+        self.dbname = dbname
+        self.clone = f"{dbname}_ckpt"
+        self.taken = False
+
+    def save(self) -> None:
+        self.server.drop_database(self.clone)
+        self.server.create_database(self.clone, template=self.dbname)
+        self.taken = True
+
+    def restore(self) -> None:
+        self.server.drop_database(self.dbname)
+        self.server.create_database(self.dbname, template=self.clone)
+
+    def drop(self) -> None:
+        self.server.drop_database(self.clone)
 
 
 # -- the job ----------------------------------------------------------------------------------------------
@@ -208,6 +281,10 @@ class RollbackTest:
         exclude: tuple[str, ...] = (),
         step: StepFunction = run_step,
         scratch_label: str | None = None,
+        fail_fast: bool = False,
+        allow_noop_downgrades: bool = False,
+        checkpoint: Checkpoint | None = None,
+        baseline: str | None = None,
     ) -> None:
         self.project = project
         self.dsn = dsn
@@ -218,6 +295,10 @@ class RollbackTest:
         self.exclude = exclude
         self.step = step
         self.scratch_label = scratch_label or (redact_dsn(dsn) or "")
+        self.fail_fast = fail_fast
+        self.allow_noop_downgrades = allow_noop_downgrades
+        self.checkpoint = checkpoint
+        self.baseline = baseline
         self._conn: Any = None  # one connection for every catalog snapshot
         self._current: Snapshot | None = None  # snapshot of the schema as it is now, if still valid
 
@@ -267,18 +348,30 @@ class RollbackTest:
         with connect(self.dsn, application_name=f"migtui {JOB}") as conn:
             return str(conn.execute("SHOW server_version").fetchone()[0])
 
+    def _close_catalog(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
     def run(self) -> RollbackReport:
         try:
             return self._run()
         finally:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._close_catalog()
+            if self.checkpoint is not None and self.checkpoint.taken:
+                with contextlib.suppress(Exception):
+                    self.checkpoint.drop()
 
     def _run(self) -> RollbackReport:
         started = time.perf_counter()
         revisions = self.project.revisions()
-        report = RollbackReport(scratch=self.scratch_label, with_data=self.with_data)
+        report = RollbackReport(
+            scratch=self.scratch_label,
+            with_data=self.with_data,
+            baseline=self.baseline,
+            fail_fast=self.fail_fast,
+            allow_noop_downgrades=self.allow_noop_downgrades,
+        )
         report.server_version = self.server_version()
         current = self.current_revisions()
         applied: set[str] = set()
@@ -294,7 +387,9 @@ class RollbackTest:
         self.sink(RunStarted(job=JOB, target=self.scratch_label, revisions=tuple(r.revision for r in revisions)))
         fatal: str | None = None
         for info in revisions:
-            result = RevisionResult(info.revision, info.description, path=str(info.path))
+            result = RevisionResult(
+                info.revision, info.description, path=str(info.path), noop_allowed=self.allow_noop_downgrades
+            )
             report.revisions.append(result)
             if info.revision in applied:
                 result.note = "already applied to the target database"
@@ -303,6 +398,8 @@ class RollbackTest:
                 result.note = f"not run: {fatal}"
                 continue
             fatal = self._test_revision(result)
+            if fatal is None and result.status in (FAILED, NOOP_DOWNGRADE):
+                fatal = self._go_on_after(result)
             self.sink(
                 Message(
                     text=f"{result.revision}: {result.summary()} ({result.seconds.get('total', 0.0):.2f}s)",
@@ -314,6 +411,25 @@ class RollbackTest:
         report.seconds = time.perf_counter() - started
         self.sink(RunFinished(job=JOB, ok=report.ok, exit_code=report.exit_code, summary=report.summary))
         return report
+
+    def _go_on_after(self, result: RevisionResult) -> str | None:
+        """After a failed or no-op downgrade: put the database back at the revision (from the clone taken after
+        its upgrade) so the next revision is tested on the schema it expects; or the reason the run stops."""
+        if self.fail_fast and not result.ok:
+            return f"--fail-fast: stopped after revision {result.revision} failed"
+        if self.checkpoint is None or not self.checkpoint.taken:
+            if result.status == NOOP_DOWNGRADE or PHASE_REUPGRADE in result.failures:
+                return f"revision {result.revision} left the database between revisions"
+            return None  # a downgrade that raised rolled back: the database is still at the revision
+        t = time.perf_counter()
+        self._close_catalog()
+        try:
+            self.checkpoint.restore()
+        except Exception as exc:
+            return f"cannot restore the database after revision {result.revision}: {error_line(exc)}"
+        self._current = None
+        result.seconds["restore"] = time.perf_counter() - t
+        return None
 
     def _applied_revisions(self, current: tuple[str, ...]) -> set[str]:
         from migtui.project.status import UnknownRevision, applied_revisions, check_known
@@ -359,6 +475,11 @@ class RollbackTest:
             result.error = exc.message
             return finish(f"revision {rev} failed to upgrade")
         after_up = snapshot()
+        if self.checkpoint is not None:
+            t = time.perf_counter()
+            self._close_catalog()  # a template clone needs no other session on its source
+            self.checkpoint.save()
+            result.seconds["checkpoint"] = time.perf_counter() - t
         counts_up = None
         if seeder is not None:
             seeder.seed()
@@ -371,7 +492,14 @@ class RollbackTest:
             result.failures.append(PHASE_DOWNGRADE)
             result.error = exc.message
             return finish(None)  # the database is still at this revision: the next one can be tested
-        result.downgrade_differences = self._diff(before, snapshot())
+        after_down = snapshot()
+        result.downgrade_differences = self._diff(before, after_down)
+        if result.downgrade_differences and not self._diff(after_up, after_down):
+            # the downgrade ran and undid nothing: a deliberate policy, not a broken downgrade; the database
+            # is at the schema of this revision with the version of its parent, so there is no re-upgrade
+            finish(None)
+            result.status = NOOP_DOWNGRADE
+            return None
         if result.downgrade_differences:
             result.failures.append(PHASE_DOWNGRADE_SCHEMA)
 
@@ -381,7 +509,7 @@ class RollbackTest:
         except MigtuiError as exc:
             result.failures.append(PHASE_REUPGRADE)
             result.error = exc.message
-            return finish(f"revision {rev} could not be upgraded again after its downgrade")
+            return finish(None)
         result.reupgrade_differences = self._diff(after_up, snapshot())
         if result.reupgrade_differences:
             result.failures.append(PHASE_REUPGRADE_SCHEMA)
@@ -408,38 +536,86 @@ class RollbackOptions:
     force: bool = False  # test a database at a revision: only the revisions after it
     with_data: bool = False  # seed rows; warn when a down+up round trip loses rows or values
     exclude: tuple[str, ...] = ()  # attributes or kinds not to compare (owner, grants, comment, ...)
+    fail_fast: bool = False  # stop at the first failing revision (default: test the whole history)
+    allow_noop_downgrades: bool = False  # a downgrade that changes nothing is the policy: warn, do not fail
 
 
 def run_rollback_test(
     settings: Any, options: RollbackOptions | None = None, sink: EventSink = discard
 ) -> RollbackReport:
-    """The rollback test on ``settings.scratch_dsn`` (a scratch database), or without one on a new database
-    of an embedded server started for it."""
+    """The rollback test on a new database, created and dropped here, on the server ``settings.scratch_dsn``
+    names, or without one on an embedded server started for it (one that has the extensions the project
+    creates). The baseline, if any, is applied first."""
+    from migtui.pg import harness
+    from migtui.project.baseline import check_baseline, required_extensions
     from migtui.project.load import load_project
 
     options = options or RollbackOptions()
     project = load_project(settings)
     project.revisions()  # load and check the graph first: a usage error before any server starts
+    check_baseline(settings)
+    extensions = required_extensions(project, settings)
     kwargs: dict[str, Any] = {
         "sink": sink,
         "force": options.force,
         "with_data": options.with_data,
         "exclude": options.exclude,
+        "fail_fast": options.fail_fast,
+        "allow_noop_downgrades": options.allow_noop_downgrades,
     }
     if settings.scratch_dsn:
-        return RollbackTest(project, settings.scratch_dsn, settings, **kwargs).run()
-    from migtui.pg import harness
-
+        server: Any = _scratch_server(settings.scratch_dsn)
+        harness.check_server_extensions(server, extensions)
+        label = f"scratch server {redact_dsn(settings.scratch_dsn)}"
+        return _run_on(server, project, settings, label, sink, kwargs)
     t = time.perf_counter()
-    cluster = harness.start_cluster(settings.pg_version, pg_bin=settings.pg_bin)
+    bins = harness.find_binaries_with(settings.pg_version, extensions, settings.pg_bin)
+    cluster = harness.start_cluster(bins.pg_version, pg_bin=str(bins.bin_dir))
     try:
-        scratch = cluster.create_database("migtui_rollback_test")
-        sink(Message(text=f"started embedded PostgreSQL {cluster.pg_version} in {time.perf_counter() - t:.1f}s"))
-        label = f"embedded PostgreSQL {cluster.pg_version}"
-        job = RollbackTest(project, scratch, settings, scratch_label=label, **kwargs)
-        return job.run()
+        why = f" (it has {', '.join(extensions)})" if extensions else ""
+        sink(Message(text=f"started PostgreSQL {cluster.pg_version}{why} in {time.perf_counter() - t:.1f}s"))
+        return _run_on(cluster, project, settings, f"embedded PostgreSQL {cluster.pg_version}", sink, kwargs)
     finally:
         cluster.cleanup()
+
+
+def _scratch_server(dsn: str) -> Any:
+    """The ``--scratch-dsn`` server; ConnectionFailed (exit 6) with a one-line, redacted message."""
+    import psycopg
+
+    from migtui.errors import ConnectionFailed
+    from migtui.pg import harness
+    from migtui.pg.connect import describe_error
+
+    try:
+        return harness.ExternalServer(dsn)
+    except psycopg.Error as exc:
+        raise ConnectionFailed(f"cannot connect to the scratch server: {describe_error(exc)}") from None
+
+
+def _run_on(server: Any, project: Any, settings: Any, label: str, sink: EventSink, kwargs: dict) -> RollbackReport:
+    """Create the scratch database on ``server``, apply the baseline, run the test, drop the database."""
+    from migtui.project.baseline import apply_baseline
+
+    name = f"migtui_rollback_{uuid.uuid4().hex[:10]}"
+    try:
+        dsn = server.create_database(name)
+    except Exception as exc:
+        raise MigtuiError(f"cannot create the scratch database on {label}: {error_line(exc)}") from None
+    try:
+        baseline = apply_baseline(settings, dsn)
+        if baseline:
+            sink(Message(text=f"applied the baseline {baseline}"))
+        checkpoint = Checkpoint(server, name)
+        job = RollbackTest(
+            project, dsn, settings, scratch_label=label, checkpoint=checkpoint, baseline=baseline, **kwargs
+        )
+        return job.run()
+    finally:
+        with contextlib.suppress(Exception):
+            server.drop_database(name)
+        with contextlib.suppress(Exception):
+            server.drop_database(f"{name}_ckpt")
 
 
 # -- report formats ----------------------------------------------------------------------------------------
