@@ -14,8 +14,8 @@ DESCRIPTION = (
     "snapshot, downgrade one step and require the first snapshot, upgrade again and require the second. "
     "The whole history is tested in one run: after a failing revision the database is put back at that "
     "revision and the test goes on (--fail-fast stops at the first failure). A downgrade that changes nothing "
-    "is reported as a no-op downgrade (a failure unless --allow-noop-downgrades). Fails (exit 1) naming every revision whose downgrade raises, "
-    "leaves the schema different, or cannot be upgraded again."
+    "is reported as a no-op downgrade (a failure unless --allow-noop-downgrades). Fails (exit 1) naming every "
+    "revision whose downgrade raises, leaves the schema different, or cannot be upgraded again."
 )
 
 
