@@ -34,6 +34,7 @@ class CacheKey:
     role: str
     version_table: str
     inspector: str = ""  # hash of the catalog inspector's source: a changed inspector never reads an old snapshot
+    baseline: str = ""  # the baseline's fingerprint (project/baseline.py): another baseline, another schema
 
     def digest(self) -> str:
         text = json.dumps(asdict(self), sort_keys=True)

@@ -39,7 +39,7 @@ from migtui.redact import error_line
 _HARMLESS_META = re.compile(r"^\\(restrict|unrestrict)\b")
 _COPY_FROM_STDIN = re.compile(r"^COPY\s.+\sFROM\s+stdin\s*;\s*$", re.IGNORECASE)
 _CREATE_EXTENSION = re.compile(
-    r"""CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"([^"]+)"|([A-Za-z_][\w]*))""", re.IGNORECASE
+    r"""CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:\\?"([^"\\]+)\\?"|([A-Za-z_]\w*))""", re.IGNORECASE
 )
 
 
@@ -71,6 +71,22 @@ def apply_baseline(settings: Any, dsn: str) -> str | None:
     return str(value)
 
 
+def baseline_fingerprint(settings: Any) -> str:
+    """What identifies the baseline's result for a cache: a file's content hash, or a callable's reference
+    (its code is not hashed: rebuild with ``--no-cache`` after changing it)."""
+    import hashlib
+
+    value = getattr(settings, "baseline", None)
+    if not value:
+        return ""
+    if is_callable_reference(value):
+        return f"callable:{value}"
+    try:
+        return "sha256:" + hashlib.sha256(Path(value).expanduser().read_bytes()).hexdigest()
+    except OSError:
+        return f"file:{value}"
+
+
 def baseline_extensions(settings: Any) -> set[str]:
     """Extensions a SQL baseline creates (a callable's are found when it runs)."""
     value = getattr(settings, "baseline", None)
@@ -84,7 +100,8 @@ def baseline_extensions(settings: Any) -> set[str]:
 
 
 def extensions_in(text: str) -> set[str]:
-    """Extension names of the ``CREATE EXTENSION`` statements in ``text`` (SQL or Python source)."""
+    """Extension names of the ``CREATE EXTENSION`` statements in ``text`` (SQL or Python source, where a
+    quoted name may appear with escaped quotes)."""
     return {m.group(1) or m.group(2).lower() for m in _CREATE_EXTENSION.finditer(text)}
 
 
