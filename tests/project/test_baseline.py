@@ -27,7 +27,8 @@ SELECT pg_catalog.set_config('search_path', '', false);
 CREATE TABLE public.account (
     id integer NOT NULL,
     status character varying(10) NOT NULL,
-    CONSTRAINT account_status_check CHECK (((status)::text = ANY ((ARRAY['a'::character varying])::text[])))
+    CONSTRAINT account_status_check CHECK (((status)::text = ANY
+        ((ARRAY['a'::character varying, 'b'::character varying])::text[])))
 );
 
 ALTER TABLE ONLY public.account ADD CONSTRAINT account_pkey PRIMARY KEY (id);
