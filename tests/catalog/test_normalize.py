@@ -24,5 +24,6 @@ def test_real_differences_stay_different():
 
 
 def test_text_that_does_not_parse_is_compared_as_text():
-    assert canonical("a DESC") is None
-    assert same_expression("a DESC", "a DESC") and not same_expression("a DESC", "b DESC")
+    assert canonical("a DESC NULLS LAST") is None
+    assert same_expression("a DESC NULLS LAST", "a DESC NULLS LAST")
+    assert not same_expression("a DESC NULLS LAST", "b DESC NULLS LAST")
