@@ -24,6 +24,7 @@ The sink may be called from the watchdog thread.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import signal
@@ -526,7 +527,6 @@ class RevisionStep:
             return [step]
 
         config = self.project.config(self.dsn)
-        config.config_file_name = None  # env.py must not reconfigure logging: migtui reports through events
         # the version table migtui reads, for env.py files that honour these options (db/migrations does)
         if self.version_table and self.version_table != "alembic_version":
             config.set_main_option("version_table", self.version_table)
@@ -538,7 +538,7 @@ class RevisionStep:
         hooks.install()
         watchdog.start()
         try:
-            with ENV_LOCK, EnvironmentContext(config, script, fn=work, destination_rev=revision):
+            with ENV_LOCK, _no_logging_config(), EnvironmentContext(config, script, fn=work, destination_rev=revision):
                 script.run_env()
         finally:
             state.armed = False
@@ -580,6 +580,21 @@ class RevisionStep:
                 )
 
         return interrupt_thread, lambda: None
+
+
+@contextlib.contextmanager
+def _no_logging_config():
+    """env.py must not reconfigure logging (migtui reports through events), yet many env.py files call
+    ``fileConfig(config.config_file_name)`` without checking it is set: keep the ini's name and make
+    ``logging.config.fileConfig`` a no-op while env.py runs (under ENV_LOCK, so no other thread sees it)."""
+    import logging.config
+
+    original = logging.config.fileConfig
+    logging.config.fileConfig = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        logging.config.fileConfig = original
 
 
 def run_revision_step(
