@@ -237,8 +237,12 @@ def run_step(project: Any, dsn: str, settings: Any, revision: str, direction: st
 
 
 class Checkpoint:
-    """A template clone of the scratch database taken after each revision's upgrade, so a failed (or no-op)
-    downgrade does not end the run: the database is put back exactly at that revision.
+    """A template clone of the scratch database, so a failed (or no-op) downgrade does not end the run.
+
+    The clone is taken before the first revision and again after each recovery, never on the passing path
+    (a clone costs as much as several revisions). To put the database back at revision R: re-create it from
+    the clone and upgrade, without testing, the revisions applied since the clone was taken (R included);
+    then clone again, so the next recovery replays only what came after R.
 
     ``server`` is a harness Cluster or ExternalServer on which the job owns ``dbname``; a clone needs no
     other session on its source, so the caller closes its connections to it first.
@@ -249,11 +253,13 @@ class Checkpoint:
         self.dbname = dbname
         self.clone = f"{dbname}_ckpt"
         self.taken = False
+        self.since: list[str] = []  # revisions upgraded since the clone was taken, in order
 
     def save(self) -> None:
         self.server.drop_database(self.clone)
         self.server.create_database(self.clone, template=self.dbname)
         self.taken = True
+        self.since = []
 
     def restore(self) -> None:
         self.server.drop_database(self.dbname)
@@ -301,6 +307,7 @@ class RollbackTest:
         self.baseline = baseline
         self._conn: Any = None  # one connection for every catalog snapshot
         self._current: Snapshot | None = None  # snapshot of the schema as it is now, if still valid
+        self._still_as_upgraded = False  # after a downgrade that raised: the schema is the upgrade's
 
     def _snapshot(self) -> Snapshot:
         if self._conn is None or self._conn.closed:
@@ -385,6 +392,9 @@ class RollbackTest:
                 )
             applied = self._applied_revisions(current)
         self.sink(RunStarted(job=JOB, target=self.scratch_label, revisions=tuple(r.revision for r in revisions)))
+        if self.checkpoint is not None:
+            self._close_catalog()  # a template clone needs no other session on its source
+            self.checkpoint.save()
         fatal: str | None = None
         for info in revisions:
             result = RevisionResult(
@@ -413,21 +423,25 @@ class RollbackTest:
         return report
 
     def _go_on_after(self, result: RevisionResult) -> str | None:
-        """After a failed or no-op downgrade: put the database back at the revision (from the clone taken after
-        its upgrade) so the next revision is tested on the schema it expects; or the reason the run stops."""
+        """After a failed or no-op downgrade: put the database back at the revision, as its upgrade left it,
+        so the next revision is tested on the schema it expects; or the reason the run stops."""
         if self.fail_fast and not result.ok:
             return f"--fail-fast: stopped after revision {result.revision} failed"
+        if result.failures == [PHASE_DOWNGRADE] and self._still_as_upgraded:
+            return None  # the downgrade raised and rolled back: the database is still at the revision
         if self.checkpoint is None or not self.checkpoint.taken:
-            if result.status == NOOP_DOWNGRADE or PHASE_REUPGRADE in result.failures:
-                return f"revision {result.revision} left the database between revisions"
-            return None  # a downgrade that raised rolled back: the database is still at the revision
+            return f"revision {result.revision} left the database between revisions"
         t = time.perf_counter()
         self._close_catalog()
         try:
             self.checkpoint.restore()
+            self._current = None
+            for revision in self.checkpoint.since:
+                self.step(self.project, self.dsn, self.settings, revision, "up", discard)
+            self.checkpoint.save()
         except Exception as exc:
-            return f"cannot restore the database after revision {result.revision}: {error_line(exc)}"
-        self._current = None
+            reason = getattr(exc, "message", None) or error_line(exc)
+            return f"cannot rebuild the database up to revision {result.revision}: {reason}"
         result.seconds["restore"] = time.perf_counter() - t
         return None
 
@@ -476,10 +490,7 @@ class RollbackTest:
             return finish(f"revision {rev} failed to upgrade")
         after_up = snapshot()
         if self.checkpoint is not None:
-            t = time.perf_counter()
-            self._close_catalog()  # a template clone needs no other session on its source
-            self.checkpoint.save()
-            result.seconds["checkpoint"] = time.perf_counter() - t
+            self.checkpoint.since.append(rev)
         counts_up = None
         if seeder is not None:
             seeder.seed()
@@ -491,7 +502,9 @@ class RollbackTest:
         except MigtuiError as exc:
             result.failures.append(PHASE_DOWNGRADE)
             result.error = exc.message
-            return finish(None)  # the database is still at this revision: the next one can be tested
+            # rolled back, so still at this revision, unless part of it ran outside the transaction
+            self._still_as_upgraded = not self._diff(after_up, snapshot())
+            return finish(None)
         after_down = snapshot()
         result.downgrade_differences = self._diff(before, after_down)
         if result.downgrade_differences and not self._diff(after_up, after_down):
