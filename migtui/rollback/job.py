@@ -582,7 +582,7 @@ def run_rollback_test(
         label = f"scratch server {redact_dsn(settings.scratch_dsn)}"
         return _run_on(server, project, settings, label, sink, kwargs)
     t = time.perf_counter()
-    bins = harness.find_binaries_with(settings.pg_version, extensions, settings.pg_bin)
+    bins = _scratch_binaries(settings, extensions)
     cluster = harness.start_cluster(bins.pg_version, pg_bin=str(bins.bin_dir))
     try:
         why = f" (it has {', '.join(extensions)})" if extensions else ""
@@ -590,6 +590,21 @@ def run_rollback_test(
         return _run_on(cluster, project, settings, f"embedded PostgreSQL {cluster.pg_version}", sink, kwargs)
     finally:
         cluster.cleanup()
+
+
+def _scratch_binaries(settings: Any, extensions: tuple[str, ...]) -> Any:
+    """The embedded server's build: ``--pg-version`` is honoured as asked (a build of that major lacking an
+    extension the project needs is refused in one line); without it, a build that has the extensions."""
+    from migtui.pg import harness
+
+    if settings.pg_version is None or settings.pg_bin:
+        return harness.find_binaries_with(None, extensions, settings.pg_bin)
+    bins = harness.find_binaries(settings.pg_version)
+    lacking = [name for name in extensions if name not in harness.extension_names(bins)]
+    if lacking:
+        where = f"the PostgreSQL {bins.pg_version} in {bins.bin_dir}"
+        raise UsageError(harness.missing_extensions_remedy(lacking, where) + "; or leave out --pg-version")
+    return bins
 
 
 def _scratch_server(dsn: str) -> Any:

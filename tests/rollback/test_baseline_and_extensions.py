@@ -176,3 +176,16 @@ def test_drift_with_baseline_and_extension_is_clean(tmp_path):
         assert "needs --baseline" in without.stderr
     finally:
         cluster.cleanup()
+
+
+def test_pg_version_asked_for_is_honoured_or_refused(tmp_path):
+    """--pg-version names the build; one of that major without the project's extension is refused in one line
+    (before any server starts), not silently replaced by another major."""
+    embedded = harness.embedded_versions()
+    if 16 not in embedded or "pg_trgm" in harness.extension_names(harness.PgBinaries(embedded[16], 16)):
+        pytest.skip("needs the embedded PostgreSQL 16 without pg_trgm")
+    project = make_project(tmp_path / "p", TRGM)
+    done = run_main("rollback-test", "--migrations", str(project), "--pg-version", "16")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "extension pg_trgm is not available on the PostgreSQL 16 in" in done.stderr
+    assert done.stderr.rstrip().endswith("or leave out --pg-version") and done.stderr.count("\n") == 1
