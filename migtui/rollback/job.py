@@ -11,10 +11,12 @@ attribute. With ``with_data``, a few rows are seeded into every table before and
 downgrade + upgrade round trip that loses rows or column values is reported as a warning.
 
 A downgrade that leaves the schema exactly as the upgrade made it is a **no-op downgrade** (a deliberate
-policy in many projects): its own status and a warning, not a failure. The whole history is tested in one
-run: after a failed (or no-op) downgrade the database is put back at the revision from a template clone
-taken right after its upgrade, and the next revision is tested from there. Only a revision whose upgrade
-fails stops the run (nothing after it can be built); ``fail_fast`` stops at the first failure instead.
+policy in many projects): its own status, a failure unless ``allow_noop_downgrades`` (then a warning),
+never a cascade. The whole history is tested in one run: after a failing or no-op revision the database is
+put back at the revision as its upgrade left it (``Checkpoint``: a template clone plus the upgrades since;
+for a no-op downgrade only the version table's rows), and the next revision is tested from there. Only a
+revision whose upgrade fails stops the run (nothing after it can be built); ``fail_fast`` stops at the
+first failure instead.
 
 The scratch database is a new database, created and dropped by the job, on an embedded server by default
 (one server for the whole run, revisions applied in-process) or on the server ``settings.scratch_dsn``
