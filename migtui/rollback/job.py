@@ -310,7 +310,7 @@ class RollbackTest:
         self._conn: Any = None  # one connection for every catalog snapshot
         self._current: Snapshot | None = None  # snapshot of the schema as it is now, if still valid
         self._still_as_upgraded = False  # after a downgrade that raised: the schema is the upgrade's
-        self._versions_after_up: tuple[str, ...] = ()  # the version table's rows after the last upgrade
+        self._versions_after_up: tuple[str, ...] | None = None  # the version table's rows after the last upgrade
 
     def _snapshot(self) -> Snapshot:
         if self._conn is None or self._conn.closed:
@@ -358,14 +358,20 @@ class RollbackTest:
         schema, name = self.settings.version_table_schema, self.settings.version_table
         return sql.Identifier(schema, name) if schema else sql.Identifier(name)
 
-    def _read_versions(self) -> tuple[str, ...]:
+    def _read_versions(self) -> tuple[str, ...] | None:
+        """The version table's rows, or None where it is not where the settings say (an env.py with its own
+        version table): then a no-op downgrade is recovered from the clone instead."""
+        import psycopg
         from psycopg import sql
 
         from migtui.pg.connect import connect
 
         with connect(self.dsn, application_name=f"migtui {JOB}") as conn:
             query = sql.SQL("SELECT version_num FROM {} ORDER BY 1").format(self._version_table())
-            return tuple(str(row[0]) for row in conn.execute(query).fetchall())
+            try:
+                return tuple(str(row[0]) for row in conn.execute(query).fetchall())
+            except psycopg.Error:
+                return None
 
     def _write_versions(self, versions: tuple[str, ...]) -> None:
         from psycopg import sql
@@ -458,10 +464,13 @@ class RollbackTest:
             return f"--fail-fast: stopped after revision {result.revision} failed"
         if result.failures == [PHASE_DOWNGRADE] and self._still_as_upgraded:
             return None  # the downgrade raised and rolled back: the database is still at the revision
-        if result.status == NOOP_DOWNGRADE and not self.with_data:
+        if result.status == NOOP_DOWNGRADE and not self.with_data and self._versions_after_up is not None:
             # the schema is the upgrade's; only the version table went back: put back what the upgrade wrote
             t = time.perf_counter()
-            self._write_versions(self._versions_after_up)
+            try:
+                self._write_versions(self._versions_after_up)
+            except Exception as exc:
+                return f"cannot put back the version table after revision {result.revision}: {error_line(exc)}"
             result.seconds["restore"] = time.perf_counter() - t
             return None
         if self.checkpoint is None or not self.checkpoint.taken:
