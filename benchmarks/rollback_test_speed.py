@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from migtui.config import load_settings  # noqa: E402
 from migtui.pg import harness  # noqa: E402
 from migtui.project.load import AlembicProject  # noqa: E402
-from migtui.rollback.job import RollbackTest  # noqa: E402
+from migtui.rollback.job import Checkpoint, RollbackTest  # noqa: E402
 from tests.alembic_projects import Rev, make_project  # noqa: E402
 
 
@@ -57,17 +57,19 @@ def main() -> int:
         started = time.perf_counter() - t
         try:
             dsn = cluster.create_database("bench")
-            report = RollbackTest(AlembicProject.load(project_dir), dsn, load_settings({})).run()
+            checkpoint = Checkpoint(cluster, "bench")  # as the CLI runs it: a clone to go back to
+            report = RollbackTest(AlembicProject.load(project_dir), dsn, load_settings({}), checkpoint=checkpoint).run()
         finally:
             cluster.cleanup()
     totals = [r.seconds["total"] for r in report.revisions]
     steps = sum(r.seconds.get(k, 0.0) for r in report.revisions for k in ("upgrade", "downgrade", "re_upgrade"))
     snaps = sum(r.seconds.get("snapshots", 0.0) for r in report.revisions)
+    restores = sum(r.seconds.get("restore", 0.0) for r in report.revisions)
     print(f"revisions: {n} ({sum(r.ok for r in report.revisions)} passed)")
     print(f"server start: {started:.2f}s")
     print(f"rollback test: {report.seconds:.2f}s total, {report.seconds / n * 1000:.0f} ms per revision")
     print(f"per revision: median {statistics.median(totals) * 1000:.0f} ms, max {max(totals) * 1000:.0f} ms")
-    print(f"time in up/down/up steps: {steps:.2f}s; in catalog snapshots: {snaps:.2f}s")
+    print(f"time in up/down/up steps: {steps:.2f}s; in catalog snapshots: {snaps:.2f}s; put back: {restores:.2f}s")
     return 0 if report.ok else 1
 
 

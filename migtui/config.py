@@ -111,6 +111,13 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         raise UsageError(f"invalid value for {name} from {origin}: {value!r} ({exc})") from None
 
 
+def is_callable_reference(value: str) -> bool:
+    """``package.module:attr.path`` names a Python callable; anything else is a file path."""
+    import re
+
+    return re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value) is not None
+
+
 def find_pyproject(start: Path | None = None) -> Path | None:
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
@@ -157,7 +164,8 @@ def load_settings(
     base_dir = pyproject.parent if pyproject else None
     for name, value in _pyproject_settings(pyproject).items():
         value = _coerce(name, value, f"{pyproject} [tool.migtui]")
-        if name == "migrations" and base_dir is not None and not Path(value).is_absolute():
+        relative_path = name == "migrations" or (name == "baseline" and not is_callable_reference(value))
+        if relative_path and base_dir is not None and not Path(value).is_absolute():
             value = str(base_dir / value)
         setattr(settings, name, value)
         sources[name] = "pyproject.toml"

@@ -15,7 +15,7 @@ class ExitCode(IntEnum):
     LOCK_NOT_ACQUIRED = 4  # another deploy held the advisory lock for longer than we were willing to wait
     MIGRATION_FAILED = 5  # a revision raised (SQL error, lock_timeout retries exhausted, ...); rolled back
     CONNECTION = 6  # database unreachable, authentication failed, server refused
-    PROJECT_ERROR = 7  # the project's own code failed: env.py raised, a revision module failed to import or run
+    PROJECT_ERROR = 7  # the project's own code failed: env.py raised, a revision module or baseline failed
     INTERNAL = 70  # a bug in migtui (EX_SOFTWARE): one line, the traceback only with MIGTUI_DEBUG=1
     INTERRUPTED = 130  # Ctrl-C
 
@@ -42,14 +42,15 @@ class UsageError(MigtuiError):
     exit_code = ExitCode.USAGE
 
 
-class ProjectError(MigtuiError):
-    """The migration project's own code failed (env.py raised, a revision module could not be imported)."""
-
-    exit_code = ExitCode.PROJECT_ERROR
-
-
 class ConnectionFailed(MigtuiError):
     exit_code = ExitCode.CONNECTION
+
+
+class ProjectError(MigtuiError):
+    """The project's own code or files failed: env.py raised, a revision module could not be imported, a baseline
+    does not apply."""
+
+    exit_code = ExitCode.PROJECT_ERROR
 
 
 class MigrationFailed(MigtuiError):

@@ -3,7 +3,9 @@
 ``diff_snapshots(expected, actual)`` returns ``Difference`` items ordered by kind (``model.KINDS``) and
 name. An object that exists on one side only is one ``added``/``removed`` item; the columns, constraints,
 indexes, triggers and policies of a table that is itself added or removed are not listed again. An object
-on both sides gives one ``modified`` item per attribute that differs.
+on both sides gives one ``modified`` item per attribute that differs. Expressions the server deparses
+(CHECK and other constraint definitions, index predicates and key expressions, column defaults) differ only
+when they differ in meaning (``catalog/normalize.py``): a restored copy is not a changed schema.
 """
 
 from __future__ import annotations
@@ -11,6 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from migtui.catalog.model import KINDS, Difference, Key, Snapshot
+from migtui.catalog.normalize import same_expression
+
+# (kind, attribute) -> how the attribute's text parses: attributes that hold server-deparsed expressions
+_EXPRESSIONS: dict[tuple[str, str], str] = {
+    ("constraint", "definition"): "constraint",
+    ("index", "predicate"): "expression",
+    ("index", "columns"): "expression",
+    ("column", "default"): "expression",
+}
 
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
 
@@ -55,12 +66,22 @@ def diff_snapshots(
                 # an attribute only one side has (e.g. the owner of a sequence that became OWNED BY a table:
                 # owned sequences follow their table's owner) is explained by the attribute that changed
                 continue
-            if want.get(attribute) != have.get(attribute):
+            if want.get(attribute) != have.get(attribute) and not _same_meaning(key[0], attribute, want, have):
                 items.append(
                     Difference(key[0], key[1], "modified", attribute, want.get(attribute), have.get(attribute))
                 )
     items.sort(key=lambda d: (*_order((d.kind, d.object)), d.change != "removed", d.change != "added"))
     return items
+
+
+def _same_meaning(kind: str, attribute: str, want: dict, have: dict) -> bool:
+    form = _EXPRESSIONS.get((kind, attribute))
+    if form is None:
+        return False
+    a, b = want.get(attribute), have.get(attribute)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_expression(x, y, form) for x, y in zip(a, b, strict=True))
+    return same_expression(a, b, form)
 
 
 def _attribute_order(want: dict, have: dict) -> list[str]:

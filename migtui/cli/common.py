@@ -65,3 +65,13 @@ def add_scratch_argument(parser: argparse.ArgumentParser, help: str, *aliases: s
     parser.add_argument("--scratch-dsn", metavar="URL", help=f"{help}; env MIGTUI_SCRATCH_DSN")
     for alias in aliases:
         parser.add_argument(alias, dest="scratch_dsn", metavar="URL", help=argparse.SUPPRESS)
+
+
+def add_baseline_argument(parser: argparse.ArgumentParser) -> None:
+    """``--baseline`` (setting ``baseline``): what exists before the first revision."""
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE|MODULE:CALLABLE",
+        help="what exists before the first revision: a SQL file (pg_dump --schema-only output works) or a "
+        "Python callable given one SQLAlchemy connection (app.models:Base.metadata.create_all); env MIGTUI_BASELINE",
+    )

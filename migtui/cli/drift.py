@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from migtui.cli.common import add_common_arguments, add_scratch_argument, settings_from_args
+from migtui.cli.common import add_baseline_argument, add_common_arguments, add_scratch_argument, settings_from_args
 
 HELP = "compare the database's schema with what its recorded migrations produce (exit 1 on drift)"
 DESCRIPTION = (
@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_scratch_argument(
         parser, "build the expected schema on this server (needs CREATEDB/CREATEROLE) instead of an embedded one"
     )
+    add_baseline_argument(parser)
     parser.add_argument("--version-table", metavar="NAME", help="alembic version table (default alembic_version)")
     parser.add_argument("--version-table-schema", metavar="SCHEMA", help="schema of the version table")
     parser.add_argument("--pg-bin", metavar="DIR", help="PostgreSQL binaries for the embedded scratch server")

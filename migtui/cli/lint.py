@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from migtui.cli.common import add_common_arguments, add_scratch_argument, settings_from_args
+from migtui.cli.common import add_baseline_argument, add_common_arguments, add_scratch_argument, settings_from_args
 
 HELP = "lint migrations: locks, rewrites, scans and risky statements (alembic revisions and raw .sql)"
 DESCRIPTION = (
@@ -49,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with a DSN: also lint revisions the database already has",
     )
     parser.add_argument("--no-catalog", action="store_true", help="do not read the configured database's catalog")
+    add_baseline_argument(parser)
     add_scratch_argument(
         parser,
         "a server for the scratch database where revisions that cannot be rendered offline are rendered "

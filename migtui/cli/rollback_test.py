@@ -5,25 +5,37 @@ from __future__ import annotations
 import argparse
 import sys
 
-from migtui.cli.common import add_common_arguments, add_scratch_argument, settings_from_args
+from migtui.cli.common import add_baseline_argument, add_common_arguments, add_scratch_argument, settings_from_args
 
 HELP = "test every revision's downgrade: up, down (schema must match), up again (schema must match)"
 DESCRIPTION = (
-    "For each revision in order, on a scratch database (a new embedded PostgreSQL by default, or --scratch-dsn): "
-    "snapshot the schema, upgrade one step, snapshot, downgrade one step and require the first snapshot, "
-    "upgrade again and require the second. Fails (exit 1) naming every revision whose downgrade raises, "
-    "leaves the schema different, or cannot be upgraded again."
+    "For each revision in order, on a new scratch database (on an embedded PostgreSQL by default, or on the "
+    "server --scratch-dsn names; created and dropped by the test): snapshot the schema, upgrade one step, "
+    "snapshot, downgrade one step and require the first snapshot, upgrade again and require the second. "
+    "The whole history is tested in one run: after a failing revision the database is put back at that "
+    "revision and the test goes on (--fail-fast stops at the first failure). A downgrade that changes nothing "
+    "is reported as a no-op downgrade (a failure unless --allow-noop-downgrades). Fails (exit 1) naming every "
+    "revision whose downgrade raises, leaves the schema different, or cannot be upgraded again."
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, target=False)
-    add_scratch_argument(parser, "the scratch database to test on (default: a new embedded server)", "--dsn")
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="allow a --scratch-dsn database whose version table is at a revision (tests only the later revisions)",
+    add_scratch_argument(
+        parser, "a server on which the test creates and drops its own database (default: an embedded server)", "--dsn"
     )
+    add_baseline_argument(parser)
+    parser.add_argument(
+        "--fail-fast", action="store_true", help="stop at the first failing revision (default: test every revision)"
+    )
+    parser.add_argument(
+        "--allow-noop-downgrades",
+        action="store_true",
+        help="a downgrade that changes nothing is this project's policy: report it as a warning, not a failure",
+    )
+    # the test always runs in a database it creates, which is never at a revision: kept so scripts that pass it
+    # keep working
+    parser.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--with-data",
         action="store_true",
@@ -67,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(event, Message):
             print(f"migtui: {event.text}", file=sys.stderr, flush=True)
 
-    options = RollbackOptions(force=args.force, with_data=args.with_data, exclude=tuple(exclude))
+    options = RollbackOptions(
+        force=args.force,
+        with_data=args.with_data,
+        exclude=tuple(exclude),
+        fail_fast=args.fail_fast,
+        allow_noop_downgrades=args.allow_noop_downgrades,
+    )
     report = run_rollback_test(settings, options, sink)
     text = FORMATTERS[args.format](report)
     if args.output:

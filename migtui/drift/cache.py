@@ -35,6 +35,7 @@ class CacheKey:
     version_table: str
     inspector: str = ""  # hash of the catalog inspector's source: a changed inspector never reads an old snapshot
     phases: tuple[tuple[str, str, int], ...] = ()  # (revision, phase, step) of each phased revision on the target
+    baseline: str = ""  # the baseline's fingerprint (project/baseline.py): another baseline, another schema
 
     def digest(self) -> str:
         text = json.dumps(asdict(self), sort_keys=True)

@@ -262,9 +262,12 @@ def build_expected_snapshot(
     create databases and roles) no embedded server is started.
     """
     from migtui.pg import harness
+    from migtui.project.baseline import required_extensions
 
+    extensions = required_extensions(project, settings)
     if scratch_dsn:
         server: Any = scratch_server(scratch_dsn)
+        harness.check_server_extensions(server, extensions)
         description = f"scratch server (PostgreSQL {server.pg_version})"
         try:
             return _build_on(server, project, target, settings, sink), description
@@ -272,9 +275,10 @@ def build_expected_snapshot(
             raise
         except Exception as exc:
             raise MigtuiError(f"cannot build the expected schema on the scratch server: {error_line(exc)}") from None
-    pg_version = scratch_pg_version(target, settings)
+    bins = scratch_binaries(target, settings, extensions)
+    pg_version = bins.pg_version
     sink(Message(text=f"building the expected schema on an embedded PostgreSQL {pg_version} server"))
-    cluster = harness.start_cluster(pg_version, pg_bin=settings.pg_bin)
+    cluster = harness.start_cluster(pg_version, pg_bin=str(bins.bin_dir))
     try:
         return _build_on(cluster, project, target, settings, sink), f"embedded PostgreSQL {pg_version}"
     finally:
@@ -295,18 +299,25 @@ def scratch_server(dsn: str):
         raise ConnectionFailed(f"cannot connect to the scratch server: {describe_error(exc)}") from None
 
 
-def scratch_pg_version(target: TargetInfo, settings: Settings) -> int:
-    """The embedded server's major: that of ``--pg-bin`` if given, else the target's, else the nearest one."""
+def scratch_pg_version(target: TargetInfo, settings: Settings, extensions: tuple[str, ...] = ()) -> int:
+    """The embedded server's major: that of ``--pg-bin`` if given, else the target's, else the nearest one
+    (among the builds that have ``extensions``, the ones the project creates)."""
+    return scratch_binaries(target, settings, extensions).pg_version
+
+
+def scratch_binaries(target: TargetInfo, settings: Settings, extensions: tuple[str, ...] = ()):
+    """The binaries of the embedded server (see ``scratch_pg_version``)."""
     from migtui.pg import harness
 
-    if settings.pg_bin:
-        return harness.find_binaries(None, settings.pg_bin).pg_version
-    return harness.nearest_version(target.pg_version)
+    if settings.pg_bin and not extensions:
+        return harness.find_binaries(None, settings.pg_bin)
+    return harness.find_binaries_with(target.pg_version, extensions, settings.pg_bin)
 
 
 def _build_on(server: Any, project: AlembicProject, target: TargetInfo, settings: Settings, sink: EventSink):
     from psycopg import sql
 
+    from migtui.project.baseline import apply_baseline
     from migtui.runner.job import Runner
 
     admin_user = str(server.execute("SELECT current_user")[0][0])
@@ -327,13 +338,17 @@ def _build_on(server: Any, project: AlembicProject, target: TargetInfo, settings
     )
     try:
         dsn = server.dsn(name, user=run_as) if can_switch else server.dsn(name)
+        baseline = apply_baseline(settings, dsn)
+        if baseline:
+            sink(Message(text=f"applied the baseline {baseline} on the scratch database"))
         runner = Runner(project, dsn, settings, discard)
         for revision in target.current:
             sink(Message(text=f"applying migrations up to {revision} on the scratch database"))
             try:
                 runner.upgrade(revision)
             except MigtuiError as exc:
-                raise MigtuiError(f"cannot build the expected schema: {exc.message}") from None
+                hint = "" if settings.baseline else " (a history that starts from existing tables needs --baseline)"
+                raise MigtuiError(f"cannot build the expected schema: {exc.message}{hint}") from None
         if target.phases:
             follow_phases(dsn, target, sink)
         snapshot = inspect_database(
@@ -404,9 +419,13 @@ def expected_schema(
 ) -> ExpectedSchema:
     """The expected snapshot for ``target``: from the on-disk cache, else built (and then cached)."""
     from migtui.drift import cache as drift_cache
+    from migtui.project.baseline import baseline_fingerprint, required_extensions
 
     started = time.monotonic()
-    pg_version = scratch_server(scratch_dsn).pg_version if scratch_dsn else scratch_pg_version(target, settings)
+    if scratch_dsn:
+        pg_version = scratch_server(scratch_dsn).pg_version
+    else:
+        pg_version = scratch_pg_version(target, settings, required_extensions(project, settings))
     key = drift_cache.CacheKey(
         revisions=tuple(sorted(target.current)),
         content_hash=project.content_hash(),
@@ -415,6 +434,7 @@ def expected_schema(
         version_table=f"{settings.version_table_schema or ''}.{settings.version_table}",
         inspector=drift_cache.inspector_hash(),
         phases=target.phase_key(),
+        baseline=baseline_fingerprint(settings),
     )
     path = drift_cache.path_for(cache_dir, key) if cache_dir is not None else None
     if path is not None and use_cache:
@@ -437,9 +457,11 @@ def expected_schema(
 
 def run_drift(settings: Settings, options: DriftOptions | None = None, sink: EventSink = discard) -> DriftReport:
     """Compare the live schema of ``settings.dsn`` with the schema its recorded migrations produce."""
+    from migtui.project.baseline import check_baseline
     from migtui.project.load import load_project
 
     options = options or DriftOptions()
+    check_baseline(settings)
     excluded = parse_exclusions([*settings.drift_exclude, *options.exclude])
     project = load_project(settings)
     project.script  # noqa: B018 - a broken revision graph fails here, before touching the database

@@ -89,8 +89,9 @@ def _client_env_and_dsn(dsn: str) -> tuple[dict[str, str], str]:
     return env, make_conninfo("", **params)
 
 
-def pick_binaries(target_pg_version: int, pg_bin: str | None = None):
-    """(pg_dump binaries >= target major, server binaries: same major if available, else nearest)."""
+def pick_binaries(target_pg_version: int, pg_bin: str | None = None, extensions: tuple[str, ...] = ()):
+    """(pg_dump binaries >= target major, server binaries: same major if available, else nearest; among the
+    builds that have ``extensions``, those the target has and the project creates)."""
     from migtui.pg import harness
 
     if pg_bin:
@@ -109,8 +110,16 @@ def pick_binaries(target_pg_version: int, pg_bin: str | None = None):
             f"no pg_dump at least as new as the target's PostgreSQL {target_pg_version} (have: {have}); pass --pg-bin"
         )
     dump = harness.find_binaries(newer[0])
-    server = harness.find_binaries(harness.nearest_version(target_pg_version))
+    server = harness.find_binaries_with(target_pg_version, extensions)
     return dump, server
+
+
+def target_extensions(dsn: str) -> set[str]:
+    """Extensions installed in the target database: the shadow's copy of its schema needs them too."""
+    from migtui.pg.connect import connect
+
+    with connect(dsn, application_name="migtui dry-run [extensions]") as conn:
+        return {str(row[0]) for row in conn.execute("SELECT extname FROM pg_extension").fetchall()}
 
 
 def dump_schema(dsn: str, dump_bin: Any, out: Path, timeout: float = 300, lock_wait: float = 30) -> None:
@@ -299,8 +308,14 @@ def run_shadow(
     """
     from psycopg import sql
 
+    from migtui.pg import harness
+    from migtui.project.baseline import required_extensions
+
     started = time.monotonic()
-    dump_bin, server_bin = pick_binaries(target_pg_version, pg_bin)
+    extensions = tuple(sorted(target_extensions(target_dsn) | set(required_extensions(project, settings))))
+    if server is not None:
+        harness.check_server_extensions(server, extensions)
+    dump_bin, server_bin = pick_binaries(target_pg_version, pg_bin, extensions if server is None else ())
     shadow = ShadowServer(server, binaries=server_bin)
     result = ShadowResult(shadow_pg_version=shadow.pg_version, target_pg_version=target_pg_version)
     result.revisions = [ShadowRevision(rev) for rev in pending]

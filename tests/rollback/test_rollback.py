@@ -17,7 +17,7 @@ import pytest
 from migtui.config import load_settings
 from migtui.project.load import AlembicProject
 from migtui.render.rollback import report_junit, report_text
-from migtui.rollback.job import FAILED, PASSED, SKIPPED, RollbackTest
+from migtui.rollback.job import FAILED, NOOP_DOWNGRADE, PASSED, SKIPPED, Checkpoint, RollbackTest
 from tests.alembic_projects import Rev, make_project
 from tests.conftest import run_cli, run_main
 
@@ -87,7 +87,7 @@ CHAIN: list[tuple[str, str, str, tuple[str, str, str, str | None] | None]] = [
         "lost_not_null",
         "op.alter_column('parent', 'name', nullable=True)",
         "pass",
-        ("schema after downgrade", "column", "public.parent.name", "not_null"),
+        ("no-op downgrade", "column", "public.parent.name", "not_null"),
     ),
     (
         "fk_without_cascade",
@@ -164,7 +164,7 @@ CHAIN: list[tuple[str, str, str, tuple[str, str, str, str | None] | None]] = [
         "identity_lost",
         sql("ALTER TABLE parent ALTER id DROP IDENTITY IF EXISTS"),
         "pass",
-        ("schema after downgrade", "column", "public.parent.id", "identity"),
+        ("no-op downgrade", "column", "public.parent.id", "identity"),
     ),
     (
         "comment_lost",
@@ -176,7 +176,7 @@ CHAIN: list[tuple[str, str, str, tuple[str, str, str, str | None] | None]] = [
         "grant_lost",
         sql(f"REVOKE SELECT ON child FROM {ROLE}"),
         "pass",
-        ("schema after downgrade", "table", "public.child", "grants"),
+        ("no-op downgrade", "table", "public.child", "grants"),
     ),
     (
         "column_type_differs",
@@ -225,14 +225,17 @@ def _new_db(server) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def chain_report(pg, tmp_path_factory):
-    """The long chain, run once through the engine on a fresh database."""
+    """The long chain, run once through the engine on a fresh database (put back from its template clone
+    after each failing revision, as run_rollback_test does)."""
     root = tmp_path_factory.mktemp("chain")
     project_dir = make_project(root, [Rev(name, up, down) for name, up, down, _ in CHAIN])
     name, dsn = _new_db(pg)
+    checkpoint = Checkpoint(pg, name)
     try:
-        report = RollbackTest(AlembicProject.load(project_dir), dsn, _settings()).run()
+        report = RollbackTest(AlembicProject.load(project_dir), dsn, _settings(), checkpoint=checkpoint).run()
     finally:
         pg.drop_database(name)
+        pg.drop_database(checkpoint.clone)
     return project_dir, report
 
 
@@ -251,6 +254,11 @@ def test_broken_downgrade_names_the_difference(chain_report, case):
     name, _, _, (phase, kind, obj, attribute) = case
     _, report = chain_report
     result = next(r for r in report.revisions if r.revision == name)
+    if phase == "no-op downgrade":
+        assert result.status == NOOP_DOWNGRADE and result.failures == []
+        items = result.downgrade_differences
+        assert [(d.kind, d.object, d.attribute) for d in items] == [(kind, obj, attribute)]
+        return
     assert result.status == FAILED
     assert phase in result.failures
     if phase == "downgrade":
@@ -280,8 +288,9 @@ def _small_project(tmp_path, revisions):
     return make_project(tmp_path, [Rev(*r) for r in revisions])
 
 
-def test_reupgrade_failure_stops_the_run(pg, tmp_path):
-    """The classic: drop_table() leaves the enum type behind; upgrading again then fails."""
+def test_reupgrade_failure_stops_a_run_without_a_clone(pg, tmp_path):
+    """The classic: drop_table() leaves the enum type behind; upgrading again then fails. In a database the
+    job was given (no template clone to go back to) the run cannot go on."""
     project_dir = _small_project(
         tmp_path,
         [
@@ -306,6 +315,61 @@ def test_reupgrade_failure_stops_the_run(pg, tmp_path):
     assert [(d.kind, d.object, d.change) for d in t2.downgrade_differences] == [("enum", "public.b_kind", "added")]
     assert "b_kind" in t2.error and "already exists" in t2.error
     assert "not run" in t3.note
+
+
+def _server_databases(server) -> set[str]:
+    return {row[0] for row in server.execute("SELECT datname FROM pg_database")}
+
+
+def test_whole_history_in_one_run_and_fail_fast(pg, tmp_path):
+    """Every kind of failure, then good revisions: all are tested in one run (the database is put back from
+    the clone taken after each upgrade); --fail-fast stops at the first failure. The test's databases are
+    created on the --scratch-dsn server and dropped."""
+    project_dir = _small_project(
+        tmp_path,
+        [
+            ("h1", "op.create_table('a', sa.Column('id', sa.Integer, primary_key=True))", "op.drop_table('a')"),
+            (
+                "h2",
+                "op.create_table('b', sa.Column('id', sa.Integer, primary_key=True),"
+                " sa.Column('k', sa.Enum('x', 'y', name='b_kind')))",
+                "op.drop_table('b')",
+            ),
+            ("h3", "op.add_column('a', sa.Column('c', sa.Integer))", "pass"),
+            ("h4", "op.add_column('a', sa.Column('d', sa.Integer))", "raise RuntimeError('no way back')"),
+            ("h5", "op.add_column('b', sa.Column('e', sa.Integer))", "op.drop_column('b', 'e')"),
+            ("h6", "op.create_index('a_c', 'a', ['c', 'd'])", "op.drop_index('a_c', table_name='a')"),
+        ],
+    )
+    before = _server_databases(pg)
+    done = run_main("rollback-test", "--migrations", str(project_dir), "--scratch-dsn", pg.dsn(), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    statuses = {r["revision"]: r["status"] for r in data["revisions"]}
+    assert statuses == {
+        "h1": "passed",
+        "h2": "failed",
+        "h3": "no-op downgrade",
+        "h4": "failed",
+        "h5": "passed",
+        "h6": "passed",
+    }
+    assert data["failed"] == ["h2", "h3", "h4"] and data["noop_downgrades"] == ["h3"]
+    h2 = data["revisions"][1]
+    assert h2["failures"] == ["schema after downgrade", "re-upgrade"]
+    assert _server_databases(pg) == before  # the scratch database and its clone are gone
+
+    allowed = run_main(
+        "rollback-test", "--migrations", str(project_dir), "--scratch-dsn", pg.dsn(), "--allow-noop-downgrades"
+    )
+    assert allowed.returncode == 1  # h2 and h4 still fail
+    assert "NOOP h3" in allowed.stdout and "FAIL h4" in allowed.stdout and "PASS h6" in allowed.stdout
+    assert "3 passed, 2 failed (h2, h4), 1 no-op downgrade(s)" in allowed.stdout
+
+    fast = run_main("rollback-test", "--migrations", str(project_dir), "--scratch-dsn", pg.dsn(), "--fail-fast")
+    assert fast.returncode == 1
+    assert "FAIL h2" in fast.stdout and "SKIP h3" in fast.stdout and "--fail-fast" in fast.stdout
+    assert _server_databases(pg) == before
 
 
 def test_upgrade_failure_is_reported_and_stops(pg, tmp_path):
@@ -339,7 +403,7 @@ GOOD = [
 
 def test_cli_json_and_exit_codes(pg, tmp_path):
     project_dir = _small_project(tmp_path / "good", GOOD)
-    name, dsn = _new_db(pg)
+    name, dsn = _new_db(pg)  # --scratch-dsn names a server: the test runs in a database of its own on it
     try:
         done = run_cli("rollback-test", "--migrations", str(project_dir), "--scratch-dsn", dsn, "--format", "json")
         assert done.returncode == 0, done.stderr
@@ -347,14 +411,13 @@ def test_cli_json_and_exit_codes(pg, tmp_path):
         assert data["ok"] is True and data["failed"] == [] and data["passed"] == 3
         assert [r["revision"] for r in data["revisions"]] == ["g1", "g2", "g3"]
         assert all(r["seconds"]["total"] > 0 for r in data["revisions"])
+        # the database the DSN names was only connected to, never migrated
+        assert pg.execute("SELECT to_regclass('alembic_version')", dbname=name) == [(None,)]
 
-        # the database is now at head: refused without --force (exit 2), one line, no traceback
-        again = run_main("rollback-test", "--migrations", str(project_dir), "--scratch-dsn", dsn)
-        assert again.returncode == 2
-        assert "at revision g3" in again.stderr and "Traceback" not in again.stderr
-        forced = run_cli("rollback-test", "--migrations", str(project_dir), "--scratch-dsn", dsn, "--force")
-        assert forced.returncode == 0, forced.stderr
-        assert forced.stdout.count("SKIP") == 3
+        # so a second run starts from scratch again; --force is still accepted (scripts pass it)
+        again = run_cli("rollback-test", "--migrations", str(project_dir), "--scratch-dsn", dsn, "--force")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.count("PASS") == 3
     finally:
         pg.drop_database(name)
 
@@ -381,7 +444,7 @@ def test_cli_text_names_broken_revision_and_redacts_password(pg, tmp_path):
             str(junit),
         )
         assert done.returncode == 1, done.stderr
-        assert "FAIL bad" in done.stdout
+        assert "NOOP bad" in done.stdout
         assert "column public.t.w: default: expected none, actual '5'" in done.stdout
         assert "s3cr3t-pw" not in done.stdout + done.stderr + junit.read_text()
         root = ET.fromstring(junit.read_text())
@@ -475,7 +538,7 @@ def test_branches_and_merge_points(pg, tmp_path):
     finally:
         pg.drop_database(name)
     statuses = {r.revision: r.status for r in report.revisions}
-    assert statuses == {"m0": PASSED, "m1": PASSED, "m2": PASSED, "m3": PASSED, "m4": FAILED}
+    assert statuses == {"m0": PASSED, "m1": PASSED, "m2": PASSED, "m3": PASSED, "m4": NOOP_DOWNGRADE}
     assert report.revisions[0].revision == "m0" and report.revisions[-1].revision == "m4"
 
 
