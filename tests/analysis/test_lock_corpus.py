@@ -1,0 +1,2 @@
+"""Placeholder replaced below."""
+KNOWN_DIFFERENCES: dict = {}
