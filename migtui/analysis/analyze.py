@@ -194,7 +194,7 @@ class Analyzer:
             roles = action.roles
             if not roles:
                 continue
-            for role, mode in spec.locks:
+            for role, mode in spec.locks_for(self.pg_version):
                 relations = roles.get(role)
                 if not relations:
                     continue

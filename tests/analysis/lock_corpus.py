@@ -382,6 +382,7 @@ class Observation:
     locks: dict[str, str] = field(default_factory=dict)  # relation name -> strongest mode
     new_files: set[str] = field(default_factory=set)  # relfilenode changed
     scans: set[str] = field(default_factory=set)  # seq_scan counter grew
+    kinds: dict[str, str] = field(default_factory=dict)  # relation name -> relkind
 
 
 def observe(conn: psycopg.Connection, case: Case, before: dict[int, tuple[str, str, int]]) -> Observation:
@@ -397,13 +398,11 @@ def observe(conn: psycopg.Connection, case: Case, before: dict[int, tuple[str, s
             conn.rollback()
             return obs
         cur.execute(LOCKS_SQL)
-        named = _named(case.sql)
         for oid, mode in cur.fetchall():
             if oid not in before:
                 continue  # created by the statement
             name, kind, _node = before[oid]
-            if kind not in MODELLED_KINDS and name not in named:
-                continue  # indexes and TOAST tables of a locked table: modelled only when named
+            obs.kinds[name] = kind
             held = obs.locks.get(name)
             if held is None or STRENGTH[mode] > STRENGTH[held]:
                 obs.locks[name] = mode
@@ -480,15 +479,11 @@ class Difference:
 def compare(obs: Observation, pred: Prediction) -> list[Difference]:
     """Relations whose lock the model gets wrong, and wrong new-file (rewrite) flags.
 
-    A relation counts when the server took more than AccessShareLock on it or the model names it: an
-    AccessShareLock the model does not name (catalog reads of dependent objects) conflicts only with
-    AccessExclusiveLock and is left out, as the issue's count does.
+    Which relations count: see ``counted_relations``.
     """
     diffs = []
-    for rel in sorted(set(obs.locks) | set(pred.locks)):
+    for rel, _named_rel in counted_relations(obs, pred):
         seen, said = obs.locks.get(rel), pred.locks.get(rel)
-        if seen == ACCESS_SHARE and said is None:
-            continue
         if seen != said:
             diffs.append(Difference(obs.case.id, rel, "lock", seen or "-", said or "-"))
     for rel in sorted(obs.new_files ^ pred.new_files):
@@ -501,11 +496,20 @@ def compare(obs: Observation, pred: Prediction) -> list[Difference]:
 
 
 def counted_relations(obs: Observation, pred: Prediction) -> list[tuple[str, bool]]:
-    """(relation, named by the statement) for every relation the comparison counts."""
+    """(relation, named by the statement) for every relation the comparison counts.
+
+    A relation counts when the model names it or the server took more than AccessShareLock on it: an
+    AccessShareLock the model does not name (catalog reads of dependent objects) conflicts only with
+    AccessExclusiveLock and is left out, as are the indexes and TOAST tables of a locked table unless the
+    statement names them (their lock follows the table's).
+    """
     named = _named(obs.case.sql)
     out = []
     for rel in sorted(set(obs.locks) | set(pred.locks)):
-        if obs.locks.get(rel) == ACCESS_SHARE and rel not in pred.locks:
-            continue
+        if rel not in pred.locks:
+            if obs.locks[rel] == ACCESS_SHARE:
+                continue
+            if obs.kinds.get(rel) not in MODELLED_KINDS and rel not in named:
+                continue  # indexes and TOAST tables of a locked table: modelled only when named
         out.append((rel, rel in named))
     return out
