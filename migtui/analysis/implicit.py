@@ -274,19 +274,20 @@ def _catalog_roles(pg_version: int, facts: CatalogFacts, action: Any, node_type:
     elif form in ("set-identity", "set-identity-generated", "drop-identity"):
         action.add("owned_sequence", *facts.table_sequences(table, "i", info.get("column")))
     elif form == "insert":
+        listed = {t["ResTarget"].get("name") for t in node.get("cols") or [] if "ResTarget" in t}
+        targets = [table]
         if facts.relkinds.get(table) == "v":
-            action.add("base", *_view_bases(facts, table))
-        else:
-            listed = {
-                t["ResTarget"].get("name") for t in node.get("cols") or [] if "ResTarget" in t
-            }  # columns given a value: their defaults do not run
-            for column, seq, how in facts.sequences.get(table, ()):
-                if how in "di" and (not listed or column not in listed):
+            bases = _view_bases(facts, table)
+            action.add("base", *bases)
+            targets = bases  # a view's columns carry the base table's names unless renamed
+        for target in targets:
+            for column, seq, how in facts.sequences.get(target, ()):
+                if how in "di" and (not listed or column not in listed):  # defaults of the columns not given
                     action.add("sequence", seq)
-            if facts.relkinds.get(table) == "p":
-                action.assumptions.append(
-                    f"rows inserted into {table} take RowExclusiveLock on the partitions they are routed to"
-                )
+        if facts.relkinds.get(table) == "p":
+            action.assumptions.append(
+                f"rows inserted into {table} take RowExclusiveLock on the partitions they are routed to"
+            )
     elif form in ("update", "update-all-rows", "delete", "delete-all-rows", "merge", "lock-table"):
         for rel in action.roles.get("table", []):
             if facts.relkinds.get(rel) == "v":
