@@ -183,7 +183,7 @@ def _refine_form(action: Any, node_type: str, node: dict[str, Any], facts: Catal
         if subtype == "O" or (
             subtype == "C" and con.get("contype") == "CONSTR_CHECK" and not con.get("skip_validation")
         ):
-            action.form = "alter-domain-check"
+            info["domain_validates"] = True
     elif form in ("set-tablespace", "set-access-method") and facts is not None and action.table:
         target = ""
         for item in _walk(node):
@@ -341,12 +341,11 @@ def _tableless_roles(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> 
     elif form == "drop-schema" and info.get("cascade"):
         for schema in (info.get("dropped") or "").split(","):
             action.add("cascade", *sorted(r for r in facts.tables if r.startswith(schema + ".")))
-    elif form in ("alter-domain-check", "drop-type") and node.get("typeName") is not None:
+    elif form == "alter-type" and info.get("domain_validates"):
         names = _names(node.get("typeName"))
         if names:
             domain = f"{names[-2]}.{names[-1]}" if len(names) > 1 else f"public.{names[0]}"
-            role = "domain_table" if form == "alter-domain-check" else "cascade"
-            action.add(role, *facts.domain_tables.get(domain, []))
+            action.add("domain_table", *facts.domain_tables.get(domain, []))
     elif form == "drop-type" and node.get("behavior") == "DROP_CASCADE" and node.get("removeType") == "OBJECT_DOMAIN":
         for obj in node.get("objects") or []:
             names = _names(obj.get("TypeName", {}).get("names"))

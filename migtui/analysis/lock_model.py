@@ -645,13 +645,13 @@ FORMS_LIST: list[Form] = [
     # --- types and sequences -------------------------------------------------------------------------
     _f("create-type", "CREATE TYPE / DOMAIN", example="CREATE TYPE color AS ENUM ('red')"),
     _f("alter-type-add-value", "ALTER TYPE ... ADD VALUE", example="ALTER TYPE mood ADD VALUE 'c'"),
-    _f("alter-type", "ALTER TYPE (rename value, rename, owner)", example="ALTER TYPE mood RENAME VALUE 'a' TO 'aa'"),
     _f(
-        "alter-domain-check",
-        "ALTER DOMAIN ... ADD CHECK (validated) / SET NOT NULL (checks every column of the domain)",
+        "alter-type",
+        "ALTER TYPE / DOMAIN (rename value, rename, owner; a domain's ADD CHECK / SET NOT NULL checks every "
+        "column of the domain)",
         (("domain_table", SH),),
         scans=("domain_table",),
-        probe="none: measured by the corpus (tests/analysis/lock_corpus.py)",
+        example="ALTER TYPE mood RENAME VALUE 'a' TO 'aa'",
     ),
     _f("drop-type", "DROP TYPE", (("cascade", AE),), example="DROP TYPE unused_type"),
     _f("create-sequence", "CREATE SEQUENCE", example="CREATE SEQUENCE seq_new"),
