@@ -271,7 +271,7 @@ class Classifier:
         if handler is None:
             return [Action("other", info={"node": node_type})]
         actions = handler(self, node)
-        expand_implicit(self.pg_version, self.facts, node_type, node, actions)
+        expand_implicit(self.pg_version, self.facts, node_type, node, actions, self.knowledge.column_types)
         return actions
 
     # --- tables --------------------------------------------------------------------------------------

@@ -114,8 +114,25 @@ def _dependent_views(facts: CatalogFacts, relations: list[str]) -> list[str]:
     return out
 
 
-def expand(pg_version: int, facts: CatalogFacts | None, node_type: str, node: dict[str, Any], actions: list) -> None:
-    """Add the implicitly locked relations of one statement to its actions (in place)."""
+# forms whose recursion the no-catalog assumption does not mention: row-level locks on every partition are what
+# a reader of the statement expects
+_QUIET_RECURSION = frozenset(
+    {"update", "update-all-rows", "delete", "delete-all-rows", "merge", "select-for-update", "analyze"}
+)
+
+
+def expand(
+    pg_version: int,
+    facts: CatalogFacts | None,
+    node_type: str,
+    node: dict[str, Any],
+    actions: list,
+    known_tables: dict[str, Any] | None = None,
+) -> None:
+    """Add the implicitly locked relations of one statement to its actions (in place).
+
+    ``known_tables``: tables this lint run created (their partitions and children are known to be none).
+    """
     for action in actions:
         _refine_form(action, node_type, node, facts)
         form = action.form
@@ -124,7 +141,7 @@ def expand(pg_version: int, facts: CatalogFacts | None, node_type: str, node: di
         only = _only_relations(node) if (parts or kids) else set()
         recursing = (parts or kids) and table is not None and table not in only
         if facts is None:
-            if recursing and node_type != "InsertStmt":
+            if recursing and form not in _QUIET_RECURSION and table not in (known_tables or {}):
                 action.assumptions.append(
                     f"no catalog: if {table} is partitioned or has inheritance children, each partition and "
                     "child is locked too"
