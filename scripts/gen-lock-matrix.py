@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+
+from migtui.analysis.lock_modes import STRENGTH  # noqa: E402
+from migtui.pg import harness  # noqa: E402
+from migtui.pg.catalog_facts import load_catalog_facts  # noqa: E402
 from tests.analysis.lock_corpus import (  # noqa: E402
     RELATION_ROLES,
     compare,
@@ -32,10 +36,6 @@ from tests.analysis.lock_corpus import (  # noqa: E402
     snapshot,
 )
 from tests.analysis.test_lock_corpus import KNOWN_DIFFERENCES, _key_matches  # noqa: E402
-
-from migtui.analysis.lock_modes import STRENGTH  # noqa: E402
-from migtui.pg import harness  # noqa: E402
-from migtui.pg.catalog_facts import load_catalog_facts  # noqa: E402
 
 SHORT = {
     "AccessShareLock": "AS",
@@ -122,17 +122,26 @@ def render(all_results: dict[int, list], seconds: dict[int, float]) -> str:
         "|---|---|",
     ]
     lines += [f"| {rel} | {role} |" for rel, role in RELATION_ROLES.items()]
-    lines += ["", "## Agreement", "", "| major | statements run | errors (form not valid there) | named relations "
-              "| implicit relations | new-file flags | probe seconds |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Agreement",
+        "",
+        "| major | statements run | errors (form not valid there) | named relations "
+        "| implicit relations | new-file flags | probe seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for v in versions:
         n_ok, n_all, i_ok, i_all, f_ok, f_all, _u = figures(all_results[v], v)
         ran = sum(1 for o, _p in all_results[v] if not o.error)
         errs = sum(1 for o, _p in all_results[v] if o.error)
-        lines.append(
-            f"| {v} | {ran} | {errs} | {n_ok}/{n_all} | {i_ok}/{i_all} | {f_ok}/{f_all} | {seconds[v]:.1f} |"
-        )
-    lines += ["", "## Matrix", "", "| statement | relation | " + " | ".join(f"PG {v}" for v in versions) + " |",
-              "|---|---|" + "---|" * len(versions)]
+        lines.append(f"| {v} | {ran} | {errs} | {n_ok}/{n_all} | {i_ok}/{i_all} | {f_ok}/{f_all} | {seconds[v]:.1f} |")
+    lines += [
+        "",
+        "## Matrix",
+        "",
+        "| statement | relation | " + " | ".join(f"PG {v}" for v in versions) + " |",
+        "|---|---|" + "---|" * len(versions),
+    ]
     by_case: dict[str, dict[int, tuple]] = defaultdict(dict)
     order = []
     for v in versions:
@@ -183,12 +192,54 @@ def render(all_results: dict[int, list], seconds: dict[int, float]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def forms_table() -> list[str]:
+    """The lock model's forms as the table in docs/lint.md."""
+    from migtui.analysis.lock_model import FORMS
+
+    lines = [
+        "| form | statement | locks (role: mode) | rewrites | scans | in a transaction | versions | probed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for form in FORMS.values():
+        locks = [f"{role}: {mode}" for role, mode in form.locks]
+        locks += [f"{role}: {mode} (from {first})" for first, role, mode in form.since]
+        if form.probe.startswith("none: measured by the corpus"):
+            probed = "corpus"
+        elif form.probe.startswith("none:"):
+            probed = "no:" + form.probe[len("none:") :]
+        else:
+            probed = "second session" if form.probe == "second-session" else "yes"
+        rewrites = ", ".join(form.rewrites + tuple(f"{r} (new empty file)" for r in form.new_files)) or "-"
+        lines.append(
+            f"| `{form.id}` | {form.title} | {', '.join(locks) or 'none'} | {rewrites} | "
+            f"{', '.join(form.scans) or '-'} | {'yes' if form.transactional else 'no'} | "
+            f"{form.min_version}-{form.max_version} | {probed} |"
+        )
+    return lines
+
+
+def update_lint_doc() -> None:
+    path = ROOT / "docs" / "lint.md"
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| form | statement |"))
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    lines[start:end] = forms_table()
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--versions", default="15,16,18")
     parser.add_argument("--check", action="store_true", help="print figures, do not write docs/locks.md")
     parser.add_argument("--show", action="store_true", help="print every unexplained difference")
+    parser.add_argument("--forms-only", action="store_true", help="only rewrite the form table in docs/lint.md")
     args = parser.parse_args()
+    if args.forms_only:
+        update_lint_doc()
+        print("wrote the form table of docs/lint.md")
+        return 0
     available = harness.available_versions()
     results, seconds = {}, {}
     for v in (int(x) for x in args.versions.split(",")):
@@ -207,11 +258,14 @@ def main() -> int:
             sqls = {o.case.id: o.case.sql for o, _p in results[v]}
             forms = {o.case.id: p.forms for o, p in results[v]}
             for d in unexplained:
-                print(f"  {d.case_id} {d.relation} {d.kind}: observed {d.observed} model {d.predicted} "
-                      f"| {sqls[d.case_id]} {forms[d.case_id]}")
+                print(
+                    f"  {d.case_id} {d.relation} {d.kind}: observed {d.observed} model {d.predicted} "
+                    f"| {sqls[d.case_id]} {forms[d.case_id]}"
+                )
     if not args.check and results:
         (ROOT / "docs" / "locks.md").write_text(render(results, seconds))
-        print("wrote docs/locks.md")
+        update_lint_doc()
+        print("wrote docs/locks.md and the form table of docs/lint.md")
     _ = STRENGTH
     return 0
 

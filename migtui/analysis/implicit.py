@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from orjson import dumps as _dumps
+
 from migtui.analysis.facts import CatalogFacts
 from migtui.analysis.lock_model import FORMS
 
@@ -54,14 +56,31 @@ def _names(items: list[dict[str, Any]] | None) -> list[str]:
     return [i["String"]["sval"] for i in items or [] if "String" in i]
 
 
+_RECURSES: dict[tuple[str, int], tuple[bool, bool]] = {}
+
+
 def _recurses(form: str, pg_version: int) -> tuple[bool, bool]:
     """(takes locks on partitions, on inheritance children) for a form."""
-    roles = {role for role, _mode in FORMS[form].locks_for(pg_version)}
-    return "partitions" in roles, "children" in roles
+    key = (form, pg_version)
+    found = _RECURSES.get(key)
+    if found is None:
+        roles = {role for role, _mode in FORMS[form].locks_for(pg_version)}
+        found = _RECURSES[key] = ("partitions" in roles, "children" in roles)
+    return found
+
+
+def _rangevar_only(rv: dict[str, Any]) -> str | None:
+    if "relname" in rv and not rv.get("inh"):
+        return f"{rv.get('schemaname') or 'public'}.{rv.get('relname', '')}"
+    return None
 
 
 def _only_relations(node: dict[str, Any]) -> set[str]:
     """Relations the statement names with ONLY (a RangeVar without ``inh``)."""
+    relation = node.get("relation")
+    if type(relation) is dict and "relname" in relation and "relations" not in node and "fromClause" not in node:
+        name = _rangevar_only(relation)  # the statement's one target (ALTER TABLE, CREATE INDEX, DML)
+        return {name} if name else set()
     out = set()
     for item in _walk(node):
         rv = item.get("RangeVar", item)  # a statement's own relation field is a bare RangeVar
@@ -71,6 +90,9 @@ def _only_relations(node: dict[str, Any]) -> set[str]:
 
 
 def _sequence_calls(node: dict[str, Any]) -> list[str]:
+    text = _dumps(node)
+    if b'"nextval"' not in text and b'"setval"' not in text:  # C-speed pre-check: most statements call neither
+        return []
     out = []
     for item in _walk(node):
         call = item.get("FuncCall")
@@ -134,22 +156,35 @@ def expand(
     ``known_tables``: tables this lint run created (their partitions and children are known to be none).
     """
     for action in actions:
-        _refine_form(action, node_type, node, facts)
+        if action.form in _REFINED:
+            _refine_form(action, node_type, node, facts)
         form = action.form
-        table = action.table
-        parts, kids = _recurses(form, pg_version)
-        only = _only_relations(node) if (parts or kids) else set()
-        recursing = (parts or kids) and table is not None and table not in only
+        roles = action.roles
+        tables = roles.get("table")
+        table = tables[0] if tables else None
         if facts is None:
-            if recursing and form not in _QUIET_RECURSION and table not in (known_tables or {}):
+            if table is None:
+                if form in _TEXT_ROLES:
+                    _no_catalog_roles(action, node)
+                continue
+            roles["heaps"] = [table]
+            parts, kids = _recurses(form, pg_version)
+            if (
+                (parts or kids)
+                and form not in _QUIET_RECURSION
+                and table not in (known_tables or {})
+                and table not in _only_relations(node)
+            ):
                 action.assumptions.append(
                     f"no catalog: if {table} is partitioned or has inheritance children, each partition and "
                     "child is locked too"
                 )
-            if table is not None:
-                action.add("heaps", table)
-            _no_catalog_roles(action, node)
+            if form in _TEXT_ROLES:
+                _no_catalog_roles(action, node)
             continue
+        parts, kids = _recurses(form, pg_version)
+        only = _only_relations(node) if (parts or kids) else set()
+        recursing = (parts or kids) and table is not None and table not in only
         if recursing and table is not None and node_type != "InsertStmt":
             kind = facts.relkinds.get(table)
             descendants = facts.descendants(table)
@@ -163,6 +198,36 @@ def expand(
         elif table is not None and facts.has_storage(table):
             action.add("heaps", table)
         _catalog_roles(pg_version, facts, action, node_type, node)
+
+
+# forms _refine_form may replace, and forms _no_catalog_roles adds roles to
+_REFINED = frozenset(
+    {
+        "set-storage-parameters",
+        "set-statistics",
+        "set-storage",
+        "inherit",
+        "alter-sequence",
+        "add-identity",
+        "alter-type",
+        "set-tablespace",
+        "set-access-method",
+    }
+)
+_TEXT_ROLES = frozenset(
+    {
+        "select",
+        "insert",
+        "update",
+        "update-all-rows",
+        "merge",
+        "select-for-update",
+        "create-table",
+        "cluster",
+        "cluster-on",
+        "refresh-materialized-view",
+    }
+)
 
 
 def _refine_form(action: Any, node_type: str, node: dict[str, Any], facts: CatalogFacts | None) -> None:
@@ -352,9 +417,7 @@ def _updated_keys(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> Non
 def _tableless_roles(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> None:
     form, info = action.form, action.info
     if form == "analyze" and not node.get("rels"):
-        action.add(
-            "table", *sorted(r for r in facts.tables if facts.relkinds.get(r) in ("r", "p", "m"))
-        )
+        action.add("table", *sorted(r for r in facts.tables if facts.relkinds.get(r) in ("r", "p", "m")))
     elif form == "drop-schema" and info.get("cascade"):
         for schema in (info.get("dropped") or "").split(","):
             action.add("cascade", *sorted(r for r in facts.tables if r.startswith(schema + ".")))

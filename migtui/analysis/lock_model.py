@@ -127,16 +127,38 @@ FORMS_LIST: list[Form] = [
         scans=("source",),
         example="CREATE TABLE copy_t AS SELECT * FROM other_t",
     ),
-    _f("drop-table", "DROP TABLE", (("table", AE), ("referenced", AE), ("cascade", AE), ("owned_sequence", AE), ("parent", AE), ("default_partition", AE)), example="DROP TABLE child_t"),
+    _f(
+        "drop-table",
+        "DROP TABLE",
+        (
+            ("table", AE),
+            ("referenced", AE),
+            ("cascade", AE),
+            ("owned_sequence", AE),
+            ("parent", AE),
+            ("default_partition", AE),
+        ),
+        example="DROP TABLE child_t",
+    ),
     _f("rename-table", "ALTER TABLE ... RENAME TO", (("table", AE),), example="ALTER TABLE other_t RENAME TO other2_t"),
-    _f("set-schema", "ALTER TABLE ... SET SCHEMA", (("table", AE), ("owned_sequence", AE)), example="ALTER TABLE other_t SET SCHEMA aux"),
-    _f("truncate", "TRUNCATE", (("table", AE), ("cascade", AE), ("partitions", AE), ("children", AE), ("owned_sequence", AE)), new_files=('heaps', 'owned_sequence'),
-        example="TRUNCATE other_t"),
+    _f(
+        "set-schema",
+        "ALTER TABLE ... SET SCHEMA",
+        (("table", AE), ("owned_sequence", AE)),
+        example="ALTER TABLE other_t SET SCHEMA aux",
+    ),
+    _f(
+        "truncate",
+        "TRUNCATE",
+        (("table", AE), ("cascade", AE), ("partitions", AE), ("children", AE), ("owned_sequence", AE)),
+        new_files=("heaps", "owned_sequence"),
+        example="TRUNCATE other_t",
+    ),
     _f(
         "truncate-cascade",
         "TRUNCATE ... CASCADE",
         (("table", AE), ("cascade", AE), ("partitions", AE), ("children", AE), ("owned_sequence", AE)),
-        new_files=('heaps', 'owned_sequence'),
+        new_files=("heaps", "owned_sequence"),
         example="TRUNCATE parent_t CASCADE",
     ),
     # --- ALTER TABLE: columns -------------------------------------------------------------------------
@@ -192,8 +214,18 @@ FORMS_LIST: list[Form] = [
         min_version=18,
         example="ALTER TABLE other_t ADD COLUMN z int GENERATED ALWAYS AS (x * 2) VIRTUAL",
     ),
-    _f("drop-column", "DROP COLUMN", (("table", AE), ("partitions", AE), ("children", AE), ("owned_sequence", AE), ("cascade", AE)), example="ALTER TABLE other_t DROP COLUMN y"),
-    _f("rename-column", "RENAME COLUMN", (("table", AE), ("partitions", AE), ("children", AE)), example="ALTER TABLE other_t RENAME COLUMN y TO y2"),
+    _f(
+        "drop-column",
+        "DROP COLUMN",
+        (("table", AE), ("partitions", AE), ("children", AE), ("owned_sequence", AE), ("cascade", AE)),
+        example="ALTER TABLE other_t DROP COLUMN y",
+    ),
+    _f(
+        "rename-column",
+        "RENAME COLUMN",
+        (("table", AE), ("partitions", AE), ("children", AE)),
+        example="ALTER TABLE other_t RENAME COLUMN y TO y2",
+    ),
     _f(
         "alter-column-type",
         "ALTER COLUMN ... TYPE (rewrites)",
@@ -416,7 +448,7 @@ FORMS_LIST: list[Form] = [
         (("table", AE), ("owned_sequence", AE)),
         rewrites=("heaps",),
         scans=("heaps",),
-        new_files=('owned_sequence',),
+        new_files=("owned_sequence",),
         example="ALTER TABLE other_t SET UNLOGGED",
     ),
     _f(
@@ -480,7 +512,12 @@ FORMS_LIST: list[Form] = [
         example="ALTER TABLE other_t ENABLE ROW LEVEL SECURITY",
     ),
     _f("replica-identity", "REPLICA IDENTITY", (("table", AE),), example="ALTER TABLE other_t REPLICA IDENTITY FULL"),
-    _f("owner-to", "OWNER TO", (("table", AE), ("owned_sequence", AE)), example="ALTER TABLE other_t OWNER TO probe_role"),
+    _f(
+        "owner-to",
+        "OWNER TO",
+        (("table", AE), ("owned_sequence", AE)),
+        example="ALTER TABLE other_t OWNER TO probe_role",
+    ),
     _f(
         "inherit",
         "INHERIT / NO INHERIT",
@@ -547,7 +584,12 @@ FORMS_LIST: list[Form] = [
         example="CREATE INDEX CONCURRENTLY other_y_idx ON other_t (y)",
         probe="second-session",
     ),
-    _f("drop-index", "DROP INDEX", (("table", AE), ("index", AE), ("partitions", AE)), example="DROP INDEX other_t_x_idx"),
+    _f(
+        "drop-index",
+        "DROP INDEX",
+        (("table", AE), ("index", AE), ("partitions", AE)),
+        example="DROP INDEX other_t_x_idx",
+    ),
     _f(
         "drop-index-concurrently",
         "DROP INDEX CONCURRENTLY",
@@ -597,7 +639,9 @@ FORMS_LIST: list[Form] = [
         (("table", SRE), ("partitions", SRE)),
         example="CREATE TRIGGER other_trg2 BEFORE UPDATE ON other_t FOR EACH ROW EXECUTE FUNCTION trg_fn()",
     ),
-    _f("drop-trigger", "DROP TRIGGER", (("table", AE), ("partitions", AE)), example="DROP TRIGGER other_trg ON other_t"),
+    _f(
+        "drop-trigger", "DROP TRIGGER", (("table", AE), ("partitions", AE)), example="DROP TRIGGER other_trg ON other_t"
+    ),
     _f(
         "create-policy",
         "CREATE/ALTER/DROP POLICY",
@@ -655,8 +699,13 @@ FORMS_LIST: list[Form] = [
     ),
     _f("drop-type", "DROP TYPE", (("cascade", AE),), example="DROP TYPE unused_type"),
     _f("create-sequence", "CREATE SEQUENCE", example="CREATE SEQUENCE seq_new"),
-    _f("alter-sequence", "ALTER SEQUENCE", (("table", SRE),), new_files=('table',),
-        example="ALTER SEQUENCE seq_s RESTART WITH 10"),
+    _f(
+        "alter-sequence",
+        "ALTER SEQUENCE",
+        (("table", SRE),),
+        new_files=("table",),
+        example="ALTER SEQUENCE seq_s RESTART WITH 10",
+    ),
     _f(
         "alter-sequence-owned-by",
         "ALTER SEQUENCE ... OWNED BY (no other option)",
@@ -673,8 +722,13 @@ FORMS_LIST: list[Form] = [
         example="VACUUM other_t",
         probe="second-session",
     ),
-    _f("analyze", "ANALYZE", (("table", SUE), ("partitions", SUE)), since=((18, "children", SUE),),
-        example="ANALYZE other_t"),
+    _f(
+        "analyze",
+        "ANALYZE",
+        (("table", SUE), ("partitions", SUE)),
+        since=((18, "children", SUE),),
+        example="ANALYZE other_t",
+    ),
     _f(
         "vacuum-full",
         "VACUUM FULL",
@@ -693,7 +747,12 @@ FORMS_LIST: list[Form] = [
         scans=("heaps",),
         example="CLUSTER other_t USING other_t_x_idx",
     ),
-    _f("lock-table", "LOCK TABLE", (("table", AE), ("partitions", AE), ("children", AE), ("base", AE)), example="LOCK TABLE other_t IN SHARE MODE"),
+    _f(
+        "lock-table",
+        "LOCK TABLE",
+        (("table", AE), ("partitions", AE), ("children", AE), ("base", AE)),
+        example="LOCK TABLE other_t IN SHARE MODE",
+    ),
     _f("comment", "COMMENT ON", (("table", SUE),), example="COMMENT ON TABLE other_t IS 'x'"),
     # --- DML -----------------------------------------------------------------------------------------
     _f(
@@ -705,13 +764,31 @@ FORMS_LIST: list[Form] = [
     _f(
         "update",
         "UPDATE with a WHERE clause",
-        (("table", RE), ("referenced", RS), ("source", AS), ("partitions", RE), ("children", RE), ("sequence", RE), ("base", RE), ("referencing", RS)),
+        (
+            ("table", RE),
+            ("referenced", RS),
+            ("source", AS),
+            ("partitions", RE),
+            ("children", RE),
+            ("sequence", RE),
+            ("base", RE),
+            ("referencing", RS),
+        ),
         example="UPDATE child_t SET parent_id = 2 WHERE id = 1",
     ),
     _f(
         "update-all-rows",
         "UPDATE without WHERE (every row)",
-        (("table", RE), ("referenced", RS), ("source", AS), ("partitions", RE), ("children", RE), ("sequence", RE), ("base", RE), ("referencing", RS)),
+        (
+            ("table", RE),
+            ("referenced", RS),
+            ("source", AS),
+            ("partitions", RE),
+            ("children", RE),
+            ("sequence", RE),
+            ("base", RE),
+            ("referencing", RS),
+        ),
         scans=("heaps",),
         example="UPDATE other_t SET x = 2",
     ),

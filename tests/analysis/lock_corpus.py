@@ -491,7 +491,11 @@ def compare(obs: Observation, pred: Prediction) -> list[Difference]:
     for rel in sorted(obs.new_files ^ pred.new_files):
         diffs.append(
             Difference(
-                obs.case.id, rel, "file", "new" if rel in obs.new_files else "-", "new" if rel in pred.new_files else "-"
+                obs.case.id,
+                rel,
+                "file",
+                "new" if rel in obs.new_files else "-",
+                "new" if rel in pred.new_files else "-",
             )
         )
     return diffs

@@ -12,10 +12,10 @@ import time
 
 import psycopg
 import pytest
-from tests.analysis.lock_corpus import compare, corpus, counted_relations, observe, predict, schema_sql, snapshot
 
 from migtui.pg import harness
 from migtui.pg.catalog_facts import load_catalog_facts
+from tests.analysis.lock_corpus import compare, corpus, counted_relations, observe, predict, schema_sql, snapshot
 
 # (statement, relation) -> why the model and the server differ; every major unless the key has a third item
 KNOWN_DIFFERENCES: dict[tuple, str] = {
