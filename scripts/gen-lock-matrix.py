@@ -71,6 +71,18 @@ def run_version(version: int):
         cluster.cleanup()
 
 
+def strict_figures(results):
+    """(agreeing, counted) relations when every AccessShareLock counts too."""
+    ok = total = 0
+    for obs, pred in results:
+        if obs.error:
+            continue
+        for rel, _named in counted_relations(obs, pred, strict=True):
+            total += 1
+            ok += obs.locks.get(rel) == pred.locks.get(rel)
+    return ok, total
+
+
 def figures(results, version):
     named_ok = named_all = implicit_ok = implicit_all = file_ok = file_all = 0
     unexplained = []
@@ -251,7 +263,8 @@ def main() -> int:
         errs = sum(1 for o, _p in results[v] if o.error)
         print(
             f"PG {v}: {len(results[v]) - errs} statements ran ({errs} errors) in {seconds[v]:.1f}s; "
-            f"named {n_ok}/{n_all} implicit {i_ok}/{i_all} new-file {f_ok}/{f_all}; "
+            f"named {n_ok}/{n_all} implicit {i_ok}/{i_all} new-file {f_ok}/{f_all} "
+            f"strict {'/'.join(map(str, strict_figures(results[v])))}; "
             f"{len(unexplained)} unexplained differences"
         )
         if args.show:

@@ -158,6 +158,8 @@ def expand(
     for action in actions:
         if action.form in _REFINED:
             _refine_form(action, node_type, node, facts)
+        elif action.form == "create-schema" and node_type in ("GrantStmt", "CommentStmt"):
+            _grant_or_comment(action, node_type, node)
         form = action.form
         roles = action.roles
         tables = roles.get("table")
@@ -199,6 +201,21 @@ def expand(
             action.add("heaps", table)
         _catalog_roles(pg_version, facts, action, node_type, node)
 
+
+# forms whose ``source`` relations are read by a query (AccessShareLock on what is under them too)
+_READING = frozenset(
+    {
+        "select",
+        "create-table-as",
+        "create-materialized-view",
+        "insert",
+        "update",
+        "update-all-rows",
+        "delete",
+        "delete-all-rows",
+        "merge",
+    }
+)
 
 # forms _refine_form may replace, and forms _no_catalog_roles adds roles to
 _REFINED = frozenset(
@@ -282,6 +299,21 @@ def _refine_form(action: Any, node_type: str, node: dict[str, Any], facts: Catal
             action.form = form + "-unchanged"
 
 
+def _grant_or_comment(action: Any, node_type: str, node: dict[str, Any]) -> None:
+    """GRANT/REVOKE on named relations (PostgreSQL 18 locks them) and COMMENT ON CONSTRAINT (locks its table)."""
+    if node_type == "GrantStmt":
+        if node.get("targtype") == "ACL_TARGET_OBJECT" and node.get("objtype") in ("OBJECT_TABLE", "OBJECT_SEQUENCE"):
+            action.form = "grant"
+            for rv in node.get("objects") or []:
+                item = rv.get("RangeVar", {})
+                action.add("table", f"{item.get('schemaname') or 'public'}.{item.get('relname', '')}")
+    elif node.get("objtype") == "OBJECT_TABCONSTRAINT":
+        names = _names(node.get("object", {}).get("List", {}).get("items"))[:-1]
+        if names:
+            action.form = "comment-constraint"
+            action.add("table", f"{names[-2]}.{names[-1]}" if len(names) > 1 else f"public.{names[0]}")
+
+
 def _no_catalog_roles(action: Any, node: dict[str, Any]) -> None:
     """What the statement text alone tells: sequences called by name, a CREATE TABLE's INHERITS parents."""
     form = action.form
@@ -291,6 +323,11 @@ def _no_catalog_roles(action: Any, node: dict[str, Any]) -> None:
         for parent in node.get("inhRelations") or []:
             rv = parent.get("RangeVar", {})
             action.add("parent", f"{rv.get('schemaname') or 'public'}.{rv.get('relname', '')}")
+        for elt in node.get("tableElts") or []:
+            like = elt.get("TableLikeClause")
+            if like is not None:
+                rv = like.get("relation", {})
+                action.add("source", f"{rv.get('schemaname') or 'public'}.{rv.get('relname', '')}")
     if form in ("cluster", "cluster-on") and action.table:
         _add_named_index(action, node)
     if form == "refresh-materialized-view" and node.get("skipData"):
@@ -311,6 +348,12 @@ def _add_named_index(action: Any, node: dict[str, Any]) -> None:
 def _catalog_roles(pg_version: int, facts: CatalogFacts, action: Any, node_type: str, node: dict[str, Any]) -> None:
     _no_catalog_roles(action, node)
     form, table, info = action.form, action.table, action.info
+    if form in _READING and action.roles.get("source"):
+        for rel in list(action.roles["source"]):  # a query reads the partitions, children and base tables too
+            if facts.relkinds.get(rel) == "v":
+                action.add("source", *_view_bases(facts, rel))
+            else:
+                action.add("source", *facts.descendants(rel))
     if form == "select-for-update":
         for rel in list(action.roles.get("source", [])):
             kind = facts.relkinds.get(rel)

@@ -110,7 +110,7 @@ FORMS_LIST: list[Form] = [
     _f(
         "create-table",
         "CREATE TABLE",
-        (("referenced", SRE), ("parent", SUE)),
+        (("referenced", SRE), ("parent", SUE), ("source", AS)),
         example="CREATE TABLE new_t (id int PRIMARY KEY, parent_id int REFERENCES parent_t(id))",
     ),
     _f(
@@ -725,7 +725,7 @@ FORMS_LIST: list[Form] = [
     _f(
         "analyze",
         "ANALYZE",
-        (("table", SUE), ("partitions", SUE)),
+        (("table", SUE), ("partitions", SUE), ("children", AS)),
         since=((18, "children", SUE),),
         example="ANALYZE other_t",
     ),
@@ -754,6 +754,18 @@ FORMS_LIST: list[Form] = [
         example="LOCK TABLE other_t IN SHARE MODE",
     ),
     _f("comment", "COMMENT ON", (("table", SUE),), example="COMMENT ON TABLE other_t IS 'x'"),
+    _f(
+        "comment-constraint",
+        "COMMENT ON CONSTRAINT",
+        (("table", AS),),
+        example="COMMENT ON CONSTRAINT other_x_check ON other_t IS 'x'",
+    ),
+    _f(
+        "grant",
+        "GRANT / REVOKE on tables, views, sequences",
+        since=((18, "table", AS),),
+        example="GRANT SELECT ON other_t TO probe_role",
+    ),
     # --- DML -----------------------------------------------------------------------------------------
     _f(
         "insert",

@@ -501,19 +501,19 @@ def compare(obs: Observation, pred: Prediction) -> list[Difference]:
     return diffs
 
 
-def counted_relations(obs: Observation, pred: Prediction) -> list[tuple[str, bool]]:
+def counted_relations(obs: Observation, pred: Prediction, strict: bool = False) -> list[tuple[str, bool]]:
     """(relation, named by the statement) for every relation the comparison counts.
 
     A relation counts when the model names it or the server took more than AccessShareLock on it: an
     AccessShareLock the model does not name (catalog reads of dependent objects) conflicts only with
     AccessExclusiveLock and is left out, as are the indexes and TOAST tables of a locked table unless the
-    statement names them (their lock follows the table's).
+    statement names them (their lock follows the table's). ``strict`` counts those AccessShareLocks too.
     """
     named = _named(obs.case.sql)
     out = []
     for rel in sorted(set(obs.locks) | set(pred.locks)):
         if rel not in pred.locks:
-            if obs.locks[rel] == ACCESS_SHARE:
+            if obs.locks[rel] == ACCESS_SHARE and not strict:
                 continue
             if obs.kinds.get(rel) not in MODELLED_KINDS and rel not in named:
                 continue  # indexes and TOAST tables of a locked table: modelled only when named
