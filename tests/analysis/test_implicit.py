@@ -135,3 +135,12 @@ def test_named_modes():
     assert st.rewrites == [] and st.forms == ["set-tablespace-unchanged"]
     [st] = analyze_sql("ALTER TABLE orders SET TABLESPACE fast", 16, _facts())
     assert st.rewrites == ["public.orders"]
+
+
+def test_one_blocking_lock_finding_for_a_table_and_its_partitions():
+    [st] = analyze_sql("ALTER TABLE events ADD COLUMN z int", 16, _facts(), lock_timeout_set=True)
+    messages = [f.message for f in st.findings if f.rule == "blocking-lock"]
+    assert messages == [
+        "AccessExclusiveLock on public.events and 2 of its partitions/children blocks reads/writes/ddl (brief)"
+    ]
+    assert len(st.locks) == 3  # every relation is still listed with its lock
