@@ -17,6 +17,7 @@ Roles added here:
 - ``owned_sequence``: sequences owned by ``table`` (serial, identity) or by the dropped column
 - ``base``: the base relations of a view written, locked or selected FOR UPDATE through
 - ``domain_table``: tables with a column of the altered domain
+- ``referencing_write``: tables whose foreign key cascades (or sets NULL / DEFAULT) on the DELETE / key UPDATE
 - ``cascade``: relations dropped or truncated through CASCADE (dependent views, tables, schema contents)
 """
 
@@ -34,6 +35,7 @@ from migtui.analysis.lock_model import FORMS
 # ShareUpdateExclusiveLock
 EXCLUSIVE_REL_OPTIONS = frozenset({"user_catalog_table", "security_barrier", "check_option", "security_invoker"})
 SEQUENCE_FUNCTIONS = frozenset({"nextval", "setval"})
+_WRITES = {event: re.compile(rf"ON {event} (CASCADE|SET NULL|SET DEFAULT)") for event in ("UPDATE", "DELETE")}
 _REFERENCES = re.compile(r"FOREIGN KEY \((?P<cols>[^)]*)\) REFERENCES [^(]+\((?P<refcols>[^)]*)\)")
 
 
@@ -381,7 +383,7 @@ def _catalog_roles(pg_version: int, facts: CatalogFacts, action: Any, node_type:
             default = facts.default_partition.get(parent)
             if default and default != table:
                 action.add("default_partition", default)
-        if info.get("cascade"):
+        if info.get("cascade") or facts.relkinds.get(table) == "p":  # partitions go with their table
             action.add("cascade", *facts.descendants(table))
     elif form in ("truncate", "truncate-cascade"):
         if node.get("restart_seqs"):
@@ -419,6 +421,8 @@ def _catalog_roles(pg_version: int, facts: CatalogFacts, action: Any, node_type:
                 action.add("base", *_view_bases(facts, rel))
         if form.startswith("update"):
             _updated_keys(facts, action, node)
+        elif form.startswith("delete"):
+            _writing_references(facts, action, "DELETE")
         if form == "lock-table":
             _lock_descendants(facts, action, node)
     elif form == "validate-foreign-key":
@@ -455,6 +459,17 @@ def _updated_keys(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> Non
             keys = {k.strip().strip('"') for k in match.group("refcols").split(",")} if match else set()
             if not match or keys & changed:
                 action.add("referencing", other)
+    _writing_references(facts, action, "UPDATE")
+
+
+def _writing_references(facts: CatalogFacts, action: Any, event: str) -> None:
+    """Referencing tables whose foreign key cascades (or sets NULL / DEFAULT) on this event are written
+    (RowExclusiveLock), not only checked."""
+    table = action.table or ""
+    for other in list(action.roles.get("referencing", [])):
+        for con in facts.constraints.get(other, ()):
+            if con.type == "f" and con.referenced_table == table and _WRITES[event].search(con.definition):
+                action.add("referencing_write", other)
 
 
 def _tableless_roles(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> None:

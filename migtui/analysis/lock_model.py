@@ -24,6 +24,7 @@ Roles name the relations a statement touches:
 - ``owned_sequence``: sequences owned by ``table`` or the column (serial, identity)
 - ``base``: the relations under a view the statement writes, locks or selects FOR UPDATE through
 - ``domain_table``: tables with a column of the altered domain
+- ``referencing_write``: tables whose foreign key cascades (or sets NULL / DEFAULT) on the DELETE / key UPDATE
 
 ``migtui.analysis.implicit`` fills the implicit roles from the catalog facts. The generated corpus
 ``tests/analysis/lock_corpus.py`` (over 500 statements on PostgreSQL 15, 16 and 18) measures the whole model;
@@ -785,6 +786,7 @@ FORMS_LIST: list[Form] = [
             ("sequence", RE),
             ("base", RE),
             ("referencing", RS),
+            ("referencing_write", RE),
         ),
         example="UPDATE child_t SET parent_id = 2 WHERE id = 1",
     ),
@@ -800,6 +802,7 @@ FORMS_LIST: list[Form] = [
             ("sequence", RE),
             ("base", RE),
             ("referencing", RS),
+            ("referencing_write", RE),
         ),
         scans=("heaps",),
         example="UPDATE other_t SET x = 2",
@@ -807,13 +810,29 @@ FORMS_LIST: list[Form] = [
     _f(
         "delete",
         "DELETE with a WHERE clause",
-        (("table", RE), ("referencing", RS), ("source", AS), ("partitions", RE), ("children", RE), ("base", RE)),
+        (
+            ("table", RE),
+            ("referencing", RS),
+            ("source", AS),
+            ("partitions", RE),
+            ("children", RE),
+            ("base", RE),
+            ("referencing_write", RE),
+        ),
         example="DELETE FROM parent_t WHERE id = 2",
     ),
     _f(
         "delete-all-rows",
         "DELETE without WHERE (every row)",
-        (("table", RE), ("referencing", RS), ("source", AS), ("partitions", RE), ("children", RE), ("base", RE)),
+        (
+            ("table", RE),
+            ("referencing", RS),
+            ("source", AS),
+            ("partitions", RE),
+            ("children", RE),
+            ("base", RE),
+            ("referencing_write", RE),
+        ),
         scans=("heaps",),
         example="DELETE FROM other_t",
     ),

@@ -46,6 +46,16 @@ def _facts() -> CatalogFacts:
             "FOREIGN KEY (customer_id) REFERENCES customers(id)",
         )
     ]
+    facts.constraints["public.lines"] = [
+        ConstraintFact(
+            "lines_order_fk",
+            "public.lines",
+            "f",
+            True,
+            "public.orders",
+            "FOREIGN KEY (order_id) REFERENCES orders(id) ON DELETE CASCADE",
+        )
+    ]
     facts.tablespace["public.orders"] = ""
     facts.access_method["public.orders"] = "heap"
     return facts
@@ -144,3 +154,8 @@ def test_one_blocking_lock_finding_for_a_table_and_its_partitions():
         "AccessExclusiveLock on public.events and 2 of its partitions/children blocks reads/writes/ddl (brief)"
     ]
     assert len(st.locks) == 3  # every relation is still listed with its lock
+
+
+def test_cascading_foreign_keys_are_written():
+    assert _locks("DELETE FROM orders WHERE id = 1")["public.lines"] == RE
+    assert _locks("UPDATE orders SET id = 2 WHERE id = 1")["public.lines"] == RS  # ON UPDATE NO ACTION: checked
