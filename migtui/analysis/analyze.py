@@ -491,7 +491,7 @@ class Analyzer:
         """One blocking-lock finding for a table and the partitions/children locked the same way (a table with
         hundreds of partitions gets one line, not hundreds); the locks themselves stay listed one by one."""
         if self.facts is None or len(pending) < 2:
-            return [(*entry, 0) for entry in pending]
+            return [(rel, mode, what, why, sev, 0) for rel, mode, what, why, sev in pending]
         same = {(rel, mode, why) for rel, mode, _what, why, _sev in pending}
         out: list[tuple[str, str, str, str, str, int]] = []
         hidden: set[str] = set()
