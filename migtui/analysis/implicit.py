@@ -179,10 +179,11 @@ def expand(
                 and table not in (known_tables or {})
                 and table not in _only_relations(node)
             ):
-                action.assumptions.append(
-                    f"no catalog: if {table} is partitioned or has inheritance children, each partition and "
-                    "child is locked too"
-                )
+                if parts and kids:
+                    what = "is partitioned or has inheritance children, each partition and child"
+                else:
+                    what = "is partitioned, each partition" if parts else "has inheritance children, each child"
+                action.assumptions.append(f"no catalog: if {table} {what} is locked too")
             if form in _TEXT_ROLES:
                 _no_catalog_roles(action, node)
             continue
