@@ -197,6 +197,8 @@ def expand(
                 action.add("partitions", *descendants)
             elif kind != "p" and kids:
                 action.add("children", *descendants)
+            else:
+                descendants = []  # this form does not recurse into this kind of descendant
             for rel in (table, *descendants):
                 if facts.has_storage(rel):
                     action.add("heaps", rel)
