@@ -13,6 +13,7 @@ COMPILED = [
     "migtui/render/text_lint.py",
     "migtui/analysis/parse.py",
     "migtui/analysis/classify.py",
+    "migtui/analysis/implicit.py",
     "migtui/analysis/analyze.py",
     "migtui/analysis/lock_modes.py",
     "migtui/analysis/lock_model.py",

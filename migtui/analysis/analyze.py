@@ -220,7 +220,7 @@ class Analyzer:
             roles = action.roles
             if not roles:
                 continue
-            for role, mode in spec.locks:
+            for role, mode in spec.locks_for(self.pg_version):
                 relations = roles.get(role)
                 if not relations:
                     continue
@@ -602,8 +602,27 @@ class Analyzer:
         elif base == "varchar" and "(" in type_text:
             self._add(result, "prefer-text-field", f"column {col} is {type_text}")
 
+    def _fold_descendants(
+        self, pending: list[tuple[str, str, str, str, str]]
+    ) -> list[tuple[str, str, str, str, str, int]]:
+        """One blocking-lock finding for a table and the partitions/children locked the same way (a table with
+        hundreds of partitions gets one line, not hundreds); the locks themselves stay listed one by one."""
+        if self.facts is None or len(pending) < 2:
+            return [(rel, mode, what, why, sev, 0) for rel, mode, what, why, sev in pending]
+        same = {(rel, mode, why) for rel, mode, _what, why, _sev in pending}
+        out: list[tuple[str, str, str, str, str, int]] = []
+        hidden: set[str] = set()
+        for rel, mode, what, why, sev in pending:
+            if rel in hidden:
+                continue
+            folded = [d for d in self.facts.descendants(rel) if (d, mode, why) in same and d not in hidden]
+            hidden.update(folded)
+            out.append((rel, mode, what, why, sev, len(folded)))
+        return [entry for entry in out if entry[0] not in hidden]
+
     def _lock_rules(self, result: StatementAnalysis) -> None:
         slow = set(result.rewrites) | set(result.scans)
+        pending: list[tuple[str, str, str, str, str]] = []
         for lock in result.locks:
             rel = lock.relation
             if self._is_new(rel) or not lock_modes.blocks_writes(lock.mode):
@@ -618,7 +637,10 @@ class Analyzer:
                 sev, why = WARNING, "requested without lock_timeout"
             else:
                 sev, why = INFO, "brief"
-            self._add(result, "blocking-lock", f"{lock.mode} on {rel} blocks {what} ({why})", sev)
+            pending.append((rel, lock.mode, what, why, sev))
+        for rel, mode, what, why, sev, folded in self._fold_descendants(pending):
+            also = f" and {folded} of its partitions/children" if folded else ""
+            self._add(result, "blocking-lock", f"{mode} on {rel}{also} blocks {what} ({why})", sev)
         self._statement_timeout_rule(result, slow)
         if result.transactional and self.strong_locks and (slow - self.created):
             held = [r for r in self.strong_locks if r not in {lk.relation for lk in result.locks}] or list(

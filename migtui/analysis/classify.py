@@ -13,6 +13,7 @@ from typing import Any
 from orjson import dumps as _dumps  # serializes in C: the source_relations pre-check costs less than a walk
 
 from migtui.analysis.facts import CatalogFacts, MigrationKnowledge
+from migtui.analysis.implicit import expand as expand_implicit
 from migtui.analysis.lock_modes import LOCKMODE_BY_NUMBER
 from migtui.analysis.types import type_change_narrows, type_change_rewrites
 
@@ -309,7 +310,9 @@ class Classifier:
         handler = _HANDLERS.get(node_type)
         if handler is None:
             return [Action("other", info={"node": node_type})]
-        return handler(self, node)
+        actions = handler(self, node)
+        expand_implicit(self.pg_version, self.facts, node_type, node, actions, self.knowledge.column_types)
+        return actions
 
     # --- tables --------------------------------------------------------------------------------------
     def _CreateStmt(self, node: dict[str, Any]) -> list[Action]:

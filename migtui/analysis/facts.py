@@ -34,6 +34,13 @@ class CatalogFacts:
     dependent_views: dict[str, list[str]] = field(default_factory=dict)  # table -> views/matviews using it
     view_sources: dict[str, list[str]] = field(default_factory=dict)  # view/matview -> relations it reads
     estimated_rows: dict[str, int] = field(default_factory=dict)  # table -> pg_class.reltuples
+    children: dict[str, list[str]] = field(default_factory=dict)  # table -> inheritance children (not partitions)
+    # table -> (column, sequence, how): "a" OWNED BY, "i" identity, "d" used by the column's DEFAULT
+    sequences: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    domain_tables: dict[str, list[str]] = field(default_factory=dict)  # domain -> tables with a column of it
+    view_columns: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # table -> column -> views
+    tablespace: dict[str, str] = field(default_factory=dict)  # relation -> tablespace ("" the default)
+    access_method: dict[str, str] = field(default_factory=dict)  # table -> table access method
 
     def has(self, relation: str) -> bool:
         return relation in self.tables or relation in self.indexes
@@ -43,6 +50,31 @@ class CatalogFacts:
             if con.name == name:
                 return con
         return None
+
+    def descendants(self, table: str) -> list[str]:
+        """Every partition (at any depth) and inheritance child of ``table``."""
+        out: list[str] = []
+        stack = [table]
+        while stack:
+            current = stack.pop()
+            for child in self.partitions.get(current, []) + self.children.get(current, []):
+                if child not in out and child != table:
+                    out.append(child)
+                    stack.append(child)
+        return out
+
+    def partition_parent(self, table: str) -> str | None:
+        for parent, parts in self.partitions.items():
+            if table in parts:
+                return parent
+        return None
+
+    def has_storage(self, relation: str) -> bool:
+        """Partitioned tables, views and sequences-less relations have no heap to rewrite or scan."""
+        return self.relkinds.get(relation, "r") in ("r", "m", "t", "S")
+
+    def table_sequences(self, table: str, how: str, column: str | None = None) -> list[str]:
+        return [s for col, s, h in self.sequences.get(table, ()) if h in how and (column is None or col == column)]
 
     def referenced_tables(self, table: str) -> list[str]:
         """Tables that ``table``'s foreign keys point to."""

@@ -46,5 +46,21 @@ def load_catalog_facts(dsn: str) -> CatalogFacts:
             for view, source in cur.fetchall():
                 facts.view_sources.setdefault(view, []).append(source)
                 facts.dependent_views.setdefault(source, []).append(view)
+            cur.execute(load_query(QUERIES, "facts_inherits"))
+            for parent, child in cur.fetchall():
+                facts.children.setdefault(parent, []).append(child)
+            cur.execute(load_query(QUERIES, "facts_sequences"))
+            for table, column, sequence, how in cur.fetchall():
+                facts.sequences.setdefault(table, []).append((column, sequence, how))
+            cur.execute(load_query(QUERIES, "facts_domains"))
+            for domain, table in cur.fetchall():
+                facts.domain_tables.setdefault(domain, []).append(table)
+            cur.execute(load_query(QUERIES, "facts_view_columns"))
+            for table, column, view in cur.fetchall():
+                facts.view_columns.setdefault(table, {}).setdefault(column, []).append(view)
+            cur.execute(load_query(QUERIES, "facts_storage"))
+            for relation, tablespace, access_method in cur.fetchall():
+                facts.tablespace[relation] = tablespace
+                facts.access_method[relation] = access_method
         conn.rollback()
     return facts
