@@ -82,6 +82,8 @@ class ShadowResult:
     seconds: float = 0.0
     error: str | None = None  # the upgrade failed outside any revision (env.py, connection)
     observe_error: str | None = None
+    rates: Any = None  # migtui.dryrun.holds.Rates measured on the scratch server (None: calibration failed)
+    calibration_error: str | None = None
 
     @property
     def same_pg_version(self) -> bool:
@@ -99,6 +101,8 @@ class ShadowResult:
             "restore_warnings": self.restore_warnings,
             "error": self.error,
             "observe_error": self.observe_error,
+            "rates": self.rates.to_dict() if self.rates is not None else None,
+            "calibration_error": self.calibration_error,
         }
 
 
@@ -432,6 +436,7 @@ def run_shadow(
     statement_timeout: float = 60.0,
     settings: Any = None,
     apply: Any = None,
+    calibrate_rates: bool = True,
 ) -> ShadowResult:
     """Build the shadow, run ``pending`` there, observe locks; always throws the scratch databases away.
 
@@ -483,6 +488,13 @@ def run_shadow(
                         rev.error = getattr(exc, "message", None) or error_line(exc, driver_error=True)
                     break
         result.observe_error = observe(shadow.server.dsn(names["locks"]), result.revisions)
+        if calibrate_rates:
+            from migtui.dryrun.holds import calibrate
+
+            try:  # in the locks database, which is thrown away below
+                result.rates = calibrate(shadow.server.dsn(names["locks"]))
+            except Exception as exc:  # the estimates fall back to the default rates, and say so
+                result.calibration_error = error_line(exc, driver_error=True)
     finally:
         for name in reversed(created):
             with contextlib.suppress(Exception):
