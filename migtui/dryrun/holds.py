@@ -65,13 +65,13 @@ _SETUP = [
     "VACUUM ANALYZE {t}",
 ]
 # (rate, statement, what the rate divides: "rows" | "heap" | "table")
-_TIMED = [
-    ("update_rows_s", "UPDATE {t} SET note = 'n/a' WHERE note IS NULL", "rows"),
+_TIMED = [  # the UPDATE last but one: it leaves a dead version of every row behind, which would flatter the rest
     ("insert_rows_s", "INSERT INTO {copy} SELECT * FROM {t}", "rows"),
     ("check_rows_s", "ALTER TABLE {t} ADD CONSTRAINT {con_total} CHECK (total_cents >= 0)", "rows"),
     ("fk_rows_s", "ALTER TABLE {t} ADD CONSTRAINT {con_fk} FOREIGN KEY (account_id) REFERENCES {ref} (id)", "rows"),
     ("index_mb_s", "CREATE INDEX {idx_created} ON {t} (created_at)", "heap"),
     ("rewrite_mb_s", "ALTER TABLE {t} ALTER COLUMN total_cents TYPE bigint", "table"),
+    ("update_rows_s", "UPDATE {t} SET note = 'n/a' WHERE note IS NULL", "rows"),
     ("delete_rows_s", "DELETE FROM {copy}", "rows"),
 ]
 
