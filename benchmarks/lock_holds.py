@@ -18,6 +18,7 @@ estimate / stall (target: within 3x either way). Everything is thrown away at th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -125,7 +126,8 @@ def main() -> int:
             started = time.monotonic()
             report = run_dry_run(settings, DryRunOptions(allow_primary=True, scratch_server=server))
             data = report.to_dict()
-            print(f"dry-run: {time.monotonic() - started:.1f}s; rates {data['shadow']['rates']}")
+            print(f"dry-run: {time.monotonic() - started:.1f}s; shadow {json.dumps(data['shadow'])}")
+            print(f"lock_holds of {KINDS[0][1].revision}: {json.dumps(data['revisions'][0]['lock_holds'])}")
             estimates: dict[str, tuple[float, str]] = {}
             for rev in data["revisions"]:
                 holds = [h for h in rev["lock_holds"] if "writes" in h["blocks"]]
