@@ -118,6 +118,12 @@ class StatementAnalysis:
         }
 
 
+# statements whose DML may read beyond a key (the rest skip that check)
+_DML_NODES = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
+_NONE: frozenset[str] = frozenset()
+_REFRESH_CONCURRENTLY = "refresh-materialized-view-concurrently"
+
+
 def _at_least_warning(severity: str) -> str:
     """A lock held through slow work is at least a warning."""
     return severity if severity == ERROR else WARNING
@@ -171,7 +177,9 @@ class Analyzer:
         # relation -> the write- or read-blocking lock taken on it in the open transaction, held until it ends
         self.held: dict[str, HeldLock] = {}
         self.lock_findings: dict[str, Finding] = {}  # this statement: its blocking-lock finding per relation
-        self.wide_dml: set[str] = set()  # this statement: tables its DML touches beyond a key or key range
+        self.wide_dml: set[str] | frozenset[str] = (
+            frozenset()
+        )  # this statement: tables its DML touches beyond a key or key range
         self.altered: dict[str, int] = {}  # table -> first ALTER TABLE statement in this transaction
         self.lock_timeout_reported = False
         self.index = 0
@@ -226,8 +234,9 @@ class Analyzer:
                 scans.extend(r for r in roles.get(role, ()) if r not in scans)
         if locks:
             result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
-        self.wide_dml = self._wide_dml(actions, parsed.node)
-        scans.extend(t for t in self.wide_dml if t not in scans)
+        wide = self.wide_dml = self._wide_dml(actions, parsed.node) if parsed.node_type in _DML_NODES else _NONE
+        if wide:
+            scans.extend(t for t in wide if t not in scans)
         if rewrites or scans:
             result.rewrites = rewrites
             result.scans = list(dict.fromkeys(scans + rewrites))
@@ -527,11 +536,18 @@ class Analyzer:
             self._add(result, "prefer-text-field", f"column {col} is {type_text}")
 
     def _lock_rules(self, result: StatementAnalysis, actions: list[Action]) -> None:
-        slow = {r for r in (*result.rewrites, *result.scans) if not self._is_new(r) and not small_table(r, self.facts)}
+        slow: set[str] | frozenset[str] = _NONE
+        if result.scans:  # the rewritten relations are among them
+            facts = self.facts
+            slow = {r for r in result.scans if r not in self.created and (facts is None or not small_table(r, facts))}
+        elif not result.locks:
+            return
         self.lock_findings = {}
-        refresh_concurrently = {
-            r for a in actions if a.form == "refresh-materialized-view-concurrently" for r in a.roles.get("table", [])
-        }
+        refresh_concurrently = (
+            {r for a in actions if a.form == _REFRESH_CONCURRENTLY for r in a.roles.get("table", [])}
+            if _REFRESH_CONCURRENTLY in result.forms
+            else _NONE
+        )
         for lock in result.locks:
             rel = lock.relation
             if self._is_new(rel) or not lock_modes.blocks_writes(lock.mode):
@@ -555,7 +571,9 @@ class Analyzer:
         if result.transactional and self.held and slow:
             self._slow_under_held(result, actions, slow)
 
-    def _slow_under_held(self, result: StatementAnalysis, actions: list[Action], slow: set[str]) -> None:
+    def _slow_under_held(
+        self, result: StatementAnalysis, actions: list[Action], slow: set[str] | frozenset[str]
+    ) -> None:
         """Slow work while locks taken earlier in this transaction are held: they last until it ends."""
         own = {lock.relation for lock in result.locks}
         held = [h for h in self.held.values() if not h.origin]  # this statement's own join after its rules ran
@@ -659,9 +677,7 @@ class Analyzer:
             for lock in result.locks:
                 if not lock_modes.blocks_writes(lock.mode) or self._is_new(lock.relation):
                     continue
-                if any(a.form == "refresh-materialized-view-concurrently" for a in actions) and "reads" not in (
-                    lock.blocks
-                ):
+                if _REFRESH_CONCURRENTLY in result.forms and "reads" not in lock.blocks:
                     continue
                 held = self.held.get(lock.relation)
                 if held is None or lock_modes.STRENGTH[lock.mode] > lock_modes.STRENGTH[held.mode]:
