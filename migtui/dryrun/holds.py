@@ -13,7 +13,7 @@ its row estimate for validation scans. ``lock_holds`` sums the statements a lock
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from migtui.analysis import lock_modes
@@ -44,6 +44,7 @@ class Rates:
     rewrite_mb_s: float  # table MB (heap + indexes) per second a rewrite writes
     source: str = "default"  # "measured" (on the scratch server) | "default"
     seconds: float = 0.0  # what the calibration took
+    measured: list[str] = field(default_factory=list)  # the rates timed (the work the pending statements do)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -76,8 +77,32 @@ _TIMED = [  # the UPDATE last but one: it leaves a dead version of every row beh
 ]
 
 
-def calibrate(dsn: str, rows: int = CALIBRATION_ROWS) -> Rates:
-    """Time each kind of work on a throwaway table in the database ``dsn`` names (dropped afterwards)."""
+def needed_rates(statements: list[Any]) -> set[str]:
+    """The rates the captured statements need (``ShadowStatement``s): a revision of ADD COLUMNs needs none."""
+    needed: set[str] = set()
+    for stmt in statements:
+        words = " ".join(str(stmt.sql).upper().split())
+        first = words.split(" ", 1)[0] if words else ""
+        if first in ("UPDATE", "WITH", "MERGE"):
+            needed.add("update_rows_s")
+        elif first == "DELETE":
+            needed.add("delete_rows_s")
+        elif first == "INSERT":
+            needed.add("insert_rows_s")
+        if stmt.rewritten:
+            needed.add("rewrite_mb_s")
+        if "INDEX" in words or "UNIQUE" in words or "PRIMARY KEY" in words:
+            needed.add("index_mb_s")
+        if "FOREIGN KEY" in words or "REFERENCES" in words:
+            needed.add("fk_rows_s")
+        if stmt.scanned or "CHECK" in words or "NOT NULL" in words or "VALIDATE" in words:
+            needed.add("check_rows_s")
+    return needed
+
+
+def calibrate(dsn: str, needed: set[str] | None = None, rows: int = CALIBRATION_ROWS) -> Rates:
+    """Time each kind of work in ``needed`` (default: all) on a throwaway table in the database ``dsn`` names
+    (dropped afterwards); the others keep their default rates."""
     import psycopg
     from psycopg import sql
 
@@ -92,6 +117,9 @@ def calibrate(dsn: str, rows: int = CALIBRATION_ROWS) -> Rates:
                 conn.execute(sql.SQL(text.replace("%(rows)s", str(int(rows)))).format(**_ids(names)))
             conn.execute(sql.SQL("CREATE TABLE {copy} (LIKE {t})").format(**_ids(names)))
             for rate, text, basis in _TIMED:
+                wanted = needed is None or rate in needed or (rate == "insert_rows_s" and "delete_rows_s" in needed)
+                if not wanted:  # (the INSERT fills the table the DELETE empties)
+                    continue
                 size = _sizes(conn, t)
                 begun = time.monotonic()
                 conn.execute(sql.SQL(text).format(**_ids(names)))
@@ -101,7 +129,12 @@ def calibrate(dsn: str, rows: int = CALIBRATION_ROWS) -> Rates:
         finally:
             for name in (f"{t}_copy", t, f"{t}_ref"):  # the referencing table before the referenced one
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
-    return Rates(**measured, source="measured", seconds=time.monotonic() - started)
+    return Rates(
+        **{**DEFAULT_RATES, **measured},
+        source="measured",
+        seconds=time.monotonic() - started,
+        measured=sorted(measured),
+    )
 
 
 def _ids(names: dict[str, str]) -> dict[str, Any]:

@@ -163,6 +163,7 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
             statement_timeout=options.statement_timeout,
             server=scratch_server,
             pg_bin=settings.pg_bin,
+            calibrate_rates=options.calibrate,
         )
         report.shadow = shadow.to_dict()
         captured = sum(len(r.statements) for r in shadow.revisions)

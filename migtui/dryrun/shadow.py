@@ -488,11 +488,14 @@ def run_shadow(
                         rev.error = getattr(exc, "message", None) or error_line(exc, driver_error=True)
                     break
         result.observe_error = observe(shadow.server.dsn(names["locks"]), result.revisions)
+        needed = set()
         if calibrate_rates:
-            from migtui.dryrun.holds import calibrate
+            from migtui.dryrun.holds import calibrate, needed_rates
 
+            needed = needed_rates([stmt for rev in result.revisions for stmt in rev.statements])
+        if needed:
             try:  # in the locks database, which is thrown away below
-                result.rates = calibrate(shadow.server.dsn(names["locks"]))
+                result.rates = calibrate(shadow.server.dsn(names["locks"]), needed)
             except Exception as exc:  # the estimates fall back to the default rates, and say so
                 result.calibration_error = error_line(exc, driver_error=True)
     finally:

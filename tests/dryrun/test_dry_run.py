@@ -430,7 +430,8 @@ def test_lock_holds_last_until_the_commit(run):
     assert hold["released_by"]["statement"] == "COMMIT" and hold["through"] == 2
     assert hold["estimate_complete"] is True and hold["estimated_seconds"] > 0
     rates = data["shadow"]["rates"]
-    assert rates["source"] == "measured" and all(rates[k] > 0 for k in ("update_rows_s", "index_mb_s", "fk_rows_s"))
+    assert rates["source"] == "measured"
+    assert {"update_rows_s", "delete_rows_s", "rewrite_mb_s", "index_mb_s", "fk_rows_s"} <= set(rates["measured"])
     # a4's UNIQUE builds its index under ShareRowExclusive/AccessExclusive: held through the FOREIGN KEY's scan
     a4 = by_rev["a4"]["lock_holds"]
     assert a4 and a4[0]["relation"] == "public.accounts" and a4[0]["through"] == 2

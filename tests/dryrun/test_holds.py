@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from migtui.dryrun.holds import default_rates, hold_line, lock_holds, statement_seconds
+from migtui.dryrun.holds import default_rates, hold_line, lock_holds, needed_rates, statement_seconds
+from migtui.dryrun.shadow import ShadowStatement
 from migtui.dryrun.stats import TableStats
 
 
@@ -85,3 +86,17 @@ def test_estimates_per_kind():
     assert statement_seconds(fk, stats, rates) == 3_000_000 / rates.fk_rows_s
     assert statement_seconds({"forms": ["add-column"]}, stats, rates) == 0.0
     assert statement_seconds({"forms": ["update"], "rows": None}, stats, rates) is None
+
+
+def test_only_the_work_the_revisions_do_is_calibrated():
+    def shadow(sql, rewritten=(), scanned=()):
+        return ShadowStatement("r", 0, sql, True, rewritten=list(rewritten), scanned=list(scanned))
+
+    assert needed_rates([shadow("ALTER TABLE orders ADD COLUMN note text")]) == set()
+    assert needed_rates(
+        [
+            shadow("UPDATE orders SET note = 'x'"),
+            shadow("ALTER TABLE orders ALTER COLUMN n TYPE bigint", rewritten=["orders"], scanned=["orders"]),
+            shadow("ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES accounts (id)"),
+        ]
+    ) == {"update_rows_s", "rewrite_mb_s", "check_rows_s", "fk_rows_s"}
