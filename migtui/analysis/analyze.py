@@ -575,15 +575,27 @@ class Analyzer:
         self, result: StatementAnalysis, actions: list[Action], slow: set[str] | frozenset[str]
     ) -> None:
         """Slow work while locks taken earlier in this transaction are held: they last until it ends."""
-        own = {lock.relation for lock in result.locks}
-        held = [h for h in self.held.values() if not h.origin]  # this statement's own join after its rules ran
+        own = {lock.relation: lock.mode for lock in result.locks}
+        strength = lock_modes.STRENGTH
+        # a lock this statement takes again, as strong, blocks the same sessions for its work anyway
+        held = [
+            h
+            for h in self.held.values()
+            if not h.origin and not (h.relation in own and strength[own[h.relation]] >= strength[h.mode])
+        ]  # (this statement's own locks join self.held after its rules ran)
         # locks an earlier revision took: env.py without transaction_per_migration runs the pending revisions
         # in one transaction under `alembic upgrade`; migtui's runner commits each revision
         carried = not held
         if carried:
-            held = list(self.held.values())
+            held = [
+                h
+                for h in self.held.values()
+                if h.origin and not (h.relation in own and strength[own[h.relation]] >= strength[h.mode])
+            ]
+            if not held:
+                return
         # the lock on the table this statement works on first, then the strongest
-        held.sort(key=lambda h: (h.relation not in slow and h.relation not in own, -lock_modes.STRENGTH[h.mode]))
+        held.sort(key=lambda h: (h.relation not in slow and h.relation not in own, -strength[h.mode]))
         first = held[0]
         action = next((a for a in actions if a.form in DML_FORMS or set(a.roles.get("table", [])) & slow), None)
         if action is None:

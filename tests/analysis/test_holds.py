@@ -78,6 +78,8 @@ def test_brief_only_when_the_whole_hold_is_brief():
         # slow work only on a table created in the same transaction
         "BEGIN;\nALTER TABLE orders ADD COLUMN note text;\nCREATE TABLE t (id bigint, n int);\n"
         "CREATE INDEX t_n ON t (n);\nUPDATE t SET n = 0;\nCOMMIT;",
+        # the slow statement takes the same lock again: it blocks the same sessions for its work anyway
+        "BEGIN;\nALTER TABLE orders ADD COLUMN note text;\nALTER TABLE orders ALTER COLUMN n TYPE bigint;\nCOMMIT;",
         # a lock that blocks neither reads nor writes (ShareUpdateExclusiveLock) is not a hold that matters
         "BEGIN;\nALTER TABLE orders VALIDATE CONSTRAINT c;\nUPDATE orders SET n = 0 WHERE n IS NULL;\nCOMMIT;",
     ],
