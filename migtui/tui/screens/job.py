@@ -196,7 +196,8 @@ class JobScreen(Screen):
     def _show_holds(self, report: Report | None) -> None:
         """A dry-run's lock holds: which lock each revision holds, from which statement to its COMMIT, how long."""
         table = self.query_one("#job-holds", DataTable)
-        for rev in getattr(report, "revisions", None) or []:
+        revisions = getattr(report, "revisions", None) if self.spec.name == "dry-run" else None
+        for rev in revisions or []:
             for hold in rev.get("lock_holds") or []:
                 taken = hold["taken_by"]
                 seconds = hold["estimated_seconds"]
