@@ -236,6 +236,21 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
                     for st in rev_report["statements"]
                 ],
             )
+            for hold in rev_report["lock_holds"]:  # a hold through later statements, not seen per statement
+                if (
+                    hold["through"] > 1
+                    and "writes" in hold["blocks"]
+                    and hold["estimated_seconds"] >= options.lock_risk_seconds
+                ):
+                    taker = next(st for st in rev_report["statements"] if st["index"] == hold["taken_by"]["index"])
+                    waits = "every read and write" if "reads" in hold["blocks"] else "every write"
+                    message = (
+                        f"holds {hold['mode']} on {hold['relation']} from line {hold['taken_by']['line']} until "
+                        f"{hold['released_by']['statement']}, through {hold['through']} statements: "
+                        f"~{hold['estimated_seconds']:.1f}s during which {waits} of the table waits"
+                    )
+                    hint = "commit before the slow statements (a separate revision, a batched backfill)"
+                    report_finding(_finding("lock-risk", message, hint), rev_id, rev_report["path"], taker)
             if rev_report["lock_holds"]:
                 how = "rates measured on the scratch server" if rates.source == "measured" else "default rates"
                 sink(Message(text=f"  lock holds (estimated from {how}):"))

@@ -435,5 +435,8 @@ def test_lock_holds_last_until_the_commit(run):
     # a4's UNIQUE builds its index under ShareRowExclusive/AccessExclusive: held through the FOREIGN KEY's scan
     a4 = by_rev["a4"]["lock_holds"]
     assert a4 and a4[0]["relation"] == "public.accounts" and a4[0]["through"] == 2
+    # a hold through later statements is a lock risk once it lasts --lock-risk-seconds (default 1)
+    through = [f for f in run["report"].findings_for("a3", 0) if f.rule == "lock-risk" and "through 2" in f.message]
+    assert bool(through) == (hold["estimated_seconds"] >= 1.0), (hold, through)
     texts = [e.text for e in run["events"] if isinstance(e, Message)]
     assert any(t.strip().startswith("AccessExclusiveLock on public.accounts blocks reads, writes, ddl") for t in texts)
