@@ -177,9 +177,8 @@ class Analyzer:
         # relation -> the write- or read-blocking lock taken on it in the open transaction, held until it ends
         self.held: dict[str, HeldLock] = {}
         self.lock_findings: dict[str, Finding] = {}  # this statement: its blocking-lock finding per relation
-        self.wide_dml: set[str] | frozenset[str] = (
-            frozenset()
-        )  # this statement: tables its DML touches beyond a key or key range
+        # this statement: the tables its DML touches beyond a key or key range
+        self.wide_dml: set[str] | frozenset[str] = frozenset()
         self.altered: dict[str, int] = {}  # table -> first ALTER TABLE statement in this transaction
         self.lock_timeout_reported = False
         self.index = 0
