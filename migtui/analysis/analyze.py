@@ -19,6 +19,16 @@ from typing import Any
 from migtui.analysis import lock_modes
 from migtui.analysis.classify import Action, Classifier
 from migtui.analysis.facts import CatalogFacts, MigrationKnowledge
+from migtui.analysis.holds import (
+    DML_FORMS,
+    HeldLock,
+    blocked_work,
+    describe_work,
+    key_columns,
+    narrow_predicate,
+    safe_rewrite,
+    small_table,
+)
 from migtui.analysis.lock_model import FORMS, MAX_VERSION, MIN_VERSION
 from migtui.analysis.parse import ParsedStatement, parse_sql
 from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
@@ -123,6 +133,17 @@ class StatementAnalysis:
         }
 
 
+# statements whose DML may read beyond a key (the rest skip that check)
+_DML_NODES = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
+_NONE: frozenset[str] = frozenset()
+_REFRESH_CONCURRENTLY = "refresh-materialized-view-concurrently"
+
+
+def _at_least_warning(severity: str) -> str:
+    """A lock held through slow work is at least a warning."""
+    return severity if severity == ERROR else WARNING
+
+
 def check_version(pg_version: int) -> int:
     if not MIN_VERSION <= int(pg_version) <= MAX_VERSION:
         raise UsageError(f"--pg-version {pg_version} not supported (PostgreSQL {MIN_VERSION}-{MAX_VERSION})")
@@ -169,8 +190,11 @@ class Analyzer:
         self.lock_timeout_set = lock_timeout_set
         self.alembic = alembic
         self.created: set[str] = set()
-        self.strong_locks: dict[str, int] = {}  # relation -> statement index (this transaction)
-        self.not_valid: set[tuple[str, str]] = set()  # (table, constraint) added NOT VALID in this transaction
+        # relation -> the write- or read-blocking lock taken on it in the open transaction, held until it ends
+        self.held: dict[str, HeldLock] = {}
+        self.lock_findings: dict[str, Finding] = {}  # this statement: its blocking-lock finding per relation
+        # this statement: the tables its DML touches beyond a key or key range
+        self.wide_dml: set[str] | frozenset[str] = frozenset()
         self.altered: dict[str, int] = {}  # table -> first ALTER TABLE statement in this transaction
         self.lock_timeout_reported = False
         # statement_timeout (or transaction_timeout, PostgreSQL >= 17) bounds how long a lock is held;
@@ -235,6 +259,9 @@ class Analyzer:
                 scans.extend(r for r in roles.get(role, ()) if r not in scans)
         if locks:
             result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
+        wide = self.wide_dml = self._wide_dml(actions, parsed.node) if parsed.node_type in _DML_NODES else _NONE
+        if wide:
+            scans.extend(t for t in wide if t not in scans)
         if rewrites or scans:
             result.rewrites = rewrites
             result.scans = list(dict.fromkeys(scans + rewrites))
@@ -243,18 +270,44 @@ class Analyzer:
         return result
 
     # ------------------------------------------------------------------------------------------------
+    def _wide_dml(self, actions: list[Action], node: dict[str, Any]) -> set[str]:
+        """Tables an UPDATE/DELETE/MERGE/INSERT ... SELECT reads beyond a key or key range (a backfill): the
+        statement scans them, and its time grows with the table."""
+        out: set[str] = set()
+        for action in actions:
+            form = action.form
+            if form not in DML_FORMS:
+                continue
+            tables: list[str] = []
+            if form in ("update", "delete"):
+                table = action.table
+                if table and not narrow_predicate(node.get("whereClause"), key_columns(table, self.facts)):
+                    tables.append(table)
+            elif form in ("update-all-rows", "delete-all-rows", "merge"):
+                tables.extend(action.roles.get("table", []))
+                if form == "merge":
+                    tables.extend(action.roles.get("source", []))
+            elif form == "insert":
+                tables.extend(action.roles.get("source", []))  # INSERT ... SELECT FROM: the rows it copies
+            out.update(t for t in tables if not self._is_new(t) and not small_table(t, self.facts))
+        return out
+
     def _is_new(self, relation: str | None) -> bool:
         return relation is not None and relation in self.created
 
-    def _add(self, result: StatementAnalysis, rule_id: str, message: str, severity: str | None = None) -> None:
+    def _add(
+        self, result: StatementAnalysis, rule_id: str, message: str, severity: str | None = None, hint: str = ""
+    ) -> Finding:
         rule = RULES[rule_id]
-        hint = rule.hint
-        if self.alembic and rule.alembic:
-            hint = rule.alembic
-        result.findings.append(Finding(rule_id, severity or rule.severity, message, hint, result.line))
+        if not hint:
+            hint = rule.alembic if self.alembic and rule.alembic else rule.hint
+        finding = Finding(rule_id, severity or rule.severity, message, hint, result.line)
+        result.findings.append(finding)
+        return finding
 
     def _apply_rules(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         v = self.pg_version
+        facts = self.facts
         for action in actions:
             form, info, table = action.form, action.info, action.table
             new = self._is_new(table)
@@ -368,18 +421,6 @@ class Analyzer:
                         "constraint-missing-not-valid",
                         f"{kind} {info.get('constraint') or ''} on {table} is validated under a write-blocking lock",
                     )
-            if form in ("add-check-not-valid", "add-foreign-key-not-valid") and info.get("constraint"):
-                self.not_valid.add((table or "", info["constraint"]))
-            if (
-                form in ("validate-constraint", "validate-foreign-key")
-                and result.transactional
-                and (table or "", info.get("constraint")) in self.not_valid
-            ):
-                self._add(
-                    result,
-                    "validate-in-same-transaction",
-                    f"VALIDATE CONSTRAINT {info.get('constraint')} runs in the transaction that added it",
-                )
             if form in ("add-unique", "add-primary-key") and not new:
                 key = "PRIMARY KEY" if form == "add-primary-key" else "UNIQUE"
                 self._add(
@@ -468,10 +509,18 @@ class Analyzer:
                 self._add(
                     result, "lock-table", f"LOCK TABLE {', '.join(action.roles.get('table', []))} IN {info.get('mode')}"
                 )
-            elif form == "update-all-rows" and not new:
-                self._add(result, "unbatched-update", f"UPDATE of every row of {table} in one statement")
-            elif form == "delete-all-rows" and not new:
-                self._add(result, "unbatched-delete", f"DELETE of every row of {table} in one statement")
+            elif form in ("update-all-rows", "delete-all-rows") and not new and not small_table(table or "", facts):
+                verb = "UPDATE" if form == "update-all-rows" else "DELETE"
+                rule_id = "unbatched-update" if form == "update-all-rows" else "unbatched-delete"
+                self._add(result, rule_id, f"{verb} of every row of {table} in one statement")
+            elif form in ("update", "delete") and table in self.wide_dml:
+                verb = "UPDATE" if form == "update" else "DELETE"
+                rule_id = "unbatched-update" if form == "update" else "unbatched-delete"
+                self._add(
+                    result,
+                    rule_id,
+                    f"{verb} of {table} bounded by no key or key range: every matching row in one statement",
+                )
             elif form == "do-block" or (form == "select" and info.get("calls")):
                 self._add(result, "unanalyzable-statement", "a DO block or function call: locks unknown")
             elif form == "alter-type-add-value" and result.transactional:
@@ -506,7 +555,7 @@ class Analyzer:
                         "commit-in-migration",
                         f"COMMIT ends {who}: the statements after it are no longer all-or-nothing with those before",
                     )
-        self._lock_rules(result)
+        self._lock_rules(result, actions)
         self._multiple_alter_rule(result, actions, item)
 
     def _rerun_rule(self, result: StatementAnalysis, action: Action, item: StatementInput) -> None:
@@ -538,17 +587,23 @@ class Analyzer:
             message = f"{what} without {clause}: a re-run after a failure (its own or a later one) fails here"
             self._add(result, "prefer-robust-statements", message)
 
-    def _statement_timeout_rule(self, result: StatementAnalysis, slow: set[str]) -> None:
+    def _statement_timeout_rule(
+        self, result: StatementAnalysis, slow: set[str] | frozenset[str], readers_go_on: set[str] | frozenset[str]
+    ) -> None:
         """A slow statement (rewrite/scan of an existing table) holding a lock that blocks writes, taken by it
         or earlier in the transaction, with nothing bounding how long it runs."""
         if self.statement_timeout_set or self.statement_timeout_reported or not (slow - self.created):
             return
-        held = [lk for lk in result.locks if lock_modes.blocks_writes(lk.mode) and not self._is_new(lk.relation)]
+        held = [
+            lk
+            for lk in result.locks
+            if lock_modes.blocks_writes(lk.mode) and not self._is_new(lk.relation) and lk.relation not in readers_go_on
+        ]
         if held:
             where = f"{held[0].mode} on {held[0].relation}"
-        elif result.transactional and self.strong_locks:
-            first = next(iter(self.strong_locks))
-            where = f"the lock on {first} taken at statement {self.strong_locks[first] + 1}"
+        elif result.transactional and self.held:
+            first = next(iter(self.held.values()))
+            where = f"{first.mode} on {first.relation} (taken at {first.where()})"
         else:
             return
         self.statement_timeout_reported = True
@@ -620,17 +675,32 @@ class Analyzer:
             out.append((rel, mode, what, why, sev, len(folded)))
         return [entry for entry in out if entry[0] not in hidden]
 
-    def _lock_rules(self, result: StatementAnalysis) -> None:
-        slow = set(result.rewrites) | set(result.scans)
+    def _lock_rules(self, result: StatementAnalysis, actions: list[Action]) -> None:
+        slow: set[str] | frozenset[str] = _NONE
+        if result.scans:  # the rewritten relations are among them
+            facts = self.facts
+            slow = {r for r in result.scans if r not in self.created and (facts is None or not small_table(r, facts))}
+        elif not result.locks:
+            return
+        self.lock_findings = {}
         pending: list[tuple[str, str, str, str, str]] = []
+        refresh_concurrently = (
+            {r for a in actions if a.form == _REFRESH_CONCURRENTLY for r in a.roles.get("table", [])}
+            if _REFRESH_CONCURRENTLY in result.forms
+            else _NONE
+        )
         for lock in result.locks:
             rel = lock.relation
             if self._is_new(rel) or not lock_modes.blocks_writes(lock.mode):
                 continue
+            what = "/".join(lock.blocks)
+            if rel in refresh_concurrently and "reads" not in lock.blocks:
+                # a materialized view takes no writes: readers go on, the lock only keeps other refreshes out
+                self._add(result, "blocking-lock", f"{lock.mode} on {rel} blocks {what} (readers go on)", INFO)
+                continue
             if not self.lock_timeout_set and not self.lock_timeout_reported:
                 self.lock_timeout_reported = True
                 self._add(result, "lock-timeout-missing", f"{lock.mode} on {rel} is requested without lock_timeout")
-            what = "/".join(lock.blocks)
             if rel in slow:
                 sev, why = WARNING, "held while the table is " + ("rewritten" if rel in result.rewrites else "scanned")
             elif not self.lock_timeout_set:
@@ -640,19 +710,73 @@ class Analyzer:
             pending.append((rel, lock.mode, what, why, sev))
         for rel, mode, what, why, sev, folded in self._fold_descendants(pending):
             also = f" and {folded} of its partitions/children" if folded else ""
-            self._add(result, "blocking-lock", f"{mode} on {rel}{also} blocks {what} ({why})", sev)
-        self._statement_timeout_rule(result, slow)
-        if result.transactional and self.strong_locks and (slow - self.created):
-            held = [r for r in self.strong_locks if r not in {lk.relation for lk in result.locks}] or list(
-                self.strong_locks
+            self.lock_findings[rel] = self._add(
+                result, "blocking-lock", f"{mode} on {rel}{also} blocks {what} ({why})", sev
             )
-            first = held[0]
-            self._add(
-                result,
-                "slow-statement-after-exclusive-lock",
-                f"{first} is locked (statement {self.strong_locks[first] + 1}) while this statement "
-                f"{'rewrites' if result.rewrites else 'scans'} {', '.join(sorted(slow - self.created))}",
+        self._statement_timeout_rule(result, slow, refresh_concurrently)
+        if result.transactional and self.held and slow:
+            self._slow_under_held(result, actions, slow)
+
+    def _slow_under_held(
+        self, result: StatementAnalysis, actions: list[Action], slow: set[str] | frozenset[str]
+    ) -> None:
+        """Slow work while locks taken earlier in this transaction are held: they last until it ends."""
+        own = {lock.relation: lock.mode for lock in result.locks}
+        strength = lock_modes.STRENGTH
+        # a lock this statement takes again, as strong, blocks the same sessions for its work anyway
+        held = [
+            h
+            for h in self.held.values()
+            if not h.origin and not (h.relation in own and strength[own[h.relation]] >= strength[h.mode])
+        ]  # (this statement's own locks join self.held after its rules ran)
+        # locks an earlier revision took: env.py without transaction_per_migration runs the pending revisions
+        # in one transaction under `alembic upgrade`; migtui's runner commits each revision
+        carried = not held
+        if carried:
+            held = [
+                h
+                for h in self.held.values()
+                if h.origin and not (h.relation in own and strength[own[h.relation]] >= strength[h.mode])
+            ]
+            if not held:
+                return
+        # the lock on the table this statement works on first, then the strongest
+        held.sort(key=lambda h: (h.relation not in slow and h.relation not in own, -strength[h.mode]))
+        first = held[0]
+        action = next((a for a in actions if a.form in DML_FORMS or set(a.roles.get("table", [])) & slow), None)
+        if action is None:
+            action = actions[0]
+        spec = FORMS[action.form]
+        table = action.table if action.table else sorted(slow)[0]
+        work = describe_work(action.form, spec.title, table, action.info)
+        blocks = lock_modes.blocks(first.mode)
+        message = (
+            f"{work} runs while {first.mode} on {first.relation}, taken at {first.where()}, is held: "
+            f"{blocked_work(blocks, first.relation)}"
+        )
+        others = [h.relation for h in held[1:]]
+        if others:
+            message += f" (also held: {', '.join(others)})"
+        severity = ERROR if any("reads" in lock_modes.blocks(h.mode) for h in held) else WARNING
+        hint = safe_rewrite(action.form, self.alembic)
+        if carried:
+            severity = WARNING
+            message += (
+                " when applied with `alembic upgrade`: env.py runs the pending revisions in one transaction "
+                "(`migtui up` commits each revision)"
             )
+            hint = "set transaction_per_migration=True in env.py's context.configure(), or deploy with migtui up"
+        self._add(result, "slow-statement-while-lock-held", message, severity, hint=hint)
+        if carried:
+            return
+        for h in held:  # the earlier lock is not brief: it lasts through this statement
+            if h.finding is not None and not h.slow_seen:
+                h.slow_seen = True
+                h.finding.severity = _at_least_warning(h.finding.severity)
+                h.finding.message = (
+                    f"{h.finding.message.rsplit(' (', 1)[0]} (held until the "
+                    f"transaction ends, through {work} at line {result.line})"
+                )
 
     def _learn(self, action: Action) -> None:
         info, table, know = action.info, action.table or "", self.knowledge
@@ -734,16 +858,21 @@ class Analyzer:
                     self._end_transaction()
         if result.transactional:
             for lock in result.locks:
-                if lock_modes.blocks_writes(lock.mode) and not self._is_new(lock.relation):
-                    self.strong_locks.setdefault(lock.relation, result.index)
+                if not lock_modes.blocks_writes(lock.mode) or self._is_new(lock.relation):
+                    continue
+                if _REFRESH_CONCURRENTLY in result.forms and "reads" not in lock.blocks:
+                    continue
+                held = self.held.get(lock.relation)
+                if held is None or lock_modes.STRENGTH[lock.mode] > lock_modes.STRENGTH[held.mode]:
+                    finding = self.lock_findings.get(lock.relation)
+                    self.held[lock.relation] = HeldLock(lock.relation, lock.mode, result.index, result.line, finding)
         else:
-            self.strong_locks.clear()
+            self.held.clear()
 
     def _end_transaction(self) -> None:
         self.in_transaction = False
         self.begin_line = None
-        self.strong_locks.clear()
-        self.not_valid.clear()
+        self.held.clear()
         self.altered.clear()
 
     def transaction_boundary(self) -> None:

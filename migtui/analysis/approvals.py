@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from migtui.analysis.rules import INFO, LINT_RULES
+from migtui.analysis.rules import INFO, LINT_RULES, RULE_ALIASES
 from migtui.events import Finding
 
 _COMMENT = re.compile(
@@ -52,6 +52,7 @@ def parse_approvals(text: str) -> tuple[list[Approval], list[Finding]]:
         reason = (match["dq"] if match["dq"] is not None else match["sq"]) or ""
         kind = match["kind"]
         for rule_id in [r.strip() for r in match["rules"].split(",") if r.strip()]:
+            rule_id = RULE_ALIASES.get(rule_id, rule_id)
             if rule_id not in LINT_RULES:
                 problems.append(_finding("approval-unknown-rule", f"{kind}={rule_id}: no such rule", number))
                 continue

@@ -147,14 +147,6 @@ _RULES: list[Rule] = [
         "revision or an autocommit_block()",
     ),
     Rule(
-        "validate-in-same-transaction",
-        WARNING,
-        "VALIDATE CONSTRAINT in the same transaction as ADD ... NOT VALID keeps the ADD's strong lock during "
-        "the validation scan",
-        "commit between ADD ... NOT VALID and VALIDATE CONSTRAINT",
-        "put the VALIDATE in the next revision, or inside op.get_context().autocommit_block()",
-    ),
-    Rule(
         "unique-constraint-builds-index",
         ERROR,
         "ADD UNIQUE / PRIMARY KEY builds an index under AccessExclusiveLock (blocks reads and writes)",
@@ -272,22 +264,17 @@ _RULES: list[Rule] = [
     Rule(
         "unbatched-update",
         WARNING,
-        "UPDATE of every row holds row locks on the whole table in one long transaction and bloats it",
+        "an UPDATE of every row, or bounded by no key or key range, holds row locks on every row it matches in "
+        "one long transaction and bloats the table",
         "update in batches (WHERE id BETWEEN ...) in separate transactions",
         "move the backfill out of the revision, or loop over key ranges inside autocommit_block()",
     ),
     Rule(
         "unbatched-delete",
         WARNING,
-        "DELETE of every row holds row locks on the whole table in one long transaction",
+        "a DELETE of every row, or bounded by no key or key range, holds row locks on every row it matches in one "
+        "long transaction",
         "delete in batches in separate transactions",
-    ),
-    Rule(
-        "slow-statement-after-exclusive-lock",
-        WARNING,
-        "a lock that blocks reads or writes, taken earlier in this transaction, is held while this slow statement runs",
-        "run the slow statement in its own transaction, before taking the strong lock",
-        "split the revision, or move the statement into op.get_context().autocommit_block()",
     ),
     Rule(
         "lock-timeout-missing",
@@ -299,7 +286,7 @@ _RULES: list[Rule] = [
     Rule(
         "blocking-lock",
         WARNING,
-        "this statement takes a lock that blocks other sessions",
+        "this statement takes a lock that blocks other sessions until its transaction ends",
         "keep it brief: lock_timeout, no slow work in the same transaction",
     ),
     Rule(
@@ -451,6 +438,18 @@ _RULES: list[Rule] = [
         "as applied",
         "remove the ROLLBACK",
         "remove op.execute('ROLLBACK'): raise an exception to abort a revision",
+    ),
+    # --- transaction-long lock holds (issue 14) ---------------------------------------------------------
+    Rule(
+        "slow-statement-while-lock-held",
+        WARNING,
+        "a lock is held until its transaction ends: slow work (a backfill, an index build, a validation scan, a "
+        "rewrite) after a statement that took a read- or write-blocking lock keeps every blocked session waiting "
+        "for all of it; an error when reads are blocked too",
+        "run the slow statement in its own transaction: COMMIT first (a batched backfill, CREATE INDEX "
+        "CONCURRENTLY, VALIDATE CONSTRAINT after the ADD has committed)",
+        "split the revision, run the backfill in batches inside op.get_context().autocommit_block(), or use the "
+        "phased helper (migtui phase)",
     ),
     # --- alembic / approvals ---------------------------------------------------------------------------
     Rule(
@@ -641,6 +640,11 @@ _RULES: list[Rule] = [
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+# retired ids still accepted in approve=/ignore= comments, and the rule that reports the concept now
+RULE_ALIASES: dict[str, str] = {
+    "slow-statement-after-exclusive-lock": "slow-statement-while-lock-held",
+    "validate-in-same-transaction": "slow-statement-while-lock-held",
+}
 assert len(RULES) == len(_RULES)
 # what approve=/ignore= comments and ``migtui lint --list-rules`` name
 LINT_RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES if rule.job == LINT}

@@ -66,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="... and so is holding it at least this long (default 1)",
     )
+    parser.add_argument(
+        "--no-calibration",
+        dest="calibrate",
+        action="store_false",
+        help="do not time work rates on the scratch server (saves ~5 s): lock hold estimates use default rates",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         write_mb_s=args.write_throughput,
         big_table_bytes=int(args.big_table_mb * 1024 * 1024),
         lock_risk_seconds=args.lock_risk_seconds,
+        calibrate=args.calibrate,
     )
     sink = {"text": TextRenderer(), "github": GithubRenderer()}.get(args.format, discard)
     install_signal_cleanup()

@@ -96,9 +96,12 @@ def _list_rules(fmt: str) -> int:
 
 def _explain(rule_id: str) -> int:
     from migtui.analysis.rule_docs import closest_ids, render_page
-    from migtui.analysis.rules import RULES
+    from migtui.analysis.rules import RULE_ALIASES, RULES
     from migtui.errors import UsageError
 
+    if rule_id in RULE_ALIASES:  # a retired id: its page is the rule that replaced it
+        sys.stderr.write(f"{rule_id} is retired: it is now {RULE_ALIASES[rule_id]}\n")
+        rule_id = RULE_ALIASES[rule_id]
     if rule_id not in RULES:
         close = closest_ids(rule_id)
         also = f"; closest: {', '.join(close)}" if close else ""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from migtui.dryrun.holds import default_rates, hold_line, lock_holds, statement_seconds
 from migtui.dryrun.options import DryRunOptions
 from migtui.dryrun.report import JOB, DryRunReport
 from migtui.dryrun.report import finding as _finding
@@ -162,6 +163,7 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
             statement_timeout=options.statement_timeout,
             server=scratch_server,
             pg_bin=settings.pg_bin,
+            calibrate_rates=options.calibrate,
         )
         report.shadow = shadow.to_dict()
         captured = sum(len(r.statements) for r in shadow.revisions)
@@ -180,6 +182,15 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
             )
         for text in shadow.restore_warnings:
             sink(Message(text=f"shadow schema restore: {text}", level="warning"))
+        rates = shadow.rates if shadow.rates is not None else default_rates()
+        if shadow.calibration_error:
+            sink(
+                Message(
+                    text=f"calibration on the scratch server failed ({shadow.calibration_error}): lock hold "
+                    "estimates use default rates",
+                    level="warning",
+                )
+            )
         analyzer = StatementAnalyzer(
             session, options, primary if primary is not None else (session if replica.role == "primary" else None)
         )
@@ -223,6 +234,33 @@ def run_dry_run(settings: Any, options: DryRunOptions | None = None, sink: Event
                 sink(DryRunStatement(revision=rev_id, index=stmt.index, report=stmt_report))
                 for finding in [*blocking_lint_findings(stmt_report), *found]:
                     report_finding(finding, rev_id, rev_report["path"], stmt_report)
+            rev_report["lock_holds"] = lock_holds(
+                rev_report["statements"],
+                [
+                    statement_seconds(st, analyzer.stats.get(st["table"]) if st["table"] else None, rates)
+                    for st in rev_report["statements"]
+                ],
+            )
+            for hold in rev_report["lock_holds"]:  # a hold through later statements, not seen per statement
+                if (
+                    hold["through"] > 1
+                    and "writes" in hold["blocks"]
+                    and hold["estimated_seconds"] >= options.lock_risk_seconds
+                ):
+                    taker = next(st for st in rev_report["statements"] if st["index"] == hold["taken_by"]["index"])
+                    waits = "every read and write" if "reads" in hold["blocks"] else "every write"
+                    message = (
+                        f"holds {hold['mode']} on {hold['relation']} from line {hold['taken_by']['line']} until "
+                        f"{hold['released_by']['statement']}, through {hold['through']} statements: "
+                        f"~{hold['estimated_seconds']:.1f}s during which {waits} of the table waits"
+                    )
+                    hint = "commit before the slow statements (a separate revision, a batched backfill)"
+                    report_finding(_finding("lock-risk", message, hint), rev_id, rev_report["path"], taker)
+            if rev_report["lock_holds"]:
+                how = "rates measured on the scratch server" if rates.source == "measured" else "default rates"
+                sink(Message(text=f"  lock holds (estimated from {how}):"))
+                for hold in rev_report["lock_holds"]:
+                    sink(Message(text=f"    {hold_line(hold)}"))
             if shadow_rev and shadow_rev.error and not any(s["error"] for s in rev_report["statements"]):
                 failed = f"the revision fails on the shadow: {shadow_rev.error}"
                 rev_findings.append(_finding("fails-on-shadow", failed))

@@ -21,4 +21,5 @@ class DryRunOptions:
     write_mb_s: float = 50.0  # configured rewrite / index-build throughput, MB/s
     big_table_bytes: int = 100 * MB  # ACCESS EXCLUSIVE on a table this big is a lock risk
     lock_risk_seconds: float = 1.0  # ... and so is holding it for this long
+    calibrate: bool = True  # time work rates on the scratch server for the lock hold estimates (else defaults)
     cancel: Cancel | None = None  # stops the running query on the replica; the run raises Interrupted

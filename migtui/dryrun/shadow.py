@@ -51,6 +51,8 @@ class ShadowResult:
     seconds: float = 0.0
     error: str | None = None  # the upgrade failed outside any revision (env.py, connection)
     observe_error: str | None = None
+    rates: Any = None  # migtui.dryrun.holds.Rates measured on the scratch server (None: calibration failed)
+    calibration_error: str | None = None
 
     @property
     def same_pg_version(self) -> bool:
@@ -68,6 +70,8 @@ class ShadowResult:
             "restore_warnings": self.restore_warnings,
             "error": self.error,
             "observe_error": self.observe_error,
+            "rates": self.rates.to_dict() if self.rates is not None else None,
+            "calibration_error": self.calibration_error,
         }
 
 
@@ -297,6 +301,7 @@ def run_shadow(
     statement_timeout: float = 60.0,
     settings: Any = None,
     apply: Any = None,
+    calibrate_rates: bool = True,
 ) -> ShadowResult:
     """Build the shadow, run ``pending`` there, observe locks; always throws the scratch databases away.
 
@@ -356,6 +361,16 @@ def run_shadow(
         if not any(rev.error for rev in result.revisions):
             add_phase_statements(run_dsn, result.revisions)
         result.observe_error = observe(shadow.server.dsn(names["locks"]), result.revisions)
+        needed = set()
+        if calibrate_rates:
+            from migtui.dryrun.holds import calibrate, needed_rates
+
+            needed = needed_rates([stmt for rev in result.revisions for stmt in rev.statements])
+        if needed:
+            try:  # in the locks database, which is thrown away below
+                result.rates = calibrate(shadow.server.dsn(names["locks"]), needed)
+            except Exception as exc:  # the estimates fall back to the default rates, and say so
+                result.calibration_error = error_line(exc, driver_error=True)
     finally:
         for name in reversed(created):
             with contextlib.suppress(Exception):

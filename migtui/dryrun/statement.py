@@ -326,7 +326,9 @@ def analyze_statement(
                         f" for ~{seconds:.1f}s{' (table rewrite)' if rewrite else ''}: every read and write of the"
                         " table waits"
                         if seconds >= 0.05
-                        else " (briefly): while it waits for the lock, every query on this big table queues behind it"
+                        else " (the statement itself is brief; the lock lasts until its transaction ends: see the "
+                        "revision's lock holds): while it waits for the lock, every query on this big table queues "
+                        "behind it"
                     ),
                     "use the expand/contract pattern, or run it in a quiet window with a short lock_timeout",
                 )

@@ -563,8 +563,12 @@ def lint_alembic(
                 unanalyzable[rev.revision] = f"offline: {rev.error}; online: {reason}"
     knowledge = MigrationKnowledge()  # what earlier revisions established, carried forward in order
     out: list[LintedFile] = []
+    # locks the open transaction holds when a revision ends: without transaction_per_migration alembic runs
+    # every revision in one transaction, and the next revision's slow work runs under them
+    carried: dict = {}
     for rev in rendered:
         if skip and rev.revision in skip:
+            carried = {}
             continue
         shown = display_path(rev.path)
         if rev.revision in unanalyzable:
@@ -581,6 +585,8 @@ def lint_alembic(
             knowledge=knowledge,
             statement_timeout_set=bool(settings.timeout),  # and cancels a revision that outlives --timeout
         )
+        if rev.in_transaction_at_start:
+            analyzer.held = carried
         results: list[StatementAnalysis] = []
         last_line = 1
         for record in rev.statements:
@@ -603,6 +609,9 @@ def lint_alembic(
             for statement in parsed:
                 results.append(analyzer.analyze_one(StatementInput(statement, line=line)))
         analyzer.classifier.type_hints = {}
+        carried = analyzer.held if analyzer.in_transaction else {}
+        for held in carried.values():
+            held.origin = held.origin or rev.revision
         text = read_text(rev.path)
         file_findings: list[Finding] = []
         missing, def_line = downgrade_status(rev.path)

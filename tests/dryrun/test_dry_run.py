@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from migtui.dryrun.job import DryRunOptions, run_dry_run
-from migtui.events import DryRunStatement, Finding, RunFinished
+from migtui.events import DryRunStatement, Finding, Message, RunFinished
 from migtui.project.load import AlembicProject
 from tests.alembic_projects import Rev, make_project, project_settings
 from tests.conftest import ROOT, run_cli, run_main
@@ -415,3 +415,28 @@ def test_busy_table_on_the_primary_is_a_lock_risk(env, pg, run):
     assert busy and "ACCESS EXCLUSIVE lock request would queue behind them and block every query" in busy[0]
     assert index["table_activity"]["sessions"] == 1  # CREATE INDEX: SHARE lock blocks writes
     assert _statements(report, "a2")[0]["table_activity"] is None  # UPDATE: RowExclusiveLock, no queue risk
+
+
+def test_lock_holds_last_until_the_commit(run):
+    """a3's ALTER TYPE takes AccessExclusiveLock and its CREATE INDEX runs before the COMMIT: one hold through
+    both statements, estimated from rates measured on the scratch server; a2's DML blocks nobody."""
+    data = json.loads(json.dumps(run["report"].to_dict(), default=str))
+    by_rev = {r["revision"]: r for r in data["revisions"]}
+    assert by_rev["a2"]["lock_holds"] == []
+    [hold] = by_rev["a3"]["lock_holds"]
+    assert hold["relation"] == "public.accounts" and hold["mode"] == "AccessExclusiveLock"
+    assert hold["blocks"] == ["reads", "writes", "ddl"]
+    assert hold["taken_by"]["index"] == 0 and hold["taken_by"]["statement"] == "ALTER TABLE"
+    assert hold["released_by"]["statement"] == "COMMIT" and hold["through"] == 2
+    assert hold["estimate_complete"] is True and hold["estimated_seconds"] > 0
+    rates = data["shadow"]["rates"]
+    assert rates["source"] == "measured"
+    assert {"update_rows_s", "delete_rows_s", "rewrite_mb_s", "index_mb_s", "fk_rows_s"} <= set(rates["measured"])
+    # a4's UNIQUE builds its index under ShareRowExclusive/AccessExclusive: held through the FOREIGN KEY's scan
+    a4 = by_rev["a4"]["lock_holds"]
+    assert a4 and a4[0]["relation"] == "public.accounts" and a4[0]["through"] == 2
+    # a hold through later statements is a lock risk once it lasts --lock-risk-seconds (default 1)
+    through = [f for f in run["report"].findings_for("a3", 0) if f.rule == "lock-risk" and "through 2" in f.message]
+    assert bool(through) == (hold["estimated_seconds"] >= 1.0), (hold, through)
+    texts = [e.text for e in run["events"] if isinstance(e, Message)]
+    assert any(t.strip().startswith("AccessExclusiveLock on public.accounts blocks reads, writes, ddl") for t in texts)

@@ -70,5 +70,8 @@ async def test_dry_run_view_needs_a_replica_and_runs_on_it(primary_and_replica, 
             assert "CREATE INDEX CONCURRENTLY ix_accounts_email" in text
             assert "locks ShareUpdateExclusiveLock public.accounts" in text
             assert "rows 1,000 (" in text and "table " in text
+            # a4's ADD COLUMN holds AccessExclusiveLock until its COMMIT: the lock holds table shows it
+            text = await wait_for_text(pilot, ["Lock holds", "AccessExclusiveLock", "public.accounts", "COMMIT"])
+            assert screen.query_one("#job-holds").row_count == 1
     finally:
         primary.drop_database("tui_dry_run")

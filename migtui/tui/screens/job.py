@@ -94,10 +94,11 @@ class JobScreen(Screen):
             self.event = event
 
     class JobDone(Message):
-        def __init__(self, exit_code: int, error: str | None) -> None:
+        def __init__(self, exit_code: int, error: str | None, report: Report | None = None) -> None:
             super().__init__()
             self.exit_code = exit_code
             self.error = error
+            self.report = report
 
     def __init__(self, settings, spec: JobSpec) -> None:
         super().__init__(id="job-" + "".join(c if c.isalnum() else "-" for c in spec.name))
@@ -113,12 +114,17 @@ class JobScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="job-header", classes="title-bar")
         yield DataTable(id="job-findings", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="job-holds", cursor_type="row", zebra_stripes=True)
         yield RichLog(id="job-log", wrap=False, markup=False, max_lines=2000)
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#job-findings", DataTable).add_columns("severity", "rule", "revision", "message")
         self.query_one("#job-findings").border_title = "Findings"
+        holds = self.query_one("#job-holds", DataTable)
+        holds.add_columns("revision", "lock", "on", "blocks", "taken at", "held until", "estimate")
+        holds.border_title = "Lock holds (until the transaction ends)"
+        holds.display = False  # a dry-run's, shown when it has any
         self.query_one("#job-log").border_title = "Events"
         self.action_rerun()
 
@@ -130,6 +136,8 @@ class JobScreen(Screen):
         self.findings.clear()
         self.events.clear()
         self.query_one("#job-findings", DataTable).clear()
+        self.query_one("#job-holds", DataTable).clear()
+        self.query_one("#job-holds").display = False
         self.query_one("#job-log", RichLog).clear()
         self._renderer = text_renderer(self.spec)
         self._render_header()
@@ -143,7 +151,7 @@ class JobScreen(Screen):
         post_outcome(
             self.post_message,
             lambda: self.spec.run(self.settings, self._sink),
-            lambda report, error, code: self.JobDone(report.exit_code if report is not None else code, error),
+            lambda report, error, code: self.JobDone(report.exit_code if report is not None else code, error, report),
         )
 
     def on_job_screen_job_event(self, message: JobEvent) -> None:
@@ -182,7 +190,28 @@ class JobScreen(Screen):
             self.state, self.summary = "failed", message.error
         else:
             self.state = "done" if message.exit_code == 0 else "findings"
+        self._show_holds(message.report)
         self._render_header()
+
+    def _show_holds(self, report: Report | None) -> None:
+        """A dry-run's lock holds: which lock each revision holds, from which statement to its COMMIT, how long."""
+        table = self.query_one("#job-holds", DataTable)
+        revisions = getattr(report, "revisions", None) if self.spec.name == "dry-run" else None
+        for rev in revisions or []:
+            for hold in rev.get("lock_holds") or []:
+                taken = hold["taken_by"]
+                seconds = hold["estimated_seconds"]
+                style = "bold red" if "reads" in hold["blocks"] and seconds >= 1 else ""
+                table.add_row(
+                    rev["revision"],
+                    Text(hold["mode"], style=style),
+                    hold["relation"],
+                    ", ".join(hold["blocks"]),
+                    f"line {taken['line']} {taken.get('statement') or ''}".strip() if taken.get("line") else "",
+                    hold["released_by"]["statement"],
+                    Text(f"~{seconds:.1f}s" if seconds >= 0.05 else "brief", style=style),
+                )
+        table.display = table.row_count > 0
 
     def _render_header(self) -> None:
         style = {"running": "bold cyan", "done": "bold green", "findings": "bold yellow", "failed": "bold red"}
