@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migtui.config import Settings
-from migtui.errors import Interrupted, MigtuiError, UsageError
+from migtui.errors import Interrupted, LockNotAcquired, MigtuiError, UsageError
 from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
 from migtui.pg import advisory
 from migtui.pg.version_table import VersionTable, advisory_key, read_current, resolved_schema
@@ -54,8 +54,6 @@ __all__ = [
 ]
 
 ORPHAN_WAIT_SECONDS = 5.0
-# migration sessions are named "migtui up <rev>" / "migtui down <rev>"; ours in brackets ("[lock]", "[watch]")
-_ORPHAN_PATTERN = r"^migtui (up|down) [^\[]"
 
 
 @dataclass(frozen=True)
@@ -163,6 +161,9 @@ class Runner:
         self.version_table = VersionTable(settings.version_table, settings.version_table_schema)
         self._cancel = threading.Event()
         self._step: RevisionStep | None = None
+        # backend pids of phase-driver locks this process holds itself (``migtui phase run`` applying the
+        # revision it drives through a Runner): not a conflicting driver
+        self.own_phase_locks: frozenset[int] = frozenset()
 
     def cancel(self) -> None:
         """Stop a run in progress, from any thread (the TUI's "abort"): the running revision's statement is
@@ -231,9 +232,10 @@ class Runner:
             if waited >= 0.5:
                 self.sink(Message(text=f"deploy advisory lock acquired after waiting {waited:.1f}s"))
             try:
-                self._end_orphans(lock_conn)
+                self._end_orphans(lock_conn, key)
                 heads = read_current(lock_conn, self.version_table)
                 plan = self.plan(direction, target, heads)
+                self._refuse_driven(lock_conn, direction, plan)
                 self.sink(RunStarted(job=direction, target=redact_dsn(self.dsn) or "", revisions=tuple(plan)))
                 if not plan:
                     seconds = time.monotonic() - started
@@ -247,7 +249,7 @@ class Runner:
                     self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
                     return RunReport([], direction, True, seconds, redact_dsn(self.dsn) or "", summary)
                 invalid_before = invalid_indexes(lock_conn)
-                return self._apply(lock_conn, direction, plan, invalid_before, started)
+                return self._apply(lock_conn, direction, plan, invalid_before, started, advisory.scope_tag(key))
             finally:
                 with contextlib.suppress(Exception):
                     advisory.unlock(lock_conn, key)
@@ -255,7 +257,7 @@ class Runner:
             with contextlib.suppress(Exception):
                 lock_conn.close()
 
-    def _apply(self, lock_conn, direction: str, plan: list[str], invalid_before: set[str], started: float):
+    def _apply(self, lock_conn, direction: str, plan: list[str], invalid_before: set[str], started: float, scope: str):
         from migtui.pg.progress import invalid_indexes
 
         step = RevisionStep(
@@ -266,6 +268,7 @@ class Runner:
             job=direction,
             version_table=self.settings.version_table,
             version_table_schema=self.settings.version_table_schema,
+            scope=scope,
         )
         applied: list[str] = []
         self._step = step
@@ -308,16 +311,29 @@ class Runner:
         self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
         return RunReport(applied, direction, False, seconds, redact_dsn(self.dsn) or "", summary)
 
-    def _end_orphans(self, lock_conn) -> None:
+    def _refuse_driven(self, lock_conn, direction: str, plan: list[str]) -> None:
+        """A phase driver holding a revision this run would apply or revert: refuse before touching anything
+        (its backfill or contract would fail under us, or we under it)."""
+        held = advisory.phase_lock_holders(lock_conn, plan, ignore_pids=self.own_phase_locks)
+        if not held:
+            return
+        first = held[0]
+        since = f", connected {first.since}" if first.since else ""
+        raise LockNotAcquired(
+            f"revision {first.revision} is being driven by a phase run (pid {first.pid}, "
+            f"{first.application_name or 'no application_name'}{since}): {direction} would "
+            f"{'apply' if direction == 'up' else 'revert'} it under that run; let it finish, or stop it and "
+            f"'migtui phase abort {first.revision}', then retry"
+        )
+
+    def _end_orphans(self, lock_conn, key: int) -> None:
         """Migration sessions of a runner that died (we hold the lock, so nobody live owns them): wait, then end.
 
+        Only the sessions of this deploy scope (this database's version table, ``advisory.scope_tag``): a
+        deploy of another version table holds another lock and owns its sessions.
         With client_connection_check_interval (PostgreSQL 14+) they notice their dead client within a second.
         """
-        query = (
-            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND application_name ~ %s"
-        )
-        rows = lock_conn.execute(query, (_ORPHAN_PATTERN,)).fetchall()
+        rows = advisory.migration_sessions(lock_conn, key)
         if not rows:
             return
         names = ", ".join(f"pid {pid} ({name})" for pid, name in rows)
@@ -329,7 +345,7 @@ class Runner:
         deadline = time.monotonic() + self.orphan_wait
         while rows and time.monotonic() < deadline:
             time.sleep(0.2)
-            rows = lock_conn.execute(query, (_ORPHAN_PATTERN,)).fetchall()
+            rows = advisory.migration_sessions(lock_conn, key)
         if rows:
             for pid, _name in rows:
                 lock_conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
@@ -337,4 +353,4 @@ class Runner:
             deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
             while rows and time.monotonic() < deadline:
                 time.sleep(0.1)
-                rows = lock_conn.execute(query, (_ORPHAN_PATTERN,)).fetchall()
+                rows = advisory.migration_sessions(lock_conn, key)

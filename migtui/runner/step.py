@@ -102,9 +102,15 @@ class _AttemptState:
     started: float = field(default_factory=time.monotonic)
 
 
-def application_name(job: str, revision: str) -> str:
-    """``migtui up a1b2c3``: what operators see in pg_stat_activity for the session running a revision."""
-    return f"migtui {job} {revision}"[:APPLICATION_NAME_MAX]
+def application_name(job: str, revision: str, scope: str = "") -> str:
+    """``migtui up a1b2c3 @1f2e3d4c``: what operators see in pg_stat_activity for the session running a revision.
+
+    ``scope`` (a deploy's ``advisory.scope_tag``) always survives the 63-byte limit: the runner's sweep for
+    sessions of a dead runner matches on it; the revision id is what gets shortened.
+    """
+    suffix = f" @{scope}" if scope else ""
+    head = f"migtui {job} {revision}".encode()[: APPLICATION_NAME_MAX - len(suffix)]
+    return head.decode(errors="ignore") + suffix
 
 
 def _sqlstates(exc: BaseException | None) -> set[str]:
@@ -143,7 +149,10 @@ def describe_failure(exc: BaseException) -> str:
 class _Hooks:
     """Class-level SQLAlchemy listeners for the duration of one attempt, filtered to one thread."""
 
-    def __init__(self, state: _AttemptState, job: str, limits: StepLimits, server_version: int, sink: EventSink):
+    def __init__(
+        self, state: _AttemptState, job: str, limits: StepLimits, server_version: int, sink: EventSink, scope: str = ""
+    ):
+        self.scope = scope
         self.state = state
         self.job = job
         self.limits = limits
@@ -156,7 +165,7 @@ class _Hooks:
     def do_connect(self, dialect, conn_rec, cargs, cparams) -> None:
         if not self._mine():
             return
-        cparams["application_name"] = application_name(self.job, self.state.revision)
+        cparams["application_name"] = application_name(self.job, self.state.revision, self.scope)
         opts = [f"-c lock_timeout={max(1, int(self.limits.lock_timeout * 1000))}"]
         if self.server_version >= 140000:
             # a backend whose client died (kill -9 of the runner) notices within a second and rolls back
@@ -336,7 +345,9 @@ class RevisionStep:
         monitor_conn=None,
         version_table: str | None = None,
         version_table_schema: str | None = None,
+        scope: str = "",
     ) -> None:
+        self.scope = scope  # the deploy scope tag its sessions carry (Runner); "" for jobs without the deploy lock
         self.version_table = version_table
         self.version_table_schema = version_table_schema
         self.project = project
@@ -532,7 +543,7 @@ class RevisionStep:
             config.set_main_option("version_table", self.version_table)
         if self.version_table_schema:
             config.set_main_option("version_table_schema", self.version_table_schema)
-        hooks = _Hooks(state, self.job, self.limits, server_version, self.sink)
+        hooks = _Hooks(state, self.job, self.limits, server_version, self.sink, self.scope)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
         hooks.install()
