@@ -101,6 +101,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 # their own): once the output is flushed the process ends with os._exit, skipping the interpreter's teardown
 # of everything the run built (its cost: docs/lint.md, Speed).
 QUICK_EXIT = frozenset({"lint"})
+# Commands that own the terminal (Textual): the app reads Ctrl-C as a key and restores the terminal itself, so
+# the stop-signal handlers every other command gets (``interrupt_on_stop_signals``) are not installed for them.
+FULL_SCREEN = frozenset({"tui"})
 
 
 def entry() -> None:
@@ -137,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         if run is None:
             parser.print_help()
             return int(ExitCode.USAGE)
-    from migtui.report import one_line_errors
+    from migtui.report import interrupt_on_stop_signals, one_line_errors
 
+    if args._parser.prog.split()[-1] not in FULL_SCREEN:
+        interrupt_on_stop_signals()
     return one_line_errors("migtui", lambda: run(args), internal_hint=" (set MIGTUI_DEBUG=1 for a traceback)")

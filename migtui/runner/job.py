@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migtui.config import Settings
-from migtui.errors import Interrupted, LockNotAcquired, MigtuiError, UsageError
+from migtui.errors import Interrupted, LockNotAcquired, MigrationFailed, MigtuiError, UsageError
 from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
 from migtui.pg import advisory
 from migtui.pg.version_table import VersionTable, advisory_key, read_current, resolved_schema
@@ -60,6 +60,9 @@ ORPHAN_WAIT_SECONDS = 5.0
 class UpOptions:
     revision: str = "head"  # apply up to this revision
     cancel: Cancel | None = None  # the TUI's cancel: the running revision rolls back, the run raises Interrupted
+    # an INVALID index left by an interrupted CREATE INDEX CONCURRENTLY that a pending revision builds again:
+    # drop it (DROP INDEX CONCURRENTLY) and let the revision rebuild it, instead of refusing to run
+    rebuild_invalid_indexes: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,9 @@ class RunReport:
 def run_up(settings: Settings, options: UpOptions | None = None, sink: EventSink = discard) -> RunReport:
     """``migtui up``: apply pending revisions of ``settings.migrations`` on ``settings.dsn``."""
     options = options or UpOptions()
-    return _runner(settings, options.cancel, sink).upgrade(options.revision)
+    runner = _runner(settings, options.cancel, sink)
+    runner.rebuild_invalid_indexes = options.rebuild_invalid_indexes
+    return runner.upgrade(options.revision)
 
 
 def run_down(settings: Settings, options: DownOptions, sink: EventSink = discard) -> RunReport:
@@ -124,14 +129,10 @@ def _runner(settings: Settings, cancel: Cancel | None, sink: EventSink) -> Runne
 
 def stop_on_sigterm() -> None:
     """SIGTERM (a deploy system stopping us) behaves like Ctrl-C: the running statement is cancelled, the
-    revision rolled back, the advisory lock released, exit 130."""
-    import signal
+    revision rolled back, the advisory lock released, exit 130 (``migtui.report.interrupt_on_stop_signals``)."""
+    from migtui.report import interrupt_on_stop_signals
 
-    def handler(signum, frame):  # type: ignore[no-untyped-def]
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
+    interrupt_on_stop_signals()
 
 
 def check_down_target(target: str | None) -> str:
@@ -164,6 +165,7 @@ class Runner:
         # backend pids of phase-driver locks this process holds itself (``migtui phase run`` applying the
         # revision it drives through a Runner): not a conflicting driver
         self.own_phase_locks: frozenset[int] = frozenset()
+        self.rebuild_invalid_indexes = False  # UpOptions.rebuild_invalid_indexes
 
     def cancel(self) -> None:
         """Stop a run in progress, from any thread (the TUI's "abort"): the running revision's statement is
@@ -248,6 +250,7 @@ class Runner:
                         )
                     self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
                     return RunReport([], direction, True, seconds, redact_dsn(self.dsn) or "", summary)
+                self._check_invalid_indexes(lock_conn, direction, plan)
                 invalid_before = invalid_indexes(lock_conn)
                 return self._apply(lock_conn, direction, plan, invalid_before, started, advisory.scope_tag(key))
             finally:
@@ -280,7 +283,16 @@ class Runner:
                     raise Interrupted(f"run cancelled before revision {revision}")
                 step.run(revision, direction)
                 applied.append(revision)
-        except MigtuiError as exc:
+        except (MigtuiError, KeyboardInterrupt) as caught:
+            if isinstance(caught, KeyboardInterrupt):  # Ctrl-C / SIGTERM: report where it left the database
+                at = (
+                    f"revision {plan[len(applied)]} stopped: its transaction rolled back"
+                    if len(applied) < len(plan)
+                    else "stopped between revisions"
+                )
+                exc: MigtuiError = Interrupted(at)
+            else:
+                exc = caught
             message = exc.message
             with contextlib.suppress(Exception):
                 left = sorted(invalid_indexes(lock_conn) - invalid_before)
@@ -297,7 +309,9 @@ class Runner:
             exc.args = (message,)
             done = f"{len(applied)} of {len(plan)} revision(s) {'applied' if direction == 'up' else 'reverted'}"
             self.sink(RunFinished(job=direction, ok=False, exit_code=int(exc.exit_code), summary=f"{done}; {message}"))
-            raise
+            if exc is caught:
+                raise
+            raise exc from None
         finally:
             self._step = None
             with contextlib.suppress(Exception):
@@ -310,6 +324,63 @@ class Runner:
         )
         self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
         return RunReport(applied, direction, False, seconds, redact_dsn(self.dsn) or "", summary)
+
+    def _check_invalid_indexes(self, lock_conn, direction: str, plan: list[str]) -> None:
+        """INVALID indexes left by an interrupted CREATE INDEX CONCURRENTLY, before anything runs.
+
+        One a pending revision names (it would build it again and fail with "already exists", or skip it with
+        IF NOT EXISTS and leave it unusable): refuse, naming the fix, unless told to drop and rebuild it. Any
+        other leftover is reported as a warning with its fix.
+        """
+        import re
+
+        from psycopg import sql
+
+        from migtui.pg.progress import leftover_indexes
+
+        leftovers = leftover_indexes(lock_conn)
+        if not leftovers:
+            return
+        sources: dict[str, str] = {}
+        if direction == "up":
+            by_id = {info.revision: info for info in self.project.revisions()}
+            for revision in plan:
+                with contextlib.suppress(OSError, KeyError):
+                    sources[revision] = by_id[revision].path.read_text(errors="replace")
+        ours: list[tuple[str, Any]] = []
+        for index in leftovers:
+            pattern = re.compile(rf"(?<![\w$]){re.escape(index.name)}(?![\w$])", re.I)
+            creator = next((rev for rev, text in sources.items() if pattern.search(text)), None)
+            if creator is None:
+                self.sink(
+                    Message(
+                        text=f"INVALID index {index.qualified} on {index.table_schema}.{index.table} (left by an "
+                        f"interrupted concurrent build); fix: {index.fix}",
+                        level="warning",
+                    )
+                )
+            else:
+                ours.append((creator, index))
+        if not ours:
+            return
+        if not self.rebuild_invalid_indexes:
+            creator, index = ours[0]
+            more = f" (and {len(ours) - 1} more)" if len(ours) > 1 else ""
+            raise MigrationFailed(
+                f"INVALID index {index.qualified}{more} left by an interrupted CREATE INDEX CONCURRENTLY; revision "
+                f"{creator} builds it: drop it first ({index.fix}) or rerun with --rebuild-invalid-indexes; "
+                "nothing was applied"
+            )
+        for creator, index in ours:
+            self.sink(
+                Message(
+                    text=f"dropping INVALID index {index.qualified} for revision {creator} to build it again",
+                    level="warning",
+                )
+            )
+            lock_conn.execute(
+                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(index.schema, index.name))
+            )
 
     def _refuse_driven(self, lock_conn, direction: str, plan: list[str]) -> None:
         """A phase driver holding a revision this run would apply or revert: refuse before touching anything

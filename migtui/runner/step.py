@@ -130,6 +130,19 @@ def _sqlstates(exc: BaseException | None) -> set[str]:
     return found
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt (Ctrl-C, SIGTERM) is along ``exc``'s chain: an error raised while the driver
+    and alembic unwound from it (SQLAlchemy's PendingRollbackError) is the interrupt, not a failed revision."""
+    seen: set[int] = set()
+    item: BaseException | None = exc
+    while item is not None and id(item) not in seen:
+        if isinstance(item, KeyboardInterrupt):
+            return True
+        seen.add(id(item))
+        item = item.__cause__ or item.__context__
+    return False
+
+
 def describe_failure(exc: BaseException) -> str:
     """One line for a failed revision: the database's own message when there is one, redacted."""
     orig = getattr(exc, "orig", None)
@@ -414,7 +427,7 @@ class RevisionStep:
             try:
                 self._attempt(script, script_rev, state, server_version, monitor)
             except BaseException as exc:
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)) or _interrupted(exc):
                     self.sink(
                         RevisionFailed(
                             revision=revision,
@@ -424,7 +437,11 @@ class RevisionStep:
                             rolled_back=not state.non_transactional_ran,
                         )
                     )
-                    raise
+                    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                        raise
+                    # Ctrl-C inside autocommit_block(): alembic's attempt to restart the transaction fails with
+                    # PendingRollbackError; the operator's interrupt is what happened
+                    raise KeyboardInterrupt from None
                 seconds = time.monotonic() - total_started
                 failure = self._classify(exc, state, attempt)
                 if failure is None:  # lock_timeout: retry
