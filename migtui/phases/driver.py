@@ -141,6 +141,13 @@ class PhaseDriver:
 
         lock_conn = connect(self.dsn, application_name=f"migtui-phase-lock {revision}"[:63])
         try:
+            if lock_conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                from migtui.redact import redact_dsn
+
+                raise UsageError(
+                    f"{redact_dsn(self.dsn)} is a read-only standby (pg_is_in_recovery() is true): "
+                    f"drive revision {revision} on the primary"
+                )
             got = lock_conn.execute(
                 "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (ADVISORY_CLASS, revision)
             ).fetchone()[0]

@@ -45,7 +45,7 @@ def _start_cic_and_wait(tmp_path, dsn):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stop_signal_during_cic_exits_130_and_names_the_invalid_index(tmp_path, fresh_db, sig):
-    project, writer, child = _start_cic_and_wait(tmp_path, fresh_db)
+    _project, writer, child = _start_cic_and_wait(tmp_path, fresh_db)
     try:
         child.send_signal(sig)
         _out, err = child.communicate(timeout=20)
