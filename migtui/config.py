@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from migtui.errors import UsageError
-from migtui.redact import redact_dsn
+from migtui.redact import redact_dsn, remember_dsn
 
 
 @dataclass
@@ -37,6 +37,11 @@ class Settings:
     version_table_schema: str | None = None
     drift_exclude: tuple[str, ...] = ()
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("dsn", "replica_dsn", "scratch_dsn") and isinstance(value, str):
+            remember_dsn(value)  # its password is masked in every output from now on (migtui.redact)
+        super().__setattr__(name, value)
 
     def redacted(self) -> dict[str, Any]:
         """All settings as a dict, safe to print."""

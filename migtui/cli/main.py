@@ -121,8 +121,26 @@ def entry() -> None:
     sys.exit(code)
 
 
+DSN_FLAGS = ("--dsn", "--replica-dsn", "--scratch-dsn", "--replica", "--scratch", "--database-url")
+DSN_ENV = ("MIGTUI_DSN", "MIGTUI_REPLICA_DSN", "MIGTUI_SCRATCH_DSN", "MIGTUI_DATABASE_URL", "MIGTUI_REPLICA_URL")
+
+
+def _remember_passwords(argv: list[str]) -> None:
+    """Register the DSNs of the command line and the environment before parsing, so that even an argparse
+    error quoting one of their pieces (``unrecognized arguments: S3cret'``) is printed with it masked."""
+    from migtui.redact import remember_dsn
+
+    for index, arg in enumerate(argv):
+        flag, eq, value = arg.partition("=")
+        if flag in DSN_FLAGS:
+            remember_dsn(value if eq else (argv[index + 1] if index + 1 < len(argv) else ""))
+    for name in DSN_ENV:
+        remember_dsn(os.environ.get(name))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _remember_passwords(argv)
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
         args, extras = parser.parse_known_args(argv)
