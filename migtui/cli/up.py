@@ -63,5 +63,5 @@ def run(args: argparse.Namespace) -> int:
     from migtui.runner.job import UpOptions, run_up, stop_on_sigterm
 
     stop_on_sigterm()
-    options = UpOptions(args.revision, rebuild_invalid_indexes=args.rebuild_invalid_indexes)
+    options = UpOptions(args.revision, rebuild_invalid_indexes=args.rebuild_invalid_indexes, hard_exit=True)
     return run_up(settings_from_args(args), options, event_printer(args.format)).exit_code

@@ -39,7 +39,7 @@ from migtui.pg.version_table import VersionTable, advisory_key, read_current, re
 from migtui.project.load import AlembicProject, RevisionInfo
 from migtui.redact import redact_dsn
 from migtui.report import Cancel
-from migtui.runner.step import RevisionStep, StepLimits, run_revision_step
+from migtui.runner.step import HardStop, RevisionStep, StepLimits, run_revision_step
 
 __all__ = [
     "DownOptions",
@@ -63,12 +63,14 @@ class UpOptions:
     # an INVALID index left by an interrupted CREATE INDEX CONCURRENTLY that a pending revision builds again:
     # drop it (DROP INDEX CONCURRENTLY) and let the revision rebuild it, instead of refusing to run
     rebuild_invalid_indexes: bool = False
+    hard_exit: bool = False  # the process is this run (the CLI): see migtui.runner.step.HardStop
 
 
 @dataclass(frozen=True)
 class DownOptions:
     revision: str = ""  # -N, a revision id, or base: required, down never defaults to everything
     cancel: Cancel | None = None
+    hard_exit: bool = False  # the process is this run (the CLI): see migtui.runner.step.HardStop
 
 
 @dataclass
@@ -105,13 +107,16 @@ def run_up(settings: Settings, options: UpOptions | None = None, sink: EventSink
     options = options or UpOptions()
     runner = _runner(settings, options.cancel, sink)
     runner.rebuild_invalid_indexes = options.rebuild_invalid_indexes
+    runner.hard_exit = options.hard_exit
     return runner.upgrade(options.revision)
 
 
 def run_down(settings: Settings, options: DownOptions, sink: EventSink = discard) -> RunReport:
     """``migtui down``: revert revisions down to ``options.revision`` (explicit: -N, a revision id, or base)."""
     target = check_down_target(options.revision)
-    return _runner(settings, options.cancel, sink).downgrade(target)
+    runner = _runner(settings, options.cancel, sink)
+    runner.hard_exit = options.hard_exit
+    return runner.downgrade(target)
 
 
 def _runner(settings: Settings, cancel: Cancel | None, sink: EventSink) -> Runner:
@@ -166,6 +171,8 @@ class Runner:
         # revision it drives through a Runner): not a conflicting driver
         self.own_phase_locks: frozenset[int] = frozenset()
         self.rebuild_invalid_indexes = False  # UpOptions.rebuild_invalid_indexes
+        self.hard_exit = False  # UpOptions.hard_exit / DownOptions.hard_exit
+        self._hard_stop: HardStop | None = None
 
     def cancel(self) -> None:
         """Stop a run in progress, from any thread (the TUI's "abort"): the running revision's statement is
@@ -214,6 +221,9 @@ class Runner:
 
         started = time.monotonic()
         self.project.script  # noqa: B018 - a broken revision graph fails here, before touching the database
+        # armed by a step whose timeout passes; disarmed only once the lock session is closed, since its
+        # clean-up queries wait for the server as much as the revision does
+        self._hard_stop = HardStop(self.sink, direction) if self.hard_exit else None
         lock_conn = connect(self.dsn, application_name=f"migtui {direction} [lock]")
         try:
             if lock_conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
@@ -259,6 +269,8 @@ class Runner:
         finally:
             with contextlib.suppress(Exception):
                 lock_conn.close()
+            if self._hard_stop is not None:
+                self._hard_stop.disarm()
 
     def _apply(self, lock_conn, direction: str, plan: list[str], invalid_before: set[str], started: float, scope: str):
         from migtui.pg.progress import invalid_indexes
@@ -272,6 +284,7 @@ class Runner:
             version_table=self.settings.version_table,
             version_table_schema=self.settings.version_table_schema,
             scope=scope,
+            hard_stop=self._hard_stop,
         )
         applied: list[str] = []
         self._step = step

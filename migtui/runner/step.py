@@ -41,6 +41,7 @@ from migtui.events import (
     RevisionFailed,
     RevisionFinished,
     RevisionStarted,
+    RunFinished,
     StatementStarted,
     discard,
 )
@@ -52,6 +53,13 @@ from migtui.redact import redact_sql
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 CANCEL_GRACE_SECONDS = 1.0  # after pg_cancel_backend, wait this long before terminating and interrupting
+# the watchdog's sampling query can hang with the server (a SIGSTOPped or partitioned server answers nothing,
+# and statement_timeout is enforced by the server): the deadline is also kept by a thread that makes no
+# database call, which interrupts the revision this long after the watchdog should have
+BLIND_GRACE_SECONDS = 1.0
+# last resort (the CLI's up/down): this long after a revision's timeout, if the run has still not ended (its
+# clean-up waits for a server that does not answer), report and exit 3 without waiting for the server
+HARD_EXIT_GRACE_SECONDS = 10.0
 WATCH_TICK_SECONDS = 0.2
 MAX_RETRY_DELAY_SECONDS = 30.0
 APPLICATION_NAME_MAX = 63
@@ -59,6 +67,85 @@ APPLICATION_NAME_MAX = 63
 
 class StepInterrupted(BaseException):
     """Raised inside the thread running a revision when the watchdog gives up on it."""
+
+
+class HardStop:
+    """The last-resort exit of a command-line run: armed when a revision's timeout passes, it reports and ends
+    the process with exit 3 if the run has not ended ``grace`` seconds later; the run disarms it when it ends.
+
+    Only for a process that is the run (``migtui up``/``down``): never in the TUI or a library caller.
+    """
+
+    def __init__(self, sink: EventSink, job: str, grace: float = HARD_EXIT_GRACE_SECONDS) -> None:
+        self.sink = sink
+        self.job = job
+        self.grace = grace
+        self._done = threading.Event()
+        self._armed = False
+        self._lock = threading.Lock()
+
+    def arm(self, why: str) -> None:
+        with self._lock:
+            if self._armed or self._done.is_set():
+                return
+            self._armed = True
+        threading.Thread(target=self._wait, args=(why,), name="migtui-hard-stop", daemon=True).start()
+
+    def disarm(self) -> None:
+        self._done.set()
+
+    def _wait(self, why: str) -> None:
+        import os
+        import sys
+
+        if self._done.wait(self.grace):
+            return
+        message = (
+            f"{why}, and the server has not answered for {self.grace:g}s since: exiting without waiting for it; "
+            "the server rolls the revision back when it sees the connection gone (check the version table)"
+        )
+        try:
+            self.sink(RunFinished(job=self.job, ok=False, exit_code=int(MigrationTimeout.exit_code), summary=message))
+            sys.stdout.flush()
+            print(f"migtui: error: {message}", file=sys.stderr, flush=True)
+        finally:
+            os._exit(int(MigrationTimeout.exit_code))
+
+
+class _Deadline(threading.Thread):
+    """Keeps a revision's timeout without touching the database (see BLIND_GRACE_SECONDS)."""
+
+    def __init__(self, state: _AttemptState, limits: StepLimits, interrupt, sink: EventSink, hard_stop):
+        super().__init__(name=f"migtui-deadline-{state.revision}", daemon=True)
+        self.state = state
+        self.limits = limits
+        self.interrupt = interrupt
+        self.sink = sink
+        self.hard_stop = hard_stop
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        state, timeout = self.state, self.limits.timeout
+        if not timeout:
+            return
+        deadline = state.started + timeout
+        if self.stop_event.wait(max(0.0, deadline - time.monotonic())) or state.finished:
+            return
+        if self.hard_stop is not None:
+            self.hard_stop.arm(f"revision {state.revision} ({state.direction}) ran past its timeout of {timeout:g}s")
+        blind = deadline + CANCEL_GRACE_SECONDS + BLIND_GRACE_SECONDS
+        if self.stop_event.wait(max(0.0, blind - time.monotonic())) or state.finished or state.terminated:
+            return
+        state.timed_out = True
+        state.terminated = True
+        self.sink(
+            Message(
+                text=f"{state.revision}: timeout of {timeout:g}s reached and the server does not answer the "
+                "watchdog; interrupting the revision",
+                level="warning",
+            )
+        )
+        self.interrupt()
 
 
 @dataclass(frozen=True)
@@ -359,7 +446,9 @@ class RevisionStep:
         version_table: str | None = None,
         version_table_schema: str | None = None,
         scope: str = "",
+        hard_stop: HardStop | None = None,
     ) -> None:
+        self.hard_stop = hard_stop
         self.scope = scope  # the deploy scope tag its sessions carry (Runner); "" for jobs without the deploy lock
         self.version_table = version_table
         self.version_table_schema = version_table_schema
@@ -563,14 +652,17 @@ class RevisionStep:
         hooks = _Hooks(state, self.job, self.limits, server_version, self.sink, self.scope)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
+        deadline = _Deadline(state, self.limits, interrupt, self.sink, self.hard_stop)
         hooks.install()
         watchdog.start()
+        deadline.start()
         try:
             with ENV_LOCK, EnvironmentContext(config, script, fn=work, destination_rev=revision):
                 script.run_env()
         finally:
             state.armed = False
             state.finished = True
+            deadline.stop_event.set()
             if not watchdog.stop():  # still inside a query on the monitor connection: never close it under it
                 self._monitor = None
                 self._owns_monitor = True

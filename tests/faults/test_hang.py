@@ -1,0 +1,101 @@
+"""A server that stops answering: SIGSTOP every process of a dedicated server while ``up`` runs a revision.
+``--timeout`` must still hold, client-side: exit 3 within the timeout plus the documented grace
+(BLIND_GRACE, then HARD_EXIT_GRACE_SECONDS), one line, and the database rolled back once the server resumes.
+Also: a DSN's ``connect_timeout`` against a port that accepts and never answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from migtui.pg import harness
+from migtui.runner.step import HARD_EXIT_GRACE_SECONDS
+from tests.alembic_projects import Rev
+from tests.conftest import run_main
+from tests.faults.helpers import active_session, scalar, scoped_project, start_cli, wait_for
+
+
+def _server_pids(cluster) -> list[int]:
+    postmaster = int((Path(cluster.datadir) / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(entry))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def own_server():
+    """A server of this module's own: it gets SIGSTOPped."""
+    cluster = harness.start_cluster(16)
+    yield cluster
+    cluster.cleanup()
+
+
+@pytest.mark.db
+def test_up_timeout_holds_against_a_stopped_server(own_server, tmp_path):
+    dsn = own_server.create_database("hang")
+    project = scoped_project(
+        tmp_path,
+        [
+            Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))"),
+            Rev("a2", "op.execute('SELECT pg_sleep(60)')"),
+        ],
+    )
+    timeout = 4.0
+    child = start_cli("up", "--dsn", dsn, "--migrations", str(project), "--timeout", str(timeout))
+    stopped: list[int] = []
+    try:
+        wait_for(lambda: active_session(dsn, "migtui up a2 @%"), what="a2 running")
+        started = time.monotonic()  # a2 started a moment before: the bound below is a little generous
+        stopped = _server_pids(own_server)
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        _out, err = child.communicate(timeout=timeout + HARD_EXIT_GRACE_SECONDS + 20)
+        elapsed = time.monotonic() - started
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 3, err
+    assert elapsed < timeout + HARD_EXIT_GRACE_SECONDS + 2, elapsed
+    line = err.strip()
+    assert len(line.splitlines()) == 1 and "ran past its timeout of 4s" in line and "has not answered" in line
+    # resumed, the server sees the client gone and rolls a2 back
+    wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+    assert scalar(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+
+
+def test_connect_timeout_in_the_dsn_is_honoured(tmp_path):
+    """A listener that accepts and never answers: the DSN's connect_timeout=2 wins over the default 10 s."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    try:
+        started = time.monotonic()
+        r = run_main(
+            "status",
+            "--dsn",
+            f"postgresql://app@127.0.0.1:{port}/x?connect_timeout=2&sslmode=disable",
+            "--migrations",
+            str(scoped_project(tmp_path, [Rev("a1", "pass")])),
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+    assert r.returncode == 6, r.stderr
+    assert 1.5 < elapsed < 5, elapsed
