@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 ORPHAN_WAIT_SECONDS = 5.0
+LEFT_AT_WAIT_SECONDS = 15.0  # how long a failed run tries to read where it left a database that restarted
 
 
 @dataclass(frozen=True)
@@ -316,9 +317,7 @@ class Runner:
                     )
                     self.sink(Message(text=note, level="warning"))
                     message = f"{message}; {note}"
-            with contextlib.suppress(Exception):
-                now = ", ".join(read_current(lock_conn, self.version_table)) or "base"
-                message = f"{message}; database left at {now}"
+            message = f"{message}; database left at {self._left_at(lock_conn)}"
             exc.args = (message,)
             done = f"{len(applied)} of {len(plan)} revision(s) {'applied' if direction == 'up' else 'reverted'}"
             self.sink(RunFinished(job=direction, ok=False, exit_code=int(exc.exit_code), summary=f"{done}; {message}"))
@@ -337,6 +336,23 @@ class Runner:
         )
         self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
         return RunReport(applied, direction, False, seconds, redact_dsn(self.dsn) or "", summary)
+
+    def _left_at(self, lock_conn) -> str:
+        """Where a failed run left the database. The lock session may be gone with the failure (a server
+        restart ends every session): then new sessions try for up to LEFT_AT_WAIT_SECONDS, while the server
+        comes back."""
+        from migtui.pg.connect import connect
+
+        with contextlib.suppress(Exception):
+            return ", ".join(read_current(lock_conn, self.version_table)) or "base"
+        deadline = time.monotonic() + LEFT_AT_WAIT_SECONDS
+        while True:
+            with contextlib.suppress(Exception):
+                with connect(self.dsn, application_name="migtui status", connect_timeout=5) as conn:
+                    return ", ".join(read_current(conn, self.version_table)) or "base"
+            if time.monotonic() >= deadline:
+                return "an unknown revision (the server does not answer: check its version table)"
+            time.sleep(0.5)
 
     def _check_invalid_indexes(self, lock_conn, direction: str, plan: list[str]) -> None:
         """INVALID indexes left by an interrupted CREATE INDEX CONCURRENTLY, before anything runs.

@@ -189,6 +189,12 @@ class _AttemptState:
     started: float = field(default_factory=time.monotonic)
 
 
+def lock_timeout_ms(seconds: float) -> int:
+    """``lock_timeout`` in milliseconds. 0 means none, as for ``--timeout`` and in PostgreSQL; anything above
+    0 is at least 1 ms (a fraction of a millisecond must not round down to "none")."""
+    return 0 if seconds <= 0 else max(1, int(seconds * 1000))
+
+
 def application_name(job: str, revision: str, scope: str = "") -> str:
     """``migtui up a1b2c3 @1f2e3d4c``: what operators see in pg_stat_activity for the session running a revision.
 
@@ -266,7 +272,7 @@ class _Hooks:
         if not self._mine():
             return
         cparams["application_name"] = application_name(self.job, self.state.revision, self.scope)
-        opts = [f"-c lock_timeout={max(1, int(self.limits.lock_timeout * 1000))}"]
+        opts = [f"-c lock_timeout={lock_timeout_ms(self.limits.lock_timeout)}"]
         if self.server_version >= 140000:
             # a backend whose client died (kill -9 of the runner) notices within a second and rolls back
             opts.append("-c client_connection_check_interval=1000")

@@ -99,3 +99,29 @@ def test_connect_timeout_in_the_dsn_is_honoured(tmp_path):
         listener.close()
     assert r.returncode == 6, r.stderr
     assert 1.5 < elapsed < 5, elapsed
+
+
+@pytest.mark.db
+def test_a_server_restart_mid_revision_still_says_where_the_database_was_left(own_server, tmp_path):
+    dsn = own_server.create_database("restart")
+    project = scoped_project(
+        tmp_path,
+        [
+            Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))"),
+            Rev("a2", "op.execute('SELECT pg_sleep(60)')"),
+        ],
+    )
+    child = start_cli("up", "--dsn", dsn, "--migrations", str(project))
+    try:
+        wait_for(lambda: active_session(dsn, "migtui up a2 @%"), what="a2 running")
+        own_server.stop("fast")
+        own_server.start()
+        _out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 5, err
+    line = err.strip()
+    assert len(line.splitlines()) == 1 and "revision a2 (up) failed" in line and "database left at a1" in line, line
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"

@@ -479,3 +479,15 @@ def test_cancel_while_waiting_for_the_advisory_lock(tmp_path, fresh_db):
     finally:
         holder.close()
     assert runner.current() == ()
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(0, "0"), (0.0004, "1ms"), (1.5, "1500ms")])
+def test_lock_timeout_zero_means_none_like_timeout_zero(tmp_path, fresh_db, seconds, shown):
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [Rev("a1", "op.execute(\"CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lt\")")],
+        )
+    )
+    Runner(project, fresh_db, settings_for(fresh_db, lock_timeout=seconds)).upgrade()
+    assert scalar(fresh_db, "SELECT lt FROM seen") == shown
