@@ -114,3 +114,20 @@ def test_phase_run_and_abort_on_a_standby_are_usage_errors(primary_and_replica, 
             assert "read-only standby" in r.stderr and "internal error" not in r.stderr
     finally:
         primary.drop_database(name)
+
+
+def test_a_non_superuser_on_a_streaming_replica_is_not_told_it_is_not_streaming(primary_and_replica):
+    """pg_stat_wal_receiver hides the status from a role without pg_read_all_stats (it shows only the pid)."""
+    from migtui.pg.server import read_replica_lag
+
+    primary, replica = primary_and_replica
+    role = "ro_" + uuid.uuid4().hex[:8]
+    primary.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        primary.wait_for_replay(replica)
+        with psycopg.connect(replica.dsn("postgres", user=role)) as conn:
+            assert read_replica_lag(conn).wal_receiver == "unknown"
+        with psycopg.connect(replica.dsn("postgres")) as conn:
+            assert read_replica_lag(conn).wal_receiver == "streaming"
+    finally:
+        primary.execute(f"DROP ROLE {role}")
