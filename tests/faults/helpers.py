@@ -4,6 +4,7 @@ a CLI child started in the background, and small SQL helpers."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,8 +40,14 @@ def scalar(dsn: str, query: str, params=None):
         return row[0] if row else None
 
 
-def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """``python -m migtui ARGS`` in the background, in its own process group, SIGINT at its default."""
+def ignore_sigint() -> None:
+    """``preexec_fn``: what a shell's background job starts with, SIGINT ignored (inherited by the child).
+    migtui installs its own handler, so Ctrl-C must still stop it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_cli(*args: str, env: dict[str, str] | None = None, preexec_fn=None) -> subprocess.Popen:
+    """``python -m migtui ARGS`` in the background, in its own process group."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("MIGTUI_DEBUG", None)
     return subprocess.Popen(
@@ -51,6 +58,7 @@ def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
         env=full_env,
         cwd=str(ROOT),
         start_new_session=True,
+        preexec_fn=preexec_fn,
     )
 
 

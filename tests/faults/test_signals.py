@@ -11,7 +11,7 @@ import pytest
 
 from tests.alembic_projects import Rev
 from tests.conftest import run_main
-from tests.faults.helpers import active_session, scalar, scoped_project, start_cli, wait_for
+from tests.faults.helpers import active_session, ignore_sigint, scalar, scoped_project, start_cli, wait_for
 
 CIC = "with op.get_context().autocommit_block():\n    op.execute('CREATE INDEX CONCURRENTLY t_w_idx ON t (w)')"
 
@@ -32,7 +32,10 @@ def _start_cic_and_wait(tmp_path, dsn):
     assert run_main("up", "a1", "--dsn", dsn, "--migrations", str(project)).returncode == 0
     writer = psycopg.connect(dsn)  # an open write transaction: CIC waits for it after creating the index
     writer.execute("INSERT INTO t VALUES (1, 1)")
-    child = start_cli("up", "--dsn", dsn, "--migrations", str(project), "--lock-timeout", "60", "--timeout", "60")
+    child = start_cli(
+        "up", "--dsn", dsn, "--migrations", str(project), "--lock-timeout", "60", "--timeout", "60",
+        preexec_fn=ignore_sigint,  # as in a shell's background job: migtui's own handler must still act
+    )  # fmt: skip
     wait_for(
         lambda: (
             scalar(dsn, "SELECT count(*) FROM pg_class WHERE relname = 't_w_idx'") == 1
@@ -43,7 +46,7 @@ def _start_cic_and_wait(tmp_path, dsn):
     return project, writer, child
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT-inherited-ignored"])
 def test_stop_signal_during_cic_exits_130_and_names_the_invalid_index(tmp_path, fresh_db, sig):
     _project, writer, child = _start_cic_and_wait(tmp_path, fresh_db)
     try:
@@ -97,3 +100,41 @@ def test_kill_9_during_cic_leaves_a1_and_the_next_up_names_the_invalid_index(tmp
     assert scalar(fresh_db, "SELECT version_num FROM alembic_version") == "a2"
     assert scalar(fresh_db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_w_idx'::regclass")
     assert json.loads(run_main("status", *common, "--format", "json").stdout)["invalid_indexes"] == []
+
+
+def test_sigterm_stops_dry_run_with_130(slow_env, pg):
+    """dry-run's throwaway servers are cleaned up by the same unwinding as Ctrl-C (it used to exit 143)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+    from tests.dryrun.test_cancel import ACTIVE_COUNT
+
+    replica, db = slow_env["replica"], slow_env["db"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MIGTUI_DEBUG", None)
+    argv = ["dry-run", "--replica-dsn", replica.dsn(db), "--migrations", str(slow_env["dir"])]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migtui", *argv, "--scratch-dsn", pg.dsn(), "--count-budget", "60"],
+        cwd=str(ROOT),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: bool(replica.execute(ACTIVE_COUNT, dbname=db)), what="the row count on the replica")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert time.monotonic() - started < 3  # the 4 s count was cancelled, not waited for
+    wait_for(lambda: not replica.execute(ACTIVE_COUNT, dbname=db), timeout=5, what="the count to end")
+    assert pg.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'migtui_shadow_%'")[0][0] == 0
