@@ -154,44 +154,24 @@ def test_login_passwords_never_printed(form, logins, pg, tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    dry_run = ["dry-run", "--allow-primary", "--replica-dsn", dsn, "--scratch-dsn", scratch, "--migrations", project]
+    drift = ["drift", "--scratch-dsn", scratch, "--migrations", project]
     runs = [
         ("config text", ["config", "--migrations", project], 0),
         ("config json", ["config", "--migrations", project, "--format", "json"], 0),
-        (
-            "dry-run text",
-            ["dry-run", "--allow-primary", "--replica-dsn", dsn, "--scratch-dsn", scratch, "--migrations", project],
-            None,
-        ),
-        (
-            "dry-run json",
-            [
-                "dry-run",
-                "--allow-primary",
-                "--replica-dsn",
-                dsn,
-                "--scratch-dsn",
-                scratch,
-                "--migrations",
-                project,
-                "--format",
-                "json",
-            ],
-            None,
-        ),
+        *[(f"dry-run {fmt}", [*dry_run, "--format", fmt], None) for fmt in ("text", "json", "sarif", "junit")],
         ("up json", ["up", "--migrations", project, "--format", "json"], 0),
         ("status text", ["status", "--migrations", project], 0),
         ("status json", ["status", "--migrations", project, "--format", "json"], 0),
+        ("history json", ["history", "--migrations", project, "--format", "json"], 0),
         ("down text", ["down", "-1", "--migrations", project], 0),
-        (
-            "drift text + webhook",
-            ["drift", "--scratch-dsn", scratch, "--migrations", project, "--alert-webhook", hook],
-            1,
-        ),
+        ("drift text + webhook", [*drift, "--alert-webhook", hook], 1),
+        *[(f"drift {fmt}", [*drift, "--format", fmt], 1) for fmt in ("json", "sarif", "junit")],
         ("argparse error", ["status", "--dsn", dsn, "--no-such-flag", password], 2),
     ]
     try:
         for label, argv, code in runs:
-            if label.startswith("drift"):  # something the migrations do not create: drift to report
+            if label == "drift text + webhook":  # something the migrations do not create: drift to report
                 with psycopg.connect(dsn, autocommit=True) as conn:
                     conn.execute("CREATE TABLE drifted (id int)")
             _forget()
