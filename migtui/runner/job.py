@@ -15,8 +15,10 @@ A run:
 1. connects a pinned session and takes the deploy advisory lock (key derived from the schema-qualified
    version table) by polling ``pg_try_advisory_lock``, reporting who holds it, for up to
    ``settings.advisory_lock_wait`` seconds (else LockNotAcquired, exit 4);
-2. ends migration sessions left behind by a runner that died (kill -9) and re-reads the version table:
-   if the work is already done, returns ``already_current=True``;
+2. ends migration sessions left behind by a runner that died (kill -9), only those of its own scope
+   (database, version table: the tag ending their application_name), and re-reads the version table: if the
+   work is already done, returns ``already_current=True``; refuses a revision a phase driver holds (exit 4)
+   and, for ``up``, an INVALID index a pending revision builds (exit 5, unless told to rebuild it);
 3. runs each revision as its own step (:mod:`migtui.runner.step`): own transaction, lock_timeout with
    bounded jittered retries, per-revision timeout (exit 3), progress events; stops at the first failure
    (exit 5), reporting INVALID indexes a failed concurrent build left behind;
@@ -261,7 +263,11 @@ class Runner:
                         )
                     self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
                     return RunReport([], direction, True, seconds, redact_dsn(self.dsn) or "", summary)
-                self._check_invalid_indexes(lock_conn, direction, plan)
+                try:
+                    self._check_invalid_indexes(lock_conn, direction, plan)
+                except MigtuiError as exc:
+                    self.sink(RunFinished(job=direction, ok=False, exit_code=int(exc.exit_code), summary=exc.message))
+                    raise
                 invalid_before = invalid_indexes(lock_conn)
                 return self._apply(lock_conn, direction, plan, invalid_before, started, advisory.scope_tag(key))
             finally:
