@@ -152,15 +152,10 @@ class PhaseDriver:
                 "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (ADVISORY_CLASS, revision)
             ).fetchone()[0]
             if not got:
-                holder = lock_conn.execute(
-                    "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l "
-                    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-                    "AND l.classid = %s::oid AND l.objid = hashtext(%s)::oid AND l.database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())",
-                    (ADVISORY_CLASS, revision),
-                ).fetchone()
-                since = f", since {holder[2]:%H:%M:%S}" if holder and holder[2] is not None else ""
-                who = f" (pid {holder[0]}, {holder[1] or 'another role'}{since})" if holder else ""
+                held = advisory.phase_lock_holders(lock_conn, [revision])
+                holder = held[0] if held else None
+                since = f", connected {holder.since}" if holder and holder.since else ""
+                who = f" (pid {holder.pid}, {holder.application_name or 'another role'}{since})" if holder else ""
                 raise LockNotAcquired(f"another migtui is driving revision {revision}{who}")
             self._lock_pids = self._lock_pids | {int(lock_conn.info.backend_pid)}
             try:
