@@ -41,7 +41,14 @@ from migtui.pg.version_table import VersionTable, advisory_key, read_current, re
 from migtui.project.load import AlembicProject, RevisionInfo
 from migtui.redact import redact_dsn
 from migtui.report import Cancel
-from migtui.runner.step import HardStop, RevisionStep, StepLimits, run_revision_step
+from migtui.runner.step import (
+    QUERY_STALL_SECONDS,
+    HardStop,
+    RevisionStep,
+    StallGuard,
+    StepLimits,
+    run_revision_step,
+)
 
 __all__ = [
     "DownOptions",
@@ -161,6 +168,7 @@ class Runner:
     """Applies/reverts the revisions of ``project`` on ``dsn`` under the deploy advisory lock."""
 
     orphan_wait: float = ORPHAN_WAIT_SECONDS  # how long left-over migration sessions get to end by themselves
+    stall_seconds: float = QUERY_STALL_SECONDS  # with hard_exit: how long one of the run's queries may go unanswered
 
     def __init__(self, project: AlembicProject, dsn: str, settings: Settings, sink: EventSink = discard) -> None:
         self.project = project
@@ -176,6 +184,8 @@ class Runner:
         self.rebuild_invalid_indexes = False  # UpOptions.rebuild_invalid_indexes
         self.hard_exit = False  # UpOptions.hard_exit / DownOptions.hard_exit
         self._hard_stop: HardStop | None = None
+        self._guard = StallGuard(sink, "up", enabled=False)
+        self.process_exit = None  # how StallGuard ends the process (None: os._exit)
 
     def cancel(self) -> None:
         """Stop a run in progress, from any thread (the TUI's "abort"): the running revision's statement is
@@ -227,30 +237,38 @@ class Runner:
         # armed by a step whose timeout passes; disarmed only once the lock session is closed, since its
         # clean-up queries wait for the server as much as the revision does
         self._hard_stop = HardStop(self.sink, direction) if self.hard_exit else None
+        guard = StallGuard(
+            self.sink, direction, enabled=self.hard_exit, seconds=self.stall_seconds, exit=self.process_exit
+        )
+        self._guard = guard
         lock_conn = connect(self.dsn, application_name=f"migtui {direction} [lock]")
         try:
-            if lock_conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            with guard.watch("checking the target"):
+                in_recovery = lock_conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+                schema = resolved_schema(lock_conn, self.version_table)
+            if in_recovery:
                 raise UsageError(
                     f"{redact_dsn(self.dsn)} is a read-only standby (pg_is_in_recovery() is true): "
                     f"run {direction} against the primary"
                 )
-            schema = resolved_schema(lock_conn, self.version_table)
             key = advisory_key(schema, self.version_table.table)
-            waited = advisory.acquire(
-                lock_conn,
-                key,
-                wait=self.settings.advisory_lock_wait,
-                sink=self.sink,
-                report_every=self.settings.progress_interval or 5.0,
-                cancelled=self._cancel.is_set,
-            )
+            with guard.watch("taking the deploy advisory lock", extra=self.settings.advisory_lock_wait):
+                waited = advisory.acquire(
+                    lock_conn,
+                    key,
+                    wait=self.settings.advisory_lock_wait,
+                    sink=self.sink,
+                    report_every=self.settings.progress_interval or 5.0,
+                    cancelled=self._cancel.is_set,
+                )
             if waited >= 0.5:
                 self.sink(Message(text=f"deploy advisory lock acquired after waiting {waited:.1f}s"))
             try:
-                self._end_orphans(lock_conn, key)
-                heads = read_current(lock_conn, self.version_table)
-                plan = self.plan(direction, target, heads)
-                self._refuse_driven(lock_conn, direction, plan)
+                with guard.watch("reading the version table", extra=self.orphan_wait + ORPHAN_WAIT_SECONDS):
+                    self._end_orphans(lock_conn, key)
+                    heads = read_current(lock_conn, self.version_table)
+                    plan = self.plan(direction, target, heads)
+                    self._refuse_driven(lock_conn, direction, plan)
                 self.sink(RunStarted(job=direction, target=redact_dsn(self.dsn) or "", revisions=tuple(plan)))
                 if not plan:
                     seconds = time.monotonic() - started
@@ -264,14 +282,21 @@ class Runner:
                     self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
                     return RunReport([], direction, True, seconds, redact_dsn(self.dsn) or "", summary)
                 try:
-                    self._check_invalid_indexes(lock_conn, direction, plan)
+                    # not bounded when it drops an index: DROP INDEX CONCURRENTLY waits for transactions
+                    with (
+                        guard.watch("looking for INVALID indexes")
+                        if not self.rebuild_invalid_indexes
+                        else contextlib.nullcontext()
+                    ):
+                        self._check_invalid_indexes(lock_conn, direction, plan)
                 except MigtuiError as exc:
                     self.sink(RunFinished(job=direction, ok=False, exit_code=int(exc.exit_code), summary=exc.message))
                     raise
-                invalid_before = invalid_indexes(lock_conn)
+                with guard.watch("looking for INVALID indexes"):
+                    invalid_before = invalid_indexes(lock_conn)
                 return self._apply(lock_conn, direction, plan, invalid_before, started, advisory.scope_tag(key))
             finally:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception), guard.watch("releasing the deploy advisory lock"):
                     advisory.unlock(lock_conn, key)
         finally:
             with contextlib.suppress(Exception):
@@ -336,10 +361,9 @@ class Runner:
                 step.close()
         seconds = time.monotonic() - started
         verb = "applied" if direction == "up" else "reverted"
-        summary = (
-            f"{verb} {len(applied)} revision(s) in {seconds:.2f}s; now at "
-            f"{', '.join(read_current(lock_conn, self.version_table)) or 'base'}"
-        )
+        with self._guard.watch("reading the version table"):
+            now_at = ", ".join(read_current(lock_conn, self.version_table)) or "base"
+        summary = f"{verb} {len(applied)} revision(s) in {seconds:.2f}s; now at {now_at}"
         self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
         return RunReport(applied, direction, False, seconds, redact_dsn(self.dsn) or "", summary)
 

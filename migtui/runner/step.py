@@ -24,6 +24,7 @@ The sink may be called from the watchdog thread.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import signal
@@ -60,6 +61,9 @@ BLIND_GRACE_SECONDS = 1.0
 # last resort (the CLI's up/down): this long after a revision's timeout, if the run has still not ended (its
 # clean-up waits for a server that does not answer), report and exit 3 without waiting for the server
 HARD_EXIT_GRACE_SECONDS = 10.0
+# the same last resort around the run's own short queries (deploy lock, version table, catalog checks): a
+# server that has not answered one of them for this long is treated as unreachable (exit 6)
+QUERY_STALL_SECONDS = 30.0
 WATCH_TICK_SECONDS = 0.2
 MAX_RETRY_DELAY_SECONDS = 30.0
 APPLICATION_NAME_MAX = 63
@@ -110,6 +114,57 @@ class HardStop:
             print(f"migtui: error: {message}", file=sys.stderr, flush=True)
         finally:
             os._exit(int(MigrationTimeout.exit_code))
+
+
+class StallGuard:
+    """Bounds, client-side, a stretch of a command-line run's queries that have no timeout of their own.
+
+        with guard.watch("taking the deploy advisory lock", extra=wait):
+            ...
+
+    If the stretch has not ended ``seconds`` (+ ``extra``) after it began, the server is not answering: one
+    line, ``run_finished`` with exit 6, and the process exits 6 without waiting for it. A no-op when
+    ``enabled`` is false (the TUI, library callers). ``exit`` is how the process ends (``os._exit``).
+    """
+
+    def __init__(self, sink: EventSink, job: str, *, enabled: bool, seconds: float = QUERY_STALL_SECONDS, exit=None):
+        import os
+
+        self.sink = sink
+        self.job = job
+        self.enabled = enabled
+        self.seconds = seconds
+        self.exit = exit or os._exit
+
+    @contextlib.contextmanager
+    def watch(self, what: str, extra: float = 0.0):
+        if not self.enabled:
+            yield
+            return
+        bound = self.seconds + max(0.0, extra)
+        timer = threading.Timer(bound, self._fire, args=(what, bound))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _fire(self, what: str, bound: float) -> None:
+        import sys
+
+        from migtui.errors import ExitCode
+
+        message = (
+            f"the server has not answered for {bound:g}s while {what}: exiting without waiting for it "
+            "(a revision still running there is rolled back when the server sees the connection gone)"
+        )
+        try:
+            self.sink(RunFinished(job=self.job, ok=False, exit_code=int(ExitCode.CONNECTION), summary=message))
+            sys.stdout.flush()
+            print(f"migtui: error: {message}", file=sys.stderr, flush=True)
+        finally:
+            self.exit(int(ExitCode.CONNECTION))
 
 
 class _Deadline(threading.Thread):

@@ -125,3 +125,58 @@ def test_a_server_restart_mid_revision_still_says_where_the_database_was_left(ow
     line = err.strip()
     assert len(line.splitlines()) == 1 and "revision a2 (up) failed" in line and "database left at a1" in line, line
     assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+
+
+@pytest.mark.db
+def test_a_server_that_stops_answering_the_lock_queries_is_exit_6_within_the_bound(own_server, tmp_path, capsys):
+    """The run's own short queries (here: polling for the deploy lock) are bounded client-side too. In this
+    process, so the process exit is recorded instead of taken; the server resumes afterwards."""
+    import threading
+
+    import psycopg
+
+    from migtui.config import Settings
+    from migtui.events import LockWait
+    from migtui.pg.version_table import advisory_key
+    from migtui.project.load import AlembicProject
+    from migtui.runner.job import Runner
+
+    dsn = own_server.create_database("stall")
+    project = AlembicProject.load(scoped_project(tmp_path, [Rev("a1", "pass")]))
+    events: list = []
+    exits: list = []
+    runner = Runner(project, dsn, Settings(dsn=dsn, advisory_lock_wait=2.0, progress_interval=0.2), events.append)
+    runner.hard_exit = True
+    runner.stall_seconds = 1.0
+    runner.process_exit = lambda code: exits.append((code, time.monotonic()))
+    holder = psycopg.connect(dsn, autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", (advisory_key("public", "alembic_version"),))
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(_capture(runner.upgrade)), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    stopped: list[int] = []
+    try:
+        wait_for(lambda: any(isinstance(e, LockWait) for e in events), what="the runner polling for the lock")
+        stopped = _server_pids(own_server)
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        wait_for(lambda: bool(exits), timeout=10, what="the stall guard")
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        holder.close()
+        thread.join(30)
+    code, at = exits[0]
+    assert code == 6 and at - started < 1.0 + 2.0 + 1.0  # stall bound + the lock wait it allows + slack
+    err = capsys.readouterr().err
+    assert "has not answered for 3s while taking the deploy advisory lock" in err
+    assert outcome and not thread.is_alive()  # resumed, the run ended on its own
+
+
+def _capture(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return exc
+    return None
