@@ -78,3 +78,65 @@ def active_session(dsn: str, like: str) -> bool:
             (like,),
         )
     )
+
+
+class BlackholeProxy:
+    """A TCP proxy on 127.0.0.1 to a server; ``blackhole()`` makes it swallow all traffic both ways from then
+    on, without closing anything (what a network partition looks like to the client: no RST, no FIN)."""
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+        import threading
+
+        self.target_port = target_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.dropping = threading.Event()
+        self.closed = threading.Event()
+        self.sockets: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self.closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, src, dst) -> None:
+        while not self.closed.is_set():
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if not self.dropping.is_set():
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    return
+
+    def blackhole(self) -> None:
+        self.dropping.set()
+
+    def close(self) -> None:
+        self.closed.set()
+        import socket
+
+        for sock in [self.listener, *self.sockets]:
+            try:  # shutdown first: it sends the FIN and wakes the pump blocked in recv on it
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()

@@ -180,3 +180,50 @@ def _capture(fn):
     except Exception as exc:
         return exc
     return None
+
+
+@pytest.mark.db
+def test_a_blackholed_network_during_the_lock_wait_is_exit_6_within_the_bound(own_server, tmp_path, capsys):
+    """The same bound when the network, not the server, stops carrying packets (a TCP proxy that swallows
+    everything from one moment on, closing nothing)."""
+    import threading
+
+    import psycopg
+
+    from migtui.config import Settings
+    from migtui.events import LockWait
+    from migtui.pg.version_table import advisory_key
+    from migtui.project.load import AlembicProject
+    from migtui.runner.job import Runner
+    from tests.faults.helpers import BlackholeProxy
+
+    dsn = own_server.create_database("partition")
+    proxy = BlackholeProxy(own_server.port)
+    proxied = dsn.replace(f":{own_server.port}/", f":{proxy.port}/")
+    project = AlembicProject.load(scoped_project(tmp_path, [Rev("a1", "pass")]))
+    events: list = []
+    exits: list = []
+    settings = Settings(dsn=proxied, advisory_lock_wait=2.0, progress_interval=0.2)
+    runner = Runner(project, proxied, settings, events.append)
+    runner.hard_exit = True
+    runner.stall_seconds = 1.0
+    runner.process_exit = lambda code: exits.append((code, time.monotonic()))
+    holder = psycopg.connect(dsn, autocommit=True)  # direct, not through the proxy
+    holder.execute("SELECT pg_advisory_lock(%s)", (advisory_key("public", "alembic_version"),))
+    thread = threading.Thread(target=lambda: _capture(runner.upgrade), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        wait_for(lambda: any(isinstance(e, LockWait) for e in events), what="the runner polling for the lock")
+        proxy.blackhole()
+        wait_for(lambda: bool(exits), timeout=10, what="the stall guard")
+    finally:
+        holder.close()
+        proxy.close()  # the runner's sockets close: its thread ends with a connection error
+        thread.join(30)
+    code, at = exits[0]
+    assert code == 6 and at - started < 1.0 + 2.0 + 1.0
+    assert "has not answered for 3s while taking the deploy advisory lock" in capsys.readouterr().err
+    assert not thread.is_alive()
+    # the server is fine: its session of the runner is gone once the proxy closed it
+    wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="the runner's session to end")
