@@ -52,7 +52,7 @@ def test_up_timeout_holds_against_a_stopped_server(own_server, tmp_path):
             Rev("a2", "op.execute('SELECT pg_sleep(60)')"),
         ],
     )
-    timeout = 4.0
+    timeout = 2.0
     child = start_cli("up", "--dsn", dsn, "--migrations", str(project), "--timeout", str(timeout))
     stopped: list[int] = []
     try:
@@ -72,7 +72,7 @@ def test_up_timeout_holds_against_a_stopped_server(own_server, tmp_path):
     assert child.returncode == 3, err
     assert elapsed < timeout + HARD_EXIT_GRACE_SECONDS + 2, elapsed
     line = err.strip()
-    assert len(line.splitlines()) == 1 and "ran past its timeout of 4s" in line and "has not answered" in line
+    assert len(line.splitlines()) == 1 and "ran past its timeout of 2s" in line and "has not answered" in line
     # resumed, the server sees the client gone and rolls a2 back
     wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
     assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"

@@ -154,19 +154,21 @@ def test_login_passwords_never_printed(form, logins, pg, tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    # the other report formats render the same redacted data whatever the DSN's form: once is enough
+    every_format = ("sarif", "junit") if form == LOGIN_FORMS[0][0] else ()
     dry_run = ["dry-run", "--allow-primary", "--replica-dsn", dsn, "--scratch-dsn", scratch, "--migrations", project]
     drift = ["drift", "--scratch-dsn", scratch, "--migrations", project]
     runs = [
         ("config text", ["config", "--migrations", project], 0),
         ("config json", ["config", "--migrations", project, "--format", "json"], 0),
-        *[(f"dry-run {fmt}", [*dry_run, "--format", fmt], None) for fmt in ("text", "json", "sarif", "junit")],
+        *[(f"dry-run {fmt}", [*dry_run, "--format", fmt], None) for fmt in ("text", "json", *every_format)],
         ("up json", ["up", "--migrations", project, "--format", "json"], 0),
         ("status text", ["status", "--migrations", project], 0),
         ("status json", ["status", "--migrations", project, "--format", "json"], 0),
         ("history json", ["history", "--migrations", project, "--format", "json"], 0),
         ("down text", ["down", "-1", "--migrations", project], 0),
         ("drift text + webhook", [*drift, "--alert-webhook", hook], 1),
-        *[(f"drift {fmt}", [*drift, "--format", fmt], 1) for fmt in ("json", "sarif", "junit")],
+        *[(f"drift {fmt}", [*drift, "--format", fmt], 1) for fmt in ("json", *every_format)],
         ("argparse error", ["status", "--dsn", dsn, "--no-such-flag", password], 2),
     ]
     try:
