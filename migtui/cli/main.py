@@ -44,7 +44,7 @@ EXIT_CODES_HELP = """exit codes:
   6  database unreachable or authentication failed
   8  wrong phase (migtui phase: the revision is not in a phase the action can start from)
   70 internal error (a bug in migtui: please report it; MIGTUI_DEBUG=1 shows the traceback)
-  130 interrupted (Ctrl-C)
+  130 interrupted (Ctrl-C or SIGTERM)
 """
 
 
