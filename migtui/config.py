@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from migtui.errors import UsageError
-from migtui.redact import redact_dsn
+from migtui.redact import redact_dsn, remember_dsn
 
 
 @dataclass
@@ -38,6 +38,11 @@ class Settings:
     drift_exclude: tuple[str, ...] = ()
     baseline: str | None = None  # what exists before the first revision: a .sql file or module:callable
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("dsn", "replica_dsn", "scratch_dsn") and isinstance(value, str):
+            remember_dsn(value)  # its password is masked in every output from now on (migtui.redact)
+        super().__setattr__(name, value)
 
     def redacted(self) -> dict[str, Any]:
         """All settings as a dict, safe to print."""

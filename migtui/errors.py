@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     MIGRATION_FAILED = 5  # a revision raised (SQL error, lock_timeout retries exhausted, ...); rolled back
     CONNECTION = 6  # database unreachable, authentication failed, server refused
     PROJECT_ERROR = 7  # the project's own code failed: env.py raised, a revision module or baseline failed
+    WRONG_PHASE = 8  # migtui phase: the revision is not in a phase this action can start from
     INTERNAL = 70  # a bug in migtui (EX_SOFTWARE): one line, the traceback only with MIGTUI_DEBUG=1
     INTERRUPTED = 130  # Ctrl-C
 

@@ -81,6 +81,26 @@ class Cancel:
             callback()
 
 
+def interrupt_on_stop_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread, whatever the parent left them at.
+
+    A shell starts background jobs with SIGINT ignored and Python then installs no handler of its own; a deploy
+    system stops a run with SIGTERM, whose default ends the process at once (143) without rolling back the
+    running revision or removing a throwaway server. Both unwind the job instead: the running statement is
+    cancelled and rolled back, locks are released, servers removed, and ``one_line_errors`` exits 130.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def one_line_errors(prog: str, run: Callable[[], int], *, internal_hint: str = "") -> int:
     """``run()``'s exit code, with every failure as one line on stderr prefixed ``prog``.
 
@@ -90,7 +110,12 @@ def one_line_errors(prog: str, run: Callable[[], int], *, internal_hint: str = "
     try:
         return int(run())
     except MigtuiError as exc:
-        print(f"{prog}: error: {redact(exc.message)}", file=sys.stderr)
+        # an operator's stop is not an error: the same "interrupted" line as a bare Ctrl-C, with what it left
+        kind = "interrupted" if exc.exit_code == ExitCode.INTERRUPTED else "error"
+        text = redact(exc.message)
+        if kind == "interrupted" and text.startswith("interrupted"):
+            text = text[len("interrupted") :].lstrip(": ")
+        print(f"{prog}: {kind}: {text}" if text else f"{prog}: {kind}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

@@ -42,8 +42,9 @@ EXIT_CODES_HELP = """exit codes:
   4  advisory lock not acquired (another deploy is running)
   5  a revision failed (rolled back)
   6  database unreachable or authentication failed
+  8  wrong phase (migtui phase: the revision is not in a phase the action can start from)
   70 internal error (a bug in migtui: please report it; MIGTUI_DEBUG=1 shows the traceback)
-  130 interrupted (Ctrl-C)
+  130 interrupted (Ctrl-C or SIGTERM)
 """
 
 
@@ -101,6 +102,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 # their own): once the output is flushed the process ends with os._exit, skipping the interpreter's teardown
 # of everything the run built (its cost: docs/lint.md, Speed).
 QUICK_EXIT = frozenset({"lint"})
+# Commands that own the terminal (Textual): the app reads Ctrl-C as a key and restores the terminal itself, so
+# the stop-signal handlers every other command gets (``interrupt_on_stop_signals``) are not installed for them.
+FULL_SCREEN = frozenset({"tui"})
 
 
 def entry() -> None:
@@ -117,8 +121,26 @@ def entry() -> None:
     sys.exit(code)
 
 
+DSN_FLAGS = ("--dsn", "--replica-dsn", "--scratch-dsn", "--replica", "--scratch", "--database-url")
+DSN_ENV = ("MIGTUI_DSN", "MIGTUI_REPLICA_DSN", "MIGTUI_SCRATCH_DSN", "MIGTUI_DATABASE_URL", "MIGTUI_REPLICA_URL")
+
+
+def _remember_passwords(argv: list[str]) -> None:
+    """Register the DSNs of the command line and the environment before parsing, so that even an argparse
+    error quoting one of their pieces (``unrecognized arguments: S3cret'``) is printed with it masked."""
+    from migtui.redact import remember_dsn
+
+    for index, arg in enumerate(argv):
+        flag, eq, value = arg.partition("=")
+        if flag in DSN_FLAGS:
+            remember_dsn(value if eq else (argv[index + 1] if index + 1 < len(argv) else ""))
+    for name in DSN_ENV:
+        remember_dsn(os.environ.get(name))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _remember_passwords(argv)
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
         args, extras = parser.parse_known_args(argv)
@@ -137,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         if run is None:
             parser.print_help()
             return int(ExitCode.USAGE)
-    from migtui.report import one_line_errors
+    from migtui.report import interrupt_on_stop_signals, one_line_errors
 
+    if args._parser.prog.split()[-1] not in FULL_SCREEN:
+        interrupt_on_stop_signals()
     return one_line_errors("migtui", lambda: run(args), internal_hint=" (set MIGTUI_DEBUG=1 for a traceback)")

@@ -40,4 +40,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"pending:    {len(data['pending'])}")
         for item in data["pending"]:
             print(f"  {item['revision']}  {item['description']}")
+    for item in data["invalid_indexes"]:
+        if item["building"]:
+            print(f"invalid:    {item['index']} on {item['table']} (being built now)")
+        else:
+            print(f"invalid:    {item['index']} on {item['table']}: left by an interrupted build; {item['fix']}")
     return 0

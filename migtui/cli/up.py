@@ -50,6 +50,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("revision", nargs="?", default="head", metavar="REV", help="target revision (default head)")
     add_run_arguments(parser)
+    parser.add_argument(
+        "--rebuild-invalid-indexes",
+        action="store_true",
+        help="drop an INVALID index a pending revision builds (left by an interrupted CREATE INDEX CONCURRENTLY) "
+        "and let the revision build it again, instead of refusing to run",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,4 +63,5 @@ def run(args: argparse.Namespace) -> int:
     from migtui.runner.job import UpOptions, run_up, stop_on_sigterm
 
     stop_on_sigterm()
-    return run_up(settings_from_args(args), UpOptions(args.revision), event_printer(args.format)).exit_code
+    options = UpOptions(args.revision, rebuild_invalid_indexes=args.rebuild_invalid_indexes, hard_exit=True)
+    return run_up(settings_from_args(args), options, event_printer(args.format)).exit_code

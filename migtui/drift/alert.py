@@ -15,8 +15,13 @@ TIMEOUT_SECONDS = 10.0
 
 
 def check_webhook_url(url: str) -> str:
-    """The URL, if it is an absolute http(s) URL; UsageError otherwise (checked before any work)."""
-    parsed = urllib.parse.urlsplit(url)
+    """The URL, if it is an absolute http(s) URL with a valid host and port; UsageError otherwise (checked
+    before any work: a malformed IPv6 host or a port above 65535 makes urllib raise ValueError)."""
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise UsageError(f"--alert-webhook {describe_url(url)!r} is not a valid URL: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise UsageError(f"--alert-webhook must be an http:// or https:// URL, not {describe_url(url)!r}")
     return url
@@ -24,16 +29,38 @@ def check_webhook_url(url: str) -> str:
 
 def describe_url(url: str) -> str:
     """``scheme://host[:port]`` only: webhook paths and queries often carry tokens."""
-    parsed = urllib.parse.urlsplit(url)
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        port = f":{parsed.port}" if parsed.port else ""
+    except ValueError:
+        return redact(url.split("?", 1)[0].rsplit("@", 1)[-1])[:40]
     if not parsed.scheme or not parsed.netloc:
         return redact(url.split("?", 1)[0])[:40]
     host = parsed.hostname or ""
-    port = f":{parsed.port}" if parsed.port else ""
     return f"{parsed.scheme}://{host}{port}/…"
 
 
 def post_report(url: str, report: dict[str, Any], timeout: float = TIMEOUT_SECONDS) -> tuple[bool, str]:
-    """POST the JSON report. Returns (delivered, one-line description); never raises for network errors."""
+    """POST the JSON report. Returns (delivered, one-line description); never raises for network errors.
+
+    ``timeout`` bounds the whole delivery: urllib's own timeout is per socket operation, so a server sending
+    a byte every few seconds would hold drift indefinitely. The request runs in a daemon thread; past the
+    deadline drift goes on and the thread is abandoned.
+    """
+    import threading
+
+    outcome: list[tuple[bool, str]] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_post(url, report, timeout)), name="migtui-webhook", daemon=True
+    )
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        return False, f"alert webhook {describe_url(url)} failed: no answer within {timeout:g}s"
+    return outcome[0]
+
+
+def _post(url: str, report: dict[str, Any], timeout: float) -> tuple[bool, str]:
     body = json.dumps(report).encode("utf-8")
     request = urllib.request.Request(
         url,

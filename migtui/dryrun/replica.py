@@ -111,7 +111,7 @@ def inspect_replica(
     )
     if in_recovery:
         target.lag = _lag(session)
-        if target.lag.wal_receiver != "streaming":
+        if target.lag.wal_receiver not in ("streaming", "unknown"):
             target.warnings.append("the replica is not streaming from its primary (no active WAL receiver)")
         if target.lag.replay_lag_bytes:
             target.warnings.append(

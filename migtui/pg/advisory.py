@@ -96,3 +96,63 @@ def acquire(
             )
             next_report = now + max(report_every, poll)
         time.sleep(min(poll * random.uniform(0.6, 1.4), max(0.01, wait - waited)))
+
+
+# -- the scope of a deploy: (database, version table) --------------------------------------------------------
+# Advisory locks live in one database; the deploy key is derived from the schema-qualified version table
+# (``version_table.advisory_key``). The sessions a deploy runs revisions in carry the same scope at the end of
+# their application_name (``migtui up a2 @1f2e3d4c``), so the sweep for sessions left behind by a dead runner
+# matches only the sessions of its own version table: a deploy of another version table in the same database
+# (schema- or table-per-tenant) is never touched.
+
+ORPHAN_STATEMENT = (
+    "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database() "
+    "AND pid <> pg_backend_pid() AND application_name ~ %s"
+)
+
+
+def scope_tag(key: int) -> str:
+    """The 8-hex-digit tag of a deploy key, as it ends the application_name of that deploy's sessions."""
+    return f"{(key & 0xFFFFFFFFFFFFFFFF) >> 32:08x}"
+
+
+def orphan_pattern(tag: str) -> str:
+    """The regex for the migration sessions ("migtui up <rev> @tag", "migtui down <rev> @tag") of one scope;
+    migtui's own helper sessions ("[lock]", "[watch]") never match."""
+    return rf"^migtui (up|down) [^\[].* @{tag}$"
+
+
+def migration_sessions(conn, key: int) -> list[tuple[int, str]]:
+    """(pid, application_name) of the sessions running revisions for deploy scope ``key``, other than ours."""
+    rows = conn.execute(ORPHAN_STATEMENT, (orphan_pattern(scope_tag(key)),)).fetchall()
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+# -- the phase driver's per-revision lock -------------------------------------------------------------------
+# ``migtui phase run/advance/abort`` holds a two-key session lock (PHASE_LOCK_CLASS, hashtext(revision)) for as
+# long as it drives a revision. A deploy refuses to apply or revert a revision a driver holds, and a driver
+# refuses to start while a deploy of its version table runs, so the two never change one revision at once.
+
+PHASE_LOCK_CLASS = 0x6D706873  # 'mphs'
+
+
+@dataclass(frozen=True)
+class PhaseHolder:
+    revision: str
+    pid: int
+    application_name: str
+    since: str  # when the holding session connected ('' when another role's session hides it)
+
+
+def phase_lock_holders(conn, revisions: list[str] | tuple[str, ...], *, ignore_pids: frozenset[int] = frozenset()):
+    """Phase drivers holding the lock of any of ``revisions`` in this database (except ``ignore_pids``)."""
+    if not revisions:
+        return []
+    rows = conn.execute(load_query(QUERIES, "phase_lock_holders"), (list(revisions), PHASE_LOCK_CLASS)).fetchall()
+    return [PhaseHolder(str(r[0]), int(r[1]), r[2], r[3]) for r in rows if int(r[1]) not in ignore_pids]
+
+
+def held_by_other(conn, key: int) -> list[LockHolder]:
+    """Sessions other than ``conn``'s holding the deploy lock ``key``."""
+    own = conn.info.backend_pid
+    return [h for h in lock_holders(conn, key) if h.pid != own]

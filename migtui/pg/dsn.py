@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from migtui.errors import UsageError
+from migtui.redact import remember_dsn
 
 _SCHEMES = ("postgresql", "postgres")
 
@@ -14,6 +15,7 @@ def libpq_dsn(dsn: str) -> str:
     dsn = dsn.strip()
     if not dsn:
         raise UsageError("empty database URL")
+    remember_dsn(dsn)  # whatever connects to it, its password never reaches an output
     if "://" in dsn:
         scheme, rest = dsn.split("://", 1)
         base = scheme.split("+", 1)[0].lower()

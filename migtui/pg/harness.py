@@ -548,13 +548,13 @@ atexit.register(cleanup_all)
 
 
 def install_signal_cleanup() -> None:
-    """Make SIGTERM/SIGHUP clean up clusters too (SIGINT raises KeyboardInterrupt -> atexit)."""
+    """Make SIGTERM/SIGHUP clean up clusters too: like Ctrl-C they raise KeyboardInterrupt, so the job unwinds
+    (its running query cancelled, exit 130) and the clusters go in its cleanup and at exit."""
 
     def _handler(signum: int, _frame: object) -> None:
-        cleanup_all()
-        raise SystemExit(128 + signum)
+        raise KeyboardInterrupt
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(ValueError, OSError):
             signal.signal(sig, _handler)
 

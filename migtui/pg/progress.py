@@ -92,6 +92,48 @@ def invalid_indexes(conn) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+@dataclass(frozen=True)
+class InvalidIndex:
+    """An INVALID index: what an interrupted or failed CREATE INDEX CONCURRENTLY leaves behind."""
+
+    schema: str
+    name: str
+    table_schema: str
+    table: str
+    building: bool  # a build of it runs right now (INVALID until it ends): not a leftover
+
+    @property
+    def qualified(self) -> str:
+        from psycopg import sql
+
+        return sql.Identifier(self.schema, self.name).as_string(None)
+
+    @property
+    def fix(self) -> str:
+        return f"DROP INDEX CONCURRENTLY {self.qualified};"
+
+    def to_dict(self) -> dict[str, object]:
+        from psycopg import sql
+
+        return {
+            "index": self.qualified,
+            "table": sql.Identifier(self.table_schema, self.table).as_string(None),
+            "building": self.building,
+            "fix": self.fix,
+        }
+
+
+def invalid_index_details(conn) -> list[InvalidIndex]:
+    """Every INVALID index in this database, with its table and whether it is being built right now."""
+    rows = conn.execute(load_query(QUERIES, "invalid_index_details")).fetchall()
+    return [InvalidIndex(str(r[0]), str(r[1]), str(r[2]), str(r[3]), bool(r[4])) for r in rows]
+
+
+def leftover_indexes(conn) -> list[InvalidIndex]:
+    """INVALID indexes no build is running for: leftovers a DBA has to drop (or rebuild)."""
+    return [i for i in invalid_index_details(conn) if not i.building]
+
+
 def terminate_backend(conn, pid: int) -> bool:
     return bool(conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0])
 

@@ -46,7 +46,9 @@ class ReplicaLag:
     replay_lsn: str | None
     replay_lag_bytes: int | None  # WAL received but not yet replayed
     seconds_since_last_replay: float | None  # grows while the primary is idle too: not lag by itself
-    wal_receiver: str | None  # pg_stat_wal_receiver.status ("streaming"), None when not streaming
+    # pg_stat_wal_receiver.status ("streaming"), None when not streaming, "unknown" when a receiver runs but
+    # this role may not read its status (no pg_read_all_stats)
+    wal_receiver: str | None
 
 
 def _rows(conn: psycopg.Connection | QuerySession, statement: str, params: Any = None) -> list[tuple]:

@@ -41,7 +41,7 @@ class LockPolicy:
 
     @property
     def lock_timeout_ms(self) -> int:
-        return max(1, int(self.lock_timeout * 1000))
+        return 0 if self.lock_timeout <= 0 else max(1, int(self.lock_timeout * 1000))  # 0: none, as --timeout
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from migtui.errors import ExitCode, LockNotAcquired, MigtuiError, UsageError
 from migtui.events import EventSink, Message, PhaseChanged, discard
+from migtui.pg import advisory
 from migtui.phases import state as st
 from migtui.phases.backfill import BackfillOptions, run_backfill
 from migtui.phases.ddl import ConnectionExecutor, LockPolicy
@@ -27,7 +28,7 @@ from migtui.phases.revision import find_change, plan_for, run_steps
 from migtui.project.load import ENV_LOCK
 
 PHASE_ORDER = ("expand", "migrate", "contract")
-ADVISORY_CLASS = 0x6D706873  # 'mphs': per-revision driver lock (two-key form: class, hashtext(revision))
+ADVISORY_CLASS = advisory.PHASE_LOCK_CLASS  # per-revision driver lock (two-key form: class, hashtext(revision))
 
 # phase reached -> the stage it completes
 _DONE_STAGE = {
@@ -79,6 +80,7 @@ class PhaseDriver:
         self.policy = LockPolicy.from_settings(settings)
         self.runner = runner_id()
         self._conn = None
+        self._lock_pids: frozenset[int] = frozenset()  # backends holding our driver locks (see Runner.own_phase_locks)
 
     # -- connections -------------------------------------------------------------------------------
     @property
@@ -143,22 +145,28 @@ class PhaseDriver:
 
         lock_conn = connect(self.dsn, application_name=f"migtui-phase-lock {revision}"[:63])
         try:
+            if lock_conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                from migtui.redact import redact_dsn
+
+                raise UsageError(
+                    f"{redact_dsn(self.dsn)} is a read-only standby (pg_is_in_recovery() is true): "
+                    f"drive revision {revision} on the primary"
+                )
             got = lock_conn.execute(
                 "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (ADVISORY_CLASS, revision)
             ).fetchone()[0]
             if not got:
-                holder = lock_conn.execute(
-                    "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l "
-                    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-                    "AND l.classid = %s::oid AND l.objid = hashtext(%s)::oid AND l.database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())",
-                    (ADVISORY_CLASS, revision),
-                ).fetchone()
-                who = f" (pid {holder[0]}, {holder[1]}, since {holder[2]:%H:%M:%S})" if holder else ""
+                held = advisory.phase_lock_holders(lock_conn, [revision])
+                holder = held[0] if held else None
+                since = f", connected {holder.since}" if holder and holder.since else ""
+                who = f" (pid {holder.pid}, {holder.application_name or 'another role'}{since})" if holder else ""
                 raise LockNotAcquired(f"another migtui is driving revision {revision}{who}")
+            self._lock_pids = self._lock_pids | {int(lock_conn.info.backend_pid)}
             try:
+                self._refuse_during_deploy(lock_conn, revision)
                 yield
             finally:
+                self._lock_pids = self._lock_pids - {int(lock_conn.info.backend_pid)}
                 # unlock explicitly: a closed connection's backend releases its locks only when it has
                 # exited, which a driver started right after us could beat
                 with contextlib.suppress(Exception):
@@ -166,6 +174,25 @@ class PhaseDriver:
         finally:
             with contextlib.suppress(Exception):
                 lock_conn.close()
+
+    def _refuse_during_deploy(self, lock_conn, revision: str) -> None:
+        """A deploy (``migtui up``/``down``) of this version table running now: do not drive beside it.
+
+        Taken after our own lock, as the deploy checks for driver locks after taking its own: of two runs
+        starting together at least one sees the other and refuses.
+        """
+        from migtui.pg.version_table import VersionTable, advisory_key, resolved_schema
+
+        table = VersionTable(self.settings.version_table, self.settings.version_table_schema)
+        key = advisory_key(resolved_schema(lock_conn, table), table.table)
+        held = advisory.held_by_other(lock_conn, key)
+        if held:
+            first = held[0]
+            raise LockNotAcquired(
+                f"a deploy holds the deploy advisory lock of this version table (pid {first.pid}, "
+                f"{first.application_name or 'another role'}): phase runs of {revision} wait for it; "
+                "retry when it has finished"
+            )
 
     # -- status ------------------------------------------------------------------------------------
     def status(self, revision: str | None = None) -> list[dict[str, Any]]:
@@ -273,7 +300,9 @@ class PhaseDriver:
                 "phases.expand(change)): apply it with 'migtui up'; nothing was changed"
             )
         previous = st.get(self.conn, rev.revision)
-        Runner(self.project, self.dsn, self.settings, self.sink).upgrade(rev.revision)
+        runner = Runner(self.project, self.dsn, self.settings, self.sink)
+        runner.own_phase_locks = self._lock_pids
+        runner.upgrade(rev.revision)
         state = st.get(self.conn, rev.revision)
         if state is None or state.phase != st.EXPANDED:
             raise UsageError(

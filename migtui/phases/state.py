@@ -7,7 +7,7 @@ Phases of a revision::
          \\___________\\___________\\___________\\-> aborting -> aborted
 
 Every transition is a compare-and-set (``UPDATE .. WHERE phase = <expected>``); a lost race raises
-``PhaseConflict`` (exit 4) instead of doing the work twice.
+``PhaseConflict`` (exit 8, wrong phase) instead of doing the work twice.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS migtui.phase_writes (
 class PhaseConflict(MigtuiError):
     """Another runner moved the revision first, or it is in a phase this action cannot start from."""
 
-    exit_code = ExitCode.LOCK_NOT_ACQUIRED
+    exit_code = ExitCode.WRONG_PHASE
 
 
 class PhaseStateMissing(MigtuiError):

@@ -6,7 +6,7 @@ One answer for every job and view (status, history, lint's "pending only", dry-r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from migtui.errors import UsageError
@@ -82,12 +82,19 @@ def pending_revisions(project: AlembicProject, current: tuple[str, ...]) -> list
 
 def read_current(dsn: str, settings: Any, application_name: str = "migtui status") -> tuple[str, ...]:
     """The revision(s) in the database's version table; () when it is missing or empty (base)."""
+    return _read_database(dsn, settings, application_name)[0]
+
+
+def _read_database(dsn: str, settings: Any, application_name: str) -> tuple[tuple[str, ...], list[Any]]:
+    """(revisions in the version table, INVALID indexes) in one session."""
     from migtui.pg.connect import connect
+    from migtui.pg.progress import invalid_index_details
     from migtui.pg.version_table import VersionTable
     from migtui.pg.version_table import read_current as read_rows
 
     with connect(dsn, application_name=application_name) as conn:
-        return read_rows(conn, VersionTable(settings.version_table, settings.version_table_schema))
+        current = read_rows(conn, VersionTable(settings.version_table, settings.version_table_schema))
+        return current, invalid_index_details(conn)
 
 
 @dataclass
@@ -100,6 +107,7 @@ class ProjectStatus:
     heads: list[str]
     pending: list[RevisionInfo]
     revisions: list[RevisionInfo]
+    invalid_indexes: list[Any] = field(default_factory=list)  # migtui.pg.progress.InvalidIndex
 
     @property
     def applied(self) -> set[str]:
@@ -116,6 +124,8 @@ class ProjectStatus:
                 {"revision": p.revision, "down_revisions": list(p.down_revisions), "description": p.description}
                 for p in self.pending
             ],
+            # left by an interrupted CREATE INDEX CONCURRENTLY (or being built now: "building": true)
+            "invalid_indexes": [i.to_dict() for i in self.invalid_indexes],
         }
 
 
@@ -128,7 +138,7 @@ def project_status(settings: Any) -> ProjectStatus:
     project.script  # noqa: B018 - check the revision graph before touching the database
     if not settings.dsn:
         raise UsageError("no database configured: pass --dsn URL or set MIGTUI_DSN")
-    current = read_current(settings.dsn, settings)
+    current, invalid = _read_database(settings.dsn, settings, "migtui status")
     return ProjectStatus(
         target=redact_dsn(settings.dsn) or "",
         migrations=str(project.script_location),
@@ -136,4 +146,5 @@ def project_status(settings: Any) -> ProjectStatus:
         heads=sorted(project.script.get_heads()),
         pending=pending_revisions(project, current),
         revisions=project.revisions(),
+        invalid_indexes=invalid,
     )

@@ -15,8 +15,10 @@ A run:
 1. connects a pinned session and takes the deploy advisory lock (key derived from the schema-qualified
    version table) by polling ``pg_try_advisory_lock``, reporting who holds it, for up to
    ``settings.advisory_lock_wait`` seconds (else LockNotAcquired, exit 4);
-2. ends migration sessions left behind by a runner that died (kill -9) and re-reads the version table:
-   if the work is already done, returns ``already_current=True``;
+2. ends migration sessions left behind by a runner that died (kill -9), only those of its own scope
+   (database, version table: the tag ending their application_name), and re-reads the version table: if the
+   work is already done, returns ``already_current=True``; refuses a revision a phase driver holds (exit 4)
+   and, for ``up``, an INVALID index a pending revision builds (exit 5, unless told to rebuild it);
 3. runs each revision as its own step (:mod:`migtui.runner.step`): own transaction, lock_timeout with
    bounded jittered retries, per-revision timeout (exit 3), progress events; stops at the first failure
    (exit 5), reporting INVALID indexes a failed concurrent build left behind;
@@ -32,14 +34,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migtui.config import Settings
-from migtui.errors import Interrupted, MigtuiError, UsageError
+from migtui.errors import Interrupted, LockNotAcquired, MigrationFailed, MigtuiError, UsageError
 from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
 from migtui.pg import advisory
 from migtui.pg.version_table import VersionTable, advisory_key, read_current, resolved_schema
 from migtui.project.load import AlembicProject, RevisionInfo
 from migtui.redact import redact_dsn
 from migtui.report import Cancel
-from migtui.runner.step import RevisionStep, StepLimits, run_revision_step
+from migtui.runner.step import (
+    QUERY_STALL_SECONDS,
+    HardStop,
+    RevisionStep,
+    StallGuard,
+    StepLimits,
+    run_revision_step,
+)
 
 __all__ = [
     "DownOptions",
@@ -54,20 +63,24 @@ __all__ = [
 ]
 
 ORPHAN_WAIT_SECONDS = 5.0
-# migration sessions are named "migtui up <rev>" / "migtui down <rev>"; ours in brackets ("[lock]", "[watch]")
-_ORPHAN_PATTERN = r"^migtui (up|down) [^\[]"
+LEFT_AT_WAIT_SECONDS = 15.0  # how long a failed run tries to read where it left a database that restarted
 
 
 @dataclass(frozen=True)
 class UpOptions:
     revision: str = "head"  # apply up to this revision
     cancel: Cancel | None = None  # the TUI's cancel: the running revision rolls back, the run raises Interrupted
+    # an INVALID index left by an interrupted CREATE INDEX CONCURRENTLY that a pending revision builds again:
+    # drop it (DROP INDEX CONCURRENTLY) and let the revision rebuild it, instead of refusing to run
+    rebuild_invalid_indexes: bool = False
+    hard_exit: bool = False  # the process is this run (the CLI): see migtui.runner.step.HardStop
 
 
 @dataclass(frozen=True)
 class DownOptions:
     revision: str = ""  # -N, a revision id, or base: required, down never defaults to everything
     cancel: Cancel | None = None
+    hard_exit: bool = False  # the process is this run (the CLI): see migtui.runner.step.HardStop
 
 
 @dataclass
@@ -102,13 +115,18 @@ class RunReport:
 def run_up(settings: Settings, options: UpOptions | None = None, sink: EventSink = discard) -> RunReport:
     """``migtui up``: apply pending revisions of ``settings.migrations`` on ``settings.dsn``."""
     options = options or UpOptions()
-    return _runner(settings, options.cancel, sink).upgrade(options.revision)
+    runner = _runner(settings, options.cancel, sink)
+    runner.rebuild_invalid_indexes = options.rebuild_invalid_indexes
+    runner.hard_exit = options.hard_exit
+    return runner.upgrade(options.revision)
 
 
 def run_down(settings: Settings, options: DownOptions, sink: EventSink = discard) -> RunReport:
     """``migtui down``: revert revisions down to ``options.revision`` (explicit: -N, a revision id, or base)."""
     target = check_down_target(options.revision)
-    return _runner(settings, options.cancel, sink).downgrade(target)
+    runner = _runner(settings, options.cancel, sink)
+    runner.hard_exit = options.hard_exit
+    return runner.downgrade(target)
 
 
 def _runner(settings: Settings, cancel: Cancel | None, sink: EventSink) -> Runner:
@@ -126,14 +144,10 @@ def _runner(settings: Settings, cancel: Cancel | None, sink: EventSink) -> Runne
 
 def stop_on_sigterm() -> None:
     """SIGTERM (a deploy system stopping us) behaves like Ctrl-C: the running statement is cancelled, the
-    revision rolled back, the advisory lock released, exit 130."""
-    import signal
+    revision rolled back, the advisory lock released, exit 130 (``migtui.report.interrupt_on_stop_signals``)."""
+    from migtui.report import interrupt_on_stop_signals
 
-    def handler(signum, frame):  # type: ignore[no-untyped-def]
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
+    interrupt_on_stop_signals()
 
 
 def check_down_target(target: str | None) -> str:
@@ -154,6 +168,7 @@ class Runner:
     """Applies/reverts the revisions of ``project`` on ``dsn`` under the deploy advisory lock."""
 
     orphan_wait: float = ORPHAN_WAIT_SECONDS  # how long left-over migration sessions get to end by themselves
+    stall_seconds: float = QUERY_STALL_SECONDS  # with hard_exit: how long one of the run's queries may go unanswered
 
     def __init__(self, project: AlembicProject, dsn: str, settings: Settings, sink: EventSink = discard) -> None:
         self.project = project
@@ -163,6 +178,14 @@ class Runner:
         self.version_table = VersionTable(settings.version_table, settings.version_table_schema)
         self._cancel = threading.Event()
         self._step: RevisionStep | None = None
+        # backend pids of phase-driver locks this process holds itself (``migtui phase run`` applying the
+        # revision it drives through a Runner): not a conflicting driver
+        self.own_phase_locks: frozenset[int] = frozenset()
+        self.rebuild_invalid_indexes = False  # UpOptions.rebuild_invalid_indexes
+        self.hard_exit = False  # UpOptions.hard_exit / DownOptions.hard_exit
+        self._hard_stop: HardStop | None = None
+        self._guard = StallGuard(sink, "up", enabled=False)
+        self.process_exit = None  # how StallGuard ends the process (None: os._exit)
 
     def cancel(self) -> None:
         """Stop a run in progress, from any thread (the TUI's "abort"): the running revision's statement is
@@ -211,29 +234,41 @@ class Runner:
 
         started = time.monotonic()
         self.project.script  # noqa: B018 - a broken revision graph fails here, before touching the database
+        # armed by a step whose timeout passes; disarmed only once the lock session is closed, since its
+        # clean-up queries wait for the server as much as the revision does
+        self._hard_stop = HardStop(self.sink, direction) if self.hard_exit else None
+        guard = StallGuard(
+            self.sink, direction, enabled=self.hard_exit, seconds=self.stall_seconds, exit=self.process_exit
+        )
+        self._guard = guard
         lock_conn = connect(self.dsn, application_name=f"migtui {direction} [lock]")
         try:
-            if lock_conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            with guard.watch("checking the target"):
+                in_recovery = lock_conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+                schema = resolved_schema(lock_conn, self.version_table)
+            if in_recovery:
                 raise UsageError(
                     f"{redact_dsn(self.dsn)} is a read-only standby (pg_is_in_recovery() is true): "
                     f"run {direction} against the primary"
                 )
-            schema = resolved_schema(lock_conn, self.version_table)
             key = advisory_key(schema, self.version_table.table)
-            waited = advisory.acquire(
-                lock_conn,
-                key,
-                wait=self.settings.advisory_lock_wait,
-                sink=self.sink,
-                report_every=self.settings.progress_interval or 5.0,
-                cancelled=self._cancel.is_set,
-            )
+            with guard.watch("taking the deploy advisory lock", extra=self.settings.advisory_lock_wait):
+                waited = advisory.acquire(
+                    lock_conn,
+                    key,
+                    wait=self.settings.advisory_lock_wait,
+                    sink=self.sink,
+                    report_every=self.settings.progress_interval or 5.0,
+                    cancelled=self._cancel.is_set,
+                )
             if waited >= 0.5:
                 self.sink(Message(text=f"deploy advisory lock acquired after waiting {waited:.1f}s"))
             try:
-                self._end_orphans(lock_conn)
-                heads = read_current(lock_conn, self.version_table)
-                plan = self.plan(direction, target, heads)
+                with guard.watch("reading the version table", extra=self.orphan_wait + ORPHAN_WAIT_SECONDS):
+                    self._end_orphans(lock_conn, key)
+                    heads = read_current(lock_conn, self.version_table)
+                    plan = self.plan(direction, target, heads)
+                    self._refuse_driven(lock_conn, direction, plan)
                 self.sink(RunStarted(job=direction, target=redact_dsn(self.dsn) or "", revisions=tuple(plan)))
                 if not plan:
                     seconds = time.monotonic() - started
@@ -246,16 +281,30 @@ class Runner:
                         )
                     self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
                     return RunReport([], direction, True, seconds, redact_dsn(self.dsn) or "", summary)
-                invalid_before = invalid_indexes(lock_conn)
-                return self._apply(lock_conn, direction, plan, invalid_before, started)
+                try:
+                    # not bounded when it drops an index: DROP INDEX CONCURRENTLY waits for transactions
+                    with (
+                        guard.watch("looking for INVALID indexes")
+                        if not self.rebuild_invalid_indexes
+                        else contextlib.nullcontext()
+                    ):
+                        self._check_invalid_indexes(lock_conn, direction, plan)
+                except MigtuiError as exc:
+                    self.sink(RunFinished(job=direction, ok=False, exit_code=int(exc.exit_code), summary=exc.message))
+                    raise
+                with guard.watch("looking for INVALID indexes"):
+                    invalid_before = invalid_indexes(lock_conn)
+                return self._apply(lock_conn, direction, plan, invalid_before, started, advisory.scope_tag(key))
             finally:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception), guard.watch("releasing the deploy advisory lock"):
                     advisory.unlock(lock_conn, key)
         finally:
             with contextlib.suppress(Exception):
                 lock_conn.close()
+            if self._hard_stop is not None:
+                self._hard_stop.disarm()
 
-    def _apply(self, lock_conn, direction: str, plan: list[str], invalid_before: set[str], started: float):
+    def _apply(self, lock_conn, direction: str, plan: list[str], invalid_before: set[str], started: float, scope: str):
         from migtui.pg.progress import invalid_indexes
 
         step = RevisionStep(
@@ -266,6 +315,8 @@ class Runner:
             job=direction,
             version_table=self.settings.version_table,
             version_table_schema=self.settings.version_table_schema,
+            scope=scope,
+            hard_stop=self._hard_stop,
         )
         applied: list[str] = []
         self._step = step
@@ -277,7 +328,16 @@ class Runner:
                     raise Interrupted(f"run cancelled before revision {revision}")
                 step.run(revision, direction)
                 applied.append(revision)
-        except MigtuiError as exc:
+        except (MigtuiError, KeyboardInterrupt) as caught:
+            if isinstance(caught, KeyboardInterrupt):  # Ctrl-C / SIGTERM: report where it left the database
+                at = (
+                    f"revision {plan[len(applied)]} stopped: its transaction rolled back"
+                    if len(applied) < len(plan)
+                    else "stopped between revisions"
+                )
+                exc: MigtuiError = Interrupted(at)
+            else:
+                exc = caught
             message = exc.message
             with contextlib.suppress(Exception):
                 left = sorted(invalid_indexes(lock_conn) - invalid_before)
@@ -288,36 +348,122 @@ class Runner:
                     )
                     self.sink(Message(text=note, level="warning"))
                     message = f"{message}; {note}"
-            with contextlib.suppress(Exception):
-                now = ", ".join(read_current(lock_conn, self.version_table)) or "base"
-                message = f"{message}; database left at {now}"
+            message = f"{message}; database left at {self._left_at(lock_conn)}"
             exc.args = (message,)
             done = f"{len(applied)} of {len(plan)} revision(s) {'applied' if direction == 'up' else 'reverted'}"
             self.sink(RunFinished(job=direction, ok=False, exit_code=int(exc.exit_code), summary=f"{done}; {message}"))
-            raise
+            if exc is caught:
+                raise
+            raise exc from None
         finally:
             self._step = None
             with contextlib.suppress(Exception):
                 step.close()
         seconds = time.monotonic() - started
         verb = "applied" if direction == "up" else "reverted"
-        summary = (
-            f"{verb} {len(applied)} revision(s) in {seconds:.2f}s; now at "
-            f"{', '.join(read_current(lock_conn, self.version_table)) or 'base'}"
-        )
+        with self._guard.watch("reading the version table"):
+            now_at = ", ".join(read_current(lock_conn, self.version_table)) or "base"
+        summary = f"{verb} {len(applied)} revision(s) in {seconds:.2f}s; now at {now_at}"
         self.sink(RunFinished(job=direction, ok=True, exit_code=0, summary=summary))
         return RunReport(applied, direction, False, seconds, redact_dsn(self.dsn) or "", summary)
 
-    def _end_orphans(self, lock_conn) -> None:
+    def _left_at(self, lock_conn) -> str:
+        """Where a failed run left the database. The lock session may be gone with the failure (a server
+        restart ends every session): then new sessions try for up to LEFT_AT_WAIT_SECONDS, while the server
+        comes back."""
+        from migtui.pg.connect import connect
+
+        with contextlib.suppress(Exception):
+            return ", ".join(read_current(lock_conn, self.version_table)) or "base"
+        deadline = time.monotonic() + LEFT_AT_WAIT_SECONDS
+        while True:
+            with contextlib.suppress(Exception):
+                with connect(self.dsn, application_name="migtui status", connect_timeout=5) as conn:
+                    return ", ".join(read_current(conn, self.version_table)) or "base"
+            if time.monotonic() >= deadline:
+                return "an unknown revision (the server does not answer: check its version table)"
+            time.sleep(0.5)
+
+    def _check_invalid_indexes(self, lock_conn, direction: str, plan: list[str]) -> None:
+        """INVALID indexes left by an interrupted CREATE INDEX CONCURRENTLY, before anything runs.
+
+        One a pending revision names (it would build it again and fail with "already exists", or skip it with
+        IF NOT EXISTS and leave it unusable): refuse, naming the fix, unless told to drop and rebuild it. Any
+        other leftover is reported as a warning with its fix.
+        """
+        import re
+
+        from psycopg import sql
+
+        from migtui.pg.progress import leftover_indexes
+
+        leftovers = leftover_indexes(lock_conn)
+        if not leftovers:
+            return
+        sources: dict[str, str] = {}
+        if direction == "up":
+            by_id = {info.revision: info for info in self.project.revisions()}
+            for revision in plan:
+                with contextlib.suppress(OSError, KeyError):
+                    sources[revision] = by_id[revision].path.read_text(errors="replace")
+        ours: list[tuple[str, Any]] = []
+        for index in leftovers:
+            pattern = re.compile(rf"(?<![\w$]){re.escape(index.name)}(?![\w$])", re.I)
+            creator = next((rev for rev, text in sources.items() if pattern.search(text)), None)
+            if creator is None:
+                self.sink(
+                    Message(
+                        text=f"INVALID index {index.qualified} on {index.table_schema}.{index.table} (left by an "
+                        f"interrupted concurrent build); fix: {index.fix}",
+                        level="warning",
+                    )
+                )
+            else:
+                ours.append((creator, index))
+        if not ours:
+            return
+        if not self.rebuild_invalid_indexes:
+            creator, index = ours[0]
+            more = f" (and {len(ours) - 1} more)" if len(ours) > 1 else ""
+            raise MigrationFailed(
+                f"INVALID index {index.qualified}{more} left by an interrupted CREATE INDEX CONCURRENTLY; revision "
+                f"{creator} builds it: drop it first ({index.fix}) or rerun with --rebuild-invalid-indexes; "
+                "nothing was applied"
+            )
+        for creator, index in ours:
+            self.sink(
+                Message(
+                    text=f"dropping INVALID index {index.qualified} for revision {creator} to build it again",
+                    level="warning",
+                )
+            )
+            lock_conn.execute(
+                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(index.schema, index.name))
+            )
+
+    def _refuse_driven(self, lock_conn, direction: str, plan: list[str]) -> None:
+        """A phase driver holding a revision this run would apply or revert: refuse before touching anything
+        (its backfill or contract would fail under us, or we under it)."""
+        held = advisory.phase_lock_holders(lock_conn, plan, ignore_pids=self.own_phase_locks)
+        if not held:
+            return
+        first = held[0]
+        since = f", connected {first.since}" if first.since else ""
+        raise LockNotAcquired(
+            f"revision {first.revision} is being driven by a phase run (pid {first.pid}, "
+            f"{first.application_name or 'no application_name'}{since}): {direction} would "
+            f"{'apply' if direction == 'up' else 'revert'} it under that run; let it finish, or stop it and "
+            f"'migtui phase abort {first.revision}', then retry"
+        )
+
+    def _end_orphans(self, lock_conn, key: int) -> None:
         """Migration sessions of a runner that died (we hold the lock, so nobody live owns them): wait, then end.
 
+        Only the sessions of this deploy scope (this database's version table, ``advisory.scope_tag``): a
+        deploy of another version table holds another lock and owns its sessions.
         With client_connection_check_interval (PostgreSQL 14+) they notice their dead client within a second.
         """
-        query = (
-            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND application_name ~ %s"
-        )
-        rows = lock_conn.execute(query, (_ORPHAN_PATTERN,)).fetchall()
+        rows = advisory.migration_sessions(lock_conn, key)
         if not rows:
             return
         names = ", ".join(f"pid {pid} ({name})" for pid, name in rows)
@@ -329,7 +475,7 @@ class Runner:
         deadline = time.monotonic() + self.orphan_wait
         while rows and time.monotonic() < deadline:
             time.sleep(0.2)
-            rows = lock_conn.execute(query, (_ORPHAN_PATTERN,)).fetchall()
+            rows = advisory.migration_sessions(lock_conn, key)
         if rows:
             for pid, _name in rows:
                 lock_conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
@@ -337,4 +483,4 @@ class Runner:
             deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
             while rows and time.monotonic() < deadline:
                 time.sleep(0.1)
-                rows = lock_conn.execute(query, (_ORPHAN_PATTERN,)).fetchall()
+                rows = advisory.migration_sessions(lock_conn, key)

@@ -24,6 +24,7 @@ The sink may be called from the watchdog thread.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import signal
@@ -41,6 +42,7 @@ from migtui.events import (
     RevisionFailed,
     RevisionFinished,
     RevisionStarted,
+    RunFinished,
     StatementStarted,
     discard,
 )
@@ -52,6 +54,16 @@ from migtui.redact import redact_sql
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 CANCEL_GRACE_SECONDS = 1.0  # after pg_cancel_backend, wait this long before terminating and interrupting
+# the watchdog's sampling query can hang with the server (a SIGSTOPped or partitioned server answers nothing,
+# and statement_timeout is enforced by the server): the deadline is also kept by a thread that makes no
+# database call, which interrupts the revision this long after the watchdog should have
+BLIND_GRACE_SECONDS = 1.0
+# last resort (the CLI's up/down): this long after a revision's timeout, if the run has still not ended (its
+# clean-up waits for a server that does not answer), report and exit 3 without waiting for the server
+HARD_EXIT_GRACE_SECONDS = 10.0
+# the same last resort around the run's own short queries (deploy lock, version table, catalog checks): a
+# server that has not answered one of them for this long is treated as unreachable (exit 6)
+QUERY_STALL_SECONDS = 30.0
 WATCH_TICK_SECONDS = 0.2
 MAX_RETRY_DELAY_SECONDS = 30.0
 APPLICATION_NAME_MAX = 63
@@ -59,6 +71,136 @@ APPLICATION_NAME_MAX = 63
 
 class StepInterrupted(BaseException):
     """Raised inside the thread running a revision when the watchdog gives up on it."""
+
+
+class HardStop:
+    """The last-resort exit of a command-line run: armed when a revision's timeout passes, it reports and ends
+    the process with exit 3 if the run has not ended ``grace`` seconds later; the run disarms it when it ends.
+
+    Only for a process that is the run (``migtui up``/``down``): never in the TUI or a library caller.
+    """
+
+    def __init__(self, sink: EventSink, job: str, grace: float = HARD_EXIT_GRACE_SECONDS) -> None:
+        self.sink = sink
+        self.job = job
+        self.grace = grace
+        self._done = threading.Event()
+        self._armed = False
+        self._lock = threading.Lock()
+
+    def arm(self, why: str) -> None:
+        with self._lock:
+            if self._armed or self._done.is_set():
+                return
+            self._armed = True
+        threading.Thread(target=self._wait, args=(why,), name="migtui-hard-stop", daemon=True).start()
+
+    def disarm(self) -> None:
+        self._done.set()
+
+    def _wait(self, why: str) -> None:
+        import os
+        import sys
+
+        if self._done.wait(self.grace):
+            return
+        message = (
+            f"{why}, and the server has not answered for {self.grace:g}s since: exiting without waiting for it; "
+            "the server rolls the revision back when it sees the connection gone (check the version table)"
+        )
+        try:
+            self.sink(RunFinished(job=self.job, ok=False, exit_code=int(MigrationTimeout.exit_code), summary=message))
+            sys.stdout.flush()
+            print(f"migtui: error: {message}", file=sys.stderr, flush=True)
+        finally:
+            os._exit(int(MigrationTimeout.exit_code))
+
+
+class StallGuard:
+    """Bounds, client-side, a stretch of a command-line run's queries that have no timeout of their own.
+
+        with guard.watch("taking the deploy advisory lock", extra=wait):
+            ...
+
+    If the stretch has not ended ``seconds`` (+ ``extra``) after it began, the server is not answering: one
+    line, ``run_finished`` with exit 6, and the process exits 6 without waiting for it. A no-op when
+    ``enabled`` is false (the TUI, library callers). ``exit`` is how the process ends (``os._exit``).
+    """
+
+    def __init__(self, sink: EventSink, job: str, *, enabled: bool, seconds: float = QUERY_STALL_SECONDS, exit=None):
+        import os
+
+        self.sink = sink
+        self.job = job
+        self.enabled = enabled
+        self.seconds = seconds
+        self.exit = exit or os._exit
+
+    @contextlib.contextmanager
+    def watch(self, what: str, extra: float = 0.0):
+        if not self.enabled:
+            yield
+            return
+        bound = self.seconds + max(0.0, extra)
+        timer = threading.Timer(bound, self._fire, args=(what, bound))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _fire(self, what: str, bound: float) -> None:
+        import sys
+
+        from migtui.errors import ExitCode
+
+        message = (
+            f"the server has not answered for {bound:g}s while {what}: exiting without waiting for it "
+            "(a revision still running there is rolled back when the server sees the connection gone)"
+        )
+        try:
+            self.sink(RunFinished(job=self.job, ok=False, exit_code=int(ExitCode.CONNECTION), summary=message))
+            sys.stdout.flush()
+            print(f"migtui: error: {message}", file=sys.stderr, flush=True)
+        finally:
+            self.exit(int(ExitCode.CONNECTION))
+
+
+class _Deadline(threading.Thread):
+    """Keeps a revision's timeout without touching the database (see BLIND_GRACE_SECONDS)."""
+
+    def __init__(self, state: _AttemptState, limits: StepLimits, interrupt, sink: EventSink, hard_stop):
+        super().__init__(name=f"migtui-deadline-{state.revision}", daemon=True)
+        self.state = state
+        self.limits = limits
+        self.interrupt = interrupt
+        self.sink = sink
+        self.hard_stop = hard_stop
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        state, timeout = self.state, self.limits.timeout
+        if not timeout:
+            return
+        deadline = state.started + timeout
+        if self.stop_event.wait(max(0.0, deadline - time.monotonic())) or state.finished:
+            return
+        if self.hard_stop is not None:
+            self.hard_stop.arm(f"revision {state.revision} ({state.direction}) ran past its timeout of {timeout:g}s")
+        blind = deadline + CANCEL_GRACE_SECONDS + BLIND_GRACE_SECONDS
+        if self.stop_event.wait(max(0.0, blind - time.monotonic())) or state.finished or state.terminated:
+            return
+        state.timed_out = True
+        state.terminated = True
+        self.sink(
+            Message(
+                text=f"{state.revision}: timeout of {timeout:g}s reached and the server does not answer the "
+                "watchdog; interrupting the revision",
+                level="warning",
+            )
+        )
+        self.interrupt()
 
 
 @dataclass(frozen=True)
@@ -102,9 +244,21 @@ class _AttemptState:
     started: float = field(default_factory=time.monotonic)
 
 
-def application_name(job: str, revision: str) -> str:
-    """``migtui up a1b2c3``: what operators see in pg_stat_activity for the session running a revision."""
-    return f"migtui {job} {revision}"[:APPLICATION_NAME_MAX]
+def lock_timeout_ms(seconds: float) -> int:
+    """``lock_timeout`` in milliseconds. 0 means none, as for ``--timeout`` and in PostgreSQL; anything above
+    0 is at least 1 ms (a fraction of a millisecond must not round down to "none")."""
+    return 0 if seconds <= 0 else max(1, int(seconds * 1000))
+
+
+def application_name(job: str, revision: str, scope: str = "") -> str:
+    """``migtui up a1b2c3 @1f2e3d4c``: what operators see in pg_stat_activity for the session running a revision.
+
+    ``scope`` (a deploy's ``advisory.scope_tag``) always survives the 63-byte limit: the runner's sweep for
+    sessions of a dead runner matches on it; the revision id is what gets shortened.
+    """
+    suffix = f" @{scope}" if scope else ""
+    head = f"migtui {job} {revision}".encode()[: APPLICATION_NAME_MAX - len(suffix)]
+    return head.decode(errors="ignore") + suffix
 
 
 def _sqlstates(exc: BaseException | None) -> set[str]:
@@ -122,6 +276,19 @@ def _sqlstates(exc: BaseException | None) -> set[str]:
             found.add(state)
         stack.extend([getattr(item, "orig", None), item.__cause__, item.__context__])
     return found
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt (Ctrl-C, SIGTERM) is along ``exc``'s chain: an error raised while the driver
+    and alembic unwound from it (SQLAlchemy's PendingRollbackError) is the interrupt, not a failed revision."""
+    seen: set[int] = set()
+    item: BaseException | None = exc
+    while item is not None and id(item) not in seen:
+        if isinstance(item, KeyboardInterrupt):
+            return True
+        seen.add(id(item))
+        item = item.__cause__ or item.__context__
+    return False
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -143,7 +310,10 @@ def describe_failure(exc: BaseException) -> str:
 class _Hooks:
     """Class-level SQLAlchemy listeners for the duration of one attempt, filtered to one thread."""
 
-    def __init__(self, state: _AttemptState, job: str, limits: StepLimits, server_version: int, sink: EventSink):
+    def __init__(
+        self, state: _AttemptState, job: str, limits: StepLimits, server_version: int, sink: EventSink, scope: str = ""
+    ):
+        self.scope = scope
         self.state = state
         self.job = job
         self.limits = limits
@@ -156,8 +326,8 @@ class _Hooks:
     def do_connect(self, dialect, conn_rec, cargs, cparams) -> None:
         if not self._mine():
             return
-        cparams["application_name"] = application_name(self.job, self.state.revision)
-        opts = [f"-c lock_timeout={max(1, int(self.limits.lock_timeout * 1000))}"]
+        cparams["application_name"] = application_name(self.job, self.state.revision, self.scope)
+        opts = [f"-c lock_timeout={lock_timeout_ms(self.limits.lock_timeout)}"]
         if self.server_version >= 140000:
             # a backend whose client died (kill -9 of the runner) notices within a second and rolls back
             opts.append("-c client_connection_check_interval=1000")
@@ -336,7 +506,11 @@ class RevisionStep:
         monitor_conn=None,
         version_table: str | None = None,
         version_table_schema: str | None = None,
+        scope: str = "",
+        hard_stop: HardStop | None = None,
     ) -> None:
+        self.hard_stop = hard_stop
+        self.scope = scope  # the deploy scope tag its sessions carry (Runner); "" for jobs without the deploy lock
         self.version_table = version_table
         self.version_table_schema = version_table_schema
         self.project = project
@@ -403,7 +577,7 @@ class RevisionStep:
             try:
                 self._attempt(script, script_rev, state, server_version, monitor)
             except BaseException as exc:
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)) or _interrupted(exc):
                     self.sink(
                         RevisionFailed(
                             revision=revision,
@@ -413,7 +587,11 @@ class RevisionStep:
                             rolled_back=not state.non_transactional_ran,
                         )
                     )
-                    raise
+                    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                        raise
+                    # Ctrl-C inside autocommit_block(): alembic's attempt to restart the transaction fails with
+                    # PendingRollbackError; the operator's interrupt is what happened
+                    raise KeyboardInterrupt from None
                 seconds = time.monotonic() - total_started
                 failure = self._classify(exc, state, attempt)
                 if failure is None:  # lock_timeout: retry
@@ -531,17 +709,20 @@ class RevisionStep:
             config.set_main_option("version_table", self.version_table)
         if self.version_table_schema:
             config.set_main_option("version_table_schema", self.version_table_schema)
-        hooks = _Hooks(state, self.job, self.limits, server_version, self.sink)
+        hooks = _Hooks(state, self.job, self.limits, server_version, self.sink, self.scope)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
+        deadline = _Deadline(state, self.limits, interrupt, self.sink, self.hard_stop)
         hooks.install()
         watchdog.start()
+        deadline.start()
         try:
             with ENV_LOCK, no_logging_config(), EnvironmentContext(config, script, fn=work, destination_rev=revision):
                 script.run_env()
         finally:
             state.armed = False
             state.finished = True
+            deadline.stop_event.set()
             if not watchdog.stop():  # still inside a query on the monitor connection: never close it under it
                 self._monitor = None
                 self._owns_monitor = True

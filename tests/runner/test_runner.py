@@ -82,7 +82,8 @@ def test_upgrade_downgrade_roundtrip_with_stock_env(tmp_path, fresh_db):
     assert result.applied == ["a1", "a2", "a3"] and result.direction == "up" and not result.already_current
     assert runner.current() == ("a3",) and runner.pending() == []
     # the session running a revision names migtui and the revision, and runs under lock_timeout
-    assert scalar(fresh_db, "SELECT app || ' ' || lt FROM seen") == "migtui up a2 1500ms"
+    tag = advisory.scope_tag(advisory_key("public", "alembic_version"))
+    assert scalar(fresh_db, "SELECT app || ' ' || lt FROM seen") == f"migtui up a2 @{tag} 1500ms"
     statements = sink.of(StatementStarted)
     assert [s.revision for s in statements] == ["a1", "a2", "a3"]  # the revisions' SQL, not alembic's bookkeeping
     assert "ADD COLUMN w" in statements[-1].sql and statements[-1].transactional
@@ -321,7 +322,8 @@ def test_left_over_migration_session_is_ended_before_running(tmp_path, fresh_db)
         make_project(tmp_path, [Rev("a1", CREATE_T), Rev("a2", "op.add_column('t', sa.Column('w', sa.Integer))")])
     )
     Runner(project, fresh_db, settings_for(fresh_db)).upgrade("a1")
-    orphan = psycopg.connect(fresh_db, application_name="migtui up a2")
+    tag = advisory.scope_tag(advisory_key("public", "alembic_version"))
+    orphan = psycopg.connect(fresh_db, application_name=f"migtui up a2 @{tag}")
     orphan.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")  # as if a2 were half-way, its runner dead
     sink = Recorder()
     runner = Runner(project, fresh_db, settings_for(fresh_db, lock_timeout=0.5, lock_retries=0), sink)
@@ -331,7 +333,9 @@ def test_left_over_migration_session_is_ended_before_running(tmp_path, fresh_db)
     finally:
         orphan.close()
     warnings = [m.text for m in sink.of(Message) if m.level == "warning"]
-    assert any("terminated left-over migration session" in w and "migtui up a2" in w for w in warnings), warnings
+    assert any("terminated left-over migration session" in w and f"migtui up a2 @{tag}" in w for w in warnings), (
+        warnings
+    )
 
 
 def test_role_passwords_in_revisions_never_reach_events(tmp_path, fresh_db):
@@ -444,7 +448,7 @@ def test_cancel_from_another_thread_rolls_back_and_releases(tmp_path, fresh_db):
     runner = Runner(project, fresh_db, settings_for(fresh_db))
     thread, outcome = _run_in_thread(runner.upgrade)
     deadline = time.monotonic() + 20
-    active = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migtui up a2' AND state = 'active'"
+    active = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'migtui up a2 @%' AND state = 'active'"
     while scalar(fresh_db, active) == 0:
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -475,3 +479,15 @@ def test_cancel_while_waiting_for_the_advisory_lock(tmp_path, fresh_db):
     finally:
         holder.close()
     assert runner.current() == ()
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(0, "0"), (0.0004, "1ms"), (1.5, "1500ms")])
+def test_lock_timeout_zero_means_none_like_timeout_zero(tmp_path, fresh_db, seconds, shown):
+    project = AlembicProject.load(
+        make_project(
+            tmp_path,
+            [Rev("a1", "op.execute(\"CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lt\")")],
+        )
+    )
+    Runner(project, fresh_db, settings_for(fresh_db, lock_timeout=seconds)).upgrade()
+    assert scalar(fresh_db, "SELECT lt FROM seen") == shown

@@ -188,7 +188,7 @@ def test_kill_9_mid_revision_then_next_run_proceeds(tmp_path, fresh_db):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    active = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migtui up a2' AND state = 'active'"
+    active = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'migtui up a2 @%' AND state = 'active'"
     deadline = time.monotonic() + 30
     while scalar(fresh_db, active) == 0:
         assert time.monotonic() < deadline and proc.poll() is None, "runner never reached a2"
@@ -291,7 +291,7 @@ def test_sigterm_cancels_and_rolls_back(tmp_path, fresh_db):
         [sys.executable, "-m", "migtui", "up", "--dsn", fresh_db, "--migrations", str(project)],
         cwd=ROOT, env={**os.environ, **NO_ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    active = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migtui up a1' AND state = 'active'"
+    active = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'migtui up a1 @%' AND state = 'active'"
     deadline = time.monotonic() + 30
     while scalar(fresh_db, active) == 0:
         assert time.monotonic() < deadline and proc.poll() is None, "runner never reached a1"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
+from migtui.pg.advisory import scope_tag
+from migtui.pg.version_table import advisory_key
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
 from migtui.tui.widgets.monitor_panel import MonitorPanel
@@ -37,19 +39,21 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
             await pilot.press("y")
             await pilot.pause()
             assert isinstance(app.screen, ApplyScreen)
-            # the runner's session waits for the holder: the lock tree shows it, the sessions table too
+            # the runner's session waits for the holder: the lock tree shows it, the sessions table too; its
+            # name ends with its deploy scope (migtui.pg.advisory.scope_tag)
+            tag = scope_tag(advisory_key("public", "alembic_version"))
             text = await wait_for_text(
                 pilot,
                 [
                     f"● pid {holder_pid} [test-holder]",
-                    "[migtui up a4] waits for AccessExclusiveLock on public.accounts",
+                    f"[migtui up a4 @{tag}] waits for AccessExclusiveLock on public.accounts",
                 ],
                 timeout=20,
             )
             assert "RUNNING" in text and "▶ a4" in text
             panel = app.screen.query_one(MonitorPanel)
             blocked = panel.sample.blocked
-            assert len(blocked) == 1 and blocked[0].application_name == "migtui up a4"
+            assert len(blocked) == 1 and blocked[0].application_name == f"migtui up a4 @{tag}"
             assert blocked[0].blocked_by == (holder_pid,)
             # quitting is refused while the run is on (it would cut the migration off)
             await pilot.press("q")

@@ -1,0 +1,229 @@
+"""A server that stops answering: SIGSTOP every process of a dedicated server while ``up`` runs a revision.
+``--timeout`` must still hold, client-side: exit 3 within the timeout plus the documented grace
+(BLIND_GRACE, then HARD_EXIT_GRACE_SECONDS), one line, and the database rolled back once the server resumes.
+Also: a DSN's ``connect_timeout`` against a port that accepts and never answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from migtui.pg import harness
+from migtui.runner.step import HARD_EXIT_GRACE_SECONDS
+from tests.alembic_projects import Rev
+from tests.conftest import run_main
+from tests.faults.helpers import active_session, scalar, scoped_project, start_cli, wait_for
+
+
+def _server_pids(cluster) -> list[int]:
+    postmaster = int((Path(cluster.datadir) / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(entry))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def own_server():
+    """A server of this module's own: it gets SIGSTOPped."""
+    cluster = harness.start_cluster(16)
+    yield cluster
+    cluster.cleanup()
+
+
+@pytest.mark.db
+def test_up_timeout_holds_against_a_stopped_server(own_server, tmp_path):
+    dsn = own_server.create_database("hang")
+    project = scoped_project(
+        tmp_path,
+        [
+            Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))"),
+            Rev("a2", "op.execute('SELECT pg_sleep(60)')"),
+        ],
+    )
+    timeout = 2.0
+    child = start_cli("up", "--dsn", dsn, "--migrations", str(project), "--timeout", str(timeout))
+    stopped: list[int] = []
+    try:
+        wait_for(lambda: active_session(dsn, "migtui up a2 @%"), what="a2 running")
+        started = time.monotonic()  # a2 started a moment before: the bound below is a little generous
+        stopped = _server_pids(own_server)
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        _out, err = child.communicate(timeout=timeout + HARD_EXIT_GRACE_SECONDS + 20)
+        elapsed = time.monotonic() - started
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 3, err
+    assert elapsed < timeout + HARD_EXIT_GRACE_SECONDS + 2, elapsed
+    line = err.strip()
+    assert len(line.splitlines()) == 1 and "ran past its timeout of 2s" in line and "has not answered" in line
+    # resumed, the server sees the client gone and rolls a2 back
+    wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+    assert scalar(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+
+
+def test_connect_timeout_in_the_dsn_is_honoured(tmp_path):
+    """A listener that accepts and never answers: the DSN's connect_timeout=2 wins over the default 10 s."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    try:
+        started = time.monotonic()
+        r = run_main(
+            "status",
+            "--dsn",
+            f"postgresql://app@127.0.0.1:{port}/x?connect_timeout=2&sslmode=disable",
+            "--migrations",
+            str(scoped_project(tmp_path, [Rev("a1", "pass")])),
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+    assert r.returncode == 6, r.stderr
+    assert 1.5 < elapsed < 5, elapsed
+
+
+@pytest.mark.db
+def test_a_server_restart_mid_revision_still_says_where_the_database_was_left(own_server, tmp_path):
+    dsn = own_server.create_database("restart")
+    project = scoped_project(
+        tmp_path,
+        [
+            Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))"),
+            Rev("a2", "op.execute('SELECT pg_sleep(60)')"),
+        ],
+    )
+    child = start_cli("up", "--dsn", dsn, "--migrations", str(project))
+    try:
+        wait_for(lambda: active_session(dsn, "migtui up a2 @%"), what="a2 running")
+        own_server.stop("fast")
+        own_server.start()
+        _out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 5, err
+    line = err.strip()
+    assert len(line.splitlines()) == 1 and "revision a2 (up) failed" in line and "database left at a1" in line, line
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+
+
+@pytest.mark.db
+def test_a_server_that_stops_answering_the_lock_queries_is_exit_6_within_the_bound(own_server, tmp_path, capsys):
+    """The run's own short queries (here: polling for the deploy lock) are bounded client-side too. In this
+    process, so the process exit is recorded instead of taken; the server resumes afterwards."""
+    import threading
+
+    import psycopg
+
+    from migtui.config import Settings
+    from migtui.events import LockWait
+    from migtui.pg.version_table import advisory_key
+    from migtui.project.load import AlembicProject
+    from migtui.runner.job import Runner
+
+    dsn = own_server.create_database("stall")
+    project = AlembicProject.load(scoped_project(tmp_path, [Rev("a1", "pass")]))
+    events: list = []
+    exits: list = []
+    runner = Runner(project, dsn, Settings(dsn=dsn, advisory_lock_wait=2.0, progress_interval=0.2), events.append)
+    runner.hard_exit = True
+    runner.stall_seconds = 1.0
+    runner.process_exit = lambda code: exits.append((code, time.monotonic()))
+    holder = psycopg.connect(dsn, autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", (advisory_key("public", "alembic_version"),))
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(_capture(runner.upgrade)), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    stopped: list[int] = []
+    try:
+        wait_for(lambda: any(isinstance(e, LockWait) for e in events), what="the runner polling for the lock")
+        stopped = _server_pids(own_server)
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        wait_for(lambda: bool(exits), timeout=10, what="the stall guard")
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        holder.close()
+        thread.join(30)
+    code, at = exits[0]
+    assert code == 6 and at - started < 1.0 + 2.0 + 1.0  # stall bound + the lock wait it allows + slack
+    err = capsys.readouterr().err
+    assert "has not answered for 3s while taking the deploy advisory lock" in err
+    assert outcome and not thread.is_alive()  # resumed, the run ended on its own
+
+
+def _capture(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return exc
+    return None
+
+
+@pytest.mark.db
+def test_a_blackholed_network_during_the_lock_wait_is_exit_6_within_the_bound(own_server, tmp_path, capsys):
+    """The same bound when the network, not the server, stops carrying packets (a TCP proxy that swallows
+    everything from one moment on, closing nothing)."""
+    import threading
+
+    import psycopg
+
+    from migtui.config import Settings
+    from migtui.events import LockWait
+    from migtui.pg.version_table import advisory_key
+    from migtui.project.load import AlembicProject
+    from migtui.runner.job import Runner
+    from tests.faults.helpers import BlackholeProxy
+
+    dsn = own_server.create_database("partition")
+    proxy = BlackholeProxy(own_server.port)
+    proxied = dsn.replace(f":{own_server.port}/", f":{proxy.port}/")
+    project = AlembicProject.load(scoped_project(tmp_path, [Rev("a1", "pass")]))
+    events: list = []
+    exits: list = []
+    settings = Settings(dsn=proxied, advisory_lock_wait=2.0, progress_interval=0.2)
+    runner = Runner(project, proxied, settings, events.append)
+    runner.hard_exit = True
+    runner.stall_seconds = 1.0
+    runner.process_exit = lambda code: exits.append((code, time.monotonic()))
+    holder = psycopg.connect(dsn, autocommit=True)  # direct, not through the proxy
+    holder.execute("SELECT pg_advisory_lock(%s)", (advisory_key("public", "alembic_version"),))
+    thread = threading.Thread(target=lambda: _capture(runner.upgrade), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        wait_for(lambda: any(isinstance(e, LockWait) for e in events), what="the runner polling for the lock")
+        proxy.blackhole()
+        wait_for(lambda: bool(exits), timeout=10, what="the stall guard")
+    finally:
+        holder.close()
+        proxy.close()  # the runner's sockets close: its thread ends with a connection error
+        thread.join(30)
+    code, at = exits[0]
+    assert code == 6 and at - started < 1.0 + 2.0 + 1.0
+    assert "has not answered for 3s while taking the deploy advisory lock" in capsys.readouterr().err
+    assert not thread.is_alive()
+    # the server is fine: its session of the runner is gone once the proxy closed it
+    wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="the runner's session to end")
