@@ -42,6 +42,7 @@ EXIT_CODES_HELP = """exit codes:
   4  advisory lock not acquired (another deploy is running)
   5  a revision failed (rolled back)
   6  database unreachable or authentication failed
+  7  the project's own code or files failed (env.py, a revision module, a --baseline)
   8  wrong phase (migtui phase: the revision is not in a phase the action can start from)
   70 internal error (a bug in migtui: please report it; MIGTUI_DEBUG=1 shows the traceback)
   130 interrupted (Ctrl-C or SIGTERM)
