@@ -34,6 +34,18 @@ def _server_pids(cluster) -> list[int]:
     return pids
 
 
+def _signal(pids: list[int], sig: int) -> list[int]:
+    """Signal every pid that still exists (a backend may end between listing and signalling); returns those."""
+    done = []
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            continue
+        done.append(pid)
+    return done
+
+
 @pytest.fixture(scope="module")
 def own_server():
     """A server of this module's own: it gets SIGSTOPped."""
@@ -58,14 +70,11 @@ def test_up_timeout_holds_against_a_stopped_server(own_server, tmp_path):
     try:
         wait_for(lambda: active_session(dsn, "migtui up a2 @%"), what="a2 running")
         started = time.monotonic()  # a2 started a moment before: the bound below is a little generous
-        stopped = _server_pids(own_server)
-        for pid in stopped:
-            os.kill(pid, signal.SIGSTOP)
+        stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
         _out, err = child.communicate(timeout=timeout + HARD_EXIT_GRACE_SECONDS + 20)
         elapsed = time.monotonic() - started
     finally:
-        for pid in stopped:
-            os.kill(pid, signal.SIGCONT)
+        _signal(stopped, signal.SIGCONT)
         if child.poll() is None:
             child.kill()
             child.communicate()
@@ -158,13 +167,10 @@ def test_a_server_that_stops_answering_the_lock_queries_is_exit_6_within_the_bou
     stopped: list[int] = []
     try:
         wait_for(lambda: any(isinstance(e, LockWait) for e in events), what="the runner polling for the lock")
-        stopped = _server_pids(own_server)
-        for pid in stopped:
-            os.kill(pid, signal.SIGSTOP)
+        stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
         wait_for(lambda: bool(exits), timeout=10, what="the stall guard")
     finally:
-        for pid in stopped:
-            os.kill(pid, signal.SIGCONT)
+        _signal(stopped, signal.SIGCONT)
         holder.close()
         thread.join(30)
     code, at = exits[0]
