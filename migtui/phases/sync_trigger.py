@@ -5,7 +5,10 @@ The write path of each row write is decided by the session setting ``migtui.writ
 - ``new``: the new application wrote; old columns are derived from new ones (``backward``).
 - ``old``: the old application wrote; new columns are derived from old ones (``forward``).
 - ``backfill``: migtui's backfill touched the row; derived like ``old`` but not counted.
-- unset: guessed — an INSERT that fills only new columns, or an UPDATE that changes only new columns,
+- unset, with versioned schemas published: the path of the first version schema in the session's
+  ``search_path`` (``current_schemas``), so an application that reaches the table through its version's
+  views writes on its own path without any setting.
+- unset otherwise: guessed — an INSERT that fills only new columns, or an UPDATE that changes only new columns,
   is ``new``; anything else is ``old``. New application versions should set it explicitly, e.g. with
   ``options='-c migtui.write_path=new'`` in their connection string.
 
@@ -70,12 +73,29 @@ def function_sql(revision: str, spec: SyncSpec) -> str:
     backward_targets = [c for c in old_cols if c in spec.backward]
     forward = _derive(forward_targets, spec.forward) if forward_targets else sql.SQL("NULL;")
     backward = _derive(backward_targets, spec.backward) if backward_targets else sql.SQL("NULL;")
+    by_schema = sql.SQL("")
+    if spec.version_paths:
+        by_schema = sql.SQL(
+            """
+  IF migtui_path_ NOT IN ('old', 'new', 'backfill') THEN
+    FOREACH migtui_schema_ IN ARRAY current_schemas(false) LOOP
+      migtui_path_ := CASE migtui_schema_ {whens} ELSE '' END;
+      EXIT WHEN migtui_path_ <> '';
+    END LOOP;
+  END IF;"""
+        ).format(
+            whens=sql.SQL(" ").join(
+                sql.SQL("WHEN {} THEN {}").format(sql.Literal(schema), sql.Literal(path))
+                for schema, path in sorted(spec.version_paths.items())
+            )
+        )
     body = sql.SQL(
         """
 #variable_conflict use_column
 DECLARE
   migtui_path_ text := coalesce(current_setting('migtui.write_path', true), '');
-BEGIN
+  migtui_schema_ name;
+BEGIN{by_schema}
   IF migtui_path_ NOT IN ('old', 'new', 'backfill') THEN
     IF TG_OP = 'INSERT' THEN
       migtui_path_ := CASE WHEN {insert_is_new} THEN 'new' ELSE 'old' END;
@@ -98,6 +118,7 @@ BEGIN
 END
 """
     ).format(
+        by_schema=by_schema,
         insert_is_new=insert_is_new,
         update_is_new=update_is_new,
         backward=backward,
