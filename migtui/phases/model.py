@@ -85,7 +85,13 @@ class Version:
 
     @property
     def connection_option(self) -> str:
-        return f"options=-csearch_path={self.schema},{self.table_schema}"
+        """The libpq ``options`` value (keyword form: ``options='-csearch_path=a,b'``, or ``PGOPTIONS``)."""
+        return f"-csearch_path={self.schema},{self.table_schema}"
+
+    @property
+    def url_option(self) -> str:
+        """The same in a connection URL's query string (``=`` and ``,`` percent-encoded, as libpq wants)."""
+        return f"options=-csearch_path%3D{self.schema}%2C{self.table_schema}"
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,40 @@ def publish(
         Step(";\n".join(_drop(names[1], table) + _drop(names[0], table)), "drop the version schemas and their views")
     )
     return out
+
+
+# connected sessions that wrote on a path since expand: pg_stat_activity does not show a session's
+# search_path, but the dual-write trigger records the backend of every write with its path
+_WRITERS = """
+SELECT a.pid, coalesce(nullif(a.application_name, ''), '-'), w.writes
+FROM migtui.phase_writes w
+JOIN pg_stat_activity a ON a.pid = w.backend AND a.backend_start <= w.first_write_at
+WHERE w.revision = %s AND w.path = %s
+ORDER BY a.pid
+"""
+
+
+def status(conn: Any, revision: str, versions: Sequence[Version], phase: str | None) -> list[dict[str, Any]]:
+    """Each published version: its schema, whether it exists, the recipe to use it, and the connected
+    sessions that wrote on its path (what can be detected: a session that only reads is not seen)."""
+    out = []
+    for version in versions:
+        present = bool(conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (version.schema,)).fetchall())
+        writers = conn.execute(_WRITERS, (revision, version.role)).fetchall()
+        if present:
+            note = "kept after contract: the table has this shape now" if phase == "contracted" else "live"
+        else:
+            note = {"contracted": "dropped at contract", "aborted": "dropped at abort"}.get(phase or "", "absent")
+        out.append(
+            {
+                "role": version.role,
+                "schema": version.schema,
+                "present": present,
+                "state": note,
+                "search_path": version.search_path,
+                "connection_option": version.connection_option,
+                "url_option": version.url_option,
+                "writing_sessions": [{"pid": p, "application_name": a, "writes": n} for p, a, n in writers],
+            }
+        )
+    return out

@@ -260,3 +260,38 @@ def test_a_foreign_schema_with_a_version_name_is_refused(vdb, tmp_path):
         d.run("b2", until="expand")
     assert "app_v2 already exists" in str(info.value)
     assert q(dsn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'app_v1'") == [(0,)]
+
+
+def test_status_prints_each_version_and_its_recipe(vdb, tmp_path):
+    from tests.conftest import ROOT, run_cli
+
+    dsn = vdb
+    proj = project(tmp_path, CASES["rename"][0])
+    common = ["--dsn", dsn, "--migrations", str(proj)]
+    env = {"PYTHONPATH": str(ROOT)}
+    r = run_cli("phase", "run", "b2", "--until", "expand", *common, env=env)
+    assert r.returncode == 0, r.stderr
+    # the URL form the status prints connects with the version's search_path, and writes on its path
+    url = dsn + ("&" if "?" in dsn else "?") + "options=-csearch_path%3Dmg_b2_new%2Cpublic"
+    with psycopg.connect(url, autocommit=True, application_name="shop-v2") as conn:
+        assert conn.execute("SELECT current_schemas(false)").fetchone()[0] == ["mg_b2_new", "public"]
+        conn.execute("UPDATE users SET legal_name = 'x' WHERE id = 1")
+        r = run_cli("phase", "status", "b2", *common, env=env)
+        assert r.returncode == 0, r.stderr
+        assert "version   old: schema mg_b2_old (live), 0 connected session(s) wrote on the old path" in r.stdout
+        assert "version   new: schema mg_b2_new (live), 1 connected session(s) wrote on the new path (shop-v2)" in (
+            r.stdout
+        )
+        assert (
+            "search_path mg_b2_new, public: options='-csearch_path=mg_b2_new,public' "
+            "or ?options=-csearch_path%3Dmg_b2_new%2Cpublic"
+        ) in r.stdout
+    assert q(dsn, "SELECT full_name FROM users WHERE id = 1") == [("x",)]
+    r = run_cli("phase", "run", "b2", "--quiet-window", "0", *common, env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("phase", "status", "b2", "--format", "json", *common, env=env)
+    import json
+
+    versions = {v["role"]: v for v in json.loads(r.stdout)["phases"][0]["versions"]}
+    assert versions["old"]["present"] is False and versions["old"]["state"] == "dropped at contract"
+    assert versions["new"]["present"] is True and versions["new"]["state"].startswith("kept after contract")
