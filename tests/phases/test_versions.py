@@ -295,3 +295,45 @@ def test_status_prints_each_version_and_its_recipe(vdb, tmp_path):
     versions = {v["role"]: v for v in json.loads(r.stdout)["phases"][0]["versions"]}
     assert versions["old"]["present"] is False and versions["old"]["state"] == "dropped at contract"
     assert versions["new"]["present"] is True and versions["new"]["state"].startswith("kept after contract")
+
+
+@pytest.mark.parametrize("end", ["contract", "abort"])
+def test_drift_follows_the_version_schemas(pg, tmp_path, end):
+    """The version schemas are part of the expected schema at every phase: no drift at expanded, migrated,
+    contracted (old schema gone, new kept) or aborted (both gone); a view changed by hand is found."""
+    from migtui.config import load_settings
+    from migtui.runner.job import Runner
+    from tests.drift.test_drift import _items, drift_of
+
+    proj = AlembicProject.load(project(tmp_path / "p", CASES["rename"][0]))
+    settings = load_settings({}, env={})
+    name = "t_drift_versions_" + uuid.uuid4().hex[:8]
+    dsn = pg.create_database(name)
+
+    def items() -> list:
+        return _items(drift_of(proj, dsn, settings, cache_dir=tmp_path, scratch_dsn=pg.dsn()))
+
+    try:
+        Runner(proj, dsn, settings).upgrade("head")
+        assert items() == []
+        options = DriverOptions(backfill=BackfillOptions(batch_size=500), gates=GateOptions(quiet_window=0.0))
+        with PhaseDriver(dsn, proj, settings, lambda event: None, options) as d:
+            d.run("b2", until="migrate")
+            assert items() == []
+            q(dsn, "CREATE OR REPLACE VIEW mg_b2_new.users AS SELECT id, legal_name, n, note, 1 AS extra FROM users")
+            assert {i[:2] for i in items()} == {("view", "mg_b2_new.users")}
+            q(dsn, "DROP VIEW mg_b2_new.users")
+            q(
+                dsn,
+                "CREATE VIEW mg_b2_new.users WITH (security_invoker = true) "
+                "AS SELECT id, legal_name, n, note FROM public.users",
+            )
+            q(dsn, "GRANT SELECT, UPDATE ON mg_b2_new.users TO PUBLIC")
+            assert items() == []
+            if end == "contract":
+                d.run("b2")
+            else:
+                d.abort("b2")
+        assert items() == []
+    finally:
+        pg.drop_database(name)
