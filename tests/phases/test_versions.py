@@ -286,6 +286,13 @@ def test_status_prints_each_version_and_its_recipe(vdb, tmp_path):
             "search_path mg_b2_new, public: options='-csearch_path=mg_b2_new,public' "
             "or ?options=-csearch_path%3Dmg_b2_new%2Cpublic"
         ) in r.stdout
+        # the TUI's Phases view renders the same entry
+        from migtui.tui.screens.phases import versions_text
+
+        r = run_cli("phase", "status", "b2", "--format", "json", *common, env=env)
+        shown = versions_text(__import__("json").loads(r.stdout)["phases"][0]).plain
+        assert "version   new: schema mg_b2_new (live), 1 session(s) writing: shop-v2" in shown
+        assert "search_path mg_b2_old, public  options='-csearch_path=mg_b2_old,public'" in shown
     assert q(dsn, "SELECT full_name FROM users WHERE id = 1") == [("x",)]
     r = run_cli("phase", "run", "b2", "--quiet-window", "0", *common, env=env)
     assert r.returncode == 0, r.stderr
