@@ -65,11 +65,11 @@ def vdb(pg_any):
     pg_any.drop_database(name)
 
 
-def project(tmp_path: Path, change: str) -> Path:
+def project(tmp_path: Path, change: str, base_down: str = "pass") -> Path:
     return make_project(
         tmp_path,
         [
-            Rev("a1", "op.execute(" + repr(BASE_SQL) + ")", "pass"),
+            Rev("a1", "op.execute(" + repr(BASE_SQL) + ")", base_down),
             Rev(
                 "b2",
                 "phases.expand(change)",
@@ -344,3 +344,53 @@ def test_drift_follows_the_version_schemas(pg, tmp_path, end):
         assert items() == []
     finally:
         pg.drop_database(name)
+
+
+def test_rollback_test_drives_a_versioned_revision(pg, tmp_path):
+    """rollback-test: expand -> abort -> expand leaves no version schema behind, contract keeps the new one."""
+    from migtui.config import load_settings
+    from migtui.render.rollback import report_text
+    from migtui.rollback.job import RollbackTest
+
+    proj = project(
+        tmp_path,
+        "phases.rename_column('users', 'full_name', 'legal_name', versions=('app_v1', 'app_v2'))",
+        'op.execute("DROP TABLE users")',
+    )
+    name = "t_rb_versions_" + uuid.uuid4().hex[:8]
+    dsn = pg.create_database(name)
+    try:
+        report = RollbackTest(AlembicProject.load(proj), dsn, load_settings({}, env={})).run()
+        assert report.ok, report_text(report)
+        b2 = next(r for r in report.revisions if r.revision == "b2")
+        assert b2.phased == [
+            "expand -> abort (downgrade) -> expand",
+            "expand -> migrate -> contract (not reversible; left contracted)",
+        ]
+    finally:
+        pg.drop_database(name)
+
+
+def test_an_offline_expand_publishes_the_versions_at_migrate(vdb, tmp_path):
+    """``alembic upgrade --sql`` has no catalog to list the columns: the first migrate completes the plan
+    online and creates both schemas, and the trigger already knew their names."""
+    import contextlib
+    import io
+
+    from alembic import command
+
+    dsn = vdb
+    proj = project(tmp_path, "phases.rename_column('users', 'full_name', 'legal_name', type='text', versions=True)")
+    cfg = AlembicProject.load(proj).config("postgresql://u@localhost/x")
+    out = io.StringIO()
+    cfg.output_buffer = out
+    with contextlib.redirect_stdout(out):
+        command.upgrade(cfg, "a1:b2", sql=True)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(out.getvalue())
+    assert q(dsn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'mg_b2_%'") == [(0,)]
+    with driver(dsn, proj) as d:
+        d.run("b2", until="migrate")
+        assert [v.schema for v in d.plan("b2").versions] == ["mg_b2_old", "mg_b2_new"]
+    q(dsn, "INSERT INTO users (legal_name) VALUES ('via v2')", search_path="mg_b2_new,public")
+    assert q(dsn, "SELECT full_name FROM users WHERE note IS NULL", search_path="mg_b2_old,public") == [("via v2",)]
