@@ -14,7 +14,12 @@ The write path of each row write is decided by the session setting ``migtui.writ
 
 Every non-backfill write bumps a per-backend counter in ``migtui.phase_writes`` (revision, path,
 backend pid), so the gates can tell whether old-path writes are still happening, and when the last one
-was. One counter row per backend keeps concurrent writers from contending on one row.
+was. One counter row per backend keeps concurrent writers from contending on one row. The application
+usually connects as another role than the migration: the trigger function runs as the writer (the
+revision's derivations never run with more rights than the writer has), and only the counter goes
+through ``migtui.count_<rev>(path)``, a ``SECURITY DEFINER`` function with a fixed ``search_path`` that
+can do nothing but bump the counter; ``USAGE`` on the ``migtui`` schema is granted to PUBLIC so writers
+can reach it (its tables keep their owner-only privileges).
 """
 
 from __future__ import annotations
@@ -35,6 +40,33 @@ def object_suffix(revision: str) -> str:
 
 def function_name(revision: str) -> str:
     return f"sync_{object_suffix(revision)}"
+
+
+def counter_name(revision: str) -> str:
+    return f"count_{object_suffix(revision)}"
+
+
+def counter_sql(revision: str) -> str:
+    """The write counter, run with its owner's rights so that any role writing the table can count."""
+    return (
+        sql.SQL(
+            "GRANT USAGE ON SCHEMA {schema} TO PUBLIC;\n"
+            "CREATE OR REPLACE FUNCTION {fn}(path text) RETURNS void LANGUAGE sql SECURITY DEFINER "
+            "SET search_path = pg_catalog, pg_temp AS $migtui_count$"
+            "INSERT INTO {writes} AS w (revision, path, backend, writes, first_write_at, last_write_at) "
+            "VALUES ({revision}, path, pg_backend_pid(), 1, clock_timestamp(), clock_timestamp()) "
+            "ON CONFLICT (revision, path, backend) "
+            "DO UPDATE SET writes = w.writes + 1, last_write_at = excluded.last_write_at"
+            "$migtui_count$"
+        )
+        .format(
+            schema=sql.Identifier(STATE_SCHEMA),
+            fn=sql.Identifier(STATE_SCHEMA, counter_name(revision)),
+            writes=sql.Identifier(STATE_SCHEMA, "phase_writes"),
+            revision=sql.Literal(revision),
+        )
+        .as_string(None)
+    )
 
 
 def trigger_name(revision: str) -> str:
@@ -109,10 +141,7 @@ BEGIN{by_schema}
     {forward}
   END IF;
   IF migtui_path_ <> 'backfill' THEN
-    INSERT INTO {writes} AS w (revision, path, backend, writes, first_write_at, last_write_at)
-    VALUES ({revision}, migtui_path_, pg_backend_pid(), 1, clock_timestamp(), clock_timestamp())
-    ON CONFLICT (revision, path, backend)
-    DO UPDATE SET writes = w.writes + 1, last_write_at = excluded.last_write_at;
+    PERFORM {counter}(migtui_path_);
   END IF;
   RETURN NEW;
 END
@@ -123,8 +152,7 @@ END
         update_is_new=update_is_new,
         backward=backward,
         forward=forward,
-        writes=sql.Identifier(STATE_SCHEMA, "phase_writes"),
-        revision=sql.Literal(revision),
+        counter=sql.Identifier(STATE_SCHEMA, counter_name(revision)),
     )
     body_text = body.as_string(None)
     tag = "$migtui_sync$"
@@ -133,7 +161,7 @@ END
         tag=sql.SQL(tag),
         body=sql.SQL(body_text.replace("{", "{{").replace("}", "}}")),
     )
-    return stmt.as_string(None)
+    return counter_sql(revision) + ";\n" + stmt.as_string(None)
 
 
 def create_trigger_sql(revision: str, spec: SyncSpec) -> str:
@@ -160,8 +188,11 @@ def drop_trigger_sql(revision: str, spec: SyncSpec) -> str:
 
 def drop_function_sql(revision: str) -> str:
     return (
-        sql.SQL("DROP FUNCTION IF EXISTS {fn}()")
-        .format(fn=sql.Identifier(STATE_SCHEMA, function_name(revision)))
+        sql.SQL("DROP FUNCTION IF EXISTS {fn}();\nDROP FUNCTION IF EXISTS {counter}(text)")
+        .format(
+            fn=sql.Identifier(STATE_SCHEMA, function_name(revision)),
+            counter=sql.Identifier(STATE_SCHEMA, counter_name(revision)),
+        )
         .as_string(None)
     )
 

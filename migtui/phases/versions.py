@@ -15,8 +15,9 @@ as before. The dual-write trigger reads the session's ``search_path`` (``current
 version wrote, so no ``migtui.write_path`` setting is needed.
 
 The views are ``security_invoker`` on PostgreSQL 15+ (the table's privileges are checked for the caller,
-row-level security applies as on the table), and carry the table's SELECT/INSERT/UPDATE/DELETE grants;
-every grantee gets USAGE on the version schema. Contract drops the old version's schema in its swap
+row-level security applies as on the table), and carry the table's SELECT/INSERT/UPDATE/DELETE grants
+(and all four for the table's owner when another role runs expand); every grantee gets USAGE on the
+version schema. Contract drops the old version's schema in its swap
 transaction (the old column goes with it); the new version's schema stays, since the table then has its
 shape and the new application's sessions keep their search_path. Abort drops both.
 """
@@ -46,6 +47,12 @@ FROM pg_class c, aclexplode(c.relacl) a
 WHERE c.oid = to_regclass(%s) AND a.grantee <> c.relowner
   AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
 ORDER BY 1 NULLS FIRST, 2
+"""
+# the table's owner when it is not the role running expand (an application that owns its tables): it has
+# every privilege on the table implicitly, so it gets them on the view explicitly
+_OWNER = """
+SELECT pg_get_userbyid(c.relowner) FROM pg_class c
+WHERE c.oid = to_regclass(%s) AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
 """
 _SCHEMA_COMMENT = "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s"
 
@@ -134,7 +141,9 @@ def publish(
             )
         else:
             new_cols.append(sql.Identifier(c))
-    grants = query(_GRANTS, (regclass,))
+    grants = list(query(_GRANTS, (regclass,)))
+    for (owner,) in query(_OWNER, (regclass,)):
+        grants += [(owner, privilege, False) for privilege in ("DELETE", "INSERT", "SELECT", "UPDATE")]
     options = sql.SQL(" WITH (security_invoker = true)") if pg_version >= 15 else sql.SQL("")
     out = Published()
     for role, name, cols in (("old", names[0], old_cols), ("new", names[1], new_cols)):

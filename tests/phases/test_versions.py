@@ -100,6 +100,8 @@ class App(threading.Thread):
         self.dsn, self.search_path, self.column, self.value = dsn, search_path, column, value
         self.expected, self.lock = expected, lock
         self.stop = threading.Event()
+        self.pause = threading.Event()
+        self.paused = threading.Event()
         self.errors: list[str] = []
         self.ops = 0
         self.mine: list[int] = []
@@ -110,6 +112,11 @@ class App(threading.Thread):
         with psycopg.connect(self.dsn, autocommit=True, options=f"-csearch_path={self.search_path}") as conn:
             i = 0
             while not self.stop.is_set():
+                if self.pause.is_set():
+                    self.paused.set()
+                    time.sleep(0.01)
+                    continue
+                self.paused.clear()
                 i += 1
                 try:
                     v = self.value(i)
@@ -138,6 +145,15 @@ class App(threading.Thread):
                 time.sleep(0.002)
 
 
+# rows seen differently through the two versions, and rows missing from one of them
+DIVERGING = (
+    "SELECT count(*) FILTER (WHERE o.id IS NOT NULL AND n.id IS NOT NULL "
+    'AND o."{old_col}"::text <> n."{new_col}"::text), '
+    "count(*) FILTER (WHERE o.id IS NULL OR n.id IS NULL) "
+    "FROM {old}.users o FULL JOIN {new}.users n USING (id)"
+)
+
+
 def both_views(dsn: str, old_schema: str, new_schema: str, old_col: str, new_col: str) -> tuple[dict, dict]:
     old = dict(q(dsn, f'SELECT id, "{old_col}" FROM users', search_path=f"{old_schema},public"))
     new = dict(q(dsn, f'SELECT id, "{new_col}" FROM users', search_path=f"{new_schema},public"))
@@ -164,12 +180,18 @@ def test_both_versions_write_concurrently_across_the_phases(vdb, tmp_path, case)
         d.run("b2", until="migrate")
         time.sleep(0.5)
         assert not old_app.errors and not new_app.errors, old_app.errors + new_app.errors
-        # the same data through both versions, as each application wrote it
+        # the same data through both versions while both write (one statement: one snapshot)
+        assert q(dsn, DIVERGING.format(old=old_schema, new=new_schema, old_col=old_col, new_col=new_col)) == [(0, 0)]
         old_app.stop.set()
         old_app.join(10)
+        # and as each application wrote it (the new application pauses for the comparison)
+        new_app.pause.set()
+        assert new_app.paused.wait(10)
         with lock:
             old_seen, new_seen = both_views(dsn, old_schema, new_schema, old_col, new_col)
             assert {k: str(v) for k, v in old_seen.items()} == {k: str(v) for k, v in new_seen.items()}
+            assert {k: str(v) for k, v in old_seen.items()} == {k: str(v) for k, v in expected.items()}
+        new_app.pause.clear()
         writes = st.write_counters(d.conn, "b2")
         assert writes.old_writes > 0 and writes.new_writes > 0, writes  # each view wrote on its own path
         time.sleep(0.5)  # the quiet window
@@ -394,3 +416,34 @@ def test_an_offline_expand_publishes_the_versions_at_migrate(vdb, tmp_path):
         assert [v.schema for v in d.plan("b2").versions] == ["mg_b2_old", "mg_b2_new"]
     q(dsn, "INSERT INTO users (legal_name) VALUES ('via v2')", search_path="mg_b2_new,public")
     assert q(dsn, "SELECT full_name FROM users WHERE note IS NULL", search_path="mg_b2_old,public") == [("via v2",)]
+
+
+def test_an_application_that_owns_its_table_can_use_both_versions(vdb, tmp_path):
+    """Expand runs as another role (a superuser here) than the table's owner: the owner gets the views'
+    privileges and USAGE on the schemas, so an application connecting as the owner works through both."""
+    dsn = vdb
+    role = "app_owner_" + uuid.uuid4().hex[:8]
+    q(dsn, f"CREATE ROLE {role}")
+    try:
+        q(dsn, f"ALTER TABLE users OWNER TO {role}")
+        with driver(dsn, project(tmp_path, CASES["rename"][0])) as d:
+            d.run("b2", until="expand")
+        for schema, column in (("mg_b2_old", "full_name"), ("mg_b2_new", "legal_name")):
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(f"SET ROLE {role}")
+                conn.execute(f"SET search_path = {schema}, public")
+                new_id = conn.execute(f"INSERT INTO users ({column}) VALUES ('by the owner') RETURNING id").fetchone()[
+                    0
+                ]
+                conn.execute(f"UPDATE users SET {column} = {column} || '!' WHERE id = %s", (new_id,))
+                assert conn.execute(
+                    "SELECT full_name, legal_name FROM public.users WHERE id = %s", (new_id,)
+                ).fetchone() == (
+                    "by the owner!",
+                    "by the owner!",
+                )
+                conn.execute("DELETE FROM users WHERE id = %s", (new_id,))
+    finally:
+        q(dsn, "DROP SCHEMA IF EXISTS mg_b2_old, mg_b2_new CASCADE")
+        q(dsn, f"DROP OWNED BY {role}")
+        q(dsn, f"DROP ROLE {role}")
