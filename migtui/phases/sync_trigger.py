@@ -18,8 +18,8 @@ was. One counter row per backend keeps concurrent writers from contending on one
 usually connects as another role than the migration: the trigger function runs as the writer (the
 revision's derivations never run with more rights than the writer has), and only the counter goes
 through ``migtui.count_<rev>(path)``, a ``SECURITY DEFINER`` function with a fixed ``search_path`` that
-can do nothing but bump the counter; ``USAGE`` on the ``migtui`` schema is granted to PUBLIC so writers
-can reach it (its tables keep their owner-only privileges).
+can do nothing but bump the counter; ``USAGE`` on the ``migtui`` schema is granted to PUBLIC with the
+schema (``state.DDL``) so writers can reach it (its tables keep their owner-only privileges).
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ def counter_sql(revision: str) -> str:
     """The write counter, run with its owner's rights so that any role writing the table can count."""
     return (
         sql.SQL(
-            "GRANT USAGE ON SCHEMA {schema} TO PUBLIC;\n"
             "CREATE OR REPLACE FUNCTION {fn}(path text) RETURNS void LANGUAGE sql SECURITY DEFINER "
             "SET search_path = pg_catalog, pg_temp AS $migtui_count$"
             "INSERT INTO {writes} AS w (revision, path, backend, writes, first_write_at, last_write_at) "
@@ -60,7 +59,6 @@ def counter_sql(revision: str) -> str:
             "$migtui_count$"
         )
         .format(
-            schema=sql.Identifier(STATE_SCHEMA),
             fn=sql.Identifier(STATE_SCHEMA, counter_name(revision)),
             writes=sql.Identifier(STATE_SCHEMA, "phase_writes"),
             revision=sql.Literal(revision),
