@@ -50,13 +50,14 @@ def counter_sql(revision: str) -> str:
     """The write counter, run with its owner's rights so that any role writing the table can count."""
     return (
         sql.SQL(
-            "CREATE OR REPLACE FUNCTION {fn}(path text) RETURNS void LANGUAGE sql SECURITY DEFINER "
-            "SET search_path = pg_catalog, pg_temp AS $migtui_count$"
+            # plpgsql: its body is resolved at the first call, not at creation (dry-run replays it alone)
+            "CREATE OR REPLACE FUNCTION {fn}(write_path text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER "
+            "SET search_path = pg_catalog, pg_temp AS $migtui_count$BEGIN "
             "INSERT INTO {writes} AS w (revision, path, backend, writes, first_write_at, last_write_at) "
-            "VALUES ({revision}, path, pg_backend_pid(), 1, clock_timestamp(), clock_timestamp()) "
+            "VALUES ({revision}, write_path, pg_backend_pid(), 1, clock_timestamp(), clock_timestamp()) "
             "ON CONFLICT (revision, path, backend) "
-            "DO UPDATE SET writes = w.writes + 1, last_write_at = excluded.last_write_at"
-            "$migtui_count$"
+            "DO UPDATE SET writes = w.writes + 1, last_write_at = excluded.last_write_at; "
+            "END$migtui_count$"
         )
         .format(
             fn=sql.Identifier(STATE_SCHEMA, counter_name(revision)),
