@@ -253,6 +253,17 @@ def test_views_are_updatable_invoker_views_with_the_tables_grants(vdb, tmp_path,
     assert q(dsn, f'SELECT "{old_col}"::text FROM users WHERE id = %s', (new_id,), f"{old_schema},public") == [
         (str(new_value(1)),)
     ]
+    # ON CONFLICT through the new view: the conflicting row is updated, the old column follows
+    q(
+        dsn,
+        f'INSERT INTO users (id, "{new_col}") VALUES (1, %s) '
+        f'ON CONFLICT (id) DO UPDATE SET "{new_col}" = excluded."{new_col}"',
+        (new_value(2),),
+        f"{new_schema},public",
+    )
+    assert q(dsn, f'SELECT "{old_col}"::text FROM users WHERE id = 1', None, f"{old_schema},public") == [
+        (str(new_value(2)),)
+    ]
     old_id = q(dsn, "INSERT INTO users (note) VALUES ('defaults') RETURNING id", None, f"{old_schema},public")[0][0]
     assert q(dsn, f'SELECT "{new_col}" FROM users WHERE id = %s', (old_id,), f"{new_schema},public") == [
         ("anon",) if case == "rename" else (0,)
