@@ -59,6 +59,11 @@ class Workload:
     readers: int
     column: str = "v"  # the column the application writes (switches to v_big for the new version)
     path: str | None = None
+    # --versions: one application version reaching items through its version schema (search_path)
+    name: str = "app"
+    search_path: str | None = None
+    first_index: int = 0  # writer i owns the rows with id % stride == first_index + i
+    stride: int = 0  # 0: the number of writers
     ops: list[Op] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     expected: dict[int, int] = field(default_factory=dict)  # id -> last value the application wrote
@@ -71,13 +76,19 @@ class Workload:
         with self._lock:
             self.column, self.path = column, "new"
 
+    def _connect(self, role: str, index: int) -> psycopg.Connection:
+        extra = {"options": f"-csearch_path={self.search_path}"} if self.search_path else {}
+        return psycopg.connect(self.dsn, autocommit=True, application_name=f"bench-{self.name}-{role}-{index}", **extra)
+
     def _writer(self, index: int) -> None:
         rng = random.Random(index)
         mine: dict[int, int] = {}
         ops: list[Op] = []
         errors: list[str] = []
         inserted = 0
-        conn = psycopg.connect(self.dsn, autocommit=True, application_name=f"bench-app-writer-{index}")
+        stride = self.stride or self.writers
+        index += self.first_index
+        conn = self._connect("writer", index)
         path = None
         while not self._stop.is_set():
             column, want_path = self.column, self.path
@@ -95,14 +106,14 @@ class Workload:
                     mine[new_id] = value
                     inserted += 1
                 else:  # update a row only this writer touches (id % writers == index): no lost-update ambiguity
-                    target = rng.randrange(1, self.rows // self.writers) * self.writers + index
+                    target = rng.randrange(1, self.rows // stride) * stride + index
                     conn.execute(f"UPDATE items SET {column} = %s WHERE id = %s", (value, target))
                     mine[target] = value
             except psycopg.Error as exc:
                 ok = False
                 errors.append("write: " + str(exc).splitlines()[0])
                 if conn.closed or conn.broken:
-                    conn = psycopg.connect(self.dsn, autocommit=True, application_name=f"bench-app-writer-{index}")
+                    conn = self._connect("writer", index)
                     path = None
             ops.append(Op(t0, time.perf_counter() - t0, ok, "write"))
             time.sleep(0.002)
@@ -117,7 +128,7 @@ class Workload:
         rng = random.Random(1000 + index)
         ops: list[Op] = []
         errors: list[str] = []
-        conn = psycopg.connect(self.dsn, autocommit=True, application_name=f"bench-app-reader-{index}")
+        conn = self._connect("reader", index)
         while not self._stop.is_set():
             column = self.column
             t0 = time.perf_counter()
@@ -288,7 +299,22 @@ def downgrade():
 """
 
 
-def make_project(root: Path) -> Path:
+VERSIONS_REVISION = """
+from migtui import phases
+
+change = phases.change_column_type(
+    "items", "v", "bigint", new_column="v_big", rename_on_contract=True, versions=("bench_v1", "bench_v2")
+)
+
+def upgrade():
+    phases.expand(change)
+
+def downgrade():
+    phases.downgrade(change)
+"""
+
+
+def make_project(root: Path, revision: str = PHASED_REVISION) -> Path:
     """A stock ``alembic init`` project: a base revision and the phased revision."""
     from alembic import command
     from alembic.config import Config
@@ -301,7 +327,7 @@ def make_project(root: Path) -> Path:
     (versions / "bench0.py").write_text(
         head.format("bench0", None) + "\ndef upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
     )
-    (versions / "phased1.py").write_text(head.format("phased1", "bench0") + PHASED_REVISION)
+    (versions / "phased1.py").write_text(head.format("phased1", "bench0") + revision)
     return root / "migrations"
 
 
@@ -367,6 +393,119 @@ def run_phased(dsn: str, args, project_dir: Path) -> Result:
     return result
 
 
+def run_versions(dsn: str, args, project_dir: Path) -> int:
+    """Both application versions live: old writers and readers through ``bench_v1`` (v int), new ones through
+    ``bench_v2`` (v bigint, the copy under its final name), across expand, migrate and contract."""
+    settings = Settings(lock_timeout=args.lock_timeout, lock_retries=20, lock_retry_delay=0.2)
+    marks: dict[str, float] = {}
+    lock_waits: list[str] = []
+
+    def sink(event) -> None:
+        if isinstance(event, PhaseChanged):
+            marks[event.phase] = time.perf_counter()
+        elif event.kind == "lock_wait":
+            lock_waits.append(event.detail)
+
+    options = DriverOptions(
+        backfill=BackfillOptions(
+            batch_size=1000, max_batch_size=args.max_batch, target_batch_seconds=0.05, max_lock_waiters=args.writers
+        ),
+        gates=GateOptions(quiet_window=args.quiet_window),
+        wait=120,
+        poll=0.25,
+    )
+    stride = 2 * args.writers
+    old = Workload(dsn, args.rows, args.writers, args.readers, name="v1", search_path="bench_v1,public", stride=stride)
+    new = Workload(
+        dsn,
+        args.rows,
+        args.writers,
+        args.readers,
+        name="v2",
+        search_path="bench_v2,public",
+        first_index=args.writers,
+        stride=stride,
+    )
+    old.start()  # before expand bench_v1 does not exist: the old application reaches public.items
+    time.sleep(args.settle)
+    print("versions: expand -> (v2 starts) -> migrate -> (v1 stops) -> contract, v1 and v2 writing ...", flush=True)
+    t0 = time.perf_counter()
+    with PhaseDriver(dsn, AlembicProject.load(project_dir), settings, sink, options) as driver:
+        driver.run("phased1", until="expand")
+        t_expanded = time.perf_counter()
+        new.start()
+        driver.run("phased1", until="migrate")
+        t_migrated = time.perf_counter()
+        time.sleep(args.settle)  # both versions live on a migrated table
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            diverging = conn.execute(
+                "SELECT count(*) FROM bench_v1.items o FULL JOIN bench_v2.items n USING (id) "
+                "WHERE o.v IS DISTINCT FROM n.v"
+            ).fetchone()[0]
+        print(f"  while both write: {diverging} rows where bench_v1.items and bench_v2.items differ", flush=True)
+        old.stop()  # the rolling deploy finished: no v1 pod left
+        t_old_stopped = time.perf_counter()
+        driver.run("phased1", until="contract")
+    t1 = time.perf_counter()
+    time.sleep(args.settle)
+    new.stop()
+    t2 = time.perf_counter()
+    stages = [
+        ("expand", t0, t_expanded),
+        ("migrate", t_expanded, t_migrated),
+        ("both live", t_migrated, t_old_stopped),
+        ("gates", t_old_stopped, marks.get("contracting", t_old_stopped)),
+        ("contract", marks.get("contracting", t_old_stopped), t1),
+        ("after", t1, t2),
+    ]
+    print(
+        f"\n{'stage':10} {'s':>6} {'version':>7} {'writes':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6}"
+    )
+    worst = 0.0
+    for stage, start, end in stages:
+        for work in (old, new):
+            lat = [op.seconds for op in work.ops if op.kind == "write" and start <= op.start <= end]
+            if not lat:
+                continue
+            worst = max(worst, max(lat)) if stage != "after" else worst
+            errors = sum(1 for op in work.ops if op.kind == "write" and not op.ok and start <= op.start <= end)
+            print(
+                f"{stage:10} {end - start:6.1f} {work.name:>7} {len(lat):7d} {pct(lat, 50) * 1000:8.1f} "
+                f"{pct(lat, 99) * 1000:8.1f} {max(lat) * 1000:8.1f} {errors:6d}"
+            )
+    for detail in lock_waits:
+        print(f"  lock wait: {detail}")
+    combined = Workload(dsn, args.rows, args.writers, args.readers)
+    combined.expected = {**old.expected, **new.expected}
+    combined.inserted = old.inserted + new.inserted
+    mismatches, rows = verify(dsn, combined, "v")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        schemas = [
+            r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench_v_' ORDER BY 1")
+        ]
+        through_v2 = conn.execute(
+            "SELECT count(*) FROM bench_v2.items n FULL JOIN public.items t USING (id) WHERE n.v IS DISTINCT FROM t.v"
+        ).fetchone()[0]
+    errors = old.errors + new.errors
+    print(
+        f"\nerrors of writes and reads {len(errors)} (v1 {len(old.errors)}, v2 {len(new.errors)}); "
+        "max write latency expand..contract "
+        f"{worst * 1000:.0f} ms, below lock_timeout {args.lock_timeout * 1000:.0f} ms: "
+        f"{'yes' if worst < args.lock_timeout else 'NO'}"
+    )
+    for sample in sorted(set(errors))[:3]:
+        print(f"  error: {sample}")
+    print(
+        f"rows checked {rows}: {mismatches} differ from what v1/v2 last wrote; bench_v2.items vs the table after "
+        f"contract: {through_v2} differ; version schemas left: {', '.join(schemas) or 'none'}"
+    )
+    carried = carried_objects(dsn, "v")
+    carried_ok = carried_complete(carried, "v")
+    print(f"carried objects on v at the end: {'all present and valid' if carried_ok else 'NOT all: ' + str(carried)}")
+    ok = not errors and mismatches == 0 and diverging == 0 and through_v2 == 0 and schemas == ["bench_v2"]
+    return 0 if ok and carried_ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -378,6 +517,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=1.0, help="seconds of workload before and after the change")
     parser.add_argument("--pg-version", type=int, default=16)
     parser.add_argument("--dsn", help="use this server (databases are created and dropped on it)")
+    parser.add_argument(
+        "--versions",
+        action="store_true",
+        help="both application versions live: v1 and v2 writers and readers through their version schemas "
+        "(--writers/--readers each), no naive run",
+    )
     args = parser.parse_args(argv)
 
     server = harness.ExternalServer(args.dsn) if args.dsn else harness.start_cluster(args.pg_version)
@@ -398,6 +543,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         server.execute("VACUUM ANALYZE items", dbname=tpl)
         print(f"  loaded in {time.perf_counter() - t:.1f}s", flush=True)
+        if args.versions:
+            names.pop(1)
+            versions_dsn = server.create_database(names[1], template=tpl)
+            with tempfile.TemporaryDirectory(prefix="migtui-bench-") as tmp:
+                return run_versions(versions_dsn, args, make_project(Path(tmp), VERSIONS_REVISION))
         naive_dsn = server.create_database(names[1], template=tpl)
         phased_dsn = server.create_database(names[2], template=tpl)
         with tempfile.TemporaryDirectory(prefix="migtui-bench-") as tmp:

@@ -13,7 +13,9 @@ Phased (zero-downtime) revision, expand -> migrate -> contract (docs/phases.md):
 - Until contract, downgrade() (or `migtui phase abort ${up_revision}`) restores the original shape with
   no data loss. After contract, downgrade() runs the pattern's reverse where one exists.
 - The new application version connects with options='-c migtui.write_path=new' so its writes are
-  counted as new-path writes (and the old shape is derived from them).
+  counted as new-path writes (and the old shape is derived from them). With versions=True on
+  rename_column / change_column_type, each version instead sets its search_path to its version schema
+  (`migtui phase status ${up_revision}` prints both): old and new run side by side with no code change.
 """
 
 from collections.abc import Sequence
@@ -37,7 +39,8 @@ depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 #                       merge_back="first_name || ' ' || last_name")
 #   phases.merge_columns(...), phases.raw_sql(expand=[...], contract=[...], abort=[...])
 # Optional on every helper: old_application=["billing-v1%"] (application_name LIKE patterns the
-# no_old_sessions gate waits for).
+# no_old_sessions gate waits for). On rename_column / change_column_type: versions=True (or
+# versions=("app_v1", "app_v2")) publishes a schema of views per application version.
 change = phases.rename_column("table_name", "old_column", "new_column", type="text")
 
 

@@ -109,6 +109,18 @@ def _print_status(entries: list[dict[str, Any]]) -> None:
                 else ""
             )
         )
+        for version in entry.get("versions", []):
+            writers = version["writing_sessions"]
+            print(
+                f"  version   {version['role']}: schema {version['schema']} ({version['state']}), "
+                f"{len(writers)} connected session(s) wrote on the {version['role']} path"
+                + (f" ({', '.join(sorted({w['application_name'] for w in writers}))})" if writers else "")
+            )
+            if version["present"]:
+                print(
+                    f"            search_path {version['search_path']}: options='{version['connection_option']}'"
+                    f" or ?{version['url_option']}"
+                )
         if state.get("error"):
             print(f"  error     {state['error']}")
         if entry.get("plan_error"):

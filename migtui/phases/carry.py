@@ -247,6 +247,11 @@ SELECT i.relname, pg_get_indexdef(i.oid), obj_description(i.oid, 'pg_class'),
 FROM pg_class i JOIN pg_index x ON x.indexrelid = i.oid WHERE i.oid = %s
 """
 
+_VIEW_SCHEMA = """
+SELECT n.nspname FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE r.oid = %s
+"""
+
 _VIEW = """
 SELECT v.oid, quote_ident(n.nspname), quote_ident(v.relname), v.relkind, pg_get_viewdef(v.oid),
        pg_get_userbyid(v.relowner), coalesce(v.reloptions, '{}'), obj_description(v.oid, 'pg_class'),
@@ -298,6 +303,7 @@ def carry_column(
     using: str,
     revision: str,
     pattern: str,
+    own_schemas: tuple[str, ...] = (),
 ) -> Carried:
     """Everything on ``old`` re-created on ``new`` (named ``final`` after contract); CarryRefused with every
     reason when something cannot be carried."""
@@ -386,6 +392,8 @@ def carry_column(
             else:
                 refusals.append(f"{describe} depends on {where}")
         elif classid == "pg_rewrite":
+            if own_schemas and query(_VIEW_SCHEMA, (objid,))[0][0] in own_schemas:
+                continue  # this revision's own version views (versioned schemas), re-created by its steps
             if objid not in views:
                 views.append(objid)
         else:

@@ -20,6 +20,7 @@ from migtui.errors import ExitCode, LockNotAcquired, MigtuiError, UsageError
 from migtui.events import EventSink, Message, PhaseChanged, discard
 from migtui.pg import advisory
 from migtui.phases import state as st
+from migtui.phases import versions
 from migtui.phases.backfill import BackfillOptions, run_backfill
 from migtui.phases.ddl import ConnectionExecutor, LockPolicy
 from migtui.phases.gates import GateOptions, GateResult, contract_gates
@@ -217,6 +218,8 @@ class PhaseDriver:
             return out
         out["pattern"] = plan.pattern
         out["description"] = plan.description
+        if plan.versions:
+            out["versions"] = versions.status(self.conn, revision, plan.versions, state.phase)
         if state.phase in (st.EXPANDED, st.MIGRATING, st.MIGRATED, st.CONTRACTING):
             out["gates"] = [g.to_dict() for g in contract_gates(self.conn, plan, state, self.options.gates)]
         else:

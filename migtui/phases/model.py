@@ -65,6 +65,33 @@ class SyncSpec:
     new_columns: tuple[str, ...]
     forward: dict[str, str]  # new column -> SQL expression over the row's columns (old path derivation)
     backward: dict[str, str]  # old column -> SQL expression over the row's columns (new path derivation)
+    # version schema -> write path ("old" / "new"): a session whose search_path reaches that schema first
+    # writes on that path (versioned schemas), so the application needs no migtui.write_path setting
+    version_paths: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Version:
+    """A published application version: a schema of views showing one shape of the changed table."""
+
+    role: str  # "old" (the shape before the revision) or "new" (after)
+    schema: str
+    table_schema: str  # the schema of the table, next in the version's search_path
+    views: tuple[str, ...] = ()
+
+    @property
+    def search_path(self) -> str:
+        return f"{self.schema}, {self.table_schema}"
+
+    @property
+    def connection_option(self) -> str:
+        """The libpq ``options`` value (keyword form: ``options='-csearch_path=a,b'``, or ``PGOPTIONS``)."""
+        return f"-csearch_path={self.schema},{self.table_schema}"
+
+    @property
+    def url_option(self) -> str:
+        """The same in a connection URL's query string (``=`` and ``,`` percent-encoded, as libpq wants)."""
+        return f"options=-csearch_path%3D{self.schema}%2C{self.table_schema}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +129,7 @@ class Plan:
     # built with the target's catalog (online): what hangs on replaced columns is in the plan (carry-over);
     # False for a plan rendered offline (--sql), which migrate completes before anything else
     catalog_read: bool = False
+    versions: list[Version] = field(default_factory=list)  # versioned schemas (empty: not published)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +159,7 @@ class Plan:
                 tuple(sync["new_columns"]),
                 dict(sync["forward"]),
                 dict(sync["backward"]),
+                dict(sync.get("version_paths") or {}),
             )
             if sync
             else None,
@@ -140,6 +169,10 @@ class Plan:
             irreversible_reason=data.get("irreversible_reason", ""),
             old_application=tuple(data.get("old_application", ())),
             catalog_read=bool(data.get("catalog_read", False)),
+            versions=[
+                Version(v["role"], v["schema"], v["table_schema"], tuple(v.get("views", ())))
+                for v in data.get("versions") or []
+            ],
         )
 
 

@@ -16,6 +16,7 @@ from psycopg import sql
 from migtui.errors import UsageError
 from migtui.phases import carry
 from migtui.phases import sync_trigger as trig
+from migtui.phases import versions as ver
 from migtui.phases.model import Backfill, Check, PhasedChange, Plan, PlanContext, Step, SyncSpec
 
 ColumnInfo = Callable[[str, str, str], "tuple[str, bool] | None"]  # (schema, table, column) -> (type, not null)
@@ -168,11 +169,13 @@ class ColumnSync(PhasedChange):
     reverse_contract_steps: Callable[[str, str], list[Step]] | None = None
     old_application: Sequence[str] = ()
     carries: bool = False  # a one-to-one copy (rename, type change): what the old column has moves over
+    versions: bool | Sequence[str] = False  # publish versioned schemas: True (derived names) or (old, new)
 
     def plan(self, context: PlanContext) -> Plan:
         schema, table = split_table(self.table)
         t = _table(schema, table)
         rev = context.revision
+        names = ver.resolve_names(self.versions, rev)
         sync = SyncSpec(
             schema=schema,
             table=table,
@@ -180,8 +183,23 @@ class ColumnSync(PhasedChange):
             new_columns=tuple(c.name for c in self.new_columns),
             forward={c.name: c.derive for c in self.new_columns},
             backward=dict(self.backward),
+            version_paths={names[0]: "old", names[1]: "new"} if names else {},
         )
-        carried = self._carried(schema, table, context)
+        carried = self._carried(schema, table, context, names or ())
+        published = ver.Published()
+        if names and context.query is not None:
+            new = self.new_columns[0].name
+            published = ver.publish(
+                context.query,
+                revision=rev,
+                schema=schema,
+                table=table,
+                old=self.old_columns[0],
+                new=new,
+                final=self.renames.get(new, new),
+                names=names,
+                pg_version=context.pg_version,
+            )
         column_defs = []
         for col in self.new_columns:
             typ = col.type
@@ -204,6 +222,7 @@ class ColumnSync(PhasedChange):
             *carried.expand,
             Step(trig.function_sql(rev, sync), "create the dual-write function"),
             Step(trig.create_trigger_sql(rev, sync), "install the dual-write trigger (old <-> new)"),
+            *published.expand,
         ]
         checks = [
             Check(
@@ -224,7 +243,8 @@ class ColumnSync(PhasedChange):
                 want = bool(info and info[1])
             if want:
                 contract += not_null_steps(schema, table, col.name, rev, context.pg_version)[0]
-        drops = [sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(sql.Identifier(trig.trigger_name(rev)), t)]
+        drops = [sql.SQL(statement) for statement in published.contract_first]
+        drops.append(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(sql.Identifier(trig.trigger_name(rev)), t))
         drops += [sql.SQL(statement) for statement in carried.before_drop]
         if self.drop_old and self.old_columns:
             drops.append(
@@ -247,6 +267,8 @@ class ColumnSync(PhasedChange):
             what += ", rename " + ", ".join(f"{a} -> {b}" for a, b in self.renames.items())
         if carried.before_drop or carried.after_drop:
             what += ", move the carried objects to the new column"
+        if published.contract_first:
+            what = f"drop the old version's schema {names[0]}, " + what
         contract.append(
             Step(
                 _s(sql.SQL(";\n").join(drops)),
@@ -256,6 +278,7 @@ class ColumnSync(PhasedChange):
         )
         contract.append(Step(trig.drop_function_sql(rev), "drop the dual-write function"))
         abort = [
+            *published.abort,
             *carried.abort,
             Step(
                 _s(
@@ -287,9 +310,12 @@ class ColumnSync(PhasedChange):
             if reverse is not None
             else f"{self.pattern}: the old column(s) {', '.join(self.old_columns)} were dropped at contract",
             old_application=tuple(self.old_application),
+            versions=published.versions,
         )
 
-    def _carried(self, schema: str, table: str, context: PlanContext) -> carry.Carried:
+    def _carried(
+        self, schema: str, table: str, context: PlanContext, version_schemas: Sequence[str] = ()
+    ) -> carry.Carried:
         """What the old column has, to re-create on its copy (online only: offline there is no catalog)."""
         if context.query is None or not self.drop_old or not self.old_columns:
             return carry.Carried()
@@ -321,6 +347,7 @@ class ColumnSync(PhasedChange):
             using=col.derive,
             revision=context.revision,
             pattern=self.pattern,
+            own_schemas=tuple(version_schemas),
         )
 
 
@@ -361,9 +388,19 @@ def add_not_null_column(
 
 
 def rename_column(
-    table: str, column: str, new_name: str, *, type: str | None = None, old_application: Sequence[str] = ()
+    table: str,
+    column: str,
+    new_name: str,
+    *,
+    type: str | None = None,
+    old_application: Sequence[str] = (),
+    versions: bool | Sequence[str] = False,
 ) -> ColumnSync:
-    """Rename ``column`` to ``new_name``: a synced copy, so old and new application versions both work."""
+    """Rename ``column`` to ``new_name``: a synced copy, so old and new application versions both work.
+
+    ``versions=True`` (or ``(old_schema, new_schema)``) publishes a schema per application version
+    (``migtui.phases.versions``): each version sets its ``search_path`` and needs no other change.
+    """
     return ColumnSync(
         table=table,
         old_columns=(column,),
@@ -373,6 +410,7 @@ def rename_column(
         description=f"rename {table}.{column} to {new_name}",
         old_application=old_application,
         carries=True,
+        versions=versions,
     )
 
 
@@ -387,13 +425,15 @@ def change_column_type(
     old_type: str | None = None,
     rename_on_contract: bool = False,
     old_application: Sequence[str] = (),
+    versions: bool | Sequence[str] = False,
 ) -> ColumnSync:
     """Change the type of ``column`` through a synced copy ``new_column`` (default ``<column>_new``).
 
     ``using`` derives the new value (default ``column::new_type``); ``reverse_using`` derives the old value
     from the new one for new-application writes (default ``new_column::old_type``). With
     ``rename_on_contract`` the copy takes the old name at contract (the new application must then be
-    deployed with the old name: only do this if it reads the column by either name).
+    deployed with the old name: only do this if it reads the column by either name). ``versions=`` as for
+    ``rename_column``: the new version's view shows the copy under its final name.
     """
     new_column = new_column or f"{column}_new"
     back = reverse_using
@@ -417,6 +457,7 @@ def change_column_type(
         renames={new_column: column} if rename_on_contract else {},
         old_application=old_application,
         carries=True,
+        versions=versions,
     )
 
 

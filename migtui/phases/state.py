@@ -44,8 +44,11 @@ _PHASE_TIMESTAMP = {
     ABORTED: "aborted_at",
 }
 
+# USAGE for every role: the dual-write triggers run as the application's role and reach the
+# SECURITY DEFINER write counters here (sync_trigger.counter_sql); the tables keep owner-only privileges
 DDL = """
 CREATE SCHEMA IF NOT EXISTS migtui;
+GRANT USAGE ON SCHEMA migtui TO PUBLIC;
 CREATE TABLE IF NOT EXISTS migtui.phase_state (
     revision      text PRIMARY KEY,
     pattern       text NOT NULL,

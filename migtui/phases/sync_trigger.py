@@ -5,13 +5,21 @@ The write path of each row write is decided by the session setting ``migtui.writ
 - ``new``: the new application wrote; old columns are derived from new ones (``backward``).
 - ``old``: the old application wrote; new columns are derived from old ones (``forward``).
 - ``backfill``: migtui's backfill touched the row; derived like ``old`` but not counted.
-- unset: guessed — an INSERT that fills only new columns, or an UPDATE that changes only new columns,
+- unset, with versioned schemas published: the path of the first version schema in the session's
+  ``search_path`` (``current_schemas``), so an application that reaches the table through its version's
+  views writes on its own path without any setting.
+- unset otherwise: guessed — an INSERT that fills only new columns, or an UPDATE that changes only new columns,
   is ``new``; anything else is ``old``. New application versions should set it explicitly, e.g. with
   ``options='-c migtui.write_path=new'`` in their connection string.
 
 Every non-backfill write bumps a per-backend counter in ``migtui.phase_writes`` (revision, path,
 backend pid), so the gates can tell whether old-path writes are still happening, and when the last one
-was. One counter row per backend keeps concurrent writers from contending on one row.
+was. One counter row per backend keeps concurrent writers from contending on one row. The application
+usually connects as another role than the migration: the trigger function runs as the writer (the
+revision's derivations never run with more rights than the writer has), and only the counter goes
+through ``migtui.count_<rev>(path)``, a ``SECURITY DEFINER`` function with a fixed ``search_path`` that
+can do nothing but bump the counter; ``USAGE`` on the ``migtui`` schema is granted to PUBLIC with the
+schema (``state.DDL``) so writers can reach it (its tables keep their owner-only privileges).
 """
 
 from __future__ import annotations
@@ -32,6 +40,32 @@ def object_suffix(revision: str) -> str:
 
 def function_name(revision: str) -> str:
     return f"sync_{object_suffix(revision)}"
+
+
+def counter_name(revision: str) -> str:
+    return f"count_{object_suffix(revision)}"
+
+
+def counter_sql(revision: str) -> str:
+    """The write counter, run with its owner's rights so that any role writing the table can count."""
+    return (
+        sql.SQL(
+            # plpgsql: its body is resolved at the first call, not at creation (dry-run replays it alone)
+            "CREATE OR REPLACE FUNCTION {fn}(write_path text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER "
+            "SET search_path = pg_catalog, pg_temp AS $migtui_count$BEGIN "
+            "INSERT INTO {writes} AS w (revision, path, backend, writes, first_write_at, last_write_at) "
+            "VALUES ({revision}, write_path, pg_backend_pid(), 1, clock_timestamp(), clock_timestamp()) "
+            "ON CONFLICT (revision, path, backend) "
+            "DO UPDATE SET writes = w.writes + 1, last_write_at = excluded.last_write_at; "
+            "END$migtui_count$"
+        )
+        .format(
+            fn=sql.Identifier(STATE_SCHEMA, counter_name(revision)),
+            writes=sql.Identifier(STATE_SCHEMA, "phase_writes"),
+            revision=sql.Literal(revision),
+        )
+        .as_string(None)
+    )
 
 
 def trigger_name(revision: str) -> str:
@@ -70,12 +104,29 @@ def function_sql(revision: str, spec: SyncSpec) -> str:
     backward_targets = [c for c in old_cols if c in spec.backward]
     forward = _derive(forward_targets, spec.forward) if forward_targets else sql.SQL("NULL;")
     backward = _derive(backward_targets, spec.backward) if backward_targets else sql.SQL("NULL;")
+    by_schema = sql.SQL("")
+    if spec.version_paths:
+        by_schema = sql.SQL(
+            """
+  IF migtui_path_ NOT IN ('old', 'new', 'backfill') THEN
+    FOREACH migtui_schema_ IN ARRAY current_schemas(false) LOOP
+      migtui_path_ := CASE migtui_schema_ {whens} ELSE '' END;
+      EXIT WHEN migtui_path_ <> '';
+    END LOOP;
+  END IF;"""
+        ).format(
+            whens=sql.SQL(" ").join(
+                sql.SQL("WHEN {} THEN {}").format(sql.Literal(schema), sql.Literal(path))
+                for schema, path in sorted(spec.version_paths.items())
+            )
+        )
     body = sql.SQL(
         """
 #variable_conflict use_column
 DECLARE
   migtui_path_ text := coalesce(current_setting('migtui.write_path', true), '');
-BEGIN
+  migtui_schema_ name;
+BEGIN{by_schema}
   IF migtui_path_ NOT IN ('old', 'new', 'backfill') THEN
     IF TG_OP = 'INSERT' THEN
       migtui_path_ := CASE WHEN {insert_is_new} THEN 'new' ELSE 'old' END;
@@ -89,21 +140,18 @@ BEGIN
     {forward}
   END IF;
   IF migtui_path_ <> 'backfill' THEN
-    INSERT INTO {writes} AS w (revision, path, backend, writes, first_write_at, last_write_at)
-    VALUES ({revision}, migtui_path_, pg_backend_pid(), 1, clock_timestamp(), clock_timestamp())
-    ON CONFLICT (revision, path, backend)
-    DO UPDATE SET writes = w.writes + 1, last_write_at = excluded.last_write_at;
+    PERFORM {counter}(migtui_path_);
   END IF;
   RETURN NEW;
 END
 """
     ).format(
+        by_schema=by_schema,
         insert_is_new=insert_is_new,
         update_is_new=update_is_new,
         backward=backward,
         forward=forward,
-        writes=sql.Identifier(STATE_SCHEMA, "phase_writes"),
-        revision=sql.Literal(revision),
+        counter=sql.Identifier(STATE_SCHEMA, counter_name(revision)),
     )
     body_text = body.as_string(None)
     tag = "$migtui_sync$"
@@ -112,7 +160,7 @@ END
         tag=sql.SQL(tag),
         body=sql.SQL(body_text.replace("{", "{{").replace("}", "}}")),
     )
-    return stmt.as_string(None)
+    return counter_sql(revision) + ";\n" + stmt.as_string(None)
 
 
 def create_trigger_sql(revision: str, spec: SyncSpec) -> str:
@@ -139,8 +187,11 @@ def drop_trigger_sql(revision: str, spec: SyncSpec) -> str:
 
 def drop_function_sql(revision: str) -> str:
     return (
-        sql.SQL("DROP FUNCTION IF EXISTS {fn}()")
-        .format(fn=sql.Identifier(STATE_SCHEMA, function_name(revision)))
+        sql.SQL("DROP FUNCTION IF EXISTS {fn}();\nDROP FUNCTION IF EXISTS {counter}(text)")
+        .format(
+            fn=sql.Identifier(STATE_SCHEMA, function_name(revision)),
+            counter=sql.Identifier(STATE_SCHEMA, counter_name(revision)),
+        )
         .as_string(None)
     )
 

@@ -153,7 +153,11 @@ def test_plain_alembic_upgrade_downgrade_upgrade(sample_db, tmp_path):
         "cancelled",
         "refunded",
     ]
-    assert at_head.names("function") == ["migtui.sync_0019_users_full_name_to_legal()", "public.set_updated_at()"]
+    assert at_head.names("function") == [
+        "migtui.count_0019_users_full_name_to_legal(write_path text)",
+        "migtui.sync_0019_users_full_name_to_legal()",
+        "public.set_updated_at()",
+    ]
     assert len(at_head.names("trigger")) == 4  # 3 updated_at triggers + 0019's dual-write trigger
     assert "public.ix_orders_account_id_created_at" in at_head.names("index")
 

@@ -160,6 +160,7 @@ class PhasesScreen(Screen):
             if writes.get("seconds_since_old_write") is not None:
                 out.append(f", last old-path write {format_age(writes['seconds_since_old_write'])} ago")
             out.append("\n")
+        out.append_text(versions_text(e))
         if state.get("error"):
             out.append(f"error     {state['error']}\n", style="bold red")
         if e.get("plan_error"):
@@ -241,4 +242,19 @@ def _backfill_long(state: dict[str, Any], rate: float | None) -> Text:
         except (TypeError, ValueError, ZeroDivisionError):
             pass
     out.append("\n")
+    return out
+
+
+def versions_text(entry: dict) -> Text:
+    """The published application versions (versioned schemas): schema, state, recipe, and the connected
+    sessions that wrote on each version's path (a session's search_path is not visible in pg_stat_activity)."""
+    out = Text()
+    for version in entry.get("versions") or []:
+        writers = version.get("writing_sessions") or []
+        out.append(f"version   {version['role']}: ", style="bold")
+        out.append(f"schema {version['schema']} ({version['state']})", style="" if version["present"] else "dim")
+        names = sorted({w["application_name"] for w in writers})
+        out.append(f", {len(writers)} session(s) writing" + (f": {', '.join(names)}" if names else "") + "\n")
+        if version["present"]:
+            out.append(f"          search_path {version['search_path']}  options='{version['connection_option']}'\n")
     return out
