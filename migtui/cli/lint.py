@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from migtui.cli.common import add_common_arguments, settings_from_args
+from migtui.cli.common import (
+    add_common_arguments,
+    add_output_file_argument,
+    color_enabled,
+    report_output,
+    settings_from_args,
+)
 
 HELP = "lint migrations: locks, rewrites, scans and risky statements (alembic revisions and raw .sql)"
 DESCRIPTION = (
@@ -36,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="target PostgreSQL major, 13-18 (default: the server's with a DSN, else 16)",
     )
     parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit"], default="text")
+    add_output_file_argument(parser)
     parser.add_argument(
         "--fail-on",
         choices=["error", "warning", "info"],
@@ -52,7 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs", type=_positive_int, metavar="N", help="worker processes for raw .sql files (default: CPUs)"
     )
-    parser.add_argument("--verbose", "-v", action="store_true", help="text: also list statements without findings")
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
 
 
@@ -90,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         return _list_rules(args.format)
     from migtui.report import cyclic_gc_paused
 
-    with cyclic_gc_paused():  # rendering builds as many small acyclic objects as linting does
+    with cyclic_gc_paused(), report_output(args.output):  # rendering builds as many small objects as linting
         return _run(args)
 
 
@@ -129,9 +135,9 @@ def _run(args: argparse.Namespace) -> int:
 
         render_file = file_annotations
     elif args.format == "text":
-        from migtui.render.text_lint import file_text, painter, use_color
+        from migtui.render.text_lint import file_text, painter
 
-        paint = painter(use_color(sys.stdout))
+        paint = painter(color_enabled(args))
 
         def render_file(file):  # type: ignore[no-untyped-def]
             return file_text(file, paint, verbose=args.verbose)
@@ -152,7 +158,8 @@ def _run(args: argparse.Namespace) -> int:
         if text:
             print(text)
         s = report.totals()
-        print(f"migtui lint: {s['errors']} errors, {s['warnings']} warnings, {s['info']} info", file=sys.stderr)
+        if not args.quiet:
+            print(f"migtui lint: {s['errors']} errors, {s['warnings']} warnings, {s['info']} info", file=sys.stderr)
     elif args.format == "sarif":
         from migtui import __version__
         from migtui.render.json_report import render_json

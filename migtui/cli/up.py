@@ -57,4 +57,5 @@ def run(args: argparse.Namespace) -> int:
     from migtui.runner.job import UpOptions, run_up, stop_on_sigterm
 
     stop_on_sigterm()
-    return run_up(settings_from_args(args), UpOptions(args.revision), event_printer(args.format)).exit_code
+    sink = event_printer(args.format, quiet=args.quiet)
+    return run_up(settings_from_args(args), UpOptions(args.revision), sink).exit_code
