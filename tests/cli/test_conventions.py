@@ -293,3 +293,32 @@ def test_rollback_test_offers_every_format_through_output(fmt, pg, tmp_path):
         assert [r["status"] for r in json.loads(text)["revisions"]] == ["passed", "failed"]
     else:
         assert "FAIL bad" in text
+
+
+def test_dry_run_and_drift_write_only_the_output_file(pg, fresh_db, project, tmp_path):
+    base = ("--dsn", fresh_db, "--migrations", str(project))
+    assert run_main("up", "a1", *base).returncode == 0
+    dry = tmp_path / "dry.json"
+    done = run_main(
+        "dry-run", *base, "--allow-primary", "--scratch-dsn", pg.dsn(), "--format", "text", "--output", str(dry)
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert "a2" in dry.read_text()  # the streamed text report, pending revision included
+    drift = tmp_path / "drift.sarif"
+    done = run_main(
+        "drift",
+        *base,
+        "--no-cache",
+        "--scratch-dsn",
+        pg.dsn(),
+        "--format",
+        "sarif",
+        "--output",
+        str(drift),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert validate_sarif(json.loads(drift.read_text()))["results"] == []
