@@ -27,7 +27,10 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     parser.add_argument(
-        "--format", choices=["text", "json", "github", "sarif", "junit"], default="text", help="report format"
+        "--format",
+        choices=["text", "json", "github", "sarif", "junit", "markdown"],
+        default="text",
+        help="report format",
     )
     add_output_file_argument(parser)
     parser.add_argument(
@@ -86,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
             print(render_sarif(report))
         elif args.format == "junit":
             print(render_junit(report), end="")
+        elif args.format == "markdown":
+            from migtui.render.markdown import render_markdown
+
+            print(render_markdown(report), end="")
         else:
             print(render_text(report))
     if report.drifted and args.alert_webhook:

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow a primary to be inspected (still strictly read-only); without --replica-dsn, --dsn is inspected",
     )
-    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit"], default="text")
+    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit", "markdown"], default="text")
     add_output_file_argument(parser)
     parser.add_argument(
         "--count-budget",
@@ -109,4 +109,8 @@ def run(args: argparse.Namespace) -> int:
             print(sarif_json(report))
         elif args.format == "junit":
             print(junit_text(report), end="")
+        elif args.format == "markdown":
+            from migtui.render.dryrun import markdown_text
+
+            print(markdown_text(report), end="")
     return report.exit_code

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="target PostgreSQL major, 13-18 (default: the server's with a DSN, else 16)",
     )
-    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit"], default="text")
+    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit", "markdown"], default="text")
     add_output_file_argument(parser)
     parser.add_argument(
         "--fail-on",
@@ -171,6 +171,16 @@ def _run(args: argparse.Namespace) -> int:
 
         checked = [(file.path, file.revision) for file in report.files]
         print(findings_junit("migtui lint", "lint", report.findings, checked=checked, fail_on=args.fail_on), end="")
+    elif args.format == "markdown":
+        from migtui.render.markdown import lock_text, render_markdown
+
+        rows = []
+        for file in report.files:
+            for st in file.statements:
+                lock = lock_text(st.locks)
+                rows.extend((f.located(file.path, file.revision), lock) for f in st.findings)
+            rows.extend((f.located(file.path, file.revision), "") for f in file.findings)
+        print(render_markdown(report, rows), end="")
     else:
         from migtui.render.text_lint import summary_text
 

@@ -36,7 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seed rows before and after each upgrade; warn when a down+up round trip loses rows or values",
     )
     parser.add_argument(
-        "--format", choices=["text", "json", "github", "sarif", "junit"], default="text", help="report format"
+        "--format",
+        choices=["text", "json", "github", "sarif", "junit", "markdown"],
+        default="text",
+        help="report format",
     )
     add_output_file_argument(parser)
     parser.add_argument(

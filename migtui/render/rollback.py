@@ -131,10 +131,17 @@ def report_sarif(report: RollbackReport) -> str:
     return render_json(sarif_log(findings, tool_version=__version__)) + "\n"
 
 
+def report_markdown(report: RollbackReport) -> str:
+    from migtui.render.markdown import render_markdown
+
+    return render_markdown(report, [(f, "") for f in _relative_findings(report)])
+
+
 FORMATTERS = {
     "text": report_text,
     "json": report_json,
     "github": report_github,
     "sarif": report_sarif,
     "junit": report_junit,
+    "markdown": report_markdown,
 }

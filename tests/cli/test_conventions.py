@@ -148,7 +148,7 @@ def test_bash_completion_knows_commands_flags_and_choices():
     script = run_main("completion", "bash").stdout
     assert set(_bash_complete(script, "")) >= set(COMMANDS)
     assert _bash_complete(script, "rollb") == ["rollback-test"]
-    assert _bash_complete(script, "lint", "--format", "") == ["text", "json", "github", "sarif", "junit"]
+    assert _bash_complete(script, "lint", "--format", "") == ["text", "json", "github", "sarif", "junit", "markdown"]
     assert "--check" in _bash_complete(script, "status", "--")
     assert "--blocked-over" in _bash_complete(script, "monitor", "--b")
     assert _bash_complete(script, "completion", "--color", "never", "z") == ["zsh"]
@@ -166,7 +166,7 @@ def test_zsh_and_fish_scripts_cover_every_command():
     assert zsh.startswith("#compdef migtui") and "bashcompinit" in zsh
     for name in COMMANDS:
         assert f"-a {name} " in fish
-    assert "__fish_seen_subcommand_from lint' -l format -x -a 'text json github sarif junit'" in fish
+    assert "__fish_seen_subcommand_from lint' -l format -x -a 'text json github sarif junit markdown'" in fish
     bad = run_main("completion", "tcsh")
     assert bad.returncode == 2
 
@@ -260,7 +260,7 @@ def _rollback_project(tmp_path) -> Path:
     )
 
 
-@pytest.mark.parametrize("fmt", ["github", "sarif", "junit", "json", "text"])
+@pytest.mark.parametrize("fmt", ["github", "sarif", "junit", "json", "text", "markdown"])
 def test_rollback_test_offers_every_format_through_output(fmt, pg, tmp_path):
     import uuid
 
@@ -291,6 +291,9 @@ def test_rollback_test_offers_every_format_through_output(fmt, pg, tmp_path):
         assert ET.fromstring(text).get("failures") == "1"
     elif fmt == "json":
         assert [r["status"] for r in json.loads(text)["revisions"]] == ["passed", "failed"]
+    elif fmt == "markdown":
+        assert text.startswith("<!-- migtui:rollback-test -->\n### ❌ migtui rollback-test")
+        assert "[`rollback-test`](docs/rules/rollback-test.md)" in text and "rev `bad`" in text
     else:
         assert "FAIL bad" in text
 
@@ -322,3 +325,7 @@ def test_dry_run_and_drift_write_only_the_output_file(pg, fresh_db, project, tmp
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert validate_sarif(json.loads(drift.read_text()))["results"] == []
+    for job, extra in (("dry-run", ("--allow-primary",)), ("drift", ("--cache-dir", str(tmp_path / "cache")))):
+        md = run_main(job, *base, *extra, "--scratch-dsn", pg.dsn(), "--format", "markdown")
+        assert md.returncode == 0, md.stderr
+        assert md.stdout.startswith(f"<!-- migtui:{job} -->\n### ✅ migtui {job}"), md.stdout
