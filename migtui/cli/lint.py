@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from migtui.cli.common import (
     add_common_arguments,
@@ -60,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs", type=_positive_int, metavar="N", help="worker processes for raw .sql files (default: CPUs)"
     )
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    parser.add_argument(
+        "--files",
+        action="store_true",
+        help="PATHs are changed files (a pre-commit hook): each revision file is linted in its alembic project, "
+        "each .sql file on its own; the report holds only these files (other files are ignored)",
+    )
 
 
 def _list_rules(fmt: str) -> int:
@@ -122,9 +129,40 @@ def _print_json(report) -> None:
         sys.stdout.buffer.write(data + b"\n")
 
 
+def changed_files(paths: list[str]) -> tuple[list[str], set[Path]]:
+    """For ``--files``: what to lint (the alembic script directories of the revision files, the .sql files) and
+    the resolved paths of the files to report. A .py file outside an alembic project (or its env.py) and files
+    of other kinds are not migrations: left out."""
+    from migtui.errors import UsageError
+    from migtui.lint.job import is_alembic_dir
+
+    targets: list[str] = []
+    keep: set[Path] = set()
+    for given in paths:
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise UsageError(f"no such file: {given}")
+        resolved = path.resolve()
+        if path.suffix == ".sql":
+            targets.append(given)
+            keep.add(resolved)
+        elif path.suffix == ".py":
+            project = next((p for p in resolved.parents if is_alembic_dir(p)), None)
+            if project is not None and resolved != project / "env.py":
+                if str(project) not in targets:
+                    targets.append(str(project))
+                keep.add(resolved)
+    return targets, keep
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    from migtui.lint.job import LintOptions, run_lint
+    from migtui.lint.job import LintOptions, LintReport, run_lint
+
+    paths = list(args.paths)
+    keep: set[Path] | None = None
+    if args.files:
+        paths, keep = changed_files(paths)
 
     # text, json and github: each file is rendered where it is linted (a worker process, for many raw files)
     render_file = None
@@ -143,14 +181,20 @@ def _run(args: argparse.Namespace) -> int:
             return file_text(file, paint, verbose=args.verbose)
 
     options = LintOptions(
-        paths=list(args.paths),
+        paths=paths,
         catalog=not args.no_catalog,
         fail_on=args.fail_on,
         all_revisions=args.all_revisions,
         jobs=args.jobs,
         render_file=render_file,
     )
-    report = run_lint(settings, options)
+    if keep is not None and not paths:  # nothing changed that is a migration
+        report = LintReport([], settings.pg_version or 16, False, args.fail_on, "")
+    else:
+        report = run_lint(settings, options)
+    if keep is not None:
+        files = [file for file in report.files if Path(file.path).resolve() in keep]
+        report = LintReport(files, report.pg_version, report.catalog, report.fail_on, report.target)
     if args.format == "json":
         _print_json(report)
     elif args.format == "github":
