@@ -134,7 +134,6 @@ def changed_files(paths: list[str]) -> tuple[list[str], set[Path]]:
     the resolved paths of the files to report. A .py file outside an alembic project (or its env.py) and files
     of other kinds are not migrations: left out."""
     from migtui.errors import UsageError
-    from migtui.lint.job import is_alembic_dir
 
     targets: list[str] = []
     keep: set[Path] = set()
@@ -147,7 +146,9 @@ def changed_files(paths: list[str]) -> tuple[list[str], set[Path]]:
             targets.append(given)
             keep.add(resolved)
         elif path.suffix == ".py":
-            project = next((p for p in resolved.parents if is_alembic_dir(p)), None)
+            # the script directory (env.py beside it) above the file; not a folder with only an alembic.ini, which
+            # holds the application's code as well
+            project = next((p for p in resolved.parents if (p / "env.py").is_file()), None)
             if project is not None and resolved != project / "env.py":
                 if str(project) not in targets:
                     targets.append(str(project))

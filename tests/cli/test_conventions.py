@@ -329,3 +329,33 @@ def test_dry_run_and_drift_write_only_the_output_file(pg, fresh_db, project, tmp
         md = run_main(job, *base, *extra, "--scratch-dsn", pg.dsn(), "--format", "markdown")
         assert md.returncode == 0, md.stderr
         assert md.stdout.startswith(f"<!-- migtui:{job} -->\n### ✅ migtui {job}"), md.stdout
+
+
+# --- lint --files (the pre-commit hook's mode) ------------------------------------------------------------------
+
+
+def test_lint_files_reports_only_the_changed_revisions_linted_in_their_project(tmp_path):
+    project = make_project(
+        tmp_path / "app",
+        [
+            Rev("a1", "op.create_table('orders', sa.Column('id', sa.Integer, primary_key=True))"),
+            Rev("a2", "op.create_index('ix_orders_id', 'orders', ['id'])"),
+            Rev("a3", "op.add_column('orders', sa.Column('n', sa.Integer))"),
+        ],
+    )
+    (tmp_path / "app" / "notes.py").write_text("")
+    a2 = next(p for p in (project / "versions").glob("*.py") if "a2" in p.name)
+    done = run_main(
+        "lint", "--files", str(a2), str(project / "env.py"), str(tmp_path / "app" / "notes.py"), "--format", "json"
+    )
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    assert [f["revision"] for f in data["files"]] == ["a2"]
+    # linted in context: orders comes from a1, so the index build blocks writes on an existing table
+    assert any(
+        f["rule"] == "create-index-non-concurrently" for s in data["files"][0]["statements"] for f in s["findings"]
+    )
+    nothing = run_main("lint", "--files", str(tmp_path / "app" / "notes.py"))
+    assert nothing.returncode == 0 and nothing.stdout.startswith("0 files")
+    missing = run_main("lint", "--files", str(tmp_path / "gone.py"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
