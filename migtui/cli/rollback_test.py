@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     install_signal_cleanup()
 
     def sink(event: Event) -> None:  # progress on stderr; the report goes to stdout / --output
-        if isinstance(event, Message) and not args.quiet:
+        if isinstance(event, Message) and not (args.quiet and event.level == "info"):
             print(f"migtui: {event.text}", file=sys.stderr, flush=True)
 
     options = RollbackOptions(force=args.force, with_data=args.with_data, exclude=tuple(exclude))
