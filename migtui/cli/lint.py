@@ -217,15 +217,9 @@ def _run(args: argparse.Namespace) -> int:
         checked = [(file.path, file.revision) for file in report.files]
         print(findings_junit("migtui lint", "lint", report.findings, checked=checked, fail_on=args.fail_on), end="")
     elif args.format == "markdown":
-        from migtui.render.markdown import lock_text, render_markdown
+        from migtui.render.markdown import lint_rows, render_markdown
 
-        rows = []
-        for file in report.files:
-            for st in file.statements:
-                lock = lock_text(st.locks)
-                rows.extend((f.located(file.path, file.revision), lock) for f in st.findings)
-            rows.extend((f.located(file.path, file.revision), "") for f in file.findings)
-        print(render_markdown(report, rows), end="")
+        print(render_markdown(report, lint_rows(report)), end="")
     else:
         from migtui.render.text_lint import summary_text
 

@@ -126,3 +126,14 @@ def lock_text(locks: Iterable[Any]) -> str:
         blocks = ", ".join(lock.blocks)
         parts.append(f"{lock.mode} on {lock.relation}" + (f" (blocks {blocks})" if blocks else ""))
     return "; ".join(parts)
+
+
+def lint_rows(report: Any) -> list[Row]:
+    """A lint report's findings, each with the locks of its statement (file-level findings have none)."""
+    rows: list[Row] = []
+    for file in report.files:
+        for st in file.statements:
+            lock = lock_text(st.locks)
+            rows.extend((f.located(file.path, file.revision), lock) for f in st.findings)
+        rows.extend((f.located(file.path, file.revision), "") for f in file.findings)
+    return rows
