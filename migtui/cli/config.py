@@ -12,7 +12,8 @@ HELP = "print the effective settings and where each comes from (passwords redact
 DESCRIPTION = (
     "Print every setting migtui would use here, with its source: a flag, a MIGTUI_* variable, [tool.migtui] in "
     "pyproject.toml, or the default. Every setting has its flag, so a command line can be checked before it runs. "
-    "--format toml prints a [tool.migtui] table to paste into pyproject.toml (settings left unset are omitted)."
+    "--format toml prints a [tool.migtui] table of the settings that differ from the defaults, to paste into "
+    "pyproject.toml."
 )
 
 # settings whose value is a list on the command line: comma-separated
@@ -78,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
         sources = {key: settings.sources.get(key, "default") for key in data}
         print(json.dumps({"settings": data, "sources": sources}, indent=2, default=str))
         return 0
-    if args.format == "toml":
-        print(toml_text(data), end="")
+    if args.format == "toml":  # what differs from the defaults: the lines worth keeping in pyproject.toml
+        changed = {key: value for key, value in data.items() if settings.sources.get(key, "default") != "default"}
+        print(toml_text(changed), end="")
         return 0
     width = max(len(k) for k in data)
     values = {key: plain(value) for key, value in data.items()}

@@ -127,6 +127,8 @@ def test_config_has_a_flag_for_every_setting_and_prints_plain_values(tmp_path):
 
 
 def test_config_rejects_a_bad_value_in_one_line(tmp_path):
+    only_changes = run_main("config", "--format", "toml", "--timeout", "9", "--migrations", "mig", cwd=tmp_path)
+    assert only_changes.stdout == '[tool.migtui]\nmigrations = "mig"\ntimeout = 9.0\n'
     done = run_main("config", "--lock-retries", "many", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "lock_retries" in done.stderr
 
