@@ -41,6 +41,7 @@ class Inputs:
     comment: bool
     out_dir: Path
     changed: list[str] = field(default_factory=list)
+    changed_known: bool = False  # the pull request's changed files were listed (an empty list means none)
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Inputs:
@@ -62,6 +63,7 @@ class Inputs:
             comment=env.get("MIGTUI_ACTION_COMMENT", "true").lower() in ("1", "true", "yes", "on"),
             out_dir=Path(env.get("MIGTUI_ACTION_OUTPUT_DIR") or env.get("RUNNER_TEMP") or ".") / "migtui",
             changed=[p for p in env.get("MIGTUI_ACTION_CHANGED_FILES", "").split() if p],
+            changed_known=env.get("MIGTUI_ACTION_CHANGED_KNOWN", "").lower() == "true",
         )
 
 
@@ -95,7 +97,7 @@ def run_job(job: str, inputs: Inputs) -> JobResult:
 
             paths: list[str] = []
             keep = None
-            if inputs.changed and not inputs.database_url:  # the revisions the pull request adds or changes
+            if inputs.changed_known and not inputs.database_url:  # the revisions the pull request adds or changes
                 from migtui.cli.lint import changed_files
 
                 paths, keep = changed_files([p for p in inputs.changed if Path(p).is_file()])

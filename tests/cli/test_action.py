@@ -167,11 +167,22 @@ def test_action_without_comment_or_with_unreachable_api_still_reports(tmp_path, 
 def test_action_lints_only_the_changed_revisions_without_a_database(tmp_path, project):
     a2 = next(p for p in (project / "versions").glob("*.py") if "a2" in p.name)
     done = _run_action(
-        tmp_path, project, "http://127.0.0.1:1", jobs="lint", comment="false", changed_files=f"{a2} README.md"
+        tmp_path,
+        project,
+        "http://127.0.0.1:1",
+        jobs="lint",
+        comment="false",
+        changed_files=f"{a2} README.md",
+        changed_known="true",
     )
     assert done.returncode == 1, done.stderr
     summary = (tmp_path / "step-summary.md").read_text()
     assert "add-column-volatile-default" in summary and "create-index-non-concurrently" not in summary
+    # a pull request that changes no migration: nothing to lint, the step passes
+    none = _run_action(tmp_path, project, "http://127.0.0.1:1", jobs="lint", comment="false", changed_known="true")
+    assert none.returncode == 0, none.stderr
+    assert "No findings." in (tmp_path / "runner" / "migtui" / "summary.md").read_text()
+    # changed files not known (no base to compare with): every revision
     everything = _run_action(tmp_path, project, "http://127.0.0.1:1", jobs="lint", comment="false")
     assert "create-index-non-concurrently" in (tmp_path / "runner" / "migtui" / "summary.md").read_text()
     assert everything.returncode == 1
