@@ -8,10 +8,10 @@
 # Environment:
 #   MIGTUI_SCRATCH_DSN              scratch database, when --scratch-dsn is not given (default: embedded server)
 #   MIGTUI_MIGRATIONS               alembic project (default db/migrations)
-#   MIGTUI_ROLLBACK_TEST_FORMAT     text | json | junit (default text)
-#   MIGTUI_ROLLBACK_TEST_OUTPUT     also write the report in that format to this file; under GitHub
+#   MIGTUI_ROLLBACK_TEST_FORMAT     text | json | github | sarif | junit | markdown (default text)
+#   MIGTUI_ROLLBACK_TEST_OUTPUT     write the report in that format to this file (only there); under GitHub
 #                                   Actions the default is a JUnit file, $RUNNER_TEMP/rollback-test.xml,
-#                                   and the text report goes to the log
+#                                   and the log keeps one result line per revision (stderr)
 #   MIGTUI                          how to run migtui (default: `migtui` if on PATH, else `python3 -m migtui`)
 #
 # Exit status is migtui's: 0 every revision passed, 1 a revision failed (named in the report), 2 usage

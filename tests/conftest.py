@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # fixtures that start or connect to a server; a fixture built on one of them has it in its closure too
 DB_FIXTURES = frozenset({"pg", "pg16", "pg18", "pg_any", "fresh_db", "primary_and_replica"})
 # the fixture that builds migtui's wheel (a mypyc compile: a minute or more)
-WHEEL_FIXTURES = frozenset({"wheel_tree"})
+WHEEL_FIXTURES = frozenset({"wheel_tree", "migtui_wheel"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -209,3 +209,25 @@ def default_sigint() -> None:
     KeyboardInterrupt handler; the test would depend on how pytest was launched.
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="session")
+def migtui_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migtui wheel built from this checkout as ``pip install .`` builds it (compiled where a C compiler
+    exists), once per session."""
+    import time
+
+    out = tmp_path_factory.mktemp("wheel")
+    env = {k: v for k, v in os.environ.items() if k != "MIGTUI_PURE_PYTHON"}
+    start = time.perf_counter()
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out / "dist"), str(ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stderr[-4000:]
+    (wheel,) = (out / "dist").glob("migtui-*.whl")
+    print(f"built {wheel.name} in {time.perf_counter() - start:.0f} s")
+    return wheel

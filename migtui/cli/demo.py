@@ -59,10 +59,23 @@ def _print_message(event) -> None:  # type: ignore[no-untyped-def]
         print(event.text, flush=True)
 
 
+def installed_sample() -> str | None:
+    """The sample project a wheel installs (``<prefix>/share/migtui/sample/migrations``), if there is one."""
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.prefix) / "share" / "migtui" / "sample" / "migrations"
+    return str(path) if (path / "env.py").is_file() else None
+
+
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from migtui.demo.job import DEFAULT_SCALE, DemoOptions, check_scale, run_demo
 
     settings = settings_from_args(args)
+    if settings.sources.get("migrations") == "default" and not Path(settings.migrations).exists():
+        settings.migrations = installed_sample() or settings.migrations  # outside this repository: the wheel's copy
     settings.pg_version = None  # --pg-version picks the demo server, not a lint target
     scale = check_scale(args.scale if args.scale is not None else DEFAULT_SCALE)
     if args.headless:

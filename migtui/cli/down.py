@@ -27,4 +27,6 @@ def run(args: argparse.Namespace) -> int:
     check_down_target(args.revision)  # a missing or wrong target is a usage error before anything loads
     settings = settings_from_args(args)
     stop_on_sigterm()
-    return run_down(settings, DownOptions(args.revision, hard_exit=True), event_printer(args.format)).exit_code
+    return run_down(
+        settings, DownOptions(args.revision, hard_exit=True), event_printer(args.format, quiet=args.quiet)
+    ).exit_code

@@ -6,7 +6,14 @@ import argparse
 import json
 import sys
 
-from migtui.cli.common import add_baseline_argument, add_common_arguments, add_scratch_argument, settings_from_args
+from migtui.cli.common import (
+    add_baseline_argument,
+    add_common_arguments,
+    add_output_file_argument,
+    add_scratch_argument,
+    report_output,
+    settings_from_args,
+)
 
 HELP = "compare the database's schema with what its recorded migrations produce (exit 1 on drift)"
 DESCRIPTION = (
@@ -21,8 +28,12 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     parser.add_argument(
-        "--format", choices=["text", "json", "github", "sarif", "junit"], default="text", help="report format"
+        "--format",
+        choices=["text", "json", "github", "sarif", "junit", "markdown"],
+        default="text",
+        help="report format",
     )
+    add_output_file_argument(parser)
     parser.add_argument(
         "--exclude",
         dest="drift_exclude",
@@ -63,24 +74,29 @@ def run(args: argparse.Namespace) -> int:
         check_webhook_url(args.alert_webhook)
 
     def sink(event: Event) -> None:
-        if isinstance(event, Message) and args.format == "text":
+        if isinstance(event, Message) and not args.quiet and (args.format == "text" or args.verbose):
             print(f"drift: {event.text}", file=sys.stderr, flush=True)
 
     options = DriftOptions(
         cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
         use_cache=not args.no_cache,
     )
-    report = run_drift(settings, options, sink)
-    if args.format == "json":
-        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
-    elif args.format == "github":
-        print(render_github(report))
-    elif args.format == "sarif":
-        print(render_sarif(report))
-    elif args.format == "junit":
-        print(render_junit(report), end="")
-    else:
-        print(render_text(report))
+    with report_output(args.output):
+        report = run_drift(settings, options, sink)
+        if args.format == "json":
+            print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        elif args.format == "github":
+            print(render_github(report))
+        elif args.format == "sarif":
+            print(render_sarif(report))
+        elif args.format == "junit":
+            print(render_junit(report), end="")
+        elif args.format == "markdown":
+            from migtui.render.markdown import render_markdown
+
+            print(render_markdown(report), end="")
+        else:
+            print(render_text(report))
     if report.drifted and args.alert_webhook:
         delivered, detail = post_report(args.alert_webhook, report.to_dict())
         print(f"migtui: {'' if delivered else 'warning: '}{detail}", file=sys.stderr)

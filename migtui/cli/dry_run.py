@@ -14,7 +14,13 @@ violating a new CHECK), a duration estimate and lock-risk warnings. See docs/dry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from migtui.cli.common import add_common_arguments, add_replica_argument, add_scratch_argument, finite_float
+    from migtui.cli.common import (
+        add_common_arguments,
+        add_output_file_argument,
+        add_replica_argument,
+        add_scratch_argument,
+        finite_float,
+    )
 
     add_common_arguments(parser)
     add_replica_argument(parser, "the read replica to dry-run against")
@@ -23,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow a primary to be inspected (still strictly read-only); without --replica-dsn, --dsn is inspected",
     )
-    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit"], default="text")
+    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit", "markdown"], default="text")
+    add_output_file_argument(parser)
     parser.add_argument(
         "--count-budget",
         type=finite_float,
@@ -75,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migtui.cli.common import settings_from_args
+    from migtui.cli.common import report_output, settings_from_args
     from migtui.dryrun.job import DryRunOptions, run_dry_run
     from migtui.errors import UsageError
     from migtui.events import discard
@@ -99,13 +106,18 @@ def run(args: argparse.Namespace) -> int:
         lock_risk_seconds=args.lock_risk_seconds,
         calibrate=args.calibrate,
     )
-    sink = {"text": TextRenderer(), "github": GithubRenderer()}.get(args.format, discard)
     install_signal_cleanup()
-    report = run_dry_run(settings, options, sink)
-    if args.format == "json":
-        print_json(report.to_dict())
-    elif args.format == "sarif":
-        print(sarif_json(report))
-    elif args.format == "junit":
-        print(junit_text(report), end="")
+    with report_output(args.output):  # text and github stream as the job goes: their sinks write to the file
+        sink = {"text": TextRenderer, "github": GithubRenderer}.get(args.format)
+        report = run_dry_run(settings, options, sink() if sink else discard)
+        if args.format == "json":
+            print_json(report.to_dict())
+        elif args.format == "sarif":
+            print(sarif_json(report))
+        elif args.format == "junit":
+            print(junit_text(report), end="")
+        elif args.format == "markdown":
+            from migtui.render.dryrun import markdown_text
+
+            print(markdown_text(report), end="")
     return report.exit_code

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from migtui.cli.common import add_baseline_argument, add_common_arguments, add_scratch_argument, settings_from_args
+from migtui.cli.common import (
+    add_baseline_argument,
+    add_common_arguments,
+    add_output_file_argument,
+    add_scratch_argument,
+    color_enabled,
+    report_output,
+    settings_from_args,
+)
 
 HELP = "lint migrations: locks, rewrites, scans and risky statements (alembic revisions and raw .sql)"
 DESCRIPTION = (
@@ -35,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="target PostgreSQL major, 13-18 (default: the server's with a DSN, else 16)",
     )
-    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit"], default="text")
+    parser.add_argument("--format", choices=["text", "json", "github", "sarif", "junit", "markdown"], default="text")
+    add_output_file_argument(parser)
     parser.add_argument(
         "--fail-on",
         choices=["error", "warning", "info"],
@@ -58,10 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs", type=_positive_int, metavar="N", help="worker processes for raw .sql files (default: CPUs)"
     )
-    parser.add_argument("--verbose", "-v", action="store_true", help="text: also list statements without findings")
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
     parser.add_argument(
         "--explain", metavar="RULE", help="print a rule's page (what, why, the lock, the safe recipe, an example)"
+    )
+    parser.add_argument(
+        "--files",
+        action="store_true",
+        help="PATHs are changed files (a pre-commit hook): each revision file is linted in its alembic project, "
+        "each .sql file on its own; the report holds only these files (other files are ignored)",
     )
 
 
@@ -117,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         return _list_rules(args.format)
     from migtui.report import cyclic_gc_paused
 
-    with cyclic_gc_paused():  # rendering builds as many small acyclic objects as linting does
+    with cyclic_gc_paused(), report_output(args.output):  # rendering builds as many small objects as linting
         return _run(args)
 
 
@@ -143,9 +158,41 @@ def _print_json(report) -> None:
         sys.stdout.buffer.write(data + b"\n")
 
 
+def changed_files(paths: list[str]) -> tuple[list[str], set[Path]]:
+    """For ``--files``: what to lint (the alembic script directories of the revision files, the .sql files) and
+    the resolved paths of the files to report. A .py file outside an alembic project (or its env.py) and files
+    of other kinds are not migrations: left out."""
+    from migtui.errors import UsageError
+
+    targets: list[str] = []
+    keep: set[Path] = set()
+    for given in paths:
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise UsageError(f"no such file: {given}")
+        resolved = path.resolve()
+        if path.suffix == ".sql":
+            targets.append(given)
+            keep.add(resolved)
+        elif path.suffix == ".py":
+            # the script directory (env.py beside it) above the file; not a folder with only an alembic.ini, which
+            # holds the application's code as well
+            project = next((p for p in resolved.parents if (p / "env.py").is_file()), None)
+            if project is not None and resolved != project / "env.py":
+                if str(project) not in targets:
+                    targets.append(str(project))
+                keep.add(resolved)
+    return targets, keep
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    from migtui.lint.job import LintOptions, run_lint
+    from migtui.lint.job import LintOptions, LintReport, run_lint
+
+    paths = list(args.paths)
+    keep: set[Path] | None = None
+    if args.files:
+        paths, keep = changed_files(paths)
 
     # text, json and github: each file is rendered where it is linted (a worker process, for many raw files)
     render_file = None
@@ -156,22 +203,28 @@ def _run(args: argparse.Namespace) -> int:
 
         render_file = file_annotations
     elif args.format == "text":
-        from migtui.render.text_lint import file_text, painter, use_color
+        from migtui.render.text_lint import file_text, painter
 
-        paint = painter(use_color(sys.stdout))
+        paint = painter(color_enabled(args))
 
         def render_file(file):  # type: ignore[no-untyped-def]
             return file_text(file, paint, verbose=args.verbose)
 
     options = LintOptions(
-        paths=list(args.paths),
+        paths=paths,
         catalog=not args.no_catalog,
         fail_on=args.fail_on,
         all_revisions=args.all_revisions,
         jobs=args.jobs,
         render_file=render_file,
     )
-    report = run_lint(settings, options)
+    if keep is not None and not paths:  # nothing changed that is a migration
+        report = LintReport([], settings.pg_version or 16, False, args.fail_on, "")
+    else:
+        report = run_lint(settings, options)
+    if keep is not None:
+        files = [file for file in report.files if Path(file.path).resolve() in keep]
+        report = LintReport(files, report.pg_version, report.catalog, report.fail_on, report.target)
     if args.format == "json":
         _print_json(report)
     elif args.format == "github":
@@ -179,7 +232,8 @@ def _run(args: argparse.Namespace) -> int:
         if text:
             print(text)
         s = report.totals()
-        print(f"migtui lint: {s['errors']} errors, {s['warnings']} warnings, {s['info']} info", file=sys.stderr)
+        if not args.quiet:
+            print(f"migtui lint: {s['errors']} errors, {s['warnings']} warnings, {s['info']} info", file=sys.stderr)
     elif args.format == "sarif":
         from migtui import __version__
         from migtui.render.json_report import render_json
@@ -191,6 +245,10 @@ def _run(args: argparse.Namespace) -> int:
 
         checked = [(file.path, file.revision) for file in report.files]
         print(findings_junit("migtui lint", "lint", report.findings, checked=checked, fail_on=args.fail_on), end="")
+    elif args.format == "markdown":
+        from migtui.render.markdown import lint_rows, render_markdown
+
+        print(render_markdown(report, lint_rows(report)), end="")
     else:
         from migtui.render.text_lint import summary_text
 

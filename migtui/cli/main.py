@@ -14,7 +14,7 @@ import os
 import sys
 
 from migtui import __version__
-from migtui.cli.common import ArgumentParser
+from migtui.cli.common import ArgumentParser, add_output_arguments
 from migtui.errors import ExitCode
 
 # command name -> module under migtui.cli (order = order in --help)
@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "tui": "tui",
     "demo": "demo",
     "config": "config",
+    "completion": "completion",
 }
 
 EXIT_CODES_HELP = """exit codes:
@@ -95,6 +96,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(sub_parser)
+        add_output_arguments(sub_parser)
         sub_parser.set_defaults(_run=module.run, _parser=sub_parser)
     return parser
 

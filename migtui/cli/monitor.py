@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from migtui.cli.common import finite_float, settings_from_args
 
@@ -36,6 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--once", action="store_true", help="print one snapshot and exit (no TUI)")
     parser.add_argument("--format", choices=["text", "json"], default="text", help="output of --once")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="with --once: exit 1 when a session has waited on a lock longer than --blocked-over (an alert probe)",
+    )
+    parser.add_argument(
+        "--blocked-over",
+        type=finite_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="--check's threshold: how long a session may wait on a lock (default 5)",
+    )
 
 
 def _print_text(snap, long_seconds: float) -> None:
@@ -67,6 +80,28 @@ def _print_text(snap, long_seconds: float) -> None:
             print(f"  pid {p.pid} {p.describe()}")
 
 
+def blocked_seconds(snap, session) -> float:  # type: ignore[no-untyped-def]
+    """How long ``session`` has waited: its longest ungranted lock's wait (PostgreSQL 14+ records when the wait
+    began), else, on 13, how long its statement has run (the wait cannot be longer)."""
+    waits = [lock.wait_seconds for lock in snap.locks_of(session.pid) if not lock.granted and lock.wait_seconds]
+    if waits:
+        return max(waits)
+    return session.query_age or 0.0
+
+
+def _check(snap, threshold: float) -> list[str]:  # type: ignore[no-untyped-def]
+    """One line per session blocked longer than ``threshold`` seconds, longest first."""
+    from migtui.pg.monitor import format_age, one_line
+
+    over = [(blocked_seconds(snap, s), s) for s in snap.blocked]
+    over = sorted(((age, s) for age, s in over if age > threshold), key=lambda item: -item[0])
+    return [
+        f"pid {s.pid} [{s.application_name or s.backend_type}] blocked {format_age(age)} by "
+        f"{', '.join(str(p) for p in s.blocked_by)}: {one_line(s.query, 80)}"
+        for age, s in over
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     from migtui.errors import UsageError
 
@@ -75,16 +110,28 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no database: pass --dsn URL or set MIGTUI_DSN")
     if settings.monitor_interval <= 0:
         raise UsageError("--monitor-interval must be positive")
+    if args.check and not args.once:
+        raise UsageError("--check needs --once (the live monitor has no exit code to give)")
+    if args.blocked_over < 0:
+        raise UsageError("--blocked-over must not be negative")
     if args.once:
         from migtui.pg.monitor import Monitor
 
         with Monitor(settings.dsn, settings.monitor_interval) as monitor:
             snap = monitor.sample()
+        over = _check(snap, args.blocked_over) if args.check else []
         if args.format == "json":
-            print(json.dumps(snap.to_dict(), indent=2, default=str))
+            data = snap.to_dict()
+            if args.check:
+                data["check"] = {"blocked_over": args.blocked_over, "ok": not over, "problems": over}
+            print(json.dumps(data, indent=2, default=str))
         else:
             _print_text(snap, args.long_transaction)
-        return 0
+        if over:
+            print(f"migtui monitor: {len(over)} session(s) blocked longer than {args.blocked_over:g}s", file=sys.stderr)
+            for line in over:
+                print(f"  {line}", file=sys.stderr)
+        return 1 if over else 0
     from migtui.cli.tui import require_terminal
 
     require_terminal("the live monitor", "use --once for one snapshot (--format json for scripts)")

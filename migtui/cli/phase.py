@@ -134,6 +134,18 @@ def _print_status(entries: list[dict[str, Any]]) -> None:
             )
 
 
+def _quiet(sink):  # type: ignore[no-untyped-def]
+    """``sink`` without the progress events (``--quiet``): steps, backfill batches and info messages."""
+    from migtui.phases.events import BackfillProgress, BackfillThrottled, PhaseStepApplied
+    from migtui.render.events import is_progress
+
+    def quiet_sink(event) -> None:  # type: ignore[no-untyped-def]
+        if not (is_progress(event) or isinstance(event, BackfillProgress | BackfillThrottled | PhaseStepApplied)):
+            sink(event)
+
+    return quiet_sink
+
+
 def run(args: argparse.Namespace) -> int:
     from migtui.cli.common import settings_from_args
     from migtui.errors import ExitCode, UsageError
@@ -179,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
     )
     options = PhaseOptions(args.action, args.revision, until=args.until, driver=driver)
     sink = json_sink() if args.format == "json" else text_sink()
+    if args.quiet:
+        sink = _quiet(sink)
     report = run_phase(settings, options, sink)
     if args.action == "status":
         if args.format == "json":

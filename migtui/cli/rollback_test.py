@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from migtui.cli.common import add_baseline_argument, add_common_arguments, add_scratch_argument, settings_from_args
+from migtui.cli.common import (
+    add_baseline_argument,
+    add_common_arguments,
+    add_output_file_argument,
+    add_scratch_argument,
+    report_output,
+    settings_from_args,
+)
 
 HELP = "test every revision's downgrade: up, down (schema must match), up again (schema must match)"
 DESCRIPTION = (
@@ -41,8 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="seed rows before and after each upgrade; warn when a down+up round trip loses rows or values",
     )
-    parser.add_argument("--format", choices=["text", "json", "junit"], default="text", help="report format")
-    parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument(
+        "--format",
+        choices=["text", "json", "github", "sarif", "junit", "markdown"],
+        default="text",
+        help="report format",
+    )
+    add_output_file_argument(parser)
     parser.add_argument(
         "--exclude",
         metavar="NAMES",
@@ -64,19 +76,15 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     load_project(settings)  # a missing project is the first error, before the other checks
-    from pathlib import Path
-
     from migtui.catalog.model import check_exclude
 
     exclude = check_exclude([x.strip() for x in (args.exclude or "").split(",") if x.strip()])
-    if args.output and not Path(args.output).expanduser().resolve().parent.is_dir():
-        raise UsageError(f"--output {args.output}: no such directory")
     if args.pg_version is not None and args.pg_version <= 0:
         raise UsageError("--pg-version must be a PostgreSQL major version such as 16")
     install_signal_cleanup()
 
     def sink(event: Event) -> None:  # progress on stderr; the report goes to stdout / --output
-        if isinstance(event, Message):
+        if isinstance(event, Message) and not (args.quiet and event.level == "info"):
             print(f"migtui: {event.text}", file=sys.stderr, flush=True)
 
     options = RollbackOptions(
@@ -86,16 +94,7 @@ def run(args: argparse.Namespace) -> int:
         fail_fast=args.fail_fast,
         allow_noop_downgrades=args.allow_noop_downgrades,
     )
-    report = run_rollback_test(settings, options, sink)
-    text = FORMATTERS[args.format](report)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as exc:
-            raise UsageError(f"cannot write --output {args.output}: {exc.strerror}") from None
-        if args.format != "text":
-            sys.stdout.write(FORMATTERS["text"](report))
-    else:
-        sys.stdout.write(text)
+    with report_output(args.output):
+        report = run_rollback_test(settings, options, sink)
+        sys.stdout.write(FORMATTERS[args.format](report))
     return report.exit_code

@@ -13,6 +13,11 @@ HELP = "show the database's current revision(s), the heads, and the pending revi
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when revisions are pending (a deploy gate); exit 0 at head",
+    )
 
 
 def _describe(by_id: dict, revision: str) -> str:
@@ -25,9 +30,10 @@ def run(args: argparse.Namespace) -> int:
 
     status = project_status(settings_from_args(args))
     data = status.to_dict()
+    code = 1 if args.check and not data["at_head"] else 0
     if getattr(args, "format", "text") == "json":
         print(json.dumps(data, indent=2))
-        return 0
+        return code
     by_id = {info.revision: info for info in status.revisions}
     current = ", ".join(_describe(by_id, r) for r in data["current"]) or "base (no revision applied)"
     print(f"database:   {data['target']}")
@@ -45,4 +51,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"invalid:    {item['index']} on {item['table']} (being built now)")
         else:
             print(f"invalid:    {item['index']} on {item['table']}: left by an interrupted build; {item['fix']}")
-    return 0
+    return code

@@ -64,4 +64,5 @@ def run(args: argparse.Namespace) -> int:
 
     stop_on_sigterm()
     options = UpOptions(args.revision, rebuild_invalid_indexes=args.rebuild_invalid_indexes, hard_exit=True)
-    return run_up(settings_from_args(args), options, event_printer(args.format)).exit_code
+    sink = event_printer(args.format, quiet=args.quiet)
+    return run_up(settings_from_args(args), options, sink).exit_code

@@ -179,5 +179,18 @@ def junit_text(report: Any) -> str:
     return findings_junit("migtui dry-run", "dry-run", findings, checked=checked)
 
 
+def markdown_text(report: Any) -> str:
+    """The PR-sized Markdown summary; each finding of a statement with the locks the statement took."""
+    from migtui.render.markdown import render_markdown
+
+    locks = {
+        (rev["revision"], stmt.get("index", i)): _locks_text(stmt).removeprefix("locks ")
+        for rev in report.revisions
+        for i, stmt in enumerate(rev.get("statements", []))
+    }
+    rows = [(f, locks.get((f.revision, f.statement), "")) for f in report.findings]
+    return render_markdown(report, rows)
+
+
 def print_json(report: dict[str, Any], out: TextIO | None = None) -> None:
     print(json.dumps(report, indent=2, default=str), file=out or sys.stdout, flush=True)

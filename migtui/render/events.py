@@ -104,13 +104,24 @@ def json_line(event: Event) -> str:
     return json.dumps(data, default=str, ensure_ascii=False)
 
 
-def event_printer(fmt: str = "text", stream: TextIO | None = None) -> EventSink:
-    """An EventSink that prints each event as a text line or a JSON line; thread-safe, flushed per line."""
+def is_progress(event: Event) -> bool:
+    """Whether ``event`` only tells how the run is going (``--quiet`` leaves these out): starts, statements,
+    progress samples, lock waits and informational messages. Results, failures, warnings and findings are not."""
+    if isinstance(event, Message):
+        return event.level == "info"
+    return isinstance(event, RunStarted | RevisionStarted | StatementStarted | Progress | LockWait)
+
+
+def event_printer(fmt: str = "text", stream: TextIO | None = None, *, quiet: bool = False) -> EventSink:
+    """An EventSink that prints each event as a text line or a JSON line; thread-safe, flushed per line.
+    ``quiet``: only results, failures, warnings and findings (``is_progress`` events are dropped)."""
     if fmt not in ("text", "json"):
         raise ValueError(f"unknown event format {fmt!r}")
     lock = threading.Lock()
 
     def sink(event: Event) -> None:
+        if quiet and is_progress(event):
+            return
         out = stream or sys.stdout
         line = json_line(event) if fmt == "json" else text_line(event)
         if line is None:

@@ -1,7 +1,8 @@
-"""rollback-test reports as text, JSON and JUnit XML."""
+"""rollback-test reports as text, JSON, GitHub annotations, SARIF and JUnit XML."""
 
 from __future__ import annotations
 
+from migtui.events import Finding
 from migtui.render.junit import JUnitCase, junit_xml
 from migtui.rollback.job import (
     FAILED,
@@ -122,4 +123,46 @@ def report_junit(report: RollbackReport) -> str:
     return junit_xml("migtui rollback-test", cases, seconds=report.seconds)
 
 
-FORMATTERS = {"text": report_text, "json": report_json, "junit": report_junit}
+def _relative_findings(report: RollbackReport) -> list[Finding]:
+    """The report's findings with their revision file relative to the working directory (what CI shows)."""
+    from migtui.render.findings import relative_path
+
+    out = []
+    for f in report.findings:
+        path = relative_path(f.path) if f.path else None
+        out.append(Finding(f.rule, f.severity, f.message, f.hint, f.line, f.approved, f.revision, path, f.statement))
+    return out
+
+
+def report_github(report: RollbackReport) -> str:
+    """Workflow annotations, one per failed revision or data warning, on the revision's file."""
+    from migtui.render.github import render_annotations
+
+    findings = _relative_findings(report)
+    text = render_annotations(findings)
+    return text + "\n" if text else ""
+
+
+def report_sarif(report: RollbackReport) -> str:
+    from migtui import __version__
+    from migtui.render.json_report import render_json
+    from migtui.render.sarif import sarif_log
+
+    findings = _relative_findings(report)
+    return render_json(sarif_log(findings, tool_version=__version__)) + "\n"
+
+
+def report_markdown(report: RollbackReport) -> str:
+    from migtui.render.markdown import render_markdown
+
+    return render_markdown(report, [(f, "") for f in _relative_findings(report)])
+
+
+FORMATTERS = {
+    "text": report_text,
+    "json": report_json,
+    "github": report_github,
+    "sarif": report_sarif,
+    "junit": report_junit,
+    "markdown": report_markdown,
+}

@@ -14,7 +14,6 @@ import runpy
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -56,23 +55,11 @@ def _c_compiler() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def wheel_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The migtui wheel built from this checkout, unpacked: a tree to put first on PYTHONPATH."""
-    out = tmp_path_factory.mktemp("wheel")
-    env = {k: v for k, v in os.environ.items() if k != "MIGTUI_PURE_PYTHON"}
-    start = time.perf_counter()
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out / "dist"), str(ROOT)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    assert build.returncode == 0, build.stderr[-4000:]
-    (wheel,) = (out / "dist").glob("migtui-*.whl")
-    with zipfile.ZipFile(wheel) as archive:
+def wheel_tree(migtui_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migtui wheel built from this checkout (tests/conftest.py), unpacked: a tree to put first on PYTHONPATH."""
+    out = tmp_path_factory.mktemp("wheel-tree")
+    with zipfile.ZipFile(migtui_wheel) as archive:
         archive.extractall(out / "tree")
-    print(f"built {wheel.name} in {time.perf_counter() - start:.0f} s")
     return out / "tree"
 
 
