@@ -97,6 +97,7 @@ def test_config_has_a_flag_for_every_setting_and_prints_plain_values(tmp_path):
         "version_table": "versions",
         "version_table_schema": "ops",
         "drift_exclude": "owner,grants",
+        "baseline": "schema.sql",
     }
     assert set(values) == set(fields)
     argv = [part for name, value in values.items() for part in ("--" + name.replace("_", "-"), value)]
@@ -121,7 +122,8 @@ def test_config_has_a_flag_for_every_setting_and_prints_plain_values(tmp_path):
     (tmp_path / "empty.toml").write_text("")
     expected = load_settings(dict(values), env={}, pyproject=tmp_path / "empty.toml")
     for name in fields:
-        if name not in ("dsn", "migrations"):  # dsn is printed redacted; migrations relative to the pyproject
+        # dsn is printed redacted; migrations and a baseline file are relative to the pyproject
+        if name not in ("dsn", "migrations", "baseline"):
             assert getattr(again, name) == getattr(expected, name), name
     assert tomllib.loads(toml)["tool"]["migtui"]["drift_exclude"] == ["owner", "grants"]
 

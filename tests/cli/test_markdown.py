@@ -27,14 +27,14 @@ def test_lint_markdown_has_counts_worst_findings_with_lock_and_rule_links(tmp_pa
     done = run_main("lint", str(sql), "--no-catalog", "--format", "markdown")
     assert done.returncode == 1, done.stderr
     text = done.stdout
-    assert text.startswith(marker("lint") + "\n### ❌ migtui lint: 1 errors, 2 warnings, 0 info")
-    assert "| 1 | 2 | 0 |" in text
+    assert text.startswith(marker("lint") + "\n### ❌ migtui lint: 1 errors, 3 warnings, 1 info")
+    assert "| 1 | 3 | 1 |" in text
     worst = text.split("**Errors and warnings**")[1].split("<details>")[0]
     first = next(line for line in worst.splitlines() if line.startswith("| 🔴"))
     assert "[`add-column-volatile-default`](docs/rules/add-column-volatile-default.md)" in first
     assert "AccessExclusiveLock on public.orders (blocks reads, writes, ddl)" in first
     assert "SET DEFAULT afterwards" in first  # the fix
-    assert "<details><summary>All 3 finding(s)</summary>" in text and text.rstrip().endswith("</details>")
+    assert "<details><summary>All 5 finding(s)</summary>" in text and text.rstrip().endswith("</details>")
 
 
 def test_clean_lint_says_no_findings(tmp_path):
