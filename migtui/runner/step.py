@@ -24,6 +24,7 @@ The sink may be called from the watchdog thread.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import signal
@@ -32,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from migtui.errors import Interrupted, MigrationFailed, MigrationTimeout, MigtuiError, UsageError
+from migtui.errors import Interrupted, MigrationFailed, MigrationTimeout, MigtuiError, ProjectError, UsageError
 from migtui.events import (
     EventSink,
     LockWait,
@@ -46,7 +47,7 @@ from migtui.events import (
 )
 from migtui.pg import progress as pg_progress
 from migtui.pg.progress import Blocker
-from migtui.project.load import ENV_LOCK, no_logging_config
+from migtui.project.load import ASYNC_DRIVERS, ENV_LOCK, no_logging_config
 from migtui.redact import redact_sql
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -96,6 +97,7 @@ class _AttemptState:
     armed: bool = True  # the watchdog may interrupt the thread
     finished: bool = False
     noop: bool = False
+    driver: str = ""  # dialect+driver of the first connection env.py opened
     blockers: tuple[Blocker, ...] = ()
     waiting_lock: str = ""
     lock_wait_reported: bool = False
@@ -141,40 +143,78 @@ def describe_failure(exc: BaseException) -> str:
 
 
 class _Hooks:
-    """Class-level SQLAlchemy listeners for the duration of one attempt, filtered to one thread."""
+    """Class-level SQLAlchemy listeners for the duration of one attempt, filtered to one thread.
 
-    def __init__(self, state: _AttemptState, job: str, limits: StepLimits, server_version: int, sink: EventSink):
+    They act on every connection the thread opens, whatever engine env.py builds and whatever its driver
+    (psycopg 3, psycopg2, asyncpg through SQLAlchemy's adapter): the session settings are sent as SQL on the
+    connection (not as driver connect arguments, which differ per driver and which a non-libpq driver rejects),
+    and the connection is refused when it is not PostgreSQL or not the target database, because the advisory
+    lock, the watchdog and the version check all act on the target."""
+
+    def __init__(
+        self,
+        state: _AttemptState,
+        setup_sql: str,
+        identity: tuple[str, str],
+        driver: str,
+        sink: EventSink,
+    ):
         self.state = state
-        self.job = job
-        self.limits = limits
-        self.server_version = server_version
+        self.setup_sql = setup_sql
+        self.identity = identity  # (current_database(), pg_postmaster_start_time()) of the target
+        self.driver = driver  # the driver migtui handed env.py in sqlalchemy.url
         self.sink = sink
 
     def _mine(self) -> bool:
         return threading.get_ident() == self.state.thread_ident
 
-    def do_connect(self, dialect, conn_rec, cargs, cparams) -> None:
+    def engine_connect(self, conn) -> None:
         if not self._mine():
             return
-        cparams["application_name"] = application_name(self.job, self.state.revision)
-        opts = [f"-c lock_timeout={max(1, int(self.limits.lock_timeout * 1000))}"]
-        if self.server_version >= 140000:
-            # a backend whose client died (kill -9 of the runner) notices within a second and rolls back
-            opts.append("-c client_connection_check_interval=1000")
-        existing = str(cparams.get("options") or "").strip()
-        cparams["options"] = " ".join([existing, *opts]).strip()
-
-    def checkout(self, dbapi_connection, connection_record, connection_proxy) -> None:
-        if not self._mine():
-            return
-        info = getattr(dbapi_connection, "info", None)
-        pid = getattr(info, "backend_pid", None)
-        if pid:
-            self.state.pid = int(pid)
+        dialect = conn.dialect
+        used = f"{dialect.name}+{dialect.driver}"
+        if dialect.name != "postgresql":
+            conn.close()
+            raise ProjectError(
+                f"env.py connected through {used}, not PostgreSQL: it builds its own engine from its own settings; "
+                "when config.attributes.get('migtui') is set, make it use config.attributes['connection'] or "
+                "config.get_main_option('sqlalchemy.url')"
+            )
+        dbapi_connection = conn.connection.dbapi_connection
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(self.setup_sql)
+            pid, database, started = cursor.fetchone()[:3]
+        finally:
+            cursor.close()
+        dbapi_connection.commit()  # the settings outlive this transaction; nothing else ran in it
+        if (database, started) != self.identity:
+            conn.close()
+            raise ProjectError(
+                f"env.py connected to database {database!r}, not the target {self.identity[0]!r} on the target's "
+                "server: migtui's advisory lock, timeout watchdog and version check act on the target; when "
+                "config.attributes.get('migtui') is set, make env.py use config.attributes['connection'] or "
+                "config.get_main_option('sqlalchemy.url')"
+            )
+        conn.connection.info["migtui_pid"] = int(pid)
+        self.state.pid = int(pid)
+        if not self.state.driver:
+            self.state.driver = used
+            if dialect.driver != self.driver:
+                self.sink(
+                    Message(
+                        text=f"{self.state.revision}: env.py connects through its own engine ({used}), not the "
+                        f"postgresql+{self.driver} URL migtui gave it; same database, migtui's settings applied",
+                        level="info",
+                    )
+                )
 
     def before_cursor_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if not self._mine() or not self.state.in_body:
             return
+        pid = conn.connection.info.get("migtui_pid")
+        if pid:  # the session running the revision, when env.py opened more than one
+            self.state.pid = pid
         try:
             autocommit = bool(conn.connection.dbapi_connection.autocommit)
         except Exception:
@@ -194,11 +234,9 @@ class _Hooks:
 
     def _targets(self):
         from sqlalchemy.engine import Engine
-        from sqlalchemy.pool import Pool
 
         return [
-            (Engine, "do_connect", self.do_connect),
-            (Pool, "checkout", self.checkout),
+            (Engine, "engine_connect", self.engine_connect),
             (Engine, "before_cursor_execute", self.before_cursor_execute),
         ]
 
@@ -214,6 +252,33 @@ class _Hooks:
         for target, name, fn in self._targets():
             if event.contains(target, name, fn):
                 event.remove(target, name, fn)
+
+
+def session_setup_sql(monitor, job: str, revision: str, limits: StepLimits, server_version: int) -> str:
+    """One SELECT that applies migtui's session settings on a migration connection and returns its backend
+    pid and the database's identity; literals rendered by psycopg, sent as plain SQL through any driver."""
+    from psycopg import sql
+
+    settings = [
+        # no "%": drivers with the format paramstyle would read it as a placeholder
+        ("application_name", application_name(job, revision).replace("%", "")),
+        ("lock_timeout", f"{max(1, int(limits.lock_timeout * 1000))}ms"),
+    ]
+    if server_version >= 140000:
+        # a backend whose client died (kill -9 of the runner) notices within a second and rolls back
+        settings.append(("client_connection_check_interval", "1000"))
+    calls = [sql.SQL("set_config({}, {}, false)").format(sql.Literal(k), sql.Literal(v)) for k, v in settings]
+    query = sql.SQL("SELECT pg_backend_pid(), current_database(), pg_postmaster_start_time()::text, {}").format(
+        sql.SQL(", ").join(calls)
+    )
+    return query.as_string(monitor)
+
+
+def target_identity(monitor) -> tuple[str, str]:
+    with monitor.cursor() as cur:
+        cur.execute("SELECT current_database(), pg_postmaster_start_time()::text")
+        database, started = cur.fetchone()
+    return str(database), str(started)
 
 
 class _Watchdog(threading.Thread):
@@ -525,20 +590,36 @@ class RevisionStep:
             step.migration_fn = body
             return [step]
 
+        driver = self.project.check_driver()
         config = self.project.config(self.dsn)
         # the version table migtui reads, for env.py files that honour these options (db/migrations does)
         if self.version_table and self.version_table != "alembic_version":
             config.set_main_option("version_table", self.version_table)
         if self.version_table_schema:
             config.set_main_option("version_table_schema", self.version_table_schema)
-        hooks = _Hooks(state, self.job, self.limits, server_version, self.sink)
+        setup_sql = session_setup_sql(monitor, self.job, revision, self.limits, server_version)
+        hooks = _Hooks(state, setup_sql, target_identity(monitor), driver, self.sink)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
+        engine = connection = None
         hooks.install()
         watchdog.start()
         try:
-            with ENV_LOCK, no_logging_config(), EnvironmentContext(config, script, fn=work, destination_rev=revision):
-                script.run_env()
+            with ENV_LOCK, no_logging_config():
+                if driver not in ASYNC_DRIVERS:
+                    # alembic's cookbook convention for a caller-owned connection (dagster's env.py requires
+                    # it); an env.py that builds its own engine ignores it and the hooks still cover that engine
+                    import sqlalchemy
+
+                    engine = sqlalchemy.create_engine(
+                        config.get_main_option("sqlalchemy.url"), poolclass=sqlalchemy.pool.NullPool
+                    )
+                    connection = engine.connect()
+                    config.attributes["connection"] = connection
+                with EnvironmentContext(config, script, fn=work, destination_rev=revision):
+                    script.run_env()
+                if connection is not None and connection.in_transaction():
+                    connection.commit()  # what env.py left open on the connection it was handed
         finally:
             state.armed = False
             state.finished = True
@@ -547,6 +628,11 @@ class RevisionStep:
                 self._owns_monitor = True
             hooks.remove()
             restore()
+            if connection is not None:
+                with contextlib.suppress(Exception):  # rolls back what is left; the backend may be gone
+                    connection.close()
+            if engine is not None:
+                engine.dispose()
 
     @staticmethod
     def _interrupter(state: _AttemptState):
