@@ -234,7 +234,14 @@ class Runner:
                 self._end_orphans(lock_conn)
                 heads = read_current(lock_conn, self.version_table)
                 plan = self.plan(direction, target, heads)
-                self.sink(RunStarted(job=direction, target=redact_dsn(self.dsn) or "", revisions=tuple(plan)))
+                self.sink(
+                    RunStarted(
+                        job=direction,
+                        target=redact_dsn(self.dsn) or "",
+                        revisions=tuple(plan),
+                        driver=self.project.driver()[0],
+                    )
+                )
                 if not plan:
                     seconds = time.monotonic() - started
                     where = ", ".join(heads) or "base"

@@ -97,7 +97,7 @@ class _AttemptState:
     armed: bool = True  # the watchdog may interrupt the thread
     finished: bool = False
     noop: bool = False
-    driver: str = ""  # dialect+driver of the first connection env.py opened
+    driver: str = ""  # dialect+driver of env.py's own engine when it is not the one migtui handed it
     blockers: tuple[Blocker, ...] = ()
     waiting_lock: str = ""
     lock_wait_reported: bool = False
@@ -119,7 +119,7 @@ def _sqlstates(exc: BaseException | None) -> set[str]:
         if item is None or id(item) in seen:
             continue
         seen.add(id(item))
-        state = getattr(item, "sqlstate", None)
+        state = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)  # psycopg 3, asyncpg / psycopg2
         if isinstance(state, str):
             found.add(state)
         stack.extend([getattr(item, "orig", None), item.__cause__, item.__context__])
@@ -198,16 +198,15 @@ class _Hooks:
             )
         conn.connection.info["migtui_pid"] = int(pid)
         self.state.pid = int(pid)
-        if not self.state.driver:
+        if dialect.driver != self.driver and not self.state.driver:
             self.state.driver = used
-            if dialect.driver != self.driver:
-                self.sink(
-                    Message(
-                        text=f"{self.state.revision}: env.py connects through its own engine ({used}), not the "
-                        f"postgresql+{self.driver} URL migtui gave it; same database, migtui's settings applied",
-                        level="info",
-                    )
+            self.sink(
+                Message(
+                    text=f"{self.state.revision}: env.py connects through its own engine ({used}), not the "
+                    f"postgresql+{self.driver} URL migtui gave it; same database, migtui's settings applied",
+                    level="info",
                 )
+            )
 
     def before_cursor_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if not self._mine() or not self.state.in_body:

@@ -1,0 +1,179 @@
+"""Projects whose env.py is not alembic's stock one: its own engine from its own setting, an async env.py on
+asyncpg, an env.py that only runs on a connection its caller hands it (dagster's). Each runs unmodified under
+``up`` and ``down`` with migtui's guarantees: the session named and under lock_timeout, the per-revision
+timeout, statement events, the advisory lock released; and each keeps its driver (a revision relying on it,
+``exec_driver_sql`` with ``%I``, works)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migtui.errors import MigrationFailed, MigrationTimeout, ProjectError, UsageError
+from migtui.events import Message, RunStarted, StatementStarted
+from migtui.pg.dsn import sqlalchemy_url, with_database
+from migtui.project.load import AlembicProject
+from migtui.runner.job import Runner
+from tests.alembic_projects import Rev, make_project
+from tests.runner.test_runner import CREATE_T, Recorder, advisory_locks_held, scalar, settings_for
+
+# format('%I.%I') as the driver sees it: asyncpg takes it as is; psycopg 3 and (under SQLAlchemy 2, which
+# passes an empty parameter dict) psycopg2 need '%%I'. The revision records which driver ran it.
+SEEN = """
+bind = op.get_bind()
+pct = '%' if bind.dialect.driver == 'asyncpg' else '%%'
+bind.exec_driver_sql(
+    "CREATE TABLE seen AS SELECT format('" + pct + "I." + pct + "I', 'public', 't') AS name, "
+    "'" + bind.dialect.driver + "'::text AS driver, application_name AS app, current_setting('lock_timeout') AS lt "
+    "FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+)
+"""
+REVISIONS = [
+    Rev("a1", CREATE_T, "op.drop_table('t')"),
+    Rev("a2", SEEN, "op.drop_table('seen')"),
+    Rev("a3", "op.add_column('t', sa.Column('w', sa.Integer))", "op.drop_column('t', 'w')"),
+    Rev("a4", "op.create_table('half', sa.Column('id', sa.Integer))\nop.execute('SELECT pg_sleep(30)')"),
+]
+
+OWN_ENGINE_ENV = '''
+import os
+
+import sqlalchemy as sa
+from alembic import context
+
+
+def run():
+    engine = sa.create_engine(os.environ["APP_DATABASE_URL"], poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=None)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run()
+'''
+
+CALLER_CONNECTION_ENV = '''
+from alembic import context
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise Exception("No connection set in alembic config")
+context.configure(connection=connection, target_metadata=None)
+with context.begin_transaction():
+    context.run_migrations()
+'''
+
+
+def _set_ini_url(root: Path, url: str) -> None:
+    ini = root / "alembic.ini"
+    lines = [
+        f"sqlalchemy.url = {url}" if line.startswith("sqlalchemy.url") else line
+        for line in ini.read_text().splitlines()
+    ]
+    ini.write_text("\n".join(lines) + "\n")
+
+
+def build(kind: str, root: Path, dsn: str, monkeypatch, revisions=REVISIONS) -> AlembicProject:
+    script = make_project(root, revisions)
+    if kind == "own-engine":  # ignores sqlalchemy.url: its own engine (psycopg2) from its own setting
+        (script / "env.py").write_text(OWN_ENGINE_ENV)
+        monkeypatch.setenv("APP_DATABASE_URL", sqlalchemy_url(dsn, "psycopg2"))
+    elif kind == "async":  # alembic's own async template, the driver named in alembic.ini
+        import alembic
+
+        template = Path(alembic.__file__).parent / "templates" / "async" / "env.py"
+        (script / "env.py").write_text(template.read_text())
+        _set_ini_url(root, "postgresql+asyncpg://app@localhost/app")
+    elif kind == "caller-connection":  # refuses to run without config.attributes["connection"] (dagster)
+        (script / "env.py").write_text(CALLER_CONNECTION_ENV)
+        _set_ini_url(root, "postgresql+psycopg2://app@localhost/app")
+    else:
+        raise AssertionError(kind)
+    return AlembicProject.load(root / "alembic.ini")
+
+
+KINDS = ["own-engine", "async", "caller-connection"]
+HANDED = {"own-engine": "psycopg", "async": "asyncpg", "caller-connection": "psycopg2"}  # sqlalchemy.url's
+USED = {"own-engine": "psycopg2", "async": "asyncpg", "caller-connection": "psycopg2"}  # env.py's connection
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_up_and_down_through_the_projects_env_and_driver(kind, tmp_path, fresh_db, monkeypatch):
+    project = build(kind, tmp_path, fresh_db, monkeypatch)
+    sink = Recorder()
+    runner = Runner(project, fresh_db, settings_for(fresh_db, lock_timeout=1.5), sink)
+    assert runner.upgrade("a3").applied == ["a1", "a2", "a3"]
+    assert runner.current() == ("a3",)
+    # the driver's own paramstyle reached the server unchanged, on a session migtui named and time-limited
+    seen = scalar(fresh_db, "SELECT name || ' ' || driver || ' ' || app || ' ' || lt FROM seen")
+    assert seen == f"public.t {USED[kind]} migtui up a2 1500ms"
+    assert [s.revision for s in sink.of(StatementStarted)] == ["a1", "a2", "a3"]
+    assert sink.of(RunStarted)[0].driver == HANDED[kind]
+    if kind == "own-engine":  # env.py's engine is not the URL migtui handed it: said once per revision
+        assert any("own engine (postgresql+psycopg2)" in m.text for m in sink.of(Message))
+    assert advisory_locks_held(fresh_db) == 0
+
+    assert runner.downgrade("base").applied == ["a3", "a2", "a1"]
+    assert runner.current() == ()
+    assert scalar(fresh_db, "SELECT to_regclass('t') IS NULL AND to_regclass('seen') IS NULL") is True
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_lock_timeout_and_timeout_hold_under_the_projects_env(kind, tmp_path, fresh_db, monkeypatch):
+    project = build(kind, tmp_path, fresh_db, monkeypatch)
+    Runner(project, fresh_db, settings_for(fresh_db)).upgrade("a2")
+
+    # a reader holds t: a3's ALTER gives up per lock_timeout (retried once) instead of queueing behind it
+    holder = psycopg.connect(fresh_db)
+    holder.execute("LOCK TABLE t IN ACCESS SHARE MODE")
+    settings = settings_for(fresh_db, lock_timeout=0.3, lock_retries=1, lock_retry_delay=0.1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(MigrationFailed, match="lock_timeout"):
+            Runner(project, fresh_db, settings).upgrade("a3")
+    finally:
+        holder.close()
+    assert time.monotonic() - started < 10
+    assert Runner(project, fresh_db, settings).current() == ("a2",)
+
+    # a4 sleeps past the per-revision timeout: cancelled on env.py's own session, rolled back
+    sink = Recorder()
+    runner = Runner(project, fresh_db, settings_for(fresh_db, timeout=1.5), sink)
+    started = time.monotonic()
+    with pytest.raises(MigrationTimeout, match="a4"):
+        runner.upgrade()
+    assert time.monotonic() - started < 8
+    assert runner.current() == ("a3",)
+    assert scalar(fresh_db, "SELECT to_regclass('half') IS NULL") is True
+    assert advisory_locks_held(fresh_db) == 0
+
+
+def test_env_connecting_elsewhere_is_refused_before_anything_runs(tmp_path, fresh_db, monkeypatch):
+    project = build("own-engine", tmp_path, fresh_db, monkeypatch)
+    monkeypatch.setenv("APP_DATABASE_URL", sqlalchemy_url(with_database(fresh_db, "postgres"), "psycopg2"))
+    with pytest.raises(ProjectError, match="not the target") as info:
+        Runner(project, fresh_db, settings_for(fresh_db)).upgrade()
+    assert info.value.exit_code == 7
+    assert Runner(project, fresh_db, settings_for(fresh_db)).current() == ()
+    assert scalar(with_database(fresh_db, "postgres"), "SELECT to_regclass('t') IS NULL") is True
+    assert advisory_locks_held(fresh_db) == 0
+
+
+def test_env_on_sqlite_is_refused(tmp_path, fresh_db, monkeypatch):
+    project = build("own-engine", tmp_path, fresh_db, monkeypatch)
+    monkeypatch.setenv("APP_DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    with pytest.raises(ProjectError, match="sqlite.*not PostgreSQL") as info:
+        Runner(project, fresh_db, settings_for(fresh_db)).upgrade()
+    assert info.value.exit_code == 7
+    assert Runner(project, fresh_db, settings_for(fresh_db)).current() == ()
+
+
+def test_driver_not_installed_is_one_line(tmp_path, fresh_db, monkeypatch):
+    project = build("caller-connection", tmp_path, fresh_db, monkeypatch)
+    _set_ini_url(tmp_path, "postgresql+pg8000://app@localhost/app")
+    with pytest.raises(UsageError, match="driver pg8000, which is not installed beside migtui: pip install pg8000"):
+        Runner(AlembicProject.load(tmp_path / "alembic.ini"), fresh_db, settings_for(fresh_db)).upgrade()
