@@ -166,14 +166,14 @@ def test_env_connecting_elsewhere_is_refused_before_anything_runs(tmp_path, fres
 def test_env_on_sqlite_is_refused(tmp_path, fresh_db, monkeypatch):
     project = build("own-engine", tmp_path, fresh_db, monkeypatch)
     monkeypatch.setenv("APP_DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
-    with pytest.raises(ProjectError, match="sqlite.*not PostgreSQL") as info:
+    with pytest.raises(ProjectError, match=r"sqlite.*not PostgreSQL") as info:
         Runner(project, fresh_db, settings_for(fresh_db)).upgrade()
     assert info.value.exit_code == 7
     assert Runner(project, fresh_db, settings_for(fresh_db)).current() == ()
 
 
 def test_driver_not_installed_is_one_line(tmp_path, fresh_db, monkeypatch):
-    project = build("caller-connection", tmp_path, fresh_db, monkeypatch)
+    build("caller-connection", tmp_path, fresh_db, monkeypatch)
     _set_ini_url(tmp_path, "postgresql+pg8000://app@localhost/app")
     with pytest.raises(UsageError, match="driver pg8000, which is not installed beside migtui: pip install pg8000"):
         Runner(AlembicProject.load(tmp_path / "alembic.ini"), fresh_db, settings_for(fresh_db)).upgrade()
