@@ -38,7 +38,7 @@ REVISIONS = [
     Rev("a4", "op.create_table('half', sa.Column('id', sa.Integer))\nop.execute('SELECT pg_sleep(30)')"),
 ]
 
-OWN_ENGINE_ENV = '''
+OWN_ENGINE_ENV = """
 import os
 
 import sqlalchemy as sa
@@ -54,9 +54,9 @@ def run():
 
 
 run()
-'''
+"""
 
-CALLER_CONNECTION_ENV = '''
+CALLER_CONNECTION_ENV = """
 from alembic import context
 
 connection = context.config.attributes.get("connection")
@@ -65,7 +65,7 @@ if connection is None:
 context.configure(connection=connection, target_metadata=None)
 with context.begin_transaction():
     context.run_migrations()
-'''
+"""
 
 
 def _set_ini_url(root: Path, url: str) -> None:
