@@ -26,10 +26,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     data = settings.redacted()
+    sources = dict(settings.sources)
+    data["driver"], sources["driver"] = _driver(settings.migrations)
     if args.format == "json":
-        print(json.dumps({"settings": data, "sources": settings.sources}, indent=2, default=str))
+        print(json.dumps({"settings": data, "sources": sources}, indent=2, default=str))
         return 0
     width = max(len(k) for k in data)
     for key, value in data.items():
-        print(f"{key:<{width}}  {value!s:<40}  ({settings.sources.get(key, 'default')})")
+        print(f"{key:<{width}}  {value!s:<40}  ({sources.get(key, 'default')})")
     return 0
+
+
+def _driver(migrations: str) -> tuple[str, str]:
+    """The SQLAlchemy driver migtui hands the project's env.py, and where that comes from."""
+    from migtui.errors import MigtuiError
+    from migtui.project.load import DEFAULT_DRIVER, AlembicProject
+
+    try:
+        return AlembicProject.load(migrations).driver()
+    except MigtuiError:
+        return DEFAULT_DRIVER, f"default (no alembic project at {migrations})"

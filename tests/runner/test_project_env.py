@@ -177,3 +177,17 @@ def test_driver_not_installed_is_one_line(tmp_path, fresh_db, monkeypatch):
     _set_ini_url(tmp_path, "postgresql+pg8000://app@localhost/app")
     with pytest.raises(UsageError, match="driver pg8000, which is not installed beside migtui: pip install pg8000"):
         Runner(AlembicProject.load(tmp_path / "alembic.ini"), fresh_db, settings_for(fresh_db)).upgrade()
+
+
+def test_config_reports_the_driver_handed_to_env(tmp_path, monkeypatch, capsys):
+    import json
+
+    from migtui.cli.main import main
+
+    build("async", tmp_path, "postgresql://app@localhost/app", monkeypatch, revisions=REVISIONS[:1])
+    capsys.readouterr()  # alembic init's own output
+    assert main(["config", "--format", "json", "--migrations", str(tmp_path / "alembic.ini")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["settings"]["driver"] == "asyncpg" and out["sources"]["driver"] == "alembic.ini sqlalchemy.url"
+    assert main(["config", "--format", "json", "--migrations", str(tmp_path / "migrations")]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["driver"] == "psycopg"  # no alembic.ini there
