@@ -191,3 +191,23 @@ def test_config_reports_the_driver_handed_to_env(tmp_path, monkeypatch, capsys):
     assert out["settings"]["driver"] == "asyncpg" and out["sources"]["driver"] == "alembic.ini sqlalchemy.url"
     assert main(["config", "--format", "json", "--migrations", str(tmp_path / "migrations")]) == 0
     assert json.loads(capsys.readouterr().out)["settings"]["driver"] == "psycopg"  # no alembic.ini there
+
+
+@pytest.mark.parametrize("kind", ["caller-connection", "async"])
+def test_statement_capture_on_the_projects_driver(kind, tmp_path, fresh_db, monkeypatch):
+    """What dry-run's shadow and lint's online rendering record: the statements as the server ran them."""
+    from migtui.project.capture import ShadowRevision, capture_statements
+    from migtui.runner.step import run_revision_step
+
+    revisions = [
+        Rev("a1", CREATE_T + "\nop.get_bind().execute(sa.text('INSERT INTO t (v) VALUES (:v)').bindparams(v=\"it's\"))")
+    ]
+    project = build(kind, tmp_path, fresh_db, monkeypatch, revisions=revisions)
+    captured = [ShadowRevision("a1")]
+    with capture_statements(captured):
+        run_revision_step(project, fresh_db, settings_for(fresh_db), "a1", "up")
+    sqls = [s.sql for s in captured[0].statements]
+    assert sqls[0].startswith("CREATE TABLE t") and "INSERT INTO t (v)" in sqls[1]
+    # psycopg2 inlines its parameters like psycopg 3; asyncpg binds server-side, so its $1 stays as sent
+    assert sqls[1].endswith("VALUES ('it''s')" if kind != "async" else "VALUES ($1::VARCHAR)"), sqls[1]
+    assert scalar(fresh_db, "SELECT v FROM t") == "it's"
