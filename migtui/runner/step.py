@@ -280,6 +280,54 @@ def target_identity(monitor) -> tuple[str, str]:
     return str(database), str(started)
 
 
+class _HandedConnection:
+    """The connection to the target handed to env.py in ``config.attributes["connection"]``, opened on first use
+    (on the thread running the revision, so the hooks cover it)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Any = None
+        self.connection: Any = None
+
+    def get(self) -> Any:
+        if self.connection is None:
+            import sqlalchemy
+
+            self.engine = sqlalchemy.create_engine(self.url, poolclass=sqlalchemy.pool.NullPool)
+            self.connection = self.engine.connect()
+        return self.connection
+
+    def commit(self) -> None:
+        if self.connection is not None and self.connection.in_transaction():
+            self.connection.commit()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(Exception):  # rolls back what is left; the backend may be gone
+                self.connection.close()
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+class _AttributesWithConnection(dict):
+    """alembic's ``config.attributes`` with a ``"connection"`` that opens when env.py reads it."""
+
+    def __init__(self, base: dict, handed: _HandedConnection) -> None:
+        super().__init__(base)
+        self.handed = handed
+
+    def __missing__(self, key: str) -> Any:
+        if key == "connection":
+            return self.handed.get()
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key == "connection" or super().__contains__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+
 class _Watchdog(threading.Thread):
     """Samples the migration backend; emits Progress/LockWait; enforces the timeout."""
 
@@ -600,25 +648,19 @@ class RevisionStep:
         hooks = _Hooks(state, setup_sql, target_identity(monitor), driver, self.sink)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
-        engine = connection = None
+        handed = _HandedConnection(config.get_main_option("sqlalchemy.url")) if driver not in ASYNC_DRIVERS else None
+        if handed is not None:
+            # alembic's cookbook convention for a caller-owned connection (dagster's env.py requires it), opened
+            # only when env.py asks for it; an env.py that builds its own engine never does
+            config.attributes = _AttributesWithConnection(config.attributes, handed)
         hooks.install()
         watchdog.start()
         try:
             with ENV_LOCK, no_logging_config():
-                if driver not in ASYNC_DRIVERS:
-                    # alembic's cookbook convention for a caller-owned connection (dagster's env.py requires
-                    # it); an env.py that builds its own engine ignores it and the hooks still cover that engine
-                    import sqlalchemy
-
-                    engine = sqlalchemy.create_engine(
-                        config.get_main_option("sqlalchemy.url"), poolclass=sqlalchemy.pool.NullPool
-                    )
-                    connection = engine.connect()
-                    config.attributes["connection"] = connection
                 with EnvironmentContext(config, script, fn=work, destination_rev=revision):
                     script.run_env()
-                if connection is not None and connection.in_transaction():
-                    connection.commit()  # what env.py left open on the connection it was handed
+                if handed is not None:
+                    handed.commit()  # what env.py left open on the connection it was handed
         finally:
             state.armed = False
             state.finished = True
@@ -627,11 +669,8 @@ class RevisionStep:
                 self._owns_monitor = True
             hooks.remove()
             restore()
-            if connection is not None:
-                with contextlib.suppress(Exception):  # rolls back what is left; the backend may be gone
-                    connection.close()
-            if engine is not None:
-                engine.dispose()
+            if handed is not None:
+                handed.close()
 
     @staticmethod
     def _interrupter(state: _AttemptState):
