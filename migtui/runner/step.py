@@ -97,6 +97,7 @@ class _AttemptState:
     armed: bool = True  # the watchdog may interrupt the thread
     finished: bool = False
     noop: bool = False
+    body_started: bool = False  # the revision's upgrade()/downgrade() was entered
     driver: str = ""  # dialect+driver of env.py's own engine when it is not the one migtui handed it
     blockers: tuple[Blocker, ...] = ()
     waiting_lock: str = ""
@@ -124,6 +125,13 @@ def _sqlstates(exc: BaseException | None) -> set[str]:
             found.add(state)
         stack.extend([getattr(item, "orig", None), item.__cause__, item.__context__])
     return found
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    """A database or driver error (connection refused, ...) rather than the project's own Python failing."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(exc, (DBAPIError, OperationalError)) or "psycopg" in type(exc).__module__
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -578,6 +586,11 @@ class RevisionStep:
         if isinstance(exc, MigtuiError):
             return exc
         states = _sqlstates(exc)
+        if not state.body_started and not states and not _is_driver_error(exc):
+            from migtui.project.load import _project_frame
+
+            env_py = _project_frame(exc, self.project.script_location) or "env.py"
+            return ProjectError(f"{env_py} failed before revision {rev} ran: {describe_failure(exc)}")
         if LOCK_NOT_AVAILABLE in states:
             if attempt <= self.limits.lock_retries and not state.non_transactional_ran:
                 return None
@@ -629,6 +642,7 @@ class RevisionStep:
             @functools.wraps(original)
             def body(**kw):
                 state.in_body = True
+                state.body_started = True
                 try:
                     return original(**kw)
                 finally:

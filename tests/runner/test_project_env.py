@@ -211,3 +211,12 @@ def test_statement_capture_on_the_projects_driver(kind, tmp_path, fresh_db, monk
     # psycopg2 inlines its parameters like psycopg 3; asyncpg binds server-side, so its $1 stays as sent
     assert sqls[1].endswith("VALUES ('it''s')" if kind != "async" else "VALUES ($1::VARCHAR)"), sqls[1]
     assert scalar(fresh_db, "SELECT v FROM t") == "it's"
+
+
+def test_env_raising_is_a_project_error_naming_env_py(tmp_path, fresh_db, monkeypatch):
+    project = build("own-engine", tmp_path, fresh_db, monkeypatch)
+    monkeypatch.delenv("APP_DATABASE_URL")
+    with pytest.raises(ProjectError, match=r"env\.py:\d+ failed before revision a1 ran: KeyError: 'APP_DATABASE_URL'"):
+        Runner(project, fresh_db, settings_for(fresh_db)).upgrade()
+    assert Runner(project, fresh_db, settings_for(fresh_db)).current() == ()
+    assert advisory_locks_held(fresh_db) == 0
