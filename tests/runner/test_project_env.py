@@ -220,3 +220,32 @@ def test_env_raising_is_a_project_error_naming_env_py(tmp_path, fresh_db, monkey
         Runner(project, fresh_db, settings_for(fresh_db)).upgrade()
     assert Runner(project, fresh_db, settings_for(fresh_db)).current() == ()
     assert advisory_locks_held(fresh_db) == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rollback_test_and_drift_through_the_projects_env(kind, tmp_path, pg, fresh_db, monkeypatch):
+    """rollback-test and drift build their own databases: an env.py that connects where migtui says runs
+    there; one with its own fixed setting (``own-engine``) is refused there in one line, never run elsewhere."""
+    import dataclasses
+    import json
+
+    from migtui.drift.job import DriftOptions, run_drift
+    from migtui.rollback.job import RollbackOptions, run_rollback_test
+    from tests.conftest import new_database
+
+    project = build(kind, tmp_path, fresh_db, monkeypatch, revisions=REVISIONS[:3])
+    name, scratch = new_database(pg)
+    try:
+        settings = dataclasses.replace(settings_for(fresh_db), scratch_dsn=scratch, migrations=str(project.ini_path))
+        report = run_rollback_test(settings, RollbackOptions())
+        if kind == "own-engine":
+            assert report.exit_code != 0 and "not the target" in json.dumps(report.to_dict())
+            return
+        assert report.exit_code == 0, report.summary
+        assert [r["status"] for r in report.to_dict()["revisions"]] == ["passed"] * 3
+
+        Runner(project, fresh_db, settings).upgrade()
+        drift = run_drift(dataclasses.replace(settings, scratch_dsn=pg.dsn()), DriftOptions(use_cache=False))
+        assert drift.exit_code == 0 and drift.differences == []
+    finally:
+        pg.drop_database(name)
