@@ -249,3 +249,28 @@ def test_rollback_test_and_drift_through_the_projects_env(kind, tmp_path, pg, fr
         assert drift.exit_code == 0 and drift.differences == []
     finally:
         pg.drop_database(name)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cancel_stops_the_revision_on_env_pys_session(kind, tmp_path, fresh_db, monkeypatch):
+    """What the TUI's abort does, on the session env.py opened (its own engine, asyncpg, the handed one)."""
+    from migtui.errors import Interrupted
+    from tests.runner.test_runner import _run_in_thread
+
+    project = build(kind, tmp_path, fresh_db, monkeypatch)
+    runner = Runner(project, fresh_db, settings_for(fresh_db))
+    runner.upgrade("a3")
+    thread, outcome = _run_in_thread(runner.upgrade)
+    deadline = time.monotonic() + 20
+    active = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migtui up a4' AND state = 'active'"
+    while scalar(fresh_db, active) == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cancelled_at = time.monotonic()
+    runner.cancel()
+    thread.join(timeout=10)
+    assert time.monotonic() - cancelled_at < 3
+    assert len(outcome) == 1 and isinstance(outcome[0], Interrupted), outcome
+    assert runner.current() == ("a3",)
+    assert scalar(fresh_db, "SELECT to_regclass('half') IS NULL") is True
+    assert advisory_locks_held(fresh_db) == 0
