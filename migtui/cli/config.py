@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     data = settings.redacted()
     sources = dict(settings.sources)
-    data["driver"], sources["driver"] = _driver(settings.migrations)
+    if settings.driver is None:  # the project's own choice: say which, and where it is set
+        data["driver"], sources["driver"] = _driver(settings.migrations)
     if args.format == "json":
         print(json.dumps({"settings": data, "sources": sources}, indent=2, default=str))
         return 0

@@ -89,7 +89,7 @@ class AlembicProject:
         return cls(script.resolve(), ini)
 
     # -- alembic objects ---------------------------------------------------------------------------------
-    def config(self, dsn: str | None = None, **attributes: Any):
+    def config(self, dsn: str | None = None, *, driver: str | None = None, **attributes: Any):
         """An alembic Config for this project; with ``dsn``, ``sqlalchemy.url`` points there (the project's
         driver, see :meth:`driver`)."""
         from alembic.config import Config
@@ -99,15 +99,18 @@ class AlembicProject:
         if dsn is not None:
             from migtui.pg.dsn import sqlalchemy_url
 
-            cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(dsn, self.driver()[0]).replace("%", "%%"))
+            cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(dsn, self.driver(driver)[0]).replace("%", "%%"))
         cfg.attributes["migtui"] = True
         cfg.attributes.update(attributes)
         return cfg
 
-    def driver(self) -> tuple[str, str]:
-        """(SQLAlchemy driver name, where it comes from): the driver of the project's own ``sqlalchemy.url`` in
+    def driver(self, setting: str | None = None) -> tuple[str, str]:
+        """(SQLAlchemy driver name, where it comes from): the ``driver`` setting when given, else the driver of
+        the project's own ``sqlalchemy.url`` in
         alembic.ini when that URL names one (``postgresql+psycopg2://``), else psycopg 3: a bare ``postgresql://``
         would mean psycopg2 to SQLAlchemy, which migtui does not depend on, so the project names it to get it."""
+        if setting:
+            return setting, "the driver setting"
         if self.ini_path is None:
             return DEFAULT_DRIVER, "default (no alembic.ini)"
         import configparser
@@ -124,11 +127,11 @@ class AlembicProject:
             return DEFAULT_DRIVER, "default"
         return driver, f"{self.ini_path.name} sqlalchemy.url"
 
-    def check_driver(self) -> str:
+    def check_driver(self, setting: str | None = None) -> str:
         """The driver, or UsageError when its DBAPI module is not installed beside migtui."""
         import importlib.util
 
-        driver, source = self.driver()
+        driver, source = self.driver(setting)
         module, package = DRIVER_MODULES.get(driver, (driver, driver))
         if importlib.util.find_spec(module) is None:
             raise UsageError(

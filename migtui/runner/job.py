@@ -239,7 +239,7 @@ class Runner:
                         job=direction,
                         target=redact_dsn(self.dsn) or "",
                         revisions=tuple(plan),
-                        driver=self.project.driver()[0],
+                        driver=self.project.driver(self.settings.driver)[0],
                     )
                 )
                 if not plan:
@@ -273,6 +273,7 @@ class Runner:
             job=direction,
             version_table=self.settings.version_table,
             version_table_schema=self.settings.version_table_schema,
+            driver=self.settings.driver,
         )
         applied: list[str] = []
         self._step = step

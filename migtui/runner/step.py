@@ -456,7 +456,9 @@ class RevisionStep:
         monitor_conn=None,
         version_table: str | None = None,
         version_table_schema: str | None = None,
+        driver: str | None = None,
     ) -> None:
+        self.driver = driver  # the driver setting (None: the project's alembic.ini, else psycopg 3)
         self.version_table = version_table
         self.version_table_schema = version_table_schema
         self.project = project
@@ -651,8 +653,8 @@ class RevisionStep:
             step.migration_fn = body
             return [step]
 
-        driver = self.project.check_driver()
-        config = self.project.config(self.dsn)
+        driver = self.project.check_driver(self.driver)
+        config = self.project.config(self.dsn, driver=driver)
         # the version table migtui reads, for env.py files that honour these options (db/migrations does)
         if self.version_table and self.version_table != "alembic_version":
             config.set_main_option("version_table", self.version_table)
@@ -743,6 +745,7 @@ def run_revision_step(
         job=job or direction,
         version_table=getattr(settings, "version_table", None),
         version_table_schema=getattr(settings, "version_table_schema", None),
+        driver=getattr(settings, "driver", None),
     )
     try:
         return step.run(revision, direction)

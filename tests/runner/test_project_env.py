@@ -274,3 +274,11 @@ def test_cancel_stops_the_revision_on_env_pys_session(kind, tmp_path, fresh_db, 
     assert runner.current() == ("a3",)
     assert scalar(fresh_db, "SELECT to_regclass('half') IS NULL") is True
     assert advisory_locks_held(fresh_db) == 0
+
+
+def test_driver_setting_overrides_alembic_ini(tmp_path, fresh_db, monkeypatch):
+    project = build("caller-connection", tmp_path, fresh_db, monkeypatch, revisions=REVISIONS[:2])  # psycopg2
+    sink = Recorder()
+    Runner(project, fresh_db, settings_for(fresh_db, driver="psycopg"), sink).upgrade()
+    assert sink.of(RunStarted)[0].driver == "psycopg"
+    assert scalar(fresh_db, "SELECT driver FROM seen") == "psycopg"
