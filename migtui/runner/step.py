@@ -98,7 +98,6 @@ class _AttemptState:
     finished: bool = False
     noop: bool = False
     body_started: bool = False  # the revision's upgrade()/downgrade() was entered
-    driver: str = ""  # dialect+driver of env.py's own engine when it is not the one migtui handed it
     blockers: tuple[Blocker, ...] = ()
     waiting_lock: str = ""
     lock_wait_reported: bool = False
@@ -166,7 +165,9 @@ class _Hooks:
         identity: tuple[str, str],
         driver: str,
         sink: EventSink,
+        reported: set[str],
     ):
+        self.reported = reported  # engines already named to the operator in this run (one line each)
         self.state = state
         self.setup_sql = setup_sql
         self.identity = identity  # (current_database(), pg_postmaster_start_time()) of the target
@@ -206,8 +207,8 @@ class _Hooks:
             )
         conn.connection.info["migtui_pid"] = int(pid)
         self.state.pid = int(pid)
-        if dialect.driver != self.driver and not self.state.driver:
-            self.state.driver = used
+        if dialect.driver != self.driver and used not in self.reported:
+            self.reported.add(used)
             self.sink(
                 Message(
                     text=f"{self.state.revision}: env.py connects through its own engine ({used}), not the "
@@ -470,6 +471,7 @@ class RevisionStep:
         self._owns_monitor = monitor_conn is None
         self._cancel = threading.Event()
         self._state: _AttemptState | None = None
+        self._reported: set[str] = set()
 
     def cancel(self) -> None:
         """Stop the revision running now (from any thread): its statement is cancelled, it rolls back, and
@@ -661,7 +663,7 @@ class RevisionStep:
         if self.version_table_schema:
             config.set_main_option("version_table_schema", self.version_table_schema)
         setup_sql = session_setup_sql(monitor, self.job, revision, self.limits, server_version)
-        hooks = _Hooks(state, setup_sql, target_identity(monitor), driver, self.sink)
+        hooks = _Hooks(state, setup_sql, target_identity(monitor), driver, self.sink, self._reported)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
         handed = _HandedConnection(config.get_main_option("sqlalchemy.url")) if driver not in ASYNC_DRIVERS else None
