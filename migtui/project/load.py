@@ -20,6 +20,7 @@ from migtui.errors import ProjectError, UsageError
 from migtui.redact import error_line
 
 DEFAULT_DRIVER = "psycopg"
+LIBPQ_DRIVERS = frozenset({"psycopg", "psycopg_async", "psycopg2", "psycopg2cffi"})
 ASYNC_DRIVERS = frozenset({"asyncpg", "psycopg_async"})
 # (DBAPI module, package to install) per SQLAlchemy PostgreSQL driver: a clear line when it is missing
 DRIVER_MODULES = {
@@ -99,7 +100,11 @@ class AlembicProject:
         if dsn is not None:
             from migtui.pg.dsn import sqlalchemy_url
 
-            cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(dsn, self.driver(driver)[0]).replace("%", "%%"))
+            name = self.driver(driver)[0]
+            url = sqlalchemy_url(dsn, name)
+            if name not in LIBPQ_DRIVERS:  # libpq-only parameters a driver of its own rejects as connect arguments
+                url = _without_query(url, ("options", "application_name"))
+            cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         cfg.attributes["migtui"] = True
         cfg.attributes.update(attributes)
         return cfg
@@ -243,6 +248,14 @@ def _uncompilable_file(script_location: Path) -> str:
         except OSError:
             continue
     return str(script_location)
+
+
+def _without_query(url: str, names: tuple[str, ...]) -> str:
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in names]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def load_project(settings) -> AlembicProject:

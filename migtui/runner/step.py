@@ -262,12 +262,41 @@ class _Hooks:
                 event.remove(target, name, fn)
 
 
-def session_setup_sql(monitor, job: str, revision: str, limits: StepLimits, server_version: int) -> str:
+def dsn_settings(dsn: str) -> list[tuple[str, str]]:
+    """The ``-c name=value`` settings of a DSN's libpq ``options`` (e.g. the dry-run shadow's
+    statement_timeout), applied as SQL too: a driver that is not libpq (asyncpg) cannot take ``options``."""
+    import shlex
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    from migtui.pg.dsn import libpq_dsn
+
+    try:
+        words = shlex.split(str(conninfo_to_dict(libpq_dsn(dsn)).get("options") or ""))
+    except Exception:
+        return []
+    found: list[tuple[str, str]] = []
+    for index, word in enumerate(words):
+        pair = word[2:] if word.startswith("-c") and len(word) > 2 else ""
+        if word == "-c" and index + 1 < len(words):
+            pair = words[index + 1]
+        elif word.startswith("--"):
+            pair = word[2:]
+        name, sep, value = pair.partition("=")
+        if sep and name.strip():
+            found.append((name.strip().replace("-", "_"), value))
+    return found
+
+
+def session_setup_sql(
+    monitor, job: str, revision: str, limits: StepLimits, server_version: int, extra: tuple[tuple[str, str], ...] = ()
+) -> str:
     """One SELECT that applies migtui's session settings on a migration connection and returns its backend
     pid and the database's identity; literals rendered by psycopg, sent as plain SQL through any driver."""
     from psycopg import sql
 
     settings = [
+        *((name, value.replace("%", "")) for name, value in extra),
         # no "%": drivers with the format paramstyle would read it as a placeholder
         ("application_name", application_name(job, revision).replace("%", "")),
         ("lock_timeout", f"{max(1, int(limits.lock_timeout * 1000))}ms"),
@@ -662,7 +691,7 @@ class RevisionStep:
             config.set_main_option("version_table", self.version_table)
         if self.version_table_schema:
             config.set_main_option("version_table_schema", self.version_table_schema)
-        setup_sql = session_setup_sql(monitor, self.job, revision, self.limits, server_version)
+        setup_sql = session_setup_sql(monitor, self.job, revision, self.limits, server_version, dsn_settings(self.dsn))
         hooks = _Hooks(state, setup_sql, target_identity(monitor), driver, self.sink, self._reported)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)

@@ -285,3 +285,34 @@ def test_driver_setting_overrides_alembic_ini(tmp_path, fresh_db, monkeypatch):
     Runner(project, fresh_db, settings_for(fresh_db, driver="psycopg"), sink).upgrade()
     assert sink.of(RunStarted)[0].driver == "psycopg"
     assert scalar(fresh_db, "SELECT driver FROM seen") == "psycopg"
+
+
+@pytest.mark.parametrize("kind", ["async", "caller-connection"])
+def test_dry_run_shadow_through_the_projects_env(kind, tmp_path, pg, fresh_db, monkeypatch):
+    """The shadow runs the pending revisions through env.py on its copy of the schema, on the project's driver."""
+    from migtui.dryrun.job import DryRunOptions, run_dry_run
+    from tests.alembic_projects import project_settings
+
+    project = build(kind, tmp_path, fresh_db, monkeypatch, revisions=REVISIONS[:3])
+    Runner(project, fresh_db, settings_for(fresh_db)).upgrade("a1")
+    report = run_dry_run(
+        project_settings(project.ini_path, replica_dsn=fresh_db),
+        DryRunOptions(allow_primary=True, scratch_server=pg),
+    )
+    revisions = {r["revision"]: r for r in report.to_dict()["revisions"]}
+    assert list(revisions) == ["a2", "a3"]
+    # as the server ran it (psycopg2 was sent '%%I' and an empty parameter dict)
+    assert revisions["a2"]["statements"][0]["sql"].startswith("CREATE TABLE seen AS SELECT format('%I.%I'")
+    assert "ADD COLUMN w INTEGER" in revisions["a3"]["statements"][0]["sql"]
+    assert not any(s.get("error") for r in revisions.values() for s in r["statements"])
+
+
+def test_libpq_options_become_session_settings_for_any_driver():
+    """The dry-run shadow's statement_timeout travels in libpq ``options``; asyncpg gets it as SQL instead."""
+    from migtui.runner.step import dsn_settings
+
+    dsn = "postgresql://u@h/db?options=-c%20statement_timeout%3D5000%20-c%20search_path%3Dapp&application_name=x"
+    assert dsn_settings(dsn) == [("statement_timeout", "5000"), ("search_path", "app")]
+    assert dsn_settings("postgresql://u@h/db") == []
+    url = AlembicProject.load(Path(__file__).parents[2] / "db" / "migrations").config(dsn, driver="asyncpg")
+    assert url.get_main_option("sqlalchemy.url") == "postgresql+asyncpg://u@h/db"
