@@ -98,6 +98,7 @@ class _AttemptState:
     finished: bool = False
     noop: bool = False
     body_started: bool = False  # the revision's upgrade()/downgrade() was entered
+    hooked: bool = False  # a connection to the target got migtui's session settings in this attempt
     blockers: tuple[Blocker, ...] = ()
     waiting_lock: str = ""
     lock_wait_reported: bool = False
@@ -207,6 +208,7 @@ class _Hooks:
             )
         conn.connection.info["migtui_pid"] = int(pid)
         self.state.pid = int(pid)
+        self.state.hooked = True
         if dialect.driver != self.driver and used not in self.reported:
             self.reported.add(used)
             self.sink(
@@ -674,6 +676,13 @@ class RevisionStep:
 
             @functools.wraps(original)
             def body(**kw):
+                if not state.hooked or threading.get_ident() != state.thread_ident:
+                    # the revision would run on a session migtui does not watch: no lock_timeout, no timeout
+                    raise ProjectError(
+                        f"env.py runs revision {revision} on a connection migtui cannot watch (opened on another "
+                        "thread, or before this run): open it in env.py while it runs, on its own thread, e.g. "
+                        "from config.attributes['connection'] or config.get_main_option('sqlalchemy.url')"
+                    )
                 state.in_body = True
                 state.body_started = True
                 try:

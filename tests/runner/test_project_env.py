@@ -316,3 +316,43 @@ def test_libpq_options_become_session_settings_for_any_driver():
     assert dsn_settings("postgresql://u@h/db") == []
     url = AlembicProject.load(Path(__file__).parents[2] / "db" / "migrations").config(dsn, driver="asyncpg")
     assert url.get_main_option("sqlalchemy.url") == "postgresql+asyncpg://u@h/db"
+
+
+THREADED_ENV = """
+import threading
+
+import sqlalchemy as sa
+from alembic import context
+
+errors = []
+
+
+def run():
+    try:
+        engine = sa.create_engine(context.config.get_main_option("sqlalchemy.url"), poolclass=sa.pool.NullPool)
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=None)
+            with context.begin_transaction():
+                context.run_migrations()
+    except BaseException as exc:
+        errors.append(exc)
+
+
+worker = threading.Thread(target=run)
+worker.start()
+worker.join()
+if errors:
+    raise errors[0]
+"""
+
+
+def test_env_running_revisions_on_another_thread_is_refused(tmp_path, fresh_db):
+    """Its session would run without lock_timeout and outside the watchdog: refused before the revision runs."""
+    script = make_project(tmp_path, REVISIONS[:1])
+    (script / "env.py").write_text(THREADED_ENV)
+    project = AlembicProject.load(script)
+    with pytest.raises(ProjectError, match="connection migtui cannot watch") as info:
+        Runner(project, fresh_db, settings_for(fresh_db)).upgrade()
+    assert info.value.exit_code == 7
+    assert Runner(project, fresh_db, settings_for(fresh_db)).current() == ()
+    assert scalar(fresh_db, "SELECT to_regclass('t') IS NULL") is True
