@@ -10,9 +10,13 @@ How it works
 - alembic is driven through ``EnvironmentContext`` + ``script.run_env()`` (what ``alembic.command.upgrade``
   does), with a work function that returns exactly one migration step, so each call is one revision in one
   transaction whatever env.py does (a stock ``alembic init`` env.py is enough).
+- env.py gets the target as ``sqlalchemy.url`` (the project's driver) and, for sync drivers, as an open
+  connection in ``config.attributes["connection"]`` (opened when env.py reads it).
 - Class-level SQLAlchemy listeners, installed only while the step runs and active only on this thread, set
-  ``application_name`` (``migtui up <rev>``), ``lock_timeout`` and ``client_connection_check_interval`` on
-  the connection env.py opens, learn its backend pid, and emit StatementStarted for the revision's own SQL.
+  ``application_name`` (``migtui up <rev>``), ``lock_timeout`` and ``client_connection_check_interval`` as
+  SQL on every connection env.py opens (its own engine included, any PostgreSQL driver), refuse one that is
+  not PostgreSQL or not the target, learn its backend pid, and emit StatementStarted for the revision's own
+  SQL. A revision about to run on a connection they never saw is refused.
 - A watchdog thread with its own connection samples the backend (pg_stat_activity, pg_locks,
   pg_blocking_pids, pg_stat_progress_*), emits Progress / LockWait, and on timeout cancels the statement
   (``pg_cancel_backend``); if that does not end the step within a grace period it terminates the backend
