@@ -37,6 +37,7 @@ class Settings:
     version_table_schema: str | None = None
     drift_exclude: tuple[str, ...] = ()
     baseline: str | None = None  # what exists before the first revision: a .sql file or module:callable
+    driver: str | None = None  # SQLAlchemy driver handed to env.py (psycopg2, asyncpg, ...); default: alembic.ini's
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -72,6 +73,7 @@ ENV_VARS: dict[str, str] = {
     "version_table_schema": "MIGTUI_VERSION_TABLE_SCHEMA",
     "drift_exclude": "MIGTUI_DRIFT_EXCLUDE",
     "baseline": "MIGTUI_BASELINE",
+    "driver": "MIGTUI_DRIVER",
 }
 
 # setting -> the environment variable that also sets it (read when the one in ENV_VARS is absent); kept for one

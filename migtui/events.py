@@ -48,6 +48,7 @@ class RunStarted(Event):
     job: str  # "up", "down", "dry-run", "rollback-test", "drift", "lint", "phase"
     target: str  # redacted DSN or path
     revisions: tuple[str, ...] = ()
+    driver: str = ""  # up/down: the SQLAlchemy driver migtui hands env.py (``psycopg``, ``psycopg2``, ``asyncpg``)
 
 
 @dataclass(frozen=True)

@@ -75,17 +75,31 @@ def toml_text(data: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     data = settings.redacted()
+    sources = dict(settings.sources)
+    if settings.driver is None:  # the project's own choice: say which, and where it is set
+        data["driver"], sources["driver"] = _driver(settings.migrations)
     if args.format == "json":
-        sources = {key: settings.sources.get(key, "default") for key in data}
+        sources = {key: sources.get(key, "default") for key in data}
         print(json.dumps({"settings": data, "sources": sources}, indent=2, default=str))
         return 0
     if args.format == "toml":  # what differs from the defaults: the lines worth keeping in pyproject.toml
-        changed = {key: value for key, value in data.items() if settings.sources.get(key, "default") != "default"}
+        changed = {key: value for key, value in data.items() if sources.get(key, "default") != "default"}
         print(toml_text(changed), end="")
         return 0
     width = max(len(k) for k in data)
     values = {key: plain(value) for key, value in data.items()}
     value_width = min(max(len(v) for v in values.values()), 60)
     for key, value in values.items():
-        print(f"{key:<{width}}  {value:<{value_width}}  ({settings.sources.get(key, 'default')})")
+        print(f"{key:<{width}}  {value:<{value_width}}  ({sources.get(key, 'default')})")
     return 0
+
+
+def _driver(migrations: str) -> tuple[str, str]:
+    """The SQLAlchemy driver migtui hands the project's env.py, and where that comes from."""
+    from migtui.errors import MigtuiError
+    from migtui.project.load import DEFAULT_DRIVER, AlembicProject
+
+    try:
+        return AlembicProject.load(migrations).driver()
+    except MigtuiError:
+        return DEFAULT_DRIVER, f"default (no alembic project at {migrations})"

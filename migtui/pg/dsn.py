@@ -50,9 +50,9 @@ def url_dsn(dsn: str) -> str:
     return urlunsplit(("postgresql", netloc, "/" + dbname, query, ""))
 
 
-def sqlalchemy_url(dsn: str) -> str:
-    """The same database as a SQLAlchemy URL using the psycopg 3 driver."""
-    return "postgresql+psycopg://" + url_dsn(dsn).split("://", 1)[1]
+def sqlalchemy_url(dsn: str, driver: str = "psycopg") -> str:
+    """The same database as a SQLAlchemy URL for ``driver`` (psycopg 3 unless the project uses another)."""
+    return f"postgresql+{driver}://" + url_dsn(dsn).split("://", 1)[1]
 
 
 def database_name(dsn: str) -> str:

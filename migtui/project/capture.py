@@ -58,13 +58,19 @@ class ShadowRevision:
 
 
 def _inline(cursor: Any, statement: str, parameters: Any) -> str:
-    """The statement with its parameters inlined, as PostgreSQL would see it."""
+    """The statement with its parameters inlined, as PostgreSQL would see it (psycopg 3 or psycopg2; asyncpg's
+    ``$n`` statements are kept as sent: its driver sends ``%`` unchanged and binds server-side)."""
     try:
         import psycopg
 
+        if "asyncpg" in type(cursor).__module__:
+            return statement
         if not parameters:
             return statement.replace("%%", "%") if parameters is not None and parameters == {} else statement
-        return psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
+        if isinstance(cursor, psycopg.Cursor):
+            return psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)
+        text = cursor.mogrify(statement, parameters)  # psycopg2
+        return text.decode() if isinstance(text, bytes) else str(text)
     except Exception:
         return statement
 
@@ -132,7 +138,7 @@ def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
             revision=rev_id,
             index=len(rev.statements),
             sql=sql.strip(),
-            transactional=not bool(getattr(cursor.connection, "autocommit", False)),
+            transactional=not bool(getattr(conn.connection.dbapi_connection, "autocommit", False)),
             executemany=len(parameters) if executemany else 0,
             line=_caller_line(paths.get(rev_id)),
         )

@@ -1,7 +1,9 @@
 """Load an alembic project (script directory or alembic.ini) and check its revision graph.
 
 Works on an unmodified ``alembic init`` project: migtui sets ``sqlalchemy.url`` itself from the DSN, so the
-stock env.py (which reads ``sqlalchemy.url``) connects where migtui says.
+stock env.py (which reads ``sqlalchemy.url``) connects where migtui says. The URL keeps the driver the project
+names in its own ``sqlalchemy.url`` (psycopg2, asyncpg, psycopg 3): revisions may rely on their driver's
+behaviour (``exec_driver_sql`` paramstyle, server-side binds).
 """
 
 from __future__ import annotations
@@ -16,6 +18,18 @@ from typing import Any
 
 from migtui.errors import ProjectError, UsageError
 from migtui.redact import error_line
+
+DEFAULT_DRIVER = "psycopg"
+LIBPQ_DRIVERS = frozenset({"psycopg", "psycopg_async", "psycopg2", "psycopg2cffi"})
+ASYNC_DRIVERS = frozenset({"asyncpg", "psycopg_async"})
+# (DBAPI module, package to install) per SQLAlchemy PostgreSQL driver: a clear line when it is missing
+DRIVER_MODULES = {
+    "psycopg": ("psycopg", "psycopg[binary]"),
+    "psycopg_async": ("psycopg", "psycopg[binary]"),
+    "psycopg2": ("psycopg2", "psycopg2-binary"),
+    "asyncpg": ("asyncpg", "asyncpg greenlet"),
+    "pg8000": ("pg8000", "pg8000"),
+}
 
 ENV_LOCK = threading.RLock()
 """Held while an alembic environment runs (online or offline ``--sql``). alembic's ``context`` and ``op`` are
@@ -76,8 +90,9 @@ class AlembicProject:
         return cls(script.resolve(), ini)
 
     # -- alembic objects ---------------------------------------------------------------------------------
-    def config(self, dsn: str | None = None, **attributes: Any):
-        """An alembic Config for this project; with ``dsn``, ``sqlalchemy.url`` points there (psycopg 3)."""
+    def config(self, dsn: str | None = None, *, driver: str | None = None, **attributes: Any):
+        """An alembic Config for this project; with ``dsn``, ``sqlalchemy.url`` points there (the project's
+        driver, see :meth:`driver`)."""
         from alembic.config import Config
 
         cfg = Config(str(self.ini_path)) if self.ini_path else Config()
@@ -85,10 +100,49 @@ class AlembicProject:
         if dsn is not None:
             from migtui.pg.dsn import sqlalchemy_url
 
-            cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(dsn).replace("%", "%%"))
+            name = self.driver(driver)[0]
+            url = sqlalchemy_url(dsn, name)
+            if name not in LIBPQ_DRIVERS:  # libpq-only parameters a driver of its own rejects as connect arguments
+                url = _without_query(url, ("options", "application_name"))
+            cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         cfg.attributes["migtui"] = True
         cfg.attributes.update(attributes)
         return cfg
+
+    def driver(self, setting: str | None = None) -> tuple[str, str]:
+        """(SQLAlchemy driver name, where it comes from): the ``driver`` setting when given, else the driver of
+        the project's own ``sqlalchemy.url`` in
+        alembic.ini when that URL names one (``postgresql+psycopg2://``), else psycopg 3: a bare ``postgresql://``
+        would mean psycopg2 to SQLAlchemy, which migtui does not depend on, so the project names it to get it."""
+        if setting:
+            return setting, "the driver setting"
+        if self.ini_path is None:
+            return DEFAULT_DRIVER, "default (no alembic.ini)"
+        import configparser
+
+        parser = configparser.ConfigParser(defaults={"here": str(self.ini_path.parent)}, interpolation=None)
+        try:
+            parser.read(self.ini_path, encoding="utf-8")
+            url = parser.get("alembic", "sqlalchemy.url", fallback="").strip()
+        except (configparser.Error, OSError):
+            url = ""
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        base, _, driver = scheme.partition("+")
+        if base not in ("postgresql", "postgres") or not driver:
+            return DEFAULT_DRIVER, "default"
+        return driver, f"{self.ini_path.name} sqlalchemy.url"
+
+    def check_driver(self, setting: str | None = None) -> str:
+        """The driver, or UsageError when its DBAPI module is not installed beside migtui."""
+        import importlib.util
+
+        driver, source = self.driver(setting)
+        module, package = DRIVER_MODULES.get(driver, (driver, driver))
+        if importlib.util.find_spec(module) is None:
+            raise UsageError(
+                f"{source} names the driver {driver}, which is not installed beside migtui: pip install {package}"
+            )
+        return driver
 
     @property
     def script(self):
@@ -194,6 +248,14 @@ def _uncompilable_file(script_location: Path) -> str:
         except OSError:
             continue
     return str(script_location)
+
+
+def _without_query(url: str, names: tuple[str, ...]) -> str:
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in names]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def load_project(settings) -> AlembicProject:

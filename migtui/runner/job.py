@@ -269,7 +269,14 @@ class Runner:
                     heads = read_current(lock_conn, self.version_table)
                     plan = self.plan(direction, target, heads)
                     self._refuse_driven(lock_conn, direction, plan)
-                self.sink(RunStarted(job=direction, target=redact_dsn(self.dsn) or "", revisions=tuple(plan)))
+                self.sink(
+                    RunStarted(
+                        job=direction,
+                        target=redact_dsn(self.dsn) or "",
+                        revisions=tuple(plan),
+                        driver=self.project.driver(self.settings.driver)[0],
+                    )
+                )
                 if not plan:
                     seconds = time.monotonic() - started
                     where = ", ".join(heads) or "base"
@@ -317,6 +324,7 @@ class Runner:
             version_table_schema=self.settings.version_table_schema,
             scope=scope,
             hard_stop=self._hard_stop,
+            driver=self.settings.driver,
         )
         applied: list[str] = []
         self._step = step

@@ -10,9 +10,13 @@ How it works
 - alembic is driven through ``EnvironmentContext`` + ``script.run_env()`` (what ``alembic.command.upgrade``
   does), with a work function that returns exactly one migration step, so each call is one revision in one
   transaction whatever env.py does (a stock ``alembic init`` env.py is enough).
+- env.py gets the target as ``sqlalchemy.url`` (the project's driver) and, for sync drivers, as an open
+  connection in ``config.attributes["connection"]`` (opened when env.py reads it).
 - Class-level SQLAlchemy listeners, installed only while the step runs and active only on this thread, set
-  ``application_name`` (``migtui up <rev>``), ``lock_timeout`` and ``client_connection_check_interval`` on
-  the connection env.py opens, learn its backend pid, and emit StatementStarted for the revision's own SQL.
+  ``application_name`` (``migtui up <rev>``), ``lock_timeout`` and ``client_connection_check_interval`` as
+  SQL on every connection env.py opens (its own engine included, any PostgreSQL driver), refuse one that is
+  not PostgreSQL or not the target, learn its backend pid, and emit StatementStarted for the revision's own
+  SQL. A revision about to run on a connection they never saw is refused.
 - A watchdog thread with its own connection samples the backend (pg_stat_activity, pg_locks,
   pg_blocking_pids, pg_stat_progress_*), emits Progress / LockWait, and on timeout cancels the statement
   (``pg_cancel_backend``); if that does not end the step within a grace period it terminates the backend
@@ -33,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from migtui.errors import Interrupted, MigrationFailed, MigrationTimeout, MigtuiError, UsageError
+from migtui.errors import Interrupted, MigrationFailed, MigrationTimeout, MigtuiError, ProjectError, UsageError
 from migtui.events import (
     EventSink,
     LockWait,
@@ -48,7 +52,7 @@ from migtui.events import (
 )
 from migtui.pg import progress as pg_progress
 from migtui.pg.progress import Blocker
-from migtui.project.load import ENV_LOCK, no_logging_config
+from migtui.project.load import ASYNC_DRIVERS, ENV_LOCK, no_logging_config
 from migtui.redact import redact_sql
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -238,6 +242,8 @@ class _AttemptState:
     armed: bool = True  # the watchdog may interrupt the thread
     finished: bool = False
     noop: bool = False
+    body_started: bool = False  # the revision's upgrade()/downgrade() was entered
+    hooked: bool = False  # a connection to the target got migtui's session settings in this attempt
     blockers: tuple[Blocker, ...] = ()
     waiting_lock: str = ""
     lock_wait_reported: bool = False
@@ -271,7 +277,7 @@ def _sqlstates(exc: BaseException | None) -> set[str]:
         if item is None or id(item) in seen:
             continue
         seen.add(id(item))
-        state = getattr(item, "sqlstate", None)
+        state = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)  # psycopg 3, asyncpg / psycopg2
         if isinstance(state, str):
             found.add(state)
         stack.extend([getattr(item, "orig", None), item.__cause__, item.__context__])
@@ -291,6 +297,13 @@ def _interrupted(exc: BaseException) -> bool:
     return False
 
 
+def _is_driver_error(exc: BaseException) -> bool:
+    """A database or driver error (connection refused, ...) rather than the project's own Python failing."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(exc, (DBAPIError, OperationalError)) or "psycopg" in type(exc).__module__
+
+
 def describe_failure(exc: BaseException) -> str:
     """One line for a failed revision: the database's own message when there is one, redacted."""
     orig = getattr(exc, "orig", None)
@@ -308,43 +321,80 @@ def describe_failure(exc: BaseException) -> str:
 
 
 class _Hooks:
-    """Class-level SQLAlchemy listeners for the duration of one attempt, filtered to one thread."""
+    """Class-level SQLAlchemy listeners for the duration of one attempt, filtered to one thread.
+
+    They act on every connection the thread opens, whatever engine env.py builds and whatever its driver
+    (psycopg 3, psycopg2, asyncpg through SQLAlchemy's adapter): the session settings are sent as SQL on the
+    connection (not as driver connect arguments, which differ per driver and which a non-libpq driver rejects),
+    and the connection is refused when it is not PostgreSQL or not the target database, because the advisory
+    lock, the watchdog and the version check all act on the target."""
 
     def __init__(
-        self, state: _AttemptState, job: str, limits: StepLimits, server_version: int, sink: EventSink, scope: str = ""
+        self,
+        state: _AttemptState,
+        setup_sql: str,
+        identity: tuple[str, str],
+        driver: str,
+        sink: EventSink,
+        reported: set[str],
     ):
-        self.scope = scope
+        self.reported = reported  # engines already named to the operator in this run (one line each)
         self.state = state
-        self.job = job
-        self.limits = limits
-        self.server_version = server_version
+        self.setup_sql = setup_sql
+        self.identity = identity  # (current_database(), pg_postmaster_start_time()) of the target
+        self.driver = driver  # the driver migtui handed env.py in sqlalchemy.url
         self.sink = sink
 
     def _mine(self) -> bool:
         return threading.get_ident() == self.state.thread_ident
 
-    def do_connect(self, dialect, conn_rec, cargs, cparams) -> None:
+    def engine_connect(self, conn) -> None:
         if not self._mine():
             return
-        cparams["application_name"] = application_name(self.job, self.state.revision, self.scope)
-        opts = [f"-c lock_timeout={lock_timeout_ms(self.limits.lock_timeout)}"]
-        if self.server_version >= 140000:
-            # a backend whose client died (kill -9 of the runner) notices within a second and rolls back
-            opts.append("-c client_connection_check_interval=1000")
-        existing = str(cparams.get("options") or "").strip()
-        cparams["options"] = " ".join([existing, *opts]).strip()
-
-    def checkout(self, dbapi_connection, connection_record, connection_proxy) -> None:
-        if not self._mine():
-            return
-        info = getattr(dbapi_connection, "info", None)
-        pid = getattr(info, "backend_pid", None)
-        if pid:
-            self.state.pid = int(pid)
+        dialect = conn.dialect
+        used = f"{dialect.name}+{dialect.driver}"
+        if dialect.name != "postgresql":
+            conn.close()
+            raise ProjectError(
+                f"env.py connected through {used}, not PostgreSQL: it builds its own engine from its own settings; "
+                "when config.attributes.get('migtui') is set, make it use config.attributes['connection'] or "
+                "config.get_main_option('sqlalchemy.url')"
+            )
+        dbapi_connection = conn.connection.dbapi_connection
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(self.setup_sql)
+            pid, database, started = cursor.fetchone()[:3]
+        finally:
+            cursor.close()
+        dbapi_connection.commit()  # the settings outlive this transaction; nothing else ran in it
+        if (database, started) != self.identity:
+            conn.close()
+            raise ProjectError(
+                f"env.py connected to database {database!r}, not the target {self.identity[0]!r} on the target's "
+                "server: migtui's advisory lock, timeout watchdog and version check act on the target; when "
+                "config.attributes.get('migtui') is set, make env.py use config.attributes['connection'] or "
+                "config.get_main_option('sqlalchemy.url')"
+            )
+        conn.connection.info["migtui_pid"] = int(pid)
+        self.state.pid = int(pid)
+        self.state.hooked = True
+        if dialect.driver != self.driver and used not in self.reported:
+            self.reported.add(used)
+            self.sink(
+                Message(
+                    text=f"{self.state.revision}: env.py connects through its own engine ({used}), not the "
+                    f"postgresql+{self.driver} URL migtui gave it; same database, migtui's settings applied",
+                    level="info",
+                )
+            )
 
     def before_cursor_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if not self._mine() or not self.state.in_body:
             return
+        pid = conn.connection.info.get("migtui_pid")
+        if pid:  # the session running the revision, when env.py opened more than one
+            self.state.pid = pid
         try:
             autocommit = bool(conn.connection.dbapi_connection.autocommit)
         except Exception:
@@ -364,11 +414,9 @@ class _Hooks:
 
     def _targets(self):
         from sqlalchemy.engine import Engine
-        from sqlalchemy.pool import Pool
 
         return [
-            (Engine, "do_connect", self.do_connect),
-            (Pool, "checkout", self.checkout),
+            (Engine, "engine_connect", self.engine_connect),
             (Engine, "before_cursor_execute", self.before_cursor_execute),
         ]
 
@@ -384,6 +432,116 @@ class _Hooks:
         for target, name, fn in self._targets():
             if event.contains(target, name, fn):
                 event.remove(target, name, fn)
+
+
+def dsn_settings(dsn: str) -> list[tuple[str, str]]:
+    """The ``-c name=value`` settings of a DSN's libpq ``options`` (e.g. the dry-run shadow's
+    statement_timeout), applied as SQL too: a driver that is not libpq (asyncpg) cannot take ``options``."""
+    import shlex
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    from migtui.pg.dsn import libpq_dsn
+
+    try:
+        words = shlex.split(str(conninfo_to_dict(libpq_dsn(dsn)).get("options") or ""))
+    except Exception:
+        return []
+    found: list[tuple[str, str]] = []
+    for index, word in enumerate(words):
+        pair = word[2:] if word.startswith("-c") and len(word) > 2 else ""
+        if word == "-c" and index + 1 < len(words):
+            pair = words[index + 1]
+        elif word.startswith("--"):
+            pair = word[2:]
+        name, sep, value = pair.partition("=")
+        if sep and name.strip():
+            found.append((name.strip().replace("-", "_"), value))
+    return found
+
+
+def session_setup_sql(
+    monitor,
+    job: str,
+    revision: str,
+    limits: StepLimits,
+    server_version: int,
+    extra: tuple[tuple[str, str], ...] = (),
+    scope: str = "",
+) -> str:
+    """One SELECT that applies migtui's session settings on a migration connection and returns its backend
+    pid and the database's identity; literals rendered by psycopg, sent as plain SQL through any driver."""
+    from psycopg import sql
+
+    settings = [
+        *((name, value.replace("%", "")) for name, value in extra),
+        # no "%": drivers with the format paramstyle would read it as a placeholder
+        ("application_name", application_name(job, revision, scope).replace("%", "")),
+        ("lock_timeout", f"{lock_timeout_ms(limits.lock_timeout)}ms"),
+    ]
+    if server_version >= 140000:
+        # a backend whose client died (kill -9 of the runner) notices within a second and rolls back
+        settings.append(("client_connection_check_interval", "1000"))
+    calls = [sql.SQL("set_config({}, {}, false)").format(sql.Literal(k), sql.Literal(v)) for k, v in settings]
+    query = sql.SQL("SELECT pg_backend_pid(), current_database(), pg_postmaster_start_time()::text, {}").format(
+        sql.SQL(", ").join(calls)
+    )
+    return query.as_string(monitor)
+
+
+def target_identity(monitor) -> tuple[str, str]:
+    with monitor.cursor() as cur:
+        cur.execute("SELECT current_database(), pg_postmaster_start_time()::text")
+        database, started = cur.fetchone()
+    return str(database), str(started)
+
+
+class _HandedConnection:
+    """The connection to the target handed to env.py in ``config.attributes["connection"]``, opened on first use
+    (on the thread running the revision, so the hooks cover it)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Any = None
+        self.connection: Any = None
+
+    def get(self) -> Any:
+        if self.connection is None:
+            import sqlalchemy
+
+            self.engine = sqlalchemy.create_engine(self.url, poolclass=sqlalchemy.pool.NullPool)
+            self.connection = self.engine.connect()
+        return self.connection
+
+    def commit(self) -> None:
+        if self.connection is not None and self.connection.in_transaction():
+            self.connection.commit()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(Exception):  # rolls back what is left; the backend may be gone
+                self.connection.close()
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+class _AttributesWithConnection(dict):
+    """alembic's ``config.attributes`` with a ``"connection"`` that opens when env.py reads it."""
+
+    def __init__(self, base: dict, handed: _HandedConnection) -> None:
+        super().__init__(base)
+        self.handed = handed
+
+    def __missing__(self, key: str) -> Any:
+        if key == "connection":
+            return self.handed.get()
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key == "connection" or super().__contains__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
 
 
 class _Watchdog(threading.Thread):
@@ -508,7 +666,9 @@ class RevisionStep:
         version_table_schema: str | None = None,
         scope: str = "",
         hard_stop: HardStop | None = None,
+        driver: str | None = None,
     ) -> None:
+        self.driver = driver  # the driver setting (None: the project's alembic.ini, else psycopg 3)
         self.hard_stop = hard_stop
         self.scope = scope  # the deploy scope tag its sessions carry (Runner); "" for jobs without the deploy lock
         self.version_table = version_table
@@ -522,6 +682,7 @@ class RevisionStep:
         self._owns_monitor = monitor_conn is None
         self._cancel = threading.Event()
         self._state: _AttemptState | None = None
+        self._reported: set[str] = set()
 
     def cancel(self) -> None:
         """Stop the revision running now (from any thread): its statement is cancelled, it rolls back, and
@@ -644,6 +805,11 @@ class RevisionStep:
         if isinstance(exc, MigtuiError):
             return exc
         states = _sqlstates(exc)
+        if not state.body_started and not states and not _is_driver_error(exc):
+            from migtui.project.load import _project_frame
+
+            env_py = _project_frame(exc, self.project.script_location) or "env.py"
+            return ProjectError(f"{env_py} failed before revision {rev} ran: {describe_failure(exc)}")
         if LOCK_NOT_AVAILABLE in states:
             if attempt <= self.limits.lock_retries and not state.non_transactional_ran:
                 return None
@@ -694,7 +860,15 @@ class RevisionStep:
 
             @functools.wraps(original)
             def body(**kw):
+                if not state.hooked or threading.get_ident() != state.thread_ident:
+                    # the revision would run on a session migtui does not watch: no lock_timeout, no timeout
+                    raise ProjectError(
+                        f"env.py runs revision {revision} on a connection migtui cannot watch (opened on another "
+                        "thread, or before this run): open it in env.py while it runs, on its own thread, e.g. "
+                        "from config.attributes['connection'] or config.get_main_option('sqlalchemy.url')"
+                    )
                 state.in_body = True
+                state.body_started = True
                 try:
                     return original(**kw)
                 finally:
@@ -703,22 +877,34 @@ class RevisionStep:
             step.migration_fn = body
             return [step]
 
-        config = self.project.config(self.dsn)
+        driver = self.project.check_driver(self.driver)
+        config = self.project.config(self.dsn, driver=driver)
         # the version table migtui reads, for env.py files that honour these options (db/migrations does)
         if self.version_table and self.version_table != "alembic_version":
             config.set_main_option("version_table", self.version_table)
         if self.version_table_schema:
             config.set_main_option("version_table_schema", self.version_table_schema)
-        hooks = _Hooks(state, self.job, self.limits, server_version, self.sink, self.scope)
+        setup_sql = session_setup_sql(
+            monitor, self.job, revision, self.limits, server_version, dsn_settings(self.dsn), self.scope
+        )
+        hooks = _Hooks(state, setup_sql, target_identity(monitor), driver, self.sink, self._reported)
         interrupt, restore = self._interrupter(state)
         watchdog = _Watchdog(state, monitor, self.limits, self.sink, interrupt)
         deadline = _Deadline(state, self.limits, interrupt, self.sink, self.hard_stop)
+        handed = _HandedConnection(config.get_main_option("sqlalchemy.url")) if driver not in ASYNC_DRIVERS else None
+        if handed is not None:
+            # alembic's cookbook convention for a caller-owned connection (dagster's env.py requires it), opened
+            # only when env.py asks for it; an env.py that builds its own engine never does
+            config.attributes = _AttributesWithConnection(config.attributes, handed)
         hooks.install()
         watchdog.start()
         deadline.start()
         try:
-            with ENV_LOCK, no_logging_config(), EnvironmentContext(config, script, fn=work, destination_rev=revision):
-                script.run_env()
+            with ENV_LOCK, no_logging_config():
+                with EnvironmentContext(config, script, fn=work, destination_rev=revision):
+                    script.run_env()
+                if handed is not None:
+                    handed.commit()  # what env.py left open on the connection it was handed
         finally:
             state.armed = False
             state.finished = True
@@ -728,6 +914,8 @@ class RevisionStep:
                 self._owns_monitor = True
             hooks.remove()
             restore()
+            if handed is not None:
+                handed.close()
 
     @staticmethod
     def _interrupter(state: _AttemptState):
@@ -786,6 +974,7 @@ def run_revision_step(
         job=job or direction,
         version_table=getattr(settings, "version_table", None),
         version_table_schema=getattr(settings, "version_table_schema", None),
+        driver=getattr(settings, "driver", None),
     )
     try:
         return step.run(revision, direction)
