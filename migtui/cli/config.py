@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"settings": data, "sources": sources}, indent=2, default=str))
         return 0
     if args.format == "toml":  # what differs from the defaults: the lines worth keeping in pyproject.toml
-        changed = {key: value for key, value in data.items() if sources.get(key, "default") != "default"}
+        # a driver read from alembic.ini is the project's, not a setting to keep: only what was set goes here
+        changed = {key: value for key, value in data.items() if settings.sources.get(key, "default") != "default"}
         print(toml_text(changed), end="")
         return 0
     width = max(len(k) for k in data)
