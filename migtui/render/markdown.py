@@ -38,7 +38,9 @@ def cell(text: str) -> str:
 
 
 def rule_link(rule: str, docs_base: str = DOCS_BASE) -> str:
-    return f"[`{rule}`]({docs_base}{rule}.md)"
+    from migtui.analysis.rule_docs import page_name
+
+    return f"[`{rule}`]({docs_base}{page_name(rule)})"
 
 
 def _where(finding: Finding) -> str:
