@@ -260,7 +260,10 @@ def _rollback_project(tmp_path) -> Path:
         tmp_path / "rb",
         [
             Rev("g1", CREATE_T + "\nop.add_column('t', sa.Column('v', sa.Integer))", "op.drop_table('t')"),
-            Rev("bad", "op.alter_column('t', 'v', server_default='5')", "pass"),
+            # a downgrade that does not restore what the upgrade changed (not a no-op: that has its own status)
+            Rev(
+                "bad", "op.alter_column('t', 'v', server_default='5')", "op.alter_column('t', 'v', server_default='6')"
+            ),
         ],
     )
 

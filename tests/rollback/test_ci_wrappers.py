@@ -133,7 +133,7 @@ def test_script_runs_rollback_test_and_writes_junit(pg, tmp_path):
         pg.drop_database(name)
     assert done.returncode == 1, done.stderr
     # the report goes to the file only; the log still names each revision's result (stderr)
-    assert done.stdout == "" and "migtui: s2: schema after downgrade" in done.stderr
+    assert done.stdout == "" and "migtui: s2: no-op downgrade" in done.stderr
     assert "column public.t.v: added" in report.read_text()
     cases = {c.get("name"): c for c in ET.parse(report).getroot().iter("testcase")}
     assert set(cases) == {"s1", "s2"}
