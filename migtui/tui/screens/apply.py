@@ -9,6 +9,7 @@ to run: the runner does.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
 
@@ -46,7 +47,7 @@ TARGET_TABLE_TX_SECONDS = 5.0  # apply view: transactions this old holding locks
 
 
 def start_apply(app, target: str = "head") -> None:
-    app.push_screen(ApplyScreen(app.settings, target))
+    app.action_apply(target)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -144,6 +145,7 @@ class ApplyScreen(Screen):
         self.summary = ""
         self.exit_code: int | None = None
         self._cancel = Cancel()
+        self._ended = threading.Event()  # set when the run worker returns (the revision committed or rolled back)
         self.events: list[Event] = []
         self.risks: list[str] = []
         self.target_relations: set[str] = set()
@@ -262,11 +264,14 @@ class ApplyScreen(Screen):
     def _run(self) -> None:
         from migtui.runner.job import UpOptions, run_up
 
-        post_outcome(
-            self.post_message,
-            lambda: run_up(self.settings, UpOptions(self.target, cancel=self._cancel), self._sink),
-            self._run_done,
-        )
+        try:
+            post_outcome(
+                self.post_message,
+                lambda: run_up(self.settings, UpOptions(self.target, cancel=self._cancel), self._sink),
+                self._run_done,
+            )
+        finally:
+            self._ended.set()
 
     def _run_done(self, report: RunReport | None, error: str | None, exit_code: int) -> Message:
         if report is None:
@@ -340,6 +345,20 @@ class ApplyScreen(Screen):
     @property
     def blocks_quit(self) -> bool:
         return self.state in ("running", "cancelling")
+
+    display_title = "Apply"
+
+    def cancel_for_crash(self) -> tuple[threading.Event, str, str] | None:
+        """The app is going down: cancel the run (the revision's transaction rolls back) and say what to wait
+        for. None when nothing runs."""
+        if not self.blocks_quit:
+            return None
+        self._cancel.cancel()
+        return (
+            self._ended,
+            "the running migration was cancelled and rolled back",
+            "the running migration was cancelled but had not ended",
+        )
 
     def action_back(self) -> None:
         if self.state in ("running", "cancelling"):

@@ -6,6 +6,7 @@ The engine decides everything; this screen renders the same events the headless 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, ClassVar
@@ -100,7 +101,7 @@ class JobScreen(Screen):
             self.error = error
 
     def __init__(self, settings, spec: JobSpec) -> None:
-        super().__init__(id="job-" + "".join(c if c.isalnum() else "-" for c in spec.name))
+        super().__init__(id=self.screen_id(spec))
         self.settings = settings
         self.spec = spec
         self.state = "running"
@@ -109,6 +110,12 @@ class JobScreen(Screen):
         self.findings: list[Finding] = []
         self.events: list[Event] = []
         self._renderer = None
+        self._ended = threading.Event()
+        self.display_title = spec.title
+
+    @staticmethod
+    def screen_id(spec: JobSpec) -> str:
+        return "job-" + "".join(c if c.isalnum() else "-" for c in spec.name)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="job-header", classes="title-bar")
@@ -140,11 +147,14 @@ class JobScreen(Screen):
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def _run(self) -> None:
-        post_outcome(
-            self.post_message,
-            lambda: self.spec.run(self.settings, self._sink),
-            lambda report, error, code: self.JobDone(report.exit_code if report is not None else code, error),
-        )
+        try:
+            post_outcome(
+                self.post_message,
+                lambda: self.spec.run(self.settings, self._sink),
+                lambda report, error, code: self.JobDone(report.exit_code if report is not None else code, error),
+            )
+        finally:
+            self._ended.set()
 
     def on_job_screen_job_event(self, message: JobEvent) -> None:
         event = message.event
@@ -197,6 +207,17 @@ class JobScreen(Screen):
     @property
     def blocks_quit(self) -> bool:
         return self.state == "running" and self.spec.writes
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def cancel_for_crash(self) -> tuple[threading.Event, str, str] | None:
+        """The app is going down: a job that writes cannot be interrupted mid-step (each phase step is safe to
+        run again, not to cut), so the exit waits for it."""
+        if not self.blocks_quit:
+            return None
+        return (self._ended, f"{self.spec.title} finished first", f"{self.spec.title} had not finished")
 
     def action_back(self) -> None:
         if self.state == "running":
