@@ -53,6 +53,7 @@ class MigtuiApp(App):
         self.lint_enabled = lint
         self._parsed_css: dict[tuple, tuple[list, dict]] = {}
         self.theme = DARK
+        self._screens_opened = 0
         self.crash_line: str | None = None  # set by an unexpected exception: the one line printed at exit
         # runs stopped by a crash, waited for before exit: (ended, what happened, what to say if it never ends)
         self.crash_runs: list[tuple[threading.Event, str, str]] = []
@@ -112,28 +113,33 @@ class MigtuiApp(App):
         """Show the screen with ``screen_id``, creating it with ``make()`` when none is open.
 
         A screen already in the stack is brought back by closing the screens above it, unless one of those is
-        running database work (then the operator is told and nothing changes). With ``replace_idle`` an open
-        one that is not running (a finished apply or job) is closed and a fresh one started. While a dialog is
-        open nothing else opens: its answer would be lost. Returns whether ``make()`` was pushed."""
+        running (an apply, any job: its escape refuses too; the operator is told and nothing changes). With
+        ``replace_idle`` an open one that is not running (a finished apply) is closed and a fresh one started.
+        While a dialog is open nothing else opens: its answer would be lost. Returns whether ``make()`` was
+        pushed."""
         if isinstance(self.screen, ModalScreen):
             self.notify("answer the open dialog first (esc closes it)", severity="warning")
             return False
         stack = self.screen_stack
-        existing = next((sc for sc in stack if sc.id == screen_id), None)
+        existing = next((sc for sc in stack if screen_key(sc) == screen_id), None)
         if existing is not None:
             above = stack[stack.index(existing) + 1 :]
-            busy = next((sc for sc in above if getattr(sc, "blocks_quit", False)), None)
+            busy = next((sc for sc in above if _running(sc)), None)
             if busy is not None:
                 self.notify(f"{screen_title(busy)} is running over it: wait or cancel it first", severity="warning")
                 return False
             for _ in above:
                 self.pop_screen()
-            if not replace_idle or getattr(existing, "blocks_quit", False) or getattr(existing, "running", False):
+            if not replace_idle or _running(existing):
                 if not above:
                     self.notify(f"{screen_title(existing)} is already open")
                 return False
             self.pop_screen()
-        self.push_screen(make())
+        screen = make()
+        # a screen just closed is removed from the DOM a moment later: a fresh one must not reuse its id
+        self._screens_opened += 1
+        screen.id = f"{screen_id}-{self._screens_opened}"
+        self.push_screen(screen)
         return True
 
     def busy_screen(self) -> Screen | None:
@@ -194,7 +200,7 @@ class MigtuiApp(App):
 
         running = self.busy_screen()
         if isinstance(running, ApplyScreen):
-            self.open_screen(running.id or "", lambda: running)  # show the run in progress
+            self.open_screen(screen_key(running), lambda: running)  # show the run in progress
             return
         if self.refuse_if_busy("apply"):
             return
@@ -209,7 +215,7 @@ class MigtuiApp(App):
         from migtui.tui.screens.job import JOBS, JobScreen
 
         spec = JOBS[name]
-        self.open_screen(JobScreen.screen_id(spec), lambda: JobScreen(self.settings, spec), replace_idle=True)
+        self.open_screen(JobScreen.screen_id(spec), lambda: JobScreen(self.settings, spec))
 
     def action_phases(self) -> None:
         if not self.settings.dsn:
@@ -286,12 +292,21 @@ class MigtuiApp(App):
             yield SystemCommand("Pause / resume monitor", "Stop or restart polling", screen.action_toggle_pause)
 
 
+def screen_key(screen: Screen) -> str:
+    """What makes a screen a singleton: the key ``open_screen`` gave it, else its id."""
+    return getattr(screen, "screen_key", None) or screen.id or ""
+
+
+def _running(screen: Screen) -> bool:
+    return bool(getattr(screen, "blocks_quit", False) or getattr(screen, "running", False))
+
+
 def screen_title(screen: Screen) -> str:
     """How the operator names a screen in a message ("Apply", "Phase advance 0018_x", ...)."""
     title = getattr(screen, "display_title", None)
     if title:
         return str(title)
-    return (screen.id or screen.__class__.__name__).removesuffix("-screen").replace("-", " ").capitalize()
+    return (screen_key(screen) or screen.__class__.__name__).removesuffix("-screen").replace("-", " ").capitalize()
 
 
 def run_app(app: MigtuiApp) -> int:

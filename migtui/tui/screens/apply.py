@@ -8,6 +8,7 @@ to run: the runner does.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -51,33 +52,48 @@ def start_apply(app, target: str = "head") -> None:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Confirm an apply. With ``typed`` set, the operator must type it (destructive / error findings)."""
+    """Confirm something that writes. With ``typed`` set, the operator must type it (irreversible, or error
+    findings); ``reasons`` (why typing is asked) stay on screen above the input at any size, the rest of
+    ``body`` scrolls."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("y", "confirm", "Apply", show=False),
+        Binding("y", "confirm", "Confirm", show=False),
     ]
 
-    def __init__(self, title: str, body: str, typed: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        body: str,
+        typed: str | None = None,
+        *,
+        verb: str = "Apply",
+        reasons: list[str] | None = None,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
         self.typed = typed
+        self.verb = verb
+        self.reasons = reasons or []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(Text(self.title_text, style="bold"))
             with VerticalScroll(id="confirm-scroll"):
                 yield Static(Text(self.body), id="confirm-body")  # Text: no markup in SQL or rule ids
+            if self.reasons:
+                yield Static(Text("\n".join(self.reasons), style="bold red"), id="confirm-reasons")
             if self.typed:
-                yield Label(Text(f"Type {self.typed!r} to apply:"))
+                yield Label(Text(f"Type {self.typed!r} to {self.verb.lower()}:"))
                 yield Input(placeholder=self.typed, id="confirm-input")
+                yield Static("", id="confirm-feedback")
             with Horizontal(id="confirm-buttons"):
-                yield Button("Apply (y)", variant="warning", id="confirm-yes")
+                yield Button(f"{self.verb} (y)" if not self.typed else self.verb, variant="warning", id="confirm-yes")
                 yield Button("Cancel (esc)", id="confirm-no")
 
     def on_mount(self) -> None:
-        # typing goes to the input when a typed confirmation is needed; otherwise "y" / enter apply
+        # typing goes to the input when a typed confirmation is needed; otherwise "y" / enter confirm
         self.query_one("#confirm-input" if self.typed else "#confirm-yes").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -93,7 +109,8 @@ class ConfirmScreen(ModalScreen[bool]):
         if self.typed:
             value = self.query_one("#confirm-input", Input).value.strip()
             if value != self.typed:
-                self.notify(f"type {self.typed!r} exactly to apply", severity="warning")
+                shown = f"{value!r} is not {self.typed!r}" if value else f"nothing typed: type {self.typed!r}"
+                self.query_one("#confirm-feedback", Static).update(Text(shown, style="bold red"))
                 return
         self.dismiss(True)
 
@@ -102,6 +119,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class ApplyScreen(Screen):
+    screen_key = "apply-screen"  # one open at a time (MigtuiApp.open_screen)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel_run", "Cancel run"),
         Binding("escape", "back", "Back"),
@@ -127,7 +146,7 @@ class ApplyScreen(Screen):
             self.exit_code = exit_code
 
     def __init__(self, settings, target: str = "head") -> None:
-        super().__init__(id="apply-screen")
+        super().__init__()
         self.settings = dataclasses.replace(
             settings, progress_interval=min(settings.progress_interval or TUI_PROGRESS_INTERVAL, TUI_PROGRESS_INTERVAL)
         )
@@ -235,14 +254,17 @@ class ApplyScreen(Screen):
             f" × {self.settings.lock_retries} retries"
         )
         typed = None
+        reasons: list[str] = []
         if self.risks:
             from migtui.pg.dsn import database_name
 
             typed = database_name(self.settings.dsn) or "apply"
-            body += "\n\nerror / destructive findings:\n  " + "\n  ".join(self.risks[:8])
-            if len(self.risks) > 8:
-                body += f"\n  … and {len(self.risks) - 8} more"
-        self.app.push_screen(ConfirmScreen(f"Upgrade to {self.target}?", body, typed=typed), self._confirmed)
+            reasons = ["error / destructive findings:", *self.risks[:4]]
+            if len(self.risks) > 4:
+                reasons.append(f"… and {len(self.risks) - 4} more (lint view: l)")
+        self.app.push_screen(
+            ConfirmScreen(f"Upgrade to {self.target}?", body, typed=typed, reasons=reasons), self._confirmed
+        )
         self._render_header()
 
     def _confirmed(self, yes: bool | None) -> None:
@@ -258,7 +280,10 @@ class ApplyScreen(Screen):
 
     # -- run -----------------------------------------------------------------------------------------------
     def _sink(self, event: Event) -> None:  # runner thread(s)
-        self.post_message(self.RunnerEvent(event))
+        # never raise into the runner: after the app is gone (a crash exit) posting fails, and a raising sink
+        # would stop the runner's watcher before it cancels the statement it was asked to cancel
+        with contextlib.suppress(Exception):
+            self.post_message(self.RunnerEvent(event))
 
     @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
     def _run(self) -> None:

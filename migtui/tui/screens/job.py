@@ -6,6 +6,7 @@ The engine decides everything; this screen renders the same events the headless 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ class JobSpec:
     # the headless command's own streaming text renderer: called with an output stream, returns a sink
     renderer: Callable[[IO[str]], Callable[[Event], None]] | None = None
     writes: bool = False  # changes the target (phase advance / abort): quitting waits for it
+    # a job that writes is never re-run by ``r`` as is (advancing again is the next stage, never confirmed):
+    # ``r`` closes the view and calls this, which asks for confirmation of what would run now
+    confirm_again: Callable[[], None] | None = None
 
 
 def text_renderer(spec: JobSpec):
@@ -101,7 +105,8 @@ class JobScreen(Screen):
             self.error = error
 
     def __init__(self, settings, spec: JobSpec) -> None:
-        super().__init__(id=self.screen_id(spec))
+        super().__init__()
+        self.screen_key = self.screen_id(spec)  # one open per job (MigtuiApp.open_screen)
         self.settings = settings
         self.spec = spec
         self.state = "running"
@@ -133,6 +138,13 @@ class JobScreen(Screen):
         if self.state == "running" and self.events:
             self.notify("the job is still running", severity="warning")
             return
+        if self.spec.writes and self.exit_code is not None:
+            if self.spec.confirm_again is None:
+                self.notify("this job writes: start it again from its view, with confirmation", severity="warning")
+                return
+            self.app.pop_screen()
+            self.spec.confirm_again()
+            return
         self.state, self.summary, self.exit_code = "running", "", None
         self.findings.clear()
         self.events.clear()
@@ -143,7 +155,8 @@ class JobScreen(Screen):
         self._run()
 
     def _sink(self, event: Event) -> None:  # job thread
-        self.post_message(self.JobEvent(event))
+        with contextlib.suppress(Exception):  # never raise into the job (the app may be gone: a crash exit)
+            self.post_message(self.JobEvent(event))
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def _run(self) -> None:

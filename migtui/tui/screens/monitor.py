@@ -17,13 +17,15 @@ from migtui.tui.widgets.monitor_panel import MonitorPanel
 class MonitorScreen(Screen):
     """``migtui monitor --dsn URL`` and the shell's Monitor view."""
 
+    screen_key = "monitor-screen"  # one open at a time (MigtuiApp.open_screen)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "toggle_pause", "Pause"),
         Binding("escape", "back", "Back", show=True),
     ]
 
     def __init__(self, dsn: str, interval: float, long_transaction: float = 60.0, standalone: bool = False):
-        super().__init__(id="monitor-screen")
+        super().__init__()
         self.dsn = dsn
         self.interval = interval
         self.long_transaction = long_transaction
