@@ -123,6 +123,9 @@ class ApplyScreen(Screen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel_run", "Cancel run"),
+        Binding("R", "retry", "Retry"),
+        Binding("C", "session('cancel')", "Cancel query"),
+        Binding("K", "session('terminate')", "Terminate"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -167,6 +170,7 @@ class ApplyScreen(Screen):
         self._ended = threading.Event()  # set when the run worker returns (the revision committed or rolled back)
         self.events: list[Event] = []
         self.risks: list[str] = []
+        self.in_the_way: list[str] = []  # pre-flight: sessions holding locks on the plan's tables, long transactions
         self.target_relations: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -199,9 +203,26 @@ class ApplyScreen(Screen):
             current = read_current(self.settings.dsn, self.settings)
             plan = plan_revisions(load_project(self.settings), "up", self.target, current)
             self.risks = self._risks(plan)
+            self.in_the_way = self._preflight() if plan else []
             self.post_message(self.Planned(current, plan, None))
         except MigtuiError as exc:
             self.post_message(self.Planned((), [], exc.message))
+
+    def _preflight(self) -> list[str]:
+        """Sessions in the plan's way: holding or waiting for locks on its tables, or in a long transaction
+        (the DDL would queue behind them and every reader and writer of the table behind the DDL)."""
+        from migtui.pg.monitor import DEFAULT_LONG_TRANSACTION_SECONDS
+        from migtui.pg.sessions import preflight
+
+        try:
+            found = preflight(self.settings.dsn, self.target_relations, DEFAULT_LONG_TRANSACTION_SECONDS)
+        except MigtuiError as exc:
+            return [f"pre-flight could not run: {exc.message}"]
+        lines = []
+        for s in found:
+            held = f": {', '.join(s.locks)}" if s.locks else ""
+            lines.append(f"{s.describe()}{held}")
+        return lines
 
     def _risks(self, plan: list[str]) -> list[str]:
         """Lines about error / destructive findings in ``plan`` (they require a typed confirmation)."""
@@ -262,6 +283,14 @@ class ApplyScreen(Screen):
             reasons = ["error / destructive findings:", *self.risks[:4]]
             if len(self.risks) > 4:
                 reasons.append(f"… and {len(self.risks) - 4} more (lint view: l)")
+        if self.in_the_way:
+            from migtui.pg.dsn import database_name
+
+            typed = typed or database_name(self.settings.dsn) or "apply"
+            reasons += ["sessions in the way (wait: esc, retry later; terminate: K in the Monitor view):"]
+            reasons += [f"  {one_line(line, 110)}" for line in self.in_the_way[:3]]
+            if len(self.in_the_way) > 3:
+                reasons.append(f"  … and {len(self.in_the_way) - 3} more")
         self.app.push_screen(
             ConfirmScreen(f"Upgrade to {self.target}?", body, typed=typed, reasons=reasons), self._confirmed
         )
@@ -366,6 +395,26 @@ class ApplyScreen(Screen):
         self.state = "cancelling"
         self._render_header()
         self._cancel.cancel()  # the runner stops its statement; it may take a moment to roll back
+
+    def action_session(self, action: str) -> None:
+        from migtui.tui.session_actions import act_on_selected
+
+        act_on_selected(self, self.query_one(MonitorPanel), action)
+
+    def action_retry(self) -> None:
+        """From FAILED or CANCELLED: plan again and ask again (the database may have moved meanwhile)."""
+        if self.state not in ("failed", "cancelled"):
+            self.notify("retry is for a failed or cancelled apply", severity="warning")
+            return
+        if self.app.refuse_if_busy("retry"):
+            return
+        self.state, self.summary, self.exit_code = "planning", "", None
+        self.status, self.seconds, self.events = {}, {}, []
+        self._cancel, self._ended = Cancel(), threading.Event()
+        self.query_one("#apply-log", RichLog).clear()
+        self._render_header()
+        self._render_progress()
+        self._plan()
 
     @property
     def blocks_quit(self) -> bool:

@@ -21,6 +21,8 @@ class MonitorScreen(Screen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "toggle_pause", "Pause"),
+        Binding("C", "session('cancel')", "Cancel query"),
+        Binding("K", "session('terminate')", "Terminate"),
         Binding("escape", "back", "Back", show=True),
     ]
 
@@ -35,6 +37,11 @@ class MonitorScreen(Screen):
         yield Static(Text(f"Monitor · {redact_dsn(self.dsn)}"), classes="title-bar")
         yield MonitorPanel(self.dsn, self.interval, long_transaction=self.long_transaction, id="monitor")
         yield Footer()
+
+    def action_session(self, action: str) -> None:
+        from migtui.tui.session_actions import act_on_selected
+
+        act_on_selected(self, self.query_one(MonitorPanel), action)
 
     def action_toggle_pause(self) -> None:
         panel = self.query_one(MonitorPanel)
