@@ -16,8 +16,9 @@ import psycopg
 
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
+from tests.alembic_projects import Rev, make_project
 from tests.conftest import ROOT
-from tests.tui_helpers import alembic_upgrade, sample_project, settings_for, wait_for_text
+from tests.tui_helpers import SAMPLE_REVS, alembic_upgrade, sample_project, settings_for, wait_for_text
 
 # Textual's own commands that leave the app or write files, and the rollback test (it starts a PostgreSQL
 # cluster of its own, minutes of CPU here; tests/tui/test_jobs.py drives it): not driven here
@@ -83,8 +84,18 @@ async def _every_command_from_every_screen(pilot, during_run: ApplyScreen | None
     return driven
 
 
+# a4 waits for an advisory lock the test holds: the run stays active for the whole matrix without queueing a
+# table lock that the other views' own reads (dry-run, drift, lint) would wait behind
+WAITING_A4 = Rev(
+    "a4",
+    "op.execute('SELECT pg_advisory_xact_lock(424242)')\nop.add_column('accounts', sa.Column('name', sa.Text))",
+    "op.drop_column('accounts', 'name')",
+    message="add name",
+)
+
+
 async def test_every_palette_command_from_every_screen_twice_during_and_after_a_run(pg, fresh_db, tmp_path):
-    project = sample_project(tmp_path / "proj")
+    project = make_project(tmp_path / "proj", [*SAMPLE_REVS[:3], WAITING_A4])
     alembic_upgrade(project, fresh_db, "a3")
     settings = settings_for(
         fresh_db,
@@ -95,9 +106,9 @@ async def test_every_palette_command_from_every_screen_twice_during_and_after_a_
         timeout=1200.0,
         monitor_interval=0.5,
     )
-    holder = psycopg.connect(fresh_db, application_name="test-holder")
+    holder = psycopg.connect(fresh_db, autocommit=True, application_name="test-holder")
     try:
-        holder.execute("SELECT count(*) FROM accounts")  # a4's ALTER waits for this the whole time
+        holder.execute("SELECT pg_advisory_lock(424242)")
         app = MigtuiApp(settings, lint=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for_text(pilot, "a4 head")
@@ -107,7 +118,7 @@ async def test_every_palette_command_from_every_screen_twice_during_and_after_a_
                 if isinstance(app.screen, ConfirmScreen):
                     break
             await pilot.press("y")
-            await wait_for_text(pilot, "waits for AccessExclusiveLock", timeout=20)
+            await wait_for_text(pilot, "pg_advisory_xact_lock", timeout=20)
             apply = app.screen
             assert isinstance(apply, ApplyScreen) and apply.state == "running"
 
@@ -139,7 +150,8 @@ CRASH_SCRIPT = textwrap.dedent(
     import sys
     from migtui.config import Settings
     from migtui.events import StatementStarted
-    from migtui.tui.app import MigtuiApp, run_app
+    from migtui.pg.dsn import database_name
+from migtui.tui.app import MigtuiApp, run_app
     from migtui.tui.screens import apply as apply_view
 
     settings = Settings(dsn=sys.argv[1], migrations=sys.argv[2], lock_timeout=60.0, lock_retries=0, timeout=120.0)
