@@ -34,6 +34,8 @@ class MigtuiApp(App):
         Binding("question_mark,f1", "help", "Help"),
         Binding("t", "toggle_theme", "Theme"),
         Binding("q", "quit", "Quit"),
+        # as the help says: Ctrl+C quits (refused, with the reason, while a run is active)
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(

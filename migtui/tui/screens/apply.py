@@ -396,6 +396,14 @@ class ApplyScreen(Screen):
         self._render_header()
         self._cancel.cancel()  # the runner stops its statement; it may take a moment to roll back
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows only what the state allows: cancel while running, retry after a failure."""
+        if action == "cancel_run":
+            return self.state == "running"
+        if action == "retry":
+            return self.state in ("failed", "cancelled")
+        return True
+
     def action_session(self, action: str) -> None:
         from migtui.tui.session_actions import act_on_selected
 
@@ -442,6 +450,7 @@ class ApplyScreen(Screen):
 
     # -- rendering -------------------------------------------------------------------------------------------
     def _render_header(self) -> None:
+        self.refresh_bindings()
         styles = {
             "planning": "dim",
             "confirm": "yellow",

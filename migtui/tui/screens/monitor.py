@@ -24,6 +24,10 @@ class MonitorScreen(Screen):
         Binding("C", "session('cancel')", "Cancel query"),
         Binding("K", "session('terminate')", "Terminate"),
         Binding("escape", "back", "Back", show=True),
+        Binding("1", "tab('tab-sessions')", "Sessions", show=False),
+        Binding("2", "tab('tab-locks')", "Locks", show=False),
+        Binding("3", "tab('tab-long')", "Long tx", show=False),
+        Binding("4", "tab('tab-progress')", "Progress", show=False),
     ]
 
     def __init__(self, dsn: str, interval: float, long_transaction: float = 60.0, standalone: bool = False):
@@ -42,6 +46,11 @@ class MonitorScreen(Screen):
         from migtui.tui.session_actions import act_on_selected
 
         act_on_selected(self, self.query_one(MonitorPanel), action)
+
+    def action_tab(self, tab_id: str) -> None:
+        from textual.widgets import TabbedContent
+
+        self.query_one(TabbedContent).active = tab_id
 
     def action_toggle_pause(self) -> None:
         panel = self.query_one(MonitorPanel)
