@@ -68,7 +68,11 @@ async def test_run_again_after_advance_asks_typed_confirmation_before_contract(f
         await wait_for_text(pilot, "gate")
         while app.screen._selected != revision:
             await pilot.press("down")
-        await wait_for_text(pilot, "next      migrate")
+        for _ in range(200):  # at 80x24 the detail pane's "next" line is below the fold
+            await pilot.pause(0.05)
+            if app.screen.entries.get(revision, {}).get("next") == "migrate":
+                break
+        assert app.screen.entries[revision]["next"] == "migrate"
         await pilot.press("v")
         for _ in range(200):
             await pilot.pause(0.05)

@@ -159,6 +159,7 @@ class ApplyScreen(Screen):
         self.seconds: dict[str, float] = {}
         self.running_revision: str | None = None
         self.revision_started: float | None = None
+        self.first_started: dict[str, float] = {}  # revision -> when its first attempt started
         self.statement: str = ""
         self.statement_index: int | None = None
         self.waiting_for: str = ""
@@ -341,7 +342,8 @@ class ApplyScreen(Screen):
         if isinstance(event, RevisionStarted):
             self.running_revision = event.revision
             self.status[event.revision] = "running"
-            self.revision_started = time.monotonic()
+            # a lock retry starts the revision again: elapsed stays against the timeout of the whole revision
+            self.revision_started = self.first_started.setdefault(event.revision, time.monotonic())
             self.statement, self.statement_index, self.waiting_for, self.progress_text = "", None, "", ""
         elif isinstance(event, StatementStarted):
             self.statement, self.statement_index = event.sql, event.index
@@ -417,7 +419,7 @@ class ApplyScreen(Screen):
         if self.app.refuse_if_busy("retry"):
             return
         self.state, self.summary, self.exit_code = "planning", "", None
-        self.status, self.seconds, self.events = {}, {}, []
+        self.status, self.seconds, self.events, self.first_started = {}, {}, [], {}
         self._cancel, self._ended = Cancel(), threading.Event()
         self.query_one("#apply-log", RichLog).clear()
         self._render_header()
