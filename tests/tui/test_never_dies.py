@@ -14,6 +14,7 @@ from collections import Counter
 
 import psycopg
 
+from migtui.pg.dsn import database_name
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
 from tests.alembic_projects import Rev, make_project
@@ -84,19 +85,22 @@ async def _every_command_from_every_screen(pilot, during_run: ApplyScreen | None
     return driven
 
 
-# a4 waits for an advisory lock the test holds: the run stays active for the whole matrix without queueing a
-# table lock that the other views' own reads (dry-run, drift, lint) would wait behind
+# a4 asks for SHARE on accounts, which the test's open transaction blocks (it holds ROW EXCLUSIVE): the run
+# stays active for the whole matrix while plain reads of accounts (dry-run, drift, lint, the monitor) still
+# pass, and the scratch databases those views build have no such holder
 WAITING_A4 = Rev(
     "a4",
-    "op.execute('SELECT pg_advisory_xact_lock(424242)')\nop.add_column('accounts', sa.Column('name', sa.Text))",
+    "op.execute('LOCK TABLE accounts IN SHARE MODE')\nop.add_column('accounts', sa.Column('name', sa.Text))",
     "op.drop_column('accounts', 'name')",
     message="add name",
 )
 
 
 async def test_every_palette_command_from_every_screen_twice_during_and_after_a_run(pg, fresh_db, tmp_path):
-    project = make_project(tmp_path / "proj", [*SAMPLE_REVS[:3], WAITING_A4])
-    alembic_upgrade(project, fresh_db, "a3")
+    # no CREATE INDEX CONCURRENTLY in the project: drift and dry-run replay the revisions on scratch
+    # databases, and a concurrent index build there would wait for the test's open transaction
+    project = make_project(tmp_path / "proj", [*SAMPLE_REVS[:2], WAITING_A4])
+    alembic_upgrade(project, fresh_db, "a2")
     settings = settings_for(
         fresh_db,
         project,
@@ -106,9 +110,9 @@ async def test_every_palette_command_from_every_screen_twice_during_and_after_a_
         timeout=1200.0,
         monitor_interval=0.5,
     )
-    holder = psycopg.connect(fresh_db, autocommit=True, application_name="test-holder")
+    holder = psycopg.connect(fresh_db, application_name="test-holder")
     try:
-        holder.execute("SELECT pg_advisory_lock(424242)")
+        holder.execute("LOCK TABLE accounts IN ROW EXCLUSIVE MODE")
         app = MigtuiApp(settings, lint=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for_text(pilot, "a4 head")
@@ -117,30 +121,36 @@ async def test_every_palette_command_from_every_screen_twice_during_and_after_a_
                 await pilot.pause(0.05)
                 if isinstance(app.screen, ConfirmScreen):
                     break
-            await pilot.press("y")
-            await wait_for_text(pilot, "pg_advisory_xact_lock", timeout=20)
+            await pilot.press(*database_name(fresh_db), "enter")  # typed: the pre-flight found the holder
+            await wait_for_text(pilot, "waits for ShareLock on public.accounts", timeout=20)
             apply = app.screen
             assert isinstance(apply, ApplyScreen) and apply.state == "running"
 
+            # Apply during the run shows the run, it does not start a second one
+            await _call(pilot, _commands(app)["Monitor"])
+            assert app.screen is not apply
+            await _call(pilot, _commands(app)["Apply (upgrade to head)"])
+            assert app.screen is apply, app.screen_stack
+
             driven = await _every_command_from_every_screen(pilot, during_run=apply)
             assert {"Lint", "Monitor", "Apply (upgrade to head)", "Phases", "Drift", "Help"} <= driven
-            # Apply during the run shows the run, it does not start a second one (once the jobs opened above
-            # it have ended: a running job's view is not closed under it)
-            for _ in range(600):
+            # Cancel is offered in the palette while the run is active, and only then
+            await _call(pilot, _commands(app)["Cancel the run"])
+            for _ in range(300):
+                if apply.state == "cancelled":
+                    break
+                await asyncio.sleep(0.1)
+            assert apply.state == "cancelled", apply.summary
+            assert "Cancel the run" not in _commands(app)
+            # the views that waited for the run (alembic's environment is one per process) finish now
+            for _ in range(1200):
                 if not any(getattr(sc, "running", False) for sc in app.screen_stack):
                     break
                 await asyncio.sleep(0.1)
-            await _call(pilot, _commands(app)["Apply (upgrade to head)"])
-            assert apply.state == "running", apply.summary
-            assert app.screen is apply, app.screen_stack
-            # Cancel is offered in the palette while the run is active, and only then
-            await _call(pilot, _commands(app)["Cancel the run"])
-            await wait_for_text(pilot, "CANCELLED", timeout=30)
-            assert "Cancel the run" not in _commands(app)
 
             await _every_command_from_every_screen(pilot, during_run=None)
             _assert_sane(app)
-        assert _version(fresh_db) == ["a3"]
+        assert _version(fresh_db) == ["a2"]
     finally:
         holder.close()
 
@@ -150,8 +160,7 @@ CRASH_SCRIPT = textwrap.dedent(
     import sys
     from migtui.config import Settings
     from migtui.events import StatementStarted
-    from migtui.pg.dsn import database_name
-from migtui.tui.app import MigtuiApp, run_app
+    from migtui.tui.app import MigtuiApp, run_app
     from migtui.tui.screens import apply as apply_view
 
     settings = Settings(dsn=sys.argv[1], migrations=sys.argv[2], lock_timeout=60.0, lock_retries=0, timeout=120.0)
