@@ -94,7 +94,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         # typing goes to the input when a typed confirmation is needed; otherwise "y" / enter confirm
-        self.query_one("#confirm-input" if self.typed else "#confirm-yes").focus()
+        found = self.query("#confirm-input" if self.typed else "#confirm-yes")
+        if found:  # absent when the dialog was closed before it mounted
+            found.first().focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm-yes":
@@ -254,6 +256,8 @@ class ApplyScreen(Screen):
         return lines
 
     def on_apply_screen_planned(self, message: Planned) -> None:
+        if self not in self.app.screen_stack:  # closed while planning: nothing to confirm
+            return
         if message.error:
             self._finish(False, message.error, 2)
             return
@@ -298,6 +302,8 @@ class ApplyScreen(Screen):
         self._render_header()
 
     def _confirmed(self, yes: bool | None) -> None:
+        if self not in self.app.screen_stack:
+            return
         if not yes:
             self.state = "cancelled"
             self.summary = "not applied (cancelled at confirmation)"
@@ -431,6 +437,11 @@ class ApplyScreen(Screen):
         return self.state in ("running", "cancelling")
 
     display_title = "Apply"
+
+    @property
+    def running(self) -> bool:
+        """Planning, confirming or running: opening Apply again shows this one instead of replacing it."""
+        return self.state in ("planning", "confirm", "running", "cancelling")
 
     def cancel_for_crash(self) -> tuple[threading.Event, str, str] | None:
         """The app is going down: cancel the run (the revision's transaction rolls back) and say what to wait
