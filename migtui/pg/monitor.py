@@ -162,21 +162,45 @@ class ProgressInfo:
 
 @dataclass(frozen=True)
 class LockEdge:
-    """``waiter`` waits for a lock that ``blocker`` holds (or is queued ahead for)."""
+    """``waiter`` waits for a lock that ``blocker`` holds (or is queued ahead for).
+
+    ``blocker_mode`` is the blocker's lock on the same object that conflicts with ``wanted_mode`` in
+    PostgreSQL's conflict table (``migtui.analysis.lock_modes``): the strongest such granted lock, else (the
+    queue case) its conflicting request that is waiting ahead of the waiter.
+    """
 
     waiter: int
     blocker: int
     wanted_mode: str | None  # the waiter's ungranted lock mode
     target: str  # what is locked ("public.orders", "transaction 1234", ...)
-    blocker_mode: str | None  # the blocker's lock on the same object
+    blocker_mode: str | None  # the blocker's conflicting lock on the same object (None: not identified)
     blocker_granted: bool  # False: the blocker is itself only queued ahead of the waiter
+    blocker_state: str | None = None  # pg_stat_activity.state of the blocker ("idle in transaction", ...)
+    blocker_age: float | None = None  # seconds in that state (idle) or in its current query (active)
+
+    @property
+    def queued(self) -> bool:
+        """The blocker holds nothing that conflicts: its own request is ahead of the waiter's in the queue."""
+        return self.blocker_mode is not None and not self.blocker_granted
 
     def describe(self) -> str:
+        """ "waits for RowExclusiveLock on public.accounts: blocked by AccessExclusiveLock held by pid 123
+        (idle in transaction 12 s)", or "...: queued behind pid 456's AccessExclusiveLock request (active 3 s)"."""
         wanted = self.wanted_mode or "a lock"
-        held = ""
-        if self.blocker_mode:
-            held = f", {'holds' if self.blocker_granted else 'queued ahead for'} {self.blocker_mode}"
-        return f"waits for {wanted} on {self.target}{held}"
+        who = f"pid {self.blocker}"
+        if self.blocker_mode is None:
+            cause = f"blocked by {who}"
+        elif self.blocker_granted:
+            cause = f"blocked by {self.blocker_mode} held by {who}"
+        else:
+            cause = f"queued behind {who}'s {self.blocker_mode} request"
+        if self.blocker_state:
+            age = f" {age_words(self.blocker_age)}" if self.blocker_age is not None else ""
+            cause += f" ({self.blocker_state}{age})"
+        return f"waits for {wanted} on {self.target}: {cause}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "queued": self.queued, "description": self.describe()}
 
 
 @dataclass(frozen=True)
@@ -250,7 +274,7 @@ class MonitorSample:
         def node(n: LockTreeNode) -> dict[str, Any]:
             return {
                 "pid": n.pid,
-                "waits_for": dataclasses.asdict(n.edge) if n.edge else None,
+                "waits_for": n.edge.to_dict() if n.edge else None,
                 "cycle": n.cycle,
                 "children": [node(c) for c in n.children],
             }
@@ -267,6 +291,7 @@ class MonitorSample:
             "progress": [dataclasses.asdict(p) for p in self.progress],
             "blocked": [s.pid for s in self.blocked],
             "blocking": list(self.blocking_pids),
+            "waits": [e.to_dict() for e in self.edges],
             "lock_tree": [node(n) for n in self.lock_tree],
         }
 
@@ -281,16 +306,18 @@ def lock_edges(
     by_pid: dict[int, list[LockInfo]] = {}
     for lk in locks:
         by_pid.setdefault(lk.pid, []).append(lk)
+    session_of = {s.pid: s for s in sessions}
     edges: list[LockEdge] = []
     for s in sessions:
         if not s.blocked_by:
             continue
         wanted = next((lk for lk in by_pid.get(s.pid, ()) if not lk.granted), None)
         for blocker in s.blocked_by:
-            held: LockInfo | None = None
-            if wanted is not None:
-                same = [lk for lk in by_pid.get(blocker, ()) if lk.target_key == wanted.target_key]
-                held = next((lk for lk in same if lk.granted), None) or (same[0] if same else None)
+            held = _conflicting_lock(wanted, by_pid.get(blocker, ())) if wanted is not None else None
+            b = session_of.get(blocker)
+            age = None
+            if b is not None:
+                age = b.query_age if b.state == "active" else b.state_age
             edges.append(
                 LockEdge(
                     waiter=s.pid,
@@ -299,9 +326,32 @@ def lock_edges(
                     target=wanted.target if wanted else "?",
                     blocker_mode=held.mode if held else None,
                     blocker_granted=held.granted if held else True,
+                    blocker_state=b.state if b is not None else None,
+                    blocker_age=age,
                 )
             )
     return tuple(edges)
+
+
+def _conflicting_lock(wanted: LockInfo, blocker_locks) -> LockInfo | None:
+    """The blocker's lock on ``wanted``'s object whose mode conflicts with the wanted mode: the strongest
+    granted one, else the strongest request still waiting (it is queued ahead). None when the sample shows
+    no conflicting lock (the blocker released it between the two queries, or a lock type with no mode table)."""
+    # imported here: the analysis package loads pglast, which the monitor's first paint does not need
+    from migtui.analysis.lock_modes import STRENGTH, conflicts
+
+    same = [
+        lk
+        for lk in blocker_locks
+        if lk.target_key == wanted.target_key
+        and lk.mode in STRENGTH
+        and wanted.mode in STRENGTH
+        and conflicts(wanted.mode, lk.mode)
+    ]
+    if not same:
+        return None
+    granted = [lk for lk in same if lk.granted]
+    return max(granted or same, key=lambda lk: STRENGTH[lk.mode])
 
 
 def build_lock_tree(edges: tuple[LockEdge, ...] | list[LockEdge]) -> tuple[LockTreeNode, ...]:
@@ -346,6 +396,18 @@ def format_age(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def age_words(seconds: float | None) -> str:
+    """An age for a sentence: "12 s", "3 min 05 s", "2 h 10 min"."""
+    if seconds is None or math.isnan(seconds):
+        return "?"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
 def one_line(query: str, width: int = 60) -> str:

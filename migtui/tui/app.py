@@ -6,18 +6,23 @@ Imported only by those commands: engine modules never import this package.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+import threading
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from migtui.tui.screens.help import HelpScreen
 from migtui.tui.screens.migrations import MigrationsScreen
 from migtui.tui.screens.monitor import MonitorScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
+
+# how long, after a crash, the app waits for a cancelled migration to roll back before it exits anyway
+CRASH_ROLLBACK_WAIT_SECONDS = 60.0
 
 
 class MigtuiApp(App):
@@ -29,6 +34,8 @@ class MigtuiApp(App):
         Binding("question_mark,f1", "help", "Help"),
         Binding("t", "toggle_theme", "Theme"),
         Binding("q", "quit", "Quit"),
+        # as the help says: Ctrl+C quits (refused, with the reason, while a run is active)
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -48,6 +55,10 @@ class MigtuiApp(App):
         self.lint_enabled = lint
         self._parsed_css: dict[tuple, tuple[list, dict]] = {}
         self.theme = DARK
+        self._screens_opened = 0
+        self.crash_line: str | None = None  # set by an unexpected exception: the one line printed at exit
+        # runs stopped by a crash, waited for before exit: (ended, what happened, what to say if it never ends)
+        self.crash_runs: list[tuple[threading.Event, str, str]] = []
 
     def on_mount(self) -> None:
         self.screen_change_signal.subscribe(self, self._restyle_stale_screens)
@@ -99,10 +110,39 @@ class MigtuiApp(App):
             standalone=standalone,
         )
 
-    # -- actions (each also in the command palette) -----------------------------------------------------
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+    # -- screens are singletons: opening one that is open shows it -----------------------------------------
+    def open_screen(self, screen_id: str, make: Callable[[], Screen], *, replace_idle: bool = False) -> bool:
+        """Show the screen with ``screen_id``, creating it with ``make()`` when none is open.
+
+        A screen already in the stack is brought back by closing the screens above it, unless one of those is
+        running (an apply, any job: its escape refuses too; the operator is told and nothing changes). With
+        ``replace_idle`` an open one that is not running (a finished apply) is closed and a fresh one started.
+        While a dialog is open nothing else opens: its answer would be lost. Returns whether ``make()`` was
+        pushed."""
+        if isinstance(self.screen, ModalScreen):
+            self.notify("answer the open dialog first (esc closes it)", severity="warning")
+            return False
+        stack = self.screen_stack
+        existing = next((sc for sc in stack if screen_key(sc) == screen_id), None)
+        if existing is not None:
+            above = stack[stack.index(existing) + 1 :]
+            busy = next((sc for sc in above if _running(sc)), None)
+            if busy is not None:
+                self.notify(f"{screen_title(busy)} is running over it: wait or cancel it first", severity="warning")
+                return False
+            for _ in above:
+                self.pop_screen()
+            if not replace_idle or _running(existing):
+                if not above:
+                    self.notify(f"{screen_title(existing)} is already open")
+                return False
+            self.pop_screen()
+        screen = make()
+        # a screen just closed is removed from the DOM a moment later: a fresh one must not reuse its id
+        self._screens_opened += 1
+        screen.id = f"{screen_id}-{self._screens_opened}"
+        self.push_screen(screen)
+        return True
 
     def busy_screen(self) -> Screen | None:
         """A screen whose database work must not be cut off by quitting (a running apply or job)."""
@@ -110,6 +150,20 @@ class MigtuiApp(App):
             if getattr(screen, "blocks_quit", False):
                 return screen
         return None
+
+    def refuse_if_busy(self, what: str) -> bool:
+        """True (and the operator told why) when a run that writes is active: one write at a time."""
+        busy = self.busy_screen()
+        if busy is None:
+            return False
+        hint = "press c there to cancel it" if hasattr(busy, "action_cancel_run") else "wait for it to finish"
+        self.notify(f"cannot {what}: {screen_title(busy)} is running ({hint})", severity="warning")
+        return True
+
+    # -- actions (each also in the command palette) -----------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
         busy = self.busy_screen()
@@ -119,6 +173,13 @@ class MigtuiApp(App):
             return
         self.exit()
 
+    def action_cancel_run(self) -> None:
+        busy = self.busy_screen()
+        if busy is None or not hasattr(busy, "action_cancel_run"):
+            self.notify("nothing is running that can be cancelled", severity="warning")
+            return
+        busy.action_cancel_run()
+
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
 
@@ -126,8 +187,7 @@ class MigtuiApp(App):
         if not self.settings.dsn:
             self.notify("no target database: start with --dsn URL", severity="error")
             return
-        if not isinstance(self.screen, MonitorScreen):
-            self.push_screen(self._monitor_screen())
+        self.open_screen("monitor-screen", self._monitor_screen)
 
     def action_reload(self) -> None:
         for screen in self.screen_stack:
@@ -138,19 +198,26 @@ class MigtuiApp(App):
         if not self.settings.dsn:
             self.notify("no target database: start with --dsn URL", severity="error")
             return
-        from migtui.tui.screens.apply import start_apply
+        from migtui.tui.screens.apply import ApplyScreen
 
-        start_apply(self, target)
+        running = self.busy_screen()
+        if isinstance(running, ApplyScreen):
+            self.open_screen(screen_key(running), lambda: running)  # show the run in progress
+            return
+        if self.refuse_if_busy("apply"):
+            return
+        self.open_screen("apply-screen", lambda: ApplyScreen(self.settings, target), replace_idle=True)
 
     def action_lint(self) -> None:
         from migtui.tui.screens.lint import LintScreen
 
-        self.push_screen(LintScreen(self.settings))
+        self.open_screen("lint-screen", lambda: LintScreen(self.settings))
 
     def action_job(self, name: str) -> None:
         from migtui.tui.screens.job import JOBS, JobScreen
 
-        self.push_screen(JobScreen(self.settings, JOBS[name]))
+        spec = JOBS[name]
+        self.open_screen(JobScreen.screen_id(spec), lambda: JobScreen(self.settings, spec))
 
     def action_phases(self) -> None:
         if not self.settings.dsn:
@@ -158,7 +225,7 @@ class MigtuiApp(App):
             return
         from migtui.tui.screens.phases import PhasesScreen
 
-        self.push_screen(PhasesScreen(self.settings))
+        self.open_screen("phases-screen", lambda: PhasesScreen(self.settings))
 
     def action_drift(self) -> None:
         if not self.settings.dsn:
@@ -166,8 +233,28 @@ class MigtuiApp(App):
             return
         from migtui.tui.screens.drift import DriftScreen
 
-        if not isinstance(self.screen, DriftScreen):
-            self.push_screen(DriftScreen(self.settings))
+        self.open_screen("drift-screen", lambda: DriftScreen(self.settings))
+
+    # -- an unexpected exception: roll back what runs, restore the terminal, one line, exit 70 -------------
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's default prints a traceback and exits 1 while a migration thread may still run on,
+        unwatched. Here every running apply is cancelled (its revision rolls back; ``run_app`` waits for that
+        after the terminal is restored), and the app exits with ``ExitCode.INTERNAL`` and one line."""
+        from migtui.errors import ExitCode
+        from migtui.redact import error_line
+
+        if self.crash_line is None:
+            name, detail = error.__class__.__name__, error_line(error)
+            self.crash_line = f"internal error in the TUI: {name}" + (f": {detail}" if detail != name else "")
+            for screen in self.screen_stack:
+                cancel = getattr(screen, "cancel_for_crash", None)
+                stopping = cancel() if cancel is not None else None
+                if stopping is not None:
+                    self.crash_runs.append(stopping)
+        if self._exception is None:  # Pilot re-raises it in tests
+            self._exception = error
+            self._exception_event.set()
+        self.exit(return_code=int(ExitCode.INTERNAL))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -176,6 +263,11 @@ class MigtuiApp(App):
         yield SystemCommand("Monitor", "Live locks, sessions and lock tree of the target", self.action_monitor)
         if self.start_mode == "shell":
             yield SystemCommand("Reload migrations", "Re-read revisions and database state", self.action_reload)
+            busy = self.busy_screen()
+            if busy is not None and hasattr(busy, "action_cancel_run"):
+                yield SystemCommand(
+                    "Cancel the run", "Cancel the running statement; the revision rolls back", self.action_cancel_run
+                )
             yield SystemCommand(
                 "Apply (upgrade to head)", "Apply pending revisions with confirmation", self.action_apply
             )
@@ -202,11 +294,39 @@ class MigtuiApp(App):
             yield SystemCommand("Pause / resume monitor", "Stop or restart polling", screen.action_toggle_pause)
 
 
+def screen_key(screen: Screen) -> str:
+    """What makes a screen a singleton: the key ``open_screen`` gave it, else its id."""
+    return getattr(screen, "screen_key", None) or screen.id or ""
+
+
+def _running(screen: Screen) -> bool:
+    return bool(getattr(screen, "blocks_quit", False) or getattr(screen, "running", False))
+
+
+def screen_title(screen: Screen) -> str:
+    """How the operator names a screen in a message ("Apply", "Phase advance 0018_x", ...)."""
+    title = getattr(screen, "display_title", None)
+    if title:
+        return str(title)
+    return (screen_key(screen) or screen.__class__.__name__).removesuffix("-screen").replace("-", " ").capitalize()
+
+
+def run_app(app: MigtuiApp) -> int:
+    """Run ``app``; after a crash, wait for cancelled runs to roll back, then print one line: exit 70."""
+    app.run()
+    if app.crash_line is None:
+        return app.return_code or 0
+    tail = ""
+    for ended, outcome, still_running in app.crash_runs:
+        finished = ended.wait(CRASH_ROLLBACK_WAIT_SECONDS)
+        tail += f"; {outcome}" if finished else f"; {still_running} after {CRASH_ROLLBACK_WAIT_SECONDS:g}s"
+    print(f"migtui: {app.crash_line}{tail}", file=sys.stderr)
+    return app.return_code or 70
+
+
 def run_tui_app(settings, banner: str | None = None, lint: bool = True) -> int:
-    MigtuiApp(settings, mode="shell", banner=banner, lint=lint).run()
-    return 0
+    return run_app(MigtuiApp(settings, mode="shell", banner=banner, lint=lint))
 
 
 def run_monitor_app(settings, long_transaction: float = 60.0) -> int:
-    MigtuiApp(settings, mode="monitor", long_transaction=long_transaction).run()
-    return 0
+    return run_app(MigtuiApp(settings, mode="monitor", long_transaction=long_transaction))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 
 import psycopg
 import pytest
@@ -16,7 +18,7 @@ from migtui.pg.monitor import (
     lock_tree_lines,
 )
 from tests.conftest import run_cli, run_main
-from tests.monitor_scenarios import blocked_chain
+from tests.monitor_scenarios import blocked_chain, wait_until
 
 
 def test_lock_tree_of_a_real_blocked_chain(fresh_db):
@@ -53,7 +55,15 @@ def test_lock_tree_of_a_real_blocked_chain(fresh_db):
 
         text = "\n".join(lock_tree_lines(snap))
         assert f"pid {chain.ddl_pid} [test-ddl]" in text
-        assert "waits for AccessExclusiveLock on public.monitored, holds AccessShareLock" in text
+        holder_pid = min(chain.holders)
+        assert (
+            f"waits for AccessExclusiveLock on public.monitored: blocked by AccessShareLock held by pid {holder_pid}"
+            " (idle in transaction " in text
+        )
+        assert (
+            f"waits for AccessShareLock on public.monitored: queued behind pid {chain.ddl_pid}'s "
+            "AccessExclusiveLock request (active " in text
+        )
 
         # holders are idle in transaction with a transaction age
         holder = snap.session(chain.holders[0])
@@ -73,6 +83,87 @@ def test_monitor_connection_is_named_and_bounded(fresh_db):
             ).fetchone()
             assert row == (MONITOR_APPLICATION_NAME,)
         assert monitor._conn.execute("SHOW statement_timeout").fetchone()[0] == "400ms"
+
+
+@contextlib.contextmanager
+def _altered_and_updated(dsn: str):
+    """The issue's case: A alters ``accounts`` and updates a row (holds AccessExclusiveLock and
+    RowExclusiveLock, idle in transaction); B's UPDATE waits. Yields (a_pid, b_pid)."""
+    setup = psycopg.connect(dsn, autocommit=True)
+    setup.execute("CREATE TABLE accounts (id int primary key, balance int)")
+    setup.execute("INSERT INTO accounts VALUES (1, 0), (2, 0)")
+    a = psycopg.connect(dsn, application_name="test-a")
+    b = psycopg.connect(dsn, autocommit=True, application_name="test-b")
+    errors: list[str] = []
+
+    def update() -> None:
+        try:
+            b.execute("UPDATE accounts SET balance = 2 WHERE id = 2")
+        except psycopg.Error as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=update, daemon=True)
+    try:
+        a.execute("ALTER TABLE accounts ADD COLUMN note text")
+        a.execute("UPDATE accounts SET balance = 1 WHERE id = 1")
+        a_pid = a.execute("SELECT pg_backend_pid()").fetchone()[0]
+        b_pid = b.execute("SELECT pg_backend_pid()").fetchone()[0]
+        thread.start()
+        assert wait_until(
+            lambda: setup.execute("SELECT cardinality(pg_blocking_pids(%s))", (b_pid,)).fetchone()[0] == 1
+        )
+        yield a_pid, b_pid
+    finally:
+        a.rollback()
+        thread.join(10)
+        a.close()
+        b.close()
+        setup.execute("DROP TABLE accounts")
+        setup.close()
+
+
+def test_the_conflicting_held_lock_is_named_not_a_compatible_one(fresh_db):
+    """B wants RowExclusiveLock; A holds RowExclusiveLock (compatible) and AccessExclusiveLock (the conflict)."""
+    with _altered_and_updated(fresh_db) as (a_pid, b_pid), Monitor(fresh_db) as monitor:
+        snap = monitor.sample()
+        held = {lk.mode for lk in snap.locks_of(a_pid) if lk.relation == "public.accounts" and lk.granted}
+        assert {"AccessExclusiveLock", "RowExclusiveLock"} <= held  # both held: the wrong one was pickable
+        (edge,) = snap.edges
+        assert (edge.waiter, edge.blocker) == (b_pid, a_pid)
+        assert edge.wanted_mode == "RowExclusiveLock" and edge.blocker_mode == "AccessExclusiveLock"
+        assert edge.blocker_state == "idle in transaction" and not edge.queued
+        text = "\n".join(lock_tree_lines(snap))
+        assert (
+            f"waits for RowExclusiveLock on public.accounts: blocked by AccessExclusiveLock held by pid {a_pid}"
+            " (idle in transaction " in text
+        )
+        assert "blocked by RowExclusiveLock" not in text
+
+        proc = run_cli("monitor", "--once", "--dsn", fresh_db)
+        assert proc.returncode == 0, proc.stderr
+        assert f"blocked by AccessExclusiveLock held by pid {a_pid} (idle in transaction " in proc.stdout
+        proc = run_cli("monitor", "--once", "--format", "json", "--dsn", fresh_db)
+        (wait,) = json.loads(proc.stdout)["waits"]
+        assert wait["waiter"] == b_pid and wait["blocker"] == a_pid
+        assert wait["wanted_mode"] == "RowExclusiveLock" and wait["blocker_mode"] == "AccessExclusiveLock"
+        assert wait["queued"] is False and wait["blocker_state"] == "idle in transaction"
+        assert wait["description"].startswith("waits for RowExclusiveLock on public.accounts: blocked by")
+
+
+def test_the_queue_case_is_worded_as_a_queue(fresh_db):
+    """Three sessions: holders, ALTER queued, reader behind the ALTER's request (it holds nothing)."""
+    with blocked_chain(fresh_db) as chain:
+        proc = run_cli("monitor", "--once", "--format", "json", "--dsn", fresh_db)
+        assert proc.returncode == 0, proc.stderr
+        waits = json.loads(proc.stdout)["waits"]
+        (reader,) = [w for w in waits if w["waiter"] == chain.reader_pid]
+        assert reader["blocker"] == chain.ddl_pid and reader["queued"] is True
+        assert reader["blocker_mode"] == "AccessExclusiveLock"
+        assert f"queued behind pid {chain.ddl_pid}'s AccessExclusiveLock request" in reader["description"]
+        ddl = [w for w in waits if w["waiter"] == chain.ddl_pid]
+        assert {w["blocker"] for w in ddl} == set(chain.holders) and not any(w["queued"] for w in ddl)
+        proc = run_cli("monitor", "--once", "--dsn", fresh_db)
+        assert f"queued behind pid {chain.ddl_pid}'s AccessExclusiveLock request" in proc.stdout
 
 
 def test_build_lock_tree_cuts_cycles():

@@ -6,10 +6,11 @@ import psycopg
 
 from migtui.pg.advisory import scope_tag
 from migtui.pg.version_table import advisory_key
+from migtui.pg.dsn import database_name
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
 from migtui.tui.widgets.monitor_panel import MonitorPanel
-from tests.tui_helpers import alembic_upgrade, sample_project, screen_text, settings_for, wait_for_text
+from tests.tui_helpers import alembic_upgrade, sample_project, settings_for, wait_for_text
 
 
 def _version(dsn: str) -> list[str]:
@@ -35,8 +36,11 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
                 if isinstance(app.screen, ConfirmScreen):
                     break
             assert isinstance(app.screen, ConfirmScreen)
-            assert "apply 1 revision(s)" in screen_text(app) and "a4" in screen_text(app)
-            await pilot.press("y")
+            text = await wait_for_text(pilot, ["sessions in the way", f"pid {holder_pid} [test-holder]"])
+            assert "apply 1 revision(s)" in text and "a4" in text
+            # the pre-flight found the holder: proceeding needs the database's name
+            assert app.screen.typed == database_name(fresh_db)
+            await pilot.press(*database_name(fresh_db), "enter")
             await pilot.pause()
             assert isinstance(app.screen, ApplyScreen)
             # the runner's session waits for the holder: the lock tree shows it, the sessions table too; its
@@ -108,3 +112,35 @@ async def test_apply_to_head_runs_and_reloads(fresh_db, tmp_path):
         await pilot.press("escape")
         await wait_for_text(pilot, "0 pending")
     assert _version(fresh_db) == ["a4"]
+
+
+async def test_terminate_the_blocker_from_the_apply_view_and_the_migration_proceeds(fresh_db, tmp_path):
+    project = sample_project(tmp_path / "proj")
+    alembic_upgrade(project, fresh_db, "a3")
+    settings = settings_for(fresh_db, project, lock_timeout=60.0, lock_retries=0, timeout=120.0, monitor_interval=0.3)
+    holder = psycopg.connect(fresh_db, application_name="test-holder")
+    try:
+        holder.execute("SELECT count(*) FROM accounts")
+        holder_pid = holder.info.backend_pid
+        app = MigtuiApp(settings, lint=False)
+        async with app.run_test(size=(100, 32)) as pilot:
+            await wait_for_text(pilot, "a4 head")
+            await pilot.press("a")
+            await wait_for_text(pilot, "sessions in the way")
+            await pilot.press(*database_name(fresh_db), "enter")
+            await wait_for_text(pilot, "waits for AccessExclusiveLock on public.accounts", timeout=20)
+            apply = app.screen
+            assert isinstance(apply, ApplyScreen)
+            table = apply.query_one("#sessions")
+            table.move_cursor(row=table.get_row_index(str(holder_pid)))
+            await pilot.press("K")
+            text = await wait_for_text(pilot, [f"Terminate pid {holder_pid}?", "[test-holder] idle in transaction"])
+            assert f"Type '{holder_pid}'" in text
+            await pilot.press("y", "enter")  # not the pid: refused, feedback on screen
+            await wait_for_text(pilot, "'y' is not")
+            await pilot.press("backspace", *str(holder_pid), "enter")
+            text = await wait_for_text(pilot, "DONE", timeout=30)
+            assert "✓ a4" in text
+        assert _version(fresh_db) == ["a4"]
+    finally:
+        holder.close()

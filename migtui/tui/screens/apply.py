@@ -8,7 +8,9 @@ to run: the runner does.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
 
@@ -46,38 +48,55 @@ TARGET_TABLE_TX_SECONDS = 5.0  # apply view: transactions this old holding locks
 
 
 def start_apply(app, target: str = "head") -> None:
-    app.push_screen(ApplyScreen(app.settings, target))
+    app.action_apply(target)
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Confirm an apply. With ``typed`` set, the operator must type it (destructive / error findings)."""
+    """Confirm something that writes. With ``typed`` set, the operator must type it (irreversible, or error
+    findings); ``reasons`` (why typing is asked) stay on screen above the input at any size, the rest of
+    ``body`` scrolls."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("y", "confirm", "Apply", show=False),
+        Binding("y", "confirm", "Confirm", show=False),
     ]
 
-    def __init__(self, title: str, body: str, typed: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        body: str,
+        typed: str | None = None,
+        *,
+        verb: str = "Apply",
+        reasons: list[str] | None = None,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
         self.typed = typed
+        self.verb = verb
+        self.reasons = reasons or []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(Text(self.title_text, style="bold"))
             with VerticalScroll(id="confirm-scroll"):
                 yield Static(Text(self.body), id="confirm-body")  # Text: no markup in SQL or rule ids
+            if self.reasons:
+                yield Static(Text("\n".join(self.reasons), style="bold red"), id="confirm-reasons")
             if self.typed:
-                yield Label(Text(f"Type {self.typed!r} to apply:"))
+                yield Label(Text(f"Type {self.typed!r} to {self.verb.lower()}:"))
                 yield Input(placeholder=self.typed, id="confirm-input")
+                yield Static("", id="confirm-feedback")
             with Horizontal(id="confirm-buttons"):
-                yield Button("Apply (y)", variant="warning", id="confirm-yes")
+                yield Button(f"{self.verb} (y)" if not self.typed else self.verb, variant="warning", id="confirm-yes")
                 yield Button("Cancel (esc)", id="confirm-no")
 
     def on_mount(self) -> None:
-        # typing goes to the input when a typed confirmation is needed; otherwise "y" / enter apply
-        self.query_one("#confirm-input" if self.typed else "#confirm-yes").focus()
+        # typing goes to the input when a typed confirmation is needed; otherwise "y" / enter confirm
+        found = self.query("#confirm-input" if self.typed else "#confirm-yes")
+        if found:  # absent when the dialog was closed before it mounted
+            found.first().focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm-yes":
@@ -92,7 +111,8 @@ class ConfirmScreen(ModalScreen[bool]):
         if self.typed:
             value = self.query_one("#confirm-input", Input).value.strip()
             if value != self.typed:
-                self.notify(f"type {self.typed!r} exactly to apply", severity="warning")
+                shown = f"{value!r} is not {self.typed!r}" if value else f"nothing typed: type {self.typed!r}"
+                self.query_one("#confirm-feedback", Static).update(Text(shown, style="bold red"))
                 return
         self.dismiss(True)
 
@@ -101,8 +121,13 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class ApplyScreen(Screen):
+    screen_key = "apply-screen"  # one open at a time (MigtuiApp.open_screen)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel_run", "Cancel run"),
+        Binding("R", "retry", "Retry"),
+        Binding("C", "session('cancel')", "Cancel query"),
+        Binding("K", "session('terminate')", "Terminate"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -126,7 +151,7 @@ class ApplyScreen(Screen):
             self.exit_code = exit_code
 
     def __init__(self, settings, target: str = "head") -> None:
-        super().__init__(id="apply-screen")
+        super().__init__()
         self.settings = dataclasses.replace(
             settings, progress_interval=min(settings.progress_interval or TUI_PROGRESS_INTERVAL, TUI_PROGRESS_INTERVAL)
         )
@@ -136,6 +161,7 @@ class ApplyScreen(Screen):
         self.seconds: dict[str, float] = {}
         self.running_revision: str | None = None
         self.revision_started: float | None = None
+        self.first_started: dict[str, float] = {}  # revision -> when its first attempt started
         self.statement: str = ""
         self.statement_index: int | None = None
         self.waiting_for: str = ""
@@ -144,8 +170,10 @@ class ApplyScreen(Screen):
         self.summary = ""
         self.exit_code: int | None = None
         self._cancel = Cancel()
+        self._ended = threading.Event()  # set when the run worker returns (the revision committed or rolled back)
         self.events: list[Event] = []
         self.risks: list[str] = []
+        self.in_the_way: list[str] = []  # pre-flight: sessions holding locks on the plan's tables, long transactions
         self.target_relations: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -178,9 +206,26 @@ class ApplyScreen(Screen):
             current = read_current(self.settings.dsn, self.settings)
             plan = plan_revisions(load_project(self.settings), "up", self.target, current)
             self.risks = self._risks(plan)
+            self.in_the_way = self._preflight() if plan else []
             self.post_message(self.Planned(current, plan, None))
         except MigtuiError as exc:
             self.post_message(self.Planned((), [], exc.message))
+
+    def _preflight(self) -> list[str]:
+        """Sessions in the plan's way: holding or waiting for locks on its tables, or in a long transaction
+        (the DDL would queue behind them and every reader and writer of the table behind the DDL)."""
+        from migtui.pg.monitor import DEFAULT_LONG_TRANSACTION_SECONDS
+        from migtui.pg.sessions import preflight
+
+        try:
+            found = preflight(self.settings.dsn, self.target_relations, DEFAULT_LONG_TRANSACTION_SECONDS)
+        except MigtuiError as exc:
+            return [f"pre-flight could not run: {exc.message}"]
+        lines = []
+        for s in found:
+            held = f": {', '.join(s.locks)}" if s.locks else ""
+            lines.append(f"{s.describe()}{held}")
+        return lines
 
     def _risks(self, plan: list[str]) -> list[str]:
         """Lines about error / destructive findings in ``plan`` (they require a typed confirmation)."""
@@ -211,6 +256,8 @@ class ApplyScreen(Screen):
         return lines
 
     def on_apply_screen_planned(self, message: Planned) -> None:
+        if self not in self.app.screen_stack:  # closed while planning: nothing to confirm
+            return
         if message.error:
             self._finish(False, message.error, 2)
             return
@@ -233,17 +280,30 @@ class ApplyScreen(Screen):
             f" × {self.settings.lock_retries} retries"
         )
         typed = None
+        reasons: list[str] = []
         if self.risks:
             from migtui.pg.dsn import database_name
 
             typed = database_name(self.settings.dsn) or "apply"
-            body += "\n\nerror / destructive findings:\n  " + "\n  ".join(self.risks[:8])
-            if len(self.risks) > 8:
-                body += f"\n  … and {len(self.risks) - 8} more"
-        self.app.push_screen(ConfirmScreen(f"Upgrade to {self.target}?", body, typed=typed), self._confirmed)
+            reasons = ["error / destructive findings:", *self.risks[:4]]
+            if len(self.risks) > 4:
+                reasons.append(f"… and {len(self.risks) - 4} more (lint view: l)")
+        if self.in_the_way:
+            from migtui.pg.dsn import database_name
+
+            typed = typed or database_name(self.settings.dsn) or "apply"
+            reasons += ["sessions in the way (wait: esc, retry later; terminate: K in the Monitor view):"]
+            reasons += [f"  {one_line(line, 110)}" for line in self.in_the_way[:3]]
+            if len(self.in_the_way) > 3:
+                reasons.append(f"  … and {len(self.in_the_way) - 3} more")
+        self.app.push_screen(
+            ConfirmScreen(f"Upgrade to {self.target}?", body, typed=typed, reasons=reasons), self._confirmed
+        )
         self._render_header()
 
     def _confirmed(self, yes: bool | None) -> None:
+        if self not in self.app.screen_stack:
+            return
         if not yes:
             self.state = "cancelled"
             self.summary = "not applied (cancelled at confirmation)"
@@ -256,17 +316,23 @@ class ApplyScreen(Screen):
 
     # -- run -----------------------------------------------------------------------------------------------
     def _sink(self, event: Event) -> None:  # runner thread(s)
-        self.post_message(self.RunnerEvent(event))
+        # never raise into the runner: after the app is gone (a crash exit) posting fails, and a raising sink
+        # would stop the runner's watcher before it cancels the statement it was asked to cancel
+        with contextlib.suppress(Exception):
+            self.post_message(self.RunnerEvent(event))
 
     @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
     def _run(self) -> None:
         from migtui.runner.job import UpOptions, run_up
 
-        post_outcome(
-            self.post_message,
-            lambda: run_up(self.settings, UpOptions(self.target, cancel=self._cancel), self._sink),
-            self._run_done,
-        )
+        try:
+            post_outcome(
+                self.post_message,
+                lambda: run_up(self.settings, UpOptions(self.target, cancel=self._cancel), self._sink),
+                self._run_done,
+            )
+        finally:
+            self._ended.set()
 
     def _run_done(self, report: RunReport | None, error: str | None, exit_code: int) -> Message:
         if report is None:
@@ -282,7 +348,8 @@ class ApplyScreen(Screen):
         if isinstance(event, RevisionStarted):
             self.running_revision = event.revision
             self.status[event.revision] = "running"
-            self.revision_started = time.monotonic()
+            # a lock retry starts the revision again: elapsed stays against the timeout of the whole revision
+            self.revision_started = self.first_started.setdefault(event.revision, time.monotonic())
             self.statement, self.statement_index, self.waiting_for, self.progress_text = "", None, "", ""
         elif isinstance(event, StatementStarted):
             self.statement, self.statement_index = event.sql, event.index
@@ -337,9 +404,56 @@ class ApplyScreen(Screen):
         self._render_header()
         self._cancel.cancel()  # the runner stops its statement; it may take a moment to roll back
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows only what the state allows: cancel while running, retry after a failure."""
+        if action == "cancel_run":
+            return self.state == "running"
+        if action == "retry":
+            return self.state in ("failed", "cancelled")
+        return True
+
+    def action_session(self, action: str) -> None:
+        from migtui.tui.session_actions import act_on_selected
+
+        act_on_selected(self, self.query_one(MonitorPanel), action)
+
+    def action_retry(self) -> None:
+        """From FAILED or CANCELLED: plan again and ask again (the database may have moved meanwhile)."""
+        if self.state not in ("failed", "cancelled"):
+            self.notify("retry is for a failed or cancelled apply", severity="warning")
+            return
+        if self.app.refuse_if_busy("retry"):
+            return
+        self.state, self.summary, self.exit_code = "planning", "", None
+        self.status, self.seconds, self.events, self.first_started = {}, {}, [], {}
+        self._cancel, self._ended = Cancel(), threading.Event()
+        self.query_one("#apply-log", RichLog).clear()
+        self._render_header()
+        self._render_progress()
+        self._plan()
+
     @property
     def blocks_quit(self) -> bool:
         return self.state in ("running", "cancelling")
+
+    display_title = "Apply"
+
+    @property
+    def running(self) -> bool:
+        """Planning, confirming or running: opening Apply again shows this one instead of replacing it."""
+        return self.state in ("planning", "confirm", "running", "cancelling")
+
+    def cancel_for_crash(self) -> tuple[threading.Event, str, str] | None:
+        """The app is going down: cancel the run (the revision's transaction rolls back) and say what to wait
+        for. None when nothing runs."""
+        if not self.blocks_quit:
+            return None
+        self._cancel.cancel()
+        return (
+            self._ended,
+            "the running migration was cancelled and rolled back",
+            "the running migration was cancelled but had not ended",
+        )
 
     def action_back(self) -> None:
         if self.state in ("running", "cancelling"):
@@ -349,6 +463,7 @@ class ApplyScreen(Screen):
 
     # -- rendering -------------------------------------------------------------------------------------------
     def _render_header(self) -> None:
+        self.refresh_bindings()
         styles = {
             "planning": "dim",
             "confirm": "yellow",

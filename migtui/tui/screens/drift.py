@@ -38,6 +38,8 @@ def _run_drift(settings, sink) -> Any:
 
 
 class DriftScreen(Screen):
+    screen_key = "drift-screen"  # one open at a time (MigtuiApp.open_screen)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "rerun", "Run again"),
         Binding("y", "copy_fix", "Copy fix SQL"),
@@ -56,7 +58,7 @@ class DriftScreen(Screen):
             self.error = error
 
     def __init__(self, settings) -> None:
-        super().__init__(id="drift-screen")
+        super().__init__()
         self.settings = settings
         self.state = "running"
         self.report: Any = None

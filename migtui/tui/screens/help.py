@@ -45,14 +45,16 @@ HELP_TEXT = """\
 | key | action |
 |---|---|
 | `p` | pause / resume polling |
-| `←` `→` on the tabs | sessions, locks, long transactions, progress |
+| `1` `2` `3` `4` | tabs: sessions, locks, long transactions, progress |
+| `C` | cancel the query of the selected session (confirmation) |
+| `K` | terminate the selected session (type its pid) |
 | `escape` | back |
 
 **Phases**
 
 | key | action |
 |---|---|
-| `v` | advance the selected revision one stage (confirmation) |
+| `v` | advance the selected revision one stage (confirmation; into contract: type the revision id) |
 | `x` | abort it (type the revision id to confirm) |
 | `r` | refresh now (it refreshes every 2 s) |
 
@@ -70,6 +72,8 @@ HELP_TEXT = """\
 | key | action |
 |---|---|
 | `c` | cancel the running upgrade (the revision rolls back) |
+| `C` / `K` | cancel the query of / terminate the session selected in the monitor panel |
+| `R` | retry a failed or cancelled apply (plan and confirm again) |
 | `escape` | back when finished |
 
 The monitor polls on its own connection (`application_name` = `migtui-monitor`), every query under a

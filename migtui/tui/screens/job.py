@@ -6,6 +6,8 @@ The engine decides everything; this screen renders the same events the headless 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, ClassVar
@@ -34,6 +36,9 @@ class JobSpec:
     # the headless command's own streaming text renderer: called with an output stream, returns a sink
     renderer: Callable[[IO[str]], Callable[[Event], None]] | None = None
     writes: bool = False  # changes the target (phase advance / abort): quitting waits for it
+    # a job that writes is never re-run by ``r`` as is (advancing again is the next stage, never confirmed):
+    # ``r`` closes the view and calls this, which asks for confirmation of what would run now
+    confirm_again: Callable[[], None] | None = None
 
 
 def text_renderer(spec: JobSpec):
@@ -101,7 +106,8 @@ class JobScreen(Screen):
             self.report = report
 
     def __init__(self, settings, spec: JobSpec) -> None:
-        super().__init__(id="job-" + "".join(c if c.isalnum() else "-" for c in spec.name))
+        super().__init__()
+        self.screen_key = self.screen_id(spec)  # one open per job (MigtuiApp.open_screen)
         self.settings = settings
         self.spec = spec
         self.state = "running"
@@ -110,6 +116,12 @@ class JobScreen(Screen):
         self.findings: list[Finding] = []
         self.events: list[Event] = []
         self._renderer = None
+        self._ended = threading.Event()
+        self.display_title = spec.title
+
+    @staticmethod
+    def screen_id(spec: JobSpec) -> str:
+        return "job-" + "".join(c if c.isalnum() else "-" for c in spec.name)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="job-header", classes="title-bar")
@@ -132,6 +144,13 @@ class JobScreen(Screen):
         if self.state == "running" and self.events:
             self.notify("the job is still running", severity="warning")
             return
+        if self.spec.writes and self.exit_code is not None:
+            if self.spec.confirm_again is None:
+                self.notify("this job writes: start it again from its view, with confirmation", severity="warning")
+                return
+            self.app.pop_screen()
+            self.spec.confirm_again()
+            return
         self.state, self.summary, self.exit_code = "running", "", None
         self.findings.clear()
         self.events.clear()
@@ -144,15 +163,21 @@ class JobScreen(Screen):
         self._run()
 
     def _sink(self, event: Event) -> None:  # job thread
-        self.post_message(self.JobEvent(event))
+        with contextlib.suppress(Exception):  # never raise into the job (the app may be gone: a crash exit)
+            self.post_message(self.JobEvent(event))
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def _run(self) -> None:
-        post_outcome(
-            self.post_message,
-            lambda: self.spec.run(self.settings, self._sink),
-            lambda report, error, code: self.JobDone(report.exit_code if report is not None else code, error, report),
-        )
+        try:
+            post_outcome(
+                self.post_message,
+                lambda: self.spec.run(self.settings, self._sink),
+                lambda report, error, code: self.JobDone(
+                    report.exit_code if report is not None else code, error, report
+                ),
+            )
+        finally:
+            self._ended.set()
 
     def on_job_screen_job_event(self, message: JobEvent) -> None:
         event = message.event
@@ -226,6 +251,17 @@ class JobScreen(Screen):
     @property
     def blocks_quit(self) -> bool:
         return self.state == "running" and self.spec.writes
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def cancel_for_crash(self) -> tuple[threading.Event, str, str] | None:
+        """The app is going down: a job that writes cannot be interrupted mid-step (each phase step is safe to
+        run again, not to cut), so the exit waits for it."""
+        if not self.blocks_quit:
+            return None
+        return (self._ended, f"{self.spec.title} finished first", f"{self.spec.title} had not finished")
 
     def action_back(self) -> None:
         if self.state == "running":

@@ -19,6 +19,8 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 
 
 class LintScreen(Screen):
+    screen_key = "lint-screen"  # one open at a time (MigtuiApp.open_screen)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "relint", "Re-lint"),
         Binding("escape", "app.pop_screen", "Back"),
@@ -31,7 +33,7 @@ class LintScreen(Screen):
             self.error = error
 
     def __init__(self, settings) -> None:
-        super().__init__(id="lint-screen")
+        super().__init__()
         self.settings = settings
         self.findings: list[tuple[str, dict]] = []  # (revision, finding)
 

@@ -70,6 +70,8 @@ def _finding_text(f: dict) -> Text:
 class MigrationsScreen(Screen):
     """Home view. Loads in a worker; never blocks rendering."""
 
+    screen_key = "migrations-screen"  # one open at a time (MigtuiApp.open_screen)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         # first, so the footer shows it even at 80 columns, where the view's other keys do not all fit
         Binding("question_mark,f1", "app.help", "Help"),
@@ -103,7 +105,7 @@ class MigrationsScreen(Screen):
             self.error = error
 
     def __init__(self, settings, lint: bool = True) -> None:
-        super().__init__(id="migrations-screen")
+        super().__init__()
         self.settings = settings
         self.overview: Overview | None = None
         self._rows: dict[str, RevisionRow] = {}

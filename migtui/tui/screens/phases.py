@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from migtui.pg.monitor import format_age
+from migtui.pg.monitor import format_age, one_line
 from migtui.tui.worker import post_outcome
 
 REFRESH_SECONDS = 2.0
@@ -31,7 +31,7 @@ def phases_status(settings) -> list[dict[str, Any]]:
     return run_phase(settings, PhaseOptions("status")).entries
 
 
-def _phase_job(settings, action: str, revision: str):
+def _phase_job(settings, action: str, revision: str, confirm_again=None):
     from migtui.render.phase import text_sink
     from migtui.tui.screens.job import JobSpec
 
@@ -40,10 +40,19 @@ def _phase_job(settings, action: str, revision: str):
 
         return run_phase(settings, PhaseOptions(action, revision), sink)
 
-    return JobSpec(f"phase {action}", f"Phase {action} {revision}", run, renderer=text_sink, writes=True)
+    return JobSpec(
+        f"phase {action}",
+        f"Phase {action} {revision}",
+        run,
+        renderer=text_sink,
+        writes=True,
+        confirm_again=confirm_again,
+    )
 
 
 class PhasesScreen(Screen):
+    screen_key = "phases-screen"  # one open at a time (MigtuiApp.open_screen)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh", "Refresh"),
         Binding("v", "advance", "Advance"),
@@ -58,7 +67,7 @@ class PhasesScreen(Screen):
             self.error = error
 
     def __init__(self, settings) -> None:
-        super().__init__(id="phases-screen")
+        super().__init__()
         self.settings = settings
         self.entries: dict[str, dict[str, Any]] = {}
         self.rates: dict[str, tuple[float, int, float | None]] = {}  # revision -> (at, rows_done, rows/s)
@@ -175,33 +184,108 @@ class PhasesScreen(Screen):
         self.query_one("#phase-detail-body", Static).update(out)
 
     # -- actions ---------------------------------------------------------------------------------------
-    def _confirm_then(self, action: str) -> None:
-        from migtui.tui.screens.apply import ConfirmScreen
-        from migtui.tui.screens.job import JobScreen
+    class ConfirmFacts(Message):
+        """The revision's state read again just before asking (the table may be 2 s old)."""
 
+        def __init__(self, action: str, revision: str, facts: dict[str, Any] | None, error: str | None) -> None:
+            super().__init__()
+            self.action = action
+            self.revision = revision
+            self.facts = facts
+            self.error = error
+
+    def _confirm_then(self, action: str) -> None:
         revision = self._selected
         if revision is None or revision not in self.entries:
             self.notify("select a phased revision first", severity="warning")
             return
-        entry = self.entries[revision]
-        body = (
-            f"revision {revision}: phase {entry.get('phase') or '-'}\n"
-            + (f"next stage: {entry.get('next')}\n" if action == "advance" else "")
-            + ("abort undoes the expand (drops what it added); the old path stays\n" if action == "abort" else "")
+        self.confirm_action(action, revision)
+
+    def confirm_action(self, action: str, revision: str) -> None:
+        """Read the revision's state now, then ask (typed for contract and abort); run only on yes."""
+        if self.app.refuse_if_busy(f"{action} {revision}"):
+            return
+        self._read_facts(action, revision)
+
+    @work(thread=True, exclusive=True, group="phase-confirm", exit_on_error=False)
+    def _read_facts(self, action: str, revision: str) -> None:
+        post_outcome(
+            self.post_message,
+            lambda: confirmation_facts(self.settings, revision),
+            lambda facts, error, _code: self.ConfirmFacts(action, revision, facts, error),
         )
+
+    def on_phases_screen_confirm_facts(self, message: ConfirmFacts) -> None:
+        from migtui.tui.screens.apply import ConfirmScreen
+
+        action, revision = message.action, message.revision
+        if message.error or message.facts is None:
+            self.notify(f"cannot {action} {revision}: {message.error}", severity="error")
+            return
+        if self.app.refuse_if_busy(f"{action} {revision}"):
+            return
+        title, body, typed, reasons = confirmation_text(action, revision, message.facts)
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.app.push_screen(JobScreen(self.settings, _phase_job(self.settings, action, revision)))
+                spec = _phase_job(self.settings, action, revision, lambda: self.confirm_action(action, revision))
+                self.app.open_screen(JobScreen.screen_id(spec), lambda: JobScreen(self.settings, spec))
 
-        typed = revision if action == "abort" else None
-        self.app.push_screen(ConfirmScreen(f"Phase {action} {revision}?", body, typed=typed), go)
+        from migtui.tui.screens.job import JobScreen
+
+        self.app.push_screen(ConfirmScreen(title, body, typed=typed, verb=action.capitalize(), reasons=reasons), go)
 
     def action_advance(self) -> None:
         self._confirm_then("advance")
 
     def action_abort(self) -> None:
         self._confirm_then("abort")
+
+
+def confirmation_facts(settings, revision: str) -> dict[str, Any]:
+    """What the confirmation of a phase action shows, read now: the revision's status entry and, for its
+    contract and abort, the statements those run (the plan stored at expand)."""
+    from migtui.phases.driver import PhaseDriver
+    from migtui.project.load import load_project
+
+    with PhaseDriver(settings.dsn, load_project(settings), settings, lambda _event: None) as driver:
+        (entry,) = driver.status(revision)
+        plan = driver.plan(revision)
+    return {
+        "entry": entry,
+        "contract": [step.description or step.sql for step in plan.contract],
+        "abort": [step.description or step.sql for step in plan.abort],
+        "irreversible": plan.irreversible_reason or ("" if plan.reverse_contract is not None else "no reverse"),
+    }
+
+
+def confirmation_text(action: str, revision: str, facts: dict[str, Any]) -> tuple[str, str, str | None, list[str]]:
+    """Title, body, the name to type (None: ``y`` is enough) and the reasons typing is asked, for a phase
+    action. Typed: what drops or undoes (contract, whichever key leads to it; abort)."""
+    entry = facts["entry"]
+    phase = entry.get("phase") or "-"
+    state = entry.get("state") or {}
+    body = [f"revision {revision}: phase {phase}"]
+    reasons: list[str] = []
+    typed = None
+    if action == "advance":
+        stage = entry.get("next") or "-"
+        body.append(f"next stage: {stage}")
+        if stage == "contract":
+            typed = revision
+            reasons.append("contract is irreversible: it drops the old shape")
+            reasons += [f"  {one_line(step, 100)}" for step in facts.get("contract", [])]
+            for gate in [g for g in entry.get("gates") or [] if not g.get("passed")]:
+                reasons.append(f"  gate REFUSED {gate.get('gate')}: {one_line(str(gate.get('evidence')), 80)}")
+    else:
+        typed = revision
+        written = int(state.get("rows_updated") or 0)
+        reasons.append("abort undoes the expand: it drops what the expand added; the old path stays")
+        reasons += [f"  {one_line(step, 100)}" for step in facts.get("abort", [])]
+        if written:
+            reasons.append(f"the backfill has written {written} row(s): they go with the new shape")
+    title = f"Phase {action} {revision}" + (f" → {entry.get('next')}" if action == "advance" else "") + "?"
+    return title, "\n".join(body), typed, reasons
 
 
 def _backfill_short(state: dict[str, Any]) -> str:

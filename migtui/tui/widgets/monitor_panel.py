@@ -197,6 +197,20 @@ class MonitorPanel(Vertical):
         if cursor and cursor < table.row_count:
             table.move_cursor(row=cursor)
 
+    def selected_pid(self) -> int | None:
+        """The pid of the row under the cursor in the visible tab (the first column of every tab is the pid)."""
+        tab_ids = {tab: table for table, tab in self._tab_of.items()}
+        table_id = tab_ids.get(self.query_one(TabbedContent).active)
+        if table_id is None:
+            return None
+        table = self.query_one(f"#{table_id}", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return int(str(table.get_row_at(table.cursor_row)[0]))
+        except (ValueError, IndexError):
+            return None
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         for table_id, tab_id in self._tab_of.items():
             if tab_id == event.pane.id and table_id in self._rows:
