@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 
 from migtui.pg.advisory import scope_tag
-from migtui.pg.version_table import advisory_key
 from migtui.pg.dsn import database_name
+from migtui.pg.version_table import advisory_key
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
 from migtui.tui.widgets.monitor_panel import MonitorPanel
