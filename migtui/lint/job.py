@@ -97,6 +97,7 @@ class LintedFile:
     findings: list[Finding]  # file-level (missing downgrade, approvals, uncommitted transaction)
     ignored: int = 0
     rendered: Any = None  # what LintOptions.render_file made of this file (a compact file keeps only this)
+    phases: dict[int, str] = field(default_factory=dict)  # statement index -> phase, in a phased revision
     _tally: FileTally | None = field(default=None, repr=False, compare=False)
 
     def all_findings(self) -> list[Finding]:
@@ -129,13 +130,19 @@ class LintedFile:
 
     def compact(self, render: Callable[[LintedFile], Any]) -> LintedFile:
         """This file rendered by ``render``, keeping only the rendering and the tally (no statements)."""
-        return LintedFile(self.path, self.revision, [], [], self.ignored, render(self), self.tally())
+        return LintedFile(self.path, self.revision, [], [], self.ignored, render(self), _tally=self.tally())
+
+    def _statement_dict(self, st: StatementAnalysis) -> dict[str, Any]:
+        data = st.to_dict()
+        if st.index in self.phases:
+            data["phase"] = self.phases[st.index]
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "revision": self.revision,
-            "statements": [st.to_dict() for st in self.statements],
+            "statements": [self._statement_dict(st) for st in self.statements],
             "findings": [f.report_dict() for f in self.findings],
         }
 
@@ -323,7 +330,7 @@ def _pack_compact(file: LintedFile) -> tuple:
 def _unpack_compact(data: tuple) -> LintedFile:
     path, revision, rendered, counts = data
     tally = FileTally(*counts)
-    return LintedFile(path, revision, [], [], tally.ignored, rendered, tally)
+    return LintedFile(path, revision, [], [], tally.ignored, rendered, _tally=tally)
 
 
 def _unpack(data: tuple) -> LintedFile:
@@ -610,6 +617,18 @@ def lint_alembic(
                 results.append(analyzer.analyze_one(StatementInput(statement, line=line)))
         analyzer.classifier.type_hints = {}
         carried = analyzer.held if analyzer.in_transaction else {}
+        phases: dict[int, str] = {}
+        plan = _phased_plan(project, rev.revision) if rev.rendered else None
+        if plan is not None:
+            for st in results:
+                for finding in st.findings:
+                    finding.phase = "expand"
+                phases[st.index] = "expand"
+            # the steps have no line of their own: they are shown at the line that runs expand
+            at = results[0].line if results else 1
+            later = _lint_later_phases(plan, pg_version, facts, settings, knowledge, shown, len(results), at)
+            phases.update((st.index, st_phase) for st, st_phase in later)
+            results.extend(st for st, _ in later)
         for held in carried.values():
             held.origin = held.origin or rev.revision
         text = read_text(rev.path)
@@ -627,8 +646,82 @@ def lint_alembic(
         in_downgrade = downgrade_lines(rev.path)
         approvals = [a for a in approvals if a.line not in in_downgrade]
         file_findings, ignored = _apply_approvals(results, file_findings, approvals, problems)
-        out.append(LintedFile(shown, rev.revision, results, file_findings, ignored))
+        out.append(LintedFile(shown, rev.revision, results, file_findings, ignored, phases=phases))
     return out
+
+
+def _phased_plan(project, revision: str):  # type: ignore[no-untyped-def]
+    """The plan of a phased revision as ``migtui phase run`` would replay it, built offline from the change
+    its module declares; None for an ordinary revision, or when the change needs a catalog to be planned."""
+    from migtui.phases.model import PhasedChange
+
+    try:
+        module = project.script.get_revision(revision).module
+    except Exception:  # the render already reported a revision whose module does not load
+        return None
+    changes = [v for v in vars(module).values() if isinstance(v, PhasedChange)]
+    if len(changes) != 1:
+        return None
+    from migtui.phases.revision import plan_for
+
+    try:
+        return plan_for(changes[0], revision)
+    except MigtuiError:
+        return None
+
+
+def _lint_later_phases(
+    plan,
+    pg_version: int,
+    facts: CatalogFacts | None,
+    settings: Settings,
+    knowledge,
+    shown: str,
+    start: int,
+    line: int,
+) -> list[tuple[StatementAnalysis, str]]:
+    """Lint a phased revision's migrate and contract steps (``migtui phase run``), each labelled with its phase.
+
+    The phases engine runs every step in a transaction of its own (or none, for CONCURRENTLY), always under
+    lock_timeout with retries, after the revision's own transaction. The backfill is batched (a few thousand
+    rows per transaction) and is not a statement here. A pattern helper's contract is the reviewed path for
+    what it drops (the old column once migrate has copied every row and the gates pass): its destructive
+    findings come approved, still listed so the review sees what contract drops. ``raw_sql`` contract
+    statements are the author's own and need ``approve=`` like any other."""
+    analyzer = Analyzer(
+        pg_version,
+        facts,
+        lock_timeout_set=True,
+        alembic=True,
+        knowledge=knowledge,
+        statement_timeout_set=bool(settings.timeout),
+    )
+    analyzer.index = start
+    out: list[tuple[StatementAnalysis, str]] = []
+    for phase in ("migrate", "contract"):
+        for step in getattr(plan, phase):
+            try:
+                parsed = parse_sql(step.sql)
+            except SqlSyntaxError as exc:
+                detail = exc.message.split("SQL syntax error: ", 1)[-1]
+                what = f"{phase} step {step.description!r}"
+                raise UsageError(f"{shown}: the SQL of {what} is invalid: {detail}") from None
+            analyzer.in_transaction = step.transactional
+            for statement in parsed:
+                st = analyzer.analyze_one(StatementInput(statement, line=line))
+                for finding in st.findings:
+                    finding.phase = phase
+                    if phase == "contract" and plan.pattern != "raw_sql" and _destructive(finding.rule):
+                        finding.severity = "info"
+                        finding.approved = f"phased {plan.pattern}: contract drops it once migrate and the gates pass"
+                out.append((st, phase))
+            analyzer.transaction_boundary()
+    return out
+
+
+def _destructive(rule: str) -> bool:
+    spec = RULES.get(rule)
+    return bool(spec is not None and getattr(spec, "destructive", False))
 
 
 _PLACEHOLDER = re.compile(r"\?|%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*")  # qmark, pyformat, format, named
