@@ -698,6 +698,9 @@ def _lint_later_phases(
     )
     analyzer.index = start
     out: list[tuple[StatementAnalysis, str]] = []
+    if plan.backfill is not None:
+        out.append((_backfill_statement(plan.backfill, analyzer.index, line), "migrate"))
+        analyzer.index += 1
     for phase in ("migrate", "contract"):
         for step in getattr(plan, phase):
             try:
@@ -717,6 +720,20 @@ def _lint_later_phases(
                 out.append((st, phase))
             analyzer.transaction_boundary()
     return out
+
+
+def _backfill_statement(backfill, index: int, line: int) -> StatementAnalysis:
+    """The migrate phase's backfill as what one batch runs and locks: an UPDATE of one primary-key range (its
+    key is read from the catalog when migrate runs), committed on its own, holding RowExclusiveLock on the table
+    and the row locks of that batch only."""
+    from psycopg import sql
+
+    table = sql.Identifier(backfill.schema, backfill.table).as_string(None)
+    column = sql.Identifier(backfill.touch_column).as_string(None)
+    text = f"UPDATE {table} SET {column} = {column} WHERE <one batch's primary-key range> AND ({backfill.needs_update})"
+    relation = f"{backfill.schema}.{backfill.table}"
+    mode = "RowExclusiveLock"
+    return StatementAnalysis(index, line, text, True, [], [RelationLock(relation, mode, blocks(mode))])
 
 
 def _destructive(rule: str) -> bool:
