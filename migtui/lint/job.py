@@ -618,7 +618,7 @@ def lint_alembic(
         analyzer.classifier.type_hints = {}
         carried = analyzer.held if analyzer.in_transaction else {}
         phases: dict[int, str] = {}
-        plan = _phased_plan(project, rev.revision) if rev.rendered else None
+        plan = _stored_plan(rev.statements)
         if plan is not None:
             for st in results:
                 for finding in st.findings:
@@ -650,28 +650,30 @@ def lint_alembic(
     return out
 
 
-def _phased_plan(project, revision: str):  # type: ignore[no-untyped-def]
-    """The plan of a phased revision as ``migtui phase run`` would replay it, built offline from the change
-    its module declares; None for an ordinary revision, or when the change needs a catalog to be planned."""
-    from migtui.phases.model import PhasedChange
+_STATE_INSERT = 'INSERT INTO "migtui"."phase_state"'
 
-    try:
-        module = project.script.get_revision(revision).module
-    except Exception:  # the render already reported a revision whose module does not load
-        return None
-    changes = [v for v in vars(module).values() if isinstance(v, PhasedChange)]
-    if len(changes) != 1:
-        return None
-    from migtui.phases.revision import plan_for
 
-    try:
-        return plan_for(changes[0], revision)
-    except MigtuiError:
-        return None
+def _stored_plan(statements: list) -> dict[str, Any] | None:
+    """The plan a phased revision's expand stores (``phases.expand`` rendered offline writes it into
+    ``migtui.phase_state``), which ``migtui phase run`` replays; None for an ordinary revision."""
+    import json
+
+    for record in statements:
+        if not record.sql.lstrip().startswith(_STATE_INSERT):
+            continue
+        try:
+            (parsed,) = parse_sql(record.sql)
+            values = parsed.node["selectStmt"]["SelectStmt"]["valuesLists"][0]["List"]["items"]
+            literal = values[5]["TypeCast"]["arg"]["A_Const"]["sval"]["sval"]
+            plan = json.loads(literal)
+        except (SqlSyntaxError, ValueError, KeyError, IndexError, TypeError):
+            return None  # not the row phases.expand writes: an ordinary statement, linted as such
+        return plan if isinstance(plan, dict) else None
+    return None
 
 
 def _lint_later_phases(
-    plan,
+    plan: dict[str, Any],
     pg_version: int,
     facts: CatalogFacts | None,
     settings: Settings,
@@ -697,41 +699,43 @@ def _lint_later_phases(
         statement_timeout_set=bool(settings.timeout),
     )
     analyzer.index = start
+    pattern = plan.get("pattern", "")
     out: list[tuple[StatementAnalysis, str]] = []
-    if plan.backfill is not None:
-        out.append((_backfill_statement(plan.backfill, analyzer.index, line), "migrate"))
+    if plan.get("backfill"):
+        out.append((_backfill_statement(plan["backfill"], analyzer.index, line), "migrate"))
         analyzer.index += 1
     for phase in ("migrate", "contract"):
-        for step in getattr(plan, phase):
+        for step in plan.get(phase) or []:
             try:
-                parsed = parse_sql(step.sql)
+                parsed = parse_sql(step["sql"])
             except SqlSyntaxError as exc:
                 detail = exc.message.split("SQL syntax error: ", 1)[-1]
-                what = f"{phase} step {step.description!r}"
+                what = f"{phase} step {step.get('description') or 'SQL'!r}"
                 raise UsageError(f"{shown}: the SQL of {what} is invalid: {detail}") from None
-            analyzer.in_transaction = step.transactional
+            analyzer.in_transaction = bool(step.get("transactional", True))
             for statement in parsed:
                 st = analyzer.analyze_one(StatementInput(statement, line=line))
                 for finding in st.findings:
                     finding.phase = phase
-                    if phase == "contract" and plan.pattern != "raw_sql" and _destructive(finding.rule):
+                    if phase == "contract" and pattern != "raw_sql" and _destructive(finding.rule):
                         finding.severity = "info"
-                        finding.approved = f"phased {plan.pattern}: contract drops it once migrate and the gates pass"
+                        finding.approved = f"phased {pattern}: contract drops it once migrate and the gates pass"
                 out.append((st, phase))
             analyzer.transaction_boundary()
     return out
 
 
-def _backfill_statement(backfill, index: int, line: int) -> StatementAnalysis:
+def _backfill_statement(backfill: dict[str, Any], index: int, line: int) -> StatementAnalysis:
     """The migrate phase's backfill as what one batch runs and locks: an UPDATE of one primary-key range (its
     key is read from the catalog when migrate runs), committed on its own, holding RowExclusiveLock on the table
     and the row locks of that batch only."""
     from psycopg import sql
 
-    table = sql.Identifier(backfill.schema, backfill.table).as_string(None)
-    column = sql.Identifier(backfill.touch_column).as_string(None)
-    text = f"UPDATE {table} SET {column} = {column} WHERE <one batch's primary-key range> AND ({backfill.needs_update})"
-    relation = f"{backfill.schema}.{backfill.table}"
+    table = sql.Identifier(backfill["schema"], backfill["table"]).as_string(None)
+    column = sql.Identifier(backfill["touch_column"]).as_string(None)
+    where = f"<one batch's primary-key range> AND ({backfill['needs_update']})"
+    text = f"UPDATE {table} SET {column} = {column} WHERE {where}"
+    relation = f"{backfill['schema']}.{backfill['table']}"
     mode = "RowExclusiveLock"
     return StatementAnalysis(index, line, text, True, [], [RelationLock(relation, mode, blocks(mode))])
 
