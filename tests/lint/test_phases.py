@@ -180,3 +180,12 @@ def test_cli_json_has_phases(project, capsys):
     (p2,) = [f for f in data["files"] if f["revision"] == "p2"]
     assert [st["phase"] for st in p2["statements"]][-1] == "contract"
     assert "migrate" in [st["phase"] for st in p2["statements"]]
+
+
+def test_tui_lint_view_labels_the_phase(sample_report):
+    from migtui.tui.screens.lint import _message
+
+    data = _file(sample_report, "0019_users_full_name_to_legal").to_dict()
+    messages = [_message(f) for st in data["statements"] for f in st["findings"]]
+    assert any(m.startswith("[contract] drops column public.users.full_name") for m in messages)
+    assert _message({"message": "plain"}) == "plain"
