@@ -9,6 +9,7 @@ The target PostgreSQL major is ``settings.pg_version`` (default: the server's wi
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -695,7 +696,9 @@ def _lint_later_phases(
         facts,
         lock_timeout_set=True,
         alembic=True,
-        knowledge=knowledge,
+        # what earlier revisions established, copied: the later revisions of the project run at upgrade, before
+        # this one's contract, and must not see what contract does
+        knowledge=copy.deepcopy(knowledge),
         statement_timeout_set=bool(settings.timeout),
     )
     analyzer.index = start

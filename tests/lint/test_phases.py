@@ -70,6 +70,14 @@ def project(tmp_path_factory) -> Path:
                 header=PHASED + "change = phases.raw_sql(expand=['ALTER TABLE items ADD COLUMN w int'], "
                 "contract=['ALTER TABLE items DROP COLUMN owner_id'], abort=['ALTER TABLE items DROP COLUMN w'])",
             ),
+            Rev(
+                "p5",
+                "phases.expand(change)",
+                "phases.downgrade(change)",
+                header=PHASED + "change = phases.set_not_null('items', 'w')",
+            ),
+            # runs at upgrade, before p5's contract validated its check: SET NOT NULL scans here
+            Rev("p6", "op.alter_column('items', 'w', nullable=False)", "op.alter_column('items', 'w', nullable=True)"),
         ],
     )
 
@@ -189,3 +197,12 @@ def test_tui_lint_view_labels_the_phase(sample_report):
     messages = [_message(f) for st in data["statements"] for f in st["findings"]]
     assert any(m.startswith("[contract] drops column public.users.full_name") for m in messages)
     assert _message({"message": "plain"}) == "plain"
+
+
+def test_contract_knowledge_stays_with_its_revision(project_report):
+    p5 = _file(project_report, "p5")
+    contract = _by_phase(p5)["contract"]
+    (set_not_null,) = [st for st in contract if "SET NOT NULL" in st.sql]
+    assert not [f for f in set_not_null.findings if f.rule == "set-not-null-without-check"]  # VALIDATE came first
+    p6 = _file(project_report, "p6")
+    assert "set-not-null-without-check" in [f.rule for f in p6.all_findings()]
