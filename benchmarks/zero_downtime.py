@@ -11,6 +11,12 @@ update rows and ``--readers`` threads read them (psycopg, autocommit, one connec
     dual-write trigger), batched backfill, the application switches to the new column
     (``migtui.write_path=new``), contract once old-path writes are quiet, every DDL under ``--lock-timeout``.
 
+``--pattern rename_column`` (``items.v`` renamed to ``v2``, the application switches to ``v2``) and
+``--pattern add_foreign_key`` (``items.owner_id`` -> ``owners.id``, NOT VALID then VALIDATE; writers keep
+inserting rows with an owner) run the phased change only: their naive counterparts are a plain rename
+(instant, but it breaks the running application) and ``ADD FOREIGN KEY`` (SHARE ROW EXCLUSIVE for the whole
+validation scan).
+
 Printed for each: p50 / p99 / max write latency during the change, read p99 / max, errors, duration of the
 change, and at the end the ratio of the max write stalls, whether the final data is exactly what the
 application wrote (every row checked), and what hangs on the column at the end: ``v`` has a default, a
@@ -62,6 +68,7 @@ class Workload:
     # --versions: one application version reaching items through its version schema (search_path)
     name: str = "app"
     search_path: str | None = None
+    owners: int = 0  # --pattern add_foreign_key: inserted rows reference owners 1..owners
     first_index: int = 0  # writer i owns the rows with id % stride == first_index + i
     stride: int = 0  # 0: the number of writers
     ops: list[Op] = field(default_factory=list)
@@ -99,7 +106,14 @@ class Workload:
             t0 = time.perf_counter()
             ok = True
             try:
-                if rng.random() < 0.5:
+                if rng.random() < 0.5 and self.owners:
+                    (new_id,) = conn.execute(
+                        f"INSERT INTO items ({column}, payload, owner_id) VALUES (%s, 'new', %s) RETURNING id",
+                        (value, rng.randrange(1, self.owners + 1)),
+                    ).fetchone()
+                    mine[new_id] = value
+                    inserted += 1
+                elif rng.random() < 0.5:
                     (new_id,) = conn.execute(
                         f"INSERT INTO items ({column}, payload) VALUES (%s, 'new') RETURNING id", (value,)
                     ).fetchone()
@@ -314,6 +328,47 @@ def downgrade():
 """
 
 
+RENAME_REVISION = """
+from migtui import phases
+
+change = phases.rename_column("items", "v", "v2")
+
+def upgrade():
+    phases.expand(change)
+
+def downgrade():
+    phases.downgrade(change)
+"""
+
+FOREIGN_KEY_REVISION = """
+from migtui import phases
+
+change = phases.add_foreign_key("items", ["owner_id"], "owners", ["id"], name="items_owner_id_fkey")
+
+def upgrade():
+    phases.expand(change)
+
+def downgrade():
+    phases.downgrade(change)
+"""
+
+OWNERS = 1000
+FOREIGN_KEY_SETUP = (
+    f"CREATE TABLE owners (id int PRIMARY KEY); INSERT INTO owners SELECT g FROM generate_series(1, {OWNERS}) g;"
+    f"ALTER TABLE items ADD COLUMN owner_id int; UPDATE items SET owner_id = id % {OWNERS} + 1;"
+)
+FOREIGN_KEY_CHECK = (
+    "SELECT conname || ' ' || pg_get_constraintdef(oid) || CASE WHEN convalidated THEN ' valid' ELSE ' NOT VALID' END"
+    " FROM pg_constraint WHERE conrelid = 'items'::regclass AND contype = 'f'"
+)
+# pattern -> (revision, the column the new application version writes (None: it keeps v), the final column)
+PATTERNS = {
+    "change_column_type": (PHASED_REVISION, "v_big", "v_big"),
+    "rename_column": (RENAME_REVISION, "v2", "v2"),
+    "add_foreign_key": (FOREIGN_KEY_REVISION, None, "v"),
+}
+
+
 def make_project(root: Path, revision: str = PHASED_REVISION) -> Path:
     """A stock ``alembic init`` project: a base revision and the phased revision."""
     from alembic import command
@@ -331,7 +386,7 @@ def make_project(root: Path, revision: str = PHASED_REVISION) -> Path:
     return root / "migrations"
 
 
-def run_phased(dsn: str, args, project_dir: Path) -> Result:
+def run_phased(dsn: str, args, project_dir: Path, pattern: str = "change_column_type") -> Result:
     settings = Settings(lock_timeout=args.lock_timeout, lock_retries=20, lock_retry_delay=0.2)
     last_progress: list[BackfillProgress] = []
     marks: dict[str, float] = {}  # phase entered -> perf_counter()
@@ -359,7 +414,8 @@ def run_phased(dsn: str, args, project_dir: Path) -> Result:
         wait=120,
         poll=0.25,
     )
-    work = Workload(dsn, args.rows, args.writers, args.readers)
+    _revision, new_column, final_column = PATTERNS[pattern]
+    work = Workload(dsn, args.rows, args.writers, args.readers, owners=OWNERS if pattern == "add_foreign_key" else 0)
     work.start()
     time.sleep(args.settle)
     print("phased: expand -> migrate -> (new application version) -> contract ...", flush=True)
@@ -368,7 +424,8 @@ def run_phased(dsn: str, args, project_dir: Path) -> Result:
         driver.run("phased1", until="expand")
         driver.run("phased1", until="migrate")
         t_migrated = time.perf_counter()
-        work.switch_to_new_version("v_big")  # deploy: the new version writes v_big with migtui.write_path=new
+        if new_column:  # deploy: the new version writes the new column with migtui.write_path=new
+            work.switch_to_new_version(new_column)
         driver.run("phased1", until="contract")
     t1 = time.perf_counter()
     time.sleep(args.settle)
@@ -383,13 +440,20 @@ def run_phased(dsn: str, args, project_dir: Path) -> Result:
     by_stage = []
     for name, start, end in stages:
         lat = [op.seconds for op in work.ops if op.kind == "write" and start <= op.start <= end]
-        by_stage.append(f"{name} {max(lat, default=0.0) * 1000:.0f} ms ({end - start:.1f}s, {len(lat)} writes)")
-    print("  max write latency by stage: " + ", ".join(by_stage))
+        by_stage.append(
+            f"{name} p50 {pct(lat, 50) * 1000:.1f} / p99 {pct(lat, 99) * 1000:.1f} / "
+            f"max {max(lat, default=0.0) * 1000:.0f} ms ({end - start:.1f}s, {len(lat)} writes)"
+        )
+    print("  write latency by stage: " + ", ".join(by_stage))
     for detail in lock_waits:
         print(f"  lock wait: {detail}")
-    mismatches, rows = verify(dsn, work, "v_big")
+    mismatches, rows = verify(dsn, work, final_column)
     result = summarize("phased", work, t0, t1, mismatches, rows)
-    result.carried = carried_objects(dsn, "v_big")
+    if pattern == "add_foreign_key":
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            result.carried = [row[0] for row in conn.execute(FOREIGN_KEY_CHECK).fetchall()]
+    else:
+        result.carried = carried_objects(dsn, final_column)
     return result
 
 
@@ -506,6 +570,28 @@ def run_versions(dsn: str, args, project_dir: Path) -> int:
     return 0 if ok and carried_ok else 1
 
 
+def report_pattern(r: Result, args) -> int:
+    """The phased-only run of ``--pattern rename_column|add_foreign_key``: the figures, what hangs on the column
+    (or the foreign key) at the end, and exit 0 when there was no error, the data is identical and the max
+    write stall stayed below lock_timeout."""
+    data = "identical" if r.mismatches == 0 else f"{r.mismatches} diff"
+    print(
+        f"\n{args.pattern}: change {r.duration:.2f}s, {r.writes} writes, write p50 {r.write_p50 * 1000:.1f} ms, "
+        f"p99 {r.write_p99 * 1000:.1f} ms, max {r.write_max * 1000:.1f} ms; read p99 {r.read_p99 * 1000:.1f} ms, "
+        f"max {r.read_max * 1000:.1f} ms; errors {r.write_errors} write, {r.read_errors} read; data {data} "
+        f"({r.rows_checked} rows checked)"
+    )
+    for sample in r.error_samples:
+        print(f"  error: {sample}")
+    below = r.write_max < args.lock_timeout
+    print(f"max write stall below lock_timeout {args.lock_timeout * 1000:.0f} ms: {'yes' if below else 'NO'}")
+    print("at the end:")
+    for line in r.carried:
+        print(f"  {line}")
+    complete = bool(r.carried) and not any("MISSING" in f or "INVALID" in f or "NOT VALID" in f for f in r.carried)
+    return 0 if r.write_errors + r.read_errors == 0 and r.mismatches == 0 and complete else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -523,6 +609,12 @@ def main(argv: list[str] | None = None) -> int:
         help="both application versions live: v1 and v2 writers and readers through their version schemas "
         "(--writers/--readers each), no naive run",
     )
+    parser.add_argument(
+        "--pattern",
+        choices=sorted(PATTERNS),
+        default="change_column_type",
+        help="the phased change; rename_column and add_foreign_key run the phased change only (no naive run)",
+    )
     args = parser.parse_args(argv)
 
     server = harness.ExternalServer(args.dsn) if args.dsn else harness.start_cluster(args.pg_version)
@@ -536,8 +628,12 @@ def main(argv: list[str] | None = None) -> int:
             "CREATE TABLE items (id bigserial PRIMARY KEY, v int NOT NULL, payload text NOT NULL);"
             "INSERT INTO items (id, v, payload) SELECT g, g % 1000000, md5(g::text) "
             f"FROM generate_series(1, {args.rows}) g;"
-            f"SELECT setval('items_id_seq', {args.rows});" + CARRIED_SQL + VIEW_SQL + ";"
-            "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
+            f"SELECT setval('items_id_seq', {args.rows});"
+            + CARRIED_SQL
+            + VIEW_SQL
+            + ";"
+            + (FOREIGN_KEY_SETUP if args.pattern == "add_foreign_key" else "")
+            + "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
             "INSERT INTO alembic_version VALUES ('bench0');",
             dbname=tpl,
         )
@@ -548,6 +644,12 @@ def main(argv: list[str] | None = None) -> int:
             versions_dsn = server.create_database(names[1], template=tpl)
             with tempfile.TemporaryDirectory(prefix="migtui-bench-") as tmp:
                 return run_versions(versions_dsn, args, make_project(Path(tmp), VERSIONS_REVISION))
+        if args.pattern != "change_column_type":
+            names.pop(1)
+            phased_dsn = server.create_database(names[1], template=tpl)
+            with tempfile.TemporaryDirectory(prefix="migtui-bench-") as tmp:
+                project_dir = make_project(Path(tmp), PATTERNS[args.pattern][0])
+                return report_pattern(run_phased(phased_dsn, args, project_dir, args.pattern), args)
         naive_dsn = server.create_database(names[1], template=tpl)
         phased_dsn = server.create_database(names[2], template=tpl)
         with tempfile.TemporaryDirectory(prefix="migtui-bench-") as tmp:

@@ -122,7 +122,8 @@ class Finding(Event):
     (``migtui.analysis.rules.RULES``: severity, why, hint), ``approved`` the approval's reason when a destructive
     finding was approved in the revision. ``revision``, ``path``, ``line`` and ``statement`` (0-based index in
     the revision) say where, when the job knows; a lint finding inside a file leaves the file to its
-    ``LintedFile`` (``located()`` gives the copy renderers want).
+    ``LintedFile`` (``located()`` gives the copy renderers want). ``phase`` is the phase of a phased revision
+    the statement runs in (``expand``, ``migrate``, ``contract``), None outside phased revisions.
 
     A plain class rather than a frozen dataclass: the linter builds tens of thousands of them (a frozen
     dataclass's ``__init__`` sets each field through ``object.__setattr__``), and approvals rewrite a finding's
@@ -143,6 +144,7 @@ class Finding(Event):
     revision: str | None
     path: str | None
     statement: int | None
+    phase: str | None
 
     def __init__(
         self,
@@ -157,6 +159,7 @@ class Finding(Event):
         statement: int | None = None,
         *,
         at: float | None = None,
+        phase: str | None = None,
     ) -> None:
         self.rule = rule
         self.severity = severity
@@ -167,6 +170,7 @@ class Finding(Event):
         self.revision = revision
         self.path = path
         self.statement = statement
+        self.phase = phase
         self.at = time.time() if at is None else at  # type: ignore[misc]  # frozen on Event, not here
 
     def _fields(self) -> tuple[Any, ...]:
@@ -180,6 +184,7 @@ class Finding(Event):
             self.revision,
             self.path,
             self.statement,
+            self.phase,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -188,7 +193,7 @@ class Finding(Event):
         return self._fields() == other._fields()  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
-        names = ("rule", "severity", "message", "hint", "line", "approved", "revision", "path", "statement")
+        names = ("rule", "severity", "message", "hint", "line", "approved", "revision", "path", "statement", "phase")
         return f"Finding({', '.join(f'{n}={v!r}' for n, v in zip(names, self._fields(), strict=True))})"
 
     def located(self, path: str | None, revision: str | None) -> Finding:
@@ -204,11 +209,12 @@ class Finding(Event):
             path,
             self.statement,
             at=self.at,
+            phase=self.phase,
         )
 
     def report_dict(self) -> dict[str, Any]:
         """The finding inside a job's JSON report: rule, severity, message, hint, line, then approved, revision,
-        path and statement when known (a lint statement's findings leave the file to the report)."""
+        path, statement and phase when known (a lint statement's findings leave the file to the report)."""
         data: dict[str, Any] = {
             "rule": self.rule,
             "severity": self.severity,
@@ -224,11 +230,18 @@ class Finding(Event):
             data["path"] = self.path
         if self.statement is not None:
             data["statement"] = self.statement
+        if self.phase is not None:
+            data["phase"] = self.phase
         return data
+
+    @property
+    def labelled_message(self) -> str:
+        """The message with its phase in front (``[contract] ...``) for a finding in a phased revision."""
+        return f"[{self.phase}] {self.message}" if self.phase else self.message
 
     def to_dict(self) -> dict[str, Any]:
         """The event: ``{"event": "finding", "at", "rule", "severity", "message", "revision", "path", "line",
-        "hint"}``, plus ``approved`` and ``statement`` when set."""
+        "hint"}``, plus ``approved``, ``statement`` and ``phase`` when set."""
         data: dict[str, Any] = {
             "event": self.kind,
             "at": self.at,
@@ -244,6 +257,8 @@ class Finding(Event):
             data["approved"] = self.approved
         if self.statement is not None:
             data["statement"] = self.statement
+        if self.phase is not None:
+            data["phase"] = self.phase
         return data
 
 

@@ -9,6 +9,7 @@ The target PostgreSQL major is ``settings.pg_version`` (default: the server's wi
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -97,6 +98,7 @@ class LintedFile:
     findings: list[Finding]  # file-level (missing downgrade, approvals, uncommitted transaction)
     ignored: int = 0
     rendered: Any = None  # what LintOptions.render_file made of this file (a compact file keeps only this)
+    phases: dict[int, str] = field(default_factory=dict)  # statement index -> phase, in a phased revision
     _tally: FileTally | None = field(default=None, repr=False, compare=False)
 
     def all_findings(self) -> list[Finding]:
@@ -129,13 +131,19 @@ class LintedFile:
 
     def compact(self, render: Callable[[LintedFile], Any]) -> LintedFile:
         """This file rendered by ``render``, keeping only the rendering and the tally (no statements)."""
-        return LintedFile(self.path, self.revision, [], [], self.ignored, render(self), self.tally())
+        return LintedFile(self.path, self.revision, [], [], self.ignored, render(self), _tally=self.tally())
+
+    def _statement_dict(self, st: StatementAnalysis) -> dict[str, Any]:
+        data = st.to_dict()
+        if st.index in self.phases:
+            data["phase"] = self.phases[st.index]
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "revision": self.revision,
-            "statements": [st.to_dict() for st in self.statements],
+            "statements": [self._statement_dict(st) for st in self.statements],
             "findings": [f.report_dict() for f in self.findings],
         }
 
@@ -323,7 +331,7 @@ def _pack_compact(file: LintedFile) -> tuple:
 def _unpack_compact(data: tuple) -> LintedFile:
     path, revision, rendered, counts = data
     tally = FileTally(*counts)
-    return LintedFile(path, revision, [], [], tally.ignored, rendered, tally)
+    return LintedFile(path, revision, [], [], tally.ignored, rendered, _tally=tally)
 
 
 def _unpack(data: tuple) -> LintedFile:
@@ -610,6 +618,18 @@ def lint_alembic(
                 results.append(analyzer.analyze_one(StatementInput(statement, line=line)))
         analyzer.classifier.type_hints = {}
         carried = analyzer.held if analyzer.in_transaction else {}
+        phases: dict[int, str] = {}
+        plan = _stored_plan(rev.statements)
+        if plan is not None:
+            for st in results:
+                for finding in st.findings:
+                    finding.phase = "expand"
+                phases[st.index] = "expand"
+            # the steps have no line of their own: they are shown at the line that runs expand
+            at = results[0].line if results else 1
+            later = _lint_later_phases(plan, pg_version, facts, settings, knowledge, shown, len(results), at)
+            phases.update((st.index, st_phase) for st, st_phase in later)
+            results.extend(st for st, _ in later)
         for held in carried.values():
             held.origin = held.origin or rev.revision
         text = read_text(rev.path)
@@ -627,8 +647,105 @@ def lint_alembic(
         in_downgrade = downgrade_lines(rev.path)
         approvals = [a for a in approvals if a.line not in in_downgrade]
         file_findings, ignored = _apply_approvals(results, file_findings, approvals, problems)
-        out.append(LintedFile(shown, rev.revision, results, file_findings, ignored))
+        out.append(LintedFile(shown, rev.revision, results, file_findings, ignored, phases=phases))
     return out
+
+
+_STATE_INSERT = 'INSERT INTO "migtui"."phase_state"'
+
+
+def _stored_plan(statements: list) -> dict[str, Any] | None:
+    """The plan a phased revision's expand stores (``phases.expand`` rendered offline writes it into
+    ``migtui.phase_state``), which ``migtui phase run`` replays; None for an ordinary revision."""
+    import json
+
+    for record in statements:
+        if not record.sql.lstrip().startswith(_STATE_INSERT):
+            continue
+        try:
+            (parsed,) = parse_sql(record.sql)
+            values = parsed.node["selectStmt"]["SelectStmt"]["valuesLists"][0]["List"]["items"]
+            literal = values[5]["TypeCast"]["arg"]["A_Const"]["sval"]["sval"]
+            plan = json.loads(literal)
+        except (SqlSyntaxError, ValueError, KeyError, IndexError, TypeError):
+            return None  # not the row phases.expand writes: an ordinary statement, linted as such
+        return plan if isinstance(plan, dict) else None
+    return None
+
+
+def _lint_later_phases(
+    plan: dict[str, Any],
+    pg_version: int,
+    facts: CatalogFacts | None,
+    settings: Settings,
+    knowledge,
+    shown: str,
+    start: int,
+    line: int,
+) -> list[tuple[StatementAnalysis, str]]:
+    """Lint a phased revision's migrate and contract steps (``migtui phase run``), each labelled with its phase.
+
+    The phases engine runs every step in a transaction of its own (or none, for CONCURRENTLY), always under
+    lock_timeout with retries, after the revision's own transaction. The backfill is batched (a few thousand
+    rows per transaction) and is not a statement here. A pattern helper's contract is the reviewed path for
+    what it drops (the old column once migrate has copied every row and the gates pass): its destructive
+    findings come approved, still listed so the review sees what contract drops. ``raw_sql`` contract
+    statements are the author's own and need ``approve=`` like any other."""
+    analyzer = Analyzer(
+        pg_version,
+        facts,
+        lock_timeout_set=True,
+        alembic=True,
+        # what earlier revisions established, copied: the later revisions of the project run at upgrade, before
+        # this one's contract, and must not see what contract does
+        knowledge=copy.deepcopy(knowledge),
+        statement_timeout_set=bool(settings.timeout),
+    )
+    analyzer.index = start
+    pattern = plan.get("pattern", "")
+    out: list[tuple[StatementAnalysis, str]] = []
+    if plan.get("backfill"):
+        out.append((_backfill_statement(plan["backfill"], analyzer.index, line), "migrate"))
+        analyzer.index += 1
+    for phase in ("migrate", "contract"):
+        for step in plan.get(phase) or []:
+            try:
+                parsed = parse_sql(step["sql"])
+            except SqlSyntaxError as exc:
+                detail = exc.message.split("SQL syntax error: ", 1)[-1]
+                what = f"{phase} step {step.get('description') or 'SQL'!r}"
+                raise UsageError(f"{shown}: the SQL of {what} is invalid: {detail}") from None
+            analyzer.in_transaction = bool(step.get("transactional", True))
+            for statement in parsed:
+                st = analyzer.analyze_one(StatementInput(statement, line=line))
+                for finding in st.findings:
+                    finding.phase = phase
+                    if phase == "contract" and pattern != "raw_sql" and _destructive(finding.rule):
+                        finding.severity = "info"
+                        finding.approved = f"phased {pattern}: contract drops it once migrate and the gates pass"
+                out.append((st, phase))
+            analyzer.transaction_boundary()
+    return out
+
+
+def _backfill_statement(backfill: dict[str, Any], index: int, line: int) -> StatementAnalysis:
+    """The migrate phase's backfill as what one batch runs and locks: an UPDATE of one primary-key range (its
+    key is read from the catalog when migrate runs), committed on its own, holding RowExclusiveLock on the table
+    and the row locks of that batch only."""
+    from psycopg import sql
+
+    table = sql.Identifier(backfill["schema"], backfill["table"]).as_string(None)
+    column = sql.Identifier(backfill["touch_column"]).as_string(None)
+    where = f"<one batch's primary-key range> AND ({backfill['needs_update']})"
+    text = f"UPDATE {table} SET {column} = {column} WHERE {where}"
+    relation = f"{backfill['schema']}.{backfill['table']}"
+    mode = "RowExclusiveLock"
+    return StatementAnalysis(index, line, text, True, [], [RelationLock(relation, mode, blocks(mode))])
+
+
+def _destructive(rule: str) -> bool:
+    spec = RULES.get(rule)
+    return bool(spec is not None and getattr(spec, "destructive", False))
 
 
 _PLACEHOLDER = re.compile(r"\?|%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*")  # qmark, pyformat, format, named

@@ -33,7 +33,7 @@ def _line(severity: str, rule: str, message: str, hint: str, file_props: str, li
 def annotation(finding: Finding) -> str:
     """One workflow command line for ``finding``."""
     file_props = f"file={_escape_property(finding.path)}" if finding.path else ""
-    return _line(finding.severity, finding.rule, finding.message, finding.hint, file_props, finding.line)
+    return _line(finding.severity, finding.rule, finding.labelled_message, finding.hint, file_props, finding.line)
 
 
 def render_annotations(findings: Iterable[Finding]) -> str:
@@ -44,4 +44,6 @@ def file_annotations(file) -> str:  # type: ignore[no-untyped-def]
     """Every finding of one ``migtui.lint.job.LintedFile``, as ``render_annotations(file.located_findings())``
     gives them, without a located copy per finding (lint renders this in its worker processes)."""
     file_props = f"file={_escape_property(file.path)}" if file.path else ""
-    return "\n".join(_line(f.severity, f.rule, f.message, f.hint, file_props, f.line) for f in file.all_findings())
+    return "\n".join(
+        _line(f.severity, f.rule, f.labelled_message, f.hint, file_props, f.line) for f in file.all_findings()
+    )

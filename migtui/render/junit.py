@@ -69,7 +69,7 @@ def _finding_line(finding: Finding) -> str:
     where = f"line {finding.line}: " if finding.line else ""
     fix = f" (fix: {finding.hint})" if finding.hint else ""
     approved = f" (approved: {finding.approved})" if finding.approved else ""
-    return f"{where}{finding.severity} [{finding.rule}] {finding.message}{approved}{fix}"
+    return f"{where}{finding.severity} [{finding.rule}] {finding.labelled_message}{approved}{fix}"
 
 
 def findings_junit(

@@ -106,14 +106,14 @@ def render_markdown(
             f"| {ICONS.get(finding.severity, '')} {finding.severity} | {rule_link(finding.rule, docs_base)} | "
             f"{_where(finding)} | "
             + (f"{cell(lock) or '-'} | " if any_lock else "")
-            + f"{cell(finding.message + approved)} | {cell(finding.hint) or '-'} |"
+            + f"{cell(finding.labelled_message + approved)} | {cell(finding.hint) or '-'} |"
         )
     out += ["", f"<details><summary>All {len(ordered)} finding(s)</summary>", ""]
     out += ["| severity | rule | where | finding |", "|---|---|---|---|"]
     for finding, _ in ordered[:full_list]:
         out.append(
             f"| {finding.severity} | {rule_link(finding.rule, docs_base)} | {_where(finding)} | "
-            f"{cell(finding.message)} |"
+            f"{cell(finding.labelled_message)} |"
         )
     if len(ordered) > full_list:
         out += ["", f"... and {len(ordered) - full_list} more: the json, sarif or junit report has them all."]

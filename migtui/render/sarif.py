@@ -63,7 +63,7 @@ def sarif_log(
         result: dict[str, Any] = {
             "ruleId": rec.rule,
             "level": LEVELS.get(rec.severity, "note"),
-            "message": {"text": rec.message + (f" Fix: {rec.hint}" if rec.hint else "")},
+            "message": {"text": rec.labelled_message + (f" Fix: {rec.hint}" if rec.hint else "")},
         }
         if rec.rule in index:
             result["ruleIndex"] = index[rec.rule]
@@ -72,8 +72,11 @@ def sarif_log(
             if rec.line:
                 location["region"] = {"startLine": max(int(rec.line), 1)}
             result["locations"] = [{"physicalLocation": location}]
-        if rec.revision:
-            result["properties"] = {"revision": rec.revision}
+        properties = {"revision": rec.revision} if rec.revision else {}
+        if rec.phase:
+            properties["phase"] = rec.phase  # the phase of a phased revision the statement runs in
+        if properties:
+            result["properties"] = properties
         results.append(result)
     return {
         "$schema": SCHEMA_URI,

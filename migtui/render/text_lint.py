@@ -37,7 +37,8 @@ def use_color(stream) -> bool:  # type: ignore[no-untyped-def]
 
 
 def file_text(file, paint: Paint, *, verbose: bool = False) -> str:  # type: ignore[no-untyped-def]
-    """One ``LintedFile``: its title, then each statement with findings (every one with ``verbose``)."""
+    """One ``LintedFile``: its title, then each statement with findings (every one with ``verbose``); in a phased
+    revision each statement starts with its phase (``[expand]``, ``[migrate]``, ``[contract]``)."""
     title = paint(file.path, "bold") + (f"  (revision {file.revision})" if file.revision else "")
     lines = [title]
     shown = 0
@@ -49,7 +50,9 @@ def file_text(file, paint: Paint, *, verbose: bool = False) -> str:  # type: ign
         if len(sql) > 100:
             sql = sql[:97] + "..."
         tx = "" if st.transactional else " " + paint("(no transaction)", "dim")
-        lines.append(f"  {paint(f'{st.line:>5}', 'dim')}  {sql}{tx}")
+        phase = file.phases.get(st.index)  # a phased revision: the phase that runs the statement
+        label = paint(f"[{phase}]", "bold") + " " if phase else ""
+        lines.append(f"  {paint(f'{st.line:>5}', 'dim')}  {label}{sql}{tx}")
         for lock in st.locks:
             blocks = ", ".join(lock.blocks) or "nothing"
             lines.append(

@@ -93,7 +93,7 @@ class LintScreen(Screen):
                 f.get("rule", ""),
                 rev,
                 str(f.get("line") or ""),
-                " ".join(str(f.get("message", "")).split()),
+                _message(f),
                 key=str(index),
             )
         if not self.findings:
@@ -112,7 +112,7 @@ class LintScreen(Screen):
             "rule": [str(f.get("rule", "")) for _r, f in findings],
             "revision": [str(r) for r, _f in findings],
             "line": [str(f.get("line") or "") for _r, f in findings],
-            "message": [" ".join(str(f.get("message", "")).split()) for _r, f in findings],
+            "message": [_message(f) for _r, f in findings],
         }
         for name, values in cells.items():
             width = max([len(name), *(len(v) for v in values)])
@@ -125,10 +125,16 @@ class LintScreen(Screen):
         out = Text()
         out.append(f"{f['severity']} [{f.get('rule')}] ", style=SEVERITY_STYLE.get(f["severity"], ""))
         out.append(f"{rev} line {f.get('line') or '-'}\n\n", style="bold")
-        out.append(str(f.get("message", "")) + "\n")
+        out.append(("[" + f["phase"] + "] " if f.get("phase") else "") + str(f.get("message", "")) + "\n")
         if f.get("approved") is not None:
             out.append(f"\napproved: {f['approved']}\n", style="green")
         if f.get("hint"):
             out.append("\nsafe rewrite: ", style="bold")
             out.append(str(f["hint"]))
         self.query_one("#finding-detail", Static).update(out)
+
+
+def _message(finding: dict) -> str:
+    """The finding's message on one line, with its phase in front in a phased revision (``[contract] ...``)."""
+    text = " ".join(str(finding.get("message", "")).split())
+    return f"[{finding['phase']}] {text}" if finding.get("phase") else text
