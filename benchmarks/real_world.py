@@ -33,10 +33,11 @@ JOBS = ("lint", "up", "rollback", "drift")
 class Project:
     name: str
     requirement: str  # pinned: what pip downloads and installs
-    migrations: str  # the alembic script directory inside the wheel
+    migrations: str  # inside the wheel: the alembic script directory, or the alembic.ini beside it
     baseline: str = ""  # what exists before the first revision (settings.baseline), "" for none
     env: dict[str, str] = field(default_factory=dict)  # what the application needs in its environment
     extra: tuple[str, ...] = ()  # packages env.py imports beyond the requirement's own dependencies
+    venv: str = ""  # the venv's name when projects share one (same release train); default: name's first word
 
 
 PROJECTS = [
@@ -52,6 +53,12 @@ PROJECTS = [
     # old revisions import six, which dagster 1.9 no longer depends on
     Project("dagster", "dagster==1.9.3", "dagster/_core/storage/alembic", extra=("six==1.16.0",)),
     Project("ironic", "ironic==26.1.0", "ironic/db/sqlalchemy/alembic"),
+    # OpenStack 2024.2: env.py uses the connection the caller passes in config.attributes, else sqlalchemy.url,
+    # and calls fileConfig(config.config_file_name), so the project is loaded from its alembic.ini
+    Project("nova-main", "nova==30.0.0", "nova/db/main/alembic.ini", venv="openstack"),
+    Project("nova-api", "nova==30.0.0", "nova/db/api/alembic.ini", venv="openstack"),
+    Project("cinder", "cinder==25.0.0", "cinder/db/alembic.ini", venv="openstack"),
+    Project("heat", "openstack-heat==23.0.0", "heat/db/alembic.ini", venv="openstack"),
     Project("airflow", "apache-airflow==2.10.3", "airflow/migrations", env={"AIRFLOW__CORE__UNIT_TEST_MODE": "True"}),
 ]
 
@@ -105,13 +112,15 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
         if code or not found:
             raise RuntimeError(f"cannot download {project.requirement}: {_last_line(err) or 'registry unreachable'}")
     src = cache / "src" / project.requirement
-    if not (src / project.migrations / "env.py").is_file():
+    ini = project.migrations.endswith(".ini")
+    top = project.migrations.rsplit("/", 1)[0] if ini else project.migrations
+    if not (src / project.migrations).exists() or (not ini and not (src / top / "env.py").is_file()):
         with zipfile.ZipFile(found[0]) as wheel:
-            members = [m for m in wheel.namelist() if m.startswith(project.migrations + "/")]
+            members = [m for m in wheel.namelist() if m.startswith(top + "/")]
             if not members:
                 raise RuntimeError(f"{found[0].name} has no {project.migrations}")
             wheel.extractall(src, members)
-    venv = cache / f"venv-{project.name.split('-')[0]}"  # mlflow and mlflow-auth share one
+    venv = cache / f"venv-{project.venv or project.name.split('-')[0]}"  # mlflow and mlflow-auth share one
     marker = venv / ".migtui-ready"  # the requirements installed so far, one a line
     if not (venv / "bin" / "pip").exists():
         code, _out, err, _ = _run([sys.executable, "-m", "venv", str(venv)])
@@ -130,6 +139,57 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
 
 def _migtui(site: Path, args: list[str], env: dict[str, str]) -> tuple[int, str, str, float]:
     return _run([sys.executable, "-c", LAUNCHER, str(site), *args], env=env)
+
+
+def _drift(site: Path, env: dict[str, str], mig: list[str], dsn: str, server) -> dict:
+    code, out, err, seconds = _migtui(
+        site, ["drift", "--dsn", dsn, *mig, "--no-cache", "--scratch-dsn", server.dsn(), "--format", "json"], env
+    )
+    row: dict = {"exit": code, "seconds": round(seconds, 1)}
+    try:
+        report = json.loads(out)
+        row["differences"] = [
+            " ".join(str(d.get(k) or "") for k in ("kind", "object", "change", "attribute")).strip()
+            for d in report.get("differences") or []
+        ]
+    except ValueError:
+        row["error"] = _last_line(err)
+    return row
+
+
+def _copy_and_hand_change(site: Path, env: dict[str, str], mig: list[str], server, tag: str) -> dict:
+    """The database at head copied with ``pg_dump | psql``: drift must find nothing on the copy; then one column
+    added by hand to the copy's first table must be the one difference drift reports."""
+    copy = tag + "_copy"
+    copy_dsn = server.create_database(copy)
+    dump = subprocess.run(
+        [server.binaries.tool("pg_dump"), "--no-owner", "--no-privileges", server.dsn(tag)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    load = subprocess.run(
+        [server.binaries.tool("psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", copy_dsn],
+        input=dump.stdout, capture_output=True, check=False,
+    )  # fmt: skip
+    if dump.returncode or load.returncode:
+        return {"error": _last_line((dump.stderr or load.stderr).decode(errors="replace"))}
+    row = {"clean": _drift(site, env, mig, copy_dsn, server)}
+    tables = server.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> 'alembic_version'"
+        " ORDER BY c.relname LIMIT 1",
+        dbname=copy,
+    )
+    if not tables:
+        row["hand_change"] = "no table to change"
+        return row
+    table = tables[0][0]
+    server.execute(f'ALTER TABLE public."{table}" ADD COLUMN migtui_hand_change integer', dbname=copy)
+    changed = _drift(site, env, mig, copy_dsn, server)
+    changed["made"] = f"ALTER TABLE {table} ADD COLUMN migtui_hand_change integer"
+    found = changed.get("differences") or []
+    changed["exact"] = len(found) == 1 and table in found[0] and "migtui_hand_change" in found[0]
+    row["hand_change"] = changed
+    return row
 
 
 def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) -> dict:
@@ -182,16 +242,9 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
             code, _out, err, seconds = _migtui(site, ["up", "--dsn", dsn, *mig, "--timeout", "600"], env)
             row["up"] = {"exit": code, "seconds": round(seconds, 1), "error": _last_line(err) if code else None}
         if "drift" in jobs:
-            code, out, err, seconds = _migtui(
-                site, ["drift", "--dsn", dsn, *mig, "--no-cache", "--scratch-dsn", server.dsn(), "--format", "json"],
-                env,
-            )  # fmt: skip
-            row["drift"] = {"exit": code, "seconds": round(seconds, 1)}
-            try:
-                report = json.loads(out)
-                row["drift"]["differences"] = len(report.get("differences") or [])
-            except ValueError:
-                row["drift"]["error"] = _last_line(err)
+            row["drift"] = _drift(site, env, mig, dsn, server)
+            if row["up"]["exit"] == 0 and row["drift"].get("differences") == []:
+                row["copy"] = _copy_and_hand_change(site, env, mig, server, tag)
         if "rollback" in jobs:
             scratch = server.create_database(tag + "_rb")
             if project.baseline:
@@ -213,7 +266,7 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
             except ValueError:
                 row["rollback"]["error"] = _last_line(err)
     finally:
-        for name in (tag + "_rb", tag):
+        for name in (tag + "_rb", tag + "_copy", tag):
             try:
                 server.drop_database(name)
             except Exception:
@@ -234,7 +287,13 @@ def _cell(row: dict, job: str) -> str:
     if job == "rollback" and "tested" in data:
         text += f" {data['tested']} tested {data['statuses']}"
     if job == "drift" and "differences" in data:
-        text += f" {data['differences']} differences"
+        text += f" {len(data['differences'])} differences"
+        copy = row.get("copy") or {}
+        if "clean" in copy:
+            text += f"; pg_dump copy: {len(copy['clean'].get('differences') or [])} differences"
+        hand = copy.get("hand_change")
+        if isinstance(hand, dict):
+            text += f"; hand change found {'exactly' if hand['exact'] else 'NOT exactly: ' + str(hand['differences'])}"
     return text
 
 
