@@ -348,8 +348,10 @@ class _Hooks:
     def _mine(self) -> bool:
         return threading.get_ident() == self.state.thread_ident
 
-    def engine_connect(self, conn) -> None:
-        if not self._mine():
+    def engine_connect(self, conn, branch: bool = False) -> None:
+        # SQLAlchemy 1.4 also passes ``branch`` (a branch shares its parent's session, already set up): migtui
+        # runs on 1.4 when launched in a project's own interpreter (Airflow 2, docs/real-world.md)
+        if branch or not self._mine():
             return
         dialect = conn.dialect
         used = f"{dialect.name}+{dialect.driver}"
