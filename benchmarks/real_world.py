@@ -38,7 +38,13 @@ class Project:
     env: dict[str, str] = field(default_factory=dict)  # what the application needs in its environment
     extra: tuple[str, ...] = ()  # packages env.py imports beyond the requirement's own dependencies
     venv: str = ""  # the venv's name when projects share one (same release train); default: name's first word
+    # run migtui in the venv's own interpreter, migtui's site-packages appended after the venv's (the project
+    # needs another SQLAlchemy major than migtui's venv has: Airflow 2 needs < 2)
+    own_interpreter: bool = False
+    dsn_env: str = ""  # a variable the application reads its database URL from (set to the target's, psycopg2)
 
+
+OPENSTACK_PINS = ("oslo.utils==7.3.0",)  # 2024.2 upper-constraints
 
 PROJECTS = [
     Project(
@@ -54,18 +60,31 @@ PROJECTS = [
     Project("dagster", "dagster==1.9.3", "dagster/_core/storage/alembic", extra=("six==1.16.0",)),
     Project("ironic", "ironic==26.1.0", "ironic/db/sqlalchemy/alembic"),
     # OpenStack 2024.2: env.py uses the connection the caller passes in config.attributes, else sqlalchemy.url,
-    # and calls fileConfig(config.config_file_name), so the project is loaded from its alembic.ini
-    Project("nova-main", "nova==30.0.0", "nova/db/main/alembic.ini", venv="openstack"),
-    Project("nova-api", "nova==30.0.0", "nova/db/api/alembic.ini", venv="openstack"),
-    Project("cinder", "cinder==25.0.0", "cinder/db/alembic.ini", venv="openstack"),
-    Project("heat", "openstack-heat==23.0.0", "heat/db/alembic.ini", venv="openstack"),
-    Project("airflow", "apache-airflow==2.10.3", "airflow/migrations", env={"AIRFLOW__CORE__UNIT_TEST_MODE": "True"}),
+    # and calls fileConfig(config.config_file_name), so the project is loaded from its alembic.ini. OpenStack pins
+    # its dependencies in upper-constraints, not in the wheels: nova's revisions import oslo.utils' md5, which
+    # oslo.utils 8 removed
+    Project("nova-main", "nova==30.0.0", "nova/db/main/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    Project("nova-api", "nova==30.0.0", "nova/db/api/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    Project("cinder", "cinder==25.0.0", "cinder/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    Project("heat", "openstack-heat==23.0.0", "heat/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    # env.py renders offline for Airflow's own sql_alchemy_conn, some revisions use Airflow's engine, on
+    # SQLAlchemy 1.4 (no psycopg 3 dialect): psycopg2, and the target's URL in Airflow's setting
+    Project(
+        "airflow",
+        "apache-airflow==2.10.3",
+        "airflow/migrations",
+        env={"AIRFLOW__CORE__UNIT_TEST_MODE": "True", "MIGTUI_DRIVER": "psycopg2"},
+        extra=("psycopg2-binary==2.9.10",),
+        own_interpreter=True,
+        dsn_env="AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    ),
 ]
 
 # runs one migtui command (or the baseline) with the application's site-packages after migtui's own
 LAUNCHER = """
-import site, sys
-site.addsitedir(sys.argv[1])
+import os, site, sys
+for _path in sys.argv[1].split(os.pathsep):
+    site.addsitedir(_path)
 if sys.argv[2] == "--baseline":
     from migtui.config import Settings
     from migtui.errors import MigtuiError
@@ -138,7 +157,19 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
 
 
 def _migtui(site: Path, args: list[str], env: dict[str, str]) -> tuple[int, str, str, float]:
+    if env.get("MIGTUI_REAL_OWN") == "1":  # the venv's python; its site-packages first, then ROOT and migtui's
+        own = [str(ROOT), *(p for p in sys.path if p.endswith("site-packages"))]
+        python = site.parents[2] / "bin" / "python"
+        return _run([str(python), "-c", LAUNCHER, os.pathsep.join(own), *args], env=env)
     return _run([sys.executable, "-c", LAUNCHER, str(site), *args], env=env)
+
+
+def _json(out: str):
+    """The report on stdout, after whatever the application logged there first."""
+    start = next((i for i, line in enumerate(out.splitlines(keepends=True)) if line.startswith("{")), None)
+    if start is None:
+        raise ValueError("no JSON report on stdout")
+    return json.loads("".join(out.splitlines(keepends=True)[start:]))
 
 
 def _drift(site: Path, env: dict[str, str], mig: list[str], dsn: str, server) -> dict:
@@ -147,7 +178,7 @@ def _drift(site: Path, env: dict[str, str], mig: list[str], dsn: str, server) ->
     )
     row: dict = {"exit": code, "seconds": round(seconds, 1)}
     try:
-        report = json.loads(out)
+        report = _json(out)
         row["differences"] = [
             " ".join(str(d.get(k) or "") for k in ("kind", "object", "change", "attribute")).strip()
             for d in report.get("differences") or []
@@ -200,6 +231,10 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
         row["skipped"] = str(exc)
         return row
     env = {**os.environ, **project.env, "MIGTUI_LOG_LEVEL": "warning"}
+    if project.own_interpreter:
+        env["MIGTUI_REAL_OWN"] = "1"
+    if project.dsn_env:  # lint's scratch database is migtui's own: revisions that use it cannot connect
+        env[project.dsn_env] = "postgresql+psycopg2://migtui@127.0.0.1:1/unused"
     if project.baseline:
         env["MIGTUI_BASELINE"] = project.baseline
     mig = ["--migrations", str(migrations)]
@@ -207,7 +242,7 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
         code, out, err, seconds = _migtui(site, ["lint", *mig, "--format", "json"], env)
         row["lint"] = {"exit": code, "seconds": round(seconds, 1)}
         if code in (0, 1):
-            report = json.loads(out)
+            report = _json(out)
             files = report["files"]
             rules = collections.Counter(
                 f["rule"] for file in files for st in file["statements"] for f in st["findings"]
@@ -232,6 +267,8 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
         return row
     tag = f"real_{project.name.replace('-', '_')}_{int(time.time())}"
     dsn = server.create_database(tag)
+    if project.dsn_env:
+        env[project.dsn_env] = dsn.replace("postgresql://", "postgresql+psycopg2://", 1)
     try:
         if project.baseline:
             code, _out, err, seconds = _migtui(site, ["--baseline", project.baseline, dsn], env)
@@ -247,6 +284,8 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
                 row["copy"] = _copy_and_hand_change(site, env, mig, server, tag)
         if "rollback" in jobs:
             scratch = server.create_database(tag + "_rb")
+            if project.dsn_env:
+                env = {**env, project.dsn_env: scratch.replace("postgresql://", "postgresql+psycopg2://", 1)}
             if project.baseline:
                 _migtui(site, ["--baseline", project.baseline, scratch], env)
             code, out, err, seconds = _migtui(
@@ -254,7 +293,7 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
             )
             row["rollback"] = {"exit": code, "seconds": round(seconds, 1)}
             try:
-                report = json.loads(out)
+                report = _json(out)
                 results = report.get("revisions") or []
                 statuses = collections.Counter(str(r.get("status")) for r in results)
                 row["rollback"].update(tested=len(results), statuses=dict(statuses))

@@ -348,10 +348,8 @@ class _Hooks:
     def _mine(self) -> bool:
         return threading.get_ident() == self.state.thread_ident
 
-    def engine_connect(self, conn, branch: bool = False) -> None:
-        # SQLAlchemy 1.4 also passes ``branch`` (a branch shares its parent's session, already set up): migtui
-        # runs on 1.4 when launched in a project's own interpreter (Airflow 2, docs/real-world.md)
-        if branch or not self._mine():
+    def engine_connect(self, conn) -> None:
+        if not self._mine():
             return
         dialect = conn.dialect
         used = f"{dialect.name}+{dialect.driver}"
@@ -414,11 +412,19 @@ class _Hooks:
             )
         )
 
+    def _engine_connect_14(self, conn, branch: bool) -> None:
+        if not branch:  # a branch shares its parent's session, already set up
+            self.engine_connect(conn)
+
     def _targets(self):
+        import sqlalchemy
         from sqlalchemy.engine import Engine
 
+        # SQLAlchemy 1.4 passes (conn, branch); 2.x warns about that signature. migtui runs on 1.4 when launched
+        # in a project's own interpreter (Airflow 2, docs/real-world.md)
+        legacy = sqlalchemy.__version__.startswith("1.")
         return [
-            (Engine, "engine_connect", self.engine_connect),
+            (Engine, "engine_connect", self._engine_connect_14 if legacy else self.engine_connect),
             (Engine, "before_cursor_execute", self.before_cursor_execute),
         ]
 
