@@ -33,11 +33,18 @@ JOBS = ("lint", "up", "rollback", "drift")
 class Project:
     name: str
     requirement: str  # pinned: what pip downloads and installs
-    migrations: str  # the alembic script directory inside the wheel
+    migrations: str  # inside the wheel: the alembic script directory, or the alembic.ini beside it
     baseline: str = ""  # what exists before the first revision (settings.baseline), "" for none
     env: dict[str, str] = field(default_factory=dict)  # what the application needs in its environment
     extra: tuple[str, ...] = ()  # packages env.py imports beyond the requirement's own dependencies
+    venv: str = ""  # the venv's name when projects share one (same release train); default: name's first word
+    # run migtui in the venv's own interpreter, migtui's site-packages appended after the venv's (the project
+    # needs another SQLAlchemy major than migtui's venv has: Airflow 2 needs < 2)
+    own_interpreter: bool = False
+    dsn_env: str = ""  # a variable the application reads its database URL from (set to the target's, psycopg2)
 
+
+OPENSTACK_PINS = ("oslo.utils==7.3.0",)  # 2024.2 upper-constraints
 
 PROJECTS = [
     Project(
@@ -52,13 +59,32 @@ PROJECTS = [
     # old revisions import six, which dagster 1.9 no longer depends on
     Project("dagster", "dagster==1.9.3", "dagster/_core/storage/alembic", extra=("six==1.16.0",)),
     Project("ironic", "ironic==26.1.0", "ironic/db/sqlalchemy/alembic"),
-    Project("airflow", "apache-airflow==2.10.3", "airflow/migrations", env={"AIRFLOW__CORE__UNIT_TEST_MODE": "True"}),
+    # OpenStack 2024.2: env.py uses the connection the caller passes in config.attributes, else sqlalchemy.url,
+    # and calls fileConfig(config.config_file_name), so the project is loaded from its alembic.ini. OpenStack pins
+    # its dependencies in upper-constraints, not in the wheels: nova's revisions import oslo.utils' md5, which
+    # oslo.utils 8 removed
+    Project("nova-main", "nova==30.0.0", "nova/db/main/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    Project("nova-api", "nova==30.0.0", "nova/db/api/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    Project("cinder", "cinder==25.0.0", "cinder/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    Project("heat", "openstack-heat==23.0.0", "heat/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    # env.py renders offline for Airflow's own sql_alchemy_conn, some revisions use Airflow's engine, on
+    # SQLAlchemy 1.4 (no psycopg 3 dialect): psycopg2, and the target's URL in Airflow's setting
+    Project(
+        "airflow",
+        "apache-airflow==2.10.3",
+        "airflow/migrations",
+        env={"AIRFLOW__CORE__UNIT_TEST_MODE": "True", "MIGTUI_DRIVER": "psycopg2"},
+        extra=("psycopg2-binary==2.9.10",),
+        own_interpreter=True,
+        dsn_env="AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    ),
 ]
 
 # runs one migtui command (or the baseline) with the application's site-packages after migtui's own
 LAUNCHER = """
-import site, sys
-site.addsitedir(sys.argv[1])
+import os, site, sys
+for _path in sys.argv[1].split(os.pathsep):
+    site.addsitedir(_path)
 if sys.argv[2] == "--baseline":
     from migtui.config import Settings
     from migtui.errors import MigtuiError
@@ -105,13 +131,15 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
         if code or not found:
             raise RuntimeError(f"cannot download {project.requirement}: {_last_line(err) or 'registry unreachable'}")
     src = cache / "src" / project.requirement
-    if not (src / project.migrations / "env.py").is_file():
+    ini = project.migrations.endswith(".ini")
+    top = project.migrations.rsplit("/", 1)[0] if ini else project.migrations
+    if not (src / project.migrations).exists() or (not ini and not (src / top / "env.py").is_file()):
         with zipfile.ZipFile(found[0]) as wheel:
-            members = [m for m in wheel.namelist() if m.startswith(project.migrations + "/")]
+            members = [m for m in wheel.namelist() if m.startswith(top + "/")]
             if not members:
                 raise RuntimeError(f"{found[0].name} has no {project.migrations}")
             wheel.extractall(src, members)
-    venv = cache / f"venv-{project.name.split('-')[0]}"  # mlflow and mlflow-auth share one
+    venv = cache / f"venv-{project.venv or project.name.split('-')[0]}"  # mlflow and mlflow-auth share one
     marker = venv / ".migtui-ready"  # the requirements installed so far, one a line
     if not (venv / "bin" / "pip").exists():
         code, _out, err, _ = _run([sys.executable, "-m", "venv", str(venv)])
@@ -129,7 +157,70 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
 
 
 def _migtui(site: Path, args: list[str], env: dict[str, str]) -> tuple[int, str, str, float]:
+    if env.get("MIGTUI_REAL_OWN") == "1":  # the venv's python; its site-packages first, then ROOT and migtui's
+        own = [str(ROOT), *(p for p in sys.path if p.endswith("site-packages"))]
+        python = site.parents[2] / "bin" / "python"
+        return _run([str(python), "-c", LAUNCHER, os.pathsep.join(own), *args], env=env)
     return _run([sys.executable, "-c", LAUNCHER, str(site), *args], env=env)
+
+
+def _json(out: str):
+    """The report on stdout, after whatever the application logged there first."""
+    start = next((i for i, line in enumerate(out.splitlines(keepends=True)) if line.startswith("{")), None)
+    if start is None:
+        raise ValueError("no JSON report on stdout")
+    return json.loads("".join(out.splitlines(keepends=True)[start:]))
+
+
+def _drift(site: Path, env: dict[str, str], mig: list[str], dsn: str, server) -> dict:
+    code, out, err, seconds = _migtui(
+        site, ["drift", "--dsn", dsn, *mig, "--no-cache", "--scratch-dsn", server.dsn(), "--format", "json"], env
+    )
+    row: dict = {"exit": code, "seconds": round(seconds, 1)}
+    try:
+        report = _json(out)
+        row["differences"] = [
+            " ".join(str(d.get(k) or "") for k in ("kind", "object", "change", "attribute")).strip()
+            for d in report.get("differences") or []
+        ]
+    except ValueError:
+        row["error"] = _last_line(err)
+    return row
+
+
+def _copy_and_hand_change(site: Path, env: dict[str, str], mig: list[str], server, tag: str) -> dict:
+    """The database at head copied with ``pg_dump | psql``: drift must find nothing on the copy; then one column
+    added by hand to the copy's first table must be the one difference drift reports."""
+    copy = tag + "_copy"
+    copy_dsn = server.create_database(copy)
+    dump = subprocess.run(
+        [server.binaries.tool("pg_dump"), "--no-owner", "--no-privileges", server.dsn(tag)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    load = subprocess.run(
+        [server.binaries.tool("psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", copy_dsn],
+        input=dump.stdout, capture_output=True, check=False,
+    )  # fmt: skip
+    if dump.returncode or load.returncode:
+        return {"error": _last_line((dump.stderr or load.stderr).decode(errors="replace"))}
+    row = {"clean": _drift(site, env, mig, copy_dsn, server)}
+    tables = server.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> 'alembic_version'"
+        " ORDER BY c.relname LIMIT 1",
+        dbname=copy,
+    )
+    if not tables:
+        row["hand_change"] = "no table to change"
+        return row
+    table = tables[0][0]
+    server.execute(f'ALTER TABLE public."{table}" ADD COLUMN migtui_hand_change integer', dbname=copy)
+    changed = _drift(site, env, mig, copy_dsn, server)
+    changed["made"] = f"ALTER TABLE {table} ADD COLUMN migtui_hand_change integer"
+    found = changed.get("differences") or []
+    changed["exact"] = len(found) == 1 and table in found[0] and "migtui_hand_change" in found[0]
+    row["hand_change"] = changed
+    return row
 
 
 def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) -> dict:
@@ -140,6 +231,10 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
         row["skipped"] = str(exc)
         return row
     env = {**os.environ, **project.env, "MIGTUI_LOG_LEVEL": "warning"}
+    if project.own_interpreter:
+        env["MIGTUI_REAL_OWN"] = "1"
+    if project.dsn_env:  # lint's scratch database is migtui's own: revisions that use it cannot connect
+        env[project.dsn_env] = "postgresql+psycopg2://migtui@127.0.0.1:1/unused"
     if project.baseline:
         env["MIGTUI_BASELINE"] = project.baseline
     mig = ["--migrations", str(migrations)]
@@ -147,7 +242,7 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
         code, out, err, seconds = _migtui(site, ["lint", *mig, "--format", "json"], env)
         row["lint"] = {"exit": code, "seconds": round(seconds, 1)}
         if code in (0, 1):
-            report = json.loads(out)
+            report = _json(out)
             files = report["files"]
             rules = collections.Counter(
                 f["rule"] for file in files for st in file["statements"] for f in st["findings"]
@@ -172,6 +267,8 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
         return row
     tag = f"real_{project.name.replace('-', '_')}_{int(time.time())}"
     dsn = server.create_database(tag)
+    if project.dsn_env:
+        env[project.dsn_env] = dsn.replace("postgresql://", "postgresql+psycopg2://", 1)
     try:
         if project.baseline:
             code, _out, err, seconds = _migtui(site, ["--baseline", project.baseline, dsn], env)
@@ -182,18 +279,13 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
             code, _out, err, seconds = _migtui(site, ["up", "--dsn", dsn, *mig, "--timeout", "600"], env)
             row["up"] = {"exit": code, "seconds": round(seconds, 1), "error": _last_line(err) if code else None}
         if "drift" in jobs:
-            code, out, err, seconds = _migtui(
-                site, ["drift", "--dsn", dsn, *mig, "--no-cache", "--scratch-dsn", server.dsn(), "--format", "json"],
-                env,
-            )  # fmt: skip
-            row["drift"] = {"exit": code, "seconds": round(seconds, 1)}
-            try:
-                report = json.loads(out)
-                row["drift"]["differences"] = len(report.get("differences") or [])
-            except ValueError:
-                row["drift"]["error"] = _last_line(err)
+            row["drift"] = _drift(site, env, mig, dsn, server)
+            if row["up"]["exit"] == 0 and row["drift"].get("differences") == []:
+                row["copy"] = _copy_and_hand_change(site, env, mig, server, tag)
         if "rollback" in jobs:
             scratch = server.create_database(tag + "_rb")
+            if project.dsn_env:
+                env = {**env, project.dsn_env: scratch.replace("postgresql://", "postgresql+psycopg2://", 1)}
             if project.baseline:
                 _migtui(site, ["--baseline", project.baseline, scratch], env)
             code, out, err, seconds = _migtui(
@@ -201,7 +293,7 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
             )
             row["rollback"] = {"exit": code, "seconds": round(seconds, 1)}
             try:
-                report = json.loads(out)
+                report = _json(out)
                 results = report.get("revisions") or []
                 statuses = collections.Counter(str(r.get("status")) for r in results)
                 row["rollback"].update(tested=len(results), statuses=dict(statuses))
@@ -213,7 +305,7 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
             except ValueError:
                 row["rollback"]["error"] = _last_line(err)
     finally:
-        for name in (tag + "_rb", tag):
+        for name in (tag + "_rb", tag + "_copy", tag):
             try:
                 server.drop_database(name)
             except Exception:
@@ -234,7 +326,13 @@ def _cell(row: dict, job: str) -> str:
     if job == "rollback" and "tested" in data:
         text += f" {data['tested']} tested {data['statuses']}"
     if job == "drift" and "differences" in data:
-        text += f" {data['differences']} differences"
+        text += f" {len(data['differences'])} differences"
+        copy = row.get("copy") or {}
+        if "clean" in copy:
+            text += f"; pg_dump copy: {len(copy['clean'].get('differences') or [])} differences"
+        hand = copy.get("hand_change")
+        if isinstance(hand, dict):
+            text += f"; hand change found {'exactly' if hand['exact'] else 'NOT exactly: ' + str(hand['differences'])}"
     return text
 
 

@@ -412,11 +412,19 @@ class _Hooks:
             )
         )
 
+    def _engine_connect_14(self, conn, branch: bool) -> None:
+        if not branch:  # a branch shares its parent's session, already set up
+            self.engine_connect(conn)
+
     def _targets(self):
+        import sqlalchemy
         from sqlalchemy.engine import Engine
 
+        # SQLAlchemy 1.4 passes (conn, branch); 2.x warns about that signature. migtui runs on 1.4 when launched
+        # in a project's own interpreter (Airflow 2, docs/real-world.md)
+        legacy = sqlalchemy.__version__.startswith("1.")
         return [
-            (Engine, "engine_connect", self.engine_connect),
+            (Engine, "engine_connect", self._engine_connect_14 if legacy else self.engine_connect),
             (Engine, "before_cursor_execute", self.before_cursor_execute),
         ]
 

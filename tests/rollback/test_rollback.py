@@ -390,6 +390,30 @@ def test_upgrade_failure_is_reported_and_stops(pg, tmp_path):
     assert "division by zero" in report.revisions[0].error
 
 
+def test_revision_without_downgrade_function_is_named_and_the_run_goes_on(pg, tmp_path):
+    """A revision module with upgrade() only (OpenStack's policy): one clear failure, the next revision tested
+    on the schema the upgrade left."""
+    project_dir = _small_project(
+        tmp_path,
+        [
+            ("n1", "op.create_table('a', sa.Column('id', sa.Integer, primary_key=True))", "op.drop_table('a')"),
+            ("n2", "op.add_column('a', sa.Column('c', sa.Integer))", "op.drop_column('a', 'c')"),
+            ("n3", "op.add_column('a', sa.Column('d', sa.Integer))", "op.drop_column('a', 'd')"),
+        ],
+    )
+    n2 = next(project_dir.glob("versions/*n2*.py"))
+    text = n2.read_text()
+    n2.write_text(text[: text.index("def downgrade")])
+    name, dsn = _new_db(pg)
+    try:
+        report = RollbackTest(AlembicProject.load(project_dir), dsn, _settings()).run()
+    finally:
+        pg.drop_database(name)
+    assert [r.status for r in report.revisions] == [PASSED, FAILED, PASSED]
+    assert report.revisions[1].failures == ["downgrade"]
+    assert report.revisions[1].error == "revision n2 defines no downgrade(): it cannot be rolled back"
+
+
 GOOD = [
     (
         "g1",
