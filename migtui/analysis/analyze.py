@@ -51,6 +51,8 @@ RERUN_DROP = (
     "drop-type",
     "drop-trigger",
 )
+# the forms _rerun_rule can report (besides add-column*): most statements skip the call
+_RERUN_FORMS = frozenset((*RERUN_CREATE, *RERUN_DROP, "drop-column"))
 
 
 # The result classes have hand-written __init__ methods: mypyc compiles them, while a dataclass-generated
@@ -478,7 +480,8 @@ class Analyzer:
                     "REINDEX ... CONCURRENTLY of system catalogs fails: PostgreSQL cannot reindex them concurrently",
                     ERROR,
                 )
-            self._rerun_rule(result, action, item)
+            if form in _RERUN_FORMS or form.startswith("add-column"):
+                self._rerun_rule(result, action, item)
             # --- table level -----------------------------------------------------------------------
             if form == "vacuum-full":
                 self._add(result, "vacuum-full", f"VACUUM FULL rewrites {table or 'every table'}")
