@@ -14,6 +14,7 @@ COMPILED = [
     "migtui/analysis/parse.py",
     "migtui/analysis/classify.py",
     "migtui/analysis/implicit.py",
+    "migtui/analysis/holds.py",
     "migtui/analysis/analyze.py",
     "migtui/analysis/lock_modes.py",
     "migtui/analysis/lock_model.py",

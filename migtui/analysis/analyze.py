@@ -51,6 +51,8 @@ RERUN_DROP = (
     "drop-type",
     "drop-trigger",
 )
+# the forms _rerun_rule can report (besides add-column*): most statements skip the call
+_RERUN_FORMS = frozenset((*RERUN_CREATE, *RERUN_DROP, "drop-column"))
 
 
 # The result classes have hand-written __init__ methods: mypyc compiles them, while a dataclass-generated
@@ -254,9 +256,13 @@ class Analyzer:
                     held = locks.get(relation)
                     locks[relation] = mode if held is None else lock_modes.stronger(held, mode)
             for role in spec.rewrites:
-                rewrites.extend(r for r in roles.get(role, ()) if r not in rewrites)
+                named = roles.get(role)
+                if named:
+                    rewrites.extend(r for r in named if r not in rewrites)
             for role in spec.scans:
-                scans.extend(r for r in roles.get(role, ()) if r not in scans)
+                named = roles.get(role)
+                if named:
+                    scans.extend(r for r in named if r not in scans)
         if locks:
             result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
         wide = self.wide_dml = self._wide_dml(actions, parsed.node) if parsed.node_type in _DML_NODES else _NONE
@@ -474,7 +480,8 @@ class Analyzer:
                     "REINDEX ... CONCURRENTLY of system catalogs fails: PostgreSQL cannot reindex them concurrently",
                     ERROR,
                 )
-            self._rerun_rule(result, action, item)
+            if form in _RERUN_FORMS or form.startswith("add-column"):
+                self._rerun_rule(result, action, item)
             # --- table level -----------------------------------------------------------------------
             if form == "vacuum-full":
                 self._add(result, "vacuum-full", f"VACUUM FULL rewrites {table or 'every table'}")
@@ -708,14 +715,25 @@ class Analyzer:
             else:
                 sev, why = INFO, "brief"
             pending.append((rel, lock.mode, what, why, sev))
+        if not pending:
+            pass
+        elif self.facts is None or len(pending) < 2:  # nothing to fold: skip building the folded tuples
+            for rel, mode, what, why, sev in pending:
+                self.lock_findings[rel] = self._add(
+                    result, "blocking-lock", f"{mode} on {rel} blocks {what} ({why})", sev
+                )
+        else:
+            self._lock_findings_folded(result, pending)
+        self._statement_timeout_rule(result, slow, refresh_concurrently)
+        if result.transactional and self.held and slow:
+            self._slow_under_held(result, actions, slow)
+
+    def _lock_findings_folded(self, result: StatementAnalysis, pending: list[tuple[str, str, str, str, str]]) -> None:
         for rel, mode, what, why, sev, folded in self._fold_descendants(pending):
             also = f" and {folded} of its partitions/children" if folded else ""
             self.lock_findings[rel] = self._add(
                 result, "blocking-lock", f"{mode} on {rel}{also} blocks {what} ({why})", sev
             )
-        self._statement_timeout_rule(result, slow, refresh_concurrently)
-        if result.transactional and self.held and slow:
-            self._slow_under_held(result, actions, slow)
 
     def _slow_under_held(
         self, result: StatementAnalysis, actions: list[Action], slow: set[str] | frozenset[str]

@@ -63,12 +63,16 @@ def _column(node: Any) -> str | None:
 
 
 def _has_column(node: Any) -> bool:
-    if isinstance(node, dict):
-        if "ColumnRef" in node:
-            return True
-        return any(_has_column(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_has_column(v) for v in node)
+    # a loop over an explicit stack: a recursive generator per node costs more than the rest of the lint rule
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            if "ColumnRef" in item:
+                return True
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
     return False
 
 
