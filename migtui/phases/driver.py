@@ -287,6 +287,11 @@ class PhaseDriver:
         downs = tuple(downs) if isinstance(downs, (tuple, list)) else ((downs,) if downs else ())
         if rev.revision in applied:
             state = st.get(self.conn, rev.revision)
+            if state is None and not self._is_phased(rev, downs):
+                raise UsageError(
+                    f"revision {rev.revision} is not a phased revision and is already applied: "
+                    "there is nothing for 'migtui phase' to do; nothing was changed"
+                )
             raise st.PhaseConflict(
                 f"revision {rev.revision} is applied but its phase state is {state.phase if state else 'missing'}: "
                 f"'migtui down' below it, then apply it again"
