@@ -81,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
         use_cache=not args.no_cache,
     )
+    from migtui.pg import liveness
+
+    liveness.enable("drift", lambda event: None)  # a server that stops answering: exit 6, see reliability.md
     with report_output(args.output):
         report = run_drift(settings, options, sink)
         if args.format == "json":

@@ -193,6 +193,9 @@ def run(args: argparse.Namespace) -> int:
     sink = json_sink() if args.format == "json" else text_sink()
     if args.quiet:
         sink = _quiet(sink)
+    from migtui.pg import liveness
+
+    liveness.enable("phase", sink)  # a server that stops answering: exit 6, see docs/reliability.md
     report = run_phase(settings, options, sink)
     if args.action == "status":
         if args.format == "json":
