@@ -26,7 +26,7 @@ from migtui.phases.ddl import ConnectionExecutor, LockPolicy
 from migtui.phases.gates import GateOptions, GateResult, contract_gates
 from migtui.phases.model import Plan
 from migtui.phases.revision import find_change, plan_for, run_steps
-from migtui.project.load import ENV_LOCK
+from migtui.project.load import ENV_LOCK, no_logging_config
 
 PHASE_ORDER = ("expand", "migrate", "contract")
 ADVISORY_CLASS = advisory.PHASE_LOCK_CLASS  # per-revision driver lock (two-key form: class, hashtext(revision))
@@ -334,7 +334,7 @@ class PhaseDriver:
         cfg.output_buffer = buffer
         target = f"{downs[0]}:{rev.revision}" if len(downs) == 1 else rev.revision
         with contextlib.redirect_stdout(io.StringIO()):
-            with ENV_LOCK:
+            with ENV_LOCK, no_logging_config():
                 command.upgrade(cfg, target, sql=True)
         return f"-- migtui phased revision {rev.revision}: expand" in buffer.getvalue()
 

@@ -608,13 +608,16 @@ def test_cli_status_json_and_exit_codes(db, tmp_path):
     _, dsn, _ = db
     proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
     env = {"PYTHONPATH": str(ROOT)}
-    common = ["--dsn", dsn, "--migrations", str(proj)]
+    # the project's root: its alembic.ini (the stock one, alembic's logger at INFO) is what env.py's fileConfig reads
+    common = ["--dsn", dsn, "--migrations", str(proj.parent)]
+    assert (proj.parent / "alembic.ini").is_file()
     for expected in ("expanded", "migrated"):  # advance: exactly one stage per call
         r = run_cli("phase", "advance", "b2", *common, env=env)
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == f"b2: {expected}"
         # text mode is text, the runner's events (the expand applies b2 through it) included
         assert r.stderr.strip() and not any(line.lstrip().startswith("{") for line in r.stderr.splitlines()), r.stderr
+        assert "INFO" not in r.stderr and "[alembic" not in r.stderr, r.stderr  # the stock env.py's fileConfig
     assert "b2 up in" in r.stderr or "b2: expanded -> migrat" in r.stderr
     q(dsn, "UPDATE users SET email = 'late@x' WHERE id = 1")  # an old-path write right now
     r = run_cli("phase", "run", "b2", "--quiet-window", "30", *common, env=env)
