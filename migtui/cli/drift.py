@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from migtui.pg import liveness
 
-    liveness.enable("drift", lambda event: None)  # a server that stops answering: exit 6, see reliability.md
-    with report_output(args.output):
+    # a server that stops answering: exit 6, see docs/reliability.md
+    with liveness.watching("drift", lambda event: None), report_output(args.output):
         report = run_drift(settings, options, sink)
         if args.format == "json":
             print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

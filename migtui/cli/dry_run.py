@@ -109,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
     install_signal_cleanup()
     from migtui.pg import liveness
 
-    liveness.enable("dry-run", discard)  # a server that stops answering ends the run (exit 6), see reliability.md
-    with report_output(args.output):  # text and github stream as the job goes: their sinks write to the file
+    # a server that stops answering ends the run (exit 6), see docs/reliability.md; text and github stream as the
+    # job goes: their sinks write to the file
+    with liveness.watching("dry-run", discard), report_output(args.output):
         sink = {"text": TextRenderer, "github": GithubRenderer}.get(args.format)
         report = run_dry_run(settings, options, sink() if sink else discard)
         if args.format == "json":

@@ -195,8 +195,8 @@ def run(args: argparse.Namespace) -> int:
         sink = _quiet(sink)
     from migtui.pg import liveness
 
-    liveness.enable("phase", sink)  # a server that stops answering: exit 6, see docs/reliability.md
-    report = run_phase(settings, options, sink)
+    with liveness.watching("phase", sink):  # a server that stops answering: exit 6, see docs/reliability.md
+        report = run_phase(settings, options, sink)
     if args.action == "status":
         if args.format == "json":
             print(json.dumps(report.to_dict(), indent=2, default=str))

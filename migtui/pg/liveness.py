@@ -19,10 +19,11 @@ Never enabled in the TUI or a library caller: nothing here ends a process it doe
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 PROBE_AFTER_SECONDS = 5.0  # a call waiting this long gets the server probed on a fresh connection
@@ -138,6 +139,16 @@ def enable(
     global _watch
     disable()
     _watch = _Watch(job, sink, exit or os._exit, cleanup or atexit._run_exitfuncs)
+
+
+@contextlib.contextmanager
+def watching(job: str, sink: Callable[[Any], None]) -> Iterator[None]:
+    """``enable`` for the duration of one command (a command run in a test process must not leave it on)."""
+    enable(job, sink)
+    try:
+        yield
+    finally:
+        disable()
 
 
 def disable() -> None:
