@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
         use_cache=not args.no_cache,
     )
-    with report_output(args.output):
+    from migtui.pg import liveness
+
+    # a server that stops answering: exit 6, see docs/reliability.md
+    with liveness.watching("drift", lambda event: None), report_output(args.output):
         report = run_drift(settings, options, sink)
         if args.format == "json":
             print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

@@ -107,7 +107,11 @@ def run(args: argparse.Namespace) -> int:
         calibrate=args.calibrate,
     )
     install_signal_cleanup()
-    with report_output(args.output):  # text and github stream as the job goes: their sinks write to the file
+    from migtui.pg import liveness
+
+    # a server that stops answering ends the run (exit 6), see docs/reliability.md; text and github stream as the
+    # job goes: their sinks write to the file
+    with liveness.watching("dry-run", discard), report_output(args.output):
         sink = {"text": TextRenderer, "github": GithubRenderer}.get(args.format)
         report = run_dry_run(settings, options, sink() if sink else discard)
         if args.format == "json":

@@ -193,7 +193,10 @@ def run(args: argparse.Namespace) -> int:
     sink = json_sink() if args.format == "json" else text_sink()
     if args.quiet:
         sink = _quiet(sink)
-    report = run_phase(settings, options, sink)
+    from migtui.pg import liveness
+
+    with liveness.watching("phase", sink):  # a server that stops answering: exit 6, see docs/reliability.md
+        report = run_phase(settings, options, sink)
     if args.action == "status":
         if args.format == "json":
             print(json.dumps(report.to_dict(), indent=2, default=str))

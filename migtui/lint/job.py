@@ -548,7 +548,7 @@ def lint_alembic(
     A revision that cannot be rendered offline is rendered online (``migtui.lint.online``); one that cannot be
     rendered either way gets an ``unanalyzable-revision`` finding and the others are still linted."""
     from migtui.analysis.facts import MigrationKnowledge
-    from migtui.project.render import downgrade_lines, downgrade_status, render_project
+    from migtui.project.render import downgrade_lines, downgrade_status, read_source, render_project
 
     rendered = render_project(project, settings.version_table, start=start, tolerant=True)
     for rev in rendered:
@@ -632,7 +632,7 @@ def lint_alembic(
             results.extend(st for st, _ in later)
         for held in carried.values():
             held.origin = held.origin or rev.revision
-        text = read_text(rev.path)
+        text = read_source(rev.path)  # a coding cookie decodes as Python decodes it
         file_findings: list[Finding] = []
         missing, def_line = downgrade_status(rev.path)
         if missing:

@@ -56,9 +56,13 @@ def connect(
     if options:
         params["options"] = options
     params.update(kwargs)
+    from migtui.pg.liveness import guarded_connection_class
+
     try:
-        return psycopg.connect(plain, autocommit=autocommit, **params)
+        conn = guarded_connection_class().connect(plain, autocommit=autocommit, **params)
     except psycopg.OperationalError as exc:
         raise ConnectionFailed(f"cannot connect to database: {describe_error(exc)}") from None
     except psycopg.ProgrammingError as exc:  # e.g. invalid connection option
         raise ConnectionFailed(f"invalid database URL: {describe_error(exc)}") from None
+    conn._migtui_dsn = plain  # what migtui.pg.liveness probes when a call on it waits long
+    return conn

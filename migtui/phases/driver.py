@@ -26,7 +26,7 @@ from migtui.phases.ddl import ConnectionExecutor, LockPolicy
 from migtui.phases.gates import GateOptions, GateResult, contract_gates
 from migtui.phases.model import Plan
 from migtui.phases.revision import find_change, plan_for, run_steps
-from migtui.project.load import ENV_LOCK
+from migtui.project.load import ENV_LOCK, no_logging_config
 
 PHASE_ORDER = ("expand", "migrate", "contract")
 ADVISORY_CLASS = advisory.PHASE_LOCK_CLASS  # per-revision driver lock (two-key form: class, hashtext(revision))
@@ -287,6 +287,11 @@ class PhaseDriver:
         downs = tuple(downs) if isinstance(downs, (tuple, list)) else ((downs,) if downs else ())
         if rev.revision in applied:
             state = st.get(self.conn, rev.revision)
+            if state is None and not self._is_phased(rev, downs):
+                raise UsageError(
+                    f"revision {rev.revision} is not a phased revision and is already applied: "
+                    "there is nothing for 'migtui phase' to do; nothing was changed"
+                )
             raise st.PhaseConflict(
                 f"revision {rev.revision} is applied but its phase state is {state.phase if state else 'missing'}: "
                 f"'migtui down' below it, then apply it again"
@@ -329,7 +334,7 @@ class PhaseDriver:
         cfg.output_buffer = buffer
         target = f"{downs[0]}:{rev.revision}" if len(downs) == 1 else rev.revision
         with contextlib.redirect_stdout(io.StringIO()):
-            with ENV_LOCK:
+            with ENV_LOCK, no_logging_config():
                 command.upgrade(cfg, target, sql=True)
         return f"-- migtui phased revision {rev.revision}: expand" in buffer.getvalue()
 

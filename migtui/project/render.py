@@ -267,9 +267,23 @@ def render_project(
 # --- revision-file checks (no rendering needed) -------------------------------------------------------
 
 
+def read_source(path: Path | str) -> str:
+    """A revision module's text decoded as Python decodes it (a ``# -*- coding: ... -*-`` cookie or a BOM,
+    else UTF-8), so lint reads every file ``up`` can import."""
+    import importlib.util
+
+    try:
+        with open(path, "rb") as handle:
+            return importlib.util.decode_source(handle.read())
+    except (UnicodeDecodeError, SyntaxError, LookupError) as exc:  # bad bytes, an unknown coding
+        raise UsageError(f"revision file {path}: cannot decode it: {str(exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read revision file {path}: {exc.strerror}") from None
+
+
 def downgrade_status(path: Path) -> tuple[bool, int]:
     """(missing?, line): whether ``downgrade()`` is absent, empty, ``pass`` or raises NotImplementedError."""
-    source = path.read_text(encoding="utf-8")
+    source = read_source(path)
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
@@ -304,7 +318,7 @@ def downgrade_status(path: Path) -> tuple[bool, int]:
 def downgrade_lines(path: Path) -> range:
     """The line range of ``def downgrade`` (empty when there is none)."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = ast.parse(read_source(path), filename=str(path))
     except SyntaxError:
         return range(0)
     for node in tree.body:

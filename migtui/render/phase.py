@@ -53,8 +53,14 @@ def text_sink(out: IO[str] = sys.stderr) -> EventSink:
             return
         elif isinstance(event, Message):
             line = f"{event.level if event.level != 'info' else ''}{': ' if event.level != 'info' else ''}{event.text}"
-        else:
-            line = json.dumps(event.to_dict(), default=str)
+        else:  # the runner's events (the expand applies the revision through it): as `migtui up` prints them
+            from migtui.redact import redact_sql
+            from migtui.render.events import text_line
+
+            text = text_line(event)
+            if text is None:
+                return
+            line = redact_sql(text)
         print(redact(line), file=out, flush=True)
 
     return sink

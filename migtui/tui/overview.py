@@ -161,7 +161,7 @@ def render_revision_sql(settings, row: RevisionRow) -> str:
     """The SQL ``row`` will run, rendered by alembic's offline (``--sql``) mode from its parent revision."""
     from alembic import command
 
-    from migtui.project.load import ENV_LOCK, AlembicProject
+    from migtui.project.load import ENV_LOCK, AlembicProject, no_logging_config
 
     project = AlembicProject.load(settings.migrations)
     buffer = io.StringIO()
@@ -170,7 +170,7 @@ def render_revision_sql(settings, row: RevisionRow) -> str:
     start = row.down_revisions[0] if len(row.down_revisions) == 1 else None
     spec = f"{start}:{row.revision}" if start else row.revision
     try:
-        with ENV_LOCK:
+        with ENV_LOCK, no_logging_config():  # the TUI owns the terminal: env.py must not log to it
             command.upgrade(cfg, spec, sql=True)
     except Exception as exc:
         text = str(exc).strip().splitlines()

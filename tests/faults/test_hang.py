@@ -233,3 +233,114 @@ def test_a_blackholed_network_during_the_lock_wait_is_exit_6_within_the_bound(ow
     assert not thread.is_alive()
     # the server is fine: its session of the runner is gone once the proxy closed it
     wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="the runner's session to end")
+
+
+# -- dry-run, drift and phase: every database call bounded by a probe of the server (migtui.pg.liveness) ---------
+
+
+def _stop_on_first_call(monkeypatch, cluster, stopped: list[int]) -> None:
+    """Stop the server the moment the job's first call on a connection to it begins (then it waits on a
+    server that answers nothing), with the watch's bounds shortened."""
+    from migtui.pg import liveness
+
+    monkeypatch.setattr(liveness, "PROBE_AFTER_SECONDS", 1.0)
+    monkeypatch.setattr(liveness, "PROBE_TIMEOUT_SECONDS", 2.0)
+    begin = liveness._Watch.begin
+    port = f":{cluster.port}"
+
+    def stopping_begin(self, dsn: str) -> int:
+        if port in dsn and not stopped:
+            stopped.extend(_signal(_server_pids(cluster), signal.SIGSTOP))
+            stopped.append(-1)  # marks "done" even if no pid was signalled
+        return begin(self, dsn)
+
+    monkeypatch.setattr(liveness._Watch, "begin", stopping_begin)
+
+
+def _run_against_a_stopped_server(monkeypatch, cluster, dsn: str, job: str, fn, on_resume=None) -> tuple[list, float]:
+    """Run ``fn`` in a thread with the watch enabled (exit recorded, not taken); returns (exits, seconds from
+    the stop to the recorded exit). The server resumes afterwards and the job's sessions are ended."""
+    import threading
+
+    from migtui.pg import liveness
+
+    exits: list = []
+    stopped: list[int] = []
+    _stop_on_first_call(monkeypatch, cluster, stopped)
+    liveness.enable(
+        job, lambda event: None, exit=lambda code: exits.append((code, time.monotonic())), cleanup=lambda: None
+    )
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(_capture(fn)), daemon=True)
+    try:
+        thread.start()
+        wait_for(lambda: bool(stopped), timeout=60, what="the job's first call")
+        stopped_at = time.monotonic()
+        wait_for(lambda: bool(exits), timeout=15, what="the liveness watch")
+    finally:
+        liveness.disable()
+        if on_resume is not None:
+            on_resume()
+        _signal([pid for pid in stopped if pid > 0], signal.SIGCONT)
+        wait_for(lambda: scalar(dsn, "SELECT 1") == 1, what="the server to answer again")
+        scalar(
+            dsn,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'migtui%%' AND pid <> pg_backend_pid()",
+        )
+        thread.join(60)
+    assert not thread.is_alive()
+    return exits, exits[0][1] - stopped_at
+
+
+@pytest.mark.db
+def test_drift_against_a_stopped_server_is_exit_6_within_the_bound(own_server, tmp_path, monkeypatch, capsys):
+    from migtui.config import Settings
+    from migtui.drift.job import DriftOptions, run_drift
+
+    dsn = own_server.create_database("hang_drift")
+    project = scoped_project(tmp_path, [Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))")])
+    settings = Settings(dsn=dsn, migrations=str(project))
+    exits, waited = _run_against_a_stopped_server(
+        monkeypatch, own_server, dsn, "drift", lambda: run_drift(settings, DriftOptions(use_cache=False))
+    )
+    assert exits[0][0] == 6 and waited < 1.0 + 2.0 + 1.5, (exits, waited)
+    assert "nor a new connection for 2s" in capsys.readouterr().err
+
+
+@pytest.mark.db
+def test_phase_run_against_a_stopped_server_is_exit_6_within_the_bound(own_server, tmp_path, monkeypatch, capsys):
+    from tests.phases.test_phases import BASE_SQL, driver, project
+
+    dsn = own_server.create_database("hang_phase")
+    scalar(dsn, BASE_SQL)
+    proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
+    events: list = []
+    exits, waited = _run_against_a_stopped_server(
+        monkeypatch, own_server, dsn, "phase", lambda: driver(dsn, proj, events).run("b2")
+    )
+    assert exits[0][0] == 6 and waited < 1.0 + 2.0 + 1.5, (exits, waited)
+    assert "nor a new connection for 2s" in capsys.readouterr().err
+
+
+@pytest.mark.db
+def test_dry_run_against_a_stopped_server_is_exit_6_within_the_bound(own_server, tmp_path, monkeypatch, capsys):
+    from migtui.config import Settings
+    from migtui.dryrun.job import DryRunOptions, run_dry_run
+
+    dsn = own_server.create_database("hang_dry_run")
+    scalar(dsn, "CREATE TABLE t (id int); CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+    scalar(dsn, "INSERT INTO alembic_version VALUES ('a1')")
+    project = scoped_project(
+        tmp_path,
+        [
+            Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))"),
+            Rev("a2", "op.execute('UPDATE t SET id = id + 1')"),
+        ],
+    )
+    settings = Settings(dsn=dsn, migrations=str(project))
+    exits, waited = _run_against_a_stopped_server(
+        monkeypatch, own_server, dsn, "dry-run", lambda: run_dry_run(settings, DryRunOptions(allow_primary=True))
+    )
+    assert exits[0][0] == 6 and waited < 1.0 + 2.0 + 1.5, (exits, waited)
+    assert "nor a new connection for 2s" in capsys.readouterr().err

@@ -213,3 +213,27 @@ def test_not_null_pattern_across_revisions_is_safe(tmp_path):
     assert not [f for f in n3.all_findings() if f.severity == "error"]
     # without the CHECK, SET NOT NULL is still an error
     assert "set-not-null-without-check" in _rules(by_rev["n4"])
+
+
+def test_a_revision_with_a_coding_cookie_is_linted_as_python_reads_it(tmp_path):
+    """``up`` imports a latin-1 revision with a coding cookie; lint must read it the same way."""
+    project = make_project(
+        tmp_path,
+        [
+            Rev("b1", CREATE, "op.drop_table('orders')"),
+            Rev("b2", "op.execute(\"UPDATE orders SET code = 'café'\")", "pass", header="# approved by Zoë\n"),
+        ],
+    )
+    path = next(project.glob("versions/*b2.py"))
+    path.write_bytes(("# -*- coding: latin-1 -*-\n" + path.read_text()).encode("latin-1"))
+    with pytest.raises(UnicodeDecodeError):
+        path.read_bytes().decode("utf-8")  # the file really is not UTF-8
+    report = _lint(project)
+    b2 = next(f for f in report.files if f.revision == "b2")
+    assert any("café" in s.sql for s in b2.statements), [s.sql for s in b2.statements]
+    assert _rules(b2) == [] or "missing-downgrade" in _rules(b2)
+
+    path.write_bytes(path.read_bytes().replace(b"latin-1", b"no-such-codec", 1))
+    with pytest.raises(UsageError) as info:
+        _lint(project)
+    assert "unknown encoding: no-such-codec" in info.value.message and "\n" not in info.value.message

@@ -12,7 +12,7 @@ import pytest
 
 from migtui.cli.main import main
 from tests.alembic_projects import Rev, make_project
-from tests.conftest import run_main
+from tests.conftest import run_cli, run_main
 from tests.report_formats import parse_junit, validate_sarif
 
 UNSAFE = """-- add a token
@@ -258,3 +258,19 @@ def test_github_file_annotations_match_records(tmp_path):
     assert "file=x%2Cy.sql" in file_annotations(made_up)
     assert "::100%25 done%0Anext line (fix: hint, with: colon)" in file_annotations(made_up)
     assert file_annotations(file).count("::error file=") >= 2
+
+
+def test_a_stock_env_py_logging_config_prints_nothing(tmp_path):
+    """``alembic init``'s env.py calls fileConfig(alembic.ini), whose [logger_alembic] is INFO on stderr; lint
+    renders through env.py and must print its report only, not alembic's "INFO  [alembic...]" lines."""
+    project = make_project(
+        tmp_path,
+        [Rev("a1", "op.create_table('t', sa.Column('id', sa.BigInteger))", "op.drop_table('t')")],
+    )
+    assert "fileConfig(config.config_file_name)" in (project / "env.py").read_text()
+    assert "level = INFO" in (tmp_path / "alembic.ini").read_text()
+    # a real process (logging configured from scratch), given the root: its alembic.ini is what fileConfig reads
+    r = run_cli("lint", str(tmp_path), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "", r.stderr
+    assert json.loads(r.stdout)["files"]

@@ -608,11 +608,17 @@ def test_cli_status_json_and_exit_codes(db, tmp_path):
     _, dsn, _ = db
     proj = project(tmp_path, "change = phases.rename_column('users', 'email', 'email_address')\n")
     env = {"PYTHONPATH": str(ROOT)}
-    common = ["--dsn", dsn, "--migrations", str(proj)]
+    # the project's root: its alembic.ini (the stock one, alembic's logger at INFO) is what env.py's fileConfig reads
+    common = ["--dsn", dsn, "--migrations", str(proj.parent)]
+    assert (proj.parent / "alembic.ini").is_file()
     for expected in ("expanded", "migrated"):  # advance: exactly one stage per call
         r = run_cli("phase", "advance", "b2", *common, env=env)
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == f"b2: {expected}"
+        # text mode is text, the runner's events (the expand applies b2 through it) included
+        assert r.stderr.strip() and not any(line.lstrip().startswith("{") for line in r.stderr.splitlines()), r.stderr
+        assert "INFO" not in r.stderr and "[alembic" not in r.stderr, r.stderr  # the stock env.py's fileConfig
+    assert "b2 up in" in r.stderr or "b2: expanded -> migrat" in r.stderr
     q(dsn, "UPDATE users SET email = 'late@x' WHERE id = 1")  # an old-path write right now
     r = run_cli("phase", "run", "b2", "--quiet-window", "30", *common, env=env)
     assert r.returncode == ExitCode.FINDINGS
@@ -930,6 +936,12 @@ def test_phase_run_refuses_a_plain_revision_before_changing_anything(fresh_db):
     assert r.returncode == ExitCode.USAGE, r.stderr
     assert "not a phased revision" in r.stderr and "nothing was changed" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert q(fresh_db, "SELECT version_num FROM alembic_version") == [("0013_display_name_not_null",)]
+    # an applied plain revision: nothing to do, and no advice to revert it
+    r = run_main("phase", "run", "0013_display_name_not_null", "--dsn", fresh_db, "--migrations", str(migrations))
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "not a phased revision and is already applied" in r.stderr and "down" not in r.stderr, r.stderr
     assert q(fresh_db, "SELECT version_num FROM alembic_version") == [("0013_display_name_not_null",)]
     columns = q(
         fresh_db,
