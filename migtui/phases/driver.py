@@ -24,7 +24,7 @@ from migtui.phases import versions
 from migtui.phases.backfill import BackfillOptions, run_backfill
 from migtui.phases.ddl import ConnectionExecutor, LockPolicy
 from migtui.phases.gates import GateOptions, GateResult, contract_gates
-from migtui.phases.model import Plan
+from migtui.phases.model import Plan, Step
 from migtui.phases.revision import find_change, plan_for, run_steps
 from migtui.project.load import ENV_LOCK, no_logging_config
 
@@ -355,31 +355,36 @@ class PhaseDriver:
         if plan.backfill is not None:
             run_backfill(self.conn, revision, plan.backfill, self.runner, self.policy, self.options.backfill, self.sink)
         if plan.migrate:  # the carried indexes and constraints, once every row has its new shape
-            executor = ConnectionExecutor(self.conn, self.policy, self.sink)
-            try:
-                run_steps(
-                    executor,
-                    revision,
-                    "migrate",
-                    plan.migrate,
-                    self.sink,
-                    # the steps done, for drift's expected schema of a revision caught mid-migrate
-                    on_done=lambda n: st.set_step(self.conn, revision, st.MIGRATING, n),
-                )
-            except MigtuiError as exc:
-                st.record_error(self.conn, revision, exc.message)
-                raise
-            except Exception as exc:
-                from migtui.errors import MigrationFailed
-                from migtui.redact import error_line
-
-                st.record_error(self.conn, revision, error_line(exc, driver_error=True))
-                raise MigrationFailed(
-                    f"migrate of {revision} failed: {error_line(exc, driver_error=True)}; "
-                    f"fix it and run 'migtui phase run {revision}' to resume"
-                ) from None
+            self._run_recorded_steps(revision, "migrate", plan.migrate, st.MIGRATING)
         st.transition(self.conn, revision, st.MIGRATING, st.MIGRATED, runner=self.runner)
         self.sink(PhaseChanged(revision, st.MIGRATED, st.MIGRATING))
+
+    def _run_recorded_steps(self, revision: str, stage: str, steps: list[Step], phase: str, start: int = 0) -> None:
+        """Run a stage's steps from ``start``, recording each step done (drift's expected schema of a revision
+        caught mid-stage, and where a resume starts) and the error that stops one (one line, resumable)."""
+        executor = ConnectionExecutor(self.conn, self.policy, self.sink)
+        try:
+            run_steps(
+                executor,
+                revision,
+                stage,
+                steps,
+                self.sink,
+                start=start,
+                on_done=lambda n: st.set_step(self.conn, revision, phase, n),
+            )
+        except MigtuiError as exc:
+            st.record_error(self.conn, revision, exc.message)
+            raise
+        except Exception as exc:
+            from migtui.errors import MigrationFailed
+            from migtui.redact import error_line
+
+            st.record_error(self.conn, revision, error_line(exc, driver_error=True))
+            raise MigrationFailed(
+                f"{stage} of {revision} failed: {error_line(exc, driver_error=True)}; "
+                f"fix it and run 'migtui phase run {revision}' to resume"
+            ) from None
 
     def _complete_offline_plan(self, revision: str, plan: Plan) -> Plan:
         """A plan stored by an offline (``--sql``) expand was built without the catalog, so it carries nothing
@@ -439,29 +444,7 @@ class PhaseDriver:
         else:
             start = current.step
             self.sink(Message(f"{revision}: resuming contract at step {start + 1}"))
-        executor = ConnectionExecutor(self.conn, self.policy, self.sink)
-        try:
-            run_steps(
-                executor,
-                revision,
-                "contract",
-                plan.contract,
-                self.sink,
-                start=start,
-                on_done=lambda n: st.set_step(self.conn, revision, st.CONTRACTING, n),
-            )
-        except MigtuiError as exc:
-            st.record_error(self.conn, revision, exc.message)
-            raise
-        except Exception as exc:
-            from migtui.errors import MigrationFailed
-            from migtui.redact import error_line
-
-            st.record_error(self.conn, revision, error_line(exc, driver_error=True))
-            raise MigrationFailed(
-                f"contract of {revision} failed: {error_line(exc, driver_error=True)}; "
-                f"fix it and run 'migtui phase run {revision}' to resume"
-            ) from None
+        self._run_recorded_steps(revision, "contract", plan.contract, st.CONTRACTING, start=start)
         st.transition(self.conn, revision, st.CONTRACTING, st.CONTRACTED, runner=self.runner)
         self.sink(PhaseChanged(revision, st.CONTRACTED, st.CONTRACTING))
 
