@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol, runtime_checkable
 
 from migtui.errors import ExitCode, MigtuiError
-from migtui.events import Finding
+from migtui.events import Finding, RunFinished
 from migtui.redact import redact
 
 
@@ -99,6 +99,30 @@ def interrupt_on_stop_signals() -> None:
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop)
+
+
+def report_and_exit(
+    sink: Callable[[Any], None],
+    job: str,
+    code: int,
+    message: str,
+    exit: Callable[[int], Any] = os._exit,
+    before_exit: Callable[[], None] | None = None,
+) -> None:
+    """The last resort of a command whose server stopped answering: ``run_finished`` through ``sink`` (best
+    effort: the one line must still reach stderr), ``migtui: error: <message>``, ``before_exit`` (clean-up), then
+    the process ends with ``code`` without waiting for the server."""
+    try:
+        try:
+            sink(RunFinished(job=job, ok=False, exit_code=code, summary=message))
+            sys.stdout.flush()
+        except Exception:
+            pass
+        print(f"migtui: error: {message}", file=sys.stderr, flush=True)
+        if before_exit is not None:
+            before_exit()
+    finally:
+        exit(code)
 
 
 def one_line_errors(prog: str, run: Callable[[], int], *, internal_hint: str = "") -> int:

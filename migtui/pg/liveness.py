@@ -78,10 +78,8 @@ class _Watch:
                     threading.Thread(target=_probe, args=(dsn, answered), name="migtui-probe", daemon=True).start()
 
     def _fire(self, waited: float) -> None:
-        import sys
-
         from migtui.errors import ExitCode
-        from migtui.events import RunFinished
+        from migtui.report import report_and_exit
 
         self.fired = True
         message = (
@@ -89,18 +87,13 @@ class _Watch:
             "exiting without waiting for it (nothing this command started there is left running once the "
             "server sees the connection gone)"
         )
-        try:
-            try:
-                self.sink(RunFinished(job=self.job, ok=False, exit_code=int(ExitCode.CONNECTION), summary=message))
-                sys.stdout.flush()
-            except Exception:  # the report must still reach stderr
-                pass
-            print(f"migtui: error: {message}", file=sys.stderr, flush=True)
-            cleanup = threading.Thread(target=self.cleanup, name="migtui-cleanup", daemon=True)
-            cleanup.start()
-            cleanup.join(CLEANUP_SECONDS)
-        finally:
-            self.exit(int(ExitCode.CONNECTION))
+
+        def cleanup() -> None:
+            worker = threading.Thread(target=self.cleanup, name="migtui-cleanup", daemon=True)
+            worker.start()
+            worker.join(CLEANUP_SECONDS)
+
+        report_and_exit(self.sink, self.job, int(ExitCode.CONNECTION), message, self.exit, cleanup)
 
 
 def _probe(dsn: str, answered: threading.Event) -> None:

@@ -46,7 +46,6 @@ from migtui.events import (
     RevisionFailed,
     RevisionFinished,
     RevisionStarted,
-    RunFinished,
     StatementStarted,
     discard,
 )
@@ -54,6 +53,7 @@ from migtui.pg import progress as pg_progress
 from migtui.pg.progress import Blocker
 from migtui.project.load import ASYNC_DRIVERS, ENV_LOCK, no_logging_config
 from migtui.redact import redact_sql
+from migtui.report import report_and_exit
 
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
@@ -103,21 +103,13 @@ class HardStop:
         self._done.set()
 
     def _wait(self, why: str) -> None:
-        import os
-        import sys
-
         if self._done.wait(self.grace):
             return
         message = (
             f"{why}, and the server has not answered for {self.grace:g}s since: exiting without waiting for it; "
             "the server rolls the revision back when it sees the connection gone (check the version table)"
         )
-        try:
-            self.sink(RunFinished(job=self.job, ok=False, exit_code=int(MigrationTimeout.exit_code), summary=message))
-            sys.stdout.flush()
-            print(f"migtui: error: {message}", file=sys.stderr, flush=True)
-        finally:
-            os._exit(int(MigrationTimeout.exit_code))
+        report_and_exit(self.sink, self.job, int(MigrationTimeout.exit_code), message)
 
 
 class StallGuard:
@@ -155,20 +147,13 @@ class StallGuard:
             timer.cancel()
 
     def _fire(self, what: str, bound: float) -> None:
-        import sys
-
         from migtui.errors import ExitCode
 
         message = (
             f"the server has not answered for {bound:g}s while {what}: exiting without waiting for it "
             "(a revision still running there is rolled back when the server sees the connection gone)"
         )
-        try:
-            self.sink(RunFinished(job=self.job, ok=False, exit_code=int(ExitCode.CONNECTION), summary=message))
-            sys.stdout.flush()
-            print(f"migtui: error: {message}", file=sys.stderr, flush=True)
-        finally:
-            self.exit(int(ExitCode.CONNECTION))
+        report_and_exit(self.sink, self.job, int(ExitCode.CONNECTION), message, self.exit)
 
 
 class _Deadline(threading.Thread):
