@@ -76,3 +76,20 @@ def project_settings(project: object, **values: object):
 
     location = getattr(project, "script_location", project)
     return Settings(migrations=str(location), **values)  # type: ignore[arg-type]
+
+
+def render_offline(project: Path, revisions: str) -> str:
+    """The SQL ``alembic upgrade <revisions> --sql`` prints for ``project`` (e.g. ``"a1:b2"``)."""
+    import contextlib
+    import io
+
+    from alembic import command
+
+    from migtui.project.load import AlembicProject
+
+    cfg = AlembicProject.load(project).config("postgresql://u@localhost/x")
+    out = io.StringIO()
+    cfg.output_buffer = out
+    with contextlib.redirect_stdout(out):
+        command.upgrade(cfg, revisions, sql=True)
+    return out.getvalue()

@@ -18,7 +18,7 @@ from migtui.phases.backfill import BackfillOptions
 from migtui.phases.driver import DriverOptions, GateRefused, PhaseDriver
 from migtui.phases.gates import GateOptions
 from migtui.project.load import AlembicProject
-from tests.alembic_projects import Rev, make_project
+from tests.alembic_projects import Rev, make_project, render_offline
 
 BASE_SQL = """
 CREATE TABLE kinds (id int PRIMARY KEY);
@@ -251,20 +251,10 @@ def test_carried_gate_refuses_an_invalid_carried_index(carry_db, tmp_path):
 def test_an_expand_rendered_offline_is_completed_with_the_catalog_at_migrate(carry_db, tmp_path):
     """``alembic upgrade --sql`` has no catalog, so its plan carries nothing: migrate completes it (the carried
     objects are added) before contract can drop the old column."""
-    import contextlib
-    import io
-
-    from alembic import command
-
     dsn = carry_db
     proj = project(tmp_path, "phases.rename_column('items', 'code', 'item_code', type='integer')")
-    cfg = AlembicProject.load(proj).config("postgresql://u@localhost/x")
-    out = io.StringIO()
-    cfg.output_buffer = out
-    with contextlib.redirect_stdout(out):
-        command.upgrade(cfg, "a1:b2", sql=True)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(out.getvalue())
+        conn.execute(render_offline(proj, "a1:b2"))
     assert q(dsn, "SELECT phase, plan->>'catalog_read' FROM migtui.phase_state") == [("expanded", "false")]
     events: list = []
     with driver(dsn, proj, events) as d:

@@ -26,7 +26,7 @@ from migtui.phases.driver import DriverOptions, GateRefused, PhaseDriver
 from migtui.phases.events import BackfillProgress, BackfillThrottled, GateChecked
 from migtui.phases.gates import GateOptions
 from migtui.project.load import AlembicProject
-from tests.alembic_projects import Rev, make_project
+from tests.alembic_projects import Rev, make_project, render_offline
 from tests.conftest import ROOT, default_sigint, run_cli, run_main
 
 ROWS = 3000
@@ -643,18 +643,8 @@ def test_cli_status_json_and_exit_codes(db, tmp_path):
 
 
 def test_offline_sql_renders_expand(tmp_path):
-    from alembic import command
-
     proj = project(tmp_path, "change = phases.add_unique_constraint('users', ['email'])\n")
-    cfg = AlembicProject.load(proj).config("postgresql://u@localhost/x")
-    import contextlib
-    import io
-
-    out = io.StringIO()
-    cfg.output_buffer = out
-    with contextlib.redirect_stdout(out):
-        command.upgrade(cfg, "a1:b2", sql=True)
-    text = out.getvalue()
+    text = render_offline(proj, "a1:b2")
     assert 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "users_email_key"' in text
     assert "migtui phase run b2" in text
 

@@ -17,7 +17,7 @@ from migtui.phases.backfill import BackfillOptions
 from migtui.phases.driver import DriverOptions, PhaseDriver
 from migtui.phases.gates import GateOptions
 from migtui.project.load import AlembicProject
-from tests.alembic_projects import Rev, make_project
+from tests.alembic_projects import Rev, make_project, render_offline
 from tests.phases.test_carry import SETTINGS, snapshot
 
 BASE_SQL = """
@@ -407,20 +407,10 @@ def test_rollback_test_drives_a_versioned_revision(pg, tmp_path):
 def test_an_offline_expand_publishes_the_versions_at_migrate(vdb, tmp_path):
     """``alembic upgrade --sql`` has no catalog to list the columns: the first migrate completes the plan
     online and creates both schemas, and the trigger already knew their names."""
-    import contextlib
-    import io
-
-    from alembic import command
-
     dsn = vdb
     proj = project(tmp_path, "phases.rename_column('users', 'full_name', 'legal_name', type='text', versions=True)")
-    cfg = AlembicProject.load(proj).config("postgresql://u@localhost/x")
-    out = io.StringIO()
-    cfg.output_buffer = out
-    with contextlib.redirect_stdout(out):
-        command.upgrade(cfg, "a1:b2", sql=True)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(out.getvalue())
+        conn.execute(render_offline(proj, "a1:b2"))
     assert q(dsn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'mg_b2_%'") == [(0,)]
     with driver(dsn, proj) as d:
         d.run("b2", until="migrate")
