@@ -72,6 +72,10 @@ def env(primary_and_replica, tmp_path_factory):
     from alembic import command
 
     primary, replica = primary_and_replica
+    # the write counters must count only what the dry-run does: no autovacuum/autoanalyze writing pg_statistic
+    # here meanwhile (its tuple updates count in pg_stat_database too)
+    primary.execute("ALTER SYSTEM SET autovacuum = off")
+    primary.execute("SELECT pg_reload_conf()")
     dbname = "dryrun_" + uuid.uuid4().hex[:8]
     dsn = primary.create_database(dbname)
     project_dir = make_project(tmp_path_factory.mktemp("dryrun"), REVISIONS)
@@ -84,8 +88,12 @@ def env(primary_and_replica, tmp_path_factory):
         dbname=dbname,
     )
     primary.wait_for_replay(replica)
-    yield {"primary": primary, "replica": replica, "db": dbname, "project": project, "dir": project_dir}
-    primary.drop_database(dbname)
+    try:
+        yield {"primary": primary, "replica": replica, "db": dbname, "project": project, "dir": project_dir}
+    finally:
+        primary.drop_database(dbname)
+        primary.execute("ALTER SYSTEM RESET autovacuum")
+        primary.execute("SELECT pg_reload_conf()")
 
 
 @pytest.fixture(scope="module")
