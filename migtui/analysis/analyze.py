@@ -30,7 +30,7 @@ from migtui.analysis.holds import (
     small_table,
 )
 from migtui.analysis.lock_model import FORMS, MAX_VERSION, MIN_VERSION
-from migtui.analysis.parse import ParsedStatement, parse_sql
+from migtui.analysis.parse import ParsedStatement, iter_parse_sql
 from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
 from migtui.errors import UsageError
 from migtui.events import Finding
@@ -920,7 +920,7 @@ def analyze_sql(
     A raw file is not in a transaction unless it says BEGIN (``in_transaction`` overrides the start state).
     """
     analyzer = Analyzer(pg_version, facts, in_transaction=in_transaction, lock_timeout_set=lock_timeout_set)
-    results = analyzer.analyze(parse_sql(sql, path))
+    results = analyzer.analyze(iter_parse_sql(sql, path))
     tail = analyzer.finish(results)
     if tail and results:
         results[-1].findings.extend(tail)

@@ -137,9 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _file_json(file) -> bytes:
-    import orjson
-
-    return orjson.dumps(file.to_dict())
+    return file.to_json()
 
 
 def _print_json(report) -> None:
@@ -147,15 +145,22 @@ def _print_json(report) -> None:
     statements stay compact: indentation would make the output much larger and slower to write."""
     import orjson
 
-    data = b'{"files":[' + b",".join(file.rendered for file in report.files) + b'],"summary":'
-    data += orjson.dumps(report.totals()) + b"}"
+    summary = b'],"summary":' + orjson.dumps(report.totals()) + b"}"
     if report.tally().statements <= 2000:
         from migtui.render.json_report import render_json
 
+        data = b'{"files":[' + b",".join(file.rendered for file in report.files) + summary
         print(render_json(orjson.loads(data), indent=2))
     else:
+        # written piece by piece: the report of a large revision is tens of megabytes, not copied into one
         sys.stdout.flush()
-        sys.stdout.buffer.write(data + b"\n")
+        out = sys.stdout.buffer
+        out.write(b'{"files":[')
+        for i, file in enumerate(report.files):
+            if i:
+                out.write(b",")
+            out.write(file.rendered)
+        out.write(summary + b"\n")
 
 
 def changed_files(paths: list[str]) -> tuple[list[str], set[Path]]:

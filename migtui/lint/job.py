@@ -28,7 +28,7 @@ from migtui.analysis.analyze import (
 from migtui.analysis.approvals import apply_approvals, parse_approvals, unused_approval_findings
 from migtui.analysis.facts import CatalogFacts
 from migtui.analysis.lock_modes import blocks
-from migtui.analysis.parse import SqlSyntaxError, parse_sql
+from migtui.analysis.parse import SqlSyntaxError, iter_parse_sql, parse_sql
 from migtui.analysis.rules import RULES, SEVERITY_RANK
 from migtui.errors import ExitCode, MigtuiError, UsageError
 from migtui.events import Finding
@@ -146,6 +146,20 @@ class LintedFile:
             "statements": [self._statement_dict(st) for st in self.statements],
             "findings": [f.report_dict() for f in self.findings],
         }
+
+    def to_json(self) -> bytes:
+        """``orjson.dumps(self.to_dict())``, building one statement's dict at a time: a revision of a hundred
+        thousand statements would otherwise hold all their dicts at once (docs/reliability.md)."""
+        import orjson
+
+        head = orjson.dumps({"path": self.path, "revision": self.revision})[:-1]
+        batches = []  # of a thousand statements: a bytes object per statement would cost more than its dict
+        for at in range(0, len(self.statements), 1000):
+            batch = orjson.dumps([self._statement_dict(st) for st in self.statements[at : at + 1000]])
+            batches.append(batch[1:-1])
+        statements = b",".join(batches)
+        findings = orjson.dumps([f.report_dict() for f in self.findings])
+        return head + b',"statements":[' + statements + b'],"findings":' + findings + b"}"
 
 
 @dataclass
@@ -268,9 +282,8 @@ def read_text(path: Path | str) -> str:
 
 def lint_sql_text(text: str, path: str, pg_version: int, facts: CatalogFacts | None) -> LintedFile:
     """Lint one raw SQL migration (not in a transaction unless it says BEGIN)."""
-    statements = parse_sql(text, path)
     analyzer = Analyzer(pg_version, facts)
-    results = analyzer.analyze(statements)
+    results = analyzer.analyze(iter_parse_sql(text, path))
     file_findings = analyzer.finish(results)
     approvals, problems = parse_approvals(text)
     file_findings, ignored = _apply_approvals(results, file_findings, approvals, problems)
@@ -607,15 +620,15 @@ def lint_alembic(
                 continue
             line = record.line or last_line
             last_line = line
+            analyzer.classifier.type_hints = record.existing_types
+            knowledge.not_null_columns.update(record.existing_not_null)  # alembic's existing_nullable=False
             try:
-                parsed = parse_sql(record.sql)
+                # one chunk of parse trees at a time: an op.execute of megabytes of SQL is one record
+                for statement in iter_parse_sql(record.sql):
+                    results.append(analyzer.analyze_one(StatementInput(statement, line=line)))
             except SqlSyntaxError as exc:
                 detail = exc.message.split("SQL syntax error: ", 1)[-1]
                 raise UsageError(f"{shown}:{line}: the SQL this operation renders is invalid: {detail}") from None
-            analyzer.classifier.type_hints = record.existing_types
-            knowledge.not_null_columns.update(record.existing_not_null)  # alembic's existing_nullable=False
-            for statement in parsed:
-                results.append(analyzer.analyze_one(StatementInput(statement, line=line)))
         analyzer.classifier.type_hints = {}
         carried = analyzer.held if analyzer.in_transaction else {}
         phases: dict[int, str] = {}
@@ -758,7 +771,8 @@ def _unbound_parameters(statements: list) -> str | None:
         if _PLACEHOLDER.search(record.sql) is None:
             continue
         try:
-            parse_sql(record.sql)
+            for _ in iter_parse_sql(record.sql):
+                pass
         except SqlSyntaxError:
             return f"line {record.line}: the offline SQL has unrendered bound parameters ({record.sql[:60]!r})"
     return None

@@ -1,0 +1,77 @@
+"""iter_parse_sql parses long SQL a chunk at a time: the same statements, lines, offsets and errors as one parse
+of the whole text, including where the scanner's cuts fall inside a BEGIN ATOMIC body or a CREATE RULE list."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from migtui.analysis import analyze_sql
+from migtui.analysis.parse import CHUNK_CHARS, SqlSyntaxError, _parse_chunk, iter_parse_sql, parse_sql
+
+PIECES = [
+    "SELECT 1;",
+    "-- a comment; with a semicolon\nSELECT 'a;b' ;",
+    "/* x; */ INSERT INTO t VALUES (1, 'é;');",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;",
+    "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));",
+    "DO $$ BEGIN PERFORM 1; END $$;",
+    "\n\n",
+    "ALTER TABLE t ADD COLUMN c int;",
+    "select $q$;;$q$ ;",
+    "SELECT 'ü' -- x\n;",
+    ";",
+    "CREATE INDEX CONCURRENTLY i ON t (a);",
+]
+BREAKERS = [" FOO ", "(", "END;", " select", "'"]
+
+
+def _strip_locations(node):
+    # the parse tree's own *location fields count from the start of what was parsed (a chunk): nothing reads them
+    if isinstance(node, dict):
+        return {k: _strip_locations(v) for k, v in node.items() if not k.endswith("location")}
+    if isinstance(node, list):
+        return [_strip_locations(v) for v in node]
+    return node
+
+
+def _outcome(statements):
+    try:
+        return [(s.node_type, _strip_locations(s.node), s.sql, s.line, s.offset) for s in statements]
+    except SqlSyntaxError as exc:
+        return str(exc)
+
+
+def test_chunked_parse_is_the_whole_parse_on_random_scripts():
+    rng = random.Random(17)
+    checked_errors = 0
+    for _ in range(250):
+        sql = "\n".join(rng.choice(PIECES) for _ in range(rng.randint(1, 20)))
+        if rng.random() < 0.3:
+            at = rng.randint(0, len(sql))
+            sql = sql[:at] + rng.choice(BREAKERS) + sql[at:]
+        if rng.random() < 0.3:
+            sql = sql.rstrip(";\n ")  # the last statement without its semicolon
+        whole = _outcome(_parse_chunk(sql, 0, 3, "m.sql"))
+        checked_errors += isinstance(whole, str)
+        for size in (1, 7, 40):
+            assert _outcome(iter_parse_sql(sql, "m.sql", 3, chunk_chars=size)) == whole, (size, sql)
+    assert checked_errors > 20  # the corpus holds malformed scripts, not only valid ones
+
+
+def test_a_syntax_error_at_end_of_input_names_the_last_line():
+    sql = "SELECT 1;\nSELECT 2;\nSELECT (\n"
+    with pytest.raises(SqlSyntaxError, match=r"^line 3: SQL syntax error: syntax error at end of input"):
+        parse_sql(sql)
+    with pytest.raises(SqlSyntaxError, match=r"^line 3: "):
+        list(iter_parse_sql(sql, chunk_chars=1))
+
+
+def test_a_long_script_is_parsed_in_chunks_with_whole_parse_results():
+    rows = "".join(f"INSERT INTO t (id, v) VALUES ({i}, 'row {i} é');\n" for i in range(2000))
+    sql = "BEGIN;\n" + rows + PIECES[3] + "\nCOMMIT;\n"
+    assert len(sql) > 4 * CHUNK_CHARS
+    assert _outcome(iter_parse_sql(sql)) == _outcome(_parse_chunk(sql, 0, 1, None))
+    results = analyze_sql(sql)
+    assert len(results) == 2003 and results[-2].line == 2002 and results[-1].sql == "COMMIT"
