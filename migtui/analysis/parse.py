@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,27 +70,53 @@ def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[Pa
 def iter_parse_sql(
     sql: str, path: str | None = None, first_line: int = 1, chunk_chars: int = CHUNK_CHARS
 ) -> Iterator[ParsedStatement]:
-    """``parse_sql`` one chunk of statements at a time: the memory it holds is bounded by the chunk.
+    """``parse_sql`` one chunk of statements at a time (``iter_sql_chunks``): the memory it holds is bounded by
+    the chunk. A syntax error raises when its chunk is reached, after the statements before it were yielded.
 
-    The statements, their text, lines and offsets, and the error of malformed SQL are those of one parse of the
-    whole text: chunks end right after a top-level semicolon, where the grammar is back at its start state. The
-    cuts come from pglast's scanner, which does not know that a ``BEGIN ATOMIC ... END`` body or a ``CREATE
-    RULE ... DO (...; ...)`` list holds semicolons; a chunk cut inside one fails in its last statement and is
-    parsed again with more of the text. A syntax error raises when its chunk is reached, after the statements
-    before it were yielded."""
-    if len(sql) <= chunk_chars:
-        yield from _parse_chunk(sql, 0, first_line, path)
-        return
+    The node's own ``*location`` fields count from the start of its chunk; ``offset`` and ``line`` are the
+    statement's in the whole text."""
+    line = first_line
+    try:
+        for base, chunk, stmts in iter_sql_chunks(sql, _parse_json, chunk_chars):
+            yield from _statements(stmts, chunk, base, line)
+            line += chunk.count("\n")
+    except SqlChunkError as exc:
+        raise SqlSyntaxError(exc.message, first_line + sql.count("\n", 0, exc.location), path) from None
+
+
+class SqlChunkError(Exception):
+    """A syntax error of the whole text: pglast's message and the 0-based character offset of the error."""
+
+    def __init__(self, message: str, location: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+
+def iter_sql_chunks(
+    sql: str, parse: Callable[[str], Any], chunk_chars: int = CHUNK_CHARS
+) -> Iterator[tuple[int, str, Any]]:
+    """``(offset, text, parse(text))`` for consecutive chunks of whole statements that make up ``sql``, each
+    about ``chunk_chars`` long; ``parse`` is one of pglast's parsers (it raises pglast's ``ParseError``).
+
+    What ``parse`` makes of the chunks is what it makes of the whole text, statement by statement: chunks end
+    right after a top-level semicolon, where the grammar is back at its start state. The cuts come from
+    pglast's scanner, which does not know that a ``BEGIN ATOMIC ... END`` body or a ``CREATE RULE ... DO (...;
+    ...)`` list holds semicolons; a chunk cut inside one fails in its last statement and is parsed again with
+    more of the text. A syntax error of the whole text raises ``SqlChunkError``, located in the whole text."""
     parser = _pglast_parser()
+    total = len(sql)
+    if total <= chunk_chars:
+        yield 0, sql, _parse_or_locate(parse, sql, 0, parser)
+        return
     try:
         slices = parser.split(sql, with_parser=False, only_slices=True)
     except parser.ParseError:
         # the scanner fails (an unterminated quote or comment): one parse of the whole reports it
-        yield from _parse_chunk(sql, 0, first_line, path)
+        yield 0, sql, _parse_or_locate(parse, sql, 0, parser)
         return
     cuts, starts = _cuts(sql, slices)
-    total = len(sql)
-    pos, line, k = 0, first_line, 0  # k: the first cut after pos
+    pos, k = 0, 0  # k: the first cut after pos
     while pos < total:
         limit = pos + chunk_chars
         while k < len(cuts) and cuts[k] < limit:
@@ -99,20 +125,34 @@ def iter_parse_sql(
             end = cuts[k] if k < len(cuts) else total
             chunk = sql[pos:end]
             try:
-                statements = list(_parse_chunk(chunk, pos, line, path, raise_location=True))
-            except _ChunkSyntaxError as exc:
-                if end < total and pos + exc.location >= starts[k]:
+                parsed = _parse_or_locate(parse, chunk, pos, parser)
+            except SqlChunkError as exc:
+                if end < total and exc.location >= starts[k]:
                     limit = end + chunk_chars  # perhaps cut inside a BEGIN ATOMIC body: take more of the text
                     while k < len(cuts) and cuts[k] < limit:
                         k += 1
                     continue
-                raise SqlSyntaxError(exc.message, line + chunk.count("\n", 0, max(exc.location, 0)), path) from None
+                raise
             break
-        yield from statements
-        del statements
-        line += chunk.count("\n")
+        yield pos, chunk, parsed
+        del parsed
         pos = end
         k += 1
+
+
+def _parse_or_locate(parse: Callable[[str], Any], chunk: str, base: int, parser: Any) -> Any:
+    try:
+        return parse(chunk)
+    except parser.ParseError as exc:
+        # args: (message, 0-based character position of the error); no position means "at end of input"
+        location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else len(chunk.rstrip())
+        message = str(exc.args[0]) if exc.args else str(exc)
+        raise SqlChunkError(message, base + max(location, 0)) from None
+
+
+def _parse_json(chunk: str) -> list[Any]:
+    stmts: list[Any] = _loads(_pglast_parser().parse_sql_json(chunk)).get("stmts", [])
+    return stmts
 
 
 def _cuts(sql: str, slices: Any) -> tuple[list[int], list[int]]:
@@ -130,32 +170,8 @@ def _cuts(sql: str, slices: Any) -> tuple[list[int], list[int]]:
     return cuts, starts
 
 
-class _ChunkSyntaxError(Exception):
-    """A chunk's syntax error, before it is known to be one of the whole text."""
-
-    def __init__(self, message: str, location: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.location = location
-
-
-def _parse_chunk(
-    sql: str, base: int, first_line: int, path: str | None, raise_location: bool = False
-) -> Iterator[ParsedStatement]:
+def _statements(stmts: list[Any], sql: str, base: int, first_line: int) -> Iterator[ParsedStatement]:
     """The statements of ``sql``, a chunk that starts at offset ``base`` and line ``first_line`` of the text."""
-    parser = _pglast_parser()
-    try:
-        tree = _loads(parser.parse_sql_json(sql))
-    except parser.ParseError as exc:
-        # args: (message, 0-based character position of the error); no position means "at end of input"
-        location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else len(sql.rstrip())
-        message = str(exc.args[0]) if exc.args else str(exc)
-        if raise_location:
-            raise _ChunkSyntaxError(message, location) from None
-        line = sql.count("\n", 0, max(location, 0)) + first_line
-        raise SqlSyntaxError(message, line, path) from None
-    stmts = tree.get("stmts", [])
-    del tree
     if sql.isascii():  # byte offsets are character offsets: work on the str
         total = len(sql)
         last_pos, last_line = 0, first_line

@@ -18,6 +18,7 @@ Anything else (DDL, MERGE, ``WHERE CURRENT OF``, data-modifying WITH) gives ``No
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from pglast import ast, enums, parse_sql
@@ -78,7 +79,14 @@ def _select(target: ast.Node, from_clause: tuple, where: ast.Node | None, with_c
 
 def _table_name(rel: ast.RangeVar) -> str:
     """The target table as SQL text (quoted where needed), without ONLY or alias."""
-    return RawStream()(ast.RangeVar(schemaname=rel.schemaname, relname=rel.relname, inh=True, relpersistence="p"))
+    return _quoted_table(rel.schemaname, rel.relname)
+
+
+@functools.lru_cache(maxsize=256)
+def _quoted_table(schema: str | None, name: str) -> str:
+    # cached: a data revision's execute holds thousands of INSERTs into one table, and printing a RangeVar costs
+    # a pglast stream each time
+    return RawStream()(ast.RangeVar(schemaname=schema, relname=name, inh=True, relpersistence="p"))
 
 
 def _with_is_read_only(with_clause: ast.WithClause | None) -> bool:

@@ -8,6 +8,7 @@ session, table statistics, the measured throughput, live table activity on the p
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,15 +33,19 @@ class Throughput:
         return {"scan_mb_s": round(self.scan_mb_s, 1), "write_mb_s": round(self.write_mb_s, 1), "source": self.source}
 
 
-def _parse(sql_text: str) -> list[Any]:
-    """The statements in one captured execute (usually one; ``op.execute("A; B")`` sends several)."""
+def _parse_nodes(chunk: str) -> list[Any]:
     from pglast import parse_sql
-    from pglast.parser import ParseError
 
-    try:
-        return [raw.stmt for raw in parse_sql(sql_text)]
-    except ParseError:
-        return []
+    return [raw.stmt for raw in parse_sql(chunk)]
+
+
+def _iter_nodes(sql_text: str) -> Iterator[Any]:
+    """The statements in one captured execute (usually one; ``op.execute("A; B")`` sends several), a chunk of
+    parse trees at a time: a data revision's execute can hold a hundred thousand. Raises ``SqlChunkError``."""
+    from migtui.analysis.parse import iter_sql_chunks
+
+    for _offset, _chunk, nodes in iter_sql_chunks(sql_text, _parse_nodes):
+        yield from nodes
 
 
 def _merge_rows(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -254,9 +259,32 @@ def analyze_statement(
 ) -> tuple[dict[str, Any], list[Finding]]:
     """The JSON statement report for one captured statement (see docs/dry-run.md) and the dry-run's findings
     about it (the job says where they are)."""
+    from migtui.analysis.parse import SqlChunkError
+
     sql_text = shadow_stmt.sql
-    nodes = _parse(sql_text)
-    node = next((n for n in nodes if _main_table(n) is not None), nodes[0] if nodes else None)
+    # every parsed statement's rows and will-it-fail checks, gathered in one pass over the parse trees; their
+    # findings are reported after fails-on-shadow, rows' before checks'
+    first = main = None
+    row_parts: list[dict[str, Any]] = []
+    row_findings: list[Finding] = []
+    checks: list[dict[str, Any]] = []
+    check_findings: list[Finding] = []
+    try:
+        for n in _iter_nodes(sql_text):
+            if first is None:
+                first = n
+            if main is None and _main_table(n) is not None:
+                main = n
+            if not shadow_stmt.executemany:
+                part = analyzer.rows(n, row_findings)
+                if part is not None:
+                    row_parts.append(part)
+            if shadow_stmt.error is None:
+                checks += analyzer.checks(n, check_findings)
+    except SqlChunkError:  # pglast cannot parse it: no statement to count or check
+        first = main = None
+        row_parts, row_findings, checks, check_findings = [], [], [], []
+    node = main if main is not None else first
     findings: list[Finding] = []
     table = _main_table(node)
     observed = [lk.to_dict() for lk in shadow_stmt.observed_locks] if shadow_stmt.observed_locks is not None else None
@@ -300,16 +328,18 @@ def analyze_statement(
     }
     if shadow_stmt.error is not None:
         findings.append(_finding("fails-on-shadow", f"fails on the shadow copy of the schema: {shadow_stmt.error}"))
+    findings += row_findings
     if shadow_stmt.executemany:  # op.bulk_insert: one INSERT per parameter set
         rows: dict[str, Any] | None = {"count": shadow_stmt.executemany, "exact": True, "method": "static"}
     else:
-        rows = _merge_rows([r for r in (analyzer.rows(n, findings) for n in nodes) if r is not None])
+        rows = _merge_rows(row_parts)
     if rows is None and stats is not None and (rewrite or scan):
         rows = {"count": stats.live_rows_estimate, "exact": False, "method": "estimate"}
     report["rows"] = rows
     report["table_bytes"] = stats.table_bytes if stats else None
     report["table_rows_estimate"] = stats.live_rows_estimate if stats else None
-    report["checks"] = [c for n in nodes for c in analyzer.checks(n, findings)] if shadow_stmt.error is None else []
+    report["checks"] = checks
+    findings += check_findings
     report["estimated_seconds"] = _estimate_seconds(analyzer.throughput, node, stats, rewrite, scan, rows)
     strongest = _strongest(observed, resolved) if observed is not None else None
     static_modes = [lk["mode"] for lk in (static or {}).get("locks") or [] if _same_relation(lk["relation"], resolved)]

@@ -16,7 +16,7 @@ from migtui.analysis.approvals import apply_approvals, parse_approvals
 from migtui.analysis.facts import MigrationKnowledge
 from migtui.analysis.lock_model import MAX_VERSION, MIN_VERSION
 from migtui.analysis.lock_modes import stronger
-from migtui.analysis.parse import SqlSyntaxError, parse_sql
+from migtui.analysis.parse import SqlSyntaxError, iter_parse_sql
 from migtui.analysis.rules import ERROR, LINT_RULES
 from migtui.events import Finding
 
@@ -79,37 +79,50 @@ class RevisionModel:
             analyzer.in_transaction = True
         elif not transactional and analyzer.in_transaction:
             analyzer.transaction_boundary()  # autocommit_block(): the revision's transaction was committed
+        merged = None
+        merging = _Merge()
         try:
-            parsed = parse_sql(sql)
+            # one chunk of parse trees at a time, merged as they come: an op.execute of megabytes of SQL is one
+            # captured statement (a syntax error in a later chunk leaves the earlier ones analysed)
+            for p in iter_parse_sql(sql):
+                merged = merging.add(analyzer.analyze_one(StatementInput(p, line=line, transactional=transactional)))
         except SqlSyntaxError:
             return None
-        results = [analyzer.analyze_one(StatementInput(p, line=line, transactional=transactional)) for p in parsed]
-        if not results:
+        if merged is None:
             return None
-        merged = _merge(results)
         findings, _ignored = apply_approvals(merged.findings, self.approvals)
         data = merged.to_dict()
         data["findings"] = [f.report_dict() for f in findings]
         return {key: data[key] for key in LINT_KEYS}
 
 
-def _merge(results: list[StatementAnalysis]) -> StatementAnalysis:
-    first = results[0]
-    if len(results) == 1:
+class _Merge:
+    """The analyses of the statements of one captured execute merged into the first: its forms, rewrites, scans,
+    assumptions and findings followed by the others', each relation's strongest lock."""
+
+    def __init__(self) -> None:
+        self.first: StatementAnalysis | None = None
+        self.locks: dict[str, Any] = {}
+
+    def add(self, res: StatementAnalysis) -> StatementAnalysis:
+        first = self.first
+        if first is None:
+            self.first = res
+            self._locks(res)
+            return res
+        self._locks(res)
+        first.forms += res.forms
+        first.rewrites += [r for r in res.rewrites if r not in first.rewrites]
+        first.scans += [s for s in res.scans if s not in first.scans]
+        first.assumptions += [a for a in res.assumptions if a not in first.assumptions]
+        first.findings += res.findings
+        first.locks = list(self.locks.values())
         return first
-    locks: dict[str, Any] = {}
-    for res in results:
+
+    def _locks(self, res: StatementAnalysis) -> None:
         for lock in res.locks:
-            held = locks.get(lock.relation)
-            locks[lock.relation] = lock if held is None or stronger(held.mode, lock.mode) != held.mode else held
-        if res is not first:
-            first.forms += res.forms
-            first.rewrites += [r for r in res.rewrites if r not in first.rewrites]
-            first.scans += [s for s in res.scans if s not in first.scans]
-            first.assumptions += [a for a in res.assumptions if a not in first.assumptions]
-            first.findings += res.findings
-    first.locks = list(locks.values())
-    return first
+            held = self.locks.get(lock.relation)
+            self.locks[lock.relation] = lock if held is None or stronger(held.mode, lock.mode) != held.mode else held
 
 
 def is_blocking_finding(finding: dict[str, Any]) -> bool:

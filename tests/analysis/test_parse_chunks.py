@@ -8,7 +8,7 @@ import random
 import pytest
 
 from migtui.analysis import analyze_sql
-from migtui.analysis.parse import CHUNK_CHARS, SqlSyntaxError, _parse_chunk, iter_parse_sql, parse_sql
+from migtui.analysis.parse import CHUNK_CHARS, SqlSyntaxError, iter_parse_sql, parse_sql
 
 PIECES = [
     "SELECT 1;",
@@ -36,6 +36,10 @@ def _strip_locations(node):
     return node
 
 
+def _whole(sql, path=None, first_line=1):
+    return iter_parse_sql(sql, path, first_line, chunk_chars=len(sql) + 1)  # one chunk: one parse of the whole
+
+
 def _outcome(statements):
     try:
         return [(s.node_type, _strip_locations(s.node), s.sql, s.line, s.offset) for s in statements]
@@ -53,7 +57,7 @@ def test_chunked_parse_is_the_whole_parse_on_random_scripts():
             sql = sql[:at] + rng.choice(BREAKERS) + sql[at:]
         if rng.random() < 0.3:
             sql = sql.rstrip(";\n ")  # the last statement without its semicolon
-        whole = _outcome(_parse_chunk(sql, 0, 3, "m.sql"))
+        whole = _outcome(_whole(sql, "m.sql", 3))
         checked_errors += isinstance(whole, str)
         for size in (1, 7, 40):
             assert _outcome(iter_parse_sql(sql, "m.sql", 3, chunk_chars=size)) == whole, (size, sql)
@@ -72,6 +76,6 @@ def test_a_long_script_is_parsed_in_chunks_with_whole_parse_results():
     rows = "".join(f"INSERT INTO t (id, v) VALUES ({i}, 'row {i} é');\n" for i in range(2000))
     sql = "BEGIN;\n" + rows + PIECES[3] + "\nCOMMIT;\n"
     assert len(sql) > 4 * CHUNK_CHARS
-    assert _outcome(iter_parse_sql(sql)) == _outcome(_parse_chunk(sql, 0, 1, None))
+    assert _outcome(iter_parse_sql(sql)) == _outcome(_whole(sql))
     results = analyze_sql(sql)
     assert len(results) == 2003 and results[-2].line == 2002 and results[-1].sql == "COMMIT"
