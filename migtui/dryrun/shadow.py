@@ -141,12 +141,31 @@ def dump_schema(dsn: str, dump_bin: Any, out: Path, timeout: float = 300, lock_w
         "-d",
         conninfo,
     ]
+    import atexit
+
+    from migtui.pg import liveness
+
+    # pg_dump waits on the target like a query of ours: bounded by the liveness watch when the server stops
+    # answering, and ended by the exit's clean-up (atexit) rather than left waiting for the server
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL
+    )
+    atexit.register(proc.kill)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+        with liveness.waiting_on(dsn):
+            stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         raise ShadowError(f"pg_dump --schema-only did not finish within {timeout:.0f}s") from None
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        atexit.unregister(proc.kill)
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()
+        tail = (stderr or stdout).strip().splitlines()
         raise ShadowError(
             f"pg_dump --schema-only failed: {redact(tail[-1] if tail else 'exit ' + str(proc.returncode))}"
         )

@@ -144,6 +144,23 @@ def watching(job: str, sink: Callable[[Any], None]) -> Iterator[None]:
         disable()
 
 
+@contextlib.contextmanager
+def waiting_on(dsn: str) -> Iterator[None]:
+    """Register a wait on the server of ``dsn`` that is not a call on a connection of ours: a client program
+    (``pg_dump``) talking to it. Bounded like a call while a watch is enabled; nothing otherwise."""
+    watch = _watch
+    if watch is None:
+        yield
+        return
+    from migtui.pg.dsn import libpq_dsn
+
+    call = watch.begin(libpq_dsn(dsn))
+    try:
+        yield
+    finally:
+        watch.end(call)
+
+
 def disable() -> None:
     global _watch
     if _watch is not None:

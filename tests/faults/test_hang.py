@@ -11,9 +11,10 @@ import socket
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from migtui.pg import harness
+from migtui.pg import harness, liveness
 from migtui.runner.step import HARD_EXIT_GRACE_SECONDS
 from tests.alembic_projects import Rev
 from tests.conftest import run_main
@@ -344,3 +345,132 @@ def test_dry_run_against_a_stopped_server_is_exit_6_within_the_bound(own_server,
     )
     assert exits[0][0] == 6 and waited < 1.0 + 2.0 + 1.5, (exits, waited)
     assert "nor a new connection for 2s" in capsys.readouterr().err
+
+
+# -- the real process exit of dry-run, drift and `phase run` (the CLI's liveness.enable) -------------------------
+# One database per command on this module's server. Each command runs as `python -m migtui` (its own process
+# group), held inside a call to the server by a lock the test holds: drift and dry-run's pg_dump read a view's
+# definition, which waits for the test's ACCESS EXCLUSIVE lock on the view; the phase's backfill waits for a row
+# the test locked. Once all three wait, every process of the server is SIGSTOPped: each command must exit 6 with
+# one error line within liveness.BOUND_SECONDS + CLEANUP_SECONDS of the stop, leaving no process of its group and,
+# once the server resumes, no session. The three run at once: the module pays one bound, not three.
+
+SLACK_SECONDS = 2.0  # process start-up of the probe thread's connection, the test's own polling
+
+
+def _waiting_on_a_lock(dsn: str, like: str) -> bool:
+    return bool(
+        scalar(
+            dsn,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+            "AND application_name LIKE %s",
+            (like,),
+        )
+    )
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def stopped_runs(own_server, tmp_path_factory):
+    """Start the three commands, stop the server while each waits on it; {command: (returncode, stderr,
+    seconds from the stop to the exit, group left behind, dsn)}. The server resumes before the tests assert."""
+    from tests.phases.test_phases import BASE_SQL
+    from tests.phases.test_phases import project as phased_project
+
+    cluster = own_server
+    holders: list[psycopg.Connection] = []
+    children: dict[str, tuple] = {}
+    stopped: list[int] = []
+    results: dict[str, tuple] = {}
+    try:
+        root = tmp_path_factory.mktemp("hang_cli")
+        plain = scoped_project(
+            root / "plain",
+            [
+                Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))"),
+                Rev("a2", "op.add_column('t', sa.Column('w', sa.Integer))"),  # pending: what dry-run runs
+            ],
+        )
+        dsns = {name: cluster.create_database(f"cli_{name.replace('-', '_')}") for name in ("dry-run", "drift")}
+        for dsn in dsns.values():
+            assert run_main("up", "a1", "--dsn", dsn, "--migrations", str(plain)).returncode == 0
+            scalar(dsn, "CREATE VIEW v AS SELECT id FROM t")
+            holder = psycopg.connect(dsn)
+            holder.execute("LOCK TABLE v IN ACCESS EXCLUSIVE MODE")
+            holders.append(holder)
+        # the phase: expand applied by `up`, then a row of users locked so migrate's backfill waits for it
+        dsns["phase"] = cluster.create_database("cli_phase")
+        scalar(dsns["phase"], BASE_SQL)
+        phased = phased_project(root / "phased", "change = phases.rename_column('users', 'email', 'email_address')\n")
+        assert run_main("up", "--dsn", dsns["phase"], "--migrations", str(phased)).returncode == 0
+        holder = psycopg.connect(dsns["phase"])
+        holder.execute("SELECT id FROM users WHERE id = 1 FOR UPDATE")
+        holders.append(holder)
+
+        commands = {
+            "dry-run": ("dry-run", "--allow-primary", "--migrations", str(plain)),
+            "drift": ("drift", "--migrations", str(plain), "--no-cache"),
+            "phase": ("phase", "run", "b2", "--migrations", str(phased), "--lock-timeout", "60"),
+        }
+        for name, args in commands.items():
+            children[name] = start_cli(*args, "--dsn", dsns[name])
+        waits = {"dry-run": "pg_dump%", "drift": "migtui drift%", "phase": "migtui%"}
+        for name, like in waits.items():
+            if children[name].poll() is not None:
+                raise AssertionError(f"{name} ended before the stop: {children[name].communicate()}")
+            wait_for(
+                lambda dsn=dsns[name], like=like: _waiting_on_a_lock(dsn, like),
+                timeout=60,
+                what=f"{name} waiting on its lock",
+            )
+        stopped_at = time.monotonic()
+        stopped = _signal(_server_pids(cluster), signal.SIGSTOP)
+        bound = liveness.BOUND_SECONDS + liveness.CLEANUP_SECONDS + SLACK_SECONDS
+        for name, child in children.items():
+            try:
+                _out, err = child.communicate(timeout=max(0.1, stopped_at + bound + 10 - time.monotonic()))
+            except Exception:
+                err = "(still running)"
+            elapsed = time.monotonic() - stopped_at
+            time.sleep(0.2)  # what the exit leaves: the process group, a moment later
+            results[name] = (child.returncode, err, elapsed, _group_alive(child.pid), dsns[name])
+    finally:
+        _signal(stopped, signal.SIGCONT)
+        for child in children.values():
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.communicate()
+        for holder in holders:
+            holder.close()
+    yield results
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("command", ["dry-run", "drift", "phase"])
+def test_a_stopped_server_ends_the_real_process_with_exit_6_within_the_bound(stopped_runs, command):
+    code, err, elapsed, group_left, dsn = stopped_runs[command]
+    assert code == 6, (code, err)
+    errors = [line for line in err.strip().splitlines() if line.startswith("migtui:")]
+    # one error line, the last (phase's text mode prints its progress lines on stderr before it)
+    assert len(errors) == 1 and "has not answered" in errors[0] and err.strip().endswith(errors[0]), err
+    assert elapsed < liveness.BOUND_SECONDS + liveness.CLEANUP_SECONDS + SLACK_SECONDS, elapsed
+    assert not group_left  # no pg_dump, no throwaway server, nothing of the command's process group
+    # resumed, the server sees the client gone: no session of the command is left
+    wait_for(
+        lambda: (
+            not scalar(
+                dsn,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND (application_name LIKE 'migtui%%' OR application_name = 'pg_dump')",
+            )
+        ),
+        timeout=15,
+        what=f"{command}'s sessions to end",
+    )
