@@ -118,3 +118,42 @@ def test_a_phase_driver_refuses_while_a_deploy_of_its_version_table_runs(tmp_pat
         )
         == 0
     )
+
+
+def test_phase_drivers_of_one_revision_in_two_databases_never_block_each_other(tmp_path, pg, fresh_db):
+    """Two tenants with a database each, one project: the driver lock and the deploy's check for it are per
+    database (advisory locks live in one database; the holders query filters on it)."""
+    from migtui.phases.driver import PhaseDriver
+    from tests.conftest import new_database
+
+    location = scoped_project(
+        tmp_path,
+        [
+            Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))", "op.drop_table('t')"),
+            Rev("a2", "op.add_column('t', sa.Column('w', sa.Integer))", "op.drop_column('t', 'w')"),
+        ],
+    )
+    project = AlembicProject.load(location)
+    other_name, other_db = new_database(pg)
+    try:
+        for dsn in (fresh_db, other_db):
+            assert run_main("up", "a1", "--dsn", dsn, "--migrations", str(location)).returncode == 0
+        with PhaseDriver(fresh_db, project, project_settings(project, dsn=fresh_db)) as first:
+            with first.driving("a2"):
+                # the same revision in the other database: driven, and deployed, while the first driver holds it
+                with PhaseDriver(other_db, project, project_settings(project, dsn=other_db)) as second:
+                    with second.driving("a2"):
+                        pass
+                up = run_main("up", "--dsn", other_db, "--migrations", str(location))
+                assert up.returncode == 0, up.stderr
+                assert scalar(other_db, "SELECT version_num FROM alembic_version") == "a2"
+                # in its own database the lock holds: a second driver and a deploy of a2 are refused
+                with PhaseDriver(fresh_db, project, project_settings(project, dsn=fresh_db)) as again:
+                    with pytest.raises(LockNotAcquired, match="another migtui is driving revision a2"):
+                        with again.driving("a2"):
+                            pytest.fail("two drivers of a2 in one database")
+                up = run_main("up", "--dsn", fresh_db, "--migrations", str(location))
+                assert up.returncode == 4 and "a2 is being driven by a phase run" in up.stderr, up.stderr
+        assert scalar(fresh_db, "SELECT version_num FROM alembic_version") == "a1"
+    finally:
+        pg.drop_database(other_name)
