@@ -135,7 +135,6 @@ def iter_sql_chunks(
                 raise
             break
         yield pos, chunk, parsed
-        del parsed
         pos = end
         k += 1
 
