@@ -57,7 +57,7 @@ def _pglast_parser() -> Any:
 
 
 # Longer SQL is parsed one chunk of whole statements at a time: the JSON tree of a 10 MB revision, loaded at
-# once, takes most of a gigabyte (docs/reliability.md, Large revisions); a chunk's tree is freed before the next
+# once, takes most of a gigabyte (docs/reliability.md, Large revisions); a chunk's tree is dropped once the next
 # chunk is parsed.
 CHUNK_CHARS = 16 * 1024
 
