@@ -67,6 +67,12 @@ PROJECTS = [
     Project("nova-api", "nova==30.0.0", "nova/db/api/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
     Project("cinder", "cinder==25.0.0", "cinder/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
     Project("heat", "openstack-heat==23.0.0", "heat/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    # masakari's env.py names its own version table (masakari_alembic_version) in both modes
+    Project("masakari", "masakari==18.0.0", "masakari/db/sqlalchemy/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    # aodh: online the connection the caller passes, offline oslo.config's [database] connection (unset)
+    Project("aodh", "aodh==19.0.0", "aodh/storage/sqlalchemy/alembic/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    # optuna's RDB storage (not OpenStack): a stock env.py that reads sqlalchemy.url in both modes
+    Project("optuna", "optuna==4.1.0", "optuna/storages/_rdb/alembic.ini"),
     # env.py renders offline for Airflow's own sql_alchemy_conn, some revisions use Airflow's engine, on
     # SQLAlchemy 1.4 (no psycopg 3 dialect): psycopg2, and the target's URL in Airflow's setting
     Project(
