@@ -67,10 +67,20 @@ PROJECTS = [
     Project("nova-api", "nova==30.0.0", "nova/db/api/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
     Project("cinder", "cinder==25.0.0", "cinder/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
     Project("heat", "openstack-heat==23.0.0", "heat/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
-    # masakari's env.py names its own version table (masakari_alembic_version) in both modes
-    Project("masakari", "masakari==18.0.0", "masakari/db/sqlalchemy/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
-    # aodh: online the connection the caller passes, offline oslo.config's [database] connection (unset)
-    Project("aodh", "aodh==19.0.0", "aodh/storage/sqlalchemy/alembic/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    # masakari's env.py names its own version table in both modes (taskflow's tables share the database)
+    Project(
+        "masakari",
+        "masakari==18.0.0",
+        "masakari/db/sqlalchemy/alembic.ini",
+        env={"MIGTUI_VERSION_TABLE": "masakari_alembic_version"},
+        extra=OPENSTACK_PINS,
+        venv="openstack",
+    ),
+    # aodh: script_location in package form (aodh.storage.sqlalchemy:alembic); online the connection the caller
+    # passes, offline oslo.config's [database] connection (unset)
+    Project(
+        "aodh", "aodh==19.0.0", "aodh/storage/sqlalchemy/alembic/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"
+    ),
     # optuna's RDB storage (not OpenStack): a stock env.py that reads sqlalchemy.url in both modes
     Project("optuna", "optuna==4.1.0", "optuna/storages/_rdb/alembic.ini"),
     # env.py renders offline for Airflow's own sql_alchemy_conn, some revisions use Airflow's engine, on
@@ -154,7 +164,9 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
     installed = set(marker.read_text().split()) if marker.exists() else set()
     missing = [r for r in (project.requirement, *project.extra) if r not in installed]
     if missing:
-        code, _out, err, _ = _run([str(venv / "bin" / "pip"), "install", "-q", *missing], timeout=1800)
+        # the pins (extra) go with every install: a later project's requirement must not upgrade past them
+        pinned = [*missing, *(r for r in project.extra if r not in missing)]
+        code, _out, err, _ = _run([str(venv / "bin" / "pip"), "install", "-q", *pinned], timeout=1800)
         if code:
             raise RuntimeError(f"cannot install {' '.join(missing)} in {venv}: {_last_line(err)}")
         marker.write_text("\n".join(sorted(installed | set(missing))) + "\n")
@@ -212,9 +224,10 @@ def _copy_and_hand_change(site: Path, env: dict[str, str], mig: list[str], serve
     row = {"clean": _drift(site, env, mig, copy_dsn, server)}
     tables = server.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> 'alembic_version'"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> %s"
         " ORDER BY c.relname LIMIT 1",
         dbname=copy,
+        params=(env.get("MIGTUI_VERSION_TABLE") or "alembic_version",),
     )
     if not tables:
         row["hand_change"] = "no table to change"

@@ -138,3 +138,24 @@ def test_script_location_in_package_resource_form(tmp_path, monkeypatch):
     assert done.returncode == 7, done.stderr
     assert "script_location no_such_app_pkg.storage:alembic: cannot import no_such_app_pkg.storage" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_lint_leaves_out_the_version_table_env_py_names(tmp_path):
+    """Offline, alembic's own INSERT/UPDATE on env.py's version table is bookkeeping, not a statement to lint
+    (it was linted as an unbatched UPDATE on masakari's history)."""
+    project = make_project(
+        tmp_path,
+        [Rev("a1", CREATE_T, "op.drop_table('t')"), Rev("a2", "op.add_column('t', sa.Column('w', sa.Integer))")],
+    )
+    env = project / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "target_metadata=target_metadata", "target_metadata=target_metadata, version_table='app_version'"
+        )
+    )
+    done = run_main("lint", "--migrations", str(project), "--format", "json")
+    assert done.returncode in (0, 1), done.stderr
+    files = json.loads(done.stdout)["files"]
+    sql = [st["sql"] for file in files for st in file["statements"]]
+    assert len(sql) == 2 and not [s for s in sql if "app_version" in s], sql
+    assert "unbatched-update" not in done.stdout
