@@ -83,6 +83,15 @@ PROJECTS = [
     ),
     # optuna's RDB storage (not OpenStack): a stock env.py that reads sqlalchemy.url in both modes
     Project("optuna", "optuna==4.1.0", "optuna/storages/_rdb/alembic.ini"),
+    # CKAN 2.11 (not OpenStack, PostgreSQL only): a stock env.py on sqlalchemy.url; SQLAlchemy 1.4 and psycopg2,
+    # so migtui runs in the project's interpreter. The wheel's dependencies are in its "requirements" extra
+    Project(
+        "ckan",
+        "ckan[requirements]==2.11.1",
+        "ckan/migration/alembic.ini",
+        env={"MIGTUI_DRIVER": "psycopg2"},
+        own_interpreter=True,
+    ),
     # env.py renders offline for Airflow's own sql_alchemy_conn, some revisions use Airflow's engine, on
     # SQLAlchemy 1.4 (no psycopg 3 dialect): psycopg2, and the target's URL in Airflow's setting
     Project(
@@ -135,6 +144,7 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
     wheels = cache / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     dist, version = project.requirement.split("==")
+    dist = dist.split("[")[0]  # the wheel's name, without the extras installed with it
     stem = f"{dist.replace('-', '_')}-{version}-"
     found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(stem.lower())]
     if not found:
@@ -146,7 +156,7 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
         found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(stem.lower())]
         if code or not found:
             raise RuntimeError(f"cannot download {project.requirement}: {_last_line(err) or 'registry unreachable'}")
-    src = cache / "src" / project.requirement
+    src = cache / "src" / f"{dist}=={version}"
     ini = project.migrations.endswith(".ini")
     top = project.migrations.rsplit("/", 1)[0] if ini else project.migrations
     if not (src / project.migrations).exists() or (not ini and not (src / top / "env.py").is_file()):

@@ -288,6 +288,13 @@ class Checkpoint:
 
     def save(self) -> None:
         self.server.drop_database(self.clone)
+        # a template needs no other session on it: an env.py that never closes its connection (CKAN's opens one
+        # per run and leaves it to the garbage collector) leaves one behind. Every session on the job's own
+        # scratch database is the job's, so ending them is safe
+        self.server.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            params=(self.dbname,),
+        )
         self.server.create_database(self.clone, template=self.dbname)
         self.taken = True
         self.since = []
