@@ -329,10 +329,20 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
                 statuses = collections.Counter(str(r.get("status")) for r in results)
                 row["rollback"].update(tested=len(results), statuses=dict(statuses))
                 failed = [r for r in results if r.get("status") == "failed"]
+                reasons = {}
+                for item in failed:
+                    why = item.get("error") or "; ".join(map(str, item.get("failures") or [])) or "schema differs"
+                    differences = (item.get("downgrade_differences") or []) + (item.get("reupgrade_differences") or [])
+                    if differences and not item.get("error"):
+                        why += ": " + ", ".join(
+                            " ".join(str(d.get(k) or "") for k in ("kind", "object", "change", "attribute")).strip()
+                            for d in differences[:4]
+                        )
+                    reasons[str(item.get("revision"))] = str(why)[:400]
                 if failed:
-                    first = failed[0]
-                    why = first.get("error") or "; ".join(map(str, first.get("failures") or [])) or "schema differs"
-                    row["rollback"]["first_failure"] = f"{first.get('revision')}: {str(why)[:300]}"
+                    first = str(failed[0].get("revision"))
+                    row["rollback"]["first_failure"] = f"{first}: {reasons[first]}"
+                    row["rollback"]["failures"] = reasons
             except ValueError:
                 row["rollback"]["error"] = _last_line(err)
     finally:
