@@ -67,6 +67,31 @@ PROJECTS = [
     Project("nova-api", "nova==30.0.0", "nova/db/api/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
     Project("cinder", "cinder==25.0.0", "cinder/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
     Project("heat", "openstack-heat==23.0.0", "heat/db/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"),
+    # masakari's env.py names its own version table in both modes (taskflow's tables share the database)
+    Project(
+        "masakari",
+        "masakari==18.0.0",
+        "masakari/db/sqlalchemy/alembic.ini",
+        env={"MIGTUI_VERSION_TABLE": "masakari_alembic_version"},
+        extra=OPENSTACK_PINS,
+        venv="openstack",
+    ),
+    # aodh: script_location in package form (aodh.storage.sqlalchemy:alembic); online the connection the caller
+    # passes, offline oslo.config's [database] connection (unset)
+    Project(
+        "aodh", "aodh==19.0.0", "aodh/storage/sqlalchemy/alembic/alembic.ini", extra=OPENSTACK_PINS, venv="openstack"
+    ),
+    # optuna's RDB storage (not OpenStack): a stock env.py that reads sqlalchemy.url in both modes
+    Project("optuna", "optuna==4.1.0", "optuna/storages/_rdb/alembic.ini"),
+    # CKAN 2.11 (not OpenStack, PostgreSQL only): a stock env.py on sqlalchemy.url; SQLAlchemy 1.4 and psycopg2,
+    # so migtui runs in the project's interpreter. The wheel's dependencies are in its "requirements" extra
+    Project(
+        "ckan",
+        "ckan[requirements]==2.11.1",
+        "ckan/migration/alembic.ini",
+        env={"MIGTUI_DRIVER": "psycopg2"},
+        own_interpreter=True,
+    ),
     # env.py renders offline for Airflow's own sql_alchemy_conn, some revisions use Airflow's engine, on
     # SQLAlchemy 1.4 (no psycopg 3 dialect): psycopg2, and the target's URL in Airflow's setting
     Project(
@@ -119,6 +144,7 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
     wheels = cache / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     dist, version = project.requirement.split("==")
+    dist = dist.split("[")[0]  # the wheel's name, without the extras installed with it
     stem = f"{dist.replace('-', '_')}-{version}-"
     found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(stem.lower())]
     if not found:
@@ -130,7 +156,7 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
         found = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(stem.lower())]
         if code or not found:
             raise RuntimeError(f"cannot download {project.requirement}: {_last_line(err) or 'registry unreachable'}")
-    src = cache / "src" / project.requirement
+    src = cache / "src" / f"{dist}=={version}"
     ini = project.migrations.endswith(".ini")
     top = project.migrations.rsplit("/", 1)[0] if ini else project.migrations
     if not (src / project.migrations).exists() or (not ini and not (src / top / "env.py").is_file()):
@@ -148,7 +174,9 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
     installed = set(marker.read_text().split()) if marker.exists() else set()
     missing = [r for r in (project.requirement, *project.extra) if r not in installed]
     if missing:
-        code, _out, err, _ = _run([str(venv / "bin" / "pip"), "install", "-q", *missing], timeout=1800)
+        # the pins (extra) go with every install: a later project's requirement must not upgrade past them
+        pinned = [*missing, *(r for r in project.extra if r not in missing)]
+        code, _out, err, _ = _run([str(venv / "bin" / "pip"), "install", "-q", *pinned], timeout=1800)
         if code:
             raise RuntimeError(f"cannot install {' '.join(missing)} in {venv}: {_last_line(err)}")
         marker.write_text("\n".join(sorted(installed | set(missing))) + "\n")
@@ -188,9 +216,10 @@ def _drift(site: Path, env: dict[str, str], mig: list[str], dsn: str, server) ->
     return row
 
 
-def _copy_and_hand_change(site: Path, env: dict[str, str], mig: list[str], server, tag: str) -> dict:
-    """The database at head copied with ``pg_dump | psql``: drift must find nothing on the copy; then one column
-    added by hand to the copy's first table must be the one difference drift reports."""
+def _copy_and_hand_change(site: Path, env: dict[str, str], mig: list[str], server, tag: str, known: list[str]) -> dict:
+    """The database at head copied with ``pg_dump | psql``: drift must find on the copy what it found on the
+    database itself (``known``: nothing, or true differences such as aodh's default frozen at migration time);
+    then one column added by hand to the copy's first table must be the one difference drift adds."""
     copy = tag + "_copy"
     copy_dsn = server.create_database(copy)
     dump = subprocess.run(
@@ -206,9 +235,10 @@ def _copy_and_hand_change(site: Path, env: dict[str, str], mig: list[str], serve
     row = {"clean": _drift(site, env, mig, copy_dsn, server)}
     tables = server.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> 'alembic_version'"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> %s"
         " ORDER BY c.relname LIMIT 1",
         dbname=copy,
+        params=(env.get("MIGTUI_VERSION_TABLE") or "alembic_version",),
     )
     if not tables:
         row["hand_change"] = "no table to change"
@@ -217,7 +247,7 @@ def _copy_and_hand_change(site: Path, env: dict[str, str], mig: list[str], serve
     server.execute(f'ALTER TABLE public."{table}" ADD COLUMN migtui_hand_change integer', dbname=copy)
     changed = _drift(site, env, mig, copy_dsn, server)
     changed["made"] = f"ALTER TABLE {table} ADD COLUMN migtui_hand_change integer"
-    found = changed.get("differences") or []
+    found = [d for d in changed.get("differences") or [] if d not in known]
     changed["exact"] = len(found) == 1 and table in found[0] and "migtui_hand_change" in found[0]
     row["hand_change"] = changed
     return row
@@ -280,8 +310,9 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
             row["up"] = {"exit": code, "seconds": round(seconds, 1), "error": _last_line(err) if code else None}
         if "drift" in jobs:
             row["drift"] = _drift(site, env, mig, dsn, server)
-            if row["up"]["exit"] == 0 and row["drift"].get("differences") == []:
-                row["copy"] = _copy_and_hand_change(site, env, mig, server, tag)
+            known = row["drift"].get("differences")
+            if row["up"]["exit"] == 0 and known is not None:
+                row["copy"] = _copy_and_hand_change(site, env, mig, server, tag, known)
         if "rollback" in jobs:
             scratch = server.create_database(tag + "_rb")
             if project.dsn_env:
@@ -298,10 +329,20 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
                 statuses = collections.Counter(str(r.get("status")) for r in results)
                 row["rollback"].update(tested=len(results), statuses=dict(statuses))
                 failed = [r for r in results if r.get("status") == "failed"]
+                reasons = {}
+                for item in failed:
+                    why = item.get("error") or "; ".join(map(str, item.get("failures") or [])) or "schema differs"
+                    differences = (item.get("downgrade_differences") or []) + (item.get("reupgrade_differences") or [])
+                    if differences and not item.get("error"):
+                        why += ": " + ", ".join(
+                            " ".join(str(d.get(k) or "") for k in ("kind", "object", "change", "attribute")).strip()
+                            for d in differences[:4]
+                        )
+                    reasons[str(item.get("revision"))] = str(why)[:400]
                 if failed:
-                    first = failed[0]
-                    why = first.get("error") or "; ".join(map(str, first.get("failures") or [])) or "schema differs"
-                    row["rollback"]["first_failure"] = f"{first.get('revision')}: {str(why)[:300]}"
+                    first = str(failed[0].get("revision"))
+                    row["rollback"]["first_failure"] = f"{first}: {reasons[first]}"
+                    row["rollback"]["failures"] = reasons
             except ValueError:
                 row["rollback"]["error"] = _last_line(err)
     finally:
@@ -329,7 +370,9 @@ def _cell(row: dict, job: str) -> str:
         text += f" {len(data['differences'])} differences"
         copy = row.get("copy") or {}
         if "clean" in copy:
+            same = copy["clean"].get("differences") == data["differences"]
             text += f"; pg_dump copy: {len(copy['clean'].get('differences') or [])} differences"
+            text += "" if same else f" NOT the same as the database's: {copy['clean'].get('differences')}"
         hand = copy.get("hand_change")
         if isinstance(hand, dict):
             text += f"; hand change found {'exactly' if hand['exact'] else 'NOT exactly: ' + str(hand['differences'])}"

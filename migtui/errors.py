@@ -54,6 +54,11 @@ class ProjectError(MigtuiError):
     exit_code = ExitCode.PROJECT_ERROR
 
 
+class RevisionCodeError(ProjectError):
+    """A revision's own ``upgrade()``/``downgrade()`` raised a Python exception (not a database error): exit 7
+    like every failure of the project's code; rollback-test records it for the revision instead of stopping."""
+
+
 class MigrationFailed(MigtuiError):
     exit_code = ExitCode.MIGRATION_FAILED
 

@@ -83,7 +83,9 @@ class AlembicProject:
         except (configparser.Error, OSError) as exc:
             raise UsageError(f"{ini}: cannot read script_location ({str(exc).splitlines()[0]})") from None
         script = Path(location)
-        if not script.is_absolute():
+        if not script.is_absolute() and ":" in location:
+            script = _package_location(ini, location)
+        elif not script.is_absolute():
             script = ini.parent / script
         if not (script / "env.py").is_file():
             raise UsageError(f"{ini}: script_location {location} has no env.py")
@@ -224,6 +226,27 @@ class AlembicProject:
             digest.update(str(file.relative_to(self.script_location)).encode())
             digest.update(file.read_bytes())
         return digest.hexdigest()[:16]
+
+
+def _package_location(ini: Path, location: str) -> Path:
+    """The directory of a ``package.module:path`` script_location (alembic's package-resource form, e.g.
+    aodh's ``aodh.storage.sqlalchemy:alembic``).
+
+    The copy in the tree the alembic.ini itself lies in comes first (an unpacked wheel or a checkout: the files
+    the operator pointed at), found without importing anything; otherwise the installed package's, as alembic
+    resolves it."""
+    package, _, rest = location.partition(":")
+    relative = Path(*package.split("."), *[part for part in rest.split(":") if part])
+    for ancestor in ini.parents:
+        if (ancestor / relative / "env.py").is_file():
+            return ancestor / relative
+    from importlib import resources
+
+    try:
+        found = resources.files(package).joinpath(*[part for part in rest.split(":") if part])
+    except Exception as exc:
+        raise ProjectError(f"{ini}: script_location {location}: cannot import {package}: {error_line(exc)}") from None
+    return Path(str(found))
 
 
 def _project_frame(exc: BaseException, script_location: Path) -> str:

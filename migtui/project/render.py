@@ -57,6 +57,14 @@ class _Records(list):
     dialect: str = "postgresql"
 
 
+# alembic's functions that write the version table (alembic/runtime/migration.py): the CREATE TABLE of an
+# offline render from base, then one INSERT/UPDATE/DELETE per revision
+_VERSION_WRITERS = frozenset(
+    {"_ensure_version_table", "run_migrations", "_insert_version", "_delete_version", "_update_version"}
+)
+_MIGRATION_PY = str(Path("alembic", "runtime", "migration.py"))
+
+
 @contextlib.contextmanager
 def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[_Records]:
     from alembic.ddl.impl import DefaultImpl
@@ -69,17 +77,20 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[_Re
     original_output = DefaultImpl.static_output
     original_alter = PostgresqlImpl.alter_column
 
-    def where() -> tuple[Path | None, int | None, bool]:
+    def where() -> tuple[Path | None, int | None, bool, bool]:
+        """(revision file, line, alembic's BEGIN/COMMIT, alembic's version-table bookkeeping)."""
         frame = sys._getframe(2)
-        by_alembic = False
+        by_alembic = by_version = False
         while frame is not None:
             code = frame.f_code
             if code.co_name in ("emit_begin", "emit_commit") and "alembic" in code.co_filename:
                 by_alembic = True
+            if code.co_name in _VERSION_WRITERS and code.co_filename.endswith(_MIGRATION_PY):
+                by_version = True
             if code.co_filename in revision_files:
-                return Path(code.co_filename), frame.f_lineno, by_alembic
+                return Path(code.co_filename), frame.f_lineno, by_alembic, by_version
             frame = frame.f_back
-        return None, None, by_alembic
+        return None, None, by_alembic, by_version
 
     def static_output(self, text: str) -> None:
         records.dialect = self.dialect.name
@@ -87,8 +98,10 @@ def _capture(revision_files: dict[str, str], version_table: str) -> Iterator[_Re
         match = _RUNNING.match(stripped)
         if match:
             state["revision"] = match["rev"]
-        path, line, by_alembic = where()
-        is_version = bool(re.search(rf"\b{re.escape(version_table)}\b", stripped)) and path is None
+        path, line, by_alembic, by_version = where()
+        # by origin too: an env.py may name its own table (masakari: version_table='masakari_alembic_version')
+        named = bool(re.search(rf"\b{re.escape(version_table)}\b", stripped))
+        is_version = path is None and (named or (by_version and not by_alembic))
         records.append(
             RenderedStatement(
                 sql=stripped,

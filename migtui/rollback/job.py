@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migtui.catalog import Difference, Snapshot, diff_snapshots, inspect_database
-from migtui.errors import MigtuiError, UsageError
+from migtui.errors import ExitCode, MigtuiError, ProjectError, RevisionCodeError, UsageError
 from migtui.events import EventSink, Finding, Message, RunFinished, RunStarted, discard
 from migtui.redact import error_line, redact_dsn
 
@@ -83,6 +83,7 @@ class RevisionResult:
     contract_differences: list[Difference] = field(default_factory=list)  # before vs after downgrade from contract
     path: str = ""  # the revision file
     noop_allowed: bool = False  # a no-op downgrade is the project's policy: a warning, not a failure
+    code_failed: bool = False  # its upgrade() raised in its own Python code (not the database): exit 7
 
     @property
     def ok(self) -> bool:
@@ -159,6 +160,7 @@ class RevisionResult:
             "data_warnings": list(self.data_warnings),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "note": self.note,
+            "code_failed": self.code_failed,
         }
 
 
@@ -188,6 +190,11 @@ class RollbackReport:
 
     @property
     def exit_code(self) -> int:
+        """7 when a revision's upgrade() failed in the project's own Python (the history cannot be built, which
+        is not what rollback-test checks), else 1 for any failure. A downgrade() that raises stays 1: a
+        downgrade that does not work is the finding this job exists for."""
+        if any(r.code_failed for r in self.revisions):
+            return int(ExitCode.PROJECT_ERROR)
         return 0 if self.ok else 1
 
     @property
@@ -255,6 +262,11 @@ def run_step(project: Any, dsn: str, settings: Any, revision: str, direction: st
     return run_revision_step(project, dsn, settings, revision, direction, sink=sink, job=JOB)
 
 
+class _EnvRefused(Exception):
+    """env.py failed outside any revision's own code (raised through the per-revision handlers, which record
+    MigtuiErrors as the revision's failure)."""
+
+
 class Checkpoint:
     """A template clone of the scratch database, so a failed (or no-op) downgrade does not end the run.
 
@@ -276,6 +288,13 @@ class Checkpoint:
 
     def save(self) -> None:
         self.server.drop_database(self.clone)
+        # a template needs no other session on it: an env.py that never closes its connection (CKAN's opens one
+        # per run and leaves it to the garbage collector) leaves one behind. Every session on the job's own
+        # scratch database is the job's, so ending them is safe
+        self.server.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            params=(self.dbname,),
+        )
         self.server.create_database(self.clone, template=self.dbname)
         self.taken = True
         self.since = []
@@ -345,7 +364,14 @@ class RollbackTest:
 
     def _run_step(self, revision: str, direction: str) -> float:
         self._current = None  # the schema is about to change
-        return self.step(self.project, self.dsn, self.settings, revision, direction, self.sink)
+        try:
+            return self.step(self.project, self.dsn, self.settings, revision, direction, self.sink)
+        except ProjectError as exc:
+            if isinstance(exc, RevisionCodeError):
+                raise
+            # env.py itself failed or refused the connection: no revision can be tested, so the run stops with
+            # the project's error (exit 7) rather than a report of every revision failing the same way
+            raise _EnvRefused(exc.message) from None
 
     def _diff(self, expected: Snapshot, actual: Snapshot) -> list[Difference]:
         return diff_snapshots(expected, actual, exclude=self.exclude)
@@ -416,6 +442,9 @@ class RollbackTest:
     def run(self) -> RollbackReport:
         try:
             return self._run()
+        except _EnvRefused as exc:
+            self.sink(RunFinished(job=JOB, ok=False, exit_code=int(ExitCode.PROJECT_ERROR), summary=str(exc)))
+            raise ProjectError(f"rollback-test cannot run: {exc}") from None
         finally:
             self._close_catalog()
             if self.checkpoint is not None and self.checkpoint.taken:
@@ -550,6 +579,7 @@ class RollbackTest:
         except MigtuiError as exc:
             result.failures.append(PHASE_UPGRADE)
             result.error = exc.message
+            result.code_failed = isinstance(exc, RevisionCodeError)
             return finish(f"revision {rev} failed to upgrade")
         after_up = snapshot()
         self._versions_after_up = self._read_versions()
@@ -593,6 +623,7 @@ class RollbackTest:
         except MigtuiError as exc:
             result.failures.append(PHASE_REUPGRADE)
             result.error = exc.message
+            result.code_failed = isinstance(exc, RevisionCodeError)
             return finish(None)
         result.reupgrade_differences = self._diff(after_up, snapshot())
         if result.reupgrade_differences:

@@ -35,9 +35,18 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from migtui.errors import Interrupted, MigrationFailed, MigrationTimeout, MigtuiError, ProjectError, UsageError
+from migtui.errors import (
+    Interrupted,
+    MigrationFailed,
+    MigrationTimeout,
+    MigtuiError,
+    ProjectError,
+    RevisionCodeError,
+    UsageError,
+)
 from migtui.events import (
     EventSink,
     LockWait,
@@ -228,6 +237,7 @@ class _AttemptState:
     finished: bool = False
     noop: bool = False
     body_started: bool = False  # the revision's upgrade()/downgrade() was entered
+    body_error: BaseException | None = None  # what the revision's upgrade()/downgrade() itself raised
     hooked: bool = False  # a connection to the target got migtui's session settings in this attempt
     blockers: tuple[Blocker, ...] = ()
     waiting_lock: str = ""
@@ -287,6 +297,23 @@ def _is_driver_error(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     return isinstance(exc, (DBAPIError, OperationalError)) or "psycopg" in type(exc).__module__
+
+
+def _check_version_table(context: Any, table: str | None, schema: str | None) -> None:
+    """Refuse a step whose env.py keeps its revision in another version table than the one migtui reads
+    (masakari's env.py passes ``version_table='masakari_alembic_version'`` to ``context.configure``): migtui's
+    plan, status, drift and advisory lock would all read a table the run never writes."""
+    expected = table or "alembic_version"
+    used = getattr(context, "version_table", expected)
+    used_schema = getattr(context, "version_table_schema", None)
+    if used != expected or (used_schema and schema and used_schema != schema):
+        where = f"{used_schema}.{used}" if used_schema else used
+        setting = f"version_table = {used!r}" + (f", version_table_schema = {used_schema!r}" if used_schema else "")
+        raise UsageError(
+            f"env.py keeps the revision in version table {where}, migtui reads "
+            f"{schema + '.' if schema else ''}{expected}: set {setting} in [tool.migtui] "
+            "(or MIGTUI_VERSION_TABLE / MIGTUI_VERSION_TABLE_SCHEMA)"
+        )
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -803,6 +830,21 @@ class RevisionStep:
 
             env_py = _project_frame(exc, self.project.script_location) or "env.py"
             return ProjectError(f"{env_py} failed before revision {rev} ran: {describe_failure(exc)}")
+        body_error = state.body_error
+        if body_error is not None and not _sqlstates(body_error) and not _is_driver_error(body_error):
+            # the revision's own Python failed (a bug, a deliberate raise, a missing application module), not the
+            # database: exit 7, like env.py failing, so CI tells a code bug from a statement the server refused
+            from migtui.project.load import _project_frame
+
+            where = _project_frame(body_error, self.project.script_location)
+            if where:
+                file, _, line = where.rpartition(":")
+                with contextlib.suppress(ValueError):
+                    where = f"{Path(file).resolve().relative_to(self.project.script_location.resolve())}:{line}"
+            return RevisionCodeError(
+                f"revision {rev} ({state.direction}) failed in its own code"
+                f"{' at ' + where if where else ''}: {describe_failure(body_error)}; rolled back{partial}"
+            )
         if LOCK_NOT_AVAILABLE in states:
             if attempt <= self.limits.lock_retries and not state.non_transactional_ran:
                 return None
@@ -822,6 +864,7 @@ class RevisionStep:
         direction = state.direction
 
         def work(heads, context):
+            _check_version_table(context, self.version_table, self.version_table_schema)
             heads = tuple(heads or ())
             if direction == "up":
                 try:
@@ -864,6 +907,9 @@ class RevisionStep:
                 state.body_started = True
                 try:
                     return original(**kw)
+                except BaseException as exc:
+                    state.body_error = exc
+                    raise
                 finally:
                     state.in_body = False
 

@@ -232,7 +232,6 @@ def test_rollback_test_and_drift_through_the_projects_env(kind, tmp_path, pg, fr
     """rollback-test and drift build their own databases: an env.py that connects where migtui says runs
     there; one with its own fixed setting (``own-engine``) is refused there in one line, never run elsewhere."""
     import dataclasses
-    import json
 
     from migtui.drift.job import DriftOptions, run_drift
     from migtui.rollback.job import RollbackOptions, run_rollback_test
@@ -242,10 +241,11 @@ def test_rollback_test_and_drift_through_the_projects_env(kind, tmp_path, pg, fr
     name, scratch = new_database(pg)
     try:
         settings = dataclasses.replace(settings_for(fresh_db), scratch_dsn=scratch, migrations=str(project.ini_path))
-        report = run_rollback_test(settings, RollbackOptions())
-        if kind == "own-engine":
-            assert report.exit_code != 0 and "not the target" in json.dumps(report.to_dict())
+        if kind == "own-engine":  # the test cannot run at all: the project's error, exit 7
+            with pytest.raises(ProjectError, match=r"rollback-test cannot run: env.py connected to .*not the target"):
+                run_rollback_test(settings, RollbackOptions())
             return
+        report = run_rollback_test(settings, RollbackOptions())
         assert report.exit_code == 0, report.summary
         assert [r["status"] for r in report.to_dict()["revisions"]] == ["passed"] * 3
 
