@@ -1,0 +1,112 @@
+"""The first screen's import path stays lean: what it needs is imported before it is painted, nothing more.
+
+Each check runs the real app in a fresh interpreter (``sys.modules`` of this test process has everything) and
+records the loaded modules at the moment the first screen's data arrives. Not timed: it fails when a module
+the first screen does not need (alembic, SQLAlchemy, pglast, the lint engine, other screens) comes back onto
+that path, whatever the machine's speed (docs/tui.md, "Start-up").
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psycopg
+
+from tests.tui_helpers import sample_project
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("alembic", "sqlalchemy", "mako", "pglast", "pygments", "migtui.lint", "migtui.analysis")
+
+SCRIPT = """
+import asyncio, json, sys
+
+from migtui.config import Settings
+from migtui.tui.app import MigtuiApp
+
+HEAVY = {heavy!r}
+MODE = sys.argv[1]
+seen = {{}}
+
+
+def loaded():
+    return sorted({{m for m in sys.modules if m.startswith(HEAVY)}})
+
+
+def record(handler, key, describe):
+    def wrapper(self, message):
+        if key not in seen:
+            seen[key] = {{"heavy": loaded(), "screens": sorted(m for m in sys.modules if ".screens." in m),
+                         "data": describe(message)}}
+        return handler(self, message)
+    return wrapper
+
+
+if MODE == "shell":
+    import migtui.tui.screens.migrations as migrations
+
+    migrations.FIRST_PAINT_WAIT_SECONDS = 120  # a slow machine must not let deferred work start early
+    migrations.MigrationsScreen.on_migrations_screen_overview_loaded = record(
+        migrations.MigrationsScreen.on_migrations_screen_overview_loaded, "overview",
+        lambda m: [m.overview.revisions_from, [(r.revision, r.state) for r in m.overview.revisions]])
+else:
+    from migtui.tui.widgets.monitor_panel import MonitorPanel
+
+    MonitorPanel.on_monitor_panel_sample_ready = record(
+        MonitorPanel.on_monitor_panel_sample_ready, "sample",
+        lambda m: [s.application_name for s in m.sample.sessions])
+
+
+async def main(mode):
+    app = MigtuiApp(Settings(dsn={dsn!r}, migrations={migrations!r}), mode=mode)
+    async with app.run_test(size=(80, 24)) as pilot:
+        key = "overview" if mode == "shell" else "sample"
+        while key not in seen:
+            await pilot.pause(0.02)
+        if mode == "shell":  # the deferred work does run once the screen is painted: the revision's SQL
+            while app.screen._detail == (None, None):
+                await pilot.pause(0.05)
+            seen["after"] = {{"heavy": loaded(), "sql": app.screen._detail[0]}}
+
+
+asyncio.run(main(MODE))
+print(json.dumps(seen))
+"""
+
+
+def first_screen(mode: str, dsn: str, migrations: Path) -> dict:
+    script = SCRIPT.format(heavy=HEAVY, dsn=dsn, migrations=str(migrations))
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_migrations_view_first_screen_has_database_state_without_alembic_or_lint(fresh_db, tmp_path):
+    project = sample_project(tmp_path / "proj")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:  # the version table alone says where it stands
+        conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('a2')")
+    seen = first_screen("shell", fresh_db, project)
+    first = seen["overview"]
+    assert first["data"] == ["source", [["a4", "pending"], ["a3", "pending"], ["a2", "current"], ["a1", "applied"]]]
+    assert first["heavy"] == []
+    assert first["screens"] == ["migtui.tui.screens.migrations"]
+    # after the first paint: alembic's check and the SQL rendering do run
+    assert "ALTER TABLE accounts ADD COLUMN name" in seen["after"]["sql"]
+    assert {"alembic", "sqlalchemy"} <= set(seen["after"]["heavy"])
+
+
+def test_monitor_first_sample_without_the_shell_screens(fresh_db, tmp_path):
+    seen = first_screen("monitor", fresh_db, tmp_path)
+    first = seen["sample"]
+    assert first["heavy"] == []
+    assert first["screens"] == ["migtui.tui.screens.monitor"]
