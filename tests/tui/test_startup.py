@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.tui_helpers import sample_project
 
@@ -110,3 +111,21 @@ def test_monitor_first_sample_without_the_shell_screens(fresh_db, tmp_path):
     first = seen["sample"]
     assert first["heavy"] == []
     assert first["screens"] == ["migtui.tui.screens.monitor"]
+
+
+def test_prefetched_work_is_taken_once_with_its_outcome(tmp_path):
+    from migtui.tui import prefetch
+    from migtui.tui.overview import load_overviews, prefetch_overview
+    from tests.alembic_projects import project_settings
+
+    settings = project_settings(sample_project(tmp_path / "proj"))
+    prefetch_overview(settings)
+    first = next(load_overviews(settings))
+    assert [r.revision for r in first.revisions] == ["a4", "a3", "a2", "a1"]
+    assert first.revisions_from == "source"
+    assert prefetch.take(("overview", id(settings))) == (False, None)  # taken: the next load reads again
+
+    prefetch.start("boom", lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # the work's exception is raised where it is taken
+        prefetch.take("boom")
+    assert prefetch.take("boom") == (False, None)
