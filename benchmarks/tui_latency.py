@@ -165,10 +165,11 @@ async def blocked_latency(settings, samples: int) -> None:
             app.action_apply("0014_orders_archived_at")
             while not isinstance(app.screen, ConfirmScreen):
                 await pilot.pause(0.01)
-            if app.screen.typed:  # the holder's lock on orders (pre-flight) asks for the database's name
-                await pilot.press(*app.screen.typed, "enter")
-            else:
-                await pilot.press("y")
+            confirm = app.screen
+            if confirm.typed:  # the holder's lock on orders (pre-flight) asks for the database's name
+                await pilot.pause(0.2)  # the dialog mounted and its input focused
+                confirm.query_one("#confirm-input").value = confirm.typed
+            confirm.action_confirm()
             while not isinstance(app.screen, ApplyScreen):
                 await pilot.pause(0.01)
             apply = app.screen
@@ -243,9 +244,10 @@ def main() -> int:
     parser.add_argument("--launch-only", action="store_true", help="only the launch-to-first-screen measurements")
     parser.add_argument("--code", type=Path, help="launch the migtui of this checkout (e.g. a worktree of main)")
     args = parser.parse_args()
-    if args.code:
+    if args.code:  # the launches and the in-process measurements run that checkout's migtui
         global CODE
         CODE = args.code.resolve()
+        sys.path.insert(0, str(CODE))
 
     import psycopg
 

@@ -199,6 +199,7 @@ def rewrite(doc: str, shots: dict[str, str], keys: str, sizes: list[str]) -> str
     unused = sorted(set(shots) - set(names))
     if missing or unused:
         raise RuntimeError(f"docs/tui.md markers without a capture: {missing}; captures without a marker: {unused}")
+
     def fill(m: re.Match) -> str:
         name = m.group("name")
         return f"{m.group(1)}```\n{shots[name]}\n```\n{m.group(4)}" if name in shots else m.group(0)
