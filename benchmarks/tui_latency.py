@@ -1,10 +1,11 @@
 """TUI responsiveness, measured on a real server with the repo's sample project and demo data.
 
-    PYTHONPATH=. python benchmarks/tui_latency.py [--scale 100000] [--samples 30]
+    PYTHONPATH=. python benchmarks/tui_latency.py [--scale 100000] [--samples 30] [--launches 5] [--launch-only]
 
 Prints:
-1. launch to first paint: a real ``python -m migtui tui`` in a tmux pane at 80x24, from spawning the process
-   to the first frame on the terminal and to the revisions (read from the database) being on screen;
+1. launch to first paint: a real ``python -m migtui tui`` and ``python -m migtui monitor`` in a tmux pane at
+   80x24, from spawning the process to the first frame on the terminal and to the first screen with data read
+   from the database (the revisions with their state; the monitor's sessions, one of them this script's);
 2. in-process (headless Textual): app start to the first composed screen and to the loaded overview;
 3. while ``0014`` is blocked behind another session's ACCESS SHARE lock on ``orders`` (apply view open, the
    monitor polling every 0.25 s): key-handling latency (press ``?`` until the help screen is the active screen,
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CODE = ROOT  # the migtui the launches run (--code: another checkout, to compare)
 sys.path.insert(0, str(ROOT))
 
 
@@ -37,42 +39,93 @@ def fmt_ms(values: list[float]) -> str:
     return f"n={len(ms)} p50={statistics.median(ms):.1f} ms p95={pct(ms, 95):.1f} ms max={max(ms):.1f} ms"
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far (/proc, Linux; 10 ms resolution)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tmux_launch(dsn: str, runs: int, command: str, first_marker: tuple[str, ...], ready) -> tuple[list, list, list]:
+    """Launch ``python -m migtui <command>`` ``runs`` times in a fresh tmux pane at 80x24; return the seconds from
+    spawning the process to the first frame (a ``first_marker`` on screen), to ``ready(screen)``: the first
+    screen with data read from the database, and the CPU seconds the process had used by then (what the wall
+    time would be on an idle machine, at most: the process runs on one core at a time, its threads share the
+    GIL). The pane is read every 10 ms (``capture-pane`` is a process of its own: polling faster adds load to
+    the machine being measured)."""
+    sock = f"migtui-bench-{os.getpid()}-{command.split()[0]}"
+    tmux = ["tmux", "-L", sock]
+    subprocess.run([*tmux, "new-session", "-d", "-s", "keepalive", "sleep 600"], check=True)
+    firsts, readies, cpus = [], [], []
+    try:
+        for i in range(runs):
+            session = f"migtui-bench-{os.getpid()}-{i}"
+            go = ROOT / f".bench-go-{os.getpid()}"
+            cmd = (
+                f"cd {CODE} && while [ ! -e {go} ]; do sleep 0.005; done; PYTHONPATH={CODE} exec {sys.executable} "
+                f"-m migtui {command} --dsn '{dsn}'"
+            )
+            subprocess.run([*tmux, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd], check=True)
+            time.sleep(0.3)  # the pane's shell is up and waiting for the go file
+            pid = int(
+                subprocess.run(
+                    [*tmux, "list-panes", "-t", session, "-F", "#{pane_pid}"], capture_output=True, text=True
+                ).stdout.split()[0]
+            )  # the shell, which execs python
+            go.touch()
+            t0 = time.monotonic()
+            first = done = None
+            deadline = t0 + 30
+            try:
+                while time.monotonic() < deadline and done is None:
+                    screen = subprocess.run(
+                        [*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
+                    ).stdout
+                    now = time.monotonic()
+                    if first is None and any(marker in screen for marker in first_marker):
+                        first = now - t0
+                    if ready(screen):
+                        done = now - t0
+                        cpu = cpu_seconds(pid)
+                        if cpu is not None:
+                            cpus.append(cpu)
+                        first = done if first is None else first
+                    time.sleep(0.01)
+            finally:
+                go.unlink(missing_ok=True)
+                subprocess.run([*tmux, "kill-session", "-t", session], capture_output=True)
+            if first is not None:
+                firsts.append(first)
+            if done is not None:
+                readies.append(done)
+            time.sleep(0.2)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+    return firsts, readies, cpus
+
+
 def tmux_first_paint(dsn: str, runs: int) -> None:
     if not shutil.which("tmux"):
         print("tmux not installed: skipping the terminal launch measurement")
         return
-    sock = f"migtui-bench-{os.getpid()}"
-    tmux = ["tmux", "-L", sock]
-    subprocess.run([*tmux, "new-session", "-d", "-s", "keepalive", "sleep 600"], check=True)
-    firsts, readies = [], []
-    for i in range(runs):
-        session = f"migtui-bench-{os.getpid()}-{i}"
-        cmd = (
-            f"cd {ROOT} && PYTHONPATH={ROOT} {sys.executable} -m migtui tui --dsn '{dsn}' "
-            f"--migrations {ROOT / 'db/migrations'}"
-        )
-        subprocess.run(
-            [*tmux, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "sleep 0.3; " + cmd], check=True
-        )
-        t0 = time.monotonic() + 0.3  # the pane's shell sleeps 0.3 s before starting migtui
-        first = ready = None
-        deadline = t0 + 30
-        while time.monotonic() < deadline and ready is None:
-            screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
-            now = time.monotonic()
-            if first is None and ("Reload" in screen or "loading" in screen):
-                first = now - t0
-            if "revisions," in screen and "pending" in screen:
-                ready = now - t0
-            time.sleep(0.005)
-        subprocess.run([*tmux, "kill-session", "-t", session], capture_output=True)
-        if first is not None:
-            firsts.append(first)
-        if ready is not None:
-            readies.append(ready)
-    subprocess.run([*tmux, "kill-server"], capture_output=True)
-    print(f"launch -> first frame on the terminal (tmux 80x24): {fmt_ms(firsts)}")
-    print(f"launch -> revisions with database state on screen:   {fmt_ms(readies)}")
+    firsts, readies, cpus = tmux_launch(
+        dsn,
+        runs,
+        f"tui --migrations {ROOT / 'db/migrations'}",
+        ("Reload", "loading"),
+        lambda screen: "revisions," in screen and "pending" in screen and " at " in screen,
+    )
+    print(f"migtui tui: launch -> first frame on the terminal (tmux 80x24): {fmt_ms(firsts)}")
+    print(f"migtui tui: launch -> revisions with database state on screen: {fmt_ms(readies)}")
+    print(f"migtui tui: CPU time used by then:                            {fmt_ms(cpus)}")
+    firsts, readies, cpus = tmux_launch(
+        dsn, runs, "monitor", ("connecting", "Monitor"), lambda screen: "sessions ·" in screen and "bench-" in screen
+    )
+    print(f"migtui monitor: launch -> first frame on the terminal:          {fmt_ms(firsts)}")
+    print(f"migtui monitor: launch -> sessions on screen:                   {fmt_ms(readies)}")
+    print(f"migtui monitor: CPU time used by then:                         {fmt_ms(cpus)}")
 
 
 async def in_process(settings) -> None:
@@ -112,7 +165,13 @@ async def blocked_latency(settings, samples: int) -> None:
             app.action_apply("0014_orders_archived_at")
             while not isinstance(app.screen, ConfirmScreen):
                 await pilot.pause(0.01)
-            await pilot.press("y")
+            confirm = app.screen
+            if confirm.typed:  # the holder's lock on orders (pre-flight) asks for the database's name
+                await pilot.pause(0.2)  # the dialog mounted and its input focused
+                confirm.query_one("#confirm-input").value = confirm.typed
+            confirm.action_confirm()
+            while not isinstance(app.screen, ApplyScreen):
+                await pilot.pause(0.01)
             apply = app.screen
             assert isinstance(apply, ApplyScreen)
             panel = apply.query_one(MonitorPanel)
@@ -182,7 +241,15 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=100_000, help="demo orders (default 100000)")
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--launch-only", action="store_true", help="only the launch-to-first-screen measurements")
+    parser.add_argument("--code", type=Path, help="launch the migtui of this checkout (e.g. a worktree of main)")
     args = parser.parse_args()
+    if args.code:  # the launches and the in-process measurements run that checkout's migtui
+        global CODE
+        CODE = args.code.resolve()
+        sys.path.insert(0, str(CODE))
+
+    import psycopg
 
     from migtui.config import Settings
     from migtui.demo.data import DEMO_STOP_REVISION, load_demo_data
@@ -206,9 +273,16 @@ def main() -> int:
         load_demo_data(dsn, args.scale)
         print(
             f"PostgreSQL {cluster.pg_version}, sample project at {DEMO_STOP_REVISION}, {args.scale:,} orders; "
-            f"{os.cpu_count()} CPUs"
+            f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
-        tmux_first_paint(dsn, args.launches)
+        holder = psycopg.connect(dsn, application_name="bench-holder")  # a session for the monitor to show
+        try:
+            tmux_first_paint(dsn, args.launches)
+        finally:
+            holder.close()
+        print(f"load average after the launches: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.launch_only:
+            return 0
         asyncio.run(in_process(settings))
         asyncio.run(blocked_latency(settings, args.samples))
     finally:

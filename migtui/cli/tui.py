@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     require_terminal(
         "the TUI", "use the headless commands instead (status, lint, dry-run, drift, monitor --once; see migtui --help)"
     )
+    from migtui.tui.overview import prefetch_overview
+
+    prefetch_overview(settings)  # connect and read while Textual is imported (docs/tui.md, "Start-up")
     from migtui.tui.app import run_tui_app
 
     return run_tui_app(settings, lint=not args.no_lint)

@@ -9,15 +9,16 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 
-from migtui.tui.screens.help import HelpScreen
-from migtui.tui.screens.migrations import MigrationsScreen
-from migtui.tui.screens.monitor import MonitorScreen
+# screens are imported where they are opened: each mode's first screen imports only its own (docs/tui.md,
+# "Start-up"); isinstance checks go through _is_screen, which imports nothing
+if TYPE_CHECKING:
+    from migtui.tui.screens.monitor import MonitorScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
 
@@ -65,6 +66,8 @@ class MigtuiApp(App):
         if self.start_mode == "monitor":
             self.push_screen(self._monitor_screen(standalone=True))
         else:
+            from migtui.tui.screens.migrations import MigrationsScreen
+
             self.push_screen(MigrationsScreen(self.settings, lint=self.lint_enabled))
         if self.banner:
             self.notify(self.banner, title="migtui", timeout=8)
@@ -103,6 +106,8 @@ class MigtuiApp(App):
                 break
 
     def _monitor_screen(self, standalone: bool = False) -> MonitorScreen:
+        from migtui.tui.screens.monitor import MonitorScreen
+
         return MonitorScreen(
             self.settings.dsn,
             self.settings.monitor_interval,
@@ -162,7 +167,9 @@ class MigtuiApp(App):
 
     # -- actions (each also in the command palette) -----------------------------------------------------
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if not _is_screen(self.screen, "help", "HelpScreen"):
+            from migtui.tui.screens.help import HelpScreen
+
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
@@ -191,7 +198,7 @@ class MigtuiApp(App):
 
     def action_reload(self) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, MigrationsScreen):
+            if _is_screen(screen, "migrations", "MigrationsScreen"):
                 screen.action_reload()
 
     def action_apply(self, target: str = "head") -> None:
@@ -271,7 +278,7 @@ class MigtuiApp(App):
             yield SystemCommand(
                 "Apply (upgrade to head)", "Apply pending revisions with confirmation", self.action_apply
             )
-            if isinstance(screen, MigrationsScreen):
+            if _is_screen(screen, "migrations", "MigrationsScreen"):
                 yield SystemCommand(
                     "Apply up to the selected revision",
                     "Upgrade to the revision under the cursor",
@@ -290,8 +297,15 @@ class MigtuiApp(App):
                 "upgrade / downgrade / upgrade each revision on a scratch server",
                 lambda: self.action_job("rollback-test"),
             )
-        if isinstance(screen, MonitorScreen):
+        if _is_screen(screen, "monitor", "MonitorScreen"):
             yield SystemCommand("Pause / resume monitor", "Stop or restart polling", screen.action_toggle_pause)
+
+
+def _is_screen(screen: Screen, module: str, name: str) -> bool:
+    """``isinstance(screen, migtui.tui.screens.<module>.<name>)`` without importing that module: no screen
+    is one of its class before it is imported."""
+    loaded = sys.modules.get(f"migtui.tui.screens.{module}")
+    return loaded is not None and isinstance(screen, getattr(loaded, name))
 
 
 def screen_key(screen: Screen) -> str:

@@ -1,16 +1,14 @@
 """Per-revision lint badges for the TUI, from the lint job's JSON shape (``LintReport.to_dict()``).
 
 Headless (no textual): runs in a worker thread. The lint engine decides everything; this only groups its
-report by revision: worst finding, strongest lock, statements with locks and findings.
+report by revision: worst finding, strongest lock, statements with locks and findings. The analysis package is
+imported where it is used: the Migrations view imports this module to draw its first screen, before any lint.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-from migtui.analysis.lock_modes import STRENGTH
-from migtui.analysis.rules import LINT_RULES, SEVERITY_RANK
 
 # pg_locks mode -> short badge (PostgreSQL docs' names, abbreviated)
 LOCK_BADGE = {
@@ -43,12 +41,16 @@ class RevisionLint:
 
     @property
     def worst(self) -> str | None:
+        from migtui.analysis.rules import SEVERITY_RANK
+
         live = [f["severity"] for f in self.findings if f.get("approved") is None]
         return max(live, key=lambda s: SEVERITY_RANK.get(s, -1)) if live else None
 
     @property
     def strongest_lock(self) -> tuple[str, str] | None:
         """(mode, relation) of the strongest lock any statement takes."""
+        from migtui.analysis.lock_modes import STRENGTH
+
         best: tuple[str, str] | None = None
         for st in self.statements:
             for lock in st.get("locks", ()):
@@ -80,6 +82,7 @@ def summarize(report: dict[str, Any], destructive_rules: set[str]) -> dict[str, 
 
 def lint_revisions(settings) -> dict[str, RevisionLint]:
     """Run the lint job on the configured project (pending revisions when a target database is set)."""
+    from migtui.analysis.rules import LINT_RULES
     from migtui.lint.job import LintOptions, run_lint
 
     report = run_lint(settings, LintOptions())

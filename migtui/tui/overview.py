@@ -1,13 +1,15 @@
 """What the Migrations view shows, gathered headlessly (no textual here): revisions with their state from
 the alembic project + the target's version table, and the target / replica servers.
 
-Runs in a worker thread; the screen only renders the ``Overview`` it gets back.
+Runs in a worker thread; the screen only renders the ``Overview`` it gets back. Lean on purpose: the first
+screen's data is read without alembic, SQLAlchemy or pglast (docs/tui.md, "Start-up").
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from migtui.errors import MigtuiError
@@ -47,6 +49,9 @@ class Overview:
     project_error: str | None = None
     unknown_current: tuple[str, ...] = ()  # in the version table but not in the project
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # "alembic": alembic loaded the project; "source": the revision files were read without importing them
+    # (migtui.project.scan), to be confirmed by alembic's load
+    revisions_from: str = "alembic"
 
     @property
     def pending(self) -> tuple[RevisionRow, ...]:
@@ -119,27 +124,49 @@ def revision_states(revisions, current: tuple[str, ...] | None) -> dict[str, str
     }
 
 
-def load_overview(settings) -> Overview:
-    """Everything the Migrations view shows. Never raises for a bad target: errors become fields."""
-    from migtui.project.load import AlembicProject
+def load_overview(settings, *, from_source: bool = False) -> Overview:
+    """Everything the Migrations view shows. Never raises for a bad target: errors become fields.
 
-    project_error = None
-    infos = []
-    head = None
-    try:
-        project = AlembicProject.load(settings.migrations)
-        infos = project.revisions()
-        head = project.head()
-    except MigtuiError as exc:
-        project_error = exc.message
-
+    With ``from_source`` the revisions are read from the files' source where the project allows it
+    (``revisions_from_source``), which spares alembic's import: ``alembic_overview`` then checks them."""
     target = replica = None
     primary_lsn = None
     if settings.dsn:
         target, primary_lsn = read_server(settings.dsn, settings, "target")
     if settings.replica_dsn:
         replica, _ = read_server(settings.replica_dsn, settings, "replica", primary_lsn)
+    return _with_revisions(Overview(target=target, replica=replica), settings, from_source)
 
+
+def alembic_overview(overview: Overview, settings) -> Overview:
+    """``overview`` with its revisions as alembic loads them (the servers as they were read)."""
+    return _with_revisions(overview, settings, from_source=False)
+
+
+def _with_revisions(overview: Overview, settings, from_source: bool) -> Overview:
+    from migtui.project.load import AlembicProject
+
+    project_error = None
+    infos = []
+    head = None
+    revisions_from = "alembic"
+    try:
+        project = AlembicProject.load(settings.migrations)
+        scanned = None
+        if from_source:
+            from migtui.project.scan import revisions_from_source
+
+            scanned = revisions_from_source(project)
+        if scanned is not None:
+            infos, revisions_from = scanned, "source"
+            head = infos[-1].revision if infos else None
+        else:
+            infos = project.revisions()
+            head = project.head()
+    except MigtuiError as exc:
+        project_error = exc.message
+
+    target = overview.target
     current = target.current if target is not None and target.error is None else None
     states = revision_states(infos, current)
     known = {r.revision for r in infos}
@@ -147,14 +174,54 @@ def load_overview(settings) -> Overview:
         RevisionRow(r.revision, r.description, r.path, r.down_revisions, states[r.revision], r.is_head)
         for r in reversed(infos)  # newest first, like `alembic history`
     )
-    return Overview(
+    return replace(
+        overview,
         revisions=rows,
         head=head,
-        target=target,
-        replica=replica,
         project_error=project_error,
         unknown_current=tuple(c for c in (current or ()) if c not in known),
+        revisions_from=revisions_from,
     )
+
+
+def load_overviews(settings) -> Iterator[Overview]:
+    """What the Migrations view shows, fast first: the overview with the revisions read from their files
+    (started by ``prefetch_overview`` at launch when it was called), then, when alembic's load of the project
+    tells something else (a revision module that fails to import, a revision id computed at import), alembic's.
+    The lint and the SQL rendering that follow load alembic anyway."""
+    first = _take_prefetched(settings)
+    if first is None:
+        first = load_overview(settings, from_source=True)
+    yield first
+    if first.revisions_from == "source":
+        checked = alembic_overview(first, settings)
+        if (checked.revisions, checked.head, checked.project_error, checked.unknown_current) != (
+            first.revisions,
+            first.head,
+            first.project_error,
+            first.unknown_current,
+        ):
+            yield checked
+
+
+def prefetch_overview(settings) -> None:
+    """Start reading the first overview for ``settings`` now (``migtui.tui.prefetch``): the front end calls this
+    before it imports Textual; ``load_overviews`` with the same settings object takes it."""
+    from migtui.tui import prefetch
+
+    prefetch.start(("overview", id(settings)), lambda: (settings, load_overview(settings, from_source=True)))
+
+
+def _take_prefetched(settings) -> Overview | None:
+    from migtui.tui import prefetch
+
+    try:
+        started, result = prefetch.take(("overview", id(settings)))
+    except Exception:  # the screen's own load reports it
+        return None
+    if not started or result[0] is not settings:
+        return None
+    return result[1]
 
 
 def render_revision_sql(settings, row: RevisionRow) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import ClassVar
 
 from rich.console import Group
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from migtui.errors import MigtuiError
-from migtui.tui.overview import Overview, RevisionRow, ServerInfo, load_overview, render_revision_sql
+from migtui.tui.overview import Overview, RevisionRow, ServerInfo, load_overviews, render_revision_sql
 from migtui.tui.worker import post_outcome
 
 STATE_STYLE = {
@@ -27,6 +27,9 @@ STATE_STYLE = {
 }
 
 COMPACT_BELOW = 120  # screen width under which the state column shows only its glyph
+# the longest the work the first screen does not show (alembic's check of the revisions, the lint, the SQL
+# rendering, syntax highlighting) waits for that screen to be painted with its data
+FIRST_PAINT_WAIT_SECONDS = 2.0
 
 
 def _lag(info: ServerInfo) -> str:
@@ -116,6 +119,8 @@ class MigrationsScreen(Screen):
         self.lint_state = "pending"
         if not lint:
             self.lint_state = "off"
+        # set once the revisions with their database state are on screen (docs/tui.md, "Start-up")
+        self.painted = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="servers", classes="title-bar")
@@ -161,7 +166,9 @@ class MigrationsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
     def _load(self) -> None:
-        self.post_message(self.OverviewLoaded(load_overview(self.settings)))
+        for overview in load_overviews(self.settings):  # fast first, then alembic's where it differs
+            self.post_message(self.OverviewLoaded(overview))
+            self.painted.wait(FIRST_PAINT_WAIT_SECONDS)
         if self.lint_state != "off":
             self._lint()
 
@@ -197,6 +204,7 @@ class MigrationsScreen(Screen):
                 style="bold red",
             )
         self.query_one("#servers", Static).update(header)
+        self.call_after_refresh(self.painted.set)
 
         self._rows = {r.revision: r for r in ov.revisions}
         if ov.project_error:
@@ -267,6 +275,7 @@ class MigrationsScreen(Screen):
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _render_sql(self, row: RevisionRow) -> None:
         try:
+            self.painted.wait(FIRST_PAINT_WAIT_SECONDS)
             sql = render_revision_sql(self.settings, row)
             self.post_message(self.DetailRendered(row.revision, sql, None))
         except MigtuiError as exc:
@@ -293,14 +302,23 @@ class MigrationsScreen(Screen):
         elif error:
             parts.append(Text(error, style="bold red"))
         else:
-            parts.append(Syntax(sql.strip() or "-- no SQL", "sql", word_wrap=True, theme="ansi_dark"))
+            parts.append(self._code(sql.strip() or "-- no SQL", "sql"))
         try:
             source = row.path.read_text(encoding="utf-8")
         except OSError as exc:
             source = f"# cannot read {row.path}: {exc}"
         parts.append(Text("\nFile", style="bold underline"))
-        parts.append(Syntax(source, "python", word_wrap=True, theme="ansi_dark"))
+        parts.append(self._code(source, "python"))
         self.query_one("#detail-body", Static).update(Group(*parts))
+
+    def _code(self, code: str, lexer: str):  # type: ignore[no-untyped-def]
+        """Highlighted code; plain until the first screen is painted (pygments compiles its lexer's patterns on
+        first use, a tenth of a second): the rendered SQL that follows shows it highlighted."""
+        if not self.painted.is_set():
+            return Text(code)
+        from rich.syntax import Syntax
+
+        return Syntax(code, lexer, word_wrap=True, theme="ansi_dark")
 
     def _lint_detail(self, row: RevisionRow) -> Text:
         out = Text("Lint", style="bold underline")
