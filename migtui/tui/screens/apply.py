@@ -14,6 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import Group
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -33,7 +34,7 @@ from migtui.events import (
     RevisionStarted,
     StatementStarted,
 )
-from migtui.pg.monitor import format_age, one_line
+from migtui.pg.monitor import age_words, one_line
 from migtui.redact import redact_dsn
 from migtui.report import Cancel
 from migtui.tui.screens.job import event_line
@@ -128,7 +129,12 @@ class ApplyScreen(Screen):
         Binding("R", "retry", "Retry"),
         Binding("C", "session('cancel')", "Cancel query"),
         Binding("K", "session('terminate')", "Terminate"),
+        Binding("i", "details", "Details"),
         Binding("escape", "back", "Back"),
+        Binding("1", "tab('tab-sessions')", "Sessions", show=False),
+        Binding("2", "tab('tab-locks')", "Locks", show=False),
+        Binding("3", "tab('tab-long')", "Long tx", show=False),
+        Binding("4", "tab('tab-progress')", "Progress", show=False),
     ]
 
     class Planned(Message):
@@ -184,7 +190,8 @@ class ApplyScreen(Screen):
         )
         with VerticalScroll(id="apply-progress"):
             yield Static("", id="apply-revisions")
-        yield RichLog(id="apply-log", wrap=False, markup=False, max_lines=500)
+        # wrapped: a runner event cut at the screen's edge would lose what it waits for
+        yield RichLog(id="apply-log", wrap=True, markup=False, max_lines=500)
         yield MonitorPanel(
             self.settings.dsn, self.settings.monitor_interval, watched_relations=None, id="apply-monitor"
         )
@@ -482,7 +489,9 @@ class ApplyScreen(Screen):
         self.query_one("#apply-header", Static).update(text)
 
     def _render_progress(self) -> None:
-        out = Text(no_wrap=True, overflow="ellipsis")
+        """One line per revision (cut at the edge: the id comes first); the running revision's statement, what
+        it waits for and its progress wrap under it (``i`` shows them whole)."""
+        parts: list[Text] = []
         marks = {
             "pending": ("○", "dim"),
             "running": ("▶", "bold cyan"),
@@ -492,23 +501,62 @@ class ApplyScreen(Screen):
         for rev in self.plan:
             state = self.status.get(rev, "pending")
             mark, style = marks[state]
-            out.append(f"{mark} {rev}", style=style)
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(f"{mark} {rev}", style=style)
             if rev in self.seconds:
-                out.append(f" {self.seconds[rev]:.2f}s", style="dim")
+                line.append(f" {self.seconds[rev]:.2f}s", style="dim")
+            parts.append(line)
             if state == "running" and self.revision_started is not None:
                 elapsed = time.monotonic() - self.revision_started
                 timeout = self.settings.timeout
-                out.append(f"  elapsed {format_age(elapsed)} / timeout {format_age(timeout)} ")
+                line.append(f"  elapsed {age_words(elapsed)} / timeout {age_words(timeout) if timeout else 'none'} ")
                 if timeout:
                     filled = min(20, int(20 * elapsed / timeout))
-                    out.append("█" * filled + "░" * (20 - filled), style="red" if elapsed > timeout * 0.8 else "cyan")
+                    line.append("█" * filled + "░" * (20 - filled), style="red" if elapsed > timeout * 0.8 else "cyan")
                 if self.statement:
                     index = f"[{self.statement_index}] " if self.statement_index is not None else ""
-                    out.append(f"\n    {index}{one_line(self.statement, 200)}", style="italic")
+                    parts.append(Text(f"    {index}{one_line(self.statement, 300)}", style="italic"))
                 if self.waiting_for:
-                    out.append(f"\n    waiting for {self.waiting_for}", style="bold yellow")
+                    parts.append(Text(f"    waiting for {self.waiting_for}", style="bold yellow"))
                 if self.progress_text:
-                    out.append(f"\n    {self.progress_text}", style="cyan")
-            out.append("\n")
-        out.rstrip()
-        self.query_one("#apply-revisions", Static).update(out)
+                    parts.append(Text(f"    {self.progress_text}", style="cyan"))
+        self.query_one("#apply-revisions", Static).update(Group(*parts))
+
+    def details_text(self) -> Text:
+        """Everything the progress pane may cut: the running statement whole, what it waits for, its progress,
+        the outcome."""
+        out = Text()
+        out.append(f"{self.state.upper()}", style="bold")
+        if self.summary:
+            out.append(f" · {self.summary}")
+        out.append("\n")
+        for rev in self.plan:
+            out.append(f"\n{rev}: {self.status.get(rev, 'pending')}")
+            if rev in self.seconds:
+                out.append(f" ({self.seconds[rev]:.2f}s)")
+        if self.running_revision:
+            out.append(f"\n\nrunning {self.running_revision}", style="bold")
+            if self.revision_started is not None:
+                out.append(
+                    f"\nelapsed {age_words(time.monotonic() - self.revision_started)}"
+                    f" of the revision's timeout {age_words(self.settings.timeout)}"
+                )
+            if self.statement:
+                index = f" [{self.statement_index}]" if self.statement_index is not None else ""
+                out.append(f"\n\nstatement{index}:\n", style="bold")
+                out.append(self.statement.strip())
+            if self.waiting_for:
+                out.append(f"\n\nwaiting for {self.waiting_for}", style="yellow")
+            if self.progress_text:
+                out.append(f"\n\nprogress: {self.progress_text}", style="cyan")
+        return out
+
+    def action_details(self) -> None:
+        from migtui.tui.screens.detail import DetailScreen
+
+        self.app.push_screen(DetailScreen(f"Apply to {self.target}", self.details_text()))
+
+    def action_tab(self, tab_id: str) -> None:
+        from textual.widgets import TabbedContent
+
+        self.query_one(MonitorPanel).query_one(TabbedContent).active = tab_id

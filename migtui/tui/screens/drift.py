@@ -222,7 +222,8 @@ class DriftScreen(Screen):
         table.add_column("actual", style="bold", overflow="fold", ratio=None if change == "removed" else 1)
         for attribute, (want, have) in rows.items():
             left, right = cells(want, have, width=None)
-            table.add_row(attribute, "\n".join(left), "\n".join(right))
+            # Text, not str: DataTable reads a str as markup ("[x]" in a default would vanish or raise)
+            table.add_row(Text(attribute), Text("\n".join(left)), Text("\n".join(right)))
         fixes = [report.fixes[i] for i in indexes if report.fixes[i]]
         parts: list[RenderableType] = [title, Text(""), table, Text("")]
         if fixes:

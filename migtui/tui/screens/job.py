@@ -87,9 +87,30 @@ def event_line(event: Event) -> str | None:
     return text_line(event)
 
 
+def finding_text(f: Finding) -> Text:
+    """A finding in full: where, the phase, the message, the hint (what the findings table cuts)."""
+    out = Text()
+    out.append(f"{f.severity} [{f.rule}]", style=SEVERITY_STYLE.get(f.severity, ""))
+    where = " ".join(x for x in (f.revision or "", f"line {f.line}" if f.line else "", f.path or "") if x)
+    if where:
+        out.append(f"  {where}", style="bold")
+    out.append("\n\n")
+    if f.phase:
+        out.append(f"[{f.phase}] ", style="bold")
+    out.append(f.message + "\n")
+    if f.approved is not None:
+        out.append(f"\napproved: {f.approved}\n", style="green")
+    if f.hint:
+        out.append("\nhint: ", style="bold")
+        out.append(f.hint)
+    out.rstrip()
+    return out
+
+
 class JobScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "rerun", "Run again"),
+        Binding("enter", "finding_detail", "Whole finding", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -127,7 +148,8 @@ class JobScreen(Screen):
         yield Static("", id="job-header", classes="title-bar")
         yield DataTable(id="job-findings", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="job-holds", cursor_type="row", zebra_stripes=True)
-        yield RichLog(id="job-log", wrap=False, markup=False, max_lines=2000)
+        # wrapped: an event line cut at the screen's edge would lose its end (the estimate, the lock)
+        yield RichLog(id="job-log", wrap=True, markup=False, max_lines=2000)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -162,6 +184,27 @@ class JobScreen(Screen):
         self._render_header()
         self._run()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "job-findings":
+            self.action_finding_detail()
+
+    def action_finding_detail(self) -> None:
+        """Enter on a finding: its whole text (the table cuts the message at the screen's edge)."""
+        table = self.query_one("#job-findings", DataTable)
+        if not self.findings or not 0 <= table.cursor_row < len(self.findings):
+            return
+        from migtui.tui.screens.detail import DetailScreen
+
+        f = self.findings[table.cursor_row]
+        self.app.push_screen(DetailScreen(f"{f.severity} [{f.rule}] {f.revision or ''}".strip(), finding_text(f)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows only what the state allows: no "Run again" while the job runs ("Back" stays: it
+        says why it cannot go back yet)."""
+        if action == "rerun":
+            return self.state != "running"
+        return True
+
     def _sink(self, event: Event) -> None:  # job thread
         with contextlib.suppress(Exception):  # never raise into the job (the app may be gone: a crash exit)
             self.post_message(self.JobEvent(event))
@@ -186,9 +229,9 @@ class JobScreen(Screen):
             self.findings.append(event)
             self.query_one("#job-findings", DataTable).add_row(
                 Text(event.severity, style=SEVERITY_STYLE.get(event.severity, "")),
-                event.rule,
-                event.revision or "",
-                one_line(event.message, 200),
+                Text(event.rule),  # Text, not str: a str cell is read as markup ("[contract] ..." would vanish)
+                Text(event.revision or ""),
+                Text((f"[{event.phase}] " if event.phase else "") + one_line(event.message, 200)),
             )
         if isinstance(event, RunFinished):
             self.summary = event.summary
@@ -239,6 +282,7 @@ class JobScreen(Screen):
         table.display = table.row_count > 0
 
     def _render_header(self) -> None:
+        self.refresh_bindings()
         style = {"running": "bold cyan", "done": "bold green", "findings": "bold yellow", "failed": "bold red"}
         text = Text(f"{self.spec.title} · {len(self.findings)} findings · ")
         text.append(self.state.upper(), style=style.get(self.state, ""))
