@@ -62,6 +62,8 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y", "confirm", "Confirm", show=False),
     ]
 
+    quit_confirmation = False  # the app's "quit while a run is active?" (asked once)
+
     def __init__(
         self,
         title: str,
@@ -85,13 +87,31 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(Text(self.body), id="confirm-body")  # Text: no markup in SQL or rule ids
             if self.reasons:
                 yield Static(Text("\n".join(self.reasons), style="bold red"), id="confirm-reasons")
+            yield from self.compose_extra()
             if self.typed:
-                yield Label(Text(f"Type {self.typed!r} to {self.verb.lower()}:"))
+                yield Label(Text(f"Type {self.typed!r} to {self.verb.lower()}:"), id="confirm-prompt")
                 yield Input(placeholder=self.typed, id="confirm-input")
                 yield Static("", id="confirm-feedback")
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.verb} (y)" if not self.typed else self.verb, variant="warning", id="confirm-yes")
+                yield from self.compose_buttons()
                 yield Button("Cancel (esc)", id="confirm-no")
+
+    def compose_extra(self) -> ComposeResult:
+        """Widgets between the reasons and the typed input (a subclass's)."""
+        yield from ()
+
+    def compose_buttons(self) -> ComposeResult:
+        """Buttons between the confirm and cancel buttons (a subclass's)."""
+        yield from ()
+
+    def drop_typed(self) -> None:
+        """The reason for typing is gone: ``y`` confirms again."""
+        self.typed = None
+        for selector in ("#confirm-prompt", "#confirm-input", "#confirm-feedback"):
+            for widget in self.query(selector):
+                widget.display = False
+        self.query_one("#confirm-yes", Button).label = f"{self.verb} (y)"
 
     def on_mount(self) -> None:
         # typing goes to the input when a typed confirmation is needed; otherwise "y" / enter confirm
@@ -102,7 +122,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm-yes":
             self.action_confirm()
-        else:
+        elif event.button.id == "confirm-no":
             self.dismiss(False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -180,6 +200,7 @@ class ApplyScreen(Screen):
         self.events: list[Event] = []
         self.risks: list[str] = []
         self.in_the_way: list[str] = []  # pre-flight: sessions holding locks on the plan's tables, long transactions
+        self.in_the_way_sessions: list = []  # the same, as migtui.pg.sessions.SessionFacts (empty: it could not run)
         self.target_relations: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -228,6 +249,7 @@ class ApplyScreen(Screen):
             found = preflight(self.settings.dsn, self.target_relations, DEFAULT_LONG_TRANSACTION_SECONDS)
         except MigtuiError as exc:
             return [f"pre-flight could not run: {exc.message}"]
+        self.in_the_way_sessions = found
         lines = []
         for s in found:
             held = f": {', '.join(s.locks)}" if s.locks else ""
@@ -295,7 +317,29 @@ class ApplyScreen(Screen):
             reasons = ["error / destructive findings:", *self.risks[:4]]
             if len(self.risks) > 4:
                 reasons.append(f"… and {len(self.risks) - 4} more (lint view: l)")
-        if self.in_the_way:
+        if self.in_the_way_sessions:  # wait, terminate or proceed (typed), in the pre-flight dialog
+            from migtui.pg.dsn import database_name
+            from migtui.pg.monitor import DEFAULT_LONG_TRANSACTION_SECONDS
+            from migtui.tui.screens.preflight import PreflightScreen
+
+            self.app.push_screen(
+                PreflightScreen(
+                    f"Upgrade to {self.target}?",
+                    body,
+                    database_name(self.settings.dsn) or "apply",
+                    reasons=reasons,
+                    risky=bool(self.risks),
+                    sessions=self.in_the_way_sessions,
+                    dsn=self.settings.dsn,
+                    relations=self.target_relations,
+                    long_seconds=DEFAULT_LONG_TRANSACTION_SECONDS,
+                    recheck_seconds=max(0.5, 2 * self.settings.monitor_interval),
+                ),
+                self._confirmed,
+            )
+            self._render_header()
+            return
+        if self.in_the_way:  # the pre-flight could not run
             from migtui.pg.dsn import database_name
 
             typed = typed or database_name(self.settings.dsn) or "apply"
@@ -401,6 +445,9 @@ class ApplyScreen(Screen):
             reload = getattr(screen, "action_reload", None)
             if reload is not None and screen is not self:
                 reload()
+        run_ended = getattr(self.app, "run_ended", None)
+        if run_ended is not None:
+            run_ended()
 
     # -- cancel ----------------------------------------------------------------------------------------------
     def action_cancel_run(self) -> None:
@@ -433,6 +480,7 @@ class ApplyScreen(Screen):
             return
         self.state, self.summary, self.exit_code = "planning", "", None
         self.status, self.seconds, self.events, self.first_started = {}, {}, [], {}
+        self.in_the_way, self.in_the_way_sessions = [], []
         self._cancel, self._ended = Cancel(), threading.Event()
         self.query_one("#apply-log", RichLog).clear()
         self._render_header()

@@ -40,6 +40,7 @@ COMPACT_BELOW = 120  # screen width under which the state column shows only its 
 TABLE_SHARE = 0.64
 WIDE_TABLE_SHARE = 0.5  # from COMPACT_BELOW columns on, with the description column
 TABLE_MIN_WIDTH = 34
+HEAD_SUFFIX = " head"
 BADGE_WIDTH = 4  # lint ("✗12") and lock ("SUE") badges, and their headers
 CELL_PADDING = 2  # DataTable's cell padding, both sides
 TABLE_CHROME = 3  # round border (2) and the vertical scrollbar (1, app.tcss)
@@ -142,6 +143,8 @@ class MigrationsScreen(Screen):
         self._poller = ServerPoller(settings)
         self._polling = False
         self.servers_polls = 0  # header refreshes since the view opened
+        self._revision_width = 8
+        self._head_suffix = True
         self.overview: Overview | None = None
         self._rows: dict[str, RevisionRow] = {}
         self._shown: str | None = None
@@ -181,8 +184,8 @@ class MigrationsScreen(Screen):
         # explicit widths from the data: DataTable's auto-width waits for an idle pass, which a busy app may
         # not get before it paints (columns then stay as narrow as their headers)
         revisions = self.overview.revisions if self.overview is not None and not self.overview.project_error else []
-        suffix = 0 if self._compact else 5  # " head" after the id; narrow screens color the head's id instead
-        revision_width = max([len("revision"), *(len(r.revision) + (suffix if r.is_head else 0) for r in revisions)])
+        ids = max([len("revision"), *(len(r.revision) for r in revisions)])
+        revision_width = max([ids, *(len(r.revision) + len(HEAD_SUFFIX) for r in revisions if r.is_head)])
         description_width = min(max([len("description"), *(len(r.description) for r in revisions)]), 200)
         # the table is as wide as its data, up to TABLE_SHARE of the screen; what does not fit there is the
         # revision id, cut in the middle (_revision_cell), never the columns before it
@@ -192,6 +195,11 @@ class MigrationsScreen(Screen):
         if not self._compact:  # half the screen, more (up to TABLE_SHARE) when the ids and some description need it
             room = max(int(width * WIDE_TABLE_SHARE), min(fixed + revision_width + 2 * CELL_PADDING + 30, room))
         self._revision_width = max(8, min(revision_width, room - fixed - CELL_PADDING))
+        # narrow, and the ids need the room: the head's id in the head's color, no " head" after it (the word
+        # is in the detail pane)
+        self._head_suffix = not self._compact or self._revision_width >= revision_width
+        if not self._head_suffix:
+            self._revision_width = max(8, min(ids, room - fixed - CELL_PADDING))
         wanted = fixed + CELL_PADDING + self._revision_width
         if not self._compact:  # the description takes what is left (cut at its end: whole in the detail pane)
             description_width = max(len("description"), min(description_width, room - wanted - CELL_PADDING))
@@ -202,14 +210,14 @@ class MigrationsScreen(Screen):
             table.add_column("description", width=description_width)
 
     def _revision_cell(self, r: RevisionRow) -> Text:
-        """The revision id in the column's width (cut in the middle if it must be), ``head`` after it (under
-        COMPACT_BELOW columns the head's id is in the head's color instead: the word is in the detail pane)."""
-        if self._compact:
+        """The revision id in the column's width (cut in the middle if it must be), ``head`` after it, or the
+        head's id in the head's color where the ids need the room."""
+        if not self._head_suffix:
             return Text(middle_ellipsis(r.revision, self._revision_width), style="bold cyan" if r.is_head else "")
-        suffix = 5 if r.is_head else 0
+        suffix = len(HEAD_SUFFIX) if r.is_head else 0
         rev = Text(middle_ellipsis(r.revision, self._revision_width - suffix))
         if r.is_head:
-            rev.append(" head", style="bold cyan")
+            rev.append(HEAD_SUFFIX, style="bold cyan")
         return rev
 
     def on_resize(self, event) -> None:
