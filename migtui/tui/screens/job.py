@@ -23,9 +23,13 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 from migtui.events import Event, Finding, RunFinished
 from migtui.pg.monitor import one_line
 from migtui.report import Report
+from migtui.tui.text import middle_ellipsis
 from migtui.tui.worker import post_outcome
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
+SEVERITY_GLYPH = {"error": "✗", "warning": "!", "info": "i"}  # the Migrations view's lint badges
+COMPACT_BELOW = 120  # screen width under which the findings table is compact
+COMPACT_REVISION_WIDTH = 22
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class JobScreen(Screen):
         self.events: list[Event] = []
         self._renderer = None
         self._ended = threading.Event()
+        self._compact = False
         self.display_title = spec.title
 
     @staticmethod
@@ -153,7 +158,11 @@ class JobScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#job-findings", DataTable).add_columns("severity", "rule", "revision", "message")
+        # under COMPACT_BELOW columns the message comes right after the revision (the rule is in the finding's
+        # whole text, Enter), so it starts on screen at 80x24
+        self._compact = self.app.size.width < COMPACT_BELOW
+        columns = ("", "revision", "message") if self._compact else ("severity", "rule", "revision", "message")
+        self.query_one("#job-findings", DataTable).add_columns(*columns)
         self.query_one("#job-findings").border_title = "Findings"
         holds = self.query_one("#job-holds", DataTable)
         holds.add_columns("revision", "lock", "on", "blocks", "taken at", "held until", "estimate")
@@ -227,12 +236,19 @@ class JobScreen(Screen):
         self.events.append(event)
         if isinstance(event, Finding):
             self.findings.append(event)
-            self.query_one("#job-findings", DataTable).add_row(
-                Text(event.severity, style=SEVERITY_STYLE.get(event.severity, "")),
-                Text(event.rule),  # Text, not str: a str cell is read as markup ("[contract] ..." would vanish)
-                Text(event.revision or ""),
-                Text((f"[{event.phase}] " if event.phase else "") + one_line(event.message, 200)),
-            )
+            style = SEVERITY_STYLE.get(event.severity, "")
+            message = Text((f"[{event.phase}] " if event.phase else "") + one_line(event.message, 200))
+            if self._compact:
+                glyph = Text(SEVERITY_GLYPH.get(event.severity, "?"), style=style)
+                revision = Text(middle_ellipsis(event.revision or "", COMPACT_REVISION_WIDTH))
+                self.query_one("#job-findings", DataTable).add_row(glyph, revision, message)
+            else:
+                self.query_one("#job-findings", DataTable).add_row(
+                    Text(event.severity, style=style),
+                    Text(event.rule),  # Text, not str: a str cell is read as markup ("[contract] ..." would vanish)
+                    Text(event.revision or ""),
+                    message,
+                )
         if isinstance(event, RunFinished):
             self.summary = event.summary
         log = self.query_one("#job-log", RichLog)
