@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -63,6 +64,7 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     quit_confirmation = False  # the app's "quit while a run is active?" (asked once)
+    compact = False  # one-line input and buttons (a dialog with more to show at 80x24)
 
     def __init__(
         self,
@@ -90,12 +92,17 @@ class ConfirmScreen(ModalScreen[bool]):
             yield from self.compose_extra()
             if self.typed:
                 yield Label(Text(f"Type {self.typed!r} to {self.verb.lower()}:"), id="confirm-prompt")
-                yield Input(placeholder=self.typed, id="confirm-input")
+                yield Input(placeholder=self.typed, id="confirm-input", compact=self.compact)
                 yield Static("", id="confirm-feedback")
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.verb} (y)" if not self.typed else self.verb, variant="warning", id="confirm-yes")
+                yield Button(
+                    f"{self.verb} (y)" if not self.typed else self.verb,
+                    variant="warning",
+                    id="confirm-yes",
+                    compact=self.compact,
+                )
                 yield from self.compose_buttons()
-                yield Button("Cancel (esc)", id="confirm-no")
+                yield Button("Cancel (esc)", id="confirm-no", compact=self.compact)
 
     def compose_extra(self) -> ComposeResult:
         """Widgets between the reasons and the typed input (a subclass's)."""
@@ -212,7 +219,7 @@ class ApplyScreen(Screen):
         with VerticalScroll(id="apply-progress"):
             yield Static("", id="apply-revisions")
         # wrapped: a runner event cut at the screen's edge would lose what it waits for
-        yield RichLog(id="apply-log", wrap=True, markup=False, max_lines=500)
+        yield RichLog(id="apply-log", wrap=True, markup=False, max_lines=500, min_width=20)
         yield MonitorPanel(
             self.settings.dsn, self.settings.monitor_interval, watched_relations=None, id="apply-monitor"
         )
@@ -406,12 +413,13 @@ class ApplyScreen(Screen):
             self.statement, self.statement_index = event.sql, event.index
             self.waiting_for = ""
         elif isinstance(event, Progress):
-            self.waiting_for = event.waiting_for
+            self.waiting_for = f"waiting for {event.waiting_for}" if event.waiting_for else ""
             self.progress_text = event.progress
             if event.statement:
                 self.statement = event.statement
         elif isinstance(event, LockWait):
-            self.waiting_for = event.detail or f"{event.what} lock held by pid {event.holder_pid}"
+            # the runner's detail is a sentence of its own ("<revision> waits for ... held by pid ...")
+            self.waiting_for = event.detail or f"waiting for {event.what} lock held by pid {event.holder_pid}"
         elif isinstance(event, RevisionFinished):
             self.status[event.revision] = "done"
             self.seconds[event.revision] = event.seconds
@@ -539,7 +547,7 @@ class ApplyScreen(Screen):
     def _render_progress(self) -> None:
         """One line per revision (cut at the edge: the id comes first); the running revision's statement, what
         it waits for and its progress wrap under it (``i`` shows them whole)."""
-        parts: list[Text] = []
+        parts: list[Text | Padding] = []
         marks = {
             "pending": ("○", "dim"),
             "running": ("▶", "bold cyan"),
@@ -561,13 +569,14 @@ class ApplyScreen(Screen):
                 if timeout:
                     filled = min(20, int(20 * elapsed / timeout))
                     line.append("█" * filled + "░" * (20 - filled), style="red" if elapsed > timeout * 0.8 else "cyan")
+                # indented as a block: a wrapped line stays under its revision
                 if self.statement:
                     index = f"[{self.statement_index}] " if self.statement_index is not None else ""
-                    parts.append(Text(f"    {index}{one_line(self.statement, 300)}", style="italic"))
+                    parts.append(Padding(Text(f"{index}{one_line(self.statement, 300)}", style="italic"), (0, 0, 0, 4)))
                 if self.waiting_for:
-                    parts.append(Text(f"    waiting for {self.waiting_for}", style="bold yellow"))
+                    parts.append(Padding(Text(self.waiting_for, style="bold yellow"), (0, 0, 0, 4)))
                 if self.progress_text:
-                    parts.append(Text(f"    {self.progress_text}", style="cyan"))
+                    parts.append(Padding(Text(self.progress_text, style="cyan"), (0, 0, 0, 4)))
         self.query_one("#apply-revisions", Static).update(Group(*parts))
 
     def details_text(self) -> Text:
@@ -594,7 +603,7 @@ class ApplyScreen(Screen):
                 out.append(f"\n\nstatement{index}:\n", style="bold")
                 out.append(self.statement.strip())
             if self.waiting_for:
-                out.append(f"\n\nwaiting for {self.waiting_for}", style="yellow")
+                out.append(f"\n\n{self.waiting_for}", style="yellow")
             if self.progress_text:
                 out.append(f"\n\nprogress: {self.progress_text}", style="cyan")
         return out

@@ -154,7 +154,8 @@ class JobScreen(Screen):
         yield DataTable(id="job-findings", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="job-holds", cursor_type="row", zebra_stripes=True)
         # wrapped: an event line cut at the screen's edge would lose its end (the estimate, the lock)
-        yield RichLog(id="job-log", wrap=True, markup=False, max_lines=2000)
+        # min_width: RichLog renders at least that wide, which at 80 columns would bring a horizontal scrollbar back
+        yield RichLog(id="job-log", wrap=True, markup=False, max_lines=2000, min_width=20)
         yield Footer()
 
     def on_mount(self) -> None:

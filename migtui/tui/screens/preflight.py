@@ -42,6 +42,8 @@ class PreflightScreen(ConfirmScreen):
             self.sessions = sessions
             self.error = error
 
+    compact = True  # plan, lint reasons, sessions, input and buttons in 24 rows
+
     def __init__(
         self,
         title: str,
@@ -74,8 +76,8 @@ class PreflightScreen(ConfirmScreen):
         yield OptionList(id="preflight-sessions")
 
     def compose_buttons(self) -> ComposeResult:
-        yield Button("Wait (w)", id="preflight-wait")
-        yield Button("Terminate (k)", variant="error", id="preflight-terminate")
+        yield Button("Wait (w)", id="preflight-wait", compact=True)
+        yield Button("Terminate (k)", variant="error", id="preflight-terminate", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -104,7 +106,7 @@ class PreflightScreen(ConfirmScreen):
         status = Text()
         if self.sessions:
             status.append(f"{len(self.sessions)} session(s) in the way", style="bold red")
-            status.append(": the DDL would queue behind them, and every query on its tables behind the DDL\n")
+            status.append(": the DDL would queue behind them (and their tables' queries behind it)\n")
             if self.waiting_since is not None and self.next_check is not None:
                 left = max(0.0, self.next_check - time.monotonic())
                 status.append(
@@ -113,7 +115,7 @@ class PreflightScreen(ConfirmScreen):
                     style="bold yellow",
                 )
             else:
-                status.append("w: wait until they are gone · k: terminate the selected one · or type the name")
+                status.append("w wait until gone · k terminate selected (tab: list) · or type the name")
         else:
             status.append("✓ nobody in the way now", style="bold green")
             if self.checks:
@@ -173,9 +175,14 @@ class PreflightScreen(ConfirmScreen):
             self.waiting_since = self.next_check = None
             if not self.risky and self.typed:
                 self.drop_typed()
-                self.query_one("#confirm-yes", Button).focus()
             self.app.bell()
         self._show()
+        if not self.sessions:
+            # the list is gone: typing goes to the name again (a key meant for the input must not reach the
+            # app's bindings), else the confirm button takes y / enter
+            target = "#confirm-input" if self.typed else "#confirm-yes"
+            for widget in self.query(target):
+                widget.focus()
 
     # -- terminate the selected session -------------------------------------------------------------------
     def action_terminate(self) -> None:
