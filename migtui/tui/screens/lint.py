@@ -58,7 +58,10 @@ class LintScreen(Screen):
         self.action_relint()
 
     def action_relint(self) -> None:
-        self.query_one("#lint-header", Static).update("Lint · running…")
+        # alembic's env.py runs one at a time in this process: while a migration runs, lint waits for it
+        busy = self.app.busy_screen()
+        waiting = "waiting for the running migration (env.py runs one at a time)…" if busy is not None else ""
+        self.query_one("#lint-header", Static).update(f"Lint · {waiting or 'running…'}")
         self._run()
 
     @work(thread=True, exclusive=True, group="lint", exit_on_error=False)

@@ -398,7 +398,7 @@ class MigrationsScreen(Screen):
         head.append(f"down: {', '.join(row.down_revisions) or 'base'}\nfile: {row.path.name}\n\n")
         parts: list = [head, self._lint_detail(row), Text("\nSQL (alembic offline rendering)", style="bold underline")]
         if sql is None and error is None:
-            parts.append(Text("rendering…", style="dim"))
+            parts.append(Text(self._waiting_word("rendering…"), style="dim"))
         elif error:
             parts.append(Text(error, style="bold red"))
         else:
@@ -411,6 +411,12 @@ class MigrationsScreen(Screen):
         parts.append(Syntax(source, "python", word_wrap=True, theme="ansi_dark"))
         self.query_one("#detail-body", Static).update(Group(*parts))
 
+    def _waiting_word(self, working: str) -> str:
+        """``working``, or why it waits: alembic's env.py runs one at a time in this process (ENV_LOCK), so
+        rendering and linting wait while a migration runs (in a worker: the screen stays live)."""
+        busy = self.app.busy_screen() if self.is_attached else None
+        return "waiting for the running migration (env.py runs one at a time)…" if busy is not None else working
+
     def _lint_detail(self, row: RevisionRow) -> Text:
         out = Text("Lint", style="bold underline")
         out.append("\n")
@@ -418,7 +424,7 @@ class MigrationsScreen(Screen):
             out.append("off (--no-lint); press l to lint", style="dim")
             return out
         if self.lint_state == "pending":
-            out.append("linting…", style="dim")
+            out.append(self._waiting_word("linting…"), style="dim")
             return out
         if self.lint_error:
             out.append(self.lint_error, style="bold red")

@@ -80,12 +80,24 @@ class PreflightScreen(ConfirmScreen):
         yield Button("Terminate (k)", variant="error", id="preflight-terminate", compact=True)
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # (ConfirmScreen.on_mount runs too: Textual calls the handler of every class in the MRO)
+        if not self._alive():  # closed before it mounted (a palette command, escape): nothing to show
+            return
         self._show()
         self.set_interval(0.25, self._tick)
 
+    def _alive(self) -> bool:
+        """Mounted and not being taken down (a dialog closed right after it opened loses its widgets one by
+        one: every one this screen updates must still be there)."""
+        return self.is_attached and all(
+            self.query(selector)
+            for selector in ("#preflight-sessions", "#preflight-status", "#preflight-terminate", "#preflight-wait")
+        )
+
     # -- what is on screen -------------------------------------------------------------------------------
     def _show(self) -> None:
+        if not self._alive():
+            return
         listing = self.query_one("#preflight-sessions", OptionList)
         selected = self.selected_pid()
         listing.clear_options()
@@ -103,6 +115,8 @@ class PreflightScreen(ConfirmScreen):
         self._render_status()
 
     def _render_status(self) -> None:
+        if not self._alive():
+            return
         status = Text()
         if self.sessions:
             status.append(f"{len(self.sessions)} session(s) in the way", style="bold red")
@@ -125,7 +139,10 @@ class PreflightScreen(ConfirmScreen):
         self.query_one("#preflight-status", Static).update(status)
 
     def selected_pid(self) -> int | None:
-        listing = self.query_one("#preflight-sessions", OptionList)
+        found = self.query("#preflight-sessions")
+        if not found:
+            return None
+        listing = found.first(OptionList)
         if listing.highlighted is None or not listing.option_count:
             return None
         option_id = listing.get_option_at_index(listing.highlighted).id
@@ -140,6 +157,8 @@ class PreflightScreen(ConfirmScreen):
         self._render_status()
 
     def _tick(self) -> None:
+        if not self._alive():
+            return
         if self.waiting_since is not None and self.next_check is not None and time.monotonic() >= self.next_check:
             self.recheck()
         elif self.waiting_since is not None:
@@ -165,6 +184,8 @@ class PreflightScreen(ConfirmScreen):
             self._checking = False
 
     def on_preflight_screen_checked(self, message: Checked) -> None:
+        if not self._alive():  # answered (or closed) while the check ran
+            return
         self.checks += 1
         self.check_error = message.error
         if message.sessions is not None:
@@ -195,9 +216,8 @@ class PreflightScreen(ConfirmScreen):
         act_on_pid(self, self.dsn, pid, "terminate", after=self.recheck)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        # confirm / cancel: ConfirmScreen.on_button_pressed (Textual calls every class's handler in the MRO)
         if event.button.id == "preflight-wait":
             self.action_wait()
         elif event.button.id == "preflight-terminate":
             self.action_terminate()
-        else:
-            super().on_button_pressed(event)

@@ -89,6 +89,8 @@ class MonitorPanel(Vertical):
                 yield DataTable(id="progress", cursor_type="row")
 
     def on_mount(self) -> None:
+        if not self.query("#lock-tree-box") or not self.query("#progress"):
+            return  # its screen was closed right after it opened: the children are already gone
         self.query_one("#lock-tree-box").border_title = "Lock tree (who blocks whom)"
         self.query_one("#sessions", DataTable).add_columns(
             "pid", "application", "state", "wait", "xact", "blocked by", "query"
