@@ -369,7 +369,8 @@ class MigrationsScreen(Screen):
         detail = self.query_one("#detail")
         room = detail.size.width - 6  # the border's corners and title padding
         title = f"Revision {row.revision}"
-        detail.border_title = title if len(title) <= room else middle_ellipsis(row.revision, room)
+        # (before the first layout the pane has no width yet: the whole title, cut by the border if need be)
+        detail.border_title = title if len(title) <= room or room < 8 else middle_ellipsis(row.revision, room)
         self._show_detail(row, None, None)
         self._render_sql(row)
 
