@@ -242,10 +242,17 @@ async def test_apply_at_80x24_elapsed_spans_retries_details_tabs_and_ctrl_c(fres
             assert apply.query_one(TabbedContent).active == "tab-locks"
             await pilot.press("1")
             assert apply.query_one(TabbedContent).active == "tab-sessions"
-            # the Lint view opened during the run says why it has no result yet (env.py runs one at a time)
-            await pilot.press("ctrl+p")
-            await pilot.press(*"Lint", "enter")
-            await wait_for_text(pilot, "Lint · waiting for the running migration")
+            # the Lint view opened during the run says why it has no result yet: alembic's env.py runs one at a
+            # time in the process (ENV_LOCK, held here as a revision's attempt holds it); the screen stays live
+            from migtui.project.load import ENV_LOCK
+
+            with ENV_LOCK:
+                await pilot.press("ctrl+p")
+                await pilot.press(*"Lint", "enter")
+                await wait_for_text(pilot, "Lint · waiting for the running migration")
+                await pilot.pause(0.5)
+                assert "Lint · waiting for the running migration" in screen_text(app)
+            await wait_for_text(pilot, "Lint · 1 pending revisions")  # once env.py is free
             await pilot.press("escape")
             await wait_for_text(pilot, "c Cancel run")
             await pilot.press("i")
