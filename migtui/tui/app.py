@@ -57,6 +57,7 @@ class MigtuiApp(App):
         self._parsed_css: dict[tuple, tuple[list, dict]] = {}
         self.theme = DARK
         self._screens_opened = 0
+        self.quit_when_run_ends = False  # q / Ctrl+C confirmed during a run: quit when it has ended
         self.crash_line: str | None = None  # set by an unexpected exception: the one line printed at exit
         # runs stopped by a crash, waited for before exit: (ended, what happened, what to say if it never ends)
         self.crash_runs: list[tuple[threading.Event, str, str]] = []
@@ -173,12 +174,43 @@ class MigtuiApp(App):
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        """``q`` / Ctrl+C. While an apply runs: a confirmation, then the run is cancelled (its revision rolls
+        back) and the app quits once it has ended. A running phase step cannot be cut: the operator waits."""
         busy = self.busy_screen()
-        if busy is not None:
-            hint = "press c to cancel it first" if hasattr(busy, "action_cancel_run") else "wait for it to finish"
-            self.notify(f"a run is in progress: {hint}", severity="warning")
+        if busy is None:
+            self.exit()
             return
-        self.exit()
+        if not hasattr(busy, "action_cancel_run"):
+            self.notify("a run is in progress: wait for it to finish", severity="warning")
+            return
+        if self.quit_when_run_ends:
+            self.notify("cancelling the run: migtui quits when its revision has rolled back", severity="warning")
+            return
+        if isinstance(self.screen, ModalScreen) and getattr(self.screen, "quit_confirmation", False):
+            return  # already asking
+
+        def answered(yes: bool | None) -> None:
+            if not yes or self.busy_screen() is not busy:
+                return
+            self.quit_when_run_ends = True
+            if getattr(busy, "state", "") == "running":
+                busy.action_cancel_run()
+
+        from migtui.tui.screens.apply import ConfirmScreen
+
+        dialog = ConfirmScreen(
+            "Quit while a migration runs?",
+            "Quitting cancels the run first: the running revision's transaction rolls back, the version table "
+            "stays at the last committed revision and the deploy lock is released. migtui quits once that is done.",
+            verb="Cancel run and quit",
+        )
+        dialog.quit_confirmation = True
+        self.push_screen(dialog, answered)
+
+    def run_ended(self) -> None:
+        """An apply has ended (done, failed, cancelled): quit if the operator asked to while it ran."""
+        if self.quit_when_run_ends and self.busy_screen() is None:
+            self.exit()
 
     def action_cancel_run(self) -> None:
         busy = self.busy_screen()

@@ -7,6 +7,7 @@ screen's data is read without alembic, SQLAlchemy or pglast (docs/tui.md, "Start
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -81,34 +82,91 @@ def _version_table_rows(conn, settings) -> tuple[str, ...]:
     return read_current(conn, VersionTable(settings.version_table, settings.version_table_schema))
 
 
+def _connect_server(dsn: str):
+    from migtui.pg.connect import connect
+
+    return connect(
+        dsn, application_name=APPLICATION_NAME, connect_timeout=5, options="-c statement_timeout=5000", autocommit=True
+    )
+
+
+def _read_on(conn, shown: str, settings, role: str, primary_lsn: str | None) -> tuple[ServerInfo, str | None]:
+    from migtui.pg.server import read_replica_lag, read_server_facts, wal_distance
+
+    facts = read_server_facts(conn)
+    current = _version_table_rows(conn, settings)
+    lag_seconds = lag_bytes = None
+    if facts.in_recovery:
+        lag = read_replica_lag(conn)
+        lag_seconds = lag.seconds_since_last_replay
+        if primary_lsn and lag.replay_lsn:
+            lag_bytes = max(0, wal_distance(conn, primary_lsn, lag.replay_lsn))
+            if lag_bytes == 0:
+                lag_seconds = 0.0  # fully replayed: the last-replay timestamp only says how idle we are
+    return (
+        ServerInfo(role, shown, facts.version, current, facts.in_recovery, lag_seconds, lag_bytes),
+        facts.current_wal_lsn,
+    )
+
+
 def read_server(dsn: str, settings, role: str, primary_lsn: str | None = None) -> tuple[ServerInfo, str | None]:
     """Version, version-table contents and (replica) lag. Returns (info, a primary's current WAL LSN)."""
-    from migtui.pg.connect import connect, describe_error
-    from migtui.pg.server import read_replica_lag, read_server_facts, wal_distance
+    from migtui.pg.connect import describe_error
 
     shown = short_dsn(dsn)
     try:
-        conn = connect(dsn, application_name=APPLICATION_NAME, connect_timeout=5, options="-c statement_timeout=5000")
+        conn = _connect_server(dsn)
     except MigtuiError as exc:
         return ServerInfo(role, shown, error=exc.message), None
     try:
         with conn:
-            facts = read_server_facts(conn)
-            current = _version_table_rows(conn, settings)
-            lag_seconds = lag_bytes = None
-            if facts.in_recovery:
-                lag = read_replica_lag(conn)
-                lag_seconds = lag.seconds_since_last_replay
-                if primary_lsn and lag.replay_lsn:
-                    lag_bytes = max(0, wal_distance(conn, primary_lsn, lag.replay_lsn))
-                    if lag_bytes == 0:
-                        lag_seconds = 0.0  # fully replayed: the last-replay timestamp only says how idle we are
-            return (
-                ServerInfo(role, shown, facts.version, current, facts.in_recovery, lag_seconds, lag_bytes),
-                facts.current_wal_lsn,
-            )
+            return _read_on(conn, shown, settings, role, primary_lsn)
     except Exception as exc:  # a query failed: show it in the header, keep the UI alive
         return ServerInfo(role, shown, error=describe_error(exc)), None
+
+
+class ServerPoller:
+    """The header's figures (version-table revision, replica lag) read again on every tick, each server on a
+    connection kept open between ticks (reopened after an error). One thread at a time; ``close()`` at the end."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self._conns: dict[str, object] = {}
+
+    def _read(self, dsn: str, role: str, primary_lsn: str | None) -> tuple[ServerInfo, str | None]:
+        from migtui.pg.connect import describe_error
+
+        shown = short_dsn(dsn)
+        conn = self._conns.get(role)
+        try:
+            if conn is None:
+                conn = self._conns[role] = _connect_server(dsn)
+            return _read_on(conn, shown, self.settings, role, primary_lsn)
+        except MigtuiError as exc:
+            self._drop(role)
+            return ServerInfo(role, shown, error=exc.message), None
+        except Exception as exc:
+            self._drop(role)
+            return ServerInfo(role, shown, error=describe_error(exc)), None
+
+    def poll(self) -> tuple[ServerInfo | None, ServerInfo | None]:
+        target = replica = None
+        primary_lsn = None
+        if self.settings.dsn:
+            target, primary_lsn = self._read(self.settings.dsn, "target", None)
+        if self.settings.replica_dsn:
+            replica, _ = self._read(self.settings.replica_dsn, "replica", primary_lsn)
+        return target, replica
+
+    def _drop(self, role: str) -> None:
+        conn = self._conns.pop(role, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def close(self) -> None:
+        for role in list(self._conns):
+            self._drop(role)
 
 
 def revision_states(revisions, current: tuple[str, ...] | None) -> dict[str, str]:

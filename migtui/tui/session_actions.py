@@ -4,6 +4,7 @@ application, state and age (terminate is typed), and the result or the server's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from migtui.errors import MigtuiError
@@ -23,22 +24,28 @@ def act_on_selected(host: Screen, panel: MonitorPanel, action: str) -> None:
     if pid is None:
         host.notify("select a session first (Sessions, Locks or Long tx tab)", severity="warning")
         return
+    act_on_pid(host, panel.dsn, pid, action, after=panel.poll)
+
+
+def act_on_pid(host: Screen, dsn: str, pid: int, action: str, after: Callable[[], None] | None = None) -> None:
+    """Read ``pid``'s facts again, confirm (terminate: the pid typed), signal it; ``after`` runs on the UI thread
+    once the signal was sent or refused."""
     app = host.app
 
     def read() -> None:  # worker thread
         from migtui.pg.sessions import session_facts
 
         try:
-            facts = session_facts(panel.dsn, pid)
+            facts = session_facts(dsn, pid)
         except MigtuiError as exc:
             app.call_from_thread(host.notify, exc.message, severity="error")
             return
-        app.call_from_thread(_confirm, host, panel, action, facts)
+        app.call_from_thread(_confirm, host, dsn, action, facts, after)
 
     host.run_worker(read, thread=True, exit_on_error=False, group="session-action")
 
 
-def _confirm(host: Screen, panel: MonitorPanel, action: str, facts: SessionFacts) -> None:
+def _confirm(host: Screen, dsn: str, action: str, facts: SessionFacts, after: Callable[[], None] | None = None) -> None:
     from migtui.tui.screens.apply import ConfirmScreen
 
     body = facts.describe() + f"\nuser {facts.user or '-'}\nquery: {one_line(facts.query, 200)}"
@@ -59,12 +66,13 @@ def _confirm(host: Screen, panel: MonitorPanel, action: str, facts: SessionFacts
             from migtui.pg.sessions import signal_session
 
             try:
-                result = signal_session(panel.dsn, facts, action)
+                result = signal_session(dsn, facts, action)
             except MigtuiError as exc:
                 app.call_from_thread(host.notify, f"{VERBS[action]} pid {facts.pid}: {exc.message}", severity="error")
-                return
-            app.call_from_thread(host.notify, result)
-            app.call_from_thread(panel.poll)
+            else:
+                app.call_from_thread(host.notify, result)
+            if after is not None:
+                app.call_from_thread(after)
 
         host.run_worker(signal, thread=True, exit_on_error=False, group="session-action")
 

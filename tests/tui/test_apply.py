@@ -36,7 +36,7 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
                 if isinstance(app.screen, ConfirmScreen):
                     break
             assert isinstance(app.screen, ConfirmScreen)
-            text = await wait_for_text(pilot, ["sessions in the way", f"pid {holder_pid} [test-holder]"])
+            text = await wait_for_text(pilot, ["session(s) in the way", f"pid {holder_pid} [test-holder]"])
             assert "apply 1 revision(s)" in text and "a4" in text
             # the pre-flight found the holder: proceeding needs the database's name
             assert app.screen.typed == database_name(fresh_db)
@@ -59,10 +59,12 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
             blocked = panel.sample.blocked
             assert len(blocked) == 1 and blocked[0].application_name == f"migtui up a4 @{tag}"
             assert blocked[0].blocked_by == (holder_pid,)
-            # quitting is refused while the run is on (it would cut the migration off)
+            # quitting while the run is on asks first (it would cut the migration off); escape: the run goes on
             await pilot.press("q")
+            await wait_for_text(pilot, "Quit while a migration runs?")
+            await pilot.press("escape")
             await pilot.pause()
-            assert app.is_running and isinstance(app.screen, ApplyScreen)
+            assert app.is_running and isinstance(app.screen, ApplyScreen) and app.screen.state == "running"
             # the monitor pauses while its screen is hidden (help on top), and resumes after
             polls = panel.polls
             await pilot.press("question_mark")
@@ -126,7 +128,7 @@ async def test_terminate_the_blocker_from_the_apply_view_and_the_migration_proce
         async with app.run_test(size=(100, 32)) as pilot:
             await wait_for_text(pilot, "a4 head")
             await pilot.press("a")
-            await wait_for_text(pilot, "sessions in the way")
+            await wait_for_text(pilot, "session(s) in the way")
             await pilot.press(*database_name(fresh_db), "enter")
             await wait_for_text(pilot, "waits for AccessExclusiveLock on public.accounts", timeout=20)
             apply = app.screen

@@ -26,8 +26,11 @@ async def test_lint_badges_detail_and_view(fresh_db, tmp_path):
         await pilot.press("l")
         await pilot.pause()
         assert isinstance(app.screen, LintScreen)
-        text = await wait_for_text(pilot, ["1 errors", "create-index-non-concurrently"], timeout=20)
-        assert "safe rewrite" in text
+        text = await wait_for_text(pilot, ["1 errors", "CREATE INDEX ix_accounts_name"], timeout=20)
+        # under 120 columns the message follows where it was found; the rule is in the detail pane
+        assert any(line.startswith("│ ✗  a5 ") for line in text.splitlines())
+        await pilot.press("down", "down")
+        text = await wait_for_text(pilot, ["error [create-index-non-concurrently] a5 line 16", "safe rewrite"])
 
 
 async def test_error_findings_need_the_database_name_typed(fresh_db, tmp_path):

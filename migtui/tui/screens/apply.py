@@ -14,6 +14,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -33,7 +35,7 @@ from migtui.events import (
     RevisionStarted,
     StatementStarted,
 )
-from migtui.pg.monitor import format_age, one_line
+from migtui.pg.monitor import age_words, one_line
 from migtui.redact import redact_dsn
 from migtui.report import Cancel
 from migtui.tui.screens.job import event_line
@@ -61,6 +63,9 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y", "confirm", "Confirm", show=False),
     ]
 
+    quit_confirmation = False  # the app's "quit while a run is active?" (asked once)
+    compact = False  # one-line input and buttons (a dialog with more to show at 80x24)
+
     def __init__(
         self,
         title: str,
@@ -84,13 +89,36 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(Text(self.body), id="confirm-body")  # Text: no markup in SQL or rule ids
             if self.reasons:
                 yield Static(Text("\n".join(self.reasons), style="bold red"), id="confirm-reasons")
+            yield from self.compose_extra()
             if self.typed:
-                yield Label(Text(f"Type {self.typed!r} to {self.verb.lower()}:"))
-                yield Input(placeholder=self.typed, id="confirm-input")
+                yield Label(Text(f"Type {self.typed!r} to {self.verb.lower()}:"), id="confirm-prompt")
+                yield Input(placeholder=self.typed, id="confirm-input", compact=self.compact)
                 yield Static("", id="confirm-feedback")
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.verb} (y)" if not self.typed else self.verb, variant="warning", id="confirm-yes")
-                yield Button("Cancel (esc)", id="confirm-no")
+                yield Button(
+                    f"{self.verb} (y)" if not self.typed else self.verb,
+                    variant="warning",
+                    id="confirm-yes",
+                    compact=self.compact,
+                )
+                yield from self.compose_buttons()
+                yield Button("Cancel (esc)", id="confirm-no", compact=self.compact)
+
+    def compose_extra(self) -> ComposeResult:
+        """Widgets between the reasons and the typed input (a subclass's)."""
+        yield from ()
+
+    def compose_buttons(self) -> ComposeResult:
+        """Buttons between the confirm and cancel buttons (a subclass's)."""
+        yield from ()
+
+    def drop_typed(self) -> None:
+        """The reason for typing is gone: ``y`` confirms again."""
+        self.typed = None
+        for selector in ("#confirm-prompt", "#confirm-input", "#confirm-feedback"):
+            for widget in self.query(selector):
+                widget.display = False
+        self.query_one("#confirm-yes", Button).label = f"{self.verb} (y)"
 
     def on_mount(self) -> None:
         # typing goes to the input when a typed confirmation is needed; otherwise "y" / enter confirm
@@ -101,7 +129,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm-yes":
             self.action_confirm()
-        else:
+        elif event.button.id == "confirm-no":
             self.dismiss(False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -128,7 +156,12 @@ class ApplyScreen(Screen):
         Binding("R", "retry", "Retry"),
         Binding("C", "session('cancel')", "Cancel query"),
         Binding("K", "session('terminate')", "Terminate"),
+        Binding("i", "details", "Details"),
         Binding("escape", "back", "Back"),
+        Binding("1", "tab('tab-sessions')", "Sessions", show=False),
+        Binding("2", "tab('tab-locks')", "Locks", show=False),
+        Binding("3", "tab('tab-long')", "Long tx", show=False),
+        Binding("4", "tab('tab-progress')", "Progress", show=False),
     ]
 
     class Planned(Message):
@@ -174,6 +207,7 @@ class ApplyScreen(Screen):
         self.events: list[Event] = []
         self.risks: list[str] = []
         self.in_the_way: list[str] = []  # pre-flight: sessions holding locks on the plan's tables, long transactions
+        self.in_the_way_sessions: list = []  # the same, as migtui.pg.sessions.SessionFacts (empty: it could not run)
         self.target_relations: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -184,7 +218,8 @@ class ApplyScreen(Screen):
         )
         with VerticalScroll(id="apply-progress"):
             yield Static("", id="apply-revisions")
-        yield RichLog(id="apply-log", wrap=False, markup=False, max_lines=500)
+        # wrapped: a runner event cut at the screen's edge would lose what it waits for
+        yield RichLog(id="apply-log", wrap=True, markup=False, max_lines=500, min_width=20)
         yield MonitorPanel(
             self.settings.dsn, self.settings.monitor_interval, watched_relations=None, id="apply-monitor"
         )
@@ -221,6 +256,7 @@ class ApplyScreen(Screen):
             found = preflight(self.settings.dsn, self.target_relations, DEFAULT_LONG_TRANSACTION_SECONDS)
         except MigtuiError as exc:
             return [f"pre-flight could not run: {exc.message}"]
+        self.in_the_way_sessions = found
         lines = []
         for s in found:
             held = f": {', '.join(s.locks)}" if s.locks else ""
@@ -288,7 +324,29 @@ class ApplyScreen(Screen):
             reasons = ["error / destructive findings:", *self.risks[:4]]
             if len(self.risks) > 4:
                 reasons.append(f"… and {len(self.risks) - 4} more (lint view: l)")
-        if self.in_the_way:
+        if self.in_the_way_sessions:  # wait, terminate or proceed (typed), in the pre-flight dialog
+            from migtui.pg.dsn import database_name
+            from migtui.pg.monitor import DEFAULT_LONG_TRANSACTION_SECONDS
+            from migtui.tui.screens.preflight import PreflightScreen
+
+            self.app.push_screen(
+                PreflightScreen(
+                    f"Upgrade to {self.target}?",
+                    body,
+                    database_name(self.settings.dsn) or "apply",
+                    reasons=reasons,
+                    risky=bool(self.risks),
+                    sessions=self.in_the_way_sessions,
+                    dsn=self.settings.dsn,
+                    relations=self.target_relations,
+                    long_seconds=DEFAULT_LONG_TRANSACTION_SECONDS,
+                    recheck_seconds=max(0.5, 2 * self.settings.monitor_interval),
+                ),
+                self._confirmed,
+            )
+            self._render_header()
+            return
+        if self.in_the_way:  # the pre-flight could not run
             from migtui.pg.dsn import database_name
 
             typed = typed or database_name(self.settings.dsn) or "apply"
@@ -355,12 +413,13 @@ class ApplyScreen(Screen):
             self.statement, self.statement_index = event.sql, event.index
             self.waiting_for = ""
         elif isinstance(event, Progress):
-            self.waiting_for = event.waiting_for
+            self.waiting_for = f"waiting for {event.waiting_for}" if event.waiting_for else ""
             self.progress_text = event.progress
             if event.statement:
                 self.statement = event.statement
         elif isinstance(event, LockWait):
-            self.waiting_for = event.detail or f"{event.what} lock held by pid {event.holder_pid}"
+            # the runner's detail is a sentence of its own ("<revision> waits for ... held by pid ...")
+            self.waiting_for = event.detail or f"waiting for {event.what} lock held by pid {event.holder_pid}"
         elif isinstance(event, RevisionFinished):
             self.status[event.revision] = "done"
             self.seconds[event.revision] = event.seconds
@@ -394,6 +453,9 @@ class ApplyScreen(Screen):
             reload = getattr(screen, "action_reload", None)
             if reload is not None and screen is not self:
                 reload()
+        run_ended = getattr(self.app, "run_ended", None)
+        if run_ended is not None:
+            run_ended()
 
     # -- cancel ----------------------------------------------------------------------------------------------
     def action_cancel_run(self) -> None:
@@ -426,6 +488,7 @@ class ApplyScreen(Screen):
             return
         self.state, self.summary, self.exit_code = "planning", "", None
         self.status, self.seconds, self.events, self.first_started = {}, {}, [], {}
+        self.in_the_way, self.in_the_way_sessions = [], []
         self._cancel, self._ended = Cancel(), threading.Event()
         self.query_one("#apply-log", RichLog).clear()
         self._render_header()
@@ -482,7 +545,9 @@ class ApplyScreen(Screen):
         self.query_one("#apply-header", Static).update(text)
 
     def _render_progress(self) -> None:
-        out = Text(no_wrap=True, overflow="ellipsis")
+        """One line per revision (cut at the edge: the id comes first); the running revision's statement, what
+        it waits for and its progress wrap under it (``i`` shows them whole)."""
+        parts: list[Text | Padding] = []
         marks = {
             "pending": ("○", "dim"),
             "running": ("▶", "bold cyan"),
@@ -492,23 +557,63 @@ class ApplyScreen(Screen):
         for rev in self.plan:
             state = self.status.get(rev, "pending")
             mark, style = marks[state]
-            out.append(f"{mark} {rev}", style=style)
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(f"{mark} {rev}", style=style)
             if rev in self.seconds:
-                out.append(f" {self.seconds[rev]:.2f}s", style="dim")
+                line.append(f" {self.seconds[rev]:.2f}s", style="dim")
+            parts.append(line)
             if state == "running" and self.revision_started is not None:
                 elapsed = time.monotonic() - self.revision_started
                 timeout = self.settings.timeout
-                out.append(f"  elapsed {format_age(elapsed)} / timeout {format_age(timeout)} ")
+                line.append(f"  elapsed {age_words(elapsed)} / timeout {age_words(timeout) if timeout else 'none'} ")
                 if timeout:
                     filled = min(20, int(20 * elapsed / timeout))
-                    out.append("█" * filled + "░" * (20 - filled), style="red" if elapsed > timeout * 0.8 else "cyan")
+                    line.append("█" * filled + "░" * (20 - filled), style="red" if elapsed > timeout * 0.8 else "cyan")
+                # indented as a block: a wrapped line stays under its revision
                 if self.statement:
                     index = f"[{self.statement_index}] " if self.statement_index is not None else ""
-                    out.append(f"\n    {index}{one_line(self.statement, 200)}", style="italic")
+                    parts.append(Padding(Text(f"{index}{one_line(self.statement, 300)}", style="italic"), (0, 0, 0, 4)))
                 if self.waiting_for:
-                    out.append(f"\n    waiting for {self.waiting_for}", style="bold yellow")
+                    parts.append(Padding(Text(self.waiting_for, style="bold yellow"), (0, 0, 0, 4)))
                 if self.progress_text:
-                    out.append(f"\n    {self.progress_text}", style="cyan")
-            out.append("\n")
-        out.rstrip()
-        self.query_one("#apply-revisions", Static).update(out)
+                    parts.append(Padding(Text(self.progress_text, style="cyan"), (0, 0, 0, 4)))
+        self.query_one("#apply-revisions", Static).update(Group(*parts))
+
+    def details_text(self) -> Text:
+        """Everything the progress pane may cut: the running statement whole, what it waits for, its progress,
+        the outcome."""
+        out = Text()
+        out.append(f"{self.state.upper()}", style="bold")
+        if self.summary:
+            out.append(f" · {self.summary}")
+        out.append("\n")
+        for rev in self.plan:
+            out.append(f"\n{rev}: {self.status.get(rev, 'pending')}")
+            if rev in self.seconds:
+                out.append(f" ({self.seconds[rev]:.2f}s)")
+        if self.running_revision:
+            out.append(f"\n\nrunning {self.running_revision}", style="bold")
+            if self.revision_started is not None:
+                out.append(
+                    f"\nelapsed {age_words(time.monotonic() - self.revision_started)}"
+                    f" of the revision's timeout {age_words(self.settings.timeout)}"
+                )
+            if self.statement:
+                index = f" [{self.statement_index}]" if self.statement_index is not None else ""
+                out.append(f"\n\nstatement{index}:\n", style="bold")
+                out.append(self.statement.strip())
+            if self.waiting_for:
+                out.append(f"\n\n{self.waiting_for}", style="yellow")
+            if self.progress_text:
+                out.append(f"\n\nprogress: {self.progress_text}", style="cyan")
+        return out
+
+    def action_details(self) -> None:
+        from migtui.tui.screens.detail import DetailScreen
+
+        self.app.push_screen(DetailScreen(f"Apply to {self.target}", self.details_text()))
+
+    def action_tab(self, tab_id: str) -> None:
+        from textual.widgets import TabbedContent
+
+        self.query_one(MonitorPanel).query_one(TabbedContent).active = tab_id

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Static, Tree
 
 from migtui.events import Event, Finding, RunStarted
 from migtui.events import Message as EngineMessage
+from migtui.tui.text import middle_ellipsis
 from migtui.tui.worker import post_outcome
 
 # colours readable on the dark and the light theme
@@ -158,13 +159,16 @@ class DriftScreen(Screen):
         by_kind: dict[str, list[tuple[str, list[int]]]] = {}
         for (kind, name), indexes in groups.items():
             by_kind.setdefault(kind, []).append((name, indexes))
+        # the tree's width in app.tcss (40 %, 30..60 columns) less its border, scrollbar, guides and mark: what
+        # does not fit is cut in the middle, so both ends of a name or revision id stay readable
+        room = max(12, min(60, max(30, int(self.app.size.width * 0.4))) - 10)
         for kind, objects in by_kind.items():
             branch = tree.root.add(Text(f"{kind} ({len(objects)})", style="bold"), expand=True)
             for name, indexes in objects:
                 change = report.differences[indexes[0]].change
                 mark, style = CHANGE_MARK.get(change, ("?", ""))
                 label = Text(f"{mark} ", style=style)
-                label.append(name)
+                label.append(middle_ellipsis(name, room))
                 branch.add_leaf(label, data=("object", kind, name, indexes))
         if report.pending:
             branch = tree.root.add(
@@ -173,7 +177,7 @@ class DriftScreen(Screen):
                 expand=True,
             )
             for item in report.pending:
-                label = Text(f"○ {item['revision']}", style="cyan")
+                label = Text(f"○ {middle_ellipsis(item['revision'], room)}", style="cyan")
                 label.append(f"  {item['description']}", style="dim")
                 branch.add_leaf(label, data=("pending",))
         if report.drifted:
@@ -222,7 +226,8 @@ class DriftScreen(Screen):
         table.add_column("actual", style="bold", overflow="fold", ratio=None if change == "removed" else 1)
         for attribute, (want, have) in rows.items():
             left, right = cells(want, have, width=None)
-            table.add_row(attribute, "\n".join(left), "\n".join(right))
+            # Text, not str: DataTable reads a str as markup ("[x]" in a default would vanish or raise)
+            table.add_row(Text(attribute), Text("\n".join(left)), Text("\n".join(right)))
         fixes = [report.fixes[i] for i in indexes if report.fixes[i]]
         parts: list[RenderableType] = [title, Text(""), table, Text("")]
         if fixes:

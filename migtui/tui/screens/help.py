@@ -23,7 +23,7 @@ HELP_TEXT = """\
 | `?` / `f1` | this help |
 | `ctrl+p` | command palette (every action is there) |
 | `t` | toggle dark / light theme |
-| `q` / `ctrl+c` | quit |
+| `q` / `ctrl+c` | quit (during an apply: asks, cancels the run, quits once it rolled back) |
 
 **Migrations** (home)
 
@@ -74,7 +74,24 @@ HELP_TEXT = """\
 | `c` | cancel the running upgrade (the revision rolls back) |
 | `C` / `K` | cancel the query of / terminate the session selected in the monitor panel |
 | `R` | retry a failed or cancelled apply (plan and confirm again) |
+| `i` | the running revision whole: statement, what it waits for, progress |
+| `1` `2` `3` `4` | monitor panel tabs: sessions, locks, long transactions, progress |
 | `escape` | back when finished |
+
+**Apply pre-flight** (sessions in the plan's way)
+
+| key | action |
+|---|---|
+| `w` | wait: re-check until nobody is in the way (countdown), then confirm as usual |
+| `k` | terminate the selected session (type its pid) |
+| `tab` | move between the session list, the name input and the buttons |
+
+**Lint, dry-run, rollback test**
+
+| key | action |
+|---|---|
+| `enter` | the selected finding whole (dry-run, rollback test; the Lint view shows it below) |
+| `r` | run again (once finished) |
 
 The monitor polls on its own connection (`application_name` = `migtui-monitor`), every query under a
 `statement_timeout` shorter than the refresh period, leaving its own backend out. Sessions of migtui's

@@ -23,9 +23,13 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 from migtui.events import Event, Finding, RunFinished
 from migtui.pg.monitor import one_line
 from migtui.report import Report
+from migtui.tui.text import middle_ellipsis
 from migtui.tui.worker import post_outcome
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
+SEVERITY_GLYPH = {"error": "✗", "warning": "!", "info": "i"}  # the Migrations view's lint badges
+COMPACT_BELOW = 120  # screen width under which the findings table is compact
+COMPACT_REVISION_WIDTH = 22
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,30 @@ def event_line(event: Event) -> str | None:
     return text_line(event)
 
 
+def finding_text(f: Finding) -> Text:
+    """A finding in full: where, the phase, the message, the hint (what the findings table cuts)."""
+    out = Text()
+    out.append(f"{f.severity} [{f.rule}]", style=SEVERITY_STYLE.get(f.severity, ""))
+    where = " ".join(x for x in (f.revision or "", f"line {f.line}" if f.line else "", f.path or "") if x)
+    if where:
+        out.append(f"  {where}", style="bold")
+    out.append("\n\n")
+    if f.phase:
+        out.append(f"[{f.phase}] ", style="bold")
+    out.append(f.message + "\n")
+    if f.approved is not None:
+        out.append(f"\napproved: {f.approved}\n", style="green")
+    if f.hint:
+        out.append("\nhint: ", style="bold")
+        out.append(f.hint)
+    out.rstrip()
+    return out
+
+
 class JobScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "rerun", "Run again"),
+        Binding("enter", "finding_detail", "Whole finding", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -117,6 +142,7 @@ class JobScreen(Screen):
         self.events: list[Event] = []
         self._renderer = None
         self._ended = threading.Event()
+        self._compact = False
         self.display_title = spec.title
 
     @staticmethod
@@ -127,11 +153,17 @@ class JobScreen(Screen):
         yield Static("", id="job-header", classes="title-bar")
         yield DataTable(id="job-findings", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="job-holds", cursor_type="row", zebra_stripes=True)
-        yield RichLog(id="job-log", wrap=False, markup=False, max_lines=2000)
+        # wrapped: an event line cut at the screen's edge would lose its end (the estimate, the lock)
+        # min_width: RichLog renders at least that wide, which at 80 columns would bring a horizontal scrollbar back
+        yield RichLog(id="job-log", wrap=True, markup=False, max_lines=2000, min_width=20)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#job-findings", DataTable).add_columns("severity", "rule", "revision", "message")
+        # under COMPACT_BELOW columns the message comes right after the revision (the rule is in the finding's
+        # whole text, Enter), so it starts on screen at 80x24
+        self._compact = self.app.size.width < COMPACT_BELOW
+        columns = ("", "revision", "message") if self._compact else ("severity", "rule", "revision", "message")
+        self.query_one("#job-findings", DataTable).add_columns(*columns)
         self.query_one("#job-findings").border_title = "Findings"
         holds = self.query_one("#job-holds", DataTable)
         holds.add_columns("revision", "lock", "on", "blocks", "taken at", "held until", "estimate")
@@ -162,6 +194,27 @@ class JobScreen(Screen):
         self._render_header()
         self._run()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "job-findings":
+            self.action_finding_detail()
+
+    def action_finding_detail(self) -> None:
+        """Enter on a finding: its whole text (the table cuts the message at the screen's edge)."""
+        table = self.query_one("#job-findings", DataTable)
+        if not self.findings or not 0 <= table.cursor_row < len(self.findings):
+            return
+        from migtui.tui.screens.detail import DetailScreen
+
+        f = self.findings[table.cursor_row]
+        self.app.push_screen(DetailScreen(f"{f.severity} [{f.rule}] {f.revision or ''}".strip(), finding_text(f)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows only what the state allows: no "Run again" while the job runs ("Back" stays: it
+        says why it cannot go back yet)."""
+        if action == "rerun":
+            return self.state != "running"
+        return True
+
     def _sink(self, event: Event) -> None:  # job thread
         with contextlib.suppress(Exception):  # never raise into the job (the app may be gone: a crash exit)
             self.post_message(self.JobEvent(event))
@@ -184,12 +237,19 @@ class JobScreen(Screen):
         self.events.append(event)
         if isinstance(event, Finding):
             self.findings.append(event)
-            self.query_one("#job-findings", DataTable).add_row(
-                Text(event.severity, style=SEVERITY_STYLE.get(event.severity, "")),
-                event.rule,
-                event.revision or "",
-                one_line(event.message, 200),
-            )
+            style = SEVERITY_STYLE.get(event.severity, "")
+            message = Text((f"[{event.phase}] " if event.phase else "") + one_line(event.message, 200))
+            if self._compact:
+                glyph = Text(SEVERITY_GLYPH.get(event.severity, "?"), style=style)
+                revision = Text(middle_ellipsis(event.revision or "", COMPACT_REVISION_WIDTH))
+                self.query_one("#job-findings", DataTable).add_row(glyph, revision, message)
+            else:
+                self.query_one("#job-findings", DataTable).add_row(
+                    Text(event.severity, style=style),
+                    Text(event.rule),  # Text, not str: a str cell is read as markup ("[contract] ..." would vanish)
+                    Text(event.revision or ""),
+                    message,
+                )
         if isinstance(event, RunFinished):
             self.summary = event.summary
         log = self.query_one("#job-log", RichLog)
@@ -239,6 +299,7 @@ class JobScreen(Screen):
         table.display = table.row_count > 0
 
     def _render_header(self) -> None:
+        self.refresh_bindings()
         style = {"running": "bold cyan", "done": "bold green", "findings": "bold yellow", "failed": "bold red"}
         text = Text(f"{self.spec.title} · {len(self.findings)} findings · ")
         text.append(self.state.upper(), style=style.get(self.state, ""))

@@ -13,9 +13,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from migtui.tui.text import middle_ellipsis
 from migtui.tui.worker import post_outcome
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
+SEVERITY_GLYPH = {"error": "✗", "warning": "!", "info": "i"}  # the Migrations view's lint badges
+COMPACT_BELOW = 120  # screen width under which the findings table is compact
+COMPACT_REVISION_WIDTH = 22
 
 
 class LintScreen(Screen):
@@ -36,6 +40,8 @@ class LintScreen(Screen):
         super().__init__()
         self.settings = settings
         self.findings: list[tuple[str, dict]] = []  # (revision, finding)
+        self._compact = False
+        self._revision_width = COMPACT_REVISION_WIDTH
 
     def compose(self) -> ComposeResult:
         yield Static("Lint · running…", id="lint-header", classes="title-bar")
@@ -52,7 +58,10 @@ class LintScreen(Screen):
         self.action_relint()
 
     def action_relint(self) -> None:
-        self.query_one("#lint-header", Static).update("Lint · running…")
+        # alembic's env.py runs one at a time in this process: while a migration runs, lint waits for it
+        busy = self.app.busy_screen()
+        waiting = "waiting for the running migration (env.py runs one at a time)…" if busy is not None else ""
+        self.query_one("#lint-header", Static).update(f"Lint · {waiting or 'running…'}")
         self._run()
 
     @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
@@ -88,14 +97,7 @@ class LintScreen(Screen):
         )
         self._set_columns(self.findings)
         for index, (rev, f) in enumerate(self.findings):
-            table.add_row(
-                Text(f["severity"], style=SEVERITY_STYLE.get(f["severity"], "")),
-                f.get("rule", ""),
-                rev,
-                str(f.get("line") or ""),
-                _message(f),
-                key=str(index),
-            )
+            table.add_row(*self._cells(rev, f), key=str(index))
         if not self.findings:
             self.query_one("#finding-detail", Static).update(Text("no findings", style="green"))
 
@@ -103,20 +105,50 @@ class LintScreen(Screen):
         """(Re)create the columns with widths computed from the findings.
 
         DataTable's auto-width waits for an idle pass, which a busy app may not get before it paints, leaving
-        columns as narrow as their headers; explicit widths make the layout deterministic.
+        columns as narrow as their headers; explicit widths make the layout deterministic. Under COMPACT_BELOW
+        columns the message comes right after where it was found (the severity a glyph, the revision id cut in
+        the middle, the rule left to the detail pane), so it starts on screen at 80x24.
         """
         table = self.query_one("#findings", DataTable)
         table.clear(columns=True)
+        self._compact = self.app.size.width < COMPACT_BELOW
+        revisions = [str(r) for r, _f in findings]
+        lines = [str(f.get("line") or "") for _r, f in findings]
+        if self._compact:
+            self._revision_width = min(COMPACT_REVISION_WIDTH, max([len("revision"), *map(len, revisions)]))
+            table.add_column("", width=1, key="severity")
+            table.add_column("revision", width=self._revision_width, key="revision")
+            table.add_column("line", width=max([4, *map(len, lines)]), key="line")
+            message_width = max([len("message"), *(len(_message(f)) for _r, f in findings)])
+            table.add_column("message", width=min(message_width, 200), key="message")
+            return
         cells = {
             "severity": [f["severity"] for _r, f in findings],
             "rule": [str(f.get("rule", "")) for _r, f in findings],
-            "revision": [str(r) for r, _f in findings],
-            "line": [str(f.get("line") or "") for _r, f in findings],
+            "revision": revisions,
+            "line": lines,
             "message": [_message(f) for _r, f in findings],
         }
         for name, values in cells.items():
             width = max([len(name), *(len(v) for v in values)])
             table.add_column(name, width=min(width, 200), key=name)
+
+    def _cells(self, rev: str, f: dict) -> list:
+        severity = f["severity"]
+        style = SEVERITY_STYLE.get(severity, "")
+        line = str(f.get("line") or "")
+        if self._compact:
+            glyph = SEVERITY_GLYPH.get(severity, "?")
+            return [Text(glyph, style=style), Text(middle_ellipsis(rev, self._revision_width)), line, Text(_message(f))]
+        # Text, not str: a str cell is read as markup, and "[contract] ..." would vanish as a style tag
+        return [Text(severity, style=style), Text(f.get("rule", "")), Text(rev), line, Text(_message(f))]
+
+    def on_resize(self, event) -> None:
+        if (event.size.width < COMPACT_BELOW) != self._compact:
+            self._set_columns(self.findings)
+            table = self.query_one("#findings", DataTable)
+            for index, (rev, f) in enumerate(self.findings):
+                table.add_row(*self._cells(rev, f), key=str(index))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None or event.row_key.value is None:

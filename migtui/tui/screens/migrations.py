@@ -16,7 +16,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from migtui.errors import MigtuiError
-from migtui.tui.overview import Overview, RevisionRow, ServerInfo, load_overviews, render_revision_sql
+from migtui.tui.overview import (
+    Overview,
+    RevisionRow,
+    ServerInfo,
+    ServerPoller,
+    load_overviews,
+    render_revision_sql,
+)
+from migtui.tui.text import middle_ellipsis
 from migtui.tui.worker import post_outcome
 
 STATE_STYLE = {
@@ -30,6 +38,15 @@ COMPACT_BELOW = 120  # screen width under which the state column shows only its 
 # the longest the work the first screen does not show (alembic's check of the revisions, the lint, the SQL
 # rendering, syntax highlighting) waits for that screen to be painted with its data
 FIRST_PAINT_WAIT_SECONDS = 2.0
+# the revisions table takes at most this share of the screen's width, the detail pane the rest: at 80 columns
+# that is 51, room for 31-character revision ids
+TABLE_SHARE = 0.64
+WIDE_TABLE_SHARE = 0.5  # from COMPACT_BELOW columns on, with the description column
+TABLE_MIN_WIDTH = 34
+HEAD_SUFFIX = " head"
+BADGE_WIDTH = 4  # lint ("✗12") and lock ("SUE") badges, and their headers
+CELL_PADDING = 2  # DataTable's cell padding, both sides
+TABLE_CHROME = 3  # round border (2) and the vertical scrollbar (1, app.tcss)
 
 
 def _lag(info: ServerInfo) -> str:
@@ -42,6 +59,8 @@ def _lag(info: ServerInfo) -> str:
 
 
 def server_line(info: ServerInfo | None, label: str) -> Text:
+    """``target  at <revision> · PG 16 user@host:port/db`` (the replica's lag after its revision): the
+    revision first, so a narrow screen cuts the address, not the revision."""
     text = Text(f"{label:<8}", style="bold")
     if info is None:
         text.append("none (pass --dsn)" if label == "target" else "none", style="dim")
@@ -50,17 +69,25 @@ def server_line(info: ServerInfo | None, label: str) -> Text:
         text.append(f"{info.dsn} · ", style="dim")
         text.append(info.error, style="bold red")
         return text
-    text.append(f"PG {info.version} {info.dsn}")
+    current = ", ".join(info.current) or "base"
+    text.append(f"at {current}", style="green")
     if info.in_recovery:
         text.append(f" · {_lag(info)}", style="cyan")
-    current = ", ".join(info.current) or "base"
-    text.append(f" · at {current}", style="green")
+    text.append(f" · PG {info.version} {info.dsn}")
     return text
 
 
-def _finding_text(f: dict) -> Text:
+def phase_label(item: dict) -> Text:
+    """``[expand] `` for a statement or finding of a phased revision (the phase that runs it), as the CLI's
+    text shows it; empty otherwise."""
+    return Text(f"[{item['phase']}] ", style="bold") if item.get("phase") else Text("")
+
+
+def _finding_text(f: dict, with_phase: bool = False) -> Text:
     style = {"error": "bold red", "warning": "bold yellow"}.get(f.get("severity", ""), "cyan")
     out = Text(f"  {f.get('severity')} [{f.get('rule')}] ", style=style)
+    if with_phase:  # a file-level finding: no statement line above it carries the phase
+        out.append_text(phase_label(f))
     out.append(str(f.get("message", "")))
     if f.get("approved") is not None:
         out.append(f" (approved: {f['approved']})", style="green")
@@ -107,9 +134,20 @@ class MigrationsScreen(Screen):
             self.lint = lint
             self.error = error
 
+    class ServersPolled(Message):
+        def __init__(self, target: ServerInfo | None, replica: ServerInfo | None) -> None:
+            super().__init__()
+            self.target = target
+            self.replica = replica
+
     def __init__(self, settings, lint: bool = True) -> None:
         super().__init__()
         self.settings = settings
+        self._poller = ServerPoller(settings)
+        self._polling = False
+        self.servers_polls = 0  # header refreshes since the view opened
+        self._revision_width = 8
+        self._head_suffix = True
         self.overview: Overview | None = None
         self._rows: dict[str, RevisionRow] = {}
         self._shown: str | None = None
@@ -136,29 +174,62 @@ class MigrationsScreen(Screen):
         self.query_one("#detail").border_title = "Revision"
         self.query_one("#revisions").border_title = "Revisions"
         self.action_reload()
+        if self.settings.dsn or self.settings.replica_dsn:
+            self.set_interval(max(0.1, self.settings.monitor_interval), self._tick_servers)
 
     def _add_columns(self) -> None:
         table = self.query_one("#revisions", DataTable)
         table.clear(columns=True)
         # fixed: every state label is 9 cells; below COMPACT_BELOW columns only its glyph, so the revision
         # ids stay readable at 80x24 (the word is in the detail pane)
-        table.add_column("" if self._compact else "state", width=1 if self._compact else 9)
-        table.add_column("lint", width=4)
-        table.add_column("lock", width=4)
+        state_width = 1 if self._compact else 9
+        table.add_column("" if self._compact else "state", width=state_width)
+        table.add_column("lint", width=BADGE_WIDTH)
+        table.add_column("lock", width=BADGE_WIDTH)
         # explicit widths from the data: DataTable's auto-width waits for an idle pass, which a busy app may
         # not get before it paints (columns then stay as narrow as their headers)
         revisions = self.overview.revisions if self.overview is not None and not self.overview.project_error else []
-        revision_width = max([len("revision"), *(len(r.revision) + (5 if r.is_head else 0) for r in revisions)])
-        description_width = max([len("description"), *(len(r.description) for r in revisions)])
-        table.add_column("revision", width=revision_width)
-        table.add_column("description", width=min(description_width, 200))
+        ids = max([len("revision"), *(len(r.revision) for r in revisions)])
+        revision_width = max([ids, *(len(r.revision) + len(HEAD_SUFFIX) for r in revisions if r.is_head)])
+        description_width = min(max([len("description"), *(len(r.description) for r in revisions)]), 200)
+        # the table is as wide as its data, up to TABLE_SHARE of the screen; what does not fit there is the
+        # revision id, cut in the middle (_revision_cell), never the columns before it
+        fixed = state_width + 2 * BADGE_WIDTH + 3 * CELL_PADDING + TABLE_CHROME
+        width = self.app.size.width
+        room = max(TABLE_MIN_WIDTH, int(width * TABLE_SHARE))
+        if not self._compact:  # half the screen, more (up to TABLE_SHARE) when the ids and some description need it
+            room = max(int(width * WIDE_TABLE_SHARE), min(fixed + revision_width + 2 * CELL_PADDING + 30, room))
+        self._revision_width = max(8, min(revision_width, room - fixed - CELL_PADDING))
+        # narrow, and the ids need the room: the head's id in the head's color, no " head" after it (the word
+        # is in the detail pane)
+        self._head_suffix = not self._compact or self._revision_width >= revision_width
+        if not self._head_suffix:
+            self._revision_width = max(8, min(ids, room - fixed - CELL_PADDING))
+        wanted = fixed + CELL_PADDING + self._revision_width
+        if not self._compact:  # the description takes what is left (cut at its end: whole in the detail pane)
+            description_width = max(len("description"), min(description_width, room - wanted - CELL_PADDING))
+            wanted += CELL_PADDING + description_width
+        table.styles.width = max(TABLE_MIN_WIDTH, min(room, wanted))
+        table.add_column("revision", width=self._revision_width)
+        if not self._compact:  # narrow: the description is the detail pane's second line
+            table.add_column("description", width=description_width)
+
+    def _revision_cell(self, r: RevisionRow) -> Text:
+        """The revision id in the column's width (cut in the middle if it must be), ``head`` after it, or the
+        head's id in the head's color where the ids need the room."""
+        if not self._head_suffix:
+            return Text(middle_ellipsis(r.revision, self._revision_width), style="bold cyan" if r.is_head else "")
+        suffix = len(HEAD_SUFFIX) if r.is_head else 0
+        rev = Text(middle_ellipsis(r.revision, self._revision_width - suffix))
+        if r.is_head:
+            rev.append(HEAD_SUFFIX, style="bold cyan")
+        return rev
 
     def on_resize(self, event) -> None:
-        compact = event.size.width < COMPACT_BELOW
-        if compact != self._compact:
-            self._compact = compact
-            self._add_columns()
-            self._fill_table()
+        # widths depend on the screen's (the revision column's room, the state column's form)
+        self._compact = event.size.width < COMPACT_BELOW
+        self._add_columns()
+        self._fill_table()
 
     # -- loading ---------------------------------------------------------------------------------------
     def action_reload(self) -> None:
@@ -191,19 +262,53 @@ class MigrationsScreen(Screen):
         if row is not None:
             self._show_detail(row, *self._detail)
 
-    def on_migrations_screen_overview_loaded(self, message: OverviewLoaded) -> None:
-        ov = self.overview = message.overview
+    def _render_servers(self, target: ServerInfo | None, replica: ServerInfo | None) -> None:
+        ov = self.overview
         header = Text(no_wrap=True, overflow="ellipsis")
-        header.append_text(server_line(ov.target, "target"))
-        if ov.replica is not None:
+        header.append_text(server_line(target, "target"))
+        if replica is not None:
             header.append("\n")
-            header.append_text(server_line(ov.replica, "replica"))
-        if ov.unknown_current:
+            header.append_text(server_line(replica, "replica"))
+        if ov is not None and ov.unknown_current:
             header.append(
                 f"\nversion table has revisions not in the project: {', '.join(ov.unknown_current)}",
                 style="bold red",
             )
         self.query_one("#servers", Static).update(header)
+
+    # -- the header's figures, read again on the monitor interval ------------------------------------------
+    def _tick_servers(self) -> None:
+        # skipped while another view covers this one, while the overview loads and while a read is under way
+        if self._polling or self.overview is None or self.app.screen is not self:
+            return
+        self._polling = True
+        self._poll_servers()
+
+    @work(thread=True, exclusive=True, group="servers", exit_on_error=False)
+    def _poll_servers(self) -> None:
+        try:
+            target, replica = self._poller.poll()
+            self.post_message(self.ServersPolled(target, replica))
+        finally:
+            self._polling = False
+
+    def on_migrations_screen_servers_polled(self, message: ServersPolled) -> None:
+        ov = self.overview
+        if ov is None:
+            return
+        self.servers_polls += 1
+        self._render_servers(message.target, message.replica)
+        known = ov.target.current if ov.target is not None and ov.target.error is None else None
+        fresh = message.target.current if message.target is not None and message.target.error is None else None
+        if fresh is not None and known is not None and fresh != known:  # another deploy moved the target
+            self.action_reload()
+
+    def on_unmount(self) -> None:
+        self._poller.close()
+
+    def on_migrations_screen_overview_loaded(self, message: OverviewLoaded) -> None:
+        ov = self.overview = message.overview
+        self._render_servers(ov.target, ov.replica)
         self.call_after_refresh(self.painted.set)
 
         self._rows = {r.revision: r for r in ov.revisions}
@@ -225,11 +330,12 @@ class MigrationsScreen(Screen):
             label, style = STATE_STYLE.get(r.state, (r.state, ""))
             if self._compact:
                 label = label.split(" ", 1)[0]
-            rev = Text(r.revision)
-            if r.is_head:
-                rev.append(" head", style="bold cyan")
+            rev = self._revision_cell(r)
             lint_badge, lock_badge = self._badges(r.revision)
-            table.add_row(Text(label, style=style), lint_badge, lock_badge, rev, r.description, key=r.revision)
+            cells = [Text(label, style=style), lint_badge, lock_badge, rev]
+            if not self._compact:
+                cells.append(r.description)
+            table.add_row(*cells, key=r.revision)
         if previous in self._rows:
             table.move_cursor(row=table.get_row_index(previous))
 
@@ -268,7 +374,11 @@ class MigrationsScreen(Screen):
             return
         self._shown = row.revision
         self._detail = (None, None)
-        self.query_one("#detail").border_title = f"Revision {row.revision}"
+        detail = self.query_one("#detail")
+        room = detail.size.width - 6  # the border's corners and title padding
+        title = f"Revision {row.revision}"
+        # (before the first layout the pane has no width yet: the whole title, cut by the border if need be)
+        detail.border_title = title if len(title) <= room or room < 8 else middle_ellipsis(row.revision, room)
         self._show_detail(row, None, None)
         self._render_sql(row)
 
@@ -298,7 +408,7 @@ class MigrationsScreen(Screen):
         head.append(f"down: {', '.join(row.down_revisions) or 'base'}\nfile: {row.path.name}\n\n")
         parts: list = [head, self._lint_detail(row), Text("\nSQL (alembic offline rendering)", style="bold underline")]
         if sql is None and error is None:
-            parts.append(Text("rendering…", style="dim"))
+            parts.append(Text(self._waiting_word("rendering…"), style="dim"))
         elif error:
             parts.append(Text(error, style="bold red"))
         else:
@@ -320,6 +430,12 @@ class MigrationsScreen(Screen):
 
         return Syntax(code, lexer, word_wrap=True, theme="ansi_dark")
 
+    def _waiting_word(self, working: str) -> str:
+        """``working``, or why it waits: alembic's env.py runs one at a time in this process (ENV_LOCK), so
+        rendering and linting wait while a migration runs (in a worker: the screen stays live)."""
+        busy = self.app.busy_screen() if self.is_attached else None
+        return "waiting for the running migration (env.py runs one at a time)…" if busy is not None else working
+
     def _lint_detail(self, row: RevisionRow) -> Text:
         out = Text("Lint", style="bold underline")
         out.append("\n")
@@ -327,7 +443,7 @@ class MigrationsScreen(Screen):
             out.append("off (--no-lint); press l to lint", style="dim")
             return out
         if self.lint_state == "pending":
-            out.append("linting…", style="dim")
+            out.append(self._waiting_word("linting…"), style="dim")
             return out
         if self.lint_error:
             out.append(self.lint_error, style="bold red")
@@ -340,6 +456,7 @@ class MigrationsScreen(Screen):
             return out
         for st in item.statements:
             out.append(f"line {st.get('line')}: ", style="dim")
+            out.append_text(phase_label(st))
             out.append(" ".join(str(st.get("sql", "")).split())[:200] + "\n", style="italic")
             for lock in st.get("locks", ()):
                 blocks = ", ".join(lock.get("blocks", ())) or "nothing"
@@ -354,7 +471,7 @@ class MigrationsScreen(Screen):
                 out.append_text(_finding_text(f))
         file_level = [f for f in item.findings if not any(f in st.get("findings", ()) for st in item.statements)]
         for f in file_level:
-            out.append_text(_finding_text(f))
+            out.append_text(_finding_text(f, with_phase=True))
         if not item.findings:
             out.append("no findings\n", style="green")
         out.rstrip()

@@ -19,7 +19,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from migtui.pg.monitor import format_age, one_line
+from migtui.pg.monitor import age_words, one_line
+from migtui.tui.text import age_of
 from migtui.tui.worker import post_outcome
 
 REFRESH_SECONDS = 2.0
@@ -159,7 +160,9 @@ class PhasesScreen(Screen):
             out.append(f"{e['description']}\n", style="italic")
         out.append(f"\nphase     {e.get('phase') or '-'}", style="bold")
         if state:
-            out.append(f"  (updated {state.get('updated_at')}, runner {state.get('runner') or '-'})")
+            updated = age_of(state.get("updated_at"))
+            when = f"{age_words(updated)} ago" if updated is not None else "?"
+            out.append(f"  (updated {when}, runner {state.get('runner') or '-'})")
         out.append("\n")
         if state.get("cursor_end") is not None or state.get("rows_done"):
             out.append_text(_backfill_long(state, self.rates.get(revision, (0, 0, None))[2]))
@@ -167,7 +170,7 @@ class PhasesScreen(Screen):
         if writes:
             out.append(f"writes    old path {writes.get('old_writes', 0)}, new path {writes.get('new_writes', 0)}")
             if writes.get("seconds_since_old_write") is not None:
-                out.append(f", last old-path write {format_age(writes['seconds_since_old_write'])} ago")
+                out.append(f", last old-path write {age_words(writes['seconds_since_old_write'])} ago")
             out.append("\n")
         out.append_text(versions_text(e))
         if state.get("error"):
@@ -322,7 +325,7 @@ def _backfill_long(state: dict[str, Any], rate: float | None) -> Text:
                 rows_done = float(state.get("rows_done") or 0)
                 remaining = rows_done / fraction - rows_done if fraction > 0 else None
                 if remaining is not None:
-                    out.append(f", ETA {format_age(remaining / rate)} (estimate from the cursor position)")
+                    out.append(f", ETA {age_words(remaining / rate)} (estimate from the cursor position)")
         except (TypeError, ValueError, ZeroDivisionError):
             pass
     out.append("\n")

@@ -21,6 +21,7 @@ from migtui.pg.monitor import (
     MONITOR_APPLICATION_NAME,
     Monitor,
     MonitorSample,
+    age_words,
     format_age,
     one_line,
 )
@@ -88,6 +89,8 @@ class MonitorPanel(Vertical):
                 yield DataTable(id="progress", cursor_type="row")
 
     def on_mount(self) -> None:
+        if not self.query("#lock-tree-box") or not self.query("#progress"):
+            return  # its screen was closed right after it opened: the children are already gone
         self.query_one("#lock-tree-box").border_title = "Lock tree (who blocks whom)"
         self.query_one("#sessions", DataTable).add_columns(
             "pid", "application", "state", "wait", "xact", "blocked by", "query"
@@ -142,7 +145,11 @@ class MonitorPanel(Vertical):
         message.stop()
         self.error = message.error
         status = self.query_one("#monitor-status", Static)
-        status.update(Text(f"monitor: {message.error} (retrying every {self.interval:g}s)", style="bold red"))
+        text = Text(f"monitor: {message.error} (retrying every {self.interval:g}s", style="bold red")
+        if self.sample is not None:  # how stale what is still on screen is
+            text.append(f"; last sample {age_words(time.time() - self.sample.taken_at)} old", style="bold red")
+        text.append(")", style="bold red")
+        status.update(text)
 
     def on_monitor_panel_sample_ready(self, message: SampleReady) -> None:
         message.stop()
@@ -163,7 +170,7 @@ class MonitorPanel(Vertical):
         text.append(f"PG {snap.server_version} · {snap.database} · ")
         text.append(f"{len(snap.sessions)} sessions · {len(snap.locks)} locks · ")
         text.append(f"{blocked} blocked", style="bold red" if blocked else "green")
-        text.append(f" · every {self.interval:g}s · {time.strftime('%H:%M:%S', time.localtime(snap.taken_at))}")
+        text.append(f" · every {self.interval:g}s")
         self.query_one("#monitor-status", Static).update(text)
 
     def _render_tree(self, snap: MonitorSample) -> None:
@@ -206,7 +213,9 @@ class MonitorPanel(Vertical):
         cursor = table.cursor_row
         table.clear()
         for index, row in enumerate(rows):
-            table.add_row(*row, key=keys[index] if keys else None)
+            # Text, not str: DataTable reads a str as markup, and a query with "[/x]" in it would raise
+            cells = [Text(cell) if isinstance(cell, str) else cell for cell in row]
+            table.add_row(*cells, key=keys[index] if keys else None)
         if cursor and cursor < table.row_count:
             table.move_cursor(row=cursor)
 
