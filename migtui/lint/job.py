@@ -824,7 +824,7 @@ def _run_lint(settings: Settings, options: LintOptions, sink: EventSink | None) 
     for directory in alembic_dirs:
         from migtui.project.load import AlembicProject
 
-        project = AlembicProject.load(directory)
+        project = AlembicProject.load(directory, settings.python)
         skip = None
         start = None
         if dsn and not options.all_revisions:
