@@ -204,6 +204,7 @@ def script_directory(project: Any) -> Any:
     stand-in modules (no revision code is imported into migtui's process)."""
     from alembic.script import Script, ScriptDirectory
 
+    probe(project.python)  # an interpreter without alembic / SQLAlchemy: one line saying so
     request = {"command": "revisions", **base_request(project, project.config())}
     answers = ask(project.python, request, "loading the revisions")
     location = project.script_location
