@@ -99,6 +99,8 @@ def record_external(revision: str, sql: str, transactional: bool, line: int | No
         executemany=executemany,
         line=line,
     )
+    # replayed by dry-run's observation as inlined (a bulk insert: its first row only)
+    stmt._raw = (stmt.sql, None, False)
     rev.statements.append(stmt)
     _EXTERNAL.current = stmt
 
