@@ -210,7 +210,9 @@ def script_directory(project: Any) -> Any:
     location = project.script_location
     last = answers[-1]
     if last.get("event") == "error":
-        kind, message, where = last.get("kind"), last.get("message", ""), last.get("where", "")
+        from migtui.redact import redact
+
+        kind, message, where = last.get("kind"), redact(str(last.get("message", ""))), last.get("where", "")
         if kind == "graph":
             raise UsageError(f"broken revision graph in {location}: {message}")
         if kind == "syntax":

@@ -297,9 +297,12 @@ def _render_in_child(project, version_table, start, tolerant, revision_files, er
                 transaction_control=bool(item.get("transaction_control")),
             )
         )
-    errors.update(child_errors)
+    from migtui.redact import redact
+
+    errors.update({rev: redact(str(text)) for rev, text in child_errors.items()})
     if failure is None:
         return records, None
+    failure = {key: redact(value) if isinstance(value, str) else value for key, value in failure.items()}
     where, text = failure.get("where") or "", failure.get("text") or ""
     if failure["kind"] == "syntax":
         raise UsageError(f"syntax error in revision file {where}: {text}")
