@@ -13,8 +13,10 @@ analysis; this process does only what needs the project's code, one command per 
 - ``step``: one revision up or down on the target, in one transaction, every connection env.py opens set up
   with migtui's session SQL (application_name, lock_timeout, ...) and checked to be the target.
 
-The request is one JSON object on stdin (it holds the DSN: never on the command line). Answers are JSON lines on
-the process's original stdout; whatever the project prints goes to stderr so it cannot break the stream.
+Requests are JSON objects on stdin, one a line (they hold the DSN: never on the command line); the process serves
+them in turn until stdin closes, so migtui can keep it for the next revision step (the project's imports are paid
+once, as in ``alembic upgrade``). Answers are JSON lines on the process's original stdout, each request's ending
+with ``{"event": "end"}``; whatever the project prints goes to stderr so it cannot break the stream.
 """
 
 import contextlib
@@ -570,6 +572,15 @@ def step(request):
     emit(event="done", noop=st["noop"], seconds=time.monotonic() - started)
 
 
+def _die_with_parent(parent):
+    """migtui killed (kill -9, a crash): end at once, so the server sees the connection gone and rolls the
+    revision back, as it would had the revision run inside migtui's own process."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(70)
+
+
 def main():
     global _OUT
     here = os.path.dirname(os.path.abspath(__file__))
@@ -577,16 +588,23 @@ def main():
         sys.path.pop(0)  # this file's folder holds migtui modules, never the project's
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as in migtui's own process: the project's modules from where it runs
+    threading.Thread(target=_die_with_parent, args=(os.getppid(),), name="migtui-parent-watch", daemon=True).start()
     _OUT = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # what the project prints lands on stderr
     sys.stdout = sys.stderr
-    request = json.loads(sys.stdin.read())
-    command = {"probe": probe, "revisions": revisions, "render": render, "step": step}[request["command"]]
-    try:
-        command(request)
-    except BaseException as exc:  # anything not answered above: one line for migtui
-        emit(event="error", kind="child", message=describe(exc), where="", sqlstates=[], body_started=False,
-             driver_error=False, interrupted=interrupted(exc))  # fmt: skip
+    commands = {"probe": probe, "revisions": revisions, "render": render, "step": step}
+    for line in sys.stdin:  # one request a line; migtui may keep this process for the next revision step
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        try:
+            commands[request["command"]](request)
+        except BaseException as exc:  # anything not answered above: one line for migtui
+            emit(event="error", kind="child", message=describe(exc), where="", sqlstates=[], body_started=False,
+                 driver_error=False, interrupted=interrupted(exc))  # fmt: skip
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                break
+        emit(event="end")
     _OUT.flush()
 
 

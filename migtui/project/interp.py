@@ -15,6 +15,7 @@ every connection env.py opens, the target identity check, statement capture stre
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -46,9 +47,10 @@ def interpreter(python: str) -> str:
 
 
 class Child:
-    """One ``alembic_child.py`` process: the request on stdin, answers as JSON lines, stderr kept (its tail)."""
+    """One ``alembic_child.py`` process: requests on stdin (one a line), answers as JSON lines, stderr kept (its
+    tail). It serves requests until :meth:`close`; :func:`take` / :func:`give_back` keep one idle per project."""
 
-    def __init__(self, python: str, request: dict[str, Any]) -> None:
+    def __init__(self, python: str) -> None:
         self.python = interpreter(python)
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
@@ -67,14 +69,9 @@ class Child:
         except OSError as exc:
             raise UsageError(f"python: cannot run {python}: {exc.strerror}") from None
         self.stderr: deque[str] = deque(maxlen=20)
+        self.ended = False  # the last request was answered to its end (the process may serve another)
         self._drain = threading.Thread(target=self._read_stderr, name="migtui-child-stderr", daemon=True)
         self._drain.start()
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(json.dumps(request))
-            self.proc.stdin.close()
-        except OSError:
-            pass  # it died at once: the missing answer says so
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -82,23 +79,45 @@ class Child:
             if line.strip():
                 self.stderr.append(line.rstrip())
 
+    def send(self, request: dict[str, Any], *, last: bool = False) -> None:
+        """Write one request (``last``: then close stdin, so the process ends after answering it)."""
+        assert self.proc.stdin is not None
+        self.ended = False
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            if last:
+                self.proc.stdin.close()
+        except OSError:
+            pass  # it died: the missing answer says so
+
     def messages(self) -> Iterator[dict[str, Any]]:
+        """The answers to the request sent last, up to its ``end`` (or until the process dies)."""
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             line = line.strip()
             if not line:
                 continue
             try:
-                yield json.loads(line)
+                message = json.loads(line)
             except ValueError:
                 continue
+            if message.get("event") == "end":
+                self.ended = True
+                return
+            yield message
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
 
     def close(self, grace: float = 5.0) -> int:
-        """Wait for the process (killed if it has not ended within ``grace`` seconds); its exit code."""
+        """End the process (stdin closed; killed if it has not ended within ``grace`` seconds); its exit code."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
         try:
             code = self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
@@ -120,10 +139,49 @@ class Child:
         return ProjectError(f"the project's interpreter {self.python} ended during {what} (exit {code}){detail}")
 
 
+_IDLE: dict[tuple[str, str, str], Child] = {}
+_IDLE_LOCK = threading.Lock()
+
+
+def take(python: str, key: str) -> Child:
+    """A child for ``key`` (the project): the idle one kept from its last step, else a new one."""
+    with _IDLE_LOCK:
+        child = _IDLE.pop((interpreter(python), key, os.getcwd()), None)
+    if child is not None and child.proc.poll() is None:
+        return child
+    return Child(python)
+
+
+def give_back(child: Child, key: str) -> None:
+    """Keep ``child`` for the project's next step when it answered to its end; else end it."""
+    if not child.ended or child.proc.poll() is not None:
+        child.kill()
+        child.close()
+        return
+    with _IDLE_LOCK:
+        previous = _IDLE.pop((child.python, key, os.getcwd()), None)
+        _IDLE[(child.python, key, os.getcwd())] = child
+    if previous is not None:
+        previous.close()
+
+
+def close_idle() -> None:
+    """End every kept child (at exit; a child also ends when migtui's process does: its stdin closes)."""
+    with _IDLE_LOCK:
+        children = list(_IDLE.values())
+        _IDLE.clear()
+    for child in children:
+        child.close()
+
+
+atexit.register(close_idle)
+
+
 def ask(python: str, request: dict[str, Any], what: str) -> list[dict[str, Any]]:
-    """Run one request to its end; every answer line (the last is ``done``/``error``/the command's summary)."""
-    child = Child(python, request)
+    """Run one request in a process of its own; every answer line."""
+    child = Child(python)
     try:
+        child.send(request, last=True)
         answers = list(child.messages())
     finally:
         child.close()

@@ -12,6 +12,8 @@ process. The guarantees are kept this way:
 - per-revision timeout and cancel: migtui's watchdog samples the backend pid the child reports, cancels it with
   pg_cancel_backend, and after the grace period terminates the backend and kills the child (a revision stuck in
   Python in the child cannot be interrupted any other way);
+- the child is kept for the run's next step (the project's imports paid once, as ``alembic upgrade`` does in
+  one process) after a step that ended cleanly; after a failure, a timeout or a kill the next step gets a new one;
 - events and statement capture: the child streams each statement (as sent, and with parameters inlined) as a
   JSON line; StatementStarted and lint's online capture are fed from them.
 """
@@ -68,7 +70,9 @@ def attempt_in_child(step: Any, script_rev: Any, state: Any, server_version: int
         "driver": driver,
         "hand_connection": driver not in ASYNC_DRIVERS,
     }
-    child = interp.Child(project.python, request)
+    key = str(project.script_location)
+    child = interp.take(project.python, key)
+    child.send(request)
     killed = threading.Event()
 
     def interrupt() -> None:
@@ -138,7 +142,9 @@ def attempt_in_child(step: Any, script_rev: Any, state: Any, server_version: int
         alive = child.proc.poll() is None
         if outcome is None:
             child.kill()
-        child.close()
+        if outcome is None or outcome.get("event") != "done":
+            child.ended = False  # after a failure the project's own state in that process is suspect: a new one
+        interp.give_back(child, key)  # kept for the next step only when it answered to its end
         if outcome is None and alive and state.pid and step._monitor is not None:
             # migtui stopped (Ctrl-C, an error here) while the child ran: its session must not linger
             try:

@@ -154,3 +154,36 @@ def test_bad_interpreters_and_a_broken_revision_are_one_line_each(tmp_path, old_
     failed = run_main("lint", "--migrations", str(broken), "--python", old_python)
     assert failed.returncode == 7, failed.stderr
     assert "000_x1.py:7" in failed.stderr and "no_such_application_module" in failed.stderr
+
+
+def test_the_child_ends_when_migtui_is_killed_and_the_revision_rolls_back(tmp_path, old_python, fresh_db):
+    project = make_project(tmp_path / "proj", [Rev("k1", SA14 + CREATE_T + "\nop.execute('SELECT pg_sleep(60)')")])
+    env = {**os.environ, "MIGTUI_PYTHON": old_python, "MIGTUI_MIGRATIONS": str(project)}
+    migtui = subprocess.Popen(
+        [sys.executable, "-m", "migtui", "up", "--dsn", fresh_db, "--timeout", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            sleeping = (
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"
+            )
+            deadline = time.monotonic() + 30
+            while conn.execute(sleeping).fetchone() != (1,):
+                assert time.monotonic() < deadline and migtui.poll() is None, (
+                    migtui.stderr.read() if migtui.stderr else ""
+                )
+                time.sleep(0.1)
+            migtui.kill()  # SIGKILL: no clean-up in migtui's process
+            migtui.wait()
+            deadline = time.monotonic() + 10
+            while conn.execute(sleeping).fetchone() != (0,):
+                assert time.monotonic() < deadline, "the revision's session outlived migtui"
+                time.sleep(0.2)
+            assert conn.execute("SELECT to_regclass('alembic_version'), to_regclass('t')").fetchone() == (None, None)
+    finally:
+        if migtui.poll() is None:
+            migtui.kill()
+        migtui.wait()
