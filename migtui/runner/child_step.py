@@ -144,6 +144,17 @@ def attempt_in_child(step: Any, script_rev: Any, state: Any, server_version: int
             child.kill()
         if outcome is None or outcome.get("event") != "done":
             child.ended = False  # after a failure the project's own state in that process is suspect: a new one
+        elif step._monitor is not None and _sessions_left(step, revision):
+            # the project kept a session of this step open (its own engine's pool, a session left idle in
+            # transaction): ending the process closes it, so it cannot block the next revision's locks
+            child.ended = False
+            step.sink(
+                Message(
+                    text=f"{revision}: the project's code kept a database session open after the revision; "
+                    "migtui ended its interpreter to close it (a new one runs the next revision)",
+                    level="info",
+                )
+            )
         interp.give_back(child, key)  # kept for the next step only when it answered to its end
         if outcome is None and alive and state.pid and step._monitor is not None:
             # migtui stopped (Ctrl-C, an error here) while the child ran: its session must not linger
@@ -184,3 +195,17 @@ def attempt_in_child(step: Any, script_rev: Any, state: Any, server_version: int
     if "55P03" in states:
         raise ChildLockTimeout(text)
     raise MigrationFailed(f"revision {revision} ({state.direction}) failed: {text}{partial}")
+
+
+def _sessions_left(step: Any, revision: str) -> bool:
+    """Whether a session that ran this step (its ``application_name``) is still connected to the target."""
+    from migtui.runner.step import application_name
+
+    name = application_name(step.job, revision, step.scope).replace("%", "")
+    try:
+        with step._monitor.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,))
+            row = cur.fetchone()
+    except Exception:
+        return True  # cannot tell: do not keep the process
+    return bool(row and row[0])

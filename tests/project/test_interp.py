@@ -187,3 +187,29 @@ def test_the_child_ends_when_migtui_is_killed_and_the_revision_rolls_back(tmp_pa
         if migtui.poll() is None:
             migtui.kill()
         migtui.wait()
+
+
+LEAK = """
+import builtins
+engine = sa.create_engine(op.get_bind().engine.url)
+kept = engine.connect()
+kept.execute(sa.text('SELECT * FROM t'))  # AccessShareLock on t, held: the transaction stays open
+builtins.migtui_test_kept = kept
+"""
+
+
+def test_a_session_the_project_keeps_open_ends_with_its_interpreter(tmp_path, old_python, fresh_db):
+    project = make_project(
+        tmp_path / "proj",
+        [
+            Rev("l1", SA14 + CREATE_T),
+            Rev("l2", LEAK),
+            Rev("l3", "op.add_column('t', sa.Column('x', sa.Integer))"),  # needs AccessExclusiveLock on t
+        ],
+    )
+    common = ("--migrations", str(project), "--python", old_python, "--dsn", fresh_db)
+    up = run_main("up", *common, "--lock-timeout", "1", "--lock-retries", "0")
+    assert up.returncode == 0, up.stderr
+    assert "l2: the project's code kept a database session open after the revision" in up.stdout
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("l3",)]
