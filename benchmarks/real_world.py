@@ -239,6 +239,8 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
     env = {**os.environ, **project.env, "MIGTUI_LOG_LEVEL": "warning"}
     if project.own_interpreter and INTERPRETER_MODE == "child":
         env["MIGTUI_PYTHON"] = str(site.parents[2] / "bin" / "python")
+        if project.dsn_env:  # each step's database (scratch, expected schema) in the application's own setting
+            env["MIGTUI_DSN_ENV"] = project.dsn_env
     elif project.own_interpreter:
         env["MIGTUI_REAL_OWN"] = "1"
     if project.dsn_env:  # lint's scratch database is migtui's own: revisions that use it cannot connect

@@ -40,6 +40,9 @@ class Settings:
     driver: str | None = None  # SQLAlchemy driver handed to env.py (psycopg2, asyncpg, ...); default: alembic.ini's
     # the project's own interpreter (its venv's bin/python): env.py and the revisions run there, in a child process
     python: str | None = None
+    # with python: an environment variable of the project's (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN) set, in its
+    # interpreter, to the database each revision step runs on, for code that builds its engine from its own settings
+    dsn_env: str | None = None
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -77,6 +80,7 @@ ENV_VARS: dict[str, str] = {
     "baseline": "MIGTUI_BASELINE",
     "driver": "MIGTUI_DRIVER",
     "python": "MIGTUI_PYTHON",
+    "dsn_env": "MIGTUI_DSN_ENV",
 }
 
 # setting -> the environment variable that also sets it (read when the one in ENV_VARS is absent); kept for one

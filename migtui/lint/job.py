@@ -825,6 +825,7 @@ def _run_lint(settings: Settings, options: LintOptions, sink: EventSink | None) 
         from migtui.project.load import AlembicProject
 
         project = AlembicProject.load(directory, settings.python)
+        project.dsn_env = settings.dsn_env
         skip = None
         start = None
         if dsn and not options.all_revisions:

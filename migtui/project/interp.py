@@ -50,9 +50,9 @@ class Child:
     """One ``alembic_child.py`` process: requests on stdin (one a line), answers as JSON lines, stderr kept (its
     tail). It serves requests until :meth:`close`; :func:`take` / :func:`give_back` keep one idle per project."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, extra_env: dict[str, str] | None = None) -> None:
         self.python = interpreter(python)
-        env = dict(os.environ)
+        env = {**os.environ, **(extra_env or {})}
         env["PYTHONUNBUFFERED"] = "1"
         try:
             self.proc = subprocess.Popen(
@@ -70,6 +70,7 @@ class Child:
             raise UsageError(f"python: cannot run {python}: {exc.strerror}") from None
         self.stderr: deque[str] = deque(maxlen=20)
         self.ended = False  # the last request was answered to its end (the process may serve another)
+        self.env_key = "[]"  # the extra environment it was started with (the idle pool's key)
         self._drain = threading.Thread(target=self._read_stderr, name="migtui-child-stderr", daemon=True)
         self._drain.start()
 
@@ -139,17 +140,21 @@ class Child:
         return ProjectError(f"the project's interpreter {self.python} ended during {what} (exit {code}){detail}")
 
 
-_IDLE: dict[tuple[str, str, str], Child] = {}
+_IDLE: dict[tuple[str, str, str, str], Child] = {}
 _IDLE_LOCK = threading.Lock()
 
 
-def take(python: str, key: str) -> Child:
-    """A child for ``key`` (the project): the idle one kept from its last step, else a new one."""
+def take(python: str, key: str, extra_env: dict[str, str] | None = None) -> Child:
+    """A child for ``key`` (the project) with ``extra_env`` in its environment: the idle one kept from its last
+    step with the same environment, else a new one."""
+    env_key = json.dumps(sorted((extra_env or {}).items()))
     with _IDLE_LOCK:
-        child = _IDLE.pop((interpreter(python), key, os.getcwd()), None)
+        child = _IDLE.pop((interpreter(python), key, os.getcwd(), env_key), None)
     if child is not None and child.proc.poll() is None:
         return child
-    return Child(python)
+    child = Child(python, extra_env)
+    child.env_key = env_key
+    return child
 
 
 def give_back(child: Child, key: str) -> None:
@@ -158,9 +163,10 @@ def give_back(child: Child, key: str) -> None:
         child.kill()
         child.close()
         return
+    slot = (child.python, key, os.getcwd(), child.env_key)
     with _IDLE_LOCK:
-        previous = _IDLE.pop((child.python, key, os.getcwd()), None)
-        _IDLE[(child.python, key, os.getcwd())] = child
+        previous = _IDLE.pop(slot, None)
+        _IDLE[slot] = child
     if previous is not None:
         previous.close()
 

@@ -58,6 +58,8 @@ class AlembicProject:
         # the project's own interpreter (the ``python`` setting): its alembic work runs there, in a child process
         # (migtui.project.interp); None: in migtui's process
         self.python: str | None = None
+        # the project's environment variable that gets each step's database URL in its interpreter (dsn_env)
+        self.dsn_env: str | None = None
 
     @classmethod
     def load(cls, path: str | Path, python: str | None = None) -> AlembicProject:
@@ -293,7 +295,9 @@ def _without_query(url: str, names: tuple[str, ...]) -> str:
 
 
 def load_project(settings) -> AlembicProject:
-    return AlembicProject.load(settings.migrations, getattr(settings, "python", None))
+    project = AlembicProject.load(settings.migrations, getattr(settings, "python", None))
+    project.dsn_env = getattr(settings, "dsn_env", None)
+    return project
 
 
 @contextlib.contextmanager

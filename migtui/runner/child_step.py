@@ -71,7 +71,9 @@ def attempt_in_child(step: Any, script_rev: Any, state: Any, server_version: int
         "hand_connection": driver not in ASYNC_DRIVERS,
     }
     key = str(project.script_location)
-    child = interp.take(project.python, key)
+    # code that builds its engine from the project's own settings reaches this step's database through them
+    extra_env = {project.dsn_env: request["url"]} if getattr(project, "dsn_env", None) else None
+    child = interp.take(project.python, key, extra_env)
     child.send(request)
     killed = threading.Event()
 

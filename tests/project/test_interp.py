@@ -213,3 +213,20 @@ def test_a_session_the_project_keeps_open_ends_with_its_interpreter(tmp_path, ol
     assert "l2: the project's code kept a database session open after the revision" in up.stdout
     with psycopg.connect(fresh_db) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("l3",)]
+
+
+def test_dsn_env_gives_the_projects_own_setting_the_database_of_each_step(tmp_path, old_python, fresh_db):
+    own_engine = (
+        "import os\n"
+        "engine = sa.create_engine(os.environ['APP_DATABASE_URL'], poolclass=sa.pool.NullPool)\n"
+        "with engine.begin() as conn:\n"
+        "    conn.execute('CREATE TABLE made_by_the_app (id int)')\n"
+    )
+    project = make_project(tmp_path / "proj", [Rev("e1", SA14 + own_engine)])
+    common = ("--migrations", str(project), "--python", old_python, "--dsn", fresh_db)
+    without = run_main("up", *common)
+    assert without.returncode == 5 and "KeyError" in without.stderr
+    up = run_main("up", *common, env={"MIGTUI_DSN_ENV": "APP_DATABASE_URL"})
+    assert up.returncode == 0, up.stderr
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT to_regclass('made_by_the_app')::text").fetchone() == ("made_by_the_app",)
