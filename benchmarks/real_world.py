@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ("lint", "up", "rollback", "drift")
+# own_interpreter projects: "child" (migtui's python setting: env.py and the revisions in the venv's interpreter,
+# migtui in its own) or "site" (all of migtui in the venv's interpreter, migtui's packages appended); --own-mode
+INTERPRETER_MODE = "child"
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ PROJECTS = [
 # runs one migtui command (or the baseline) with the application's site-packages after migtui's own
 LAUNCHER = """
 import os, site, sys
-for _path in sys.argv[1].split(os.pathsep):
+for _path in filter(None, sys.argv[1].split(os.pathsep)):
     site.addsitedir(_path)
 if sys.argv[2] == "--baseline":
     from migtui.config import Settings
@@ -185,6 +188,9 @@ def prepare(project: Project, cache: Path) -> tuple[Path, Path]:
 
 
 def _migtui(site: Path, args: list[str], env: dict[str, str]) -> tuple[int, str, str, float]:
+    if env.get("MIGTUI_PYTHON") and args[0] != "--baseline":
+        # the python setting: migtui in its own environment, the project's alembic work in the venv's interpreter
+        return _run([sys.executable, "-c", LAUNCHER, "", *args], env=env)
     if env.get("MIGTUI_REAL_OWN") == "1":  # the venv's python; its site-packages first, then ROOT and migtui's
         own = [str(ROOT), *(p for p in sys.path if p.endswith("site-packages"))]
         python = site.parents[2] / "bin" / "python"
@@ -261,7 +267,11 @@ def run_project(project: Project, cache: Path, jobs: tuple[str, ...], server) ->
         row["skipped"] = str(exc)
         return row
     env = {**os.environ, **project.env, "MIGTUI_LOG_LEVEL": "warning"}
-    if project.own_interpreter:
+    if project.own_interpreter and INTERPRETER_MODE == "child":
+        env["MIGTUI_PYTHON"] = str(site.parents[2] / "bin" / "python")
+        if project.dsn_env:  # each step's database (scratch, expected schema) in the application's own setting
+            env["MIGTUI_DSN_ENV"] = project.dsn_env
+    elif project.own_interpreter:
         env["MIGTUI_REAL_OWN"] = "1"
     if project.dsn_env:  # lint's scratch database is migtui's own: revisions that use it cannot connect
         env[project.dsn_env] = "postgresql+psycopg2://migtui@127.0.0.1:1/unused"
@@ -385,7 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", default=",".join(JOBS), help="comma-separated: " + ", ".join(JOBS))
     parser.add_argument("--cache", default=os.path.expanduser("~/.cache/migtui-real"))
     parser.add_argument("--json", help="write the rows to this file")
+    parser.add_argument(
+        "--own-mode", choices=("child", "site"), default="child", help="how own_interpreter projects run"
+    )
     args = parser.parse_args(argv)
+    global INTERPRETER_MODE
+    INTERPRETER_MODE = args.own_mode
     jobs = tuple(j for j in args.jobs.split(",") if j)
     if unknown := set(jobs) - set(JOBS):
         parser.error(f"unknown job {', '.join(sorted(unknown))}")

@@ -38,6 +38,11 @@ class Settings:
     drift_exclude: tuple[str, ...] = ()
     baseline: str | None = None  # what exists before the first revision: a .sql file or module:callable
     driver: str | None = None  # SQLAlchemy driver handed to env.py (psycopg2, asyncpg, ...); default: alembic.ini's
+    # the project's own interpreter (its venv's bin/python): env.py and the revisions run there, in a child process
+    python: str | None = None
+    # with python: an environment variable of the project's (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN) set, in its
+    # interpreter, to the database each revision step runs on, for code that builds its engine from its own settings
+    dsn_env: str | None = None
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -74,6 +79,8 @@ ENV_VARS: dict[str, str] = {
     "drift_exclude": "MIGTUI_DRIFT_EXCLUDE",
     "baseline": "MIGTUI_BASELINE",
     "driver": "MIGTUI_DRIVER",
+    "python": "MIGTUI_PYTHON",
+    "dsn_env": "MIGTUI_DSN_ENV",
 }
 
 # setting -> the environment variable that also sets it (read when the one in ENV_VARS is absent); kept for one
@@ -171,7 +178,11 @@ def load_settings(
     base_dir = pyproject.parent if pyproject else None
     for name, value in _pyproject_settings(pyproject).items():
         value = _coerce(name, value, f"{pyproject} [tool.migtui]")
-        relative_path = name == "migrations" or (name == "baseline" and not is_callable_reference(value))
+        relative_path = (
+            name == "migrations"
+            or (name == "baseline" and not is_callable_reference(value))
+            or (name == "python" and "/" in value)  # a bare name (python3.11) is looked up on PATH
+        )
         if relative_path and base_dir is not None and not Path(value).is_absolute():
             value = str(base_dir / value)
         setattr(settings, name, value)

@@ -46,6 +46,12 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, target: bool = True
     parser.add_argument(
         "--migrations", metavar="PATH", help="alembic script directory or alembic.ini (default db/migrations)"
     )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the project's own interpreter (its venv's bin/python): env.py and the revisions run there; "
+        "env MIGTUI_PYTHON",
+    )
 
 
 def settings_from_args(args: argparse.Namespace):

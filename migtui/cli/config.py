@@ -77,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
     data = settings.redacted()
     sources = dict(settings.sources)
     if settings.driver is None:  # the project's own choice: say which, and where it is set
-        data["driver"], sources["driver"] = _driver(settings.migrations)
+        data["driver"], sources["driver"] = _driver(settings.migrations, settings.python)
+    interpreter = _interpreter(settings.python)
     if args.format == "json":
         sources = {key: sources.get(key, "default") for key in data}
-        print(json.dumps({"settings": data, "sources": sources}, indent=2, default=str))
+        print(json.dumps({"settings": data, "sources": sources, "interpreter": interpreter}, indent=2, default=str))
         return 0
     if args.format == "toml":  # what differs from the defaults: the lines worth keeping in pyproject.toml
         # a driver read from alembic.ini is the project's, not a setting to keep: only what was set goes here
@@ -89,18 +90,52 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = max(len(k) for k in data)
     values = {key: plain(value) for key, value in data.items()}
+    if interpreter.get("error"):
+        values["python"] = f"{values['python']} [{interpreter['error']}]"
+    elif settings.python:
+        values["python"] = (
+            f"{values['python']} (Python {interpreter['python']}, SQLAlchemy {interpreter['sqlalchemy']}, "
+            f"alembic {interpreter['alembic']})"
+        )
     value_width = min(max(len(v) for v in values.values()), 60)
     for key, value in values.items():
         print(f"{key:<{width}}  {value:<{value_width}}  ({sources.get(key, 'default')})")
     return 0
 
 
-def _driver(migrations: str) -> tuple[str, str]:
+def _driver(migrations: str, python: str | None = None) -> tuple[str, str]:
     """The SQLAlchemy driver migtui hands the project's env.py, and where that comes from."""
     from migtui.errors import MigtuiError
     from migtui.project.load import DEFAULT_DRIVER, AlembicProject
 
     try:
-        return AlembicProject.load(migrations).driver()
+        driver, source = AlembicProject.load(migrations, python).driver()
     except MigtuiError:
         return DEFAULT_DRIVER, f"default (no alembic project at {migrations})"
+    return driver, f"{source}, in the project's interpreter" if python else source
+
+
+def _interpreter(python: str | None) -> dict[str, Any]:
+    """Where the project's alembic work runs: migtui's own process, or the ``python`` setting's interpreter
+    (its Python, SQLAlchemy and alembic versions and drivers, as it reports them)."""
+    import sys
+
+    if not python:
+        import alembic
+        import sqlalchemy
+
+        return {
+            "executable": sys.executable,
+            "in_process": True,
+            "python": sys.version.split()[0],
+            "sqlalchemy": sqlalchemy.__version__,
+            "alembic": alembic.__version__,
+        }
+    from migtui.errors import MigtuiError
+    from migtui.project.interp import interpreter, probe
+
+    try:
+        found = probe(interpreter(python))
+    except MigtuiError as exc:
+        return {"executable": python, "in_process": False, "error": exc.message}
+    return {"in_process": False, **{k: v for k, v in found.items() if k != "event"}}

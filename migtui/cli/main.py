@@ -166,4 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args._parser.prog.split()[-1] not in FULL_SCREEN:
         interrupt_on_stop_signals()
-    return one_line_errors("migtui", lambda: run(args), internal_hint=" (set MIGTUI_DEBUG=1 for a traceback)")
+    try:
+        return one_line_errors("migtui", lambda: run(args), internal_hint=" (set MIGTUI_DEBUG=1 for a traceback)")
+    finally:
+        if "migtui.project.interp" in sys.modules:  # the project's interpreter kept between revision steps
+            sys.modules["migtui.project.interp"].close_idle()

@@ -838,7 +838,8 @@ def _run_lint(settings: Settings, options: LintOptions, sink: EventSink | None) 
     for directory in alembic_dirs:
         from migtui.project.load import AlembicProject
 
-        project = AlembicProject.load(directory)
+        project = AlembicProject.load(directory, settings.python)
+        project.dsn_env = settings.dsn_env
         skip = None
         start = None
         if dsn and not options.all_revisions:

@@ -80,6 +80,50 @@ def _is_catalog_read(sql: str) -> bool:
     return low.startswith(("select", "show", "with")) and ("pg_catalog." in low or "information_schema." in low)
 
 
+_EXTERNAL = threading.local()  # the capture active on this thread, for statements run by a child process
+
+
+def record_external(revision: str, sql: str, transactional: bool, line: int | None, executemany: int) -> None:
+    """A statement the project's interpreter sent (``python`` setting: migtui.runner.child_step streams them
+    back), recorded like one seen in this process, when a capture is active on this thread."""
+    by_id = getattr(_EXTERNAL, "by_id", None)
+    if by_id is None or revision not in by_id or _is_catalog_read(sql):
+        _EXTERNAL.current = None
+        return
+    rev = by_id[revision]
+    stmt = ShadowStatement(
+        revision=revision,
+        index=len(rev.statements),
+        sql=sql.strip(),
+        transactional=transactional,
+        executemany=executemany,
+        line=line,
+    )
+    # replayed by dry-run's observation as inlined (a bulk insert: its first row only)
+    stmt._raw = (stmt.sql, None, False)
+    rev.statements.append(stmt)
+    _EXTERNAL.current = stmt
+
+
+def finish_external(seconds: float, error: str | None) -> None:
+    """The end of the statement last recorded by :func:`record_external`."""
+    current = getattr(_EXTERNAL, "current", None)
+    if current is not None:
+        current.seconds = seconds
+        current.error = error
+        _EXTERNAL.current = None
+
+
+def fail_external(revision: str, seconds: float, error: str | None) -> None:
+    """The revision's own outcome, as the in-process capture records it."""
+    by_id = getattr(_EXTERNAL, "by_id", None)
+    rev = by_id.get(revision) if by_id else None
+    if rev is not None:
+        rev.seconds = seconds
+        if error and rev.error is None:
+            rev.error = error
+
+
 @contextlib.contextmanager
 def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
     """While active, every statement sent by a revision's upgrade() lands in ``revisions`` (in order).
@@ -160,12 +204,14 @@ def capture_statements(revisions: list[ShadowRevision]) -> Iterator[None]:
             state.current = None
 
     migration.RevisionStep.__init__ = init  # type: ignore[method-assign]
+    _EXTERNAL.by_id = by_id
     event.listen(Engine, "before_cursor_execute", before)
     event.listen(Engine, "after_cursor_execute", after)
     event.listen(Engine, "handle_error", on_error)
     try:
         yield
     finally:
+        _EXTERNAL.by_id = None
         migration.RevisionStep.__init__ = original_init  # type: ignore[method-assign]
         event.remove(Engine, "before_cursor_execute", before)
         event.remove(Engine, "after_cursor_execute", after)

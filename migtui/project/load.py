@@ -55,9 +55,23 @@ class AlembicProject:
         self.script_location = script_location
         self.ini_path = ini_path
         self._script: Any = None
+        # the project's own interpreter (the ``python`` setting): its alembic work runs there, in a child process
+        # (migtui.project.interp); None: in migtui's process
+        self.python: str | None = None
+        # the project's environment variable that gets each step's database URL in its interpreter (dsn_env)
+        self.dsn_env: str | None = None
 
     @classmethod
-    def load(cls, path: str | Path) -> AlembicProject:
+    def load(cls, path: str | Path, python: str | None = None) -> AlembicProject:
+        project = cls._load(path)
+        if python:
+            from migtui.project.interp import interpreter
+
+            project.python = interpreter(python)
+        return project
+
+    @classmethod
+    def _load(cls, path: str | Path) -> AlembicProject:
         path = Path(path).expanduser()
         if not path.exists():
             raise UsageError(f"migrations not found: {path} (use --migrations PATH)")
@@ -119,7 +133,7 @@ class AlembicProject:
         if setting:
             return setting, "the driver setting"
         if self.ini_path is None:
-            return DEFAULT_DRIVER, "default (no alembic.ini)"
+            return self._default_driver(), "default (no alembic.ini)"
         import configparser
 
         parser = configparser.ConfigParser(defaults={"here": str(self.ini_path.parent)}, interpolation=None)
@@ -131,8 +145,15 @@ class AlembicProject:
         scheme = url.split("://", 1)[0].lower() if "://" in url else ""
         base, _, driver = scheme.partition("+")
         if base not in ("postgresql", "postgres") or not driver:
-            return DEFAULT_DRIVER, "default"
+            return self._default_driver(), "default"
         return driver, f"{self.ini_path.name} sqlalchemy.url"
+
+    def _default_driver(self) -> str:
+        if self.python:
+            from migtui.project.interp import default_driver
+
+            return default_driver(self.python)
+        return DEFAULT_DRIVER
 
     def check_driver(self, setting: str | None = None) -> str:
         """The driver, or UsageError when its DBAPI module is not installed beside migtui."""
@@ -140,6 +161,15 @@ class AlembicProject:
 
         driver, source = self.driver(setting)
         module, package = DRIVER_MODULES.get(driver, (driver, driver))
+        if self.python:
+            from migtui.project.interp import probe
+
+            if module not in (probe(self.python).get("drivers") or []):
+                raise UsageError(
+                    f"{source} names the driver {driver}, which is not installed in the project's interpreter: "
+                    f"{self.python} -m pip install {package}"
+                )
+            return driver
         if importlib.util.find_spec(module) is None:
             raise UsageError(
                 f"{source} names the driver {driver}, which is not installed beside migtui: pip install {package}"
@@ -149,6 +179,12 @@ class AlembicProject:
     @property
     def script(self):
         """alembic ScriptDirectory with every revision file loaded and the graph checked."""
+        if self._script is None and self.python:
+            from migtui.project.interp import script_directory
+
+            script = script_directory(self)
+            self._check_graph(script)
+            self._script = script
         if self._script is None:
             import warnings
 
@@ -282,7 +318,9 @@ def _without_query(url: str, names: tuple[str, ...]) -> str:
 
 
 def load_project(settings) -> AlembicProject:
-    return AlembicProject.load(settings.migrations)
+    project = AlembicProject.load(settings.migrations, getattr(settings, "python", None))
+    project.dsn_env = getattr(settings, "dsn_env", None)
+    return project
 
 
 @contextlib.contextmanager

@@ -198,8 +198,6 @@ def render_project(
     ``error`` set and the render goes on (the caller renders it another way); an error outside any revision
     (env.py) marks every revision not rendered yet. Without ``tolerant`` either raises UsageError.
     """
-    from alembic import command
-
     infos = project.revisions()  # loads and checks the graph (UsageError on broken files)
     revisions = {info.revision: RenderedRevision(info.revision, info.path, info.down_revisions) for info in infos}
     if not infos:
@@ -211,29 +209,10 @@ def render_project(
     cfg.attributes["output_buffer"] = buffer
     errors: dict[str, str] = {}
     env_error: str | None = None
-    per_revision = _per_revision_errors(errors, revision_files) if tolerant else contextlib.nullcontext()
-    with ENV_LOCK, no_logging_config(), _capture(revision_files, version_table) as records, per_revision:
-        try:
-            command.upgrade(cfg, f"{start}:heads" if start else "heads", sql=True)
-        except UsageError:
-            raise
-        except SyntaxError as exc:
-            raise UsageError(f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}") from None
-        except Exception as exc:
-            if tolerant and isinstance(exc, ImportError):  # the same import fails online: the project is broken
-                env_py = Path(project.script_location) / "env.py"
-                raise ProjectError(f"{env_py} failed: {error_line(exc)}") from None
-            if tolerant:
-                env_error = "env.py failed in offline mode: " + _render_error(exc, revision_files)
-            else:
-                where = _error_location(exc, revision_files)
-                text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-                if where:
-                    raise UsageError(
-                        f"revision file {where}: cannot render offline: {text} "
-                        "(guard database-reading code with `if not op.get_context().as_sql:`)"
-                    ) from None
-                raise UsageError(f"cannot render migrations offline (alembic --sql): {text}") from None
+    if getattr(project, "python", None):  # the project's interpreter renders; the records come back as JSON lines
+        records, env_error = _render_in_child(project, version_table, start, tolerant, revision_files, errors)
+    else:
+        records, env_error = _render_here(project, cfg, start, tolerant, revision_files, version_table, errors)
     dialect = records.dialect
     if dialect != "postgresql":  # env.py builds its own engine (its own settings), ignoring sqlalchemy.url
         reason = f"env.py renders for {dialect}, not PostgreSQL: it ignores sqlalchemy.url and builds its own engine"
@@ -275,6 +254,81 @@ def render_project(
                 rev.error = env_error
                 rev.rendered = False
     return [revisions[info.revision] for info in infos]
+
+
+def _render_here(project, cfg, start, tolerant, revision_files, version_table, errors):  # type: ignore[no-untyped-def]
+    """The offline render in migtui's process: (records, the error outside any revision or None)."""
+    from alembic import command
+
+    env_error: str | None = None
+    per_revision = _per_revision_errors(errors, revision_files) if tolerant else contextlib.nullcontext()
+    with ENV_LOCK, no_logging_config(), _capture(revision_files, version_table) as records, per_revision:
+        try:
+            command.upgrade(cfg, f"{start}:heads" if start else "heads", sql=True)
+        except UsageError:
+            raise
+        except SyntaxError as exc:
+            raise UsageError(f"syntax error in revision file {exc.filename}:{exc.lineno}: {exc.msg}") from None
+        except Exception as exc:
+            if tolerant and isinstance(exc, ImportError):  # the same import fails online: the project is broken
+                env_py = Path(project.script_location) / "env.py"
+                raise ProjectError(f"{env_py} failed: {error_line(exc)}") from None
+            if tolerant:
+                env_error = "env.py failed in offline mode: " + _render_error(exc, revision_files)
+            else:
+                where = _error_location(exc, revision_files)
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+                if where:
+                    raise UsageError(
+                        f"revision file {where}: cannot render offline: {text} "
+                        "(guard database-reading code with `if not op.get_context().as_sql:`)"
+                    ) from None
+                raise UsageError(f"cannot render migrations offline (alembic --sql): {text}") from None
+    return records, env_error
+
+
+def _render_in_child(project, version_table, start, tolerant, revision_files, errors):  # type: ignore[no-untyped-def]
+    """The offline render in the project's interpreter (``python`` setting), with the same outcomes as
+    :func:`_render_here`: UsageError / ProjectError, or with ``tolerant`` the errors kept per revision."""
+    from migtui.project import interp
+
+    found, dialect, child_errors, failure = interp.render(
+        project, OFFLINE_URL, version_table, start, tolerant, list(revision_files)
+    )
+    records = _Records()
+    records.dialect = dialect
+    for item in found:
+        records.append(
+            RenderedStatement(
+                sql=item["sql"],
+                revision=item.get("revision"),
+                path=Path(item["path"]) if item.get("path") else None,
+                line=item.get("line"),
+                existing_types=item.get("existing_types") or {},
+                existing_not_null=[tuple(pair) for pair in item.get("existing_not_null") or []],
+                version_table=bool(item.get("version_table")),
+                transaction_control=bool(item.get("transaction_control")),
+            )
+        )
+    from migtui.redact import redact
+
+    errors.update({rev: redact(str(text)) for rev, text in child_errors.items()})
+    if failure is None:
+        return records, None
+    failure = {key: redact(value) if isinstance(value, str) else value for key, value in failure.items()}
+    where, text = failure.get("where") or "", failure.get("text") or ""
+    if failure["kind"] == "syntax":
+        raise UsageError(f"syntax error in revision file {where}: {text}")
+    if tolerant and failure["kind"] == "import":
+        raise ProjectError(f"{Path(project.script_location) / 'env.py'} failed: {failure.get('line') or text}")
+    if tolerant:
+        return records, "env.py failed in offline mode: " + (failure.get("rendered") or text)
+    if where:
+        raise UsageError(
+            f"revision file {where}: cannot render offline: {text} "
+            "(guard database-reading code with `if not op.get_context().as_sql:`)"
+        )
+    raise UsageError(f"cannot render migrations offline (alembic --sql): {text}")
 
 
 # --- revision-file checks (no rendering needed) -------------------------------------------------------

@@ -857,6 +857,10 @@ class RevisionStep:
         return MigrationFailed(f"revision {rev} ({state.direction}) failed: {describe_failure(exc)}{partial}")
 
     def _attempt(self, script, script_rev, state: _AttemptState, server_version: int, monitor) -> None:
+        if getattr(self.project, "python", None):  # env.py and the revision run in the project's interpreter
+            from migtui.runner.child_step import attempt_in_child
+
+            return attempt_in_child(self, script_rev, state, server_version, monitor)
         from alembic.runtime.environment import EnvironmentContext
         from alembic.runtime.migration import MigrationStep
 

@@ -99,6 +99,8 @@ def test_config_has_a_flag_for_every_setting_and_prints_plain_values(tmp_path):
         "drift_exclude": "owner,grants",
         "baseline": "schema.sql",
         "driver": "psycopg2",
+        "python": "/opt/venv/bin/python",
+        "dsn_env": "APP_DATABASE_URL",
     }
     assert set(values) == set(fields)
     argv = [part for name, value in values.items() for part in ("--" + name.replace("_", "-"), value)]
