@@ -67,7 +67,10 @@ async def _every_command_from_every_screen(pilot, during_run: ApplyScreen | None
     driven: set[str] = set()
     openers = [title for title in _commands(app) if title not in ("Cancel the run",)]
     for opener in openers:
-        await _call(pilot, _commands(app)[opener])
+        callback = _commands(app).get(opener)
+        if callback is None:  # screen-specific (Textual's "Maximize" needs a focused widget): not offered here
+            continue
+        await _call(pilot, callback)
         await _close_dialogs(pilot)
         for title in list(_commands(app)):
             if title == "Cancel the run":
