@@ -214,20 +214,35 @@ def default_sigint() -> None:
 @pytest.fixture(scope="session")
 def migtui_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The migtui wheel built from this checkout as ``pip install .`` builds it (compiled where a C compiler
-    exists), once per session."""
+    exists), once per session.
+
+    Under pytest-xdist every worker asks for it: the first builds it into the run's shared temporary directory
+    under an exclusive lock, the others wait for that lock and take the same file (two builds in one checkout
+    would also race on setuptools' in-tree ``build/`` directory).
+    """
+    import fcntl
     import time
 
-    out = tmp_path_factory.mktemp("wheel")
-    env = {k: v for k, v in os.environ.items() if k != "MIGTUI_PURE_PYTHON"}
-    start = time.perf_counter()
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out / "dist"), str(ROOT)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    assert build.returncode == 0, build.stderr[-4000:]
-    (wheel,) = (out / "dist").glob("migtui-*.whl")
-    print(f"built {wheel.name} in {time.perf_counter() - start:.0f} s")
-    return wheel
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers' base directories share the run's parent
+        shared = shared.parent
+    dist = shared / "migtui-wheel" / "dist"
+    dist.mkdir(parents=True, exist_ok=True)
+    with open(shared / "migtui-wheel" / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = list(dist.glob("migtui-*.whl"))
+        if built:
+            return built[0]
+        env = {k: v for k, v in os.environ.items() if k != "MIGTUI_PURE_PYTHON"}
+        start = time.perf_counter()
+        build = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
+        assert build.returncode == 0, build.stderr[-4000:]
+        (wheel,) = dist.glob("migtui-*.whl")
+        print(f"built {wheel.name} in {time.perf_counter() - start:.0f} s")
+        return wheel
