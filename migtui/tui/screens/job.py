@@ -111,6 +111,22 @@ def finding_text(f: Finding) -> Text:
     return out
 
 
+class MeasuredTable(DataTable):
+    """A DataTable whose rows are drawn again once their columns are measured.
+
+    Textual measures auto-width columns when the table is idle; a row drawn between ``add_row`` and that moment
+    (header-wide columns: ``0015_ord``, ``[contra``) stays in the table's line cache, so how the findings looked
+    depended on timing.
+    """
+
+    async def _on_idle(self, event) -> None:  # type: ignore[no-untyped-def]
+        measured = self._require_update_dimensions or bool(self._updated_cells)
+        await super()._on_idle(event)
+        if measured:
+            self._clear_caches()
+            self.refresh()
+
+
 class JobScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "rerun", "Run again"),
@@ -151,8 +167,8 @@ class JobScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="job-header", classes="title-bar")
-        yield DataTable(id="job-findings", cursor_type="row", zebra_stripes=True)
-        yield DataTable(id="job-holds", cursor_type="row", zebra_stripes=True)
+        yield MeasuredTable(id="job-findings", cursor_type="row", zebra_stripes=True)
+        yield MeasuredTable(id="job-holds", cursor_type="row", zebra_stripes=True)
         # wrapped: an event line cut at the screen's edge would lose its end (the estimate, the lock)
         # min_width: RichLog renders at least that wide, which at 80 columns would bring a horizontal scrollbar back
         yield RichLog(id="job-log", wrap=True, markup=False, max_lines=2000, min_width=20)
