@@ -162,12 +162,16 @@ def main(argv: list[str] | None = None) -> int:
         if run is None:
             parser.print_help()
             return int(ExitCode.USAGE)
+    from migtui.project.load import report_on_stdout
     from migtui.report import interrupt_on_stop_signals, one_line_errors
 
-    if args._parser.prog.split()[-1] not in FULL_SCREEN:
+    full_screen = args._parser.prog.split()[-1] in FULL_SCREEN
+    if not full_screen:
         interrupt_on_stop_signals()
+        report_on_stdout(True)  # stdout is the report's: what the project's own code prints goes to stderr
     try:
         return one_line_errors("migtui", lambda: run(args), internal_hint=" (set MIGTUI_DEBUG=1 for a traceback)")
     finally:
+        report_on_stdout(False)
         if "migtui.project.interp" in sys.modules:  # the project's interpreter kept between revision steps
             sys.modules["migtui.project.interp"].close_idle()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -323,15 +324,43 @@ def load_project(settings) -> AlembicProject:
     return project
 
 
+# Set by the command line (every command but the full-screen TUI): standard output carries the report, so the
+# project's own code (env.py, revisions, what they import) writes to standard error instead.
+_REPORT_ON_STDOUT = False
+
+
+def report_on_stdout(enabled: bool = True) -> None:
+    """Keep standard output for the report while the project's code runs (``no_logging_config``): an env.py
+    that logs to stdout (aodh's, through oslo.log) must not make ``--format json`` unparseable."""
+    global _REPORT_ON_STDOUT
+    _REPORT_ON_STDOUT = enabled
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """``sys.stdout`` is standard error for the block: ``print`` and a logging handler the project creates
+    meanwhile (it keeps the stream it was given) write there. migtui's own sinks hold the stream they were
+    created with, so a JSON-lines report streamed during the run stays on standard output; file descriptor 1
+    is left alone for the same reason."""
+    sys.stdout.flush()
+    saved, sys.stdout = sys.stdout, sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+
+
 @contextlib.contextmanager
 def no_logging_config() -> Iterator[None]:
     """env.py must not reconfigure logging (migtui reports through events), yet most call
-    ``fileConfig(config.config_file_name)`` unconditionally: while env.py runs, fileConfig does nothing."""
+    ``fileConfig(config.config_file_name)`` unconditionally: while env.py runs, fileConfig does nothing; and when
+    the command line's report is on standard output, the project's own output goes to standard error."""
     import logging.config
 
     original = logging.config.fileConfig
     logging.config.fileConfig = lambda *args, **kwargs: None  # type: ignore[assignment]
     try:
-        yield
+        with _stdout_to_stderr() if _REPORT_ON_STDOUT else contextlib.nullcontext():
+            yield
     finally:
         logging.config.fileConfig = original

@@ -118,11 +118,12 @@ def event_printer(fmt: str = "text", stream: TextIO | None = None, *, quiet: boo
     if fmt not in ("text", "json"):
         raise ValueError(f"unknown event format {fmt!r}")
     lock = threading.Lock()
+    # bound now: while a project's own code runs, sys.stdout is standard error (project.load.no_logging_config)
+    out = stream or sys.stdout
 
     def sink(event: Event) -> None:
         if quiet and is_progress(event):
             return
-        out = stream or sys.stdout
         line = json_line(event) if fmt == "json" else text_line(event)
         if line is None:
             return
