@@ -12,9 +12,12 @@ Public API (dry-run and other jobs import it)::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from pglast import parser as pglast_parser
 
 from migtui.analysis import lock_modes
 from migtui.analysis.classify import Action, Classifier
@@ -136,6 +139,24 @@ class StatementAnalysis:
 
 
 # statements whose DML may read beyond a key (the rest skip that check)
+# PostgreSQL keeps the first NAMEDATALEN - 1 bytes of an identifier
+MAX_IDENTIFIER_BYTES = 63
+# an identifier over 63 bytes in ASCII text is a run of 64 name characters, unquoted or quoted
+_LONG_WORD = re.compile(r"(?<![A-Za-z0-9_$])[A-Za-z0-9_$]{64}")
+_LONG_QUOTED = re.compile(r'"(?:[^"]|""){64}')
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _may_have_long_identifier(sql: str) -> bool:
+    """Cheap test run on every statement: False when no identifier in ``sql`` can exceed 63 bytes (non-ASCII text
+    is always searched: a character may take up to 4 bytes)."""
+    if not sql.isascii():
+        return True
+    return len(sql) > MAX_IDENTIFIER_BYTES and (
+        _LONG_WORD.search(sql) is not None or ('"' in sql and _LONG_QUOTED.search(sql) is not None)
+    )
+
+
 _DML_NODES = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
 _NONE: frozenset[str] = frozenset()
 _REFRESH_CONCURRENTLY = "refresh-materialized-view-concurrently"
@@ -272,8 +293,31 @@ class Analyzer:
             result.rewrites = rewrites
             result.scans = list(dict.fromkeys(scans + rewrites))
         self._apply_rules(result, actions, item)
+        if _may_have_long_identifier(parsed.sql):
+            self._identifier_rule(result, parsed.sql)
         self._update_state(result, actions, item)
         return result
+
+    def _identifier_rule(self, result: StatementAnalysis, sql: str) -> None:
+        """Identifiers over 63 bytes: PostgreSQL truncates them (NAMEDATALEN) with a NOTICE nobody reads. The parse
+        tree holds them truncated already, so the statement's tokens are read."""
+        seen: list[str] = []
+        for token in pglast_parser.scan(sql):
+            if token.name != "IDENT":
+                continue
+            text = sql[token.start : token.end + 1]
+            # a quoted name is kept as written; PostgreSQL folds an unquoted one to lower case (ASCII letters)
+            name = text[1:-1].replace('""', '"') if text.startswith('"') else text.translate(_ASCII_LOWER)
+            if len(name.encode()) > MAX_IDENTIFIER_BYTES and name not in seen:
+                seen.append(name)
+        for name in seen:
+            encoded = name.encode()
+            cut = encoded[:MAX_IDENTIFIER_BYTES].decode(errors="ignore")
+            self._add(
+                result,
+                "identifier-too-long",
+                f'identifier "{name}" is {len(encoded)} bytes: PostgreSQL cuts it to "{cut}"',
+            )
 
     # ------------------------------------------------------------------------------------------------
     def _wide_dml(self, actions: list[Action], node: dict[str, Any]) -> set[str]:
