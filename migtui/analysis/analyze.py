@@ -244,7 +244,7 @@ class Analyzer:
             self._add(earlier, "prefer-robust-statements", message)
         self.rerun_pending.clear()
         parsed = item.parsed
-        actions = self.classifier.classify(parsed.node_type, parsed.node)
+        actions = self.classifier.classify(parsed.node_type, parsed.node, parsed.sql)
         line = item.line if item.line is not None else parsed.line
         self.last_line = line
         transactional = self.in_transaction if item.transactional is None else item.transactional
