@@ -150,9 +150,12 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 def _may_have_long_identifier(sql: str) -> bool:
     """Cheap test run on every statement: False when no identifier in ``sql`` can exceed 63 bytes (non-ASCII text
     is always searched: a character may take up to 4 bytes)."""
+    size = len(sql)
+    if size <= MAX_IDENTIFIER_BYTES // 4:
+        return False
     if not sql.isascii():
         return True
-    return len(sql) > MAX_IDENTIFIER_BYTES and (
+    return size > MAX_IDENTIFIER_BYTES and (
         _LONG_WORD.search(sql) is not None or ('"' in sql and _LONG_QUOTED.search(sql) is not None)
     )
 

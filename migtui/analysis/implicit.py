@@ -91,13 +91,13 @@ def _only_relations(node: dict[str, Any]) -> set[str]:
     return out
 
 
-# a call of nextval/setval has the function's name in the statement's text (quoted or not, any case)
-_SEQUENCE_CALL_TEXT = re.compile("nextval|setval", re.IGNORECASE)
-
-
 def _sequence_calls(node: dict[str, Any], sql: str | None = None) -> list[str]:
-    if sql is not None and _SEQUENCE_CALL_TEXT.search(sql) is None:
-        return []
+    if sql is not None:
+        # a call of nextval/setval has the function's name in the statement's text (quoted or not, any case);
+        # str.lower and `in` cost a fraction of a case-insensitive regular expression
+        text_lower = sql.lower()
+        if "nextval" not in text_lower and "setval" not in text_lower:
+            return []
     text = _dumps(node)
     if b'"nextval"' not in text and b'"setval"' not in text:  # C-speed pre-check: most statements call neither
         return []
