@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pglast import parser as pglast_parser
-
 from migtui.analysis import lock_modes
 from migtui.analysis.classify import Action, Classifier
 from migtui.analysis.facts import CatalogFacts, MigrationKnowledge
@@ -33,7 +31,7 @@ from migtui.analysis.holds import (
     small_table,
 )
 from migtui.analysis.lock_model import FORMS, MAX_VERSION, MIN_VERSION
-from migtui.analysis.parse import ParsedStatement, parse_sql
+from migtui.analysis.parse import ParsedStatement, _pglast_parser, parse_sql
 from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
 from migtui.errors import UsageError
 from migtui.events import Finding
@@ -305,7 +303,7 @@ class Analyzer:
         """Identifiers over 63 bytes: PostgreSQL truncates them (NAMEDATALEN) with a NOTICE nobody reads. The parse
         tree holds them truncated already, so the statement's tokens are read."""
         seen: list[str] = []
-        for token in pglast_parser.scan(sql):
+        for token in _pglast_parser().scan(sql):  # pglast is loaded on first use (parse.py)
             if token.name != "IDENT":
                 continue
             text = sql[token.start : token.end + 1]
