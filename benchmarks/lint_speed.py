@@ -24,11 +24,13 @@ Tools timed:
   squawk              ``squawk --reporter json`` (squawk-cli: ``pip install squawk-cli``)
 
 The lines after "machine:" are ``migtui --version`` of the wheel and of the source: which lint core each runs.
+After the timings, the findings each tool reported (by severity, and how many distinct rules fired).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +102,7 @@ class Tool:
     cpus: list[float] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
     exit_code: int = 0
+    output: str = "github"  # what its stdout is: "github" annotations, "squawk" JSON, or "" (not counted)
 
     def run_once(self) -> None:
         """One fresh process; wall and CPU (user + system of it and every child it waited for)."""
@@ -113,6 +117,22 @@ class Tool:
         self.exit_code = proc.returncode
         self.walls.append(elapsed)
         self.cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+
+    def findings(self) -> str:
+        """What one run reports: findings by severity (github annotations or squawk's JSON list), or "" for
+        output this does not count (migtui's JSON, counted by its summary elsewhere)."""
+        out = subprocess.run(self.cmd, capture_output=True, env=self.env).stdout
+        if self.output == "squawk":  # a JSON list of violations
+            violations = json.loads(out or b"[]")
+            levels = Counter(str(v.get("level", "?")).lower() for v in violations)
+            rules = len({v.get("rule_name") for v in violations})
+            return f"{len(violations):,} ({', '.join(f'{n:,} {k}' for k, n in sorted(levels.items()))}; {rules} rules)"
+        if self.output != "github":
+            return ""
+        lines = [line for line in out.decode().splitlines() if line.startswith("::")]
+        levels = Counter(line[2:].split(" ", 1)[0] for line in lines)
+        rules = len({line.split("title=", 1)[1].split("::", 1)[0] for line in lines if "title=" in line})
+        return f"{len(lines):,} ({', '.join(f'{n:,} {k}' for k, n in sorted(levels.items()))}; {rules} rules)"
 
     def line(self, statements: int) -> str:
         wall, cpu = min(self.walls), min(self.cpus)
@@ -161,13 +181,15 @@ def main() -> int:
             Tool("migtui github", [*migtui, "--format", "github"], wheel_env),
             Tool("migtui github -j1", [*migtui, "--format", "github", "--jobs", "1"], wheel_env),
             Tool("migtui github -j2", [*migtui, "--format", "github", "--jobs", "2"], wheel_env),
-            Tool("migtui json", [*migtui, "--format", "json"], wheel_env),
+            Tool("migtui json", [*migtui, "--format", "json"], wheel_env, output=""),
             Tool("migtui github (py)", [*migtui, "--format", "github"], source_env),
         ]
         squawk = None
         if Path(args.squawk).exists():
             files = sorted(str(p) for p in folder.glob("*.sql"))
-            squawk = Tool("squawk", [args.squawk, "--reporter", "json", "--pg-version", "16.0", *files])
+            squawk = Tool(
+                "squawk", [args.squawk, "--reporter", "json", "--pg-version", "16.0", *files], output="squawk"
+            )
             tools.append(squawk)
         else:
             print(f"squawk not found at {args.squawk}: install squawk-cli to compare")
@@ -179,6 +201,11 @@ def main() -> int:
         print(f"best of {args.repeat} interleaved runs:")
         for tool in tools:
             print("  " + tool.line(total))
+        print("findings reported (one more run of each):")
+        for tool in tools:
+            counted = tool.findings()
+            if counted:
+                print(f"  {tool.name:<18} {counted}")
         if squawk is None:
             return 0
         base_wall, base_cpu = min(squawk.walls), min(squawk.cpus)

@@ -4,6 +4,7 @@
     .venv/bin/python scripts/gen-lock-matrix.py              # PostgreSQL 15 (system, if installed), 16, 18
     .venv/bin/python scripts/gen-lock-matrix.py --check      # figures only, docs/locks.md untouched
     .venv/bin/python scripts/gen-lock-matrix.py --versions 16
+    .venv/bin/python scripts/gen-lock-matrix.py --versions 15,16,17,18 --pg-bin 17=/opt/pg17/bin
 
 Servers are started with ``migtui.pg.harness`` (embedded 16/18, Debian's 15 under /usr/lib/postgresql/15)
 and removed afterwards. The corpus and the probe are ``tests/analysis/lock_corpus.py``.
@@ -49,9 +50,9 @@ SHORT = {
 }
 
 
-def run_version(version: int):
+def run_version(version: int, pg_bin: str | None = None):
     """(observations, predictions, seconds) for one major."""
-    cluster = harness.start_cluster(version)
+    cluster = harness.start_cluster(version, pg_bin=pg_bin)
     try:
         dsn = cluster.create_database("lockcorpus")
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -255,18 +256,30 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="print figures, do not write docs/locks.md")
     parser.add_argument("--show", action="store_true", help="print every unexplained difference")
     parser.add_argument("--forms-only", action="store_true", help="only rewrite the form table in docs/lint.md")
+    parser.add_argument(
+        "--pg-bin",
+        action="append",
+        default=[],
+        metavar="MAJOR=DIR",
+        help="binaries of a major that is neither embedded nor Debian's (e.g. 17=/opt/pg17/bin); repeatable",
+    )
     args = parser.parse_args()
     if args.forms_only:
         update_lint_doc()
         print("wrote the form table of docs/lint.md")
         return 0
-    available = harness.available_versions()
+    available: dict[int, str | None] = {v: None for v in harness.available_versions()}
+    for given in args.pg_bin:
+        major, _, bin_dir = given.partition("=")
+        if not major.isdigit() or not bin_dir:
+            parser.error(f"--pg-bin {given}: expected MAJOR=DIR")
+        available[int(major)] = bin_dir
     results, seconds = {}, {}
     for v in (int(x) for x in args.versions.split(",")):
         if v not in available:
             print(f"PostgreSQL {v}: binaries not installed, skipped")
             continue
-        results[v], seconds[v] = run_version(v)
+        results[v], seconds[v] = run_version(v, available[v])
         n_ok, n_all, i_ok, i_all, f_ok, f_all, unexplained = figures(results[v], v)
         errs = sum(1 for o, _p in results[v] if o.error)
         print(

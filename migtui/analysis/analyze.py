@@ -12,7 +12,8 @@ Public API (dry-run and other jobs import it)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ from migtui.analysis.holds import (
     small_table,
 )
 from migtui.analysis.lock_model import FORMS, MAX_VERSION, MIN_VERSION
-from migtui.analysis.parse import ParsedStatement, iter_parse_sql
+from migtui.analysis.parse import ParsedStatement, _pglast_parser, iter_parse_sql
 from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
 from migtui.errors import UsageError
 from migtui.events import Finding
@@ -136,6 +137,31 @@ class StatementAnalysis:
 
 
 # statements whose DML may read beyond a key (the rest skip that check)
+# PostgreSQL keeps the first NAMEDATALEN - 1 bytes of an identifier
+MAX_IDENTIFIER_BYTES = 63
+# a quoted identifier over 63 bytes in ASCII text: 64 characters between double quotes ("" is one)
+_LONG_QUOTED = re.compile(r'"(?:[^"]|""){64}')
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _may_have_long_identifier(sql: str) -> bool:
+    """Cheap test run on every statement: False when no identifier in ``sql`` can exceed 63 bytes (non-ASCII text
+    is always searched: a character may take up to 4 bytes)."""
+    size = len(sql)
+    if size <= MAX_IDENTIFIER_BYTES // 4:
+        return False
+    if not sql.isascii():
+        return True
+    if size <= MAX_IDENTIFIER_BYTES:
+        return False
+    # an unquoted name of 64 characters lies within one whitespace-separated word of 64 or more (a split costs a
+    # fraction of a regular expression's scan)
+    for word in sql.split():
+        if len(word) > MAX_IDENTIFIER_BYTES:
+            return True
+    return '"' in sql and _LONG_QUOTED.search(sql) is not None
+
+
 _DML_NODES = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
 _NONE: frozenset[str] = frozenset()
 _REFRESH_CONCURRENTLY = "refresh-materialized-view-concurrently"
@@ -223,7 +249,7 @@ class Analyzer:
             self._add(earlier, "prefer-robust-statements", message)
         self.rerun_pending.clear()
         parsed = item.parsed
-        actions = self.classifier.classify(parsed.node_type, parsed.node)
+        actions = self.classifier.classify(parsed.node_type, parsed.node, parsed.sql)
         line = item.line if item.line is not None else parsed.line
         self.last_line = line
         transactional = self.in_transaction if item.transactional is None else item.transactional
@@ -272,8 +298,31 @@ class Analyzer:
             result.rewrites = rewrites
             result.scans = list(dict.fromkeys(scans + rewrites))
         self._apply_rules(result, actions, item)
+        if _may_have_long_identifier(parsed.sql):
+            self._identifier_rule(result, parsed.sql)
         self._update_state(result, actions, item)
         return result
+
+    def _identifier_rule(self, result: StatementAnalysis, sql: str) -> None:
+        """Identifiers over 63 bytes: PostgreSQL truncates them (NAMEDATALEN) with a NOTICE nobody reads. The parse
+        tree holds them truncated already, so the statement's tokens are read."""
+        seen: list[str] = []
+        for token in _pglast_parser().scan(sql):  # pglast is loaded on first use (parse.py)
+            if token.name != "IDENT":
+                continue
+            text = sql[token.start : token.end + 1]
+            # a quoted name is kept as written; PostgreSQL folds an unquoted one to lower case (ASCII letters)
+            name = text[1:-1].replace('""', '"') if text.startswith('"') else text.translate(_ASCII_LOWER)
+            if len(name.encode()) > MAX_IDENTIFIER_BYTES and name not in seen:
+                seen.append(name)
+        for name in seen:
+            encoded = name.encode()
+            cut = encoded[:MAX_IDENTIFIER_BYTES].decode(errors="ignore")
+            self._add(
+                result,
+                "identifier-too-long",
+                f'identifier "{name}" is {len(encoded)} bytes: PostgreSQL cuts it to "{cut}"',
+            )
 
     # ------------------------------------------------------------------------------------------------
     def _wide_dml(self, actions: list[Action], node: dict[str, Any]) -> set[str]:
@@ -313,11 +362,8 @@ class Analyzer:
 
     def _apply_rules(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         v = self.pg_version
-        facts = self.facts
         for action in actions:
-            form, info, table = action.form, action.info, action.table
-            new = self._is_new(table)
-            spec = FORMS[form]
+            spec = FORMS[action.form]
             if v < spec.min_version:
                 self._add(
                     result,
@@ -327,243 +373,282 @@ class Analyzer:
                 )
             if not spec.transactional and result.transactional:
                 self._add(result, "concurrently-in-transaction", f"{spec.title} cannot run inside a transaction block")
-            if form == "set" and (info.get("name") or "").lower() == "transaction_timeout" and v < 17:
-                self._add(
-                    result, "unsupported-by-version", f"transaction_timeout needs PostgreSQL >= 17 (target is {v})"
-                )
-            col = info.get("column")
-            # --- destructive -----------------------------------------------------------------------
-            if form == "drop-table" and not new:
-                self._add(result, "drop-table", f"drops table {table}")
-            elif form == "drop-column" and not new:
-                self._add(result, "drop-column", f"drops column {table}.{col}")
-            elif form == "drop-schema":
-                self._add(result, "drop-schema", f"drops schema {info.get('dropped')}")
-            elif form in ("drop-constraint", "drop-foreign-key") and not new and not self._redundant_check(action):
-                self._add(result, "drop-constraint", f"drops constraint {info.get('constraint')} on {table}")
-            elif form == "truncate":
-                self._add(result, "truncate", f"truncates {', '.join(action.roles.get('table', []))}")
-            elif form == "truncate-cascade":
-                self._add(
-                    result,
-                    "truncate-cascade",
-                    f"truncates {', '.join(action.roles.get('table', []))} and every table referencing it",
-                )
-            elif form == "other" and info.get("drop_database"):
-                self._add(result, "ban-drop-database", "drops a database")
-            # --- columns ---------------------------------------------------------------------------
-            if form == "add-column-volatile-default" and not new:
-                volatile = sorted({f"{name}()" for name in info.get("default_volatile_functions") or []})
-                unknown = sorted(set(info.get("default_unknown_functions") or []))
-                what = (
-                    f"a volatile default ({', '.join(volatile)})"
-                    if volatile
-                    else f"a default calling {', '.join(unknown)}, not a known non-volatile function,"
-                )
-                self._add(result, "add-column-volatile-default", f"ADD COLUMN {col} with {what} rewrites {table}")
-            elif form == "add-column-serial" and not new:
-                self._add(result, "add-column-serial", f"ADD COLUMN {col} {info.get('type')} rewrites {table}")
-            elif form == "add-column-identity" and not new:
-                self._add(result, "add-column-identity", f"ADD COLUMN {col} ... IDENTITY rewrites {table}")
-            elif form == "add-column-stored-generated" and not new:
-                self._add(result, "add-column-stored-generated", f"ADD COLUMN {col} ... STORED rewrites {table}")
-            elif form == "add-column-not-null" and not new:
-                self._add(
-                    result,
-                    "add-column-not-null-without-default",
-                    f"ADD COLUMN {col} NOT NULL without DEFAULT fails if {table} has rows",
-                )
-            if form.startswith("add-column") and not new:
-                self._column_type_rules(result, info)
-            if form == "create-table":
-                for name, type_text, _col in info.get("columns", []):
-                    self._column_type_rules(result, {"column": name, "type": type_text, "coldef": _col})
-            if form in ("alter-column-type", "alter-column-type-no-rewrite"):
-                self._column_type_rules(result, {"column": col, "type": info.get("new_type")})
-            if form == "alter-column-type":
-                if info.get("narrows"):
-                    self._add(
-                        result,
-                        "narrowing-type-change",
-                        f"{table}.{col}: {info.get('old_type')} -> {info.get('new_type')} narrows the type",
-                    )
-                if not new:
-                    old = info.get("old_type") or "unknown type"
-                    self._add(
-                        result,
-                        "type-change-rewrites",
-                        f"{table}.{col}: {old} -> {info.get('new_type')} rewrites the table",
-                    )
-            elif form == "alter-column-type-no-rewrite" and info.get("narrows"):
+            # only the checks that can report on this form run (most forms have one or none)
+            checks = _FORM_CHECKS.get(action.form)
+            if checks:
+                new = self._is_new(action.table)
+                for check in checks:
+                    check(self, result, action, item, new)
+        self._lock_rules(result, actions)
+        self._multiple_alter_rule(result, actions, item)
+
+    def _set_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
+        v = self.pg_version
+        if (action.info.get("name") or "").lower() == "transaction_timeout" and v < 17:
+            self._add(result, "unsupported-by-version", f"transaction_timeout needs PostgreSQL >= 17 (target is {v})")
+
+    def _destructive_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
+        form, info, table = action.form, action.info, action.table
+        col = info.get("column")
+        # --- destructive -----------------------------------------------------------------------
+        if form == "drop-table" and not new:
+            self._add(result, "drop-table", f"drops table {table}")
+        elif form == "drop-column" and not new:
+            self._add(result, "drop-column", f"drops column {table}.{col}")
+        elif form == "drop-schema":
+            self._add(result, "drop-schema", f"drops schema {info.get('dropped')}")
+        elif form in ("drop-constraint", "drop-foreign-key") and not new and not self._redundant_check(action):
+            self._add(result, "drop-constraint", f"drops constraint {info.get('constraint')} on {table}")
+        elif form == "truncate":
+            self._add(result, "truncate", f"truncates {', '.join(action.roles.get('table', []))}")
+        elif form == "truncate-cascade":
+            self._add(
+                result,
+                "truncate-cascade",
+                f"truncates {', '.join(action.roles.get('table', []))} and every table referencing it",
+            )
+        elif form == "other" and info.get("drop_database"):
+            self._add(result, "ban-drop-database", "drops a database")
+
+    def _add_column_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
+        form, info, table = action.form, action.info, action.table
+        col = info.get("column")
+        # --- columns ---------------------------------------------------------------------------
+        if form == "add-column-volatile-default" and not new:
+            volatile = sorted({f"{name}()" for name in info.get("default_volatile_functions") or []})
+            unknown = sorted(set(info.get("default_unknown_functions") or []))
+            what = (
+                f"a volatile default ({', '.join(volatile)})"
+                if volatile
+                else f"a default calling {', '.join(unknown)}, not a known non-volatile function,"
+            )
+            self._add(result, "add-column-volatile-default", f"ADD COLUMN {col} with {what} rewrites {table}")
+        elif form == "add-column-serial" and not new:
+            self._add(result, "add-column-serial", f"ADD COLUMN {col} {info.get('type')} rewrites {table}")
+        elif form == "add-column-identity" and not new:
+            self._add(result, "add-column-identity", f"ADD COLUMN {col} ... IDENTITY rewrites {table}")
+        elif form == "add-column-stored-generated" and not new:
+            self._add(result, "add-column-stored-generated", f"ADD COLUMN {col} ... STORED rewrites {table}")
+        elif form == "add-column-not-null" and not new:
+            self._add(
+                result,
+                "add-column-not-null-without-default",
+                f"ADD COLUMN {col} NOT NULL without DEFAULT fails if {table} has rows",
+            )
+
+    def _column_type_advice(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
+        form, info = action.form, action.info
+        col = info.get("column")
+        if form.startswith("add-column") and not new:
+            self._column_type_rules(result, info)
+        if form == "create-table":
+            for name, type_text, _col in info.get("columns", []):
+                self._column_type_rules(result, {"column": name, "type": type_text, "coldef": _col})
+        if form in ("alter-column-type", "alter-column-type-no-rewrite"):
+            self._column_type_rules(result, {"column": col, "type": info.get("new_type")})
+
+    def _type_change_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
+        form, info, table = action.form, action.info, action.table
+        col = info.get("column")
+        if form == "alter-column-type":
+            if info.get("narrows"):
                 self._add(
                     result,
                     "narrowing-type-change",
                     f"{table}.{col}: {info.get('old_type')} -> {info.get('new_type')} narrows the type",
                 )
-            if form in ("set-not-null", "add-not-null-constraint") and not new:
+            if not new:
+                old = info.get("old_type") or "unknown type"
                 self._add(
                     result,
-                    "set-not-null-without-check",
-                    f"SET NOT NULL on {table}.{col} scans the table under AccessExclusiveLock",
+                    "type-change-rewrites",
+                    f"{table}.{col}: {old} -> {info.get('new_type')} rewrites the table",
                 )
-            if form in ("rename-column",) and not new:
-                self._add(result, "rename-column", f"renames {table}.{col} to {info.get('new')}")
-            if form == "rename-table" and not new:
-                self._add(result, "rename-table", f"renames {table} to {info.get('new')}")
-            # --- constraints and indexes ------------------------------------------------------------
-            if form in ("add-check", "add-foreign-key") and not new:
-                kind = "CHECK" if form == "add-check" else "FOREIGN KEY"
-                if info.get("inline_column"):
-                    self._add(
-                        result,
-                        "constraint-missing-not-valid",
-                        f"ADD COLUMN {info['inline_column']} with an inline {kind if kind == 'CHECK' else 'REFERENCES'}"
-                        f"{' and a DEFAULT' if kind != 'CHECK' else ''} checks every row of {table} under "
-                        "AccessExclusiveLock: add the column first, then the constraint NOT VALID",
-                    )
-                else:
-                    self._add(
-                        result,
-                        "constraint-missing-not-valid",
-                        f"{kind} {info.get('constraint') or ''} on {table} is validated under a write-blocking lock",
-                    )
-            if form in ("add-unique", "add-primary-key") and not new:
-                key = "PRIMARY KEY" if form == "add-primary-key" else "UNIQUE"
+        elif form == "alter-column-type-no-rewrite" and info.get("narrows"):
+            self._add(
+                result,
+                "narrowing-type-change",
+                f"{table}.{col}: {info.get('old_type')} -> {info.get('new_type')} narrows the type",
+            )
+
+    def _column_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
+        form, info, table = action.form, action.info, action.table
+        col = info.get("column")
+        if form in ("set-not-null", "add-not-null-constraint") and not new:
+            self._add(
+                result,
+                "set-not-null-without-check",
+                f"SET NOT NULL on {table}.{col} scans the table under AccessExclusiveLock",
+            )
+        if form in ("rename-column",) and not new:
+            self._add(result, "rename-column", f"renames {table}.{col} to {info.get('new')}")
+        if form == "rename-table" and not new:
+            self._add(result, "rename-table", f"renames {table} to {info.get('new')}")
+
+    def _constraint_index_rules(
+        self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool
+    ) -> None:
+        form, info, table = action.form, action.info, action.table
+        col = info.get("column")
+        # --- constraints and indexes ------------------------------------------------------------
+        if form in ("add-check", "add-foreign-key") and not new:
+            kind = "CHECK" if form == "add-check" else "FOREIGN KEY"
+            if info.get("inline_column"):
                 self._add(
                     result,
-                    "unique-constraint-builds-index",
-                    f"ADD COLUMN {info['inline_column']} {key} builds an index on {table} under AccessExclusiveLock: "
-                    "add the column, then CREATE UNIQUE INDEX CONCURRENTLY and ADD CONSTRAINT ... USING INDEX"
-                    if info.get("inline_column")
-                    else f"{key} on {table} builds its index under AccessExclusiveLock",
+                    "constraint-missing-not-valid",
+                    f"ADD COLUMN {info['inline_column']} with an inline {kind if kind == 'CHECK' else 'REFERENCES'}"
+                    f"{' and a DEFAULT' if kind != 'CHECK' else ''} checks every row of {table} under "
+                    "AccessExclusiveLock: add the column first, then the constraint NOT VALID",
                 )
-            if form == "add-exclusion" and not new:
-                self._add(
-                    result, "exclusion-constraint-builds-index", f"EXCLUDE on {table} builds its index under lock"
-                )
-            if form == "create-index" and not new:
+            else:
                 self._add(
                     result,
-                    "create-index-non-concurrently",
-                    f"CREATE INDEX {info.get('index') or ''} on {table} blocks writes while it builds",
+                    "constraint-missing-not-valid",
+                    f"{kind} {info.get('constraint') or ''} on {table} is validated under a write-blocking lock",
                 )
-            if form == "drop-index" and not new:
+        if form in ("add-unique", "add-primary-key") and not new:
+            key = "PRIMARY KEY" if form == "add-primary-key" else "UNIQUE"
+            self._add(
+                result,
+                "unique-constraint-builds-index",
+                f"ADD COLUMN {info['inline_column']} {key} builds an index on {table} under AccessExclusiveLock: "
+                "add the column, then CREATE UNIQUE INDEX CONCURRENTLY and ADD CONSTRAINT ... USING INDEX"
+                if info.get("inline_column")
+                else f"{key} on {table} builds its index under AccessExclusiveLock",
+            )
+        if form == "add-exclusion" and not new:
+            self._add(result, "exclusion-constraint-builds-index", f"EXCLUDE on {table} builds its index under lock")
+        if form == "create-index" and not new:
+            self._add(
+                result,
+                "create-index-non-concurrently",
+                f"CREATE INDEX {info.get('index') or ''} on {table} blocks writes while it builds",
+            )
+        if form == "drop-index" and not new:
+            self._add(
+                result,
+                "drop-index-non-concurrently",
+                f"DROP INDEX {info.get('dropped')} takes AccessExclusiveLock on {table or 'its table'}",
+            )
+        if form == "drop-not-null" and not new:
+            self._add(result, "ban-drop-not-null", f"{table}.{col} may now be NULL")
+        if form == "create-type" and info.get("domain_constraints"):
+            self._add(result, "ban-create-domain-with-constraint", "CREATE DOMAIN with a CHECK constraint")
+        if form == "alter-type" and info.get("domain_add_constraint"):
+            self._add(result, "ban-alter-domain-with-add-constraint", "ALTER DOMAIN ... ADD CONSTRAINT")
+        if form == "create-type" and info.get("enum"):
+            self._add(result, "creating-enum", "CREATE TYPE ... AS ENUM")
+        if form == "add-constraint-using-index" and info.get("contype") == "CONSTR_PRIMARY" and not new:
+            self._add(result, "primary-key-using-index", f"PRIMARY KEY USING INDEX on {table}")
+
+    def _reindex_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
+        form, info = action.form, action.info
+        if form == "reindex" and info.get("system"):
+            self._add(result, "reindex-system", "REINDEX of system catalogs blocks catalog access while it runs")
+        elif form == "reindex":
+            self._add(result, "reindex-non-concurrently", "REINDEX without CONCURRENTLY blocks writes")
+        elif form == "reindex-concurrently" and info.get("system") and info.get("kind") == "REINDEX_OBJECT_SCHEMA":
+            self._add(
+                result,
+                "reindex-system",
+                "REINDEX SCHEMA pg_catalog CONCURRENTLY skips every system catalog: it reindexes nothing",
+            )
+        elif form == "reindex-concurrently" and info.get("system"):
+            self._add(
+                result,
+                "reindex-system",
+                "REINDEX ... CONCURRENTLY of system catalogs fails: PostgreSQL cannot reindex them concurrently",
+                ERROR,
+            )
+
+    def _rerun_check(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
+        form = action.form
+        if form in _RERUN_FORMS or form.startswith("add-column"):
+            self._rerun_rule(result, action, item)
+
+    def _table_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
+        form, info, table = action.form, action.info, action.table
+        v = self.pg_version
+        facts = self.facts
+        # --- table level -----------------------------------------------------------------------
+        if form == "vacuum-full":
+            self._add(result, "vacuum-full", f"VACUUM FULL rewrites {table or 'every table'}")
+        elif form == "cluster":
+            self._add(result, "cluster", f"CLUSTER rewrites {table or 'tables'}")
+        elif form == "refresh-materialized-view":
+            self._add(result, "refresh-materialized-view-blocking", f"REFRESH blocks reads of {table}")
+        elif form == "detach-partition" and v >= 14:
+            self._add(
+                result,
+                "detach-partition-non-concurrently",
+                f"DETACH PARTITION {info.get('partition')} takes AccessExclusiveLock on "
+                f"{action.roles.get('parent', ['?'])[0]}",
+            )
+        elif form == "attach-partition" and not self._is_new(info.get("partition")):
+            self._add(
+                result,
+                "attach-partition-without-check",
+                f"ATTACH PARTITION scans {info.get('partition')} to validate the bound",
+            )
+        elif form == "set-logged" and not new:
+            self._add(
+                result,
+                "set-logged-unlogged",
+                f"SET {'LOGGED' if info.get('logged') else 'UNLOGGED'} rewrites {table}",
+            )
+        elif form == "set-tablespace" and not new:
+            self._add(result, "set-tablespace", f"SET TABLESPACE copies {table}")
+        elif form == "set-access-method" and not new:
+            self._add(result, "set-access-method", f"SET ACCESS METHOD rewrites {table}")
+        elif form == "lock-table":
+            self._add(
+                result, "lock-table", f"LOCK TABLE {', '.join(action.roles.get('table', []))} IN {info.get('mode')}"
+            )
+        elif form in ("update-all-rows", "delete-all-rows") and not new and not small_table(table or "", facts):
+            verb = "UPDATE" if form == "update-all-rows" else "DELETE"
+            rule_id = "unbatched-update" if form == "update-all-rows" else "unbatched-delete"
+            self._add(result, rule_id, f"{verb} of every row of {table} in one statement")
+        elif form in ("update", "delete") and table in self.wide_dml:
+            verb = "UPDATE" if form == "update" else "DELETE"
+            rule_id = "unbatched-update" if form == "update" else "unbatched-delete"
+            self._add(
+                result,
+                rule_id,
+                f"{verb} of {table} bounded by no key or key range: every matching row in one statement",
+            )
+        elif form == "do-block" or (form == "select" and info.get("calls")):
+            self._add(result, "unanalyzable-statement", "a DO block or function call: locks unknown")
+        elif form == "alter-type-add-value" and result.transactional:
+            self._add(
+                result,
+                "alter-type-add-value-in-transaction",
+                "the new enum value is usable only after this transaction commits",
+            )
+        elif form == "transaction-control":
+            trans_kind = info.get("kind")
+            if (
+                trans_kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START")
+                and self.in_transaction
+                and item.transactional is None
+            ):
+                self._add(result, "transaction-nesting", "BEGIN inside a transaction")
+            elif trans_kind == "TRANS_STMT_ROLLBACK" and result.transactional:
+                since = (
+                    f"BEGIN at line {self.begin_line}"
+                    if self.begin_line is not None and not self.alembic
+                    else "the start of the " + ("revision" if self.alembic else "file's transaction")
+                )
+                self._add(result, "rollback-in-migration", f"ROLLBACK undoes every statement since {since}")
+            elif (
+                trans_kind == "TRANS_STMT_COMMIT" and result.transactional and (self.alembic or self.begin_line is None)
+            ):
+                who = "alembic's transaction for the revision" if self.alembic else "the transaction it runs in"
                 self._add(
                     result,
-                    "drop-index-non-concurrently",
-                    f"DROP INDEX {info.get('dropped')} takes AccessExclusiveLock on {table or 'its table'}",
+                    "commit-in-migration",
+                    f"COMMIT ends {who}: the statements after it are no longer all-or-nothing with those before",
                 )
-            if form == "drop-not-null" and not new:
-                self._add(result, "ban-drop-not-null", f"{table}.{col} may now be NULL")
-            if form == "create-type" and info.get("domain_constraints"):
-                self._add(result, "ban-create-domain-with-constraint", "CREATE DOMAIN with a CHECK constraint")
-            if form == "alter-type" and info.get("domain_add_constraint"):
-                self._add(result, "ban-alter-domain-with-add-constraint", "ALTER DOMAIN ... ADD CONSTRAINT")
-            if form == "create-type" and info.get("enum"):
-                self._add(result, "creating-enum", "CREATE TYPE ... AS ENUM")
-            if form == "add-constraint-using-index" and info.get("contype") == "CONSTR_PRIMARY" and not new:
-                self._add(result, "primary-key-using-index", f"PRIMARY KEY USING INDEX on {table}")
-            if form == "reindex" and info.get("system"):
-                self._add(result, "reindex-system", "REINDEX of system catalogs blocks catalog access while it runs")
-            elif form == "reindex":
-                self._add(result, "reindex-non-concurrently", "REINDEX without CONCURRENTLY blocks writes")
-            elif form == "reindex-concurrently" and info.get("system") and info.get("kind") == "REINDEX_OBJECT_SCHEMA":
-                self._add(
-                    result,
-                    "reindex-system",
-                    "REINDEX SCHEMA pg_catalog CONCURRENTLY skips every system catalog: it reindexes nothing",
-                )
-            elif form == "reindex-concurrently" and info.get("system"):
-                self._add(
-                    result,
-                    "reindex-system",
-                    "REINDEX ... CONCURRENTLY of system catalogs fails: PostgreSQL cannot reindex them concurrently",
-                    ERROR,
-                )
-            if form in _RERUN_FORMS or form.startswith("add-column"):
-                self._rerun_rule(result, action, item)
-            # --- table level -----------------------------------------------------------------------
-            if form == "vacuum-full":
-                self._add(result, "vacuum-full", f"VACUUM FULL rewrites {table or 'every table'}")
-            elif form == "cluster":
-                self._add(result, "cluster", f"CLUSTER rewrites {table or 'tables'}")
-            elif form == "refresh-materialized-view":
-                self._add(result, "refresh-materialized-view-blocking", f"REFRESH blocks reads of {table}")
-            elif form == "detach-partition" and v >= 14:
-                self._add(
-                    result,
-                    "detach-partition-non-concurrently",
-                    f"DETACH PARTITION {info.get('partition')} takes AccessExclusiveLock on "
-                    f"{action.roles.get('parent', ['?'])[0]}",
-                )
-            elif form == "attach-partition" and not self._is_new(info.get("partition")):
-                self._add(
-                    result,
-                    "attach-partition-without-check",
-                    f"ATTACH PARTITION scans {info.get('partition')} to validate the bound",
-                )
-            elif form == "set-logged" and not new:
-                self._add(
-                    result,
-                    "set-logged-unlogged",
-                    f"SET {'LOGGED' if info.get('logged') else 'UNLOGGED'} rewrites {table}",
-                )
-            elif form == "set-tablespace" and not new:
-                self._add(result, "set-tablespace", f"SET TABLESPACE copies {table}")
-            elif form == "set-access-method" and not new:
-                self._add(result, "set-access-method", f"SET ACCESS METHOD rewrites {table}")
-            elif form == "lock-table":
-                self._add(
-                    result, "lock-table", f"LOCK TABLE {', '.join(action.roles.get('table', []))} IN {info.get('mode')}"
-                )
-            elif form in ("update-all-rows", "delete-all-rows") and not new and not small_table(table or "", facts):
-                verb = "UPDATE" if form == "update-all-rows" else "DELETE"
-                rule_id = "unbatched-update" if form == "update-all-rows" else "unbatched-delete"
-                self._add(result, rule_id, f"{verb} of every row of {table} in one statement")
-            elif form in ("update", "delete") and table in self.wide_dml:
-                verb = "UPDATE" if form == "update" else "DELETE"
-                rule_id = "unbatched-update" if form == "update" else "unbatched-delete"
-                self._add(
-                    result,
-                    rule_id,
-                    f"{verb} of {table} bounded by no key or key range: every matching row in one statement",
-                )
-            elif form == "do-block" or (form == "select" and info.get("calls")):
-                self._add(result, "unanalyzable-statement", "a DO block or function call: locks unknown")
-            elif form == "alter-type-add-value" and result.transactional:
-                self._add(
-                    result,
-                    "alter-type-add-value-in-transaction",
-                    "the new enum value is usable only after this transaction commits",
-                )
-            elif form == "transaction-control":
-                trans_kind = info.get("kind")
-                if (
-                    trans_kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START")
-                    and self.in_transaction
-                    and item.transactional is None
-                ):
-                    self._add(result, "transaction-nesting", "BEGIN inside a transaction")
-                elif trans_kind == "TRANS_STMT_ROLLBACK" and result.transactional:
-                    since = (
-                        f"BEGIN at line {self.begin_line}"
-                        if self.begin_line is not None and not self.alembic
-                        else "the start of the " + ("revision" if self.alembic else "file's transaction")
-                    )
-                    self._add(result, "rollback-in-migration", f"ROLLBACK undoes every statement since {since}")
-                elif (
-                    trans_kind == "TRANS_STMT_COMMIT"
-                    and result.transactional
-                    and (self.alembic or self.begin_line is None)
-                ):
-                    who = "alembic's transaction for the revision" if self.alembic else "the transaction it runs in"
-                    self._add(
-                        result,
-                        "commit-in-migration",
-                        f"COMMIT ends {who}: the statements after it are no longer all-or-nothing with those before",
-                    )
-        self._lock_rules(result, actions)
-        self._multiple_alter_rule(result, actions, item)
 
     def _rerun_rule(self, result: StatementAnalysis, action: Action, item: StatementInput) -> None:
         """Outside a transaction a statement stays applied when a later one fails: the re-run must get past it.
@@ -849,7 +934,8 @@ class Analyzer:
 
     def _update_state(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         for action in actions:
-            self._learn(action)
+            if action.form in _LEARN_FORMS:
+                self._learn(action)
             info = action.info
             if info.get("created"):
                 self.created.add(info["created"])
@@ -904,6 +990,109 @@ class Analyzer:
             rule = RULES["uncommitted-transaction"]
             out.append(Finding(rule.id, rule.severity, "BEGIN without COMMIT", rule.hint, self.last_line))
         return out
+
+
+_Check = Callable[[Analyzer, StatementAnalysis, Action, StatementInput, bool], None]
+_ADD_COLUMN_FORMS = tuple(form for form in FORMS if form.startswith("add-column"))
+# Analyzer's rule checks in the order they run, each with the forms it reports on: _apply_rules runs a check only
+# for those forms. A check still tests the form itself, so a form listed here in vain costs time, never a finding;
+# tests/analysis/test_rules.py checks that every form a check compares against is listed.
+RULE_CHECKS: list[tuple[_Check, tuple[str, ...]]] = [
+    (Analyzer._set_rules, ("set",)),
+    (
+        Analyzer._destructive_rules,
+        (
+            "drop-table",
+            "drop-column",
+            "drop-schema",
+            "drop-constraint",
+            "drop-foreign-key",
+            "truncate",
+            "truncate-cascade",
+            "other",
+        ),
+    ),
+    (
+        Analyzer._add_column_rules,
+        (
+            "add-column-volatile-default",
+            "add-column-serial",
+            "add-column-identity",
+            "add-column-stored-generated",
+            "add-column-not-null",
+        ),
+    ),
+    (
+        Analyzer._column_type_advice,
+        (*_ADD_COLUMN_FORMS, "create-table", "alter-column-type", "alter-column-type-no-rewrite"),
+    ),
+    (Analyzer._type_change_rules, ("alter-column-type", "alter-column-type-no-rewrite")),
+    (Analyzer._column_rules, ("set-not-null", "add-not-null-constraint", "rename-column", "rename-table")),
+    (
+        Analyzer._constraint_index_rules,
+        (
+            "add-check",
+            "add-foreign-key",
+            "add-unique",
+            "add-primary-key",
+            "add-exclusion",
+            "create-index",
+            "drop-index",
+            "drop-not-null",
+            "create-type",
+            "alter-type",
+            "add-constraint-using-index",
+        ),
+    ),
+    (Analyzer._reindex_rules, ("reindex", "reindex-concurrently")),
+    (Analyzer._rerun_check, (*_RERUN_FORMS, *_ADD_COLUMN_FORMS)),
+    (
+        Analyzer._table_rules,
+        (
+            "vacuum-full",
+            "cluster",
+            "refresh-materialized-view",
+            "detach-partition",
+            "attach-partition",
+            "set-logged",
+            "set-tablespace",
+            "set-access-method",
+            "lock-table",
+            "update-all-rows",
+            "delete-all-rows",
+            "update",
+            "delete",
+            "do-block",
+            "select",
+            "alter-type-add-value",
+            "transaction-control",
+        ),
+    ),
+]
+# the forms Analyzer._learn records something for (the constraint name of every add-* form among them)
+_LEARN_FORMS = frozenset(
+    {form for form in FORMS if form.startswith("add-")}
+    | {
+        "create-table",
+        "create-index",
+        "create-index-concurrently",
+        "drop-index",
+        "drop-index-concurrently",
+        "alter-column-type",
+        "alter-column-type-no-rewrite",
+        "set-not-null",
+        "set-not-null-with-check",
+        "drop-not-null",
+        "validate-constraint",
+        "drop-constraint",
+        "drop-foreign-key",
+    }
+)
+_FORM_CHECKS: dict[str, tuple[_Check, ...]] = {}
+for _form in FORMS:
+    _checks = tuple(check for check, forms in RULE_CHECKS if _form in forms)
+    if _checks:
+        _FORM_CHECKS[_form] = _checks
 
 
 def analyze_sql(

@@ -306,12 +306,13 @@ class Classifier:
         return self.facts is not None and column in self.facts.not_null.get(table, set())
 
     # --- entry point ---------------------------------------------------------------------------------
-    def classify(self, node_type: str, node: dict[str, Any]) -> list[Action]:
+    def classify(self, node_type: str, node: dict[str, Any], sql: str | None = None) -> list[Action]:
+        """The statement's actions. ``sql``, the statement's text, lets cheap text tests skip tree walks."""
         handler = _HANDLERS.get(node_type)
         if handler is None:
             return [Action("other", info={"node": node_type})]
         actions = handler(self, node)
-        expand_implicit(self.pg_version, self.facts, node_type, node, actions, self.knowledge.column_types)
+        expand_implicit(self.pg_version, self.facts, node_type, node, actions, self.knowledge.column_types, sql)
         return actions
 
     # --- tables --------------------------------------------------------------------------------------

@@ -193,6 +193,12 @@ EXAMPLES: dict[str, Example] = {
         "BEGIN;\nBEGIN;\nUPDATE orders SET n = 1 WHERE id = 7;\nCOMMIT;",
         "BEGIN;\nUPDATE orders SET n = 1 WHERE id = 7;\nCOMMIT;",
     ),
+    "identifier-too-long": Example(
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_created_at_status_shipping_country_region_idx\n"
+        "    ON orders (customer_id, created_at, status, shipping_country, region)",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_created_status_country_region_idx\n"
+        "    ON orders (customer_id, created_at, status, shipping_country, region)",
+    ),
     "uncommitted-transaction": Example(
         "BEGIN;\nUPDATE orders SET n = 1 WHERE id = 7;",
         "BEGIN;\nUPDATE orders SET n = 1 WHERE id = 7;\nCOMMIT;",

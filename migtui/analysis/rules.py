@@ -297,6 +297,15 @@ _RULES: list[Rule] = [
         "alembic already runs the revision in a transaction: remove BEGIN/COMMIT",
     ),
     Rule(
+        "identifier-too-long",
+        WARNING,
+        "PostgreSQL cuts identifiers to 63 bytes without an error: the object is not named as written, and two "
+        "names alike in their first 63 bytes collide",
+        "use names of at most 63 bytes (UTF-8)",
+        "use names of at most 63 bytes (SQLAlchemy's naming_convention shortens the names it builds; "
+        "names given by hand are taken as they are)",
+    ),
+    Rule(
         "uncommitted-transaction",
         ERROR,
         "a BEGIN without a COMMIT: the file's changes are never committed",

@@ -173,6 +173,13 @@ CASES: dict[str, tuple[str, str, dict]] = {
     ),
     "transaction-nesting": ("BEGIN; BEGIN; SELECT 1; COMMIT;", "BEGIN; SELECT 1; COMMIT;", {}),
     "uncommitted-transaction": ("BEGIN; SELECT 1;", "BEGIN; SELECT 1; COMMIT;", {}),
+    "identifier-too-long": (
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_created_at_status_shipping_country_region_idx "
+        "ON orders (customer_id)",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_created_status_country_region_idx "
+        "ON orders (customer_id)",
+        {},
+    ),
     "prefer-bigint-over-int": (
         "CREATE TABLE t (id int PRIMARY KEY)",
         "CREATE TABLE t (id bigint PRIMARY KEY)",
