@@ -16,6 +16,8 @@ VIEWS: tuple[tuple[str, str], ...] = (
     ("Dry-run / Rollback test", "screens.job:JobScreen"),
     ("Apply", "screens.apply:ApplyScreen"),
     ("confirmation dialog", "screens.apply:ConfirmScreen"),
+    ("pre-flight dialog", "screens.preflight:PreflightScreen"),
+    ("detail (a finding or statement whole)", "screens.detail:DetailScreen"),
     ("Monitor", "screens.monitor:MonitorScreen"),
     ("Phases", "screens.phases:PhasesScreen"),
     ("Drift", "screens.drift:DriftScreen"),
