@@ -37,6 +37,19 @@ ENV_LOCK = threading.RLock()
 process-wide proxies, so two environments at once in one process (a TUI rendering SQL while an apply runs,
 lint and the revision view rendering together) corrupt each other. Every alembic run in migtui takes it."""
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_alembic() -> None:
+    """Import alembic and SQLAlchemy, one thread at a time. SQLAlchemy's package imports itself in a circle: two
+    threads importing it for the first time at once (the TUI's workers start together) can meet a partially
+    initialised module (``AttributeError: partially initialized module 'sqlalchemy.sql.roles'``)."""
+    import importlib
+
+    with _IMPORT_LOCK:
+        for module in ("sqlalchemy", "alembic.script", "alembic.command"):
+            importlib.import_module(module)
+
 
 @dataclass(frozen=True)
 class RevisionInfo:
@@ -110,6 +123,7 @@ class AlembicProject:
     def config(self, dsn: str | None = None, *, driver: str | None = None, **attributes: Any):
         """An alembic Config for this project; with ``dsn``, ``sqlalchemy.url`` points there (the project's
         driver, see :meth:`driver`)."""
+        import_alembic()
         from alembic.config import Config
 
         cfg = Config(str(self.ini_path)) if self.ini_path else Config()
@@ -189,6 +203,7 @@ class AlembicProject:
         if self._script is None:
             import warnings
 
+            import_alembic()
             from alembic.script import ScriptDirectory
 
             try:

@@ -284,9 +284,10 @@ def _take_prefetched(settings) -> Overview | None:
 
 def render_revision_sql(settings, row: RevisionRow) -> str:
     """The SQL ``row`` will run, rendered by alembic's offline (``--sql``) mode from its parent revision."""
-    from alembic import command
+    from migtui.project.load import ENV_LOCK, AlembicProject, import_alembic, no_logging_config
 
-    from migtui.project.load import ENV_LOCK, AlembicProject, no_logging_config
+    import_alembic()  # not at the same moment as another worker's first import of it
+    from alembic import command
 
     project = AlembicProject.load(settings.migrations)
     buffer = io.StringIO()

@@ -237,11 +237,15 @@ class MigrationsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
     def _load(self) -> None:
-        for overview in load_overviews(self.settings):  # fast first, then alembic's where it differs
-            self.post_message(self.OverviewLoaded(overview))
-            self.painted.wait(FIRST_PAINT_WAIT_SECONDS)
-        if self.lint_state != "off":
-            self._lint()
+        try:
+            for overview in load_overviews(self.settings):  # fast first, then alembic's where it differs
+                self.post_message(self.OverviewLoaded(overview))
+                self.painted.wait(FIRST_PAINT_WAIT_SECONDS)
+        finally:
+            # whatever stopped alembic's check, the lint still runs and says it on screen (its own project
+            # error): never a "linting…" that waits for nothing
+            if self.lint_state != "off":
+                self._lint()
 
     @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
     def _lint(self) -> None:
