@@ -359,6 +359,9 @@ def screen_title(screen: Screen) -> str:
 
 def run_app(app: MigtuiApp) -> int:
     """Run ``app``; after a crash, wait for cancelled runs to roll back, then print one line: exit 70."""
+    from migtui.project.load import report_on_stdout
+
+    report_on_stdout(False)  # the app owns the terminal (``migtui demo`` too): nothing to keep stdout for
     app.run()
     if app.crash_line is None:
         return app.return_code or 0
