@@ -24,6 +24,7 @@ from migtui.events import Event, Finding, RunFinished
 from migtui.pg.monitor import one_line
 from migtui.report import Report
 from migtui.tui.text import middle_ellipsis
+from migtui.tui.widgets.table import MeasuredTable
 from migtui.tui.worker import post_outcome
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -109,22 +110,6 @@ def finding_text(f: Finding) -> Text:
         out.append(f.hint)
     out.rstrip()
     return out
-
-
-class MeasuredTable(DataTable):
-    """A DataTable whose rows are drawn again once their columns are measured.
-
-    Textual measures auto-width columns when the table is idle; a row drawn between ``add_row`` and that moment
-    (header-wide columns: ``0015_ord``, ``[contra``) stays in the table's line cache, so how the findings looked
-    depended on timing.
-    """
-
-    async def _on_idle(self, event) -> None:  # type: ignore[no-untyped-def]
-        measured = self._require_update_dimensions or bool(self._updated_cells)
-        await super()._on_idle(event)
-        if measured:
-            self._clear_caches()
-            self.refresh()
 
 
 class JobScreen(Screen):

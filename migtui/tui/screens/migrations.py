@@ -25,6 +25,7 @@ from migtui.tui.overview import (
     render_revision_sql,
 )
 from migtui.tui.text import middle_ellipsis
+from migtui.tui.widgets.table import MeasuredTable
 from migtui.tui.worker import post_outcome
 
 STATE_STYLE = {
@@ -163,7 +164,7 @@ class MigrationsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="servers", classes="title-bar")
         with Horizontal(id="migrations-body"):
-            yield DataTable(id="revisions", cursor_type="row", zebra_stripes=True)
+            yield MeasuredTable(id="revisions", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="detail"):
                 yield Static("Select a revision to see its SQL.", id="detail-body")
         yield Footer()
