@@ -356,6 +356,7 @@ def test_dry_run_against_a_stopped_server_is_exit_6_within_the_bound(own_server,
 # once the server resumes, no session. The three run at once: the module pays one bound, not three.
 
 SLACK_SECONDS = 2.0  # process start-up of the probe thread's connection, the test's own polling
+UP_TIMEOUT_SECONDS = 4  # `up` through the blackhole: more than the test's poll between a2's start and the fault
 
 
 def _waiting_on_a_lock(dsn: str, like: str) -> bool:
@@ -415,6 +416,15 @@ def _held_runs(cluster, root: Path, fault: str) -> dict[str, tuple]:
         holder.execute("SELECT id FROM users WHERE id = 1 FOR UPDATE")
         holders.append(holder)
 
+        if proxy is not None:  # `up` too: a revision running when the network goes, exit 3 by the hard exit
+            dsns["up"] = cluster.create_database("cli_blackhole_up")
+            sleeping = scoped_project(
+                root / "sleeping",
+                [
+                    Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))"),
+                    Rev("a2", "op.execute('SELECT pg_sleep(60)')"),
+                ],
+            )
         commands = {
             "dry-run": ("dry-run", "--allow-primary", "--migrations", str(plain)),
             "drift": ("drift", "--migrations", str(plain), "--no-cache"),
@@ -433,6 +443,17 @@ def _held_runs(cluster, root: Path, fault: str) -> dict[str, tuple]:
                 timeout=60,
                 what=f"{name} waiting on its lock",
             )
+        if proxy is not None:  # started last: its timeout counts from a2's start, the fault follows at once
+            children["up"] = start_cli(
+                "up",
+                "--migrations",
+                str(sleeping),
+                "--timeout",
+                str(UP_TIMEOUT_SECONDS),
+                "--dsn",
+                dsns["up"].replace(f":{cluster.port}/", f":{proxy.port}/"),
+            )
+            wait_for(lambda: active_session(dsns["up"], "migtui up a2 @%"), timeout=60, what="up running a2")
         faulted_at = time.monotonic()
         if proxy is None:
             stopped = _signal(_server_pids(cluster), signal.SIGSTOP)
@@ -502,3 +523,20 @@ def test_a_silent_server_ends_the_real_process_with_exit_6_within_the_bound(requ
     else:  # nothing written to the target: still at a1, a2's column absent
         assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
         assert scalar(dsn, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'w'") == 0
+
+
+@pytest.mark.db
+def test_a_blackholed_network_during_a_revision_ends_up_with_exit_3_within_timeout_and_grace(blackholed_runs):
+    """``up --timeout 4`` with a2 running when the proxy starts swallowing everything: the watchdog's cancel
+    goes nowhere, so the hard exit ends it (the same bound as against a stopped server)."""
+    code, err, elapsed, group_left, dsn = blackholed_runs["up"]
+    assert code == 3, (code, err)
+    line = err.strip()
+    assert len(line.splitlines()) == 1, err
+    assert f"ran past its timeout of {UP_TIMEOUT_SECONDS}s" in line and "has not answered" in line, line
+    assert elapsed < UP_TIMEOUT_SECONDS + HARD_EXIT_GRACE_SECONDS + SLACK_SECONDS, elapsed
+    assert not group_left
+    # the partition healed (the proxy closed): the server rolls a2 back, no session or lock left
+    wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+    assert scalar(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
