@@ -356,6 +356,7 @@ def test_dry_run_against_a_stopped_server_is_exit_6_within_the_bound(own_server,
 # once the server resumes, no session. The three run at once: the module pays one bound, not three.
 
 SLACK_SECONDS = 2.0  # process start-up of the probe thread's connection, the test's own polling
+UP_TIMEOUT_SECONDS = 4  # `up` through the blackhole: more than the test's poll between a2's start and the fault
 
 
 def _waiting_on_a_lock(dsn: str, like: str) -> bool:
@@ -377,20 +378,21 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def stopped_runs(own_server, tmp_path_factory):
-    """Start the three commands, stop the server while each waits on it; {command: (returncode, stderr,
-    seconds from the stop to the exit, group left behind, dsn)}. The server resumes before the tests assert."""
+def _held_runs(cluster, root: Path, fault: str) -> dict[str, tuple]:
+    """Start the three commands, then inject ``fault`` while each waits on the server: ``stop`` (SIGSTOP of every
+    server process) or ``blackhole`` (the commands reach the server through a BlackholeProxy that then swallows
+    every packet both ways, the server itself fine). {command: (returncode, stderr, seconds from the fault to the
+    exit, group left behind, dsn)}. The server resumes (the proxy closes) before this returns."""
+    from tests.faults.helpers import BlackholeProxy
     from tests.phases.test_phases import BASE_SQL
     from tests.phases.test_phases import project as phased_project
 
-    cluster = own_server
     holders: list[psycopg.Connection] = []
     children: dict[str, tuple] = {}
     stopped: list[int] = []
     results: dict[str, tuple] = {}
+    proxy = BlackholeProxy(cluster.port) if fault == "blackhole" else None
     try:
-        root = tmp_path_factory.mktemp("hang_cli")
         plain = scoped_project(
             root / "plain",
             [
@@ -398,7 +400,7 @@ def stopped_runs(own_server, tmp_path_factory):
                 Rev("a2", "op.add_column('t', sa.Column('w', sa.Integer))"),  # pending: what dry-run runs
             ],
         )
-        dsns = {name: cluster.create_database(f"cli_{name.replace('-', '_')}") for name in ("dry-run", "drift")}
+        dsns = {name: cluster.create_database(f"cli_{fault}_{name.replace('-', '_')}") for name in ("dry-run", "drift")}
         for dsn in dsns.values():
             assert run_main("up", "a1", "--dsn", dsn, "--migrations", str(plain)).returncode == 0
             scalar(dsn, "CREATE VIEW v AS SELECT id FROM t")
@@ -406,7 +408,7 @@ def stopped_runs(own_server, tmp_path_factory):
             holder.execute("LOCK TABLE v IN ACCESS EXCLUSIVE MODE")
             holders.append(holder)
         # the phase: expand applied by `up`, then a row of users locked so migrate's backfill waits for it
-        dsns["phase"] = cluster.create_database("cli_phase")
+        dsns["phase"] = cluster.create_database(f"cli_{fault}_phase")
         scalar(dsns["phase"], BASE_SQL)
         phased = phased_project(root / "phased", "change = phases.rename_column('users', 'email', 'email_address')\n")
         assert run_main("up", "--dsn", dsns["phase"], "--migrations", str(phased)).returncode == 0
@@ -414,55 +416,95 @@ def stopped_runs(own_server, tmp_path_factory):
         holder.execute("SELECT id FROM users WHERE id = 1 FOR UPDATE")
         holders.append(holder)
 
+        if proxy is not None:  # `up` too: a revision running when the network goes, exit 3 by the hard exit
+            dsns["up"] = cluster.create_database("cli_blackhole_up")
+            sleeping = scoped_project(
+                root / "sleeping",
+                [
+                    Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))"),
+                    Rev("a2", "op.execute('SELECT pg_sleep(60)')"),
+                ],
+            )
         commands = {
             "dry-run": ("dry-run", "--allow-primary", "--migrations", str(plain)),
             "drift": ("drift", "--migrations", str(plain), "--no-cache"),
             "phase": ("phase", "run", "b2", "--migrations", str(phased), "--lock-timeout", "60"),
         }
         for name, args in commands.items():
-            children[name] = start_cli(*args, "--dsn", dsns[name])
+            dsn = dsns[name] if proxy is None else dsns[name].replace(f":{cluster.port}/", f":{proxy.port}/")
+            assert dsn != dsns[name] or proxy is None
+            children[name] = start_cli(*args, "--dsn", dsn)
         waits = {"dry-run": "pg_dump%", "drift": "migtui drift%", "phase": "migtui%"}
         for name, like in waits.items():
             if children[name].poll() is not None:
-                raise AssertionError(f"{name} ended before the stop: {children[name].communicate()}")
+                raise AssertionError(f"{name} ended before the fault: {children[name].communicate()}")
             wait_for(
                 lambda dsn=dsns[name], like=like: _waiting_on_a_lock(dsn, like),
                 timeout=60,
                 what=f"{name} waiting on its lock",
             )
-        stopped_at = time.monotonic()
-        stopped = _signal(_server_pids(cluster), signal.SIGSTOP)
+        if proxy is not None:  # started last: its timeout counts from a2's start, the fault follows at once
+            children["up"] = start_cli(
+                "up",
+                "--migrations",
+                str(sleeping),
+                "--timeout",
+                str(UP_TIMEOUT_SECONDS),
+                "--dsn",
+                dsns["up"].replace(f":{cluster.port}/", f":{proxy.port}/"),
+            )
+            wait_for(lambda: active_session(dsns["up"], "migtui up a2 @%"), timeout=60, what="up running a2")
+        faulted_at = time.monotonic()
+        if proxy is None:
+            stopped = _signal(_server_pids(cluster), signal.SIGSTOP)
+        else:
+            proxy.blackhole()
         bound = liveness.BOUND_SECONDS + liveness.CLEANUP_SECONDS + SLACK_SECONDS
         for name, child in children.items():
             try:
-                _out, err = child.communicate(timeout=max(0.1, stopped_at + bound + 10 - time.monotonic()))
+                _out, err = child.communicate(timeout=max(0.1, faulted_at + bound + 10 - time.monotonic()))
             except Exception:
                 err = "(still running)"
-            elapsed = time.monotonic() - stopped_at
+            elapsed = time.monotonic() - faulted_at
             time.sleep(0.2)  # what the exit leaves: the process group, a moment later
             results[name] = (child.returncode, err, elapsed, _group_alive(child.pid), dsns[name])
     finally:
         _signal(stopped, signal.SIGCONT)
+        if proxy is not None:
+            proxy.close()  # what the server sees once the partition heals: the commands' connections gone
         for child in children.values():
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.communicate()
         for holder in holders:
             holder.close()
-    yield results
+    return results
+
+
+@pytest.fixture(scope="module")
+def stopped_runs(own_server, tmp_path_factory):
+    return _held_runs(own_server, tmp_path_factory.mktemp("hang_cli"), "stop")
+
+
+@pytest.fixture(scope="module")
+def blackholed_runs(own_server, tmp_path_factory):
+    return _held_runs(own_server, tmp_path_factory.mktemp("blackhole_cli"), "blackhole")
 
 
 @pytest.mark.db
 @pytest.mark.parametrize("command", ["dry-run", "drift", "phase"])
-def test_a_stopped_server_ends_the_real_process_with_exit_6_within_the_bound(stopped_runs, command):
-    code, err, elapsed, group_left, dsn = stopped_runs[command]
+@pytest.mark.parametrize("fault", ["stop", "blackhole"])
+def test_a_silent_server_ends_the_real_process_with_exit_6_within_the_bound(request, fault, command):
+    """``stop``: the server SIGSTOPped; ``blackhole``: the network to it swallows everything (server fine)."""
+    runs = request.getfixturevalue("stopped_runs" if fault == "stop" else "blackholed_runs")
+    code, err, elapsed, group_left, dsn = runs[command]
     assert code == 6, (code, err)
     errors = [line for line in err.strip().splitlines() if line.startswith("migtui:")]
     # one error line, the last (phase's text mode prints its progress lines on stderr before it)
     assert len(errors) == 1 and "has not answered" in errors[0] and err.strip().endswith(errors[0]), err
     assert elapsed < liveness.BOUND_SECONDS + liveness.CLEANUP_SECONDS + SLACK_SECONDS, elapsed
     assert not group_left  # no pg_dump, no throwaway server, nothing of the command's process group
-    # resumed, the server sees the client gone: no session of the command is left
+    # resumed (the partition healed), the server sees the client gone: no session of the command is left
     wait_for(
         lambda: (
             not scalar(
@@ -474,3 +516,27 @@ def test_a_stopped_server_ends_the_real_process_with_exit_6_within_the_bound(sto
         timeout=15,
         what=f"{command}'s sessions to end",
     )
+    assert scalar(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+    if command == "phase":  # expanded, the backfill held at its first batch: not migrated, no row rewritten
+        assert scalar(dsn, "SELECT phase FROM migtui.phase_state WHERE revision = 'b2'") in ("expanded", "migrating")
+        assert scalar(dsn, "SELECT count(*) FROM users WHERE email_address IS NOT NULL") == 0
+    else:  # nothing written to the target: still at a1, a2's column absent
+        assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+        assert scalar(dsn, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'w'") == 0
+
+
+@pytest.mark.db
+def test_a_blackholed_network_during_a_revision_ends_up_with_exit_3_within_timeout_and_grace(blackholed_runs):
+    """``up --timeout 4`` with a2 running when the proxy starts swallowing everything: the watchdog's cancel
+    goes nowhere, so the hard exit ends it (the same bound as against a stopped server)."""
+    code, err, elapsed, group_left, dsn = blackholed_runs["up"]
+    assert code == 3, (code, err)
+    line = err.strip()
+    assert len(line.splitlines()) == 1, err
+    assert f"ran past its timeout of {UP_TIMEOUT_SECONDS}s" in line and "has not answered" in line, line
+    assert elapsed < UP_TIMEOUT_SECONDS + HARD_EXIT_GRACE_SECONDS + SLACK_SECONDS, elapsed
+    assert not group_left
+    # the partition healed (the proxy closed): the server rolls a2 back, no session or lock left
+    wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+    assert scalar(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
