@@ -135,9 +135,6 @@ def run(args: argparse.Namespace) -> int:
     from migtui.cli.tui import require_terminal
 
     require_terminal("the live monitor", "use --once for one snapshot (--format json for scripts)")
-    from migtui.tui.prefetch import prefetch_monitor
-
-    prefetch_monitor(settings.dsn, settings.monitor_interval)  # while Textual is imported (docs/tui.md)
     from migtui.tui.app import run_monitor_app
 
     return run_monitor_app(settings, long_transaction=args.long_transaction)

@@ -1,9 +1,8 @@
 """Work a front end starts at launch, in a thread, before it imports Textual, for its first screen to take.
 
 Importing Textual and building the app is a few hundred milliseconds in which the database is idle: a command
-starts here what its first screen will read (``migtui tui``: the overview; ``migtui monitor``: the first
-sample), and the screen's worker takes the result by the same key instead of reading again. No textual here:
-this module is imported before it.
+starts here what its first screen will read (``migtui tui``: the overview), and the screen's worker takes the
+result by the same key instead of reading again. No textual here: this module is imported before it.
 """
 
 from __future__ import annotations
@@ -48,24 +47,3 @@ def take(key: Hashable, timeout: float | None = None) -> tuple[bool, Any]:
     if error is not None:
         raise error
     return True, result
-
-
-def monitor_key(dsn: str, interval: float) -> tuple[str, str, float]:
-    return ("monitor", dsn, interval)
-
-
-def prefetch_monitor(dsn: str, interval: float) -> None:
-    """Connect and take the first monitor sample now; the monitor panel on ``dsn`` with ``interval`` takes
-    them (the connection becomes its own)."""
-
-    def first_sample() -> tuple[Any, Any]:
-        from migtui.pg.monitor import Monitor
-
-        monitor = Monitor(dsn, interval)
-        try:
-            return monitor, monitor.sample()
-        except BaseException:
-            monitor.close()
-            raise
-
-    start(monitor_key(dsn, interval), first_sample)

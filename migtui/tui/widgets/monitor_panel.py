@@ -118,7 +118,7 @@ class MonitorPanel(Vertical):
     @work(thread=True, group="monitor", exit_on_error=False)
     def _fetch(self) -> None:
         try:
-            snap = self._prefetched_sample() or self.monitor.sample()
+            snap = self.monitor.sample()
         except MigtuiError as exc:
             self.post_message(self.PollFailed(exc.message))
         except Exception as exc:  # never let a poll kill the app
@@ -127,19 +127,6 @@ class MonitorPanel(Vertical):
             self.post_message(self.SampleReady(snap))
         finally:
             self._busy = False
-
-    def _prefetched_sample(self) -> MonitorSample | None:
-        """The first sample, when ``migtui monitor`` took it at launch (``prefetch.prefetch_monitor``): its connection
-        becomes this panel's."""
-        from migtui.tui import prefetch
-
-        started, result = prefetch.take(prefetch.monitor_key(self.monitor.dsn, self.interval))
-        if not started:
-            return None
-        monitor, snap = result
-        self.monitor.close()
-        self.monitor = monitor
-        return snap
 
     def on_monitor_panel_poll_failed(self, message: PollFailed) -> None:
         message.stop()
