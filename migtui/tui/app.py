@@ -6,6 +6,7 @@ Imported only by those commands: engine modules never import this package.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -61,6 +62,10 @@ class MigtuiApp(App):
         self.crash_line: str | None = None  # set by an unexpected exception: the one line printed at exit
         # runs stopped by a crash, waited for before exit: (ended, what happened, what to say if it never ends)
         self.crash_runs: list[tuple[threading.Event, str, str]] = []
+        # a run whose server stopped answering (the apply view's STALLED): (exit code, one line); quitting ends
+        # the process with it, without waiting for the run's blocked thread
+        self.stall: tuple[int, str] | None = None
+        self.process_exit: Callable[[int], object] = os._exit
 
     def on_mount(self) -> None:
         self.screen_change_signal.subscribe(self, self._restyle_stale_screens)
@@ -163,6 +168,8 @@ class MigtuiApp(App):
         if busy is None:
             return False
         hint = "press c there to cancel it" if hasattr(busy, "action_cancel_run") else "wait for it to finish"
+        if self.stall is not None:
+            hint = f"its server stopped answering: q quits with exit {self.stall[0]}"
         self.notify(f"cannot {what}: {screen_title(busy)} is running ({hint})", severity="warning")
         return True
 
@@ -176,6 +183,9 @@ class MigtuiApp(App):
     async def action_quit(self) -> None:
         """``q`` / Ctrl+C. While an apply runs: a confirmation, then the run is cancelled (its revision rolls
         back) and the app quits once it has ended. A running phase step cannot be cut: the operator waits."""
+        if self.stall is not None:  # nothing to cancel: the server does not answer
+            self.exit(return_code=self.stall[0])
+            return
         busy = self.busy_screen()
         if busy is None:
             self.exit()
@@ -207,8 +217,16 @@ class MigtuiApp(App):
         dialog.quit_confirmation = True
         self.push_screen(dialog, answered)
 
+    def run_stalled(self, exit_code: int, line: str) -> None:
+        """An apply's server stopped answering: ``q`` now quits at once with ``exit_code``; if the operator had
+        asked to quit while it ran, quit now (the cancel can never be answered)."""
+        self.stall = (exit_code, line)
+        if self.quit_when_run_ends:
+            self.exit(return_code=exit_code)
+
     def run_ended(self) -> None:
         """An apply has ended (done, failed, cancelled): quit if the operator asked to while it ran."""
+        self.stall = None  # the server came back and the run ended: its outcome is on screen
         if self.quit_when_run_ends and self.busy_screen() is None:
             self.exit()
 
@@ -273,6 +291,20 @@ class MigtuiApp(App):
         from migtui.tui.screens.drift import DriftScreen
 
         self.open_screen("drift-screen", lambda: DriftScreen(self.settings))
+
+    async def run_async(self, **kwargs) -> object:
+        """Textual's, then, if a run stalled: the terminal is restored by now, so print its one line and end
+        the process with its code. Returning would not end it: ``asyncio.run`` (and the interpreter's exit) join
+        the worker threads, and the run's thread waits on a server that does not answer."""
+        result = await super().run_async(**kwargs)
+        if self.stall is not None:
+            code, line = self.stall
+            if self.crash_line is not None:
+                code, line = 70, f"{self.crash_line}; {line}"
+            print(f"migtui: error: {line}", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            self.process_exit(code)
+        return result
 
     # -- an unexpected exception: roll back what runs, restore the terminal, one line, exit 70 -------------
     def _handle_exception(self, error: Exception) -> None:
