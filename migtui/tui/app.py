@@ -6,6 +6,7 @@ Imported only by those commands: engine modules never import this package.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -25,6 +26,8 @@ DARK, LIGHT = "textual-dark", "textual-light"
 
 # how long, after a crash, the app waits for a cancelled migration to roll back before it exits anyway
 CRASH_ROLLBACK_WAIT_SECONDS = 60.0
+# how long the atexit clean-up may take when a stalled run ends the process
+CLEANUP_SECONDS = 5.0
 
 
 class MigtuiApp(App):
@@ -303,6 +306,10 @@ class MigtuiApp(App):
                 code, line = 70, f"{self.crash_line}; {line}"
             print(f"migtui: error: {line}", file=sys.stderr, flush=True)
             sys.stdout.flush()
+            # the clean-up an ordinary exit runs (throwaway servers of the TUI's jobs), bounded as liveness's
+            cleanup = threading.Thread(target=atexit._run_exitfuncs, name="migtui-cleanup", daemon=True)
+            cleanup.start()
+            cleanup.join(CLEANUP_SECONDS)
             self.process_exit(code)
         return result
 

@@ -5,8 +5,13 @@ queries went unanswered), and a server that comes back lets the run end with its
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -142,3 +147,69 @@ async def test_the_lock_wait_on_a_stopped_server_is_stalled_with_exit_6_until_th
         _signal(stopped, signal.SIGCONT)
         holder.close()
     assert scalar(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'migtui%'") == 0
+
+
+QUIT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from migtui.config import Settings
+    from migtui.runner.job import Runner
+    from migtui.tui.app import MigtuiApp, run_app
+    from migtui.tui.screens import apply as apply_view
+
+    Runner.hard_exit_grace = float(sys.argv[3])
+    settings = Settings(dsn=sys.argv[1], migrations=sys.argv[2], timeout=1.0, monitor_interval=0.5)
+
+    def answer_yes(self):  # confirm without a keyboard, as soon as the dialog is shown
+        def yes():
+            self.dismiss(True)  # not awaited: it is the screen's own timer
+
+        self.set_timer(0.2, yes)
+
+    apply_view.ConfirmScreen.on_mount = answer_yes
+    stalled = apply_view.ApplyScreen.on_apply_screen_stalled
+
+    def quit_when_stalled(self, message):  # the operator presses q once the view shows STALLED
+        stalled(self, message)
+        self.app.call_later(self.app.action_quit)
+
+    apply_view.ApplyScreen.on_apply_screen_stalled = quit_when_stalled
+    app = MigtuiApp(settings, lint=False)
+    app.call_later(lambda: app.set_timer(0.5, app.action_apply))
+    original_run = app.run
+    app.run = lambda: original_run(headless=True)
+    sys.exit(run_app(app))
+    """
+)
+
+
+def test_quitting_a_stalled_apply_ends_the_real_process_with_exit_3_and_one_line(own_server, tmp_path):
+    """The process, not only the app: its run's thread stays blocked on the stopped server, and asyncio.run's
+    teardown (and the interpreter's exit) would wait for it forever; migtui prints the line once and exits 3."""
+    dsn = own_server.create_database("tui_stall_quit")
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", QUIT_SCRIPT, dsn, str(_project(tmp_path / "proj")), str(GRACE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=tmp_path,
+    )
+    stopped: list[int] = []
+    try:
+        wait_for(lambda: active_session(dsn, "migtui up a2 @%"), what="a2 running")
+        stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
+        started = time.monotonic()
+        _out, err = child.communicate(timeout=20)
+        elapsed = time.monotonic() - started
+    finally:
+        _signal(stopped, signal.SIGCONT)
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 3, err[-2000:]
+    assert elapsed < 1.0 + GRACE + 3, elapsed  # timeout + grace + the app's shutdown
+    assert err.count("\n") == 1 and err.startswith("migtui: error: revision a2 (up) ran past its timeout of 1s"), err
+    wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
