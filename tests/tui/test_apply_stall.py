@@ -28,7 +28,7 @@ from tests.tui_helpers import settings_for, wait_for_text
 
 pytestmark = pytest.mark.db
 
-GRACE = 2.0  # HardStop's grace after the revision's timeout (10 s in a real run)
+GRACE = 1.0  # HardStop's grace after the revision's timeout (10 s in a real run)
 STALL = 1.0  # StallGuard's bound on the run's own queries (30 s in a real run)
 
 
