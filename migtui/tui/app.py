@@ -65,6 +65,7 @@ class MigtuiApp(App):
         self.crash_line: str | None = None  # set by an unexpected exception: the one line printed at exit
         # runs stopped by a crash, waited for before exit: (ended, what happened, what to say if it never ends)
         self.crash_runs: list[tuple[threading.Event, str, str]] = []
+        self.crash_report: str | None = None  # crash_line and what became of crash_runs (run_async)
         # a run whose server stopped answering (the apply view's STALLED): (exit code, one line); quitting ends
         # the process with it, without waiting for the run's blocked thread
         self.stall: tuple[int, str] | None = None
@@ -296,15 +297,29 @@ class MigtuiApp(App):
         self.open_screen("drift-screen", lambda: DriftScreen(self.settings))
 
     async def run_async(self, **kwargs) -> object:
-        """Textual's, then, if a run stalled: the terminal is restored by now, so print its one line and end
-        the process with its code. Returning would not end it: ``asyncio.run`` (and the interpreter's exit) join
-        the worker threads, and the run's thread waits on a server that does not answer."""
+        """Textual's, then the end of a run that cannot end by itself. The terminal is restored by now. After a
+        crash, the cancelled runs get up to CRASH_ROLLBACK_WAIT_SECONDS to roll back (``crash_report``: the line
+        ``run_app`` prints). A run whose server stopped answering (a stall, or a cancel never answered) keeps its
+        thread blocked, and returning would not end the process: ``asyncio.run`` (and the interpreter's exit)
+        join the worker threads. Then the one line is printed here and the process ends with its code."""
         result = await super().run_async(**kwargs)
-        if self.stall is not None:
-            code, line = self.stall
-            if self.crash_line is not None:
-                code, line = 70, f"{self.crash_line}; {line}"
-            print(f"migtui: error: {line}", file=sys.stderr, flush=True)
+        line: str | None = None
+        code = int(self.return_code or 0)
+        if self.crash_line is not None:
+            tail, stuck = "", False
+            for ended, outcome, still_running in self.crash_runs:
+                finished = ended.wait(CRASH_ROLLBACK_WAIT_SECONDS)
+                stuck = stuck or not finished
+                tail += f"; {outcome}" if finished else f"; {still_running} after {CRASH_ROLLBACK_WAIT_SECONDS:g}s"
+            self.crash_report = f"{self.crash_line}{tail}"
+            if self.stall is not None:
+                self.crash_report += f"; {self.stall[1]}"
+            if stuck or self.stall is not None:
+                line, code = self.crash_report, code or 70
+        elif self.stall is not None:
+            code, line = self.stall[0], f"error: {self.stall[1]}"
+        if line is not None:
+            print(f"migtui: {line}", file=sys.stderr, flush=True)
             sys.stdout.flush()
             # the clean-up an ordinary exit runs (throwaway servers of the TUI's jobs), bounded as liveness's
             cleanup = threading.Thread(target=atexit._run_exitfuncs, name="migtui-cleanup", daemon=True)
@@ -397,15 +412,11 @@ def screen_title(screen: Screen) -> str:
 
 
 def run_app(app: MigtuiApp) -> int:
-    """Run ``app``; after a crash, wait for cancelled runs to roll back, then print one line: exit 70."""
+    """Run ``app``; after a crash (cancelled runs waited for in ``MigtuiApp.run_async``), one line: exit 70."""
     app.run()
     if app.crash_line is None:
         return app.return_code or 0
-    tail = ""
-    for ended, outcome, still_running in app.crash_runs:
-        finished = ended.wait(CRASH_ROLLBACK_WAIT_SECONDS)
-        tail += f"; {outcome}" if finished else f"; {still_running} after {CRASH_ROLLBACK_WAIT_SECONDS:g}s"
-    print(f"migtui: {app.crash_line}{tail}", file=sys.stderr)
+    print(f"migtui: {app.crash_report or app.crash_line}", file=sys.stderr)
     return app.return_code or 70
 
 

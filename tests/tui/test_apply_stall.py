@@ -154,10 +154,12 @@ QUIT_SCRIPT = textwrap.dedent(
     import sys
     from migtui.config import Settings
     from migtui.runner.job import Runner
+    from migtui.tui import app as app_module
     from migtui.tui.app import MigtuiApp, run_app
     from migtui.tui.screens import apply as apply_view
 
     Runner.hard_exit_grace = float(sys.argv[3])
+    app_module.CRASH_ROLLBACK_WAIT_SECONDS = 1.0
     settings = Settings(dsn=sys.argv[1], migrations=sys.argv[2], timeout=1.0, monitor_interval=0.5)
 
     def answer_yes(self):  # confirm without a keyboard, as soon as the dialog is shown
@@ -170,6 +172,8 @@ QUIT_SCRIPT = textwrap.dedent(
     stalled = apply_view.ApplyScreen.on_apply_screen_stalled
 
     def quit_when_stalled(self, message):  # the operator presses q once the view shows STALLED
+        if sys.argv[4] == "crash":  # or the view has a bug: the crash's cancel is never answered either
+            raise RuntimeError("a bug in the apply view")
         stalled(self, message)
         self.app.call_later(self.app.action_quit)
 
@@ -183,13 +187,15 @@ QUIT_SCRIPT = textwrap.dedent(
 )
 
 
-def test_quitting_a_stalled_apply_ends_the_real_process_with_exit_3_and_one_line(own_server, tmp_path):
+@pytest.mark.parametrize("how", ["quit", "crash"])
+def test_a_stalled_apply_ends_the_real_process_with_one_line(own_server, tmp_path, how):
     """The process, not only the app: its run's thread stays blocked on the stopped server, and asyncio.run's
-    teardown (and the interpreter's exit) would wait for it forever; migtui prints the line once and exits 3."""
-    dsn = own_server.create_database("tui_stall_quit")
+    teardown (and the interpreter's exit) would wait for it forever. Quit: the watchdog's line once, exit 3.
+    A crash of the view then: its cancel is never answered; after the (shortened) rollback wait, exit 70."""
+    dsn = own_server.create_database(f"tui_stall_{how}")
     root = Path(__file__).resolve().parents[2]
     child = subprocess.Popen(
-        [sys.executable, "-c", QUIT_SCRIPT, dsn, str(_project(tmp_path / "proj")), str(GRACE)],
+        [sys.executable, "-c", QUIT_SCRIPT, dsn, str(_project(tmp_path / "proj")), str(GRACE), how],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -208,8 +214,15 @@ def test_quitting_a_stalled_apply_ends_the_real_process_with_exit_3_and_one_line
         if child.poll() is None:
             child.kill()
             child.communicate()
-    assert child.returncode == 3, err[-2000:]
-    assert elapsed < 1.0 + GRACE + 3, elapsed  # timeout + grace + the app's shutdown
-    assert err.count("\n") == 1 and err.startswith("migtui: error: revision a2 (up) ran past its timeout of 1s"), err
+    assert err.count("\n") == 1, err[-2000:]
+    if how == "quit":
+        assert child.returncode == 3, err
+        assert elapsed < 1.0 + GRACE + 3, elapsed  # timeout + grace + the app's shutdown
+        assert err.startswith("migtui: error: revision a2 (up) ran past its timeout of 1s"), err
+    else:
+        assert child.returncode == 70, err
+        assert elapsed < 1.0 + GRACE + 1.0 + 3, elapsed  # ... + the rollback wait
+        assert err.startswith("migtui: internal error in the TUI: RuntimeError: a bug in the apply view"), err
+        assert err.rstrip().endswith("the running migration was cancelled but had not ended after 1s"), err
     wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
     assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
