@@ -42,9 +42,11 @@ from migtui.project.load import AlembicProject, RevisionInfo
 from migtui.redact import redact_dsn
 from migtui.report import Cancel
 from migtui.runner.step import (
+    HARD_EXIT_GRACE_SECONDS,
     QUERY_STALL_SECONDS,
     HardStop,
     RevisionStep,
+    StallCallback,
     StallGuard,
     StepLimits,
     run_revision_step,
@@ -74,6 +76,9 @@ class UpOptions:
     # drop it (DROP INDEX CONCURRENTLY) and let the revision rebuild it, instead of refusing to run
     rebuild_invalid_indexes: bool = False
     hard_exit: bool = False  # the process is this run (the CLI): see migtui.runner.step.HardStop
+    # the TUI: the same two watchdogs (HardStop, StallGuard) report a server that stopped answering here, as
+    # (exit code, one line), instead of ending the process; the run's thread stays blocked on the server
+    on_stall: StallCallback | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class DownOptions:
     revision: str = ""  # -N, a revision id, or base: required, down never defaults to everything
     cancel: Cancel | None = None
     hard_exit: bool = False  # the process is this run (the CLI): see migtui.runner.step.HardStop
+    on_stall: StallCallback | None = None  # see UpOptions.on_stall
 
 
 @dataclass
@@ -118,6 +124,7 @@ def run_up(settings: Settings, options: UpOptions | None = None, sink: EventSink
     runner = _runner(settings, options.cancel, sink)
     runner.rebuild_invalid_indexes = options.rebuild_invalid_indexes
     runner.hard_exit = options.hard_exit
+    runner.on_stall = options.on_stall
     return runner.upgrade(options.revision)
 
 
@@ -126,6 +133,7 @@ def run_down(settings: Settings, options: DownOptions, sink: EventSink = discard
     target = check_down_target(options.revision)
     runner = _runner(settings, options.cancel, sink)
     runner.hard_exit = options.hard_exit
+    runner.on_stall = options.on_stall
     return runner.downgrade(target)
 
 
@@ -169,6 +177,7 @@ class Runner:
 
     orphan_wait: float = ORPHAN_WAIT_SECONDS  # how long left-over migration sessions get to end by themselves
     stall_seconds: float = QUERY_STALL_SECONDS  # with hard_exit: how long one of the run's queries may go unanswered
+    hard_exit_grace: float = HARD_EXIT_GRACE_SECONDS  # with hard_exit: HardStop's grace after a revision's timeout
 
     def __init__(self, project: AlembicProject, dsn: str, settings: Settings, sink: EventSink = discard) -> None:
         self.project = project
@@ -184,6 +193,7 @@ class Runner:
         self.rebuild_invalid_indexes = False  # UpOptions.rebuild_invalid_indexes
         self.hard_exit = False  # UpOptions.hard_exit / DownOptions.hard_exit
         self._hard_stop: HardStop | None = None
+        self.on_stall: StallCallback | None = None  # UpOptions.on_stall / DownOptions.on_stall
         self._guard = StallGuard(sink, "up", enabled=False)
         self.process_exit = None  # how StallGuard ends the process (None: os._exit)
 
@@ -236,9 +246,17 @@ class Runner:
         self.project.script  # noqa: B018 - a broken revision graph fails here, before touching the database
         # armed by a step whose timeout passes; disarmed only once the lock session is closed, since its
         # clean-up queries wait for the server as much as the revision does
-        self._hard_stop = HardStop(self.sink, direction) if self.hard_exit else None
+        watched = self.hard_exit or self.on_stall is not None
+        self._hard_stop = (
+            HardStop(self.sink, direction, grace=self.hard_exit_grace, on_stall=self.on_stall) if watched else None
+        )
         guard = StallGuard(
-            self.sink, direction, enabled=self.hard_exit, seconds=self.stall_seconds, exit=self.process_exit
+            self.sink,
+            direction,
+            enabled=watched,
+            seconds=self.stall_seconds,
+            exit=self.process_exit,
+            on_stall=self.on_stall,
         )
         self._guard = guard
         lock_conn = connect(self.dsn, application_name=f"migtui {direction} [lock]")

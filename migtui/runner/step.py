@@ -34,6 +34,7 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,17 +87,29 @@ class StepInterrupted(BaseException):
     """Raised inside the thread running a revision when the watchdog gives up on it."""
 
 
+StallCallback = Callable[[int, str], Any]  # (exit code, one-line reason): a server stopped answering
+
+
 class HardStop:
     """The last-resort exit of a command-line run: armed when a revision's timeout passes, it reports and ends
     the process with exit 3 if the run has not ended ``grace`` seconds later; the run disarms it when it ends.
 
-    Only for a process that is the run (``migtui up``/``down``): never in the TUI or a library caller.
+    Ending the process is only for a process that is the run (``migtui up``/``down``). With ``on_stall`` (the
+    TUI) the same verdict goes to ``on_stall(3, line)`` instead, and the caller decides when the process ends:
+    the thread running the revision stays blocked on the server either way.
     """
 
-    def __init__(self, sink: EventSink, job: str, grace: float = HARD_EXIT_GRACE_SECONDS) -> None:
+    def __init__(
+        self,
+        sink: EventSink,
+        job: str,
+        grace: float = HARD_EXIT_GRACE_SECONDS,
+        on_stall: StallCallback | None = None,
+    ) -> None:
         self.sink = sink
         self.job = job
         self.grace = grace
+        self.on_stall = on_stall
         self._done = threading.Event()
         self._armed = False
         self._lock = threading.Lock()
@@ -118,6 +131,9 @@ class HardStop:
             f"{why}, and the server has not answered for {self.grace:g}s since: exiting without waiting for it; "
             "the server rolls the revision back when it sees the connection gone (check the version table)"
         )
+        if self.on_stall is not None:
+            self.on_stall(int(MigrationTimeout.exit_code), message)
+            return
         report_and_exit(self.sink, self.job, int(MigrationTimeout.exit_code), message)
 
 
@@ -128,11 +144,21 @@ class StallGuard:
             ...
 
     If the stretch has not ended ``seconds`` (+ ``extra``) after it began, the server is not answering: one
-    line, ``run_finished`` with exit 6, and the process exits 6 without waiting for it. A no-op when
-    ``enabled`` is false (the TUI, library callers). ``exit`` is how the process ends (``os._exit``).
+    line, ``run_finished`` with exit 6, and the process exits 6 without waiting for it; with ``on_stall`` (the
+    TUI) ``on_stall(6, line)`` instead. A no-op when ``enabled`` is false (library callers). ``exit`` is how the
+    process ends (``os._exit``).
     """
 
-    def __init__(self, sink: EventSink, job: str, *, enabled: bool, seconds: float = QUERY_STALL_SECONDS, exit=None):
+    def __init__(
+        self,
+        sink: EventSink,
+        job: str,
+        *,
+        enabled: bool,
+        seconds: float = QUERY_STALL_SECONDS,
+        exit=None,
+        on_stall: StallCallback | None = None,
+    ):
         import os
 
         self.sink = sink
@@ -140,6 +166,7 @@ class StallGuard:
         self.enabled = enabled
         self.seconds = seconds
         self.exit = exit or os._exit
+        self.on_stall = on_stall
 
     @contextlib.contextmanager
     def watch(self, what: str, extra: float = 0.0):
@@ -162,6 +189,9 @@ class StallGuard:
             f"the server has not answered for {bound:g}s while {what}: exiting without waiting for it "
             "(a revision still running there is rolled back when the server sees the connection gone)"
         )
+        if self.on_stall is not None:
+            self.on_stall(int(ExitCode.CONNECTION), message)
+            return
         report_and_exit(self.sink, self.job, int(ExitCode.CONNECTION), message, self.exit)
 
 

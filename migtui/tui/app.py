@@ -6,6 +6,8 @@ Imported only by those commands: engine modules never import this package.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -24,6 +26,8 @@ DARK, LIGHT = "textual-dark", "textual-light"
 
 # how long, after a crash, the app waits for a cancelled migration to roll back before it exits anyway
 CRASH_ROLLBACK_WAIT_SECONDS = 60.0
+# how long the atexit clean-up may take when a stalled run ends the process
+CLEANUP_SECONDS = 5.0
 
 
 class MigtuiApp(App):
@@ -61,6 +65,11 @@ class MigtuiApp(App):
         self.crash_line: str | None = None  # set by an unexpected exception: the one line printed at exit
         # runs stopped by a crash, waited for before exit: (ended, what happened, what to say if it never ends)
         self.crash_runs: list[tuple[threading.Event, str, str]] = []
+        self.crash_report: str | None = None  # crash_line and what became of crash_runs (run_async)
+        # a run whose server stopped answering (the apply view's STALLED): (exit code, one line); quitting ends
+        # the process with it, without waiting for the run's blocked thread
+        self.stall: tuple[int, str] | None = None
+        self.process_exit: Callable[[int], object] = os._exit
 
     def on_mount(self) -> None:
         self.screen_change_signal.subscribe(self, self._restyle_stale_screens)
@@ -163,6 +172,8 @@ class MigtuiApp(App):
         if busy is None:
             return False
         hint = "press c there to cancel it" if hasattr(busy, "action_cancel_run") else "wait for it to finish"
+        if self.stall is not None:
+            hint = f"its server stopped answering: q quits with exit {self.stall[0]}"
         self.notify(f"cannot {what}: {screen_title(busy)} is running ({hint})", severity="warning")
         return True
 
@@ -176,6 +187,9 @@ class MigtuiApp(App):
     async def action_quit(self) -> None:
         """``q`` / Ctrl+C. While an apply runs: a confirmation, then the run is cancelled (its revision rolls
         back) and the app quits once it has ended. A running phase step cannot be cut: the operator waits."""
+        if self.stall is not None:  # nothing to cancel: the server does not answer
+            self.exit(return_code=self.stall[0])
+            return
         busy = self.busy_screen()
         if busy is None:
             self.exit()
@@ -207,8 +221,16 @@ class MigtuiApp(App):
         dialog.quit_confirmation = True
         self.push_screen(dialog, answered)
 
+    def run_stalled(self, exit_code: int, line: str) -> None:
+        """An apply's server stopped answering: ``q`` now quits at once with ``exit_code``; if the operator had
+        asked to quit while it ran, quit now (the cancel can never be answered)."""
+        self.stall = (exit_code, line)
+        if self.quit_when_run_ends:
+            self.exit(return_code=exit_code)
+
     def run_ended(self) -> None:
         """An apply has ended (done, failed, cancelled): quit if the operator asked to while it ran."""
+        self.stall = None  # the server came back and the run ended: its outcome is on screen
         if self.quit_when_run_ends and self.busy_screen() is None:
             self.exit()
 
@@ -273,6 +295,38 @@ class MigtuiApp(App):
         from migtui.tui.screens.drift import DriftScreen
 
         self.open_screen("drift-screen", lambda: DriftScreen(self.settings))
+
+    async def run_async(self, **kwargs) -> object:
+        """Textual's, then the end of a run that cannot end by itself. The terminal is restored by now. After a
+        crash, the cancelled runs get up to CRASH_ROLLBACK_WAIT_SECONDS to roll back (``crash_report``: the line
+        ``run_app`` prints). A run whose server stopped answering (a stall, or a cancel never answered) keeps its
+        thread blocked, and returning would not end the process: ``asyncio.run`` (and the interpreter's exit)
+        join the worker threads. Then the one line is printed here and the process ends with its code."""
+        result = await super().run_async(**kwargs)
+        line: str | None = None
+        code = int(self.return_code or 0)
+        if self.crash_line is not None:
+            tail, stuck = "", False
+            for ended, outcome, still_running in self.crash_runs:
+                finished = ended.wait(CRASH_ROLLBACK_WAIT_SECONDS)
+                stuck = stuck or not finished
+                tail += f"; {outcome}" if finished else f"; {still_running} after {CRASH_ROLLBACK_WAIT_SECONDS:g}s"
+            self.crash_report = f"{self.crash_line}{tail}"
+            if self.stall is not None:
+                self.crash_report += f"; {self.stall[1]}"
+            if stuck or self.stall is not None:
+                line, code = self.crash_report, code or 70
+        elif self.stall is not None:
+            code, line = self.stall[0], f"error: {self.stall[1]}"
+        if line is not None:
+            print(f"migtui: {line}", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            # the clean-up an ordinary exit runs (throwaway servers of the TUI's jobs), bounded as liveness's
+            cleanup = threading.Thread(target=atexit._run_exitfuncs, name="migtui-cleanup", daemon=True)
+            cleanup.start()
+            cleanup.join(CLEANUP_SECONDS)
+            self.process_exit(code)
+        return result
 
     # -- an unexpected exception: roll back what runs, restore the terminal, one line, exit 70 -------------
     def _handle_exception(self, error: Exception) -> None:
@@ -358,18 +412,14 @@ def screen_title(screen: Screen) -> str:
 
 
 def run_app(app: MigtuiApp) -> int:
-    """Run ``app``; after a crash, wait for cancelled runs to roll back, then print one line: exit 70."""
+    """Run ``app``; after a crash (cancelled runs waited for in ``MigtuiApp.run_async``), one line: exit 70."""
     from migtui.project.load import report_on_stdout
 
     report_on_stdout(False)  # the app owns the terminal (``migtui demo`` too): nothing to keep stdout for
     app.run()
     if app.crash_line is None:
         return app.return_code or 0
-    tail = ""
-    for ended, outcome, still_running in app.crash_runs:
-        finished = ended.wait(CRASH_ROLLBACK_WAIT_SECONDS)
-        tail += f"; {outcome}" if finished else f"; {still_running} after {CRASH_ROLLBACK_WAIT_SECONDS:g}s"
-    print(f"migtui: {app.crash_line}{tail}", file=sys.stderr)
+    print(f"migtui: {app.crash_report or app.crash_line}", file=sys.stderr)
     return app.return_code or 70
 
 

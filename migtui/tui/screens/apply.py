@@ -1,6 +1,11 @@
 """Apply view: confirm, then run the runner in a worker and show per-revision / per-statement progress from its
 events, elapsed time against the timeout, and the live monitor panel on the target. ``c`` cancels.
 
+A server that stops answering (SIGSTOP, a network partition) blocks the runner's thread for good: the runner's
+watchdogs (``UpOptions.on_stall``) report it here as STALLED with one line and an exit code (3: the revision's
+timeout passed and the server has not answered since; 6: one of the run's own queries went unanswered), and
+quitting ends migtui with that code without waiting for the thread (``MigtuiApp.run_async``).
+
 Cancel goes through the job (``UpOptions.cancel``): the runner cancels the running statement, the revision's
 transaction rolls back, no further revision starts and the advisory lock is released. Nothing here decides what
 to run: the runner does.
@@ -176,6 +181,12 @@ class ApplyScreen(Screen):
             super().__init__()
             self.event = event
 
+    class Stalled(Message):
+        def __init__(self, exit_code: int, line: str) -> None:
+            super().__init__()
+            self.exit_code = exit_code
+            self.line = line
+
     class RunDone(Message):
         def __init__(self, ok: bool, summary: str, exit_code: int) -> None:
             super().__init__()
@@ -199,7 +210,8 @@ class ApplyScreen(Screen):
         self.statement_index: int | None = None
         self.waiting_for: str = ""
         self.progress_text: str = ""
-        self.state = "planning"  # planning | confirm | running | cancelling | done | failed | cancelled
+        # planning | confirm | running | cancelling | stalled | done | failed | cancelled
+        self.state = "planning"
         self.summary = ""
         self.exit_code: int | None = None
         self._cancel = Cancel()
@@ -386,11 +398,17 @@ class ApplyScreen(Screen):
         try:
             post_outcome(
                 self.post_message,
-                lambda: run_up(self.settings, UpOptions(self.target, cancel=self._cancel), self._sink),
+                lambda: run_up(
+                    self.settings, UpOptions(self.target, cancel=self._cancel, on_stall=self._stalled), self._sink
+                ),
                 self._run_done,
             )
         finally:
             self._ended.set()
+
+    def _stalled(self, exit_code: int, line: str) -> None:  # a watchdog thread of the runner
+        with contextlib.suppress(Exception):
+            self.post_message(self.Stalled(exit_code, line))
 
     def _run_done(self, report: RunReport | None, error: str | None, exit_code: int) -> Message:
         if report is None:
@@ -433,6 +451,19 @@ class ApplyScreen(Screen):
             self.query_one("#apply-log", RichLog).write(line)
         self._render_progress()
 
+    def on_apply_screen_stalled(self, message: Stalled) -> None:
+        if self.state not in ("running", "cancelling"):  # the run ended meanwhile: its outcome stands
+            return
+        self.state = "stalled"
+        self.summary = message.line
+        self.exit_code = message.exit_code
+        self.query_one("#apply-log", RichLog).write(Text(f"stalled: {message.line}", style="bold red"))
+        self._render_header()
+        self._render_progress()
+        stalled = getattr(self.app, "run_stalled", None)
+        if stalled is not None:
+            stalled(message.exit_code, message.line)
+
     def on_apply_screen_run_done(self, message: RunDone) -> None:
         cancelled = self._cancel.cancelled and not message.ok
         self._finish(
@@ -459,6 +490,9 @@ class ApplyScreen(Screen):
 
     # -- cancel ----------------------------------------------------------------------------------------------
     def action_cancel_run(self) -> None:
+        if self.state == "stalled":
+            self.notify("the server does not answer: nothing can be cancelled there; q quits", severity="warning")
+            return
         if self.state != "running":
             self.notify("nothing is running", severity="warning")
             return
@@ -497,19 +531,20 @@ class ApplyScreen(Screen):
 
     @property
     def blocks_quit(self) -> bool:
-        return self.state in ("running", "cancelling")
+        # stalled too: the run may still end if the server comes back, and no other write may start meanwhile
+        return self.state in ("running", "cancelling", "stalled")
 
     display_title = "Apply"
 
     @property
     def running(self) -> bool:
         """Planning, confirming or running: opening Apply again shows this one instead of replacing it."""
-        return self.state in ("planning", "confirm", "running", "cancelling")
+        return self.state in ("planning", "confirm", "running", "cancelling", "stalled")
 
     def cancel_for_crash(self) -> tuple[threading.Event, str, str] | None:
         """The app is going down: cancel the run (the revision's transaction rolls back) and say what to wait
         for. None when nothing runs."""
-        if not self.blocks_quit:
+        if not self.blocks_quit or self.state == "stalled":  # a stalled run's thread waits on a silent server
             return None
         self._cancel.cancel()
         return (
@@ -519,6 +554,9 @@ class ApplyScreen(Screen):
         )
 
     def action_back(self) -> None:
+        if self.state == "stalled":
+            self.notify(f"the server stopped answering: q quits migtui (exit {self.exit_code})", severity="warning")
+            return
         if self.state in ("running", "cancelling"):
             self.notify("a run is in progress: press c to cancel it first", severity="warning")
             return
@@ -532,12 +570,15 @@ class ApplyScreen(Screen):
             "confirm": "yellow",
             "running": "bold cyan",
             "cancelling": "bold yellow",
+            "stalled": "bold red",
             "done": "bold green",
             "failed": "bold red",
             "cancelled": "bold yellow",
         }
         text = Text(f"Apply to {self.target} · {redact_dsn(self.settings.dsn)}\n")
         text.append(self.state.upper(), style=styles.get(self.state, ""))
+        if self.state == "stalled":
+            text.append(f" · q quits with exit {self.exit_code}", style="bold")
         if self.summary:
             text.append(f" · {self.summary}")
         elif self.plan:

@@ -1,0 +1,228 @@
+"""Apply view against a server that stops answering (every process of a dedicated server SIGSTOPped): the
+runner's watchdogs report to the view instead of ending the process. The view shows STALLED with the one
+line, ``q`` quits with the watchdog's exit code (3: a revision's timeout passed; 6: one of the run's own
+queries went unanswered), and a server that comes back lets the run end with its real outcome."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migtui.pg import harness
+from migtui.pg.version_table import advisory_key
+from migtui.runner.job import Runner
+from migtui.tui.app import MigtuiApp
+from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
+from tests.alembic_projects import Rev, make_project
+from tests.faults.helpers import active_session, scalar, wait_for
+from tests.faults.test_hang import _server_pids, _signal
+from tests.tui_helpers import settings_for, wait_for_text
+
+pytestmark = pytest.mark.db
+
+GRACE = 1.0  # HardStop's grace after the revision's timeout (10 s in a real run)
+STALL = 1.0  # StallGuard's bound on the run's own queries (30 s in a real run)
+
+
+@pytest.fixture(scope="module")
+def own_server():
+    """A server of this module's own: it gets SIGSTOPped."""
+    cluster = harness.start_cluster(16)
+    yield cluster
+    cluster.cleanup()
+
+
+@pytest.fixture
+def short_bounds(monkeypatch):
+    monkeypatch.setattr(Runner, "hard_exit_grace", GRACE)
+    monkeypatch.setattr(Runner, "stall_seconds", STALL)
+
+
+def _project(root):
+    return make_project(
+        root,
+        [
+            Rev("a1", "op.create_table('t', sa.Column('id', sa.Integer))"),
+            Rev("a2", "op.execute('SELECT pg_sleep(60)')"),
+        ],
+    )
+
+
+async def _confirm(pilot) -> None:
+    app = pilot.app
+    await wait_for_text(pilot, "a2 head")
+    await pilot.press("a")
+    for _ in range(200):
+        await pilot.pause(0.05)
+        if isinstance(app.screen, ConfirmScreen):
+            break
+    assert isinstance(app.screen, ConfirmScreen)
+    typed = app.screen.typed  # the linter's findings on a2 may ask for the database's name
+    await pilot.press(*(typed or "y"), *(("enter",) if typed else ()))
+    await pilot.pause()
+    assert isinstance(app.screen, ApplyScreen)
+
+
+async def test_a_revision_on_a_stopped_server_is_stalled_with_exit_3_and_q_quits_with_it(
+    own_server, tmp_path, short_bounds
+):
+    dsn = own_server.create_database("tui_stall_rev")
+    timeout = 1.0
+    settings = settings_for(dsn, _project(tmp_path / "proj"), timeout=timeout, monitor_interval=0.5)
+    app = MigtuiApp(settings, lint=False)
+    stopped: list[int] = []
+    try:
+        async with app.run_test(size=(110, 32)) as pilot:
+            await _confirm(pilot)
+            for _ in range(200):  # a2's statement is running on the server
+                await pilot.pause(0.05)
+                if active_session(dsn, "migtui up a2 @%"):
+                    break
+            stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
+            started = time.monotonic()
+            text = await wait_for_text(pilot, "STALLED", timeout=timeout + GRACE + 5)
+            elapsed = time.monotonic() - started
+            # a2 began a moment before the stop: its timeout and the grace bound the stall from the stop on
+            assert elapsed < timeout + GRACE + 1.5, elapsed
+            screen = app.screen
+            assert isinstance(screen, ApplyScreen) and screen.state == "stalled" and screen.exit_code == 3
+            assert "q quits with exit 3" in text and "ran past its timeout of 1s" in screen.summary
+            assert app.stall == (3, screen.summary)
+            # back and a new apply are refused while the run's thread waits on the server; q quits with 3
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen and app.is_running
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            assert not app.is_running
+        assert app.return_code == 3
+    finally:
+        _signal(stopped, signal.SIGCONT)
+    # resumed, the server ends a2's session (the watchdog's cancel and terminate arrive) and a2 is rolled back
+    wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+
+
+async def test_the_lock_wait_on_a_stopped_server_is_stalled_with_exit_6_until_the_server_comes_back(
+    own_server, tmp_path, short_bounds
+):
+    dsn = own_server.create_database("tui_stall_lock")
+    lock_wait = 2.0
+    settings = settings_for(
+        dsn, _project(tmp_path / "proj"), advisory_lock_wait=lock_wait, progress_interval=0.2, monitor_interval=0.5
+    )
+    holder = psycopg.connect(dsn, autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", (advisory_key("public", "alembic_version"),))
+    app = MigtuiApp(settings, lint=False)
+    stopped: list[int] = []
+    try:
+        async with app.run_test(size=(110, 32)) as pilot:
+            await _confirm(pilot)
+            await wait_for_text(pilot, "advisory lock")  # the runner polls for the lock the test holds
+            stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
+            started = time.monotonic()
+            text = await wait_for_text(pilot, "STALLED", timeout=STALL + lock_wait + 5)
+            assert time.monotonic() - started < STALL + lock_wait + 1.5
+            screen = app.screen
+            assert isinstance(screen, ApplyScreen) and screen.exit_code == 6 and "q quits with exit 6" in text
+            assert "while taking the deploy advisory lock" in screen.summary and app.stall is not None
+            # the server comes back: the run ends on its own (the lock is still held: exit 4) and its outcome
+            # replaces the stall; q is an ordinary quit again
+            _signal(stopped, signal.SIGCONT)
+            stopped = []
+            text = await wait_for_text(pilot, "FAILED", timeout=15)
+            assert screen.exit_code == 4 and app.stall is None, text
+            await pilot.press("q")
+            await pilot.pause(0.2)
+        assert app.return_code in (0, None)
+    finally:
+        _signal(stopped, signal.SIGCONT)
+        holder.close()
+    assert scalar(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'migtui%'") == 0
+
+
+QUIT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from migtui.config import Settings
+    from migtui.runner.job import Runner
+    from migtui.tui import app as app_module
+    from migtui.tui.app import MigtuiApp, run_app
+    from migtui.tui.screens import apply as apply_view
+
+    Runner.hard_exit_grace = float(sys.argv[3])
+    app_module.CRASH_ROLLBACK_WAIT_SECONDS = 1.0
+    settings = Settings(dsn=sys.argv[1], migrations=sys.argv[2], timeout=1.0, monitor_interval=0.5)
+
+    def answer_yes(self):  # confirm without a keyboard, as soon as the dialog is shown
+        def yes():
+            self.dismiss(True)  # not awaited: it is the screen's own timer
+
+        self.set_timer(0.2, yes)
+
+    apply_view.ConfirmScreen.on_mount = answer_yes
+    stalled = apply_view.ApplyScreen.on_apply_screen_stalled
+
+    def quit_when_stalled(self, message):  # the operator presses q once the view shows STALLED
+        if sys.argv[4] == "crash":  # or the view has a bug: the crash's cancel is never answered either
+            raise RuntimeError("a bug in the apply view")
+        stalled(self, message)
+        self.app.call_later(self.app.action_quit)
+
+    apply_view.ApplyScreen.on_apply_screen_stalled = quit_when_stalled
+    app = MigtuiApp(settings, lint=False)
+    app.call_later(lambda: app.set_timer(0.5, app.action_apply))
+    original_run = app.run
+    app.run = lambda: original_run(headless=True)
+    sys.exit(run_app(app))
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["quit", "crash"])
+def test_a_stalled_apply_ends_the_real_process_with_one_line(own_server, tmp_path, how):
+    """The process, not only the app: its run's thread stays blocked on the stopped server, and asyncio.run's
+    teardown (and the interpreter's exit) would wait for it forever. Quit: the watchdog's line once, exit 3.
+    A crash of the view then: its cancel is never answered; after the (shortened) rollback wait, exit 70."""
+    dsn = own_server.create_database(f"tui_stall_{how}")
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", QUIT_SCRIPT, dsn, str(_project(tmp_path / "proj")), str(GRACE), how],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=tmp_path,
+    )
+    stopped: list[int] = []
+    try:
+        wait_for(lambda: active_session(dsn, "migtui up a2 @%"), what="a2 running")
+        stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
+        started = time.monotonic()
+        _out, err = child.communicate(timeout=20)
+        elapsed = time.monotonic() - started
+    finally:
+        _signal(stopped, signal.SIGCONT)
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert err.count("\n") == 1, err[-2000:]
+    if how == "quit":
+        assert child.returncode == 3, err
+        assert elapsed < 1.0 + GRACE + 3, elapsed  # timeout + grace + the app's shutdown
+        assert err.startswith("migtui: error: revision a2 (up) ran past its timeout of 1s"), err
+    else:
+        assert child.returncode == 70, err
+        assert elapsed < 1.0 + GRACE + 1.0 + 3, elapsed  # ... + the rollback wait
+        assert err.startswith("migtui: internal error in the TUI: RuntimeError: a bug in the apply view"), err
+        assert err.rstrip().endswith("the running migration was cancelled but had not ended after 1s"), err
+    wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
