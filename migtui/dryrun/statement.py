@@ -18,6 +18,8 @@ from migtui.dryrun.static import LINT_KEYS, lock_differences
 from migtui.events import Finding
 from migtui.redact import redact_sql
 
+EXPLAIN_FLOOR = 2.0  # seconds an estimate's EXPLAIN may take, whatever --count-budget says
+
 STRONG_LOCKS = ("AccessExclusiveLock", "ExclusiveLock", "ShareRowExclusiveLock", "ShareLock")
 # what this backend's transaction scanned of the counted table (sequential scans, rows they read)
 _SCANNED_SQL = "SELECT seq_scan, seq_tup_read FROM pg_stat_xact_all_tables WHERE relid = to_regclass(%s)"
@@ -156,7 +158,11 @@ class StatementAnalyzer:
         if not rows_sql:
             return None
         try:
-            plan = self.session.scalar("EXPLAIN (FORMAT JSON) " + rows_sql, timeout=self.options.count_budget)
+            # the fallback for a count that ran out of its budget: planning alone, given at least EXPLAIN_FLOOR
+            # seconds, since a budget small enough to stop a count can stop the planner too (a loaded replica)
+            plan = self.session.scalar(
+                "EXPLAIN (FORMAT JSON) " + rows_sql, timeout=max(self.options.count_budget, EXPLAIN_FLOOR)
+            )
         except QueryFailed:
             return None
         try:
