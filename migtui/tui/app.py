@@ -62,6 +62,8 @@ class MigtuiApp(App):
         self.theme = DARK
         self._screens_opened = 0
         self.quit_when_run_ends = False  # q / Ctrl+C confirmed during a run: quit when it has ended
+        # the last dry-run's lock holds (migtui.tui.apply_holds.DryRunHolds): the apply confirmation's estimates
+        self.dry_run_holds = None
         self.crash_line: str | None = None  # set by an unexpected exception: the one line printed at exit
         # runs stopped by a crash, waited for before exit: (ended, what happened, what to say if it never ends)
         self.crash_runs: list[tuple[threading.Event, str, str]] = []

@@ -146,3 +146,43 @@ async def test_terminate_the_blocker_from_the_apply_view_and_the_migration_proce
         assert _version(fresh_db) == ["a4"]
     finally:
         holder.close()
+
+
+async def test_confirmation_shows_the_lock_holds_without_a_dry_run(fresh_db, tmp_path):
+    # a4's ADD COLUMN holds AccessExclusiveLock until its COMMIT, a5's CREATE INDEX ShareLock; a3 builds its index
+    # CONCURRENTLY (nothing that blocks writes). No dry-run in this session: the static holds, no estimate
+    project = sample_project(tmp_path / "proj", risky=True)
+    alembic_upgrade(project, fresh_db, "a2")
+    app = MigtuiApp(settings_for(fresh_db, project, monitor_interval=0.5), lint=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_text(pilot, "3 pending")
+        await pilot.press("a")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, ConfirmScreen):
+                break
+        assert isinstance(app.screen, ConfirmScreen)
+        name = database_name(fresh_db)
+        # at 80x24 the write-blocking holds, the error finding and the typed input are all on screen
+        text = await wait_for_text(
+            pilot,
+            [
+                "Lock holds · no estimate: run the dry-run (d) for one",
+                "a4  AccessExclusiveLock on accounts: reads and writes wait",
+                "a5  ShareLock on accounts: writes wait",
+                "a5: error [create-index-non-concurrently]",
+                f"Type '{name}' to apply",
+            ],
+        )
+        assert "a3  " not in text
+        # the scrolled body has each hold whole: from which statement to which, and why there is no estimate
+        body = app.screen.body
+        assert (
+            "a4: AccessExclusiveLock on public.accounts blocks reads, writes, ddl; from line 16 (ALTER TABLE "
+            "accounts ADD COLUMN name TEXT) until COMMIT (end of the revision's transaction), through 1 statement: "
+            "no estimate: run the dry-run (d) for one (no dry-run in this session)"
+        ) in body
+        assert app.dry_run_holds is None
+        await pilot.press("escape")
+        await pilot.pause()
+    assert _version(fresh_db) == ["a2"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from migtui.tui.app import MigtuiApp
+from migtui.tui.screens.apply import ConfirmScreen
 from migtui.tui.screens.job import JobScreen
 from tests.tui_helpers import alembic_upgrade, sample_project, settings_for, wait_for_text
 
@@ -74,5 +75,21 @@ async def test_dry_run_view_needs_a_replica_and_runs_on_it(primary_and_replica, 
             # a4's ADD COLUMN holds AccessExclusiveLock until its COMMIT: the lock holds table shows it
             text = await wait_for_text(pilot, ["Lock holds", "AccessExclusiveLock", "public.accounts", "COMMIT"])
             assert screen.query_one("#job-holds").row_count == 1
+            # the apply confirmation reuses this dry-run's holds for the same revisions: with their estimate
+            await pilot.press("escape")
+            await wait_for_text(pilot, "2 pending")
+            await pilot.press("a")
+            text = await wait_for_text(
+                pilot, ["Lock holds · estimates from the dry-run at ", "a4  <0.1s  AccessExclusiveLock on accounts"]
+            )
+            assert isinstance(app.screen, ConfirmScreen)
+            assert (
+                "a4: AccessExclusiveLock on public.accounts blocks reads, writes, ddl; from line 16 (ALTER TABLE "
+                "accounts ADD COLUMN name TEXT) until COMMIT (end of the revision's transaction), through 1 "
+                "statement: <0.1s"
+            ) in app.screen.body
+            await pilot.press("escape")
+            await pilot.pause()
+        assert primary.execute("SELECT version_num FROM alembic_version", dbname="tui_dry_run") == [("a2",)]
     finally:
         primary.drop_database("tui_dry_run")

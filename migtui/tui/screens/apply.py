@@ -60,8 +60,8 @@ def start_apply(app, target: str = "head") -> None:
 
 class ConfirmScreen(ModalScreen[bool]):
     """Confirm something that writes. With ``typed`` set, the operator must type it (irreversible, or error
-    findings); ``reasons`` (why typing is asked) stay on screen above the input at any size, the rest of
-    ``body`` scrolls."""
+    findings); ``reasons`` (why typing is asked) and ``holds`` (lines with whether each is urgent: the apply's
+    write-blocking lock holds) stay on screen above the input at any size, ``body`` scrolls."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
@@ -79,6 +79,7 @@ class ConfirmScreen(ModalScreen[bool]):
         *,
         verb: str = "Apply",
         reasons: list[str] | None = None,
+        holds: list[tuple[str, bool]] | None = None,
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -86,12 +87,19 @@ class ConfirmScreen(ModalScreen[bool]):
         self.typed = typed
         self.verb = verb
         self.reasons = reasons or []
+        self.holds = holds or []
+        self.compact = self.compact or bool(self.holds and typed)  # one-line input and buttons: room for both
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(Text(self.title_text, style="bold"))
             with VerticalScroll(id="confirm-scroll"):
                 yield Static(Text(self.body), id="confirm-body")  # Text: no markup in SQL or rule ids
+            if self.holds:
+                held = Text()  # one line each, cut at the edge (app.tcss): the body has them whole
+                for number, (line, urgent) in enumerate(self.holds):
+                    held.append(("\n" if number else "") + line, style="bold yellow" if urgent else "")
+                yield Static(held, id="confirm-holds")
             if self.reasons:
                 yield Static(Text("\n".join(self.reasons), style="bold red"), id="confirm-reasons")
             yield from self.compose_extra()
@@ -130,6 +138,23 @@ class ConfirmScreen(ModalScreen[bool]):
         found = self.query("#confirm-input" if self.typed else "#confirm-yes")
         if found:  # absent when the dialog was closed before it mounted
             found.first().focus()
+        self.call_after_refresh(self._fit_body)
+
+    def on_resize(self) -> None:
+        for scroll in self.query("#confirm-scroll"):
+            scroll.styles.max_height = None  # app.tcss's again, then fitted
+        self.call_after_refresh(self._fit_body)
+
+    def _fit_body(self) -> None:
+        """The scrolled body gives up rows until the dialog fits the screen: what stays on screen (holds,
+        reasons, the typed input, the buttons) is what the operator must see to answer."""
+        boxes, scrolls = self.query("#confirm-box"), self.query("#confirm-scroll")
+        if not boxes or not scrolls:
+            return
+        excess = boxes.first().outer_size.height - self.size.height
+        if excess > 0:
+            scroll = scrolls.first()
+            scroll.styles.max_height = max(2, scroll.outer_size.height - excess)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm-yes":
@@ -221,6 +246,8 @@ class ApplyScreen(Screen):
         self.in_the_way: list[str] = []  # pre-flight: sessions holding locks on the plan's tables, long transactions
         self.in_the_way_sessions: list = []  # the same, as migtui.pg.sessions.SessionFacts (empty: it could not run)
         self.target_relations: set[str] = set()
+        self.lint: dict | None = None  # the planning's lint, per revision (None: it could not run)
+        self.holds = None  # migtui.tui.apply_holds.PlanHolds of the plan
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -253,6 +280,10 @@ class ApplyScreen(Screen):
             current = read_current(self.settings.dsn, self.settings)
             plan = plan_revisions(load_project(self.settings), "up", self.target, current)
             self.risks = self._risks(plan)
+            if plan:
+                from migtui.tui.apply_holds import plan_holds
+
+                self.holds = plan_holds(plan, self.lint, getattr(self.app, "dry_run_holds", None))
             self.in_the_way = self._preflight() if plan else []
             self.post_message(self.Planned(current, plan, None))
         except MigtuiError as exc:
@@ -285,6 +316,7 @@ class ApplyScreen(Screen):
             lint = lint_revisions(self.settings)
         except Exception as exc:  # cannot tell what the plan does: make the operator type it
             return [f"lint could not run ({one_line(str(exc), 120)}): confirm by typing"]
+        self.lint = lint
         lines = []
         # the tables the plan locks: the monitor's "Long tx" tab then lists transactions holding locks on them
         self.target_relations = {
@@ -327,6 +359,13 @@ class ApplyScreen(Screen):
             + f"\n\ntimeout {self.settings.timeout:g}s per revision · lock_timeout {self.settings.lock_timeout:g}s"
             f" × {self.settings.lock_retries} retries"
         )
+        holds: list[tuple[str, bool]] = []
+        if self.holds is not None:
+            from migtui.tui.apply_holds import body_lines, on_screen
+
+            body += "\n\n" + "\n".join(body_lines(self.holds))
+            # the fixed part shares 24 rows with the reasons and the typed input
+            holds = on_screen(self.holds, 2 if self.in_the_way_sessions else 4 if not self.risks else 3)
         typed = None
         reasons: list[str] = []
         if self.risks:
@@ -347,6 +386,7 @@ class ApplyScreen(Screen):
                     body,
                     database_name(self.settings.dsn) or "apply",
                     reasons=reasons,
+                    holds=holds,
                     risky=bool(self.risks),
                     sessions=self.in_the_way_sessions,
                     dsn=self.settings.dsn,
@@ -367,7 +407,8 @@ class ApplyScreen(Screen):
             if len(self.in_the_way) > 3:
                 reasons.append(f"  … and {len(self.in_the_way) - 3} more")
         self.app.push_screen(
-            ConfirmScreen(f"Upgrade to {self.target}?", body, typed=typed, reasons=reasons), self._confirmed
+            ConfirmScreen(f"Upgrade to {self.target}?", body, typed=typed, reasons=reasons, holds=holds),
+            self._confirmed,
         )
         self._render_header()
 

@@ -277,6 +277,12 @@ class JobScreen(Screen):
         else:
             self.state = "done" if message.exit_code == 0 else "findings"
         self._show_holds(message.report)
+        if self.spec.name == "dry-run" and message.report is not None:
+            from migtui.tui.apply_holds import remember
+
+            kept = remember(message.report)
+            if kept is not None:  # (a dry-run with nothing pending keeps the last one's)
+                self.app.dry_run_holds = kept
         self._render_header()
 
     def _show_holds(self, report: Report | None) -> None:

@@ -51,6 +51,7 @@ class PreflightScreen(ConfirmScreen):
         typed: str,
         *,
         reasons: list[str],
+        holds: list[tuple[str, bool]] | None = None,
         risky: bool,
         sessions: list[SessionFacts],
         dsn: str,
@@ -58,7 +59,7 @@ class PreflightScreen(ConfirmScreen):
         long_seconds: float,
         recheck_seconds: float,
     ) -> None:
-        super().__init__(title, body, typed, reasons=reasons)
+        super().__init__(title, body, typed, reasons=reasons, holds=holds)
         self.risky = risky  # lint asked for the typed name too: it stays when the sessions are gone
         self.sessions = sessions
         self.dsn = dsn
