@@ -82,6 +82,20 @@ async def wait_for_text(pilot, needle: str | list[str], timeout: float = 10.0) -
     raise AssertionError(f"{needles!r} not on screen after {timeout}s:\n{text}")
 
 
+async def press_for_confirmation(pilot, *keys: str, timeout: float = 10.0):
+    """Press ``keys`` (``a`` apply, ``v`` advance, ...) and wait until a confirmation dialog is the screen;
+    returns it (fails with the screen otherwise)."""
+    from migtui.tui.screens.apply import ConfirmScreen
+
+    await pilot.press(*keys)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if isinstance(pilot.app.screen, ConfirmScreen):
+            return pilot.app.screen
+    raise AssertionError(f"no confirmation after pressing {keys!r}:\n{screen_text(pilot.app)}")
+
+
 async def wait_until_settled(pilot, quiet_samples: int = 3, interval: float = 0.05, timeout: float = 10.0) -> str:
     """Pause until the screen has not changed for ``quiet_samples`` consecutive samples (layout passes such as
     DataTable column widths and scrollbars run on idle, later under load); returns the screen text."""

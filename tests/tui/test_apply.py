@@ -8,9 +8,9 @@ from migtui.pg.advisory import scope_tag
 from migtui.pg.dsn import database_name
 from migtui.pg.version_table import advisory_key
 from migtui.tui.app import MigtuiApp
-from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
+from migtui.tui.screens.apply import ApplyScreen
 from migtui.tui.widgets.monitor_panel import MonitorPanel
-from tests.tui_helpers import alembic_upgrade, sample_project, settings_for, wait_for_text
+from tests.tui_helpers import alembic_upgrade, press_for_confirmation, sample_project, settings_for, wait_for_text
 
 
 def _version(dsn: str) -> list[str]:
@@ -30,12 +30,7 @@ async def test_apply_blocked_by_a_lock_then_cancel(fresh_db, tmp_path):
         app = MigtuiApp(settings)
         async with app.run_test(size=(100, 32)) as pilot:
             await wait_for_text(pilot, "a4 head")
-            await pilot.press("a")
-            for _ in range(100):
-                await pilot.pause(0.05)
-                if isinstance(app.screen, ConfirmScreen):
-                    break
-            assert isinstance(app.screen, ConfirmScreen)
+            await press_for_confirmation(pilot, "a")
             text = await wait_for_text(pilot, ["session(s) in the way", f"pid {holder_pid} [test-holder]"])
             assert "apply 1 revision(s)" in text and "a4" in text
             # the pre-flight found the holder: proceeding needs the database's name
@@ -103,11 +98,7 @@ async def test_apply_to_head_runs_and_reloads(fresh_db, tmp_path):
     app = MigtuiApp(settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_text(pilot, "2 pending")
-        await pilot.press("a")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, ConfirmScreen):
-                break
+        await press_for_confirmation(pilot, "a")
         await pilot.click("#confirm-yes")
         text = await wait_for_text(pilot, "DONE", timeout=20)
         assert "applied 2 revision(s)" in text and "✓ a3" in text and "✓ a4" in text
@@ -156,12 +147,7 @@ async def test_confirmation_shows_the_lock_holds_without_a_dry_run(fresh_db, tmp
     app = MigtuiApp(settings_for(fresh_db, project, monitor_interval=0.5), lint=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_text(pilot, "3 pending")
-        await pilot.press("a")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, ConfirmScreen):
-                break
-        assert isinstance(app.screen, ConfirmScreen)
+        await press_for_confirmation(pilot, "a")
         name = database_name(fresh_db)
         # at 80x24 the write-blocking holds, the error finding and the typed input are all on screen
         text = await wait_for_text(

@@ -20,11 +20,11 @@ from migtui.pg import harness
 from migtui.pg.version_table import advisory_key
 from migtui.runner.job import Runner
 from migtui.tui.app import MigtuiApp
-from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
+from migtui.tui.screens.apply import ApplyScreen
 from tests.alembic_projects import Rev, make_project
 from tests.faults.helpers import active_session, scalar, wait_for
 from tests.faults.test_hang import _server_pids, _signal
-from tests.tui_helpers import settings_for, wait_for_text
+from tests.tui_helpers import press_for_confirmation, settings_for, wait_for_text
 
 pytestmark = pytest.mark.db
 
@@ -59,12 +59,7 @@ def _project(root):
 async def _confirm(pilot) -> None:
     app = pilot.app
     await wait_for_text(pilot, "a2 head")
-    await pilot.press("a")
-    for _ in range(200):
-        await pilot.pause(0.05)
-        if isinstance(app.screen, ConfirmScreen):
-            break
-    assert isinstance(app.screen, ConfirmScreen)
+    await press_for_confirmation(pilot, "a")
     typed = app.screen.typed  # the linter's findings on a2 may ask for the database's name
     await pilot.press(*(typed or "y"), *(("enter",) if typed else ()))
     await pilot.pause()

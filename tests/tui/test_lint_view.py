@@ -8,7 +8,14 @@ from migtui.pg.dsn import database_name
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
 from migtui.tui.screens.lint import LintScreen
-from tests.tui_helpers import alembic_upgrade, sample_project, screen_text, settings_for, wait_for_text
+from tests.tui_helpers import (
+    alembic_upgrade,
+    press_for_confirmation,
+    sample_project,
+    screen_text,
+    settings_for,
+    wait_for_text,
+)
 
 
 async def test_lint_badges_detail_and_view(fresh_db, tmp_path):
@@ -39,12 +46,7 @@ async def test_error_findings_need_the_database_name_typed(fresh_db, tmp_path):
     app = MigtuiApp(settings_for(fresh_db, project, monitor_interval=0.5), lint=False)
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for_text(pilot, "3 pending")
-        await pilot.press("a")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, ConfirmScreen):
-                break
-        assert isinstance(app.screen, ConfirmScreen)
+        await press_for_confirmation(pilot, "a")
         text = screen_text(app)
         assert "a5: error [create-index-non-concurrently]" in text
         name = database_name(fresh_db)

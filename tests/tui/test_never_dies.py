@@ -19,7 +19,14 @@ from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.apply import ApplyScreen, ConfirmScreen
 from tests.alembic_projects import Rev, make_project
 from tests.conftest import ROOT
-from tests.tui_helpers import SAMPLE_REVS, alembic_upgrade, sample_project, settings_for, wait_for_text
+from tests.tui_helpers import (
+    SAMPLE_REVS,
+    alembic_upgrade,
+    press_for_confirmation,
+    sample_project,
+    settings_for,
+    wait_for_text,
+)
 
 # Textual's own commands that leave the app or write files, and the rollback test (it starts a PostgreSQL
 # cluster of its own, minutes of CPU here; tests/tui/test_jobs.py drives it): not driven here
@@ -119,11 +126,7 @@ async def test_every_palette_command_from_every_screen_twice_during_and_after_a_
         app = MigtuiApp(settings, lint=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for_text(pilot, "a4 head")
-            await pilot.press("a")
-            for _ in range(100):
-                await pilot.pause(0.05)
-                if isinstance(app.screen, ConfirmScreen):
-                    break
+            await press_for_confirmation(pilot, "a")
             await pilot.press(*database_name(fresh_db), "enter")  # typed: the pre-flight found the holder
             await wait_for_text(pilot, "waits for ShareLock on public.accounts", timeout=20)
             apply = app.screen

@@ -7,7 +7,7 @@ from migtui.tui.screens.apply import ConfirmScreen
 from migtui.tui.screens.job import JobScreen
 from migtui.tui.screens.phases import PhasesScreen
 from tests.conftest import ROOT
-from tests.tui_helpers import settings_for, wait_for_text
+from tests.tui_helpers import press_for_confirmation, settings_for, wait_for_text
 
 
 async def test_phases_view_and_advance(fresh_db):
@@ -29,11 +29,7 @@ async def test_phases_view_and_advance(fresh_db):
         while app.screen._selected != revision:
             await pilot.press("down")
         text = await wait_for_text(pilot, ["next      migrate"])
-        await pilot.press("v")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, ConfirmScreen):
-                break
+        await press_for_confirmation(pilot, "v")
         await pilot.press("y")
         await pilot.pause()
         job = app.screen
@@ -73,11 +69,7 @@ async def test_run_again_after_advance_asks_typed_confirmation_before_contract(f
             if app.screen.entries.get(revision, {}).get("next") == "migrate":
                 break
         assert app.screen.entries[revision]["next"] == "migrate"
-        await pilot.press("v")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, ConfirmScreen):
-                break
+        await press_for_confirmation(pilot, "v")
         assert app.screen.typed is None  # migrate: y is enough
         await pilot.press("y")
         await pilot.pause()
