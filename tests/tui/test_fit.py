@@ -53,7 +53,7 @@ def test_age_of_reads_iso_timestamps():
 
 
 async def _demo_rows(pilot, count: int) -> list[str]:
-    text = await wait_for_text(pilot, f"{count} revisions", timeout=20)
+    text = await wait_for_text(pilot, f"{count} revisions", timeout=60)
     return [line for line in text.splitlines() if line.startswith("│ ? ")]
 
 

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from migtui.errors import MigtuiError
+from migtui.pg.monitor import one_line
 from migtui.tui.overview import (
     Overview,
     RevisionRow,
@@ -238,10 +239,16 @@ class MigrationsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
     def _load(self) -> None:
+        posted = False
         try:
             for overview in load_overviews(self.settings):  # fast first, then alembic's where it differs
                 self.post_message(self.OverviewLoaded(overview))
+                posted = True
                 self.painted.wait(FIRST_PAINT_WAIT_SECONDS)
+        except Exception as exc:  # on screen, never a "loading…" that waits for nothing (r reloads)
+            if not posted:
+                line = f"cannot load the project: {exc.__class__.__name__}: {one_line(str(exc), 200)}"
+                self.post_message(self.OverviewLoaded(Overview(project_error=line)))
         finally:
             # whatever stopped alembic's check, the lint still runs and says it on screen (its own project
             # error): never a "linting…" that waits for nothing
