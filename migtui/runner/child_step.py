@@ -50,12 +50,7 @@ def attempt_in_child(step: Any, script_rev: Any, state: Any, server_version: int
 
     project = step.project
     revision = script_rev.revision
-    driver = project.check_driver(step.driver)
-    config = project.config(step.dsn, driver=driver)
-    if step.version_table and step.version_table != "alembic_version":
-        config.set_main_option("version_table", step.version_table)
-    if step.version_table_schema:
-        config.set_main_option("version_table_schema", step.version_table_schema)
+    driver, config = step.alembic_config()
     setup_sql = session_setup_sql(
         monitor, step.job, revision, step.limits, server_version, dsn_settings(step.dsn), step.scope
     )

@@ -886,6 +886,17 @@ class RevisionStep:
             )
         return MigrationFailed(f"revision {rev} ({state.direction}) failed: {describe_failure(exc)}{partial}")
 
+    def alembic_config(self):  # type: ignore[no-untyped-def]
+        """(driver, alembic Config) for this step's target, in this process or the project's interpreter."""
+        driver = self.project.check_driver(self.driver)
+        config = self.project.config(self.dsn, driver=driver)
+        # the version table migtui reads, for env.py files that honour these options (db/migrations does)
+        if self.version_table and self.version_table != "alembic_version":
+            config.set_main_option("version_table", self.version_table)
+        if self.version_table_schema:
+            config.set_main_option("version_table_schema", self.version_table_schema)
+        return driver, config
+
     def _attempt(self, script, script_rev, state: _AttemptState, server_version: int, monitor) -> None:
         if getattr(self.project, "python", None):  # env.py and the revision run in the project's interpreter
             from migtui.runner.child_step import attempt_in_child
@@ -950,13 +961,7 @@ class RevisionStep:
             step.migration_fn = body
             return [step]
 
-        driver = self.project.check_driver(self.driver)
-        config = self.project.config(self.dsn, driver=driver)
-        # the version table migtui reads, for env.py files that honour these options (db/migrations does)
-        if self.version_table and self.version_table != "alembic_version":
-            config.set_main_option("version_table", self.version_table)
-        if self.version_table_schema:
-            config.set_main_option("version_table_schema", self.version_table_schema)
+        driver, config = self.alembic_config()
         setup_sql = session_setup_sql(
             monitor, self.job, revision, self.limits, server_version, dsn_settings(self.dsn), self.scope
         )
