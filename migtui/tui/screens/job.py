@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import IO, Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 from migtui.events import Event, Finding, RunFinished
 from migtui.pg.monitor import one_line
 from migtui.report import Report
-from migtui.tui.text import middle_ellipsis
+from migtui.tui.text import ELLIPSIS, middle_ellipsis
 from migtui.tui.widgets.table import MeasuredTable
 from migtui.tui.worker import post_outcome
 
@@ -31,6 +31,12 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 SEVERITY_GLYPH = {"error": "✗", "warning": "!", "info": "i"}  # the Migrations view's lint badges
 COMPACT_BELOW = 120  # screen width under which the findings table is compact
 COMPACT_REVISION_WIDTH = 22
+# the lock-holds table's frame: its border (2) and a vertical scrollbar's room (2, when the holds outgrow its
+# height); every column also has one cell of padding on each side
+HOLDS_FRAME = 4
+CELL_PADDING = 2
+# what a hold blocks, short (under COMPACT_BELOW columns): "R W DDL"
+BLOCKS_SHORT = {"reads": "R", "writes": "W", "ddl": "DDL"}
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,93 @@ def finding_text(f: Finding) -> Text:
     return out
 
 
+def end_ellipsis(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, its end cut when it must be (a statement's words, in order)."""
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else text[: width - 1] + ELLIPSIS
+
+
+def _fit_relation(text: str, width: int) -> str:
+    # the default schema goes first: "orders" says more than "pub…ders"
+    if len(text) > width and text.startswith("public."):
+        text = text.removeprefix("public.")
+    return middle_ellipsis(text, width)
+
+
+@dataclass(frozen=True)
+class HoldColumn:
+    header: str
+    compact_header: str  # under COMPACT_BELOW columns: short, so the header does not set the width
+    min_width: int
+    fit: Callable[[str, int], str]  # the cell's text cut to a width
+
+
+HOLD_COLUMNS = (
+    HoldColumn("revision", "revision", 8, middle_ellipsis),  # ids share prefixes and differ at both ends
+    HoldColumn("lock", "lock", len("AccessExclusive"), end_ellipsis),  # the strongest mode whole
+    HoldColumn("on", "on", 8, _fit_relation),
+    HoldColumn("blocks", "blocks", 3, end_ellipsis),
+    HoldColumn("taken at", "from", 6, end_ellipsis),
+    HoldColumn("held until", "until", 5, end_ellipsis),
+    HoldColumn("estimate", "est", 5, end_ellipsis),
+)
+# which cut columns get the cells left over first: the relation, the revision, the mode, the statement
+HOLDS_PRIORITY = (2, 0, 1, 4, 3, 5, 6)
+
+
+def hold_cells(revision: str, hold: dict[str, Any], compact: bool) -> list[str]:
+    """A lock hold's cells, whole (HOLD_COLUMNS' order)."""
+    taken = hold["taken_by"]
+    statement = taken.get("statement") or ""
+    taken_at = f"line {taken['line']} {statement}".strip() if taken.get("line") else statement
+    blocks = hold["blocks"]
+    seconds = hold["estimated_seconds"]
+    mode = hold["mode"]
+    return [
+        revision,
+        mode.removesuffix("Lock") if compact else mode,  # every mode ends in "Lock"
+        hold["relation"],
+        " ".join(BLOCKS_SHORT.get(b, b) for b in blocks) if compact else ", ".join(blocks),
+        taken_at,
+        hold["released_by"]["statement"],
+        f"~{seconds:.1f}s" if seconds >= 0.05 else "brief",
+    ]
+
+
+def hold_text(revision: str, hold: dict[str, Any]) -> Text:
+    """A lock hold whole: the dry-run's own line for it, and the statements that take and end it."""
+    from migtui.dryrun.holds import hold_line
+
+    out = Text()
+    out.append(f"{hold['mode']} on {hold['relation']}", style="bold")
+    out.append(f"  {revision}\n\n")
+    out.append(hold_line(hold) + "\n")
+    sql = hold["taken_by"].get("sql")
+    if sql:
+        out.append("\ntaken by: ", style="bold")
+        out.append(sql)
+    return out
+
+
+def fit_widths(natural: list[int], minimum: list[int], room: int, priority: tuple[int, ...]) -> list[int]:
+    """Column widths within ``room`` cells: each column's ``natural`` width when they all fit; else the widest
+    ones cut to a common width (none below its ``minimum``: the sum may then exceed ``room``), and the cells
+    that leaves go back to the columns in ``priority`` order."""
+    if sum(natural) <= room:
+        return list(natural)
+    for cap in range(max(natural), -1, -1):
+        widths = [max(least, min(width, cap)) for width, least in zip(natural, minimum, strict=True)]
+        if sum(widths) <= room:
+            break
+    spare = room - sum(widths)
+    for index in priority:
+        give = max(0, min(spare, natural[index] - widths[index]))
+        widths[index] += give
+        spare -= give
+    return widths
+
+
 class JobScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "rerun", "Run again"),
@@ -140,6 +233,7 @@ class JobScreen(Screen):
         self.summary = ""
         self.exit_code: int | None = None
         self.findings: list[Finding] = []
+        self.holds: list[tuple[str, dict[str, Any]]] = []  # (revision, a dry-run's lock hold), as the table lists them
         self.events: list[Event] = []
         self._renderer = None
         self._ended = threading.Event()
@@ -160,18 +254,47 @@ class JobScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        # under COMPACT_BELOW columns the message comes right after the revision (the rule is in the finding's
-        # whole text, Enter), so it starts on screen at 80x24
-        self._compact = self.app.size.width < COMPACT_BELOW
-        columns = ("", "revision", "message") if self._compact else ("severity", "rule", "revision", "message")
-        self.query_one("#job-findings", DataTable).add_columns(*columns)
         self.query_one("#job-findings").border_title = "Findings"
         holds = self.query_one("#job-holds", DataTable)
-        holds.add_columns("revision", "lock", "on", "blocks", "taken at", "held until", "estimate")
         holds.border_title = "Lock holds (until the transaction ends)"
         holds.display = False  # a dry-run's, shown when it has any
         self.query_one("#job-log").border_title = "Events"
+        self._lay_findings()
         self.action_rerun()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # both tables' forms depend on the screen's width: compact findings, the holds' column widths
+        if (event.size.width < COMPACT_BELOW) != self._compact:
+            self._lay_findings()
+        self._lay_holds(event.size.width)
+
+    def _lay_findings(self) -> None:
+        """The findings table's columns for the screen's width, its rows again, the selected row kept. Under
+        COMPACT_BELOW columns the message comes right after the revision (the rule is in the finding's whole
+        text, Enter), so it starts on screen at 80x24."""
+        self._compact = self.app.size.width < COMPACT_BELOW
+        table = self.query_one("#job-findings", DataTable)
+        selected = table.cursor_row
+        table.clear(columns=True)
+        columns = ("", "revision", "message") if self._compact else ("severity", "rule", "revision", "message")
+        table.add_columns(*columns)
+        for finding in self.findings:
+            table.add_row(*self._finding_cells(finding))
+        if self.findings:
+            table.move_cursor(row=min(max(selected, 0), len(self.findings) - 1), animate=False)
+
+    def _finding_cells(self, finding: Finding) -> list[Text]:
+        style = SEVERITY_STYLE.get(finding.severity, "")
+        message = Text((f"[{finding.phase}] " if finding.phase else "") + one_line(finding.message, 200))
+        if self._compact:
+            glyph = Text(SEVERITY_GLYPH.get(finding.severity, "?"), style=style)
+            return [glyph, Text(middle_ellipsis(finding.revision or "", COMPACT_REVISION_WIDTH)), message]
+        return [
+            Text(finding.severity, style=style),
+            Text(finding.rule),  # Text, not str: a str cell is read as markup ("[contract] ..." would vanish)
+            Text(finding.revision or ""),
+            message,
+        ]
 
     def action_rerun(self) -> None:
         if self.state == "running" and self.events:
@@ -187,6 +310,7 @@ class JobScreen(Screen):
         self.state, self.summary, self.exit_code = "running", "", None
         self.findings.clear()
         self.events.clear()
+        self.holds = []
         self.query_one("#job-findings", DataTable).clear()
         self.query_one("#job-holds", DataTable).clear()
         self.query_one("#job-holds").display = False
@@ -198,9 +322,24 @@ class JobScreen(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "job-findings":
             self.action_finding_detail()
+        elif event.data_table.id == "job-holds":
+            self.hold_detail()
+
+    def hold_detail(self) -> None:
+        """Enter on a lock hold: the whole of it (the table cuts its texts to keep every column on screen)."""
+        table = self.query_one("#job-holds", DataTable)
+        if not 0 <= table.cursor_row < len(self.holds):
+            return
+        from migtui.tui.screens.detail import DetailScreen
+
+        revision, hold = self.holds[table.cursor_row]
+        self.app.push_screen(DetailScreen(f"lock hold · {revision}", hold_text(revision, hold)))
 
     def action_finding_detail(self) -> None:
         """Enter on a finding: its whole text (the table cuts the message at the screen's edge)."""
+        if self.focused is self.query_one("#job-holds"):
+            self.hold_detail()
+            return
         table = self.query_one("#job-findings", DataTable)
         if not self.findings or not 0 <= table.cursor_row < len(self.findings):
             return
@@ -238,19 +377,7 @@ class JobScreen(Screen):
         self.events.append(event)
         if isinstance(event, Finding):
             self.findings.append(event)
-            style = SEVERITY_STYLE.get(event.severity, "")
-            message = Text((f"[{event.phase}] " if event.phase else "") + one_line(event.message, 200))
-            if self._compact:
-                glyph = Text(SEVERITY_GLYPH.get(event.severity, "?"), style=style)
-                revision = Text(middle_ellipsis(event.revision or "", COMPACT_REVISION_WIDTH))
-                self.query_one("#job-findings", DataTable).add_row(glyph, revision, message)
-            else:
-                self.query_one("#job-findings", DataTable).add_row(
-                    Text(event.severity, style=style),
-                    Text(event.rule),  # Text, not str: a str cell is read as markup ("[contract] ..." would vanish)
-                    Text(event.revision or ""),
-                    message,
-                )
+            self.query_one("#job-findings", DataTable).add_row(*self._finding_cells(event))
         if isinstance(event, RunFinished):
             self.summary = event.summary
         log = self.query_one("#job-log", RichLog)
@@ -287,23 +414,37 @@ class JobScreen(Screen):
 
     def _show_holds(self, report: Report | None) -> None:
         """A dry-run's lock holds: which lock each revision holds, from which statement to its COMMIT, how long."""
-        table = self.query_one("#job-holds", DataTable)
         revisions = getattr(report, "revisions", None) if self.spec.name == "dry-run" else None
-        for rev in revisions or []:
-            for hold in rev.get("lock_holds") or []:
-                taken = hold["taken_by"]
-                seconds = hold["estimated_seconds"]
-                style = "bold red" if "reads" in hold["blocks"] and seconds >= 1 else ""
-                table.add_row(
-                    rev["revision"],
-                    Text(hold["mode"], style=style),
-                    hold["relation"],
-                    ", ".join(hold["blocks"]),
-                    f"line {taken['line']} {taken.get('statement') or ''}".strip() if taken.get("line") else "",
-                    hold["released_by"]["statement"],
-                    Text(f"~{seconds:.1f}s" if seconds >= 0.05 else "brief", style=style),
-                )
-        table.display = table.row_count > 0
+        self.holds = [(rev["revision"], hold) for rev in revisions or [] for hold in rev.get("lock_holds") or []]
+        self._lay_holds(self.app.size.width)
+
+    def _lay_holds(self, screen_width: int) -> None:
+        """The holds table with every column on screen at ``screen_width`` (no horizontal scrolling): long
+        texts cut (Enter shows the hold whole), the selected row kept."""
+        table = self.query_one("#job-holds", DataTable)
+        selected = table.cursor_row
+        table.clear(columns=True)
+        compact = screen_width < COMPACT_BELOW
+        rows = [hold_cells(revision, hold, compact) for revision, hold in self.holds]
+        headers = [column.compact_header if compact else column.header for column in HOLD_COLUMNS]
+        natural = [max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(headers)]
+        room = screen_width - HOLDS_FRAME - CELL_PADDING * len(HOLD_COLUMNS)
+        widths = fit_widths(natural, [column.min_width for column in HOLD_COLUMNS], room, HOLDS_PRIORITY)
+        for header, width in zip(headers, widths, strict=True):
+            table.add_column(header, width=width)
+        for (_revision, hold), row in zip(self.holds, rows, strict=True):
+            seconds = hold["estimated_seconds"]
+            style = "bold red" if "reads" in hold["blocks"] and seconds >= 1 else ""
+            cells = [
+                Text(column.fit(text, width)) for column, text, width in zip(HOLD_COLUMNS, row, widths, strict=True)
+            ]
+            if style:
+                cells[1].stylize(style)
+                cells[-1].stylize(style)
+            table.add_row(*cells)
+        if self.holds:
+            table.move_cursor(row=min(max(selected, 0), len(self.holds) - 1), animate=False)
+        table.display = bool(self.holds)
 
     def _render_header(self) -> None:
         self.refresh_bindings()
