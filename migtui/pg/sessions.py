@@ -17,6 +17,7 @@ from migtui.pg.connect import connect, describe_error
 from migtui.pg.queries import QUERIES, load_query
 
 APPLICATION_NAME = "migtui-sessions"
+STATEMENT_TIMEOUT_SECONDS = 5  # the server's bound on each of these reads
 ACTIONS = ("cancel", "terminate")
 
 
@@ -53,7 +54,8 @@ class SessionFacts:
 def _run(dsn: str, name: str, params: dict[str, Any]) -> list[tuple]:
     import psycopg
 
-    with connect(dsn, application_name=APPLICATION_NAME, options="-c statement_timeout=5000") as conn:
+    options = f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}"
+    with connect(dsn, application_name=APPLICATION_NAME, options=options) as conn:
         try:
             return conn.execute(load_query(QUERIES, name), params).fetchall()
         except psycopg.errors.InsufficientPrivilege as exc:

@@ -20,11 +20,12 @@ from migtui.pg import harness
 from migtui.pg.version_table import advisory_key
 from migtui.runner.job import Runner
 from migtui.tui.app import MigtuiApp
-from migtui.tui.screens.apply import ApplyScreen
+from migtui.tui.screens import apply as apply_screen
+from migtui.tui.screens.apply import PLANNING_APPLICATION_NAME, ApplyScreen, ConfirmScreen
 from tests.alembic_projects import Rev, make_project
 from tests.faults.helpers import active_session, scalar, wait_for
 from tests.faults.test_hang import _server_pids, _signal
-from tests.tui_helpers import press_for_confirmation, settings_for, wait_for_text
+from tests.tui_helpers import alembic_upgrade, press_for_confirmation, settings_for, wait_for_text
 
 pytestmark = pytest.mark.db
 
@@ -220,4 +221,98 @@ def test_a_stalled_apply_ends_the_real_process_with_one_line(own_server, tmp_pat
         assert err.startswith("migtui: internal error in the TUI: RuntimeError: a bug in the apply view"), err
         assert err.rstrip().endswith("the running migration was cancelled but had not ended after 1s"), err
     wait_for(lambda: not active_session(dsn, "migtui%"), timeout=15, what="a2's session to end")
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+
+
+# -- planning: the version table, the lint, the pre-flight are read before anything is confirmed ---------------
+
+
+def _planning_waits_on_the_lock(dsn: str) -> bool:
+    return bool(
+        scalar(
+            dsn,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+            (PLANNING_APPLICATION_NAME,),
+        )
+    )
+
+
+async def _planning_failed_then_quit(pilot, needle: str, timeout: float) -> ApplyScreen:
+    """FAILED with ``needle`` in its one line, no confirmation anywhere, ``q`` an ordinary quit."""
+    app = pilot.app
+    await wait_for_text(pilot, ["FAILED", needle], timeout=timeout)
+    screen = app.screen
+    assert isinstance(screen, ApplyScreen) and screen.state == "failed" and screen.exit_code == 6
+    assert not any(isinstance(s, ConfirmScreen) for s in app.screen_stack) and app.stall is None
+    await pilot.press("q")
+    for _ in range(40):
+        if not app.is_running:
+            break
+        await pilot.pause(0.05)
+    assert not app.is_running
+    return screen
+
+
+async def test_planning_on_a_locked_version_table_ends_failed_at_its_statement_timeout(
+    own_server, tmp_path, monkeypatch
+):
+    """The version table locked by another session (a deploy in another tool): planning's read ends at its
+    statement timeout with one line instead of "planning…" for as long as the lock is held."""
+    monkeypatch.setattr(apply_screen, "PLANNING_STATEMENT_SECONDS", 0.5)
+    dsn = own_server.create_database("tui_plan_locked")
+    project = _project(tmp_path / "proj")
+    alembic_upgrade(project, dsn, "a1")
+    app = MigtuiApp(settings_for(dsn, project, monitor_interval=0.5), lint=False)
+    holder = psycopg.connect(dsn, application_name="test-holder")
+    try:
+        async with app.run_test(size=(110, 32)) as pilot:
+            await wait_for_text(pilot, "a2 head")
+            holder.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            await pilot.press("a")
+            await _planning_failed_then_quit(pilot, "canceling statement due to statement timeout", timeout=5)
+            assert time.monotonic() - started < 0.5 + 2.0
+        assert app.return_code in (0, None)
+    finally:
+        holder.close()
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+
+
+async def test_planning_on_a_server_that_stops_answering_ends_failed_at_its_bound(own_server, tmp_path, monkeypatch):
+    """The server stops (SIGSTOP) while planning's read waits on it: the server's statement timeout cannot fire,
+    the client's bound (connect timeout + statement timeout) ends planning with one line; nothing applied."""
+    statement = 1.5  # room to stop the server while the read waits, before the server would cancel it
+    monkeypatch.setattr(apply_screen, "PLANNING_STATEMENT_SECONDS", statement)
+    dsn = own_server.create_database("tui_plan_stopped")
+    project = _project(tmp_path / "proj")
+    alembic_upgrade(project, dsn, "a1")
+    bounded_dsn = dsn + ("&" if "?" in dsn else "?") + "connect_timeout=2"
+    bound = 2 + statement
+    assert apply_screen.planning_bound(bounded_dsn) == bound
+    app = MigtuiApp(settings_for(bounded_dsn, project, monitor_interval=0.5), lint=False)
+    holder = psycopg.connect(dsn, application_name="test-holder")
+    stopped: list[int] = []
+    try:
+        async with app.run_test(size=(110, 32)) as pilot:
+            await wait_for_text(pilot, "a2 head")
+            holder.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+            await pilot.press("a")
+            waiting = False
+            for _ in range(100):
+                if waiting := _planning_waits_on_the_lock(dsn):
+                    break
+                await pilot.pause(0.02)
+            assert waiting
+            started = time.monotonic()
+            stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
+            await _planning_failed_then_quit(
+                pilot, f"no answer from the server for {bound:g}s while reading the version table", bound + 2
+            )
+            assert time.monotonic() - started < bound + 1.0
+        assert app.return_code in (0, None)
+    finally:
+        _signal(stopped, signal.SIGCONT)
+        holder.close()
+    # resumed, the server cancels the abandoned read (its statement timeout); nothing was applied
+    wait_for(lambda: not _planning_waits_on_the_lock(dsn), timeout=10, what="the planning read to end")
     assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"

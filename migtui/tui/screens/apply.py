@@ -6,6 +6,12 @@ watchdogs (``UpOptions.on_stall``) report it here as STALLED with one line and a
 timeout passed and the server has not answered since; 6: one of the run's own queries went unanswered), and
 quitting ends migtui with that code without waiting for the thread (``MigtuiApp.run_async``).
 
+Planning (the version table, the lint, the pre-flight's pg_locks / pg_stat_activity reads) is bounded the same
+way: each of its reads gets the server's statement timeout and, on the client, the connect timeout plus that
+statement timeout (``planning_bound``), since a stopped server enforces nothing. A read past its bound ends
+planning FAILED with one line (exit 6), nothing confirmed or applied; the read's thread is left to end whenever
+the server answers (a daemon thread: it never holds the process).
+
 Cancel goes through the job (``UpOptions.cancel``): the runner cancels the running statement, the revision's
 transaction rolls back, no further revision starts and the advisory lock is released. Nothing here decides what
 to run: the runner does.
@@ -17,7 +23,8 @@ import contextlib
 import dataclasses
 import threading
 import time
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.console import Group
 from rich.padding import Padding
@@ -30,7 +37,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, RichLog, Static
 
-from migtui.errors import MigtuiError
+from migtui.errors import ConnectionFailed, ExitCode, MigtuiError
 from migtui.events import (
     Event,
     LockWait,
@@ -52,6 +59,128 @@ if TYPE_CHECKING:
 
 TUI_PROGRESS_INTERVAL = 1.0  # runner progress events while the apply view watches
 TARGET_TABLE_TX_SECONDS = 5.0  # apply view: transactions this old holding locks on the plan's tables
+
+
+PLANNING_STATEMENT_SECONDS = 5.0  # planning's own reads: the server's statement_timeout on them
+PLANNING_APPLICATION_NAME = "migtui apply (planning)"
+
+T = TypeVar("T")
+
+
+class PlanningStalled(ConnectionFailed):
+    """A planning read got no answer within its bound: planning ends (never a confirmation on a guess)."""
+
+
+def connect_timeout_of(dsn: str | None) -> float:
+    """The connect timeout ``migtui.pg.connect.connect`` gives libpq for ``dsn``: the DSN's, else
+    PGCONNECT_TIMEOUT, else DEFAULT_CONNECT_TIMEOUT; libpq's floor of 2 s; none (0: wait forever) is the
+    default here, since planning must end."""
+    import os
+
+    from migtui.pg.connect import DEFAULT_CONNECT_TIMEOUT
+    from migtui.pg.dsn import libpq_dsn
+
+    given: object = None
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        given = conninfo_to_dict(libpq_dsn(dsn or "")).get("connect_timeout")
+    except Exception:  # an unreadable DSN fails on connect, with its own line
+        given = None
+    if given is None:
+        given = os.environ.get("PGCONNECT_TIMEOUT")
+    try:
+        seconds = float(str(given)) if given is not None else float(DEFAULT_CONNECT_TIMEOUT)
+    except ValueError:
+        seconds = float(DEFAULT_CONNECT_TIMEOUT)
+    if seconds <= 0:
+        seconds = float(DEFAULT_CONNECT_TIMEOUT)
+    return max(2.0, seconds)
+
+
+def planning_bound(dsn: str | None, statement_seconds: float | None = None) -> float:
+    """How long one planning read may go unanswered: connecting, then its statement timeout."""
+    return connect_timeout_of(dsn) + (PLANNING_STATEMENT_SECONDS if statement_seconds is None else statement_seconds)
+
+
+def bounded(what: str, work: Callable[[], T], seconds: float) -> T:
+    """``work()``'s result, or PlanningStalled when it has not returned within ``seconds``. It runs in a daemon
+    thread of its own: blocked on a server that stopped answering, that thread is left behind (it ends when the
+    server answers or the connection drops) and holds neither the caller nor the process's exit."""
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="migtui-planning-read", daemon=True).start()
+    if not done.wait(seconds):
+        raise PlanningStalled(
+            f"planning stopped: no answer from the server for {seconds:g}s while {what} (connect timeout + "
+            "statement timeout); nothing was applied"
+        )
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def watched(what: str, work: Callable[[], T], dsn: str | None) -> T:
+    """``work()``'s result, however long it computes, as long as the server answers: each ``planning_bound``
+    it runs, a fresh connection asks the server ``SELECT 1``; no answer within that bound either raises
+    PlanningStalled (``work``'s own reads wait on that server). For the lint: its parsing may take a while on a
+    large project, its catalog reads have no bound of their own."""
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="migtui-planning-work", daemon=True).start()
+    bound = planning_bound(dsn)
+    while not done.wait(bound):
+        if dsn:
+            bounded(f"{what} (a new connection was not answered either)", lambda: _probe(dsn), bound)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def _probe(dsn: str) -> None:
+    """The server answers a new connection (an error is an answer too: only silence counts)."""
+    from migtui.pg.connect import connect
+
+    milliseconds = max(1, int(PLANNING_STATEMENT_SECONDS * 1000))
+    with contextlib.suppress(Exception), connect(dsn, application_name=PLANNING_APPLICATION_NAME) as conn:
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(milliseconds),))
+        conn.execute("SELECT 1")
+
+
+def read_version_for_planning(settings) -> tuple[str, ...]:
+    """The version table's revision(s), under the planning statement timeout (a lock on the version table, a
+    server that stopped answering: the read ends, with one line)."""
+    import psycopg
+
+    from migtui.pg.connect import connect, describe_error
+    from migtui.pg.version_table import VersionTable, read_current
+
+    milliseconds = max(1, int(PLANNING_STATEMENT_SECONDS * 1000))
+    with connect(settings.dsn, application_name=PLANNING_APPLICATION_NAME) as conn:
+        try:
+            # set_config, not the connection's options: the DSN's own options (search_path) stay as they are
+            conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(milliseconds),))
+            return read_current(conn, VersionTable(settings.version_table, settings.version_table_schema))
+        except psycopg.Error as exc:
+            raise ConnectionFailed(f"cannot read the version table: {describe_error(exc)}") from None
 
 
 def start_apply(app, target: str = "head") -> None:
@@ -195,11 +324,12 @@ class ApplyScreen(Screen):
     ]
 
     class Planned(Message):
-        def __init__(self, current: tuple[str, ...], plan: list[str], error: str | None) -> None:
+        def __init__(self, current: tuple[str, ...], plan: list[str], error: str | None, exit_code: int = 0) -> None:
             super().__init__()
             self.current = current
             self.plan = plan
             self.error = error
+            self.exit_code = exit_code
 
     class RunnerEvent(Message):
         def __init__(self, event: Event) -> None:
@@ -274,10 +404,14 @@ class ApplyScreen(Screen):
     @work(thread=True, exclusive=True, group="apply-plan", exit_on_error=False)
     def _plan(self) -> None:
         from migtui.project.load import load_project
-        from migtui.project.status import plan_revisions, read_current
+        from migtui.project.status import plan_revisions
 
         try:
-            current = read_current(self.settings.dsn, self.settings)
+            current = bounded(
+                "reading the version table",
+                lambda: read_version_for_planning(self.settings),
+                planning_bound(self.settings.dsn),
+            )
             plan = plan_revisions(load_project(self.settings), "up", self.target, current)
             self.risks = self._risks(plan)
             if plan:
@@ -287,16 +421,25 @@ class ApplyScreen(Screen):
             self.in_the_way = self._preflight() if plan else []
             self.post_message(self.Planned(current, plan, None))
         except MigtuiError as exc:
-            self.post_message(self.Planned((), [], exc.message))
+            self.post_message(self.Planned((), [], exc.message, int(exc.exit_code)))
+        except Exception as exc:  # on screen, never a "planning…" that waits for nothing
+            line = f"planning failed: {exc.__class__.__name__}: {one_line(str(exc), 200)}"
+            self.post_message(self.Planned((), [], line, int(ExitCode.INTERNAL)))
 
     def _preflight(self) -> list[str]:
         """Sessions in the plan's way: holding or waiting for locks on its tables, or in a long transaction
         (the DDL would queue behind them and every reader and writer of the table behind the DDL)."""
         from migtui.pg.monitor import DEFAULT_LONG_TRANSACTION_SECONDS
-        from migtui.pg.sessions import preflight
+        from migtui.pg.sessions import STATEMENT_TIMEOUT_SECONDS, preflight
 
         try:
-            found = preflight(self.settings.dsn, self.target_relations, DEFAULT_LONG_TRANSACTION_SECONDS)
+            found = bounded(
+                "reading pg_locks and pg_stat_activity (pre-flight)",
+                lambda: preflight(self.settings.dsn, self.target_relations, DEFAULT_LONG_TRANSACTION_SECONDS),
+                planning_bound(self.settings.dsn, max(PLANNING_STATEMENT_SECONDS, STATEMENT_TIMEOUT_SECONDS)),
+            )
+        except PlanningStalled:
+            raise
         except MigtuiError as exc:
             return [f"pre-flight could not run: {exc.message}"]
         self.in_the_way_sessions = found
@@ -313,7 +456,9 @@ class ApplyScreen(Screen):
         from migtui.tui.lint_summary import lint_revisions
 
         try:
-            lint = lint_revisions(self.settings)
+            lint = watched("linting the pending revisions", lambda: lint_revisions(self.settings), self.settings.dsn)
+        except PlanningStalled:
+            raise
         except Exception as exc:  # cannot tell what the plan does: make the operator type it
             return [f"lint could not run ({one_line(str(exc), 120)}): confirm by typing"]
         self.lint = lint
@@ -339,7 +484,7 @@ class ApplyScreen(Screen):
         if self not in self.app.screen_stack:  # closed while planning: nothing to confirm
             return
         if message.error:
-            self._finish(False, message.error, 2)
+            self._finish(False, message.error, message.exit_code or int(ExitCode.USAGE))
             return
         self.plan = message.plan
         self.status = {rev: "pending" for rev in self.plan}
