@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from migtui.pg import harness
 from migtui.pg.version_table import advisory_key
 from migtui.runner.job import Runner
+from migtui.tui import lint_summary
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens import apply as apply_screen
 from migtui.tui.screens.apply import PLANNING_APPLICATION_NAME, ApplyScreen, ConfirmScreen
@@ -315,4 +317,53 @@ async def test_planning_on_a_server_that_stops_answering_ends_failed_at_its_boun
         holder.close()
     # resumed, the server cancels the abandoned read (its statement timeout); nothing was applied
     wait_for(lambda: not _planning_waits_on_the_lock(dsn), timeout=10, what="the planning read to end")
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+
+
+def test_a_long_planning_step_goes_on_while_its_server_answers_new_connections(own_server, monkeypatch):
+    monkeypatch.setattr(apply_screen, "PLANNING_STATEMENT_SECONDS", 0.2)
+    monkeypatch.setattr(apply_screen, "connect_timeout_of", lambda dsn: 0.5)
+    dsn = own_server.dsn("postgres")
+    probes: list[float] = []
+    real_probe = apply_screen._probe
+    monkeypatch.setattr(apply_screen, "_probe", lambda *a: probes.append(time.monotonic()) or real_probe(*a))
+    assert apply_screen.watched("computing", lambda: time.sleep(1.0) or "done", dsn) == "done"
+    assert len(probes) == 1  # one bound (0.7 s) passed: the server was asked, and answered
+
+
+async def test_the_lint_of_planning_on_a_server_that_stops_answering_ends_failed(own_server, tmp_path, monkeypatch):
+    """The lint reads the catalog and may compute a while: it is not cut at a bound, but watched; the server
+    stopping while it runs ends planning. (The lint here waits on the test: what is tested is the watch.)"""
+    monkeypatch.setattr(apply_screen, "PLANNING_STATEMENT_SECONDS", 0.2)
+    monkeypatch.setattr(apply_screen, "connect_timeout_of", lambda dsn: 0.5)
+    linting, release = threading.Event(), threading.Event()
+
+    def lint_waits(settings):
+        linting.set()
+        release.wait(20)
+        return {}
+
+    monkeypatch.setattr(lint_summary, "lint_revisions", lint_waits)
+    dsn = own_server.create_database("tui_plan_lint")
+    project = _project(tmp_path / "proj")
+    alembic_upgrade(project, dsn, "a1")
+    app = MigtuiApp(settings_for(dsn, project, monitor_interval=0.5), lint=False)
+    stopped: list[int] = []
+    try:
+        async with app.run_test(size=(110, 32)) as pilot:
+            await wait_for_text(pilot, "a2 head")
+            await pilot.press("a")
+            for _ in range(200):
+                if linting.is_set():
+                    break
+                await pilot.pause(0.02)
+            assert linting.is_set()
+            stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
+            started = time.monotonic()
+            await _planning_failed_then_quit(pilot, "while linting the pending revisions", timeout=5)
+            assert time.monotonic() - started < 2 * 0.7 + 1.0
+        assert app.return_code in (0, None)
+    finally:
+        _signal(stopped, signal.SIGCONT)
+        release.set()
     assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"

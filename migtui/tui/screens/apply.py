@@ -103,66 +103,70 @@ def planning_bound(dsn: str | None, statement_seconds: float | None = None) -> f
     return connect_timeout_of(dsn) + (PLANNING_STATEMENT_SECONDS if statement_seconds is None else statement_seconds)
 
 
-def bounded(what: str, work: Callable[[], T], seconds: float) -> T:
-    """``work()``'s result, or PlanningStalled when it has not returned within ``seconds``. It runs in a daemon
-    thread of its own: blocked on a server that stopped answering, that thread is left behind (it ends when the
-    server answers or the connection drops) and holds neither the caller nor the process's exit."""
-    outcome: dict[str, object] = {}
-    done = threading.Event()
+class _Background:
+    """``work()`` in a daemon thread of its own: blocked on a server that stopped answering, the thread is left
+    behind (it ends when the server answers or the connection drops) and holds neither the caller nor the
+    process's exit."""
 
-    def target() -> None:
+    def __init__(self, work: Callable[[], object], name: str) -> None:
+        self.work = work
+        self.outcome: dict[str, object] = {}
+        self.done = threading.Event()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
         try:
-            outcome["value"] = work()
+            self.outcome["value"] = self.work()
         except BaseException as exc:  # handed to the caller
-            outcome["error"] = exc
+            self.outcome["error"] = exc
         finally:
-            done.set()
+            self.done.set()
 
-    threading.Thread(target=target, name="migtui-planning-read", daemon=True).start()
-    if not done.wait(seconds):
+    def result(self):
+        if "error" in self.outcome:
+            raise self.outcome["error"]  # type: ignore[misc]
+        return self.outcome["value"]
+
+
+def bounded(what: str, work: Callable[[], T], seconds: float) -> T:
+    """``work()``'s result, or PlanningStalled when it has not returned within ``seconds``."""
+    job = _Background(work, "migtui-planning-read")
+    if not job.done.wait(seconds):
         raise PlanningStalled(
             f"planning stopped: no answer from the server for {seconds:g}s while {what} (connect timeout + "
             "statement timeout); nothing was applied"
         )
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
+    return job.result()
 
 
 def watched(what: str, work: Callable[[], T], dsn: str | None) -> T:
     """``work()``'s result, however long it computes, as long as the server answers: each ``planning_bound``
-    it runs, a fresh connection asks the server ``SELECT 1``; no answer within that bound either raises
-    PlanningStalled (``work``'s own reads wait on that server). For the lint: its parsing may take a while on a
-    large project, its catalog reads have no bound of their own."""
-    outcome: dict[str, object] = {}
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:  # handed to the caller
-            outcome["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=target, name="migtui-planning-work", daemon=True).start()
+    it runs, a new connection must get an answer to ``SELECT 1`` within that bound, else PlanningStalled
+    (``work``'s own reads wait on that server). For the lint: its parsing may take a while on a large project,
+    and its catalog reads have no bound of their own."""
+    job = _Background(work, "migtui-planning-work")
     bound = planning_bound(dsn)
-    while not done.wait(bound):
+    while not job.done.wait(bound):
         if dsn:
-            bounded(f"{what} (a new connection was not answered either)", lambda: _probe(dsn), bound)
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
+            bounded(f"{what} (nor to a new connection)", lambda: _probe(dsn, what), bound)
+    return job.result()
 
 
-def _probe(dsn: str) -> None:
-    """The server answers a new connection (an error is an answer too: only silence counts)."""
+def _probe(dsn: str, what: str) -> None:
+    """The server answers a new connection. An error is an answer too (the work's own read fails by itself),
+    except a connect timeout: silence."""
     from migtui.pg.connect import connect
 
     milliseconds = max(1, int(PLANNING_STATEMENT_SECONDS * 1000))
-    with contextlib.suppress(Exception), connect(dsn, application_name=PLANNING_APPLICATION_NAME) as conn:
-        conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(milliseconds),))
-        conn.execute("SELECT 1")
+    try:
+        with connect(dsn, application_name=PLANNING_APPLICATION_NAME) as conn:
+            conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(milliseconds),))
+            conn.execute("SELECT 1")
+    except ConnectionFailed as exc:
+        if "timeout" in exc.message.lower():
+            raise PlanningStalled(f"planning stopped: the server did not answer while {what}: {exc.message}") from None
+    except Exception:  # the server answered, with an error
+        pass
 
 
 def read_version_for_planning(settings) -> tuple[str, ...]:
