@@ -239,13 +239,16 @@ def _planning_waits_on_the_lock(dsn: str) -> bool:
     )
 
 
-async def _planning_failed_then_quit(pilot, needle: str, timeout: float) -> ApplyScreen:
-    """FAILED with ``needle`` in its one line, no confirmation anywhere, ``q`` an ordinary quit."""
+async def _planning_failed_then_quit(pilot, needle: str, timeout: float, stalled: bool) -> ApplyScreen:
+    """FAILED with ``needle`` in its one line, no confirmation anywhere; ``q`` quits at once: with exit 6 when
+    the server stopped answering (as from a STALLED run), else as usual."""
     app = pilot.app
-    await wait_for_text(pilot, ["FAILED", needle], timeout=timeout)
+    text = await wait_for_text(pilot, ["FAILED", needle], timeout=timeout)
     screen = app.screen
     assert isinstance(screen, ApplyScreen) and screen.state == "failed" and screen.exit_code == 6
-    assert not any(isinstance(s, ConfirmScreen) for s in app.screen_stack) and app.stall is None
+    assert not any(isinstance(s, ConfirmScreen) for s in app.screen_stack)
+    assert app.stall == ((6, screen.summary) if stalled else None)
+    assert ("q quits with exit 6" in text) == stalled
     await pilot.press("q")
     for _ in range(40):
         if not app.is_running:
@@ -272,7 +275,9 @@ async def test_planning_on_a_locked_version_table_ends_failed_at_its_statement_t
             holder.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
             started = time.monotonic()
             await pilot.press("a")
-            await _planning_failed_then_quit(pilot, "canceling statement due to statement timeout", timeout=5)
+            await _planning_failed_then_quit(
+                pilot, "canceling statement due to statement timeout", timeout=5, stalled=False
+            )
             assert time.monotonic() - started < 0.5 + 2.0
         assert app.return_code in (0, None)
     finally:
@@ -308,10 +313,14 @@ async def test_planning_on_a_server_that_stops_answering_ends_failed_at_its_boun
             started = time.monotonic()
             stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
             await _planning_failed_then_quit(
-                pilot, f"no answer from the server for {bound:g}s while reading the version table", bound + 2
+                pilot,
+                f"no answer from the server for {bound:g}s while",
+                bound + 2,
+                stalled=True,
             )
             assert time.monotonic() - started < bound + 1.0
-        assert app.return_code in (0, None)
+            assert "while reading the version table" in app.stall[1]
+        assert app.return_code == 6
     finally:
         _signal(stopped, signal.SIGCONT)
         holder.close()
@@ -360,10 +369,74 @@ async def test_the_lint_of_planning_on_a_server_that_stops_answering_ends_failed
             assert linting.is_set()
             stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
             started = time.monotonic()
-            await _planning_failed_then_quit(pilot, "while linting the pending revisions", timeout=5)
+            await _planning_failed_then_quit(pilot, "did not answer a new connection", timeout=5, stalled=True)
             assert time.monotonic() - started < 2 * 0.7 + 1.0
-        assert app.return_code in (0, None)
+            assert "within 0.7s while linting the pending revisions" in app.stall[1]
+        assert app.return_code == 6
     finally:
         _signal(stopped, signal.SIGCONT)
         release.set()
+    assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"
+
+
+PLANNING_QUIT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from migtui.config import Settings
+    from migtui.tui.app import MigtuiApp, run_app
+    from migtui.tui.screens import apply as apply_view
+
+    apply_view.PLANNING_STATEMENT_SECONDS = 1.0
+    apply_view.connect_timeout_of = lambda dsn: 0.5
+    settings = Settings(dsn=sys.argv[1], migrations=sys.argv[2], monitor_interval=0.5)
+    planned = apply_view.ApplyScreen.on_apply_screen_planned
+
+    def quit_when_failed(self, message):  # the operator presses q once planning has failed
+        planned(self, message)
+        self.app.call_later(self.app.action_quit)
+
+    apply_view.ApplyScreen.on_apply_screen_planned = quit_when_failed
+    app = MigtuiApp(settings, lint=False)
+    app.call_later(lambda: app.set_timer(0.5, app.action_apply))
+    original_run = app.run
+    app.run = lambda: original_run(headless=True)
+    sys.exit(run_app(app))
+    """
+)
+
+
+def test_quitting_after_planning_stalled_ends_the_real_process_with_one_line(own_server, tmp_path):
+    """The process, not only the app: the views' reads of the stopped server (the monitor's, the Migrations
+    view's reload) wait in threads asyncio's teardown would join. q ends it: the line once, exit 6."""
+    dsn = own_server.create_database("tui_plan_quit")
+    project = _project(tmp_path / "proj")
+    alembic_upgrade(project, dsn, "a1")
+    holder = psycopg.connect(dsn, application_name="test-holder")
+    holder.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", PLANNING_QUIT_SCRIPT, dsn, str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=tmp_path,
+    )
+    stopped: list[int] = []
+    try:
+        wait_for(lambda: _planning_waits_on_the_lock(dsn), what="planning's read to wait on the lock")
+        stopped = _signal(_server_pids(own_server), signal.SIGSTOP)
+        started = time.monotonic()
+        _out, err = child.communicate(timeout=15)
+        elapsed = time.monotonic() - started
+    finally:
+        _signal(stopped, signal.SIGCONT)
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+        holder.close()
+    assert child.returncode == 6 and err.count("\n") == 1, err[-2000:]
+    assert err.startswith("migtui: error: planning stopped: no answer from the server for 1.5s"), err
+    assert elapsed < 1.5 + 3, elapsed  # the bound + the app's shutdown
+    wait_for(lambda: not _planning_waits_on_the_lock(dsn), timeout=10, what="the planning read to end")
     assert scalar(dsn, "SELECT version_num FROM alembic_version") == "a1"

@@ -147,8 +147,15 @@ def watched(what: str, work: Callable[[], T], dsn: str | None) -> T:
     job = _Background(work, "migtui-planning-work")
     bound = planning_bound(dsn)
     while not job.done.wait(bound):
-        if dsn:
-            bounded(f"{what} (nor to a new connection)", lambda: _probe(dsn, what), bound)
+        if not dsn:
+            continue
+        probe = _Background(lambda: _probe(dsn, what), "migtui-planning-probe")
+        if not probe.done.wait(bound):
+            raise PlanningStalled(
+                f"planning stopped: the server did not answer a new connection within {bound:g}s while {what}; "
+                "nothing was applied"
+            )
+        probe.result()
     return job.result()
 
 
@@ -164,7 +171,10 @@ def _probe(dsn: str, what: str) -> None:
             conn.execute("SELECT 1")
     except ConnectionFailed as exc:
         if "timeout" in exc.message.lower():
-            raise PlanningStalled(f"planning stopped: the server did not answer while {what}: {exc.message}") from None
+            raise PlanningStalled(
+                f"planning stopped: the server did not answer a new connection while {what}: {exc.message}; "
+                "nothing was applied"
+            ) from None
     except Exception:  # the server answered, with an error
         pass
 
@@ -328,12 +338,20 @@ class ApplyScreen(Screen):
     ]
 
     class Planned(Message):
-        def __init__(self, current: tuple[str, ...], plan: list[str], error: str | None, exit_code: int = 0) -> None:
+        def __init__(
+            self,
+            current: tuple[str, ...],
+            plan: list[str],
+            error: str | None,
+            exit_code: int = 0,
+            stalled: bool = False,  # the error is a server that stopped answering
+        ) -> None:
             super().__init__()
             self.current = current
             self.plan = plan
             self.error = error
             self.exit_code = exit_code
+            self.stalled = stalled
 
     class RunnerEvent(Message):
         def __init__(self, event: Event) -> None:
@@ -371,6 +389,7 @@ class ApplyScreen(Screen):
         self.progress_text: str = ""
         # planning | confirm | running | cancelling | stalled | done | failed | cancelled
         self.state = "planning"
+        self.planning_stalled = False  # planning ended FAILED: its server stopped answering
         self.summary = ""
         self.exit_code: int | None = None
         self._cancel = Cancel()
@@ -425,7 +444,8 @@ class ApplyScreen(Screen):
             self.in_the_way = self._preflight() if plan else []
             self.post_message(self.Planned(current, plan, None))
         except MigtuiError as exc:
-            self.post_message(self.Planned((), [], exc.message, int(exc.exit_code)))
+            stalled = isinstance(exc, PlanningStalled)
+            self.post_message(self.Planned((), [], exc.message, int(exc.exit_code), stalled=stalled))
         except Exception as exc:  # on screen, never a "planning…" that waits for nothing
             line = f"planning failed: {exc.__class__.__name__}: {one_line(str(exc), 200)}"
             self.post_message(self.Planned((), [], line, int(ExitCode.INTERNAL)))
@@ -489,6 +509,14 @@ class ApplyScreen(Screen):
             return
         if message.error:
             self._finish(False, message.error, message.exit_code or int(ExitCode.USAGE))
+            if message.stalled:
+                # reads of the app's other views wait on that server too, in threads the process's exit would
+                # join: q ends the process at once, with this line and exit 6, as from a STALLED run
+                self.planning_stalled = True
+                self._render_header()
+                stalled = getattr(self.app, "run_stalled", None)
+                if stalled is not None:
+                    stalled(self.exit_code, message.error)
             return
         self.plan = message.plan
         self.status = {rev: "pending" for rev in self.plan}
@@ -710,6 +738,9 @@ class ApplyScreen(Screen):
             return
         if self.app.refuse_if_busy("retry"):
             return
+        if self.planning_stalled:  # planning again: q is an ordinary quit unless the server is still silent
+            self.planning_stalled = False
+            self.app.run_ended()
         self.state, self.summary, self.exit_code = "planning", "", None
         self.status, self.seconds, self.events, self.first_started = {}, {}, [], {}
         self.in_the_way, self.in_the_way_sessions = [], []
@@ -767,7 +798,7 @@ class ApplyScreen(Screen):
         }
         text = Text(f"Apply to {self.target} · {redact_dsn(self.settings.dsn)}\n")
         text.append(self.state.upper(), style=styles.get(self.state, ""))
-        if self.state == "stalled":
+        if self.state == "stalled" or self.planning_stalled:
             text.append(f" · q quits with exit {self.exit_code}", style="bold")
         if self.summary:
             text.append(f" · {self.summary}")
