@@ -1,6 +1,7 @@
-"""The job view (dry-run, rollback-test) follows the terminal's size: the findings table's form and the lock-holds
-table's widths are laid out again on resize, and every lock-holds column stays on screen at 80x24. A job of the
-test's own stands in for the engine (what is tested is the view, not the dry-run), no database."""
+"""The job view (dry-run, rollback-test) and the Lint view follow the terminal's size: the findings table's
+form and the lock-holds table's widths are laid out again on resize (the selected row kept), and every
+lock-holds column stays on screen at 80x24. A job of the test's own stands in for the engine (what is tested is
+the view, not the dry-run); no database."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from migtui.events import Finding, RunFinished, RunStarted
 from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.detail import DetailScreen
 from migtui.tui.screens.job import JobScreen, JobSpec, fit_widths
+from migtui.tui.screens.lint import LintScreen
 from tests.tui_helpers import sample_project, screen_text, settings_for, wait_for_text, wait_until_settled
 
 FINDINGS = [
@@ -171,3 +173,27 @@ def test_fit_widths_cuts_the_widest_columns_first_never_below_their_minimums():
     assert fit_widths([20, 10, 3], [4, 4, 3], 25, (0, 1, 2)) == [12, 10, 3]
     assert fit_widths([20, 10, 3], [4, 4, 3], 18, (1, 0, 2)) == [7, 8, 3]  # 7 + 7 + 3, the spare cell to 1
     assert fit_widths([20, 10, 3], [4, 4, 3], 5, (0, 1, 2)) == [4, 4, 3]
+
+
+async def test_the_lint_view_keeps_the_selected_finding_across_a_resize(tmp_path):
+    """The Lint view re-lays its findings when the screen crosses 120 columns: the selected one, and the detail
+    pane showing it, stay."""
+    app = MigtuiApp(settings_for(None, sample_project(tmp_path / "proj", risky=True)), lint=False)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for_text(pilot, "5 revisions")
+        await pilot.press("l")
+        await wait_for_text(pilot, "create-index-non-concurrently", timeout=20)
+        screen = app.screen
+        assert isinstance(screen, LintScreen) and len(screen.findings) >= 2
+        table = screen.query_one("#findings", DataTable)
+        table.focus()
+        last = len(screen.findings) - 1
+        await pilot.press(*["down"] * last)
+        assert table.cursor_row == last
+        rev, finding = screen.findings[last]
+        shown = f"{finding['severity']} [{finding['rule']}] {rev} line"
+        await wait_for_text(pilot, shown)
+        await pilot.resize_terminal(80, 24)
+        await wait_until_settled(pilot)
+        assert table.cursor_row == last and "revision" in [str(c.label) for c in table.columns.values()]
+        await wait_for_text(pilot, shown)

@@ -145,10 +145,13 @@ class LintScreen(Screen):
 
     def on_resize(self, event) -> None:
         if (event.size.width < COMPACT_BELOW) != self._compact:
-            self._set_columns(self.findings)
             table = self.query_one("#findings", DataTable)
+            selected = table.cursor_row  # the finding the detail pane shows stays the selected one
+            self._set_columns(self.findings)
             for index, (rev, f) in enumerate(self.findings):
                 table.add_row(*self._cells(rev, f), key=str(index))
+            if self.findings:
+                table.move_cursor(row=min(max(selected, 0), len(self.findings) - 1))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None or event.row_key.value is None:
