@@ -6,11 +6,13 @@ watchdogs (``UpOptions.on_stall``) report it here as STALLED with one line and a
 timeout passed and the server has not answered since; 6: one of the run's own queries went unanswered), and
 quitting ends migtui with that code without waiting for the thread (``MigtuiApp.run_async``).
 
-Planning (the version table, the lint, the pre-flight's pg_locks / pg_stat_activity reads) is bounded the same
-way: each of its reads gets the server's statement timeout and, on the client, the connect timeout plus that
-statement timeout (``planning_bound``), since a stopped server enforces nothing. A read past its bound ends
-planning FAILED with one line (exit 6), nothing confirmed or applied; the read's thread is left to end whenever
-the server answers (a daemon thread: it never holds the process).
+Planning (the version table, the lint, the pre-flight's pg_locks / pg_stat_activity reads) is bounded too:
+each of its reads gets the server's statement timeout and, on the client, the connect timeout plus that
+statement timeout (``planning_bound``), since a stopped server enforces nothing; the lint, which may compute a
+while, is watched by new connections instead (``watched``). A locked version table ends planning FAILED with
+the server's line; a server that stopped answering ends it FAILED with one line and, as for STALLED, ``q``
+ends migtui at once with exit 6 (the other views' reads of that server would hold a normal exit). Nothing is
+confirmed or applied; the read's daemon thread is left to end whenever the server answers.
 
 Cancel goes through the job (``UpOptions.cancel``): the runner cancels the running statement, the revision's
 transaction rolls back, no further revision starts and the advisory lock is released. Nothing here decides what
@@ -73,8 +75,8 @@ class PlanningStalled(ConnectionFailed):
 
 def connect_timeout_of(dsn: str | None) -> float:
     """The connect timeout ``migtui.pg.connect.connect`` gives libpq for ``dsn``: the DSN's, else
-    PGCONNECT_TIMEOUT, else DEFAULT_CONNECT_TIMEOUT; libpq's floor of 2 s; none (0: wait forever) is the
-    default here, since planning must end."""
+    PGCONNECT_TIMEOUT, else DEFAULT_CONNECT_TIMEOUT, at least libpq's floor of 2 s. A 0 (libpq: wait forever)
+    counts as DEFAULT_CONNECT_TIMEOUT here: planning must end."""
     import os
 
     from migtui.pg.connect import DEFAULT_CONNECT_TIMEOUT

@@ -126,7 +126,7 @@ def end_ellipsis(text: str, width: int) -> str:
 
 
 def _fit_relation(text: str, width: int) -> str:
-    # the default schema goes first: "orders" says more than "pub…ders"
+    # "public." is cut before anything else: "orders" says more than "pub…ders"
     if len(text) > width and text.startswith("public."):
         text = text.removeprefix("public.")
     return middle_ellipsis(text, width)
@@ -142,7 +142,7 @@ class HoldColumn:
 
 HOLD_COLUMNS = (
     HoldColumn("revision", "revision", 8, middle_ellipsis),  # ids share prefixes and differ at both ends
-    HoldColumn("lock", "lock", len("AccessExclusive"), end_ellipsis),  # the strongest mode whole
+    HoldColumn("lock", "lock", len("AccessExclusive"), end_ellipsis),  # the mode that blocks all, whole
     HoldColumn("on", "on", 8, _fit_relation),
     HoldColumn("blocks", "blocks", 3, end_ellipsis),
     HoldColumn("taken at", "from", 6, end_ellipsis),
