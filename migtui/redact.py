@@ -14,6 +14,11 @@ webhook, errors, the TUI). It masks two things:
 ``redact_sql`` adds the SQL literals after ``PASSWORD`` (``CREATE/ALTER ROLE``), found on pglast's token
 stream, so every string form is masked: ``'...'``, ``E'...'``, ``$$...$$``, ``$tag$...$tag$``, ``U&'...'``.
 
+A front end that must paint before it imports psycopg (``migtui tui``: docs/tui.md, "Start-up") calls
+``defer_libpq_parse`` first: DSNs are then remembered by their raw spellings at once and read by libpq later, by
+``parse_deferred`` (a forked child that imports psycopg anyway hands its result back with ``adopt``), and at
+the latest by the first ``redact``, so nothing is ever masked with less than libpq's reading.
+
 Imports the standard library at module level; psycopg and pglast only inside the functions that parse.
 """
 
@@ -36,26 +41,21 @@ MIN_REMEMBERED = 4
 _REMEMBERED: set[str] = set()
 _ORDERED: tuple[str, ...] = ()  # longest first, so a password containing another one is masked whole
 _LOCK = threading.Lock()
+_DEFERRING = False  # remember_dsn keeps its DSN for parse_deferred instead of importing psycopg
+_DEFERRED: list[str] = []  # DSNs remembered by their raw spellings only, libpq's reading to come
+# deferred DSNs libpq has read since (here or in a forked child), with the spelling it read: nothing to defer
+_READ: dict[str, frozenset[str]] = {}
 
 
-def dsn_passwords(dsn: str) -> set[str]:
-    """Every spelling the password of ``dsn`` can take in text (empty set: no password)."""
+def dsn_passwords(dsn: str, libpq: bool = True) -> set[str]:
+    """Every spelling the password of ``dsn`` can take in text (empty set: no password); without ``libpq``
+    only the raw spellings, read without psycopg."""
     found: set[str] = set()
     dsn = (dsn or "").strip()
     if not dsn:
         return found
-    plain = dsn
-    if "://" in dsn:
-        scheme, rest = dsn.split("://", 1)
-        plain = f"{scheme.split('+', 1)[0]}://{rest}"
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        password = conninfo_to_dict(plain).get("password")
-        if password:
-            found.add(str(password))
-    except Exception:  # libpq rejects it (bad escape, unterminated quote): the raw spellings below still count
-        pass
+    if libpq:
+        found |= _libpq_password(dsn)
     if "://" in dsn:
         rest = dsn.split("://", 1)[1]
         head, _, query = rest.partition("?")
@@ -79,17 +79,73 @@ def dsn_passwords(dsn: str) -> set[str]:
     return {s for s in found if s and s != MASK}
 
 
+def _libpq_password(dsn: str) -> set[str]:
+    """The password as libpq reads ``dsn`` (empty when it has none or libpq rejects the DSN: a bad escape, an
+    unterminated quote; the raw spellings still count)."""
+    plain = dsn
+    if "://" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        plain = f"{scheme.split('+', 1)[0]}://{rest}"
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        password = conninfo_to_dict(plain).get("password")
+    except Exception:
+        return set()
+    return {str(password)} if password else set()
+
+
+def _keep(spellings: set[str]) -> None:
+    global _ORDERED
+    with _LOCK:
+        new = {s for s in spellings if len(s) >= MIN_REMEMBERED and s != MASK} - _REMEMBERED
+        if new:
+            _REMEMBERED.update(new)
+            _ORDERED = tuple(sorted(_REMEMBERED, key=len, reverse=True))
+
+
 def remember_dsn(dsn: str | None) -> None:
     """Mask ``dsn``'s password in everything ``redact`` sees from now on (this process)."""
-    global _ORDERED
     if not dsn:
         return
-    new = {s for s in dsn_passwords(dsn) if len(s) >= MIN_REMEMBERED} - _REMEMBERED
-    if not new:
+    if not _DEFERRING:
+        _keep(dsn_passwords(dsn))
         return
+    _keep(dsn_passwords(dsn, libpq=False) | _READ.get(dsn, frozenset()))
+    if dsn not in _READ:
+        with _LOCK:
+            _DEFERRED.append(dsn)
+
+
+def defer_libpq_parse(enabled: bool = True) -> None:
+    """From now on (until called with False) ``remember_dsn`` keeps the raw spellings at once and leaves libpq's
+    reading (and psycopg's import) to ``parse_deferred``, ``adopt`` or the first ``redact``."""
+    global _DEFERRING
+    _DEFERRING = enabled
+
+
+def parse_deferred(stop: bool = False) -> dict[str, frozenset[str]]:
+    """libpq's reading of every deferred DSN (imports psycopg); returns what it read of each DSN deferred so far.
+    With ``stop``, ``remember_dsn`` reads with libpq at once from now on."""
+    global _DEFERRING
     with _LOCK:
-        _REMEMBERED.update(new)
-        _ORDERED = tuple(sorted(_REMEMBERED, key=len, reverse=True))
+        pending = list(_DEFERRED)
+    read = {dsn: frozenset(_libpq_password(dsn.strip())) for dsn in pending}
+    adopt(read)
+    with _LOCK:
+        if stop:
+            _DEFERRING = False
+        return dict(_READ)
+
+
+def adopt(read: dict[str, frozenset[str]]) -> None:
+    """Keep libpq's reading of deferred DSNs (``parse_deferred``'s, maybe a forked child's): they need no
+    reading here any more."""
+    for spellings in read.values():
+        _keep(set(spellings))
+    with _LOCK:
+        _READ.update(read)
+        _DEFERRED[:] = [dsn for dsn in _DEFERRED if dsn not in read]
 
 
 def redact(text: str) -> str:
@@ -97,6 +153,8 @@ def redact(text: str) -> str:
     pairs and query parameters."""
     if not text:
         return text
+    if _DEFERRED:  # never masked with less than libpq's reading of every DSN given
+        parse_deferred()
     for secret in _ORDERED:
         if secret in text:
             text = text.replace(secret, MASK)

@@ -20,11 +20,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from migtui.errors import ExitCode, MigtuiError
-from migtui.events import Finding, RunFinished
 from migtui.redact import redact
+
+if TYPE_CHECKING:  # the events module is for the jobs: a front end's start-up need not import it
+    from migtui.events import Finding
 
 
 @runtime_checkable
@@ -112,6 +114,8 @@ def report_and_exit(
     """The last resort of a command whose server stopped answering: ``run_finished`` through ``sink`` (best
     effort: the one line must still reach stderr), ``migtui: error: <message>``, ``before_exit`` (clean-up), then
     the process ends with ``code`` without waiting for the server."""
+    from migtui.events import RunFinished
+
     try:
         try:
             sink(RunFinished(job=job, ok=False, exit_code=code, summary=message))

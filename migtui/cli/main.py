@@ -108,6 +108,9 @@ QUICK_EXIT = frozenset({"lint"})
 # Commands that own the terminal (Textual): the app reads Ctrl-C as a key and restores the terminal itself, so
 # the stop-signal handlers every other command gets (``interrupt_on_stop_signals``) are not installed for them.
 FULL_SCREEN = frozenset({"tui"})
+# Commands whose first screen is painted before psycopg is imported (a forked child reads the database
+# meanwhile: migtui.tui.prefetch), so the DSNs' libpq reading is deferred (migtui.redact.defer_libpq_parse)
+FAST_START = frozenset({"tui", "monitor"})
 
 
 def entry() -> None:
@@ -143,6 +146,19 @@ def _remember_passwords(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    fast_start = (argv[0] if argv else "tui") in FAST_START
+    if fast_start:
+        from migtui.redact import defer_libpq_parse
+
+        defer_libpq_parse()  # psycopg's import off the way to the first screen (migtui.redact, docs/tui.md)
+    try:
+        return _main(argv)
+    finally:
+        if fast_start:  # what is still deferred is read by the next redact()
+            defer_libpq_parse(False)
+
+
+def _main(argv: list[str]) -> int:
     _remember_passwords(argv)
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
@@ -162,16 +178,18 @@ def main(argv: list[str] | None = None) -> int:
         if run is None:
             parser.print_help()
             return int(ExitCode.USAGE)
-    from migtui.project.load import report_on_stdout
     from migtui.report import interrupt_on_stop_signals, one_line_errors
 
     full_screen = args._parser.prog.split()[-1] in FULL_SCREEN
     if not full_screen:
+        from migtui.project import load as project_load
+
         interrupt_on_stop_signals()
-        report_on_stdout(True)  # stdout is the report's: what the project's own code prints goes to stderr
+        project_load.report_on_stdout(True)  # stdout is the report's: what the project's own code prints goes to stderr
     try:
         return one_line_errors("migtui", lambda: run(args), internal_hint=" (set MIGTUI_DEBUG=1 for a traceback)")
     finally:
-        report_on_stdout(False)
+        if not full_screen:
+            project_load.report_on_stdout(False)
         if "migtui.project.interp" in sys.modules:  # the project's interpreter kept between revision steps
             sys.modules["migtui.project.interp"].close_idle()

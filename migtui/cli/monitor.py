@@ -135,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
     from migtui.cli.tui import require_terminal
 
     require_terminal("the live monitor", "use --once for one snapshot (--format json for scripts)")
+    from migtui.tui.prefetch import start_monitor_sample
+
+    start_monitor_sample(settings.dsn, settings.monitor_interval)  # read while Textual is imported
     from migtui.tui.app import run_monitor_app
 
     return run_monitor_app(settings, long_transaction=args.long_transaction)

@@ -242,15 +242,18 @@ def _with_revisions(overview: Overview, settings, from_source: bool) -> Overview
     )
 
 
-def load_overviews(settings) -> Iterator[Overview]:
+def load_overviews(settings, shown: Overview | None = None) -> Iterator[Overview]:
     """What the Migrations view shows, fast first: the overview with the revisions read from their files
-    (started by ``prefetch_overview`` at launch when it was called), then, when alembic's load of the project
-    tells something else (a revision module that fails to import, a revision id computed at import), alembic's.
-    The lint and the SQL rendering that follow load alembic anyway."""
-    first = _take_prefetched(settings)
+    (``shown``: the one already on screen; else the one ``prefetch_overview`` started at launch, or one read
+    now), then, when alembic's load of the project tells something else (a revision module that fails to
+    import, a revision id computed at import), alembic's. The lint and the SQL rendering that follow load
+    alembic anyway."""
+    first = shown
     if first is None:
-        first = load_overview(settings, from_source=True)
-    yield first
+        first = _take_prefetched(settings)
+        if first is None:
+            first = load_overview(settings, from_source=True)
+        yield first
     if first.revisions_from == "source":
         checked = alembic_overview(first, settings)
         if (checked.revisions, checked.head, checked.project_error, checked.unknown_current) != (
@@ -262,24 +265,29 @@ def load_overviews(settings) -> Iterator[Overview]:
             yield checked
 
 
+def prefetched_overview(settings) -> Overview | None:
+    """The overview ``prefetch_overview`` started, when it has come back already (never waits): the view's
+    first frame can show it."""
+    return _take_prefetched(settings, timeout=0)
+
+
 def prefetch_overview(settings) -> None:
-    """Start reading the first overview for ``settings`` now (``migtui.tui.prefetch``): the front end calls this
-    before it imports Textual; ``load_overviews`` with the same settings object takes it."""
+    """Start reading the first overview for ``settings`` now (``migtui.tui.prefetch``, in a forked child where it
+    can): the front end calls this before it imports Textual; ``load_overviews`` with the same settings object
+    takes it."""
     from migtui.tui import prefetch
 
-    prefetch.start(("overview", id(settings)), lambda: (settings, load_overview(settings, from_source=True)))
+    prefetch.start(("overview", id(settings)), lambda: load_overview(settings, from_source=True), fork=True)
 
 
-def _take_prefetched(settings) -> Overview | None:
+def _take_prefetched(settings, timeout: float | None = None) -> Overview | None:
     from migtui.tui import prefetch
 
     try:
-        started, result = prefetch.take(("overview", id(settings)))
+        started, result = prefetch.take(("overview", id(settings)), timeout)
     except Exception:  # the screen's own load reports it
         return None
-    if not started or result[0] is not settings:
-        return None
-    return result[1]
+    return result if started else None
 
 
 def render_revision_sql(settings, row: RevisionRow) -> str:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("alembic", "sqlalchemy", "mako", "pglast", "pygments", "migtui.lint", "migtui.analysis")
 
 SCRIPT = """
-import asyncio, json, sys
+import asyncio, inspect, json, sys
 
 from migtui.config import Settings
 from migtui.tui.app import MigtuiApp
@@ -41,28 +41,46 @@ def record(handler, key, describe):
     def wrapper(self, message):
         if key not in seen:
             seen[key] = {{"heavy": loaded(), "screens": sorted(m for m in sys.modules if ".screens." in m),
-                         "data": describe(message)}}
+                         "data": describe(message), "psycopg": "psycopg" in sys.modules,
+                         "in_mount": any(f.function == "on_mount" for f in inspect.stack())}}
         return handler(self, message)
     return wrapper
 
+
+LAUNCH = sys.argv[2] == "launch"  # as `migtui tui` / `migtui monitor` start: read at launch, in a forked child
+if LAUNCH:
+    from migtui.redact import defer_libpq_parse
+
+    defer_libpq_parse()
+settings = Settings(dsn={dsn!r}, migrations={migrations!r})
 
 if MODE == "shell":
     import migtui.tui.screens.migrations as migrations
 
     migrations.FIRST_PAINT_WAIT_SECONDS = 120  # a slow machine must not let deferred work start early
-    migrations.MigrationsScreen.on_migrations_screen_overview_loaded = record(
-        migrations.MigrationsScreen.on_migrations_screen_overview_loaded, "overview",
-        lambda m: [m.overview.revisions_from, [(r.revision, r.state) for r in m.overview.revisions]])
+    migrations.MigrationsScreen._show_overview = record(
+        migrations.MigrationsScreen._show_overview, "overview",
+        lambda o: [o.revisions_from, [(r.revision, r.state) for r in o.revisions]])
+    if LAUNCH:
+        from migtui.tui import prefetch
+        from migtui.tui.overview import prefetch_overview
+
+        prefetch_overview(settings)
+        prefetch._started[("overview", id(settings))][0].wait(60)  # back before the app starts: its first frame
 else:
     from migtui.tui.widgets.monitor_panel import MonitorPanel
 
-    MonitorPanel.on_monitor_panel_sample_ready = record(
-        MonitorPanel.on_monitor_panel_sample_ready, "sample",
-        lambda m: [s.application_name for s in m.sample.sessions])
+    MonitorPanel._show_sample = record(
+        MonitorPanel._show_sample, "sample", lambda snap: [s.application_name for s in snap.sessions])
+    if LAUNCH:
+        from migtui.tui import prefetch
+
+        prefetch.start_monitor_sample(settings.dsn, settings.monitor_interval)
+        prefetch._started[prefetch.monitor_sample_key(settings.dsn)][0].wait(60)
 
 
 async def main(mode):
-    app = MigtuiApp(Settings(dsn={dsn!r}, migrations={migrations!r}), mode=mode)
+    app = MigtuiApp(settings, mode=mode)
     async with app.run_test(size=(80, 24)) as pilot:
         key = "overview" if mode == "shell" else "sample"
         while key not in seen:
@@ -78,10 +96,10 @@ print(json.dumps(seen))
 """
 
 
-def first_screen(mode: str, dsn: str, migrations: Path) -> dict:
+def first_screen(mode: str, dsn: str, migrations: Path, start: str = "in-app") -> dict:
     script = SCRIPT.format(heavy=HEAVY, dsn=dsn, migrations=str(migrations))
     out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script), mode],
+        [sys.executable, "-c", textwrap.dedent(script), mode, start],
         capture_output=True,
         text=True,
         timeout=120,
@@ -128,3 +146,56 @@ def test_prefetched_work_is_taken_once_with_its_outcome(tmp_path):
     with pytest.raises(ZeroDivisionError):  # the work's exception is raised where it is taken
         prefetch.take("boom")
     assert prefetch.take("boom") == (False, None)
+
+
+def test_launch_reads_in_a_forked_child_and_paints_its_overview_in_the_first_frame(fresh_db, tmp_path):
+    project = sample_project(tmp_path / "proj")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('a3')")
+    seen = first_screen("shell", fresh_db, project, start="launch")
+    first = seen["overview"]
+    assert first["data"] == ["source", [["a4", "pending"], ["a3", "current"], ["a2", "applied"], ["a1", "applied"]]]
+    # read by the child: this process has not imported psycopg when the revisions are on screen, and they are
+    # there as the view mounts (no "loading…" frame before them)
+    assert first["psycopg"] is False
+    assert first["in_mount"] is True
+    assert first["heavy"] == []
+    assert seen["after"] == {"painted": True}
+
+
+def test_monitor_launch_shows_the_childs_first_sample_as_it_mounts(fresh_db, tmp_path):
+    with psycopg.connect(fresh_db, autocommit=True, application_name="startup-holder"):
+        seen = first_screen("monitor", fresh_db, tmp_path, start="launch")
+    first = seen["sample"]
+    assert "startup-holder" in first["data"]
+    assert first["psycopg"] is False
+    assert first["in_mount"] is True
+    assert first["heavy"] == []
+
+
+DEFERRED = r"""
+import os, sys
+
+from migtui import redact
+from migtui.tui import prefetch
+
+redact.defer_libpq_parse()
+redact.remember_dsn(r"host=h password=se\ cret9 dbname=x")  # libpq reads the password as "se cret9"
+assert "psycopg" not in sys.modules
+if sys.argv[1] == "child":
+    prefetch.start("k", os.getpid, fork=True)
+    started, child = prefetch.take("k")
+    assert started and child != os.getpid()
+    assert "psycopg" not in sys.modules  # the child's libpq reading was adopted
+print(redact.redact("auth failed for se cret9"), "psycopg" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("how", "imported"), [("child", "False"), ("here", "True")])
+def test_deferred_dsn_is_masked_by_libpqs_reading_before_any_output(how, imported):
+    # the raw spelling of this password is "se\" (too short to mask on its own): only libpq's reading masks it,
+    # through the forked child's reading, or here, by the first redact(), importing psycopg then
+    out = subprocess.run([sys.executable, "-c", DEFERRED, how], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["auth", "failed", "for", "***", imported]

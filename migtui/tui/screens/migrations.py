@@ -16,13 +16,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from migtui.errors import MigtuiError
-from migtui.pg.monitor import one_line
 from migtui.tui.overview import (
     Overview,
     RevisionRow,
     ServerInfo,
     ServerPoller,
     load_overviews,
+    prefetched_overview,
     render_revision_sql,
 )
 from migtui.tui.text import middle_ellipsis
@@ -175,7 +175,11 @@ class MigrationsScreen(Screen):
         self._add_columns()
         self.query_one("#detail").border_title = "Revision"
         self.query_one("#revisions").border_title = "Revisions"
-        self.action_reload()
+        # back from the launch's prefetch already: in the first frame, without a "loading…" frame before it
+        shown = prefetched_overview(self.settings)
+        if shown is not None:
+            self._show_overview(shown)
+        self._load(shown)
         if self.settings.dsn or self.settings.replica_dsn:
             self.set_interval(max(0.1, self.settings.monitor_interval), self._tick_servers)
 
@@ -238,15 +242,20 @@ class MigrationsScreen(Screen):
         self._load()
 
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
-    def _load(self) -> None:
-        posted = False
+    def _load(self, shown: Overview | None = None) -> None:
+        posted = shown is not None
         try:
-            for overview in load_overviews(self.settings):  # fast first, then alembic's where it differs
+            if shown is not None:  # alembic's import (the check below) waits until the first frame is out
+                self.painted.wait(FIRST_PAINT_WAIT_SECONDS)
+            # fast first (unless ``shown`` is on screen already), then alembic's where it differs
+            for overview in load_overviews(self.settings, shown):
                 self.post_message(self.OverviewLoaded(overview))
                 posted = True
                 self.painted.wait(FIRST_PAINT_WAIT_SECONDS)
         except Exception as exc:  # on screen, never a "loading…" that waits for nothing (r reloads)
             if not posted:
+                from migtui.pg.monitor import one_line
+
                 line = f"cannot load the project: {exc.__class__.__name__}: {one_line(str(exc), 200)}"
                 self.post_message(self.OverviewLoaded(Overview(project_error=line)))
         finally:
@@ -319,7 +328,10 @@ class MigrationsScreen(Screen):
         self._poller.close()
 
     def on_migrations_screen_overview_loaded(self, message: OverviewLoaded) -> None:
-        ov = self.overview = message.overview
+        self._show_overview(message.overview)
+
+    def _show_overview(self, ov: Overview) -> None:
+        self.overview = ov
         self._render_servers(ov.target, ov.replica)
         self.call_after_refresh(self.painted.set)
 

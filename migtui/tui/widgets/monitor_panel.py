@@ -25,6 +25,10 @@ from migtui.pg.monitor import (
     format_age,
     one_line,
 )
+from migtui.tui import prefetch
+
+# how long the first poll waits for the sample read at launch (a connect that hangs has its own timeout)
+FIRST_SAMPLE_WAIT_SECONDS = 10.0
 
 
 def is_migtui_session(application_name: str) -> bool:
@@ -98,7 +102,13 @@ class MonitorPanel(Vertical):
         self.query_one("#locks", DataTable).add_columns("pid", "mode", "granted", "object", "waited")
         self.query_one("#long-tx", DataTable).add_columns("pid", "application", "xact age", "state", "query")
         self.query_one("#progress", DataTable).add_columns("pid", "progress")
-        self.poll()
+        # the standalone monitor's first sample, read at launch (migtui.tui.prefetch): in the first frame when it
+        # is back already, else the first poll waits for it instead of reading again
+        started, snap = prefetch.take(prefetch.monitor_sample_key(self.dsn), timeout=0)
+        if started:
+            self._show_sample(snap)  # the next poll on the interval
+        else:
+            self.poll()
         self.set_interval(self.interval, self.poll)
 
     def on_unmount(self) -> None:
@@ -118,7 +128,11 @@ class MonitorPanel(Vertical):
     @work(thread=True, group="monitor", exit_on_error=False)
     def _fetch(self) -> None:
         try:
-            snap = self.monitor.sample()
+            started, snap = (False, None)
+            if self.polls == 0:
+                started, snap = prefetch.take(prefetch.monitor_sample_key(self.dsn), timeout=FIRST_SAMPLE_WAIT_SECONDS)
+            if not started:
+                snap = self.monitor.sample()
         except MigtuiError as exc:
             self.post_message(self.PollFailed(exc.message))
         except Exception as exc:  # never let a poll kill the app
@@ -140,9 +154,12 @@ class MonitorPanel(Vertical):
 
     def on_monitor_panel_sample_ready(self, message: SampleReady) -> None:
         message.stop()
+        self._show_sample(message.sample)
+
+    def _show_sample(self, snap: MonitorSample) -> None:
         self.error = None
         self.polls += 1
-        self.sample = snap = message.sample
+        self.sample = snap
         self._render_status(snap)
         self._render_tree(snap)
         self._render_sessions(snap)
