@@ -175,6 +175,7 @@ class MigrationsScreen(Screen):
         # set once the revisions with their database state are on screen (docs/tui.md, "Start-up")
         self.painted = threading.Event()
         self._paint_pending = False
+        self._columns_width = -1  # the screen width the columns were laid out for
 
     def compose(self) -> ComposeResult:
         yield HeaderLine("loading…", id="servers", classes="title-bar")
@@ -215,7 +216,7 @@ class MigrationsScreen(Screen):
         # the table is as wide as its data, up to TABLE_SHARE of the screen; what does not fit there is the
         # revision id, cut in the middle (_revision_cell), never the columns before it
         fixed = state_width + 2 * BADGE_WIDTH + 3 * CELL_PADDING + TABLE_CHROME
-        width = self.app.size.width
+        width = self._columns_width = self.app.size.width
         room = max(TABLE_MIN_WIDTH, int(width * TABLE_SHARE))
         if not self._compact:  # half the screen, more (up to TABLE_SHARE) when the ids and some description need it
             room = max(int(width * WIDE_TABLE_SHARE), min(fixed + revision_width + 2 * CELL_PADDING + 30, room))
@@ -257,7 +258,11 @@ class MigrationsScreen(Screen):
             self.painted.set()
 
     def on_resize(self, event) -> None:
-        # widths depend on the screen's (the revision column's room, the state column's form)
+        # widths depend on the screen's (the revision column's room, the state column's form); Textual sends
+        # several Resize events at start-up with the same width: laying the table out again for each would
+        # draw it again before the first frame
+        if self.app.size.width == self._columns_width:
+            return
         self._compact = event.size.width < COMPACT_BELOW
         self._add_columns()
         self._fill_table()
