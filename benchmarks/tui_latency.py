@@ -55,8 +55,8 @@ def tmux_launch(dsn: str, runs: int, command: str, first_marker: tuple[str, ...]
     spawning the process to the first frame (a ``first_marker`` on screen), to ``ready(screen)``: the first
     screen with data read from the database, and the CPU seconds the process had used by then, with those of
     the child it forked to read the first screen's data (reaped by then: migtui.tui.prefetch), which runs on the
-    other core meanwhile. The pane is read every 10 ms (``capture-pane`` is a process of its own: polling faster adds load to
-    the machine being measured)."""
+    other core meanwhile. The pane is read every 10 ms (``capture-pane`` is a process of its own: polling
+    faster adds load to the machine being measured)."""
     sock = f"migtui-bench-{os.getpid()}-{command.split()[0]}"
     tmux = ["tmux", "-L", sock]
     subprocess.run([*tmux, "new-session", "-d", "-s", "keepalive", "sleep 600"], check=True)
