@@ -76,11 +76,15 @@ class MigtuiApp(App):
     def on_mount(self) -> None:
         self.screen_change_signal.subscribe(self, self._restyle_stale_screens)
         if self.start_mode == "monitor":
-            self.push_screen(self._monitor_screen(standalone=True))
+            first: Screen = self._monitor_screen(standalone=True)
         else:
             from migtui.tui.screens.migrations import MigrationsScreen
 
-            self.push_screen(MigrationsScreen(self.settings, lint=self.lint_enabled))
+            first = MigrationsScreen(self.settings, lint=self.lint_enabled)
+        # styled as it mounts, with the stylesheet as it is now: not stale (_restyle_stale_screens would style
+        # it a second time, a tenth of the start-up's CPU)
+        first._css_update_count = self._css_update_count
+        self.push_screen(first)
         if self.banner:
             self.notify(self.banner, title="migtui", timeout=8)
 

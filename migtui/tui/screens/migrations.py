@@ -11,8 +11,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.geometry import Region
 from textual.message import Message
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widgets import DataTable, Footer, Static
 
 from migtui.errors import MigtuiError
@@ -99,6 +101,17 @@ def _finding_text(f: dict, with_phase: bool = False) -> Text:
     return out
 
 
+class HeaderLine(Static):
+    """The servers' line; ``drawn`` once it was drawn for a frame that is written (not in a batch update)."""
+
+    drawn = False
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if not self.app._batch_count:
+            self.drawn = True
+        return super().render_lines(crop)
+
+
 class MigrationsScreen(Screen):
     """Home view. Loads in a worker; never blocks rendering."""
 
@@ -161,9 +174,11 @@ class MigrationsScreen(Screen):
             self.lint_state = "off"
         # set once the revisions with their database state are on screen (docs/tui.md, "Start-up")
         self.painted = threading.Event()
+        self._paint_pending = False
+        self._columns_width = -1  # the screen width the columns were laid out for
 
     def compose(self) -> ComposeResult:
-        yield Static("loading…", id="servers", classes="title-bar")
+        yield HeaderLine("loading…", id="servers", classes="title-bar")
         with Horizontal(id="migrations-body"):
             yield MeasuredTable(id="revisions", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="detail"):
@@ -201,7 +216,7 @@ class MigrationsScreen(Screen):
         # the table is as wide as its data, up to TABLE_SHARE of the screen; what does not fit there is the
         # revision id, cut in the middle (_revision_cell), never the columns before it
         fixed = state_width + 2 * BADGE_WIDTH + 3 * CELL_PADDING + TABLE_CHROME
-        width = self.app.size.width
+        width = self._columns_width = self.app.size.width
         room = max(TABLE_MIN_WIDTH, int(width * TABLE_SHARE))
         if not self._compact:  # half the screen, more (up to TABLE_SHARE) when the ids and some description need it
             room = max(int(width * WIDE_TABLE_SHARE), min(fixed + revision_width + 2 * CELL_PADDING + 30, room))
@@ -231,8 +246,23 @@ class MigrationsScreen(Screen):
             rev.append(HEAD_SUFFIX, style="bold cyan")
         return rev
 
+    def _compositor_refresh(self) -> None:
+        # Textual writes a frame here, unless the app is in a batch update (its start-up is one), when nothing is
+        # drawn; ``call_after_refresh`` runs during that batch too, and the deferred work (alembic's import)
+        # would then delay the first frame it waits for. A frame may hold only some widgets (the footer): the
+        # table's rows must have been drawn for it.
+        super()._compositor_refresh()
+        drawn = self.query_one("#revisions", MeasuredTable).drew_rows and self.query_one(HeaderLine).drawn
+        if self._paint_pending and self.app.screen is self and not self.app._batch_count and drawn:
+            self._paint_pending = False
+            self.painted.set()
+
     def on_resize(self, event) -> None:
-        # widths depend on the screen's (the revision column's room, the state column's form)
+        # widths depend on the screen's (the revision column's room, the state column's form); Textual sends
+        # several Resize events at start-up with the same width: laying the table out again for each would
+        # draw it again before the first frame
+        if self.app.size.width == self._columns_width:
+            return
         self._compact = event.size.width < COMPACT_BELOW
         self._add_columns()
         self._fill_table()
@@ -333,7 +363,9 @@ class MigrationsScreen(Screen):
     def _show_overview(self, ov: Overview) -> None:
         self.overview = ov
         self._render_servers(ov.target, ov.replica)
-        self.call_after_refresh(self.painted.set)
+        # painted is set by the first frame written with the header and the rows (_compositor_refresh)
+        self._paint_pending = True
+        self.query_one(HeaderLine).drawn = False
 
         self._rows = {r.revision: r for r in ov.revisions}
         if ov.project_error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual import events
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 
@@ -20,6 +21,15 @@ class MeasuredTable(DataTable):
     cell of the table's own background at its right end in some runs and not in others. Drawn again on Resize,
     the rows fill the width the table has.
     """
+
+    # set once a line of a row (not the header alone) was drawn for a frame that is written (Textual draws, and
+    # drops, frames during a batch update such as the app's start-up): the frame being written shows data
+    drew_rows = False
+
+    def render_line(self, y: int) -> Strip:
+        if not self.drew_rows and self.row_count and y >= self.header_height and not self.app._batch_count:
+            self.drew_rows = True
+        return super().render_line(y)
 
     async def _on_idle(self, event: events.Idle) -> None:
         measured = self._require_update_dimensions or bool(self._updated_cells)
