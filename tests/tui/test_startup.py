@@ -199,3 +199,31 @@ def test_deferred_dsn_is_masked_by_libpqs_reading_before_any_output(how, importe
     out = subprocess.run([sys.executable, "-c", DEFERRED, how], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["auth", "failed", "for", "***", imported]
+
+
+FORKED = r"""
+import os, sys, threading
+
+from migtui.tui import prefetch
+
+def taken(key, work):
+    prefetch.start(key, work, fork=True)
+    result = prefetch.take(key)
+    for thread in threading.enumerate():  # the reader of the child's pipe: the next start forks again
+        if thread is not threading.main_thread():
+            thread.join()
+    return result
+
+
+pid = taken("pid", os.getpid)
+print(pid[0] and pid[1] != os.getpid(), taken("raises", lambda: 1 / 0), taken("unpicklable", threading.Lock))
+"""
+
+
+def test_forked_work_that_fails_reads_as_nothing_started():
+    # the view then reads for itself and shows what went wrong: a child's exception or an unpicklable
+    # result must not reach it as a half result
+    out = subprocess.run([sys.executable, "-c", FORKED], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "(False,", "None)", "(False,", "None)"]
+    assert out.stderr == ""  # the children wrote nothing to the terminal
