@@ -44,10 +44,12 @@ class Pane:
     def __init__(self, socket: str, width: int, height: int, command: str) -> None:
         self.tmux = ["tmux", "-L", socket]
         self.size = f"{width}x{height}"
-        subprocess.run(
-            [*self.tmux, "new-session", "-d", "-s", "tui", "-x", str(width), "-y", str(height), command],
-            check=True,
-        )
+        new = [*self.tmux, "new-session", "-d", "-s", "tui", "-x", str(width), "-y", str(height), command]
+        for _ in range(20):  # the previous pane's server on this socket may still be exiting (kill-server)
+            if subprocess.run(new, capture_output=True).returncode == 0:
+                return
+            time.sleep(0.25)
+        subprocess.run(new, check=True)
 
     def text(self) -> str:
         out = subprocess.run([*self.tmux, "capture-pane", "-p", "-t", "tui"], capture_output=True, text=True)
