@@ -196,7 +196,9 @@ def source_relations(node: Any, exclude: set[str] | None = None) -> list[str]:
                 rv = item["RangeVar"]
                 if rv is not None:
                     found.append(rv)
-            stack.extend(item.values())
+            for value in item.values():
+                if isinstance(value, dict) or isinstance(value, list):
+                    stack.append(value)
         elif isinstance(item, list):
             stack.extend(item)
     if not found:
