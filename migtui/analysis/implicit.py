@@ -24,12 +24,15 @@ Roles added here:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orjson import dumps as _dumps
 
 from migtui.analysis.facts import CatalogFacts
 from migtui.analysis.lock_model import FORMS
+
+if TYPE_CHECKING:  # classify imports this module; typed, the compiled code reads an Action's fields directly
+    from migtui.analysis.classify import Action
 
 # relation options whose change takes AccessExclusiveLock (reloptions.c); the others take
 # ShareUpdateExclusiveLock
@@ -163,7 +166,7 @@ def expand(
     facts: CatalogFacts | None,
     node_type: str,
     node: dict[str, Any],
-    actions: list,
+    actions: list[Action],
     known_tables: dict[str, Any] | None = None,
     sql: str | None = None,
 ) -> None:
@@ -267,7 +270,7 @@ _TEXT_ROLES = frozenset(
 )
 
 
-def _refine_form(action: Any, node_type: str, node: dict[str, Any], facts: CatalogFacts | None) -> None:
+def _refine_form(action: Action, node_type: str, node: dict[str, Any], facts: CatalogFacts | None) -> None:
     """Forms the classifier cannot tell apart without the statement's details or the catalog."""
     form, info = action.form, action.info
     sub = info.get("subtype")
@@ -319,7 +322,7 @@ def _refine_form(action: Any, node_type: str, node: dict[str, Any], facts: Catal
             action.form = form + "-unchanged"
 
 
-def _grant_or_comment(action: Any, node_type: str, node: dict[str, Any]) -> None:
+def _grant_or_comment(action: Action, node_type: str, node: dict[str, Any]) -> None:
     """GRANT/REVOKE on named relations (PostgreSQL 18 locks them) and COMMENT ON CONSTRAINT (locks its table)."""
     if node_type == "GrantStmt":
         if node.get("targtype") == "ACL_TARGET_OBJECT" and node.get("objtype") in ("OBJECT_TABLE", "OBJECT_SEQUENCE"):
@@ -334,7 +337,7 @@ def _grant_or_comment(action: Any, node_type: str, node: dict[str, Any]) -> None
             action.add("table", f"{names[-2]}.{names[-1]}" if len(names) > 1 else f"public.{names[0]}")
 
 
-def _no_catalog_roles(action: Any, node: dict[str, Any], sql: str | None = None) -> None:
+def _no_catalog_roles(action: Action, node: dict[str, Any], sql: str | None = None) -> None:
     """What the statement text alone tells: sequences called by name, a CREATE TABLE's INHERITS parents."""
     form = action.form
     if form in ("select", "insert", "update", "update-all-rows", "merge", "select-for-update"):
@@ -354,7 +357,7 @@ def _no_catalog_roles(action: Any, node: dict[str, Any], sql: str | None = None)
         action.roles.pop("source", None)
 
 
-def _add_named_index(action: Any, node: dict[str, Any]) -> None:
+def _add_named_index(action: Action, node: dict[str, Any]) -> None:
     name = node.get("indexname")
     if not name:
         for item in dict_nodes(node):
@@ -366,7 +369,7 @@ def _add_named_index(action: Any, node: dict[str, Any]) -> None:
 
 
 def _catalog_roles(
-    pg_version: int, facts: CatalogFacts, action: Any, node_type: str, node: dict[str, Any], sql: str | None = None
+    pg_version: int, facts: CatalogFacts, action: Action, node_type: str, node: dict[str, Any], sql: str | None = None
 ) -> None:
     _no_catalog_roles(action, node, sql)
     form, table, info = action.form, action.table, action.info
@@ -457,7 +460,7 @@ def _catalog_roles(
         action.add("partitions", *facts.descendants(table))
 
 
-def _lock_descendants(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> None:
+def _lock_descendants(facts: CatalogFacts, action: Action, node: dict[str, Any]) -> None:
     """LOCK TABLE recurses into every named table's descendants (not only the first)."""
     only = _only_relations(node)
     for rel in action.roles.get("table", [])[1:]:
@@ -467,7 +470,7 @@ def _lock_descendants(facts: CatalogFacts, action: Any, node: dict[str, Any]) ->
         action.add(role, *facts.descendants(rel))
 
 
-def _updated_keys(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> None:
+def _updated_keys(facts: CatalogFacts, action: Action, node: dict[str, Any]) -> None:
     """An UPDATE that changes a referenced key checks (RowShareLock) every table referencing it."""
     table = action.table or ""
     changed = {t["ResTarget"].get("name") for t in node.get("targetList") or [] if "ResTarget" in t}
@@ -482,7 +485,7 @@ def _updated_keys(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> Non
     _writing_references(facts, action, "UPDATE")
 
 
-def _writing_references(facts: CatalogFacts, action: Any, event: str) -> None:
+def _writing_references(facts: CatalogFacts, action: Action, event: str) -> None:
     """Referencing tables whose foreign key cascades (or sets NULL / DEFAULT) on this event are written
     (RowExclusiveLock), not only checked."""
     table = action.table or ""
@@ -492,7 +495,7 @@ def _writing_references(facts: CatalogFacts, action: Any, event: str) -> None:
                 action.add("referencing_write", other)
 
 
-def _tableless_roles(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> None:
+def _tableless_roles(facts: CatalogFacts, action: Action, node: dict[str, Any]) -> None:
     form, info = action.form, action.info
     if form == "analyze" and not node.get("rels"):
         action.add("table", *sorted(r for r in facts.tables if facts.relkinds.get(r) in ("r", "p", "m")))
