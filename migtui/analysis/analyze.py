@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from time import time as _now
-from typing import Any, cast
+from typing import Any
 
 from migtui.analysis import lock_modes
 from migtui.analysis.classify import Action, Classifier
@@ -165,36 +164,6 @@ def _may_have_long_identifier(sql: str) -> bool:
                     return True
             break
     return '"' in sql and _LONG_QUOTED.search(sql) is not None
-
-
-_new_object = object.__new__
-_set_attribute = object.__setattr__
-
-
-def new_finding(rule: str, severity: str, message: str, hint: str, line: int) -> Finding:
-    """``Finding(rule, severity, message, hint, line)``, built here: ``Finding.__init__`` runs interpreted
-    (migtui/events.py is every job's and the TUI's, not compiled) and costs about three times this compiled
-    function, once per finding. The instance is the same: the attributes ``__init__`` sets, in its order
-    (tests/analysis/test_new_finding.py compares them)."""
-    finding = cast(Finding, _new_object(Finding))
-    _set_attribute(
-        finding,
-        "__dict__",
-        {
-            "rule": rule,
-            "severity": severity,
-            "message": message,
-            "hint": hint,
-            "line": line,
-            "approved": None,
-            "revision": None,
-            "path": None,
-            "statement": None,
-            "phase": None,
-            "at": _now(),
-        },
-    )
-    return finding
 
 
 _DML_NODES = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
@@ -391,7 +360,7 @@ class Analyzer:
         rule = RULES[rule_id]
         if not hint:
             hint = rule.alembic if self.alembic and rule.alembic else rule.hint
-        finding = new_finding(rule_id, severity or rule.severity, message, hint, result.line)
+        finding = Finding(rule_id, severity or rule.severity, message, hint, result.line)
         result.findings.append(finding)
         return finding
 
