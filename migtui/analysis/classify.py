@@ -13,6 +13,7 @@ from typing import Any
 from orjson import dumps as _dumps  # serializes in C: the source_relations pre-check costs less than a walk
 
 from migtui.analysis.facts import CatalogFacts, MigrationKnowledge
+from migtui.analysis.implicit import dict_nodes
 from migtui.analysis.implicit import expand as expand_implicit
 from migtui.analysis.lock_modes import LOCKMODE_BY_NUMBER
 from migtui.analysis.types import type_change_narrows, type_change_rewrites
@@ -144,20 +145,6 @@ def type_name_text(type_name: dict[str, Any] | None) -> str:
     return text
 
 
-def _walk(node: Any):
-    """Yield every dict node of a JSON parse tree (decoded JSON: only exact dicts and lists nest)."""
-    stack = [node]
-    pop, extend = stack.pop, stack.extend
-    while stack:
-        item = pop()
-        kind = type(item)
-        if kind is dict:
-            yield item
-            extend(item.values())
-        elif kind is list:
-            extend(item)
-
-
 def _builtin_call(call: dict[str, Any], table: dict[str, range]) -> str | None:
     """The name of a call to a built-in of ``table`` (bare or ``pg_catalog.``-qualified, plain positional
     arguments, an argument count PostgreSQL has): None for anything else, which is another function."""
@@ -178,7 +165,7 @@ def expression_volatility(expr: Any) -> tuple[list[str], list[str]]:
     """(volatile function names, unknown calls as ``name(N arguments)``) used by a DEFAULT expression."""
     volatile: list[str] = []
     unknown: list[str] = []
-    for node in _walk(expr):
+    for node in dict_nodes(expr):
         call = node.get("FuncCall")
         if call:
             if _builtin_call(call, VOLATILE_FUNCTIONS):
@@ -196,15 +183,28 @@ def source_relations(node: Any, exclude: set[str] | None = None) -> list[str]:
     """Relations read by a query (every RangeVar in FROM clauses / sub-selects), CTE names excluded."""
     if not node or b'"RangeVar"' not in _dumps(node):  # C-speed pre-check: most sub-trees have none
         return []
+    # one pass over the tree, in dict_nodes' order, keeping only what it needs
     ctes: set[str] = set()
     found: list[dict[str, Any]] = []
-    for item in _walk(node):
-        cte = item.get("CommonTableExpr")
-        if cte:
-            ctes.add(cte.get("ctename", ""))
-        rv = item.get("RangeVar")
-        if rv is not None:
-            found.append(rv)
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "CommonTableExpr" in item:
+                cte = item["CommonTableExpr"]
+                if cte:
+                    ctes.add(cte.get("ctename", ""))
+            if "RangeVar" in item:
+                rv = item["RangeVar"]
+                if rv is not None:
+                    found.append(rv)
+            for value in item.values():
+                if isinstance(value, dict) or isinstance(value, list):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    if not found:
+        return []
     out: list[str] = []
     for rv in found:
         if not rv.get("schemaname") and rv.get("relname") in ctes:
@@ -1016,7 +1016,7 @@ class Classifier:
         action = Action("select-for-update" if locking else "select")
         sources = source_relations(node)
         action.add("source", *sources)
-        calls = [_names(n["FuncCall"].get("funcname"))[-1] for n in _walk(node) if "FuncCall" in n]
+        calls = [_names(n["FuncCall"].get("funcname"))[-1] for n in dict_nodes(node) if "FuncCall" in n]
         if calls and not sources:
             action.info["calls"] = calls
         return [action]

@@ -24,12 +24,15 @@ Roles added here:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orjson import dumps as _dumps
 
 from migtui.analysis.facts import CatalogFacts
 from migtui.analysis.lock_model import FORMS
+
+if TYPE_CHECKING:  # classify imports this module; typed, the compiled code reads an Action's fields directly
+    from migtui.analysis.classify import Action
 
 # relation options whose change takes AccessExclusiveLock (reloptions.c); the others take
 # ShareUpdateExclusiveLock
@@ -39,15 +42,22 @@ _WRITES = {event: re.compile(rf"ON {event} (CASCADE|SET NULL|SET DEFAULT)") for 
 _REFERENCES = re.compile(r"FOREIGN KEY \((?P<cols>[^)]*)\) REFERENCES [^(]+\((?P<refcols>[^)]*)\)")
 
 
-def _walk(node: Any):
-    stack = [node]
+def dict_nodes(node: Any) -> list[dict[str, Any]]:
+    """Every dict node of a decoded JSON parse tree, depth first, the last child first (the order of a stack of
+    children). A list and a loop without recursion (no tree is too deep for it) that stacks only the dicts and
+    lists: compiled, a generator per node and a list.extend of every dict's values cost several times more."""
+    out: list[dict[str, Any]] = []
+    stack: list[Any] = [node]
     while stack:
         item = stack.pop()
-        if type(item) is dict:
-            yield item
-            stack.extend(item.values())
-        elif type(item) is list:
+        if isinstance(item, dict):  # decoded JSON: only exact dicts and lists nest
+            out.append(item)
+            for value in item.values():
+                if isinstance(value, dict) or isinstance(value, list):
+                    stack.append(value)
+        elif isinstance(item, list):
             stack.extend(item)
+    return out
 
 
 def _qualified(name: str, schema: str = "public") -> str:
@@ -84,7 +94,7 @@ def _only_relations(node: dict[str, Any]) -> set[str]:
         name = _rangevar_only(relation)  # the statement's one target (ALTER TABLE, CREATE INDEX, DML)
         return {name} if name else set()
     out = set()
-    for item in _walk(node):
+    for item in dict_nodes(node):
         rv = item.get("RangeVar", item)  # a statement's own relation field is a bare RangeVar
         if "relname" in rv and not rv.get("inh"):
             out.add(f"{rv.get('schemaname') or 'public'}.{rv.get('relname', '')}")
@@ -102,7 +112,7 @@ def _sequence_calls(node: dict[str, Any], sql: str | None = None) -> list[str]:
     if b'"nextval"' not in text and b'"setval"' not in text:  # C-speed pre-check: most statements call neither
         return []
     out = []
-    for item in _walk(node):
+    for item in dict_nodes(node):
         call = item.get("FuncCall")
         if not call or (_names(call.get("funcname")) or [""])[-1].lower() not in SEQUENCE_FUNCTIONS:
             continue
@@ -156,7 +166,7 @@ def expand(
     facts: CatalogFacts | None,
     node_type: str,
     node: dict[str, Any],
-    actions: list,
+    actions: list[Action],
     known_tables: dict[str, Any] | None = None,
     sql: str | None = None,
 ) -> None:
@@ -260,12 +270,12 @@ _TEXT_ROLES = frozenset(
 )
 
 
-def _refine_form(action: Any, node_type: str, node: dict[str, Any], facts: CatalogFacts | None) -> None:
+def _refine_form(action: Action, node_type: str, node: dict[str, Any], facts: CatalogFacts | None) -> None:
     """Forms the classifier cannot tell apart without the statement's details or the catalog."""
     form, info = action.form, action.info
     sub = info.get("subtype")
     if form == "set-storage-parameters":
-        options = {d["DefElem"].get("defname") for d in _walk(node) if "DefElem" in d}
+        options = {d["DefElem"].get("defname") for d in dict_nodes(node) if "DefElem" in d}
         if options & EXCLUSIVE_REL_OPTIONS:
             action.form = "set-storage-parameters-exclusive"
     elif form == "set-statistics" and sub in ("AT_SetOptions", "AT_ResetOptions"):
@@ -287,7 +297,7 @@ def _refine_form(action: Any, node_type: str, node: dict[str, Any], facts: Catal
         if sub == "AT_DropIdentity":
             action.form = "drop-identity"
         elif sub == "AT_SetIdentity":
-            options = {d["DefElem"].get("defname") for d in _walk(node) if "DefElem" in d}
+            options = {d["DefElem"].get("defname") for d in dict_nodes(node) if "DefElem" in d}
             action.form = "set-identity" if options - {"generated"} else "set-identity-generated"
     elif form == "alter-type" and node_type == "AlterDomainStmt":
         subtype = node.get("subtype")
@@ -298,7 +308,7 @@ def _refine_form(action: Any, node_type: str, node: dict[str, Any], facts: Catal
             info["domain_validates"] = True
     elif form in ("set-tablespace", "set-access-method") and facts is not None and action.table:
         target = ""
-        for item in _walk(node):
+        for item in dict_nodes(node):
             cmd = item.get("AlterTableCmd")
             if cmd is not None:
                 target = cmd.get("name") or ""
@@ -312,7 +322,7 @@ def _refine_form(action: Any, node_type: str, node: dict[str, Any], facts: Catal
             action.form = form + "-unchanged"
 
 
-def _grant_or_comment(action: Any, node_type: str, node: dict[str, Any]) -> None:
+def _grant_or_comment(action: Action, node_type: str, node: dict[str, Any]) -> None:
     """GRANT/REVOKE on named relations (PostgreSQL 18 locks them) and COMMENT ON CONSTRAINT (locks its table)."""
     if node_type == "GrantStmt":
         if node.get("targtype") == "ACL_TARGET_OBJECT" and node.get("objtype") in ("OBJECT_TABLE", "OBJECT_SEQUENCE"):
@@ -327,7 +337,7 @@ def _grant_or_comment(action: Any, node_type: str, node: dict[str, Any]) -> None
             action.add("table", f"{names[-2]}.{names[-1]}" if len(names) > 1 else f"public.{names[0]}")
 
 
-def _no_catalog_roles(action: Any, node: dict[str, Any], sql: str | None = None) -> None:
+def _no_catalog_roles(action: Action, node: dict[str, Any], sql: str | None = None) -> None:
     """What the statement text alone tells: sequences called by name, a CREATE TABLE's INHERITS parents."""
     form = action.form
     if form in ("select", "insert", "update", "update-all-rows", "merge", "select-for-update"):
@@ -347,10 +357,10 @@ def _no_catalog_roles(action: Any, node: dict[str, Any], sql: str | None = None)
         action.roles.pop("source", None)
 
 
-def _add_named_index(action: Any, node: dict[str, Any]) -> None:
+def _add_named_index(action: Action, node: dict[str, Any]) -> None:
     name = node.get("indexname")
     if not name:
-        for item in _walk(node):
+        for item in dict_nodes(node):
             cmd = item.get("AlterTableCmd")
             if cmd is not None:
                 name = cmd.get("name")
@@ -359,7 +369,7 @@ def _add_named_index(action: Any, node: dict[str, Any]) -> None:
 
 
 def _catalog_roles(
-    pg_version: int, facts: CatalogFacts, action: Any, node_type: str, node: dict[str, Any], sql: str | None = None
+    pg_version: int, facts: CatalogFacts, action: Action, node_type: str, node: dict[str, Any], sql: str | None = None
 ) -> None:
     _no_catalog_roles(action, node, sql)
     form, table, info = action.form, action.table, action.info
@@ -450,7 +460,7 @@ def _catalog_roles(
         action.add("partitions", *facts.descendants(table))
 
 
-def _lock_descendants(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> None:
+def _lock_descendants(facts: CatalogFacts, action: Action, node: dict[str, Any]) -> None:
     """LOCK TABLE recurses into every named table's descendants (not only the first)."""
     only = _only_relations(node)
     for rel in action.roles.get("table", [])[1:]:
@@ -460,7 +470,7 @@ def _lock_descendants(facts: CatalogFacts, action: Any, node: dict[str, Any]) ->
         action.add(role, *facts.descendants(rel))
 
 
-def _updated_keys(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> None:
+def _updated_keys(facts: CatalogFacts, action: Action, node: dict[str, Any]) -> None:
     """An UPDATE that changes a referenced key checks (RowShareLock) every table referencing it."""
     table = action.table or ""
     changed = {t["ResTarget"].get("name") for t in node.get("targetList") or [] if "ResTarget" in t}
@@ -475,7 +485,7 @@ def _updated_keys(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> Non
     _writing_references(facts, action, "UPDATE")
 
 
-def _writing_references(facts: CatalogFacts, action: Any, event: str) -> None:
+def _writing_references(facts: CatalogFacts, action: Action, event: str) -> None:
     """Referencing tables whose foreign key cascades (or sets NULL / DEFAULT) on this event are written
     (RowExclusiveLock), not only checked."""
     table = action.table or ""
@@ -485,7 +495,7 @@ def _writing_references(facts: CatalogFacts, action: Any, event: str) -> None:
                 action.add("referencing_write", other)
 
 
-def _tableless_roles(facts: CatalogFacts, action: Any, node: dict[str, Any]) -> None:
+def _tableless_roles(facts: CatalogFacts, action: Action, node: dict[str, Any]) -> None:
     form, info = action.form, action.info
     if form == "analyze" and not node.get("rels"):
         action.add("table", *sorted(r for r in facts.tables if facts.relkinds.get(r) in ("r", "p", "m")))

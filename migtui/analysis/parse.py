@@ -180,9 +180,16 @@ def _statements(stmts: list[Any], sql: str, base: int, first_line: int) -> Itera
                 continue
             start = raw.get("stmt_location", 0)
             end = start + (raw.get("stmt_len", 0) or (total - start))
-            lead = _LEADING_STR.match(sql, start, end)  # always matches (all of it is optional)
-            begin = lead.end() if lead else start
-            text = sql[begin:end].rstrip().rstrip(";").rstrip()
+            # what precedes the statement's first token: mostly whitespace alone, which lstrip skips at a fraction
+            # of the regular expression's cost (both strip the characters str.isspace accepts)
+            piece = sql[start:end].lstrip()
+            if piece.startswith("--") or piece.startswith("/*"):
+                lead = _LEADING_STR.match(sql, start, end)  # always matches (all of it is optional)
+                begin = lead.end() if lead else start
+                piece = sql[begin:end]
+            else:
+                begin = end - len(piece)
+            text = piece.rstrip().rstrip(";").rstrip()
             line = last_line + sql.count("\n", last_pos, begin)
             last_pos, last_line = begin, line
             node_type, node = next(iter(stmt.items()))

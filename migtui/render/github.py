@@ -19,15 +19,23 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+_TITLES: dict[str, str] = {}  # rule id -> escaped title property: a few dozen rules, tens of thousands of lines
+
+
 def _line(severity: str, rule: str, message: str, hint: str, file_props: str, line: int | None) -> str:
-    """One workflow command; ``file_props`` is ``file=<escaped path>`` or empty."""
-    props = file_props
-    if file_props and line:
-        props += f",line={int(line)}"
-    props += ("," if props else "") + f"title={_escape_property(rule)}"
+    """One workflow command; ``file_props`` is ``file=<escaped path>`` or empty (then no ``line``)."""
+    title = _TITLES.get(rule)
+    if title is None:
+        title = _TITLES[rule] = _escape_property(rule)
     if hint:
-        message += f" (fix: {hint})"
-    return f"::{LEVELS.get(severity, 'notice')} {props}::{_escape_data(message)}"
+        message = f"{message} (fix: {hint})"
+    level = LEVELS.get(severity, "notice")
+    # one string built per line (compiled, each f-string and += builds one)
+    if not file_props:
+        return f"::{level} title={title}::{_escape_data(message)}"
+    if line:
+        return f"::{level} {file_props},line={int(line)},title={title}::{_escape_data(message)}"
+    return f"::{level} {file_props},title={title}::{_escape_data(message)}"
 
 
 def annotation(finding: Finding) -> str:

@@ -3,11 +3,13 @@ in a NOTICE. The rule reads the statement's tokens (the parse tree holds the nam
 
 from __future__ import annotations
 
+import random
+
 import psycopg
 import pytest
 
 from migtui.analysis import analyze_sql
-from migtui.analysis.analyze import _may_have_long_identifier
+from migtui.analysis.analyze import _LONG_QUOTED, _may_have_long_identifier
 
 LONG = "orders_archive_for_the_customer_accounts_that_were_closed_before_2020"  # 69 bytes
 GERMAN = "Einschränkung_für_die_Bestellungen_der_Kundinnen_und_Kunden_ähnlich"  # 67 characters, 70 bytes
@@ -44,6 +46,25 @@ def test_the_prefilter_lets_through_every_statement_with_a_long_name():
     assert _may_have_long_identifier("DROP TABLE größe_der_bestellung")  # non-ASCII: up to 4 bytes a character
     assert not _may_have_long_identifier("DROP TABLE ä")  # 12 characters: at most 48 bytes
     assert not _may_have_long_identifier(f"DROP TABLE {LONG[:63]} CASCADE")
+    # a long word anywhere: the prefilter looks for 32-character blocks without a space first
+    for pad in range(40):
+        sql = "x " * pad + f"tbl.{LONG}\nfoo bar"
+        assert _may_have_long_identifier(sql), pad
+        assert not _may_have_long_identifier(sql.replace(LONG, LONG[:59]))
+
+
+def test_the_prefilter_says_what_a_split_into_words_says():
+    """The block test in front of the split changes no answer: random ASCII text, words of every length."""
+    rng = random.Random(14)
+    for _ in range(5_000):
+        spacing = rng.random() * 0.2
+        sql = "".join(
+            rng.choice(' \n\t"') if rng.random() < spacing else rng.choice("ab_") for _ in range(rng.randint(0, 300))
+        )
+        expected = len(sql) > 63 and (
+            any(len(word) > 63 for word in sql.split()) or ('"' in sql and _LONG_QUOTED.search(sql) is not None)
+        )
+        assert _may_have_long_identifier(sql) == expected, sql
 
 
 @pytest.mark.db

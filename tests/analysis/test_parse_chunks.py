@@ -79,3 +79,27 @@ def test_a_long_script_is_parsed_in_chunks_with_whole_parse_results():
     assert _outcome(iter_parse_sql(sql)) == _outcome(_whole(sql))
     results = analyze_sql(sql)
     assert len(results) == 2003 and results[-2].line == 2002 and results[-1].sql == "COMMIT"
+
+
+def test_a_statement_starts_after_the_whitespace_and_comments_before_it():
+    """Each statement's text, offset and line: what skipping the leading whitespace and comments with the
+    regular expression gives (the parser skips whitespace alone without it)."""
+    from migtui.analysis.parse import _LEADING_STR
+
+    rng = random.Random(15)
+    gaps = ["\n", "  ", "\t", "-- c;\n", "/* x; */", "/* a\n b */", "\x0b", "\x0c", "\r\n", "--\n", "/**/", ";"]
+    bodies = ["SELECT 1", "ALTER TABLE t ADD COLUMN c int", "UPDATE t SET a = 1 -- x\n", "SELECT /* c */ 2"]
+    for _ in range(2_000):
+        sql = "".join(
+            "".join(rng.choice(gaps) for _ in range(rng.randint(0, 3))) + rng.choice(bodies) + ";"
+            for _ in range(rng.randint(1, 4))
+        ) + rng.choice(["", "\n", "-- end"])
+        parsed = parse_sql(sql)
+        starts = [sql.find(st.sql, st.offset) for st in parsed]
+        expected = []
+        for st, start in zip(parsed, starts, strict=True):
+            # the statement's own first token is where the regular expression stops, from any point of the gap
+            lead = _LEADING_STR.match(sql, st.offset)
+            assert lead is not None and lead.end() == st.offset == start, sql
+            expected.append(sql.count("\n", 0, st.offset) + 1)
+        assert [st.line for st in parsed] == expected, sql

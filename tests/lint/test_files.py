@@ -77,6 +77,10 @@ def test_github_annotation_escaping_and_generic_sarif():
         "::warning file=db/a%2Cb%3Ac.sql,line=7,title=drift-column::50%25 off%0Anext line (fix: fix it)"
     )
     assert annotation(Finding("x", "info", "m")) == "::notice title=x::m"
+    # a file without a line; a line without a file is not shown; a title escaped like the other properties
+    assert annotation(Finding("a:b,c", "error", "m", path="f.sql")) == "::error file=f.sql,title=a%3Ab%2Cc::m"
+    assert annotation(Finding("x", "error", "m", "h", 3)) == "::error title=x::m (fix: h)"
+    assert annotation(Finding("x", "odd", "m", line=0, path="f.sql")) == "::notice file=f.sql,title=x::m"
     log = sarif_log([record], [Rule("drift-column", "warning", "schema drifted", ""), Rule("unused", "error", "u", "")])
     run = log["runs"][0]
     assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["drift-column"]
