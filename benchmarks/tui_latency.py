@@ -76,6 +76,7 @@ def tmux_launch(dsn: str, runs: int, command: str, first_marker: tuple[str, ...]
                     [*tmux, "list-panes", "-t", session, "-F", "#{pane_pid}"], capture_output=True, text=True
                 ).stdout.split()[0]
             )  # the shell, which execs python
+            before = cpu_seconds(pid)  # the pane's shell so far: its wait loop's sleep processes are its children
             go.touch()
             t0 = time.monotonic()
             first = done = None
@@ -91,8 +92,8 @@ def tmux_launch(dsn: str, runs: int, command: str, first_marker: tuple[str, ...]
                     if ready(screen):
                         done = now - t0
                         cpu = cpu_seconds(pid)
-                        if cpu is not None:
-                            cpus.append(cpu)
+                        if cpu is not None and before is not None:
+                            cpus.append((cpu[0], cpu[1] - before[1]))
                         first = done if first is None else first
                     time.sleep(0.01)
             finally:
