@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from migtui.errors import ExitCode, MigtuiError
-from migtui.pg.monitor import one_line
 
 T = TypeVar("T")
 
@@ -30,6 +29,8 @@ def post_outcome(
         post(done(None, exc.message, int(exc.exit_code)))
         return
     except Exception as exc:  # keep the UI alive; one line
+        from migtui.pg.monitor import one_line  # not on the first screen's import path (docs/tui.md, Start-up)
+
         message = f"{crash_prefix}{exc.__class__.__name__}: {one_line(str(exc), 200)}"
         post(done(None, message, int(ExitCode.INTERNAL)))
         return
