@@ -5,7 +5,8 @@
 Prints:
 1. launch to first paint: a real ``python -m migtui tui`` and ``python -m migtui monitor`` in a tmux pane at
    80x24, from spawning the process to the first frame on the terminal and to the first screen with data read
-   from the database (the revisions with their state; the monitor's sessions, one of them this script's);
+   from the database (the revisions with their state; the monitor's sessions, one of them this script's),
+   from the checkout's compiled bytecode (written into its ``__pycache__`` first, as an install has it);
 2. in-process (headless Textual): app start to the first composed screen and to the loaded overview;
 3. while ``0014`` is blocked behind another session's ACCESS SHARE lock on ``orders`` (apply view open, the
    monitor polling every 0.25 s): key-handling latency (press ``?`` until the help screen is the active screen,
@@ -37,6 +38,16 @@ def pct(values: list[float], p: float) -> float:
 def fmt_ms(values: list[float]) -> str:
     ms = [v * 1000 for v in values]
     return f"n={len(ms)} p50={statistics.median(ms):.1f} ms p95={pct(ms, 95):.1f} ms max={max(ms):.1f} ms"
+
+
+def python_loop_ms() -> float:
+    """A pure-Python loop's time: a virtual machine's cores are not always as fast (the host's other guests), and
+    launch times follow it; quoted with the figures so runs at different times can be compared."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return (time.perf_counter() - started) * 1000
 
 
 def cpu_seconds(pid: int) -> tuple[float, float] | None:
@@ -254,6 +265,12 @@ def main() -> int:
         CODE = args.code.resolve()
         sys.path.insert(0, str(CODE))
 
+    # the launches run from cached bytecode, as an installed package does (pip compiles it at install; an
+    # editable checkout writes it on its first run, unless PYTHONDONTWRITEBYTECODE forbids it)
+    import compileall
+
+    compileall.compile_dir(str(CODE / "migtui"), quiet=1)
+
     import psycopg
 
     from migtui.config import Settings
@@ -278,7 +295,8 @@ def main() -> int:
         load_demo_data(dsn, args.scale)
         print(
             f"PostgreSQL {cluster.pg_version}, sample project at {DEMO_STOP_REVISION}, {args.scale:,} orders; "
-            f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+            f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+            f"this core's speed: {python_loop_ms():.0f} ms for 3,000,000 Python additions"
         )
         holder = psycopg.connect(dsn, application_name="bench-holder")  # a session for the monitor to show
         try:

@@ -148,14 +148,21 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     fast_start = (argv[0] if argv else "tui") in FAST_START
     if fast_start:
+        import gc
+
         from migtui.redact import defer_libpq_parse
 
         defer_libpq_parse()  # psycopg's import off the way to the first screen (migtui.redact, docs/tui.md)
+        # what start-up builds (modules, classes, the first screen's widgets) lives as long as the process: the
+        # cyclic collector would walk it again and again for nothing; the app freezes it and collects from then
+        # on (MigtuiApp.on_mount)
+        gc.disable()
     try:
         return _main(argv)
     finally:
         if fast_start:  # what is still deferred is read by the next redact()
             defer_libpq_parse(False)
+            gc.enable()
 
 
 def _main(argv: list[str]) -> int:

@@ -7,6 +7,7 @@ Imported only by those commands: engine modules never import this package.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import sys
 import threading
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 DARK, LIGHT = "textual-dark", "textual-light"
 
+# the first screen is up by then (docs/tui.md, Start-up): the cyclic collector, paused for the start-up, resumes
+START_UP_SECONDS = 1.0
 # how long, after a crash, the app waits for a cancelled migration to roll back before it exits anyway
 CRASH_ROLLBACK_WAIT_SECONDS = 60.0
 # how long the atexit clean-up may take when a stalled run ends the process
@@ -75,6 +78,8 @@ class MigtuiApp(App):
 
     def on_mount(self) -> None:
         self.screen_change_signal.subscribe(self, self._restyle_stale_screens)
+        if not gc.isenabled():  # paused for the start-up by the command line (migtui.cli.main)
+            self.set_timer(START_UP_SECONDS, self._collect_from_now_on)
         if self.start_mode == "monitor":
             first: Screen = self._monitor_screen(standalone=True)
         else:
@@ -87,6 +92,11 @@ class MigtuiApp(App):
         self.push_screen(first)
         if self.banner:
             self.notify(self.banner, title="migtui", timeout=8)
+
+    def _collect_from_now_on(self) -> None:
+        # what start-up built stays out of every collection (the permanent generation), the rest is collected
+        gc.freeze()
+        gc.enable()
 
     # -- theme switch: restyle what is visible now, the rest when it is shown ----------------------------------
     def refresh_css(self, animate: bool = True) -> None:
