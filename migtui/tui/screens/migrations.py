@@ -176,6 +176,8 @@ class MigrationsScreen(Screen):
         self.painted = threading.Event()
         self._paint_pending = False
         self._columns_width = -1  # the screen width the columns were laid out for
+        self._table: MeasuredTable | None = None
+        self._header: HeaderLine | None = None
 
     def compose(self) -> ComposeResult:
         yield HeaderLine("loading…", id="servers", classes="title-bar")
@@ -186,6 +188,7 @@ class MigrationsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._table, self._header = self.query_one("#revisions", MeasuredTable), self.query_one(HeaderLine)
         self._compact = self.app.size.width < COMPACT_BELOW
         self._add_columns()
         self.query_one("#detail").border_title = "Revision"
@@ -252,8 +255,10 @@ class MigrationsScreen(Screen):
         # would then delay the first frame it waits for. A frame may hold only some widgets (the footer): the
         # table's rows must have been drawn for it.
         super()._compositor_refresh()
-        drawn = self.query_one("#revisions", MeasuredTable).drew_rows and self.query_one(HeaderLine).drawn
-        if self._paint_pending and self.app.screen is self and not self.app._batch_count and drawn:
+        if not self._paint_pending or self.app._batch_count or self.app.screen is not self:
+            return
+        table, header = self._table, self._header  # queried once, at mount: this runs for every frame
+        if table is not None and header is not None and table.drew_rows and header.drawn:
             self._paint_pending = False
             self.painted.set()
 
