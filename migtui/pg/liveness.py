@@ -75,7 +75,7 @@ class _Watch:
                 for dsn in waiting - set(self.probes):
                     answered = threading.Event()
                     self.probes[dsn] = (now, answered)
-                    threading.Thread(target=_probe, args=(dsn, answered), name="migtui-probe", daemon=True).start()
+                    threading.Thread(target=probe, args=(dsn, answered), name="migtui-probe", daemon=True).start()
 
     def _fire(self, waited: float) -> None:
         from migtui.errors import ExitCode
@@ -96,7 +96,10 @@ class _Watch:
         report_and_exit(self.sink, self.job, int(ExitCode.CONNECTION), message, self.exit, cleanup)
 
 
-def _probe(dsn: str, answered: threading.Event) -> None:
+def probe(dsn: str, answered: threading.Event) -> None:
+    """Set ``answered`` once the server behind ``dsn`` (a libpq DSN) answers a new connection; a refusal or an
+    error is an answer too (a call waiting on that server then fails by itself), silence and a connect timeout
+    are not. Blocks until then, or until libpq gives up connecting."""
     import psycopg
 
     # libpq's own connect_timeout outlasts the watch's bound, so only an answer (or a refusal, which is one:

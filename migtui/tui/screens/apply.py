@@ -162,23 +162,16 @@ def watched(what: str, work: Callable[[], T], dsn: str | None) -> T:
 
 
 def _probe(dsn: str, what: str) -> None:
-    """The server answers a new connection. An error is an answer too (the work's own read fails by itself),
-    except a connect timeout: silence."""
-    from migtui.pg.connect import connect
+    """The server answers a new connection (``migtui.pg.liveness.probe``, the command line's watchdog's own)."""
+    from migtui.pg.dsn import libpq_dsn
+    from migtui.pg.liveness import probe
 
-    milliseconds = max(1, int(PLANNING_STATEMENT_SECONDS * 1000))
-    try:
-        with connect(dsn, application_name=PLANNING_APPLICATION_NAME) as conn:
-            conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(milliseconds),))
-            conn.execute("SELECT 1")
-    except ConnectionFailed as exc:
-        if "timeout" in exc.message.lower():
-            raise PlanningStalled(
-                f"planning stopped: the server did not answer a new connection while {what}: {exc.message}; "
-                "nothing was applied"
-            ) from None
-    except Exception:  # the server answered, with an error
-        pass
+    answered = threading.Event()
+    probe(libpq_dsn(dsn), answered)
+    if not answered.is_set():
+        raise PlanningStalled(
+            f"planning stopped: the server did not answer a new connection while {what}; nothing was applied"
+        )
 
 
 def read_version_for_planning(settings) -> tuple[str, ...]:
