@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,6 +143,8 @@ def find_pyproject(start: Path | None = None) -> Path | None:
 def _pyproject_settings(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
+    import tomllib  # here: most commands run where no pyproject.toml is (a lint in CI need not import it)
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

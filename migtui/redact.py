@@ -197,9 +197,9 @@ def redact_sql(text: str) -> str:
 
 def _mask_password_literals(text: str) -> str:
     try:
-        from pglast.parser import scan
+        from migtui.pglast_loader import pglast_parser
 
-        tokens = scan(text)
+        tokens = pglast_parser().scan(text)
     except Exception:
         return _SQL_PASSWORD_REST.sub(lambda m: f"{m.group(1)}'{MASK}'", text)
     spans: list[tuple[int, int]] = []

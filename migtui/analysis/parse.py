@@ -50,9 +50,9 @@ def _pglast_parser() -> Any:
     # a module global, not an import statement per call (compiled, that goes through the import system each time)
     global _PGLAST_PARSER
     if _PGLAST_PARSER is None:
-        from pglast import parser
+        from migtui.pglast_loader import pglast_parser
 
-        _PGLAST_PARSER = parser
+        _PGLAST_PARSER = pglast_parser()
     return _PGLAST_PARSER
 
 

@@ -189,14 +189,14 @@ def _main(argv: list[str]) -> int:
 
     full_screen = args._parser.prog.split()[-1] in FULL_SCREEN
     if not full_screen:
-        from migtui.project import load as project_load
+        from migtui.project import report_on_stdout
 
         interrupt_on_stop_signals()
-        project_load.report_on_stdout(True)  # stdout is the report's: what the project's own code prints goes to stderr
+        report_on_stdout(True)  # stdout is the report's: what the project's own code prints goes to stderr
     try:
         return one_line_errors("migtui", lambda: run(args), internal_hint=" (set MIGTUI_DEBUG=1 for a traceback)")
     finally:
         if not full_screen:
-            project_load.report_on_stdout(False)
+            report_on_stdout(False)
         if "migtui.project.interp" in sys.modules:  # the project's interpreter kept between revision steps
             sys.modules["migtui.project.interp"].close_idle()

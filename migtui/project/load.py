@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from migtui.errors import ProjectError, UsageError
+from migtui.project import reporting_on_stdout
 from migtui.redact import error_line
 
 DEFAULT_DRIVER = "psycopg"
@@ -339,18 +340,6 @@ def load_project(settings) -> AlembicProject:
     return project
 
 
-# Set by the command line (every command but the full-screen TUI): standard output carries the report, so the
-# project's own code (env.py, revisions, what they import) writes to standard error instead.
-_REPORT_ON_STDOUT = False
-
-
-def report_on_stdout(enabled: bool = True) -> None:
-    """Keep standard output for the report while the project's code runs (``no_logging_config``): an env.py
-    that logs to stdout (aodh's, through oslo.log) must not make ``--format json`` unparseable."""
-    global _REPORT_ON_STDOUT
-    _REPORT_ON_STDOUT = enabled
-
-
 @contextlib.contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
     """``sys.stdout`` is standard error for the block: ``print`` and a logging handler the project creates
@@ -375,7 +364,7 @@ def no_logging_config() -> Iterator[None]:
     original = logging.config.fileConfig
     logging.config.fileConfig = lambda *args, **kwargs: None  # type: ignore[assignment]
     try:
-        with _stdout_to_stderr() if _REPORT_ON_STDOUT else contextlib.nullcontext():
+        with _stdout_to_stderr() if reporting_on_stdout() else contextlib.nullcontext():
             yield
     finally:
         logging.config.fileConfig = original

@@ -429,9 +429,9 @@ def screen_title(screen: Screen) -> str:
 
 def run_app(app: MigtuiApp) -> int:
     """Run ``app``; after a crash (cancelled runs waited for in ``MigtuiApp.run_async``), one line: exit 70."""
-    if "migtui.project.load" in sys.modules:  # not imported: nothing set it (a front end's start-up skips it)
-        # the app owns the terminal (``migtui demo`` too): nothing to keep stdout for
-        sys.modules["migtui.project.load"].report_on_stdout(False)
+    from migtui.project import report_on_stdout
+
+    report_on_stdout(False)  # the app owns the terminal (``migtui demo`` too): nothing to keep stdout for
     app.run()
     if app.crash_line is None:
         return app.return_code or 0
