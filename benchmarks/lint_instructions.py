@@ -8,6 +8,15 @@ files (30,000 statements) only, once parsing them and then analyzing each as ``m
 (``Analyzer`` with ``--pg-version 16`` and no catalog, ``finish``, approvals; the cyclic collector paused). The
 difference is the analysis alone: start-up, imports and parsing cancel out. Prints both totals and the
 difference; ``--keep DIR`` keeps the callgrind output files for ``callgrind_annotate``.
+
+    python benchmarks/lint_instructions.py --whole 5b3fa08 HEAD   # whole runs, one commit against another
+
+``--whole REV...`` counts instead a whole ``migtui lint CORPUS --pg-version 16 --format github --jobs 1`` (start-up,
+imports, parse, analysis, annotations: what a user waits for) of each commit, twice over: from its wheel
+(``pip wheel`` of ``git archive REV``, the lint core compiled by mypyc) and from its Python source (what an editable
+install runs). Bytecode is compiled beforehand, as an installed package has it. Each variant runs once under
+callgrind in a fresh process, with this interpreter's dependencies; the annotations of every variant must be
+identical, or it says which differ.
 """
 
 from __future__ import annotations
@@ -72,14 +81,101 @@ def _count(folder: Path, analyze: bool, out: Path) -> int:
     return int(match.group(1))
 
 
+def _build(rev: str, scratch: Path) -> tuple[Path, Path]:
+    """(site directory of REV's installed wheel, REV's source tree), bytecode compiled in both."""
+    root = Path(__file__).resolve().parent.parent
+    source = scratch / "source"
+    source.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "MIGTUI_PURE_PYTHON"}
+    pip = [sys.executable, "-m", "pip", "-q"]
+    print(f"building {rev}'s wheel (mypyc) ...", flush=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(scratch / "dist"), str(source)], env=env, check=True)
+    (wheel,) = (scratch / "dist").glob("migtui-*.whl")
+    site = scratch / "site"
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
+    shutil.rmtree(source / "build", ignore_errors=True)  # the wheel's build tree: the source runs as Python
+    compile_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for tree in (site / "migtui", source / "migtui"):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree)], env=compile_env, check=True)
+    return site, source
+
+
+def _count_whole(path: Path, folder: Path, out: Path) -> tuple[int, bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MIGTUI_PURE_PYTHON")}
+    env.update(PYTHONPATH=str(path), PYTHONHASHSEED="0")
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        "-P",
+        "-m",
+        "migtui",
+        "lint",
+        str(folder),
+        "--pg-version",
+        "16",
+        "--format",
+        "github",
+        "--jobs",
+        "1",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, env=env, cwd=folder)
+    match = re.search(rb"Collected : (\d+)", proc.stderr)
+    if proc.returncode not in (0, 1) or not match:
+        raise SystemExit(f"migtui lint failed ({proc.returncode}): {proc.stderr[-500:].decode(errors='replace')}")
+    return int(match.group(1)), proc.stdout
+
+
+def _whole(revs: list[str], keep: Path | None) -> int:
+    from lint_speed import generate
+
+    with tempfile.TemporaryDirectory(prefix="migtui-instr-") as tmp:
+        folder = Path(tmp) / "migrations"
+        folder.mkdir()
+        total = generate(folder, 2000, 15)
+        out_dir = keep or Path(tmp)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        counts: dict[str, tuple[int, int]] = {}
+        outputs: dict[bytes, list[str]] = {}
+        for n, rev in enumerate(revs):
+            site, source = _build(rev, Path(tmp) / f"build-{n}")
+            wheel, wheel_out = _count_whole(site, folder, out_dir / f"callgrind.{n}.wheel")
+            plain, plain_out = _count_whole(source, folder, out_dir / f"callgrind.{n}.source")
+            counts[rev] = (wheel, plain)
+            outputs.setdefault(wheel_out, []).append(f"{rev} wheel")
+            outputs.setdefault(plain_out, []).append(f"{rev} source")
+    print(f"whole 'migtui lint --pg-version 16 --format github --jobs 1' of {total} statements (2,000 files):")
+    first = revs[0]
+    for rev, (wheel, plain) in counts.items():
+        change = ""
+        if rev != first:
+            base_wheel, base_plain = counts[first]
+            change = f"   ({wheel / base_wheel - 1:+.1%} / {plain / base_plain - 1:+.1%} against {first})"
+        print(f"  {rev:<12} wheel {wheel / 1e9:6.3f} G   source {plain / 1e9:6.3f} G instructions{change}")
+    if len(outputs) == 1:
+        print("  annotations identical in every variant")
+    else:
+        for variants in outputs.values():
+            print(f"  annotations differ: {', '.join(variants)} print the same")
+    if keep:
+        print(f"  callgrind files in {keep}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--child", nargs=2, metavar=("MODE", "FOLDER"), help=argparse.SUPPRESS)
     parser.add_argument("--keep", type=Path, help="keep the callgrind output files in this folder")
+    parser.add_argument("--whole", nargs="+", metavar="REV", help="count whole lint runs of these commits")
     args = parser.parse_args()
     if args.child:
         _work(Path(args.child[1]), args.child[0] == "analyze")
         return 0
+    if args.whole:
+        return _whole(args.whole, args.keep)
     from lint_speed import generate
 
     import migtui.analysis.analyze as analyze_module
