@@ -149,8 +149,8 @@ def _parse_or_locate(parse: Callable[[str], Any], chunk: str, base: int, parser:
         raise SqlChunkError(message, base + max(location, 0)) from None
 
 
-def _parse_json(chunk: str) -> list[dict[str, Any]]:
-    stmts: list[dict[str, Any]] = _loads(_pglast_parser().parse_sql_json(chunk)).get("stmts", [])
+def _parse_json(chunk: str) -> list[Any]:
+    stmts: list[Any] = _loads(_pglast_parser().parse_sql_json(chunk)).get("stmts", [])
     return stmts
 
 
@@ -169,20 +169,17 @@ def _cuts(sql: str, slices: Any) -> tuple[list[int], list[int]]:
     return cuts, starts
 
 
-def _statements(stmts: list[dict[str, Any]], sql: str, base: int, first_line: int) -> Iterator[ParsedStatement]:
-    """The statements of ``sql``, a chunk that starts at offset ``base`` and line ``first_line`` of the text.
-
-    Typed dicts and ints, not ``Any``: compiled, a ``.get`` is then a C call rather than a method lookup."""
+def _statements(stmts: list[Any], sql: str, base: int, first_line: int) -> Iterator[ParsedStatement]:
+    """The statements of ``sql``, a chunk that starts at offset ``base`` and line ``first_line`` of the text."""
     if sql.isascii():  # byte offsets are character offsets: work on the str
         total = len(sql)
         last_pos, last_line = 0, first_line
         for raw in stmts:
-            stmt: dict[str, Any] | None = raw.get("stmt")
+            stmt = raw.get("stmt")
             if not stmt:
                 continue
-            start: int = raw.get("stmt_location", 0)
-            length: int = raw.get("stmt_len", 0)
-            end = start + (length or (total - start))
+            start = raw.get("stmt_location", 0)
+            end = start + (raw.get("stmt_len", 0) or (total - start))
             # what precedes the statement's first token: mostly whitespace alone, which lstrip skips at a fraction
             # of the regular expression's cost (both strip the characters str.isspace accepts)
             piece = sql[start:end].lstrip()
@@ -195,9 +192,8 @@ def _statements(stmts: list[dict[str, Any]], sql: str, base: int, first_line: in
             text = piece.rstrip().rstrip(";").rstrip()
             line = last_line + sql.count("\n", last_pos, begin)
             last_pos, last_line = begin, line
-            for node_type, node in stmt.items():  # its one item
-                yield ParsedStatement(node_type, node, text, line, base + begin)
-                break
+            node_type, node = next(iter(stmt.items()))
+            yield ParsedStatement(node_type, node, text, line, base + begin)
         return
     data = sql.encode("utf-8")
     for raw in stmts:
@@ -205,12 +201,10 @@ def _statements(stmts: list[dict[str, Any]], sql: str, base: int, first_line: in
         if not stmt:
             continue
         start = raw.get("stmt_location", 0)
-        length = raw.get("stmt_len", 0)
-        end = start + (length or (len(data) - start))
+        end = start + (raw.get("stmt_len", 0) or (len(data) - start))
         lead_bytes = _LEADING.match(data, start, end)
         begin = lead_bytes.end() if lead_bytes else start
         text = data[begin:end].decode("utf-8").strip().rstrip(";").strip()
         prefix = data[:begin].decode("utf-8", errors="replace")
-        for node_type, node in stmt.items():
-            yield ParsedStatement(node_type, node, text, prefix.count("\n") + first_line, base + len(prefix))
-            break
+        node_type, node = next(iter(stmt.items()))
+        yield ParsedStatement(node_type, node, text, prefix.count("\n") + first_line, base + len(prefix))
