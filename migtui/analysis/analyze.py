@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from migtui.analysis import lock_modes
 from migtui.analysis.classify import Action, Classifier
@@ -36,12 +36,12 @@ from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
 from migtui.errors import UsageError
 from migtui.events import Finding
 
-DEFAULT_PG_VERSION = 16
+DEFAULT_PG_VERSION: Final = 16
 
 
 # forms whose re-run fails once a first run applied them, unless written with IF [NOT] EXISTS
-RERUN_CREATE = ("create-table", "create-index", "create-index-concurrently")
-RERUN_DROP = (
+RERUN_CREATE: Final = ("create-table", "create-index", "create-index-concurrently")
+RERUN_DROP: Final = (
     "drop-table",
     "drop-view",
     "drop-materialized-view",
@@ -53,7 +53,7 @@ RERUN_DROP = (
     "drop-trigger",
 )
 # the forms _rerun_rule can report (besides add-column*): most statements skip the call
-_RERUN_FORMS = frozenset((*RERUN_CREATE, *RERUN_DROP, "drop-column"))
+_RERUN_FORMS: Final = frozenset((*RERUN_CREATE, *RERUN_DROP, "drop-column"))
 
 
 # The result classes have hand-written __init__ methods: mypyc compiles them, while a dataclass-generated
@@ -138,10 +138,10 @@ class StatementAnalysis:
 
 # statements whose DML may read beyond a key (the rest skip that check)
 # PostgreSQL keeps the first NAMEDATALEN - 1 bytes of an identifier
-MAX_IDENTIFIER_BYTES = 63
+MAX_IDENTIFIER_BYTES: Final = 63
 # a quoted identifier over 63 bytes in ASCII text: 64 characters between double quotes ("" is one)
-_LONG_QUOTED = re.compile(r'"(?:[^"]|""){64}')
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_LONG_QUOTED: Final = re.compile(r'"(?:[^"]|""){64}')
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _may_have_long_identifier(sql: str) -> bool:
@@ -166,9 +166,9 @@ def _may_have_long_identifier(sql: str) -> bool:
     return '"' in sql and _LONG_QUOTED.search(sql) is not None
 
 
-_DML_NODES = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
-_NONE: frozenset[str] = frozenset()
-_REFRESH_CONCURRENTLY = "refresh-materialized-view-concurrently"
+_DML_NODES: Final = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
+_NONE: Final[frozenset[str]] = frozenset()
+_REFRESH_CONCURRENTLY: Final = "refresh-materialized-view-concurrently"
 
 
 def _at_least_warning(severity: str) -> str:
@@ -997,11 +997,11 @@ class Analyzer:
 
 
 _Check = Callable[[Analyzer, StatementAnalysis, Action, StatementInput, bool], None]
-_ADD_COLUMN_FORMS = tuple(form for form in FORMS if form.startswith("add-column"))
+_ADD_COLUMN_FORMS: Final = tuple(form for form in FORMS if form.startswith("add-column"))
 # Analyzer's rule checks in the order they run, each with the forms it reports on: _apply_rules runs a check only
 # for those forms. A check still tests the form itself, so a form listed here in vain costs time, never a finding;
 # tests/analysis/test_rules.py checks that every form a check compares against is listed.
-RULE_CHECKS: list[tuple[_Check, tuple[str, ...]]] = [
+RULE_CHECKS: Final[list[tuple[_Check, tuple[str, ...]]]] = [
     (Analyzer._set_rules, ("set",)),
     (
         Analyzer._destructive_rules,
@@ -1074,7 +1074,7 @@ RULE_CHECKS: list[tuple[_Check, tuple[str, ...]]] = [
     ),
 ]
 # the forms Analyzer._learn records something for (the constraint name of every add-* form among them)
-_LEARN_FORMS = frozenset(
+_LEARN_FORMS: Final = frozenset(
     {form for form in FORMS if form.startswith("add-")}
     | {
         "create-table",
@@ -1092,7 +1092,7 @@ _LEARN_FORMS = frozenset(
         "drop-foreign-key",
     }
 )
-_FORM_CHECKS: dict[str, tuple[_Check, ...]] = {}
+_FORM_CHECKS: Final[dict[str, tuple[_Check, ...]]] = {}
 for _form in FORMS:
     _checks = tuple(check for check, forms in RULE_CHECKS if _form in forms)
     if _checks:

@@ -8,7 +8,7 @@ statement does (an ALTER TABLE with three subcommands gives three), naming the f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from orjson import dumps as _dumps  # serializes in C: the source_relations pre-check costs less than a walk
 
@@ -18,13 +18,13 @@ from migtui.analysis.implicit import expand as expand_implicit
 from migtui.analysis.lock_modes import LOCKMODE_BY_NUMBER
 from migtui.analysis.types import type_change_narrows, type_change_rewrites
 
-DEFAULT_SCHEMA = "public"
+DEFAULT_SCHEMA: Final = "public"
 
 # functions whose result does not change per row (a DEFAULT using only these needs no rewrite on PG >= 11),
 # with the argument counts PostgreSQL has for them: ``now(123)`` or ``myschema.now()`` is another function
 # (unknown volatility), not ``pg_catalog.now()``. VARIADIC = any count.
-VARIADIC = range(0, 101)
-NON_VOLATILE_FUNCTIONS: dict[str, range] = {
+VARIADIC: Final = range(0, 101)
+NON_VOLATILE_FUNCTIONS: Final[dict[str, range]] = {
     "now": range(0, 1),
     "transaction_timestamp": range(0, 1),
     "statement_timestamp": range(0, 1),
@@ -55,7 +55,7 @@ NON_VOLATILE_FUNCTIONS: dict[str, range] = {
     "date_trunc": range(2, 4),
     "timezone": range(2, 3),
 }
-VOLATILE_FUNCTIONS: dict[str, range] = {
+VOLATILE_FUNCTIONS: Final[dict[str, range]] = {
     "random": range(0, 3),
     "gen_random_uuid": range(0, 1),
     "uuid_generate_v1": range(0, 1),
@@ -238,7 +238,7 @@ def option_enabled(options: list[dict[str, Any]] | None, name: str) -> bool | No
     return value
 
 
-SYSTEM_SCHEMAS = frozenset({"pg_catalog"})  # pg_toast holds user tables' TOAST too: those reindex concurrently
+SYSTEM_SCHEMAS: Final = frozenset({"pg_catalog"})  # pg_toast holds user tables' TOAST too: those reindex concurrently
 
 
 class Classifier:
@@ -1062,13 +1062,13 @@ class Classifier:
 
 
 # statement node type (``AlterTableStmt``) -> the Classifier method ``_AlterTableStmt``, looked up once
-_HANDLERS = {
+_HANDLERS: Final = {
     name[1:]: handler
     for name, handler in vars(Classifier).items()
     if name.startswith("_") and name[1:2].isupper() and callable(handler)
 }
 # statement types handled like another one (no class-level aliases: the module may be compiled by mypyc)
-_SAME_AS = {
+_SAME_AS: Final = {
     "AlterPolicyStmt": "CreatePolicyStmt",
     **dict.fromkeys(
         (

@@ -8,16 +8,16 @@ open transaction.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 from migtui.analysis.facts import CatalogFacts
 from migtui.events import Finding
 
 # A table with fewer rows than this (catalog estimate) is small: a full scan of it is brief.
-SMALL_TABLE_ROWS = 10_000
+SMALL_TABLE_ROWS: Final = 10_000
 
-_KEY_NAMES = frozenset({"id", "ctid", "pk", "uuid"})
-_CONSTRAINT_COLUMNS = re.compile(r"(?:PRIMARY KEY|UNIQUE)\s*\(([^)]*)\)", re.IGNORECASE)
+_KEY_NAMES: Final = frozenset({"id", "ctid", "pk", "uuid"})
+_CONSTRAINT_COLUMNS: Final = re.compile(r"(?:PRIMARY KEY|UNIQUE)\s*\(([^)]*)\)", re.IGNORECASE)
 
 
 class HeldLock:
@@ -162,7 +162,7 @@ def blocked_work(mode_blocks: list[str], relation: str) -> str:
     return f"schema changes and maintenance on {name} wait for it"
 
 
-_DML_VERB = {
+_DML_VERB: Final = {
     "update": "UPDATE",
     "update-all-rows": "UPDATE",
     "delete": "DELETE FROM",
@@ -170,7 +170,7 @@ _DML_VERB = {
     "insert": "INSERT INTO",
     "merge": "MERGE INTO",
 }
-DML_FORMS = frozenset(_DML_VERB)
+DML_FORMS: Final = frozenset(_DML_VERB)
 
 
 def describe_work(form: str, title: str, table: str | None, info: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from orjson import loads as _loads  # orjson: decoding the parser's JSON is on lint's hot path (docs/lint.md, Speed)
 
@@ -39,8 +39,8 @@ class ParsedStatement:
         self.offset = offset
 
 
-_LEADING = re.compile(rb"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
-_LEADING_STR = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
+_LEADING: Final = re.compile(rb"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
+_LEADING_STR: Final = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 
 
 _PGLAST_PARSER: Any = None  # pglast.parser, imported on first use: importing migtui.analysis does not load pglast
@@ -59,7 +59,7 @@ def _pglast_parser() -> Any:
 # Longer SQL is parsed one chunk of whole statements at a time: the JSON tree of a 10 MB revision, loaded at
 # once, takes most of a gigabyte (docs/reliability.md, Large revisions); a chunk's tree is dropped once the next
 # chunk is parsed.
-CHUNK_CHARS = 16 * 1024
+CHUNK_CHARS: Final = 16 * 1024
 
 
 def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[ParsedStatement]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from migtui.events import Finding
 
-LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
+LEVELS: Final = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def _escape_data(text: str) -> str:
@@ -19,7 +20,7 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-_TITLES: dict[str, str] = {}  # rule id -> escaped title property: a few dozen rules, tens of thousands of lines
+_TITLES: Final[dict[str, str]] = {}  # rule id -> escaped title property: a few dozen rules, tens of thousands of lines
 
 
 def _line(severity: str, rule: str, message: str, hint: str, file_props: str, line: int | None) -> str:
