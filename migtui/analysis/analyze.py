@@ -444,12 +444,12 @@ class Analyzer:
         form, info = action.form, action.info
         col = info.get("column")
         if form.startswith("add-column") and not new:
-            self._column_type_rules(result, info)
+            self._column_type_rules(result, col, info.get("type"))
         if form == "create-table":
             for name, type_text, _col in info.get("columns", []):
-                self._column_type_rules(result, {"column": name, "type": type_text, "coldef": _col})
+                self._column_type_rules(result, name, type_text)
         if form in ("alter-column-type", "alter-column-type-no-rewrite"):
-            self._column_type_rules(result, {"column": col, "type": info.get("new_type")})
+            self._column_type_rules(result, col, info.get("new_type"))
 
     def _type_change_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
         form, info, table = action.form, action.info, action.table
@@ -732,10 +732,11 @@ class Analyzer:
         column = self.classifier.not_null_check_column(table, action.info.get("constraint"))
         return column is not None and self.classifier.column_is_not_null(table, column)
 
-    def _column_type_rules(self, result: StatementAnalysis, info: dict[str, Any]) -> None:
-        type_text = (info.get("type") or "").lower()
+    def _column_type_rules(self, result: StatementAnalysis, col: str | None, declared: str | None) -> None:
+        """The advice on a column's declared type (``col`` and ``declared`` typed: compiled, their comparisons and
+        str methods are C calls)."""
+        type_text = (declared or "").lower()
         base = type_text.split("(")[0].removesuffix("[]")  # an array of the type gets the same advice
-        col = info.get("column")
         if base in ("timestamp",):
             self._add(result, "prefer-timestamptz", f"column {col} is timestamp without time zone")
         elif base in ("bpchar", "char", "character"):

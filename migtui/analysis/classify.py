@@ -109,10 +109,10 @@ class Action:
 def rangevar_name(rv: dict[str, Any] | None) -> str:
     if not rv:
         return ""
-    if "RangeVar" in rv:
-        rv = rv["RangeVar"]
-    schema = rv.get("schemaname") or DEFAULT_SCHEMA
-    return f"{schema}.{rv.get('relname', '')}"
+    # typed, not reassigned: compiled, a get on a dict is a C call, on an Any a Python method call
+    var: dict[str, Any] = rv["RangeVar"] if "RangeVar" in rv else rv
+    schema = var.get("schemaname") or DEFAULT_SCHEMA
+    return f"{schema}.{var.get('relname', '')}"
 
 
 def _names(items: list[dict[str, Any]] | None) -> list[str]:
@@ -490,8 +490,9 @@ class Classifier:
         objtype = node.get("objtype")
         table = rangevar_name(node.get("relation"))
         actions: list[Action] = []
+        cmd_wrap: dict[str, Any]
         for cmd_wrap in node.get("cmds") or []:
-            cmd = cmd_wrap.get("AlterTableCmd", {})
+            cmd: dict[str, Any] = cmd_wrap.get("AlterTableCmd", {})
             if objtype == "OBJECT_INDEX":
                 action = Action("alter-index" if cmd.get("subtype") != "AT_SetTableSpace" else "alter-table-other")
                 action.add("index", table)

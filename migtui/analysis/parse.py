@@ -169,17 +169,21 @@ def _cuts(sql: str, slices: Any) -> tuple[list[int], list[int]]:
     return cuts, starts
 
 
-def _statements(stmts: list[Any], sql: str, base: int, first_line: int) -> Iterator[ParsedStatement]:
-    """The statements of ``sql``, a chunk that starts at offset ``base`` and line ``first_line`` of the text."""
+def _statements(stmts: list[dict[str, Any]], sql: str, base: int, first_line: int) -> Iterator[ParsedStatement]:
+    """The statements of ``sql``, a chunk that starts at offset ``base`` and line ``first_line`` of the text.
+
+    ``stmts`` is the parser's JSON list, typed as dicts and ints below: compiled, a typed ``get`` is a C call,
+    an untyped one a Python method call."""
     if sql.isascii():  # byte offsets are character offsets: work on the str
         total = len(sql)
         last_pos, last_line = 0, first_line
         for raw in stmts:
-            stmt = raw.get("stmt")
+            stmt: dict[str, Any] | None = raw.get("stmt")
             if not stmt:
                 continue
-            start = raw.get("stmt_location", 0)
-            end = start + (raw.get("stmt_len", 0) or (total - start))
+            start: int = raw.get("stmt_location", 0)
+            length: int = raw.get("stmt_len", 0)
+            end = start + (length or (total - start))
             # what precedes the statement's first token: mostly whitespace alone, which lstrip skips at a fraction
             # of the regular expression's cost (both strip the characters str.isspace accepts)
             piece = sql[start:end].lstrip()
@@ -201,7 +205,8 @@ def _statements(stmts: list[Any], sql: str, base: int, first_line: int) -> Itera
         if not stmt:
             continue
         start = raw.get("stmt_location", 0)
-        end = start + (raw.get("stmt_len", 0) or (len(data) - start))
+        length = raw.get("stmt_len", 0)
+        end = start + (length or (len(data) - start))
         lead_bytes = _LEADING.match(data, start, end)
         begin = lead_bytes.end() if lead_bytes else start
         text = data[begin:end].decode("utf-8").strip().rstrip(";").strip()
