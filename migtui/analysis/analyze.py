@@ -893,6 +893,7 @@ class Analyzer:
             know.constraints.add((table, info["constraint"]))
         if form == "create-table":
             created = info.get("created", "")
+            col: dict[str, Any]  # the column's ColumnDef node (typed: compiled, its get is a C call)
             for name, type_text, col in info.get("columns", []):
                 know.column_types.setdefault(created, {})[name] = type_text
                 kinds = {c.get("Constraint", {}).get("contype") for c in col.get("constraints") or []}

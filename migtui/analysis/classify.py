@@ -333,6 +333,11 @@ class Classifier:
         action = Action(
             "create-table", info={"created": table, "columns": [], "if_not_exists": bool(node.get("if_not_exists"))}
         )
+        # the parser's JSON nodes typed as dicts: compiled, their gets are C calls (on an Any, Python method calls)
+        elt: dict[str, Any]
+        col: dict[str, Any]
+        con: dict[str, Any]
+        c: dict[str, Any]
         for elt in node.get("tableElts") or []:
             if "ColumnDef" in elt:
                 col = elt["ColumnDef"]
@@ -519,9 +524,9 @@ class Classifier:
         """The work an ADD COLUMN's own constraints make PostgreSQL do under its AccessExclusiveLock, as the
         ADD CONSTRAINT forms it equals: UNIQUE / PRIMARY KEY build an index, CHECK scans every row, and
         REFERENCES checks every row when a DEFAULT fills the column (all NULL otherwise: nothing to check)."""
-        coldef = column_action.info.get("coldef") or {}
+        coldef: dict[str, Any] = column_action.info.get("coldef") or {}
         column = column_action.info.get("column")
-        constraints = [c.get("Constraint", {}) for c in coldef.get("constraints") or []]
+        constraints: list[dict[str, Any]] = [c.get("Constraint", {}) for c in coldef.get("constraints") or []]
         has_default = any(c.get("contype") == "CONSTR_DEFAULT" for c in constraints)
         out: list[Action] = []
         for con in constraints:
@@ -741,7 +746,7 @@ class Classifier:
         type_text = type_name_text(col.get("typeName"))
         info: dict[str, Any] = {"column": col.get("colname"), "type": type_text, "coldef": col}
         base = type_text.split("(")[0].lower()
-        constraints = [c.get("Constraint", {}) for c in col.get("constraints") or []]
+        constraints: list[dict[str, Any]] = [c.get("Constraint", {}) for c in col.get("constraints") or []]
         kinds = {c.get("contype") for c in constraints}
         refs = [rangevar_name(c.get("pktable")) for c in constraints if c.get("contype") == "CONSTR_FOREIGN"]
         if base in ("serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"):
