@@ -271,8 +271,11 @@ class Analyzer:
         for action in actions:
             spec = FORMS[action.form]
             result.forms.append(action.form)
+            # loops, not list.extend of a generator: compiled, a generator is an object built per call
             if action.assumptions:
-                result.assumptions.extend(a for a in action.assumptions if a not in result.assumptions)
+                for a in action.assumptions:
+                    if a not in result.assumptions:
+                        result.assumptions.append(a)
             roles = action.roles
             if not roles:
                 continue
@@ -288,19 +291,26 @@ class Analyzer:
             for role in spec.rewrites:
                 named = roles.get(role)
                 if named:
-                    rewrites.extend(r for r in named if r not in rewrites)
+                    for r in named:
+                        if r not in rewrites:
+                            rewrites.append(r)
             for role in spec.scans:
                 named = roles.get(role)
                 if named:
-                    scans.extend(r for r in named if r not in scans)
+                    for r in named:
+                        if r not in scans:
+                            scans.append(r)
         if locks:
             result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
         wide = self.wide_dml = self._wide_dml(actions, parsed.node) if parsed.node_type in _DML_NODES else _NONE
         if wide:
-            scans.extend(t for t in wide if t not in scans)
+            for t in wide:
+                if t not in scans:
+                    scans.append(t)
         if rewrites or scans:
             result.rewrites = rewrites
-            result.scans = list(dict.fromkeys(scans + rewrites))
+            # scans, then the rewritten relations not among them (each list holds a relation once)
+            result.scans = scans + [r for r in rewrites if r not in scans]
         self._apply_rules(result, actions, item)
         if _may_have_long_identifier(parsed.sql):
             self._identifier_rule(result, parsed.sql)
@@ -945,7 +955,7 @@ class Analyzer:
             info = action.info
             if info.get("created"):
                 self.created.add(info["created"])
-            setting = (info.get("name") or "").lower() if action.form == "set" else ""
+            setting: str = (info.get("name") or "").lower() if action.form == "set" else ""
             if setting in ("lock_timeout", "statement_timeout", "transaction_timeout"):
                 value = (info.get("value") or "").strip().lower()
                 enabled = info.get("kind") != "VAR_RESET" and value not in ("0", "", "default")

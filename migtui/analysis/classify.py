@@ -550,7 +550,7 @@ class Classifier:
         return out
 
     def _alter_table_cmd(self, table: str, cmd: dict[str, Any], objtype: str | None) -> Action:
-        sub = cmd.get("subtype", "")
+        sub: str = cmd.get("subtype", "")  # typed: compiled, its many comparisons are C string compares
         name = cmd.get("name")
         if objtype == "OBJECT_SEQUENCE":
             return Action("alter-sequence")
