@@ -196,8 +196,9 @@ def _statements(stmts: list[dict[str, Any]], sql: str, base: int, first_line: in
             text = piece.rstrip().rstrip(";").rstrip()
             line = last_line + sql.count("\n", last_pos, begin)
             last_pos, last_line = begin, line
-            node_type, node = next(iter(stmt.items()))
-            yield ParsedStatement(node_type, node, text, line, base + begin)
+            for node_type, node in stmt.items():  # its one key, the node type (compiled: a C dict iteration)
+                yield ParsedStatement(node_type, node, text, line, base + begin)
+                break
         return
     data = sql.encode("utf-8")
     for raw in stmts:
@@ -211,5 +212,6 @@ def _statements(stmts: list[dict[str, Any]], sql: str, base: int, first_line: in
         begin = lead_bytes.end() if lead_bytes else start
         text = data[begin:end].decode("utf-8").strip().rstrip(";").strip()
         prefix = data[:begin].decode("utf-8", errors="replace")
-        node_type, node = next(iter(stmt.items()))
-        yield ParsedStatement(node_type, node, text, prefix.count("\n") + first_line, base + len(prefix))
+        for node_type, node in stmt.items():
+            yield ParsedStatement(node_type, node, text, prefix.count("\n") + first_line, base + len(prefix))
+            break
