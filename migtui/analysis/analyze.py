@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from migtui.analysis import lock_modes
 from migtui.analysis.classify import Action, Classifier
@@ -36,12 +36,12 @@ from migtui.analysis.rules import ERROR, INFO, RULES, WARNING
 from migtui.errors import UsageError
 from migtui.events import Finding
 
-DEFAULT_PG_VERSION = 16
+DEFAULT_PG_VERSION: Final = 16
 
 
 # forms whose re-run fails once a first run applied them, unless written with IF [NOT] EXISTS
-RERUN_CREATE = ("create-table", "create-index", "create-index-concurrently")
-RERUN_DROP = (
+RERUN_CREATE: Final = ("create-table", "create-index", "create-index-concurrently")
+RERUN_DROP: Final = (
     "drop-table",
     "drop-view",
     "drop-materialized-view",
@@ -53,7 +53,7 @@ RERUN_DROP = (
     "drop-trigger",
 )
 # the forms _rerun_rule can report (besides add-column*): most statements skip the call
-_RERUN_FORMS = frozenset((*RERUN_CREATE, *RERUN_DROP, "drop-column"))
+_RERUN_FORMS: Final = frozenset((*RERUN_CREATE, *RERUN_DROP, "drop-column"))
 
 
 # The result classes have hand-written __init__ methods: mypyc compiles them, while a dataclass-generated
@@ -138,10 +138,10 @@ class StatementAnalysis:
 
 # statements whose DML may read beyond a key (the rest skip that check)
 # PostgreSQL keeps the first NAMEDATALEN - 1 bytes of an identifier
-MAX_IDENTIFIER_BYTES = 63
+MAX_IDENTIFIER_BYTES: Final = 63
 # a quoted identifier over 63 bytes in ASCII text: 64 characters between double quotes ("" is one)
-_LONG_QUOTED = re.compile(r'"(?:[^"]|""){64}')
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_LONG_QUOTED: Final = re.compile(r'"(?:[^"]|""){64}')
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _may_have_long_identifier(sql: str) -> bool:
@@ -166,9 +166,9 @@ def _may_have_long_identifier(sql: str) -> bool:
     return '"' in sql and _LONG_QUOTED.search(sql) is not None
 
 
-_DML_NODES = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
-_NONE: frozenset[str] = frozenset()
-_REFRESH_CONCURRENTLY = "refresh-materialized-view-concurrently"
+_DML_NODES: Final = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
+_NONE: Final[frozenset[str]] = frozenset()
+_REFRESH_CONCURRENTLY: Final = "refresh-materialized-view-concurrently"
 
 
 def _at_least_warning(severity: str) -> str:
@@ -271,8 +271,11 @@ class Analyzer:
         for action in actions:
             spec = FORMS[action.form]
             result.forms.append(action.form)
+            # loops, not list.extend of a generator: compiled, a generator is an object built per call
             if action.assumptions:
-                result.assumptions.extend(a for a in action.assumptions if a not in result.assumptions)
+                for a in action.assumptions:
+                    if a not in result.assumptions:
+                        result.assumptions.append(a)
             roles = action.roles
             if not roles:
                 continue
@@ -288,19 +291,26 @@ class Analyzer:
             for role in spec.rewrites:
                 named = roles.get(role)
                 if named:
-                    rewrites.extend(r for r in named if r not in rewrites)
+                    for r in named:
+                        if r not in rewrites:
+                            rewrites.append(r)
             for role in spec.scans:
                 named = roles.get(role)
                 if named:
-                    scans.extend(r for r in named if r not in scans)
+                    for r in named:
+                        if r not in scans:
+                            scans.append(r)
         if locks:
             result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
         wide = self.wide_dml = self._wide_dml(actions, parsed.node) if parsed.node_type in _DML_NODES else _NONE
         if wide:
-            scans.extend(t for t in wide if t not in scans)
+            for t in wide:
+                if t not in scans:
+                    scans.append(t)
         if rewrites or scans:
             result.rewrites = rewrites
-            result.scans = list(dict.fromkeys(scans + rewrites))
+            # scans, then the rewritten relations not among them (each list holds a relation once)
+            result.scans = scans + [r for r in rewrites if r not in scans]
         self._apply_rules(result, actions, item)
         if _may_have_long_identifier(parsed.sql):
             self._identifier_rule(result, parsed.sql)
@@ -444,12 +454,12 @@ class Analyzer:
         form, info = action.form, action.info
         col = info.get("column")
         if form.startswith("add-column") and not new:
-            self._column_type_rules(result, info)
+            self._column_type_rules(result, col, info.get("type"))
         if form == "create-table":
             for name, type_text, _col in info.get("columns", []):
-                self._column_type_rules(result, {"column": name, "type": type_text, "coldef": _col})
+                self._column_type_rules(result, name, type_text)
         if form in ("alter-column-type", "alter-column-type-no-rewrite"):
-            self._column_type_rules(result, {"column": col, "type": info.get("new_type")})
+            self._column_type_rules(result, col, info.get("new_type"))
 
     def _type_change_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
         form, info, table = action.form, action.info, action.table
@@ -732,10 +742,11 @@ class Analyzer:
         column = self.classifier.not_null_check_column(table, action.info.get("constraint"))
         return column is not None and self.classifier.column_is_not_null(table, column)
 
-    def _column_type_rules(self, result: StatementAnalysis, info: dict[str, Any]) -> None:
-        type_text = (info.get("type") or "").lower()
+    def _column_type_rules(self, result: StatementAnalysis, col: str | None, declared: str | None) -> None:
+        """The advice on a column's declared type (``col`` and ``declared`` typed: compiled, their comparisons and
+        str methods are C calls)."""
+        type_text = (declared or "").lower()
         base = type_text.split("(")[0].removesuffix("[]")  # an array of the type gets the same advice
-        col = info.get("column")
         if base in ("timestamp",):
             self._add(result, "prefer-timestamptz", f"column {col} is timestamp without time zone")
         elif base in ("bpchar", "char", "character"):
@@ -892,6 +903,7 @@ class Analyzer:
             know.constraints.add((table, info["constraint"]))
         if form == "create-table":
             created = info.get("created", "")
+            col: dict[str, Any]  # the column's ColumnDef node (typed: compiled, its get is a C call)
             for name, type_text, col in info.get("columns", []):
                 know.column_types.setdefault(created, {})[name] = type_text
                 kinds = {c.get("Constraint", {}).get("contype") for c in col.get("constraints") or []}
@@ -943,7 +955,7 @@ class Analyzer:
             info = action.info
             if info.get("created"):
                 self.created.add(info["created"])
-            setting = (info.get("name") or "").lower() if action.form == "set" else ""
+            setting: str = (info.get("name") or "").lower() if action.form == "set" else ""
             if setting in ("lock_timeout", "statement_timeout", "transaction_timeout"):
                 value = (info.get("value") or "").strip().lower()
                 enabled = info.get("kind") != "VAR_RESET" and value not in ("0", "", "default")
@@ -997,11 +1009,11 @@ class Analyzer:
 
 
 _Check = Callable[[Analyzer, StatementAnalysis, Action, StatementInput, bool], None]
-_ADD_COLUMN_FORMS = tuple(form for form in FORMS if form.startswith("add-column"))
+_ADD_COLUMN_FORMS: Final = tuple(form for form in FORMS if form.startswith("add-column"))
 # Analyzer's rule checks in the order they run, each with the forms it reports on: _apply_rules runs a check only
 # for those forms. A check still tests the form itself, so a form listed here in vain costs time, never a finding;
 # tests/analysis/test_rules.py checks that every form a check compares against is listed.
-RULE_CHECKS: list[tuple[_Check, tuple[str, ...]]] = [
+RULE_CHECKS: Final[list[tuple[_Check, tuple[str, ...]]]] = [
     (Analyzer._set_rules, ("set",)),
     (
         Analyzer._destructive_rules,
@@ -1074,7 +1086,7 @@ RULE_CHECKS: list[tuple[_Check, tuple[str, ...]]] = [
     ),
 ]
 # the forms Analyzer._learn records something for (the constraint name of every add-* form among them)
-_LEARN_FORMS = frozenset(
+_LEARN_FORMS: Final = frozenset(
     {form for form in FORMS if form.startswith("add-")}
     | {
         "create-table",
@@ -1092,7 +1104,7 @@ _LEARN_FORMS = frozenset(
         "drop-foreign-key",
     }
 )
-_FORM_CHECKS: dict[str, tuple[_Check, ...]] = {}
+_FORM_CHECKS: Final[dict[str, tuple[_Check, ...]]] = {}
 for _form in FORMS:
     _checks = tuple(check for check, forms in RULE_CHECKS if _form in forms)
     if _checks:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from migtui.analysis.rules import INFO, LINT_RULES, RULE_ALIASES
 from migtui.events import Finding
 
-_COMMENT = re.compile(
+_COMMENT: Final = re.compile(
     r"(?:#|--)\s*migtui:\s*(?P<kind>approve|ignore)\s*=\s*(?P<rules>[A-Za-z0-9_,\-]*)"
     r"(?:\s+reason\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'))?"
 )
-_LOOSE = re.compile(r"(?:#|--)\s*migtui:")
+_LOOSE: Final = re.compile(r"(?:#|--)\s*migtui:")
 
 
 @dataclass

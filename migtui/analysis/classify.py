@@ -8,7 +8,7 @@ statement does (an ALTER TABLE with three subcommands gives three), naming the f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from orjson import dumps as _dumps  # serializes in C: the source_relations pre-check costs less than a walk
 
@@ -18,13 +18,13 @@ from migtui.analysis.implicit import expand as expand_implicit
 from migtui.analysis.lock_modes import LOCKMODE_BY_NUMBER
 from migtui.analysis.types import type_change_narrows, type_change_rewrites
 
-DEFAULT_SCHEMA = "public"
+DEFAULT_SCHEMA: Final = "public"
 
 # functions whose result does not change per row (a DEFAULT using only these needs no rewrite on PG >= 11),
 # with the argument counts PostgreSQL has for them: ``now(123)`` or ``myschema.now()`` is another function
 # (unknown volatility), not ``pg_catalog.now()``. VARIADIC = any count.
-VARIADIC = range(0, 101)
-NON_VOLATILE_FUNCTIONS: dict[str, range] = {
+VARIADIC: Final = range(0, 101)
+NON_VOLATILE_FUNCTIONS: Final[dict[str, range]] = {
     "now": range(0, 1),
     "transaction_timestamp": range(0, 1),
     "statement_timestamp": range(0, 1),
@@ -55,7 +55,7 @@ NON_VOLATILE_FUNCTIONS: dict[str, range] = {
     "date_trunc": range(2, 4),
     "timezone": range(2, 3),
 }
-VOLATILE_FUNCTIONS: dict[str, range] = {
+VOLATILE_FUNCTIONS: Final[dict[str, range]] = {
     "random": range(0, 3),
     "gen_random_uuid": range(0, 1),
     "uuid_generate_v1": range(0, 1),
@@ -109,10 +109,10 @@ class Action:
 def rangevar_name(rv: dict[str, Any] | None) -> str:
     if not rv:
         return ""
-    if "RangeVar" in rv:
-        rv = rv["RangeVar"]
-    schema = rv.get("schemaname") or DEFAULT_SCHEMA
-    return f"{schema}.{rv.get('relname', '')}"
+    # typed, not reassigned: compiled, a get on a dict is a C call, on an Any a Python method call
+    var: dict[str, Any] = rv["RangeVar"] if "RangeVar" in rv else rv
+    schema = var.get("schemaname") or DEFAULT_SCHEMA
+    return f"{schema}.{var.get('relname', '')}"
 
 
 def _names(items: list[dict[str, Any]] | None) -> list[str]:
@@ -238,7 +238,7 @@ def option_enabled(options: list[dict[str, Any]] | None, name: str) -> bool | No
     return value
 
 
-SYSTEM_SCHEMAS = frozenset({"pg_catalog"})  # pg_toast holds user tables' TOAST too: those reindex concurrently
+SYSTEM_SCHEMAS: Final = frozenset({"pg_catalog"})  # pg_toast holds user tables' TOAST too: those reindex concurrently
 
 
 class Classifier:
@@ -333,6 +333,11 @@ class Classifier:
         action = Action(
             "create-table", info={"created": table, "columns": [], "if_not_exists": bool(node.get("if_not_exists"))}
         )
+        # the parser's JSON nodes typed as dicts: compiled, their gets are C calls (on an Any, Python method calls)
+        elt: dict[str, Any]
+        col: dict[str, Any]
+        con: dict[str, Any]
+        c: dict[str, Any]
         for elt in node.get("tableElts") or []:
             if "ColumnDef" in elt:
                 col = elt["ColumnDef"]
@@ -490,8 +495,9 @@ class Classifier:
         objtype = node.get("objtype")
         table = rangevar_name(node.get("relation"))
         actions: list[Action] = []
+        cmd_wrap: dict[str, Any]
         for cmd_wrap in node.get("cmds") or []:
-            cmd = cmd_wrap.get("AlterTableCmd", {})
+            cmd: dict[str, Any] = cmd_wrap.get("AlterTableCmd", {})
             if objtype == "OBJECT_INDEX":
                 action = Action("alter-index" if cmd.get("subtype") != "AT_SetTableSpace" else "alter-table-other")
                 action.add("index", table)
@@ -518,9 +524,9 @@ class Classifier:
         """The work an ADD COLUMN's own constraints make PostgreSQL do under its AccessExclusiveLock, as the
         ADD CONSTRAINT forms it equals: UNIQUE / PRIMARY KEY build an index, CHECK scans every row, and
         REFERENCES checks every row when a DEFAULT fills the column (all NULL otherwise: nothing to check)."""
-        coldef = column_action.info.get("coldef") or {}
+        coldef: dict[str, Any] = column_action.info.get("coldef") or {}
         column = column_action.info.get("column")
-        constraints = [c.get("Constraint", {}) for c in coldef.get("constraints") or []]
+        constraints: list[dict[str, Any]] = [c.get("Constraint", {}) for c in coldef.get("constraints") or []]
         has_default = any(c.get("contype") == "CONSTR_DEFAULT" for c in constraints)
         out: list[Action] = []
         for con in constraints:
@@ -544,7 +550,7 @@ class Classifier:
         return out
 
     def _alter_table_cmd(self, table: str, cmd: dict[str, Any], objtype: str | None) -> Action:
-        sub = cmd.get("subtype", "")
+        sub: str = cmd.get("subtype", "")  # typed: compiled, its many comparisons are C string compares
         name = cmd.get("name")
         if objtype == "OBJECT_SEQUENCE":
             return Action("alter-sequence")
@@ -740,7 +746,7 @@ class Classifier:
         type_text = type_name_text(col.get("typeName"))
         info: dict[str, Any] = {"column": col.get("colname"), "type": type_text, "coldef": col}
         base = type_text.split("(")[0].lower()
-        constraints = [c.get("Constraint", {}) for c in col.get("constraints") or []]
+        constraints: list[dict[str, Any]] = [c.get("Constraint", {}) for c in col.get("constraints") or []]
         kinds = {c.get("contype") for c in constraints}
         refs = [rangevar_name(c.get("pktable")) for c in constraints if c.get("contype") == "CONSTR_FOREIGN"]
         if base in ("serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"):
@@ -1062,13 +1068,13 @@ class Classifier:
 
 
 # statement node type (``AlterTableStmt``) -> the Classifier method ``_AlterTableStmt``, looked up once
-_HANDLERS = {
+_HANDLERS: Final = {
     name[1:]: handler
     for name, handler in vars(Classifier).items()
     if name.startswith("_") and name[1:2].isupper() and callable(handler)
 }
 # statement types handled like another one (no class-level aliases: the module may be compiled by mypyc)
-_SAME_AS = {
+_SAME_AS: Final = {
     "AlterPolicyStmt": "CreatePolicyStmt",
     **dict.fromkeys(
         (

@@ -24,7 +24,7 @@ Roles added here:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from orjson import dumps as _dumps
 
@@ -36,10 +36,10 @@ if TYPE_CHECKING:  # classify imports this module; typed, the compiled code read
 
 # relation options whose change takes AccessExclusiveLock (reloptions.c); the others take
 # ShareUpdateExclusiveLock
-EXCLUSIVE_REL_OPTIONS = frozenset({"user_catalog_table", "security_barrier", "check_option", "security_invoker"})
-SEQUENCE_FUNCTIONS = frozenset({"nextval", "setval"})
-_WRITES = {event: re.compile(rf"ON {event} (CASCADE|SET NULL|SET DEFAULT)") for event in ("UPDATE", "DELETE")}
-_REFERENCES = re.compile(r"FOREIGN KEY \((?P<cols>[^)]*)\) REFERENCES [^(]+\((?P<refcols>[^)]*)\)")
+EXCLUSIVE_REL_OPTIONS: Final = frozenset({"user_catalog_table", "security_barrier", "check_option", "security_invoker"})
+SEQUENCE_FUNCTIONS: Final = frozenset({"nextval", "setval"})
+_WRITES: Final = {event: re.compile(rf"ON {event} (CASCADE|SET NULL|SET DEFAULT)") for event in ("UPDATE", "DELETE")}
+_REFERENCES: Final = re.compile(r"FOREIGN KEY \((?P<cols>[^)]*)\) REFERENCES [^(]+\((?P<refcols>[^)]*)\)")
 
 
 def dict_nodes(node: Any) -> list[dict[str, Any]]:
@@ -68,7 +68,7 @@ def _names(items: list[dict[str, Any]] | None) -> list[str]:
     return [i["String"]["sval"] for i in items or [] if "String" in i]
 
 
-_RECURSES: dict[tuple[str, int], tuple[bool, bool]] = {}
+_RECURSES: Final[dict[tuple[str, int], tuple[bool, bool]]] = {}
 
 
 def _recurses(form: str, pg_version: int) -> tuple[bool, bool]:
@@ -156,7 +156,7 @@ def _dependent_views(facts: CatalogFacts, relations: list[str]) -> list[str]:
 
 # forms whose recursion the no-catalog assumption does not mention: row-level locks on every partition are what
 # a reader of the statement expects
-_QUIET_RECURSION = frozenset(
+_QUIET_RECURSION: Final = frozenset(
     {"update", "update-all-rows", "delete", "delete-all-rows", "merge", "select-for-update", "analyze"}
 )
 
@@ -226,7 +226,7 @@ def expand(
 
 
 # forms whose ``source`` relations are read by a query (AccessShareLock on what is under them too)
-_READING = frozenset(
+_READING: Final = frozenset(
     {
         "select",
         "create-table-as",
@@ -241,7 +241,7 @@ _READING = frozenset(
 )
 
 # forms _refine_form may replace, and forms _no_catalog_roles adds roles to
-_REFINED = frozenset(
+_REFINED: Final = frozenset(
     {
         "set-storage-parameters",
         "set-statistics",
@@ -254,7 +254,7 @@ _REFINED = frozenset(
         "set-access-method",
     }
 )
-_TEXT_ROLES = frozenset(
+_TEXT_ROLES: Final = frozenset(
     {
         "select",
         "insert",

@@ -34,6 +34,7 @@ Roles name the relations a statement touches:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from migtui.analysis.lock_modes import (
     ACCESS_EXCLUSIVE as AE,
@@ -60,8 +61,8 @@ from migtui.analysis.lock_modes import (
     SHARE_UPDATE_EXCLUSIVE as SUE,
 )
 
-MIN_VERSION = 13
-MAX_VERSION = 18
+MIN_VERSION: Final = 13
+MAX_VERSION: Final = 18
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _f(*args, **kwargs) -> Form:
     return Form(*args, **kwargs)
 
 
-FORMS_LIST: list[Form] = [
+FORMS_LIST: Final[list[Form]] = [
     # --- tables ----------------------------------------------------------------------------------------
     _f(
         "create-table",
@@ -867,7 +868,7 @@ FORMS_LIST: list[Form] = [
     _f("other", "any other statement", probe="none: catch-all"),
 ]
 
-FORMS: dict[str, Form] = {form.id: form for form in FORMS_LIST}
+FORMS: Final[dict[str, Form]] = {form.id: form for form in FORMS_LIST}
 assert len(FORMS) == len(FORMS_LIST), "duplicate form id"
 
 

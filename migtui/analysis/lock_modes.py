@@ -5,17 +5,19 @@ The conflict table is the one in the PostgreSQL documentation ("Explicit Locking
 
 from __future__ import annotations
 
-ACCESS_SHARE = "AccessShareLock"
-ROW_SHARE = "RowShareLock"
-ROW_EXCLUSIVE = "RowExclusiveLock"
-SHARE_UPDATE_EXCLUSIVE = "ShareUpdateExclusiveLock"
-SHARE = "ShareLock"
-SHARE_ROW_EXCLUSIVE = "ShareRowExclusiveLock"
-EXCLUSIVE = "ExclusiveLock"
-ACCESS_EXCLUSIVE = "AccessExclusiveLock"
+from typing import Final
+
+ACCESS_SHARE: Final = "AccessShareLock"
+ROW_SHARE: Final = "RowShareLock"
+ROW_EXCLUSIVE: Final = "RowExclusiveLock"
+SHARE_UPDATE_EXCLUSIVE: Final = "ShareUpdateExclusiveLock"
+SHARE: Final = "ShareLock"
+SHARE_ROW_EXCLUSIVE: Final = "ShareRowExclusiveLock"
+EXCLUSIVE: Final = "ExclusiveLock"
+ACCESS_EXCLUSIVE: Final = "AccessExclusiveLock"
 
 # weakest first; the index is the strength
-MODES: tuple[str, ...] = (
+MODES: Final[tuple[str, ...]] = (
     ACCESS_SHARE,
     ROW_SHARE,
     ROW_EXCLUSIVE,
@@ -25,12 +27,12 @@ MODES: tuple[str, ...] = (
     EXCLUSIVE,
     ACCESS_EXCLUSIVE,
 )
-STRENGTH: dict[str, int] = {mode: i for i, mode in enumerate(MODES)}
+STRENGTH: Final[dict[str, int]] = {mode: i for i, mode in enumerate(MODES)}
 
 # LOCK TABLE ... IN <mode> MODE: the parser's numeric lock mode (LockStmt.mode) -> name
-LOCKMODE_BY_NUMBER: dict[int, str] = {i + 1: mode for i, mode in enumerate(MODES)}
+LOCKMODE_BY_NUMBER: Final[dict[int, str]] = {i + 1: mode for i, mode in enumerate(MODES)}
 
-CONFLICTS: dict[str, frozenset[str]] = {
+CONFLICTS: Final[dict[str, frozenset[str]]] = {
     ACCESS_SHARE: frozenset({ACCESS_EXCLUSIVE}),
     ROW_SHARE: frozenset({EXCLUSIVE, ACCESS_EXCLUSIVE}),
     ROW_EXCLUSIVE: frozenset({SHARE, SHARE_ROW_EXCLUSIVE, EXCLUSIVE, ACCESS_EXCLUSIVE}),
@@ -69,7 +71,7 @@ def _blocks(mode: str) -> list[str]:
     return out
 
 
-_BLOCKS: dict[str, tuple[str, ...]] = {}
+_BLOCKS: Final[dict[str, tuple[str, ...]]] = {}
 
 
 def blocks(mode: str) -> list[str]:

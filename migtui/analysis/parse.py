@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from orjson import loads as _loads  # orjson: decoding the parser's JSON is on lint's hot path (docs/lint.md, Speed)
 
@@ -39,8 +39,8 @@ class ParsedStatement:
         self.offset = offset
 
 
-_LEADING = re.compile(rb"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
-_LEADING_STR = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
+_LEADING: Final = re.compile(rb"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
+_LEADING_STR: Final = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 
 
 _PGLAST_PARSER: Any = None  # pglast.parser, imported on first use: importing migtui.analysis does not load pglast
@@ -59,7 +59,7 @@ def _pglast_parser() -> Any:
 # Longer SQL is parsed one chunk of whole statements at a time: the JSON tree of a 10 MB revision, loaded at
 # once, takes most of a gigabyte (docs/reliability.md, Large revisions); a chunk's tree is dropped once the next
 # chunk is parsed.
-CHUNK_CHARS = 16 * 1024
+CHUNK_CHARS: Final = 16 * 1024
 
 
 def parse_sql(sql: str, path: str | None = None, first_line: int = 1) -> list[ParsedStatement]:
@@ -169,17 +169,21 @@ def _cuts(sql: str, slices: Any) -> tuple[list[int], list[int]]:
     return cuts, starts
 
 
-def _statements(stmts: list[Any], sql: str, base: int, first_line: int) -> Iterator[ParsedStatement]:
-    """The statements of ``sql``, a chunk that starts at offset ``base`` and line ``first_line`` of the text."""
+def _statements(stmts: list[dict[str, Any]], sql: str, base: int, first_line: int) -> Iterator[ParsedStatement]:
+    """The statements of ``sql``, a chunk that starts at offset ``base`` and line ``first_line`` of the text.
+
+    ``stmts`` is the parser's JSON list, typed as dicts and ints below: compiled, a typed ``get`` is a C call,
+    an untyped one a Python method call."""
     if sql.isascii():  # byte offsets are character offsets: work on the str
         total = len(sql)
         last_pos, last_line = 0, first_line
         for raw in stmts:
-            stmt = raw.get("stmt")
+            stmt: dict[str, Any] | None = raw.get("stmt")
             if not stmt:
                 continue
-            start = raw.get("stmt_location", 0)
-            end = start + (raw.get("stmt_len", 0) or (total - start))
+            start: int = raw.get("stmt_location", 0)
+            length: int = raw.get("stmt_len", 0)
+            end = start + (length or (total - start))
             # what precedes the statement's first token: mostly whitespace alone, which lstrip skips at a fraction
             # of the regular expression's cost (both strip the characters str.isspace accepts)
             piece = sql[start:end].lstrip()
@@ -192,8 +196,9 @@ def _statements(stmts: list[Any], sql: str, base: int, first_line: int) -> Itera
             text = piece.rstrip().rstrip(";").rstrip()
             line = last_line + sql.count("\n", last_pos, begin)
             last_pos, last_line = begin, line
-            node_type, node = next(iter(stmt.items()))
-            yield ParsedStatement(node_type, node, text, line, base + begin)
+            for node_type, node in stmt.items():  # its one key, the node type (compiled: a C dict iteration)
+                yield ParsedStatement(node_type, node, text, line, base + begin)
+                break
         return
     data = sql.encode("utf-8")
     for raw in stmts:
@@ -201,10 +206,12 @@ def _statements(stmts: list[Any], sql: str, base: int, first_line: int) -> Itera
         if not stmt:
             continue
         start = raw.get("stmt_location", 0)
-        end = start + (raw.get("stmt_len", 0) or (len(data) - start))
+        length = raw.get("stmt_len", 0)
+        end = start + (length or (len(data) - start))
         lead_bytes = _LEADING.match(data, start, end)
         begin = lead_bytes.end() if lead_bytes else start
         text = data[begin:end].decode("utf-8").strip().rstrip(";").strip()
         prefix = data[:begin].decode("utf-8", errors="replace")
-        node_type, node = next(iter(stmt.items()))
-        yield ParsedStatement(node_type, node, text, prefix.count("\n") + first_line, base + len(prefix))
+        for node_type, node in stmt.items():
+            yield ParsedStatement(node_type, node, text, prefix.count("\n") + first_line, base + len(prefix))
+            break

@@ -11,16 +11,17 @@ Destructive lint rules are errors unless the revision (or raw SQL file) approves
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-ERROR = "error"
-WARNING = "warning"
-INFO = "info"
-SEVERITY_RANK = {INFO: 0, WARNING: 1, ERROR: 2}  # the one severity order (higher is worse)
+ERROR: Final = "error"
+WARNING: Final = "warning"
+INFO: Final = "info"
+SEVERITY_RANK: Final = {INFO: 0, WARNING: 1, ERROR: 2}  # the one severity order (higher is worse)
 
-LINT = "lint"
-DRY_RUN = "dry-run"
-DRIFT = "drift"
-ROLLBACK_TEST = "rollback-test"
+LINT: Final = "lint"
+DRY_RUN: Final = "dry-run"
+DRIFT: Final = "drift"
+ROLLBACK_TEST: Final = "rollback-test"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Rule:
     job: str = LINT  # whose checks emit it: "lint" | "dry-run" | "drift" | "rollback-test"
 
 
-_RULES: list[Rule] = [
+_RULES: Final[list[Rule]] = [
     # --- destructive: error unless approved ------------------------------------------------------------
     Rule(
         "drop-table",
@@ -648,15 +649,15 @@ _RULES: list[Rule] = [
     ),
 ]
 
-RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+RULES: Final[dict[str, Rule]] = {rule.id: rule for rule in _RULES}
 # retired ids still accepted in approve=/ignore= comments, and the rule that reports the concept now
-RULE_ALIASES: dict[str, str] = {
+RULE_ALIASES: Final[dict[str, str]] = {
     "slow-statement-after-exclusive-lock": "slow-statement-while-lock-held",
     "validate-in-same-transaction": "slow-statement-while-lock-held",
 }
 assert len(RULES) == len(_RULES)
 # what approve=/ignore= comments and ``migtui lint --list-rules`` name
-LINT_RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES if rule.job == LINT}
+LINT_RULES: Final[dict[str, Rule]] = {rule.id: rule for rule in _RULES if rule.job == LINT}
 
 
 def rule(rule_id: str) -> Rule:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
-_ALIASES = {
+_ALIASES: Final = {
     "character varying": "varchar",
     "varchar": "varchar",
     "string": "varchar",
@@ -42,7 +43,9 @@ _ALIASES = {
     "jsonb": "jsonb",
 }
 
-_TYPE_RE = re.compile(r"^\s*([a-z_][a-z0-9_ ]*?)\s*(?:\(([^)]*)\))?\s*((?:with|without) time zone)?\s*(\[\])?\s*$")
+_TYPE_RE: Final = re.compile(
+    r"^\s*([a-z_][a-z0-9_ ]*?)\s*(?:\(([^)]*)\))?\s*((?:with|without) time zone)?\s*(\[\])?\s*$"
+)
 
 
 def normalize_type(text: str) -> tuple[str, tuple[int, ...]] | None:

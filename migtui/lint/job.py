@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from migtui.analysis.analyze import (
     DEFAULT_PG_VERSION,
@@ -38,10 +38,10 @@ if TYPE_CHECKING:
     from migtui.config import Settings
     from migtui.events import EventSink
 
-JOB = "lint"
+JOB: Final = "lint"
 
-PARALLEL_MIN_FILES = 200  # fewer files stay in one process (work is shared out in chunks of whole files)
-PARALLEL_BYTES_PER_JOB = 256 * 1024  # default --jobs: one process per this much SQL (~4,000 statements)
+PARALLEL_MIN_FILES: Final = 200  # fewer files stay in one process (work is shared out in chunks of whole files)
+PARALLEL_BYTES_PER_JOB: Final = 256 * 1024  # default --jobs: one process per this much SQL (~4,000 statements)
 
 
 @dataclass(frozen=True)
@@ -664,7 +664,7 @@ def lint_alembic(
     return out
 
 
-_STATE_INSERT = 'INSERT INTO "migtui"."phase_state"'
+_STATE_INSERT: Final = 'INSERT INTO "migtui"."phase_state"'
 
 
 def _stored_plan(statements: list) -> dict[str, Any] | None:
@@ -761,7 +761,7 @@ def _destructive(rule: str) -> bool:
     return bool(spec is not None and getattr(spec, "destructive", False))
 
 
-_PLACEHOLDER = re.compile(r"\?|%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*")  # qmark, pyformat, format, named
+_PLACEHOLDER: Final = re.compile(r"\?|%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*")  # qmark, pyformat, format, named
 
 
 def _unbound_parameters(statements: list) -> str | None:

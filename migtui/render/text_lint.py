@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Final
 
 # the few styles the report uses, as SGR codes
-ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "bold red": "1;31"}
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+ANSI: Final = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "bold red": "1;31"}
+SEVERITY_STYLE: Final = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 Paint = Callable[[str, str], str]
 
