@@ -903,12 +903,17 @@ class Analyzer:
             know.constraints.add((table, info["constraint"]))
         if form == "create-table":
             created = info.get("created", "")
-            col: dict[str, Any]  # the column's ColumnDef node (typed: compiled, its get is a C call)
-            for name, type_text, col in info.get("columns", []):
-                know.column_types.setdefault(created, {})[name] = type_text
-                kinds = {c.get("Constraint", {}).get("contype") for c in col.get("constraints") or []}
-                if kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY"}:
-                    know.not_null_columns.add((created, name))
+            columns = info.get("columns", [])
+            types = know.column_types.setdefault(created, {}) if columns else {}
+            # typed (compiled: their gets are C calls): the column's ColumnDef node and each constraint wrapper
+            col: dict[str, Any]
+            con: dict[str, Any]
+            for name, type_text, col in columns:
+                types[name] = type_text
+                for con in col.get("constraints") or []:
+                    if con.get("Constraint", {}).get("contype") in ("CONSTR_NOTNULL", "CONSTR_PRIMARY"):
+                        know.not_null_columns.add((created, name))
+                        break
             for name in info.get("primary_key", []):
                 know.not_null_columns.add((created, name))
             for name, referenced in info.get("foreign_keys", []):

@@ -68,16 +68,20 @@ def _names(items: list[dict[str, Any]] | None) -> list[str]:
     return [i["String"]["sval"] for i in items or [] if "String" in i]
 
 
-_RECURSES: Final[dict[tuple[str, int], tuple[bool, bool]]] = {}
+# PostgreSQL version -> form -> _recurses' answer (two lookups by str and int cost less than building and hashing a
+# (form, version) tuple per call)
+_RECURSES: Final[dict[int, dict[str, tuple[bool, bool]]]] = {}
 
 
 def _recurses(form: str, pg_version: int) -> tuple[bool, bool]:
     """(takes locks on partitions, on inheritance children) for a form."""
-    key = (form, pg_version)
-    found = _RECURSES.get(key)
+    by_form = _RECURSES.get(pg_version)
+    if by_form is None:
+        by_form = _RECURSES[pg_version] = {}
+    found = by_form.get(form)
     if found is None:
         roles = {role for role, _mode in FORMS[form].locks_for(pg_version)}
-        found = _RECURSES[key] = ("partitions" in roles, "children" in roles)
+        found = by_form[form] = ("partitions" in roles, "children" in roles)
     return found
 
 
