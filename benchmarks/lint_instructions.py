@@ -81,27 +81,6 @@ def _count(folder: Path, analyze: bool, out: Path) -> int:
     return int(match.group(1))
 
 
-def _build(rev: str, scratch: Path) -> tuple[Path, Path]:
-    """(site directory of REV's installed wheel, REV's source tree), bytecode compiled in both."""
-    root = Path(__file__).resolve().parent.parent
-    source = scratch / "source"
-    source.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(root), "archive", rev], capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
-    env = {k: v for k, v in os.environ.items() if k != "MIGTUI_PURE_PYTHON"}
-    pip = [sys.executable, "-m", "pip", "-q"]
-    print(f"building {rev}'s wheel (mypyc) ...", flush=True)
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(scratch / "dist"), str(source)], env=env, check=True)
-    (wheel,) = (scratch / "dist").glob("migtui-*.whl")
-    site = scratch / "site"
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
-    shutil.rmtree(source / "build", ignore_errors=True)  # the wheel's build tree: the source runs as Python
-    compile_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    for tree in (site / "migtui", source / "migtui"):
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree)], env=compile_env, check=True)
-    return site, source
-
-
 def _count_whole(path: Path, folder: Path, out: Path) -> tuple[int, bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MIGTUI_PURE_PYTHON")}
     env.update(PYTHONPATH=str(path), PYTHONHASHSEED="0")
@@ -130,7 +109,7 @@ def _count_whole(path: Path, folder: Path, out: Path) -> tuple[int, bytes]:
 
 
 def _whole(revs: list[str], keep: Path | None) -> int:
-    from lint_speed import generate
+    from lint_speed import build_commit, generate
 
     with tempfile.TemporaryDirectory(prefix="migtui-instr-") as tmp:
         folder = Path(tmp) / "migrations"
@@ -141,7 +120,7 @@ def _whole(revs: list[str], keep: Path | None) -> int:
         counts: dict[str, tuple[int, int]] = {}
         notes: dict[str, str] = {}
         for n, rev in enumerate(revs):
-            site, source = _build(rev, Path(tmp) / f"build-{n}")
+            site, source = build_commit(rev, Path(tmp) / f"build-{n}")
             wheel, wheel_out = _count_whole(site, folder, out_dir / f"callgrind.{n}.wheel")
             plain, plain_out = _count_whole(source, folder, out_dir / f"callgrind.{n}.source")
             counts[rev] = (wheel, plain)

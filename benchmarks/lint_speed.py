@@ -1,6 +1,6 @@
 """Benchmark: ``migtui lint`` vs ``squawk`` on the same 2,000 generated migration files (~30k statements).
 
-    python benchmarks/lint_speed.py [--files 2000] [--repeat 5] [--squawk PATH] [--wheel FILE]
+    python benchmarks/lint_speed.py [--files 2000] [--repeat 5] [--squawk PATH] [--wheel FILE] [--against REV]
 
 migtui runs twice over: as installed from its wheel (built from this checkout with ``pip wheel``, which compiles
 the lint core with mypyc, unless --wheel names one) into a scratch directory, and from the Python source (what an
@@ -22,6 +22,10 @@ Tools timed:
   migtui github (py)  default --jobs, from the Python source (an editable install, or a wheel built where
                       no C compiler was available)
   squawk              ``squawk --reporter json`` (squawk-cli: ``pip install squawk-cli``)
+
+  REV ...             with --against REV (a commit of this repository): the same three findings-only runs
+                      (default --jobs, --jobs 1, the source) of that commit, built from ``git archive REV``,
+                      in the same rounds: before/after on one machine at one load
 
 The lines after "machine:" are ``migtui --version`` of the wheel and of the source: which lint core each runs.
 After the timings, the findings each tool reported (by severity, and how many distinct rules fired).
@@ -93,6 +97,23 @@ def install_wheel(root: Path, scratch: Path, wheel: Path | None) -> Path:
     return site
 
 
+def build_commit(rev: str, scratch: Path) -> tuple[Path, Path]:
+    """(site directory of commit REV's wheel, REV's source tree) for PYTHONPATH, bytecode compiled in both (as an
+    installed package has it): ``git archive REV`` of this repository, then ``pip wheel`` of that tree."""
+    root = Path(__file__).resolve().parent.parent
+    source = scratch / "source"
+    source.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    print(f"building {rev}'s wheel (pip wheel: compiles the lint core with mypyc) ...", flush=True)
+    site = install_wheel(source, scratch, None)
+    shutil.rmtree(source / "build", ignore_errors=True)  # the wheel's build tree: the source runs as Python
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for tree in (site / "migtui", source / "migtui"):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree)], env=env, check=True)
+    return site, source
+
+
 @dataclass
 class Tool:
     name: str
@@ -150,6 +171,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs per tool (best and median are reported)")
     parser.add_argument("--squawk", default=shutil.which("squawk") or str(Path(sys.executable).parent / "squawk"))
     parser.add_argument("--wheel", type=Path, help="a migtui wheel to time (default: build one from this checkout)")
+    parser.add_argument("--against", metavar="REV", help="also time this commit's wheel and source (before/after)")
     args = parser.parse_args()
 
     root = Path(__file__).resolve().parent.parent
@@ -157,17 +179,24 @@ def main() -> int:
         folder = Path(tmp) / "migrations"
         folder.mkdir()
         site = install_wheel(root, Path(tmp), args.wheel)
+        before = build_commit(args.against, Path(tmp) / "against") if args.against else None
         # a source checkout with PYTHONDONTWRITEBYTECODE would recompile every module on every run, unlike an
         # installed package: cache the bytecode outside the repo
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MIGTUI_PURE_PYTHON")}
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+
         # -P: the working directory is not on sys.path, so PYTHONPATH alone says which migtui runs
-        wheel_env = {**env, "PYTHONPATH": os.pathsep.join([str(site), env.get("PYTHONPATH", "")])}
-        source_env = {**env, "PYTHONPATH": os.pathsep.join([str(root), env.get("PYTHONPATH", "")])}
+        def on_path(tree: Path) -> dict[str, str]:
+            return {**env, "PYTHONPATH": os.pathsep.join([str(tree), env.get("PYTHONPATH", "")])}
+
+        wheel_env, source_env = on_path(site), on_path(root)
         total = generate(folder, args.files, args.statements)
         print(f"generated {args.files} files, {total} statements in {folder}")
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the runs")
-        for name, tool_env in (("wheel", wheel_env), ("source", source_env)):
+        variants = [("wheel", wheel_env), ("source", source_env)]
+        if before:
+            variants += [(f"{args.against} wheel", on_path(before[0])), (f"{args.against} source", on_path(before[1]))]
+        for name, tool_env in variants:
             version = subprocess.run(
                 [sys.executable, "-P", "-m", "migtui", "--version"],
                 env=tool_env,
@@ -177,7 +206,16 @@ def main() -> int:
             )
             print(f"{name:<6} {version.stdout.strip()}")
         migtui = [sys.executable, "-P", "-m", "migtui", "lint", str(folder), "--pg-version", "16"]
+        against: list[Tool] = []
+        if before:
+            rev, rev_wheel, rev_source = args.against, variants[2][1], variants[3][1]
+            against = [
+                Tool(f"{rev} github", [*migtui, "--format", "github"], rev_wheel),
+                Tool(f"{rev} github -j1", [*migtui, "--format", "github", "--jobs", "1"], rev_wheel),
+                Tool(f"{rev} github (py)", [*migtui, "--format", "github"], rev_source),
+            ]
         tools = [
+            *against,
             Tool("migtui github", [*migtui, "--format", "github"], wheel_env),
             Tool("migtui github -j1", [*migtui, "--format", "github", "--jobs", "1"], wheel_env),
             Tool("migtui github -j2", [*migtui, "--format", "github", "--jobs", "2"], wheel_env),
@@ -206,10 +244,16 @@ def main() -> int:
             counted = tool.findings()
             if counted:
                 print(f"  {tool.name:<18} {counted}")
+        for old_tool in against:  # this checkout against the commit, the same command
+            new_tool = next(t for t in tools if t.name == "migtui" + old_tool.name.removeprefix(args.against))
+            print(
+                f"ratio {new_tool.name:<18} / {old_tool.name}: {min(new_tool.walls) / min(old_tool.walls):4.2f} wall, "
+                f"{min(new_tool.cpus) / min(old_tool.cpus):4.2f} CPU"
+            )
         if squawk is None:
             return 0
         base_wall, base_cpu = min(squawk.walls), min(squawk.cpus)
-        for tool in tools[:-1]:
+        for tool in tools[len(against) : -1]:
             print(
                 f"ratio {tool.name:<18} / squawk: {min(tool.walls) / base_wall:4.2f} wall, "
                 f"{min(tool.cpus) / base_cpu:4.2f} CPU"
