@@ -166,6 +166,21 @@ def _may_have_long_identifier(sql: str) -> bool:
     return '"' in sql and _LONG_QUOTED.search(sql) is not None
 
 
+# a form's (role, lock mode) pairs on one PostgreSQL major, rewritten roles and scanned roles, per major: read
+# once per action instead of a call to Form.locks_for
+_FormEffects = dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]]
+_FORM_EFFECTS: Final[dict[int, _FormEffects]] = {}
+
+
+def _form_effects(pg_version: int) -> _FormEffects:
+    effects = _FORM_EFFECTS.get(pg_version)
+    if effects is None:
+        effects = _FORM_EFFECTS[pg_version] = {
+            form: (spec.locks_for(pg_version), spec.rewrites, spec.scans) for form, spec in FORMS.items()
+        }
+    return effects
+
+
 _DML_NODES: Final = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
 _NONE: Final[frozenset[str]] = frozenset()
 _REFRESH_CONCURRENTLY: Final = "refresh-materialized-view-concurrently"
@@ -238,6 +253,7 @@ class Analyzer:
         self.rerun_pending: list[tuple[StatementAnalysis, str]] = []
         self.index = 0
         self.last_line = 1
+        self.form_effects = _form_effects(self.pg_version)
 
     # ------------------------------------------------------------------------------------------------
     def analyze(self, items: Iterable[StatementInput | ParsedStatement]) -> list[StatementAnalysis]:
@@ -258,43 +274,41 @@ class Analyzer:
         self.last_line = line
         transactional = self.in_transaction if item.transactional is None else item.transactional
         result = StatementAnalysis(
-            index=self.index,
-            line=line,
-            sql=parsed.sql,
-            transactional=transactional,
-            sql_line=parsed.line if item.line is not None else None,
+            self.index, line, parsed.sql, transactional, sql_line=parsed.line if item.line is not None else None
         )
         self.index += 1
         locks: dict[str, str] = {}
         rewrites: list[str] = []
         scans: list[str] = []
+        forms, assumptions, form_effects = result.forms, result.assumptions, self.form_effects
         for action in actions:
-            spec = FORMS[action.form]
-            result.forms.append(action.form)
+            form = action.form
+            forms.append(form)
             # loops, not list.extend of a generator: compiled, a generator is an object built per call
             if action.assumptions:
                 for a in action.assumptions:
-                    if a not in result.assumptions:
-                        result.assumptions.append(a)
+                    if a not in assumptions:
+                        assumptions.append(a)
             roles = action.roles
             if not roles:
                 continue
-            for role, mode in spec.locks_for(self.pg_version):
+            form_locks, rewritten, scanned = form_effects[form]
+            for role, mode in form_locks:
                 relations = roles.get(role)
                 if not relations:
                     continue
-                if action.form == "lock-table":
+                if form == "lock-table":
                     mode = action.info.get("mode", mode)
                 for relation in relations:
                     held = locks.get(relation)
                     locks[relation] = mode if held is None else lock_modes.stronger(held, mode)
-            for role in spec.rewrites:
+            for role in rewritten:
                 named = roles.get(role)
                 if named:
                     for r in named:
                         if r not in rewrites:
                             rewrites.append(r)
-            for role in spec.scans:
+            for role in scanned:
                 named = roles.get(role)
                 if named:
                     for r in named:
@@ -377,7 +391,8 @@ class Analyzer:
     def _apply_rules(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         v = self.pg_version
         for action in actions:
-            spec = FORMS[action.form]
+            form = action.form
+            spec = FORMS[form]
             if v < spec.min_version:
                 self._add(
                     result,
@@ -388,13 +403,15 @@ class Analyzer:
             if not spec.transactional and result.transactional:
                 self._add(result, "concurrently-in-transaction", f"{spec.title} cannot run inside a transaction block")
             # only the checks that can report on this form run (most forms have one or none)
-            checks = _FORM_CHECKS.get(action.form)
+            checks = _FORM_CHECKS.get(form)
             if checks:
-                new = self._is_new(action.table)
+                tables = action.roles.get("table")  # action.table, without the property call
+                new = bool(tables) and tables[0] in self.created
                 for check in checks:
                     check(self, result, action, item, new)
         self._lock_rules(result, actions)
-        self._multiple_alter_rule(result, actions, item)
+        if result.transactional and item.parsed.node_type == "AlterTableStmt":
+            self._multiple_alter_rule(result, actions, item)
 
     def _set_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
         v = self.pg_version
@@ -791,6 +808,7 @@ class Analyzer:
             return
         self.lock_findings = {}
         pending: list[tuple[str, str, str, str, str]] = []
+        created, write_blocking = self.created, lock_modes.BLOCKS_WRITES
         refresh_concurrently = (
             {r for a in actions if a.form == _REFRESH_CONCURRENTLY for r in a.roles.get("table", [])}
             if _REFRESH_CONCURRENTLY in result.forms
@@ -798,7 +816,7 @@ class Analyzer:
         )
         for lock in result.locks:
             rel = lock.relation
-            if self._is_new(rel) or not lock_modes.blocks_writes(lock.mode):
+            if rel in created or lock.mode not in write_blocking:
                 continue
             what = "/".join(lock.blocks)
             if rel in refresh_concurrently and "reads" not in lock.blocks:
@@ -955,20 +973,21 @@ class Analyzer:
 
     def _update_state(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         for action in actions:
-            if action.form in _LEARN_FORMS:
+            form = action.form
+            if form in _LEARN_FORMS:
                 self._learn(action)
             info = action.info
             if info.get("created"):
                 self.created.add(info["created"])
-            setting: str = (info.get("name") or "").lower() if action.form == "set" else ""
-            if setting in ("lock_timeout", "statement_timeout", "transaction_timeout"):
+            setting: str = (info.get("name") or "").lower() if form == "set" else ""
+            if setting and setting in ("lock_timeout", "statement_timeout", "transaction_timeout"):
                 value = (info.get("value") or "").strip().lower()
                 enabled = info.get("kind") != "VAR_RESET" and value not in ("0", "", "default")
                 if setting == "lock_timeout":
                     self.lock_timeout_set = enabled
                 elif setting == "statement_timeout" or self.pg_version >= 17:
                     self.statement_timeout_set = enabled
-            if action.form == "transaction-control" and item.transactional is None:
+            if form == "transaction-control" and item.transactional is None:
                 kind = info.get("kind")
                 if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
                     if not self.in_transaction and not self.alembic:
@@ -982,8 +1001,9 @@ class Analyzer:
                 ):
                     self._end_transaction()
         if result.transactional:
+            created, write_blocking = self.created, lock_modes.BLOCKS_WRITES
             for lock in result.locks:
-                if not lock_modes.blocks_writes(lock.mode) or self._is_new(lock.relation):
+                if lock.mode not in write_blocking or lock.relation in created:
                     continue
                 if _REFRESH_CONCURRENTLY in result.forms and "reads" not in lock.blocks:
                     continue
@@ -991,7 +1011,7 @@ class Analyzer:
                 if held is None or lock_modes.STRENGTH[lock.mode] > lock_modes.STRENGTH[held.mode]:
                     finding = self.lock_findings.get(lock.relation)
                     self.held[lock.relation] = HeldLock(lock.relation, lock.mode, result.index, result.line, finding)
-        else:
+        elif self.held:
             self.held.clear()
 
     def _end_transaction(self) -> None:
