@@ -132,7 +132,14 @@ def type_name_text(type_name: dict[str, Any] | None) -> str:
     """A TypeName node as SQL text: ``varchar(20)``, ``numeric(10,2)``, ``int8``."""
     if not type_name:
         return ""
-    names = [n for n in _names(type_name.get("names")) if n != "pg_catalog"]
+    # a loop, not _names and a comprehension: two function objects and calls per column type, interpreted
+    names: list[str] = []
+    item: dict[str, Any]
+    for item in type_name.get("names") or []:
+        if "String" in item:
+            name: str = item["String"]["sval"]
+            if name != "pg_catalog":
+                names.append(name)
     base = ".".join(names)
     mods = []
     for mod in type_name.get("typmods") or []:
@@ -525,6 +532,8 @@ class Classifier:
         ADD CONSTRAINT forms it equals: UNIQUE / PRIMARY KEY build an index, CHECK scans every row, and
         REFERENCES checks every row when a DEFAULT fills the column (all NULL otherwise: nothing to check)."""
         coldef: dict[str, Any] = column_action.info.get("coldef") or {}
+        if not coldef.get("constraints"):  # most columns: nothing to build
+            return []
         column = column_action.info.get("column")
         constraints: list[dict[str, Any]] = [c.get("Constraint", {}) for c in coldef.get("constraints") or []]
         has_default = any(c.get("contype") == "CONSTR_DEFAULT" for c in constraints)
@@ -746,20 +755,32 @@ class Classifier:
         type_text = type_name_text(col.get("typeName"))
         info: dict[str, Any] = {"column": col.get("colname"), "type": type_text, "coldef": col}
         base = type_text.split("(")[0].lower()
-        constraints: list[dict[str, Any]] = [c.get("Constraint", {}) for c in col.get("constraints") or []]
-        kinds = {c.get("contype") for c in constraints}
-        refs = [rangevar_name(c.get("pktable")) for c in constraints if c.get("contype") == "CONSTR_FOREIGN"]
+        # one loop over the constraints, no comprehension or generator objects: most columns have none or one
+        kinds: set[Any] = set()
+        refs: list[str] = []
+        gen: dict[str, Any] | None = None  # the first GENERATED and DEFAULT constraints
+        default: dict[str, Any] | None = None
+        wrapper: dict[str, Any]
+        for wrapper in col.get("constraints") or []:
+            con: dict[str, Any] = wrapper.get("Constraint", {})
+            contype = con.get("contype")
+            kinds.add(contype)
+            if contype == "CONSTR_FOREIGN":
+                refs.append(rangevar_name(con.get("pktable")))
+            elif contype == "CONSTR_GENERATED":
+                if gen is None:
+                    gen = con
+            elif contype == "CONSTR_DEFAULT" and default is None:
+                default = con
         if base in ("serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"):
             form = "add-column-serial"
         elif "CONSTR_IDENTITY" in kinds:
             form = "add-column-identity"
-        elif "CONSTR_GENERATED" in kinds:
-            gen = next(c for c in constraints if c.get("contype") == "CONSTR_GENERATED")
+        elif gen is not None:
             # PG 18: GENERATED ... AS (expr) without STORED is VIRTUAL; before 18 only STORED exists
             stored = gen.get("generated_kind", "s") == "s" or self.pg_version < 18
             form = "add-column-stored-generated" if stored else "add-column-virtual-generated"
         else:
-            default = next((c for c in constraints if c.get("contype") == "CONSTR_DEFAULT"), None)
             if default is not None:
                 volatile, unknown = expression_volatility(default.get("raw_expr"))
                 info["default_unknown_functions"] = unknown
