@@ -915,8 +915,9 @@ class Analyzer:
                 )
 
     def _learn(self, action: Action) -> None:
-        info, table, know = action.info, action.table or "", self.knowledge
-        form = action.form
+        info, know, form = action.info, self.knowledge, action.form
+        tables = action.roles.get("table")  # action.table, without the property call
+        table = (tables[0] if tables else None) or ""
         if info.get("constraint") and form.startswith("add-"):
             know.constraints.add((table, info["constraint"]))
         if form == "create-table":

@@ -513,6 +513,7 @@ class Classifier:
                 actions.append(action)
                 continue
             action = self._alter_table_cmd(table, cmd, objtype)
+            subtype = cmd.get("subtype")
             if not action.roles.get("table") and action.form not in (
                 "attach-partition",
                 "attach-partition-with-check",
@@ -520,9 +521,9 @@ class Classifier:
                 "detach-partition-concurrently",
             ):
                 action.add("table", table)
-            action.info.setdefault("subtype", cmd.get("subtype"))
+            action.info.setdefault("subtype", subtype)
             actions.append(action)
-            if cmd.get("subtype") == "AT_AddColumn":
+            if subtype == "AT_AddColumn":
                 action.info["if_not_exists"] = bool(cmd.get("missing_ok"))
                 actions.extend(self._inline_constraints(table, action))
         return actions
