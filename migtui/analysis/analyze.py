@@ -273,14 +273,12 @@ class Analyzer:
         line = item.line if item.line is not None else parsed.line
         self.last_line = line
         transactional = self.in_transaction if item.transactional is None else item.transactional
-        result = StatementAnalysis(
-            self.index, line, parsed.sql, transactional, sql_line=parsed.line if item.line is not None else None
-        )
-        self.index += 1
         locks: dict[str, str] = {}
         rewrites: list[str] = []
         scans: list[str] = []
-        forms, assumptions, form_effects = result.forms, result.assumptions, self.form_effects
+        forms: list[str] = []
+        assumptions: list[str] = []
+        form_effects = self.form_effects
         for action in actions:
             form = action.form
             forms.append(form)
@@ -314,17 +312,31 @@ class Analyzer:
                     for r in named:
                         if r not in scans:
                             scans.append(r)
-        if locks:
-            result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
+        blocked = lock_modes.BLOCKED
+        locked = [RelationLock(rel, mode, list(blocked[mode])) for rel, mode in locks.items()] if locks else []
         wide = self.wide_dml = self._wide_dml(actions, parsed.node) if parsed.node_type in _DML_NODES else _NONE
         if wide:
             for t in wide:
                 if t not in scans:
                     scans.append(t)
-        if rewrites or scans:
-            result.rewrites = rewrites
+        if rewrites:
             # scans, then the rewritten relations not among them (each list holds a relation once)
-            result.scans = scans + [r for r in rewrites if r not in scans]
+            scans = scans + [r for r in rewrites if r not in scans]
+        # built from the finished lists (no empty lists made for the constructor to replace)
+        result = StatementAnalysis(
+            self.index,
+            line,
+            parsed.sql,
+            transactional,
+            forms,
+            locked,
+            rewrites,
+            scans,
+            [],
+            assumptions,
+            parsed.line if item.line is not None else None,
+        )
+        self.index += 1
         self._apply_rules(result, actions, item)
         if _may_have_long_identifier(parsed.sql):
             self._identifier_rule(result, parsed.sql)
@@ -842,7 +854,8 @@ class Analyzer:
                 )
         else:
             self._lock_findings_folded(result, pending)
-        self._statement_timeout_rule(result, slow, refresh_concurrently)
+        if slow and not self.statement_timeout_set and not self.statement_timeout_reported:
+            self._statement_timeout_rule(result, slow, refresh_concurrently)
         if result.transactional and self.held and slow:
             self._slow_under_held(result, actions, slow)
 

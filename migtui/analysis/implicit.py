@@ -179,6 +179,7 @@ def expand(
     ``known_tables``: tables this lint run created (their partitions and children are known to be none).
     ``sql``: the statement's text, when known (a text test then skips a tree walk).
     """
+    by_form = _RECURSES.get(pg_version)  # _recurses' answers, read here without a call per action once known
     for action in actions:
         if action.form in _REFINED:
             _refine_form(action, node_type, node, facts)
@@ -194,7 +195,8 @@ def expand(
                     _no_catalog_roles(action, node, sql)
                 continue
             roles["heaps"] = [table]
-            parts, kids = _recurses(form, pg_version)
+            found = by_form.get(form) if by_form is not None else None
+            parts, kids = found if found is not None else _recurses(form, pg_version)
             if (
                 (parts or kids)
                 and form not in _QUIET_RECURSION
