@@ -605,11 +605,6 @@ class Analyzer:
                 ERROR,
             )
 
-    def _rerun_check(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
-        form = action.form
-        if form in _RERUN_FORMS or form.startswith("add-column"):
-            self._rerun_rule(result, action, item)
-
     def _table_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
         form, info, table = action.form, action.info, action.table
         v = self.pg_version
@@ -693,9 +688,10 @@ class Analyzer:
                     f"COMMIT ends {who}: the statements after it are no longer all-or-nothing with those before",
                 )
 
-    def _rerun_rule(self, result: StatementAnalysis, action: Action, item: StatementInput) -> None:
+    def _rerun_rule(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
         """Outside a transaction a statement stays applied when a later one fails: the re-run must get past it.
-        CONCURRENTLY forms always run outside one; others when the file has no BEGIN or in autocommit_block()."""
+        CONCURRENTLY forms always run outside one; others when the file has no BEGIN or in autocommit_block().
+        Registered for the forms it reports on (RULE_CHECKS), tested again below."""
         form, info = action.form, action.info
         outside = not result.transactional or not FORMS[form].transactional
         if not outside:
@@ -1100,7 +1096,7 @@ RULE_CHECKS: Final[list[tuple[_Check, tuple[str, ...]]]] = [
         ),
     ),
     (Analyzer._reindex_rules, ("reindex", "reindex-concurrently")),
-    (Analyzer._rerun_check, (*_RERUN_FORMS, *_ADD_COLUMN_FORMS)),
+    (Analyzer._rerun_rule, (*_RERUN_FORMS, *_ADD_COLUMN_FORMS)),
     (
         Analyzer._table_rules,
         (
