@@ -188,8 +188,14 @@ def expression_volatility(expr: Any) -> tuple[list[str], list[str]]:
 
 def source_relations(node: Any, exclude: set[str] | None = None) -> list[str]:
     """Relations read by a query (every RangeVar in FROM clauses / sub-selects), CTE names excluded."""
-    if not node or b'"RangeVar"' not in _dumps(node):  # C-speed pre-check: most sub-trees have none
+    if not node:
         return []
+    text = _dumps(node)
+    if b'"RangeVar"' not in text:  # C-speed pre-check: most sub-trees have none
+        return []
+    # every RangeVar key appears in the text (a string value spelled "RangeVar" only adds to the count): once that
+    # many are found and no CTE name can exclude one, the rest of the walk finds nothing
+    expected = -1 if b'"CommonTableExpr"' in text else text.count(b'"RangeVar"')
     # one pass over the tree, in dict_nodes' order, keeping only what it needs
     ctes: set[str] = set()
     found: list[dict[str, Any]] = []
@@ -205,6 +211,8 @@ def source_relations(node: Any, exclude: set[str] | None = None) -> list[str]:
                 rv = item["RangeVar"]
                 if rv is not None:
                     found.append(rv)
+                    if len(found) == expected:
+                        break
             for value in item.values():
                 if isinstance(value, dict) or isinstance(value, list):
                     stack.append(value)
