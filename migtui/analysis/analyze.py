@@ -418,7 +418,7 @@ class Analyzer:
             checks = _FORM_CHECKS.get(form)
             if checks:
                 tables = action.roles.get("table")  # action.table, without the property call
-                new = bool(tables) and tables[0] in self.created
+                new = tables[0] in self.created if tables else False
                 for check in checks:
                     check(self, result, action, item, new)
         self._lock_rules(result, actions)
