@@ -265,9 +265,10 @@ class Analyzer:
         return out
 
     def analyze_one(self, item: StatementInput) -> StatementAnalysis:
-        for earlier, message in self.rerun_pending:
-            self._add(earlier, "prefer-robust-statements", message)
-        self.rerun_pending.clear()
+        if self.rerun_pending:
+            for earlier, message in self.rerun_pending:
+                self._add(earlier, "prefer-robust-statements", message)
+            self.rerun_pending.clear()
         parsed = item.parsed
         actions = self.classifier.classify(parsed.node_type, parsed.node, parsed.sql)
         line = item.line if item.line is not None else parsed.line
@@ -810,8 +811,13 @@ class Analyzer:
     def _lock_rules(self, result: StatementAnalysis, actions: list[Action]) -> None:
         slow: set[str] | frozenset[str] = _NONE
         if result.scans:  # the rewritten relations are among them
-            facts = self.facts
-            slow = {r for r in result.scans if r not in self.created and (facts is None or not small_table(r, facts))}
+            facts, created = self.facts, self.created
+            # a loop, not a set comprehension (a function object and a call per statement, interpreted)
+            scanned: set[str] = set()
+            for r in result.scans:
+                if r not in created and (facts is None or not small_table(r, facts)):
+                    scanned.add(r)
+            slow = scanned
         elif not result.locks:
             return
         self.lock_findings = {}

@@ -91,10 +91,15 @@ def _rangevar_only(rv: dict[str, Any]) -> str | None:
     return None
 
 
-def _only_relations(node: dict[str, Any]) -> set[str]:
+_NO_RELATIONS: Final[frozenset[str]] = frozenset()
+
+
+def _only_relations(node: dict[str, Any]) -> set[str] | frozenset[str]:
     """Relations the statement names with ONLY (a RangeVar without ``inh``)."""
     relation = node.get("relation")
     if type(relation) is dict and "relname" in relation and "relations" not in node and "fromClause" not in node:
+        if relation.get("inh"):  # the common case, no ONLY: nothing to build
+            return _NO_RELATIONS
         name = _rangevar_only(relation)  # the statement's one target (ALTER TABLE, CREATE INDEX, DML)
         return {name} if name else set()
     out = set()
@@ -212,7 +217,7 @@ def expand(
                 _no_catalog_roles(action, node, sql)
             continue
         parts, kids = _recurses(form, pg_version)
-        only = _only_relations(node) if (parts or kids) else set()
+        only = _only_relations(node) if (parts or kids) else _NO_RELATIONS
         recursing = (parts or kids) and table is not None and table not in only
         if recursing and table is not None and node_type != "InsertStmt":
             kind = facts.relkinds.get(table)
