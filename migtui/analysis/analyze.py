@@ -314,7 +314,9 @@ class Analyzer:
                         if r not in scans:
                             scans.append(r)
         blocked = lock_modes.BLOCKED
-        locked = [RelationLock(rel, mode, list(blocked[mode])) for rel, mode in locks.items()] if locks else []
+        locked: list[RelationLock] = []  # a loop, not a comprehension: no function object per statement (interpreted)
+        for rel, mode in locks.items():
+            locked.append(RelationLock(rel, mode, list(blocked[mode])))
         wide = self.wide_dml = self._wide_dml(actions, parsed.node) if parsed.node_type in _DML_NODES else _NONE
         if wide:
             for t in wide:
@@ -385,7 +387,9 @@ class Analyzer:
                     tables.extend(action.roles.get("source", []))
             elif form == "insert":
                 tables.extend(action.roles.get("source", []))  # INSERT ... SELECT FROM: the rows it copies
-            out.update(t for t in tables if not self._is_new(t) and not small_table(t, self.facts))
+            for t in tables:
+                if not self._is_new(t) and not small_table(t, self.facts):
+                    out.add(t)
         return out
 
     def _is_new(self, relation: str | None) -> bool:

@@ -545,7 +545,11 @@ class Classifier:
             return []
         column = column_action.info.get("column")
         constraints: list[dict[str, Any]] = [c.get("Constraint", {}) for c in coldef.get("constraints") or []]
-        has_default = any(c.get("contype") == "CONSTR_DEFAULT" for c in constraints)
+        has_default = False
+        for c in constraints:
+            if c.get("contype") == "CONSTR_DEFAULT":
+                has_default = True
+                break
         out: list[Action] = []
         for con in constraints:
             contype = con.get("contype")
