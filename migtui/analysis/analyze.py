@@ -322,9 +322,10 @@ class Analyzer:
             for t in wide:
                 if t not in scans:
                     scans.append(t)
-        if rewrites:
-            # scans, then the rewritten relations not among them (each list holds a relation once)
-            scans = scans + [r for r in rewrites if r not in scans]
+        # scans, then the rewritten relations not among them (each list holds a relation once)
+        for r in rewrites:
+            if r not in scans:
+                scans.append(r)
         # built from the finished lists (no empty lists made for the constructor to replace)
         result = StatementAnalysis(
             self.index,
@@ -730,13 +731,13 @@ class Analyzer:
         or earlier in the transaction, with nothing bounding how long it runs."""
         if self.statement_timeout_set or self.statement_timeout_reported or not (slow - self.created):
             return
-        held = [
-            lk
-            for lk in result.locks
-            if lock_modes.blocks_writes(lk.mode) and not self._is_new(lk.relation) and lk.relation not in readers_go_on
-        ]
-        if held:
-            where = f"{held[0].mode} on {held[0].relation}"
+        own: RelationLock | None = None  # the first write-blocking lock this statement takes on an existing relation
+        for lk in result.locks:
+            if lock_modes.blocks_writes(lk.mode) and not self._is_new(lk.relation) and lk.relation not in readers_go_on:
+                own = lk
+                break
+        if own is not None:
+            where = f"{own.mode} on {own.relation}"
         elif result.transactional and self.held:
             first = next(iter(self.held.values()))
             where = f"{first.mode} on {first.relation} (taken at {first.where()})"

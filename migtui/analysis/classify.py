@@ -116,7 +116,11 @@ def rangevar_name(rv: dict[str, Any] | None) -> str:
 
 
 def _names(items: list[dict[str, Any]] | None) -> list[str]:
-    return [i["String"]["sval"] for i in items or [] if "String" in i]
+    out: list[str] = []  # a loop, not a comprehension: no function object per call (interpreted)
+    for i in items or []:
+        if "String" in i:
+            out.append(i["String"]["sval"])
+    return out
 
 
 def qualified_from_list(items: list[dict[str, Any]] | None) -> str:
