@@ -258,10 +258,18 @@ class Analyzer:
     # ------------------------------------------------------------------------------------------------
     def analyze(self, items: Iterable[StatementInput | ParsedStatement]) -> list[StatementAnalysis]:
         out = []
+        # one StatementInput for every bare ParsedStatement, its statement swapped in: analyze_one and the checks
+        # read an item only while it runs (none keeps it), so no object is built and freed per statement
+        bare: StatementInput | None = None
         for item in items:
             if isinstance(item, ParsedStatement):
-                item = StatementInput(item)
-            out.append(self.analyze_one(item))
+                if bare is None:
+                    bare = StatementInput(item)
+                else:
+                    bare.parsed = item
+                out.append(self.analyze_one(bare))
+            else:
+                out.append(self.analyze_one(item))
         return out
 
     def analyze_one(self, item: StatementInput) -> StatementAnalysis:
