@@ -43,7 +43,8 @@ def _line(
         sep, end = " (fix: ", ")"
     else:
         sep = fix = end = ""
-    text = _escape_data(message)
+    # the test of _escape_data made here: most messages need no escaping, and a call per line costs (interpreted)
+    text = _escape_data(message) if "%" in message or "\r" in message or "\n" in message else message
     if not file_props:
         return f"::{level} title={title}::{label}{text}{sep}{fix}{end}"
     if line:
