@@ -166,6 +166,21 @@ def _may_have_long_identifier(sql: str) -> bool:
     return '"' in sql and _LONG_QUOTED.search(sql) is not None
 
 
+# a form's (role, lock mode) pairs on one PostgreSQL major, rewritten roles and scanned roles, per major: read
+# once per action instead of a call to Form.locks_for
+_FormEffects = dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]]
+_FORM_EFFECTS: Final[dict[int, _FormEffects]] = {}
+
+
+def _form_effects(pg_version: int) -> _FormEffects:
+    effects = _FORM_EFFECTS.get(pg_version)
+    if effects is None:
+        effects = _FORM_EFFECTS[pg_version] = {
+            form: (spec.locks_for(pg_version), spec.rewrites, spec.scans) for form, spec in FORMS.items()
+        }
+    return effects
+
+
 _DML_NODES: Final = frozenset({"UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt"})
 _NONE: Final[frozenset[str]] = frozenset()
 _REFRESH_CONCURRENTLY: Final = "refresh-materialized-view-concurrently"
@@ -238,79 +253,102 @@ class Analyzer:
         self.rerun_pending: list[tuple[StatementAnalysis, str]] = []
         self.index = 0
         self.last_line = 1
+        self.form_effects = _form_effects(self.pg_version)
 
     # ------------------------------------------------------------------------------------------------
     def analyze(self, items: Iterable[StatementInput | ParsedStatement]) -> list[StatementAnalysis]:
         out = []
+        # one StatementInput for every bare ParsedStatement, its statement swapped in: analyze_one and the checks
+        # read an item only while it runs (none keeps it), so no object is built and freed per statement
+        bare: StatementInput | None = None
         for item in items:
             if isinstance(item, ParsedStatement):
-                item = StatementInput(item)
-            out.append(self.analyze_one(item))
+                if bare is None:
+                    bare = StatementInput(item)
+                else:
+                    bare.parsed = item
+                out.append(self.analyze_one(bare))
+            else:
+                out.append(self.analyze_one(item))
         return out
 
     def analyze_one(self, item: StatementInput) -> StatementAnalysis:
-        for earlier, message in self.rerun_pending:
-            self._add(earlier, "prefer-robust-statements", message)
-        self.rerun_pending.clear()
+        if self.rerun_pending:
+            for earlier, message in self.rerun_pending:
+                self._add(earlier, "prefer-robust-statements", message)
+            self.rerun_pending.clear()
         parsed = item.parsed
         actions = self.classifier.classify(parsed.node_type, parsed.node, parsed.sql)
         line = item.line if item.line is not None else parsed.line
         self.last_line = line
         transactional = self.in_transaction if item.transactional is None else item.transactional
-        result = StatementAnalysis(
-            index=self.index,
-            line=line,
-            sql=parsed.sql,
-            transactional=transactional,
-            sql_line=parsed.line if item.line is not None else None,
-        )
-        self.index += 1
         locks: dict[str, str] = {}
         rewrites: list[str] = []
         scans: list[str] = []
+        forms: list[str] = []
+        assumptions: list[str] = []
+        form_effects = self.form_effects
         for action in actions:
-            spec = FORMS[action.form]
-            result.forms.append(action.form)
+            form = action.form
+            forms.append(form)
             # loops, not list.extend of a generator: compiled, a generator is an object built per call
             if action.assumptions:
                 for a in action.assumptions:
-                    if a not in result.assumptions:
-                        result.assumptions.append(a)
+                    if a not in assumptions:
+                        assumptions.append(a)
             roles = action.roles
             if not roles:
                 continue
-            for role, mode in spec.locks_for(self.pg_version):
+            form_locks, rewritten, scanned = form_effects[form]
+            for role, mode in form_locks:
                 relations = roles.get(role)
                 if not relations:
                     continue
-                if action.form == "lock-table":
+                if form == "lock-table":
                     mode = action.info.get("mode", mode)
                 for relation in relations:
                     held = locks.get(relation)
                     locks[relation] = mode if held is None else lock_modes.stronger(held, mode)
-            for role in spec.rewrites:
+            for role in rewritten:
                 named = roles.get(role)
                 if named:
                     for r in named:
                         if r not in rewrites:
                             rewrites.append(r)
-            for role in spec.scans:
+            for role in scanned:
                 named = roles.get(role)
                 if named:
                     for r in named:
                         if r not in scans:
                             scans.append(r)
-        if locks:
-            result.locks = [RelationLock(rel, mode, lock_modes.blocks(mode)) for rel, mode in locks.items()]
+        blocked = lock_modes.BLOCKED
+        locked: list[RelationLock] = []  # a loop, not a comprehension: no function object per statement (interpreted)
+        for rel, mode in locks.items():
+            locked.append(RelationLock(rel, mode, list(blocked[mode])))
         wide = self.wide_dml = self._wide_dml(actions, parsed.node) if parsed.node_type in _DML_NODES else _NONE
         if wide:
             for t in wide:
                 if t not in scans:
                     scans.append(t)
-        if rewrites or scans:
-            result.rewrites = rewrites
-            # scans, then the rewritten relations not among them (each list holds a relation once)
-            result.scans = scans + [r for r in rewrites if r not in scans]
+        # scans, then the rewritten relations not among them (each list holds a relation once)
+        for r in rewrites:
+            if r not in scans:
+                scans.append(r)
+        # built from the finished lists (no empty lists made for the constructor to replace)
+        result = StatementAnalysis(
+            self.index,
+            line,
+            parsed.sql,
+            transactional,
+            forms,
+            locked,
+            rewrites,
+            scans,
+            [],
+            assumptions,
+            parsed.line if item.line is not None else None,
+        )
+        self.index += 1
         self._apply_rules(result, actions, item)
         if _may_have_long_identifier(parsed.sql):
             self._identifier_rule(result, parsed.sql)
@@ -358,7 +396,9 @@ class Analyzer:
                     tables.extend(action.roles.get("source", []))
             elif form == "insert":
                 tables.extend(action.roles.get("source", []))  # INSERT ... SELECT FROM: the rows it copies
-            out.update(t for t in tables if not self._is_new(t) and not small_table(t, self.facts))
+            for t in tables:
+                if not self._is_new(t) and not small_table(t, self.facts):
+                    out.add(t)
         return out
 
     def _is_new(self, relation: str | None) -> bool:
@@ -377,7 +417,8 @@ class Analyzer:
     def _apply_rules(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         v = self.pg_version
         for action in actions:
-            spec = FORMS[action.form]
+            form = action.form
+            spec = FORMS[form]
             if v < spec.min_version:
                 self._add(
                     result,
@@ -388,13 +429,15 @@ class Analyzer:
             if not spec.transactional and result.transactional:
                 self._add(result, "concurrently-in-transaction", f"{spec.title} cannot run inside a transaction block")
             # only the checks that can report on this form run (most forms have one or none)
-            checks = _FORM_CHECKS.get(action.form)
+            checks = _FORM_CHECKS.get(form)
             if checks:
-                new = self._is_new(action.table)
+                tables = action.roles.get("table")  # action.table, without the property call
+                new = tables[0] in self.created if tables else False
                 for check in checks:
                     check(self, result, action, item, new)
         self._lock_rules(result, actions)
-        self._multiple_alter_rule(result, actions, item)
+        if result.transactional and item.parsed.node_type == "AlterTableStmt":
+            self._multiple_alter_rule(result, actions, item)
 
     def _set_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
         v = self.pg_version
@@ -576,11 +619,6 @@ class Analyzer:
                 ERROR,
             )
 
-    def _rerun_check(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
-        form = action.form
-        if form in _RERUN_FORMS or form.startswith("add-column"):
-            self._rerun_rule(result, action, item)
-
     def _table_rules(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
         form, info, table = action.form, action.info, action.table
         v = self.pg_version
@@ -664,9 +702,10 @@ class Analyzer:
                     f"COMMIT ends {who}: the statements after it are no longer all-or-nothing with those before",
                 )
 
-    def _rerun_rule(self, result: StatementAnalysis, action: Action, item: StatementInput) -> None:
+    def _rerun_rule(self, result: StatementAnalysis, action: Action, item: StatementInput, new: bool) -> None:
         """Outside a transaction a statement stays applied when a later one fails: the re-run must get past it.
-        CONCURRENTLY forms always run outside one; others when the file has no BEGIN or in autocommit_block()."""
+        CONCURRENTLY forms always run outside one; others when the file has no BEGIN or in autocommit_block().
+        Registered for the forms it reports on (RULE_CHECKS), tested again below."""
         form, info = action.form, action.info
         outside = not result.transactional or not FORMS[form].transactional
         if not outside:
@@ -700,13 +739,13 @@ class Analyzer:
         or earlier in the transaction, with nothing bounding how long it runs."""
         if self.statement_timeout_set or self.statement_timeout_reported or not (slow - self.created):
             return
-        held = [
-            lk
-            for lk in result.locks
-            if lock_modes.blocks_writes(lk.mode) and not self._is_new(lk.relation) and lk.relation not in readers_go_on
-        ]
-        if held:
-            where = f"{held[0].mode} on {held[0].relation}"
+        own: RelationLock | None = None  # the first write-blocking lock this statement takes on an existing relation
+        for lk in result.locks:
+            if lock_modes.blocks_writes(lk.mode) and not self._is_new(lk.relation) and lk.relation not in readers_go_on:
+                own = lk
+                break
+        if own is not None:
+            where = f"{own.mode} on {own.relation}"
         elif result.transactional and self.held:
             first = next(iter(self.held.values()))
             where = f"{first.mode} on {first.relation} (taken at {first.where()})"
@@ -785,12 +824,18 @@ class Analyzer:
     def _lock_rules(self, result: StatementAnalysis, actions: list[Action]) -> None:
         slow: set[str] | frozenset[str] = _NONE
         if result.scans:  # the rewritten relations are among them
-            facts = self.facts
-            slow = {r for r in result.scans if r not in self.created and (facts is None or not small_table(r, facts))}
+            facts, created = self.facts, self.created
+            # a loop, not a set comprehension (a function object and a call per statement, interpreted)
+            scanned: set[str] = set()
+            for r in result.scans:
+                if r not in created and (facts is None or not small_table(r, facts)):
+                    scanned.add(r)
+            slow = scanned
         elif not result.locks:
             return
         self.lock_findings = {}
         pending: list[tuple[str, str, str, str, str]] = []
+        created, write_blocking = self.created, lock_modes.BLOCKS_WRITES
         refresh_concurrently = (
             {r for a in actions if a.form == _REFRESH_CONCURRENTLY for r in a.roles.get("table", [])}
             if _REFRESH_CONCURRENTLY in result.forms
@@ -798,7 +843,7 @@ class Analyzer:
         )
         for lock in result.locks:
             rel = lock.relation
-            if self._is_new(rel) or not lock_modes.blocks_writes(lock.mode):
+            if rel in created or lock.mode not in write_blocking:
                 continue
             what = "/".join(lock.blocks)
             if rel in refresh_concurrently and "reads" not in lock.blocks:
@@ -824,7 +869,8 @@ class Analyzer:
                 )
         else:
             self._lock_findings_folded(result, pending)
-        self._statement_timeout_rule(result, slow, refresh_concurrently)
+        if slow and not self.statement_timeout_set and not self.statement_timeout_reported:
+            self._statement_timeout_rule(result, slow, refresh_concurrently)
         if result.transactional and self.held and slow:
             self._slow_under_held(result, actions, slow)
 
@@ -897,8 +943,9 @@ class Analyzer:
                 )
 
     def _learn(self, action: Action) -> None:
-        info, table, know = action.info, action.table or "", self.knowledge
-        form = action.form
+        info, know, form = action.info, self.knowledge, action.form
+        tables = action.roles.get("table")  # action.table, without the property call
+        table = (tables[0] if tables else None) or ""
         if info.get("constraint") and form.startswith("add-"):
             know.constraints.add((table, info["constraint"]))
         if form == "create-table":
@@ -955,20 +1002,21 @@ class Analyzer:
 
     def _update_state(self, result: StatementAnalysis, actions: list[Action], item: StatementInput) -> None:
         for action in actions:
-            if action.form in _LEARN_FORMS:
+            form = action.form
+            if form in _LEARN_FORMS:
                 self._learn(action)
             info = action.info
             if info.get("created"):
                 self.created.add(info["created"])
-            setting: str = (info.get("name") or "").lower() if action.form == "set" else ""
-            if setting in ("lock_timeout", "statement_timeout", "transaction_timeout"):
+            setting: str = (info.get("name") or "").lower() if form == "set" else ""
+            if setting and setting in ("lock_timeout", "statement_timeout", "transaction_timeout"):
                 value = (info.get("value") or "").strip().lower()
                 enabled = info.get("kind") != "VAR_RESET" and value not in ("0", "", "default")
                 if setting == "lock_timeout":
                     self.lock_timeout_set = enabled
                 elif setting == "statement_timeout" or self.pg_version >= 17:
                     self.statement_timeout_set = enabled
-            if action.form == "transaction-control" and item.transactional is None:
+            if form == "transaction-control" and item.transactional is None:
                 kind = info.get("kind")
                 if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
                     if not self.in_transaction and not self.alembic:
@@ -982,8 +1030,9 @@ class Analyzer:
                 ):
                     self._end_transaction()
         if result.transactional:
+            created, write_blocking = self.created, lock_modes.BLOCKS_WRITES
             for lock in result.locks:
-                if not lock_modes.blocks_writes(lock.mode) or self._is_new(lock.relation):
+                if lock.mode not in write_blocking or lock.relation in created:
                     continue
                 if _REFRESH_CONCURRENTLY in result.forms and "reads" not in lock.blocks:
                     continue
@@ -991,7 +1040,7 @@ class Analyzer:
                 if held is None or lock_modes.STRENGTH[lock.mode] > lock_modes.STRENGTH[held.mode]:
                     finding = self.lock_findings.get(lock.relation)
                     self.held[lock.relation] = HeldLock(lock.relation, lock.mode, result.index, result.line, finding)
-        else:
+        elif self.held:
             self.held.clear()
 
     def _end_transaction(self) -> None:
@@ -1066,7 +1115,7 @@ RULE_CHECKS: Final[list[tuple[_Check, tuple[str, ...]]]] = [
         ),
     ),
     (Analyzer._reindex_rules, ("reindex", "reindex-concurrently")),
-    (Analyzer._rerun_check, (*_RERUN_FORMS, *_ADD_COLUMN_FORMS)),
+    (Analyzer._rerun_rule, (*_RERUN_FORMS, *_ADD_COLUMN_FORMS)),
     (
         Analyzer._table_rules,
         (

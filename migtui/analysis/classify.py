@@ -116,7 +116,11 @@ def rangevar_name(rv: dict[str, Any] | None) -> str:
 
 
 def _names(items: list[dict[str, Any]] | None) -> list[str]:
-    return [i["String"]["sval"] for i in items or [] if "String" in i]
+    out: list[str] = []  # a loop, not a comprehension: no function object per call (interpreted)
+    for i in items or []:
+        if "String" in i:
+            out.append(i["String"]["sval"])
+    return out
 
 
 def qualified_from_list(items: list[dict[str, Any]] | None) -> str:
@@ -132,7 +136,14 @@ def type_name_text(type_name: dict[str, Any] | None) -> str:
     """A TypeName node as SQL text: ``varchar(20)``, ``numeric(10,2)``, ``int8``."""
     if not type_name:
         return ""
-    names = [n for n in _names(type_name.get("names")) if n != "pg_catalog"]
+    # a loop, not _names and a comprehension: two function objects and calls per column type, interpreted
+    names: list[str] = []
+    item: dict[str, Any]
+    for item in type_name.get("names") or []:
+        if "String" in item:
+            name: str = item["String"]["sval"]
+            if name != "pg_catalog":
+                names.append(name)
     base = ".".join(names)
     mods = []
     for mod in type_name.get("typmods") or []:
@@ -181,8 +192,14 @@ def expression_volatility(expr: Any) -> tuple[list[str], list[str]]:
 
 def source_relations(node: Any, exclude: set[str] | None = None) -> list[str]:
     """Relations read by a query (every RangeVar in FROM clauses / sub-selects), CTE names excluded."""
-    if not node or b'"RangeVar"' not in _dumps(node):  # C-speed pre-check: most sub-trees have none
+    if not node:
         return []
+    text = _dumps(node)
+    if b'"RangeVar"' not in text:  # C-speed pre-check: most sub-trees have none
+        return []
+    # every RangeVar key appears in the text (a string value spelled "RangeVar" only adds to the count): once that
+    # many are found and no CTE name can exclude one, the rest of the walk finds nothing
+    expected = -1 if b'"CommonTableExpr"' in text else text.count(b'"RangeVar"')
     # one pass over the tree, in dict_nodes' order, keeping only what it needs
     ctes: set[str] = set()
     found: list[dict[str, Any]] = []
@@ -198,6 +215,8 @@ def source_relations(node: Any, exclude: set[str] | None = None) -> list[str]:
                 rv = item["RangeVar"]
                 if rv is not None:
                     found.append(rv)
+                    if len(found) == expected:
+                        break
             for value in item.values():
                 if isinstance(value, dict) or isinstance(value, list):
                     stack.append(value)
@@ -506,6 +525,7 @@ class Classifier:
                 actions.append(action)
                 continue
             action = self._alter_table_cmd(table, cmd, objtype)
+            subtype = cmd.get("subtype")
             if not action.roles.get("table") and action.form not in (
                 "attach-partition",
                 "attach-partition-with-check",
@@ -513,9 +533,9 @@ class Classifier:
                 "detach-partition-concurrently",
             ):
                 action.add("table", table)
-            action.info.setdefault("subtype", cmd.get("subtype"))
+            action.info.setdefault("subtype", subtype)
             actions.append(action)
-            if cmd.get("subtype") == "AT_AddColumn":
+            if subtype == "AT_AddColumn":
                 action.info["if_not_exists"] = bool(cmd.get("missing_ok"))
                 actions.extend(self._inline_constraints(table, action))
         return actions
@@ -525,9 +545,15 @@ class Classifier:
         ADD CONSTRAINT forms it equals: UNIQUE / PRIMARY KEY build an index, CHECK scans every row, and
         REFERENCES checks every row when a DEFAULT fills the column (all NULL otherwise: nothing to check)."""
         coldef: dict[str, Any] = column_action.info.get("coldef") or {}
+        if not coldef.get("constraints"):  # most columns: nothing to build
+            return []
         column = column_action.info.get("column")
         constraints: list[dict[str, Any]] = [c.get("Constraint", {}) for c in coldef.get("constraints") or []]
-        has_default = any(c.get("contype") == "CONSTR_DEFAULT" for c in constraints)
+        has_default = False
+        for c in constraints:
+            if c.get("contype") == "CONSTR_DEFAULT":
+                has_default = True
+                break
         out: list[Action] = []
         for con in constraints:
             contype = con.get("contype")
@@ -746,20 +772,32 @@ class Classifier:
         type_text = type_name_text(col.get("typeName"))
         info: dict[str, Any] = {"column": col.get("colname"), "type": type_text, "coldef": col}
         base = type_text.split("(")[0].lower()
-        constraints: list[dict[str, Any]] = [c.get("Constraint", {}) for c in col.get("constraints") or []]
-        kinds = {c.get("contype") for c in constraints}
-        refs = [rangevar_name(c.get("pktable")) for c in constraints if c.get("contype") == "CONSTR_FOREIGN"]
+        # one loop over the constraints, no comprehension or generator objects: most columns have none or one
+        kinds: set[Any] = set()
+        refs: list[str] = []
+        gen: dict[str, Any] | None = None  # the first GENERATED and DEFAULT constraints
+        default: dict[str, Any] | None = None
+        wrapper: dict[str, Any]
+        for wrapper in col.get("constraints") or []:
+            con: dict[str, Any] = wrapper.get("Constraint", {})
+            contype = con.get("contype")
+            kinds.add(contype)
+            if contype == "CONSTR_FOREIGN":
+                refs.append(rangevar_name(con.get("pktable")))
+            elif contype == "CONSTR_GENERATED":
+                if gen is None:
+                    gen = con
+            elif contype == "CONSTR_DEFAULT" and default is None:
+                default = con
         if base in ("serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"):
             form = "add-column-serial"
         elif "CONSTR_IDENTITY" in kinds:
             form = "add-column-identity"
-        elif "CONSTR_GENERATED" in kinds:
-            gen = next(c for c in constraints if c.get("contype") == "CONSTR_GENERATED")
+        elif gen is not None:
             # PG 18: GENERATED ... AS (expr) without STORED is VIRTUAL; before 18 only STORED exists
             stored = gen.get("generated_kind", "s") == "s" or self.pg_version < 18
             form = "add-column-stored-generated" if stored else "add-column-virtual-generated"
         else:
-            default = next((c for c in constraints if c.get("contype") == "CONSTR_DEFAULT"), None)
             if default is not None:
                 volatile, unknown = expression_volatility(default.get("raw_expr"))
                 info["default_unknown_functions"] = unknown

@@ -91,10 +91,15 @@ def _rangevar_only(rv: dict[str, Any]) -> str | None:
     return None
 
 
-def _only_relations(node: dict[str, Any]) -> set[str]:
+_NO_RELATIONS: Final[frozenset[str]] = frozenset()
+
+
+def _only_relations(node: dict[str, Any]) -> set[str] | frozenset[str]:
     """Relations the statement names with ONLY (a RangeVar without ``inh``)."""
     relation = node.get("relation")
     if type(relation) is dict and "relname" in relation and "relations" not in node and "fromClause" not in node:
+        if relation.get("inh"):  # the common case, no ONLY: nothing to build
+            return _NO_RELATIONS
         name = _rangevar_only(relation)  # the statement's one target (ALTER TABLE, CREATE INDEX, DML)
         return {name} if name else set()
     out = set()
@@ -179,6 +184,7 @@ def expand(
     ``known_tables``: tables this lint run created (their partitions and children are known to be none).
     ``sql``: the statement's text, when known (a text test then skips a tree walk).
     """
+    by_form = _RECURSES.get(pg_version)  # _recurses' answers, read here without a call per action once known
     for action in actions:
         if action.form in _REFINED:
             _refine_form(action, node_type, node, facts)
@@ -194,7 +200,8 @@ def expand(
                     _no_catalog_roles(action, node, sql)
                 continue
             roles["heaps"] = [table]
-            parts, kids = _recurses(form, pg_version)
+            found = by_form.get(form) if by_form is not None else None
+            parts, kids = found if found is not None else _recurses(form, pg_version)
             if (
                 (parts or kids)
                 and form not in _QUIET_RECURSION
@@ -210,7 +217,7 @@ def expand(
                 _no_catalog_roles(action, node, sql)
             continue
         parts, kids = _recurses(form, pg_version)
-        only = _only_relations(node) if (parts or kids) else set()
+        only = _only_relations(node) if (parts or kids) else _NO_RELATIONS
         recursing = (parts or kids) and table is not None and table not in only
         if recursing and table is not None and node_type != "InsertStmt":
             kind = facts.relkinds.get(table)

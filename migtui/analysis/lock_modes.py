@@ -71,19 +71,24 @@ def _blocks(mode: str) -> list[str]:
     return out
 
 
-_BLOCKS: Final[dict[str, tuple[str, ...]]] = {}
+# mode -> what it blocks (the analysis copies an entry per lock instead of a call to blocks())
+BLOCKED: Final[dict[str, tuple[str, ...]]] = {mode: tuple(_blocks(mode)) for mode in MODES}
 
 
 def blocks(mode: str) -> list[str]:
     """What other sessions cannot do while ``mode`` is held: any of "reads", "writes", "ddl"."""
-    cached = _BLOCKS.get(mode)
+    cached = BLOCKED.get(mode)
     if cached is None:
-        cached = _BLOCKS[mode] = tuple(_blocks(mode))
+        cached = tuple(_blocks(mode))  # raises KeyError for a mode PostgreSQL does not have
     return list(cached)
 
 
+# the modes that conflict with RowExclusiveLock: a set test on the per-lock hot path instead of two calls
+BLOCKS_WRITES: Final[frozenset[str]] = frozenset(mode for mode in MODES if ROW_EXCLUSIVE in CONFLICTS[mode])
+
+
 def blocks_writes(mode: str) -> bool:
-    return conflicts(mode, ROW_EXCLUSIVE)
+    return mode in BLOCKS_WRITES
 
 
 def stronger(a: str | None, b: str) -> str:

@@ -103,7 +103,9 @@ class LintedFile:
 
     def all_findings(self) -> list[Finding]:
         """Statement findings in order, then the file-level ones (without the file: see ``located_findings``)."""
-        out = [f for st in self.statements for f in st.findings]
+        out: list[Finding] = []
+        for st in self.statements:
+            out.extend(st.findings)
         out.extend(self.findings)
         return out
 

@@ -21,6 +21,7 @@ def _escape_property(text: str) -> str:
 
 
 _TITLES: Final[dict[str, str]] = {}  # rule id -> escaped title property: a few dozen rules, tens of thousands of lines
+_FIXES: Final[dict[str, str]] = {}  # hint -> escaped: most hints are a rule's own text, shared by many findings
 
 
 def _line(
@@ -36,10 +37,14 @@ def _line(
     # so each line is one string built (compiled, each f-string builds one), not one per part
     label = f"[{_escape_data(phase)}] " if phase else ""
     if hint:
-        sep, fix, end = " (fix: ", _escape_data(hint), ")"
+        fix = _FIXES.get(hint)
+        if fix is None:
+            fix = _FIXES[hint] = _escape_data(hint)
+        sep, end = " (fix: ", ")"
     else:
         sep = fix = end = ""
-    text = _escape_data(message)
+    # the test of _escape_data made here: most messages need no escaping, and a call per line costs (interpreted)
+    text = _escape_data(message) if "%" in message or "\r" in message or "\n" in message else message
     if not file_props:
         return f"::{level} title={title}::{label}{text}{sep}{fix}{end}"
     if line:
