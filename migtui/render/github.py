@@ -39,7 +39,9 @@ def _line(
     if hint:
         fix = _FIXES.get(hint)
         if fix is None:
-            fix = _FIXES[hint] = _escape_data(hint)
+            fix = _escape_data(hint)
+            if len(_FIXES) < 1024:  # rules' and forms' texts, a few dozen; bounded should a caller write its own
+                _FIXES[hint] = fix
         sep, end = " (fix: ", ")"
     else:
         sep = fix = end = ""
