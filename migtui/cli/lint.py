@@ -233,9 +233,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json(report)
     elif args.format == "github":
-        text = "\n".join(file.rendered for file in report.files if file.rendered)
-        if text:
-            print(text)
+        # written file by file, as printing one joined text would: the annotations of thousands of files are
+        # megabytes, which a join and its encoding would copy twice more
+        out, wrote = sys.stdout, False
+        for file in report.files:
+            if file.rendered:
+                if wrote:
+                    out.write("\n")
+                out.write(file.rendered)
+                wrote = True
+        if wrote:
+            out.write("\n")
         s = report.totals()
         if not args.quiet:
             print(f"migtui lint: {s['errors']} errors, {s['warnings']} warnings, {s['info']} info", file=sys.stderr)
