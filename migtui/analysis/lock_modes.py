@@ -77,14 +77,11 @@ BLOCKED: Final[dict[str, tuple[str, ...]]] = {mode: tuple(_blocks(mode)) for mod
 
 def blocks(mode: str) -> list[str]:
     """What other sessions cannot do while ``mode`` is held: any of "reads", "writes", "ddl"."""
-    cached = BLOCKED.get(mode)
-    if cached is None:
-        cached = tuple(_blocks(mode))  # raises KeyError for a mode PostgreSQL does not have
-    return list(cached)
+    return list(BLOCKED[mode])  # KeyError for a mode PostgreSQL does not have
 
 
 # the modes that conflict with RowExclusiveLock: a set test on the per-lock hot path instead of two calls
-BLOCKS_WRITES: Final[frozenset[str]] = frozenset(mode for mode in MODES if ROW_EXCLUSIVE in CONFLICTS[mode])
+BLOCKS_WRITES: Final[frozenset[str]] = frozenset(mode for mode in MODES if conflicts(mode, ROW_EXCLUSIVE))
 
 
 def blocks_writes(mode: str) -> bool:
